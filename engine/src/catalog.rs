@@ -1,0 +1,462 @@
+//! The table catalog: table definitions (key schema, billing, tags), their validation
+//! at CreateTable time, and their stored form in the `meta` keyspace.
+//!
+//! A definition is immutable once published; UpdateTable and tagging publish a new
+//! `Arc<TableDef>` under the catalog lock, so readers never see a half-changed table.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::keys::KeyType;
+use crate::limits::{
+    KEY_ATTRIBUTE_NAME_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
+};
+use crate::value::{AttributeValue, Item};
+
+/// A table's primary key: the partition (hash) key and an optional sort (range) key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySchema {
+    pub hash: KeyAttribute,
+    pub range: Option<KeyAttribute>,
+}
+
+/// One key attribute: its name and scalar type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAttribute {
+    pub name: String,
+    #[serde(with = "KeyTypeDef")]
+    pub key_type: KeyType,
+}
+
+/// The stored form of [`KeyType`] (serde's remote derive keeps `keys.rs` free of serde).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "KeyType")]
+enum KeyTypeDef {
+    S,
+    N,
+    B,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BillingMode {
+    Provisioned,
+    PayPerRequest,
+}
+
+/// Provisioned read and write capacity units (DynamoDB reports 0/0 on on-demand tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    pub read_capacity_units: i64,
+    pub write_capacity_units: i64,
+}
+
+/// A table as it is stored in the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableDef {
+    pub name: String,
+    /// The storage id: the first four bytes of every item key of this table. Never
+    /// reused, so a table created under the name of a deleted one cannot see its items.
+    pub id: u32,
+    pub key_schema: KeySchema,
+    /// All attribute definitions, in the order the client gave them.
+    pub attribute_definitions: Vec<KeyAttribute>,
+    pub billing_mode: BillingMode,
+    pub throughput: Throughput,
+    /// When the billing mode last changed to PAY_PER_REQUEST, in epoch milliseconds.
+    pub pay_per_request_since_ms: Option<u64>,
+    pub created_at_ms: u64,
+    /// Hash shards of the table; fixed at creation.
+    pub shards: u16,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A live table: its current definition plus counters kept in memory.
+#[derive(Debug)]
+pub struct Table {
+    pub def: TableDef,
+    pub stats: Arc<TableStats>,
+}
+
+/// Item count and size, maintained by the writer and recomputed on open. DynamoDB
+/// itself only refreshes these about every six hours; Eddy's are exact.
+#[derive(Debug, Default)]
+pub struct TableStats {
+    pub item_count: AtomicI64,
+    pub size_bytes: AtomicI64,
+    /// Set when the table is deleted, so that writes already queued for it fail.
+    pub deleted: AtomicBool,
+}
+
+impl TableStats {
+    pub fn add(&self, items: i64, bytes: i64) {
+        self.item_count.fetch_add(items, Ordering::Relaxed);
+        self.size_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
+pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    if name.len() < TABLE_NAME_CHARS_MIN {
+        errors.push(format!(
+            "Value '{name}' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to {TABLE_NAME_CHARS_MIN}"
+        ));
+    }
+    if name.len() > TABLE_NAME_CHARS_MAX {
+        errors.push(format!(
+            "Value '{name}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {TABLE_NAME_CHARS_MAX}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        errors.push(format!(
+            "Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        ));
+    }
+    constraint_errors(errors)
+}
+
+/// Joins constraint violations the way DynamoDB's validator reports them.
+pub fn constraint_errors(errors: Vec<String>) -> Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let n = errors.len();
+    let noun = if n == 1 { "error" } else { "errors" };
+    Err(Error::validation(format!(
+        "{n} validation {noun} detected: {}",
+        errors.join("; ")
+    )))
+}
+
+/// The parts of a CreateTable request the engine needs.
+#[derive(Debug, Clone, Default)]
+pub struct CreateTableInput {
+    pub name: String,
+    pub attribute_definitions: Vec<KeyAttribute>,
+    /// `(attribute name, is_range)` in the client's order.
+    pub key_schema: Vec<(String, KeyRole)>,
+    pub billing_mode: Option<BillingMode>,
+    pub throughput: Option<Throughput>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    Hash,
+    Range,
+}
+
+/// Validates a CreateTable request and resolves its key schema.
+pub fn validate_create(input: &CreateTableInput) -> Result<(KeySchema, BillingMode, Throughput)> {
+    validate_table_name(&input.name, "tableName")?;
+    let schema = resolve_key_schema(&input.key_schema, &input.attribute_definitions)?;
+    let billing = input.billing_mode.unwrap_or(BillingMode::Provisioned);
+    let throughput = match (billing, input.throughput) {
+        (BillingMode::Provisioned, None) => {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            ));
+        }
+        (BillingMode::Provisioned, Some(t)) => {
+            validate_throughput(t)?;
+            t
+        }
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        (BillingMode::PayPerRequest, None) => Throughput::default(),
+    };
+    validate_tags(&input.tags)?;
+    Ok((schema, billing, throughput))
+}
+
+pub fn validate_throughput(t: Throughput) -> Result<()> {
+    let mut errors = Vec::new();
+    for (v, field) in [
+        (
+            t.read_capacity_units,
+            "provisionedThroughput.readCapacityUnits",
+        ),
+        (
+            t.write_capacity_units,
+            "provisionedThroughput.writeCapacityUnits",
+        ),
+    ] {
+        if v < 1 {
+            errors.push(format!(
+                "Value '{v}' at '{field}' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            ));
+        }
+    }
+    constraint_errors(errors)
+}
+
+pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
+    if tags.len() > TAGS_PER_RESOURCE_MAX {
+        return Err(Error::LimitExceeded(format!(
+            "The number of tags exceeds the limit of {TAGS_PER_RESOURCE_MAX}"
+        )));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Tag values must be 256 characters or less",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_key_schema(
+    elements: &[(String, KeyRole)],
+    definitions: &[KeyAttribute],
+) -> Result<KeySchema> {
+    let mut errors = Vec::new();
+    if elements.is_empty() || elements.len() > 2 {
+        let (relation, bound) = if elements.is_empty() {
+            ("greater than or equal to", 1)
+        } else {
+            ("less than or equal to", 2)
+        };
+        errors.push(format!(
+            "Value '[{}]' at 'keySchema' failed to satisfy constraint: Member must have length {relation} {bound}",
+            elements.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for (name, _) in elements {
+        if name.is_empty() || name.len() > KEY_ATTRIBUTE_NAME_BYTES_MAX {
+            errors.push(format!(
+                "Value '{name}' at 'keySchema.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to {KEY_ATTRIBUTE_NAME_BYTES_MAX}"
+            ));
+        }
+    }
+    constraint_errors(errors)?;
+
+    let mut seen = std::collections::HashSet::new();
+    for d in definitions {
+        if !seen.insert(d.name.as_str()) {
+            return Err(Error::validation(
+                "Cannot have two attributes with the same name",
+            ));
+        }
+    }
+    let lookup = |name: &str| -> Result<KeyAttribute> {
+        definitions
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::validation(
+                    "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_string()
+                        + name
+                        + "], AttributeDefinitions: ["
+                        + &definitions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                        + "]",
+                )
+            })
+    };
+    let invalid = || {
+        Error::validation(
+            "1 validation error detected: Value 'KeySchema' at 'keySchema' failed to satisfy constraint: Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        )
+    };
+    let (hash_name, hash_role) = &elements[0];
+    if *hash_role != KeyRole::Hash {
+        return Err(invalid());
+    }
+    let hash = lookup(hash_name)?;
+    let range = match elements.get(1) {
+        None => None,
+        Some((name, KeyRole::Range)) => {
+            if name == hash_name {
+                return Err(Error::validation(
+                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+                ));
+            }
+            Some(lookup(name)?)
+        }
+        Some((_, KeyRole::Hash)) => {
+            return Err(Error::validation(
+                "Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key",
+            ));
+        }
+    };
+    let used = 1 + usize::from(range.is_some());
+    if definitions.len() != used {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    Ok(KeySchema { hash, range })
+}
+
+impl TableDef {
+    /// Encodes the definition for the `meta` keyspace: a version byte, then postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![TABLE_DEF_VERSION];
+        // Serializing plain owned data into a Vec cannot fail.
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<TableDef> {
+        match bytes.split_first() {
+            Some((&TABLE_DEF_VERSION, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| Error::Storage(format!("corrupt table definition: {e}"))),
+            Some((v, _)) => Err(Error::Storage(format!(
+                "unknown table definition version {v}"
+            ))),
+            None => Err(Error::Storage("empty table definition".into())),
+        }
+    }
+
+    /// Checks a full item's key attributes (PutItem, BatchWriteItem puts) and returns
+    /// the partition and sort key values.
+    pub fn item_key<'a>(
+        &self,
+        item: &'a Item,
+    ) -> Result<(&'a AttributeValue, Option<&'a AttributeValue>)> {
+        let pk = item_key_attribute(item, &self.key_schema.hash)?;
+        let sk = match &self.key_schema.range {
+            Some(r) => Some(item_key_attribute(item, r)?),
+            None => None,
+        };
+        check_key_sizes(&self.key_schema, pk, sk)?;
+        Ok((pk, sk))
+    }
+
+    /// Checks a `Key` parameter (GetItem, DeleteItem, UpdateItem, BatchGetItem): exactly
+    /// the key attributes, of the right types.
+    pub fn key_from<'a>(
+        &self,
+        key: &'a Item,
+    ) -> Result<(&'a AttributeValue, Option<&'a AttributeValue>)> {
+        let expected = 1 + usize::from(self.key_schema.range.is_some());
+        let mismatch = || Error::validation("The provided key element does not match the schema");
+        if key.len() != expected {
+            return Err(mismatch());
+        }
+        let get = |attr: &KeyAttribute| -> Result<&'a AttributeValue> {
+            let v = key.get(&attr.name).ok_or_else(mismatch)?;
+            if !type_matches(v, attr.key_type) {
+                return Err(mismatch());
+            }
+            check_not_empty_key(v, &attr.name)?;
+            Ok(v)
+        };
+        let pk = get(&self.key_schema.hash)?;
+        let sk = match &self.key_schema.range {
+            Some(r) => Some(get(r)?),
+            None => None,
+        };
+        check_key_sizes(&self.key_schema, pk, sk)?;
+        Ok((pk, sk))
+    }
+
+    /// The names of the key attributes, hash first.
+    pub fn key_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.key_schema.hash.name.as_str())
+            .chain(self.key_schema.range.as_ref().map(|r| r.name.as_str()))
+    }
+
+    /// The primary key of an item, as an item of just the key attributes.
+    pub fn key_of(&self, item: &Item) -> Item {
+        self.key_names()
+            .filter_map(|n| item.get(n).map(|v| (n.to_string(), v.clone())))
+            .collect()
+    }
+}
+
+const TABLE_DEF_VERSION: u8 = 1;
+
+fn type_matches(v: &AttributeValue, t: KeyType) -> bool {
+    matches!(
+        (v, t),
+        (AttributeValue::S(_), KeyType::S)
+            | (AttributeValue::N(_), KeyType::N)
+            | (AttributeValue::B(_), KeyType::B)
+    )
+}
+
+pub fn key_type_descriptor(t: KeyType) -> &'static str {
+    match t {
+        KeyType::S => "S",
+        KeyType::N => "N",
+        KeyType::B => "B",
+    }
+}
+
+fn item_key_attribute<'a>(item: &'a Item, attr: &KeyAttribute) -> Result<&'a AttributeValue> {
+    let v = item.get(&attr.name).ok_or_else(|| {
+        Error::validation(format!(
+            "One or more parameter values were invalid: Missing the key {} in the item",
+            attr.name
+        ))
+    })?;
+    if !type_matches(v, attr.key_type) {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+            attr.name,
+            key_type_descriptor(attr.key_type),
+            v.attribute_type().descriptor()
+        )));
+    }
+    check_not_empty_key(v, &attr.name)?;
+    Ok(v)
+}
+
+fn check_not_empty_key(v: &AttributeValue, name: &str) -> Result<()> {
+    let (empty, kind) = match v {
+        AttributeValue::S(s) => (s.is_empty(), "string"),
+        AttributeValue::B(b) => (b.is_empty(), "binary"),
+        _ => (false, ""),
+    };
+    if empty {
+        return Err(Error::validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_key_sizes(
+    _schema: &KeySchema,
+    pk: &AttributeValue,
+    sk: Option<&AttributeValue>,
+) -> Result<()> {
+    use crate::limits::{PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX};
+    if pk.size_bytes() > PARTITION_KEY_BYTES_MAX {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of{PARTITION_KEY_BYTES_MAX} bytes"
+        )));
+    }
+    if let Some(sk) = sk
+        && sk.size_bytes() > SORT_KEY_BYTES_MAX
+    {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {SORT_KEY_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The table's live handle, shared by readers and the writer.
+pub type TableRef = Arc<Table>;
+
+pub fn is_deleted(t: &Table) -> bool {
+    t.stats.deleted.load(Ordering::Acquire)
+}

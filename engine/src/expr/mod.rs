@@ -1,0 +1,270 @@
+//! The DynamoDB expression language: parsing, validation and evaluation of
+//! ConditionExpression, FilterExpression, KeyConditionExpression, UpdateExpression and
+//! ProjectionExpression, with DynamoDB's error messages.
+//!
+//! # What this module owns
+//!
+//! - A hand-written lexer and recursive-descent parser (no parser generator) producing
+//!   a typed AST ([`Condition`], [`UpdateExpr`], [`Projection`]) whose names and values
+//!   are already substituted from ExpressionAttributeNames / ExpressionAttributeValues
+//!   (each node keeps the `#n` / `:v` placeholder it was written with, so `Display`
+//!   prints an expression that re-parses to an equal AST).
+//! - DynamoDB's validation: syntax errors (`Syntax error; token: "…", near: "…"`),
+//!   reserved words ([`RESERVED_WORDS`]), undefined and unused names/values, function
+//!   names/arity/operand types, redundant parentheses, overlapping and conflicting
+//!   document paths, duplicate update sections, and the expression limits of
+//!   [`crate::limits`] plus [`EXPRESSION_NESTING_MAX`].
+//! - Evaluation: [`Condition::evaluate`], [`UpdateExpr::apply`], [`project`] and
+//!   [`SortCondition::matches`].
+//!
+//! # What it must not know
+//!
+//! Nothing of JSON, HTTP or the wire format, of tables or storage: it sees
+//! [`AttributeValue`]s and [`Item`]s, and returns [`Error::Validation`] with DynamoDB's
+//! exact message. Checks that need the table (key attribute types, "Cannot update
+//! attribute X. This attribute is part of the key") are the caller's, helped by
+//! [`UpdateExpr::touched_attributes`] / [`UpdateExpr::check_key_update`] and
+//! [`SortCondition::values`].
+//!
+//! # Usage
+//!
+//! One [`Resolver`] per request parses all of the request's expressions, then
+//! [`Resolver::finish`] reports names/values that no expression used:
+//!
+//! ```ignore
+//! let mut r = Resolver::new(req.names.as_ref(), req.values.as_ref())?;
+//! let cond = req.condition.as_deref().map(|e| r.condition(e)).transpose()?;
+//! let update = r.update(&req.update_expression)?;
+//! r.finish()?;
+//! update.check_key_update(&["pk", "sk"])?;
+//! let mut item = stored.unwrap_or_default();
+//! if let Some(c) = &cond {
+//!     if !c.evaluate(&item)? { /* ConditionalCheckFailed */ }
+//! }
+//! update.apply(&mut item)?;
+//! ```
+
+mod ast;
+mod eval;
+mod key;
+mod lexer;
+mod parser;
+mod project;
+mod reserved;
+mod update;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+
+pub use ast::{
+    Comparator, Condition, Name, Operand, Path, PathElem, Projection, SetAction, SetValue,
+    UpdateExpr, UpdateOperand, Value, ValueAction,
+};
+pub use eval::{compare_values, lookup, size_of};
+pub use key::{KeyCondition, SortCondition};
+pub use project::project;
+pub use reserved::{RESERVED_WORDS, is_reserved};
+
+use crate::error::{Error, Result};
+use crate::limits::EXPRESSION_BYTES_MAX;
+use crate::value::{AttributeValue, Item};
+use parser::{Context, Mode, PResult, Parser};
+
+/// Deepest nesting of parentheses, `NOT`s and function calls the parser accepts; it
+/// bounds the parser's recursion. (Eddy's own limit: DynamoDB documents only the 4 KB
+/// expression size. 50 keeps a debug build's parse well inside a 2 MiB thread stack.)
+pub const EXPRESSION_NESTING_MAX: usize = 50;
+
+/// Which request parameter an expression came from; it names the expression in
+/// messages (`Invalid ConditionExpression: …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpressionKind {
+    Condition,
+    Filter,
+    KeyCondition,
+    Update,
+    Projection,
+}
+
+impl ExpressionKind {
+    /// The request parameter's name, e.g. `"ConditionExpression"`.
+    pub fn parameter(self) -> &'static str {
+        match self {
+            ExpressionKind::Condition => "ConditionExpression",
+            ExpressionKind::Filter => "FilterExpression",
+            ExpressionKind::KeyCondition => "KeyConditionExpression",
+            ExpressionKind::Update => "UpdateExpression",
+            ExpressionKind::Projection => "ProjectionExpression",
+        }
+    }
+}
+
+/// Substitutes ExpressionAttributeNames / ExpressionAttributeValues for one request and
+/// tracks which of them the request's expressions use.
+#[derive(Debug)]
+pub struct Resolver<'r> {
+    names: Option<&'r HashMap<String, String>>,
+    values: Option<&'r HashMap<String, AttributeValue>>,
+    used_names: BTreeSet<String>,
+    used_values: BTreeSet<String>,
+}
+
+fn valid_key(key: &str, sigil: char) -> bool {
+    let mut chars = key.chars();
+    chars.next() == Some(sigil)
+        && key.len() > 1
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl<'r> Resolver<'r> {
+    /// Starts a request. Fails as DynamoDB does on an empty map or a key that is not
+    /// `#[0-9a-zA-Z_]+` / `:[0-9a-zA-Z_]+`. (Validating the values themselves is the
+    /// caller's job.)
+    pub fn new(
+        names: Option<&'r HashMap<String, String>>,
+        values: Option<&'r HashMap<String, AttributeValue>>,
+    ) -> Result<Resolver<'r>> {
+        if let Some(n) = names {
+            if n.is_empty() {
+                return Err(Error::validation(
+                    "ExpressionAttributeNames must not be empty",
+                ));
+            }
+            let mut keys: Vec<&String> = n.keys().collect();
+            keys.sort();
+            if let Some(bad) = keys.into_iter().find(|k| !valid_key(k, '#')) {
+                return Err(Error::validation(format!(
+                    "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{bad}\""
+                )));
+            }
+        }
+        if let Some(v) = values {
+            if v.is_empty() {
+                return Err(Error::validation(
+                    "ExpressionAttributeValues must not be empty",
+                ));
+            }
+            let mut keys: Vec<&String> = v.keys().collect();
+            keys.sort();
+            if let Some(bad) = keys.into_iter().find(|k| !valid_key(k, ':')) {
+                return Err(Error::validation(format!(
+                    "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{bad}\""
+                )));
+            }
+        }
+        Ok(Resolver {
+            names,
+            values,
+            used_names: BTreeSet::new(),
+            used_values: BTreeSet::new(),
+        })
+    }
+
+    fn run<T>(
+        &mut self,
+        kind: ExpressionKind,
+        expr: &str,
+        mode: Mode,
+        parse: impl FnOnce(Parser<'_, '_, 'r>) -> PResult<T>,
+    ) -> Result<T> {
+        let wrap = |msg: String| Error::validation(format!("Invalid {}: {msg}", kind.parameter()));
+        if expr.is_empty() {
+            return Err(wrap("The expression can not be empty;".into()));
+        }
+        if expr.len() > EXPRESSION_BYTES_MAX {
+            return Err(wrap(format!(
+                "Expression size has exceeded the maximum allowed size; expression size: {}",
+                expr.len()
+            )));
+        }
+        let ctx = Context {
+            names: self.names,
+            values: self.values,
+            used_names: &mut self.used_names,
+            used_values: &mut self.used_values,
+        };
+        parse(Parser::new(expr, ctx, mode)).map_err(wrap)
+    }
+
+    /// Parses a ConditionExpression.
+    pub fn condition(&mut self, expr: &str) -> Result<Condition> {
+        self.run(ExpressionKind::Condition, expr, Mode::Condition, |p| {
+            p.parse_condition()
+        })
+    }
+
+    /// Parses a FilterExpression (same language as a condition, its own message prefix).
+    pub fn filter(&mut self, expr: &str) -> Result<Condition> {
+        self.run(ExpressionKind::Filter, expr, Mode::Condition, |p| {
+            p.parse_condition()
+        })
+    }
+
+    /// Parses an UpdateExpression.
+    pub fn update(&mut self, expr: &str) -> Result<UpdateExpr> {
+        self.run(ExpressionKind::Update, expr, Mode::Update, |p| {
+            p.parse_update()
+        })
+    }
+
+    /// Parses a ProjectionExpression.
+    pub fn projection(&mut self, expr: &str) -> Result<Projection> {
+        self.run(ExpressionKind::Projection, expr, Mode::Projection, |p| {
+            p.parse_projection()
+        })
+    }
+
+    /// Parses a KeyConditionExpression and checks it against the key schema of the
+    /// table or index being queried.
+    pub fn key_condition(
+        &mut self,
+        expr: &str,
+        partition_key: &str,
+        sort_key: Option<&str>,
+    ) -> Result<KeyCondition> {
+        let cond = self.run(ExpressionKind::KeyCondition, expr, Mode::Condition, |p| {
+            p.parse_condition()
+        })?;
+        key::key_condition(&cond, partition_key, sort_key).map_err(Error::Validation)
+    }
+
+    /// Ends the request: DynamoDB's error for a name or value no expression used.
+    pub fn finish(self) -> Result<()> {
+        if let Some(names) = self.names {
+            let mut unused: Vec<&str> = names
+                .keys()
+                .filter(|k| !self.used_names.contains(*k))
+                .map(String::as_str)
+                .collect();
+            if !unused.is_empty() {
+                unused.sort_unstable();
+                return Err(Error::validation(format!(
+                    "Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}",
+                    unused.join(", ")
+                )));
+            }
+        }
+        if let Some(values) = self.values {
+            let mut unused: Vec<&str> = values
+                .keys()
+                .filter(|k| !self.used_values.contains(*k))
+                .map(String::as_str)
+                .collect();
+            if !unused.is_empty() {
+                unused.sort_unstable();
+                return Err(Error::validation(format!(
+                    "Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}",
+                    unused.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Convenience: the projection of `item` by a parsed [`Projection`].
+pub fn project_item(item: &Item, projection: &Projection) -> Item {
+    project(item, &projection.paths)
+}

@@ -1,0 +1,817 @@
+//! The data plane: single-item reads and writes, Query, Scan and the batch calls.
+//!
+//! Each call validates its input and parses its expressions on the caller's thread, so
+//! a client mistake is reported before anything is queued; only the read-check-write
+//! of the item itself runs on the writer (see `store.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+
+use crate::catalog::TableRef;
+use crate::error::{Error, Result};
+use crate::expr::{Condition, KeyCondition, Projection, Resolver, SortCondition, UpdateExpr};
+use crate::keys::{encode_key_prefix, encode_key_value, item_key, partition_prefix};
+use crate::limits::{
+    BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
+    PAGE_BYTES_MAX, SCAN_SEGMENTS_MAX,
+};
+use crate::store::{Applied, Change, Engine, Mutation};
+use crate::value::{AttributeValue, Item, item_size_bytes};
+
+/// `ExpressionAttributeNames` and `ExpressionAttributeValues` of a request.
+#[derive(Debug, Clone, Default)]
+pub struct ExpressionAttributes {
+    pub names: Option<HashMap<String, String>>,
+    pub values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl ExpressionAttributes {
+    fn resolver(&self) -> Result<Resolver<'_>> {
+        Resolver::new(self.names.as_ref(), self.values.as_ref())
+    }
+}
+
+/// What a write returns of the item (`ReturnValues`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnValues {
+    #[default]
+    None,
+    AllOld,
+    UpdatedOld,
+    AllNew,
+    UpdatedNew,
+}
+
+impl ReturnValues {
+    pub fn parse(s: &str) -> Result<ReturnValues> {
+        Ok(match s {
+            "NONE" => ReturnValues::None,
+            "ALL_OLD" => ReturnValues::AllOld,
+            "UPDATED_OLD" => ReturnValues::UpdatedOld,
+            "ALL_NEW" => ReturnValues::AllNew,
+            "UPDATED_NEW" => ReturnValues::UpdatedNew,
+            _ => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{s}' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"
+                )));
+            }
+        })
+    }
+}
+
+/// Which attributes a Query or Scan returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Select {
+    #[default]
+    AllAttributes,
+    AllProjectedAttributes,
+    SpecificAttributes,
+    Count,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PutItemInput {
+    pub table: String,
+    pub item: Item,
+    pub condition: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub return_values: ReturnValues,
+    /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
+    pub return_old_on_condition_failure: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeleteItemInput {
+    pub table: String,
+    pub key: Item,
+    pub condition: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub return_values: ReturnValues,
+    pub return_old_on_condition_failure: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateItemInput {
+    pub table: String,
+    pub key: Item,
+    pub update: Option<String>,
+    pub condition: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub return_values: ReturnValues,
+    pub return_old_on_condition_failure: bool,
+}
+
+/// The attributes a write returns, per its `ReturnValues`.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOutput {
+    pub attributes: Option<Item>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GetItemInput {
+    pub table: String,
+    pub key: Item,
+    pub projection: Option<String>,
+    pub attributes: ExpressionAttributes,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueryInput {
+    pub table: String,
+    pub key_condition: Option<String>,
+    pub filter: Option<String>,
+    pub projection: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub select: Option<Select>,
+    pub limit: Option<usize>,
+    pub scan_forward: bool,
+    pub exclusive_start_key: Option<Item>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanInput {
+    pub table: String,
+    pub filter: Option<String>,
+    pub projection: Option<String>,
+    pub attributes: ExpressionAttributes,
+    pub select: Option<Select>,
+    pub limit: Option<usize>,
+    pub exclusive_start_key: Option<Item>,
+    pub segment: Option<u32>,
+    pub total_segments: Option<u32>,
+}
+
+/// One page of a Query or Scan.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The matching items (empty for `Select::Count`).
+    pub items: Vec<Item>,
+    pub count: usize,
+    pub scanned_count: usize,
+    pub last_evaluated_key: Option<Item>,
+}
+
+/// Keys to read from one table in a BatchGetItem.
+#[derive(Debug, Clone, Default)]
+pub struct BatchGetTable {
+    pub table: String,
+    pub keys: Vec<Item>,
+    pub projection: Option<String>,
+    pub attributes: ExpressionAttributes,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BatchGetOutput {
+    /// Found items per table name, in request order of the tables.
+    pub responses: Vec<(String, Vec<Item>)>,
+    /// Keys not read because the response reached its size limit.
+    pub unprocessed: Vec<(String, Vec<Item>)>,
+}
+
+/// One request of a BatchWriteItem.
+#[derive(Debug, Clone)]
+pub enum BatchWriteRequest {
+    Put(Item),
+    Delete(Item),
+}
+
+pub type Done<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
+/// Checks a client's item: valid values, size limit, key attributes.
+fn check_item(table: &TableRef, item: &Item) -> Result<()> {
+    for v in item.values() {
+        v.validate(1)?;
+    }
+    if item_size_bytes(item) > ITEM_BYTES_MAX {
+        return Err(Error::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
+    }
+    table.def.item_key(item)?;
+    Ok(())
+}
+
+/// The storage key of a `Key` parameter, checked against the schema.
+fn storage_key_of(table: &TableRef, key: &Item) -> Result<Vec<u8>> {
+    for v in key.values() {
+        v.validate(1)?;
+    }
+    let (pk, sk) = table.def.key_from(key)?;
+    Ok(item_key(table.def.id, table.def.shards, pk, sk).0)
+}
+
+fn storage_key_of_item(table: &TableRef, item: &Item) -> Result<Vec<u8>> {
+    let (pk, sk) = table.def.item_key(item)?;
+    Ok(item_key(table.def.id, table.def.shards, pk, sk).0)
+}
+
+fn condition_failed(old: Option<&Item>, return_old: bool) -> Error {
+    Error::ConditionalCheckFailed {
+        item: if return_old { old.cloned() } else { None },
+    }
+}
+
+fn check_condition(cond: &Option<Condition>, old: Option<&Item>, return_old: bool) -> Result<()> {
+    if let Some(c) = cond {
+        let empty = Item::new();
+        if !c.evaluate(old.unwrap_or(&empty))? {
+            return Err(condition_failed(old, return_old));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn put_item(&self, input: PutItemInput, done: Done<WriteOutput>) {
+        let prepared = (|| {
+            if !matches!(
+                input.return_values,
+                ReturnValues::None | ReturnValues::AllOld
+            ) {
+                return Err(Error::validation(
+                    "ReturnValues can only be ALL_OLD or NONE",
+                ));
+            }
+            let table = self.table(&input.table)?;
+            check_item(&table, &input.item)?;
+            let mut resolver = input.attributes.resolver()?;
+            let condition = input
+                .condition
+                .as_deref()
+                .map(|c| resolver.condition(c))
+                .transpose()?;
+            resolver.finish()?;
+            let key = storage_key_of_item(&table, &input.item)?;
+            Ok((table, key, condition))
+        })();
+        let (table, key, condition) = match prepared {
+            Ok(p) => p,
+            Err(e) => return done(Err(e)),
+        };
+        let item = input.item;
+        let return_old = input.return_old_on_condition_failure;
+        let rv = input.return_values;
+        let apply = Box::new(move |old: Option<&Item>| {
+            check_condition(&condition, old, return_old)?;
+            Ok(Change::Put(item))
+        });
+        self.submit(
+            vec![Mutation { table, key, apply }],
+            Box::new(move |r| done(r.map(|a| single_output(a, rv, &[])))),
+        );
+    }
+
+    pub fn delete_item(&self, input: DeleteItemInput, done: Done<WriteOutput>) {
+        let prepared = (|| {
+            if !matches!(
+                input.return_values,
+                ReturnValues::None | ReturnValues::AllOld
+            ) {
+                return Err(Error::validation(
+                    "ReturnValues can only be ALL_OLD or NONE",
+                ));
+            }
+            let table = self.table(&input.table)?;
+            let key = storage_key_of(&table, &input.key)?;
+            let mut resolver = input.attributes.resolver()?;
+            let condition = input
+                .condition
+                .as_deref()
+                .map(|c| resolver.condition(c))
+                .transpose()?;
+            resolver.finish()?;
+            Ok((table, key, condition))
+        })();
+        let (table, key, condition) = match prepared {
+            Ok(p) => p,
+            Err(e) => return done(Err(e)),
+        };
+        let return_old = input.return_old_on_condition_failure;
+        let rv = input.return_values;
+        let apply = Box::new(move |old: Option<&Item>| {
+            check_condition(&condition, old, return_old)?;
+            Ok(Change::Delete)
+        });
+        self.submit(
+            vec![Mutation { table, key, apply }],
+            Box::new(move |r| done(r.map(|a| single_output(a, rv, &[])))),
+        );
+    }
+
+    pub fn update_item(&self, input: UpdateItemInput, done: Done<WriteOutput>) {
+        let prepared = (|| {
+            let table = self.table(&input.table)?;
+            let key = storage_key_of(&table, &input.key)?;
+            let mut resolver = input.attributes.resolver()?;
+            let update = input
+                .update
+                .as_deref()
+                .map(|u| resolver.update(u))
+                .transpose()?;
+            let condition = input
+                .condition
+                .as_deref()
+                .map(|c| resolver.condition(c))
+                .transpose()?;
+            resolver.finish()?;
+            let mut touched = Vec::new();
+            if let Some(u) = &update {
+                u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
+                touched.extend(u.touched_attributes());
+            }
+            Ok((table, key, update, condition, touched))
+        })();
+        let (table, key, update, condition, touched) = match prepared {
+            Ok(p) => p,
+            Err(e) => return done(Err(e)),
+        };
+        let return_old = input.return_old_on_condition_failure;
+        let rv = input.return_values;
+        let key_item = input.key;
+        let apply = Box::new(move |old: Option<&Item>| {
+            check_condition(&condition, old, return_old)?;
+            let mut item = old.cloned().unwrap_or(key_item);
+            if let Some(u) = &update {
+                apply_update(u, &mut item)?;
+            }
+            Ok(Change::Put(item))
+        });
+        self.submit(
+            vec![Mutation { table, key, apply }],
+            Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
+        );
+    }
+
+    pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
+        let table = self.table(&input.table)?;
+        let key = storage_key_of(&table, &input.key)?;
+        let mut resolver = input.attributes.resolver()?;
+        let projection = input
+            .projection
+            .as_deref()
+            .map(|p| resolver.projection(p))
+            .transpose()?;
+        resolver.finish()?;
+        let item = self.read_item(&key)?;
+        Ok(item.map(|i| project(i, projection.as_ref())))
+    }
+
+    pub fn query(&self, input: &QueryInput) -> Result<Page> {
+        let table = self.table(&input.table)?;
+        let mut resolver = input.attributes.resolver()?;
+        let Some(kc) = input.key_condition.as_deref() else {
+            return Err(Error::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        };
+        let hash = &table.def.key_schema.hash.name;
+        let range = table.def.key_schema.range.as_ref().map(|r| r.name.as_str());
+        let kc = resolver.key_condition(kc, hash, range)?;
+        let filter = input
+            .filter
+            .as_deref()
+            .map(|f| resolver.filter(f))
+            .transpose()?;
+        let projection = input
+            .projection
+            .as_deref()
+            .map(|p| resolver.projection(p))
+            .transpose()?;
+        resolver.finish()?;
+        let select = resolve_select(input.select, projection.is_some())?;
+        let limit = check_limit(input.limit)?;
+        let (lo, hi) = query_bounds(&table, &kc)?;
+        let (lo, hi) = match &input.exclusive_start_key {
+            None => (lo, hi),
+            Some(esk) => {
+                let k = start_key(&table, esk)?;
+                if input.scan_forward {
+                    (Bound::Excluded(k), hi)
+                } else {
+                    (lo, Bound::Excluded(k))
+                }
+            }
+        };
+        let iter = self.inner.items.range((lo, hi));
+        let iter: Box<dyn Iterator<Item = fjall::Guard>> = if input.scan_forward {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
+        };
+        read_page(
+            &table,
+            iter,
+            limit,
+            filter.as_ref(),
+            projection.as_ref(),
+            select,
+        )
+    }
+
+    pub fn scan(&self, input: &ScanInput) -> Result<Page> {
+        let table = self.table(&input.table)?;
+        let mut resolver = input.attributes.resolver()?;
+        let filter = input
+            .filter
+            .as_deref()
+            .map(|f| resolver.filter(f))
+            .transpose()?;
+        let projection = input
+            .projection
+            .as_deref()
+            .map(|p| resolver.projection(p))
+            .transpose()?;
+        resolver.finish()?;
+        let select = resolve_select(input.select, projection.is_some())?;
+        let limit = check_limit(input.limit)?;
+        let (lo, hi) = scan_bounds(&table, input.segment, input.total_segments)?;
+        let lo = match &input.exclusive_start_key {
+            None => lo,
+            Some(esk) => Bound::Excluded(start_key(&table, esk)?),
+        };
+        let iter = Box::new(self.inner.items.range((lo, hi)));
+        read_page(
+            &table,
+            iter,
+            limit,
+            filter.as_ref(),
+            projection.as_ref(),
+            select,
+        )
+    }
+
+    pub fn batch_get_item(&self, tables: &[BatchGetTable]) -> Result<BatchGetOutput> {
+        let total: usize = tables.iter().map(|t| t.keys.len()).sum();
+        if total > BATCH_GET_KEYS_MAX {
+            return Err(Error::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
+        }
+        if tables.is_empty() {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        // Validate everything before reading anything.
+        let mut plans = Vec::with_capacity(tables.len());
+        for t in tables {
+            let table = self.table(&t.table)?;
+            if t.keys.is_empty() {
+                return Err(Error::validation(
+                    "1 validation error detected: Value '[]' at 'requestItems.1.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                ));
+            }
+            let mut resolver = t.attributes.resolver()?;
+            let projection = t
+                .projection
+                .as_deref()
+                .map(|p| resolver.projection(p))
+                .transpose()?;
+            resolver.finish()?;
+            let mut seen = HashSet::new();
+            let mut keys = Vec::with_capacity(t.keys.len());
+            for k in &t.keys {
+                let sk = storage_key_of(&table, k)?;
+                if !seen.insert(sk.clone()) {
+                    return Err(Error::validation(
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+                keys.push((sk, k));
+            }
+            plans.push((t, keys, projection));
+        }
+        let mut out = BatchGetOutput::default();
+        let mut bytes = 0usize;
+        for (t, keys, projection) in plans {
+            let mut found = Vec::new();
+            let mut unprocessed = Vec::new();
+            for (sk, k) in keys {
+                if bytes >= BATCH_GET_BYTES_MAX {
+                    unprocessed.push(k.clone());
+                    continue;
+                }
+                if let Some(item) = self.read_item(&sk)? {
+                    bytes += item_size_bytes(&item);
+                    found.push(project(item, projection.as_ref()));
+                }
+            }
+            out.responses.push((t.table.clone(), found));
+            if !unprocessed.is_empty() {
+                out.unprocessed.push((t.table.clone(), unprocessed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies all requests of a BatchWriteItem together. Eddy never throttles, so
+    /// nothing is ever left unprocessed.
+    pub fn batch_write_item(
+        &self,
+        requests: Vec<(String, Vec<BatchWriteRequest>)>,
+        done: Done<()>,
+    ) {
+        let prepared = (|| {
+            let total: usize = requests.iter().map(|(_, r)| r.len()).sum();
+            if total > BATCH_WRITE_REQUESTS_MAX {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {BATCH_WRITE_REQUESTS_MAX}, Member must have length greater than or equal to 1]"
+                )));
+            }
+            if total == 0 {
+                return Err(Error::validation(
+                    "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                ));
+            }
+            let mut mutations = Vec::with_capacity(total);
+            let mut seen = HashSet::new();
+            for (name, reqs) in requests {
+                let table = self.table(&name)?;
+                for r in reqs {
+                    let (key, change) = match r {
+                        BatchWriteRequest::Put(item) => {
+                            check_item(&table, &item)?;
+                            (storage_key_of_item(&table, &item)?, Change::Put(item))
+                        }
+                        BatchWriteRequest::Delete(key) => {
+                            (storage_key_of(&table, &key)?, Change::Delete)
+                        }
+                    };
+                    if !seen.insert(key.clone()) {
+                        return Err(Error::validation(
+                            "Provided list of item keys contains duplicates",
+                        ));
+                    }
+                    mutations.push(Mutation {
+                        table: TableRef::clone(&table),
+                        key,
+                        apply: Box::new(move |_| Ok(change)),
+                    });
+                }
+            }
+            Ok(mutations)
+        })();
+        match prepared {
+            Ok(m) => self.submit(m, Box::new(move |r| done(r.map(|_| ())))),
+            Err(e) => done(Err(e)),
+        }
+    }
+}
+
+fn apply_update(u: &UpdateExpr, item: &mut Item) -> Result<()> {
+    u.apply(item)?;
+    if item_size_bytes(item) > ITEM_BYTES_MAX {
+        return Err(Error::validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a single write's output from its before/after images.
+fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[String]) -> WriteOutput {
+    let Some(a) = applied.into_iter().next() else {
+        return WriteOutput::default();
+    };
+    let pick = |item: Option<Item>| -> Option<Item> {
+        let item = item?;
+        let picked: Item = item
+            .into_iter()
+            .filter(|(k, _)| touched.iter().any(|t| t == k))
+            .collect();
+        (!picked.is_empty()).then_some(picked)
+    };
+    let attributes = match rv {
+        ReturnValues::None => None,
+        ReturnValues::AllOld => a.old,
+        ReturnValues::AllNew => a.new,
+        ReturnValues::UpdatedOld => pick(a.old),
+        ReturnValues::UpdatedNew => pick(a.new),
+    };
+    WriteOutput { attributes }
+}
+
+fn project(item: Item, projection: Option<&Projection>) -> Item {
+    match projection {
+        Some(p) => p.apply(&item),
+        None => item,
+    }
+}
+
+fn resolve_select(select: Option<Select>, has_projection: bool) -> Result<Select> {
+    match (select, has_projection) {
+        (None, true) => Ok(Select::SpecificAttributes),
+        (None, false) => Ok(Select::AllAttributes),
+        (Some(Select::SpecificAttributes), _) => Ok(Select::SpecificAttributes),
+        (Some(Select::AllProjectedAttributes), _) => Err(Error::validation(
+            "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for index queries",
+        )),
+        (Some(s), true) => Err(Error::validation(format!(
+            "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get {}",
+            if s == Select::Count {
+                "COUNT"
+            } else {
+                "ALL_ATTRIBUTES"
+            }
+        ))),
+        (Some(s), false) => Ok(s),
+    }
+}
+
+fn check_limit(limit: Option<usize>) -> Result<Option<usize>> {
+    match limit {
+        Some(0) => Err(Error::validation(
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The storage key an `ExclusiveStartKey` names.
+fn start_key(table: &TableRef, esk: &Item) -> Result<Vec<u8>> {
+    storage_key_of(table, esk).map_err(|_| {
+        Error::validation(
+            "The provided starting key is invalid: The provided key element does not match the schema",
+        )
+    })
+}
+
+type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The smallest byte string greater than every string starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+fn query_bounds(table: &TableRef, kc: &KeyCondition) -> Result<KeyBounds> {
+    let pk_type = table.def.key_schema.hash.key_type;
+    if !key_value_has_type(&kc.partition, pk_type) {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        ));
+    }
+    let prefix = partition_prefix(table.def.id, table.def.shards, &kc.partition);
+    let with = |v: &AttributeValue| {
+        let mut k = prefix.clone();
+        encode_key_value(v, &mut k);
+        k
+    };
+    let whole = (Bound::Included(prefix.clone()), prefix_end(&prefix));
+    let Some(sort) = &kc.sort else {
+        return Ok(whole);
+    };
+    if let Some(range) = &table.def.key_schema.range {
+        let values: Vec<&AttributeValue> = match sort {
+            SortCondition::Between(a, b) => vec![a, b],
+            SortCondition::Eq(v)
+            | SortCondition::Lt(v)
+            | SortCondition::Le(v)
+            | SortCondition::Gt(v)
+            | SortCondition::Ge(v)
+            | SortCondition::BeginsWith(v) => vec![v],
+        };
+        if values
+            .iter()
+            .any(|v| !key_value_has_type(v, range.key_type))
+        {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Condition parameter type does not match schema type",
+            ));
+        }
+    }
+    Ok(match sort {
+        SortCondition::Eq(v) => (Bound::Included(with(v)), Bound::Included(with(v))),
+        SortCondition::Lt(v) => (whole.0, Bound::Excluded(with(v))),
+        SortCondition::Le(v) => (whole.0, Bound::Included(with(v))),
+        SortCondition::Gt(v) => (Bound::Excluded(with(v)), whole.1),
+        SortCondition::Ge(v) => (Bound::Included(with(v)), whole.1),
+        SortCondition::Between(a, b) => (Bound::Included(with(a)), Bound::Included(with(b))),
+        SortCondition::BeginsWith(v) => {
+            if matches!(v, AttributeValue::N(_)) {
+                return Err(Error::validation(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            let mut p = prefix.clone();
+            encode_key_prefix(v, &mut p);
+            let end = prefix_end(&p);
+            (Bound::Included(p), end)
+        }
+    })
+}
+
+fn key_value_has_type(v: &AttributeValue, t: crate::keys::KeyType) -> bool {
+    use crate::keys::KeyType;
+    matches!(
+        (v, t),
+        (AttributeValue::S(_), KeyType::S)
+            | (AttributeValue::N(_), KeyType::N)
+            | (AttributeValue::B(_), KeyType::B)
+    )
+}
+
+/// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`
+/// covers partition hashes `[s·2⁶⁴/n, (s+1)·2⁶⁴/n)`, which is a contiguous key range
+/// because keys start with the shard and the hash (see `keys.rs`).
+fn scan_bounds(table: &TableRef, segment: Option<u32>, total: Option<u32>) -> Result<KeyBounds> {
+    let id = table.def.id.to_be_bytes();
+    let (segment, total) = match (segment, total) {
+        (None, None) => return Ok((Bound::Included(id.to_vec()), prefix_end(&id))),
+        (Some(s), Some(t)) => (s, t),
+        (Some(_), None) => {
+            return Err(Error::validation(
+                "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::validation(
+                "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+            ));
+        }
+    };
+    if total == 0 || total > SCAN_SEGMENTS_MAX {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{total}' at 'totalSegments' failed to satisfy constraint: Member must have value {}",
+            if total == 0 {
+                "greater than or equal to 1".to_string()
+            } else {
+                format!("less than or equal to {SCAN_SEGMENTS_MAX}")
+            }
+        )));
+    }
+    if segment >= total {
+        return Err(Error::validation(format!(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+        )));
+    }
+    let bound = |s: u32| -> Option<Vec<u8>> {
+        // ceil(s · 2^64 / total); None past the end of the hash space.
+        let h = (u128::from(s) << 64).div_ceil(u128::from(total));
+        if h > u128::from(u64::MAX) {
+            return None;
+        }
+        let h = h as u64;
+        let mut k = id.to_vec();
+        k.extend(crate::keys::shard_of(h, table.def.shards).to_be_bytes());
+        k.extend(h.to_be_bytes());
+        Some(k)
+    };
+    let lo = bound(segment).map_or(Bound::Included(id.to_vec()), Bound::Included);
+    let hi = if segment + 1 == total {
+        prefix_end(&id)
+    } else {
+        bound(segment + 1).map_or_else(|| prefix_end(&id), Bound::Excluded)
+    };
+    Ok((lo, hi))
+}
+
+/// Reads one page: stops after `limit` items were evaluated or the page reached its
+/// size limit, applies the filter to what was read, and projects what is returned.
+fn read_page(
+    table: &TableRef,
+    iter: Box<dyn Iterator<Item = fjall::Guard> + '_>,
+    limit: Option<usize>,
+    filter: Option<&Condition>,
+    projection: Option<&Projection>,
+    select: Select,
+) -> Result<Page> {
+    let mut page = Page::default();
+    let mut bytes = 0usize;
+    let mut last: Option<Item> = None;
+    let mut stopped_early = false;
+    for kv in iter {
+        let (_, v) = kv.into_inner()?;
+        let item = crate::codec::decode_item(&v)?;
+        page.scanned_count += 1;
+        bytes += item_size_bytes(&item);
+        let matches = match filter {
+            Some(f) => f.evaluate(&item)?,
+            None => true,
+        };
+        let at_limit = limit.is_some_and(|l| page.scanned_count >= l) || bytes >= PAGE_BYTES_MAX;
+        if at_limit {
+            last = Some(table.def.key_of(&item));
+        }
+        if matches {
+            page.count += 1;
+            if select != Select::Count {
+                page.items.push(project(item, projection));
+            }
+        }
+        if at_limit {
+            stopped_early = true;
+            break;
+        }
+    }
+    if stopped_early {
+        page.last_evaluated_key = last;
+    }
+    Ok(page)
+}

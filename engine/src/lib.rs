@@ -1,0 +1,50 @@
+//! Eddy's table engine: tables, items, key encoding, expressions and the storage
+//! layout on fjall.
+//!
+//! ```no_run
+//! use eddy_engine::{Engine, EngineConfig, GetItemInput};
+//! let engine = Engine::open(EngineConfig::new("./eddy-data"))?;
+//! let item = engine.get_item(&GetItemInput { table: "users".into(), ..Default::default() });
+//! # Ok::<(), eddy_engine::Error>(())
+//! ```
+//!
+//! Architecture invariants:
+//! - The engine knows nothing of HTTP, the DynamoDB wire JSON, tokio or wasm. Callers
+//!   hand it typed requests and get typed results or an [`Error`]; writes complete
+//!   through a callback run on the writer thread, so async callers need no blocking
+//!   thread per write.
+//! - An acknowledged write is durable: every item change goes through one group-commit
+//!   writer that commits and fsyncs before any writer is answered (`store.rs`).
+//! - A client mistake is an [`Error::Validation`] (or another DynamoDB outcome)
+//!   found before anything is written; nothing is ever half-applied.
+//! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
+//!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
+
+mod catalog;
+mod codec;
+mod error;
+pub mod expr;
+mod items;
+mod keys;
+pub mod limits;
+mod number;
+mod store;
+mod tables;
+mod value;
+
+pub use crate::catalog::{
+    BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
+    key_type_descriptor,
+};
+pub use crate::codec::{decode_item, encode_item};
+pub use crate::error::{Error, Result};
+pub use crate::items::{
+    BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
+    GetItemInput, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select, UpdateItemInput,
+    WriteOutput,
+};
+pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
+pub use crate::number::Number;
+pub use crate::store::{Durability, Engine, EngineConfig};
+pub use crate::tables::{TableDescription, TableStatus, UpdateTableInput};
+pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};

@@ -1,0 +1,47 @@
+//! DynamoDB's limits, each a named constant with its unit last. Every check in the
+//! engine and at the HTTP edge refers to these, so a limit is changed in one place.
+
+/// Largest item, names and values included (DynamoDB: 400 KB).
+pub const ITEM_BYTES_MAX: usize = /* 400 KiB */ 400 * 1024;
+/// Largest partition (hash) key value.
+pub const PARTITION_KEY_BYTES_MAX: usize = 2048;
+/// Largest sort (range) key value.
+pub const SORT_KEY_BYTES_MAX: usize = 1024;
+/// Shortest and longest table name, of `[a-zA-Z0-9_.-]`.
+pub const TABLE_NAME_CHARS_MIN: usize = 3;
+pub const TABLE_NAME_CHARS_MAX: usize = 255;
+/// Deepest nesting of maps and lists in an attribute value.
+pub const NESTING_DEPTH_MAX: usize = 32;
+/// Longest attribute name (key attributes are limited further by DynamoDB to 255).
+pub const ATTRIBUTE_NAME_BYTES_MAX: usize = 65535;
+pub const KEY_ATTRIBUTE_NAME_BYTES_MAX: usize = 255;
+/// Most significant digits in a number.
+pub const NUMBER_DIGITS_MAX: usize = 38;
+/// A Query or Scan page stops after this much data has been read (DynamoDB: 1 MB).
+pub const PAGE_BYTES_MAX: usize = /* 1 MiB */ 1024 * 1024;
+/// Keys in one BatchGetItem request.
+pub const BATCH_GET_KEYS_MAX: usize = 100;
+/// Requests in one BatchWriteItem request.
+pub const BATCH_WRITE_REQUESTS_MAX: usize = 25;
+/// Data returned by one BatchGetItem (DynamoDB: 16 MB); keys beyond it are unprocessed.
+pub const BATCH_GET_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
+/// Largest `TotalSegments` of a parallel Scan.
+pub const SCAN_SEGMENTS_MAX: u32 = 1_000_000;
+/// Tables a ListTables page returns at most.
+pub const LIST_TABLES_LIMIT_MAX: usize = 100;
+/// Tags on one table.
+pub const TAGS_PER_RESOURCE_MAX: usize = 50;
+/// Number of hash shards a new table is split into. Each shard will carry its own
+/// stream log; the count is stored with the table, so changing this affects new
+/// tables only.
+pub const TABLE_SHARDS_DEFAULT: u16 = 4;
+/// Longest expression string (Condition, Update, Projection, Filter, KeyCondition).
+pub const EXPRESSION_BYTES_MAX: usize = 4096;
+/// Most operators and functions in one expression.
+pub const EXPRESSION_OPERATORS_MAX: usize = 300;
+/// Most operands of an `IN` comparison.
+pub const EXPRESSION_IN_OPERANDS_MAX: usize = 100;
+/// Writes the group-commit writer folds into one fsync'd batch at most.
+pub const COMMIT_GROUP_WRITES_MAX: usize = 1024;
+/// Writes waiting for the writer before new ones are refused (back-pressure).
+pub const WRITE_QUEUE_DEPTH_MAX: usize = 65_536;

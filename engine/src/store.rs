@@ -1,0 +1,517 @@
+//! The engine handle, its storage on fjall and the group-commit writer.
+//!
+//! # Storage layout (format version 1)
+//!
+//! One fjall `Database` in the data directory, with these keyspaces:
+//!
+//! | keyspace | key | value |
+//! |---|---|---|
+//! | `meta` | `b"format"` | `[FORMAT_VERSION]` — refused on open if unknown |
+//! | `meta` | `b"next_table_id"` | `u32` big-endian: the next table id to hand out |
+//! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
+//! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
+//!
+//! # Writes
+//!
+//! Every change to `items` goes through one writer thread. It takes all waiting jobs
+//! (up to [`COMMIT_GROUP_WRITES_MAX`]), evaluates each job's mutations against the
+//! current items (reading through an overlay of the changes earlier jobs in the same
+//! group made), puts all resulting changes into one fjall batch, commits it with one
+//! fsync, and only then answers every job. Concurrent writers thus share one fsync
+//! (group commit), and a job's read-check-write is serialized with every other write,
+//! so conditions need no locks. Reads go straight to fjall and see every acknowledged
+//! write.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+
+use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
+use crate::codec::{decode_item, encode_item};
+use crate::error::{Error, Result};
+use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
+use crate::value::{Item, item_size_bytes};
+
+/// The on-disk format this build reads and writes.
+const FORMAT_VERSION: u8 = 1;
+
+/// How the writer makes a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync (fdatasync) every commit group before answering. The default.
+    Sync,
+    /// Answer after the write reaches the OS; a machine crash can lose recent writes.
+    /// For benchmarks and throwaway stores only.
+    Buffered,
+}
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the data lives. With `in_memory` it is a scratch directory removed on drop.
+    pub data_dir: PathBuf,
+    pub in_memory: bool,
+    pub region: String,
+    /// The 12-digit account id used in ARNs.
+    pub account_id: String,
+    pub durability: Durability,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            in_memory: false,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            durability: Durability::Sync,
+        }
+    }
+}
+
+/// A handle to the engine; cheap to clone, shared by all request handlers.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: EngineConfig,
+    pub(crate) db: Database,
+    pub(crate) items: Keyspace,
+    pub(crate) meta: Keyspace,
+    /// Live tables by name. A `BTreeMap` because ListTables pages in name order.
+    pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
+    /// Serializes catalog changes (create, delete, update) with each other.
+    pub(crate) catalog_lock: Mutex<()>,
+    writer: Mutex<Option<SyncSender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// What a mutation does to its item, decided by the writer against the current item.
+#[derive(Debug)]
+pub enum Change {
+    Put(Item),
+    Delete,
+}
+
+/// An item before and after a mutation was applied.
+#[derive(Debug, Default, Clone)]
+pub struct Applied {
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+pub(crate) type MutationFn = Box<dyn FnOnce(Option<&Item>) -> Result<Change> + Send>;
+pub(crate) type Completion<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
+/// One item's read-check-write, evaluated by the writer.
+pub(crate) struct Mutation {
+    pub table: TableRef,
+    pub key: Vec<u8>,
+    pub apply: MutationFn,
+}
+
+enum Job {
+    /// All mutations apply, or (if any fails) none do.
+    Items {
+        mutations: Vec<Mutation>,
+        done: Completion<Vec<Applied>>,
+    },
+    /// Answered once every earlier job is committed.
+    Barrier { done: Completion<()> },
+}
+
+impl Engine {
+    /// Opens (or creates) the store and starts the writer.
+    pub fn open(config: EngineConfig) -> Result<Engine> {
+        let db = Database::builder(&config.data_dir)
+            .temporary(config.in_memory)
+            .open()?;
+        let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        match meta.get(b"format")? {
+            None => meta.insert(b"format", [FORMAT_VERSION])?,
+            Some(v) if v.as_ref() == [FORMAT_VERSION] => {}
+            Some(v) => {
+                return Err(Error::Storage(format!(
+                    "data directory has format {:?}, this build reads format {FORMAT_VERSION}",
+                    v.as_ref()
+                )));
+            }
+        }
+        let mut tables = BTreeMap::new();
+        for kv in meta.prefix(b"table/") {
+            let (_, v) = kv.into_inner()?;
+            let def = TableDef::decode(&v)?;
+            let stats = Arc::new(TableStats::default());
+            count_items(&items, def.id, &stats)?;
+            tables.insert(def.name.clone(), Arc::new(Table { def, stats }));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE_DEPTH_MAX);
+        let inner = Arc::new(Inner {
+            config,
+            db,
+            items,
+            meta,
+            tables: RwLock::new(tables),
+            catalog_lock: Mutex::new(()),
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(None),
+        });
+        let writer_inner = Arc::clone(&inner);
+        let handle = std::thread::Builder::new()
+            .name("eddy-writer".into())
+            .spawn(move || writer_loop(&writer_inner, rx))
+            .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
+        *lock(&inner.writer_thread) = Some(handle);
+        Ok(Engine { inner })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Stops taking writes, lets the writer finish what is queued, and flushes.
+    pub fn shutdown(&self) {
+        lock(&self.inner.writer).take();
+        if let Some(h) = lock(&self.inner.writer_thread).take() {
+            let _ = h.join();
+        }
+        let _ = self.inner.db.persist(PersistMode::SyncAll);
+    }
+
+    pub(crate) fn table(&self, name: &str) -> Result<TableRef> {
+        read(&self.inner.tables)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::not_found("Requested resource not found"))
+    }
+
+    /// Queues an atomic group of mutations; `done` runs on the writer thread once they
+    /// are durable (or failed), so it must be quick (e.g. send on a channel).
+    pub(crate) fn submit(&self, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
+        self.send(Job::Items { mutations, done });
+    }
+
+    /// Runs `done` once every write queued before it is committed.
+    pub(crate) fn barrier(&self, done: Completion<()>) {
+        self.send(Job::Barrier { done });
+    }
+
+    fn send(&self, job: Job) {
+        let sender = lock(&self.inner.writer).clone();
+        let Some(sender) = sender else {
+            return fail_job(job, Error::ShuttingDown);
+        };
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => fail_job(
+                job,
+                Error::LimitExceeded(format!(
+                    "Too many writes are waiting (more than {WRITE_QUEUE_DEPTH_MAX}); retry"
+                )),
+            ),
+            Err(TrySendError::Disconnected(job)) => fail_job(job, Error::ShuttingDown),
+        }
+    }
+
+    /// Reads one item by its storage key.
+    pub(crate) fn read_item(&self, key: &[u8]) -> Result<Option<Item>> {
+        match self.inner.items.get(key)? {
+            Some(bytes) => Ok(Some(decode_item(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn fail_job(job: Job, e: Error) {
+    match job {
+        Job::Items { done, .. } => done(Err(e)),
+        Job::Barrier { done } => done(Err(e)),
+    }
+}
+
+/// Counts a table's items and bytes (on open, since the counters live in memory).
+fn count_items(items: &Keyspace, table_id: u32, stats: &TableStats) -> Result<()> {
+    let (mut n, mut bytes) = (0i64, 0i64);
+    for kv in items.prefix(table_id.to_be_bytes()) {
+        let (_, v) = kv.into_inner()?;
+        n += 1;
+        bytes += item_size_bytes(&decode_item(&v)?) as i64;
+    }
+    stats.add(n, bytes);
+    Ok(())
+}
+
+fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
+    let durability = if inner.config.in_memory || inner.config.durability == Durability::Buffered {
+        None
+    } else {
+        Some(PersistMode::SyncData)
+    };
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < COMMIT_GROUP_WRITES_MAX {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        commit_group(inner, jobs, durability);
+    }
+}
+
+/// What one job of a group turned into, waiting for the commit.
+enum Outcome {
+    Items(Completion<Vec<Applied>>, Result<Vec<Applied>>),
+    Barrier(Completion<()>),
+}
+
+fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) {
+    let mut batch = inner.db.batch().durability(durability);
+    // Changes made by earlier jobs of this group, by storage key (None = deleted).
+    let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
+    // Item-count and size deltas per table, applied once the batch is durable.
+    let mut deltas: Vec<(Arc<TableStats>, i64, i64)> = Vec::new();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match job {
+            Job::Barrier { done } => outcomes.push(Outcome::Barrier(done)),
+            Job::Items { mutations, done } => {
+                let result = evaluate(inner, mutations, &overlay);
+                let result = result.map(|staged| {
+                    let mut applied = Vec::with_capacity(staged.len());
+                    for s in staged {
+                        if let Some(new) = &s.change {
+                            match new {
+                                Some(item) => {
+                                    batch.insert(&inner.items, s.key.clone(), encode_item(item))
+                                }
+                                None => batch.remove(&inner.items, s.key.clone()),
+                            }
+                            let size = |i: &Option<Item>| {
+                                i.as_ref().map_or(0, |i| item_size_bytes(i) as i64)
+                            };
+                            let count = i64::from(new.is_some()) - i64::from(s.old.is_some());
+                            deltas.push((
+                                Arc::clone(&s.table.stats),
+                                count,
+                                size(new) - size(&s.old),
+                            ));
+                            overlay.insert(s.key, new.clone());
+                        }
+                        let new = match s.change {
+                            Some(new) => new,
+                            None => s.old.clone(),
+                        };
+                        applied.push(Applied { old: s.old, new });
+                    }
+                    applied
+                });
+                outcomes.push(Outcome::Items(done, result));
+            }
+        }
+    }
+    let committed = if batch.is_empty() {
+        Ok(())
+    } else {
+        batch.commit().map_err(|e| Error::Storage(e.to_string()))
+    };
+    if committed.is_ok() {
+        for (stats, n, bytes) in deltas {
+            stats.add(n, bytes);
+        }
+    }
+    for o in outcomes {
+        match (o, &committed) {
+            (Outcome::Items(done, r), Ok(())) => done(r),
+            (Outcome::Items(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
+            (Outcome::Barrier(done), Ok(())) => done(Ok(())),
+            (Outcome::Barrier(done), Err(e)) => done(Err(Error::Storage(e.to_string()))),
+        }
+    }
+}
+
+struct Staged {
+    table: TableRef,
+    key: Vec<u8>,
+    old: Option<Item>,
+    /// `Some(new state)` when the item changes; `None` for `Change::Keep`.
+    change: Option<Option<Item>>,
+}
+
+/// Evaluates a job's mutations against the current state; all succeed or the job fails.
+fn evaluate(
+    inner: &Inner,
+    mutations: Vec<Mutation>,
+    overlay: &HashMap<Vec<u8>, Option<Item>>,
+) -> Result<Vec<Staged>> {
+    let mut staged: Vec<Staged> = Vec::with_capacity(mutations.len());
+    for m in mutations {
+        if is_deleted(&m.table) {
+            return Err(Error::not_found("Requested resource not found"));
+        }
+        // A job may touch the same key twice only in a transaction, which DynamoDB
+        // rejects up front; still read through earlier changes of this job to be safe.
+        let earlier = staged
+            .iter()
+            .rev()
+            .find(|s| s.key == m.key)
+            .map(|s| s.change.clone().unwrap_or_else(|| s.old.clone()));
+        let old = match earlier {
+            Some(v) => v,
+            None => match overlay.get(&m.key) {
+                Some(v) => v.clone(),
+                None => match inner.items.get(&m.key)? {
+                    Some(bytes) => Some(decode_item(&bytes)?),
+                    None => None,
+                },
+            },
+        };
+        let change = match (m.apply)(old.as_ref())? {
+            Change::Put(item) => {
+                if old.as_ref() == Some(&item) {
+                    None
+                } else {
+                    Some(Some(item))
+                }
+            }
+            Change::Delete if old.is_some() => Some(None),
+            Change::Delete => None,
+        };
+        staged.push(Staged {
+            table: m.table,
+            key: m.key,
+            old,
+            change,
+        });
+    }
+    Ok(staged)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section here leaves its
+/// data consistent before anything that could panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Storage of the catalog in `meta`.
+impl Engine {
+    pub(crate) fn allocate_table_id(&self) -> Result<u32> {
+        let next = match self.inner.meta.get(b"next_table_id")? {
+            Some(v) => {
+                let b: [u8; 4] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Storage("corrupt next_table_id".into()))?;
+                u32::from_be_bytes(b)
+            }
+            None => 1,
+        };
+        Ok(next)
+    }
+
+    /// Writes (or removes) a table definition, durably, before the catalog changes.
+    pub(crate) fn persist_table(
+        &self,
+        def: &TableDef,
+        removed: bool,
+        next_table_id: Option<u32>,
+    ) -> Result<()> {
+        let mut batch = self
+            .inner
+            .db
+            .batch()
+            .durability(if self.inner.config.in_memory {
+                None
+            } else {
+                Some(PersistMode::SyncData)
+            });
+        let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
+        if removed {
+            batch.remove(&self.inner.meta, key);
+        } else {
+            batch.insert(&self.inner.meta, key, def.encode());
+        }
+        if let Some(id) = next_table_id {
+            batch.insert(&self.inner.meta, b"next_table_id", id.to_be_bytes());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Removes every item of a deleted table, in bounded chunks, off the request path.
+    pub(crate) fn purge_table_items(&self, table_id: u32) {
+        const PURGE_CHUNK_KEYS_MAX: usize = 10_000;
+        let items = self.inner.items.clone();
+        let db = self.inner.db.clone();
+        let spawned = std::thread::Builder::new()
+            .name("eddy-purge".into())
+            .spawn(move || {
+                loop {
+                    let keys: Vec<_> = items
+                        .prefix(table_id.to_be_bytes())
+                        .take(PURGE_CHUNK_KEYS_MAX)
+                        .filter_map(|kv| kv.key().ok())
+                        .collect();
+                    if keys.is_empty() {
+                        break;
+                    }
+                    let mut batch = db.batch();
+                    for k in keys {
+                        batch.remove(&items, k);
+                    }
+                    if batch.commit().is_err() {
+                        break;
+                    }
+                }
+            });
+        // If no thread can be started the items stay as unreachable garbage: the
+        // table id is never reused, so they can never reappear.
+        drop(spawned);
+    }
+
+    pub(crate) fn tables_snapshot(&self) -> Vec<TableRef> {
+        read(&self.inner.tables).values().cloned().collect()
+    }
+
+    pub(crate) fn publish_table(&self, table: TableRef) {
+        write(&self.inner.tables).insert(table.def.name.clone(), table);
+    }
+
+    pub(crate) fn unpublish_table(&self, name: &str) -> Option<TableRef> {
+        let t = write(&self.inner.tables).remove(name);
+        if let Some(t) = &t {
+            t.stats.deleted.store(true, Ordering::Release);
+        }
+        t
+    }
+}

@@ -1,0 +1,260 @@
+//! The control plane: create, describe, list, update and delete tables, and tags.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::{
+    BillingMode, CreateTableInput, Table, TableDef, TableStats, Throughput, validate_create,
+    validate_table_name, validate_tags, validate_throughput,
+};
+use crate::error::{Error, Result};
+use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_DEFAULT};
+use crate::store::{Engine, lock, now_ms};
+
+/// A table's lifecycle state as DescribeTable reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableStatus {
+    Creating,
+    Active,
+    Deleting,
+    Updating,
+}
+
+impl TableStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableStatus::Creating => "CREATING",
+            TableStatus::Active => "ACTIVE",
+            TableStatus::Deleting => "DELETING",
+            TableStatus::Updating => "UPDATING",
+        }
+    }
+}
+
+/// What DescribeTable (and the other control-plane calls) report about a table.
+#[derive(Debug, Clone)]
+pub struct TableDescription {
+    pub def: TableDef,
+    pub status: TableStatus,
+    pub item_count: i64,
+    pub size_bytes: i64,
+    pub arn: String,
+}
+
+/// The parts of UpdateTable the engine applies.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTableInput {
+    pub billing_mode: Option<BillingMode>,
+    pub throughput: Option<Throughput>,
+}
+
+impl Engine {
+    /// The ARN of a table in this engine's region and account.
+    pub fn table_arn(&self, name: &str) -> String {
+        let c = self.config();
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{name}",
+            c.region, c.account_id
+        )
+    }
+
+    fn describe(&self, t: &Table, status: TableStatus) -> TableDescription {
+        TableDescription {
+            def: t.def.clone(),
+            status,
+            item_count: t.stats.item_count.load(Ordering::Relaxed),
+            size_bytes: t.stats.size_bytes.load(Ordering::Relaxed),
+            arn: self.table_arn(&t.def.name),
+        }
+    }
+
+    pub fn create_table(&self, input: CreateTableInput) -> Result<TableDescription> {
+        let (key_schema, billing_mode, throughput) = validate_create(&input)?;
+        let _guard = lock(&self.inner.catalog_lock);
+        if self.table(&input.name).is_ok() {
+            return Err(Error::ResourceInUse(format!(
+                "Table already exists: {}",
+                input.name
+            )));
+        }
+        let id = self.allocate_table_id()?;
+        let now = now_ms();
+        let def = TableDef {
+            name: input.name.clone(),
+            id,
+            key_schema,
+            attribute_definitions: input.attribute_definitions.clone(),
+            billing_mode,
+            throughput,
+            pay_per_request_since_ms: (billing_mode == BillingMode::PayPerRequest).then_some(now),
+            created_at_ms: now,
+            shards: TABLE_SHARDS_DEFAULT,
+            tags: input.tags.iter().cloned().collect(),
+        };
+        self.persist_table(&def, false, Some(id + 1))?;
+        let table = Arc::new(Table {
+            def,
+            stats: Arc::new(TableStats::default()),
+        });
+        self.publish_table(Arc::clone(&table));
+        // Tables are usable as soon as CreateTable returns, as in DynamoDB Local.
+        Ok(self.describe(&table, TableStatus::Active))
+    }
+
+    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
+        validate_table_name(name, "tableName")?;
+        let t = self.table(name).map_err(|_| {
+            Error::not_found(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        })?;
+        Ok(self.describe(&t, TableStatus::Active))
+    }
+
+    pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
+        validate_table_name(name, "tableName")?;
+        let _guard = lock(&self.inner.catalog_lock);
+        let t = self.table(name).map_err(|_| {
+            Error::not_found(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        })?;
+        self.persist_table(&t.def, true, None)?;
+        self.unpublish_table(name);
+        let desc = self.describe(&t, TableStatus::Deleting);
+        // Writes queued before the delete may still commit; purge after they have.
+        let engine = self.clone();
+        let id = t.def.id;
+        self.barrier(Box::new(move |_| engine.purge_table_items(id)));
+        Ok(desc)
+    }
+
+    /// Table names in order, starting after `start_after`, at most `limit`; the second
+    /// value is the last name returned when more follow.
+    pub fn list_tables(
+        &self,
+        start_after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<String>, Option<String>)> {
+        let limit = limit.unwrap_or(LIST_TABLES_LIMIT_MAX);
+        if limit == 0 || limit > LIST_TABLES_LIMIT_MAX {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value {} {}",
+                if limit == 0 {
+                    "greater than or equal to"
+                } else {
+                    "less than or equal to"
+                },
+                if limit == 0 { 1 } else { LIST_TABLES_LIMIT_MAX }
+            )));
+        }
+        let tables = self.tables_snapshot();
+        let mut names: Vec<String> = tables
+            .iter()
+            .map(|t| t.def.name.clone())
+            .filter(|n| start_after.is_none_or(|s| n.as_str() > s))
+            .collect();
+        let more = names.len() > limit;
+        names.truncate(limit);
+        let last = if more { names.last().cloned() } else { None };
+        Ok((names, last))
+    }
+
+    pub fn update_table(&self, name: &str, input: UpdateTableInput) -> Result<TableDescription> {
+        validate_table_name(name, "tableName")?;
+        let _guard = lock(&self.inner.catalog_lock);
+        let t = self.table(name).map_err(|_| {
+            Error::not_found(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        })?;
+        let mut def = t.def.clone();
+        if input.billing_mode.is_none() && input.throughput.is_none() {
+            return Err(Error::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ));
+        }
+        let mode = input.billing_mode.unwrap_or(def.billing_mode);
+        match (mode, input.throughput) {
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            (BillingMode::Provisioned, Some(tp)) => {
+                validate_throughput(tp)?;
+                def.throughput = tp;
+            }
+            (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                ));
+            }
+            (BillingMode::PayPerRequest, None) => def.throughput = Throughput::default(),
+            (BillingMode::Provisioned, None) => {}
+        }
+        if mode == BillingMode::PayPerRequest && def.billing_mode != mode {
+            def.pay_per_request_since_ms = Some(now_ms());
+        }
+        def.billing_mode = mode;
+        self.replace_def(&t, def)
+    }
+
+    fn replace_def(&self, t: &Table, def: TableDef) -> Result<TableDescription> {
+        self.persist_table(&def, false, None)?;
+        let table = Arc::new(Table {
+            def,
+            stats: Arc::clone(&t.stats),
+        });
+        self.publish_table(Arc::clone(&table));
+        Ok(self.describe(&table, TableStatus::Active))
+    }
+
+    /// Resolves a table ARN of this engine to its table.
+    fn table_by_arn(&self, arn: &str) -> Result<Arc<Table>> {
+        let invalid = || {
+            Error::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            ))
+        };
+        let name = arn
+            .strip_prefix("arn:aws:dynamodb:")
+            .and_then(|rest| rest.split_once(":table/"))
+            .map(|(_, name)| name)
+            .ok_or_else(invalid)?;
+        self.table(name).map_err(|_| {
+            Error::not_found(format!(
+                "Requested resource not found: ResourcArn: {arn} not found"
+            ))
+        })
+    }
+
+    pub fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> Result<()> {
+        validate_tags(&tags)?;
+        let _guard = lock(&self.inner.catalog_lock);
+        let t = self.table_by_arn(arn)?;
+        let mut def = t.def.clone();
+        def.tags.extend(tags);
+        validate_tags(&def.tags.clone().into_iter().collect::<Vec<_>>())?;
+        self.replace_def(&t, def).map(|_| ())
+    }
+
+    pub fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let _guard = lock(&self.inner.catalog_lock);
+        let t = self.table_by_arn(arn)?;
+        let mut def = t.def.clone();
+        for k in keys {
+            def.tags.remove(k);
+        }
+        self.replace_def(&t, def).map(|_| ())
+    }
+
+    pub fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>> {
+        let t = self.table_by_arn(arn)?;
+        Ok(t.def
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}

@@ -1,0 +1,99 @@
+//! The command line: `eddy serve` (the default) and its flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use eddy_engine::{Durability, Engine, EngineConfig};
+
+use crate::server::{AppState, serve};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eddy",
+    version,
+    about = "A DynamoDB-compatible table store with streams and WebAssembly triggers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Directory of the embedded store.
+    #[arg(long, default_value = "./eddy-data")]
+    data_dir: PathBuf,
+    /// Region reported in ARNs and stream records.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Keep everything in a scratch directory that is removed on exit (like
+    /// DynamoDB Local's -inMemory). Writes are not fsync'd.
+    #[arg(long)]
+    in_memory: bool,
+    /// `sync` (fsync before acknowledging, the default) or `buffered` (benchmarks only:
+    /// a machine crash may lose acknowledged writes).
+    #[arg(long, default_value = "sync", value_parser = ["sync", "buffered"])]
+    durability: String,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => cli.serve,
+    };
+    match run_serve(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eddy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let data_dir = if args.in_memory {
+        std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
+    } else {
+        args.data_dir.clone()
+    };
+    let config = EngineConfig {
+        data_dir,
+        in_memory: args.in_memory,
+        region: args.region.clone(),
+        account_id: "000000000000".into(),
+        durability: if args.durability == "buffered" {
+            Durability::Buffered
+        } else {
+            Durability::Sync
+        },
+    };
+    let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
+    if !args.in_memory {
+        println!("Eddy data directory: {}", args.data_dir.display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(AppState { engine }, args.listen))?;
+    Ok(())
+}

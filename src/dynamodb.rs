@@ -1,0 +1,710 @@
+//! The DynamoDB JSON 1.0 operations: each reads its request shape, calls the engine,
+//! and writes DynamoDB's response shape. Nothing here decides DynamoDB semantics; it
+//! only translates between the wire and the engine's typed API.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use eddy_engine::{
+    BatchGetTable, BatchWriteRequest, BillingMode, CreateTableInput, DeleteItemInput, Done, Engine,
+    Error, ExpressionAttributes, GetItemInput, KeyAttribute, KeyRole, KeyType, Page, PutItemInput,
+    QueryInput, ReturnValues, ScanInput, Select, TableDescription, Throughput, UpdateItemInput,
+    UpdateTableInput, WriteOutput, key_type_descriptor,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::wire::{WireItem, WireItems, WireOut, WireValue, into_item, into_values};
+
+/// Runs one DynamoDB operation on a request body and returns the response body.
+pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
+    match op {
+        "PutItem" => put_item(engine, parse(body)?).await,
+        "GetItem" => get_item(engine, parse(body)?),
+        "DeleteItem" => delete_item(engine, parse(body)?).await,
+        "UpdateItem" => update_item(engine, parse(body)?).await,
+        "Query" => query(engine, parse(body)?),
+        "Scan" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || scan(&engine, req)).await
+        }
+        "BatchGetItem" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || batch_get_item(&engine, req)).await
+        }
+        "BatchWriteItem" => batch_write_item(engine, parse(body)?).await,
+        "CreateTable" => create_table(engine, parse(body)?),
+        "DescribeTable" => describe_table(engine, parse(body)?),
+        "DeleteTable" => delete_table(engine, parse(body)?),
+        "ListTables" => list_tables(engine, parse(body)?),
+        "UpdateTable" => update_table(engine, parse(body)?),
+        "TagResource" => tag_resource(engine, parse(body)?),
+        "UntagResource" => untag_resource(engine, parse(body)?),
+        "ListTagsOfResource" => list_tags(engine, parse(body)?),
+        "DescribeLimits" => Ok(json_bytes(&json!({
+            "AccountMaxReadCapacityUnits": 80000,
+            "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000,
+            "TableMaxWriteCapacityUnits": 40000,
+        }))),
+        "DescribeEndpoints" => Ok(json_bytes(&json!({
+            "Endpoints": [{
+                "Address": format!("dynamodb.{}.amazonaws.com", engine.config().region),
+                "CachePeriodInMinutes": 1440,
+            }]
+        }))),
+        _ => Err(ApiError::UnknownOperation),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
+    Ok(serde_json::from_slice(body)?)
+}
+
+fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
+    // Serializing our own response values cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Engine(Error::Storage(format!("read task failed: {e}"))))?
+}
+
+/// Bridges an engine write (completed by a callback on the writer thread) to async.
+async fn write<T: Send + 'static>(start: impl FnOnce(Done<T>)) -> Result<T, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    start(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    match rx.await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ApiError::Engine(Error::ShuttingDown)),
+    }
+}
+
+fn expr_attrs(
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, WireValue>>,
+) -> Result<ExpressionAttributes, ApiError> {
+    Ok(ExpressionAttributes {
+        names,
+        values: into_values(values)?,
+    })
+}
+
+fn return_values(rv: Option<String>) -> Result<ReturnValues, ApiError> {
+    Ok(rv
+        .as_deref()
+        .map(ReturnValues::parse)
+        .transpose()?
+        .unwrap_or_default())
+}
+
+fn return_old_on_failure(v: Option<String>) -> Result<bool, ApiError> {
+    match v.as_deref() {
+        None | Some("NONE") => Ok(false),
+        Some("ALL_OLD") => Ok(true),
+        Some(other) => Err(Error::validation(format!(
+            "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+        ))
+        .into()),
+    }
+}
+
+fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| {
+        Error::validation(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+        .into()
+    })
+}
+
+fn write_output(out: WriteOutput) -> Vec<u8> {
+    match out.attributes {
+        Some(item) => json_bytes(&json!({ "Attributes": WireOut(&item) })),
+        None => b"{}".to_vec(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutItemRequest {
+    table_name: Option<String>,
+    item: Option<WireItem>,
+    condition_expression: Option<String>,
+    return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+}
+
+async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u8>, ApiError> {
+    let input = PutItemInput {
+        table: required(r.table_name, "tableName")?,
+        item: into_item(required(r.item, "item")?)?,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+    };
+    Ok(write_output(
+        write(|done| engine.put_item(input, done)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyedRequest {
+    table_name: Option<String>,
+    key: Option<WireItem>,
+    condition_expression: Option<String>,
+    update_expression: Option<String>,
+    projection_expression: Option<String>,
+    return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+}
+
+async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = DeleteItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+    };
+    Ok(write_output(
+        write(|done| engine.delete_item(input, done)).await?,
+    ))
+}
+
+async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = UpdateItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        update: r.update_expression,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+    };
+    Ok(write_output(
+        write(|done| engine.update_item(input, done)).await?,
+    ))
+}
+
+fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = GetItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        projection: r.projection_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+    };
+    Ok(match engine.get_item(&input)? {
+        Some(item) => json_bytes(&json!({ "Item": WireOut(&item) })),
+        None => b"{}".to_vec(),
+    })
+}
+
+fn select(s: Option<String>) -> Result<Option<Select>, ApiError> {
+    s.map(|s| {
+        Ok(match s.as_str() {
+            "ALL_ATTRIBUTES" => Select::AllAttributes,
+            "ALL_PROJECTED_ATTRIBUTES" => Select::AllProjectedAttributes,
+            "SPECIFIC_ATTRIBUTES" => Select::SpecificAttributes,
+            "COUNT" => Select::Count,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]"
+                ))
+                .into());
+            }
+        })
+    })
+    .transpose()
+}
+
+fn limit(l: Option<i64>) -> Result<Option<usize>, ApiError> {
+    match l {
+        Some(l) if l < 1 => Err(Error::validation(format!(
+            "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        ))
+        .into()),
+        Some(l) => Ok(Some(usize::try_from(l).unwrap_or(usize::MAX))),
+        None => Ok(None),
+    }
+}
+
+/// A Query or Scan response, written straight from the engine's values.
+fn page_output(page: &Page, select: Option<Select>) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Out<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        items: Option<WireItems<'a>>,
+        count: usize,
+        scanned_count: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_evaluated_key: Option<WireOut<'a>>,
+    }
+    json_bytes(&Out {
+        items: (select != Some(Select::Count)).then(|| WireItems(&page.items)),
+        count: page.count,
+        scanned_count: page.scanned_count,
+        last_evaluated_key: page.last_evaluated_key.as_ref().map(WireOut),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryRequest {
+    table_name: Option<String>,
+    key_condition_expression: Option<String>,
+    filter_expression: Option<String>,
+    projection_expression: Option<String>,
+    select: Option<String>,
+    limit: Option<i64>,
+    scan_index_forward: Option<bool>,
+    exclusive_start_key: Option<WireItem>,
+    segment: Option<i64>,
+    total_segments: Option<i64>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+}
+
+fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    let select_ = select(r.select)?;
+    let input = QueryInput {
+        table: required(r.table_name, "tableName")?,
+        key_condition: r.key_condition_expression,
+        filter: r.filter_expression,
+        projection: r.projection_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        select: select_,
+        limit: limit(r.limit)?,
+        scan_forward: r.scan_index_forward.unwrap_or(true),
+        exclusive_start_key: r.exclusive_start_key.map(into_item).transpose()?,
+    };
+    let page = engine.query(&input)?;
+    Ok(page_output(&page, select_))
+}
+
+fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
+    v.map(|n| {
+        u32::try_from(n).map_err(|_| {
+            Error::validation(format!(
+                "1 validation error detected: Value '{n}' at '{field}' failed to satisfy constraint: Member must have value greater than or equal to 0"
+            ))
+            .into()
+        })
+    })
+    .transpose()
+}
+
+fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    let select_ = select(r.select)?;
+    let input = ScanInput {
+        table: required(r.table_name, "tableName")?,
+        filter: r.filter_expression,
+        projection: r.projection_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        select: select_,
+        limit: limit(r.limit)?,
+        exclusive_start_key: r.exclusive_start_key.map(into_item).transpose()?,
+        segment: segment_number(r.segment, "segment")?,
+        total_segments: segment_number(r.total_segments, "totalSegments")?,
+    };
+    let page = engine.scan(&input)?;
+    Ok(page_output(&page, select_))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetRequest {
+    request_items: Option<HashMap<String, KeysAndAttributes>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeysAndAttributes {
+    keys: Option<Vec<WireItem>>,
+    projection_expression: Option<String>,
+    #[allow(
+        dead_code,
+        reason = "reads are always consistent; accepted for compatibility"
+    )]
+    consistent_read: Option<bool>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+}
+
+fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<u8>, ApiError> {
+    let items = required(r.request_items, "requestItems")?;
+    let mut tables = Vec::with_capacity(items.len());
+    for (name, ka) in items {
+        tables.push(BatchGetTable {
+            table: name,
+            keys: required(ka.keys, "keys")?
+                .into_iter()
+                .map(into_item)
+                .collect::<Result<_, _>>()?,
+            projection: ka.projection_expression,
+            attributes: expr_attrs(
+                ka.expression_attribute_names,
+                ka.expression_attribute_values,
+            )?,
+        });
+    }
+    let out = engine.batch_get_item(&tables)?;
+    let mut responses = Map::new();
+    for (name, items) in &out.responses {
+        responses.insert(
+            name.clone(),
+            serde_json::to_value(WireItems(items)).unwrap_or_default(),
+        );
+    }
+    let mut unprocessed = Map::new();
+    for (name, keys) in &out.unprocessed {
+        unprocessed.insert(name.clone(), json!({ "Keys": WireItems(keys) }));
+    }
+    Ok(json_bytes(&json!({
+        "Responses": responses,
+        "UnprocessedKeys": unprocessed,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchWriteRequestBody {
+    request_items: Option<HashMap<String, Vec<WriteRequest>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WriteRequest {
+    put_request: Option<PutRequest>,
+    delete_request: Option<DeleteRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRequest {
+    item: Option<WireItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteRequest {
+    key: Option<WireItem>,
+}
+
+async fn batch_write_item(engine: &Engine, r: BatchWriteRequestBody) -> Result<Vec<u8>, ApiError> {
+    let items = required(r.request_items, "requestItems")?;
+    let mut requests = Vec::with_capacity(items.len());
+    for (name, reqs) in items {
+        let mut converted = Vec::with_capacity(reqs.len());
+        for w in reqs {
+            converted.push(match (w.put_request, w.delete_request) {
+                (Some(p), None) => BatchWriteRequest::Put(into_item(required(p.item, "item")?)?),
+                (None, Some(d)) => BatchWriteRequest::Delete(into_item(required(d.key, "key")?)?),
+                _ => {
+                    return Err(Error::validation(
+                        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                    )
+                    .into());
+                }
+            });
+        }
+        requests.push((name, converted));
+    }
+    write(|done| engine.batch_write_item(requests, done)).await?;
+    Ok(b"{\"UnprocessedItems\":{}}".to_vec())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeDefinition {
+    attribute_name: String,
+    attribute_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeySchemaElement {
+    attribute_name: String,
+    key_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProvisionedThroughput {
+    read_capacity_units: Option<i64>,
+    write_capacity_units: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateTableRequest {
+    table_name: Option<String>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
+    key_schema: Option<Vec<KeySchemaElement>>,
+    billing_mode: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+    tags: Option<Vec<Tag>>,
+}
+
+fn billing_mode(s: Option<String>) -> Result<Option<BillingMode>, ApiError> {
+    s.map(|s| match s.as_str() {
+        "PROVISIONED" => Ok(BillingMode::Provisioned),
+        "PAY_PER_REQUEST" => Ok(BillingMode::PayPerRequest),
+        other => Err(Error::validation(format!(
+            "1 validation error detected: Value '{other}' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
+        ))
+        .into()),
+    })
+    .transpose()
+}
+
+fn throughput(p: Option<ProvisionedThroughput>) -> Result<Option<Throughput>, ApiError> {
+    p.map(|p| {
+        Ok(Throughput {
+            read_capacity_units: required(
+                p.read_capacity_units,
+                "provisionedThroughput.readCapacityUnits",
+            )?,
+            write_capacity_units: required(
+                p.write_capacity_units,
+                "provisionedThroughput.writeCapacityUnits",
+            )?,
+        })
+    })
+    .transpose()
+}
+
+fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let mut definitions = Vec::new();
+    for d in required(r.attribute_definitions, "attributeDefinitions")? {
+        let key_type = match d.attribute_type.as_str() {
+            "S" => KeyType::S,
+            "N" => KeyType::N,
+            "B" => KeyType::B,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]"
+                ))
+                .into());
+            }
+        };
+        definitions.push(KeyAttribute {
+            name: d.attribute_name,
+            key_type,
+        });
+    }
+    let mut key_schema = Vec::new();
+    for k in required(r.key_schema, "keySchema")? {
+        let role = match k.key_type.as_str() {
+            "HASH" => KeyRole::Hash,
+            "RANGE" => KeyRole::Range,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'keySchema.1.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
+                ))
+                .into());
+            }
+        };
+        key_schema.push((k.attribute_name, role));
+    }
+    let input = CreateTableInput {
+        name: required(r.table_name, "tableName")?,
+        attribute_definitions: definitions,
+        key_schema,
+        billing_mode: billing_mode(r.billing_mode)?,
+        throughput: throughput(r.provisioned_throughput)?,
+        tags: r
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect(),
+    };
+    let desc = engine.create_table(input)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
+}
+
+/// DynamoDB's `TableDescription` object.
+fn describe(d: &TableDescription) -> Value {
+    let def = &d.def;
+    let mut key_schema =
+        vec![json!({ "AttributeName": def.key_schema.hash.name, "KeyType": "HASH" })];
+    if let Some(r) = &def.key_schema.range {
+        key_schema.push(json!({ "AttributeName": r.name, "KeyType": "RANGE" }));
+    }
+    let definitions: Vec<Value> = def
+        .attribute_definitions
+        .iter()
+        .map(|a| json!({ "AttributeName": a.name, "AttributeType": key_type_descriptor(a.key_type) }))
+        .collect();
+    let mut v = json!({
+        "TableName": def.name,
+        "TableStatus": d.status.as_str(),
+        "TableArn": d.arn,
+        "TableId": table_id(def.id, def.created_at_ms),
+        "CreationDateTime": def.created_at_ms as f64 / 1000.0,
+        "KeySchema": key_schema,
+        "AttributeDefinitions": definitions,
+        "ItemCount": d.item_count,
+        "TableSizeBytes": d.size_bytes,
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": def.throughput.read_capacity_units,
+            "WriteCapacityUnits": def.throughput.write_capacity_units,
+        },
+        "DeletionProtectionEnabled": false,
+    });
+    if def.billing_mode == BillingMode::PayPerRequest {
+        v["BillingModeSummary"] = json!({
+            "BillingMode": "PAY_PER_REQUEST",
+            "LastUpdateToPayPerRequestDateTime":
+                def.pay_per_request_since_ms.unwrap_or(def.created_at_ms) as f64 / 1000.0,
+        });
+    } else {
+        v["BillingModeSummary"] = json!({ "BillingMode": "PROVISIONED" });
+    }
+    v
+}
+
+/// A stable UUID-shaped id for a table, from its storage id and creation time.
+fn table_id(id: u32, created_ms: u64) -> String {
+    let h = xxhash(&[&id.to_be_bytes()[..], &created_ms.to_be_bytes()[..]].concat());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        id,
+        (h >> 48) & 0xffff,
+        (h >> 36) & 0xfff,
+        (h >> 24) & 0xfff,
+        (created_ms ^ h) & 0xffff_ffff_ffff
+    )
+}
+
+fn xxhash(bytes: &[u8]) -> u64 {
+    // FNV-1a: only needs to be stable and spread bits, not to resist attacks.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableNameRequest {
+    table_name: Option<String>,
+}
+
+fn describe_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
+    let d = engine.describe_table(&required(r.table_name, "tableName")?)?;
+    Ok(json_bytes(&json!({ "Table": describe(&d) })))
+}
+
+fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
+    let d = engine.delete_table(&required(r.table_name, "tableName")?)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListTablesRequest {
+    exclusive_start_table_name: Option<String>,
+    limit: Option<i64>,
+}
+
+fn list_tables(engine: &Engine, r: ListTablesRequest) -> Result<Vec<u8>, ApiError> {
+    let limit = match r.limit {
+        Some(l) if l < 1 => {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            ))
+            .into());
+        }
+        Some(l) => Some(usize::try_from(l).unwrap_or(usize::MAX)),
+        None => None,
+    };
+    let (names, last) = engine.list_tables(r.exclusive_start_table_name.as_deref(), limit)?;
+    let mut v = json!({ "TableNames": names });
+    if let Some(last) = last {
+        v["LastEvaluatedTableName"] = json!(last);
+    }
+    Ok(json_bytes(&v))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateTableRequest {
+    table_name: Option<String>,
+    billing_mode: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+}
+
+fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let input = UpdateTableInput {
+        billing_mode: billing_mode(r.billing_mode)?,
+        throughput: throughput(r.provisioned_throughput)?,
+    };
+    let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagRequest {
+    resource_arn: Option<String>,
+    tags: Option<Vec<Tag>>,
+    tag_keys: Option<Vec<String>>,
+}
+
+fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    let tags = required(r.tags, "tags")?
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    engine.tag_resource(&required(r.resource_arn, "resourceArn")?, tags)?;
+    Ok(b"{}".to_vec())
+}
+
+fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    engine.untag_resource(
+        &required(r.resource_arn, "resourceArn")?,
+        &required(r.tag_keys, "tagKeys")?,
+    )?;
+    Ok(b"{}".to_vec())
+}
+
+fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    let tags: Vec<Value> = engine
+        .list_tags(&required(r.resource_arn, "resourceArn")?)?
+        .into_iter()
+        .map(|(k, v)| json!({ "Key": k, "Value": v }))
+        .collect();
+    Ok(json_bytes(&json!({ "Tags": tags })))
+}

@@ -1,0 +1,116 @@
+//! Errors at the HTTP edge and their one mapping to DynamoDB's wire errors: the
+//! `__type` a client's SDK turns into an exception class, the message, and the status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use eddy_engine::Error;
+use serde_json::json;
+
+use crate::wire::WireOut;
+
+/// Everything a DynamoDB request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// An outcome the engine reported.
+    Engine(Error),
+    /// The body is not the JSON the operation expects.
+    Serialization(String),
+    /// `X-Amz-Target` names no operation Eddy knows.
+    UnknownOperation,
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError::Engine(e)
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Serialization(serialization_message(&e))
+    }
+}
+
+/// DynamoDB's messages for malformed JSON are terse; keep serde's position so the
+/// client can find the mistake.
+fn serialization_message(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => format!("Malformed JSON: {e}"),
+        Category::Data => format!("Unexpected value in request: {e}"),
+        Category::Io => format!("Cannot read request: {e}"),
+    }
+}
+
+const DYNAMODB: &str = "com.amazonaws.dynamodb.v20120810";
+
+impl ApiError {
+    /// The status, the full `__type` and the message.
+    fn parts(&self) -> (StatusCode, String, String) {
+        let bad = StatusCode::BAD_REQUEST;
+        match self {
+            ApiError::Serialization(m) => (
+                bad,
+                "com.amazon.coral.service#SerializationException".into(),
+                m.clone(),
+            ),
+            ApiError::UnknownOperation => (
+                bad,
+                "com.amazon.coral.service#UnknownOperationException".into(),
+                String::new(),
+            ),
+            ApiError::Engine(e) => match e {
+                Error::Validation(m) => (
+                    bad,
+                    "com.amazon.coral.validate#ValidationException".into(),
+                    m.clone(),
+                ),
+                Error::ResourceNotFound(m) => (
+                    bad,
+                    format!("{DYNAMODB}#ResourceNotFoundException"),
+                    m.clone(),
+                ),
+                Error::ResourceInUse(m) => {
+                    (bad, format!("{DYNAMODB}#ResourceInUseException"), m.clone())
+                }
+                Error::ConditionalCheckFailed { .. } => (
+                    bad,
+                    format!("{DYNAMODB}#ConditionalCheckFailedException"),
+                    "The conditional request failed".into(),
+                ),
+                Error::LimitExceeded(m) => {
+                    (bad, format!("{DYNAMODB}#LimitExceededException"), m.clone())
+                }
+                Error::ShuttingDown => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "com.amazon.coral.availability#ServiceUnavailableException".into(),
+                    "The server is shutting down".into(),
+                ),
+                other => {
+                    tracing::error!(error = %other, "internal error");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("{DYNAMODB}#InternalServerError"),
+                        "Internal server error".into(),
+                    )
+                }
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, message) = self.parts();
+        let mut body = json!({ "__type": kind, "message": message });
+        if let ApiError::Engine(Error::ConditionalCheckFailed { item: Some(item) }) = &self {
+            body["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
+        }
+        let mut resp = (status, body.to_string()).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        resp
+    }
+}

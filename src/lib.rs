@@ -1,0 +1,11 @@
+//! `eddy`: the binary and the HTTP edge. This crate is the only place that knows HTTP
+//! and DynamoDB's wire JSON; it turns requests into calls on [`eddy_engine::Engine`]
+//! and engine results and errors into DynamoDB's responses.
+
+pub mod cli;
+mod dynamodb;
+pub mod error;
+pub mod server;
+pub mod wire;
+
+pub use server::{AppState, app};

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `eddy` binary on an ephemeral port, driven by real
+//! clients (the AWS SDK for Rust; boto3 and the aws CLI through `python.rs`).
+//! One test binary made of modules keeps link time down as the suite grows.
+
+mod control;
+mod crash;
+mod data;
+mod errors;
+mod harness;
+mod python;

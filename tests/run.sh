@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Eddy's test command: `./tests/run.sh [extra cargo test args...]`
+#
+# Does all of its own set-up, idempotently (a second run skips what is done):
+#   1. the Rust toolchain pinned in rust-toolchain.toml (rustup installs it on demand),
+#   2. extra rustup targets (placeholder, see below),
+#   3. a Python venv at target/test-venv with tests/python/requirements.txt
+#      (boto3 + aws CLI), reinstalled only when requirements.txt or the base
+#      Python changes (stamp file target/test-venv/.requirements.stamp),
+#   4. `cargo test --workspace`, with
+#        EDDY_TEST_PYTHON = target/test-venv/bin/python
+#        EDDY_TEST_AWS    = target/test-venv/bin/aws
+#      exported; the Rust integration tests start the server on an ephemeral
+#      port and run `$EDDY_TEST_PYTHON tests/python/smoke.py http://127.0.0.1:PORT`.
+#
+# Knobs (environment):
+#   PYTHON=/path/to/python3     base interpreter for the venv (default: python3)
+#   EDDY_TEST_SKIP_VENV=1       don't touch the venv (tests needing it should skip)
+#
+# Only package registries are reachable (crates.io, PyPI, Debian, npm): nothing
+# here downloads anything else.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+run() { printf '+ %s\n' "$*"; "$@"; }
+
+# --- 1. Rust toolchain -------------------------------------------------------
+step "Rust toolchain (rust-toolchain.toml)"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found (install rustup)" >&2; exit 1; }
+# With rustup, the first cargo/rustc call in this directory installs the
+# channel from rust-toolchain.toml if it is missing; print versions to show it.
+run rustc --version
+run cargo --version
+
+# --- 2. Extra rustup targets -------------------------------------------------
+# >>> EXTRA RUSTUP TARGETS: later steps add them here, e.g.
+#   step "rustup target wasm32-wasip2"
+#   rustup target list --installed | grep -qx wasm32-wasip2 \
+#       || run rustup target add wasm32-wasip2
+# <<< EXTRA RUSTUP TARGETS
+
+# --- 3. Python venv for the boto3 / aws CLI smoke test -----------------------
+VENV="$ROOT/target/test-venv"
+REQ="$ROOT/tests/python/requirements.txt"
+STAMP="$VENV/.requirements.stamp"
+PYTHON="${PYTHON:-python3}"
+
+if [ "${EDDY_TEST_SKIP_VENV:-0}" != "1" ]; then
+    step "Python venv $VENV"
+    command -v "$PYTHON" >/dev/null 2>&1 || { echo "error: $PYTHON not found" >&2; exit 1; }
+    # The stamp records requirements.txt's hash and the base interpreter's
+    # version: if either changes, the venv is rebuilt from scratch.
+    want="$( { sha256sum "$REQ" | cut -d' ' -f1; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+    have="$(cat "$STAMP" 2>/dev/null || true)"
+    if [ "$want" = "$have" ] && [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/aws" ]; then
+        echo "up to date (stamp matches $REQ), skipping pip install"
+    else
+        run rm -rf "$VENV"
+        mkdir -p "$ROOT/target"
+        if ! run "$PYTHON" -m venv "$VENV"; then
+            # Debian's python3 ships venv/ensurepip separately.
+            rm -rf "$VENV"
+            if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+                step "installing python3-venv (Debian)"
+                run apt-get update -qq
+                run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+                run "$PYTHON" -m venv "$VENV"
+            else
+                echo "error: '$PYTHON -m venv' failed; install python3-venv" >&2
+                exit 1
+            fi
+        fi
+        run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ"
+        echo "$want" > "$STAMP"
+    fi
+    run "$VENV/bin/python" -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
+    export EDDY_TEST_PYTHON="$VENV/bin/python"
+    export EDDY_TEST_AWS="$VENV/bin/aws"
+    echo "EDDY_TEST_PYTHON=$EDDY_TEST_PYTHON"
+    echo "EDDY_TEST_AWS=$EDDY_TEST_AWS"
+else
+    step "Python venv skipped (EDDY_TEST_SKIP_VENV=1)"
+fi
+
+# --- 4. Tests ----------------------------------------------------------------
+step "cargo test --workspace $*"
+run cargo test --workspace "$@"
