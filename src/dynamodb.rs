@@ -129,9 +129,23 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
 
 fn write_output(out: WriteOutput) -> Vec<u8> {
     match out.attributes {
-        Some(item) => json_bytes(&json!({ "Attributes": WireOut(&item) })),
+        Some(item) => item_response("Attributes", &item),
         None => b"{}".to_vec(),
     }
+}
+
+/// `{"<field>": <item>}`, serialized straight from the engine's values.
+fn item_response(field: &'static str, item: &eddy_engine::Item) -> Vec<u8> {
+    use serde::ser::SerializeMap;
+    struct One<'a>(&'static str, WireOut<'a>);
+    impl serde::Serialize for One<'_> {
+        fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+            let mut m = ser.serialize_map(Some(1))?;
+            m.serialize_entry(self.0, &self.1)?;
+            m.end()
+        }
+    }
+    json_bytes(&One(field, WireOut(item)))
 }
 
 #[derive(Deserialize)]
@@ -217,7 +231,7 @@ fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
         attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
     };
     Ok(match engine.get_item(&input)? {
-        Some(item) => json_bytes(&json!({ "Item": WireOut(&item) })),
+        Some(item) => item_response("Item", &item),
         None => b"{}".to_vec(),
     })
 }
