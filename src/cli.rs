@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// a machine crash may lose acknowledged writes).
     #[arg(long, default_value = "sync", value_parser = ["sync", "buffered"])]
     durability: String,
+    /// How long stream records are kept, in seconds (DynamoDB: 24 hours). Lower it to
+    /// test trimming.
+    #[arg(long, default_value_t = eddy_engine::STREAM_RETENTION_MS_DEFAULT / 1000)]
+    stream_retention_s: u64,
+    /// How long a shard iterator stays valid, in seconds (DynamoDB: 15 minutes). Lower
+    /// it to test expiry.
+    #[arg(long, default_value_t = eddy_engine::SHARD_ITERATOR_TTL_MS / 1000)]
+    shard_iterator_ttl_s: u64,
 }
 
 /// Parses the command line and runs it.
@@ -86,6 +94,8 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Durability::Sync
         },
+        stream_retention_ms: args.stream_retention_s.saturating_mul(1000).max(1),
+        shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

@@ -8,13 +8,15 @@ use bytes::Bytes;
 use eddy_engine::{
     BatchGetTable, BatchWriteRequest, BillingMode, CreateTableInput, DeleteItemInput, Done, Engine,
     Error, ExpressionAttributes, GetItemInput, KeyAttribute, KeyRole, KeyType, Page, PutItemInput,
-    QueryInput, ReturnValues, ScanInput, Select, TableDescription, Throughput, UpdateItemInput,
-    UpdateTableInput, WriteOutput, key_type_descriptor,
+    QueryInput, ReturnValues, ScanInput, Select, StreamSpecification, StreamViewType,
+    TableDescription, Throughput, UpdateItemInput, UpdateTableInput, WriteOutput,
+    key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::legacy::{self, WireAttributeUpdate, WireCondition, WireExpected};
 use crate::wire::{WireItem, WireItems, WireOut, WireValue, into_item, into_values};
 
 /// Runs one DynamoDB operation on a request body and returns the response body.
@@ -36,11 +38,21 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
             blocking(move || batch_get_item(&engine, req)).await
         }
         "BatchWriteItem" => batch_write_item(engine, parse(body)?).await,
-        "CreateTable" => create_table(engine, parse(body)?),
+        // Catalog changes may wait for the writer (stream enable/disable).
+        "CreateTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || create_table(&engine, req)).await
+        }
         "DescribeTable" => describe_table(engine, parse(body)?),
-        "DeleteTable" => delete_table(engine, parse(body)?),
+        "DeleteTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || delete_table(&engine, req)).await
+        }
         "ListTables" => list_tables(engine, parse(body)?),
-        "UpdateTable" => update_table(engine, parse(body)?),
+        "UpdateTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || update_table(&engine, req)).await
+        }
         "TagResource" => tag_resource(engine, parse(body)?),
         "UntagResource" => untag_resource(engine, parse(body)?),
         "ListTagsOfResource" => list_tags(engine, parse(body)?),
@@ -60,16 +72,16 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
     }
 }
 
-fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
+pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
     Ok(serde_json::from_slice(body)?)
 }
 
-fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
+pub(crate) fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
     // Serializing our own response values cannot fail.
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -118,7 +130,7 @@ fn return_old_on_failure(v: Option<String>) -> Result<bool, ApiError> {
     }
 }
 
-fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
+pub(crate) fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
     v.ok_or_else(|| {
         Error::validation(format!(
             "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
@@ -158,6 +170,19 @@ struct PutItemRequest {
     return_values_on_condition_check_failure: Option<String>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<HashMap<String, WireValue>>,
+    expected: Option<HashMap<String, WireExpected>>,
+    conditional_operator: Option<String>,
+}
+
+/// The legacy `Expected` / `ConditionalOperator` of a write.
+fn legacy_write(
+    expected: Option<HashMap<String, WireExpected>>,
+    op: Option<String>,
+) -> Result<eddy_engine::LegacyWrite, ApiError> {
+    Ok(eddy_engine::LegacyWrite {
+        expected: legacy::expected(expected)?,
+        conditional_operator: legacy::conditional_operator(op)?,
+    })
 }
 
 async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u8>, ApiError> {
@@ -170,6 +195,7 @@ async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u8>, ApiErro
         return_old_on_condition_failure: return_old_on_failure(
             r.return_values_on_condition_check_failure,
         )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
     };
     Ok(write_output(
         write(|done| engine.put_item(input, done)).await?,
@@ -188,6 +214,10 @@ struct KeyedRequest {
     return_values_on_condition_check_failure: Option<String>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<HashMap<String, WireValue>>,
+    attributes_to_get: Option<Vec<String>>,
+    expected: Option<HashMap<String, WireExpected>>,
+    conditional_operator: Option<String>,
+    attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
 }
 
 async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
@@ -200,6 +230,7 @@ async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiErr
         return_old_on_condition_failure: return_old_on_failure(
             r.return_values_on_condition_check_failure,
         )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
     };
     Ok(write_output(
         write(|done| engine.delete_item(input, done)).await?,
@@ -217,6 +248,8 @@ async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiErr
         return_old_on_condition_failure: return_old_on_failure(
             r.return_values_on_condition_check_failure,
         )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
+        attribute_updates: legacy::attribute_updates(r.attribute_updates)?,
     };
     Ok(write_output(
         write(|done| engine.update_item(input, done)).await?,
@@ -229,6 +262,7 @@ fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
         key: into_item(required(r.key, "key")?)?,
         projection: r.projection_expression,
         attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        attributes_to_get: r.attributes_to_get,
     };
     Ok(match engine.get_item(&input)? {
         Some(item) => item_response("Item", &item),
@@ -300,6 +334,11 @@ struct QueryRequest {
     total_segments: Option<i64>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<HashMap<String, WireValue>>,
+    attributes_to_get: Option<Vec<String>>,
+    key_conditions: Option<HashMap<String, WireCondition>>,
+    query_filter: Option<HashMap<String, WireCondition>>,
+    scan_filter: Option<HashMap<String, WireCondition>>,
+    conditional_operator: Option<String>,
 }
 
 fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
@@ -314,6 +353,10 @@ fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
         limit: limit(r.limit)?,
         scan_forward: r.scan_index_forward.unwrap_or(true),
         exclusive_start_key: r.exclusive_start_key.map(into_item).transpose()?,
+        attributes_to_get: r.attributes_to_get,
+        key_conditions: legacy::conditions(r.key_conditions, "keyConditions")?,
+        query_filter: legacy::conditions(r.query_filter, "queryFilter")?,
+        conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.query(&input)?;
     Ok(page_output(&page, select_))
@@ -343,6 +386,9 @@ fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
         exclusive_start_key: r.exclusive_start_key.map(into_item).transpose()?,
         segment: segment_number(r.segment, "segment")?,
         total_segments: segment_number(r.total_segments, "totalSegments")?,
+        attributes_to_get: r.attributes_to_get,
+        scan_filter: legacy::conditions(r.scan_filter, "scanFilter")?,
+        conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.scan(&input)?;
     Ok(page_output(&page, select_))
@@ -366,6 +412,7 @@ struct KeysAndAttributes {
     consistent_read: Option<bool>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<HashMap<String, WireValue>>,
+    attributes_to_get: Option<Vec<String>>,
 }
 
 fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<u8>, ApiError> {
@@ -383,6 +430,7 @@ fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<u8>, ApiErr
                 ka.expression_attribute_names,
                 ka.expression_attribute_values,
             )?,
+            attributes_to_get: ka.attributes_to_get,
         });
     }
     let out = engine.batch_get_item(&tables)?;
@@ -488,6 +536,30 @@ struct CreateTableRequest {
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughput>,
     tags: Option<Vec<Tag>>,
+    stream_specification: Option<WireStreamSpecification>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireStreamSpecification {
+    stream_enabled: Option<bool>,
+    stream_view_type: Option<String>,
+}
+
+fn stream_spec(
+    s: Option<WireStreamSpecification>,
+) -> Result<Option<StreamSpecification>, ApiError> {
+    s.map(|s| {
+        Ok(StreamSpecification {
+            enabled: required(s.stream_enabled, "streamSpecification.streamEnabled")?,
+            view_type: s
+                .stream_view_type
+                .as_deref()
+                .map(StreamViewType::parse)
+                .transpose()?,
+        })
+    })
+    .transpose()
 }
 
 fn billing_mode(s: Option<String>) -> Result<Option<BillingMode>, ApiError> {
@@ -563,6 +635,7 @@ fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiEr
             .into_iter()
             .map(|t| (t.key, t.value))
             .collect(),
+        stream: stream_spec(r.stream_specification)?,
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -598,6 +671,16 @@ fn describe(d: &TableDescription) -> Value {
         },
         "DeletionProtectionEnabled": false,
     });
+    if let Some((stream, arn)) = &d.latest_stream {
+        v["LatestStreamArn"] = json!(arn);
+        v["LatestStreamLabel"] = json!(stream.label);
+        if d.stream_enabled {
+            v["StreamSpecification"] = json!({
+                "StreamEnabled": true,
+                "StreamViewType": stream.view_type.as_str(),
+            });
+        }
+    }
     if def.billing_mode == BillingMode::PayPerRequest {
         v["BillingModeSummary"] = json!({
             "BillingMode": "PAY_PER_REQUEST",
@@ -678,12 +761,14 @@ struct UpdateTableRequest {
     table_name: Option<String>,
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughput>,
+    stream_specification: Option<WireStreamSpecification>,
 }
 
 fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
     let input = UpdateTableInput {
         billing_mode: billing_mode(r.billing_mode)?,
         throughput: throughput(r.provisioned_throughput)?,
+        stream: stream_spec(r.stream_specification)?,
     };
     let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

@@ -78,6 +78,16 @@ impl ApiError {
                     format!("{DYNAMODB}#ConditionalCheckFailedException"),
                     "The conditional request failed".into(),
                 ),
+                Error::TrimmedDataAccess(m) => (
+                    bad,
+                    format!("{DYNAMODB}#TrimmedDataAccessException"),
+                    m.clone(),
+                ),
+                Error::ExpiredIterator(m) => (
+                    bad,
+                    format!("{DYNAMODB}#ExpiredIteratorException"),
+                    m.clone(),
+                ),
                 Error::LimitExceeded(m) => {
                     (bad, format!("{DYNAMODB}#LimitExceededException"), m.clone())
                 }
@@ -96,6 +106,16 @@ impl ApiError {
                 }
             },
         }
+    }
+}
+
+impl ApiError {
+    /// The error as a DynamoDB client's SDK sees it: the exception name (the part of
+    /// `__type` after `#`) and the message. The function capability reports it so.
+    pub fn code_and_message(&self) -> (String, String) {
+        let (_, kind, message) = self.parts();
+        let code = kind.rsplit_once('#').map_or(kind.as_str(), |(_, c)| c);
+        (code.to_owned(), message)
     }
 }
 

@@ -5,7 +5,9 @@
 pub mod cli;
 mod dynamodb;
 pub mod error;
+mod legacy;
 pub mod server;
+pub mod streams;
 pub mod wire;
 
 pub use server::{AppState, app};

@@ -1,5 +1,5 @@
-//! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`) and the
-//! server loop with graceful shutdown.
+//! The HTTP edge: the axum router (DynamoDB and DynamoDB Streams on `POST /`, health
+//! on `GET /`) and the server loop with graceful shutdown.
 
 use std::net::SocketAddr;
 
@@ -56,6 +56,14 @@ async fn dynamodb_request(
                 "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
             )))),
         },
+        Some(("DynamoDBStreams_20120810", op)) => {
+            match to_bytes(body, REQUEST_BODY_BYTES_MAX).await {
+                Ok(bytes) => crate::streams::dispatch(&state.engine, op, &bytes).await,
+                Err(_) => Err(ApiError::Engine(Error::validation(format!(
+                    "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
+                )))),
+            }
+        }
         _ => Err(ApiError::UnknownOperation),
     };
     let mut resp = match result {

@@ -3,11 +3,12 @@
 #
 # Does all of its own set-up, idempotently (a second run skips what is done):
 #   1. the Rust toolchain pinned in rust-toolchain.toml (rustup installs it on demand),
-#   2. extra rustup targets (placeholder, see below),
+#   2. the wasm32-wasip2 target and the test guests in functions/ (release),
 #   3. a Python venv at target/test-venv with tests/python/requirements.txt
 #      (boto3 + aws CLI), reinstalled only when requirements.txt or the base
 #      Python changes (stamp file target/test-venv/.requirements.stamp),
 #   4. `cargo test --workspace`, with
+#        EDDY_TEST_GUESTS_DIR = functions/target/wasm32-wasip2/release
 #        EDDY_TEST_PYTHON = target/test-venv/bin/python
 #        EDDY_TEST_AWS    = target/test-venv/bin/aws
 #      exported; the Rust integration tests start the server on an ephemeral
@@ -39,10 +40,22 @@ run rustc --version
 run cargo --version
 
 # --- 2. Extra rustup targets -------------------------------------------------
-# >>> EXTRA RUSTUP TARGETS: later steps add them here, e.g.
-#   step "rustup target wasm32-wasip2"
-#   rustup target list --installed | grep -qx wasm32-wasip2 \
-#       || run rustup target add wasm32-wasip2
+# >>> EXTRA RUSTUP TARGETS
+# Functions (functions/, its own cargo workspace) are WebAssembly components for
+# wasm32-wasip2. RUSTUP_AUTO_INSTALL=0 on CI machines ignores rust-toolchain.toml's
+# `targets`, so add the target here (a no-op when present), then build the test guests
+# in release (small, fast guests; ~15 s warm, ~1 min cold). The executor tests read them
+# from $EDDY_TEST_GUESTS_DIR.
+step "rustup target wasm32-wasip2"
+rustup target list --installed | grep -qx wasm32-wasip2 \
+    || run rustup target add wasm32-wasip2
+step "functions/ for wasm32-wasip2 (test guests)"
+# An explicit --target-dir: a CARGO_TARGET_DIR in the environment must not move the
+# guests away from where the tests look for them.
+run cargo build --release --target wasm32-wasip2 --manifest-path "$ROOT/functions/Cargo.toml" \
+    --target-dir "$ROOT/functions/target"
+export EDDY_TEST_GUESTS_DIR="$ROOT/functions/target/wasm32-wasip2/release"
+echo "EDDY_TEST_GUESTS_DIR=$EDDY_TEST_GUESTS_DIR"
 # <<< EXTRA RUSTUP TARGETS
 
 # --- 3. Python venv for the boto3 / aws CLI smoke test -----------------------

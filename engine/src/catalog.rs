@@ -89,6 +89,9 @@ pub struct TableStats {
     pub size_bytes: AtomicI64,
     /// Set when the table is deleted, so that writes already queued for it fail.
     pub deleted: AtomicBool,
+    /// The table's enabled stream, if any. Only the writer thread changes it, so a
+    /// write and the stream state it sees are ordered (see `stream.rs`).
+    pub stream: std::sync::RwLock<Option<Arc<crate::stream::StreamDef>>>,
 }
 
 impl TableStats {
@@ -145,6 +148,7 @@ pub struct CreateTableInput {
     pub billing_mode: Option<BillingMode>,
     pub throughput: Option<Throughput>,
     pub tags: Vec<(String, String)>,
+    pub stream: Option<crate::tables::StreamSpecification>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

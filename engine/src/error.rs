@@ -21,6 +21,13 @@ pub enum Error {
     /// A DynamoDB limit other than validation was hit (`LimitExceededException`).
     #[error("{0}")]
     LimitExceeded(String),
+    /// A stream read asked for records retention already removed
+    /// (`TrimmedDataAccessException`).
+    #[error("{0}")]
+    TrimmedDataAccess(String),
+    /// A shard iterator is older than its 15-minute life (`ExpiredIteratorException`).
+    #[error("{0}")]
+    ExpiredIterator(String),
     /// Storage failed. This is Eddy's fault or the disk's, never the client's.
     #[error("storage error: {0}")]
     Storage(String),

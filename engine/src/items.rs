@@ -4,12 +4,18 @@
 //! a client mistake is reported before anything is queued; only the read-check-write
 //! of the item itself runs on the writer (see `store.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
-use crate::expr::{Condition, KeyCondition, Projection, Resolver, SortCondition, UpdateExpr};
+use crate::expr::legacy::{
+    self, AttributeUpdate, ConditionalOperator, ExpectedAttribute, LegacyCondition,
+};
+use crate::expr::{
+    Condition, KeyCondition, Path, Projection, Resolver, SortCondition, UpdateExpr,
+    project as project_paths,
+};
 use crate::keys::{encode_key_prefix, encode_key_value, item_key, partition_prefix};
 use crate::limits::{
     BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
@@ -27,7 +33,80 @@ pub struct ExpressionAttributes {
 
 impl ExpressionAttributes {
     fn resolver(&self) -> Result<Resolver<'_>> {
-        Resolver::new(self.names.as_ref(), self.values.as_ref())
+        let resolver = Resolver::new(self.names.as_ref(), self.values.as_ref())?;
+        if let Some(values) = &self.values {
+            let mut keys: Vec<&String> = values.keys().collect();
+            keys.sort();
+            for k in keys {
+                values[k].validate(1).map_err(|e| {
+                    Error::validation(format!(
+                        "ExpressionAttributeValues contains invalid value: {e} for key {k}"
+                    ))
+                })?;
+            }
+        }
+        Ok(resolver)
+    }
+
+    /// DynamoDB's checks on mixing expression and legacy parameters (see
+    /// [`legacy::check_parameter_families`]).
+    fn check_families(&self, expression: &[(&str, bool)], legacy: &[(&str, bool)]) -> Result<()> {
+        legacy::check_parameter_families(
+            expression,
+            legacy,
+            self.names.is_some(),
+            self.values.is_some(),
+        )
+    }
+}
+
+/// The legacy parameters of a conditional write (`Expected`, `ConditionalOperator`).
+#[derive(Debug, Clone, Default)]
+pub struct LegacyWrite {
+    pub expected: Option<BTreeMap<String, ExpectedAttribute>>,
+    pub conditional_operator: Option<ConditionalOperator>,
+}
+
+/// The condition of a write: its ConditionExpression, or its legacy `Expected`.
+fn write_condition(
+    resolver: &mut Resolver<'_>,
+    expr: Option<&str>,
+    legacy: &LegacyWrite,
+) -> Result<Option<Condition>> {
+    match (expr, &legacy.expected) {
+        (Some(c), _) => resolver.condition(c).map(Some),
+        (None, Some(e)) => {
+            legacy::expected_condition(e, legacy.conditional_operator.unwrap_or_default())
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The projection of a read: its ProjectionExpression, or its legacy `AttributesToGet`.
+fn read_projection(
+    resolver: &mut Resolver<'_>,
+    expr: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+) -> Result<Option<Projection>> {
+    match (expr, attributes_to_get) {
+        (Some(p), _) => resolver.projection(p).map(Some),
+        (None, Some(a)) => legacy::attributes_to_get(a).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The filter of a Query or Scan: its FilterExpression, or its legacy
+/// `QueryFilter`/`ScanFilter` with `ConditionalOperator`.
+fn read_filter(
+    resolver: &mut Resolver<'_>,
+    expr: Option<&str>,
+    filter: Option<&BTreeMap<String, LegacyCondition>>,
+    op: Option<ConditionalOperator>,
+) -> Result<Option<Condition>> {
+    match (expr, filter) {
+        (Some(f), _) => resolver.filter(f).map(Some),
+        (None, Some(f)) => legacy::filter_condition(f, op.unwrap_or_default()),
+        (None, None) => Ok(None),
     }
 }
 
@@ -78,6 +157,8 @@ pub struct PutItemInput {
     pub return_values: ReturnValues,
     /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
     pub return_old_on_condition_failure: bool,
+    /// `Expected` / `ConditionalOperator` (instead of `condition`).
+    pub legacy: LegacyWrite,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,6 +169,8 @@ pub struct DeleteItemInput {
     pub attributes: ExpressionAttributes,
     pub return_values: ReturnValues,
     pub return_old_on_condition_failure: bool,
+    /// `Expected` / `ConditionalOperator` (instead of `condition`).
+    pub legacy: LegacyWrite,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -99,6 +182,10 @@ pub struct UpdateItemInput {
     pub attributes: ExpressionAttributes,
     pub return_values: ReturnValues,
     pub return_old_on_condition_failure: bool,
+    /// `Expected` / `ConditionalOperator` (instead of `condition`).
+    pub legacy: LegacyWrite,
+    /// Legacy `AttributeUpdates` (instead of `update`).
+    pub attribute_updates: Option<BTreeMap<String, AttributeUpdate>>,
 }
 
 /// The attributes a write returns, per its `ReturnValues`.
@@ -113,6 +200,8 @@ pub struct GetItemInput {
     pub key: Item,
     pub projection: Option<String>,
     pub attributes: ExpressionAttributes,
+    /// Legacy `AttributesToGet` (instead of `projection`).
+    pub attributes_to_get: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +215,11 @@ pub struct QueryInput {
     pub limit: Option<usize>,
     pub scan_forward: bool,
     pub exclusive_start_key: Option<Item>,
+    /// Legacy `AttributesToGet`, `KeyConditions`, `QueryFilter`, `ConditionalOperator`.
+    pub attributes_to_get: Option<Vec<String>>,
+    pub key_conditions: Option<BTreeMap<String, LegacyCondition>>,
+    pub query_filter: Option<BTreeMap<String, LegacyCondition>>,
+    pub conditional_operator: Option<ConditionalOperator>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,6 +233,10 @@ pub struct ScanInput {
     pub exclusive_start_key: Option<Item>,
     pub segment: Option<u32>,
     pub total_segments: Option<u32>,
+    /// Legacy `AttributesToGet`, `ScanFilter`, `ConditionalOperator`.
+    pub attributes_to_get: Option<Vec<String>>,
+    pub scan_filter: Option<BTreeMap<String, LegacyCondition>>,
+    pub conditional_operator: Option<ConditionalOperator>,
 }
 
 /// One page of a Query or Scan.
@@ -158,6 +256,8 @@ pub struct BatchGetTable {
     pub keys: Vec<Item>,
     pub projection: Option<String>,
     pub attributes: ExpressionAttributes,
+    /// Legacy `AttributesToGet` (instead of `projection`).
+    pub attributes_to_get: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -224,6 +324,10 @@ fn check_condition(cond: &Option<Condition>, old: Option<&Item>, return_old: boo
 impl Engine {
     pub fn put_item(&self, input: PutItemInput, done: Done<WriteOutput>) {
         let prepared = (|| {
+            input.attributes.check_families(
+                &[("ConditionExpression", input.condition.is_some())],
+                &[("Expected", input.legacy.expected.is_some())],
+            )?;
             if !matches!(
                 input.return_values,
                 ReturnValues::None | ReturnValues::AllOld
@@ -235,11 +339,8 @@ impl Engine {
             let table = self.table(&input.table)?;
             check_item(&table, &input.item)?;
             let mut resolver = input.attributes.resolver()?;
-            let condition = input
-                .condition
-                .as_deref()
-                .map(|c| resolver.condition(c))
-                .transpose()?;
+            let condition =
+                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
             resolver.finish()?;
             let key = storage_key_of_item(&table, &input.item)?;
             Ok((table, key, condition))
@@ -263,6 +364,10 @@ impl Engine {
 
     pub fn delete_item(&self, input: DeleteItemInput, done: Done<WriteOutput>) {
         let prepared = (|| {
+            input.attributes.check_families(
+                &[("ConditionExpression", input.condition.is_some())],
+                &[("Expected", input.legacy.expected.is_some())],
+            )?;
             if !matches!(
                 input.return_values,
                 ReturnValues::None | ReturnValues::AllOld
@@ -274,11 +379,8 @@ impl Engine {
             let table = self.table(&input.table)?;
             let key = storage_key_of(&table, &input.key)?;
             let mut resolver = input.attributes.resolver()?;
-            let condition = input
-                .condition
-                .as_deref()
-                .map(|c| resolver.condition(c))
-                .transpose()?;
+            let condition =
+                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
             resolver.finish()?;
             Ok((table, key, condition))
         })();
@@ -300,27 +402,35 @@ impl Engine {
 
     pub fn update_item(&self, input: UpdateItemInput, done: Done<WriteOutput>) {
         let prepared = (|| {
+            input.attributes.check_families(
+                &[
+                    ("UpdateExpression", input.update.is_some()),
+                    ("ConditionExpression", input.condition.is_some()),
+                ],
+                &[
+                    ("AttributeUpdates", input.attribute_updates.is_some()),
+                    ("Expected", input.legacy.expected.is_some()),
+                ],
+            )?;
             let table = self.table(&input.table)?;
             let key = storage_key_of(&table, &input.key)?;
             let mut resolver = input.attributes.resolver()?;
-            let update = input
-                .update
-                .as_deref()
-                .map(|u| resolver.update(u))
-                .transpose()?;
-            let condition = input
-                .condition
-                .as_deref()
-                .map(|c| resolver.condition(c))
-                .transpose()?;
+            let update = match (&input.update, &input.attribute_updates) {
+                (Some(u), _) => Some(resolver.update(u)?),
+                (None, Some(a)) => Some(legacy::attribute_updates(a)?),
+                (None, None) => None,
+            };
+            let condition =
+                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
             resolver.finish()?;
             let mut touched = Vec::new();
             if let Some(u) = &update {
                 u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
-                touched.extend(u.touched_attributes());
+                touched = u.target_paths();
             }
             Ok((table, key, update, condition, touched))
         })();
+        let legacy_update = input.update.is_none();
         let (table, key, update, condition, touched) = match prepared {
             Ok(p) => p,
             Err(e) => return done(Err(e)),
@@ -332,7 +442,13 @@ impl Engine {
             check_condition(&condition, old, return_old)?;
             let mut item = old.cloned().unwrap_or(key_item);
             if let Some(u) = &update {
-                apply_update(u, &mut item)?;
+                item = apply_update(u, item).map_err(|e| {
+                    if legacy_update {
+                        legacy::attribute_update_error(e)
+                    } else {
+                        e
+                    }
+                })?;
             }
             Ok(Change::Put(item))
         });
@@ -343,42 +459,83 @@ impl Engine {
     }
 
     pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
+        input.attributes.check_families(
+            &[("ProjectionExpression", input.projection.is_some())],
+            &[("AttributesToGet", input.attributes_to_get.is_some())],
+        )?;
         let table = self.table(&input.table)?;
         let key = storage_key_of(&table, &input.key)?;
         let mut resolver = input.attributes.resolver()?;
-        let projection = input
-            .projection
-            .as_deref()
-            .map(|p| resolver.projection(p))
-            .transpose()?;
+        let projection = read_projection(
+            &mut resolver,
+            input.projection.as_deref(),
+            input.attributes_to_get.as_deref(),
+        )?;
         resolver.finish()?;
         let item = self.read_item(&key)?;
         Ok(item.map(|i| project(i, projection.as_ref())))
     }
 
     pub fn query(&self, input: &QueryInput) -> Result<Page> {
+        // As DynamoDB: KeyConditions next to expression parameters is only a mix when
+        // KeyConditionExpression is one of them.
+        input.attributes.check_families(
+            &[
+                ("ProjectionExpression", input.projection.is_some()),
+                ("FilterExpression", input.filter.is_some()),
+                ("KeyConditionExpression", input.key_condition.is_some()),
+            ],
+            &[
+                ("AttributesToGet", input.attributes_to_get.is_some()),
+                ("QueryFilter", input.query_filter.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+                (
+                    "KeyConditions",
+                    input.key_conditions.is_some() && input.key_condition.is_some(),
+                ),
+            ],
+        )?;
+        let no_key_condition = || {
+            Error::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            )
+        };
+        if input.key_condition.is_none() && input.key_conditions.is_none() {
+            return Err(no_key_condition());
+        }
         let table = self.table(&input.table)?;
         let mut resolver = input.attributes.resolver()?;
-        let Some(kc) = input.key_condition.as_deref() else {
-            return Err(Error::validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
-        };
         let hash = &table.def.key_schema.hash.name;
         let range = table.def.key_schema.range.as_ref().map(|r| r.name.as_str());
-        let kc = resolver.key_condition(kc, hash, range)?;
-        let filter = input
-            .filter
-            .as_deref()
-            .map(|f| resolver.filter(f))
-            .transpose()?;
-        let projection = input
-            .projection
-            .as_deref()
-            .map(|p| resolver.projection(p))
-            .transpose()?;
+        let kc = match (input.key_condition.as_deref(), &input.key_conditions) {
+            (Some(kc), _) => resolver.key_condition(kc, hash, range)?,
+            (None, Some(kc)) => legacy::key_conditions(kc, hash, range)?,
+            (None, None) => return Err(no_key_condition()),
+        };
+        let filter = read_filter(
+            &mut resolver,
+            input.filter.as_deref(),
+            input.query_filter.as_ref(),
+            input.conditional_operator,
+        )?;
+        if let Some(f) = &input.query_filter
+            && let Some(k) = table.def.key_names().find(|k| f.contains_key(*k))
+        {
+            return Err(Error::validation(format!(
+                "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
+            )));
+        }
+        let projection = read_projection(
+            &mut resolver,
+            input.projection.as_deref(),
+            input.attributes_to_get.as_deref(),
+        )?;
         resolver.finish()?;
-        let select = resolve_select(input.select, projection.is_some())?;
+        let select = resolve_select(
+            input.select,
+            projection.is_some(),
+            input.attributes_to_get.is_some(),
+        )?;
         let limit = check_limit(input.limit)?;
         let (lo, hi) = query_bounds(&table, &kc)?;
         let (lo, hi) = match &input.exclusive_start_key {
@@ -409,20 +566,36 @@ impl Engine {
     }
 
     pub fn scan(&self, input: &ScanInput) -> Result<Page> {
+        input.attributes.check_families(
+            &[
+                ("ProjectionExpression", input.projection.is_some()),
+                ("FilterExpression", input.filter.is_some()),
+            ],
+            &[
+                ("AttributesToGet", input.attributes_to_get.is_some()),
+                ("ScanFilter", input.scan_filter.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+        )?;
         let table = self.table(&input.table)?;
         let mut resolver = input.attributes.resolver()?;
-        let filter = input
-            .filter
-            .as_deref()
-            .map(|f| resolver.filter(f))
-            .transpose()?;
-        let projection = input
-            .projection
-            .as_deref()
-            .map(|p| resolver.projection(p))
-            .transpose()?;
+        let filter = read_filter(
+            &mut resolver,
+            input.filter.as_deref(),
+            input.scan_filter.as_ref(),
+            input.conditional_operator,
+        )?;
+        let projection = read_projection(
+            &mut resolver,
+            input.projection.as_deref(),
+            input.attributes_to_get.as_deref(),
+        )?;
         resolver.finish()?;
-        let select = resolve_select(input.select, projection.is_some())?;
+        let select = resolve_select(
+            input.select,
+            projection.is_some(),
+            input.attributes_to_get.is_some(),
+        )?;
         let limit = check_limit(input.limit)?;
         let (lo, hi) = scan_bounds(&table, input.segment, input.total_segments)?;
         let lo = match &input.exclusive_start_key {
@@ -455,6 +628,10 @@ impl Engine {
         // Validate everything before reading anything.
         let mut plans = Vec::with_capacity(tables.len());
         for t in tables {
+            t.attributes.check_families(
+                &[("ProjectionExpression", t.projection.is_some())],
+                &[("AttributesToGet", t.attributes_to_get.is_some())],
+            )?;
             let table = self.table(&t.table)?;
             if t.keys.is_empty() {
                 return Err(Error::validation(
@@ -462,11 +639,11 @@ impl Engine {
                 ));
             }
             let mut resolver = t.attributes.resolver()?;
-            let projection = t
-                .projection
-                .as_deref()
-                .map(|p| resolver.projection(p))
-                .transpose()?;
+            let projection = read_projection(
+                &mut resolver,
+                t.projection.as_deref(),
+                t.attributes_to_get.as_deref(),
+            )?;
             resolver.finish()?;
             let mut seen = HashSet::new();
             let mut keys = Vec::with_capacity(t.keys.len());
@@ -558,27 +735,26 @@ impl Engine {
     }
 }
 
-fn apply_update(u: &UpdateExpr, item: &mut Item) -> Result<()> {
-    u.apply(item)?;
-    if item_size_bytes(item) > ITEM_BYTES_MAX {
+fn apply_update(u: &UpdateExpr, item: Item) -> Result<Item> {
+    let item = u.applied(item)?;
+    if item_size_bytes(&item) > ITEM_BYTES_MAX {
         return Err(Error::validation(
             "Item size to update has exceeded the maximum allowed size",
         ));
     }
-    Ok(())
+    Ok(item)
 }
 
 /// Builds a single write's output from its before/after images.
-fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[String]) -> WriteOutput {
+/// `touched` is the paths an update wrote: UPDATED_OLD / UPDATED_NEW return the item
+/// projected onto them (a nested path returns the nested value inside its parents, as a
+/// ProjectionExpression would).
+fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> WriteOutput {
     let Some(a) = applied.into_iter().next() else {
         return WriteOutput::default();
     };
     let pick = |item: Option<Item>| -> Option<Item> {
-        let item = item?;
-        let picked: Item = item
-            .into_iter()
-            .filter(|(k, _)| touched.iter().any(|t| t == k))
-            .collect();
+        let picked = project_paths(&item?, touched);
         (!picked.is_empty()).then_some(picked)
     };
     let attributes = match rv {
@@ -598,7 +774,16 @@ fn project(item: Item, projection: Option<&Projection>) -> Item {
     }
 }
 
-fn resolve_select(select: Option<Select>, has_projection: bool) -> Result<Select> {
+fn resolve_select(
+    select: Option<Select>,
+    has_projection: bool,
+    legacy_projection: bool,
+) -> Result<Select> {
+    let parameter = if legacy_projection {
+        "AttributesToGet"
+    } else {
+        "ProjectionExpression"
+    };
     match (select, has_projection) {
         (None, true) => Ok(Select::SpecificAttributes),
         (None, false) => Ok(Select::AllAttributes),
@@ -607,7 +792,7 @@ fn resolve_select(select: Option<Select>, has_projection: bool) -> Result<Select
             "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for index queries",
         )),
         (Some(s), true) => Err(Error::validation(format!(
-            "One or more parameter values were invalid: Cannot specify the ProjectionExpression when choosing to get {}",
+            "One or more parameter values were invalid: Cannot specify the {parameter} when choosing to get {}",
             if s == Select::Count {
                 "COUNT"
             } else {

@@ -29,22 +29,27 @@ mod keys;
 pub mod limits;
 mod number;
 mod store;
+mod stream;
 mod tables;
 mod value;
 
 pub use crate::catalog::{
     BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
-    key_type_descriptor,
+    key_type_descriptor, validate_table_name,
 };
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{Error, Result};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
-    GetItemInput, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select, UpdateItemInput,
-    WriteOutput,
+    GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
+    UpdateItemInput, WriteOutput,
 };
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
-pub use crate::store::{Durability, Engine, EngineConfig};
-pub use crate::tables::{TableDescription, TableStatus, UpdateTableInput};
+pub use crate::store::{Durability, Engine, EngineConfig, STREAM_RETENTION_MS_DEFAULT};
+pub use crate::stream::{
+    CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
+    StreamRecord, StreamViewType, format_sequence_number, iso8601_ms, parse_sequence_number,
+};
+pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};

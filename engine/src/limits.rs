@@ -41,6 +41,11 @@ pub const EXPRESSION_BYTES_MAX: usize = 4096;
 pub const EXPRESSION_OPERATORS_MAX: usize = 300;
 /// Most operands of an `IN` comparison.
 pub const EXPRESSION_IN_OPERANDS_MAX: usize = 100;
+/// Deepest nesting of parentheses, `NOT`s and function calls the expression parser
+/// accepts; it bounds the parser's recursion. (Eddy's own limit: DynamoDB documents only
+/// the 4 KB expression size. 50 keeps a debug build's parse well inside a 2 MiB thread
+/// stack.)
+pub const EXPRESSION_NESTING_MAX: usize = 50;
 /// Writes the group-commit writer folds into one fsync'd batch at most.
 pub const COMMIT_GROUP_WRITES_MAX: usize = 1024;
 /// Writes waiting for the writer before new ones are refused (back-pressure).

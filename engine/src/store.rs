@@ -10,6 +10,8 @@
 //! | `meta` | `b"next_table_id"` | `u32` big-endian: the next table id to hand out |
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
+//! | `streams`, `meta` | the stream log and its catalog, see `stream.rs` | |
+//! | `system` | any key of another subsystem (trigger definitions, checkpoints) | its bytes |
 //!
 //! # Writes
 //!
@@ -17,14 +19,16 @@
 //! (up to [`COMMIT_GROUP_WRITES_MAX`]), evaluates each job's mutations against the
 //! current items (reading through an overlay of the changes earlier jobs in the same
 //! group made), puts all resulting changes into one fjall batch, commits it with one
-//! fsync, and only then answers every job. Concurrent writers thus share one fsync
+//! fsync, and only then answers every job. The change record of every item change
+//! goes into the same batch (see `stream.rs`), so the stream can never drift from
+//! the table. Concurrent writers thus share one fsync
 //! (group commit), and a job's read-check-write is serialized with every other write,
 //! so conditions need no locks. Reads go straight to fjall and see every acknowledged
 //! write.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,6 +39,7 @@ use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::{decode_item, encode_item};
 use crate::error::{Error, Result};
 use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
+use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
 
 /// The on-disk format this build reads and writes.
@@ -60,7 +65,14 @@ pub struct EngineConfig {
     /// The 12-digit account id used in ARNs.
     pub account_id: String,
     pub durability: Durability,
+    /// How long stream records are kept (DynamoDB: 24 hours).
+    pub stream_retention_ms: u64,
+    /// How long a shard iterator stays valid (DynamoDB: 15 minutes).
+    pub shard_iterator_ttl_ms: u64,
 }
+
+/// DynamoDB Streams keeps records for 24 hours.
+pub const STREAM_RETENTION_MS_DEFAULT: u64 = 24 * 60 * 60 * 1000;
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
@@ -70,6 +82,8 @@ impl EngineConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             durability: Durability::Sync,
+            stream_retention_ms: STREAM_RETENTION_MS_DEFAULT,
+            shard_iterator_ttl_ms: crate::stream::SHARD_ITERATOR_TTL_MS,
         }
     }
 }
@@ -93,6 +107,17 @@ pub(crate) struct Inner {
     pub(crate) db: Database,
     pub(crate) items: Keyspace,
     pub(crate) meta: Keyspace,
+    /// The stream log (`streams` keyspace).
+    pub(crate) records: Keyspace,
+    /// Other subsystems' durable state (`system` keyspace).
+    pub(crate) system: Keyspace,
+    pub(crate) streams: StreamRegistry,
+    /// The last sequence number the writer assigned.
+    pub(crate) seq: AtomicU64,
+    /// The last sequence number of a durable commit.
+    pub(crate) committed_seq: AtomicU64,
+    /// Set by `shutdown`; background threads stop.
+    pub(crate) closed: AtomicBool,
     /// Live tables by name. A `BTreeMap` because ListTables pages in name order.
     pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
     /// Serializes catalog changes (create, delete, update) with each other.
@@ -131,9 +156,16 @@ enum Job {
         mutations: Vec<Mutation>,
         done: Completion<Vec<Applied>>,
     },
-    /// Answered once every earlier job is committed.
-    Barrier { done: Completion<()> },
+    /// A catalog change ordered with item writes (stream enable/disable); it may add
+    /// to the group's batch, and commits with it.
+    Control {
+        apply: ControlFn,
+        done: Completion<()>,
+    },
 }
+
+pub(crate) type ControlFn =
+    Box<dyn FnOnce(&Inner, &mut fjall::OwnedWriteBatch) -> Result<()> + Send>;
 
 impl Engine {
     /// Opens (or creates) the store and starts the writer.
@@ -143,6 +175,8 @@ impl Engine {
             .open()?;
         let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        let records = db.keyspace("streams", KeyspaceCreateOptions::default)?;
+        let system = db.keyspace("system", KeyspaceCreateOptions::default)?;
         match meta.get(b"format")? {
             None => meta.insert(b"format", [FORMAT_VERSION])?,
             Some(v) if v.as_ref() == [FORMAT_VERSION] => {}
@@ -153,20 +187,41 @@ impl Engine {
                 )));
             }
         }
+        let streams = StreamRegistry::load(&meta, &records)?;
         let mut tables = BTreeMap::new();
         for kv in meta.prefix(b"table/") {
             let (_, v) = kv.into_inner()?;
             let def = TableDef::decode(&v)?;
             let stats = Arc::new(TableStats::default());
             count_items(&items, def.id, &stats)?;
+            *write(&stats.stream) = read(&streams.defs)
+                .values()
+                .find(|s| s.table_id == def.id && s.is_enabled())
+                .cloned();
             tables.insert(def.name.clone(), Arc::new(Table { def, stats }));
         }
+        // Sequence numbers never go back, even when every record was trimmed.
+        let hwm = match meta.get(b"seq_hwm")? {
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Storage("corrupt seq_hwm".into()))?,
+            ),
+            None => 0,
+        };
+        let last_seq = read(&streams.heads).values().copied().fold(hwm, u64::max);
         let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE_DEPTH_MAX);
         let inner = Arc::new(Inner {
             config,
             db,
             items,
             meta,
+            records,
+            system,
+            streams,
+            seq: AtomicU64::new(last_seq),
+            committed_seq: AtomicU64::new(last_seq),
+            closed: AtomicBool::new(false),
             tables: RwLock::new(tables),
             catalog_lock: Mutex::new(()),
             writer: Mutex::new(Some(tx)),
@@ -178,7 +233,9 @@ impl Engine {
             .spawn(move || writer_loop(&writer_inner, rx))
             .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
         *lock(&inner.writer_thread) = Some(handle);
-        Ok(Engine { inner })
+        let engine = Engine { inner };
+        engine.start_trimmer();
+        Ok(engine)
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -187,6 +244,7 @@ impl Engine {
 
     /// Stops taking writes, lets the writer finish what is queued, and flushes.
     pub fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
         lock(&self.inner.writer).take();
         if let Some(h) = lock(&self.inner.writer_thread).take() {
             let _ = h.join();
@@ -207,9 +265,17 @@ impl Engine {
         self.send(Job::Items { mutations, done });
     }
 
-    /// Runs `done` once every write queued before it is committed.
-    pub(crate) fn barrier(&self, done: Completion<()>) {
-        self.send(Job::Barrier { done });
+    /// Runs a catalog change on the writer, ordered with item writes, and waits for
+    /// its commit.
+    pub(crate) fn control(&self, apply: ControlFn) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Job::Control {
+            apply,
+            done: Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        });
+        rx.recv().map_err(|_| Error::ShuttingDown)?
     }
 
     fn send(&self, job: Job) {
@@ -241,7 +307,7 @@ impl Engine {
 fn fail_job(job: Job, e: Error) {
     match job {
         Job::Items { done, .. } => done(Err(e)),
-        Job::Barrier { done } => done(Err(e)),
+        Job::Control { done, .. } => done(Err(e)),
     }
 }
 
@@ -278,7 +344,7 @@ fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
 /// What one job of a group turned into, waiting for the commit.
 enum Outcome {
     Items(Completion<Vec<Applied>>, Result<Vec<Applied>>),
-    Barrier(Completion<()>),
+    Unit(Completion<()>, Result<()>),
 }
 
 fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) {
@@ -288,9 +354,14 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     // Item-count and size deltas per table, applied once the batch is durable.
     let mut deltas: Vec<(Arc<TableStats>, i64, i64)> = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
+    // The newest record staged per shard, published once the batch is durable.
+    let mut heads: Vec<ShardHead> = Vec::new();
     for job in jobs {
         match job {
-            Job::Barrier { done } => outcomes.push(Outcome::Barrier(done)),
+            Job::Control { apply, done } => {
+                let r = apply(inner, &mut batch);
+                outcomes.push(Outcome::Unit(done, r));
+            }
             Job::Items { mutations, done } => {
                 let result = evaluate(inner, mutations, &overlay);
                 let result = result.map(|staged| {
@@ -312,6 +383,7 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                                 count,
                                 size(new) - size(&s.old),
                             ));
+                            stage_record(inner, &mut batch, &mut heads, &s, new.as_ref());
                             overlay.insert(s.key, new.clone());
                         }
                         let new = match s.change {
@@ -326,6 +398,10 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
             }
         }
     }
+    let last_seq = inner.seq.load(Ordering::Relaxed);
+    if !heads.is_empty() {
+        batch.insert(&inner.meta, b"seq_hwm", last_seq.to_be_bytes());
+    }
     let committed = if batch.is_empty() {
         Ok(())
     } else {
@@ -335,14 +411,53 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
         for (stats, n, bytes) in deltas {
             stats.add(n, bytes);
         }
+        inner.committed_seq.store(last_seq, Ordering::Release);
+        inner.publish_heads(&heads);
     }
     for o in outcomes {
         match (o, &committed) {
             (Outcome::Items(done, r), Ok(())) => done(r),
             (Outcome::Items(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
-            (Outcome::Barrier(done), Ok(())) => done(Ok(())),
-            (Outcome::Barrier(done), Err(e)) => done(Err(Error::Storage(e.to_string()))),
+            (Outcome::Unit(done, r), Ok(())) => done(r),
+            (Outcome::Unit(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
         }
+    }
+}
+
+/// Adds the change record of a staged item change to the batch, when the table's
+/// stream is enabled.
+fn stage_record(
+    inner: &Inner,
+    batch: &mut fjall::OwnedWriteBatch,
+    heads: &mut Vec<ShardHead>,
+    s: &Staged,
+    new: Option<&Item>,
+) {
+    let Some(stream) = read(&s.table.stats.stream).clone() else {
+        return;
+    };
+    let names: Vec<&str> = s.table.def.key_names().collect();
+    let Some(record) = encode_record(stream.view_type, &names, s.old.as_ref(), new, now_us())
+    else {
+        return;
+    };
+    // The shard is part of the item key (bytes 4..6, see `keys.rs`).
+    let shard = s
+        .key
+        .get(4..6)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let seq = inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    batch.insert(&inner.records, record_key(stream.id, shard, seq), record);
+    match heads
+        .iter_mut()
+        .find(|h| h.stream_id == stream.id && h.shard == shard)
+    {
+        Some(h) => h.seq = seq,
+        None => heads.push(ShardHead {
+            stream_id: stream.id,
+            shard,
+            seq,
+        }),
     }
 }
 
@@ -403,6 +518,12 @@ fn evaluate(
     Ok(staged)
 }
 
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -421,6 +542,45 @@ pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Durable key-value state for other subsystems (the trigger runtime keeps its
+/// definitions and checkpoints here), so one data directory holds everything and one
+/// fsync policy covers it.
+impl Engine {
+    /// Writes a key durably (fsync'd unless the store is in-memory or buffered).
+    pub fn system_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = self.inner.db.batch().durability(self.sync_mode());
+        batch.insert(&self.inner.system, key.to_vec(), value.to_vec());
+        batch.commit()?;
+        Ok(())
+    }
+
+    pub fn system_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.system.get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn system_delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = self.inner.db.batch().durability(self.sync_mode());
+        batch.remove(&self.inner.system, key.to_vec());
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// All keys with a prefix, in order.
+    pub fn system_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.inner.system.prefix(prefix) {
+            let (k, v) = kv.into_inner()?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn sync_mode(&self) -> Option<PersistMode> {
+        let c = &self.inner.config;
+        (!c.in_memory && c.durability == Durability::Sync).then_some(PersistMode::SyncData)
+    }
 }
 
 /// Storage of the catalog in `meta`.

@@ -10,6 +10,7 @@ use crate::catalog::{
 use crate::error::{Error, Result};
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_DEFAULT};
 use crate::store::{Engine, lock, now_ms};
+use crate::stream::{StreamDef, StreamViewType};
 
 /// A table's lifecycle state as DescribeTable reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub struct TableDescription {
     pub item_count: i64,
     pub size_bytes: i64,
     pub arn: String,
+    /// The table's latest stream (enabled or not) and its ARN.
+    pub latest_stream: Option<(Arc<StreamDef>, String)>,
+    /// Whether that stream is enabled.
+    pub stream_enabled: bool,
 }
 
 /// The parts of UpdateTable the engine applies.
@@ -46,6 +51,27 @@ pub struct TableDescription {
 pub struct UpdateTableInput {
     pub billing_mode: Option<BillingMode>,
     pub throughput: Option<Throughput>,
+    pub stream: Option<StreamSpecification>,
+}
+
+/// `StreamSpecification` of CreateTable and UpdateTable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSpecification {
+    pub enabled: bool,
+    pub view_type: Option<StreamViewType>,
+}
+
+impl StreamSpecification {
+    /// The view type of a specification that enables a stream.
+    fn enabling(self) -> Result<Option<StreamViewType>> {
+        match (self.enabled, self.view_type) {
+            (true, Some(v)) => Ok(Some(v)),
+            (true, None) => Err(Error::validation(
+                "One or more parameter values were invalid: You must specify a StreamViewType when you enable a stream",
+            )),
+            (false, _) => Ok(None),
+        }
+    }
 }
 
 impl Engine {
@@ -59,17 +85,28 @@ impl Engine {
     }
 
     fn describe(&self, t: &Table, status: TableStatus) -> TableDescription {
+        let latest = self.latest_stream(&t.def);
         TableDescription {
             def: t.def.clone(),
             status,
             item_count: t.stats.item_count.load(Ordering::Relaxed),
             size_bytes: t.stats.size_bytes.load(Ordering::Relaxed),
             arn: self.table_arn(&t.def.name),
+            stream_enabled: latest.as_ref().is_some_and(|s| s.is_enabled()),
+            latest_stream: latest.map(|s| {
+                let arn = self.stream_arn(&s);
+                (s, arn)
+            }),
         }
     }
 
     pub fn create_table(&self, input: CreateTableInput) -> Result<TableDescription> {
         let (key_schema, billing_mode, throughput) = validate_create(&input)?;
+        let stream_view = input
+            .stream
+            .map(StreamSpecification::enabling)
+            .transpose()?
+            .flatten();
         let _guard = lock(&self.inner.catalog_lock);
         if self.table(&input.name).is_ok() {
             return Err(Error::ResourceInUse(format!(
@@ -96,6 +133,13 @@ impl Engine {
             def,
             stats: Arc::new(TableStats::default()),
         });
+        if let Some(view) = stream_view {
+            // The stream is live before the table is visible, so no write can miss it.
+            let t = Arc::clone(&table);
+            self.control(Box::new(move |inner, batch| {
+                inner.enable_stream(&t, view, batch).map(|_| ())
+            }))?;
+        }
         self.publish_table(Arc::clone(&table));
         // Tables are usable as soon as CreateTable returns, as in DynamoDB Local.
         Ok(self.describe(&table, TableStatus::Active))
@@ -122,10 +166,15 @@ impl Engine {
         self.persist_table(&t.def, true, None)?;
         self.unpublish_table(name);
         let desc = self.describe(&t, TableStatus::Deleting);
-        // Writes queued before the delete may still commit; purge after they have.
-        let engine = self.clone();
-        let id = t.def.id;
-        self.barrier(Box::new(move |_| engine.purge_table_items(id)));
+        // Writes queued before the delete may still commit (with their stream records);
+        // then the stream closes, staying readable until retention trims it, and the
+        // items go.
+        let closing = Arc::clone(&t);
+        self.control(Box::new(move |inner, batch| {
+            inner.disable_stream(&closing, batch);
+            Ok(())
+        }))?;
+        self.purge_table_items(t.def.id);
         Ok(desc)
     }
 
@@ -169,7 +218,7 @@ impl Engine {
             ))
         })?;
         let mut def = t.def.clone();
-        if input.billing_mode.is_none() && input.throughput.is_none() {
+        if input.billing_mode.is_none() && input.throughput.is_none() && input.stream.is_none() {
             return Err(Error::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
             ));
@@ -197,6 +246,35 @@ impl Engine {
             def.pay_per_request_since_ms = Some(now_ms());
         }
         def.billing_mode = mode;
+        if let Some(spec) = input.stream {
+            let view = spec.enabling()?;
+            let enabled = self.table_stream(&t).is_some();
+            match (view, enabled) {
+                (Some(_), true) => {
+                    return Err(Error::validation(format!(
+                        "Table already has an enabled stream: TableName: {name}"
+                    )));
+                }
+                (None, false) => {
+                    return Err(Error::validation(format!(
+                        "Table already has streams disabled: TableName: {name}"
+                    )));
+                }
+                (Some(view), false) => {
+                    let target = Arc::clone(&t);
+                    self.control(Box::new(move |inner, batch| {
+                        inner.enable_stream(&target, view, batch).map(|_| ())
+                    }))?;
+                }
+                (None, true) => {
+                    let target = Arc::clone(&t);
+                    self.control(Box::new(move |inner, batch| {
+                        inner.disable_stream(&target, batch);
+                        Ok(())
+                    }))?;
+                }
+            }
+        }
         self.replace_def(&t, def)
     }
 

@@ -20,6 +20,11 @@
 //! * `query`   Query `pk = :p` of a random preloaded partition `q00000..` (10 items);
 //!   body must say `"Count":10`
 //! * `mixed`   80% GetItem / 20% PutItem overwriting random preloaded `g` keys
+//! * `update`  UpdateItem of a random preloaded `g` key with a 4-action expression
+//!   (`SET #d = :d, tag = :t, n = :n ADD cnt :one`); body must be `{}`
+//! * `put-same` PutItem of a random preloaded `g` key writing the item `update` leaves
+//!   (same attributes and sizes); body must be `{}`. `update` vs `put-same` is the cost
+//!   of an update expression (read, evaluate, write) over a blind write.
 //! * `ceiling` `GET /` on the same server: the HTTP ceiling of the machine (DynamoDB answers
 //!   200 `healthy: dynamodb.us-east-1.amazonaws.com `; a 2xx body not starting with
 //!   `healthy:` counts as bad body)
@@ -35,6 +40,8 @@
 //! cargo run --release --bin eddy-load -- --endpoint http://127.0.0.1:8000 \
 //!     --connections 16,64 --duration-s 10 --warmup-s 2 \
 //!     --workloads put,get,query,mixed,ceiling [--gets 20000 --parts 1000] [--no-setup]
+//! cargo run --release --bin eddy-load -- --workloads put-same,update,put-same,update
+
 //! ```
 //!
 //! The table goes to stdout, followed by notes (load-generator CPU per run, first error
@@ -119,6 +126,8 @@ enum Workload {
     Get,
     Query,
     Mixed,
+    Update,
+    PutSame,
     Ceiling,
 }
 
@@ -129,6 +138,8 @@ impl Workload {
             Workload::Get => "get",
             Workload::Query => "query",
             Workload::Mixed => "mixed",
+            Workload::Update => "update",
+            Workload::PutSame => "put-same",
             Workload::Ceiling => "ceiling",
         }
     }
@@ -217,10 +228,12 @@ fn validate(a: &Args) -> Result<(), String> {
             "--gets must be <= {GETS_MAX} and --parts <= {PARTS_MAX}"
         ));
     }
-    let needs_gets = a
-        .workloads
-        .iter()
-        .any(|w| matches!(w, Workload::Get | Workload::Mixed));
+    let needs_gets = a.workloads.iter().any(|w| {
+        matches!(
+            w,
+            Workload::Get | Workload::Mixed | Workload::Update | Workload::PutSame
+        )
+    });
     if needs_gets && a.gets == 0 {
         return Err("--gets must be >= 1 for the get and mixed workloads".into());
     }
@@ -392,6 +405,7 @@ static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
 enum Op {
     PutItem,
     GetItem,
+    UpdateItem,
     Query,
     BatchWriteItem,
     CreateTable,
@@ -404,6 +418,7 @@ impl Op {
         HeaderValue::from_static(match self {
             Op::PutItem => "DynamoDB_20120810.PutItem",
             Op::GetItem => "DynamoDB_20120810.GetItem",
+            Op::UpdateItem => "DynamoDB_20120810.UpdateItem",
             Op::Query => "DynamoDB_20120810.Query",
             Op::BatchWriteItem => "DynamoDB_20120810.BatchWriteItem",
             Op::CreateTable => "DynamoDB_20120810.CreateTable",
@@ -599,6 +614,22 @@ impl Gen {
         )
     }
 
+    /// PutItem of the whole item an `update` request leaves behind.
+    fn put_same_body(&self, pk: &str, n: u64) -> String {
+        format!(
+            r#"{{"TableName":"{}","Item":{{"pk":{{"S":"{pk}"}},"sk":{{"S":"s"}},"data":{{"S":"{}"}},"n":{{"N":"{n}"}},"tag":{{"S":"t{n}"}},"cnt":{{"N":"{n}"}}}}}}"#,
+            self.table, self.pad
+        )
+    }
+
+    /// UpdateItem with four actions (three SET, one ADD) producing the same item shape.
+    fn update_body(&self, pk: &str, n: u64) -> String {
+        format!(
+            r##"{{"TableName":"{}","Key":{{"pk":{{"S":"{pk}"}},"sk":{{"S":"s"}}}},"UpdateExpression":"SET #d = :d, tag = :t, n = :n ADD cnt :one","ExpressionAttributeNames":{{"#d":"data"}},"ExpressionAttributeValues":{{":d":{{"S":"{}"}},":t":{{"S":"t{n}"}},":n":{{"N":"{n}"}},":one":{{"N":"1"}}}}}}"##,
+            self.table, self.pad
+        )
+    }
+
     fn get(&mut self) -> (Request<Full<Bytes>>, Check) {
         let pk = format!("g{:06}", self.rng.below(self.gets));
         let body = format!(
@@ -634,6 +665,18 @@ impl Gen {
                     let body = self.put_body(&pk, self.counter);
                     (api_request(&self.host, Op::PutItem, body), Check::Empty)
                 }
+            }
+            Workload::Update => {
+                self.counter += 1;
+                let pk = format!("g{:06}", self.rng.below(self.gets));
+                let body = self.update_body(&pk, self.counter);
+                (api_request(&self.host, Op::UpdateItem, body), Check::Empty)
+            }
+            Workload::PutSame => {
+                self.counter += 1;
+                let pk = format!("g{:06}", self.rng.below(self.gets));
+                let body = self.put_same_body(&pk, self.counter);
+                (api_request(&self.host, Op::PutItem, body), Check::Empty)
             }
             Workload::Ceiling => (ceiling_request(&self.host), Check::Healthy),
         }
@@ -1214,6 +1257,29 @@ mod tests {
         assert!(Check::Item.ok(br#"{"Item":{}}"#));
         assert!(!Check::Item.ok(b"{}"));
         assert!(Check::Empty.ok(b"{}"));
+    }
+
+    #[test]
+    fn update_and_put_same_bodies_are_json_of_the_same_item() {
+        let g = Gen {
+            workload: Workload::Update,
+            rng: Rng::new(1),
+            counter: 0,
+            conn_id: 1,
+            runtag: "t".into(),
+            table: "loadbench".into(),
+            gets: 1,
+            parts: 1,
+            host: HeaderValue::from_static("127.0.0.1"),
+            pad: "x".repeat(PUT_PAD_LEN).into(),
+        };
+        let u: Value = serde_json::from_str(&g.update_body("g000000", 7)).unwrap();
+        let p: Value = serde_json::from_str(&g.put_same_body("g000000", 7)).unwrap();
+        assert_eq!(u["Key"]["pk"], p["Item"]["pk"]);
+        assert_eq!(u["ExpressionAttributeValues"][":d"], p["Item"]["data"]);
+        assert_eq!(u["ExpressionAttributeValues"][":t"], p["Item"]["tag"]);
+        assert_eq!(u["ExpressionAttributeValues"][":n"], p["Item"]["n"]);
+        assert_eq!(p["Item"].as_object().unwrap().len(), 6);
     }
 
     #[test]

@@ -191,3 +191,253 @@ async fn sigkill_during_concurrent_writes_loses_no_acknowledged_write() {
         "item count agrees after restart"
     );
 }
+
+fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// Reads every record of every shard of `arn` from TRIM_HORIZON.
+async fn read_all_records(
+    c: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Vec<Vec<aws_sdk_dynamodbstreams::types::Record>> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let desc = c.describe_stream().stream_arn(arn).send().await.unwrap();
+    let mut shards = Vec::new();
+    for shard in desc.stream_description.unwrap().shards() {
+        let mut it = c
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        let mut records = Vec::new();
+        // An open shard always hands out a next iterator; stop at the first empty page.
+        while let Some(i) = it {
+            let out = c.get_records().shard_iterator(i).send().await.unwrap();
+            if out.records().is_empty() {
+                break;
+            }
+            records.extend(out.records().iter().cloned());
+            it = out.next_shard_iterator;
+        }
+        shards.push(records);
+    }
+    shards
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_keeps_the_stream_and_the_table_in_agreement() {
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let t = table_name("crashstream");
+    let c = server.client();
+    create(&c, &t, false).await;
+    c.update_table()
+        .table_name(&t)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_millis(WRITE_PHASE_MS * 4);
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let c = server.client();
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i: i64 = 0;
+            while Instant::now() < deadline {
+                i += 1;
+                // A small key space, so that the same items are inserted, modified and
+                // removed many times from different writers.
+                let key = Av::S(format!("k{}", (i * 7 + w as i64) % 40));
+                let ok = match i % 4 {
+                    0 => c
+                        .put_item()
+                        .table_name(&t)
+                        .item("pk", key)
+                        .item("w", Av::N(w.to_string()))
+                        .send()
+                        .await
+                        .is_ok(),
+                    1 => c
+                        .update_item()
+                        .table_name(&t)
+                        .key("pk", key)
+                        .update_expression("ADD n :one")
+                        .expression_attribute_values(":one", Av::N("1".into()))
+                        .send()
+                        .await
+                        .is_ok(),
+                    2 => c
+                        .delete_item()
+                        .table_name(&t)
+                        .key("pk", key)
+                        .send()
+                        .await
+                        .is_ok(),
+                    _ => {
+                        let reqs: Vec<_> = (0..5)
+                            .map(|j| {
+                                WriteRequest::builder()
+                                    .put_request(
+                                        PutRequest::builder()
+                                            .item("pk", Av::S(format!("b{w}-{i}-{j}")))
+                                            .build()
+                                            .unwrap(),
+                                    )
+                                    .build()
+                            })
+                            .collect();
+                        c.batch_write_item()
+                            .request_items(&t, reqs)
+                            .send()
+                            .await
+                            .is_ok()
+                    }
+                };
+                if !ok {
+                    break;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(WRITE_PHASE_MS)).await;
+    server.kill9();
+    for task in tasks {
+        let _ = task.await;
+    }
+
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let arn = c
+        .describe_table()
+        .table_name(&t)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .expect("stream survives restart");
+    let shards = read_all_records(&streams_client(&server.endpoint), &arn).await;
+    let mut replayed: HashMap<
+        String,
+        HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+    > = HashMap::new();
+    let mut event_ids = std::collections::HashSet::new();
+    let mut total = 0;
+    for records in &shards {
+        let mut last: Option<u128> = None;
+        for r in records {
+            total += 1;
+            assert!(
+                event_ids.insert(r.event_id().unwrap().to_string()),
+                "duplicate record"
+            );
+            let d = r.dynamodb().unwrap();
+            let seq: u128 = d.sequence_number().unwrap().parse().unwrap();
+            assert!(
+                last.is_none_or(|l| seq > l),
+                "sequence numbers increase per shard"
+            );
+            last = Some(seq);
+            let key = d.keys().unwrap()["pk"].as_s().unwrap().clone();
+            match r.event_name().unwrap().as_str() {
+                "INSERT" => {
+                    assert!(
+                        replayed
+                            .insert(key, d.new_image().unwrap().clone())
+                            .is_none(),
+                        "phantom INSERT"
+                    );
+                }
+                "MODIFY" => {
+                    let old = replayed.insert(key, d.new_image().unwrap().clone());
+                    assert_eq!(
+                        old.as_ref(),
+                        d.old_image(),
+                        "MODIFY's old image is the previous state"
+                    );
+                }
+                "REMOVE" => {
+                    let old = replayed.remove(&key);
+                    assert_eq!(
+                        old.as_ref(),
+                        d.old_image(),
+                        "REMOVE's old image is the previous state"
+                    );
+                }
+                other => panic!("event {other}"),
+            }
+        }
+    }
+    assert!(
+        total > 20,
+        "the writers wrote before the kill ({total} records)"
+    );
+    // The table, read back after the restart.
+    let mut table: HashMap<String, HashMap<String, Av>> = HashMap::new();
+    let mut start = None;
+    loop {
+        let out = c
+            .scan()
+            .table_name(&t)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for i in out.items() {
+            table.insert(i["pk"].as_s().unwrap().clone(), i.clone());
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(
+        replayed.len(),
+        table.len(),
+        "the stream and the table have the same items"
+    );
+    for (k, item) in &table {
+        let r = &replayed[k];
+        assert_eq!(r.len(), item.len(), "item {k}");
+        for (name, v) in item {
+            let rv = &r[name];
+            let same = match (v, rv) {
+                (Av::S(a), aws_sdk_dynamodbstreams::types::AttributeValue::S(b)) => a == b,
+                (Av::N(a), aws_sdk_dynamodbstreams::types::AttributeValue::N(b)) => a == b,
+                _ => false,
+            };
+            assert!(
+                same,
+                "item {k} attribute {name}: table {v:?} vs stream {rv:?}"
+            );
+        }
+    }
+}

@@ -71,6 +71,10 @@ impl Server {
         client(&self.endpoint)
     }
 
+    pub fn streams_client(&self) -> aws_sdk_dynamodbstreams::Client {
+        streams_client(&self.endpoint)
+    }
+
     /// Sends SIGKILL and waits for the process to be gone.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
@@ -111,6 +115,24 @@ pub fn client(endpoint: &str) -> Client {
         ))
         .build();
     Client::from_conf(config)
+}
+
+/// A DynamoDB Streams SDK client for `endpoint` (Eddy serves both APIs on one port),
+/// configured like [`client`].
+pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
 }
 
 /// A table name unique within the test run.

@@ -6,5 +6,7 @@ mod control;
 mod crash;
 mod data;
 mod errors;
+mod expressions;
 mod harness;
 mod python;
+mod streams;

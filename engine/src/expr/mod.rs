@@ -13,7 +13,7 @@
 //!   reserved words ([`RESERVED_WORDS`]), undefined and unused names/values, function
 //!   names/arity/operand types, redundant parentheses, overlapping and conflicting
 //!   document paths, duplicate update sections, and the expression limits of
-//!   [`crate::limits`] plus [`EXPRESSION_NESTING_MAX`].
+//!   [`crate::limits`] (size, operators, `IN` operands, nesting depth).
 //! - Evaluation: [`Condition::evaluate`], [`UpdateExpr::apply`], [`project`] and
 //!   [`SortCondition::matches`].
 //!
@@ -47,6 +47,7 @@
 mod ast;
 mod eval;
 mod key;
+pub mod legacy;
 mod lexer;
 mod parser;
 mod project;
@@ -71,11 +72,6 @@ use crate::error::{Error, Result};
 use crate::limits::EXPRESSION_BYTES_MAX;
 use crate::value::{AttributeValue, Item};
 use parser::{Context, Mode, PResult, Parser};
-
-/// Deepest nesting of parentheses, `NOT`s and function calls the parser accepts; it
-/// bounds the parser's recursion. (Eddy's own limit: DynamoDB documents only the 4 KB
-/// expression size. 50 keeps a debug build's parse well inside a 2 MiB thread stack.)
-pub const EXPRESSION_NESTING_MAX: usize = 50;
 
 /// Which request parameter an expression came from; it names the expression in
 /// messages (`Invalid ConditionExpression: …`).

@@ -7,11 +7,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::EXPRESSION_NESTING_MAX;
 use super::ast::*;
 use super::lexer::{Tok, Token, lex};
 use super::reserved::is_reserved;
-use crate::limits::{EXPRESSION_IN_OPERANDS_MAX, EXPRESSION_OPERATORS_MAX};
+use crate::limits::{EXPRESSION_IN_OPERANDS_MAX, EXPRESSION_NESTING_MAX, EXPRESSION_OPERATORS_MAX};
 use crate::value::{AttributeType, AttributeValue};
 
 /// A parse failure: the message without the `Invalid XExpression: ` prefix.
@@ -275,13 +274,13 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
         }
         if self.in_operands > EXPRESSION_IN_OPERANDS_MAX {
             return Err(format!(
-                "The IN operator has too many operands; number of operands: {}, maximum: {EXPRESSION_IN_OPERANDS_MAX}",
+                "The IN operator is provided with too many operands; number of operands: {}",
                 self.in_operands
             ));
         }
         if self.operators > EXPRESSION_OPERATORS_MAX {
             return Err(format!(
-                "The expression has too many operators; number of operators: {}, maximum: {EXPRESSION_OPERATORS_MAX}",
+                "The expression contains too many operators; operator count: {}",
                 self.operators
             ));
         }

@@ -15,7 +15,8 @@ use crate::value::{AttributeValue, Item};
 
 const MISSING_ATTRIBUTE: &str =
     "The provided expression refers to an attribute that does not exist in the item";
-const INCORRECT_TYPE: &str = "An operand in the update expression has an incorrect data type";
+pub(crate) const INCORRECT_TYPE: &str =
+    "An operand in the update expression has an incorrect data type";
 const INVALID_PATH: &str =
     "The document path provided in the update expression is invalid for update";
 
@@ -43,6 +44,19 @@ impl UpdateExpr {
             .collect()
     }
 
+    /// Every path the update writes (SET, REMOVE, ADD and DELETE targets), in clause
+    /// order: what `ReturnValues=UPDATED_OLD/UPDATED_NEW` projects.
+    pub fn target_paths(&self) -> Vec<Path> {
+        self.set
+            .iter()
+            .map(|a| &a.path)
+            .chain(&self.remove)
+            .chain(self.add.iter().map(|a| &a.path))
+            .chain(self.delete.iter().map(|a| &a.path))
+            .cloned()
+            .collect()
+    }
+
     /// DynamoDB's error if the update touches one of `keys` (the table's key attribute
     /// names), checked in the order the keys are given.
     pub fn check_key_update(&self, keys: &[&str]) -> Result<()> {
@@ -50,7 +64,7 @@ impl UpdateExpr {
         for k in keys {
             if touched.contains(*k) {
                 return Err(Error::validation(format!(
-                    "Cannot update attribute {k}. This attribute is part of the key"
+                    "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
                 )));
             }
         }
@@ -60,7 +74,15 @@ impl UpdateExpr {
     /// Applies the update to `item` (an empty item if it did not exist). On error the
     /// item is left unchanged.
     pub fn apply(&self, item: &mut Item) -> Result<()> {
-        let original: &Item = item;
+        *item = self.applied(item.clone())?;
+        Ok(())
+    }
+
+    /// Applies the update to an owned item and returns it (on error the item is
+    /// dropped): [`UpdateExpr::apply`] without its copy, for a caller that already owns
+    /// a copy it can discard.
+    pub fn applied(&self, mut item: Item) -> Result<Item> {
+        let original: &Item = &item;
         let mut writes: Vec<(&Path, Write)> = Vec::new();
         for a in &self.set {
             writes.push((&a.path, Write::Put(set_value(original, &a.value)?)));
@@ -103,20 +125,16 @@ impl UpdateExpr {
         let mut removes: Vec<&Path> = self.remove.iter().collect();
         removes.sort_by(|a, b| path_order(b, a));
 
-        // Check every write against a scratch copy first so a failure leaves `item`
-        // untouched.
-        let mut scratch = item.clone();
-        for (path, w) in &writes {
+        for (path, w) in writes {
             match w {
-                Write::Put(v) => put(&mut scratch, path, v.clone())?,
-                Write::Remove => remove(&mut scratch, path)?,
+                Write::Put(v) => put(&mut item, path, v)?,
+                Write::Remove => remove(&mut item, path)?,
             }
         }
         for path in removes {
-            remove(&mut scratch, path)?;
+            remove(&mut item, path)?;
         }
-        *item = scratch;
-        Ok(())
+        Ok(item)
     }
 }
 

@@ -1,0 +1,702 @@
+//! The function store: deployed function versions, durable on disk, compiled once.
+//!
+//! Owns the on-disk layout, deployment configuration and its validation, versioning and
+//! the compiled-component cache. Must not know how functions are invoked (it asks the
+//! [`Executor`] to compile and type-check) nor what triggers them.
+//!
+//! Layout under the directory given to [`FunctionStore::open`] (e.g.
+//! `<data-dir>/functions`):
+//!
+//! ```text
+//! <name>/v<N>.wasm    the component as deployed (the source of truth)
+//! <name>/v<N>.cwasm   the compiled component (`Component::serialize`), a cache: rebuilt
+//!                     from v<N>.wasm when missing or made by another engine build
+//! <name>/v<N>.json    the manifest (name, version, config, sizes); written last, so a
+//!                     version exists iff its manifest does
+//! ```
+//!
+//! Every file is written to `*.tmp`, fsynced and renamed, then the directory is fsynced.
+//! Redeploying creates version N+1; the newest [`VERSIONS_KEPT_MAX`] versions stay on
+//! disk, the newest loadable one is served.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::bindings::FunctionPre;
+use super::host::InvocationState;
+use super::logs::{LogLine, LogRing};
+use super::{DeployError, Executor};
+
+/// Function names are 1 to this many characters of `[A-Za-z0-9_-]` (Lambda's rule).
+pub const FUNCTION_NAME_CHARS_MAX: usize = 64;
+/// The smallest memory limit a deployment may ask for.
+pub const MEMORY_MB_MIN: u32 = 1;
+/// The default memory limit (Lambda's default).
+pub const MEMORY_MB_DEFAULT: u32 = 128;
+/// The shortest timeout.
+pub const TIMEOUT_MS_MIN: u64 = 1;
+/// The default timeout (Lambda's default).
+pub const TIMEOUT_MS_DEFAULT: u64 = 3_000;
+/// The longest timeout (Lambda's 15 minutes).
+pub const TIMEOUT_MS_MAX: u64 = 900_000;
+/// Total size of the environment's keys and values (Lambda's 4 KB).
+pub const ENVIRONMENT_BYTES_MAX: usize = 4 * 1024;
+/// Tables one deployment may be granted.
+pub const GRANTED_TABLES_MAX: usize = 100;
+/// Hosts one deployment may be granted (for outbound HTTP, a later step).
+pub const GRANTED_HOSTS_MAX: usize = 100;
+/// A granted host name is at most this long (DNS).
+pub const HOST_NAME_BYTES_MAX: usize = 253;
+/// Versions of a function kept on disk; older ones are deleted on deploy.
+pub const VERSIONS_KEPT_MAX: u32 = 5;
+/// The manifest format written by this code.
+const MANIFEST_FORMAT: u32 = 1;
+
+/// A deployment's configuration: limits and granted capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FunctionConfig {
+    /// Memory limit of one invocation (the total of its linear memories), MiB.
+    pub memory_mb: u32,
+    /// Deadline of one invocation, milliseconds.
+    pub timeout_ms: u64,
+    /// Configuration values the function reads with `config.get` (not WASI environment).
+    pub environment: BTreeMap<String, String>,
+    /// Tables the function may reach through the DynamoDB capability.
+    pub tables: BTreeSet<String>,
+    /// Hosts the function may reach over outbound HTTP (stored; enforced by the later
+    /// `wasi:http` step).
+    pub hosts: BTreeSet<String>,
+}
+
+impl Default for FunctionConfig {
+    fn default() -> Self {
+        Self {
+            memory_mb: MEMORY_MB_DEFAULT,
+            timeout_ms: TIMEOUT_MS_DEFAULT,
+            environment: BTreeMap::new(),
+            tables: BTreeSet::new(),
+            hosts: BTreeSet::new(),
+        }
+    }
+}
+
+impl FunctionConfig {
+    /// Checks every field against its limit; the error names the field.
+    pub fn validate(&self, memory_mb_max: u32) -> Result<(), DeployError> {
+        let invalid = |field: &'static str, message: String| {
+            Err(DeployError::InvalidConfig { field, message })
+        };
+        if !(MEMORY_MB_MIN..=memory_mb_max).contains(&self.memory_mb) {
+            return invalid(
+                "memory_mb",
+                format!(
+                    "{} is outside {MEMORY_MB_MIN}..={memory_mb_max}",
+                    self.memory_mb
+                ),
+            );
+        }
+        if !(TIMEOUT_MS_MIN..=TIMEOUT_MS_MAX).contains(&self.timeout_ms) {
+            return invalid(
+                "timeout_ms",
+                format!(
+                    "{} is outside {TIMEOUT_MS_MIN}..={TIMEOUT_MS_MAX}",
+                    self.timeout_ms
+                ),
+            );
+        }
+        let environment_bytes: usize = self
+            .environment
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if environment_bytes > ENVIRONMENT_BYTES_MAX {
+            return invalid(
+                "environment",
+                format!("{environment_bytes} bytes is over the limit of {ENVIRONMENT_BYTES_MAX}"),
+            );
+        }
+        if self.environment.keys().any(String::is_empty) {
+            return invalid("environment", "a key is empty".to_owned());
+        }
+        if self.tables.len() > GRANTED_TABLES_MAX {
+            return invalid(
+                "tables",
+                format!(
+                    "{} tables is over the limit of {GRANTED_TABLES_MAX}",
+                    self.tables.len()
+                ),
+            );
+        }
+        if let Some(table) = self.tables.iter().find(|t| !is_table_name(t)) {
+            return invalid(
+                "tables",
+                format!("{table:?} is not a table name (3-255 characters of [A-Za-z0-9_.-])"),
+            );
+        }
+        if self.hosts.len() > GRANTED_HOSTS_MAX {
+            return invalid(
+                "hosts",
+                format!(
+                    "{} hosts is over the limit of {GRANTED_HOSTS_MAX}",
+                    self.hosts.len()
+                ),
+            );
+        }
+        if let Some(host) = self
+            .hosts
+            .iter()
+            .find(|h| h.is_empty() || h.len() > HOST_NAME_BYTES_MAX || h.contains(['/', ' ']))
+        {
+            return invalid("hosts", format!("{host:?} is not a host name"));
+        }
+        Ok(())
+    }
+}
+
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn validate_name(name: &str) -> Result<(), DeployError> {
+    let ok = !name.is_empty()
+        && name.len() <= FUNCTION_NAME_CHARS_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// What an invocation needs to know about its deployment (shared with the store data).
+#[derive(Debug)]
+pub(crate) struct Deployment {
+    pub(crate) name: String,
+    pub(crate) version: u32,
+    pub(crate) config: FunctionConfig,
+}
+
+/// Where a loaded version's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled from the `.wasm` (deploy, or a missing/incompatible cache).
+    Compiled,
+    /// Loaded from the cached `.cwasm` without compiling.
+    Cached,
+}
+
+/// One deployed, compiled and type-checked version of a function, ready to invoke.
+pub struct FunctionVersion {
+    pub(crate) deployment: Arc<Deployment>,
+    pub(crate) pre: FunctionPre<InvocationState>,
+    pub(crate) logs: Arc<LogRing>,
+    origin: Origin,
+    deployed_at_ms: u64,
+    wasm_bytes: u64,
+}
+
+impl std::fmt::Debug for FunctionVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionVersion")
+            .field("name", &self.deployment.name)
+            .field("version", &self.deployment.version)
+            .field("config", &self.deployment.config)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FunctionVersion {
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.deployment.name
+    }
+
+    /// The version, from 1, increasing with every deploy.
+    pub fn version(&self) -> u32 {
+        self.deployment.version
+    }
+
+    /// The deployment's configuration.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.deployment.config
+    }
+
+    /// Whether the compiled code was loaded from the cache or compiled.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// When this version was deployed, milliseconds since the Unix epoch.
+    pub fn deployed_at_ms(&self) -> u64 {
+        self.deployed_at_ms
+    }
+
+    /// Size of the deployed component.
+    pub fn wasm_bytes(&self) -> u64 {
+        self.wasm_bytes
+    }
+
+    /// The function's recent log lines (all versions since this process started).
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.logs.snapshot()
+    }
+}
+
+/// A version's manifest (`v<N>.json`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format: u32,
+    name: String,
+    version: u32,
+    deployed_at_ms: u64,
+    wasm_bytes: u64,
+    config: FunctionConfig,
+}
+
+/// A failure of the store's disk or contents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// The deployed functions, durable under one directory.
+pub struct FunctionStore {
+    dir: PathBuf,
+    executor: Executor,
+    functions: RwLock<BTreeMap<String, Arc<FunctionVersion>>>,
+    /// Serializes deploys and deletes (version numbering, files).
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for FunctionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FunctionStore {
+    /// Opens (creating if needed) the store under `dir` and loads the newest loadable
+    /// version of every function, from the compiled cache when it is valid.
+    ///
+    /// A function whose versions all fail to load is skipped with an error log rather than
+    /// failing the whole store.
+    pub fn open(dir: impl AsRef<Path>, executor: &Executor) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_owned();
+        fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let mut functions = BTreeMap::new();
+        for entry in fs::read_dir(&dir).map_err(io("list", &dir))? {
+            let entry = entry.map_err(io("list", &dir))?;
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                // A delete that crashed half-way.
+                fs::remove_dir_all(&path).map_err(io("remove", &path))?;
+                continue;
+            }
+            if validate_name(&name).is_err() || !path.is_dir() {
+                continue;
+            }
+            remove_temporaries(&path)?;
+            let logs = Arc::new(LogRing::default());
+            let mut versions = manifest_versions(&path)?;
+            versions.sort_unstable_by(|a, b| b.cmp(a));
+            let loaded = versions.into_iter().find_map(|version| {
+                match load_version(executor, &path, &name, version, logs.clone()) {
+                    Ok(loaded) => Some(loaded),
+                    Err(e) => {
+                        tracing::error!(function = %name, version, error = %e, "cannot load function version");
+                        None
+                    }
+                }
+            });
+            match loaded {
+                Some(function) => {
+                    functions.insert(name, Arc::new(function));
+                }
+                None => tracing::error!(function = %name, "no loadable version; skipped"),
+            }
+        }
+        Ok(Self {
+            dir,
+            executor: executor.clone(),
+            functions: RwLock::new(functions),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// Compiles and type-checks `wasm` against the function world, then stores it as the
+    /// next version of `name` and serves it from now on.
+    pub fn deploy(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        config: FunctionConfig,
+    ) -> Result<Arc<FunctionVersion>, DeployError> {
+        validate_name(name)?;
+        config.validate(self.executor.config().memory_mb_max)?;
+        let (component, pre) = self.executor.compile(wasm)?;
+        let compiled = component
+            .serialize()
+            .map_err(|e| DeployError::InvalidComponent {
+                message: format!("cannot serialize the compiled component: {e}"),
+            })?;
+
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let function_dir = self.dir.join(name);
+        fs::create_dir_all(&function_dir).map_err(io("create", &function_dir))?;
+        let version = manifest_versions(&function_dir)?
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            name: name.to_owned(),
+            version,
+            deployed_at_ms: now_ms(),
+            wasm_bytes: wasm.len() as u64,
+            config,
+        };
+        write_atomic(&function_dir.join(format!("v{version}.wasm")), wasm)?;
+        write_atomic(&function_dir.join(format!("v{version}.cwasm")), &compiled)?;
+        let manifest_json =
+            serde_json::to_vec_pretty(&manifest).expect("a manifest always serializes");
+        write_atomic(
+            &function_dir.join(format!("v{version}.json")),
+            &manifest_json,
+        )?;
+        sync_dir(&self.dir)?;
+
+        let logs = self
+            .get(name)
+            .map_or_else(|| Arc::new(LogRing::default()), |f| f.logs.clone());
+        let function = Arc::new(FunctionVersion {
+            deployment: Arc::new(Deployment {
+                name: manifest.name,
+                version,
+                config: manifest.config,
+            }),
+            pre,
+            logs,
+            origin: Origin::Compiled,
+            deployed_at_ms: manifest.deployed_at_ms,
+            wasm_bytes: manifest.wasm_bytes,
+        });
+        self.functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), function.clone());
+        prune_versions(&function_dir, version)?;
+        Ok(function)
+    }
+
+    /// The served (newest) version of `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<FunctionVersion>> {
+        self.functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The served version of every function, by name.
+    pub fn list(&self) -> Vec<Arc<FunctionVersion>> {
+        self.functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Deletes `name` with all its versions; `false` if there was no such function.
+    /// Invocations already running finish on the version they hold.
+    pub fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        if validate_name(name).is_err() {
+            return Ok(false);
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let existed = self
+            .functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)
+            .is_some();
+        let function_dir = self.dir.join(name);
+        if function_dir.exists() {
+            // Rename first so that a crash leaves either the function or a dot-directory
+            // that `open` removes, never a half-deleted function.
+            let doomed = self.dir.join(format!(".{name}.deleting-{}", now_ms()));
+            fs::rename(&function_dir, &doomed).map_err(io("rename", &function_dir))?;
+            sync_dir(&self.dir)?;
+            fs::remove_dir_all(&doomed).map_err(io("remove", &doomed))?;
+        }
+        Ok(existed)
+    }
+}
+
+fn load_version(
+    executor: &Executor,
+    dir: &Path,
+    name: &str,
+    version: u32,
+    logs: Arc<LogRing>,
+) -> Result<FunctionVersion, String> {
+    let manifest_path = dir.join(format!("v{version}.json"));
+    let manifest: Manifest = fs::read(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+        .map_err(|e| format!("manifest {}: {e}", manifest_path.display()))?;
+    if manifest.format != MANIFEST_FORMAT || manifest.name != name || manifest.version != version {
+        return Err(format!(
+            "manifest {} does not describe {name} v{version} (format {MANIFEST_FORMAT})",
+            manifest_path.display()
+        ));
+    }
+    let cwasm_path = dir.join(format!("v{version}.cwasm"));
+    let cached = fs::read(&cwasm_path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| executor.load_compiled(&bytes).map_err(|e| e.to_string()));
+    let (pre, origin) = match cached {
+        Ok(pre) => (pre, Origin::Cached),
+        Err(e) => {
+            tracing::warn!(function = %name, version, error = %e, "compiled cache unusable; recompiling");
+            let wasm_path = dir.join(format!("v{version}.wasm"));
+            let wasm = fs::read(&wasm_path).map_err(|e| format!("{}: {e}", wasm_path.display()))?;
+            let (component, pre) = executor.compile(&wasm).map_err(|e| e.to_string())?;
+            match component.serialize() {
+                Ok(compiled) => {
+                    if let Err(e) = write_atomic(&cwasm_path, &compiled) {
+                        tracing::warn!(function = %name, version, error = %e, "cannot rewrite the compiled cache");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(function = %name, version, error = %e, "cannot serialize")
+                }
+            }
+            (pre, Origin::Compiled)
+        }
+    };
+    Ok(FunctionVersion {
+        deployment: Arc::new(Deployment {
+            name: manifest.name,
+            version,
+            config: manifest.config,
+        }),
+        pre,
+        logs,
+        origin,
+        deployed_at_ms: manifest.deployed_at_ms,
+        wasm_bytes: manifest.wasm_bytes,
+    })
+}
+
+/// The versions that have a manifest in `dir`.
+fn manifest_versions(dir: &Path) -> Result<Vec<u32>, StoreError> {
+    let mut versions = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io("list", dir))? {
+        let entry = entry.map_err(io("list", dir))?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        if let Some(version) = file_name
+            .strip_prefix('v')
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            versions.push(version);
+        }
+    }
+    Ok(versions)
+}
+
+/// Deletes the files of versions older than the newest [`VERSIONS_KEPT_MAX`].
+fn prune_versions(dir: &Path, newest: u32) -> Result<(), StoreError> {
+    let Some(oldest_kept) = newest.checked_sub(VERSIONS_KEPT_MAX - 1) else {
+        return Ok(());
+    };
+    for version in manifest_versions(dir)? {
+        if version < oldest_kept {
+            // The manifest goes first: without it the version no longer exists.
+            for ext in ["json", "cwasm", "wasm"] {
+                let path = dir.join(format!("v{version}.{ext}"));
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("remove", &path)(e)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_temporaries(dir: &Path) -> Result<(), StoreError> {
+    for entry in fs::read_dir(dir).map_err(io("list", dir))? {
+        let entry = entry.map_err(io("list", dir))?;
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "tmp") {
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` so that `path` holds either its old contents or all of the
+/// new ones, durably: temporary file, fsync, rename, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+    file.write_all(bytes).map_err(io("write", &tmp))?;
+    file.sync_all().map_err(io("fsync", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io("rename", &tmp))?;
+    if let Some(parent) = path.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync", dir))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation_names_the_field() {
+        let cases: &[(&str, FunctionConfig)] = &[
+            (
+                "memory_mb",
+                FunctionConfig {
+                    memory_mb: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "memory_mb",
+                FunctionConfig {
+                    memory_mb: 513,
+                    ..Default::default()
+                },
+            ),
+            (
+                "timeout_ms",
+                FunctionConfig {
+                    timeout_ms: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "timeout_ms",
+                FunctionConfig {
+                    timeout_ms: TIMEOUT_MS_MAX + 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "environment",
+                FunctionConfig {
+                    environment: [("k".to_owned(), "v".repeat(ENVIRONMENT_BYTES_MAX))].into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "tables",
+                FunctionConfig {
+                    tables: ["a/b".to_owned()].into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "hosts",
+                FunctionConfig {
+                    hosts: [String::new()].into(),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (field, config) in cases {
+            match config.validate(512) {
+                Err(DeployError::InvalidConfig { field: got, .. }) => assert_eq!(got, *field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        FunctionConfig::default()
+            .validate(512)
+            .expect("the default is valid");
+    }
+
+    #[test]
+    fn names_follow_lambda_rules() {
+        for good in ["a", "my-fn_2", &"x".repeat(FUNCTION_NAME_CHARS_MAX)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".hidden",
+            "a/b",
+            "..",
+            "spa ce",
+            &"x".repeat(FUNCTION_NAME_CHARS_MAX + 1),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_json_rejects_unknown_fields() {
+        let err = serde_json::from_str::<FunctionConfig>(r#"{"memory":1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let config: FunctionConfig = serde_json::from_str(r#"{"timeout_ms":5}"#).unwrap();
+        assert_eq!(config.memory_mb, MEMORY_MB_DEFAULT);
+    }
+}

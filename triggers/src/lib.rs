@@ -1,0 +1,49 @@
+//! # eddy-triggers: Eddy's trigger runtime
+//!
+//! Runs user functions — WebAssembly components of the world in `functions/wit/` — on
+//! events. Two layers, as in Spin:
+//!
+//! - the **executor** ([`Executor`], [`FunctionStore`]): one wasmtime engine with the
+//!   pooling allocator, a durable store of deployed function versions (each compiled and
+//!   type-checked at deploy time, the compiled form cached on disk), and per-invocation
+//!   sandboxing (fresh instance, memory cap, deadline, capabilities granted per
+//!   deployment). It knows nothing about where events come from.
+//! - the **triggers**: [`stream::TriggerRuntime`] (Lambda event-source mappings over the
+//!   engine's stream log; later `schedule`): they own their loops and checkpoints and
+//!   call the executor.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
+//!
+//! struct NoTables;
+//! impl TableApi for NoTables {
+//!     fn call(&self, _op: &str, _req: &str) -> Result<String, (String, String)> {
+//!         Err(("ResourceNotFoundException".into(), "no tables here".into()))
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let executor = Executor::new(ExecutorConfig::default())?;
+//! let store = FunctionStore::open("eddy-data/functions", &executor)?;
+//! let wasm = std::fs::read("recorder.wasm")?;
+//! let function = store.deploy("recorder", &wasm, FunctionConfig::default())?;
+//! let tables: Arc<dyn TableApi> = Arc::new(NoTables);
+//! let invocation = executor.invoke(&function, r#"{"Records":[]}"#, &tables);
+//! println!("{:?} in {:?}", invocation.result, invocation.duration);
+//! # Ok(()) }
+//! ```
+//!
+//! Architecture invariants: this crate does not know HTTP or the DynamoDB wire format
+//! beyond the table names in a request (the allow-list); tables are reached only through
+//! the [`TableApi`] the host passes in.
+
+mod executor;
+pub mod schedule;
+pub mod stream;
+
+pub use executor::{
+    COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FunctionConfig,
+    FunctionStore, FunctionVersion, Invocation, InvokeError, LogLevel, LogLine, Origin, StoreError,
+    TableApi,
+};

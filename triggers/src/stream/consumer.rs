@@ -1,0 +1,561 @@
+//! One consumer: a shard lane of one mapping. It owns a checkpoint and delivers the
+//! lane's records in sequence order with Lambda's semantics: batching window, filters,
+//! retries with exponential backoff, bisecting, partial batch responses, record age,
+//! and the failure destination.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use eddy_engine::{
+    AttributeValue, Engine, Error as EngineError, Item, PutItemInput, StreamDef, StreamRecord,
+    encode_item, format_sequence_number,
+};
+use serde_json::{Value, json};
+
+use super::filter::FilterPattern;
+use super::{Mapping, MappingConfig, Runtime, TriggerError, checkpoint_key};
+
+/// Longest a consumer sleeps before it looks at its mapping again (disabled, deleted,
+/// updated). Records wake it at once; this bounds only how late it notices a change.
+const CONTROL_CHECK_MS: u64 = 200;
+/// The first retry waits this long; each next one twice as long…
+const RETRY_BACKOFF_MS_MIN: u64 = 10;
+/// …up to this.
+const RETRY_BACKOFF_MS_MAX: u64 = 5_000;
+/// Largest event handed to a function (Lambda: 6 MB).
+const EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
+
+pub(crate) struct Consumer {
+    rt: Arc<Runtime>,
+    mapping: Arc<Mapping>,
+    stream: Arc<StreamDef>,
+    shard: u16,
+    lane: u32,
+}
+
+/// What became of a batch.
+enum Outcome {
+    /// Handled (by the function or the failure destination): move past it.
+    Done,
+    /// The mapping stopped or changed before the batch was handled.
+    Interrupted,
+}
+
+pub(crate) fn load_checkpoint(engine: &Engine, id: &str, shard: u16, lane: u32) -> Option<u64> {
+    engine
+        .system_get(&checkpoint_key(id, shard, lane))
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_slice().try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+/// The first position at or after `ms` (epoch milliseconds) in a shard.
+pub(crate) fn position_at(
+    engine: &Engine,
+    stream: &StreamDef,
+    shard: u16,
+    ms: u64,
+) -> Result<u64, TriggerError> {
+    let mut pos = engine.trim_horizon(stream, shard);
+    loop {
+        let read = engine
+            .read_shard(stream, shard, pos, 1000, usize::MAX)
+            .map_err(|e| TriggerError::Storage(e.to_string()))?;
+        if let Some(r) = read
+            .records
+            .iter()
+            .find(|r| r.created_us >= ms.saturating_mul(1000))
+        {
+            return Ok(r.seq);
+        }
+        if read.records.is_empty() {
+            return Ok(pos);
+        }
+        pos = read.next_seq;
+    }
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The lane of a record: a stable hash (FNV-1a) of its encoded keys, so an item always
+/// goes to the same lane, across restarts too.
+fn lane_of(r: &StreamRecord, lanes: u32) -> u32 {
+    if lanes <= 1 {
+        return 0;
+    }
+    let h = encode_item(&r.keys)
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (h % u64::from(lanes)) as u32
+}
+
+impl Consumer {
+    pub(crate) fn new(
+        rt: Arc<Runtime>,
+        mapping: Arc<Mapping>,
+        stream: Arc<StreamDef>,
+        shard: u16,
+        lane: u32,
+    ) -> Consumer {
+        Consumer {
+            rt,
+            mapping,
+            stream,
+            shard,
+            lane,
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.rt.deps.engine
+    }
+
+    fn stopped(&self) -> bool {
+        self.mapping.stopped.load(Ordering::Acquire)
+    }
+
+    fn config(&self) -> MappingConfig {
+        self.mapping
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn save(&self, pos: u64) {
+        let key = checkpoint_key(&self.mapping.id, self.shard, self.lane);
+        // A checkpoint that cannot be stored means records may be delivered again after
+        // a restart (at-least-once still holds); say so and go on.
+        if let Err(e) = self.engine().system_put(&key, &pos.to_be_bytes()) {
+            self.mapping
+                .set_result(&format!("PROBLEM: cannot store the checkpoint: {e}"));
+        }
+    }
+
+    /// The consumer loop; returns when the mapping stops or the shard is closed and
+    /// drained.
+    pub(crate) fn run(self) {
+        let engine = self.engine().clone();
+        let mut pos = load_checkpoint(&engine, &self.mapping.id, self.shard, self.lane)
+            .unwrap_or_else(|| engine.trim_horizon(&self.stream, self.shard));
+        while !self.stopped() {
+            let cfg = self.config();
+            if !cfg.enabled {
+                std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
+                continue;
+            }
+            let lanes = cfg.parallelization_factor.max(1);
+            let want = cfg.batch_size as usize;
+            let read = match engine.read_shard(
+                &self.stream,
+                self.shard,
+                pos,
+                want.saturating_mul(lanes as usize).min(10_000),
+                EVENT_BYTES_MAX,
+            ) {
+                Ok(r) => r,
+                Err(EngineError::TrimmedDataAccess(_)) => {
+                    // Retention removed records this consumer had not read yet: they
+                    // are gone. Count them as skipped and go on from the horizon.
+                    self.mapping
+                        .metrics
+                        .trimmed_skips
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.mapping
+                        .set_result("PROBLEM: records expired before they were processed");
+                    pos = engine.trim_horizon(&self.stream, self.shard);
+                    self.save(pos);
+                    continue;
+                }
+                Err(e) => {
+                    self.mapping
+                        .set_result(&format!("PROBLEM: cannot read the stream: {e}"));
+                    std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
+                    continue;
+                }
+            };
+            // This lane's records, at most one batch; `upto` is the position after the
+            // last record this round considers.
+            let mut batch = Vec::new();
+            let mut upto = read.next_seq;
+            for r in read.records {
+                if lane_of(&r, lanes) != self.lane {
+                    continue;
+                }
+                if batch.len() == want {
+                    upto = r.seq;
+                    break;
+                }
+                batch.push(r);
+            }
+            if batch.is_empty() {
+                if upto > pos {
+                    pos = upto;
+                    self.save(pos);
+                    continue;
+                }
+                if read.drained {
+                    self.mapping
+                        .set_result("OK: the shard is closed and every record was processed");
+                    return;
+                }
+                engine.wait_for_records(
+                    &self.stream,
+                    self.shard,
+                    pos,
+                    Duration::from_millis(CONTROL_CHECK_MS),
+                );
+                continue;
+            }
+            // Batching window: wait (woken by commits) for a full batch or the window's
+            // end, measured from the oldest record's arrival.
+            if batch.len() < want && cfg.batching_window_s > 0 && !read.drained {
+                let window_end_us =
+                    batch[0].created_us + u64::from(cfg.batching_window_s) * 1_000_000;
+                let now = now_us();
+                if now < window_end_us {
+                    let wait = Duration::from_micros(window_end_us - now)
+                        .min(Duration::from_millis(CONTROL_CHECK_MS));
+                    engine.wait_for_records(&self.stream, self.shard, upto, wait);
+                    continue;
+                }
+            }
+            let (matched, skipped) = self.filter(&cfg, batch);
+            self.mapping
+                .metrics
+                .filtered_out
+                .fetch_add(skipped as u64, Ordering::Relaxed);
+            if !matched.is_empty() {
+                match self.deliver(&cfg, &matched, &mut pos) {
+                    Outcome::Done => {}
+                    Outcome::Interrupted => continue,
+                }
+            }
+            pos = upto;
+            self.save(pos);
+        }
+    }
+
+    /// Splits records into those the filters accept and the number they reject.
+    fn filter(&self, cfg: &MappingConfig, batch: Vec<StreamRecord>) -> (Vec<StreamRecord>, usize) {
+        if cfg.filters.is_empty() {
+            return (batch, 0);
+        }
+        let patterns: Vec<FilterPattern> = cfg
+            .filters
+            .iter()
+            .filter_map(|p| FilterPattern::parse(p).ok())
+            .collect();
+        let total = batch.len();
+        let matched: Vec<StreamRecord> = batch
+            .into_iter()
+            .filter(|r| {
+                let json = self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn);
+                patterns.iter().any(|p| p.matches(&json))
+            })
+            .collect();
+        let skipped = total - matched.len();
+        (matched, skipped)
+    }
+
+    /// Delivers a batch until it is handled. `pos` moves to the first record not yet
+    /// handled whenever part of the batch is (a partial batch response).
+    fn deliver(&self, cfg: &MappingConfig, batch: &[StreamRecord], pos: &mut u64) -> Outcome {
+        let mut batch = batch.to_vec();
+        let mut attempts: u32 = 0;
+        loop {
+            if self.stopped() {
+                return Outcome::Interrupted;
+            }
+            if cfg.maximum_record_age_s >= 0 {
+                let age_us = now_us().saturating_sub(batch[0].created_us);
+                if age_us > (cfg.maximum_record_age_s as u64) * 1_000_000 {
+                    return self.give_up(cfg, &batch, "RecordAgeExceeded");
+                }
+            }
+            let result = self.invoke(cfg, &batch);
+            match result {
+                Ok(response) => {
+                    match failed_from(&response, &batch, cfg.report_batch_item_failures) {
+                        Ok(None) => {
+                            self.mapping.set_result("OK");
+                            return Outcome::Done;
+                        }
+                        Ok(Some(first_failed)) if first_failed > 0 => {
+                            // Records before the first failure are handled: checkpoint
+                            // them and retry the rest.
+                            *pos = batch[first_failed].seq;
+                            self.save(*pos);
+                            batch.drain(..first_failed);
+                            attempts = 0;
+                            self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        Ok(Some(_)) | Err(()) => {
+                            self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                            self.mapping.set_result("PROBLEM: Function call failed");
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    self.mapping
+                        .set_result(&format!("PROBLEM: Function call failed: {e}"));
+                }
+            }
+            // The batch failed.
+            if cfg.bisect_on_error && batch.len() > 1 {
+                let (left, right) = batch.split_at(batch.len() / 2);
+                for half in [left, right] {
+                    if let Outcome::Interrupted = self.deliver(cfg, half, pos) {
+                        return Outcome::Interrupted;
+                    }
+                }
+                return Outcome::Done;
+            }
+            attempts += 1;
+            if cfg.maximum_retry_attempts >= 0 && attempts > cfg.maximum_retry_attempts as u32 {
+                return self.give_up(cfg, &batch, "RetryAttemptsExhausted");
+            }
+            self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
+            let backoff = RETRY_BACKOFF_MS_MIN
+                .saturating_mul(1u64 << attempts.min(20))
+                .min(RETRY_BACKOFF_MS_MAX);
+            self.sleep_unless_stopped(Duration::from_millis(backoff));
+        }
+    }
+
+    fn sleep_unless_stopped(&self, d: Duration) {
+        let end = Instant::now() + d;
+        while !self.stopped() {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(CONTROL_CHECK_MS)));
+        }
+    }
+
+    /// Runs the function on a batch; the response JSON or the failure.
+    fn invoke(&self, cfg: &MappingConfig, batch: &[StreamRecord]) -> Result<String, String> {
+        let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
+            return Err(format!("function {} is not deployed", cfg.function_name));
+        };
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|r| self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn))
+            .collect();
+        let event = json!({ "Records": records }).to_string();
+        let metrics = &self.mapping.metrics;
+        metrics.invocations.fetch_add(1, Ordering::Relaxed);
+        let inv = self
+            .rt
+            .deps
+            .executor
+            .invoke(&function, &event, &self.rt.deps.tables);
+        let us = inv.duration.as_micros() as u64;
+        metrics.batch_duration_us_last.store(us, Ordering::Relaxed);
+        metrics
+            .batch_duration_us_total
+            .fetch_add(us, Ordering::Relaxed);
+        if let Some(last) = batch.last() {
+            metrics
+                .iterator_age_us
+                .store(now_us().saturating_sub(last.created_us), Ordering::Relaxed);
+        }
+        match inv.result {
+            Ok(r) => {
+                metrics
+                    .records_delivered
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                Ok(r)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Retries or age ran out: send the batch to the failure destination (retrying
+    /// that until it works), or drop it when there is none, as Lambda does.
+    fn give_up(&self, cfg: &MappingConfig, batch: &[StreamRecord], condition: &str) -> Outcome {
+        let Some(table) = &cfg.on_failure_table else {
+            self.mapping
+                .metrics
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            self.mapping.set_result(&format!(
+                "PROBLEM: {condition}: batch dropped (no failure destination)"
+            ));
+            return Outcome::Done;
+        };
+        let mut attempt = 0u32;
+        loop {
+            if self.stopped() {
+                return Outcome::Interrupted;
+            }
+            match self.send_to_destination(cfg, table, batch, condition) {
+                Ok(()) => {
+                    self.mapping
+                        .metrics
+                        .sent_to_failure_destination
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.mapping
+                        .set_result(&format!("PROBLEM: {condition}: batch sent to {table}"));
+                    return Outcome::Done;
+                }
+                Err(e) => {
+                    self.mapping.set_result(&format!(
+                        "PROBLEM: cannot write to the failure destination {table}: {e}"
+                    ));
+                    attempt += 1;
+                    let backoff = RETRY_BACKOFF_MS_MIN
+                        .saturating_mul(1u64 << attempt.min(20))
+                        .min(RETRY_BACKOFF_MS_MAX);
+                    self.sleep_unless_stopped(Duration::from_millis(backoff));
+                }
+            }
+        }
+    }
+
+    /// Writes one item describing the failed batch (Lambda's on-failure record, plus the
+    /// records themselves) into the destination table.
+    fn send_to_destination(
+        &self,
+        cfg: &MappingConfig,
+        table: &str,
+        batch: &[StreamRecord],
+        condition: &str,
+    ) -> Result<(), String> {
+        let engine = self.engine();
+        let desc = engine.describe_table(table).map_err(|e| e.to_string())?;
+        let first = &batch[0];
+        let last = &batch[batch.len() - 1];
+        let shard_id = format!(
+            "shardId-{:020}-{:08x}{:04x}",
+            self.stream.created_ms, self.stream.id, self.shard
+        );
+        let id = format!(
+            "{}:{}:{}",
+            self.mapping.id,
+            shard_id,
+            format_sequence_number(first.seq)
+        );
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|r| self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn))
+            .collect();
+        let context = json!({
+            "requestContext": {
+                "requestId": id,
+                "functionArn": format!("arn:aws:lambda:{}:{}:function:{}", engine.config().region, engine.config().account_id, cfg.function_name),
+                "condition": condition,
+                "approximateInvokeCount": self.mapping.metrics.invocations.load(Ordering::Relaxed),
+            },
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": format_sequence_number(first.seq),
+                "endSequenceNumber": format_sequence_number(last.seq),
+                "approximateArrivalOfFirstRecord": first.created_us as f64 / 1e6,
+                "approximateArrivalOfLastRecord": last.created_us as f64 / 1e6,
+                "batchSize": batch.len(),
+                "streamArn": cfg.stream_arn,
+            },
+            "timestamp": now_us() as f64 / 1e6,
+        });
+        let s = |v: String| AttributeValue::S(v);
+        let mut item = Item::new();
+        item.insert("condition".into(), s(condition.into()));
+        item.insert("triggerId".into(), s(self.mapping.id.clone()));
+        item.insert("functionName".into(), s(cfg.function_name.clone()));
+        item.insert("shardId".into(), s(shard_id));
+        item.insert(
+            "startSequenceNumber".into(),
+            s(format_sequence_number(first.seq)),
+        );
+        item.insert(
+            "endSequenceNumber".into(),
+            s(format_sequence_number(last.seq)),
+        );
+        item.insert(
+            "batchSize".into(),
+            AttributeValue::N(eddy_engine::Number::from_i64(batch.len() as i64)),
+        );
+        item.insert("context".into(), s(context.to_string()));
+        item.insert("records".into(), s(Value::Array(records).to_string()));
+        // The destination's own key: its hash key holds the failure id, a sort key (if
+        // any) the first sequence number.
+        let key_value = |t: eddy_engine::KeyType, text: String| match t {
+            eddy_engine::KeyType::S => Some(AttributeValue::S(text)),
+            eddy_engine::KeyType::B => Some(AttributeValue::B(text.into_bytes())),
+            eddy_engine::KeyType::N => None,
+        };
+        let hash = &desc.def.key_schema.hash;
+        let v = key_value(hash.key_type, id).ok_or_else(|| {
+            format!(
+                "the destination's partition key {} must be a string or binary",
+                hash.name
+            )
+        })?;
+        item.insert(hash.name.clone(), v);
+        if let Some(range) = &desc.def.key_schema.range {
+            let v = match range.key_type {
+                eddy_engine::KeyType::N => {
+                    AttributeValue::N(eddy_engine::Number::from_i64(first.seq as i64))
+                }
+                t => {
+                    key_value(t, format_sequence_number(first.seq)).unwrap_or(AttributeValue::Null)
+                }
+            };
+            item.insert(range.name.clone(), v);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        engine.put_item(
+            PutItemInput {
+                table: table.to_string(),
+                item,
+                ..Default::default()
+            },
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| "the engine stopped".to_string())?
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Reads a response for `batchItemFailures`. `Ok(None)`: the whole batch succeeded;
+/// `Ok(Some(i))`: records from index `i` on failed (the lowest failed sequence number);
+/// `Err(())`: the response is malformed, which fails the whole batch, as in Lambda.
+fn failed_from(response: &str, batch: &[StreamRecord], enabled: bool) -> Result<Option<usize>, ()> {
+    if !enabled {
+        return Ok(None);
+    }
+    let v: Value = match serde_json::from_str(response) {
+        Ok(v) => v,
+        // A response that is not JSON (or empty) reports no failures.
+        Err(_) => return Ok(None),
+    };
+    let failures = match v.get("batchItemFailures") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(f)) => f,
+        Some(_) => return Err(()),
+    };
+    let mut lowest: Option<usize> = None;
+    for f in failures {
+        let id = f.get("itemIdentifier").and_then(Value::as_str).ok_or(())?;
+        let seq = eddy_engine::parse_sequence_number(id).ok_or(())?;
+        let index = batch.iter().position(|r| r.seq == seq).ok_or(())?;
+        lowest = Some(lowest.map_or(index, |l: usize| l.min(index)));
+    }
+    Ok(lowest)
+}
