@@ -1,4 +1,5 @@
-//! The command line: `eddy serve` (the default) and its flags.
+//! The command line: `eddy serve` (the default) and its flags; `eddy function …` and
+//! `eddy trigger …` and `eddy schedule …` are clients of a running server (`remote.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use eddy_engine::{Durability, Engine, EngineConfig};
 
+use crate::host::Platform;
 use crate::server::{AppState, serve};
 
 #[derive(Debug, Parser)]
@@ -25,6 +27,12 @@ pub struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Deploy, list, invoke and delete functions on a running server.
+    Function(crate::remote::FunctionArgs),
+    /// Attach functions to table streams on a running server.
+    Trigger(crate::remote::TriggerArgs),
+    /// Run functions on cron schedules on a running server.
+    Schedule(crate::remote::ScheduleArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -67,6 +75,9 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Function(a)) => return crate::remote::function(a),
+        Some(Command::Trigger(a)) => return crate::remote::trigger(a),
+        Some(Command::Schedule(a)) => return crate::remote::schedule(a),
         None => cli.serve,
     };
     match run_serve(args) {
@@ -84,6 +95,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.data_dir.clone()
     };
+    let functions_dir = data_dir.join("functions");
     let config = EngineConfig {
         data_dir,
         in_memory: args.in_memory,
@@ -104,6 +116,21 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(AppState { engine }, args.listen))?;
+    let platform = Platform::start(&engine, &functions_dir, runtime.handle().clone())?;
+    let served = runtime.block_on(serve(
+        AppState {
+            engine,
+            platform: platform.clone(),
+        },
+        args.listen,
+    ));
+    // Already done when `serve` ran to its end; not when it failed to start.
+    platform.shutdown();
+    if args.in_memory {
+        // The engine's scratch directory goes when the engine does; the functions are
+        // removed here.
+        let _ = std::fs::remove_dir_all(&functions_dir);
+    }
+    served?;
     Ok(())
 }

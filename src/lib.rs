@@ -2,10 +2,13 @@
 //! and DynamoDB's wire JSON; it turns requests into calls on [`eddy_engine::Engine`]
 //! and engine results and errors into DynamoDB's responses.
 
+pub mod api;
 pub mod cli;
 mod dynamodb;
 pub mod error;
+pub mod host;
 mod legacy;
+pub mod remote;
 pub mod server;
 pub mod streams;
 pub mod wire;

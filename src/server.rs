@@ -1,5 +1,6 @@
-//! The HTTP edge: the axum router (DynamoDB and DynamoDB Streams on `POST /`, health
-//! on `GET /`) and the server loop with graceful shutdown.
+//! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
+//! API under `/v1/` and `/metrics` from `api.rs`) and the server loop with graceful
+//! shutdown.
 
 use std::net::SocketAddr;
 
@@ -21,6 +22,8 @@ pub const REQUEST_BODY_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
+    /// Functions and triggers (`/v1/`).
+    pub platform: crate::host::Platform,
 }
 
 /// The whole HTTP surface, callable without a socket (`app(state).oneshot(req)`).
@@ -28,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(health).post(dynamodb_request))
         .route("/health", get(health))
+        .merge(crate::api::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -117,6 +121,10 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     println!("Eddy is shutting down");
+    // Triggers first: their consumers finish the batch in hand (which may write through
+    // the engine) and store their checkpoints.
+    let platform = state.platform.clone();
+    let _ = tokio::task::spawn_blocking(move || platform.shutdown()).await;
     let engine = state.engine.clone();
     let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
     Ok(())

@@ -46,7 +46,9 @@ pub use crate::items::{
 };
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
-pub use crate::store::{Durability, Engine, EngineConfig, STREAM_RETENTION_MS_DEFAULT};
+pub use crate::store::{
+    Durability, Engine, EngineConfig, STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
+};
 pub use crate::stream::{
     CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
     StreamRecord, StreamViewType, format_sequence_number, iso8601_ms, parse_sequence_number,

@@ -126,6 +126,21 @@ pub(crate) struct Inner {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+thread_local! {
+    static ORIGIN_HOPS: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with writes submitted from this thread marked as caused by a chain of
+/// `hops` trigger invocations. The mark travels into the change records, so the
+/// trigger runtime can stop a function whose writes re-trigger it (Lambda's
+/// recursive-loop guard). Client writes carry 0.
+pub fn with_origin_hops<T>(hops: u8, f: impl FnOnce() -> T) -> T {
+    let previous = ORIGIN_HOPS.with(|h| h.replace(hops));
+    let out = f();
+    ORIGIN_HOPS.with(|h| h.set(previous));
+    out
+}
+
 /// What a mutation does to its item, decided by the writer against the current item.
 #[derive(Debug)]
 pub enum Change {
@@ -154,6 +169,8 @@ enum Job {
     /// All mutations apply, or (if any fails) none do.
     Items {
         mutations: Vec<Mutation>,
+        /// How many trigger invocations led to this write (see [`with_origin_hops`]).
+        hops: u8,
         done: Completion<Vec<Applied>>,
     },
     /// A catalog change ordered with item writes (stream enable/disable); it may add
@@ -262,7 +279,12 @@ impl Engine {
     /// Queues an atomic group of mutations; `done` runs on the writer thread once they
     /// are durable (or failed), so it must be quick (e.g. send on a channel).
     pub(crate) fn submit(&self, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
-        self.send(Job::Items { mutations, done });
+        let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
+        self.send(Job::Items {
+            mutations,
+            hops,
+            done,
+        });
     }
 
     /// Runs a catalog change on the writer, ordered with item writes, and waits for
@@ -362,7 +384,11 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                 let r = apply(inner, &mut batch);
                 outcomes.push(Outcome::Unit(done, r));
             }
-            Job::Items { mutations, done } => {
+            Job::Items {
+                mutations,
+                hops,
+                done,
+            } => {
                 let result = evaluate(inner, mutations, &overlay);
                 let result = result.map(|staged| {
                     let mut applied = Vec::with_capacity(staged.len());
@@ -383,7 +409,7 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                                 count,
                                 size(new) - size(&s.old),
                             ));
-                            stage_record(inner, &mut batch, &mut heads, &s, new.as_ref());
+                            stage_record(inner, &mut batch, &mut heads, &s, new.as_ref(), hops);
                             overlay.insert(s.key, new.clone());
                         }
                         let new = match s.change {
@@ -432,13 +458,20 @@ fn stage_record(
     heads: &mut Vec<ShardHead>,
     s: &Staged,
     new: Option<&Item>,
+    hops: u8,
 ) {
     let Some(stream) = read(&s.table.stats.stream).clone() else {
         return;
     };
     let names: Vec<&str> = s.table.def.key_names().collect();
-    let Some(record) = encode_record(stream.view_type, &names, s.old.as_ref(), new, now_us())
-    else {
+    let Some(record) = encode_record(
+        stream.view_type,
+        &names,
+        s.old.as_ref(),
+        new,
+        now_us(),
+        hops,
+    ) else {
         return;
     };
     // The shard is part of the item key (bytes 4..6, see `keys.rs`).
@@ -551,6 +584,17 @@ impl Engine {
     /// Writes a key durably (fsync'd unless the store is in-memory or buffered).
     pub fn system_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = self.inner.db.batch().durability(self.sync_mode());
+        batch.insert(&self.inner.system, key.to_vec(), value.to_vec());
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Writes a key without waiting for the disk: it survives a crash of the process
+    /// only once a later synced write (or the OS) flushed it. For state whose loss is
+    /// harmless, such as a trigger checkpoint (a lost one means a redelivery, which
+    /// at-least-once allows).
+    pub fn system_put_relaxed(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = self.inner.db.batch().durability(None);
         batch.insert(&self.inner.system, key.to_vec(), value.to_vec());
         batch.commit()?;
         Ok(())

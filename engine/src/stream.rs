@@ -11,8 +11,8 @@
 //! | `meta` | `b"trim/" + stream_id u32 + shard u16` | `u64`: the shard's trim horizon |
 //! | `meta` | `b"seq_hwm"` | `u64`: the highest sequence number ever assigned |
 //!
-//! A record is `[version 1][event u8: 1 INSERT, 2 MODIFY, 3 REMOVE][created_us u64]`
-//! `[view u8][size_bytes u32]` then three length-prefixed (`u32`) sections: the keys,
+//! A record is `[version 2][event u8: 1 INSERT, 2 MODIFY, 3 REMOVE][created_us u64]`
+//! `[view u8][size_bytes u32][hops u8]` then three length-prefixed (`u32`) sections: the keys,
 //! the new image and the old image, each an item in the `codec.rs` format or empty
 //! (length 0) when the view type leaves it out.
 //!
@@ -126,7 +126,8 @@ pub struct StreamDef {
 }
 
 const STREAM_DEF_VERSION: u8 = 1;
-const RECORD_VERSION: u8 = 1;
+/// Version 2 added `hops`; version 1 records (without it) still decode, with 0 hops.
+const RECORD_VERSION: u8 = 2;
 
 impl StreamDef {
     fn encode(&self) -> Vec<u8> {
@@ -157,6 +158,8 @@ pub struct StreamRecord {
     pub created_us: u64,
     pub view_type: StreamViewType,
     pub size_bytes: u64,
+    /// Trigger invocations that led to this change (0 for a client's write).
+    pub hops: u8,
     pub keys: Item,
     pub new_image: Option<Item>,
     pub old_image: Option<Item>,
@@ -208,6 +211,7 @@ pub(crate) fn encode_record(
     old: Option<&Item>,
     new: Option<&Item>,
     created_us: u64,
+    hops: u8,
 ) -> Option<Vec<u8>> {
     let (event, source) = match (old, new) {
         (None, Some(n)) => (EventName::Insert, n),
@@ -241,6 +245,7 @@ pub(crate) fn encode_record(
     out.extend(created_us.to_be_bytes());
     out.push(view.tag());
     out.extend(u32::try_from(size).unwrap_or(u32::MAX).to_be_bytes());
+    out.push(hops);
     for section in [Some(&keys), new, old] {
         match section {
             Some(item) => {
@@ -266,7 +271,8 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
         r = rest;
         Ok(head)
     };
-    if take(1)?[0] != RECORD_VERSION {
+    let version = take(1)?[0];
+    if version != RECORD_VERSION && version != 1 {
         return Err(Error::Storage("unknown stream record version".into()));
     }
     let event_name = match take(1)?[0] {
@@ -280,6 +286,7 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
     let size_bytes = u64::from(u32::from_be_bytes(
         take(4)?.try_into().map_err(|_| corrupt())?,
     ));
+    let hops = if version >= 2 { take(1)?[0] } else { 0 };
     let mut sections = [None, None, None];
     for s in &mut sections {
         let len = u32::from_be_bytes(take(4)?.try_into().map_err(|_| corrupt())?) as usize;
@@ -294,6 +301,7 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
         created_us,
         view_type,
         size_bytes,
+        hops,
         keys: keys.ok_or_else(corrupt)?,
         new_image,
         old_image,
@@ -799,7 +807,7 @@ mod tests {
             StreamViewType::OldImage,
             StreamViewType::NewAndOldImages,
         ] {
-            let bytes = encode_record(view, &["pk"], Some(&old), Some(&new), 42).unwrap();
+            let bytes = encode_record(view, &["pk"], Some(&old), Some(&new), 42, 3).unwrap();
             let r = decode_record(7, &bytes).unwrap();
             assert_eq!(r.event_name, EventName::Modify);
             assert_eq!(r.keys.len(), 1);
@@ -818,10 +826,11 @@ mod tests {
                 )
             );
             assert_eq!(r.created_us, 42);
+            assert_eq!(r.hops, 3);
             for cut in 0..bytes.len() {
                 assert!(decode_record(7, &bytes[..cut]).is_err());
             }
         }
-        assert!(encode_record(StreamViewType::KeysOnly, &["pk"], None, None, 1).is_none());
+        assert!(encode_record(StreamViewType::KeysOnly, &["pk"], None, None, 1, 0).is_none());
     }
 }

@@ -10,3 +10,4 @@ mod expressions;
 mod harness;
 mod python;
 mod streams;
+mod triggers;

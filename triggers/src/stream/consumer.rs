@@ -25,6 +25,10 @@ const RETRY_BACKOFF_MS_MIN: u64 = 10;
 const RETRY_BACKOFF_MS_MAX: u64 = 5_000;
 /// Largest event handed to a function (Lambda: 6 MB).
 const EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
+/// A record caused by this many chained trigger invocations (a function whose writes
+/// trigger itself, directly or through other functions) is not delivered: Lambda's
+/// recursive-loop guard stops after about 16 hops.
+pub const RECURSION_HOPS_MAX: u8 = 16;
 
 pub(crate) struct Consumer {
     rt: Arc<Runtime>,
@@ -132,9 +136,11 @@ impl Consumer {
 
     fn save(&self, pos: u64) {
         let key = checkpoint_key(&self.mapping.id, self.shard, self.lane);
-        // A checkpoint that cannot be stored means records may be delivered again after
-        // a restart (at-least-once still holds); say so and go on.
-        if let Err(e) = self.engine().system_put(&key, &pos.to_be_bytes()) {
+        // Not fsync'd: a checkpoint lost in a crash only means records are delivered
+        // again (at-least-once), and a per-batch fsync would cap throughput. Writes
+        // reach the journal in order, so a recovered checkpoint is never ahead of a
+        // handled batch. A checkpoint that cannot be stored at all is reported.
+        if let Err(e) = self.engine().system_put_relaxed(&key, &pos.to_be_bytes()) {
             self.mapping
                 .set_result(&format!("PROBLEM: cannot store the checkpoint: {e}"));
         }
@@ -270,6 +276,30 @@ impl Consumer {
     /// handled whenever part of the batch is (a partial batch response).
     fn deliver(&self, cfg: &MappingConfig, batch: &[StreamRecord], pos: &mut u64) -> Outcome {
         let mut batch = batch.to_vec();
+        // Records that closed a loop are not delivered: they go where failed records go.
+        if batch.iter().any(|r| r.hops >= RECURSION_HOPS_MAX) {
+            let (looped, rest): (Vec<StreamRecord>, Vec<StreamRecord>) = batch
+                .into_iter()
+                .partition(|r| r.hops >= RECURSION_HOPS_MAX);
+            self.mapping
+                .metrics
+                .recursion_stops
+                .fetch_add(looped.len() as u64, Ordering::Relaxed);
+            self.mapping.set_state(
+                "Enabled",
+                &format!(
+                    "RecursiveInvocationDetected: records caused by {RECURSION_HOPS_MAX} chained invocations were not delivered"
+                ),
+            );
+            if let Outcome::Interrupted = self.give_up(cfg, &looped, "RecursiveInvocationDetected")
+            {
+                return Outcome::Interrupted;
+            }
+            if rest.is_empty() {
+                return Outcome::Done;
+            }
+            batch = rest;
+        }
         let mut attempts: u32 = 0;
         loop {
             if self.stopped() {
@@ -349,18 +379,35 @@ impl Consumer {
         let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
             return Err(format!("function {} is not deployed", cfg.function_name));
         };
-        let records: Vec<Value> = batch
-            .iter()
-            .map(|r| self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn))
-            .collect();
-        let event = json!({ "Records": records }).to_string();
+        let mut event = Vec::with_capacity(512 * batch.len() + 16);
+        event.extend_from_slice(b"{\"Records\":[");
+        for (i, r) in batch.iter().enumerate() {
+            if i > 0 {
+                event.push(b',');
+            }
+            self.rt
+                .deps
+                .codec
+                .write_record(r, &self.stream, &cfg.stream_arn, &mut event);
+        }
+        event.extend_from_slice(b"]}");
+        // The codec writes JSON, which is UTF-8.
+        let event = String::from_utf8(event).map_err(|e| e.to_string())?;
         let metrics = &self.mapping.metrics;
         metrics.invocations.fetch_add(1, Ordering::Relaxed);
-        let inv = self
-            .rt
-            .deps
-            .executor
-            .invoke(&function, &event, &self.rt.deps.tables);
+        // The function's own writes carry one more hop than the records that caused them.
+        let hops = batch
+            .iter()
+            .map(|r| r.hops)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let inv = eddy_engine::with_origin_hops(hops, || {
+            self.rt
+                .deps
+                .executor
+                .invoke(&function, &event, &self.rt.deps.tables)
+        });
         let us = inv.duration.as_micros() as u64;
         metrics.batch_duration_us_last.store(us, Ordering::Relaxed);
         metrics

@@ -37,6 +37,20 @@ pub use filter::FilterPattern;
 /// format.
 pub trait EventCodec: Send + Sync {
     fn record(&self, record: &StreamRecord, stream: &StreamDef, event_source_arn: &str) -> Value;
+
+    /// Appends the same record's JSON to `out`; override it to skip building a
+    /// `Value` on the delivery path.
+    fn write_record(
+        &self,
+        record: &StreamRecord,
+        stream: &StreamDef,
+        event_source_arn: &str,
+        out: &mut Vec<u8>,
+    ) {
+        let v = self.record(record, stream, event_source_arn);
+        // Writing a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &v);
+    }
 }
 
 /// A mapping request that cannot be carried out. `Invalid` names the field.
@@ -82,6 +96,8 @@ pub struct Metrics {
     pub sent_to_failure_destination: AtomicU64,
     pub dropped: AtomicU64,
     pub trimmed_skips: AtomicU64,
+    /// Records not delivered because they closed a recursive loop.
+    pub recursion_stops: AtomicU64,
     /// Microseconds between the newest delivered record's commit and its delivery.
     pub iterator_age_us: AtomicU64,
     pub batch_duration_us_total: AtomicU64,
@@ -147,6 +163,10 @@ impl std::fmt::Debug for TriggerRuntime {
 pub(crate) struct Runtime {
     pub deps: RuntimeDeps,
     mappings: Mutex<BTreeMap<String, Arc<Mapping>>>,
+    /// Serializes changes (create, update, delete, shutdown): an update stops a
+    /// mapping's consumers and starts new ones, and two at once would leave two sets
+    /// running on the same checkpoints.
+    control: Mutex<()>,
 }
 
 fn now_ms() -> u64 {
@@ -191,6 +211,7 @@ impl TriggerRuntime {
             inner: Arc::new(Runtime {
                 deps,
                 mappings: Mutex::new(BTreeMap::new()),
+                control: Mutex::new(()),
             }),
         };
         let stored = rt
@@ -258,6 +279,7 @@ impl TriggerRuntime {
 
     /// Creates a mapping (`POST /v1/triggers`).
     pub fn create(&self, r: &MappingRequest) -> Result<Value, TriggerError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let engine = &self.inner.deps.engine;
         let function_name = r
             .function_name
@@ -440,6 +462,7 @@ impl TriggerRuntime {
     /// Changes a mapping (`PATCH /v1/triggers/{id}`): any field but the function's
     /// stream and starting position.
     pub fn update(&self, id: &str, r: &MappingRequest) -> Result<Value, TriggerError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let m = self.mapping(id)?;
         if r.event_source_arn.is_some() || r.table_name.is_some() {
             return Err(TriggerError::invalid(
@@ -498,6 +521,7 @@ impl TriggerRuntime {
     }
 
     pub fn delete(&self, id: &str) -> Result<Value, TriggerError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let m = self.mapping(id)?;
         self.stop_consumers(&m);
         m.stopped.store(true, Ordering::Release);
@@ -521,6 +545,7 @@ impl TriggerRuntime {
 
     /// Stops every consumer (server shutdown); checkpoints are already durable.
     pub fn shutdown(&self) {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let all: Vec<Arc<Mapping>> = self
             .inner
             .mappings
@@ -572,6 +597,7 @@ impl TriggerRuntime {
                 "SentToFailureDestination": mt.sent_to_failure_destination.load(Ordering::Relaxed),
                 "Dropped": mt.dropped.load(Ordering::Relaxed),
                 "TrimmedSkips": mt.trimmed_skips.load(Ordering::Relaxed),
+                "RecursionStops": mt.recursion_stops.load(Ordering::Relaxed),
                 "IteratorAgeMilliseconds": mt.iterator_age_us.load(Ordering::Relaxed) as f64 / 1000.0,
                 "BatchDurationMillisecondsLast": mt.batch_duration_us_last.load(Ordering::Relaxed) as f64 / 1000.0,
                 "BatchDurationMillisecondsAverage": if invocations == 0 { 0.0 } else {

@@ -1,0 +1,777 @@
+//! Eddy's own REST API under `/v1/` (functions and triggers) and `/metrics`.
+//!
+//! Owns the routes, their request and response JSON, and the mapping of executor and
+//! trigger errors to HTTP: `{"error": {"code", "message", "field"?}}` with 400 for
+//! invalid input (naming the field), 404 for an unknown function or trigger, 413 for an
+//! oversized body and 500 only for internal failures. Deploying (compiling) and invoking
+//! (running wasm), and every trigger change (which stops and starts consumer threads),
+//! run in `spawn_blocking`. The semantics live in `eddy-triggers`; this module only
+//! translates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine as _;
+use eddy_triggers::schedule::{ScheduleError, ScheduleRequest};
+use eddy_triggers::stream::{MappingRequest, TriggerError};
+use eddy_triggers::{
+    COMPONENT_BYTES_MAX, DeployError, FunctionConfig, FunctionVersion, InvokeError, LogLine, Origin,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::server::AppState;
+
+/// Largest JSON deploy body: the component in base64 (4 characters per 3 bytes) plus
+/// room for the configuration.
+pub const DEPLOY_JSON_BYTES_MAX: usize = COMPONENT_BYTES_MAX / 3 * 4 + 1024 * 1024;
+/// Largest event `POST /v1/functions/{name}/invoke` accepts (Lambda's 6 MB payload).
+pub const INVOKE_EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
+/// Largest trigger body (five 4,096-character filter patterns fit many times over).
+pub const TRIGGER_BODY_BYTES_MAX: usize = 256 * 1024;
+
+/// The `/v1/` routes and `/metrics`, merged into [`crate::server::app`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/functions", get(list_functions))
+        .route(
+            "/v1/functions/{name}",
+            put(deploy).get(get_function).delete(delete_function),
+        )
+        .route("/v1/functions/{name}/invoke", post(invoke))
+        .route("/v1/functions/{name}/logs", get(function_logs))
+        .route("/v1/triggers", get(list_triggers).post(create_trigger))
+        .route(
+            "/v1/triggers/{id}",
+            get(get_trigger)
+                .patch(update_trigger)
+                .delete(delete_trigger),
+        )
+        .route("/v1/schedules", get(list_schedules).post(create_schedule))
+        .route(
+            "/v1/schedules/{name}",
+            get(get_schedule)
+                .patch(update_schedule)
+                .delete(delete_schedule),
+        )
+        .route("/v1/{*rest}", axum::routing::any(unknown_route))
+        .route("/metrics", get(metrics))
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// An API error: `{"error": {"code", "message", "field"?}}` with its status.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A 400 about one field (or query parameter); the message names it.
+    fn invalid(field: &str, message: impl std::fmt::Display) -> Problem {
+        Problem {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterValueException",
+            message: format!("{field}: {message}"),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+    }
+
+    fn internal(message: impl Into<String>) -> Problem {
+        let message = message.into();
+        tracing::error!(error = %message, "internal error in the /v1 API");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            message,
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = Value::String(field);
+        }
+        (self.status, json_body(&json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<TriggerError> for Problem {
+    fn from(e: TriggerError) -> Problem {
+        match e {
+            TriggerError::Invalid { field, message } => Problem::invalid(field, message),
+            TriggerError::NotFound(message) => Problem::not_found(message),
+            TriggerError::Storage(message) => Problem::internal(message),
+        }
+    }
+}
+
+impl From<ScheduleError> for Problem {
+    fn from(e: ScheduleError) -> Problem {
+        match e {
+            ScheduleError::Invalid { field, message } => Problem::invalid(field, message),
+            ScheduleError::NotFound(message) => Problem::not_found(message),
+            ScheduleError::Conflict(message) => {
+                Problem::new(StatusCode::CONFLICT, "ResourceConflictException", message)
+            }
+            ScheduleError::Storage(message) => Problem::internal(message),
+        }
+    }
+}
+
+impl From<DeployError> for Problem {
+    fn from(e: DeployError) -> Problem {
+        match &e {
+            DeployError::InvalidName { .. } => Problem {
+                field: Some("name".to_owned()),
+                ..Problem::bad_request("InvalidParameterValueException", e.to_string())
+            },
+            DeployError::InvalidConfig { field, message } => Problem::invalid(field, message),
+            DeployError::TooLarge { .. } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                e.to_string(),
+            ),
+            DeployError::NotWasm
+            | DeployError::CoreModule
+            | DeployError::InvalidComponent { .. }
+            | DeployError::WrongWorld { .. } => {
+                Problem::bad_request("InvalidComponentException", e.to_string())
+            }
+            DeployError::Store(_) => Problem::internal(e.to_string()),
+            // A rejection added later: its message says what is wrong.
+            _ => Problem::bad_request("InvalidParameterValueException", e.to_string()),
+        }
+    }
+}
+
+type ApiResult = Result<Response, Problem>;
+
+fn json_body(v: &Value) -> Response {
+    let mut resp = v.to_string().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn ok(v: &Value) -> ApiResult {
+    Ok(json_body(v))
+}
+
+fn created(v: &Value) -> ApiResult {
+    Ok((StatusCode::CREATED, json_body(v)).into_response())
+}
+
+/// Runs blocking work (compiling, running wasm, joining consumer threads) off the async
+/// workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Problem::internal(format!("the task failed: {e}")))
+}
+
+async fn read_body(body: Body, limit_bytes: usize) -> Result<bytes::Bytes, Problem> {
+    to_bytes(body, limit_bytes).await.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("the request body is over the limit of {limit_bytes} bytes"),
+        )
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(
+            "InvalidRequestContentException",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+async fn unknown_route(uri: Uri) -> Problem {
+    Problem::not_found(format!("no such API route: {}", uri.path()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Functions
+
+/// The JSON form of `PUT /v1/functions/{name}` (the raw form sends the component bytes
+/// with the configuration in the query).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeployJson {
+    wasm_base64: String,
+    #[serde(default)]
+    config: Option<Value>,
+}
+
+/// `PUT /v1/functions/{name}`: the body is the component (`application/wasm`), the
+/// configuration is in the query (`memory_mb`, `timeout_ms`, `table`/`tables`, `env`,
+/// `host`/`hosts`); or the body is `{"wasm_base64", "config"}` (`application/json`).
+async fn deploy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let json_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let limit_bytes = if json_form {
+        DEPLOY_JSON_BYTES_MAX
+    } else {
+        COMPONENT_BYTES_MAX
+    };
+    let bytes = read_body(body, limit_bytes).await?;
+    // A component starts with `\0asm`, never with `{`: JSON sent without its type is
+    // still understood.
+    let (wasm, config) = if json_form || bytes.first() == Some(&b'{') {
+        if uri.query().is_some_and(|q| !q.is_empty()) {
+            return Err(Problem::bad_request(
+                "InvalidParameterValueException",
+                "give the configuration either in the JSON body or in the query, not both",
+            ));
+        }
+        deploy_from_json(&bytes)?
+    } else {
+        (
+            bytes.to_vec(),
+            config_from_query(uri.query().unwrap_or(""))?,
+        )
+    };
+    let functions = state.platform.functions.clone();
+    let function = blocking(move || functions.deploy(&name, &wasm, config)).await??;
+    created(&function_json(&function))
+}
+
+fn deploy_from_json(bytes: &[u8]) -> Result<(Vec<u8>, FunctionConfig), Problem> {
+    let value = parse_json(bytes)?;
+    let request: DeployJson = serde_json::from_value(value).map_err(|e| {
+        Problem::bad_request(
+            "InvalidRequestContentException",
+            format!("expected {{\"wasm_base64\": \"…\", \"config\": {{…}}}}: {e}"),
+        )
+    })?;
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(request.wasm_base64.trim())
+        .map_err(|e| Problem::invalid("wasm_base64", format!("not valid base64: {e}")))?;
+    let config = match request.config {
+        None | Some(Value::Null) => FunctionConfig::default(),
+        Some(config) => parse_fields::<FunctionConfig>(config, "config.")?,
+    };
+    Ok((wasm, config))
+}
+
+/// The deployment configuration from query parameters a user can type:
+/// `?memory_mb=128&timeout_ms=3000&tables=orders,totals&env=KEY=VALUE&env=K2=V2`.
+fn config_from_query(query: &str) -> Result<FunctionConfig, Problem> {
+    let mut config = FunctionConfig::default();
+    for (key, value) in parse_query(query)? {
+        match key.as_str() {
+            "memory_mb" => {
+                config.memory_mb = value.parse().map_err(|_| {
+                    Problem::invalid(
+                        "memory_mb",
+                        format!("{value:?} is not a whole number of MiB"),
+                    )
+                })?;
+            }
+            "timeout_ms" => {
+                config.timeout_ms = value.parse().map_err(|_| {
+                    Problem::invalid(
+                        "timeout_ms",
+                        format!("{value:?} is not a whole number of milliseconds"),
+                    )
+                })?;
+            }
+            "table" | "tables" => config.tables.extend(
+                value
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+            ),
+            "host" | "hosts" => config.hosts.extend(
+                value
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned),
+            ),
+            "env" => {
+                let (k, v) = value.split_once('=').ok_or_else(|| {
+                    Problem::invalid("env", format!("{value:?} is not KEY=VALUE"))
+                })?;
+                config.environment.insert(k.to_owned(), v.to_owned());
+            }
+            other => {
+                return Err(Problem::invalid(
+                    other,
+                    "unknown parameter: use memory_mb, timeout_ms, table, env (KEY=VALUE) or host",
+                ));
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// Deserializes a JSON object field by field first, so that an unknown field or a
+/// value of the wrong type is reported with the field's name.
+fn parse_fields<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Problem> {
+    let Value::Object(fields) = value else {
+        return Err(Problem::bad_request(
+            "InvalidRequestContentException",
+            "the body must be a JSON object",
+        ));
+    };
+    for (key, v) in &fields {
+        let single = Value::Object(Map::from_iter([(key.clone(), v.clone())]));
+        if let Err(e) = serde_json::from_value::<T>(single) {
+            return Err(Problem::invalid(&format!("{prefix}{key}"), e));
+        }
+    }
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| Problem::bad_request("InvalidRequestContentException", e.to_string()))
+}
+
+async fn list_functions(State(state): State<AppState>) -> ApiResult {
+    let functions: Vec<Value> = state
+        .platform
+        .functions
+        .list()
+        .iter()
+        .map(|f| function_json(f))
+        .collect();
+    ok(&json!({ "functions": functions }))
+}
+
+fn function_or_404(state: &AppState, name: &str) -> Result<Arc<FunctionVersion>, Problem> {
+    state
+        .platform
+        .functions
+        .get(name)
+        .ok_or_else(|| Problem::not_found(format!("Function not found: {name}")))
+}
+
+async fn get_function(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let function = function_or_404(&state, &name)?;
+    ok(&function_json(&function))
+}
+
+async fn delete_function(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let function = function_or_404(&state, &name)?;
+    let functions = state.platform.functions.clone();
+    let deleted_name = name.clone();
+    let existed = blocking(move || functions.delete(&deleted_name))
+        .await?
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    if !existed {
+        return Err(Problem::not_found(format!("Function not found: {name}")));
+    }
+    ok(&json!({ "name": name, "version": function.version(), "deleted": true }))
+}
+
+/// `POST /v1/functions/{name}/invoke`: runs the function once on the body (an event
+/// JSON; empty means `{}`) and returns its result, error, logs and duration.
+async fn invoke(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> ApiResult {
+    let function = function_or_404(&state, &name)?;
+    let bytes = read_body(body, INVOKE_EVENT_BYTES_MAX).await?;
+    let event = if bytes.iter().all(u8::is_ascii_whitespace) {
+        "{}".to_owned()
+    } else {
+        parse_json(&bytes)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| {
+            Problem::bad_request("InvalidRequestContentException", "the event is not UTF-8")
+        })?
+    };
+    let executor = state.platform.executor.clone();
+    let tables = state.platform.tables.clone();
+    let version = function.version();
+    let invocation = blocking(move || executor.invoke(&function, &event, &tables)).await?;
+    let (result, error) = match &invocation.result {
+        Ok(response) if response.trim().is_empty() => (Value::Null, Value::Null),
+        Ok(response) => (
+            serde_json::from_str(response).unwrap_or_else(|_| Value::String(response.clone())),
+            Value::Null,
+        ),
+        Err(e) => (
+            Value::Null,
+            json!({ "kind": invoke_error_kind(e), "message": e.to_string() }),
+        ),
+    };
+    ok(&json!({
+        "function": name,
+        "version": version,
+        "result": result,
+        "error": error,
+        "logs": invocation.logs.iter().map(log_json).collect::<Vec<_>>(),
+        "duration_ms": duration_ms(invocation.duration),
+    }))
+}
+
+fn invoke_error_kind(e: &InvokeError) -> &'static str {
+    match e {
+        InvokeError::Timeout { .. } => "Timeout",
+        InvokeError::OutOfMemory { .. } => "OutOfMemory",
+        InvokeError::Trap { .. } => "Trap",
+        InvokeError::FunctionError { .. } => "FunctionError",
+    }
+}
+
+/// `GET /v1/functions/{name}/logs[?limit=N]`: the newest lines of the function's log
+/// ring, oldest first.
+async fn function_logs(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> ApiResult {
+    let function = function_or_404(&state, &name)?;
+    let mut limit = usize::MAX;
+    for (key, value) in parse_query(uri.query().unwrap_or(""))? {
+        match key.as_str() {
+            "limit" => {
+                limit = value.parse().map_err(|_| {
+                    Problem::invalid("limit", format!("{value:?} is not a whole number"))
+                })?;
+            }
+            other => return Err(Problem::invalid(other, "unknown parameter: use limit")),
+        }
+    }
+    let lines = function.logs();
+    let skip = lines.len().saturating_sub(limit);
+    ok(&json!({
+        "function": name,
+        "logs": lines[skip..].iter().map(log_json).collect::<Vec<_>>(),
+    }))
+}
+
+fn function_json(f: &FunctionVersion) -> Value {
+    json!({
+        "name": f.name(),
+        "version": f.version(),
+        "config": f.config(),
+        "deployed_at": rfc3339(f.deployed_at_ms()),
+        "deployed_at_ms": f.deployed_at_ms(),
+        "origin": match f.origin() {
+            Origin::Compiled => "compiled",
+            Origin::Cached => "cached",
+        },
+        "wasm_bytes": f.wasm_bytes(),
+    })
+}
+
+fn log_json(line: &LogLine) -> Value {
+    let fields: Map<String, Value> = line
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "invocation": line.invocation,
+        "version": line.version,
+        "timestamp": rfc3339(line.timestamp_ms),
+        "timestamp_ms": line.timestamp_ms,
+        "level": line.level,
+        "message": line.message,
+        "fields": fields,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Triggers
+
+/// Reads a `CreateEventSourceMapping`-shaped body; an unknown field or a value of the
+/// wrong type is a 400 naming the field.
+fn mapping_request(bytes: &[u8]) -> Result<MappingRequest, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(MappingRequest::default());
+    }
+    parse_fields(parse_json(bytes)?, "")
+}
+
+async fn create_trigger(State(state): State<AppState>, body: Body) -> ApiResult {
+    let request = mapping_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let platform = state.platform.clone();
+    created(&blocking(move || platform.change_triggers(|t| t.create(&request))).await??)
+}
+
+/// `GET /v1/triggers[?FunctionName=F][&EventSourceArn=A]`, as Lambda's
+/// `ListEventSourceMappings`.
+async fn list_triggers(State(state): State<AppState>, uri: Uri) -> ApiResult {
+    let mut function = None;
+    let mut source = None;
+    for (key, value) in parse_query(uri.query().unwrap_or(""))? {
+        match key.as_str() {
+            "FunctionName" => function = Some(value),
+            "EventSourceArn" => source = Some(value),
+            other => {
+                return Err(Problem::invalid(
+                    other,
+                    "unknown parameter: use FunctionName or EventSourceArn",
+                ));
+            }
+        }
+    }
+    let mappings: Vec<Value> = state
+        .platform
+        .triggers
+        .list()
+        .into_iter()
+        .filter(|m| {
+            function.as_deref().is_none_or(|f| {
+                let arn = m["FunctionArn"].as_str().unwrap_or("");
+                arn == f || arn.rsplit_once(":function:").is_some_and(|(_, n)| n == f)
+            })
+        })
+        .filter(|m| {
+            source.as_deref().is_none_or(|s| {
+                let arn = m["EventSourceArn"].as_str().unwrap_or("");
+                arn == s || arn.starts_with(&format!("{s}/stream/"))
+            })
+        })
+        .collect();
+    ok(&json!({ "EventSourceMappings": mappings }))
+}
+
+async fn get_trigger(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    ok(&state.platform.triggers.get(&id)?)
+}
+
+async fn update_trigger(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult {
+    let request = mapping_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let platform = state.platform.clone();
+    ok(&blocking(move || platform.change_triggers(|t| t.update(&id, &request))).await??)
+}
+
+async fn delete_trigger(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let platform = state.platform.clone();
+    ok(&blocking(move || platform.change_triggers(|t| t.delete(&id))).await??)
+}
+
+// ---------------------------------------------------------------------------------------
+// Metrics
+
+/// `GET /metrics`: every trigger's counters plus a few server gauges, in Prometheus'
+/// text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let platform = &state.platform;
+    let mut out = String::new();
+    let mut series = |name: &str, kind: &str, help: &str, value: f64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    series(
+        "eddy_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        platform.started.elapsed().as_secs_f64(),
+    );
+    series(
+        "eddy_functions",
+        "gauge",
+        "Deployed functions.",
+        platform.functions.list().len() as f64,
+    );
+    series(
+        "eddy_function_compilations_total",
+        "counter",
+        "Components compiled from WebAssembly (cache loads do not count).",
+        platform.executor.compilations() as f64,
+    );
+    series(
+        "eddy_triggers",
+        "gauge",
+        "Triggers (event-source mappings).",
+        platform.triggers.list().len() as f64,
+    );
+    out.push_str(&platform.triggers.metrics_text());
+    out.push_str(&platform.schedules.metrics_text());
+    let mut resp = out.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    resp
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// `a=1&b=x%20y&b=z` into ordered pairs (repeated keys kept); `+` is a space.
+fn parse_query(query: &str) -> Result<Vec<(String, String)>, Problem> {
+    let mut pairs = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        let key = percent_decode(key).ok_or_else(|| {
+            Problem::invalid("query", format!("{key:?} is not URL-encoded UTF-8"))
+        })?;
+        let value = percent_decode(value)
+            .ok_or_else(|| Problem::invalid(&key, format!("{value:?} is not URL-encoded UTF-8")))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = char::from(bytes.next()?).to_digit(16)?;
+                let lo = char::from(bytes.next()?).to_digit(16)?;
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn duration_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339 UTC (`2024-05-01T12:00:00.123Z`).
+fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Schedules
+
+fn schedule_request(bytes: &[u8]) -> Result<ScheduleRequest, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ScheduleRequest::default());
+    }
+    parse_fields(parse_json(bytes)?, "")
+}
+
+async fn list_schedules(State(state): State<AppState>) -> ApiResult {
+    ok(&json!({ "Schedules": state.platform.schedules.list() }))
+}
+
+async fn create_schedule(State(state): State<AppState>, body: Body) -> ApiResult {
+    let request = schedule_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let platform = state.platform.clone();
+    created(&blocking(move || platform.schedules.create(&request)).await??)
+}
+
+async fn get_schedule(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    ok(&state.platform.schedules.get(&name)?)
+}
+
+async fn update_schedule(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult {
+    let request = schedule_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let platform = state.platform.clone();
+    ok(&blocking(move || platform.schedules.update(&name, &request)).await??)
+}
+
+async fn delete_schedule(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let platform = state.platform.clone();
+    ok(&blocking(move || platform.schedules.delete(&name)).await??)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_714_564_800_000), "2024-05-01T12:00:00.000Z");
+    }
+
+    #[test]
+    fn query_config_names_the_bad_parameter() {
+        let c =
+            config_from_query("memory_mb=64&timeout_ms=10&tables=a-1,b-2&table=c-3&env=K=V%3D1")
+                .unwrap();
+        assert_eq!(c.memory_mb, 64);
+        assert_eq!(c.timeout_ms, 10);
+        assert_eq!(c.tables.len(), 3);
+        assert_eq!(c.environment.get("K").map(String::as_str), Some("V=1"));
+        for (query, field) in [
+            ("memory_mb=x", "memory_mb"),
+            ("timeout_ms=-1", "timeout_ms"),
+            ("env=novalue", "env"),
+            ("colour=red", "colour"),
+        ] {
+            let e = config_from_query(query).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{query}");
+            assert!(e.message.starts_with(field), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn mapping_request_names_unknown_and_mistyped_fields() {
+        let e = mapping_request(br#"{"FunctionName":"f","Colour":1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Colour"));
+        let e = mapping_request(br#"{"BatchSize":"ten"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("BatchSize"));
+        let r = mapping_request(br#"{"FunctionName":"f","BatchSize":5}"#).unwrap();
+        assert_eq!(r.batch_size, Some(5));
+    }
+}

@@ -1,0 +1,157 @@
+//! The host side of the trigger runtime: what `eddy-triggers` calls back into, and the
+//! one place the server starts and stops it.
+//!
+//! Owns [`Platform`] (the executor, the function store, the stream trigger runtime and
+//! the table capability, created once per server), [`EngineTables`] (a function's
+//! DynamoDB calls, run through the same code as `POST /`) and [`WireCodec`] (a change
+//! record in Lambda's JSON, through the same code as the Streams API). It does not know
+//! the `/v1/` routes (that is `api.rs`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use eddy_engine::{Engine, StreamDef, StreamRecord};
+use eddy_triggers::schedule::Scheduler;
+use eddy_triggers::stream::{EventCodec, RuntimeDeps, TriggerRuntime};
+use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, TableApi};
+use serde_json::Value;
+
+/// Everything the functions and triggers API needs; cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    pub executor: Executor,
+    pub functions: Arc<FunctionStore>,
+    pub triggers: TriggerRuntime,
+    /// Cron schedules (`/v1/schedules`).
+    pub schedules: Scheduler,
+    /// The DynamoDB capability handed to every invocation (triggers and `invoke`).
+    pub tables: Arc<dyn TableApi>,
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("executor", &self.executor)
+            .field("functions", &self.functions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Creates the executor (default configuration), opens the function store under
+    /// `functions_dir` and starts every stored trigger. `handle` runs the functions'
+    /// table calls; it must belong to a multi-threaded runtime that outlives the
+    /// platform (callers block on it from plain threads).
+    pub fn start(
+        engine: &Engine,
+        functions_dir: &Path,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Platform, String> {
+        let executor = Executor::new(ExecutorConfig::default()).map_err(|e| e.to_string())?;
+        let functions = Arc::new(
+            FunctionStore::open(functions_dir, &executor)
+                .map_err(|e| format!("cannot open the function store: {e}"))?,
+        );
+        let tables: Arc<dyn TableApi> = Arc::new(EngineTables {
+            engine: engine.clone(),
+            handle,
+        });
+        let codec: Arc<dyn EventCodec> = Arc::new(WireCodec {
+            region: engine.config().region.clone(),
+        });
+        let triggers = TriggerRuntime::start(RuntimeDeps {
+            engine: engine.clone(),
+            executor: executor.clone(),
+            functions: functions.clone(),
+            tables: tables.clone(),
+            codec,
+        })
+        .map_err(|e| format!("cannot start the triggers: {e}"))?;
+        let schedules = Scheduler::start(
+            engine.clone(),
+            executor.clone(),
+            functions.clone(),
+            tables.clone(),
+        )
+        .map_err(|e| format!("cannot start the schedules: {e}"))?;
+        Ok(Platform {
+            schedules,
+            executor,
+            functions,
+            triggers,
+            tables,
+            started: Instant::now(),
+        })
+    }
+
+    /// Runs a trigger change (create, update, delete); the runtime serializes them.
+    /// Blocks: call it off the async workers.
+    pub fn change_triggers<T>(&self, change: impl FnOnce(&TriggerRuntime) -> T) -> T {
+        change(&self.triggers)
+    }
+
+    /// Stops every trigger consumer (they finish the batch in hand and store their
+    /// checkpoints). Blocks: call it before the engine shuts down, off the async
+    /// workers.
+    pub fn shutdown(&self) {
+        self.schedules.shutdown();
+        self.change_triggers(TriggerRuntime::shutdown);
+    }
+}
+
+/// A function's DynamoDB capability: one operation through [`crate::dynamodb::dispatch`],
+/// exactly as if a client had sent it to `POST /`.
+struct EngineTables {
+    engine: Engine,
+    handle: tokio::runtime::Handle,
+}
+
+impl TableApi for EngineTables {
+    /// Called from consumer threads and `spawn_blocking` tasks, never from an async
+    /// worker (where `block_on` would panic).
+    fn call(&self, operation: &str, request_json: &str) -> Result<String, (String, String)> {
+        let body = Bytes::copy_from_slice(request_json.as_bytes());
+        let result =
+            self.handle
+                .block_on(crate::dynamodb::dispatch(&self.engine, operation, &body));
+        match result {
+            Ok(response) => String::from_utf8(response).map_err(|_| {
+                (
+                    "InternalServerError".to_owned(),
+                    "the response is not UTF-8".to_owned(),
+                )
+            }),
+            Err(e) => Err(e.code_and_message()),
+        }
+    }
+}
+
+/// A change record in Lambda's DynamoDB-Streams event form.
+struct WireCodec {
+    region: String,
+}
+
+impl EventCodec for WireCodec {
+    fn record(&self, record: &StreamRecord, stream: &StreamDef, event_source_arn: &str) -> Value {
+        let wire =
+            crate::streams::WireRecord::new(record, stream, &self.region, Some(event_source_arn));
+        serde_json::to_value(wire).unwrap_or(Value::Null)
+    }
+
+    /// The delivery path: written straight from the engine's values, no `Value` tree.
+    fn write_record(
+        &self,
+        record: &StreamRecord,
+        stream: &StreamDef,
+        event_source_arn: &str,
+        out: &mut Vec<u8>,
+    ) {
+        let wire =
+            crate::streams::WireRecord::new(record, stream, &self.region, Some(event_source_arn));
+        // Serializing our own values into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &wire);
+    }
+}

@@ -1,0 +1,477 @@
+//! The client commands `eddy function …` and `eddy trigger …`: thin HTTP clients over
+//! the `/v1/` API of a running server (`--endpoint`, default the local one).
+//!
+//! Owns the subcommands' flags, turning them into requests, and printing: a success
+//! prints the response JSON pretty on stdout; a failure prints the server's error
+//! message on stderr and exits non-zero. No semantics live here.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value, json};
+
+/// The server the client commands talk to by default (`eddy serve`'s default address).
+pub const ENDPOINT_DEFAULT: &str = "http://127.0.0.1:8000";
+/// Longest a client command waits for its response: the longest function timeout
+/// (15 minutes, for `invoke`) plus a minute.
+pub const REQUEST_TIMEOUT_MS: u64 = 960_000;
+/// The event `eddy function invoke` sends without `--event`: an empty stream batch.
+pub const INVOKE_EVENT_DEFAULT: &str = r#"{"Records":[]}"#;
+
+/// `--endpoint`, shared by the client commands.
+#[derive(Debug, Args, Clone)]
+pub struct Endpoint {
+    /// The Eddy server to talk to.
+    #[arg(long, global = true, default_value = ENDPOINT_DEFAULT)]
+    endpoint: String,
+}
+
+/// `eddy function …`
+#[derive(Debug, Args)]
+pub struct FunctionArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    #[command(subcommand)]
+    command: FunctionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum FunctionCommand {
+    /// Deploy a WebAssembly component (wasm32-wasip2) as the next version of a function.
+    Deploy {
+        /// The function's name (1-64 characters of [A-Za-z0-9_-]).
+        name: String,
+        /// The component file.
+        file: PathBuf,
+        /// Memory limit of one invocation, MiB (default 128).
+        #[arg(long)]
+        memory_mb: Option<u32>,
+        /// Deadline of one invocation, milliseconds (default 3000).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// A table the function may use through the DynamoDB capability (repeatable).
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// A configuration value KEY=VALUE (repeatable).
+        #[arg(long = "env")]
+        env: Vec<String>,
+        /// A host the function may reach over outbound HTTP (repeatable).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
+    /// List the deployed functions.
+    List,
+    /// Show one function's served version and configuration.
+    Show { name: String },
+    /// Print a function's recent log lines.
+    Logs {
+        name: String,
+        /// Only the newest N lines.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Delete a function and all its versions.
+    Delete { name: String },
+    /// Run a function once on an event and print its result and logs.
+    Invoke {
+        name: String,
+        /// The event JSON: a file, or `-` for stdin (default: an empty stream batch).
+        #[arg(long)]
+        event: Option<String>,
+    },
+}
+
+/// `eddy trigger …`
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    #[command(subcommand)]
+    command: TriggerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TriggerCommand {
+    /// Attach a function to a table's stream (Lambda's CreateEventSourceMapping).
+    Create(CreateArgs),
+    /// List the triggers.
+    List {
+        /// Only the triggers of this function.
+        #[arg(long)]
+        function: Option<String>,
+    },
+    /// Show one trigger with its state and counters.
+    Show { id: String },
+    /// Change a trigger: a JSON file (or `-`) of Lambda's UpdateEventSourceMapping fields.
+    Update {
+        id: String,
+        #[arg(long)]
+        json: String,
+    },
+    /// Resume a trigger from its checkpoint.
+    Enable { id: String },
+    /// Pause a trigger (its checkpoint stays).
+    Disable { id: String },
+    /// Delete a trigger and its checkpoints.
+    Delete { id: String },
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The function to run.
+    #[arg(long)]
+    function: Option<String>,
+    /// The table whose (current) stream feeds the function.
+    #[arg(long, conflicts_with = "stream_arn")]
+    table: Option<String>,
+    /// A stream ARN (from DescribeTable's LatestStreamArn).
+    #[arg(long)]
+    stream_arn: Option<String>,
+    /// Records per invocation (1-10000, default 100).
+    #[arg(long)]
+    batch_size: Option<u32>,
+    /// Where to start reading (default LATEST).
+    #[arg(long, value_parser = ["TRIM_HORIZON", "LATEST"])]
+    starting_position: Option<String>,
+    /// Lambda's full CreateEventSourceMapping JSON (a file, or `-`); the flags above
+    /// override its fields.
+    #[arg(long)]
+    json: Option<String>,
+}
+
+/// `eddy schedule …`
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    #[command(subcommand)]
+    command: ScheduleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCommand {
+    /// Run a function on a cron expression with a fixed payload.
+    Create {
+        name: String,
+        /// The function to run.
+        #[arg(long)]
+        function: String,
+        /// `*/5 * * * *` (5 fields), with seconds (6), or EventBridge's `cron(…)`.
+        #[arg(long)]
+        cron: String,
+        /// The event's `detail`: JSON text.
+        #[arg(long)]
+        input: Option<String>,
+    },
+    /// List the schedules.
+    List,
+    /// Show one schedule with its last and next fire time.
+    Show { name: String },
+    /// Resume a schedule.
+    Enable { name: String },
+    /// Pause a schedule.
+    Disable { name: String },
+    /// Delete a schedule.
+    Delete { name: String },
+}
+
+/// Runs `eddy schedule …`.
+pub fn schedule(args: ScheduleArgs) -> std::process::ExitCode {
+    run(&args.endpoint.endpoint, schedule_request(args.command))
+}
+
+fn schedule_request(command: ScheduleCommand) -> Result<ApiRequest, String> {
+    let path = |name: &str| format!("/v1/schedules/{}", encode(name));
+    let state = |enabled: bool| {
+        serde_json::json!({ "Enabled": enabled })
+            .to_string()
+            .into_bytes()
+    };
+    Ok(match command {
+        ScheduleCommand::Create {
+            name,
+            function,
+            cron,
+            input,
+        } => {
+            let mut body = serde_json::json!({
+                "Name": name,
+                "FunctionName": function,
+                "ScheduleExpression": cron,
+            });
+            if let Some(input) = input {
+                body["Input"] = serde_json::from_str(&input)
+                    .map_err(|e| format!("--input is not JSON: {e}"))?;
+            }
+            ApiRequest::json(
+                Method::POST,
+                "/v1/schedules".into(),
+                body.to_string().into_bytes(),
+            )
+        }
+        ScheduleCommand::List => ApiRequest::get("/v1/schedules".into()),
+        ScheduleCommand::Show { name } => ApiRequest::get(path(&name)),
+        ScheduleCommand::Enable { name } => {
+            ApiRequest::json(Method::PATCH, path(&name), state(true))
+        }
+        ScheduleCommand::Disable { name } => {
+            ApiRequest::json(Method::PATCH, path(&name), state(false))
+        }
+        ScheduleCommand::Delete { name } => {
+            ApiRequest::json(Method::DELETE, path(&name), Vec::new())
+        }
+    })
+}
+
+/// Runs `eddy function …`.
+pub fn function(args: FunctionArgs) -> std::process::ExitCode {
+    run(&args.endpoint.endpoint, function_request(args.command))
+}
+
+/// Runs `eddy trigger …`.
+pub fn trigger(args: TriggerArgs) -> std::process::ExitCode {
+    run(&args.endpoint.endpoint, trigger_request(args.command))
+}
+
+/// One API request a command makes.
+struct ApiRequest {
+    method: Method,
+    path: String,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+impl ApiRequest {
+    fn get(path: String) -> Self {
+        Self::json(Method::GET, path, Vec::new())
+    }
+
+    fn json(method: Method, path: String, body: Vec<u8>) -> Self {
+        Self {
+            method,
+            path,
+            content_type: "application/json",
+            body,
+        }
+    }
+}
+
+fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
+    Ok(match command {
+        FunctionCommand::Deploy {
+            name,
+            file,
+            memory_mb,
+            timeout_ms,
+            tables,
+            env,
+            hosts,
+        } => {
+            let wasm = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let mut query = Vec::new();
+            if let Some(m) = memory_mb {
+                query.push(format!("memory_mb={m}"));
+            }
+            if let Some(t) = timeout_ms {
+                query.push(format!("timeout_ms={t}"));
+            }
+            for (key, values) in [("table", &tables), ("env", &env), ("host", &hosts)] {
+                query.extend(values.iter().map(|v| format!("{key}={}", encode(v))));
+            }
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            ApiRequest {
+                method: Method::PUT,
+                path: format!("/v1/functions/{}{query}", encode(&name)),
+                content_type: "application/wasm",
+                body: wasm,
+            }
+        }
+        FunctionCommand::List => ApiRequest::get("/v1/functions".into()),
+        FunctionCommand::Show { name } => {
+            ApiRequest::get(format!("/v1/functions/{}", encode(&name)))
+        }
+        FunctionCommand::Logs { name, limit } => ApiRequest::get(format!(
+            "/v1/functions/{}/logs{}",
+            encode(&name),
+            limit.map_or(String::new(), |l| format!("?limit={l}"))
+        )),
+        FunctionCommand::Delete { name } => ApiRequest::json(
+            Method::DELETE,
+            format!("/v1/functions/{}", encode(&name)),
+            Vec::new(),
+        ),
+        FunctionCommand::Invoke { name, event } => {
+            let event = match event {
+                None => INVOKE_EVENT_DEFAULT.as_bytes().to_vec(),
+                Some(source) => read_source(&source)?,
+            };
+            ApiRequest::json(
+                Method::POST,
+                format!("/v1/functions/{}/invoke", encode(&name)),
+                event,
+            )
+        }
+    })
+}
+
+fn trigger_request(command: TriggerCommand) -> Result<ApiRequest, String> {
+    let path = |id: &str| format!("/v1/triggers/{}", encode(id));
+    let patch = |id: &str, body: Value| {
+        ApiRequest::json(Method::PATCH, path(id), body.to_string().into_bytes())
+    };
+    Ok(match command {
+        TriggerCommand::Create(args) => {
+            let mut body = match &args.json {
+                Some(source) => match serde_json::from_slice(&read_source(source)?) {
+                    Ok(Value::Object(m)) => m,
+                    Ok(_) => return Err(format!("{source}: expected a JSON object")),
+                    Err(e) => return Err(format!("{source}: not valid JSON: {e}")),
+                },
+                None => Map::new(),
+            };
+            let mut set = |key: &str, value: Option<Value>| {
+                if let Some(v) = value {
+                    body.insert(key.to_owned(), v);
+                }
+            };
+            set("FunctionName", args.function.map(Value::from));
+            set("TableName", args.table.map(Value::from));
+            set("EventSourceArn", args.stream_arn.map(Value::from));
+            set("BatchSize", args.batch_size.map(Value::from));
+            set("StartingPosition", args.starting_position.map(Value::from));
+            if !body.contains_key("StartingPosition") {
+                body.insert("StartingPosition".into(), Value::from("LATEST"));
+            }
+            if !body.contains_key("FunctionName") {
+                return Err(
+                    "give the function: --function NAME (or FunctionName in --json)".into(),
+                );
+            }
+            if !body.contains_key("TableName") && !body.contains_key("EventSourceArn") {
+                return Err(
+                    "give the source: --table NAME or --stream-arn ARN (or EventSourceArn in --json)"
+                        .into(),
+                );
+            }
+            ApiRequest::json(
+                Method::POST,
+                "/v1/triggers".into(),
+                Value::Object(body).to_string().into_bytes(),
+            )
+        }
+        TriggerCommand::List { function } => ApiRequest::get(format!(
+            "/v1/triggers{}",
+            function.map_or(String::new(), |f| format!("?FunctionName={}", encode(&f)))
+        )),
+        TriggerCommand::Show { id } => ApiRequest::get(path(&id)),
+        TriggerCommand::Update { id, json } => {
+            ApiRequest::json(Method::PATCH, path(&id), read_source(&json)?)
+        }
+        TriggerCommand::Enable { id } => patch(&id, json!({ "Enabled": true })),
+        TriggerCommand::Disable { id } => patch(&id, json!({ "Enabled": false })),
+        TriggerCommand::Delete { id } => ApiRequest::json(Method::DELETE, path(&id), Vec::new()),
+    })
+}
+
+/// A file's bytes, or stdin's for `-`.
+fn read_source(source: &str) -> Result<Vec<u8>, String> {
+    if source == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("stdin: {e}"))?;
+        Ok(bytes)
+    } else {
+        std::fs::read(Path::new(source)).map_err(|e| format!("{source}: {e}"))
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Sends the request and prints the outcome.
+fn run(endpoint: &str, request: Result<ApiRequest, String>) -> std::process::ExitCode {
+    let outcome = request.and_then(|request| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the client: {e}"))?
+            .block_on(send(endpoint, request))
+    });
+    match outcome {
+        Ok((status, body)) if status.is_success() => {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                Err(_) => println!("{}", String::from_utf8_lossy(&body)),
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Ok((status, body)) => {
+            let message = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    let error = v.get("error")?;
+                    Some(format!(
+                        "{}: {}",
+                        error.get("code")?.as_str()?,
+                        error.get("message")?.as_str()?
+                    ))
+                })
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            eprintln!("eddy: {status}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("eddy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn send(endpoint: &str, request: ApiRequest) -> Result<(hyper::StatusCode, Bytes), String> {
+    let uri = format!("{}{}", endpoint.trim_end_matches('/'), request.path);
+    let http = Request::builder()
+        .method(request.method)
+        .uri(&uri)
+        .header(hyper::header::CONTENT_TYPE, request.content_type)
+        .body(Full::new(Bytes::from(request.body)))
+        .map_err(|e| format!("invalid request to {uri}: {e}"))?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let exchange = async {
+        let response = client.request(http).await.map_err(|e| {
+            format!("cannot reach Eddy at {endpoint} ({e}); is `eddy serve` running there?")
+        })?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the response from {endpoint}: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), exchange)
+        .await
+        .map_err(|_| format!("no response from {endpoint} within {REQUEST_TIMEOUT_MS} ms"))?
+}
