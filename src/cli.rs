@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// it to test expiry.
     #[arg(long, default_value_t = eddy_engine::SHARD_ITERATOR_TTL_MS / 1000)]
     shard_iterator_ttl_s: u64,
+    /// Hash shards of each new table: its stream shards, and so its parallel trigger
+    /// consumers. DynamoDB starts a table with one.
+    #[arg(long, default_value_t = eddy_engine::limits::TABLE_SHARDS_DEFAULT,
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(eddy_engine::limits::TABLE_SHARDS_MAX)))]
+    table_shards: u16,
 }
 
 /// Parses the command line and runs it.
@@ -108,6 +113,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         stream_retention_ms: args.stream_retention_s.saturating_mul(1000).max(1),
         shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
+        table_shards: args.table_shards,
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

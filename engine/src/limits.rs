@@ -31,10 +31,14 @@ pub const SCAN_SEGMENTS_MAX: u32 = 1_000_000;
 pub const LIST_TABLES_LIMIT_MAX: usize = 100;
 /// Tags on one table.
 pub const TAGS_PER_RESOURCE_MAX: usize = 50;
-/// Number of hash shards a new table is split into. Each shard will carry its own
-/// stream log; the count is stored with the table, so changing this affects new
-/// tables only.
-pub const TABLE_SHARDS_DEFAULT: u16 = 4;
+/// Hash shards a new table is split into, unless the server is told otherwise
+/// (`--table-shards`). DynamoDB starts a new table with one partition, so one stream
+/// shard, and simple stream readers rely on it. Each shard has its own stream log and
+/// its own trigger consumers; the count is stored with the table, so changing it
+/// affects new tables only.
+pub const TABLE_SHARDS_DEFAULT: u16 = 1;
+/// Most hash shards a table may have.
+pub const TABLE_SHARDS_MAX: u16 = 64;
 /// Longest expression string (Condition, Update, Projection, Filter, KeyCondition).
 pub const EXPRESSION_BYTES_MAX: usize = 4096;
 /// Most operators and functions in one expression.

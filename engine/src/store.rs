@@ -42,6 +42,9 @@ use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
 
+/// A commit group slower than this is reported (fsync stalls, LSM back-pressure).
+const SLOW_COMMIT_MS: u128 = 50;
+
 /// The on-disk format this build reads and writes.
 const FORMAT_VERSION: u8 = 1;
 
@@ -69,6 +72,8 @@ pub struct EngineConfig {
     pub stream_retention_ms: u64,
     /// How long a shard iterator stays valid (DynamoDB: 15 minutes).
     pub shard_iterator_ttl_ms: u64,
+    /// Hash shards of each new table (1 to `TABLE_SHARDS_MAX`).
+    pub table_shards: u16,
 }
 
 /// DynamoDB Streams keeps records for 24 hours.
@@ -84,6 +89,7 @@ impl EngineConfig {
             durability: Durability::Sync,
             stream_retention_ms: STREAM_RETENTION_MS_DEFAULT,
             shard_iterator_ttl_ms: crate::stream::SHARD_ITERATOR_TTL_MS,
+            table_shards: crate::limits::TABLE_SHARDS_DEFAULT,
         }
     }
 }
@@ -428,11 +434,20 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     if !heads.is_empty() {
         batch.insert(&inner.meta, b"seq_hwm", last_seq.to_be_bytes());
     }
+    let commit_started = std::time::Instant::now();
     let committed = if batch.is_empty() {
         Ok(())
     } else {
         batch.commit().map_err(|e| Error::Storage(e.to_string()))
     };
+    let commit_ms = commit_started.elapsed().as_millis();
+    if commit_ms >= SLOW_COMMIT_MS {
+        // The engine has no logger of its own; stderr reaches the operator's log.
+        eprintln!(
+            "eddy: slow commit group: {commit_ms} ms for {} jobs",
+            outcomes.len()
+        );
+    }
     if committed.is_ok() {
         for (stats, n, bytes) in deltas {
             stats.add(n, bytes);

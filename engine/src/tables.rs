@@ -8,7 +8,7 @@ use crate::catalog::{
     validate_table_name, validate_tags, validate_throughput,
 };
 use crate::error::{Error, Result};
-use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_DEFAULT};
+use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::store::{Engine, lock, now_ms};
 use crate::stream::{StreamDef, StreamViewType};
 
@@ -125,7 +125,7 @@ impl Engine {
             throughput,
             pay_per_request_since_ms: (billing_mode == BillingMode::PayPerRequest).then_some(now),
             created_at_ms: now,
-            shards: TABLE_SHARDS_DEFAULT,
+            shards: self.config().table_shards.clamp(1, TABLE_SHARDS_MAX),
             tags: input.tags.iter().cloned().collect(),
         };
         self.persist_table(&def, false, Some(id + 1))?;

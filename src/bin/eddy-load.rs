@@ -192,6 +192,22 @@ struct Args {
     /// Concurrent connections used for the BatchWriteItem preload.
     #[arg(long, default_value_t = 8)]
     setup_connections: usize,
+    /// Create the table with a stream of this view type (KEYS_ONLY, NEW_IMAGE,
+    /// OLD_IMAGE, NEW_AND_OLD_IMAGES), to measure what streams cost the writes.
+    #[arg(long)]
+    stream_view_type: Option<String>,
+    /// After the workloads: write this many items into one partition of a
+    /// stream-enabled table `<table>-drain`, then read them back from their shard with
+    /// GetRecords (Limit 1000) on one connection and print records/s.
+    #[arg(long)]
+    getrecords_drain: Option<usize>,
+    /// Only measure the disk: append 200 bytes and fdatasync, this many times, in a
+    /// scratch file under `--fsync-probe-dir` (use the server's data disk). The bound
+    /// group commit puts on PutItem is roughly connections / fdatasync latency.
+    #[arg(long)]
+    fsync_probe: Option<usize>,
+    #[arg(long, default_value = "target")]
+    fsync_probe_dir: std::path::PathBuf,
 }
 
 fn validate(a: &Args) -> Result<(), String> {
@@ -411,6 +427,9 @@ enum Op {
     CreateTable,
     DeleteTable,
     DescribeTable,
+    DescribeStream,
+    GetShardIterator,
+    GetRecords,
 }
 
 impl Op {
@@ -424,6 +443,9 @@ impl Op {
             Op::CreateTable => "DynamoDB_20120810.CreateTable",
             Op::DeleteTable => "DynamoDB_20120810.DeleteTable",
             Op::DescribeTable => "DynamoDB_20120810.DescribeTable",
+            Op::DescribeStream => "DynamoDBStreams_20120810.DescribeStream",
+            Op::GetShardIterator => "DynamoDBStreams_20120810.GetShardIterator",
+            Op::GetRecords => "DynamoDBStreams_20120810.GetRecords",
         })
     }
 }
@@ -1044,6 +1066,10 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
         ],
         "BillingMode": "PAY_PER_REQUEST"
     });
+    let mut create = create;
+    if let Some(view) = &args.stream_view_type {
+        create["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
+    }
     let (status, v) = call(&mut c, Op::CreateTable, &create).await?;
     if !status.is_success() {
         return Err(format!("CreateTable: {status} {v}").into());
@@ -1105,6 +1131,9 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
 async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     if !args.no_setup {
         setup(&args, &target).await?;
+    }
+    if let Some(n) = args.getrecords_drain {
+        getrecords_drain(&args, &target, n).await?;
     }
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1180,8 +1209,133 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Writes `n` records into one partition of a fresh stream-enabled table and reads them
+/// back from their shard with GetRecords, sequentially, as one consumer would.
+async fn getrecords_drain(args: &Args, target: &Target, n: usize) -> Result<(), BoxError> {
+    let table = format!("{}-drain", args.table);
+    let mut c = Conn::new(target.clone());
+    if table_status(&mut c, &table).await?.is_some() {
+        call(&mut c, Op::DeleteTable, &json!({ "TableName": table })).await?;
+        wait_table(&mut c, &table, true).await?;
+    }
+    let create = json!({
+        "TableName": table,
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"}
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"}
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    });
+    let (status, v) = call(&mut c, Op::CreateTable, &create).await?;
+    if !status.is_success() {
+        return Err(format!("CreateTable: {status} {v}").into());
+    }
+    let arn = v["TableDescription"]["LatestStreamArn"]
+        .as_str()
+        .ok_or("CreateTable returned no LatestStreamArn: the server has no streams")?
+        .to_string();
+    let pad: Arc<str> = "y".repeat(PRELOAD_PAD_LEN).into();
+    eprintln!("getrecords-drain: writing {n} items into one partition of {table} ...");
+    for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH_ITEMS) {
+        let items = chunk
+            .iter()
+            .map(|i| json!({"pk": {"S": "drain"}, "sk": {"S": format!("{i:09}")}, "data": {"S": &*pad}}))
+            .collect();
+        batch_put(&mut c, &table, items).await?;
+    }
+    let (_, d) = call(&mut c, Op::DescribeStream, &json!({ "StreamArn": arn })).await?;
+    let shards: Vec<String> = d["StreamDescription"]["Shards"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["ShardId"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let t0 = Instant::now();
+    let mut total = 0usize;
+    let mut calls = 0usize;
+    for shard in shards {
+        let (_, it) = call(
+            &mut c,
+            Op::GetShardIterator,
+            &json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await?;
+        let mut iterator = it["ShardIterator"].as_str().map(str::to_string);
+        while let Some(i) = iterator {
+            let (status, r) = call(
+                &mut c,
+                Op::GetRecords,
+                &json!({"ShardIterator": i, "Limit": 1000}),
+            )
+            .await?;
+            if !status.is_success() {
+                return Err(format!("GetRecords: {status} {r}").into());
+            }
+            calls += 1;
+            let got = r["Records"].as_array().map_or(0, Vec::len);
+            total += got;
+            if got == 0 || calls > n {
+                break;
+            }
+            iterator = r["NextShardIterator"].as_str().map(str::to_string);
+        }
+    }
+    let el = t0.elapsed().as_secs_f64();
+    println!(
+        "GetRecords drain (one partition, Limit 1000, one connection): {total} records in {calls} calls, {:.3} s = {:.0} records/s",
+        el,
+        total as f64 / el
+    );
+    Ok(())
+}
+
+/// Appends and fdatasyncs `n` times; prints the latency distribution.
+fn fsync_probe(dir: &std::path::Path, n: usize) -> Result<(), BoxError> {
+    use std::io::Write;
+    let path = dir.join(format!("eddy-fsync-probe-{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        file.write_all(&[b'x'; 200])?;
+        let t = Instant::now();
+        file.sync_data()?;
+        lat.push(t.elapsed().as_micros() as u64);
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    lat.sort_unstable();
+    let at = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "fdatasync of a 200-byte append in {}: {n} calls, p50 {} us, p99 {} us, max {} us",
+        dir.display(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(n) = args.fsync_probe {
+        return match fsync_probe(&args.fsync_probe_dir, n.max(1)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("eddy-load: fsync probe: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = validate(&args) {
         eprintln!("eddy-load: {e}");
         return ExitCode::from(2);

@@ -22,9 +22,14 @@ pub struct Server {
 impl Server {
     /// Starts a server on a fresh temporary data directory.
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server with extra flags on a fresh temporary data directory.
+    pub fn start_with(extra_args: &[&str]) -> Server {
         let temp = tempfile::tempdir().expect("temp dir");
         let dir = temp.path().to_path_buf();
-        let mut s = Server::start_in(&dir, &[]);
+        let mut s = Server::start_in(&dir, extra_args);
         s._temp = Some(temp);
         s
     }

@@ -23,8 +23,13 @@ use crate::harness::{Server, table_name};
 
 /// Upper bound of every poll loop in this file.
 const WAIT: Duration = Duration::from_secs(20);
-/// Tables get this many hash shards (`TABLE_SHARDS_DEFAULT`).
+/// These tests run the server with this many hash shards per table, so that shard
+/// paging, per-shard order and closing are exercised (the default is DynamoDB's one).
 const SHARDS: usize = 4;
+
+fn start_sharded() -> Server {
+    Server::start_with(&["--table-shards", "4"])
+}
 
 type Item = HashMap<String, Av>;
 type Image = HashMap<String, Sav>;
@@ -415,7 +420,7 @@ fn stream_view(v: &DdbView) -> StreamViewType {
 
 #[tokio::test]
 async fn every_view_type_insert_modify_remove() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     for view in VIEWS {
         let t = table_name("sv");
@@ -495,7 +500,7 @@ async fn every_view_type_insert_modify_remove() {
 
 #[tokio::test]
 async fn no_op_and_failed_writes_produce_no_record() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("snoop");
     let arn = create_table(&c, &t, Some(DdbView::NewAndOldImages))
@@ -652,7 +657,7 @@ fn script() -> Vec<Op> {
 
 #[tokio::test]
 async fn batch_writes_and_update_expressions_match_single_calls() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let single = table_name("ssingle");
     let batch = table_name("sbatch");
@@ -794,7 +799,7 @@ async fn batch_writes_and_update_expressions_match_single_calls() {
 
 #[tokio::test]
 async fn per_item_order_equals_write_order() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("sorder");
     let arn = create_table(&c, &t, Some(DdbView::NewImage)).await.unwrap();
@@ -864,7 +869,7 @@ fn check_stream_arn(arn: &str, table: &str) -> String {
 
 #[tokio::test]
 async fn describe_table_and_list_streams() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t1 = table_name("sls");
     let t2 = table_name("sls");
@@ -961,7 +966,7 @@ async fn describe_table_and_list_streams() {
 
 #[tokio::test]
 async fn describe_stream_shards_and_paging() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("sds");
     let arn = create_table(&c, &t, Some(DdbView::OldImage)).await.unwrap();
@@ -1073,7 +1078,7 @@ async fn shard_of(sc: &Streams, arn: &str, pk: &str, count: usize) -> (String, V
 
 #[tokio::test]
 async fn shard_iterator_types() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("sit");
     let arn = create_table(&c, &t, Some(DdbView::NewImage)).await.unwrap();
@@ -1273,7 +1278,7 @@ async fn shard_iterator_types() {
 
 #[tokio::test]
 async fn get_records_paging_and_limits() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("spage");
     let arn = create_table(&c, &t, Some(DdbView::KeysOnly)).await.unwrap();
@@ -1338,7 +1343,7 @@ async fn get_records_paging_and_limits() {
 
 #[tokio::test]
 async fn disable_reenable_and_delete_table() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("slife");
     let old_arn = create_table(&c, &t, Some(DdbView::NewAndOldImages))
@@ -1530,7 +1535,10 @@ async fn disable_reenable_and_delete_table() {
 #[tokio::test]
 async fn expired_iterator() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_in(dir.path(), &["--shard-iterator-ttl-s", "1"]);
+    let server = Server::start_in(
+        dir.path(),
+        &["--shard-iterator-ttl-s", "1", "--table-shards", "4"],
+    );
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("sexp");
     let arn = create_table(&c, &t, Some(DdbView::KeysOnly)).await.unwrap();
@@ -1577,7 +1585,10 @@ async fn expired_iterator() {
 #[tokio::test]
 async fn trimmed_data_access() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_in(dir.path(), &["--stream-retention-s", "1"]);
+    let server = Server::start_in(
+        dir.path(),
+        &["--stream-retention-s", "1", "--table-shards", "4"],
+    );
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("strim");
     let arn = create_table(&c, &t, Some(DdbView::NewImage)).await.unwrap();
@@ -1672,7 +1683,7 @@ async fn trimmed_data_access() {
 
 #[tokio::test]
 async fn bad_arns_unknown_streams_shards_and_iterators() {
-    let server = Server::start();
+    let server = start_sharded();
     let (c, sc) = (server.client(), server.streams_client());
     let t = table_name("serr");
     let arn = create_table(&c, &t, Some(DdbView::KeysOnly)).await.unwrap();
@@ -1764,4 +1775,34 @@ async fn bad_arns_unknown_streams_shards_and_iterators() {
     // Missing required members.
     let e = sc.describe_stream().send().await.unwrap_err();
     assert_error(&e, "ValidationException", &["streamArn"]);
+}
+
+/// A new table has one stream shard, as on DynamoDB, unless the server was started
+/// with `--table-shards`.
+#[tokio::test]
+async fn a_new_table_has_one_shard_by_default() {
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("oneshard");
+    crate::control::create(&c, &t, false).await;
+    let desc = c
+        .update_table()
+        .table_name(&t)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap();
+    let arn = desc.latest_stream_arn().unwrap().to_string();
+    let s = crate::harness::streams_client(&server.endpoint);
+    let d = s.describe_stream().stream_arn(&arn).send().await.unwrap();
+    assert_eq!(d.stream_description.unwrap().shards().len(), 1);
 }

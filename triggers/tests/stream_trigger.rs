@@ -468,3 +468,64 @@ fn invalid_parameters_name_the_field() {
     assert!(serde_json::from_value::<MappingRequest>(json!({"BatchSiz": 5})).is_err());
     rt.shutdown();
 }
+
+#[test]
+fn tumbling_windows_carry_state_and_end_with_a_final_invocation() {
+    let s = setup();
+    s.table("clicks", true);
+    s.deploy("counter", "window_counter", &[("table", "seen")]);
+    let rt = s.runtime();
+    let view = rt
+        .create(&request(json!({
+            "FunctionName": "counter",
+            "TableName": "clicks",
+            "StartingPosition": "TRIM_HORIZON",
+            "TumblingWindowInSeconds": 1,
+            "BatchSize": 2,
+        })))
+        .unwrap();
+    assert_eq!(view["TumblingWindowInSeconds"], 1);
+    for i in 0..7 {
+        s.put("clicks", &format!("c{i}"), &[]);
+    }
+    // Each shard's window ends with one final invocation that writes its count.
+    let totals = || -> u64 {
+        s.tables
+            .calls()
+            .iter()
+            .filter(|(op, _)| op == "PutItem")
+            .map(|(_, req)| {
+                req["Item"]["count"]["N"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    wait_until("the windows' final counts", || totals() >= 7);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        totals(),
+        7,
+        "every record counted once, in its window's final state"
+    );
+    for (_, req) in s.tables.calls().iter().filter(|(op, _)| op == "PutItem") {
+        let start = req["Item"]["id"]["S"].as_str().unwrap();
+        assert!(
+            start.ends_with(".000Z"),
+            "a window starts on a second boundary: {start}"
+        );
+    }
+    let err = rt
+        .create(&request(json!({
+            "FunctionName": "counter", "TableName": "clicks", "StartingPosition": "LATEST",
+            "TumblingWindowInSeconds": 5, "ParallelizationFactor": 2,
+        })))
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("TumblingWindowInSeconds"),
+        "{err}"
+    );
+    rt.shutdown();
+}

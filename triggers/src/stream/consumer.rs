@@ -33,6 +33,8 @@ pub const RECURSION_HOPS_MAX: u8 = 16;
 pub(crate) struct Consumer {
     rt: Arc<Runtime>,
     mapping: Arc<Mapping>,
+    /// The open tumbling window of this lane: its start (µs) and the function's state.
+    window: std::cell::RefCell<Option<(u64, Value)>>,
     stream: Arc<StreamDef>,
     shard: u16,
     lane: u32,
@@ -53,6 +55,33 @@ pub(crate) fn load_checkpoint(engine: &Engine, id: &str, shard: u16, lane: u32) 
         .flatten()
         .and_then(|v| v.as_slice().try_into().ok())
         .map(u64::from_be_bytes)
+}
+
+/// Where a tumbling window's state is kept (next to the lane's checkpoint).
+fn window_key(id: &str, shard: u16, lane: u32) -> Vec<u8> {
+    format!("trigger/{id}/window/{shard:05}/{lane:02}").into_bytes()
+}
+
+fn load_window(engine: &Engine, id: &str, shard: u16, lane: u32) -> Option<(u64, Value)> {
+    let bytes = engine.system_get(&window_key(id, shard, lane)).ok()??;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    Some((v["start_us"].as_u64()?, v["state"].clone()))
+}
+
+/// The largest state a function may carry between invocations of a window (Lambda:
+/// 1 MB).
+const WINDOW_STATE_BYTES_MAX: usize = 1024 * 1024;
+
+/// The tumbling window an invocation belongs to.
+struct WindowCtx {
+    start_us: u64,
+    end_us: u64,
+    state: Value,
+    is_final: bool,
+}
+
+fn iso_us(us: u64) -> String {
+    format!("{}Z", eddy_engine::iso8601_ms(us / 1000))
 }
 
 /// The first position at or after `ms` (epoch milliseconds) in a shard.
@@ -109,9 +138,11 @@ impl Consumer {
         shard: u16,
         lane: u32,
     ) -> Consumer {
+        let window = load_window(&rt.deps.engine, &mapping.id, shard, lane);
         Consumer {
             rt,
             mapping,
+            window: std::cell::RefCell::new(window),
             stream,
             shard,
             lane,
@@ -201,6 +232,45 @@ impl Consumer {
                     break;
                 }
                 batch.push(r);
+            }
+            if cfg.tumbling_window_s > 0 {
+                let window_us = u64::from(cfg.tumbling_window_s) * 1_000_000;
+                let open = self.window.borrow().clone();
+                // The open window is over when a later record arrives, or when its time
+                // is up and nothing of it is waiting: its final invocation comes first.
+                if let Some((start, state)) = open {
+                    let later = batch
+                        .first()
+                        .is_some_and(|r| r.created_us / window_us * window_us > start);
+                    let idle_past_end = batch.is_empty() && now_us() >= start + window_us;
+                    if later || idle_past_end {
+                        let ctx = WindowCtx {
+                            start_us: start,
+                            end_us: start + window_us,
+                            state,
+                            is_final: true,
+                        };
+                        if let Outcome::Interrupted = self.deliver_window_end(&cfg, &ctx) {
+                            continue;
+                        }
+                        self.set_window(None);
+                        continue;
+                    }
+                }
+                // A batch never spans windows.
+                if let Some(first) = batch.first() {
+                    let start = first.created_us / window_us * window_us;
+                    if let Some(cut) = batch
+                        .iter()
+                        .position(|r| r.created_us / window_us * window_us != start)
+                    {
+                        upto = batch[cut].seq;
+                        batch.truncate(cut);
+                    }
+                    if self.window.borrow().is_none() {
+                        self.set_window(Some((start, Value::Null)));
+                    }
+                }
             }
             if batch.is_empty() {
                 if upto > pos {
@@ -374,8 +444,81 @@ impl Consumer {
         }
     }
 
-    /// Runs the function on a batch; the response JSON or the failure.
+    fn set_window(&self, w: Option<(u64, Value)>) {
+        let key = window_key(&self.mapping.id, self.shard, self.lane);
+        let stored = match &w {
+            Some((start, state)) => self.engine().system_put_relaxed(
+                &key,
+                json!({ "start_us": start, "state": state })
+                    .to_string()
+                    .as_bytes(),
+            ),
+            None => self.engine().system_delete(&key),
+        };
+        if let Err(e) = stored {
+            self.mapping
+                .set_result(&format!("PROBLEM: cannot store the window state: {e}"));
+        }
+        *self.window.borrow_mut() = w;
+    }
+
+    /// The final invocation of a window (no records, `isFinalInvokeForWindow`), retried
+    /// like any batch; when retries run out the window's state is dropped.
+    fn deliver_window_end(&self, cfg: &MappingConfig, ctx: &WindowCtx) -> Outcome {
+        let mut attempts: u32 = 0;
+        loop {
+            if self.stopped() {
+                return Outcome::Interrupted;
+            }
+            match self.invoke_with(cfg, &[], Some(ctx)) {
+                Ok(_) => return Outcome::Done,
+                Err(e) => {
+                    self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    self.mapping
+                        .set_result(&format!("PROBLEM: final window invocation failed: {e}"));
+                }
+            }
+            attempts += 1;
+            if cfg.maximum_retry_attempts >= 0 && attempts > cfg.maximum_retry_attempts as u32 {
+                return Outcome::Done;
+            }
+            self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
+            let backoff = RETRY_BACKOFF_MS_MIN
+                .saturating_mul(1u64 << attempts.min(20))
+                .min(RETRY_BACKOFF_MS_MAX);
+            self.sleep_unless_stopped(Duration::from_millis(backoff));
+        }
+    }
+
+    /// Runs the function on a batch; the response JSON or the failure. In a tumbling
+    /// window, the event carries the window and its state, and the response's `state`
+    /// is kept for the next invocation.
     fn invoke(&self, cfg: &MappingConfig, batch: &[StreamRecord]) -> Result<String, String> {
+        if cfg.tumbling_window_s == 0 {
+            return self.invoke_with(cfg, batch, None);
+        }
+        let window_us = u64::from(cfg.tumbling_window_s) * 1_000_000;
+        let (start, state) = self.window.borrow().clone().unwrap_or_else(|| {
+            let start = batch
+                .first()
+                .map_or(0, |r| r.created_us / window_us * window_us);
+            (start, Value::Null)
+        });
+        let ctx = WindowCtx {
+            start_us: start,
+            end_us: start + window_us,
+            state,
+            is_final: false,
+        };
+        self.invoke_with(cfg, batch, Some(&ctx))
+    }
+
+    fn invoke_with(
+        &self,
+        cfg: &MappingConfig,
+        batch: &[StreamRecord],
+        window: Option<&WindowCtx>,
+    ) -> Result<String, String> {
         let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
             return Err(format!("function {} is not deployed", cfg.function_name));
         };
@@ -390,7 +533,26 @@ impl Consumer {
                 .codec
                 .write_record(r, &self.stream, &cfg.stream_arn, &mut event);
         }
-        event.extend_from_slice(b"]}");
+        event.extend_from_slice(b"]");
+        if let Some(w) = window {
+            let extra = json!({
+                "window": { "start": iso_us(w.start_us), "end": iso_us(w.end_us) },
+                "state": if w.state.is_null() { json!({}) } else { w.state.clone() },
+                "shardId": format!("shardId-{:020}-{:08x}{:04x}", self.stream.created_ms, self.stream.id, self.shard),
+                "eventSourceARN": cfg.stream_arn,
+                "isFinalInvokeForWindow": w.is_final,
+                "isWindowTerminatedEarly": false,
+            });
+            if let Value::Object(fields) = extra {
+                for (k, v) in fields {
+                    event.push(b',');
+                    let _ = serde_json::to_writer(&mut event, &k);
+                    event.push(b':');
+                    let _ = serde_json::to_writer(&mut event, &v);
+                }
+            }
+        }
+        event.push(b'}');
         // The codec writes JSON, which is UTF-8.
         let event = String::from_utf8(event).map_err(|e| e.to_string())?;
         let metrics = &self.mapping.metrics;
@@ -423,6 +585,20 @@ impl Consumer {
                 metrics
                     .records_delivered
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if let Some(w) = window
+                    && !w.is_final
+                {
+                    let state = serde_json::from_str::<Value>(&r)
+                        .ok()
+                        .and_then(|v| v.get("state").cloned())
+                        .unwrap_or(Value::Null);
+                    if state.to_string().len() > WINDOW_STATE_BYTES_MAX {
+                        return Err(format!(
+                            "the window state is over {WINDOW_STATE_BYTES_MAX} bytes"
+                        ));
+                    }
+                    self.set_window(Some((w.start_us, state)));
+                }
                 Ok(r)
             }
             Err(e) => Err(e.to_string()),

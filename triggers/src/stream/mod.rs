@@ -680,12 +680,14 @@ impl TriggerRuntime {
     }
 }
 
-/// Parts of Lambda's semantics not built yet are refused, not silently ignored.
+/// Combinations Lambda refuses.
 fn check_supported(c: &MappingConfig) -> Result<(), TriggerError> {
-    if c.tumbling_window_s > 0 {
+    if c.tumbling_window_s > 0 && c.parallelization_factor > 1 {
+        // Window state is per shard on Lambda; Eddy keeps it per lane, which would
+        // split one window's aggregate into several.
         return Err(TriggerError::invalid(
             "TumblingWindowInSeconds",
-            "tumbling windows are not supported yet; use 0",
+            "cannot be combined with a ParallelizationFactor above 1",
         ));
     }
     Ok(())
