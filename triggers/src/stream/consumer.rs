@@ -23,6 +23,13 @@ const CONTROL_CHECK_MS: u64 = 200;
 const RETRY_BACKOFF_MS_MIN: u64 = 10;
 /// …up to this.
 const RETRY_BACKOFF_MS_MAX: u64 = 5_000;
+/// Exponential backoff before retry number `attempt` (1-based).
+fn backoff_ms(attempt: u32) -> u64 {
+    RETRY_BACKOFF_MS_MIN
+        .saturating_mul(1u64 << attempt.min(20))
+        .min(RETRY_BACKOFF_MS_MAX)
+}
+
 /// Largest event handed to a function (Lambda: 6 MB).
 const EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// A record caused by this many chained trigger invocations (a function whose writes
@@ -426,9 +433,7 @@ impl Consumer {
                 return self.give_up(cfg, &batch, "RetryAttemptsExhausted");
             }
             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
-            let backoff = RETRY_BACKOFF_MS_MIN
-                .saturating_mul(1u64 << attempts.min(20))
-                .min(RETRY_BACKOFF_MS_MAX);
+            let backoff = backoff_ms(attempts);
             self.sleep_unless_stopped(Duration::from_millis(backoff));
         }
     }
@@ -483,9 +488,7 @@ impl Consumer {
                 return Outcome::Done;
             }
             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
-            let backoff = RETRY_BACKOFF_MS_MIN
-                .saturating_mul(1u64 << attempts.min(20))
-                .min(RETRY_BACKOFF_MS_MAX);
+            let backoff = backoff_ms(attempts);
             self.sleep_unless_stopped(Duration::from_millis(backoff));
         }
     }
@@ -638,9 +641,7 @@ impl Consumer {
                         "PROBLEM: cannot write to the failure destination {table}: {e}"
                     ));
                     attempt += 1;
-                    let backoff = RETRY_BACKOFF_MS_MIN
-                        .saturating_mul(1u64 << attempt.min(20))
-                        .min(RETRY_BACKOFF_MS_MAX);
+                    let backoff = backoff_ms(attempt);
                     self.sleep_unless_stopped(Duration::from_millis(backoff));
                 }
             }

@@ -442,15 +442,19 @@ impl TriggerRuntime {
             .ok_or_else(|| TriggerError::NotFound(format!("Trigger not found: {id}")))
     }
 
-    pub fn list(&self) -> Vec<Value> {
-        let all: Vec<Arc<Mapping>> = self
-            .inner
+    /// A snapshot of every mapping (the lock is not held while callers use them).
+    fn all_mappings(&self) -> Vec<Arc<Mapping>> {
+        self.inner
             .mappings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    pub fn list(&self) -> Vec<Value> {
+        let all = self.all_mappings();
         all.iter().map(|m| self.view(m)).collect()
     }
 
@@ -546,14 +550,7 @@ impl TriggerRuntime {
     /// Stops every consumer (server shutdown); checkpoints are already durable.
     pub fn shutdown(&self) {
         let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let all: Vec<Arc<Mapping>> = self
-            .inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let all = self.all_mappings();
         for m in all {
             self.stop_consumers(&m);
             m.stopped.store(true, Ordering::Release);
@@ -613,14 +610,7 @@ impl TriggerRuntime {
 
     /// Every mapping's counters in Prometheus' text format.
     pub fn metrics_text(&self) -> String {
-        let all: Vec<Arc<Mapping>> = self
-            .inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let all = self.all_mappings();
         let mut out = String::new();
         // (series name, Prometheus type, how to read it from a mapping's counters)
         type Series = (&'static str, &'static str, fn(&Metrics) -> f64);
