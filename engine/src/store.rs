@@ -42,6 +42,17 @@ use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
 
+/// Most of fjall's background threads (memtable flushes, compaction). fjall's default
+/// is one per core (up to 4); Eddy gives it half the cores, so flushing and compaction
+/// cannot take a small machine's cores away from request handling (on 2 cores the
+/// default showed up as a longer PutItem latency tail under load).
+const FLUSH_COMPACTION_THREADS_MAX: usize = 4;
+
+fn flush_compaction_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (cores / 2).clamp(1, FLUSH_COMPACTION_THREADS_MAX)
+}
+
 /// A commit group slower than this is reported (fsync stalls, LSM back-pressure).
 const SLOW_COMMIT_MS: u128 = 50;
 
@@ -195,6 +206,7 @@ impl Engine {
     pub fn open(config: EngineConfig) -> Result<Engine> {
         let db = Database::builder(&config.data_dir)
             .temporary(config.in_memory)
+            .worker_threads(flush_compaction_threads())
             .open()?;
         let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
