@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -50,7 +49,6 @@ import zlib
 from decimal import Decimal
 
 import boto3
-import botocore.exceptions
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import Binary
 from botocore.auth import SigV4Auth
@@ -58,6 +56,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from checks import CheckFailed, check, eq, expect  # noqa: F401 - shared runner
+from checks import run as run_checks
 
 # ---------------------------------------------------------------------------
 # configuration
@@ -137,20 +137,6 @@ def tname(role):
 # ---------------------------------------------------------------------------
 
 
-class CheckFailed(AssertionError):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
-
-
-def eq(actual, expected, what):
-    if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
-
-
 def expect_error(code, fn, *args, **kwargs):
     """Call fn, which must fail with a 400 ClientError of `code` and a message."""
     try:
@@ -169,45 +155,8 @@ def expect_error(code, fn, *args, **kwargs):
 # runner
 # ---------------------------------------------------------------------------
 
-CHECKS = []
-
-
-def check(fn=None, *, always=False):
-    def deco(f):
-        CHECKS.append((f.__name__, f, always))
-        return f
-
-    return deco(fn) if fn else deco
-
-
 def run_all():
-    passed = failed = 0
-    print(f"smoke test against {ENDPOINT} (region {REGION}, tables {PREFIX}-*)", flush=True)
-    for name, fn, always in CHECKS:
-        if FILTERS and not always and not any(f in name for f in FILTERS):
-            continue
-        t0 = time.monotonic()
-        if t0 > DEADLINE:
-            failed += 1
-            print(f"FAIL {name}: not started, EDDY_SMOKE_DEADLINE exceeded", flush=True)
-            continue
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            dt = time.monotonic() - t0
-            print(f"FAIL {name} ({dt:.2f}s): {type(e).__name__}: {e}", flush=True)
-            if not isinstance(e, (CheckFailed, botocore.exceptions.BotoCoreError, ClientError)):
-                tb = traceback.format_exc().rstrip().splitlines()
-                for line in tb[-6:]:
-                    print(f"       {line}")
-        else:
-            passed += 1
-            dt = time.monotonic() - t0
-            print(f"ok   {name} ({dt:.2f}s)", flush=True)
-    cleanup()
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
+    return run_checks(f"smoke test against {ENDPOINT} (region {REGION}, tables {PREFIX}-*)", FILTERS, DEADLINE, cleanup)
 
 
 def cleanup():

@@ -26,13 +26,13 @@ import os
 import re
 import sys
 import time
-import traceback
 import uuid
 
 import boto3
-import botocore.exceptions
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from checks import CheckFailed, check, eq, expect  # noqa: F401 - shared runner
+from checks import run as run_checks
 
 if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
     print(__doc__)
@@ -76,20 +76,6 @@ CREATED = []
 S = {}  # shared state filled by setup checks
 
 
-class CheckFailed(AssertionError):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
-
-
-def eq(actual, expected, what):
-    if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
-
-
 def expect_error(code, fn, *args, needles=(), **kwargs):
     """fn must fail with a 400 `code` whose message mentions every needle."""
     try:
@@ -106,46 +92,16 @@ def expect_error(code, fn, *args, needles=(), **kwargs):
     raise CheckFailed(f"expected {code}, but the call succeeded")
 
 
-CHECKS = []
-
-
-def check(fn=None, *, always=False):
-    def deco(f):
-        CHECKS.append((f.__name__, f, always))
-        return f
-
-    return deco(fn) if fn else deco
-
-
-def run_all():
-    passed = failed = 0
-    print(f"streams test against {ENDPOINT} (region {REGION}, tables {PREFIX}-*)", flush=True)
-    for name, fn, always in CHECKS:
-        if FILTERS and not always and not any(f in name for f in FILTERS):
-            continue
-        t0 = time.monotonic()
-        if t0 > DEADLINE:
-            failed += 1
-            print(f"FAIL {name}: not started, EDDY_SMOKE_DEADLINE exceeded", flush=True)
-            continue
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL {name} ({time.monotonic() - t0:.2f}s): {type(e).__name__}: {e}", flush=True)
-            if not isinstance(e, (CheckFailed, botocore.exceptions.BotoCoreError, ClientError)):
-                for line in traceback.format_exc().rstrip().splitlines()[-6:]:
-                    print(f"       {line}")
-        else:
-            passed += 1
-            print(f"ok   {name} ({time.monotonic() - t0:.2f}s)", flush=True)
+def delete_created_tables():
     for name in CREATED:
         try:
             ddb.delete_table(TableName=name)
         except Exception:  # noqa: BLE001 - best effort
             pass
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
+
+
+def run_all():
+    return run_checks(f"streams test against {ENDPOINT} (region {REGION}, tables {PREFIX}-*)", FILTERS, DEADLINE, delete_created_tables)
 
 
 # ---------------------------------------------------------------------------
