@@ -239,7 +239,7 @@ struct DeployJson {
 
 /// `PUT /v1/functions/{name}`: the body is the component (`application/wasm`), the
 /// configuration is in the query (`memory_mb`, `timeout_ms`, `table`/`tables`, `env`,
-/// `host`/`hosts`); or the body is `{"wasm_base64", "config"}` (`application/json`).
+/// `host`/`hosts`, `index`/`indexes`, `email`); or the body is `{"wasm_base64", "config"}` (`application/json`).
 async fn deploy(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -330,6 +330,17 @@ fn config_from_query(query: &str) -> Result<FunctionConfig, Problem> {
                     .filter(|h| !h.is_empty())
                     .map(str::to_owned),
             ),
+            "index" | "indexes" => config.indexes.extend(
+                value
+                    .split(',')
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_owned),
+            ),
+            "email" => {
+                config.email = value.parse().map_err(|_| {
+                    Problem::invalid("email", format!("{value:?} is not true or false"))
+                })?;
+            }
             "env" => {
                 let (k, v) = value.split_once('=').ok_or_else(|| {
                     Problem::invalid("env", format!("{value:?} is not KEY=VALUE"))
@@ -339,7 +350,8 @@ fn config_from_query(query: &str) -> Result<FunctionConfig, Problem> {
             other => {
                 return Err(Problem::invalid(
                     other,
-                    "unknown parameter: use memory_mb, timeout_ms, table, env (KEY=VALUE) or host",
+                    "unknown parameter: use memory_mb, timeout_ms, table, env (KEY=VALUE), host, \
+                     index or email",
                 ));
             }
         }

@@ -62,9 +62,16 @@ enum FunctionCommand {
         /// A configuration value KEY=VALUE (repeatable).
         #[arg(long = "env")]
         env: Vec<String>,
-        /// A host the function may reach over outbound HTTP (repeatable).
+        /// A host the function may reach over outbound HTTP (repeatable): `name` for
+        /// any port, `name:port` for one.
         #[arg(long = "host")]
         hosts: Vec<String>,
+        /// A full-text search index the function may read and write (repeatable).
+        #[arg(long = "index")]
+        indexes: Vec<String>,
+        /// Let the function send e-mail through the server's SMTP server.
+        #[arg(long)]
+        email: bool,
     },
     /// List the deployed functions.
     List,
@@ -273,6 +280,8 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
             tables,
             env,
             hosts,
+            indexes,
+            email,
         } => {
             let wasm = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let mut query = Vec::new();
@@ -282,8 +291,16 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
             if let Some(t) = timeout_ms {
                 query.push(format!("timeout_ms={t}"));
             }
-            for (key, values) in [("table", &tables), ("env", &env), ("host", &hosts)] {
+            for (key, values) in [
+                ("table", &tables),
+                ("env", &env),
+                ("host", &hosts),
+                ("index", &indexes),
+            ] {
                 query.extend(values.iter().map(|v| format!("{key}={}", encode(v))));
+            }
+            if email {
+                query.push("email=true".to_owned());
             }
             let query = if query.is_empty() {
                 String::new()

@@ -44,6 +44,6 @@ pub mod stream;
 
 pub use executor::{
     COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FunctionConfig,
-    FunctionStore, FunctionVersion, Invocation, InvokeError, LogLevel, LogLine, Origin, StoreError,
-    TableApi,
+    FunctionStore, FunctionVersion, Invocation, InvokeError, LogLevel, LogLine, MailApi, MailError,
+    MailMessage, Origin, SearchApi, SearchError, SearchHit, Services, StoreError, TableApi,
 };

@@ -30,8 +30,9 @@
 //! Lambda's function error (the whole batch is retried per the trigger's settings).
 //!
 //! Host capabilities (each granted per deployment): [`log`], [`DynamoDb`] (this Eddy's
-//! DynamoDB API, limited to the granted tables) and [`config`] (the deployment's
-//! environment).
+//! DynamoDB API, limited to the granted tables), [`config`] (the deployment's
+//! environment), [`http`] (outbound HTTP to the granted hosts, over `wasi:http`),
+//! [`search`] (full-text indexes) and [`email`] (the server's SMTP server).
 //!
 //! Architecture invariant: this crate knows the WIT world and Lambda's JSON shapes; it
 //! knows nothing of how the host runs functions or where events come from.
@@ -43,9 +44,12 @@ extern crate self as eddy_sdk;
 pub mod config;
 mod context;
 mod dynamodb;
+pub mod email;
 mod event;
+pub mod http;
 pub mod log;
 mod response;
+pub mod search;
 
 pub use context::{Context, Error};
 pub use dynamodb::{

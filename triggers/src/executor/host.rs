@@ -1,25 +1,32 @@
 //! The per-invocation host state (a wasmtime `Store`'s data) and the implementation of the
-//! world's imports: logging, the DynamoDB capability (behind the table grant) and config.
+//! world's imports: logging, the DynamoDB capability (behind the table grant), config,
+//! search and e-mail (behind their grants), and outbound `wasi:http` (behind the host
+//! allow-list).
 //!
 //! Owns what a guest can reach during one invocation: an empty WASI context (no files, no
-//! network, no environment; stdout/stderr captured into the log), the deployment's
+//! sockets, no environment; stdout/stderr captured into the log), the deployment's
 //! capabilities and the memory limiter. Must not know how invocations are scheduled,
 //! timed or classified (`mod.rs`), nor where deployments are stored.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream as WasiOutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 use super::TableApi;
-use super::bindings::eddy::function::{config, dynamodb, logging};
+use super::bindings::eddy::function::{config, dynamodb, email, logging, search};
 use super::grant;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
+use super::services::{MailError, MailMessage, SearchError, Services};
 use super::store::Deployment;
 
 /// Bytes a guest may have in flight per `write` on stdout/stderr (WASI's write permit).
@@ -33,6 +40,9 @@ pub(crate) struct InvocationState {
     pub(crate) log: SharedInvocationLog,
     deployment: Arc<Deployment>,
     tables: Arc<dyn TableApi>,
+    services: Services,
+    http: WasiHttpCtx,
+    outbound: OutboundHttp,
     /// Set by the epoch callback when the deadline passed.
     pub(crate) timed_out: bool,
 }
@@ -41,7 +51,9 @@ impl InvocationState {
     pub(crate) fn new(
         deployment: Arc<Deployment>,
         tables: Arc<dyn TableApi>,
+        services: Services,
         invocation: u64,
+        deadline: Instant,
     ) -> Self {
         let log: SharedInvocationLog = Arc::new(Mutex::new(InvocationLog::new(
             invocation,
@@ -67,8 +79,14 @@ impl InvocationState {
             table: ResourceTable::new(),
             limits: MemoryLimiter::new(memory_bytes_max),
             log,
+            outbound: OutboundHttp {
+                hosts: Arc::new(deployment.config.hosts.clone()),
+                deadline,
+            },
             deployment,
             tables,
+            services,
+            http: WasiHttpCtx::new(),
             timed_out: false,
         }
     }
@@ -81,6 +99,99 @@ impl WasiView for InvocationState {
             table: &mut self.table,
         }
     }
+}
+
+impl WasiHttpView for InvocationState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// Outbound HTTP of one invocation: only to the deployment's granted hosts, and never
+/// past the invocation's deadline (a host call cannot be interrupted by the epoch, so the
+/// connect and first-byte timeouts are cut to the time left).
+struct OutboundHttp {
+    hosts: Arc<std::collections::BTreeSet<String>>,
+    deadline: Instant,
+}
+
+/// The shortest timeout an outbound request gets, so that a request made just before the
+/// deadline fails as a timeout rather than with a zero-duration error.
+const OUTBOUND_TIMEOUT_MS_MIN: u64 = 1;
+
+impl WasiHttpHooks for OutboundHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        _ = fut;
+        let allowed = host_allowed(&self.hosts, request.uri());
+        let left = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(OUTBOUND_TIMEOUT_MS_MIN));
+        let mut options = options.unwrap_or_default();
+        for timeout in [
+            &mut options.connect_timeout,
+            &mut options.first_byte_timeout,
+            &mut options.between_bytes_timeout,
+        ] {
+            *timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+
+            if !allowed {
+                return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+            }
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// Whether `uri`'s authority is granted: a granted `name` allows every port of that host,
+/// `name:port` only that port (the scheme's default port when the URI names none). Host
+/// names compare case-insensitively.
+pub(crate) fn host_allowed(hosts: &std::collections::BTreeSet<String>, uri: &http::Uri) -> bool {
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("http") => 80,
+        _ => 443,
+    });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    hosts.iter().any(|granted| {
+        let (name, granted_port) = match granted.rsplit_once(':') {
+            Some((name, p)) if !name.ends_with(':') && p.parse::<u16>().is_ok() => {
+                (name, p.parse::<u16>().ok())
+            }
+            _ => (granted.as_str(), None),
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        name.eq_ignore_ascii_case(host) && granted_port.is_none_or(|p| p == port)
+    })
 }
 
 impl logging::Host for InvocationState {
@@ -120,6 +231,102 @@ impl dynamodb::Host for InvocationState {
 impl config::Host for InvocationState {
     fn get(&mut self, key: String) -> Option<String> {
         self.deployment.config.environment.get(&key).cloned()
+    }
+}
+
+impl InvocationState {
+    /// The search service, if the deployment is granted `index` and the server has one.
+    fn search_for(
+        &self,
+        index: &str,
+    ) -> Result<&Arc<dyn super::services::SearchApi>, search::Error> {
+        if !self.deployment.config.indexes.contains(index) {
+            return Err(search::Error::Denied(format!(
+                "function {:?} is not granted search index {index:?}",
+                self.deployment.name
+            )));
+        }
+        self.services
+            .search
+            .as_ref()
+            .ok_or_else(|| search::Error::Denied("this server has no search service".to_owned()))
+    }
+}
+
+fn to_search_error(error: SearchError) -> search::Error {
+    match error {
+        SearchError::Denied(m) => search::Error::Denied(m),
+        SearchError::Invalid(m) => search::Error::Invalid(m),
+        SearchError::Internal(m) => search::Error::Internal(m),
+    }
+}
+
+impl search::Host for InvocationState {
+    fn upsert(
+        &mut self,
+        index: String,
+        id: String,
+        document_json: String,
+    ) -> Result<(), search::Error> {
+        self.search_for(&index)?
+            .upsert(&index, &id, &document_json)
+            .map_err(to_search_error)
+    }
+
+    fn delete(&mut self, index: String, id: String) -> Result<(), search::Error> {
+        self.search_for(&index)?
+            .delete(&index, &id)
+            .map_err(to_search_error)
+    }
+
+    fn query(
+        &mut self,
+        index: String,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<search::Hit>, search::Error> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let hits = self
+            .search_for(&index)?
+            .query(&index, &query, limit)
+            .map_err(to_search_error)?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| search::Hit {
+                id: hit.id,
+                score: hit.score,
+                document_json: hit.document_json,
+            })
+            .collect())
+    }
+}
+
+impl email::Host for InvocationState {
+    fn send(&mut self, message: email::Message) -> Result<String, email::Error> {
+        if !self.deployment.config.email {
+            return Err(email::Error::Denied(format!(
+                "function {:?} is not granted e-mail",
+                self.deployment.name
+            )));
+        }
+        let Some(mail) = &self.services.mail else {
+            return Err(email::Error::Denied(
+                "this server has no SMTP server configured (eddy serve --smtp-url)".to_owned(),
+            ));
+        };
+        let message = MailMessage {
+            from: message.from,
+            to: message.to,
+            subject: message.subject,
+            body_text: message.body_text,
+            idempotency_key: message.idempotency_key,
+        };
+        mail.send(&self.deployment.name, message)
+            .map_err(|error| match error {
+                MailError::Denied(m) => email::Error::Denied(m),
+                MailError::Invalid(m) => email::Error::Invalid(m),
+                MailError::Transient(m) => email::Error::Transient(m),
+            })
     }
 }
 

@@ -13,6 +13,7 @@ mod bindings;
 mod grant;
 mod host;
 mod logs;
+mod services;
 mod store;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,7 @@ use wasmtime::{
 };
 
 pub use logs::{LogLevel, LogLine};
+pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
 pub use store::{FunctionConfig, FunctionStore, FunctionVersion, Origin, StoreError};
 
 use bindings::{Function, FunctionPre};
@@ -160,6 +162,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<InvocationState>,
     config: ExecutorConfig,
+    services: Services,
     slots: Slots,
     invocations: AtomicU64,
     compilations: AtomicU64,
@@ -175,8 +178,17 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// Creates the engine, the linker and the epoch ticker thread (which ends when the
-    /// engine and everything compiled with it is dropped).
+    /// engine and everything compiled with it is dropped), with no search or mail service.
     pub fn new(config: ExecutorConfig) -> Result<Self, ExecutorError> {
+        Self::with_services(config, Services::default())
+    }
+
+    /// [`Executor::new`] with the server's search and mail services, which functions reach
+    /// through the `search` and `email` imports when their deployment grants them.
+    pub fn with_services(
+        config: ExecutorConfig,
+        services: Services,
+    ) -> Result<Self, ExecutorError> {
         let error = |e: wasmtime::Error| ExecutorError {
             message: format!("{e:#}"),
         };
@@ -205,6 +217,7 @@ impl Executor {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(error)?;
         Function::add_to_linker::<InvocationState, HasSelf<InvocationState>>(&mut linker, |s| s)
             .map_err(error)?;
 
@@ -215,6 +228,7 @@ impl Executor {
                 linker,
                 slots: Slots::new(instances),
                 config,
+                services,
                 invocations: AtomicU64::new(0),
                 compilations: AtomicU64::new(0),
             }),
@@ -317,7 +331,13 @@ impl Executor {
         let started = Instant::now();
         let deadline = started + Duration::from_millis(deployment.config.timeout_ms);
 
-        let state = InvocationState::new(deployment.clone(), tables.clone(), invocation);
+        let state = InvocationState::new(
+            deployment.clone(),
+            tables.clone(),
+            self.inner.services.clone(),
+            invocation,
+            deadline,
+        );
         let mut store = wasmtime::Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);

@@ -49,10 +49,14 @@ pub const TIMEOUT_MS_MAX: u64 = 900_000;
 pub const ENVIRONMENT_BYTES_MAX: usize = 4 * 1024;
 /// Tables one deployment may be granted.
 pub const GRANTED_TABLES_MAX: usize = 100;
-/// Hosts one deployment may be granted (for outbound HTTP, a later step).
+/// Hosts one deployment may be granted for outbound HTTP.
 pub const GRANTED_HOSTS_MAX: usize = 100;
 /// A granted host name is at most this long (DNS).
 pub const HOST_NAME_BYTES_MAX: usize = 253;
+/// Search indexes one deployment may be granted.
+pub const GRANTED_INDEXES_MAX: usize = 100;
+/// Characters in a search index name.
+pub const INDEX_NAME_CHARS_MAX: usize = 64;
 /// Versions of a function kept on disk; older ones are deleted on deploy.
 pub const VERSIONS_KEPT_MAX: u32 = 5;
 /// The manifest format written by this code.
@@ -70,9 +74,14 @@ pub struct FunctionConfig {
     pub environment: BTreeMap<String, String>,
     /// Tables the function may reach through the DynamoDB capability.
     pub tables: BTreeSet<String>,
-    /// Hosts the function may reach over outbound HTTP (stored; enforced by the later
-    /// `wasi:http` step).
+    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows any
+    /// port of that host, `name:port` only that port.
     pub hosts: BTreeSet<String>,
+    /// Full-text search indexes the function may read and write (the `search` import).
+    pub indexes: BTreeSet<String>,
+    /// Whether the function may send e-mail (the `email` import) through the server's
+    /// SMTP server.
+    pub email: bool,
 }
 
 impl Default for FunctionConfig {
@@ -83,6 +92,8 @@ impl Default for FunctionConfig {
             environment: BTreeMap::new(),
             tables: BTreeSet::new(),
             hosts: BTreeSet::new(),
+            indexes: BTreeSet::new(),
+            email: false,
         }
     }
 }
@@ -156,8 +167,35 @@ impl FunctionConfig {
         {
             return invalid("hosts", format!("{host:?} is not a host name"));
         }
+        if self.indexes.len() > GRANTED_INDEXES_MAX {
+            return invalid(
+                "indexes",
+                format!(
+                    "{} indexes is over the limit of {GRANTED_INDEXES_MAX}",
+                    self.indexes.len()
+                ),
+            );
+        }
+        if let Some(index) = self.indexes.iter().find(|i| !is_index_name(i)) {
+            return invalid(
+                "indexes",
+                format!(
+                    "{index:?} is not an index name (1-{INDEX_NAME_CHARS_MAX} characters of \
+                     [A-Za-z0-9_-])"
+                ),
+            );
+        }
         Ok(())
     }
+}
+
+/// Whether `name` is a valid search index name: it names a directory on the host, so
+/// only 1 to [`INDEX_NAME_CHARS_MAX`] characters of `[A-Za-z0-9_-]`.
+pub fn is_index_name(name: &str) -> bool {
+    (1..=INDEX_NAME_CHARS_MAX).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 fn is_table_name(name: &str) -> bool {
