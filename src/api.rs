@@ -60,6 +60,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(update_schedule)
                 .delete(delete_schedule),
         )
+        .merge(crate::search::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         .route("/metrics", get(metrics))
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use eddy_engine::{Durability, Engine, EngineConfig};
 
-use crate::host::Platform;
+use crate::host::{Platform, PlatformOptions};
 use crate::server::{AppState, serve};
 
 #[derive(Debug, Parser)]
@@ -67,6 +67,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = eddy_engine::limits::TABLE_SHARDS_DEFAULT,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(eddy_engine::limits::TABLE_SHARDS_MAX)))]
     table_shards: u16,
+    /// The SMTP server that functions granted `email` send through, e.g.
+    /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
+    #[arg(long)]
+    smtp_url: Option<String>,
 }
 
 /// Parses the command line and runs it.
@@ -102,7 +106,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let functions_dir = data_dir.join("functions");
     let config = EngineConfig {
-        data_dir,
+        data_dir: data_dir.clone(),
         in_memory: args.in_memory,
         region: args.region.clone(),
         account_id: "000000000000".into(),
@@ -122,7 +126,10 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let platform = Platform::start(&engine, &functions_dir, runtime.handle().clone())?;
+    let options = PlatformOptions {
+        smtp_url: args.smtp_url.clone(),
+    };
+    let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     let served = runtime.block_on(serve(
         AppState {
             engine,
@@ -133,9 +140,10 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();
     if args.in_memory {
-        // The engine's scratch directory goes when the engine does; the functions are
-        // removed here.
+        // The engine's scratch directory goes when the engine does; the functions and
+        // search indexes are removed here.
         let _ = std::fs::remove_dir_all(&functions_dir);
+        let _ = std::fs::remove_dir_all(data_dir.join("search"));
     }
     served?;
     Ok(())

@@ -15,7 +15,10 @@ use bytes::Bytes;
 use eddy_engine::{Engine, StreamDef, StreamRecord};
 use eddy_triggers::schedule::Scheduler;
 use eddy_triggers::stream::{EventCodec, RuntimeDeps, TriggerRuntime};
-use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, TableApi};
+use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, Services, TableApi};
+
+use crate::mail::Mailer;
+use crate::search::SearchIndexes;
 use serde_json::Value;
 
 /// Everything the functions and triggers API needs; cheap to clone.
@@ -28,7 +31,17 @@ pub struct Platform {
     pub schedules: Scheduler,
     /// The DynamoDB capability handed to every invocation (triggers and `invoke`).
     pub tables: Arc<dyn TableApi>,
+    /// Full-text indexes (the `search` capability and `GET /v1/search/{index}`).
+    pub search: Arc<SearchIndexes>,
     pub started: Instant,
+}
+
+/// Server settings of the platform beyond the engine's.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformOptions {
+    /// The SMTP server functions granted `email` send through (`smtp://host:port`); none
+    /// means the `email` capability is denied.
+    pub smtp_url: Option<String>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -41,18 +54,31 @@ impl std::fmt::Debug for Platform {
 }
 
 impl Platform {
-    /// Creates the executor (default configuration), opens the function store under
-    /// `functions_dir` and starts every stored trigger. `handle` runs the functions'
+    /// Creates the executor (default configuration) with the search indexes under
+    /// `data_dir/search` and the mailer, opens the function store under
+    /// `data_dir/functions` and starts every stored trigger. `handle` runs the functions'
     /// table calls; it must belong to a multi-threaded runtime that outlives the
     /// platform (callers block on it from plain threads).
     pub fn start(
         engine: &Engine,
-        functions_dir: &Path,
+        data_dir: &Path,
+        options: &PlatformOptions,
         handle: tokio::runtime::Handle,
     ) -> Result<Platform, String> {
-        let executor = Executor::new(ExecutorConfig::default()).map_err(|e| e.to_string())?;
+        let functions_dir = data_dir.join("functions");
+        let search = Arc::new(SearchIndexes::open(&data_dir.join("search"))?);
+        let mail = match &options.smtp_url {
+            Some(url) => Some(Arc::new(Mailer::new(url, engine.clone())?) as _),
+            None => None,
+        };
+        let services = Services {
+            search: Some(search.clone() as _),
+            mail,
+        };
+        let executor = Executor::with_services(ExecutorConfig::default(), services)
+            .map_err(|e| e.to_string())?;
         let functions = Arc::new(
-            FunctionStore::open(functions_dir, &executor)
+            FunctionStore::open(&functions_dir, &executor)
                 .map_err(|e| format!("cannot open the function store: {e}"))?,
         );
         let tables: Arc<dyn TableApi> = Arc::new(EngineTables {
@@ -83,6 +109,7 @@ impl Platform {
             functions,
             triggers,
             tables,
+            search,
             started: Instant::now(),
         })
     }
