@@ -32,6 +32,10 @@ impl SearchApi for SearchIndexes {
         Err(SearchError::Internal("search is not built yet".to_owned()))
     }
 
+    fn commit(&self, _indexes: &[String]) -> Result<(), SearchError> {
+        Err(SearchError::Internal("search is not built yet".to_owned()))
+    }
+
     fn query(
         &self,
         _index: &str,

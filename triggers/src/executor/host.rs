@@ -43,6 +43,8 @@ pub(crate) struct InvocationState {
     services: Services,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
+    /// Search indexes this invocation changed: committed when it succeeds.
+    pub(crate) search_touched: std::collections::BTreeSet<String>,
     /// Set by the epoch callback when the deadline passed.
     pub(crate) timed_out: bool,
 }
@@ -87,6 +89,7 @@ impl InvocationState {
             tables,
             services,
             http: WasiHttpCtx::new(),
+            search_touched: std::collections::BTreeSet::new(),
             timed_out: false,
         }
     }
@@ -235,6 +238,18 @@ impl config::Host for InvocationState {
 }
 
 impl InvocationState {
+    /// Commits the search indexes this invocation changed (see
+    /// [`super::services::SearchApi::commit`]).
+    pub(crate) fn commit_search(&self) -> Result<(), SearchError> {
+        match (&self.services.search, self.search_touched.is_empty()) {
+            (Some(search), false) => {
+                let touched: Vec<String> = self.search_touched.iter().cloned().collect();
+                search.commit(&touched)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The search service, if the deployment is granted `index` and the server has one.
     fn search_for(
         &self,
@@ -270,13 +285,17 @@ impl search::Host for InvocationState {
     ) -> Result<(), search::Error> {
         self.search_for(&index)?
             .upsert(&index, &id, &document_json)
-            .map_err(to_search_error)
+            .map_err(to_search_error)?;
+        self.search_touched.insert(index);
+        Ok(())
     }
 
     fn delete(&mut self, index: String, id: String) -> Result<(), search::Error> {
         self.search_for(&index)?
             .delete(&index, &id)
-            .map_err(to_search_error)
+            .map_err(to_search_error)?;
+        self.search_touched.insert(index);
+        Ok(())
     }
 
     fn query(

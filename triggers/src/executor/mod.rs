@@ -350,11 +350,18 @@ impl Executor {
             }
         });
 
-        let outcome = function
+        let mut outcome = function
             .pre
             .instantiate(&mut store)
             .and_then(|instance| instance.call_handle(&mut store, event_json));
         let state = store.into_data();
+        if let Ok(Ok(_)) = &outcome
+            && let Err(e) = state.commit_search()
+        {
+            outcome = Ok(Err(format!(
+                "the search index changes were not committed: {e}"
+            )));
+        }
         let duration = started.elapsed();
 
         let logs = host::lock(&state.log).finish();

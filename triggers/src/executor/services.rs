@@ -30,14 +30,23 @@ pub struct SearchHit {
     pub document_json: String,
 }
 
-/// Full-text indexes, by name. Every method is idempotent per `(index, id)` so that a
+/// Full-text indexes, by name. Every change is idempotent per `(index, id)` so that a
 /// replayed stream record does not change the outcome.
+///
+/// Changes are staged by [`SearchApi::upsert`] and [`SearchApi::delete`] and made durable
+/// and visible by [`SearchApi::commit`], which the executor calls once at the end of every
+/// invocation that changed an index and returned successfully (a failed commit fails the
+/// invocation, so its batch is retried). One commit per batch, not per document, keeps
+/// indexing fast. Changes staged by a failed invocation may be committed by a later
+/// commit; that is harmless because the failed batch is delivered again, in order.
 pub trait SearchApi: Send + Sync {
-    /// Adds `document_json` (a JSON object) under `id`, replacing any earlier document
-    /// with that id; visible to [`SearchApi::query`] when this returns.
+    /// Stages `document_json` (a JSON object) under `id`, replacing any earlier document
+    /// with that id.
     fn upsert(&self, index: &str, id: &str, document_json: &str) -> Result<(), SearchError>;
-    /// Removes document `id` (no error when absent).
+    /// Stages the removal of document `id` (no error when absent).
     fn delete(&self, index: &str, id: &str) -> Result<(), SearchError>;
+    /// Makes the staged changes of `indexes` durable and visible to queries.
+    fn commit(&self, indexes: &[String]) -> Result<(), SearchError>;
     /// The best `limit` documents for `query`, best first.
     fn query(&self, index: &str, query: &str, limit: usize) -> Result<Vec<SearchHit>, SearchError>;
 }
