@@ -208,6 +208,19 @@ struct Args {
     fsync_probe: Option<usize>,
     #[arg(long, default_value = "target")]
     fsync_probe_dir: std::path::PathBuf,
+    /// Only measure replication lag: write this many items, one at a time, into
+    /// `--replicated-table` at `--endpoint` (stamped with `updated_at`/`updated_in` as the
+    /// replicator expects) and time each from its PutItem acknowledgement until GetItem
+    /// finds it at `--peer-endpoint`. Both regions must already run the replicator
+    /// (examples/replication/README.md sets them up).
+    #[arg(long)]
+    replication_lag: Option<usize>,
+    /// The other region's server, for `--replication-lag`.
+    #[arg(long, default_value = "http://127.0.0.1:8001")]
+    peer_endpoint: String,
+    /// The replicated table, for `--replication-lag` (hash key `id`, a string).
+    #[arg(long, default_value = "profiles")]
+    replicated_table: String,
 }
 
 fn validate(a: &Args) -> Result<(), String> {
@@ -1129,6 +1142,9 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
 // ---- main ----
 
 async fn run(args: Args, target: Target) -> Result<(), BoxError> {
+    if let Some(n) = args.replication_lag {
+        return replication_lag(&args, &target, n).await;
+    }
     if !args.no_setup {
         setup(&args, &target).await?;
     }
@@ -1301,6 +1317,87 @@ async fn getrecords_drain(args: &Args, target: &Target, n: usize) -> Result<(), 
         "GetRecords drain (one partition, Limit 1000, one connection): {total} records in {calls} calls, {:.3} s = {:.0} records/s",
         el,
         total as f64 / el
+    );
+    Ok(())
+}
+
+/// How long `--replication-lag` waits for one item to appear in the peer region.
+const REPLICATION_WAIT_S: u64 = 30;
+
+/// Writes `n` items one at a time into the replicated table of one region and times each
+/// from the PutItem acknowledgement to the first GetItem on the peer that finds it.
+async fn replication_lag(args: &Args, target: &Target, n: usize) -> Result<(), BoxError> {
+    let n = n.max(1);
+    let peer = parse_endpoint(&args.peer_endpoint)?;
+    let table = &args.replicated_table;
+    let mut here = Conn::new(target.clone());
+    let mut there = Conn::new(peer);
+    let (status, described) =
+        call(&mut here, Op::DescribeTable, &json!({"TableName": table})).await?;
+    if !status.is_success() {
+        return Err(format!("DescribeTable {table}: {status} {described}").into());
+    }
+    // The writer's region is the one in the table's ARN (arn:aws:dynamodb:REGION:…).
+    let region = described["Table"]["TableArn"]
+        .as_str()
+        .and_then(|arn| arn.split(':').nth(3))
+        .ok_or("DescribeTable returned no TableArn")?
+        .to_owned();
+    let run = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("lag-{run}-{i}");
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let item = json!({
+            "id": {"S": id},
+            "payload": {"S": "replication lag probe"},
+            "updated_at": {"N": now_ms.to_string()},
+            "updated_in": {"S": region},
+        });
+        let (status, v) = call(
+            &mut here,
+            Op::PutItem,
+            &json!({"TableName": table, "Item": item}),
+        )
+        .await?;
+        if !status.is_success() {
+            return Err(format!("PutItem: {status} {v}").into());
+        }
+        let acked = Instant::now();
+        let get = json!({"TableName": table, "Key": {"id": {"S": id}}, "ConsistentRead": true});
+        loop {
+            let (status, v) = call(&mut there, Op::GetItem, &get).await?;
+            if !status.is_success() {
+                return Err(format!("GetItem on the peer: {status} {v}").into());
+            }
+            if v.get("Item").is_some() {
+                break;
+            }
+            if acked.elapsed() > Duration::from_secs(REPLICATION_WAIT_S) {
+                return Err(format!(
+                    "{id} did not reach {} within {REPLICATION_WAIT_S} s: is the replicator running?",
+                    args.peer_endpoint
+                )
+                .into());
+            }
+        }
+        all.push(micros(acked.elapsed()));
+    }
+    all.sort_unstable();
+    let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "replication lag {} -> {} ({n} items, one at a time, PutItem acknowledged -> \
+         GetItem finds it): p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        args.endpoint,
+        args.peer_endpoint,
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(0.99)),
+        ms(at(1.0)),
     );
     Ok(())
 }

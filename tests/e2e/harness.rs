@@ -36,8 +36,14 @@ impl Server {
 
     /// Starts a server on `data_dir` (kept after the server stops).
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Server {
+        Server::start_listening(data_dir, "127.0.0.1:0", extra_args)
+    }
+
+    /// Starts a server on `data_dir` listening on `listen` (a fixed port lets a restarted
+    /// server keep the address its peers were given).
+    pub fn start_listening(data_dir: &Path, listen: &str, extra_args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
             .stdout(Stdio::piped())

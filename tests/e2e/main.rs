@@ -2,12 +2,15 @@
 //! clients (the AWS SDK for Rust; boto3 and the aws CLI through `python.rs`).
 //! One test binary made of modules keeps link time down as the suite grows.
 
+mod api;
 mod control;
 mod crash;
 mod data;
 mod errors;
 mod expressions;
 mod harness;
+mod pipeline_replication;
 mod python;
 mod streams;
 mod triggers;
+mod walkthroughs;
