@@ -291,6 +291,12 @@ fn deploy_invoke_logs_redeploy_delete_and_restart() {
         get(&e, "/v1/functions/noop").expect(200)["config"]["timeout_ms"],
         500
     );
+    // So do its logs (kept in a file next to the function's versions).
+    let logs_after = get(&e, "/v1/functions/recorder/logs").expect(200);
+    assert_eq!(
+        logs_after["logs"], logs["logs"],
+        "the log lines from before the restart"
+    );
     let mut again = event.clone();
     again["Records"][0]["eventID"] = json!("manual-2");
     let out = send_json(&e, "POST", "/v1/functions/recorder/invoke", &again).expect(200);
@@ -969,5 +975,31 @@ fn sigkill_mid_batch_redelivers_and_skips_nothing() {
         seen_all.len(),
         records.len(),
         "no record the stream does not have"
+    );
+    // Per-item order across the kill: the function's log (kept on disk, so the
+    // deliveries before the kill are in it too) lists deliveries in order. A record may
+    // come again (at least once), but no record of a key is delivered for the first time
+    // before an earlier record of the same key.
+    let deliveries = recorded_in_order(&e, "recorder");
+    let mut first_seen: BTreeSet<&str> = BTreeSet::new();
+    let mut newest_by_key: BTreeMap<&str, u128> = BTreeMap::new();
+    for event_id in &deliveries {
+        let (key, seq) = records
+            .get(event_id)
+            .unwrap_or_else(|| panic!("delivered {event_id}, which the stream lacks"));
+        if !first_seen.insert(event_id) {
+            continue;
+        }
+        if let Some(newest) = newest_by_key.insert(key, *seq) {
+            assert!(
+                newest < *seq,
+                "{key}: record {seq} was first delivered after record {newest}"
+            );
+        }
+    }
+    assert_eq!(
+        first_seen.len(),
+        records.len(),
+        "the log lists every delivered record, before and after the kill"
     );
 }

@@ -1,14 +1,18 @@
 //! Function logs: the lines of one invocation (structured `logging` calls plus captured
-//! stdout/stderr) and the bounded per-function ring of recent lines.
+//! stdout/stderr) and the bounded per-function ring of recent lines, kept in a file so
+//! that they survive a restart (or a crash).
 //!
-//! Owns the log line shape and every log bound. Must not know wasmtime or where a line
-//! came from beyond its level and fields.
+//! Owns the log line shape, every log bound and the log file's format (JSON lines). Must
+//! not know wasmtime or where a line came from beyond its level and fields.
 
 use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Lines kept per invocation; later lines are dropped and counted in one final line.
 pub const LOG_LINES_PER_INVOCATION_MAX: usize = 1_000;
@@ -20,9 +24,14 @@ pub const LOG_FIELDS_PER_LINE_MAX: usize = 32;
 pub const LOG_FIELD_BYTES_MAX: usize = 1024;
 /// Lines kept per function across invocations and versions (the oldest go first).
 pub const LOG_RING_LINES_MAX: usize = 2_000;
+/// When a function's log file grows past this, it is rewritten with only the ring's
+/// lines, so the file stays within a few times the ring's size.
+pub const LOG_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
+/// The log file in a function's directory.
+pub const LOG_FILE_NAME: &str = "logs.jsonl";
 
 /// A log line's severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Trace,
@@ -33,7 +42,7 @@ pub enum LogLevel {
 }
 
 /// One line of a function's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// The invocation that wrote it (unique per executor, increasing).
     pub invocation: u64,
@@ -197,14 +206,60 @@ pub(crate) fn panic_message(lines: &[LogLine]) -> Option<String> {
 }
 
 /// The recent log lines of one function (all its versions), bounded by
-/// [`LOG_RING_LINES_MAX`]. In memory only: a restart starts empty.
+/// [`LOG_RING_LINES_MAX`], appended to the function's log file as they come.
+///
+/// The file is written without fsync: logs are for people, and a write that reached the
+/// kernel survives the process being killed; only a machine crash may lose the last
+/// lines. A line that cannot be written is still kept in memory.
 #[derive(Debug, Default)]
 pub(crate) struct LogRing {
     lines: Mutex<VecDeque<LogLine>>,
+    file: Mutex<Option<LogFile>>,
+}
+
+#[derive(Debug)]
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    bytes: u64,
 }
 
 impl LogRing {
+    /// The ring of the function whose directory is `dir`, with the newest lines of its
+    /// log file (unreadable lines are skipped).
+    pub(crate) fn open(dir: &Path) -> Self {
+        let path = dir.join(LOG_FILE_NAME);
+        let mut lines = VecDeque::new();
+        if let Ok(file) = File::open(&path) {
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                if let Ok(line) = serde_json::from_str::<LogLine>(&line) {
+                    if lines.len() >= LOG_RING_LINES_MAX {
+                        lines.pop_front();
+                    }
+                    lines.push_back(line);
+                }
+            }
+        }
+        let file = match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(file) => {
+                let bytes = file.metadata().map_or(0, |m| m.len());
+                Some(LogFile { path, file, bytes })
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "function logs will not be kept on disk");
+                None
+            }
+        };
+        Self {
+            lines: Mutex::new(lines),
+            file: Mutex::new(file),
+        }
+    }
+
     pub(crate) fn extend(&self, lines: &[LogLine]) {
+        if lines.is_empty() {
+            return;
+        }
         let mut ring = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         for line in lines {
             if ring.len() >= LOG_RING_LINES_MAX {
@@ -212,12 +267,58 @@ impl LogRing {
             }
             ring.push_back(line.clone());
         }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(log_file) = file.as_mut() {
+            let appended = log_file.append(lines.iter());
+            if appended.is_ok() && log_file.bytes > LOG_FILE_BYTES_MAX {
+                let rewritten = log_file.rewrite(ring.iter());
+                if let Err(e) = rewritten {
+                    tracing::warn!(error = %e, "cannot rewrite a function log file");
+                }
+            }
+            if let Err(e) = appended {
+                tracing::warn!(error = %e, "cannot append to a function log file");
+            }
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<LogLine> {
         let ring = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         ring.iter().cloned().collect()
     }
+}
+
+impl LogFile {
+    fn append<'a>(&mut self, lines: impl Iterator<Item = &'a LogLine>) -> std::io::Result<()> {
+        let bytes = encode(lines);
+        // One write per invocation, so that concurrent appends never interleave lines.
+        self.file.write_all(&bytes)?;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Replaces the file by `lines` (write a temporary file, rename it over).
+    fn rewrite<'a>(&mut self, lines: impl Iterator<Item = &'a LogLine>) -> std::io::Result<()> {
+        let bytes = encode(lines);
+        let mut tmp = self.path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        fs::write(&tmp, &bytes)?;
+        fs::rename(&tmp, &self.path)?;
+        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.bytes = bytes.len() as u64;
+        Ok(())
+    }
+}
+
+fn encode<'a>(lines: impl Iterator<Item = &'a LogLine>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for line in lines {
+        if serde_json::to_writer(&mut bytes, line).is_ok() {
+            bytes.push(b'\n');
+        }
+    }
+    bytes
 }
 
 fn truncate(text: &str, bytes_max: usize) -> String {
@@ -276,6 +377,48 @@ mod tests {
         let cut = truncate(&long, LOG_MESSAGE_BYTES_MAX - 1);
         assert!(cut.ends_with('…'));
         assert!(cut.len() <= LOG_MESSAGE_BYTES_MAX + '…'.len_utf8());
+    }
+
+    #[test]
+    fn the_ring_survives_reopening_and_its_file_stays_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ring = LogRing::open(dir.path());
+        let mut log = InvocationLog::new(1, 1);
+        for i in 0..10 {
+            log.push(
+                LogLevel::Info,
+                &format!("line {i}"),
+                vec![("k".into(), "v".into())],
+            );
+        }
+        let written = log.finish();
+        ring.extend(&written);
+        drop(ring);
+        let reopened = LogRing::open(dir.path());
+        assert_eq!(reopened.snapshot(), written);
+
+        // Past the file bound, the file is rewritten with the ring's lines only.
+        let long = "x".repeat(LOG_MESSAGE_BYTES_MAX - 10);
+        let lines_over_bound = (LOG_FILE_BYTES_MAX as usize / LOG_MESSAGE_BYTES_MAX) + 10;
+        for _ in 0..lines_over_bound / 100 + 1 {
+            let mut log = InvocationLog::new(2, 1);
+            for _ in 0..100 {
+                log.push(LogLevel::Info, &long, Vec::new());
+            }
+            reopened.extend(&log.finish());
+        }
+        let bytes = std::fs::metadata(dir.path().join(LOG_FILE_NAME))
+            .expect("log file")
+            .len();
+        assert!(
+            bytes <= LOG_FILE_BYTES_MAX + 100 * LOG_MESSAGE_BYTES_MAX as u64,
+            "{bytes}"
+        );
+        assert_eq!(
+            LogRing::open(dir.path()).snapshot(),
+            reopened.snapshot(),
+            "the file holds what the ring holds"
+        );
     }
 
     #[test]

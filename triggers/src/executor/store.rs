@@ -370,7 +370,7 @@ impl FunctionStore {
                 continue;
             }
             remove_temporaries(&path)?;
-            let logs = Arc::new(LogRing::default());
+            let logs = Arc::new(LogRing::open(&path));
             let mut versions = manifest_versions(&path)?;
             versions.sort_unstable_by(|a, b| b.cmp(a));
             let loaded = versions.into_iter().find_map(|version| {
@@ -440,9 +440,10 @@ impl FunctionStore {
         )?;
         sync_dir(&self.dir)?;
 
-        let logs = self
-            .get(name)
-            .map_or_else(|| Arc::new(LogRing::default()), |f| f.logs.clone());
+        let logs = self.get(name).map_or_else(
+            || Arc::new(LogRing::open(&function_dir)),
+            |f| f.logs.clone(),
+        );
         let function = Arc::new(FunctionVersion {
             deployment: Arc::new(Deployment {
                 name: manifest.name,
