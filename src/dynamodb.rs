@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use eddy_engine::{
-    BatchGetTable, BatchWriteRequest, BillingMode, CreateTableInput, DeleteItemInput, Done, Engine,
-    Error, ExpressionAttributes, GetItemInput, KeyAttribute, KeyRole, KeyType, Page, PutItemInput,
-    QueryInput, ReturnValues, ScanInput, Select, StreamSpecification, StreamViewType,
-    TableDescription, Throughput, UpdateItemInput, UpdateTableInput, WriteOutput,
-    key_type_descriptor,
+    BatchGetTable, BatchWriteRequest, BillingMode, ConditionCheckInput, CreateTableInput,
+    DeleteItemInput, Done, Engine, Error, ExpressionAttributes, GetItemInput, KeyAttribute,
+    KeyRole, KeyType, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
+    StreamSpecification, StreamViewType, TableDescription, Throughput, TransactWriteAction,
+    TransactWriteInput, UpdateItemInput, UpdateTableInput, WriteOutput, key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -38,6 +38,12 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
             blocking(move || batch_get_item(&engine, req)).await
         }
         "BatchWriteItem" => batch_write_item(engine, parse(body)?).await,
+        "TransactWriteItems" => transact_write_items(engine, parse(body)?).await,
+        "TransactGetItems" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || transact_get_items(&engine, req)).await
+        }
         // Catalog changes may wait for the writer (stream enable/disable).
         "CreateTable" => {
             let (engine, req) = (engine.clone(), parse(body)?);
@@ -497,6 +503,186 @@ async fn batch_write_item(engine: &Engine, r: BatchWriteRequestBody) -> Result<V
     }
     write(|done| engine.batch_write_item(requests, done)).await?;
     Ok(b"{\"UnprocessedItems\":{}}".to_vec())
+}
+
+/// `ReturnConsumedCapacity` and `ReturnItemCollectionMetrics` are checked and accepted;
+/// Eddy has no capacity to report.
+fn check_return_metrics(capacity: Option<&str>, metrics: Option<&str>) -> Result<(), ApiError> {
+    if let Some(v) = capacity
+        && !matches!(v, "INDEXES" | "TOTAL" | "NONE")
+    {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{v}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
+        ))
+        .into());
+    }
+    if let Some(v) = metrics
+        && !matches!(v, "SIZE" | "NONE")
+    {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{v}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactWriteRequest {
+    transact_items: Option<Vec<TransactWriteItem>>,
+    client_request_token: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
+}
+
+/// One `TransactWriteItem`: exactly one of its four actions is set.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactWriteItem {
+    condition_check: Option<TransactAction>,
+    put: Option<TransactAction>,
+    update: Option<TransactAction>,
+    delete: Option<TransactAction>,
+}
+
+/// The fields of the four transaction actions (each uses its own subset).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactAction {
+    table_name: Option<String>,
+    item: Option<WireItem>,
+    key: Option<WireItem>,
+    condition_expression: Option<String>,
+    update_expression: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+    return_values_on_condition_check_failure: Option<String>,
+}
+
+fn transact_action(i: usize, w: TransactWriteItem) -> Result<TransactWriteAction, ApiError> {
+    let (kind, a) = match (w.condition_check, w.put, w.update, w.delete) {
+        (Some(a), None, None, None) => ("conditionCheck", a),
+        (None, Some(a), None, None) => ("put", a),
+        (None, None, Some(a), None) => ("update", a),
+        (None, None, None, Some(a)) => ("delete", a),
+        _ => {
+            return Err(Error::validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete",
+            )
+            .into());
+        }
+    };
+    // DynamoDB names a member of a list by its 1-based position.
+    let field = |name: &str| format!("transactItems.{}.member.{kind}.{name}", i + 1);
+    let table = required(a.table_name, &field("tableName"))?;
+    let attributes = expr_attrs(a.expression_attribute_names, a.expression_attribute_values)?;
+    let return_old_on_condition_failure =
+        return_old_on_failure(a.return_values_on_condition_check_failure)?;
+    let key = |k: Option<WireItem>| into_item(required(k, &field("key"))?);
+    Ok(match kind {
+        "conditionCheck" => TransactWriteAction::ConditionCheck(ConditionCheckInput {
+            table,
+            key: key(a.key)?,
+            condition: required(a.condition_expression, &field("conditionExpression"))?,
+            attributes,
+            return_old_on_condition_failure,
+        }),
+        "put" => TransactWriteAction::Put(PutItemInput {
+            table,
+            item: into_item(required(a.item, &field("item"))?)?,
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+        "update" => TransactWriteAction::Update(UpdateItemInput {
+            table,
+            key: key(a.key)?,
+            update: Some(required(a.update_expression, &field("updateExpression"))?),
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+        _ => TransactWriteAction::Delete(DeleteItemInput {
+            table,
+            key: key(a.key)?,
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+    })
+}
+
+async fn transact_write_items(
+    engine: &Engine,
+    r: TransactWriteRequest,
+) -> Result<Vec<u8>, ApiError> {
+    check_return_metrics(
+        r.return_consumed_capacity.as_deref(),
+        r.return_item_collection_metrics.as_deref(),
+    )?;
+    let items = required(r.transact_items, "transactItems")?;
+    let input = TransactWriteInput {
+        actions: items
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| transact_action(i, w))
+            .collect::<Result<_, _>>()?,
+        client_request_token: r.client_request_token,
+    };
+    write(|done| engine.transact_write_items(input, done)).await?;
+    Ok(b"{}".to_vec())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetRequest {
+    transact_items: Option<Vec<TransactGetItem>>,
+    return_consumed_capacity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetItem {
+    get: Option<TransactGet>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGet {
+    table_name: Option<String>,
+    key: Option<WireItem>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+}
+
+fn transact_get_items(engine: &Engine, r: TransactGetRequest) -> Result<Vec<u8>, ApiError> {
+    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
+    let items = required(r.transact_items, "transactItems")?;
+    let mut gets = Vec::with_capacity(items.len());
+    for (i, t) in items.into_iter().enumerate() {
+        let field = |name: &str| format!("transactItems.{}.member.{name}", i + 1);
+        let g = required(t.get, &field("get"))?;
+        gets.push(GetItemInput {
+            table: required(g.table_name, &field("get.tableName"))?,
+            key: into_item(required(g.key, &field("get.key"))?)?,
+            projection: g.projection_expression,
+            attributes: expr_attrs(g.expression_attribute_names, None)?,
+            attributes_to_get: None,
+        });
+    }
+    let responses: Vec<Value> = engine
+        .transact_get_items(&gets)?
+        .iter()
+        .map(|item| match item {
+            Some(item) => json!({ "Item": WireOut(item) }),
+            None => json!({}),
+        })
+        .collect();
+    Ok(json_bytes(&json!({ "Responses": responses })))
 }
 
 #[derive(Deserialize)]

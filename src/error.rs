@@ -3,8 +3,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use eddy_engine::Error;
-use serde_json::json;
+use eddy_engine::{CancellationReason, Error};
+use serde_json::{Value, json};
 
 use crate::wire::WireOut;
 
@@ -88,6 +88,21 @@ impl ApiError {
                     format!("{DYNAMODB}#ExpiredIteratorException"),
                     m.clone(),
                 ),
+                Error::TransactionCanceled { .. } => (
+                    bad,
+                    format!("{DYNAMODB}#TransactionCanceledException"),
+                    e.to_string(),
+                ),
+                Error::IdempotentParameterMismatch(m) => (
+                    bad,
+                    format!("{DYNAMODB}#IdempotentParameterMismatchException"),
+                    m.clone(),
+                ),
+                Error::TransactionInProgress(m) => (
+                    bad,
+                    format!("{DYNAMODB}#TransactionInProgressException"),
+                    m.clone(),
+                ),
                 Error::LimitExceeded(m) => {
                     (bad, format!("{DYNAMODB}#LimitExceededException"), m.clone())
                 }
@@ -119,12 +134,40 @@ impl ApiError {
     }
 }
 
+/// `CancellationReasons`: one entry per action, `{"Code": "None"}` for those that did
+/// not fail.
+fn cancellation_reasons(reasons: &[CancellationReason]) -> Value {
+    reasons
+        .iter()
+        .map(|r| {
+            let mut v = json!({ "Code": r.code() });
+            if let Some(m) = r.message() {
+                v["Message"] = json!(m);
+            }
+            if let CancellationReason::ConditionalCheckFailed { item: Some(item) } = r {
+                v["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
+            }
+            v
+        })
+        .collect()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, message) = self.parts();
         let mut body = json!({ "__type": kind, "message": message });
-        if let ApiError::Engine(Error::ConditionalCheckFailed { item: Some(item) }) = &self {
-            body["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
+        match &self {
+            ApiError::Engine(Error::ConditionalCheckFailed { item: Some(item) }) => {
+                body["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
+            }
+            ApiError::Engine(Error::TransactionCanceled { reasons }) => {
+                body["CancellationReasons"] = cancellation_reasons(reasons);
+                // DynamoDB spells this exception's message field `Message`.
+                if let Some(m) = body.as_object_mut().and_then(|o| o.remove("message")) {
+                    body["Message"] = m;
+                }
+            }
+            _ => {}
         }
         let mut resp = (status, body.to_string()).into_response();
         resp.headers_mut().insert(

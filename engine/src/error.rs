@@ -28,12 +28,67 @@ pub enum Error {
     /// A shard iterator is older than its 15-minute life (`ExpiredIteratorException`).
     #[error("{0}")]
     ExpiredIterator(String),
+    /// A TransactWriteItems action failed, so none applied
+    /// (`TransactionCanceledException`). One reason per action, in request order.
+    #[error("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes(.reasons))]
+    TransactionCanceled { reasons: Vec<CancellationReason> },
+    /// A ClientRequestToken was reused within its idempotency window with a different
+    /// request (`IdempotentParameterMismatchException`).
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
+    /// A ClientRequestToken's first request has not finished yet
+    /// (`TransactionInProgressException`).
+    #[error("{0}")]
+    TransactionInProgress(String),
     /// Storage failed. This is Eddy's fault or the disk's, never the client's.
     #[error("storage error: {0}")]
     Storage(String),
     /// The engine is shutting down and takes no more writes.
     #[error("the engine is shutting down")]
     ShuttingDown,
+}
+
+/// Why one action of a cancelled transaction failed, or that it did not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancellationReason {
+    /// The action itself was fine; another one cancelled the transaction.
+    None,
+    /// The action's condition was false. Carries the item as it was when
+    /// `ReturnValuesOnConditionCheckFailure=ALL_OLD` asked for it.
+    ConditionalCheckFailed { item: Option<crate::Item> },
+    /// Applying the action to the current item broke a rule (an update on an
+    /// attribute of the wrong type, an item grown past its size limit).
+    ValidationError(String),
+}
+
+impl CancellationReason {
+    /// DynamoDB's `Code` of the reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CancellationReason::None => "None",
+            CancellationReason::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
+            CancellationReason::ValidationError(_) => "ValidationError",
+        }
+    }
+
+    /// DynamoDB's `Message` of the reason; `None` carries none.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CancellationReason::None => None,
+            CancellationReason::ConditionalCheckFailed { .. } => {
+                Some("The conditional request failed")
+            }
+            CancellationReason::ValidationError(m) => Some(m),
+        }
+    }
+}
+
+fn codes(reasons: &[CancellationReason]) -> String {
+    reasons
+        .iter()
+        .map(CancellationReason::code)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {

@@ -21,7 +21,7 @@ use crate::limits::{
     BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
     PAGE_BYTES_MAX, SCAN_SEGMENTS_MAX,
 };
-use crate::store::{Applied, Change, Engine, Mutation};
+use crate::store::{Applied, Change, Engine, Mutation, MutationFn};
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues` of a request.
@@ -32,7 +32,7 @@ pub struct ExpressionAttributes {
 }
 
 impl ExpressionAttributes {
-    fn resolver(&self) -> Result<Resolver<'_>> {
+    pub(crate) fn resolver(&self) -> Result<Resolver<'_>> {
         let resolver = Resolver::new(self.names.as_ref(), self.values.as_ref())?;
         if let Some(values) = &self.values {
             let mut keys: Vec<&String> = values.keys().collect();
@@ -292,7 +292,7 @@ fn check_item(table: &TableRef, item: &Item) -> Result<()> {
 }
 
 /// The storage key of a `Key` parameter, checked against the schema.
-fn storage_key_of(table: &TableRef, key: &Item) -> Result<Vec<u8>> {
+pub(crate) fn storage_key_of(table: &TableRef, key: &Item) -> Result<Vec<u8>> {
     for v in key.values() {
         v.validate(1)?;
     }
@@ -321,122 +321,159 @@ fn check_condition(cond: &Option<Condition>, old: Option<&Item>, return_old: boo
     Ok(())
 }
 
+/// A validated single-item write, ready for the writer: its mutation, and what its
+/// answer needs.
+pub(crate) struct PreparedWrite {
+    pub mutation: Mutation,
+    return_values: ReturnValues,
+    /// The paths an update writes (UPDATED_OLD / UPDATED_NEW return them).
+    touched: Vec<Path>,
+}
+
+/// A mutation that makes `change` if `condition` holds for the current item.
+pub(crate) fn conditional(
+    condition: Option<Condition>,
+    return_old: bool,
+    change: Change,
+) -> MutationFn {
+    Box::new(move |old: Option<&Item>| {
+        check_condition(&condition, old, return_old)?;
+        Ok(change)
+    })
+}
+
+/// PutItem and DeleteItem can return only the old item.
+fn check_old_only(rv: ReturnValues) -> Result<()> {
+    if matches!(rv, ReturnValues::None | ReturnValues::AllOld) {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "ReturnValues can only be ALL_OLD or NONE",
+        ))
+    }
+}
+
 impl Engine {
     pub fn put_item(&self, input: PutItemInput, done: Done<WriteOutput>) {
-        let prepared = (|| {
-            input.attributes.check_families(
-                &[("ConditionExpression", input.condition.is_some())],
-                &[("Expected", input.legacy.expected.is_some())],
-            )?;
-            if !matches!(
-                input.return_values,
-                ReturnValues::None | ReturnValues::AllOld
-            ) {
-                return Err(Error::validation(
-                    "ReturnValues can only be ALL_OLD or NONE",
-                ));
-            }
-            let table = self.table(&input.table)?;
-            check_item(&table, &input.item)?;
-            let mut resolver = input.attributes.resolver()?;
-            let condition =
-                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
-            resolver.finish()?;
-            let key = storage_key_of_item(&table, &input.item)?;
-            Ok((table, key, condition))
-        })();
-        let (table, key, condition) = match prepared {
-            Ok(p) => p,
-            Err(e) => return done(Err(e)),
-        };
-        let item = input.item;
-        let return_old = input.return_old_on_condition_failure;
-        let rv = input.return_values;
-        let apply = Box::new(move |old: Option<&Item>| {
-            check_condition(&condition, old, return_old)?;
-            Ok(Change::Put(item))
-        });
-        self.submit(
-            vec![Mutation { table, key, apply }],
-            Box::new(move |r| done(r.map(|a| single_output(a, rv, &[])))),
-        );
+        self.submit_write(self.prepare_put(input), done);
     }
 
     pub fn delete_item(&self, input: DeleteItemInput, done: Done<WriteOutput>) {
-        let prepared = (|| {
-            input.attributes.check_families(
-                &[("ConditionExpression", input.condition.is_some())],
-                &[("Expected", input.legacy.expected.is_some())],
-            )?;
-            if !matches!(
-                input.return_values,
-                ReturnValues::None | ReturnValues::AllOld
-            ) {
-                return Err(Error::validation(
-                    "ReturnValues can only be ALL_OLD or NONE",
-                ));
-            }
-            let table = self.table(&input.table)?;
-            let key = storage_key_of(&table, &input.key)?;
-            let mut resolver = input.attributes.resolver()?;
-            let condition =
-                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
-            resolver.finish()?;
-            Ok((table, key, condition))
-        })();
-        let (table, key, condition) = match prepared {
-            Ok(p) => p,
-            Err(e) => return done(Err(e)),
-        };
-        let return_old = input.return_old_on_condition_failure;
-        let rv = input.return_values;
-        let apply = Box::new(move |old: Option<&Item>| {
-            check_condition(&condition, old, return_old)?;
-            Ok(Change::Delete)
-        });
-        self.submit(
-            vec![Mutation { table, key, apply }],
-            Box::new(move |r| done(r.map(|a| single_output(a, rv, &[])))),
-        );
+        self.submit_write(self.prepare_delete(input), done);
     }
 
     pub fn update_item(&self, input: UpdateItemInput, done: Done<WriteOutput>) {
-        let prepared = (|| {
-            input.attributes.check_families(
-                &[
-                    ("UpdateExpression", input.update.is_some()),
-                    ("ConditionExpression", input.condition.is_some()),
-                ],
-                &[
-                    ("AttributeUpdates", input.attribute_updates.is_some()),
-                    ("Expected", input.legacy.expected.is_some()),
-                ],
-            )?;
-            let table = self.table(&input.table)?;
-            let key = storage_key_of(&table, &input.key)?;
-            let mut resolver = input.attributes.resolver()?;
-            let update = match (&input.update, &input.attribute_updates) {
-                (Some(u), _) => Some(resolver.update(u)?),
-                (None, Some(a)) => Some(legacy::attribute_updates(a)?),
-                (None, None) => None,
-            };
-            let condition =
-                write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
-            resolver.finish()?;
-            let mut touched = Vec::new();
-            if let Some(u) = &update {
-                u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
-                touched = u.target_paths();
-            }
-            Ok((table, key, update, condition, touched))
-        })();
-        let legacy_update = input.update.is_none();
-        let (table, key, update, condition, touched) = match prepared {
+        self.submit_write(self.prepare_update(input), done);
+    }
+
+    fn submit_write(&self, prepared: Result<PreparedWrite>, done: Done<WriteOutput>) {
+        let p = match prepared {
             Ok(p) => p,
             Err(e) => return done(Err(e)),
         };
+        let (rv, touched) = (p.return_values, p.touched);
+        self.submit(
+            vec![p.mutation],
+            Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
+        );
+    }
+
+    /// What PutItem and DeleteItem check alike: the parameter families, ReturnValues,
+    /// the table, and the condition (parsed).
+    fn prepare_whole_item_write(
+        &self,
+        table: &str,
+        condition: Option<&str>,
+        attributes: &ExpressionAttributes,
+        legacy: &LegacyWrite,
+        return_values: ReturnValues,
+    ) -> Result<(TableRef, Option<Condition>)> {
+        attributes.check_families(
+            &[("ConditionExpression", condition.is_some())],
+            &[("Expected", legacy.expected.is_some())],
+        )?;
+        check_old_only(return_values)?;
+        let table = self.table(table)?;
+        let mut resolver = attributes.resolver()?;
+        let condition = write_condition(&mut resolver, condition, legacy)?;
+        resolver.finish()?;
+        Ok((table, condition))
+    }
+
+    /// Validates a PutItem (or a transaction's Put) and builds its mutation.
+    pub(crate) fn prepare_put(&self, input: PutItemInput) -> Result<PreparedWrite> {
+        let (table, condition) = self.prepare_whole_item_write(
+            &input.table,
+            input.condition.as_deref(),
+            &input.attributes,
+            &input.legacy,
+            input.return_values,
+        )?;
+        check_item(&table, &input.item)?;
+        let key = storage_key_of_item(&table, &input.item)?;
+        let apply = conditional(
+            condition,
+            input.return_old_on_condition_failure,
+            Change::Put(input.item),
+        );
+        Ok(PreparedWrite {
+            mutation: Mutation { table, key, apply },
+            return_values: input.return_values,
+            touched: Vec::new(),
+        })
+    }
+
+    /// Validates a DeleteItem (or a transaction's Delete) and builds its mutation.
+    pub(crate) fn prepare_delete(&self, input: DeleteItemInput) -> Result<PreparedWrite> {
+        let (table, condition) = self.prepare_whole_item_write(
+            &input.table,
+            input.condition.as_deref(),
+            &input.attributes,
+            &input.legacy,
+            input.return_values,
+        )?;
+        let key = storage_key_of(&table, &input.key)?;
+        let apply = conditional(
+            condition,
+            input.return_old_on_condition_failure,
+            Change::Delete,
+        );
+        Ok(PreparedWrite {
+            mutation: Mutation { table, key, apply },
+            return_values: input.return_values,
+            touched: Vec::new(),
+        })
+    }
+
+    /// Validates an UpdateItem (or a transaction's Update) and builds its mutation.
+    pub(crate) fn prepare_update(&self, input: UpdateItemInput) -> Result<PreparedWrite> {
+        input.attributes.check_families(
+            &[
+                ("UpdateExpression", input.update.is_some()),
+                ("ConditionExpression", input.condition.is_some()),
+            ],
+            &[
+                ("AttributeUpdates", input.attribute_updates.is_some()),
+                ("Expected", input.legacy.expected.is_some()),
+            ],
+        )?;
+        let table = self.table(&input.table)?;
+        let key = storage_key_of(&table, &input.key)?;
+        let mut resolver = input.attributes.resolver()?;
+        let update = match (&input.update, &input.attribute_updates) {
+            (Some(u), _) => Some(resolver.update(u)?),
+            (None, Some(a)) => Some(legacy::attribute_updates(a)?),
+            (None, None) => None,
+        };
+        let condition = write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
+        resolver.finish()?;
+        let mut touched = Vec::new();
+        if let Some(u) = &update {
+            u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
+            touched = u.target_paths();
+        }
+        let legacy_update = input.update.is_none();
         let return_old = input.return_old_on_condition_failure;
-        let rv = input.return_values;
         let key_item = input.key;
         let apply = Box::new(move |old: Option<&Item>| {
             check_condition(&condition, old, return_old)?;
@@ -452,13 +489,19 @@ impl Engine {
             }
             Ok(Change::Put(item))
         });
-        self.submit(
-            vec![Mutation { table, key, apply }],
-            Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
-        );
+        Ok(PreparedWrite {
+            mutation: Mutation { table, key, apply },
+            return_values: input.return_values,
+            touched,
+        })
     }
 
-    pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
+    /// Validates a GetItem (or a transaction's Get): the item's storage key and the
+    /// projection to apply to it.
+    pub(crate) fn prepare_get(
+        &self,
+        input: &GetItemInput,
+    ) -> Result<(TableRef, Vec<u8>, Option<Projection>)> {
         input.attributes.check_families(
             &[("ProjectionExpression", input.projection.is_some())],
             &[("AttributesToGet", input.attributes_to_get.is_some())],
@@ -472,6 +515,11 @@ impl Engine {
             input.attributes_to_get.as_deref(),
         )?;
         resolver.finish()?;
+        Ok((table, key, projection))
+    }
+
+    pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
+        let (_, key, projection) = self.prepare_get(input)?;
         let item = self.read_item(&key)?;
         Ok(item.map(|i| project(i, projection.as_ref())))
     }
@@ -767,7 +815,7 @@ fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> W
     WriteOutput { attributes }
 }
 
-fn project(item: Item, projection: Option<&Projection>) -> Item {
+pub(crate) fn project(item: Item, projection: Option<&Projection>) -> Item {
     match projection {
         Some(p) => p.apply(&item),
         None => item,

@@ -31,6 +31,7 @@ mod number;
 mod store;
 mod stream;
 mod tables;
+mod transact;
 mod value;
 
 pub use crate::catalog::{
@@ -38,7 +39,7 @@ pub use crate::catalog::{
     key_type_descriptor, validate_table_name,
 };
 pub use crate::codec::{decode_item, encode_item};
-pub use crate::error::{Error, Result};
+pub use crate::error::{CancellationReason, Error, Result};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
@@ -54,4 +55,5 @@ pub use crate::stream::{
     StreamRecord, StreamViewType, format_sequence_number, iso8601_ms, parse_sequence_number,
 };
 pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
+pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};

@@ -25,6 +25,19 @@ pub const BATCH_GET_KEYS_MAX: usize = 100;
 pub const BATCH_WRITE_REQUESTS_MAX: usize = 25;
 /// Data returned by one BatchGetItem (DynamoDB: 16 MB); keys beyond it are unprocessed.
 pub const BATCH_GET_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
+/// Actions in one TransactWriteItems, and Gets in one TransactGetItems.
+pub const TRANSACT_ITEMS_MAX: usize = 100;
+/// Aggregate size of the items of one transaction (DynamoDB: 4 MB): a
+/// TransactWriteItems' Put items and keys, the items a TransactGetItems reads.
+pub const TRANSACT_REQUEST_BYTES_MAX: usize = /* 4 MiB */ 4 * 1024 * 1024;
+/// Longest `ClientRequestToken` of a TransactWriteItems (and the shortest is 1).
+pub const CLIENT_REQUEST_TOKEN_CHARS_MAX: usize = 36;
+/// How long a TransactWriteItems' `ClientRequestToken` makes a retry a no-op after
+/// the first request completed (DynamoDB: 10 minutes).
+pub const CLIENT_REQUEST_TOKEN_WINDOW_MS: u64 = 10 * 60 * 1000;
+/// Client request tokens remembered at most (Eddy's own bound on the memory of the
+/// idempotency window; past it the oldest are forgotten early).
+pub const CLIENT_REQUEST_TOKENS_REMEMBERED_MAX: usize = 100_000;
 /// Largest `TotalSegments` of a parallel Scan.
 pub const SCAN_SEGMENTS_MAX: u32 = 1_000_000;
 /// Tables a ListTables page returns at most.

@@ -37,7 +37,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::{decode_item, encode_item};
-use crate::error::{Error, Result};
+use crate::error::{CancellationReason, Error, Result};
 use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
@@ -139,6 +139,8 @@ pub(crate) struct Inner {
     pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
     /// Serializes catalog changes (create, delete, update) with each other.
     pub(crate) catalog_lock: Mutex<()>,
+    /// The TransactWriteItems client request tokens of the idempotency window.
+    pub(crate) client_tokens: Arc<crate::transact::ClientTokens>,
     writer: Mutex<Option<SyncSender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -163,6 +165,8 @@ pub fn with_origin_hops<T>(hops: u8, f: impl FnOnce() -> T) -> T {
 pub enum Change {
     Put(Item),
     Delete,
+    /// Leaves the item as it is (a transaction's ConditionCheck).
+    Keep,
 }
 
 /// An item before and after a mutation was applied.
@@ -186,6 +190,10 @@ enum Job {
     /// All mutations apply, or (if any fails) none do.
     Items {
         mutations: Vec<Mutation>,
+        /// A TransactWriteItems: every mutation is evaluated even after one failed, and
+        /// a failure of a condition or an update cancels the job with one reason per
+        /// mutation ([`Error::TransactionCanceled`]).
+        transaction: bool,
         /// How many trigger invocations led to this write (see [`with_origin_hops`]).
         hops: u8,
         done: Completion<Vec<Applied>>,
@@ -259,6 +267,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             tables: RwLock::new(tables),
             catalog_lock: Mutex::new(()),
+            client_tokens: Arc::default(),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(None),
         });
@@ -297,9 +306,29 @@ impl Engine {
     /// Queues an atomic group of mutations; `done` runs on the writer thread once they
     /// are durable (or failed), so it must be quick (e.g. send on a channel).
     pub(crate) fn submit(&self, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
+        self.submit_items(mutations, false, done);
+    }
+
+    /// Queues the mutations of a TransactWriteItems, in action order; see
+    /// [`Job::Items`] for how its failures are reported.
+    pub(crate) fn submit_transaction(
+        &self,
+        mutations: Vec<Mutation>,
+        done: Completion<Vec<Applied>>,
+    ) {
+        self.submit_items(mutations, true, done);
+    }
+
+    fn submit_items(
+        &self,
+        mutations: Vec<Mutation>,
+        transaction: bool,
+        done: Completion<Vec<Applied>>,
+    ) {
         let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
         self.send(Job::Items {
             mutations,
+            transaction,
             hops,
             done,
         });
@@ -404,10 +433,11 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
             }
             Job::Items {
                 mutations,
+                transaction,
                 hops,
                 done,
             } => {
-                let result = evaluate(inner, mutations, &overlay);
+                let result = evaluate(inner, mutations, transaction, &overlay);
                 let result = result.map(|staged| {
                     let mut applied = Vec::with_capacity(staged.len());
                     for s in staged {
@@ -525,7 +555,8 @@ struct Staged {
     table: TableRef,
     key: Vec<u8>,
     old: Option<Item>,
-    /// `Some(new state)` when the item changes; `None` for `Change::Keep`.
+    /// `Some(new state)` when the item changes; `None` when it does not (`Change::Keep`,
+    /// or a write of what is already there).
     change: Option<Option<Item>>,
 }
 
@@ -533,9 +564,14 @@ struct Staged {
 fn evaluate(
     inner: &Inner,
     mutations: Vec<Mutation>,
+    transaction: bool,
     overlay: &HashMap<Vec<u8>, Option<Item>>,
 ) -> Result<Vec<Staged>> {
     let mut staged: Vec<Staged> = Vec::with_capacity(mutations.len());
+    // A transaction reports why each of its actions failed, as DynamoDB does, so it
+    // goes on evaluating after a failure; nothing of it is staged once one failed.
+    let mut reasons: Vec<CancellationReason> = Vec::new();
+    let mut cancelled = false;
     for m in mutations {
         if is_deleted(&m.table) {
             return Err(Error::not_found("Requested resource not found"));
@@ -557,7 +593,30 @@ fn evaluate(
                 },
             },
         };
-        let change = match (m.apply)(old.as_ref())? {
+        let change = match (m.apply)(old.as_ref()) {
+            Ok(change) => {
+                if transaction {
+                    reasons.push(CancellationReason::None);
+                }
+                change
+            }
+            Err(e) if transaction => {
+                reasons.push(match e {
+                    Error::ConditionalCheckFailed { item } => {
+                        CancellationReason::ConditionalCheckFailed { item }
+                    }
+                    Error::Validation(message) => CancellationReason::ValidationError(message),
+                    other => return Err(other),
+                });
+                cancelled = true;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if cancelled {
+            continue;
+        }
+        let change = match change {
             Change::Put(item) => {
                 if old.as_ref() == Some(&item) {
                     None
@@ -566,7 +625,7 @@ fn evaluate(
                 }
             }
             Change::Delete if old.is_some() => Some(None),
-            Change::Delete => None,
+            Change::Delete | Change::Keep => None,
         };
         staged.push(Staged {
             table: m.table,
@@ -574,6 +633,9 @@ fn evaluate(
             old,
             change,
         });
+    }
+    if cancelled {
+        return Err(Error::TransactionCanceled { reasons });
     }
     Ok(staged)
 }

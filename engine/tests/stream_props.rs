@@ -1,4 +1,5 @@
-//! Property: for a random sequence of writes (Put, Update, Delete, BatchWrite), the
+//! Property: for a random sequence of writes (Put, Update, Delete, BatchWrite,
+//! TransactWriteItems, cancelled ones included), the
 //! stream and the table agree. Replaying every shard's records in order over an empty
 //! map reproduces the table exactly, each key's records live in one shard, and
 //! sequence numbers strictly increase within each shard. Failures print the proptest
@@ -10,7 +11,8 @@ use std::sync::mpsc;
 use eddy_engine::{
     AttributeValue, BatchWriteRequest, CreateTableInput, DeleteItemInput, Engine, EngineConfig,
     EventName, ExpressionAttributes, Item, KeyAttribute, KeyRole, KeyType, Number, PutItemInput,
-    ScanInput, StreamSpecification, StreamViewType, UpdateItemInput,
+    ScanInput, StreamSpecification, StreamViewType, TransactWriteAction, TransactWriteInput,
+    UpdateItemInput,
 };
 use proptest::prelude::*;
 
@@ -22,6 +24,30 @@ enum Op {
     RemoveValue(u8),
     Delete(u8),
     Batch(Vec<(u8, Option<u8>)>),
+    /// A TransactWriteItems over distinct keys; its conditions may cancel it.
+    Transact(Vec<(u8, TxAction)>),
+}
+
+#[derive(Debug, Clone)]
+enum TxAction {
+    /// Put, if the item does not exist.
+    PutIfAbsent(u8),
+    /// SET v, if the item exists.
+    SetIfPresent(u8),
+    AddCounter,
+    Delete,
+    /// ConditionCheck that the item exists.
+    CheckPresent,
+}
+
+fn tx_action() -> impl Strategy<Value = TxAction> {
+    prop_oneof![
+        (0u8..4).prop_map(TxAction::PutIfAbsent),
+        (0u8..4).prop_map(TxAction::SetIfPresent),
+        Just(TxAction::AddCounter),
+        Just(TxAction::Delete),
+        Just(TxAction::CheckPresent),
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,8 +58,10 @@ fn op() -> impl Strategy<Value = Op> {
         key.clone().prop_map(Op::AddCounter),
         key.clone().prop_map(Op::RemoveValue),
         key.clone().prop_map(Op::Delete),
-        proptest::collection::btree_map(key, proptest::option::of(0u8..4), 1..6)
+        proptest::collection::btree_map(key.clone(), proptest::option::of(0u8..4), 1..6)
             .prop_map(|m| Op::Batch(m.into_iter().collect())),
+        proptest::collection::btree_map(key, tx_action(), 1..5)
+            .prop_map(|m| Op::Transact(m.into_iter().collect())),
     ]
 }
 
@@ -152,10 +180,64 @@ fn apply(engine: &Engine, op: &Op) {
                 .collect();
             wait(|d| engine.batch_write_item(vec![(t, reqs)], d))
         }
+        Op::Transact(actions) => {
+            let actions = actions.iter().map(|(k, a)| tx(&t, *k, a)).collect();
+            wait(|d| {
+                engine.transact_write_items(
+                    TransactWriteInput {
+                        actions,
+                        client_request_token: None,
+                    },
+                    d,
+                )
+            })
+        }
     };
     match r {
-        Ok(()) | Err(eddy_engine::Error::ConditionalCheckFailed { .. }) => {}
+        Ok(())
+        | Err(eddy_engine::Error::ConditionalCheckFailed { .. })
+        | Err(eddy_engine::Error::TransactionCanceled { .. }) => {}
         Err(e) => panic!("{op:?} failed: {e}"),
+    }
+}
+
+fn tx(t: &str, k: u8, a: &TxAction) -> TransactWriteAction {
+    let n = |v: u8| AttributeValue::N(Number::from_i64(i64::from(v)));
+    match a {
+        TxAction::PutIfAbsent(v) => TransactWriteAction::Put(PutItemInput {
+            table: t.into(),
+            item: item(k, *v),
+            condition: Some("attribute_not_exists(pk)".into()),
+            ..Default::default()
+        }),
+        TxAction::SetIfPresent(v) => TransactWriteAction::Update(UpdateItemInput {
+            table: t.into(),
+            key: key(k),
+            update: Some("SET v = :v".into()),
+            condition: Some("attribute_exists(pk)".into()),
+            attributes: values(&[(":v", n(*v))]),
+            ..Default::default()
+        }),
+        TxAction::AddCounter => TransactWriteAction::Update(UpdateItemInput {
+            table: t.into(),
+            key: key(k),
+            update: Some("ADD c :one".into()),
+            attributes: values(&[(":one", n(1))]),
+            ..Default::default()
+        }),
+        TxAction::Delete => TransactWriteAction::Delete(DeleteItemInput {
+            table: t.into(),
+            key: key(k),
+            ..Default::default()
+        }),
+        TxAction::CheckPresent => {
+            TransactWriteAction::ConditionCheck(eddy_engine::ConditionCheckInput {
+                table: t.into(),
+                key: key(k),
+                condition: "attribute_exists(pk)".into(),
+                ..Default::default()
+            })
+        }
     }
 }
 

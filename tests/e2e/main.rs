@@ -12,5 +12,6 @@ mod harness;
 mod pipeline_replication;
 mod python;
 mod streams;
+mod transactions;
 mod triggers;
 mod walkthroughs;

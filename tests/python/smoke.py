@@ -758,6 +758,54 @@ def batch_get_item_100_keys():
 
 
 @check
+def transact_write_items_all_or_nothing():
+    name = table("items")
+    tot, led = {"pk": {"S": "tx-total"}}, {"pk": {"S": "tx-ledger-1"}}
+    add = {"Update": {"TableName": name, "Key": tot, "UpdateExpression": "ADD amount :a",
+                      "ExpressionAttributeValues": {":a": {"N": "5"}}}}
+    entry = {"Put": {"TableName": name, "Item": {**led, "amount": {"N": "5"}},
+                     "ConditionExpression": "attribute_not_exists(pk)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+    ddb.transact_write_items(TransactItems=[add, entry], ClientRequestToken="smoke-tx-1")
+    # The same token and request again is a no-op, not a second increment.
+    ddb.transact_write_items(TransactItems=[add, entry], ClientRequestToken="smoke-tx-1")
+    eq(ddb.get_item(TableName=name, Key=tot)["Item"]["amount"], {"N": "5"}, "aggregate after retry")
+    e = expect_error("TransactionCanceledException", raw.transact_write_items, TransactItems=[add, entry])
+    eq(e.response["Error"]["Message"],
+       "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]",
+       "TransactionCanceledException message")
+    reasons = e.response.get("CancellationReasons")
+    eq(reasons, [{"Code": "None"},
+                 {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed",
+                  "Item": {**led, "amount": {"N": "5"}}}], "CancellationReasons")
+    eq(ddb.get_item(TableName=name, Key=tot)["Item"]["amount"], {"N": "5"}, "aggregate after cancel")
+
+
+@check
+def transact_get_items_in_order():
+    name = table("items")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "tx-get"}, "a": {"S": "x"}, "b": {"N": "2"}})
+    r = ddb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": name, "Key": {"pk": {"S": "tx-missing"}}}},
+        {"Get": {"TableName": name, "Key": {"pk": {"S": "tx-get"}}, "ProjectionExpression": "b"}},
+    ])
+    eq(r["Responses"], [{}, {"Item": {"b": {"N": "2"}}}], "TransactGetItems Responses")
+
+
+@check
+def error_transact_write_two_actions_on_one_item():
+    name = table("items")
+    e = expect_error("ValidationException", raw.transact_write_items, TransactItems=[
+        {"Put": {"TableName": name, "Item": {"pk": {"S": "tx-dup"}}}},
+        {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "tx-dup"}},
+                            "ConditionExpression": "attribute_not_exists(pk)"}},
+    ])
+    eq(e.response["Error"]["Message"], "Transaction request cannot include multiple operations on one item",
+       "ValidationException message")
+    expect("Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "tx-dup"}}), "tx-dup was written")
+
+
+@check
 def scan_limit_paging():
     name = table("bulk")
     pages, items = page_all(ddb.scan, "LastEvaluatedKey", "ExclusiveStartKey",

@@ -1,0 +1,600 @@
+//! TransactWriteItems and TransactGetItems through the AWS SDK for Rust, against the
+//! real binary: all or nothing, DynamoDB's cancellation reasons and validation errors,
+//! one stream record per modified item, client request tokens, ordered reads.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, ConditionCheck, Delete, Get, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, StreamSpecification, StreamViewType, TransactGetItem,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
+
+use crate::control::create;
+use crate::harness::{Server, raw_request, table_name};
+
+type Item = HashMap<String, Av>;
+
+fn s(v: &str) -> Av {
+    Av::S(v.into())
+}
+
+fn n(v: &str) -> Av {
+    Av::N(v.into())
+}
+
+fn key(pk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk))])
+}
+
+fn put(table: &str, item: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The materialized-view shape: add to an aggregate.
+fn add_to(table: &str, pk: &str, amount: &str) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key(pk)))
+                .update_expression(
+                    "ADD #amount :a SET #count = if_not_exists(#count, :zero) + :one",
+                )
+                .expression_attribute_names("#amount", "amount")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":a", n(amount))
+                .expression_attribute_values(":zero", n("0"))
+                .expression_attribute_values(":one", n("1"))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The ledger entry of the materialized view: written once, never overwritten.
+fn ledger(table: &str, pk: &str, amount: &str) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(HashMap::from([
+                    ("pk".to_string(), s(pk)),
+                    ("amount".to_string(), n(amount)),
+                ])))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+async fn get(c: &Client, table: &str, pk: &str) -> Option<Item> {
+    c.get_item()
+        .table_name(table)
+        .set_key(Some(key(pk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// Creates a hash-key table `pk` (S) with a NEW_AND_OLD_IMAGES stream.
+async fn create_streamed(c: &Client, name: &str) {
+    create(c, name, false).await;
+    c.update_table()
+        .table_name(name)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A server with the two streamed tables of a materialized view: the view and its
+/// ledger.
+async fn view_and_ledger() -> (Server, Client, String, String) {
+    let server = Server::start();
+    let c = server.client();
+    let (views, ledgers) = (table_name("tx-view"), table_name("tx-ledger"));
+    create_streamed(&c, &views).await;
+    create_streamed(&c, &ledgers).await;
+    (server, c, views, ledgers)
+}
+
+/// Every record of a table's stream, as (event, pk), in shard order.
+async fn stream_events(server: &Server, c: &Client, table: &str) -> Vec<(OperationType, String)> {
+    let arn = c
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let sc = server.streams_client();
+    let shards = sc
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for shard in shards {
+        let mut it = sc
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(i) = it {
+            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
+            let records = page.records.unwrap_or_default();
+            if records.is_empty() {
+                break;
+            }
+            for r in records {
+                let d = r.dynamodb.unwrap();
+                let pk = match d.keys.unwrap().get("pk") {
+                    Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(v)) => v.clone(),
+                    other => panic!("bad key {other:?}"),
+                };
+                out.push((r.event_name.unwrap(), pk));
+            }
+            it = page.next_shard_iterator;
+        }
+    }
+    out
+}
+
+fn assert_one_item_error(e: &impl ProvideErrorMetadata) {
+    assert_eq!(e.code(), Some("ValidationException"));
+    assert_eq!(
+        e.message(),
+        Some("Transaction request cannot include multiple operations on one item")
+    );
+}
+
+fn canceled(e: &TransactWriteItemsError) -> Vec<(String, Option<String>, Option<Item>)> {
+    match e {
+        TransactWriteItemsError::TransactionCanceledException(t) => t
+            .cancellation_reasons()
+            .iter()
+            .map(|r| {
+                (
+                    r.code().unwrap_or_default().to_string(),
+                    r.message().map(str::to_string),
+                    r.item().cloned(),
+                )
+            })
+            .collect(),
+        other => panic!("expected TransactionCanceledException, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn all_actions_succeed_with_one_stream_record_per_changed_item() {
+    let (server, c, views, ledgers) = view_and_ledger().await;
+    c.put_item()
+        .table_name(&views)
+        .set_item(Some(key("doomed")))
+        .send()
+        .await
+        .unwrap();
+    c.transact_write_items()
+        .transact_items(add_to(&views, "total", "5"))
+        .transact_items(ledger(&ledgers, "e1", "5"))
+        .transact_items(
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&views)
+                        .set_key(Some(key("doomed")))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&ledgers)
+                        .set_key(Some(key("e0")))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    let total = get(&c, &views, "total").await.unwrap();
+    assert_eq!(total["amount"], n("5"));
+    assert_eq!(total["count"], n("1"));
+    assert_eq!(get(&c, &ledgers, "e1").await.unwrap()["amount"], n("5"));
+    assert!(get(&c, &views, "doomed").await.is_none());
+
+    // A second event: the aggregate is updated, not replaced.
+    c.transact_write_items()
+        .transact_items(add_to(&views, "total", "2"))
+        .transact_items(ledger(&ledgers, "e2", "2"))
+        .send()
+        .await
+        .unwrap();
+    let total = get(&c, &views, "total").await.unwrap();
+    assert_eq!(total["amount"], n("7"));
+    assert_eq!(total["count"], n("2"));
+
+    // Exactly the records the equivalent single writes make; none for the
+    // ConditionCheck.
+    let mut v = stream_events(&server, &c, &views).await;
+    v.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        v,
+        vec![
+            (OperationType::Insert, "doomed".into()),
+            (OperationType::Remove, "doomed".into()),
+            (OperationType::Insert, "total".into()),
+            (OperationType::Modify, "total".into()),
+        ]
+    );
+    let l = stream_events(&server, &c, &ledgers).await;
+    assert_eq!(
+        l,
+        vec![
+            (OperationType::Insert, "e1".into()),
+            (OperationType::Insert, "e2".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_condition_cancels_everything() {
+    let (server, c, views, ledgers) = view_and_ledger().await;
+    c.transact_write_items()
+        .transact_items(add_to(&views, "total", "5"))
+        .transact_items(ledger(&ledgers, "e1", "5"))
+        .send()
+        .await
+        .unwrap();
+    // The same event again (a redelivery): its ledger entry exists, so nothing applies.
+    let err = c
+        .transact_write_items()
+        .transact_items(add_to(&views, "total", "5"))
+        .transact_items(ledger(&ledgers, "e1", "5"))
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().expect("service error");
+    assert_eq!(e.code(), Some("TransactionCanceledException"));
+    assert_eq!(
+        e.message(),
+        Some(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]"
+        )
+    );
+    let reasons = canceled(e);
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0], ("None".to_string(), None, None));
+    assert_eq!(reasons[1].0, "ConditionalCheckFailed");
+    assert_eq!(
+        reasons[1].1.as_deref(),
+        Some("The conditional request failed")
+    );
+    assert_eq!(
+        reasons[1].2.as_ref().map(|i| i["amount"].clone()),
+        Some(n("5")),
+        "ALL_OLD returns the item that failed the condition"
+    );
+    let total = get(&c, &views, "total").await.unwrap();
+    assert_eq!(
+        total["amount"],
+        n("5"),
+        "the aggregate was not updated twice"
+    );
+    assert_eq!(stream_events(&server, &c, &views).await.len(), 1);
+    assert_eq!(stream_events(&server, &c, &ledgers).await.len(), 1);
+}
+
+#[tokio::test]
+async fn condition_check_guards_the_transaction() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-check");
+    create(&c, &t, false).await;
+    let guarded = || {
+        TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(&t)
+                    .set_key(Some(key("switch")))
+                    .condition_expression("#on = :yes")
+                    .expression_attribute_names("#on", "on")
+                    .expression_attribute_values(":yes", Av::Bool(true))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    // The item checked does not exist: the check fails and reports no item.
+    let err = c
+        .transact_write_items()
+        .transact_items(guarded())
+        .transact_items(put(&t, key("written")))
+        .send()
+        .await
+        .unwrap_err();
+    let reasons = canceled(err.as_service_error().unwrap());
+    assert_eq!(
+        reasons[0],
+        (
+            "ConditionalCheckFailed".to_string(),
+            Some("The conditional request failed".to_string()),
+            None
+        )
+    );
+    assert_eq!(reasons[1].0, "None");
+    assert!(get(&c, &t, "written").await.is_none());
+
+    let mut switch = key("switch");
+    switch.insert("on".into(), Av::Bool(true));
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(switch.clone()))
+        .send()
+        .await
+        .unwrap();
+    c.transact_write_items()
+        .transact_items(guarded())
+        .transact_items(put(&t, key("written")))
+        .send()
+        .await
+        .unwrap();
+    assert!(get(&c, &t, "written").await.is_some());
+    assert_eq!(
+        get(&c, &t, "switch").await.unwrap(),
+        switch,
+        "a ConditionCheck writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_are_validation_errors_and_write_nothing() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-invalid");
+    create(&c, &t, false).await;
+
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("same")))
+        .transact_items(add_to(&t, "same", "1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_one_item_error(err.as_service_error().unwrap());
+
+    let mut req = c.transact_write_items();
+    for i in 0..101 {
+        req = req.transact_items(put(&t, key(&format!("k{i}"))));
+    }
+    let err = req.send().await.unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert_eq!(e.code(), Some("ValidationException"));
+    assert!(
+        e.message().unwrap().contains("less than or equal to 100"),
+        "{e:?}"
+    );
+
+    // 100 actions are fine.
+    let mut req = c.transact_write_items();
+    for i in 0..100 {
+        req = req.transact_items(put(&t, key(&format!("k{i}"))));
+    }
+    req.send().await.unwrap();
+
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("fresh")))
+        .transact_items(put("no-such-table", key("x")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("ResourceNotFoundException")
+    );
+    assert!(get(&c, &t, "fresh").await.is_none());
+
+    // An action with two operations, and an unused expression value, through raw JSON.
+    let body = format!(
+        r#"{{"TransactItems":[{{"Put":{{"TableName":"{t}","Item":{{"pk":{{"S":"x"}}}}}},"Delete":{{"TableName":"{t}","Key":{{"pk":{{"S":"x"}}}}}}}}]}}"#
+    );
+    let (status, body) = raw_request(
+        &server.endpoint,
+        "POST",
+        Some("DynamoDB_20120810.TransactWriteItems"),
+        &body,
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("ValidationException"), "{body}");
+    assert!(
+        body.contains("TransactItems can only contain one of Check, Put, Update or Delete"),
+        "{body}"
+    );
+    let body = format!(
+        r#"{{"TransactItems":[{{"Put":{{"TableName":"{t}","Item":{{"pk":{{"S":"x"}}}},"ExpressionAttributeValues":{{":unused":{{"S":"v"}}}}}}}}]}}"#
+    );
+    let (status, body) = raw_request(
+        &server.endpoint,
+        "POST",
+        Some("DynamoDB_20120810.TransactWriteItems"),
+        &body,
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("ValidationException"), "{body}");
+    assert!(get(&c, &t, "x").await.is_none());
+
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("tok")))
+        .client_request_token("x".repeat(37))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("ValidationException")
+    );
+}
+
+#[tokio::test]
+async fn client_request_token_makes_a_retry_idempotent() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-token");
+    create(&c, &t, false).await;
+    for _ in 0..2 {
+        c.transact_write_items()
+            .transact_items(add_to(&t, "total", "3"))
+            .client_request_token("event-0001")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(get(&c, &t, "total").await.unwrap()["amount"], n("3"));
+    let err = c
+        .transact_write_items()
+        .transact_items(add_to(&t, "total", "4"))
+        .client_request_token("event-0001")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("IdempotentParameterMismatchException")
+    );
+    assert_eq!(get(&c, &t, "total").await.unwrap()["amount"], n("3"));
+}
+
+#[tokio::test]
+async fn transact_get_items_in_order_with_projection_and_missing_items() {
+    let server = Server::start();
+    let c = server.client();
+    let (a, b) = (table_name("tx-get-a"), table_name("tx-get-b"));
+    create(&c, &a, false).await;
+    create(&c, &b, false).await;
+    let mut item = key("one");
+    item.insert("x".into(), n("1"));
+    item.insert("y".into(), s("why"));
+    c.transact_write_items()
+        .transact_items(put(&a, item.clone()))
+        .transact_items(put(&b, key("two")))
+        .send()
+        .await
+        .unwrap();
+    let g = |table: &str, pk: &str| Get::builder().table_name(table).set_key(Some(key(pk)));
+    let out = c
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(g(&a, "missing").build().unwrap())
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    g(&a, "one")
+                        .projection_expression("#y")
+                        .expression_attribute_names("#y", "y")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(g(&b, "two").build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<Option<Item>> = out.responses().iter().map(|r| r.item().cloned()).collect();
+    assert_eq!(
+        got,
+        vec![
+            None,
+            Some(HashMap::from([("y".to_string(), s("why"))])),
+            Some(key("two")),
+        ]
+    );
+
+    let err = c
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(g(&a, "one").build().unwrap())
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(g(&a, "one").build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_one_item_error(err.as_service_error().unwrap());
+    let err = c
+        .transact_get_items()
+        .transact_items(
+            TransactGetItem::builder()
+                .get(g("no-such-table", "one").build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("ResourceNotFoundException")
+    );
+}
