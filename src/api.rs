@@ -88,7 +88,7 @@ impl Problem {
     }
 
     /// A 400 about one field (or query parameter); the message names it.
-    fn invalid(field: &str, message: impl std::fmt::Display) -> Problem {
+    pub(crate) fn invalid(field: &str, message: impl std::fmt::Display) -> Problem {
         Problem {
             status: StatusCode::BAD_REQUEST,
             code: "InvalidParameterValueException",
@@ -97,15 +97,15 @@ impl Problem {
         }
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Problem {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Problem {
         Problem::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    fn not_found(message: impl Into<String>) -> Problem {
+    pub(crate) fn not_found(message: impl Into<String>) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
     }
 
-    fn internal(message: impl Into<String>) -> Problem {
+    pub(crate) fn internal(message: impl Into<String>) -> Problem {
         let message = message.into();
         tracing::error!(error = %message, "internal error in the /v1 API");
         Problem::new(
@@ -177,7 +177,7 @@ impl From<DeployError> for Problem {
 
 type ApiResult = Result<Response, Problem>;
 
-fn json_body(v: &Value) -> Response {
+pub(crate) fn json_body(v: &Value) -> Response {
     let mut resp = v.to_string().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -662,7 +662,8 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, Problem> {
     Ok(pairs)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `x%20y` or `x+y` into `x y`; `None` for a bad escape or text that is not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let mut out = Vec::with_capacity(s.len());
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {

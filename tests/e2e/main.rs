@@ -11,6 +11,7 @@ mod expressions;
 mod harness;
 mod pipeline_email;
 mod pipeline_replication;
+mod pipeline_search;
 mod python;
 mod streams;
 mod transactions;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// The walkthroughs, by directory under `examples/`. A new directory must be added here
 /// (checked by [`every_walkthrough_is_tested`]).
-const WALKTHROUGHS: &[&str] = &["welcome-email", "replication"];
+const WALKTHROUGHS: &[&str] = &["welcome-email", "search", "replication"];
 
 /// How long one `sh` block may run (a cold `cargo build` of a function included).
 const BLOCK_TIMEOUT_MS: u64 = 600_000;
@@ -476,6 +476,11 @@ fn the_runner_parses_and_rewrites_as_documented() {
 #[test]
 fn welcome_email() {
     run_walkthrough("welcome-email");
+}
+
+#[test]
+fn search() {
+    run_walkthrough("search");
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub mod stream;
 
 pub use executor::{
     COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FunctionConfig,
-    FunctionStore, FunctionVersion, Invocation, InvokeError, LogLevel, LogLine, MailApi, MailError,
-    MailMessage, Origin, SearchApi, SearchError, SearchHit, Services, StoreError, TableApi,
+    FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Invocation, InvokeError, LogLevel,
+    LogLine, MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit, Services,
+    StoreError, TableApi, is_index_name,
 };

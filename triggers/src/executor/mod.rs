@@ -28,7 +28,10 @@ use wasmtime::{
 
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
-pub use store::{FunctionConfig, FunctionStore, FunctionVersion, Origin, StoreError};
+pub use store::{
+    FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Origin, StoreError,
+    is_index_name,
+};
 
 use bindings::{Function, FunctionPre};
 use host::InvocationState;
