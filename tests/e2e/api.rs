@@ -16,6 +16,8 @@ pub const QUIET_MS: u64 = 1_000;
 /// Read timeout of one API request (a deploy compiles for up to a few seconds in a
 /// debug build).
 pub const REQUEST_TIMEOUT_S: u64 = 60;
+/// Pause between two polls of a wait: short, since every poll is a cheap local request.
+const POLL_MS: u64 = 20;
 
 /// The directory of the built test guests: `$EDDY_TEST_GUESTS_DIR`, or the functions
 /// workspace's release output.
@@ -223,16 +225,63 @@ pub fn create_table(endpoint: &str, name: &str, stream: bool) {
     ddb(endpoint, "CreateTable", req);
 }
 
+/// Polls `done` until it holds, for at most [`WAIT`].
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+    wait_for(
+        what,
+        WAIT,
+        || if done() { Ok(()) } else { Err(String::new()) },
+    );
+}
+
+/// Polls `check` until it returns `Ok`, for at most `within`, and returns its value. A
+/// check answers `Err` with what it saw instead, so that a timeout says more than that
+/// it timed out: the last such answer is in the panic message. Tests whose wait is
+/// longer than [`WAIT`] (indexing thousands of records in a debug build) pass their own
+/// `within`.
+pub fn wait_for<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) => {
+                let seen = if seen.is_empty() {
+                    seen
+                } else {
+                    format!("; {seen}")
+                };
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}{seen}"
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(POLL_MS));
     }
 }
 
 pub fn create_trigger(endpoint: &str, body: Value) -> Value {
     send_json(endpoint, "POST", "/v1/triggers", &body).expect(201)
+}
+
+/// Attaches `function` to `table`'s stream from `TRIM_HORIZON` in batches of up to 100
+/// and returns the trigger's id: the plain trigger a pipeline test starts with, and the
+/// one it adds later to replay every record through the same function.
+pub fn attach(endpoint: &str, function: &str, table: &str) -> String {
+    let created = create_trigger(
+        endpoint,
+        json!({
+            "FunctionName": function,
+            "TableName": table,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+        }),
+    );
+    created["UUID"].as_str().expect("UUID").to_owned()
 }
 
 pub fn trigger(endpoint: &str, id: &str) -> Value {
@@ -243,4 +292,39 @@ pub fn metric(trigger: &Value, name: &str) -> u64 {
     trigger["Metrics"][name]
         .as_u64()
         .unwrap_or_else(|| panic!("no metric {name}: {trigger}"))
+}
+
+/// Waits, for at most `within`, until trigger `id` delivered `records` records and
+/// returns the trigger. Every record a test writes is delivered once by a healthy
+/// trigger, so delivering more than that fails at once rather than passing by accident.
+pub fn wait_delivered(endpoint: &str, id: &str, records: u64, within: Duration) -> Value {
+    wait_for(
+        &format!("trigger {id} to deliver {records} records"),
+        within,
+        || {
+            let shown = trigger(endpoint, id);
+            let delivered = metric(&shown, "RecordsDelivered");
+            assert!(
+                delivered <= records,
+                "trigger {id} delivered {delivered} records, more than the {records} written"
+            );
+            if delivered == records {
+                Ok(shown)
+            } else {
+                Err(format!("metrics: {}", shown["Metrics"]))
+            }
+        },
+    )
+}
+
+/// The log lines of `function` whose message is `message`, oldest first: how a test sees
+/// what a function decided about a record when the decision leaves no other trace.
+pub fn logs(endpoint: &str, function: &str, message: &str) -> Vec<Value> {
+    get(endpoint, &format!("/v1/functions/{function}/logs")).expect(200)["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter(|line| line["message"] == message)
+        .cloned()
+        .collect()
 }

@@ -11,21 +11,19 @@
 //! deployment without the `email` grant is denied. Every wait polls against a deadline.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::api::{
+    WAIT, attach, create_table, ddb, deploy, guest, logs, metric, send_json, trigger,
+    wait_delivered, wait_for,
+};
 use crate::harness::Server;
 
-/// Upper bound of every poll loop in this file.
-const WAIT: Duration = Duration::from_secs(30);
-/// Pause between two polls.
-const POLL_MS: u64 = 25;
-/// Read timeout of one API request (a deploy compiles for a few seconds in a debug build).
-const REQUEST_TIMEOUT_S: u64 = 60;
 /// How long the SMTP sink may take to print its address.
 const SINK_STARTUP_TIMEOUT_S: u64 = 20;
 /// The function's sender `Acme Welcome <welcome@example.org>`, percent-encoded for the
@@ -79,19 +77,21 @@ impl Sink {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(SINK_STARTUP_TIMEOUT_S);
-        let addr = loop {
-            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(POLL_MS)) {
-                break addr;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the SMTP sink exited during start-up: {status} (is aiosmtpd installed?)");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the SMTP sink did not start in time"
-            );
-        };
+        let addr = wait_for(
+            "the SMTP sink to start",
+            Duration::from_secs(SINK_STARTUP_TIMEOUT_S),
+            || {
+                if let Ok(addr) = rx.try_recv() {
+                    return Ok(addr);
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "the SMTP sink exited during start-up: {status} (is aiosmtpd installed?)"
+                    );
+                }
+                Err(String::new())
+            },
+        );
         Sink {
             child,
             url: format!("smtp://{addr}"),
@@ -106,19 +106,14 @@ impl Sink {
 
     /// Waits until `count` messages arrived and `done` holds for them; returns them.
     fn wait_for(&self, what: &str, count: usize, done: impl Fn(&[Mail]) -> bool) -> Vec<Mail> {
-        let deadline = Instant::now() + WAIT;
-        loop {
+        wait_for(what, WAIT, || {
             let mails = self.mails();
             if mails.len() >= count && done(&mails) {
-                return mails;
+                Ok(mails)
+            } else {
+                Err(format!("received {}: {mails:#?}", mails.len()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; received {}: {mails:#?}",
-                mails.len()
-            );
-            std::thread::sleep(Duration::from_millis(POLL_MS));
-        }
+        })
     }
 }
 
@@ -189,113 +184,8 @@ fn mails_in(dir: &Path) -> Vec<Mail> {
 }
 
 // ---------------------------------------------------------------------------
-// the API
+// the pipeline
 // ---------------------------------------------------------------------------
-
-/// One HTTP/1.1 request with `Connection: close`; returns the status and the JSON body.
-fn http(
-    endpoint: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Value) {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(REQUEST_TIMEOUT_S)))
-        .expect("timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
-        panic!(
-            "status {status}: body is not JSON ({e}): {}",
-            String::from_utf8_lossy(&body)
-        )
-    });
-    (status, json)
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size");
-        let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .expect("chunk size");
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-/// A request that must answer `status`; returns the JSON body.
-fn expect(status: u16, (got, body): (u16, Value)) -> Value {
-    assert_eq!(got, status, "unexpected status; body: {body}");
-    body
-}
-
-/// One DynamoDB operation on `POST /`; panics on an error.
-fn ddb(endpoint: &str, op: &str, body: Value) -> Value {
-    let target = format!("DynamoDB_20120810.{op}");
-    expect(
-        200,
-        http(
-            endpoint,
-            "POST",
-            "/",
-            &[
-                ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.0"),
-            ],
-            body.to_string().as_bytes(),
-        ),
-    )
-}
-
-fn create_users(endpoint: &str) {
-    ddb(
-        endpoint,
-        "CreateTable",
-        json!({
-            "TableName": "users",
-            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST",
-            "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        }),
-    );
-}
 
 /// Puts user `id`, with `email` and `name` when given.
 fn put_user(endpoint: &str, id: &str, email: Option<&str>, name: Option<&str>) {
@@ -313,106 +203,16 @@ fn put_user(endpoint: &str, id: &str, email: Option<&str>, name: Option<&str>) {
     );
 }
 
-/// The built `welcome-email` component.
-fn welcome_email_wasm() -> Vec<u8> {
-    let dir = std::env::var_os("EDDY_TEST_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("functions/target/wasm32-wasip2/release")
-        });
-    let path = dir.join("welcome_email.wasm");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is missing ({e}): run tests/run.sh, which builds functions/ with \
-             `cargo build --release --target wasm32-wasip2 --manifest-path functions/Cargo.toml` \
-             (or set EDDY_TEST_GUESTS_DIR)",
-            path.display()
-        )
-    })
-}
-
 /// Deploys the welcome-email function as `name`, with the `email` grant if `email`.
 fn deploy_welcome(endpoint: &str, name: &str, email: bool) {
     let grant = if email { "&email=true" } else { "" };
-    expect(
-        201,
-        http(
-            endpoint,
-            "PUT",
-            &format!("/v1/functions/{name}?env=FROM={FROM_QUERY}&env=APP_NAME=Acme{grant}"),
-            &[("Content-Type", "application/wasm")],
-            &welcome_email_wasm(),
-        ),
-    );
-}
-
-/// Attaches `function` to the users stream from TRIM_HORIZON; returns the trigger's id.
-fn create_trigger(endpoint: &str, function: &str) -> String {
-    let body = json!({
-        "FunctionName": function,
-        "TableName": "users",
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": 100,
-    });
-    let created = expect(
-        201,
-        http(
-            endpoint,
-            "POST",
-            "/v1/triggers",
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        ),
-    );
-    created["UUID"].as_str().expect("UUID").to_owned()
-}
-
-fn trigger_metric(endpoint: &str, id: &str, name: &str) -> u64 {
-    let trigger = expect(
-        200,
-        http(endpoint, "GET", &format!("/v1/triggers/{id}"), &[], b""),
-    );
-    trigger["Metrics"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no metric {name}: {trigger}"))
-}
-
-/// Waits until trigger `id` delivered `count` records successfully.
-fn wait_delivered(endpoint: &str, id: &str, count: u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let delivered = trigger_metric(endpoint, id, "RecordsDelivered");
-        if delivered >= count {
-            assert_eq!(delivered, count, "more records delivered than written");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for trigger {id} to deliver {count} records; delivered {delivered}"
-        );
-        std::thread::sleep(Duration::from_millis(POLL_MS));
-    }
-}
-
-/// The function's log lines with `message`.
-fn logs(endpoint: &str, function: &str, message: &str) -> Vec<Value> {
-    let body = expect(
-        200,
-        http(
-            endpoint,
-            "GET",
-            &format!("/v1/functions/{function}/logs"),
-            &[],
-            b"",
-        ),
-    );
-    body["logs"]
-        .as_array()
-        .expect("logs")
-        .iter()
-        .filter(|l| l["message"] == message)
-        .cloned()
-        .collect()
+    deploy(
+        endpoint,
+        name,
+        &format!("?env=FROM={FROM_QUERY}&env=APP_NAME=Acme{grant}"),
+        &guest("welcome_email"),
+    )
+    .expect(201);
 }
 
 /// The single mail to `to` among `mails`.
@@ -433,9 +233,9 @@ fn welcome_mail_once_per_new_user_and_never_again_on_modify_remove_or_replay() {
     let sink = Sink::start(0, 0);
     let server = Server::start_with(&["--smtp-url", &sink.url]);
     let ep = &server.endpoint;
-    create_users(ep);
+    create_table(ep, "users", true);
     deploy_welcome(ep, "welcome-email", true);
-    let first = create_trigger(ep, "welcome-email");
+    let first = attach(ep, "welcome-email", "users");
 
     put_user(ep, "u1", Some("ada@example.com"), Some("Ada"));
     put_user(ep, "u2", Some("grace@example.com"), Some("Grace"));
@@ -465,7 +265,7 @@ fn welcome_mail_once_per_new_user_and_never_again_on_modify_remove_or_replay() {
     let mails = sink.wait_for("the mail to lin@example.com", 1, |m| {
         m.iter().any(|m| m.to() == "lin@example.com")
     });
-    wait_delivered(ep, &first, records);
+    wait_delivered(ep, &first, records, WAIT);
     let mails_after = sink.mails();
     assert_eq!(mails_after.len(), mails.len());
     assert_eq!(
@@ -499,12 +299,12 @@ fn welcome_mail_once_per_new_user_and_never_again_on_modify_remove_or_replay() {
     let invalid = logs(ep, "welcome-email", "skipped: invalid e-mail");
     assert_eq!(invalid.len(), 1, "{invalid:?}");
     assert_eq!(invalid[0]["fields"]["key"], "welcome/u4");
-    assert_eq!(trigger_metric(ep, &first, "Errors"), 0);
+    assert_eq!(metric(&trigger(ep, &first), "Errors"), 0);
 
     // A second trigger replays the whole stream through the same function: every
     // INSERT is handled again, and every send finds its key already recorded.
-    let replay = create_trigger(ep, "welcome-email");
-    wait_delivered(ep, &replay, records);
+    let replay = attach(ep, "welcome-email", "users");
+    wait_delivered(ep, &replay, records, WAIT);
     let after_replay = sink.mails();
     assert_eq!(
         after_replay.len(),
@@ -541,22 +341,22 @@ fn a_refused_send_retries_the_batch_and_still_mails_each_user_once() {
     let sink = Sink::start(2, 1);
     let server = Server::start_with(&["--smtp-url", &sink.url]);
     let ep = &server.endpoint;
-    create_users(ep);
+    create_table(ep, "users", true);
     deploy_welcome(ep, "welcome-email", true);
     // Written before the trigger exists, so that its first batch holds all three.
     put_user(ep, "u1", Some("ada@example.com"), Some("Ada"));
     put_user(ep, "u2", Some("grace@example.com"), Some("Grace"));
     put_user(ep, "u3", Some("lin@example.com"), Some("Lin"));
-    let trigger = create_trigger(ep, "welcome-email");
+    let id = attach(ep, "welcome-email", "users");
 
-    wait_delivered(ep, &trigger, 3);
+    wait_delivered(ep, &id, 3, WAIT);
     let mails = sink.mails();
     assert_eq!(mails.len(), 3, "one mail per user: {mails:#?}");
     for to in ["ada@example.com", "grace@example.com", "lin@example.com"] {
         mail_to(&mails, to);
     }
     assert!(
-        trigger_metric(ep, &trigger, "Retries") >= 2,
+        metric(&trigger(ep, &id), "Retries") >= 2,
         "the two refusals were retried"
     );
     // u1's mail went out in the first attempt; both retries asked again and got its id.
@@ -611,16 +411,7 @@ fn a_function_without_the_email_grant_is_denied() {
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }]});
-    let out = expect(
-        200,
-        http(
-            ep,
-            "POST",
-            "/v1/functions/no-grant/invoke",
-            &[("Content-Type", "application/json")],
-            event.to_string().as_bytes(),
-        ),
-    );
+    let out = send_json(ep, "POST", "/v1/functions/no-grant/invoke", &event).expect(200);
     assert_eq!(out["error"]["kind"], "FunctionError", "{out}");
     let message = out["error"]["message"].as_str().unwrap_or_default();
     assert!(

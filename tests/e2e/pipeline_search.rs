@@ -9,9 +9,7 @@
 //! against a deadline.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, KeySchemaElement, KeyType,
@@ -19,13 +17,12 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{Value, json};
 
+use crate::api::{Resp, attach, deploy, get, guest, metric, wait_delivered, wait_for};
 use crate::harness::{Server, table_name};
 
-/// Upper bound of every poll loop in this file (indexing a few thousand records through
-/// a debug build of the server takes a few seconds).
+/// Upper bound of every poll loop in this file, longer than `api::WAIT` (indexing a few
+/// thousand records through a debug build of the server takes a few seconds).
 const WAIT: Duration = Duration::from_secs(120);
-/// Read timeout of one HTTP request (a deploy compiles the component).
-const REQUEST_TIMEOUT_S: u64 = 60;
 /// The generated catalogue.
 const PRODUCTS: usize = 3_000;
 /// Items per BatchWriteItem call (DynamoDB's limit).
@@ -193,71 +190,14 @@ fn expected() -> BTreeMap<&'static str, Vec<String>> {
 // ---------------------------------------------------------------------------
 // HTTP
 
-struct Resp {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn expect(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status,
-            status,
-            "unexpected status; body: {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        self.json()
-    }
-}
-
-/// One HTTP/1.1 request with `Connection: close` (the server answers with a length).
-fn http(endpoint: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> Resp {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(REQUEST_TIMEOUT_S)))
-        .expect("timeout");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let headers = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+/// `GET path` on the search API, which answers with a Content-Length, never chunked.
+fn get_search(endpoint: &str, path: &str) -> Resp {
+    let resp = get(endpoint, path);
     assert!(
-        !headers.contains("transfer-encoding: chunked"),
+        !resp.headers.contains("transfer-encoding: chunked"),
         "the /v1 API answers with a Content-Length"
     );
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    Resp {
-        status,
-        body: raw[split + 4..].to_vec(),
-    }
-}
-
-fn get(endpoint: &str, path: &str) -> Resp {
-    http(endpoint, "GET", path, "application/json", b"")
+    resp
 }
 
 /// `text` for a URL's query string.
@@ -273,7 +213,7 @@ fn url_encode(text: &str) -> String {
 }
 
 fn search(endpoint: &str, query: &str, limit: usize) -> Value {
-    get(
+    get_search(
         endpoint,
         &format!("/v1/search/{INDEX}?q={}&limit={limit}", url_encode(query)),
     )
@@ -308,13 +248,14 @@ fn wait_for_expected(endpoint: &str, when: &str) -> BTreeMap<&'static str, (u64,
         .into_iter()
         .map(|(q, ids)| (q, (ids.len() as u64, ids)))
         .collect();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let have = snapshot(endpoint);
-        if have == want {
-            return have;
-        }
-        if Instant::now() >= deadline {
+    wait_for(
+        &format!("{when}: the index to answer as expected"),
+        WAIT,
+        || {
+            let have = snapshot(endpoint);
+            if have == want {
+                return Ok(have);
+            }
             let wrong: Vec<_> = want
                 .iter()
                 .filter(|(q, w)| have.get(*q) != Some(*w))
@@ -326,10 +267,9 @@ fn wait_for_expected(endpoint: &str, when: &str) -> BTreeMap<&'static str, (u64,
                     )
                 })
                 .collect();
-            panic!("{when}: the index never answered as expected: {wrong:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            Err(format!("{wrong:#?}"))
+        },
+    )
 }
 
 /// The ranking check: "zephyr" in the name and the description outranks "zephyr" in the
@@ -352,66 +292,14 @@ fn assert_ranking(endpoint: &str) {
     );
 }
 
-fn trigger_delivered(endpoint: &str, id: &str) -> (u64, u64) {
-    let t = get(endpoint, &format!("/v1/triggers/{id}")).expect(200);
-    let metric = |name: &str| t["Metrics"][name].as_u64().expect("metric");
-    (metric("RecordsDelivered"), metric("Errors"))
-}
-
-/// Polls until trigger `id` delivered every record written; no invocation may fail.
-fn wait_delivered(endpoint: &str, id: &str, records: u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (delivered, errors) = trigger_delivered(endpoint, id);
-        assert_eq!(errors, 0, "trigger {id} had failed invocations");
-        if delivered >= records {
-            assert_eq!(
-                delivered, records,
-                "trigger {id} delivered more than was written"
-            );
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "trigger {id} delivered {delivered} of {records} records in time"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn create_trigger(endpoint: &str, table: &str) -> String {
-    let body = json!({
-        "FunctionName": "search-indexer",
-        "TableName": table,
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": 100,
-    });
-    let created = http(
-        endpoint,
-        "POST",
-        "/v1/triggers",
-        "application/json",
-        body.to_string().as_bytes(),
-    )
-    .expect(201);
-    created["UUID"].as_str().expect("UUID").to_owned()
-}
-
-fn guest_path() -> PathBuf {
-    let dir = std::env::var_os("EDDY_TEST_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("functions/target/wasm32-wasip2/release")
-        });
-    let path = dir.join("search_indexer.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run tests/run.sh, which builds the functions with `cargo build \
-         --release --target wasm32-wasip2 --manifest-path functions/Cargo.toml` (or set \
-         EDDY_TEST_GUESTS_DIR)",
-        path.display()
+/// Waits until trigger `id` delivered every record written; no invocation may fail.
+fn wait_all_delivered(endpoint: &str, id: &str, records: u64) {
+    let shown = wait_delivered(endpoint, id, records, WAIT);
+    assert_eq!(
+        metric(&shown, "Errors"),
+        0,
+        "trigger {id} had failed invocations: {shown}"
     );
-    path
 }
 
 // ---------------------------------------------------------------------------
@@ -486,19 +374,15 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
     let table = table_name("products");
     create_products_table(&client, &table).await;
 
-    let wasm = std::fs::read(guest_path()).expect("read the function");
-    let deployed = http(
+    let deployed = deploy(
         &e,
-        "PUT",
-        &format!(
-            "/v1/functions/search-indexer?index={INDEX}&env=INDEX={INDEX}&timeout_ms={FUNCTION_TIMEOUT_MS}"
-        ),
-        "application/wasm",
-        &wasm,
+        "search-indexer",
+        &format!("?index={INDEX}&env=INDEX={INDEX}&timeout_ms={FUNCTION_TIMEOUT_MS}"),
+        &guest("search_indexer"),
     )
     .expect(201);
     assert_eq!(deployed["config"]["indexes"], json!([INDEX]), "{deployed}");
-    let first = create_trigger(&e, &table);
+    let first = attach(&e, "search-indexer", &table);
 
     // A few thousand products, then updates and deletes of some.
     let mut puts: Vec<WriteRequest> = (0..PRODUCTS).map(|i| put_request(product(i))).collect();
@@ -537,11 +421,11 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
     batch_write(&client, &table, deletes).await;
 
     let records = records_written();
-    wait_delivered(&e, &first, records);
+    wait_all_delivered(&e, &first, records);
     let indexed = wait_for_expected(&e, "after indexing");
     assert_ranking(&e);
     // A query tantivy cannot parse is the client's error, with tantivy's message.
-    let bad = get(
+    let bad = get_search(
         &e,
         &format!("/v1/search/{INDEX}?q={}", url_encode("name:(")),
     )
@@ -555,7 +439,7 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
     );
     let live =
         (PRODUCTS - (0..PRODUCTS).filter(|&i| deleted(i)).count()) + ranking_products().len();
-    let listed = get(&e, "/v1/search").expect(200);
+    let listed = get_search(&e, "/v1/search").expect(200);
     assert_eq!(
         listed["indexes"],
         json!([{"name": INDEX, "documents": live}]),
@@ -578,15 +462,15 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
 
     // Every record delivered again, from the start of the stream, by a second trigger of
     // the same function: nothing changes once it has caught up.
-    let replay = create_trigger(&e, &table);
-    wait_delivered(&e, &replay, records);
+    let replay = attach(&e, "search-indexer", &table);
+    wait_all_delivered(&e, &replay, records);
     assert_eq!(
         snapshot(&e),
         indexed,
         "a replay from TRIM_HORIZON changed the results"
     );
     assert_ranking(&e);
-    assert_eq!(get(&e, "/v1/search").expect(200), listed);
+    assert_eq!(get_search(&e, "/v1/search").expect(200), listed);
 
     // A restart on the same data directory: the index is still there and still written.
     let status = server.terminate();
@@ -595,7 +479,7 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
     let e = server.endpoint.clone();
     assert_eq!(snapshot(&e), indexed, "the index changed across a restart");
     assert_ranking(&e);
-    assert_eq!(get(&e, "/v1/search").expect(200), listed);
+    assert_eq!(get_search(&e, "/v1/search").expect(200), listed);
     server
         .client()
         .update_item()
@@ -607,14 +491,14 @@ async fn products_are_indexed_ranked_updated_deleted_replayed_and_survive_a_rest
         .send()
         .await
         .expect("UpdateItem after the restart");
-    let deadline = Instant::now() + WAIT;
-    while hit_ids(&search(&e, "phoenix", 10)) != ["p0002"] {
-        assert!(
-            Instant::now() < deadline,
-            "a change after the restart was not indexed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("a change after the restart to be indexed", WAIT, || {
+        let found = hit_ids(&search(&e, "phoenix", 10));
+        if found == ["p0002"] {
+            Ok(())
+        } else {
+            Err(format!("phoenix finds {found:?}"))
+        }
+    });
     assert!(
         hit_ids(&search(&e, "name:compact", LIMIT))
             .iter()
@@ -628,12 +512,15 @@ fn the_search_route_rejects_bad_requests_with_json_errors() {
     let server = Server::start();
     let e = &server.endpoint;
     let error = |path: &str, status: u16| {
-        let body = get(e, path).expect(status);
+        let body = get_search(e, path).expect(status);
         assert!(body["error"]["code"].is_string(), "{path}: {body}");
         assert!(body["error"]["message"].is_string(), "{path}: {body}");
         body["error"].clone()
     };
-    assert_eq!(get(e, "/v1/search").expect(200), json!({"indexes": []}));
+    assert_eq!(
+        get_search(e, "/v1/search").expect(200),
+        json!({"indexes": []})
+    );
     // Nothing was ever indexed into it.
     let missing = error("/v1/search/products?q=kettle", 404);
     assert_eq!(missing["code"], "ResourceNotFoundException");

@@ -580,6 +580,11 @@ fn trigger_resumes_from_its_checkpoint_after_a_restart() {
         put(&e, &src, &format!("before-{i}"), i);
     }
     let before: BTreeSet<String> = wait_seen(&e, &seen_table, 20).into_keys().collect();
+    // The log is appended when an invocation ends, just after its table writes.
+    wait_until("the log of the first 20 deliveries", || {
+        recorded_in_order(&e, "recorder").len() == 20
+    });
+    let logged_before = recorded_in_order(&e, "recorder");
     assert!(server.terminate().success(), "clean exit on SIGTERM");
 
     let server = Server::start_in(dir.path(), &[]);
@@ -596,7 +601,11 @@ fn trigger_resumes_from_its_checkpoint_after_a_restart() {
     );
     // Every batch before the SIGTERM was finished (and checkpointed on the way out), so
     // this process delivers exactly the new records, each once.
-    let delivered = recorded_in_order(&e, "recorder");
+    // The function's log survives the restart: what this process delivered follows the
+    // lines of the first one.
+    let logged = recorded_in_order(&e, "recorder");
+    assert_eq!(logged[..logged_before.len()], logged_before[..]);
+    let delivered = &logged[logged_before.len()..];
     let redelivered: Vec<&String> = delivered.iter().filter(|id| before.contains(*id)).collect();
     assert!(
         redelivered.is_empty(),
