@@ -55,6 +55,10 @@ step "functions/ for wasm32-wasip2 (test guests)"
 run cargo build --release --target wasm32-wasip2 --manifest-path "$ROOT/functions/Cargo.toml" \
     --target-dir "$ROOT/functions/target"
 export EDDY_TEST_GUESTS_DIR="$ROOT/functions/target/wasm32-wasip2/release"
+# The pipelines' own unit tests (pure logic: deltas, decimals, keys) run on the host.
+step "unit tests of the pipeline functions (host target)"
+run cargo test --manifest-path "$ROOT/functions/Cargo.toml" --target-dir "$ROOT/functions/target" \
+    -p order-totals -p welcome-email -p replicator -p search-indexer
 echo "EDDY_TEST_GUESTS_DIR=$EDDY_TEST_GUESTS_DIR"
 # <<< EXTRA RUSTUP TARGETS
 

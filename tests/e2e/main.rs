@@ -12,6 +12,7 @@ mod harness;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;
+mod pipeline_view;
 mod python;
 mod streams;
 mod transactions;

@@ -17,7 +17,12 @@ use std::time::{Duration, Instant};
 
 /// The walkthroughs, by directory under `examples/`. A new directory must be added here
 /// (checked by [`every_walkthrough_is_tested`]).
-const WALKTHROUGHS: &[&str] = &["welcome-email", "search", "replication"];
+const WALKTHROUGHS: &[&str] = &[
+    "welcome-email",
+    "materialized-view",
+    "search",
+    "replication",
+];
 
 /// How long one `sh` block may run (a cold `cargo build` of a function included).
 const BLOCK_TIMEOUT_MS: u64 = 600_000;
@@ -476,6 +481,11 @@ fn the_runner_parses_and_rewrites_as_documented() {
 #[test]
 fn welcome_email() {
     run_walkthrough("welcome-email");
+}
+
+#[test]
+fn materialized_view() {
+    run_walkthrough("materialized-view");
 }
 
 #[test]
