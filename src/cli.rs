@@ -133,7 +133,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let served = runtime.block_on(serve(
         AppState {
             engine,
-            platform: platform.clone(),
+            platform: std::sync::Arc::new(platform.clone()),
         },
         args.listen,
     ));

@@ -18,12 +18,14 @@ use crate::error::ApiError;
 /// Largest request body DynamoDB accepts.
 pub const REQUEST_BODY_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
 
-/// Shared state of all handlers.
+/// Shared state of all handlers, cloned for every request (axum's `State`): keep it to a
+/// couple of reference counts, since every clone and drop is an atomic operation on a
+/// cache line all cores share.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
     /// Functions and triggers (`/v1/`).
-    pub platform: crate::host::Platform,
+    pub platform: std::sync::Arc<crate::host::Platform>,
 }
 
 /// The whole HTTP surface, callable without a socket (`app(state).oneshot(req)`).

@@ -117,10 +117,11 @@ struct Rewriter {
 
 impl Rewriter {
     fn rewrite(&mut self, code: &str) -> String {
+        // `/tmp/` first: the binary's own path may be under `/tmp/` (a fresh clone there).
         let code = code
+            .replace("/tmp/", &format!("{}/", self.scratch.display()))
             .replace("cargo run --release --", &self.eddy)
-            .replace("cargo run --release", &self.eddy)
-            .replace("/tmp/", &format!("{}/", self.scratch.display()));
+            .replace("cargo run --release", &self.eddy);
         let mut out = String::with_capacity(code.len());
         let mut rest = code.as_str();
         loop {
@@ -185,7 +186,10 @@ impl Drop for Run {
         for (child, _) in &mut self.background {
             // Each background block runs in its own process group: stop all of it.
             let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .stderr(Stdio::null())
+                .status();
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for (child, _) in &mut self.background {
@@ -193,7 +197,10 @@ impl Drop for Run {
                 std::thread::sleep(Duration::from_millis(50));
             }
             let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status();
             let _ = child.wait();
         }
     }
@@ -462,14 +469,15 @@ fn the_runner_parses_and_rewrites_as_documented() {
     let mut rewriter = Rewriter {
         ports: BTreeMap::new(),
         scratch: PathBuf::from("/scratch"),
-        eddy: "/bin/eddy".to_owned(),
+        // A clone under /tmp/ must keep its binary's path.
+        eddy: "/tmp/clone/eddy".to_owned(),
     };
     let server = rewriter.rewrite(&blocks[0].code);
     let client = rewriter.rewrite(&blocks[1].code);
     let port = rewriter.ports[&8000];
     assert_eq!(
         server,
-        format!("/bin/eddy serve --listen 127.0.0.1:{port} --data-dir /scratch/a")
+        format!("/tmp/clone/eddy serve --listen 127.0.0.1:{port} --data-dir /scratch/a")
     );
     assert!(
         client.contains(&format!("http://127.0.0.1:{port}")),
