@@ -197,7 +197,17 @@ pub fn deploy(endpoint: &str, name: &str, query: &str, wasm: &[u8]) -> Resp {
 
 /// One DynamoDB operation on `POST /`; panics on an error.
 pub fn ddb(endpoint: &str, op: &str, body: Value) -> Value {
-    let target = format!("DynamoDB_20120810.{op}");
+    wire_call(endpoint, "DynamoDB_20120810", op, body)
+}
+
+/// One DynamoDB Streams operation on `POST /`; panics on an error.
+pub fn streams(endpoint: &str, op: &str, body: Value) -> Value {
+    wire_call(endpoint, "DynamoDBStreams_20120810", op, body)
+}
+
+/// One call of the JSON 1.0 protocol (`X-Amz-Target: <service>.<op>`) that must succeed.
+fn wire_call(endpoint: &str, service: &str, op: &str, body: Value) -> Value {
+    let target = format!("{service}.{op}");
     let resp = http(
         endpoint,
         "POST",
@@ -209,6 +219,31 @@ pub fn ddb(endpoint: &str, op: &str, body: Value) -> Value {
         body.to_string().as_bytes(),
     );
     resp.expect(200)
+}
+
+/// Runs the `eddy` CLI (`eddy <args> --endpoint <endpoint>`), a client of the server.
+pub fn eddy(endpoint: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .args(["--endpoint", endpoint])
+        .output()
+        .expect("run eddy")
+}
+
+/// Runs a client command that must succeed; returns its JSON output.
+pub fn eddy_ok(endpoint: &str, args: &[&str]) -> Value {
+    let out = eddy(endpoint, args);
+    assert!(
+        out.status.success(),
+        "eddy {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "eddy {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 pub fn create_table(endpoint: &str, name: &str, stream: bool) {

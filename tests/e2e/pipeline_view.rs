@@ -10,8 +10,6 @@
 //! table layout, not the function's code.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,8 +21,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, StreamSpecification, StreamViewType,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::api::{eddy_ok, guest_path};
 use crate::harness::{Server, table_name};
 
 /// Hash shards of every table (so the orders stream has several shards).
@@ -70,44 +69,6 @@ const STREAM_PAGE_RECORDS: i32 = 1_000;
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
-
-/// The built `order-totals` component: `$EDDY_TEST_GUESTS_DIR` or the functions
-/// workspace's release output.
-fn function_path() -> PathBuf {
-    let dir = std::env::var_os("EDDY_TEST_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("functions/target/wasm32-wasip2/release")
-        });
-    let path = dir.join("order_totals.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build --release --target wasm32-wasip2 \
-         --manifest-path functions/Cargo.toml` (tests/run.sh does)",
-        path.display()
-    );
-    path
-}
-
-/// Runs `eddy <args> --endpoint <endpoint>`, which must succeed; returns its JSON output.
-fn eddy(endpoint: &str, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .output()
-        .expect("run eddy");
-    assert!(
-        out.status.success(),
-        "eddy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "eddy {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
 
 /// Creates a table keyed by string attributes `hash` and `range`, optionally with a
 /// NEW_AND_OLD_IMAGES stream.
@@ -507,8 +468,8 @@ async fn wait_caught_up(
 
 /// Deploys the function as `name` writing into `view` and `ledger`, with faults on.
 fn deploy(endpoint: &str, name: &str, view: &str, ledger: &str) {
-    let wasm = function_path();
-    let f = eddy(
+    let wasm = guest_path("order_totals");
+    let f = eddy_ok(
         endpoint,
         &[
             "function",
@@ -554,7 +515,7 @@ fn create_trigger(
     });
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), mapping.to_string()).expect("write mapping");
-    let t = eddy(
+    let t = eddy_ok(
         endpoint,
         &[
             "trigger",
@@ -567,7 +528,7 @@ fn create_trigger(
 }
 
 fn metric(endpoint: &str, id: &str, name: &str) -> u64 {
-    let t = eddy(endpoint, &["trigger", "show", id]);
+    let t = eddy_ok(endpoint, &["trigger", "show", id]);
     t["Metrics"][name]
         .as_u64()
         .unwrap_or_else(|| panic!("no metric {name}: {t}"))
@@ -653,7 +614,7 @@ async fn order_totals_view_is_exact_after_faults_a_sigkill_and_a_rebuild() {
     // A function error (bisected or retried) counts as an error, a partial batch
     // response that keeps a prefix as a retry: each injected fault shows in one of them.
     assert!(errors + retries > 0, "the fault injection failed batches");
-    let logs = eddy(&e, &["function", "logs", "order-totals"]);
+    let logs = eddy_ok(&e, &["function", "logs", "order-totals"]);
     let skipped: u64 = logs["logs"]
         .as_array()
         .expect("logs")

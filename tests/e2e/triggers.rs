@@ -8,14 +8,13 @@
 //! deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::api::{
-    QUIET_MS, WAIT, create_table, create_trigger, ddb, deploy, get, guest, guest_path, http,
-    metric, send_json, trigger, wait_until,
+    QUIET_MS, WAIT, create_table, create_trigger, ddb, deploy, eddy, eddy_ok, get, guest,
+    guest_path, http, metric, send_json, streams, trigger, wait_until,
 };
 use crate::harness::{Server, table_name};
 
@@ -621,30 +620,6 @@ fn trigger_resumes_from_its_checkpoint_after_a_restart() {
 // CLI
 // ---------------------------------------------------------------------------
 
-fn eddy(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .output()
-        .expect("run eddy")
-}
-
-/// Runs a client command that must succeed; returns its JSON output.
-fn eddy_ok(endpoint: &str, args: &[&str]) -> Value {
-    let out = eddy(endpoint, args);
-    assert!(
-        out.status.success(),
-        "eddy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "eddy {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
 /// Runs a client command that must fail; returns its stderr.
 fn eddy_err(endpoint: &str, args: &[&str]) -> String {
     let out = eddy(endpoint, args);
@@ -875,31 +850,18 @@ fn stream_records(endpoint: &str, table: &str) -> BTreeMap<String, (String, u128
         .as_str()
         .expect("a stream")
         .to_owned();
-    let streams = |op: &str, body: Value| -> Value {
-        let target = format!("DynamoDBStreams_20120810.{op}");
-        http(
-            endpoint,
-            "POST",
-            "/",
-            &[
-                ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.0"),
-            ],
-            body.to_string().as_bytes(),
-        )
-        .expect(200)
-    };
     let mut out = BTreeMap::new();
-    let d = streams("DescribeStream", json!({"StreamArn": arn}));
+    let d = streams(endpoint, "DescribeStream", json!({"StreamArn": arn}));
     for shard in d["StreamDescription"]["Shards"].as_array().expect("shards") {
         let mut it = streams(
+            endpoint,
             "GetShardIterator",
             json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
         )["ShardIterator"]
             .as_str()
             .map(str::to_owned);
         while let Some(i) = it {
-            let page = streams("GetRecords", json!({"ShardIterator": i}));
+            let page = streams(endpoint, "GetRecords", json!({"ShardIterator": i}));
             let records = page["Records"].as_array().expect("Records");
             if records.is_empty() {
                 break;

@@ -122,12 +122,7 @@ fn send_to_peer(
         Some(t) => t,
         None => table_of(&record.event_source_arn)?,
     };
-    let key = record
-        .dynamodb
-        .keys
-        .keys()
-        .next()
-        .ok_or_else(|| Error::msg("the record has no key"))?;
+    let key = key_attribute(record)?;
     let request = json!({
         "TableName": table,
         "Item": image,
@@ -183,12 +178,7 @@ fn tombstone(record: &StreamRecord, region: &str, ctx: &Context) -> Result<(), E
     item.insert(DELETED.to_owned(), AttributeValue::Bool(true));
     item.insert(UPDATED_AT.to_owned(), AttributeValue::n(at));
     item.insert(UPDATED_IN.to_owned(), AttributeValue::s(region));
-    let key = record
-        .dynamodb
-        .keys
-        .keys()
-        .next()
-        .ok_or_else(|| Error::msg("the record has no key"))?;
+    let key = key_attribute(record)?;
     let table = table_of(&record.event_source_arn)?;
     // Written unless the table now holds a newer write: a write from the peer may have
     // landed on the empty key since the delete, and is overwritten only if older.
@@ -204,6 +194,18 @@ fn tombstone(record: &StreamRecord, region: &str, ctx: &Context) -> Result<(), E
         Err(e) if e.code == "ConditionalCheckFailedException" => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The name of one of the item's key attributes (the hash key, or with a composite key
+/// either): enough for `attribute_not_exists`, which holds for both or neither.
+fn key_attribute(record: &StreamRecord) -> Result<&str, Error> {
+    record
+        .dynamodb
+        .keys
+        .keys()
+        .next()
+        .map(String::as_str)
+        .ok_or_else(|| Error::msg("the record has no key"))
 }
 
 /// The table name in a stream ARN (`arn:aws:dynamodb:…:table/NAME/stream/LABEL`).
