@@ -497,3 +497,46 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 pub(crate) fn lock(log: &SharedInvocationLog) -> std::sync::MutexGuard<'_, InvocationLog> {
     log.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::host_allowed;
+
+    fn allowed(granted: &[&str], uri: &str) -> bool {
+        let granted: BTreeSet<String> = granted.iter().map(|h| (*h).to_owned()).collect();
+        host_allowed(&granted, &uri.parse().expect("a URI"))
+    }
+
+    #[test]
+    fn a_bare_name_allows_every_port_and_a_port_only_that_port() {
+        assert!(allowed(&["api.example.com"], "https://api.example.com/x"));
+        assert!(allowed(
+            &["api.example.com"],
+            "http://api.example.com:8080/x"
+        ));
+        assert!(allowed(&["127.0.0.1:8001"], "http://127.0.0.1:8001/"));
+        assert!(!allowed(&["127.0.0.1:8001"], "http://127.0.0.1:8002/"));
+        // Without a port in the URI, the scheme's default port is the one compared.
+        assert!(allowed(&["example.com:443"], "https://example.com/"));
+        assert!(!allowed(&["example.com:443"], "http://example.com/"));
+        assert!(allowed(&["example.com:80"], "http://example.com/"));
+    }
+
+    #[test]
+    fn names_compare_exactly_but_case_insensitively() {
+        assert!(allowed(&["Example.COM"], "https://example.com/"));
+        assert!(!allowed(&["example.com"], "https://api.example.com/"));
+        assert!(!allowed(&["example.com"], "https://example.com.evil.test/"));
+        assert!(!allowed(&["localhost"], "http://127.0.0.1/"));
+        assert!(!allowed(&[], "http://127.0.0.1/"));
+    }
+
+    #[test]
+    fn ipv6_literals_match_with_or_without_brackets() {
+        assert!(allowed(&["[::1]:8001"], "http://[::1]:8001/"));
+        assert!(allowed(&["::1"], "http://[::1]:8001/"));
+        assert!(!allowed(&["[::1]:8001"], "http://[::1]:8002/"));
+    }
+}

@@ -231,3 +231,17 @@ fn keys_text(record: &StreamRecord) -> String {
 }
 
 eddy_sdk::handler!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::table_of;
+
+    #[test]
+    fn the_table_comes_from_the_stream_arn() {
+        let arn =
+            "arn:aws:dynamodb:eu-west-1:000000000000:table/profiles/stream/2026-11-26T17:00:00.000";
+        assert_eq!(table_of(arn).expect("a table"), "profiles");
+        assert!(table_of("arn:aws:dynamodb:eu-west-1:000000000000:table//stream/x").is_err());
+        assert!(table_of("not an arn").is_err());
+    }
+}
