@@ -447,12 +447,7 @@ async fn invalid_requests_are_validation_errors_and_write_nothing() {
     let body = format!(
         r#"{{"TransactItems":[{{"Put":{{"TableName":"{t}","Item":{{"pk":{{"S":"x"}}}}}},"Delete":{{"TableName":"{t}","Key":{{"pk":{{"S":"x"}}}}}}}}]}}"#
     );
-    let (status, body) = raw_request(
-        &server.endpoint,
-        "POST",
-        Some("DynamoDB_20120810.TransactWriteItems"),
-        &body,
-    );
+    let (status, body) = raw_transact_write(&server.endpoint, &body);
     assert_eq!(status, 400);
     assert!(body.contains("ValidationException"), "{body}");
     assert!(
@@ -462,12 +457,7 @@ async fn invalid_requests_are_validation_errors_and_write_nothing() {
     let body = format!(
         r#"{{"TransactItems":[{{"Put":{{"TableName":"{t}","Item":{{"pk":{{"S":"x"}}}},"ExpressionAttributeValues":{{":unused":{{"S":"v"}}}}}}}}]}}"#
     );
-    let (status, body) = raw_request(
-        &server.endpoint,
-        "POST",
-        Some("DynamoDB_20120810.TransactWriteItems"),
-        &body,
-    );
+    let (status, body) = raw_transact_write(&server.endpoint, &body);
     assert_eq!(status, 400);
     assert!(body.contains("ValidationException"), "{body}");
     assert!(get(&c, &t, "x").await.is_none());
@@ -483,6 +473,16 @@ async fn invalid_requests_are_validation_errors_and_write_nothing() {
         err.as_service_error().unwrap().code(),
         Some("ValidationException")
     );
+}
+
+/// A TransactWriteItems request with a hand-written body; its status and body.
+fn raw_transact_write(endpoint: &str, body: &str) -> (u16, String) {
+    raw_request(
+        endpoint,
+        "POST",
+        Some("DynamoDB_20120810.TransactWriteItems"),
+        body,
+    )
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ impl InvocationState {
             limits: MemoryLimiter::new(memory_bytes_max),
             log,
             outbound: OutboundHttp {
-                hosts: Arc::new(deployment.config.hosts.clone()),
+                deployment: deployment.clone(),
                 deadline,
             },
             deployment,
@@ -118,7 +118,9 @@ impl WasiHttpView for InvocationState {
 /// past the invocation's deadline (a host call cannot be interrupted by the epoch, so the
 /// connect and first-byte timeouts are cut to the time left).
 struct OutboundHttp {
-    hosts: Arc<std::collections::BTreeSet<String>>,
+    /// The deployment, shared (not its host set copied) so that an invocation that makes
+    /// no request pays nothing for the allow-list.
+    deployment: Arc<Deployment>,
     deadline: Instant,
 }
 
@@ -144,7 +146,7 @@ impl WasiHttpHooks for OutboundHttp {
             > + Send,
     > {
         _ = fut;
-        let allowed = host_allowed(&self.hosts, request.uri());
+        let allowed = host_allowed(&self.deployment.config.hosts, request.uri());
         let left = self
             .deadline
             .saturating_duration_since(Instant::now())
