@@ -4,13 +4,20 @@
 
 use std::net::SocketAddr;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::to_bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::IncomingStream;
 use eddy_engine::{Engine, Error};
+use tower::{Service, ServiceExt};
 
 use crate::dynamodb;
 use crate::error::ApiError;
@@ -31,7 +38,11 @@ pub struct AppState {
 /// The whole HTTP surface, callable without a socket (`app(state).oneshot(req)`).
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(health).post(dynamodb_request))
+        .route(
+            "/",
+            get(health)
+                .post(|State(state): State<AppState>, req: Request| dynamodb_request(state, req)),
+        )
         .route("/health", get(health))
         .merge(crate::api::routes())
         .layer(DefaultBodyLimit::disable())
@@ -46,12 +57,10 @@ async fn health(State(state): State<AppState>) -> String {
     )
 }
 
-async fn dynamodb_request(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let target = headers
+async fn dynamodb_request(state: AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let target = parts
+        .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -87,28 +96,84 @@ async fn dynamodb_request(
         }
         Err(e) => e.into_response(),
     };
-    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+    if let Ok(id) = HeaderValue::from_bytes(&request_id()) {
         resp.headers_mut().insert("x-amzn-requestid", id);
     }
     resp
 }
 
-/// A unique request id shaped like DynamoDB's (52 characters of `[0-9A-Z]`).
-fn request_id() -> String {
+/// A unique request id shaped like DynamoDB's (52 characters of `[0-9A-Z]`): 32 hex
+/// digits of the process start time, then 20 decimal digits of a counter.
+fn request_id() -> [u8; 52] {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static START: OnceLock<u128> = OnceLock::new();
+    static PREFIX: OnceLock<[u8; 32]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let start = *START.get_or_init(|| {
-        std::time::SystemTime::now()
+    let prefix = PREFIX.get_or_init(|| {
+        let start = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
+            .map_or(0, |d| d.as_nanos());
+        let mut hex = [0u8; 32];
+        for (i, digit) in hex.iter_mut().enumerate() {
+            *digit = b"0123456789ABCDEF"[((start >> (4 * (31 - i))) & 0xF) as usize];
+        }
+        hex
     });
-    // 32 hex digits of the process start time, then 20 digits of a counter.
-    format!(
-        "{start:032X}{:020}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let mut id = [b'0'; 52];
+    id[..32].copy_from_slice(prefix);
+    let mut n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    for digit in id[32..].iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    id
+}
+
+/// The service each connection runs: DynamoDB's `POST /` goes straight to its handler,
+/// skipping the router (it is nearly every request, and the router's matching and
+/// boxing showed up in profiles); everything else goes through [`app`]'s router.
+#[derive(Clone)]
+struct Edge {
+    state: AppState,
+    router: Router,
+}
+
+impl Service<Request> for Edge {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if req.method() == Method::POST && req.uri().path() == "/" {
+            let state = self.state.clone();
+            Box::pin(async move { Ok(dynamodb_request(state, req).await) })
+        } else {
+            let router = self.router.clone();
+            Box::pin(router.oneshot(req))
+        }
+    }
+}
+
+/// Hands every accepted connection its own [`Edge`].
+#[derive(Clone)]
+struct MakeEdge(Edge);
+
+impl Service<IncomingStream<'_, tokio::net::TcpListener>> for MakeEdge {
+    type Response = Edge;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Edge, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self::Future {
+        std::future::ready(Ok(self.0.clone()))
+    }
 }
 
 /// Binds `listen`, prints the endpoint, and serves until Ctrl-C or SIGTERM.
@@ -119,7 +184,11 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
     println!(
         "  aws dynamodb list-tables --endpoint-url http://{addr}   (any region and credentials)"
     );
-    axum::serve(listener, app(state.clone()))
+    let edge = Edge {
+        state: state.clone(),
+        router: app(state.clone()),
+    };
+    axum::serve(listener, MakeEdge(edge))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     println!("Eddy is shutting down");
@@ -150,5 +219,26 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_dynamodb_shaped_and_unique() {
+        let a = request_id();
+        let b = request_id();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            assert!(
+                id.iter()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()),
+                "{}",
+                String::from_utf8_lossy(&id)
+            );
+        }
+        assert_eq!(a[..32], b[..32], "the process prefix is fixed");
     }
 }
