@@ -67,6 +67,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = eddy_engine::limits::TABLE_SHARDS_DEFAULT,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(eddy_engine::limits::TABLE_SHARDS_MAX)))]
     table_shards: u16,
+    /// Memory for recently read and written items, in MiB, so GetItem of a hot item
+    /// skips the storage lookup (reads stay strongly consistent). 0 turns it off.
+    #[arg(long, default_value_t = eddy_engine::ITEM_CACHE_BYTES_DEFAULT / (1024 * 1024))]
+    item_cache_mib: u64,
     /// The SMTP server that functions granted `email` send through, e.g.
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
@@ -118,6 +122,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         stream_retention_ms: args.stream_retention_s.saturating_mul(1000).max(1),
         shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
         table_shards: args.table_shards,
+        item_cache_bytes: args.item_cache_mib.saturating_mul(1024 * 1024),
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

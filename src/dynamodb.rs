@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireCondition, WireExpected};
-use crate::wire::{WireItem, WireItems, WireOut, WireValue, into_item, into_values};
+use crate::wire::{WireItem, WireItems, WireOut, WireValue, into_item, into_values, stored};
 
 /// Runs one DynamoDB operation on a request body and returns the response body.
 pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
@@ -270,10 +270,17 @@ fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
         attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
         attributes_to_get: r.attributes_to_get,
     };
-    Ok(match engine.get_item(&input)? {
-        Some(item) => item_response("Item", &item),
-        None => b"{}".to_vec(),
-    })
+    match engine.get_item_stored(&input)? {
+        Some(item) => {
+            let mut out =
+                Vec::with_capacity(16 + stored::json_len_hint(std::slice::from_ref(&item)));
+            out.extend_from_slice(br#"{"Item":"#);
+            stored::write_item(&mut out, &item)?;
+            out.push(b'}');
+            Ok(out)
+        }
+        None => Ok(b"{}".to_vec()),
+    }
 }
 
 fn select(s: Option<String>) -> Result<Option<Select>, ApiError> {
@@ -305,24 +312,28 @@ fn limit(l: Option<i64>) -> Result<Option<usize>, ApiError> {
     }
 }
 
-/// A Query or Scan response, written straight from the engine's values.
-fn page_output(page: &Page, select: Option<Select>) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Out<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        items: Option<WireItems<'a>>,
-        count: usize,
-        scanned_count: usize,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        last_evaluated_key: Option<WireOut<'a>>,
+/// A Query or Scan response, written straight from the stored items.
+fn page_output(page: &Page, select: Option<Select>) -> Result<Vec<u8>, ApiError> {
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(96 + stored::json_len_hint(&page.items));
+    out.push(b'{');
+    if select != Some(Select::Count) {
+        out.extend_from_slice(br#""Items":"#);
+        stored::write_items(&mut out, &page.items)?;
+        out.push(b',');
     }
-    json_bytes(&Out {
-        items: (select != Some(Select::Count)).then(|| WireItems(&page.items)),
-        count: page.count,
-        scanned_count: page.scanned_count,
-        last_evaluated_key: page.last_evaluated_key.as_ref().map(WireOut),
-    })
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        r#""Count":{},"ScannedCount":{}"#,
+        page.count, page.scanned_count
+    );
+    if let Some(key) = &page.last_evaluated_key {
+        out.extend_from_slice(br#","LastEvaluatedKey":"#);
+        let _ = serde_json::to_writer(&mut out, &WireOut(key));
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -365,7 +376,7 @@ fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
         conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.query(&input)?;
-    Ok(page_output(&page, select_))
+    page_output(&page, select_)
 }
 
 fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
@@ -397,7 +408,7 @@ fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
         conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.scan(&input)?;
-    Ok(page_output(&page, select_))
+    page_output(&page, select_)
 }
 
 #[derive(Deserialize)]

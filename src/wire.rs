@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::ApiError;
 
+pub mod stored;
+
 /// An attribute value as the client sent it, before validation.
 #[derive(Debug, Default, Deserialize)]
 pub struct WireValue {
@@ -222,5 +224,73 @@ impl Serialize for WireList<'_> {
             s.serialize_element(&Wire(v))?;
         }
         s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Number {
+        Number::parse(s).unwrap()
+    }
+
+    /// Every type, nesting, escapes and extreme numbers.
+    fn sample() -> Item {
+        let mut nested = BTreeMap::new();
+        nested.insert(
+            "deep".into(),
+            AttributeValue::L(vec![
+                AttributeValue::N(n("-0.000120")),
+                AttributeValue::M(BTreeMap::from([(
+                    "q\"uote\\".into(),
+                    AttributeValue::S("tab\tnew\nline \u{1F600} \u{0001}".into()),
+                )])),
+                AttributeValue::Null,
+            ]),
+        );
+        BTreeMap::from([
+            ("pk".into(), AttributeValue::S("k".into())),
+            (
+                "n".into(),
+                AttributeValue::N(n("9.9999999999999999999999999999999999999E+125")),
+            ),
+            ("small".into(), AttributeValue::N(n("1E-130"))),
+            ("zero".into(), AttributeValue::N(n("0"))),
+            ("int".into(), AttributeValue::N(n("1200"))),
+            ("b".into(), AttributeValue::B(vec![0, 1, 2, 250, 255])),
+            ("empty_b".into(), AttributeValue::B(vec![])),
+            ("t".into(), AttributeValue::Bool(true)),
+            ("f".into(), AttributeValue::Bool(false)),
+            ("nul".into(), AttributeValue::Null),
+            ("m".into(), AttributeValue::M(nested)),
+            ("empty_m".into(), AttributeValue::M(BTreeMap::new())),
+            ("l".into(), AttributeValue::L(vec![])),
+            (
+                "ss".into(),
+                AttributeValue::Ss(vec!["b".into(), "a\"".into()]),
+            ),
+            ("ns".into(), AttributeValue::Ns(vec![n("-1"), n("3.25")])),
+            (
+                "bs".into(),
+                AttributeValue::Bs(vec![vec![1], vec![2, 3, 4, 5]]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn stored_items_are_written_as_built_items_serialize() {
+        let item = sample();
+        let stored = eddy_engine::StoredItem::encode(&item);
+        let from_item = serde_json::to_string(&WireOut(&item)).unwrap();
+        let mut out = Vec::new();
+        stored::write_item(&mut out, &stored).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), from_item);
+        let mut out = Vec::new();
+        stored::write_items(&mut out, &[stored.clone(), stored]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("[{from_item},{from_item}]")
+        );
     }
 }

@@ -37,7 +37,6 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::limits::NUMBER_DIGITS_MAX;
 use crate::number::Number;
 use crate::value::{AttributeValue, Item};
 
@@ -48,17 +47,17 @@ pub const FORMAT_VERSION: u8 = 1;
 /// keeps corrupt bytes from recursing without bound.
 pub const DECODE_DEPTH_MAX: usize = 64;
 
-const TAG_S: u8 = 0x01;
-const TAG_N: u8 = 0x02;
-const TAG_B: u8 = 0x03;
-const TAG_FALSE: u8 = 0x04;
-const TAG_TRUE: u8 = 0x05;
-const TAG_NULL: u8 = 0x06;
-const TAG_M: u8 = 0x07;
-const TAG_L: u8 = 0x08;
-const TAG_SS: u8 = 0x09;
-const TAG_NS: u8 = 0x0A;
-const TAG_BS: u8 = 0x0B;
+pub(crate) const TAG_S: u8 = 0x01;
+pub(crate) const TAG_N: u8 = 0x02;
+pub(crate) const TAG_B: u8 = 0x03;
+pub(crate) const TAG_FALSE: u8 = 0x04;
+pub(crate) const TAG_TRUE: u8 = 0x05;
+pub(crate) const TAG_NULL: u8 = 0x06;
+pub(crate) const TAG_M: u8 = 0x07;
+pub(crate) const TAG_L: u8 = 0x08;
+pub(crate) const TAG_SS: u8 = 0x09;
+pub(crate) const TAG_NS: u8 = 0x0A;
+pub(crate) const TAG_BS: u8 = 0x0B;
 
 /// Encodes an item into its versioned binary form.
 pub fn encode_item(item: &Item) -> Vec<u8> {
@@ -70,7 +69,7 @@ pub fn encode_item(item: &Item) -> Vec<u8> {
 
 /// Decodes an item; an unknown version or corrupt bytes is an error, not a panic.
 pub fn decode_item(bytes: &[u8]) -> Result<Item> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     match r.byte()? {
         FORMAT_VERSION => {}
         v => return Err(Error::Storage(format!("unknown item format version {v}"))),
@@ -174,17 +173,29 @@ fn put_number(n: &Number, out: &mut Vec<u8>) {
     }
 }
 
-fn corrupt(what: &str) -> Error {
+#[cold]
+pub(crate) fn corrupt(what: &str) -> Error {
     Error::Storage(format!("corrupt item: {what}"))
 }
 
-struct Reader<'a> {
+/// A cursor over stored bytes; every read checks bounds.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, pos: 0 }
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    #[inline]
+    pub(crate) fn byte(&mut self) -> Result<u8> {
         let b = *self
             .bytes
             .get(self.pos)
@@ -193,7 +204,8 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| corrupt("truncated"))?;
         let s = &self.bytes[self.pos..end];
@@ -201,7 +213,15 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64> {
+        // Names, strings and counts are mostly shorter than 128: one byte.
+        if let Some(&b) = self.bytes.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -222,7 +242,8 @@ impl<'a> Reader<'a> {
 
     /// A length or count, which can never exceed the bytes left (every element takes
     /// at least one byte), so a corrupt one cannot make us allocate wildly.
-    fn len(&mut self) -> Result<usize> {
+    #[inline]
+    pub(crate) fn len(&mut self) -> Result<usize> {
         let v = self.varint()?;
         let left = (self.bytes.len() - self.pos) as u64;
         if v > left {
@@ -231,45 +252,29 @@ impl<'a> Reader<'a> {
         Ok(v as usize)
     }
 
-    fn raw(&mut self) -> Result<Vec<u8>> {
+    /// A length-prefixed byte string, borrowed.
+    #[inline]
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8]> {
         let n = self.len()?;
-        Ok(self.take(n)?.to_vec())
+        self.take(n)
+    }
+
+    /// A length-prefixed UTF-8 string, borrowed.
+    #[inline]
+    pub(crate) fn str(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("string is not UTF-8"))
+    }
+
+    fn raw(&mut self) -> Result<Vec<u8>> {
+        Ok(self.bytes()?.to_vec())
     }
 
     fn string(&mut self) -> Result<String> {
-        let n = self.len()?;
-        let b = self.take(n)?;
-        std::str::from_utf8(b)
-            .map(str::to_owned)
-            .map_err(|_| corrupt("string is not UTF-8"))
+        self.str().map(str::to_owned)
     }
 
     fn number(&mut self) -> Result<Number> {
-        let head = self.byte()?;
-        let negative = head & 0x80 != 0;
-        let n = usize::from(head & 0x7F);
-        if n == 0 {
-            return if negative {
-                Err(corrupt("negative zero"))
-            } else {
-                Ok(Number::ZERO)
-            };
-        }
-        if n > NUMBER_DIGITS_MAX {
-            return Err(corrupt("number with too many digits"));
-        }
-        let exponent = i32::from(self.byte()?) - 129;
-        let packed = self.take(n.div_ceil(2))?;
-        if n % 2 == 1 && packed[n / 2] & 0x0F != 0 {
-            return Err(corrupt("number padding"));
-        }
-        let digits = (0..n)
-            .map(|k| {
-                let b = packed[k / 2];
-                if k % 2 == 0 { b >> 4 } else { b & 0x0F }
-            })
-            .collect();
-        Number::from_parts(negative, digits, exponent).ok_or_else(|| corrupt("bad number"))
+        Ok(crate::stored::NumberRef::read(self)?.to_number())
     }
 
     fn map(&mut self, depth: usize) -> Result<BTreeMap<String, AttributeValue>> {
@@ -336,7 +341,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -525,7 +530,7 @@ mod tests {
         })
     }
 
-    fn arb_item() -> impl Strategy<Value = Item> {
+    pub(crate) fn arb_item() -> impl Strategy<Value = Item> {
         proptest::collection::btree_map("[a-z]{0,4}|\\PC{0,8}", arb_value(), 0..12)
     }
 

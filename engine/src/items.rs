@@ -22,6 +22,7 @@ use crate::limits::{
     PAGE_BYTES_MAX, SCAN_SEGMENTS_MAX,
 };
 use crate::store::{Applied, Change, Engine, Mutation, MutationFn};
+use crate::stored::StoredItem;
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues` of a request.
@@ -242,11 +243,19 @@ pub struct ScanInput {
 /// One page of a Query or Scan.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
-    /// The matching items (empty for `Select::Count`).
-    pub items: Vec<Item>,
+    /// The matching items (empty for `Select::Count`), as stored: a page read without
+    /// a filter or projection passes the stored bytes on without building items.
+    pub items: Vec<StoredItem>,
     pub count: usize,
     pub scanned_count: usize,
     pub last_evaluated_key: Option<Item>,
+}
+
+impl Page {
+    /// The page's items, built.
+    pub fn decoded_items(&self) -> Result<Vec<Item>> {
+        self.items.iter().map(StoredItem::decode).collect()
+    }
 }
 
 /// Keys to read from one table in a BatchGetItem.
@@ -522,6 +531,18 @@ impl Engine {
         let (_, key, projection) = self.prepare_get(input)?;
         let item = self.read_item(&key)?;
         Ok(item.map(|i| project(i, projection.as_ref())))
+    }
+
+    /// [`Engine::get_item`] as stored: without a projection the item is not decoded.
+    pub fn get_item_stored(&self, input: &GetItemInput) -> Result<Option<StoredItem>> {
+        let (_, key, projection) = self.prepare_get(input)?;
+        let Some(stored) = self.read_stored(&key)? else {
+            return Ok(None);
+        };
+        Ok(Some(match projection {
+            None => stored,
+            Some(p) => StoredItem::encode(&project(stored.decode()?, Some(&p))),
+        }))
     }
 
     pub fn query(&self, input: &QueryInput) -> Result<Page> {
@@ -1021,21 +1042,36 @@ fn read_page(
     let mut stopped_early = false;
     for kv in iter {
         let (_, v) = kv.into_inner()?;
-        let item = crate::codec::decode_item(&v)?;
+        let stored = StoredItem::from_slice(v);
         page.scanned_count += 1;
-        bytes += item_size_bytes(&item);
-        let matches = match filter {
-            Some(f) => f.evaluate(&item)?,
-            None => true,
+        // Only a filter or a projection needs the item built; otherwise the stored
+        // bytes go out as they are.
+        let item = match (filter, projection) {
+            (None, None) => None,
+            _ => Some(stored.decode()?),
+        };
+        bytes += match &item {
+            Some(item) => item_size_bytes(item),
+            None => stored.size_bytes()?,
+        };
+        let matches = match (filter, &item) {
+            (Some(f), Some(item)) => f.evaluate(item)?,
+            _ => true,
         };
         let at_limit = limit.is_some_and(|l| page.scanned_count >= l) || bytes >= PAGE_BYTES_MAX;
         if at_limit {
-            last = Some(table.def.key_of(&item));
+            last = Some(match &item {
+                Some(item) => table.def.key_of(item),
+                None => table.def.key_of(&stored.decode()?),
+            });
         }
         if matches {
             page.count += 1;
             if select != Select::Count {
-                page.items.push(project(item, projection));
+                page.items.push(match (item, projection) {
+                    (Some(item), Some(p)) => StoredItem::encode(&project(item, Some(p))),
+                    _ => stored,
+                });
             }
         }
         if at_limit {

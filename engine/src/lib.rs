@@ -20,6 +20,7 @@
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
 //!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
 
+mod cache;
 mod catalog;
 mod codec;
 mod error;
@@ -29,6 +30,7 @@ mod keys;
 pub mod limits;
 mod number;
 mod store;
+mod stored;
 mod stream;
 mod tables;
 mod transact;
@@ -48,8 +50,10 @@ pub use crate::items::{
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
 pub use crate::store::{
-    Durability, Engine, EngineConfig, STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
+    Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT, STREAM_RETENTION_MS_DEFAULT,
+    with_origin_hops,
 };
+pub use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
 pub use crate::stream::{
     CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
     StreamRecord, StreamViewType, format_sequence_number, iso8601_ms, parse_sequence_number,

@@ -258,13 +258,7 @@ impl Number {
     /// `3.14159` → 5, 38 digits → 20), and is Oracle's NUMBER layout, whose
     /// precision and range DynamoDB's are.
     pub fn size_bytes(&self) -> usize {
-        if self.is_zero() {
-            return 1;
-        }
-        let first = self.exponent - 1; // power of ten of the first digit
-        let last = self.exponent - self.digits.len() as i32;
-        let pairs = first.div_euclid(2) - last.div_euclid(2) + 1;
-        1 + pairs as usize + usize::from(self.negative)
+        size_bytes_of(self.negative, self.digits.len(), self.exponent)
     }
 
     /// The nearest `f64` (correctly rounded; ±1E+125 and 1E-130 are both in range).
@@ -310,6 +304,11 @@ impl Number {
 
     /// Rebuilds a number from its fields, checking every invariant (used by decoders
     /// of stored bytes; `None` means the bytes were corrupt).
+    /// Whether `0.d… × 10^exponent` is within DynamoDB's range.
+    pub(crate) fn exponent_in_range(exponent: i32) -> bool {
+        (EXPONENT_MIN..=EXPONENT_MAX).contains(&exponent)
+    }
+
     pub(crate) fn from_parts(negative: bool, digits: Vec<u8>, exponent: i32) -> Option<Number> {
         if digits.is_empty() {
             return (!negative && exponent == 0).then_some(Number::ZERO);
@@ -426,41 +425,72 @@ impl std::fmt::Display for Number {
     /// Plain decimal notation, as DynamoDB returns numbers: no exponent, no leading
     /// or trailing zeros, `0` for zero.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.is_zero() {
-            return f.write_str("0");
-        }
-        // At most 1 + 1 + 129 + 38 bytes (or 1 + 126 for the largest integers).
-        let mut buf = [b'0'; 176];
-        let mut n = 0;
-        if self.negative {
-            buf[0] = b'-';
-            n = 1;
-        }
-        let len = self.digits.len() as i32;
-        if self.exponent <= 0 {
-            // 0.000ddd
-            buf[n + 1] = b'.';
-            n += 2 + (-self.exponent) as usize;
-            for &d in &self.digits {
-                buf[n] = b'0' + d;
-                n += 1;
-            }
-        } else {
-            for (k, &d) in self.digits.iter().enumerate() {
-                if k as i32 == self.exponent {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                buf[n] = b'0' + d;
-                n += 1;
-            }
-            if self.exponent > len {
-                n += (self.exponent - len) as usize; // trailing zeros of an integer
-            }
-        }
-        // Only ASCII digits, '-' and '.' were written.
-        f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| std::fmt::Error)?)
+        f.write_str(plain_decimal(
+            self.negative,
+            &self.digits,
+            self.exponent,
+            &mut [0; PLAIN_DECIMAL_BYTES_MAX],
+        ))
     }
+}
+
+/// Longest plain decimal a number can take: sign, `0.`, 129 zeros and 38 digits
+/// (or 1 + 126 for the largest integers).
+pub(crate) const PLAIN_DECIMAL_BYTES_MAX: usize = 176;
+
+/// Writes `0.d₁…dₙ × 10^exponent` in plain decimal notation into `buf` and returns it;
+/// no digits is zero. Shared by [`Number`] and the stored-item view, which formats
+/// numbers straight from their stored digits.
+pub(crate) fn plain_decimal<'b>(
+    negative: bool,
+    digits: &[u8],
+    exponent: i32,
+    buf: &'b mut [u8; PLAIN_DECIMAL_BYTES_MAX],
+) -> &'b str {
+    if digits.is_empty() {
+        return "0";
+    }
+    buf.fill(b'0');
+    let mut n = 0;
+    if negative {
+        buf[0] = b'-';
+        n = 1;
+    }
+    let len = digits.len() as i32;
+    if exponent <= 0 {
+        // 0.000ddd
+        buf[n + 1] = b'.';
+        n += 2 + (-exponent) as usize;
+        for &d in digits {
+            buf[n] = b'0' + d;
+            n += 1;
+        }
+    } else {
+        for (k, &d) in digits.iter().enumerate() {
+            if k as i32 == exponent {
+                buf[n] = b'.';
+                n += 1;
+            }
+            buf[n] = b'0' + d;
+            n += 1;
+        }
+        if exponent > len {
+            n += (exponent - len) as usize; // trailing zeros of an integer
+        }
+    }
+    // Only ASCII digits, '-' and '.' were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or("0")
+}
+
+/// [`Number::size_bytes`] of `0.d₁…dₙ × 10^exponent` with `n` digits.
+pub(crate) fn size_bytes_of(negative: bool, n: usize, exponent: i32) -> usize {
+    if n == 0 {
+        return 1;
+    }
+    let first = exponent - 1; // power of ten of the first digit
+    let last = exponent - n as i32;
+    let pairs = first.div_euclid(2) - last.div_euclid(2) + 1;
+    1 + pairs as usize + usize::from(negative)
 }
 
 #[cfg(test)]

@@ -35,10 +35,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
+use crate::cache::ItemCache;
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
-use crate::codec::{decode_item, encode_item};
+use crate::codec::decode_item;
 use crate::error::{CancellationReason, Error, Result};
 use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
+use crate::stored::StoredItem;
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
 
@@ -94,7 +96,13 @@ pub struct EngineConfig {
     pub shard_iterator_ttl_ms: u64,
     /// Hash shards of each new table (1 to `TABLE_SHARDS_MAX`).
     pub table_shards: u16,
+    /// Bytes of recently read and written items kept in memory for point reads
+    /// (see `cache.rs`); 0 turns the cache off.
+    pub item_cache_bytes: u64,
 }
+
+/// The item cache's default size.
+pub const ITEM_CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
 /// DynamoDB Streams keeps records for 24 hours.
 pub const STREAM_RETENTION_MS_DEFAULT: u64 = 24 * 60 * 60 * 1000;
@@ -110,6 +118,7 @@ impl EngineConfig {
             stream_retention_ms: STREAM_RETENTION_MS_DEFAULT,
             shard_iterator_ttl_ms: crate::stream::SHARD_ITERATOR_TTL_MS,
             table_shards: crate::limits::TABLE_SHARDS_DEFAULT,
+            item_cache_bytes: ITEM_CACHE_BYTES_DEFAULT,
         }
     }
 }
@@ -132,6 +141,8 @@ pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     pub(crate) db: Database,
     pub(crate) items: Keyspace,
+    /// Point reads of `items` go through it; the writer keeps it coherent.
+    pub(crate) cache: ItemCache,
     pub(crate) meta: Keyspace,
     /// The stream log (`streams` keyspace).
     pub(crate) records: Keyspace,
@@ -265,6 +276,7 @@ impl Engine {
         let last_seq = read(&streams.heads).values().copied().fold(hwm, u64::max);
         let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE_DEPTH_MAX);
         let inner = Arc::new(Inner {
+            cache: ItemCache::new(config.item_cache_bytes),
             config,
             db,
             items,
@@ -376,10 +388,21 @@ impl Engine {
 
     /// Reads one item by its storage key.
     pub(crate) fn read_item(&self, key: &[u8]) -> Result<Option<Item>> {
-        match self.inner.items.get(key)? {
-            Some(bytes) => Ok(Some(decode_item(&bytes)?)),
-            None => Ok(None),
+        self.read_stored(key)?.map(|s| s.decode()).transpose()
+    }
+
+    /// Reads one item by its storage key, as stored, through the item cache.
+    pub(crate) fn read_stored(&self, key: &[u8]) -> Result<Option<StoredItem>> {
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.get(key) {
+            return Ok(hit);
         }
+        let ticket = cache.ticket(key);
+        let item = self.inner.items.get(key)?.map(StoredItem::from_slice);
+        if let Some(ticket) = ticket {
+            cache.fill(key, ticket, item.clone());
+        }
+        Ok(item)
     }
 }
 
@@ -435,6 +458,8 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     let mut outcomes = Vec::with_capacity(jobs.len());
     // The newest record staged per shard, published once the batch is durable.
     let mut heads: Vec<ShardHead> = Vec::new();
+    // Every item write of the group in order, for the item cache.
+    let mut written: Vec<(Vec<u8>, Option<StoredItem>)> = Vec::new();
     for job in jobs {
         match job {
             Job::Control { apply, done } => {
@@ -452,12 +477,14 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                     let mut applied = Vec::with_capacity(staged.len());
                     for s in staged {
                         if let Some(new) = &s.change {
-                            match new {
+                            let stored = new.as_ref().map(StoredItem::encode);
+                            match &stored {
                                 Some(item) => {
-                                    batch.insert(&inner.items, s.key.clone(), encode_item(item))
+                                    batch.insert(&inner.items, s.key.clone(), item.slice().clone())
                                 }
                                 None => batch.remove(&inner.items, s.key.clone()),
                             }
+                            written.push((s.key.clone(), stored));
                             let size = |i: &Option<Item>| {
                                 i.as_ref().map_or(0, |i| item_size_bytes(i) as i64)
                             };
@@ -486,12 +513,21 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     if !heads.is_empty() {
         batch.insert(&inner.meta, b"seq_hwm", last_seq.to_be_bytes());
     }
+    // Readers of these keys go to the tree until the commit has ended (see `cache.rs`).
+    for (key, _) in &written {
+        inner.cache.begin_write(key);
+    }
     let commit_started = std::time::Instant::now();
     let committed = if batch.is_empty() {
         Ok(())
     } else {
         batch.commit().map_err(|e| Error::Storage(e.to_string()))
     };
+    for (key, value) in written {
+        inner
+            .cache
+            .end_write(key, committed.as_ref().map(|()| value).map_err(|_| ()));
+    }
     let commit_ms = commit_started.elapsed().as_millis();
     if commit_ms >= SLOW_COMMIT_MS {
         // The engine has no logger of its own; stderr reaches the operator's log.
@@ -597,9 +633,13 @@ fn evaluate(
             Some(v) => v,
             None => match overlay.get(&m.key) {
                 Some(v) => v.clone(),
-                None => match inner.items.get(&m.key)? {
-                    Some(bytes) => Some(decode_item(&bytes)?),
-                    None => None,
+                // The cache holds committed state: no write of this group has begun.
+                None => match inner.cache.get(&m.key) {
+                    Some(cached) => cached.map(|s| s.decode()).transpose()?,
+                    None => match inner.items.get(&m.key)? {
+                        Some(bytes) => Some(decode_item(&bytes)?),
+                        None => None,
+                    },
                 },
             },
         };

@@ -87,7 +87,7 @@ fn query_all(engine: &Engine, forward: bool, limit: usize) -> (Vec<String>, usiz
             .unwrap();
         pages += 1;
         assert!(page.items.len() <= limit);
-        out.extend(page.items.iter().map(sk));
+        out.extend(page.decoded_items().unwrap().iter().map(sk));
         match page.last_evaluated_key {
             Some(k) => start = Some(k),
             None => return (out, pages),
@@ -136,7 +136,8 @@ fn scan_pages_and_segments_cover_every_item_once() {
                 .unwrap();
             assert_eq!(page.count, page.items.len());
             keys.extend(
-                page.items
+                page.decoded_items()
+                    .unwrap()
                     .iter()
                     .map(|i| format!("{:?}/{}", i["pk"], sk(i))),
             );

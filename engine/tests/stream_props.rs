@@ -249,7 +249,8 @@ fn table_contents(engine: &Engine) -> BTreeMap<String, Item> {
         })
         .expect("scan");
     assert!(page.last_evaluated_key.is_none());
-    page.items
+    page.decoded_items()
+        .expect("decode")
         .into_iter()
         .map(|i| match i.get("pk") {
             Some(AttributeValue::S(k)) => (k.clone(), i),

@@ -209,7 +209,8 @@ impl Setup {
                 ..Default::default()
             })
             .unwrap()
-            .items
+            .decoded_items()
+            .unwrap()
     }
 }
 
