@@ -312,27 +312,23 @@ fn limit(l: Option<i64>) -> Result<Option<usize>, ApiError> {
     }
 }
 
-/// A Query or Scan response, written straight from the stored items.
+/// A Query or Scan response, written straight from the stored items. The members come
+/// in DynamoDB's order (`Count`, `Items`, `LastEvaluatedKey`, `ScannedCount`, as its
+/// recorded responses show), so clients that scan the body for `Count` find it first.
 fn page_output(page: &Page, select: Option<Select>) -> Result<Vec<u8>, ApiError> {
     use std::io::Write as _;
     let mut out = Vec::with_capacity(96 + stored::json_len_hint(&page.items));
-    out.push(b'{');
-    if select != Some(Select::Count) {
-        out.extend_from_slice(br#""Items":"#);
-        stored::write_items(&mut out, &page.items)?;
-        out.push(b',');
-    }
     // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        r#""Count":{},"ScannedCount":{}"#,
-        page.count, page.scanned_count
-    );
+    let _ = write!(out, r#"{{"Count":{}"#, page.count);
+    if select != Some(Select::Count) {
+        out.extend_from_slice(br#","Items":"#);
+        stored::write_items(&mut out, &page.items)?;
+    }
     if let Some(key) = &page.last_evaluated_key {
         out.extend_from_slice(br#","LastEvaluatedKey":"#);
         let _ = serde_json::to_writer(&mut out, &WireOut(key));
     }
-    out.push(b'}');
+    let _ = write!(out, r#","ScannedCount":{}}}"#, page.scanned_count);
     Ok(out)
 }
 
@@ -1003,4 +999,32 @@ fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
         .map(|(k, v)| json!({ "Key": k, "Value": v }))
         .collect();
     Ok(json_bytes(&json!({ "Tags": tags })))
+}
+
+#[cfg(test)]
+mod tests {
+    use eddy_engine::{AttributeValue, Item, StoredItem};
+
+    use super::*;
+
+    #[test]
+    fn pages_are_written_in_dynamodb_member_order() {
+        let item = Item::from([("pk".to_string(), AttributeValue::S("a".into()))]);
+        let page = Page {
+            items: vec![StoredItem::encode(&item)],
+            count: 1,
+            scanned_count: 2,
+            last_evaluated_key: Some(item),
+        };
+        let all = page_output(&page, None).unwrap();
+        assert_eq!(
+            String::from_utf8(all).unwrap(),
+            r#"{"Count":1,"Items":[{"pk":{"S":"a"}}],"LastEvaluatedKey":{"pk":{"S":"a"}},"ScannedCount":2}"#
+        );
+        let count = page_output(&page, Some(Select::Count)).unwrap();
+        assert_eq!(
+            String::from_utf8(count).unwrap(),
+            r#"{"Count":1,"LastEvaluatedKey":{"pk":{"S":"a"}},"ScannedCount":2}"#
+        );
+    }
 }
