@@ -23,8 +23,9 @@
 //! goes into the same batch (see `stream.rs`), so the stream can never drift from
 //! the table. Concurrent writers thus share one fsync
 //! (group commit), and a job's read-check-write is serialized with every other write,
-//! so conditions need no locks. Reads go straight to fjall and see every acknowledged
-//! write.
+//! so conditions need no locks. Reads see every acknowledged write: point reads go
+//! through the item cache (`cache.rs`), which the writer keeps coherent around each
+//! commit, and ranges go straight to fjall.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
