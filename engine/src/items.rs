@@ -528,9 +528,9 @@ impl Engine {
     }
 
     pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
-        let (_, key, projection) = self.prepare_get(input)?;
-        let item = self.read_item(&key)?;
-        Ok(item.map(|i| project(i, projection.as_ref())))
+        self.get_item_stored(input)?
+            .map(|stored| stored.decode())
+            .transpose()
     }
 
     /// [`Engine::get_item`] as stored: without a projection the item is not decoded.

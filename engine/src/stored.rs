@@ -350,7 +350,8 @@ mod tests {
     enum Container {
         Map(Item),
         List(Vec<AttributeValue>),
-        Set(SetKind, Vec<AttributeValue>),
+        /// An empty `Ss`, `Ns` or `Bs` that members are pushed onto.
+        Set(AttributeValue),
     }
 
     impl Builder {
@@ -359,7 +360,13 @@ mod tests {
                 Some((Container::Map(m), name)) => {
                     m.insert(std::mem::take(name), v);
                 }
-                Some((Container::List(l) | Container::Set(_, l), _)) => l.push(v),
+                Some((Container::List(l), _)) => l.push(v),
+                Some((Container::Set(set), _)) => match (set, v) {
+                    (AttributeValue::Ss(s), AttributeValue::S(m)) => s.push(m),
+                    (AttributeValue::Ns(s), AttributeValue::N(m)) => s.push(m),
+                    (AttributeValue::Bs(s), AttributeValue::B(m)) => s.push(m),
+                    (set, m) => panic!("{m:?} in {set:?}"),
+                },
                 None => panic!("a value outside the item"),
             }
         }
@@ -388,42 +395,18 @@ mod tests {
                 .push((Container::List(Vec::new()), String::new()));
         }
         fn set_start(&mut self, kind: SetKind, _len: usize) {
-            self.stack
-                .push((Container::Set(kind, Vec::new()), String::new()));
+            let set = match kind {
+                SetKind::Ss => AttributeValue::Ss(Vec::new()),
+                SetKind::Ns => AttributeValue::Ns(Vec::new()),
+                SetKind::Bs => AttributeValue::Bs(Vec::new()),
+            };
+            self.stack.push((Container::Set(set), String::new()));
         }
         fn element(&mut self, _index: usize) {}
         fn list_end(&mut self) {
             let v = match self.stack.pop() {
                 Some((Container::List(l), _)) => AttributeValue::L(l),
-                Some((Container::Set(kind, members), _)) => {
-                    let members = members.into_iter();
-                    match kind {
-                        SetKind::Ss => AttributeValue::Ss(
-                            members
-                                .map(|m| match m {
-                                    AttributeValue::S(s) => s,
-                                    _ => panic!(),
-                                })
-                                .collect(),
-                        ),
-                        SetKind::Ns => AttributeValue::Ns(
-                            members
-                                .map(|m| match m {
-                                    AttributeValue::N(n) => n,
-                                    _ => panic!(),
-                                })
-                                .collect(),
-                        ),
-                        SetKind::Bs => AttributeValue::Bs(
-                            members
-                                .map(|m| match m {
-                                    AttributeValue::B(b) => b,
-                                    _ => panic!(),
-                                })
-                                .collect(),
-                        ),
-                    }
-                }
+                Some((Container::Set(set), _)) => set,
                 _ => panic!("list_end without a list"),
             };
             self.value(v);
