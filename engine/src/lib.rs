@@ -29,6 +29,7 @@ mod items;
 mod keys;
 pub mod limits;
 mod number;
+mod reaper;
 mod store;
 mod stored;
 mod stream;

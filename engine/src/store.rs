@@ -26,6 +26,10 @@
 //! so conditions need no locks. Reads see every acknowledged write: point reads go
 //! through the item cache (`cache.rs`), which the writer keeps coherent around each
 //! commit, and ranges go straight to fjall.
+//!
+//! The data directory also holds `reaping/`: hard links the reaper (`reaper.rs`) keeps
+//! to fjall's table and journal files, so that freeing a deleted file happens on its
+//! thread and not under fjall's version lock. It is emptied on every open.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -52,11 +56,10 @@ use crate::value::{Item, item_size_bytes};
 const FLUSH_COMPACTION_THREADS_MAX: usize = 4;
 
 /// Memtable size of the `items` and `streams` keyspaces (fjall's default is 64 MiB).
-/// Sealing a full memtable stalled every write for about 80 ms on the 2-core machine
-/// (`EDDY_LOG=fjall=debug` shows each "Rotating keyspace" next to an 80 ms commit group),
-/// which at 40k PutItem/s came every 5 seconds and made PutItem's p99 (as wrk corrects
-/// for coordinated omission) 35-50 ms; with 256 MiB memtables it was 4-5.5 ms. The cost
-/// is memory (up to this much per keyspace before a flush) and a longer journal replay
+/// Larger memtables mean fewer flushes and fewer, larger L0 tables to compact under a
+/// write-heavy load. (Each rotation used to stall writes while fjall freed the old
+/// memtable under its version lock; `reaper.rs` now frees it elsewhere.) The cost is
+/// memory (up to this much per keyspace before a flush) and a longer journal replay
 /// after a crash.
 const MEMTABLE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -302,6 +305,7 @@ impl Engine {
         *lock(&inner.writer_thread) = Some(handle);
         let engine = Engine { inner };
         engine.start_trimmer();
+        crate::reaper::start_reaper(&engine.inner);
         Ok(engine)
     }
 
