@@ -9,6 +9,7 @@
 //! | `meta` | `b"format"` | `[FORMAT_VERSION]` — refused on open if unknown |
 //! | `meta` | `b"next_table_id"` | `u32` big-endian: the next table id to hand out |
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
+//! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `transact.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
 //! | `streams`, `meta` | the stream log and its catalog, see `stream.rs` | |
 //! | `system` | any key of another subsystem (trigger definitions, checkpoints) | its bytes |
@@ -163,7 +164,8 @@ pub(crate) struct Inner {
     pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
     /// Serializes catalog changes (create, delete, update) with each other.
     pub(crate) catalog_lock: Mutex<()>,
-    /// The TransactWriteItems client request tokens of the idempotency window.
+    /// The TransactWriteItems client request tokens of the idempotency window (kept
+    /// durably in `meta`, loaded on open).
     pub(crate) client_tokens: Arc<crate::transact::ClientTokens>,
     writer: Mutex<Option<SyncSender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -220,6 +222,9 @@ enum Job {
         transaction: bool,
         /// How many trigger invocations led to this write (see [`with_origin_hops`]).
         hops: u8,
+        /// A `meta` record committed with the job's changes, only if they apply (a
+        /// transaction's client request token).
+        marker: Option<Marker>,
         done: Completion<Vec<Applied>>,
     },
     /// A catalog change ordered with item writes (stream enable/disable); it may add
@@ -229,6 +234,9 @@ enum Job {
         done: Completion<()>,
     },
 }
+
+/// A `meta` key and value.
+pub(crate) type Marker = (Vec<u8>, Vec<u8>);
 
 pub(crate) type ControlFn =
     Box<dyn FnOnce(&Inner, &mut fjall::OwnedWriteBatch) -> Result<()> + Send>;
@@ -256,6 +264,7 @@ impl Engine {
             }
         }
         let streams = StreamRegistry::load(&meta, &records)?;
+        let client_tokens = crate::transact::ClientTokens::load(&meta, now_ms())?;
         let mut tables = BTreeMap::new();
         for kv in meta.prefix(b"table/") {
             let (_, v) = kv.into_inner()?;
@@ -293,7 +302,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             tables: RwLock::new(tables),
             catalog_lock: Mutex::new(()),
-            client_tokens: Arc::default(),
+            client_tokens: Arc::new(client_tokens),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(None),
         });
@@ -333,23 +342,26 @@ impl Engine {
     /// Queues an atomic group of mutations; `done` runs on the writer thread once they
     /// are durable (or failed), so it must be quick (e.g. send on a channel).
     pub(crate) fn submit(&self, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
-        self.submit_items(mutations, false, done);
+        self.submit_items(mutations, false, None, done);
     }
 
     /// Queues the mutations of a TransactWriteItems, in action order; see
-    /// [`Job::Items`] for how its failures are reported.
+    /// [`Job::Items`] for how its failures are reported. `marker` commits with the
+    /// transaction if it applies.
     pub(crate) fn submit_transaction(
         &self,
         mutations: Vec<Mutation>,
+        marker: Option<Marker>,
         done: Completion<Vec<Applied>>,
     ) {
-        self.submit_items(mutations, true, done);
+        self.submit_items(mutations, true, marker, done);
     }
 
     fn submit_items(
         &self,
         mutations: Vec<Mutation>,
         transaction: bool,
+        marker: Option<Marker>,
         done: Completion<Vec<Applied>>,
     ) {
         let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
@@ -357,6 +369,7 @@ impl Engine {
             mutations,
             transaction,
             hops,
+            marker,
             done,
         });
     }
@@ -475,9 +488,13 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                 mutations,
                 transaction,
                 hops,
+                marker,
                 done,
             } => {
                 let result = evaluate(inner, mutations, transaction, &overlay);
+                if let (Ok(_), Some((key, value))) = (&result, marker) {
+                    batch.insert(&inner.meta, key, value);
+                }
                 let result = result.map(|staged| {
                     let mut applied = Vec::with_capacity(staged.len());
                     for s in staged {

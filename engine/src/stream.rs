@@ -739,7 +739,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts the background trimmer (called once by `Engine::open`).
+    /// Starts the background trimmer (called once by `Engine::open`). It also expires
+    /// the durable client request tokens (`transact.rs`).
     pub(crate) fn start_trimmer(&self) {
         let weak = Arc::downgrade(&self.inner);
         let interval =
@@ -756,6 +757,9 @@ impl Engine {
                     let engine = Engine { inner };
                     if let Err(e) = engine.trim_streams() {
                         eprintln!("eddy: stream trim failed: {e}");
+                    }
+                    if let Err(e) = engine.expire_client_tokens() {
+                        eprintln!("eddy: client request token expiry failed: {e}");
                     }
                 }
             });

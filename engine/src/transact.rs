@@ -5,7 +5,9 @@
 //! one writer job, so they commit in one fjall batch (with their change records) or
 //! not at all. The writer evaluates every action even after one failed, so a
 //! cancellation names each action's outcome, as DynamoDB's does. The
-//! `ClientRequestToken` idempotency window lives here, in memory.
+//! `ClientRequestToken` idempotency window lives here: in memory for the checks, and
+//! durably in `meta` (a record per succeeded token, committed in the transaction's
+//! own batch), so a retry after a crash and restart is still answered, not re-applied.
 //!
 //! A TransactGetItems reads every item from one fjall snapshot, so it never sees half
 //! of a transaction.
@@ -152,7 +154,11 @@ impl Engine {
             Err(e) => return done(Err(e)),
         };
         let Some((token, fingerprint)) = token else {
-            return self.submit_transaction(mutations, Box::new(move |r| done(r.map(|_| ()))));
+            return self.submit_transaction(
+                mutations,
+                None,
+                Box::new(move |r| done(r.map(|_| ()))),
+            );
         };
         let tokens = Arc::clone(&self.inner.client_tokens);
         match tokens.admit(&token, fingerprint, now_ms()) {
@@ -160,6 +166,7 @@ impl Engine {
             Ok(Admission::Replay) => done(Ok(())),
             Ok(Admission::First) => self.submit_transaction(
                 mutations,
+                Some(token_record(&token, fingerprint, now_ms())),
                 Box::new(move |r| {
                     tokens.finish(&token, fingerprint, r.is_ok(), now_ms());
                     done(r.map(|_| ()));
@@ -285,6 +292,61 @@ fn fingerprint(actions: &[TransactWriteAction]) -> u128 {
     xxh3_128(text.as_bytes())
 }
 
+/// The `meta` key prefix of succeeded client request tokens. The key goes on with the
+/// completion time (`u64` milliseconds, big-endian, so records sort by time and
+/// expired ones are a prefix of the range) and the token; the value is the
+/// fingerprint (`u128`, big-endian). A token used again after its window gets a new
+/// record under a new time; the older one expires on its own.
+const TOKEN_PREFIX: &[u8] = b"txtoken/";
+
+/// Expired token records removed per trimmer pass.
+const TOKEN_EXPIRY_CHUNK_RECORDS_MAX: usize = 10_000;
+
+/// The durable record of a token whose transaction succeeded at `at_ms`.
+fn token_record(token: &str, fingerprint: u128, at_ms: u64) -> crate::store::Marker {
+    let mut key = Vec::with_capacity(TOKEN_PREFIX.len() + 8 + token.len());
+    key.extend_from_slice(TOKEN_PREFIX);
+    key.extend_from_slice(&at_ms.to_be_bytes());
+    key.extend_from_slice(token.as_bytes());
+    (key, fingerprint.to_be_bytes().to_vec())
+}
+
+/// Reads a token record back: (completion time, token, fingerprint).
+fn parse_token_record(key: &[u8], value: &[u8]) -> Result<(u64, String, u128)> {
+    let corrupt = || Error::Storage("corrupt client request token record".into());
+    let rest = key.strip_prefix(TOKEN_PREFIX).ok_or_else(corrupt)?;
+    let (at, token) = rest.split_at_checked(8).ok_or_else(corrupt)?;
+    let at = u64::from_be_bytes(at.try_into().map_err(|_| corrupt())?);
+    let token = String::from_utf8(token.to_vec()).map_err(|_| corrupt())?;
+    let fingerprint = u128::from_be_bytes(value.try_into().map_err(|_| corrupt())?);
+    Ok((at, token, fingerprint))
+}
+
+impl Engine {
+    /// Deletes the token records whose window has passed (called by the trimmer).
+    pub(crate) fn expire_client_tokens(&self) -> Result<()> {
+        let cutoff = now_ms().saturating_sub(CLIENT_REQUEST_TOKEN_WINDOW_MS);
+        let mut batch = self.inner.db.batch();
+        for kv in self
+            .inner
+            .meta
+            .prefix(TOKEN_PREFIX)
+            .take(TOKEN_EXPIRY_CHUNK_RECORDS_MAX)
+        {
+            let (k, v) = kv.into_inner()?;
+            let (at, _, _) = parse_token_record(&k, &v)?;
+            if at > cutoff {
+                break;
+            }
+            batch.remove(&self.inner.meta, k);
+        }
+        if !batch.is_empty() {
+            batch.commit()?;
+        }
+        Ok(())
+    }
+}
+
 /// What a request with a client token may do.
 #[derive(Debug, PartialEq, Eq)]
 enum Admission {
@@ -342,6 +404,32 @@ impl TokenState {
 }
 
 impl ClientTokens {
+    /// The window as the durable records left it: every token that succeeded within
+    /// it, newest last.
+    pub(crate) fn load(meta: &fjall::Keyspace, now_ms: u64) -> Result<ClientTokens> {
+        let mut state = TokenState::default();
+        for kv in meta.prefix(TOKEN_PREFIX) {
+            let (k, v) = kv.into_inner()?;
+            let (at, token, fingerprint) = parse_token_record(&k, &v)?;
+            if at.saturating_add(CLIENT_REQUEST_TOKEN_WINDOW_MS) <= now_ms {
+                continue;
+            }
+            // Records come in time order, so a token used twice keeps its newer entry.
+            state.by_token.insert(
+                token.clone(),
+                TokenEntry {
+                    fingerprint,
+                    completed_ms: Some(at),
+                },
+            );
+            state.completed.push_back((at, token));
+        }
+        state.expire(now_ms);
+        Ok(ClientTokens {
+            state: Mutex::new(state),
+        })
+    }
+
     fn admit(&self, token: &str, fingerprint: u128, now_ms: u64) -> Result<Admission> {
         let mut state = lock(&self.state);
         state.expire(now_ms);
@@ -414,6 +502,72 @@ mod tests {
         assert_eq!(tokens.admit("t", 1, 0).unwrap(), Admission::First);
         tokens.finish("t", 1, false, 5);
         assert_eq!(tokens.admit("t", 2, 6).unwrap(), Admission::First);
+    }
+
+    #[test]
+    fn token_records_round_trip_and_sort_by_time() {
+        let (k1, v1) = token_record("b", 7, 1_000);
+        let (k2, _) = token_record("a", 7, 2_000);
+        assert!(k1 < k2, "records sort by completion time, not by token");
+        assert_eq!(
+            parse_token_record(&k1, &v1).unwrap(),
+            (1_000, "b".to_string(), 7)
+        );
+        assert!(parse_token_record(&k1, &v1[1..]).is_err());
+        assert!(parse_token_record(b"txtoken/1", &v1).is_err());
+    }
+
+    #[test]
+    fn the_window_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let meta = db
+            .keyspace("meta", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let window = CLIENT_REQUEST_TOKEN_WINDOW_MS;
+        for (token, fp, at) in [("old", 1, 0), ("t", 2, window), ("t", 3, window + 10)] {
+            let (k, v) = token_record(token, fp, at);
+            meta.insert(k, v).unwrap();
+        }
+        let tokens = ClientTokens::load(&meta, window + 20).unwrap();
+        assert_eq!(
+            tokens.admit("old", 9, window + 20).unwrap(),
+            Admission::First
+        );
+        assert_eq!(
+            tokens.admit("t", 3, window + 20).unwrap(),
+            Admission::Replay
+        );
+        assert!(matches!(
+            tokens.admit("t", 2, window + 20),
+            Err(Error::IdempotentParameterMismatch(_))
+        ));
+    }
+
+    #[test]
+    fn expiry_deletes_only_records_past_their_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(crate::EngineConfig::new(dir.path())).unwrap();
+        let meta = &engine.inner.meta;
+        let now = now_ms();
+        for (token, at) in [
+            ("a", 0),
+            ("b", now - CLIENT_REQUEST_TOKEN_WINDOW_MS),
+            ("c", now),
+        ] {
+            let (k, v) = token_record(token, 1, at);
+            meta.insert(k, v).unwrap();
+        }
+        engine.expire_client_tokens().unwrap();
+        let left: Vec<String> = meta
+            .prefix(TOKEN_PREFIX)
+            .map(|kv| {
+                let (k, v) = kv.into_inner().unwrap();
+                parse_token_record(&k, &v).unwrap().1
+            })
+            .collect();
+        assert_eq!(left, ["c"]);
+        engine.shutdown();
     }
 
     #[test]

@@ -514,6 +514,87 @@ async fn client_request_token_makes_a_retry_idempotent() {
     assert_eq!(get(&c, &t, "total").await.unwrap()["amount"], n("3"));
 }
 
+/// A client that retries after losing its connection to a crashed server must not get
+/// its transaction applied twice: the token's window is durable, committed in the same
+/// batch as the transaction.
+#[tokio::test]
+async fn client_request_token_window_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let t = table_name("tx-token-crash");
+    create(&c, &t, false).await;
+    c.transact_write_items()
+        .transact_items(add_to(&t, "total", "3"))
+        .client_request_token("event-0002")
+        .send()
+        .await
+        .unwrap();
+    // A cancelled transaction leaves its token free, durably too.
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(key("guard")))
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("never")))
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&t)
+                        .set_key(Some(key("guard")))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .client_request_token("event-0003")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("TransactionCanceledException")
+    );
+    server.kill9();
+
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    c.transact_write_items()
+        .transact_items(add_to(&t, "total", "3"))
+        .client_request_token("event-0002")
+        .send()
+        .await
+        .expect("the retry is answered as a success");
+    assert_eq!(
+        get(&c, &t, "total").await.unwrap()["amount"],
+        n("3"),
+        "the retry after the restart was not applied again"
+    );
+    let err = c
+        .transact_write_items()
+        .transact_items(add_to(&t, "total", "4"))
+        .client_request_token("event-0002")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("IdempotentParameterMismatchException")
+    );
+    c.transact_write_items()
+        .transact_items(add_to(&t, "total", "5"))
+        .client_request_token("event-0003")
+        .send()
+        .await
+        .expect("a cancelled transaction's token is free after the restart");
+    assert_eq!(get(&c, &t, "total").await.unwrap()["amount"], n("8"));
+}
+
 #[tokio::test]
 async fn transact_get_items_in_order_with_projection_and_missing_items() {
     let server = Server::start();
