@@ -34,8 +34,10 @@ use fjall::{AbstractTree, Keyspace};
 
 use crate::store::Inner;
 
-/// How often the reaper looks at the memtables and files.
-const REAP_INTERVAL_MS: u64 = 20;
+/// How often the reaper looks at the memtables and files. Each look is a few
+/// syscalls per keyspace (about 0.3% of a core at 20 ms when idle); what it watches
+/// lives for seconds.
+const REAP_INTERVAL_MS: u64 = 50;
 
 /// The directory, inside the data directory, that holds the reaper's hard links. It
 /// is emptied when the engine opens (links left by a crash are of files fjall has
