@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// skips the storage lookup (reads stay strongly consistent). 0 turns it off.
     #[arg(long, default_value_t = eddy_engine::ITEM_CACHE_BYTES_DEFAULT / (1024 * 1024))]
     item_cache_mib: u64,
+    /// How often items past their Time to Live are deleted, in milliseconds (DynamoDB
+    /// takes up to a few days).
+    #[arg(long, default_value_t = eddy_engine::TTL_SWEEP_MS_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    ttl_sweep_ms: u64,
     /// The SMTP server that functions granted `email` send through, e.g.
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
@@ -123,6 +128,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
         table_shards: args.table_shards,
         item_cache_bytes: args.item_cache_mib.saturating_mul(1024 * 1024),
+        ttl_sweep_ms: args.ttl_sweep_ms,
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

@@ -59,6 +59,11 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
             let (engine, req) = (engine.clone(), parse(body)?);
             blocking(move || update_table(&engine, req)).await
         }
+        "UpdateTimeToLive" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || update_time_to_live(&engine, req)).await
+        }
+        "DescribeTimeToLive" => describe_time_to_live(engine, parse(body)?),
         "TagResource" => tag_resource(engine, parse(body)?),
         "UntagResource" => untag_resource(engine, parse(body)?),
         "ListTagsOfResource" => list_tags(engine, parse(body)?),
@@ -915,6 +920,40 @@ struct TableNameRequest {
 fn describe_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
     let d = engine.describe_table(&required(r.table_name, "tableName")?)?;
     Ok(json_bytes(&json!({ "Table": describe(&d) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateTimeToLiveRequest {
+    table_name: Option<String>,
+    time_to_live_specification: Option<TimeToLiveSpecification>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TimeToLiveSpecification {
+    enabled: Option<bool>,
+    attribute_name: Option<String>,
+}
+
+fn update_time_to_live(engine: &Engine, r: UpdateTimeToLiveRequest) -> Result<Vec<u8>, ApiError> {
+    let table = required(r.table_name, "tableName")?;
+    let spec = required(r.time_to_live_specification, "timeToLiveSpecification")?;
+    let name = required(spec.attribute_name, "timeToLiveSpecification.attributeName")?;
+    let enabled = required(spec.enabled, "timeToLiveSpecification.enabled")?;
+    engine.update_time_to_live(&table, enabled, &name)?;
+    Ok(json_bytes(&json!({
+        "TimeToLiveSpecification": { "AttributeName": name, "Enabled": enabled }
+    })))
+}
+
+fn describe_time_to_live(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
+    let d = engine.describe_time_to_live(&required(r.table_name, "tableName")?)?;
+    let description = match d.attribute_name {
+        Some(name) if d.enabled => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": name }),
+        _ => json!({ "TimeToLiveStatus": "DISABLED" }),
+    };
+    Ok(json_bytes(&json!({ "TimeToLiveDescription": description })))
 }
 
 fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {

@@ -400,6 +400,30 @@ pub struct WireRecord<'a> {
     #[serde(rename = "eventSourceARN", skip_serializing_if = "Option::is_none")]
     event_source_arn: Option<&'a str>,
     dynamodb: WireStreamData<'a>,
+    #[serde(rename = "userIdentity", skip_serializing_if = "Option::is_none")]
+    user_identity: Option<TtlIdentity>,
+}
+
+/// The `userIdentity` of a record of a Time to Live delete. The Streams API spells
+/// its members `PrincipalId` and `Type`; Lambda's event records `principalId` and
+/// `type`.
+struct TtlIdentity {
+    lambda: bool,
+}
+
+impl Serialize for TtlIdentity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (principal, kind) = if self.lambda {
+            ("principalId", "type")
+        } else {
+            ("PrincipalId", "Type")
+        };
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry(principal, "dynamodb.amazonaws.com")?;
+        m.serialize_entry(kind, "Service")?;
+        m.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -441,6 +465,9 @@ impl<'a> WireRecord<'a> {
                 size_bytes: rec.size_bytes,
                 stream_view_type: rec.view_type.as_str(),
             },
+            user_identity: rec.by_ttl.then_some(TtlIdentity {
+                lambda: event_source_arn.is_some(),
+            }),
         }
     }
 }

@@ -92,6 +92,8 @@ pub struct TableStats {
     /// The table's enabled stream, if any. Only the writer thread changes it, so a
     /// write and the stream state it sees are ordered (see `stream.rs`).
     pub stream: std::sync::RwLock<Option<Arc<crate::stream::StreamDef>>>,
+    /// The Time to Live attribute, when TTL is enabled (see `ttl.rs`).
+    pub ttl_attribute: std::sync::RwLock<Option<String>>,
 }
 
 impl TableStats {

@@ -35,6 +35,7 @@ mod stored;
 mod stream;
 mod tables;
 mod transact;
+mod ttl;
 mod value;
 
 pub use crate::catalog::{
@@ -61,4 +62,5 @@ pub use crate::stream::{
 };
 pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
 pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};
+pub use crate::ttl::{TTL_SWEEP_MS_DEFAULT, TimeToLiveDescription};
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};

@@ -104,6 +104,8 @@ pub struct EngineConfig {
     /// Bytes of recently read and written items kept in memory for point reads
     /// (see `cache.rs`); 0 turns the cache off.
     pub item_cache_bytes: u64,
+    /// How often expired items (Time to Live) are looked for and deleted.
+    pub ttl_sweep_ms: u64,
 }
 
 /// The item cache's default size.
@@ -124,6 +126,7 @@ impl EngineConfig {
             shard_iterator_ttl_ms: crate::stream::SHARD_ITERATOR_TTL_MS,
             table_shards: crate::limits::TABLE_SHARDS_DEFAULT,
             item_cache_bytes: ITEM_CACHE_BYTES_DEFAULT,
+            ttl_sweep_ms: crate::ttl::TTL_SWEEP_MS_DEFAULT,
         }
     }
 }
@@ -225,6 +228,8 @@ enum Job {
         /// A `meta` record committed with the job's changes, only if they apply (a
         /// transaction's client request token).
         marker: Option<Marker>,
+        /// The Time to Live sweeper's deletes: their records say so.
+        by_ttl: bool,
         done: Completion<Vec<Applied>>,
     },
     /// A catalog change ordered with item writes (stream enable/disable); it may add
@@ -271,6 +276,7 @@ impl Engine {
             let def = TableDef::decode(&v)?;
             let stats = Arc::new(TableStats::default());
             count_items(&items, def.id, &stats)?;
+            *write(&stats.ttl_attribute) = crate::ttl::load_ttl(&meta, def.id)?;
             *write(&stats.stream) = read(&streams.defs)
                 .values()
                 .find(|s| s.table_id == def.id && s.is_enabled())
@@ -314,6 +320,7 @@ impl Engine {
         *lock(&inner.writer_thread) = Some(handle);
         let engine = Engine { inner };
         engine.start_trimmer();
+        engine.start_ttl_sweeper();
         crate::reaper::start_reaper(&engine.inner);
         Ok(engine)
     }
@@ -357,6 +364,19 @@ impl Engine {
         self.submit_items(mutations, true, marker, done);
     }
 
+    /// Queues the Time to Live sweeper's deletes (see `ttl.rs`).
+    pub(crate) fn submit_expiry(&self, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
+        let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
+        self.send(Job::Items {
+            mutations,
+            transaction: false,
+            hops,
+            marker: None,
+            by_ttl: true,
+            done,
+        });
+    }
+
     fn submit_items(
         &self,
         mutations: Vec<Mutation>,
@@ -370,6 +390,7 @@ impl Engine {
             transaction,
             hops,
             marker,
+            by_ttl: false,
             done,
         });
     }
@@ -489,6 +510,7 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                 transaction,
                 hops,
                 marker,
+                by_ttl,
                 done,
             } => {
                 let result = evaluate(inner, mutations, transaction, &overlay);
@@ -516,7 +538,15 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                                 count,
                                 size(new) - size(&s.old),
                             ));
-                            stage_record(inner, &mut batch, &mut heads, &s, new.as_ref(), hops);
+                            stage_record(
+                                inner,
+                                &mut batch,
+                                &mut heads,
+                                &s,
+                                new.as_ref(),
+                                hops,
+                                by_ttl,
+                            );
                             overlay.insert(s.key, new.clone());
                         }
                         let new = match s.change {
@@ -584,6 +614,7 @@ fn stage_record(
     s: &Staged,
     new: Option<&Item>,
     hops: u8,
+    by_ttl: bool,
 ) {
     let Some(stream) = read(&s.table.stats.stream).clone() else {
         return;
@@ -596,6 +627,7 @@ fn stage_record(
         new,
         now_us(),
         hops,
+        by_ttl,
     ) else {
         return;
     };

@@ -11,7 +11,7 @@
 //! | `meta` | `b"trim/" + stream_id u32 + shard u16` | `u64`: the shard's trim horizon |
 //! | `meta` | `b"seq_hwm"` | `u64`: the highest sequence number ever assigned |
 //!
-//! A record is `[version 2][event u8: 1 INSERT, 2 MODIFY, 3 REMOVE][created_us u64]`
+//! A record is `[version 2][event u8: 1 INSERT, 2 MODIFY, 3 REMOVE, 4 REMOVE by TTL][created_us u64]`
 //! `[view u8][size_bytes u32][hops u8]` then three length-prefixed (`u32`) sections: the keys,
 //! the new image and the old image, each an item in the `codec.rs` format or empty
 //! (length 0) when the view type leaves it out.
@@ -160,6 +160,9 @@ pub struct StreamRecord {
     pub size_bytes: u64,
     /// Trigger invocations that led to this change (0 for a client's write).
     pub hops: u8,
+    /// A REMOVE made by the Time to Live sweeper (see `ttl.rs`), which the wire reports
+    /// as the TTL service's `userIdentity`.
+    pub by_ttl: bool,
     pub keys: Item,
     pub new_image: Option<Item>,
     pub old_image: Option<Item>,
@@ -212,6 +215,7 @@ pub(crate) fn encode_record(
     new: Option<&Item>,
     created_us: u64,
     hops: u8,
+    by_ttl: bool,
 ) -> Option<Vec<u8>> {
     let (event, source) = match (old, new) {
         (None, Some(n)) => (EventName::Insert, n),
@@ -240,6 +244,7 @@ pub(crate) fn encode_record(
     out.push(match event {
         EventName::Insert => 1,
         EventName::Modify => 2,
+        EventName::Remove if by_ttl => 4,
         EventName::Remove => 3,
     });
     out.extend(created_us.to_be_bytes());
@@ -275,10 +280,11 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
     if version != RECORD_VERSION && version != 1 {
         return Err(Error::Storage("unknown stream record version".into()));
     }
-    let event_name = match take(1)?[0] {
-        1 => EventName::Insert,
-        2 => EventName::Modify,
-        3 => EventName::Remove,
+    let (event_name, by_ttl) = match take(1)?[0] {
+        1 => (EventName::Insert, false),
+        2 => (EventName::Modify, false),
+        3 => (EventName::Remove, false),
+        4 => (EventName::Remove, true),
         _ => return Err(corrupt()),
     };
     let created_us = u64::from_be_bytes(take(8)?.try_into().map_err(|_| corrupt())?);
@@ -302,6 +308,7 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
         view_type,
         size_bytes,
         hops,
+        by_ttl,
         keys: keys.ok_or_else(corrupt)?,
         new_image,
         old_image,
@@ -811,7 +818,7 @@ mod tests {
             StreamViewType::OldImage,
             StreamViewType::NewAndOldImages,
         ] {
-            let bytes = encode_record(view, &["pk"], Some(&old), Some(&new), 42, 3).unwrap();
+            let bytes = encode_record(view, &["pk"], Some(&old), Some(&new), 42, 3, false).unwrap();
             let r = decode_record(7, &bytes).unwrap();
             assert_eq!(r.event_name, EventName::Modify);
             assert_eq!(r.keys.len(), 1);
@@ -835,6 +842,8 @@ mod tests {
                 assert!(decode_record(7, &bytes[..cut]).is_err());
             }
         }
-        assert!(encode_record(StreamViewType::KeysOnly, &["pk"], None, None, 1, 0).is_none());
+        assert!(
+            encode_record(StreamViewType::KeysOnly, &["pk"], None, None, 1, 0, false).is_none()
+        );
     }
 }

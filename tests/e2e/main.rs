@@ -17,4 +17,5 @@ mod python;
 mod streams;
 mod transactions;
 mod triggers;
+mod ttl;
 mod walkthroughs;

@@ -400,6 +400,22 @@ def tags_tag_list_untag():
 
 
 @check
+def time_to_live_cli_and_boto3():
+    name = create_table("ttl", ("id", "S"))
+    eq(ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"],
+       {"TimeToLiveStatus": "DISABLED"}, "DescribeTimeToLive before")
+    out = aws("update-time-to-live", "--table-name", name,
+              "--time-to-live-specification", "Enabled=true,AttributeName=expires_at")
+    eq(out["TimeToLiveSpecification"], {"Enabled": True, "AttributeName": "expires_at"},
+       "update-time-to-live output")
+    out = aws("describe-time-to-live", "--table-name", name)
+    eq(out["TimeToLiveDescription"],
+       {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}, "describe-time-to-live")
+    expect_error("ValidationException", ddb.update_time_to_live, TableName=name,
+                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+
+@check
 def describe_limits():
     r = ddb.describe_limits()
     for k in ("AccountMaxReadCapacityUnits", "AccountMaxWriteCapacityUnits",
@@ -1049,14 +1065,14 @@ def cli_delete_table():
 
 @check
 def delete_tables_and_wait():
-    for role in ("items", "sorted", "str", "bulk", "ctl"):
+    for role in ("items", "sorted", "str", "bulk", "ctl", "ttl"):
         if role not in T:
             continue
         name = T.pop(role)
         r = ddb.delete_table(TableName=name)
         eq(r["TableDescription"]["TableName"], name, "DeleteTable TableName")
         CREATED.remove(name)
-    for name in [tname(r) for r in ("items", "sorted", "str", "bulk", "ctl")]:
+    for name in [tname(r) for r in ("items", "sorted", "str", "bulk", "ctl", "ttl")]:
         ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=WAIT)
     names = ddb.list_tables(ExclusiveStartTableName=PREFIX, Limit=100)["TableNames"]
     left = [n for n in names if n.startswith(PREFIX)]

@@ -1,5 +1,5 @@
 //! Test guest: records what it saw. For every record it logs a structured line and writes
-//! `{id: eventID, eventName, sequenceNumber, keys, newImage?}` into the table named by the
+//! `{id: eventID, eventName, sequenceNumber, keys, newImage?, userIdentity?}` into the table named by the
 //! config value `table` through the DynamoDB capability, reads it back, and prints one line
 //! to stdout (captured into the logs).
 
@@ -35,6 +35,18 @@ fn record(event: StreamEvent, ctx: &Context) -> Result<BatchResponse, Error> {
         );
         if let Some(image) = &record.dynamodb.new_image {
             item.insert("newImage".into(), AttributeValue::M(image.clone()));
+        }
+        if let Some(who) = &record.user_identity {
+            item.insert(
+                "userIdentity".into(),
+                AttributeValue::M(Item::from([
+                    ("type".to_owned(), AttributeValue::s(&who.kind)),
+                    (
+                        "principalId".to_owned(),
+                        AttributeValue::s(&who.principal_id),
+                    ),
+                ])),
+            );
         }
         db.put(&table, item)?;
         let key = Item::from([("id".to_owned(), AttributeValue::s(&record.event_id))]);
