@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::api::{create_table, create_trigger, ddb, deploy, guest};
+use crate::api::{create_table, create_trigger, ddb, deploy, guest, wait_until};
 use crate::harness::Server;
 
 const TABLE: &str = "profiles";
@@ -45,7 +45,13 @@ impl Region {
     }
 
     fn start(&self) -> Server {
-        Server::start_listening(self.dir.path(), &self.listen, &["--region", self.name])
+        self.start_with(&[])
+    }
+
+    fn start_with(&self, extra_args: &[&str]) -> Server {
+        let mut args = vec!["--region", self.name];
+        args.extend_from_slice(extra_args);
+        Server::start_listening(self.dir.path(), &self.listen, &args)
     }
 
     fn endpoint(&self) -> String {
@@ -55,10 +61,15 @@ impl Region {
 
 /// Creates the table and attaches the replicator, pointed at `peer`.
 fn set_up(region: &Region, peer: &Region) {
+    set_up_with(region, peer, "");
+}
+
+/// [`set_up`], with more of the replicator's deploy parameters (`&env=K=V…`).
+fn set_up_with(region: &Region, peer: &Region, more: &str) {
     let endpoint = region.endpoint();
     create_table(&endpoint, TABLE, true);
     let query = format!(
-        "?table={TABLE}&host={}&env=PEER_ENDPOINT={}",
+        "?table={TABLE}&host={}&env=PEER_ENDPOINT={}{more}",
         peer.listen,
         peer.endpoint()
     );
@@ -304,4 +315,56 @@ fn two_regions_converge_under_conflicting_writes_and_a_killed_region() {
     }
     drop(west_server);
     drop(east_server);
+}
+
+/// Tombstones are collected: with `TOMBSTONE_TTL_S` and Time to Live on in both regions,
+/// a delete's tombstone reaches both regions and then expires in both; the expiries are
+/// not carried as deletes, and a live item is untouched.
+#[test]
+fn tombstones_expire_in_both_regions_with_time_to_live() {
+    let (east, west) = (Region::new("us-east-1"), Region::new("eu-west-1"));
+    let sweep = ["--ttl-sweep-ms", "100"];
+    let (_east_server, _west_server) = (east.start_with(&sweep), west.start_with(&sweep));
+    for (region, peer) in [(&east, &west), (&west, &east)] {
+        set_up_with(region, peer, "&env=TOMBSTONE_TTL_S=2");
+        ddb(
+            &region.endpoint(),
+            "UpdateTimeToLive",
+            json!({"TableName": TABLE, "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "expires_at"}}),
+        );
+    }
+    let (e, w) = (east.endpoint(), west.endpoint());
+    for id in ["gone", "live"] {
+        ddb(
+            &e,
+            "PutItem",
+            json!({"TableName": TABLE, "Item": {
+                "id": {"S": id},
+                "updated_at": {"N": now_ms().to_string()},
+                "updated_in": {"S": "us-east-1"},
+            }}),
+        );
+    }
+    wait_until("both items in the west", || items(&w).len() == 2);
+    ddb(
+        &e,
+        "DeleteItem",
+        json!({"TableName": TABLE, "Key": {"id": {"S": "gone"}}}),
+    );
+    let tombstone = |endpoint: &str| {
+        items(endpoint)
+            .get("gone")
+            .is_some_and(|i| i["deleted"]["BOOL"] == true && i["expires_at"]["N"].is_string())
+    };
+    wait_until("a tombstone with an expiry in both regions", || {
+        tombstone(&e) && tombstone(&w)
+    });
+    wait_until("the tombstone expired in both regions", || {
+        !items(&e).contains_key("gone") && !items(&w).contains_key("gone")
+    });
+    for endpoint in [&e, &w] {
+        let left = items(endpoint);
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["live"], "{endpoint}");
+        assert!(left["live"].get("deleted").is_none());
+    }
 }

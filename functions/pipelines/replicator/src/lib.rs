@@ -36,7 +36,16 @@
 //!
 //! Configuration: `PEER_ENDPOINT` (required, e.g. `http://127.0.0.1:8001`),
 //! `PEER_TABLE` (default: the source table's name), `REGION` (default: the record's
-//! `awsRegion`).
+//! `awsRegion`), and for collecting tombstones `TOMBSTONE_TTL_S` with `TTL_ATTRIBUTE`
+//! (default `expires_at`).
+//!
+//! ## Collecting tombstones
+//!
+//! With `TOMBSTONE_TTL_S` set, a tombstone carries `TTL_ATTRIBUTE` = its time plus that
+//! many seconds. Enable Time to Live on that attribute in every region and tombstones
+//! expire everywhere (their own removal is never carried, see above). Choose the time
+//! well beyond the longest a region can be cut off: a write older than a delete that
+//! arrives after the delete's tombstone is gone would bring the item back.
 
 use eddy_sdk::http::Request;
 use eddy_sdk::{
@@ -50,6 +59,8 @@ pub const UPDATED_AT: &str = "updated_at";
 pub const UPDATED_IN: &str = "updated_in";
 /// The attribute marking a tombstone (a replicated delete).
 pub const DELETED: &str = "deleted";
+/// The default attribute for a tombstone's expiry (see "Collecting tombstones").
+pub const TTL_ATTRIBUTE_DEFAULT: &str = "expires_at";
 
 /// The condition under which a write replaces an item: there is none, or it has an older
 /// clock. The key attribute is checked with `attribute_not_exists`.
@@ -174,10 +185,16 @@ fn tombstone(record: &StreamRecord, region: &str, ctx: &Context) -> Result<(), E
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     let at = deleted_ms.max(old_ms + 1);
-    let mut item = record.dynamodb.keys.clone();
-    item.insert(DELETED.to_owned(), AttributeValue::Bool(true));
-    item.insert(UPDATED_AT.to_owned(), AttributeValue::n(at));
-    item.insert(UPDATED_IN.to_owned(), AttributeValue::s(region));
+    let expiry = match ctx.config("TOMBSTONE_TTL_S") {
+        Some(s) => Some((
+            ctx.config("TTL_ATTRIBUTE")
+                .unwrap_or_else(|| TTL_ATTRIBUTE_DEFAULT.to_owned()),
+            s.parse::<u64>()
+                .map_err(|_| Error::msg(format!("TOMBSTONE_TTL_S={s:?} is not whole seconds")))?,
+        )),
+        None => None,
+    };
+    let item = tombstone_item(&record.dynamodb.keys, at, region, expiry);
     let key = key_attribute(record)?;
     let table = table_of(&record.event_source_arn)?;
     // Written unless the table now holds a newer write: a write from the peer may have
@@ -194,6 +211,19 @@ fn tombstone(record: &StreamRecord, region: &str, ctx: &Context) -> Result<(), E
         Err(e) if e.code == "ConditionalCheckFailedException" => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A tombstone for `keys` at clock (`at_ms`, `region`); with `expiry` = (attribute,
+/// seconds), it expires that long after its clock.
+fn tombstone_item(keys: &Item, at_ms: u64, region: &str, expiry: Option<(String, u64)>) -> Item {
+    let mut item = keys.clone();
+    item.insert(DELETED.to_owned(), AttributeValue::Bool(true));
+    item.insert(UPDATED_AT.to_owned(), AttributeValue::n(at_ms));
+    item.insert(UPDATED_IN.to_owned(), AttributeValue::s(region));
+    if let Some((attribute, seconds)) = expiry {
+        item.insert(attribute, AttributeValue::n(at_ms / 1000 + seconds));
+    }
+    item
 }
 
 /// The name of one of the item's key attributes (the hash key, or with a composite key
@@ -234,7 +264,30 @@ eddy_sdk::handler!(handle);
 
 #[cfg(test)]
 mod tests {
-    use super::table_of;
+    use super::*;
+
+    #[test]
+    fn a_tombstone_expires_only_when_asked_to() {
+        let keys = Item::from([("id".to_owned(), AttributeValue::s("k"))]);
+        let plain = tombstone_item(&keys, 1_700_000_000_500, "us-east-1", None);
+        assert_eq!(plain.get(DELETED), Some(&AttributeValue::Bool(true)));
+        assert_eq!(
+            plain.get(UPDATED_AT),
+            Some(&AttributeValue::n(1_700_000_000_500u64))
+        );
+        assert_eq!(plain.len(), 4);
+        let expiring = tombstone_item(
+            &keys,
+            1_700_000_000_500,
+            "us-east-1",
+            Some(("ttl".into(), 86_400)),
+        );
+        assert_eq!(
+            expiring.get("ttl"),
+            Some(&AttributeValue::n(1_700_086_400u64)),
+            "epoch seconds, as Time to Live reads them"
+        );
+    }
 
     #[test]
     fn the_table_comes_from_the_stream_arn() {
