@@ -167,6 +167,8 @@ pub(crate) struct Inner {
     pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
     /// Serializes catalog changes (create, delete, update) with each other.
     pub(crate) catalog_lock: Mutex<()>,
+    /// Where the Time to Live sweeper resumes in each table (see `ttl.rs`).
+    pub(crate) ttl_cursors: Mutex<HashMap<u32, Vec<u8>>>,
     /// The TransactWriteItems client request tokens of the idempotency window (kept
     /// durably in `meta`, loaded on open).
     pub(crate) client_tokens: Arc<crate::transact::ClientTokens>,
@@ -308,6 +310,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             tables: RwLock::new(tables),
             catalog_lock: Mutex::new(()),
+            ttl_cursors: Mutex::default(),
             client_tokens: Arc::new(client_tokens),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(None),
