@@ -328,6 +328,29 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Runs `tick` every `interval` on a thread named `name`, until the engine is
+    /// closed or dropped or `tick` returns false. The thread holds the engine only
+    /// while `tick` runs, so it never keeps a dropped engine alive.
+    pub(crate) fn spawn_periodic(
+        &self,
+        name: &str,
+        interval: std::time::Duration,
+        mut tick: impl FnMut(&Engine) -> bool + Send + 'static,
+    ) {
+        let weak = Arc::downgrade(&self.inner);
+        let _ = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.closed.load(Ordering::Acquire) || !tick(&Engine { inner }) {
+                        return;
+                    }
+                }
+            });
+    }
+
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
     }

@@ -749,27 +749,17 @@ impl Engine {
     /// Starts the background trimmer (called once by `Engine::open`). It also expires
     /// the durable client request tokens (`transact.rs`).
     pub(crate) fn start_trimmer(&self) {
-        let weak = Arc::downgrade(&self.inner);
         let interval =
             Duration::from_millis((self.inner.config.stream_retention_ms / 8).clamp(100, 60_000));
-        let _ = std::thread::Builder::new()
-            .name("eddy-trim".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(interval);
-                    let Some(inner) = weak.upgrade() else { return };
-                    if inner.closed.load(Ordering::Acquire) {
-                        return;
-                    }
-                    let engine = Engine { inner };
-                    if let Err(e) = engine.trim_streams() {
-                        eprintln!("eddy: stream trim failed: {e}");
-                    }
-                    if let Err(e) = engine.expire_client_tokens() {
-                        eprintln!("eddy: client request token expiry failed: {e}");
-                    }
-                }
-            });
+        self.spawn_periodic("eddy-trim", interval, |engine| {
+            if let Err(e) = engine.trim_streams() {
+                eprintln!("eddy: stream trim failed: {e}");
+            }
+            if let Err(e) = engine.expire_client_tokens() {
+                eprintln!("eddy: client request token expiry failed: {e}");
+            }
+            true
+        });
     }
 }
 

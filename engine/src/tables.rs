@@ -145,24 +145,25 @@ impl Engine {
         Ok(self.describe(&table, TableStatus::Active))
     }
 
-    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
+    /// The live table `name` for a control-plane call: the name is checked, and a
+    /// missing table is the control plane's ResourceNotFoundException.
+    pub(crate) fn control_table(&self, name: &str) -> Result<crate::catalog::TableRef> {
         validate_table_name(name, "tableName")?;
-        let t = self.table(name).map_err(|_| {
+        self.table(name).map_err(|_| {
             Error::not_found(format!(
                 "Requested resource not found: Table: {name} not found"
             ))
-        })?;
+        })
+    }
+
+    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
+        let t = self.control_table(name)?;
         Ok(self.describe(&t, TableStatus::Active))
     }
 
     pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
-        validate_table_name(name, "tableName")?;
         let _guard = lock(&self.inner.catalog_lock);
-        let t = self.table(name).map_err(|_| {
-            Error::not_found(format!(
-                "Requested resource not found: Table: {name} not found"
-            ))
-        })?;
+        let t = self.control_table(name)?;
         self.persist_table(&t.def, true, None)?;
         crate::ttl::forget_ttl(&self.inner.meta, t.def.id)?;
         self.unpublish_table(name);
@@ -211,13 +212,8 @@ impl Engine {
     }
 
     pub fn update_table(&self, name: &str, input: UpdateTableInput) -> Result<TableDescription> {
-        validate_table_name(name, "tableName")?;
         let _guard = lock(&self.inner.catalog_lock);
-        let t = self.table(name).map_err(|_| {
-            Error::not_found(format!(
-                "Requested resource not found: Table: {name} not found"
-            ))
-        })?;
+        let t = self.control_table(name)?;
         let mut def = t.def.clone();
         if input.billing_mode.is_none() && input.throughput.is_none() && input.stream.is_none() {
             return Err(Error::validation(

@@ -23,7 +23,6 @@
 //! This module knows nothing of the wire JSON.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::catalog::TableRef;
@@ -190,7 +189,7 @@ impl Engine {
             )));
         }
         let _guard = lock(&self.inner.catalog_lock);
-        let t = self.table_for_ttl(table)?;
+        let t = self.control_table(table)?;
         let current = read(&t.stats.ttl_attribute).clone();
         match &current {
             Some(name) if name != attribute_name => {
@@ -222,7 +221,7 @@ impl Engine {
 
     /// DescribeTimeToLive.
     pub fn describe_time_to_live(&self, table: &str) -> Result<TimeToLiveDescription> {
-        let t = self.table_for_ttl(table)?;
+        let t = self.control_table(table)?;
         let attribute_name = read(&t.stats.ttl_attribute).clone();
         Ok(TimeToLiveDescription {
             enabled: attribute_name.is_some(),
@@ -230,18 +229,9 @@ impl Engine {
         })
     }
 
-    fn table_for_ttl(&self, table: &str) -> Result<TableRef> {
-        crate::catalog::validate_table_name(table, "tableName")?;
-        self.table(table).map_err(|_| {
-            Error::not_found(format!(
-                "Requested resource not found: Table: {table} not found"
-            ))
-        })
-    }
-
     /// One sweep: deletes the expired items of every table with TTL enabled (at most
     /// [`TTL_DELETES_PER_SWEEP_MAX`] per table) and returns how many it deleted.
-    pub fn expire_items(&self) -> Result<usize> {
+    pub(crate) fn expire_items(&self) -> Result<usize> {
         let tables: Vec<TableRef> = read(&self.inner.tables).values().cloned().collect();
         let mut deleted = 0;
         for t in tables {
@@ -337,26 +327,15 @@ impl Engine {
 
     /// Starts the sweeper thread (called once by `Engine::open`).
     pub(crate) fn start_ttl_sweeper(&self) {
-        let weak = Arc::downgrade(&self.inner);
         let interval = Duration::from_millis(self.inner.config.ttl_sweep_ms.max(1));
-        let _ = std::thread::Builder::new()
-            .name("eddy-ttl".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(interval);
-                    let Some(inner) = weak.upgrade() else { return };
-                    if inner.closed.load(Ordering::Acquire) {
-                        return;
-                    }
-                    let engine = Engine { inner };
-                    if let Err(e) = engine.expire_items() {
-                        if matches!(e, Error::ShuttingDown) {
-                            return;
-                        }
-                        eprintln!("eddy: TTL sweep failed: {e}");
-                    }
-                }
-            });
+        self.spawn_periodic("eddy-ttl", interval, |engine| match engine.expire_items() {
+            Err(Error::ShuttingDown) => false,
+            Err(e) => {
+                eprintln!("eddy: TTL sweep failed: {e}");
+                true
+            }
+            Ok(_) => true,
+        });
     }
 }
 
@@ -365,6 +344,7 @@ mod tests {
     use super::*;
     use crate::codec::encode_item;
     use crate::number::Number;
+    use std::sync::atomic::Ordering;
 
     fn item(pairs: &[(&str, AttributeValue)]) -> Item {
         pairs

@@ -49,6 +49,23 @@ pub async fn create(client: &aws_sdk_dynamodb::Client, name: &str, range: bool) 
     req.send().await.expect("create table");
 }
 
+/// Creates a hash-key table `pk` (S) with a NEW_AND_OLD_IMAGES stream.
+pub async fn create_streamed(c: &aws_sdk_dynamodb::Client, name: &str) {
+    create(c, name, false).await;
+    c.update_table()
+        .table_name(name)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn create_describe_list_update_delete() {
     let server = Server::start();

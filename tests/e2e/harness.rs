@@ -186,3 +186,56 @@ pub fn raw_request(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Every record of `table`'s latest stream, shard by shard from `TRIM_HORIZON` to the
+/// end of what is there now, as the Streams API returns them.
+pub async fn read_whole_stream(
+    server: &Server,
+    c: &Client,
+    table: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let arn = c
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let sc = server.streams_client();
+    let shards = sc
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for shard in shards {
+        let mut it = sc
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(i) = it {
+            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
+            let records = page.records.unwrap_or_default();
+            if records.is_empty() {
+                break;
+            }
+            out.extend(records);
+            it = page.next_shard_iterator;
+        }
+    }
+    out
+}

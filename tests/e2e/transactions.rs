@@ -9,13 +9,12 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue as Av, ConditionCheck, Delete, Get, Put, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, StreamSpecification, StreamViewType, TransactGetItem,
-    TransactWriteItem, Update,
+    ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem, Update,
 };
-use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::OperationType;
 
-use crate::control::create;
-use crate::harness::{Server, raw_request, table_name};
+use crate::control::{create, create_streamed};
+use crate::harness::{Server, raw_request, read_whole_stream, table_name};
 
 type Item = HashMap<String, Av>;
 
@@ -95,23 +94,6 @@ async fn get(c: &Client, table: &str, pk: &str) -> Option<Item> {
         .item
 }
 
-/// Creates a hash-key table `pk` (S) with a NEW_AND_OLD_IMAGES stream.
-async fn create_streamed(c: &Client, name: &str) {
-    create(c, name, false).await;
-    c.update_table()
-        .table_name(name)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A server with the two streamed tables of a materialized view: the view and its
 /// ledger.
 async fn view_and_ledger() -> (Server, Client, String, String) {
@@ -125,56 +107,17 @@ async fn view_and_ledger() -> (Server, Client, String, String) {
 
 /// Every record of a table's stream, as (event, pk), in shard order.
 async fn stream_events(server: &Server, c: &Client, table: &str) -> Vec<(OperationType, String)> {
-    let arn = c
-        .describe_table()
-        .table_name(table)
-        .send()
+    read_whole_stream(server, c, table)
         .await
-        .unwrap()
-        .table
-        .unwrap()
-        .latest_stream_arn
-        .unwrap();
-    let sc = server.streams_client();
-    let shards = sc
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .unwrap()
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for shard in shards {
-        let mut it = sc
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id.unwrap())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(i) = it {
-            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
-            let records = page.records.unwrap_or_default();
-            if records.is_empty() {
-                break;
-            }
-            for r in records {
-                let d = r.dynamodb.unwrap();
-                let pk = match d.keys.unwrap().get("pk") {
-                    Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(v)) => v.clone(),
-                    other => panic!("bad key {other:?}"),
-                };
-                out.push((r.event_name.unwrap(), pk));
-            }
-            it = page.next_shard_iterator;
-        }
-    }
-    out
+        .into_iter()
+        .map(|r| {
+            let pk = match r.dynamodb.unwrap().keys.unwrap().get("pk") {
+                Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(v)) => v.clone(),
+                other => panic!("bad key {other:?}"),
+            };
+            (r.event_name.unwrap(), pk)
+        })
+        .collect()
 }
 
 fn assert_one_item_error(e: &impl ProvideErrorMetadata) {

@@ -9,16 +9,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeValue as Av, StreamSpecification, StreamViewType, TimeToLiveSpecification,
-    TimeToLiveStatus,
-};
-use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, TimeToLiveSpecification, TimeToLiveStatus};
+use aws_sdk_dynamodbstreams::types::OperationType;
 use serde_json::json;
 
 use crate::api::{create_table, create_trigger, ddb, deploy, guest, wait_until};
-use crate::control::create;
-use crate::harness::{Server, table_name};
+use crate::control::{create, create_streamed};
+use crate::harness::{Server, read_whole_stream, table_name};
 
 /// The sweeper's interval in these tests, so expiry is quick to observe.
 const SWEEP_ARGS: [&str; 2] = ["--ttl-sweep-ms", "100"];
@@ -101,61 +98,23 @@ async fn records(
     c: &Client,
     table: &str,
 ) -> Vec<(OperationType, String, Option<(String, String)>)> {
-    let arn = c
-        .describe_table()
-        .table_name(table)
-        .send()
+    read_whole_stream(server, c, table)
         .await
-        .unwrap()
-        .table
-        .unwrap()
-        .latest_stream_arn
-        .unwrap();
-    let sc = server.streams_client();
-    let shards = sc
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .unwrap()
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for shard in shards {
-        let mut it = sc
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id.unwrap())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(i) = it {
-            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
-            let page_records = page.records.unwrap_or_default();
-            if page_records.is_empty() {
-                break;
-            }
-            for r in page_records {
-                let pk = match r.dynamodb.unwrap().keys.unwrap().get("pk") {
-                    Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(v)) => v.clone(),
-                    other => panic!("bad key {other:?}"),
-                };
-                let who = r.user_identity.map(|u| {
-                    (
-                        u.r#type.unwrap_or_default(),
-                        u.principal_id.unwrap_or_default(),
-                    )
-                });
-                out.push((r.event_name.unwrap(), pk, who));
-            }
-            it = page.next_shard_iterator;
-        }
-    }
-    out
+        .into_iter()
+        .map(|r| {
+            let pk = match r.dynamodb.unwrap().keys.unwrap().get("pk") {
+                Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(v)) => v.clone(),
+                other => panic!("bad key {other:?}"),
+            };
+            let who = r.user_identity.map(|u| {
+                (
+                    u.r#type.unwrap_or_default(),
+                    u.principal_id.unwrap_or_default(),
+                )
+            });
+            (r.event_name.unwrap(), pk, who)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -229,33 +188,7 @@ async fn the_sweeper_deletes_only_expired_items_as_the_ttl_service() {
     let server = Server::start_with(&SWEEP_ARGS);
     let c = server.client();
     let t = table_name("ttl-sweep");
-    c.create_table()
-        .table_name(&t)
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_streamed(&c, &t).await;
     let now = now_s();
     let n = |v: i64| Some(Av::N(v.to_string()));
     put(&c, &t, "expired", n(now - 60)).await;
@@ -289,10 +222,11 @@ async fn the_sweeper_deletes_only_expired_items_as_the_ttl_service() {
         .send()
         .await
         .unwrap();
-    let removes: Vec<_> = records(&server, &c, &t)
-        .await
-        .into_iter()
+    let all = records(&server, &c, &t).await;
+    let removes: Vec<_> = all
+        .iter()
         .filter(|r| r.0 == OperationType::Remove)
+        .cloned()
         .collect();
     assert_eq!(
         removes,
@@ -305,10 +239,8 @@ async fn the_sweeper_deletes_only_expired_items_as_the_ttl_service() {
             (OperationType::Remove, "none".to_string(), None),
         ]
     );
-    let inserts = records(&server, &c, &t).await;
     assert!(
-        inserts
-            .iter()
+        all.iter()
             .filter(|r| r.0 == OperationType::Insert)
             .all(|r| r.2.is_none())
     );
