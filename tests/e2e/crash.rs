@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue as Av, PutRequest, WriteRequest};
 
-use crate::control::create;
-use crate::harness::{Server, table_name};
+use crate::control::{create, create_streamed};
+use crate::harness::{Server, read_shards, table_name};
 
 /// Concurrent writers during the crash.
 const WRITERS: usize = 16;
@@ -192,76 +192,13 @@ async fn sigkill_during_concurrent_writes_loses_no_acknowledged_write() {
     );
 }
 
-fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(config)
-}
-
-/// Reads every record of every shard of `arn` from TRIM_HORIZON.
-async fn read_all_records(
-    c: &aws_sdk_dynamodbstreams::Client,
-    arn: &str,
-) -> Vec<Vec<aws_sdk_dynamodbstreams::types::Record>> {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let desc = c.describe_stream().stream_arn(arn).send().await.unwrap();
-    let mut shards = Vec::new();
-    for shard in desc.stream_description.unwrap().shards() {
-        let mut it = c
-            .get_shard_iterator()
-            .stream_arn(arn)
-            .shard_id(shard.shard_id().unwrap())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        let mut records = Vec::new();
-        // An open shard always hands out a next iterator; stop at the first empty page.
-        while let Some(i) = it {
-            let out = c.get_records().shard_iterator(i).send().await.unwrap();
-            if out.records().is_empty() {
-                break;
-            }
-            records.extend(out.records().iter().cloned());
-            it = out.next_shard_iterator;
-        }
-        shards.push(records);
-    }
-    shards
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_keeps_the_stream_and_the_table_in_agreement() {
-    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(dir.path(), &[]);
     let t = table_name("crashstream");
     let c = server.client();
-    create(&c, &t, false).await;
-    c.update_table()
-        .table_name(&t)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_streamed(&c, &t).await;
 
     let deadline = Instant::now() + Duration::from_millis(WRITE_PHASE_MS * 4);
     let mut tasks = Vec::new();
@@ -344,7 +281,7 @@ async fn sigkill_keeps_the_stream_and_the_table_in_agreement() {
         .unwrap()
         .latest_stream_arn
         .expect("stream survives restart");
-    let shards = read_all_records(&streams_client(&server.endpoint), &arn).await;
+    let shards = read_shards(&server.streams_client(), &arn).await;
     let mut replayed: HashMap<
         String,
         HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,

@@ -187,14 +187,12 @@ pub fn raw_request(
     (status, body)
 }
 
-/// Every record of `table`'s latest stream, shard by shard from `TRIM_HORIZON` to the
-/// end of what is there now, as the Streams API returns them.
+/// Every record of `table`'s latest stream, shard after shard (see [`read_shards`]).
 pub async fn read_whole_stream(
     server: &Server,
     c: &Client,
     table: &str,
 ) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let arn = c
         .describe_table()
         .table_name(table)
@@ -205,37 +203,38 @@ pub async fn read_whole_stream(
         .unwrap()
         .latest_stream_arn
         .unwrap();
-    let sc = server.streams_client();
-    let shards = sc
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .unwrap()
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for shard in shards {
-        let mut it = sc
+    read_shards(&server.streams_client(), &arn).await.concat()
+}
+
+/// Reads every record of every shard of `arn` from TRIM_HORIZON.
+pub async fn read_shards(
+    c: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Vec<Vec<aws_sdk_dynamodbstreams::types::Record>> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let desc = c.describe_stream().stream_arn(arn).send().await.unwrap();
+    let mut shards = Vec::new();
+    for shard in desc.stream_description.unwrap().shards() {
+        let mut it = c
             .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id.unwrap())
+            .stream_arn(arn)
+            .shard_id(shard.shard_id().unwrap())
             .shard_iterator_type(ShardIteratorType::TrimHorizon)
             .send()
             .await
             .unwrap()
             .shard_iterator;
+        let mut records = Vec::new();
+        // An open shard always hands out a next iterator; stop at the first empty page.
         while let Some(i) = it {
-            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
-            let records = page.records.unwrap_or_default();
-            if records.is_empty() {
+            let out = c.get_records().shard_iterator(i).send().await.unwrap();
+            if out.records().is_empty() {
                 break;
             }
-            out.extend(records);
-            it = page.next_shard_iterator;
+            records.extend(out.records().iter().cloned());
+            it = out.next_shard_iterator;
         }
+        shards.push(records);
     }
-    out
+    shards
 }
