@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::index::{IndexDef, IndexInput, IndexStats};
 use crate::keys::KeyType;
 use crate::limits::{
     KEY_ATTRIBUTE_NAME_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
@@ -22,6 +23,13 @@ use crate::value::{AttributeValue, Item};
 pub struct KeySchema {
     pub hash: KeyAttribute,
     pub range: Option<KeyAttribute>,
+}
+
+impl KeySchema {
+    /// The key attribute names, hash first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
+    }
 }
 
 /// One key attribute: its name and scalar type.
@@ -72,6 +80,10 @@ pub struct TableDef {
     /// Hash shards of the table; fixed at creation.
     pub shards: u16,
     pub tags: BTreeMap<String, String>,
+    /// Secondary indexes, fixed at creation. Stored after the rest (format version 2),
+    /// so definitions written before indexes existed still decode.
+    #[serde(skip)]
+    pub indexes: Vec<IndexDef>,
 }
 
 /// A live table: its current definition plus counters kept in memory.
@@ -89,6 +101,8 @@ pub struct TableStats {
     pub size_bytes: AtomicI64,
     /// Set when the table is deleted, so that writes already queued for it fail.
     pub deleted: AtomicBool,
+    /// Item count and size of each index, by position in `TableDef::indexes`.
+    pub indexes: Vec<IndexStats>,
     /// The table's enabled stream, if any. Only the writer thread changes it, so a
     /// write and the stream state it sees are ordered (see `stream.rs`).
     pub stream: std::sync::RwLock<Option<Arc<crate::stream::StreamDef>>>,
@@ -97,6 +111,14 @@ pub struct TableStats {
 }
 
 impl TableStats {
+    /// Counters for a table with `indexes` secondary indexes.
+    pub fn with_indexes(indexes: usize) -> TableStats {
+        TableStats {
+            indexes: (0..indexes).map(|_| IndexStats::default()).collect(),
+            ..TableStats::default()
+        }
+    }
+
     pub fn add(&self, items: i64, bytes: i64) {
         self.item_count.fetch_add(items, Ordering::Relaxed);
         self.size_bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -151,6 +173,7 @@ pub struct CreateTableInput {
     pub throughput: Option<Throughput>,
     pub tags: Vec<(String, String)>,
     pub stream: Option<crate::tables::StreamSpecification>,
+    pub indexes: Vec<IndexInput>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,11 +182,54 @@ pub enum KeyRole {
     Range,
 }
 
-/// Validates a CreateTable request and resolves its key schema.
-pub fn validate_create(input: &CreateTableInput) -> Result<(KeySchema, BillingMode, Throughput)> {
+/// A CreateTable request, checked: the key schema, billing, throughput and indexes
+/// (their storage ids not yet assigned).
+pub struct ValidCreate {
+    pub key_schema: KeySchema,
+    pub billing: BillingMode,
+    pub throughput: Throughput,
+    pub indexes: Vec<IndexDef>,
+}
+
+/// Validates a CreateTable request and resolves its key schema and indexes.
+pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
     validate_table_name(&input.name, "tableName")?;
     let schema = resolve_key_schema(&input.key_schema, &input.attribute_definitions)?;
     let billing = input.billing_mode.unwrap_or(BillingMode::Provisioned);
+    let indexes = crate::index::validate_indexes(
+        &input.indexes,
+        &schema,
+        &input.attribute_definitions,
+        billing,
+    )?;
+    // Every attribute definition must be a key of the table or of an index.
+    let used: Vec<&str> = schema
+        .names()
+        .chain(indexes.iter().flat_map(|i| i.key_schema.names()))
+        .collect();
+    if input
+        .attribute_definitions
+        .iter()
+        .any(|d| !used.contains(&d.name.as_str()))
+    {
+        return Err(Error::validation(if indexes.is_empty() {
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions".to_string()
+        } else {
+            let mut used = used.clone();
+            used.sort_unstable();
+            used.dedup();
+            format!(
+                "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+                input
+                    .attribute_definitions
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                used.join(", ")
+            )
+        }));
+    }
     let throughput = match (billing, input.throughput) {
         (BillingMode::Provisioned, None) => {
             return Err(Error::validation(
@@ -182,7 +248,12 @@ pub fn validate_create(input: &CreateTableInput) -> Result<(KeySchema, BillingMo
         (BillingMode::PayPerRequest, None) => Throughput::default(),
     };
     validate_tags(&input.tags)?;
-    Ok((schema, billing, throughput))
+    Ok(ValidCreate {
+        key_schema: schema,
+        billing,
+        throughput,
+        indexes,
+    })
 }
 
 pub fn validate_throughput(t: Throughput) -> Result<()> {
@@ -227,7 +298,7 @@ pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
-fn resolve_key_schema(
+pub(crate) fn resolve_key_schema(
     elements: &[(String, KeyRole)],
     definitions: &[KeyAttribute],
 ) -> Result<KeySchema> {
@@ -301,33 +372,41 @@ fn resolve_key_schema(
             ));
         }
     };
-    let used = 1 + usize::from(range.is_some());
-    if definitions.len() != used {
-        return Err(Error::validation(
-            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
-    }
     Ok(KeySchema { hash, range })
 }
 
 impl TableDef {
-    /// Encodes the definition for the `meta` keyspace: a version byte, then postcard.
+    /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
+    /// the definition, then postcard of its indexes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![TABLE_DEF_VERSION];
         // Serializing plain owned data into a Vec cannot fail.
         out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out.extend(postcard::to_stdvec(&self.indexes).unwrap_or_default());
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<TableDef> {
+        let corrupt = |e: postcard::Error| Error::Storage(format!("corrupt table definition: {e}"));
         match bytes.split_first() {
-            Some((&TABLE_DEF_VERSION, rest)) => postcard::from_bytes(rest)
-                .map_err(|e| Error::Storage(format!("corrupt table definition: {e}"))),
+            // Version 1: written before secondary indexes existed.
+            Some((1, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+            Some((&TABLE_DEF_VERSION, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = postcard::from_bytes(rest).map_err(corrupt)?;
+                Ok(def)
+            }
             Some((v, _)) => Err(Error::Storage(format!(
                 "unknown table definition version {v}"
             ))),
             None => Err(Error::Storage("empty table definition".into())),
         }
+    }
+
+    /// The secondary index called `name`.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// Checks a full item's key attributes (PutItem, BatchWriteItem puts) and returns
@@ -387,7 +466,7 @@ impl TableDef {
     }
 }
 
-const TABLE_DEF_VERSION: u8 = 1;
+const TABLE_DEF_VERSION: u8 = 2;
 
 fn type_matches(v: &AttributeValue, t: KeyType) -> bool {
     matches!(

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
-use crate::catalog::TableRef;
+use crate::catalog::{KeySchema, TableRef};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{
     self, AttributeUpdate, ConditionalOperator, ExpectedAttribute, LegacyCondition,
@@ -16,6 +16,7 @@ use crate::expr::{
     Condition, KeyCondition, Path, Projection, Resolver, SortCondition, UpdateExpr,
     project as project_paths,
 };
+use crate::index::{IndexDef, IndexKind, IndexProjection};
 use crate::keys::{encode_key_prefix, encode_key_value, item_key, partition_prefix};
 use crate::limits::{
     BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
@@ -216,6 +217,9 @@ pub struct QueryInput {
     pub limit: Option<usize>,
     pub scan_forward: bool,
     pub exclusive_start_key: Option<Item>,
+    /// `IndexName`: query this secondary index instead of the table.
+    pub index: Option<String>,
+    pub consistent_read: bool,
     /// Legacy `AttributesToGet`, `KeyConditions`, `QueryFilter`, `ConditionalOperator`.
     pub attributes_to_get: Option<Vec<String>>,
     pub key_conditions: Option<BTreeMap<String, LegacyCondition>>,
@@ -234,6 +238,9 @@ pub struct ScanInput {
     pub exclusive_start_key: Option<Item>,
     pub segment: Option<u32>,
     pub total_segments: Option<u32>,
+    /// `IndexName`: scan this secondary index instead of the table.
+    pub index: Option<String>,
+    pub consistent_read: bool,
     /// Legacy `AttributesToGet`, `ScanFilter`, `ConditionalOperator`.
     pub attributes_to_get: Option<Vec<String>>,
     pub scan_filter: Option<BTreeMap<String, LegacyCondition>>,
@@ -573,9 +580,11 @@ impl Engine {
             return Err(no_key_condition());
         }
         let table = self.table(&input.table)?;
+        let index = find_index(&table, input.index.as_deref(), input.consistent_read)?;
+        let schema = index.map_or(&table.def.key_schema, |i| &i.key_schema);
         let mut resolver = input.attributes.resolver()?;
-        let hash = &table.def.key_schema.hash.name;
-        let range = table.def.key_schema.range.as_ref().map(|r| r.name.as_str());
+        let hash = &schema.hash.name;
+        let range = schema.range.as_ref().map(|r| r.name.as_str());
         let kc = match (input.key_condition.as_deref(), &input.key_conditions) {
             (Some(kc), _) => resolver.key_condition(kc, hash, range)?,
             (None, Some(kc)) => legacy::key_conditions(kc, hash, range)?,
@@ -588,7 +597,7 @@ impl Engine {
             input.conditional_operator,
         )?;
         if let Some(f) = &input.query_filter
-            && let Some(k) = table.def.key_names().find(|k| f.contains_key(*k))
+            && let Some(k) = schema.names().find(|k| f.contains_key(*k))
         {
             return Err(Error::validation(format!(
                 "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
@@ -604,13 +613,15 @@ impl Engine {
             input.select,
             projection.is_some(),
             input.attributes_to_get.is_some(),
+            index.is_some(),
         )?;
+        let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
         let limit = check_limit(input.limit)?;
-        let (lo, hi) = query_bounds(&table, &kc)?;
+        let (lo, hi) = query_bounds(source.id(), table.def.shards, schema, &kc)?;
         let (lo, hi) = match &input.exclusive_start_key {
             None => (lo, hi),
             Some(esk) => {
-                let k = start_key(&table, esk)?;
+                let k = source.start_key(esk)?;
                 if input.scan_forward {
                     (Bound::Excluded(k), hi)
                 } else {
@@ -624,8 +635,8 @@ impl Engine {
         } else {
             Box::new(iter.rev())
         };
-        read_page(
-            &table,
+        self.read_page(
+            &source,
             iter,
             limit,
             filter.as_ref(),
@@ -647,6 +658,7 @@ impl Engine {
             ],
         )?;
         let table = self.table(&input.table)?;
+        let index = find_index(&table, input.index.as_deref(), input.consistent_read)?;
         let mut resolver = input.attributes.resolver()?;
         let filter = read_filter(
             &mut resolver,
@@ -664,16 +676,23 @@ impl Engine {
             input.select,
             projection.is_some(),
             input.attributes_to_get.is_some(),
+            index.is_some(),
         )?;
+        let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
         let limit = check_limit(input.limit)?;
-        let (lo, hi) = scan_bounds(&table, input.segment, input.total_segments)?;
+        let (lo, hi) = scan_bounds(
+            source.id(),
+            table.def.shards,
+            input.segment,
+            input.total_segments,
+        )?;
         let lo = match &input.exclusive_start_key {
             None => lo,
-            Some(esk) => Bound::Excluded(start_key(&table, esk)?),
+            Some(esk) => Bound::Excluded(source.start_key(esk)?),
         };
         let iter = Box::new(self.inner.items.range((lo, hi)));
-        read_page(
-            &table,
+        self.read_page(
+            &source,
             iter,
             limit,
             filter.as_ref(),
@@ -847,6 +866,7 @@ fn resolve_select(
     select: Option<Select>,
     has_projection: bool,
     legacy_projection: bool,
+    on_index: bool,
 ) -> Result<Select> {
     let parameter = if legacy_projection {
         "AttributesToGet"
@@ -855,17 +875,22 @@ fn resolve_select(
     };
     match (select, has_projection) {
         (None, true) => Ok(Select::SpecificAttributes),
+        // An index returns what it projects unless asked for more.
+        (None, false) if on_index => Ok(Select::AllProjectedAttributes),
         (None, false) => Ok(Select::AllAttributes),
         (Some(Select::SpecificAttributes), _) => Ok(Select::SpecificAttributes),
-        (Some(Select::AllProjectedAttributes), _) => Err(Error::validation(
+        (Some(Select::AllProjectedAttributes), false) if on_index => {
+            Ok(Select::AllProjectedAttributes)
+        }
+        (Some(Select::AllProjectedAttributes), false) => Err(Error::validation(
             "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for index queries",
         )),
         (Some(s), true) => Err(Error::validation(format!(
             "One or more parameter values were invalid: Cannot specify the {parameter} when choosing to get {}",
-            if s == Select::Count {
-                "COUNT"
-            } else {
-                "ALL_ATTRIBUTES"
+            match s {
+                Select::Count => "COUNT",
+                Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
+                _ => "ALL_ATTRIBUTES",
             }
         ))),
         (Some(s), false) => Ok(s),
@@ -881,13 +906,130 @@ fn check_limit(limit: Option<usize>) -> Result<Option<usize>> {
     }
 }
 
-/// The storage key an `ExclusiveStartKey` names.
+/// The storage key an `ExclusiveStartKey` of a table names.
 fn start_key(table: &TableRef, esk: &Item) -> Result<Vec<u8>> {
     storage_key_of(table, esk).map_err(|_| {
         Error::validation(
             "The provided starting key is invalid: The provided key element does not match the schema",
         )
     })
+}
+
+/// The index `IndexName` names, checked against the read's consistency.
+fn find_index<'a>(
+    table: &'a TableRef,
+    name: Option<&str>,
+    consistent_read: bool,
+) -> Result<Option<&'a IndexDef>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let index = table.def.index(name).ok_or_else(|| {
+        Error::validation(format!(
+            "The table does not have the specified index: {name}"
+        ))
+    })?;
+    if consistent_read && index.kind == IndexKind::Global {
+        return Err(Error::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    Ok(Some(index))
+}
+
+/// What a Query or Scan reads: a table's items, or the entries of one of its indexes.
+struct ReadSource<'a> {
+    table: &'a TableRef,
+    index: Option<&'a IndexDef>,
+    /// A local index whose entries lack attributes the request needs: each entry read
+    /// is swapped for the table's item, as DynamoDB fetches them from the table.
+    fetch: bool,
+}
+
+impl<'a> ReadSource<'a> {
+    /// Checks that the request asks a global index only for what it projects (a
+    /// local index fetches the rest from the table).
+    fn new(
+        table: &'a TableRef,
+        index: Option<&'a IndexDef>,
+        select: Select,
+        projection: Option<&Projection>,
+        filter: Option<&Condition>,
+    ) -> Result<ReadSource<'a>> {
+        let Some(ix) = index else {
+            return Ok(ReadSource {
+                table,
+                index,
+                fetch: false,
+            });
+        };
+        let def = &table.def;
+        let all = ix.projection == IndexProjection::All;
+        let wanted: Vec<&str> =
+            projection.map_or_else(Vec::new, |p| p.paths.iter().map(|p| p.head()).collect());
+        let mut filtered = Vec::new();
+        if let Some(f) = filter {
+            f.attribute_heads(&mut filtered);
+        }
+        let missing = |names: &[&str]| -> Vec<String> {
+            let mut out: Vec<String> = names
+                .iter()
+                .filter(|n| !crate::index::projects_all(def, ix, &[**n]))
+                .map(|n| n.to_string())
+                .collect();
+            out.dedup();
+            out
+        };
+        let (missing_wanted, missing_filtered) = (missing(&wanted), missing(&filtered));
+        let needs_table = (!all && select == Select::AllAttributes)
+            || !missing_wanted.is_empty()
+            || !missing_filtered.is_empty();
+        if ix.kind == IndexKind::Global && needs_table {
+            return Err(if select == Select::AllAttributes {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    ix.name
+                ))
+            } else if !missing_wanted.is_empty() {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Global secondary index {} does not project [{}]",
+                    ix.name,
+                    missing_wanted.join(", ")
+                ))
+            } else {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Secondary index {} does not project one or more filter attributes: [{}]",
+                    ix.name,
+                    missing_filtered.join(", ")
+                ))
+            });
+        }
+        Ok(ReadSource {
+            table,
+            index,
+            fetch: needs_table,
+        })
+    }
+
+    /// The storage id the read's keys start with.
+    fn id(&self) -> u32 {
+        self.index.map_or(self.table.def.id, |i| i.id)
+    }
+
+    /// The attributes of a `LastEvaluatedKey`: the table's keys, and the index's.
+    fn key_names(&self) -> Vec<&str> {
+        match self.index {
+            None => self.table.def.key_names().collect(),
+            Some(ix) => crate::index::entry_key_names(&self.table.def, ix),
+        }
+    }
+
+    fn start_key(&self, esk: &Item) -> Result<Vec<u8>> {
+        match self.index {
+            None => start_key(self.table, esk),
+            Some(ix) => crate::index::start_key(&self.table.def, ix, esk),
+        }
+    }
 }
 
 type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -904,14 +1046,18 @@ fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     Bound::Unbounded
 }
 
-fn query_bounds(table: &TableRef, kc: &KeyCondition) -> Result<KeyBounds> {
-    let pk_type = table.def.key_schema.hash.key_type;
+/// The key range a key condition selects in the table or index with storage id `id`.
+/// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
+/// after its sort key (`index.rs`), and as the encoding is prefix-free, the keys
+/// starting with `enc(v)` are exactly those whose sort key is `v`.
+fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> Result<KeyBounds> {
+    let pk_type = schema.hash.key_type;
     if !key_value_has_type(&kc.partition, pk_type) {
         return Err(Error::validation(
             "One or more parameter values were invalid: Condition parameter type does not match schema type",
         ));
     }
-    let prefix = partition_prefix(table.def.id, table.def.shards, &kc.partition);
+    let prefix = partition_prefix(id, shards, &kc.partition);
     let with = |v: &AttributeValue| {
         let mut k = prefix.clone();
         encode_key_value(v, &mut k);
@@ -921,7 +1067,7 @@ fn query_bounds(table: &TableRef, kc: &KeyCondition) -> Result<KeyBounds> {
     let Some(sort) = &kc.sort else {
         return Ok(whole);
     };
-    if let Some(range) = &table.def.key_schema.range {
+    if let Some(range) = &schema.range {
         let values: Vec<&AttributeValue> = match sort {
             SortCondition::Between(a, b) => vec![a, b],
             SortCondition::Eq(v)
@@ -941,12 +1087,12 @@ fn query_bounds(table: &TableRef, kc: &KeyCondition) -> Result<KeyBounds> {
         }
     }
     Ok(match sort {
-        SortCondition::Eq(v) => (Bound::Included(with(v)), Bound::Included(with(v))),
+        SortCondition::Eq(v) => (Bound::Included(with(v)), prefix_end(&with(v))),
         SortCondition::Lt(v) => (whole.0, Bound::Excluded(with(v))),
-        SortCondition::Le(v) => (whole.0, Bound::Included(with(v))),
-        SortCondition::Gt(v) => (Bound::Excluded(with(v)), whole.1),
+        SortCondition::Le(v) => (whole.0, prefix_end(&with(v))),
+        SortCondition::Gt(v) => (after_prefix(&with(v)), whole.1),
         SortCondition::Ge(v) => (Bound::Included(with(v)), whole.1),
-        SortCondition::Between(a, b) => (Bound::Included(with(a)), Bound::Included(with(b))),
+        SortCondition::Between(a, b) => (Bound::Included(with(a)), prefix_end(&with(b))),
         SortCondition::BeginsWith(v) => {
             if matches!(v, AttributeValue::N(_)) {
                 return Err(Error::validation(
@@ -959,6 +1105,16 @@ fn query_bounds(table: &TableRef, kc: &KeyCondition) -> Result<KeyBounds> {
             (Bound::Included(p), end)
         }
     })
+}
+
+/// The lower bound just past every string starting with `prefix`.
+fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match prefix_end(prefix) {
+        Bound::Excluded(end) => Bound::Included(end),
+        // Only an all-0xFF prefix has no successor, and no key starts with one (ids
+        // are allocated from 1 up).
+        _ => Bound::Excluded(prefix.to_vec()),
+    }
 }
 
 fn key_value_has_type(v: &AttributeValue, t: crate::keys::KeyType) -> bool {
@@ -974,8 +1130,13 @@ fn key_value_has_type(v: &AttributeValue, t: crate::keys::KeyType) -> bool {
 /// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`
 /// covers partition hashes `[s·2⁶⁴/n, (s+1)·2⁶⁴/n)`, which is a contiguous key range
 /// because keys start with the shard and the hash (see `keys.rs`).
-fn scan_bounds(table: &TableRef, segment: Option<u32>, total: Option<u32>) -> Result<KeyBounds> {
-    let id = table.def.id.to_be_bytes();
+fn scan_bounds(
+    id: u32,
+    shards: u16,
+    segment: Option<u32>,
+    total: Option<u32>,
+) -> Result<KeyBounds> {
+    let id = id.to_be_bytes();
     let (segment, total) = match (segment, total) {
         (None, None) => return Ok((Bound::Included(id.to_vec()), prefix_end(&id))),
         (Some(s), Some(t)) => (s, t),
@@ -1013,7 +1174,7 @@ fn scan_bounds(table: &TableRef, segment: Option<u32>, total: Option<u32>) -> Re
         }
         let h = h as u64;
         let mut k = id.to_vec();
-        k.extend(crate::keys::shard_of(h, table.def.shards).to_be_bytes());
+        k.extend(crate::keys::shard_of(h, shards).to_be_bytes());
         k.extend(h.to_be_bytes());
         Some(k)
     };
@@ -1026,61 +1187,81 @@ fn scan_bounds(table: &TableRef, segment: Option<u32>, total: Option<u32>) -> Re
     Ok((lo, hi))
 }
 
-/// Reads one page: stops after `limit` items were evaluated or the page reached its
-/// size limit, applies the filter to what was read, and projects what is returned.
-fn read_page(
-    table: &TableRef,
-    iter: Box<dyn Iterator<Item = fjall::Guard> + '_>,
-    limit: Option<usize>,
-    filter: Option<&Condition>,
-    projection: Option<&Projection>,
-    select: Select,
-) -> Result<Page> {
-    let mut page = Page::default();
-    let mut bytes = 0usize;
-    let mut last: Option<Item> = None;
-    let mut stopped_early = false;
-    for kv in iter {
-        let (_, v) = kv.into_inner()?;
-        let stored = StoredItem::from_slice(v);
-        page.scanned_count += 1;
-        // Only a filter or a projection needs the item built; otherwise the stored
-        // bytes go out as they are.
-        let item = match (filter, projection) {
-            (None, None) => None,
-            _ => Some(stored.decode()?),
+impl Engine {
+    /// Reads one page: stops after `limit` items were evaluated or the page reached its
+    /// size limit, applies the filter to what was read, and projects what is returned.
+    fn read_page(
+        &self,
+        source: &ReadSource<'_>,
+        iter: Box<dyn Iterator<Item = fjall::Guard> + '_>,
+        limit: Option<usize>,
+        filter: Option<&Condition>,
+        projection: Option<&Projection>,
+        select: Select,
+    ) -> Result<Page> {
+        let mut page = Page::default();
+        let mut bytes = 0usize;
+        let mut last: Option<Item> = None;
+        let mut stopped_early = false;
+        let key_names = source.key_names();
+        let key_of = |item: &Item| -> Item {
+            key_names
+                .iter()
+                .filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone())))
+                .collect()
         };
-        bytes += match &item {
-            Some(item) => item_size_bytes(item),
-            None => stored.size_bytes()?,
-        };
-        let matches = match (filter, &item) {
-            (Some(f), Some(item)) => f.evaluate(item)?,
-            _ => true,
-        };
-        let at_limit = limit.is_some_and(|l| page.scanned_count >= l) || bytes >= PAGE_BYTES_MAX;
-        if at_limit {
-            last = Some(match &item {
-                Some(item) => table.def.key_of(item),
-                None => table.def.key_of(&stored.decode()?),
-            });
-        }
-        if matches {
-            page.count += 1;
-            if select != Select::Count {
-                page.items.push(match (item, projection) {
-                    (Some(item), Some(p)) => StoredItem::encode(&project(item, Some(p))),
-                    _ => stored,
+        for kv in iter {
+            let (_, v) = kv.into_inner()?;
+            let mut stored = StoredItem::from_slice(v);
+            if source.fetch {
+                // The entry's table key names the item; a write that deleted it after
+                // this read began leaves the entry as the answer.
+                let key =
+                    storage_key_of(source.table, &source.table.def.key_of(&stored.decode()?))?;
+                if let Some(full) = self.read_stored(&key)? {
+                    stored = full;
+                }
+            }
+            page.scanned_count += 1;
+            // Only a filter or a projection needs the item built; otherwise the stored
+            // bytes go out as they are.
+            let item = match (filter, projection) {
+                (None, None) => None,
+                _ => Some(stored.decode()?),
+            };
+            bytes += match &item {
+                Some(item) => item_size_bytes(item),
+                None => stored.size_bytes()?,
+            };
+            let matches = match (filter, &item) {
+                (Some(f), Some(item)) => f.evaluate(item)?,
+                _ => true,
+            };
+            let at_limit =
+                limit.is_some_and(|l| page.scanned_count >= l) || bytes >= PAGE_BYTES_MAX;
+            if at_limit {
+                last = Some(match &item {
+                    Some(item) => key_of(item),
+                    None => key_of(&stored.decode()?),
                 });
             }
+            if matches {
+                page.count += 1;
+                if select != Select::Count {
+                    page.items.push(match (item, projection) {
+                        (Some(item), Some(p)) => StoredItem::encode(&project(item, Some(p))),
+                        _ => stored,
+                    });
+                }
+            }
+            if at_limit {
+                stopped_early = true;
+                break;
+            }
         }
-        if at_limit {
-            stopped_early = true;
-            break;
+        if stopped_early {
+            page.last_evaluated_key = last;
         }
+        Ok(page)
     }
-    if stopped_early {
-        page.last_evaluated_key = last;
-    }
-    Ok(page)
 }

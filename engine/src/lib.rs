@@ -25,6 +25,7 @@ mod catalog;
 mod codec;
 mod error;
 pub mod expr;
+mod index;
 mod items;
 mod keys;
 pub mod limits;
@@ -44,6 +45,7 @@ pub use crate::catalog::{
 };
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{CancellationReason, Error, Result};
+pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,

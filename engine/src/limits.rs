@@ -42,6 +42,14 @@ pub const CLIENT_REQUEST_TOKENS_REMEMBERED_MAX: usize = 100_000;
 pub const SCAN_SEGMENTS_MAX: u32 = 1_000_000;
 /// Tables a ListTables page returns at most.
 pub const LIST_TABLES_LIMIT_MAX: usize = 100;
+/// Global secondary indexes on one table (DynamoDB's default quota).
+pub const GLOBAL_INDEXES_PER_TABLE_MAX: usize = 20;
+/// Local secondary indexes on one table.
+pub const LOCAL_INDEXES_PER_TABLE_MAX: usize = 5;
+/// `NonKeyAttributes` projected into all the indexes of one table together.
+pub const INDEX_NON_KEY_ATTRIBUTES_MAX: usize = 100;
+/// `NonKeyAttributes` of one index.
+pub const INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX: usize = 20;
 /// Tags on one table.
 pub const TAGS_PER_RESOURCE_MAX: usize = 50;
 /// Hash shards a new table is split into, unless the server is told otherwise

@@ -11,6 +11,7 @@
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
 //! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `transact.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
+//! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index.rs` | the item as the index projects it |
 //! | `streams`, `meta` | the stream log and its catalog, see `stream.rs` | |
 //! | `system` | any key of another subsystem (trigger definitions, checkpoints) | its bytes |
 //!
@@ -22,7 +23,7 @@
 //! group made), puts all resulting changes into one fjall batch, commits it with one
 //! fsync, and only then answers every job. The change record of every item change
 //! goes into the same batch (see `stream.rs`), so the stream can never drift from
-//! the table. Concurrent writers thus share one fsync
+//! the table; so do the item's secondary index entries (see `index.rs`). Concurrent writers thus share one fsync
 //! (group commit), and a job's read-check-write is serialized with every other write,
 //! so conditions need no locks. Reads see every acknowledged write: point reads go
 //! through the item cache (`cache.rs`), which the writer keeps coherent around each
@@ -276,8 +277,13 @@ impl Engine {
         for kv in meta.prefix(b"table/") {
             let (_, v) = kv.into_inner()?;
             let def = TableDef::decode(&v)?;
-            let stats = Arc::new(TableStats::default());
-            count_items(&items, def.id, &stats)?;
+            let stats = Arc::new(TableStats::with_indexes(def.indexes.len()));
+            let (n, bytes) = count_items(&items, def.id)?;
+            stats.add(n, bytes);
+            for (index, counters) in def.indexes.iter().zip(&stats.indexes) {
+                let (n, bytes) = count_items(&items, index.id)?;
+                counters.add(n, bytes);
+            }
             *write(&stats.ttl_attribute) = crate::ttl::load_ttl(&meta, def.id)?;
             *write(&stats.stream) = read(&streams.defs)
                 .values()
@@ -479,15 +485,15 @@ fn fail_job(job: Job, e: Error) {
 }
 
 /// Counts a table's items and bytes (on open, since the counters live in memory).
-fn count_items(items: &Keyspace, table_id: u32, stats: &TableStats) -> Result<()> {
+/// The item count and size of a table or index, by its storage id.
+fn count_items(items: &Keyspace, id: u32) -> Result<(i64, i64)> {
     let (mut n, mut bytes) = (0i64, 0i64);
-    for kv in items.prefix(table_id.to_be_bytes()) {
+    for kv in items.prefix(id.to_be_bytes()) {
         let (_, v) = kv.into_inner()?;
         n += 1;
         bytes += item_size_bytes(&decode_item(&v)?) as i64;
     }
-    stats.add(n, bytes);
-    Ok(())
+    Ok((n, bytes))
 }
 
 fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
@@ -520,6 +526,8 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
     // Item-count and size deltas per table, applied once the batch is durable.
     let mut deltas: Vec<(Arc<TableStats>, i64, i64)> = Vec::new();
+    // The same per index: (table counters, index position, items, bytes).
+    let mut index_deltas: Vec<(Arc<TableStats>, usize, i64, i64)> = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
     // The newest record staged per shard, published once the batch is durable.
     let mut heads: Vec<ShardHead> = Vec::new();
@@ -555,6 +563,7 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                                 None => batch.remove(&inner.items, s.key.clone()),
                             }
                             written.push((s.key.clone(), stored));
+                            stage_index_entries(inner, &mut batch, &mut index_deltas, &s, new);
                             let size = |i: &Option<Item>| {
                                 i.as_ref().map_or(0, |i| item_size_bytes(i) as i64)
                             };
@@ -618,6 +627,11 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
         for (stats, n, bytes) in deltas {
             stats.add(n, bytes);
         }
+        for (stats, index, n, bytes) in index_deltas {
+            if let Some(counters) = stats.indexes.get(index) {
+                counters.add(n, bytes);
+            }
+        }
         inner.committed_seq.store(last_seq, Ordering::Release);
         inner.publish_heads(&heads);
     }
@@ -628,6 +642,33 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
             (Outcome::Unit(done, r), Ok(())) => done(r),
             (Outcome::Unit(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
         }
+    }
+}
+
+/// Adds a staged item change's index entry changes to the batch (see `index.rs`).
+fn stage_index_entries(
+    inner: &Inner,
+    batch: &mut fjall::OwnedWriteBatch,
+    deltas: &mut Vec<(Arc<TableStats>, usize, i64, i64)>,
+    s: &Staged,
+    new: &Option<Item>,
+) {
+    if s.table.def.indexes.is_empty() {
+        return;
+    }
+    for c in crate::index::entry_changes(&s.table.def, s.old.as_ref(), new.as_ref()) {
+        if let Some(key) = c.remove {
+            batch.remove(&inner.items, key);
+        }
+        if let Some((key, item)) = c.insert {
+            batch.insert(&inner.items, key, StoredItem::encode(&item).slice().clone());
+        }
+        deltas.push((
+            Arc::clone(&s.table.stats),
+            c.index,
+            c.items_delta,
+            c.bytes_delta,
+        ));
     }
 }
 
@@ -723,7 +764,14 @@ fn evaluate(
                 },
             },
         };
-        let change = match (m.apply)(old.as_ref()) {
+        // An item written must fit the table's indexes, whichever path wrote it.
+        let change = (m.apply)(old.as_ref()).and_then(|change| {
+            if let Change::Put(item) = &change {
+                crate::index::check_item(&m.table.def, item)?;
+            }
+            Ok(change)
+        });
+        let change = match change {
             Ok(change) => {
                 if transaction {
                     reasons.push(CancellationReason::None);

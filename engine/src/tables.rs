@@ -44,6 +44,8 @@ pub struct TableDescription {
     pub latest_stream: Option<(Arc<StreamDef>, String)>,
     /// Whether that stream is enabled.
     pub stream_enabled: bool,
+    /// Item count and size of each index, in the order of `def.indexes`.
+    pub index_counts: Vec<(i64, i64)>,
 }
 
 /// The parts of UpdateTable the engine applies.
@@ -93,6 +95,17 @@ impl Engine {
             size_bytes: t.stats.size_bytes.load(Ordering::Relaxed),
             arn: self.table_arn(&t.def.name),
             stream_enabled: latest.as_ref().is_some_and(|s| s.is_enabled()),
+            index_counts: t
+                .stats
+                .indexes
+                .iter()
+                .map(|c| {
+                    (
+                        c.item_count.load(Ordering::Relaxed),
+                        c.size_bytes.load(Ordering::Relaxed),
+                    )
+                })
+                .collect(),
             latest_stream: latest.map(|s| {
                 let arn = self.stream_arn(&s);
                 (s, arn)
@@ -101,7 +114,9 @@ impl Engine {
     }
 
     pub fn create_table(&self, input: CreateTableInput) -> Result<TableDescription> {
-        let (key_schema, billing_mode, throughput) = validate_create(&input)?;
+        let valid = validate_create(&input)?;
+        let (key_schema, billing_mode, throughput) =
+            (valid.key_schema, valid.billing, valid.throughput);
         let stream_view = input
             .stream
             .map(StreamSpecification::enabling)
@@ -115,6 +130,12 @@ impl Engine {
             )));
         }
         let id = self.allocate_table_id()?;
+        // Each index takes the storage ids after the table's.
+        let mut indexes = valid.indexes;
+        for (n, index) in (1u32..).zip(indexes.iter_mut()) {
+            index.id = id + n;
+        }
+        let next_id = id + 1 + indexes.len() as u32;
         let now = now_ms();
         let def = TableDef {
             name: input.name.clone(),
@@ -127,11 +148,12 @@ impl Engine {
             created_at_ms: now,
             shards: self.config().table_shards.clamp(1, TABLE_SHARDS_MAX),
             tags: input.tags.iter().cloned().collect(),
+            indexes,
         };
-        self.persist_table(&def, false, Some(id + 1))?;
+        self.persist_table(&def, false, Some(next_id))?;
         let table = Arc::new(Table {
+            stats: Arc::new(TableStats::with_indexes(def.indexes.len())),
             def,
-            stats: Arc::new(TableStats::default()),
         });
         if let Some(view) = stream_view {
             // The stream is live before the table is visible, so no write can miss it.
@@ -177,6 +199,9 @@ impl Engine {
             Ok(())
         }))?;
         self.purge_table_items(t.def.id);
+        for index in &t.def.indexes {
+            self.purge_table_items(index.id);
+        }
         Ok(desc)
     }
 

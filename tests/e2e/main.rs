@@ -9,6 +9,7 @@ mod data;
 mod errors;
 mod expressions;
 mod harness;
+mod indexes;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;

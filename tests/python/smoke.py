@@ -416,6 +416,47 @@ def time_to_live_cli_and_boto3():
 
 
 @check
+def secondary_indexes_boto3_and_cli():
+    # A table with a global index (the boto3 resource API's everyday use) and a local
+    # one, created through the aws CLI, then written and queried through boto3.
+    name = tname("indexes")
+    aws("create-table", "--table-name", name, "--billing-mode", "PAY_PER_REQUEST",
+        "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+        "AttributeName=sk,AttributeType=N", "AttributeName=email,AttributeType=S",
+        "AttributeName=score,AttributeType=N",
+        "--key-schema", "AttributeName=pk,KeyType=HASH", "AttributeName=sk,KeyType=RANGE",
+        "--global-secondary-indexes",
+        "IndexName=by_email,KeySchema=[{AttributeName=email,KeyType=HASH}],"
+        "Projection={ProjectionType=KEYS_ONLY}",
+        "--local-secondary-indexes",
+        "IndexName=by_score,KeySchema=[{AttributeName=pk,KeyType=HASH},"
+        "{AttributeName=score,KeyType=RANGE}],Projection={ProjectionType=ALL}")
+    CREATED.append(name)
+    T["indexes"] = name
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=WAIT)
+    t = res.Table(name)
+    for i in range(5):
+        item = {"pk": "u", "sk": i, "score": 100 - i, "note": f"n{i}"}
+        if i != 4:  # the last item has no e-mail: a sparse global index leaves it out
+            item["email"] = f"e{i % 2}@x"
+        t.put_item(Item=item)
+    r = t.query(IndexName="by_email", KeyConditionExpression=Key("email").eq("e0@x"))
+    eq(sorted(int(i["sk"]) for i in r["Items"]), [0, 2], "GSI query")
+    eq(sorted(r["Items"][0].keys()), ["email", "pk", "sk"], "KEYS_ONLY projection")
+    r = t.query(IndexName="by_score", KeyConditionExpression=Key("pk").eq("u") & Key("score").gt(97))
+    eq([int(i["sk"]) for i in r["Items"]], [2, 1, 0], "LSI order by score")
+    eq(t.scan(IndexName="by_email", Select="COUNT")["Count"], 4, "sparse GSI scan count")
+    expect_error("ValidationException", ddb.query, TableName=name, IndexName="by_email",
+                 KeyConditionExpression="email = :e", ConsistentRead=True,
+                 ExpressionAttributeValues={":e": {"S": "e0@x"}})
+    out = aws("describe-table", "--table-name", name)["Table"]
+    eq([(g["IndexName"], g["ItemCount"]) for g in out["GlobalSecondaryIndexes"]],
+       [("by_email", 4)], "describe-table GlobalSecondaryIndexes")
+    eq([(g["IndexName"], g["ItemCount"]) for g in out["LocalSecondaryIndexes"]],
+       [("by_score", 5)], "describe-table LocalSecondaryIndexes")
+
+
+@check
 def describe_limits():
     r = ddb.describe_limits()
     for k in ("AccountMaxReadCapacityUnits", "AccountMaxWriteCapacityUnits",
@@ -1065,14 +1106,14 @@ def cli_delete_table():
 
 @check
 def delete_tables_and_wait():
-    for role in ("items", "sorted", "str", "bulk", "ctl", "ttl"):
+    for role in ("items", "sorted", "str", "bulk", "ctl", "ttl", "indexes"):
         if role not in T:
             continue
         name = T.pop(role)
         r = ddb.delete_table(TableName=name)
         eq(r["TableDescription"]["TableName"], name, "DeleteTable TableName")
         CREATED.remove(name)
-    for name in [tname(r) for r in ("items", "sorted", "str", "bulk", "ctl", "ttl")]:
+    for name in [tname(r) for r in ("items", "sorted", "str", "bulk", "ctl", "ttl", "indexes")]:
         ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig=WAIT)
     names = ddb.list_tables(ExclusiveStartTableName=PREFIX, Limit=100)["TableNames"]
     left = [n for n in names if n.startswith(PREFIX)]

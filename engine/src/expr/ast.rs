@@ -141,7 +141,50 @@ pub enum Condition {
     Or(Box<Condition>, Box<Condition>),
 }
 
+impl Operand {
+    fn attribute_heads<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Operand::Path(p) => out.push(p.head()),
+            Operand::Value(_) => {}
+            Operand::Size(o) => o.attribute_heads(out),
+        }
+    }
+}
+
 impl Condition {
+    /// The top-level attribute names the condition reads, in order, with repeats.
+    pub fn attribute_heads<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Condition::Compare(_, a, b)
+            | Condition::BeginsWith(a, b)
+            | Condition::Contains(a, b) => {
+                a.attribute_heads(out);
+                b.attribute_heads(out);
+            }
+            Condition::Between(a, b, c) => {
+                for o in [a, b, c] {
+                    o.attribute_heads(out);
+                }
+            }
+            Condition::In(a, list) => {
+                a.attribute_heads(out);
+                for o in list {
+                    o.attribute_heads(out);
+                }
+            }
+            Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => out.push(p.head()),
+            Condition::AttributeType(p, o) => {
+                out.push(p.head());
+                o.attribute_heads(out);
+            }
+            Condition::Not(c) => c.attribute_heads(out),
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.attribute_heads(out);
+                b.attribute_heads(out);
+            }
+        }
+    }
+
     /// The function name if this node is a function call, for messages.
     pub(crate) fn function_name(&self) -> Option<&'static str> {
         Some(match self {

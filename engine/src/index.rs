@@ -1,0 +1,586 @@
+//! Secondary indexes, global and local: their definitions, the checks CreateTable and
+//! writes make against them, and the index entries the writer keeps in step with the
+//! table.
+//!
+//! An index is a sorted copy of the table's items under other key attributes. The
+//! writer stages an item's index entries in the same batch as the item (`store.rs`),
+//! so an index is never behind or ahead of its table, even across a crash. An item
+//! without one of the index's key attributes has no entry (a *sparse* index). A write
+//! that gives an index key attribute the wrong type, or an empty value, is rejected
+//! before anything is written, as DynamoDB rejects it.
+//!
+//! # Layout
+//!
+//! Entries live in the `items` keyspace under the index's own storage id, allocated
+//! from the same counter as table ids (so never reused):
+//!
+//! ```text
+//! [index_id: u32][shard: u16][hash: u64][enc(index pk)][enc(index sk)]?[enc(table pk)][enc(table sk)]?
+//! ```
+//!
+//! The head is an item key (`keys.rs`) of the index's own key values; the table key
+//! after it tells apart items that share index key values, which an index allows. As
+//! `enc` is prefix-free, "index keys = v" is a key prefix, which is how Query reads an
+//! index. The value is the item projected to the index, in the item codec.
+//!
+//! This module knows nothing of the wire JSON.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, constraint_errors,
+    key_type_descriptor, resolve_key_schema, validate_throughput,
+};
+use crate::error::{Error, Result};
+use crate::keys::{encode_key_value, item_key};
+use crate::limits::{
+    GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,
+    INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX, PARTITION_KEY_BYTES_MAX,
+    SORT_KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN,
+};
+use crate::value::{AttributeValue, Item, item_size_bytes};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexKind {
+    /// A global secondary index: any key attributes, eventually consistent in
+    /// DynamoDB (in Eddy it is written with the item, but reads keep DynamoDB's rules).
+    Global,
+    /// A local secondary index: the table's partition key and another sort key.
+    Local,
+}
+
+/// The attributes an index entry carries besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexProjection {
+    All,
+    KeysOnly,
+    /// The keys and these attributes.
+    Include(Vec<String>),
+}
+
+impl IndexProjection {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            IndexProjection::All => "ALL",
+            IndexProjection::KeysOnly => "KEYS_ONLY",
+            IndexProjection::Include(_) => "INCLUDE",
+        }
+    }
+}
+
+/// An index as it is stored with its table's definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub kind: IndexKind,
+    /// The storage id: the first four bytes of every entry of this index.
+    pub id: u32,
+    pub key_schema: KeySchema,
+    pub projection: IndexProjection,
+    /// A global index's own capacity on a provisioned table (reported, not enforced).
+    pub throughput: Option<Throughput>,
+}
+
+/// One index of a CreateTable request, as the client gave it.
+#[derive(Debug, Clone)]
+pub struct IndexInput {
+    pub name: String,
+    pub kind: IndexKind,
+    pub key_schema: Vec<(String, KeyRole)>,
+    /// `ProjectionType`: `ALL`, `KEYS_ONLY` or `INCLUDE` (None when missing).
+    pub projection_type: Option<String>,
+    pub non_key_attributes: Option<Vec<String>>,
+    pub throughput: Option<Throughput>,
+}
+
+/// Item count and size of one index, kept like the table's (`catalog::TableStats`).
+#[derive(Debug, Default)]
+pub struct IndexStats {
+    pub item_count: AtomicI64,
+    pub size_bytes: AtomicI64,
+}
+
+impl IndexStats {
+    pub fn add(&self, items: i64, bytes: i64) {
+        self.item_count.fetch_add(items, Ordering::Relaxed);
+        self.size_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+fn invalid(message: impl std::fmt::Display) -> Error {
+    Error::validation(format!(
+        "One or more parameter values were invalid: {message}"
+    ))
+}
+
+/// Checks CreateTable's indexes against the table's key schema and attribute
+/// definitions, and resolves them (their storage ids are assigned later, at 0 here).
+pub fn validate_indexes(
+    inputs: &[IndexInput],
+    table: &KeySchema,
+    definitions: &[KeyAttribute],
+    billing: BillingMode,
+) -> Result<Vec<IndexDef>> {
+    let locals = inputs.iter().filter(|i| i.kind == IndexKind::Local).count();
+    let globals = inputs.len() - locals;
+    if globals > GLOBAL_INDEXES_PER_TABLE_MAX {
+        return Err(Error::LimitExceeded(format!(
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of {GLOBAL_INDEXES_PER_TABLE_MAX}"
+        )));
+    }
+    if locals > LOCAL_INDEXES_PER_TABLE_MAX {
+        return Err(invalid(format!(
+            "Number of LocalSecondaryIndexes exceeds per-table limit of {LOCAL_INDEXES_PER_TABLE_MAX}"
+        )));
+    }
+    let mut errors = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let field = match input.kind {
+            IndexKind::Global => "globalSecondaryIndexes",
+            IndexKind::Local => "localSecondaryIndexes",
+        };
+        let name = &input.name;
+        if name.len() < TABLE_NAME_CHARS_MIN {
+            errors.push(format!(
+                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must have length greater than or equal to {TABLE_NAME_CHARS_MIN}",
+                i + 1
+            ));
+        }
+        if name.len() > TABLE_NAME_CHARS_MAX {
+            errors.push(format!(
+                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must have length less than or equal to {TABLE_NAME_CHARS_MAX}",
+                i + 1
+            ));
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            errors.push(format!(
+                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+                i + 1
+            ));
+        }
+    }
+    constraint_errors(errors)?;
+
+    let mut defs: Vec<IndexDef> = Vec::with_capacity(inputs.len());
+    let mut non_key_total = 0usize;
+    for input in inputs {
+        if defs.iter().any(|d| d.name == input.name) {
+            return Err(invalid(format!("Duplicate index name: {}", input.name)));
+        }
+        let key_schema = resolve_key_schema(&input.key_schema, definitions)?;
+        if input.kind == IndexKind::Local {
+            if table.range.is_none() {
+                return Err(invalid(
+                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+                ));
+            }
+            if key_schema.hash.name != table.hash.name {
+                return Err(invalid(format!(
+                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                    input.name, key_schema.hash.name, table.hash.name
+                )));
+            }
+            if key_schema.range.is_none() {
+                return Err(invalid(format!(
+                    "Index KeySchema does not have a range key for index: {}",
+                    input.name
+                )));
+            }
+        }
+        let projection = match (input.projection_type.as_deref(), &input.non_key_attributes) {
+            (None, _) => {
+                return Err(invalid("Unknown ProjectionType: null"));
+            }
+            (Some("ALL"), None) => IndexProjection::All,
+            (Some("KEYS_ONLY"), None) => IndexProjection::KeysOnly,
+            (Some("ALL" | "KEYS_ONLY"), Some(_)) => {
+                return Err(invalid(format!(
+                    "ProjectionType is {}, but NonKeyAttributes is specified",
+                    input.projection_type.as_deref().unwrap_or_default()
+                )));
+            }
+            (Some("INCLUDE"), None) => {
+                return Err(invalid(
+                    "ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+                ));
+            }
+            (Some("INCLUDE"), Some(attrs)) => {
+                if attrs.len() > INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX {
+                    return Err(Error::validation(format!(
+                        "1 validation error detected: Value '[{}]' at '{}.projection.nonKeyAttributes' failed to satisfy constraint: Member must have length less than or equal to {INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX}",
+                        attrs.join(", "),
+                        match input.kind {
+                            IndexKind::Global => "globalSecondaryIndexes",
+                            IndexKind::Local => "localSecondaryIndexes",
+                        }
+                    )));
+                }
+                if let Some(dup) = attrs
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, a)| attrs[..i].contains(a).then_some(a))
+                {
+                    return Err(invalid(format!(
+                        "Duplicate element in NonKeyAttributes: {dup}"
+                    )));
+                }
+                non_key_total += attrs.len();
+                IndexProjection::Include(attrs.clone())
+            }
+            (Some(other), _) => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+                )));
+            }
+        };
+        let throughput = match (input.kind, billing, input.throughput) {
+            // LocalSecondaryIndex has no ProvisionedThroughput member in the API.
+            (IndexKind::Local, _, _) => None,
+            (IndexKind::Global, BillingMode::Provisioned, None) => {
+                return Err(invalid(format!(
+                    "ProvisionedThroughput is not specified for index: {}",
+                    input.name
+                )));
+            }
+            (IndexKind::Global, BillingMode::Provisioned, Some(t)) => {
+                validate_throughput(t)?;
+                Some(t)
+            }
+            (IndexKind::Global, BillingMode::PayPerRequest, Some(_)) => {
+                return Err(invalid(format!(
+                    "ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+                    input.name
+                )));
+            }
+            (IndexKind::Global, BillingMode::PayPerRequest, None) => None,
+        };
+        defs.push(IndexDef {
+            name: input.name.clone(),
+            kind: input.kind,
+            id: 0,
+            key_schema,
+            projection,
+            throughput,
+        });
+    }
+    if non_key_total > INDEX_NON_KEY_ATTRIBUTES_MAX {
+        return Err(invalid(format!(
+            "Number of projected attributes in all indexes exceeds limit of {INDEX_NON_KEY_ATTRIBUTES_MAX}, provided: {non_key_total}"
+        )));
+    }
+    Ok(defs)
+}
+
+/// The names of an index entry's key attributes: the table's, then the index's own.
+pub fn entry_key_names<'a>(table: &'a TableDef, index: &'a IndexDef) -> Vec<&'a str> {
+    let mut names: Vec<&str> = table.key_names().collect();
+    for n in [
+        Some(index.key_schema.hash.name.as_str()),
+        index.key_schema.range.as_ref().map(|r| r.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+fn type_matches(v: &AttributeValue, attr: &KeyAttribute) -> bool {
+    crate::keys::KeyType::of(v) == Some(attr.key_type)
+}
+
+/// The index key values of an item, or `None` when the item has no entry in the
+/// index (an index key attribute is missing, or, for an item already checked by
+/// [`check_item`], never otherwise).
+fn index_keys<'a>(
+    index: &IndexDef,
+    item: &'a Item,
+) -> Option<(&'a AttributeValue, Option<&'a AttributeValue>)> {
+    let pk = item
+        .get(&index.key_schema.hash.name)
+        .filter(|v| type_matches(v, &index.key_schema.hash))?;
+    let sk = match &index.key_schema.range {
+        Some(r) => Some(item.get(&r.name).filter(|v| type_matches(v, r))?),
+        None => None,
+    };
+    Some((pk, sk))
+}
+
+/// The storage key of an item's entry in `index`, or `None` if it has none. The item
+/// must carry the table's key attributes.
+pub fn entry_key(table: &TableDef, index: &IndexDef, item: &Item) -> Option<Vec<u8>> {
+    let (ipk, isk) = index_keys(index, item)?;
+    let (mut key, _) = item_key(index.id, table.shards, ipk, isk);
+    encode_key_value(item.get(&table.key_schema.hash.name)?, &mut key);
+    if let Some(r) = &table.key_schema.range {
+        encode_key_value(item.get(&r.name)?, &mut key);
+    }
+    Some(key)
+}
+
+/// The storage key an index Query or Scan's `ExclusiveStartKey` names: it must hold
+/// the table's and the index's key attributes, of their types.
+pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u8>> {
+    let names = entry_key_names(table, index);
+    let attrs = table
+        .attribute_definitions
+        .iter()
+        .filter(|a| names.contains(&a.name.as_str()));
+    let well_typed = attrs
+        .clone()
+        .all(|a| esk.get(&a.name).is_some_and(|v| type_matches(v, a)));
+    let key = (esk.len() == names.len() && well_typed)
+        .then(|| entry_key(table, index, esk))
+        .flatten();
+    key.ok_or_else(|| {
+        Error::validation(
+            "The provided starting key is invalid: The provided key element does not match the schema",
+        )
+    })
+}
+
+/// An item as its entry in `index` stores it.
+pub fn project(table: &TableDef, index: &IndexDef, item: &Item) -> Item {
+    let keep = |name: &str| match &index.projection {
+        IndexProjection::All => true,
+        IndexProjection::KeysOnly => entry_key_names(table, index).contains(&name),
+        IndexProjection::Include(attrs) => {
+            entry_key_names(table, index).contains(&name) || attrs.iter().any(|a| a == name)
+        }
+    };
+    match index.projection {
+        IndexProjection::All => item.clone(),
+        _ => item
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// Whether every attribute of `names` is in the index's entries.
+pub fn projects_all(table: &TableDef, index: &IndexDef, names: &[&str]) -> bool {
+    match &index.projection {
+        IndexProjection::All => true,
+        IndexProjection::KeysOnly => {
+            let keys = entry_key_names(table, index);
+            names.iter().all(|n| keys.contains(n))
+        }
+        IndexProjection::Include(attrs) => {
+            let keys = entry_key_names(table, index);
+            names
+                .iter()
+                .all(|n| keys.contains(n) || attrs.iter().any(|a| a == n))
+        }
+    }
+}
+
+/// Rejects an item whose value for an index key attribute has the wrong type, is
+/// empty, or is too long, as DynamoDB rejects such a write.
+pub fn check_item(table: &TableDef, item: &Item) -> Result<()> {
+    for index in &table.indexes {
+        let attrs = std::iter::once((&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)).chain(
+            index
+                .key_schema
+                .range
+                .as_ref()
+                .map(|r| (r, SORT_KEY_BYTES_MAX)),
+        );
+        for (attr, bytes_max) in attrs {
+            let Some(v) = item.get(&attr.name) else {
+                continue;
+            };
+            if !type_matches(v, attr) {
+                return Err(invalid(format!(
+                    "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    attr.name,
+                    key_type_descriptor(attr.key_type),
+                    v.attribute_type().descriptor(),
+                    index.name
+                )));
+            }
+            let empty = match v {
+                AttributeValue::S(s) => s.is_empty(),
+                AttributeValue::B(b) => b.is_empty(),
+                _ => false,
+            };
+            if empty {
+                return Err(Error::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
+                    index.name, attr.name
+                )));
+            }
+            if v.size_bytes() > bytes_max {
+                return Err(invalid(format!(
+                    "Size of the index key attribute {} of index {} exceeds the limit of {bytes_max} bytes",
+                    attr.name, index.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one item change does to one index: the entry to remove, the entry to write
+/// (with the item as the index stores it), and the change to the index's item count
+/// and size.
+pub struct EntryChange {
+    /// The index, by position in `TableDef::indexes`.
+    pub index: usize,
+    pub remove: Option<Vec<u8>>,
+    pub insert: Option<(Vec<u8>, Item)>,
+    pub items_delta: i64,
+    pub bytes_delta: i64,
+}
+
+/// What an item going from `old` to `new` does to each index of its table. An index
+/// whose entry stays the same (same key, same projected item) is left out.
+pub fn entry_changes(table: &TableDef, old: Option<&Item>, new: Option<&Item>) -> Vec<EntryChange> {
+    let mut out = Vec::new();
+    for (i, index) in table.indexes.iter().enumerate() {
+        let old_entry =
+            old.and_then(|o| entry_key(table, index, o).map(|k| (k, project(table, index, o))));
+        let new_entry =
+            new.and_then(|n| entry_key(table, index, n).map(|k| (k, project(table, index, n))));
+        if old_entry == new_entry {
+            continue;
+        }
+        let size =
+            |e: &Option<(Vec<u8>, Item)>| e.as_ref().map_or(0, |(_, i)| item_size_bytes(i) as i64);
+        let items_delta = i64::from(new_entry.is_some()) - i64::from(old_entry.is_some());
+        let bytes_delta = size(&new_entry) - size(&old_entry);
+        // A rewrite under the same key needs no removal first.
+        let remove = match (old_entry, &new_entry) {
+            (Some((ok, _)), Some((nk, _))) if ok == *nk => None,
+            (old, _) => old.map(|(k, _)| k),
+        };
+        out.push(EntryChange {
+            index: i,
+            remove,
+            insert: new_entry,
+            items_delta,
+            bytes_delta,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyType;
+
+    fn attr(name: &str, key_type: KeyType) -> KeyAttribute {
+        KeyAttribute {
+            name: name.into(),
+            key_type,
+        }
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn table(projection: IndexProjection) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            id: 1,
+            key_schema: KeySchema {
+                hash: attr("pk", KeyType::S),
+                range: None,
+            },
+            attribute_definitions: vec![attr("pk", KeyType::S), attr("email", KeyType::S)],
+            billing_mode: BillingMode::PayPerRequest,
+            throughput: Throughput::default(),
+            pay_per_request_since_ms: None,
+            created_at_ms: 0,
+            shards: 1,
+            tags: Default::default(),
+            indexes: vec![IndexDef {
+                name: "by_email".into(),
+                kind: IndexKind::Global,
+                id: 2,
+                key_schema: KeySchema {
+                    hash: attr("email", KeyType::S),
+                    range: None,
+                },
+                projection,
+                throughput: None,
+            }],
+        }
+    }
+
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn an_item_without_the_index_key_has_no_entry() {
+        let t = table(IndexProjection::All);
+        let i = item(&[("pk", s("a"))]);
+        assert!(entry_key(&t, &t.indexes[0], &i).is_none());
+        assert!(entry_changes(&t, None, Some(&i)).is_empty());
+    }
+
+    #[test]
+    fn items_sharing_an_index_key_have_distinct_entries_under_one_prefix() {
+        let t = table(IndexProjection::All);
+        let a = entry_key(
+            &t,
+            &t.indexes[0],
+            &item(&[("pk", s("a")), ("email", s("x"))]),
+        );
+        let b = entry_key(
+            &t,
+            &t.indexes[0],
+            &item(&[("pk", s("b")), ("email", s("x"))]),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(a, b);
+        let (prefix, _) = item_key(2, 1, &s("x"), None);
+        assert!(a.starts_with(&prefix) && b.starts_with(&prefix));
+    }
+
+    #[test]
+    fn changing_the_index_key_moves_the_entry_and_other_changes_rewrite_it() {
+        let t = table(IndexProjection::KeysOnly);
+        let old = item(&[("pk", s("a")), ("email", s("x")), ("n", s("1"))]);
+        let moved = item(&[("pk", s("a")), ("email", s("y")), ("n", s("1"))]);
+        let c = entry_changes(&t, Some(&old), Some(&moved));
+        assert_eq!(c.len(), 1);
+        assert!(c[0].remove.is_some());
+        let (_, projected) = c[0].insert.as_ref().unwrap();
+        assert_eq!(projected, &item(&[("pk", s("a")), ("email", s("y"))]));
+        // A change to an attribute the index does not project leaves its entry alone.
+        let other = item(&[("pk", s("a")), ("email", s("x")), ("n", s("2"))]);
+        assert!(entry_changes(&t, Some(&old), Some(&other)).is_empty());
+        // Deleting the item removes the entry.
+        let c = entry_changes(&t, Some(&old), None);
+        assert!(c[0].remove.is_some() && c[0].insert.is_none());
+    }
+
+    #[test]
+    fn a_wrongly_typed_index_key_is_rejected() {
+        let t = table(IndexProjection::All);
+        let bad = item(&[
+            ("pk", s("a")),
+            ("email", AttributeValue::N("1".parse().unwrap())),
+        ]);
+        let e = check_item(&t, &bad).unwrap_err().to_string();
+        assert!(e.contains("Type mismatch for Index Key email"), "{e}");
+        let empty = item(&[("pk", s("a")), ("email", s(""))]);
+        assert!(check_item(&t, &empty).is_err());
+        assert!(check_item(&t, &item(&[("pk", s("a"))])).is_ok());
+    }
+}

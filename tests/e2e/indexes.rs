@@ -1,0 +1,881 @@
+//! Global and Local Secondary Indexes through the AWS SDK for Rust: CreateTable and
+//! DescribeTable with both index lists, index maintenance on every write path, Query
+//! and Scan on indexes (key conditions, order, paging, projections, parallel
+//! segments), DynamoDB's validation errors, and indexes surviving a SIGKILL and a
+//! table being dropped and recreated.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::{CreateTableError, CreateTableOutput};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete, DeleteRequest,
+    GlobalSecondaryIndex as Gsi, IndexStatus, KeySchemaElement, KeyType,
+    LocalSecondaryIndex as Lsi, Projection, ProjectionType, Put, PutRequest,
+    ScalarAttributeType as Ty, Select, TableDescription, TransactWriteItem, Update, WriteRequest,
+};
+
+use crate::harness::{Server, table_name};
+
+type Item = HashMap<String, Av>;
+
+/// What an index query that finds nothing returns, as ids.
+const NONE: [&str; 0] = [];
+
+/// A condition that fails for an item that exists.
+const NOT_EXISTS: &str = "attribute_not_exists(pk)";
+
+fn s(v: &str) -> Av {
+    Av::S(v.into())
+}
+
+fn n(v: i64) -> Av {
+    Av::N(v.to_string())
+}
+
+/// An item written as `"pk/sk attr=text attr:number ..."` (`=` gives a string, `:` a
+/// number); the sort key is `-` when the first word has no `/`, so `item("u1")` is
+/// the key of `item("u1 email=a@x")`.
+fn item(spec: &str) -> Item {
+    let mut words = spec.split_whitespace();
+    let first = words.next().expect("a key");
+    let (pk, sk) = first.split_once('/').unwrap_or((first, "-"));
+    let mut it = Item::from([("pk".into(), s(pk)), ("sk".into(), s(sk))]);
+    for w in words {
+        let (k, v) = match w.split_once('=') {
+            Some((k, v)) => (k, s(v)),
+            None => w
+                .split_once(':')
+                .map(|(k, v)| (k, Av::N(v.into())))
+                .unwrap(),
+        };
+        it.insert(k.into(), v);
+    }
+    it
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Vec<KeySchemaElement> {
+    let range = range.map(|r| (r, KeyType::Range));
+    let elements = std::iter::once((hash, KeyType::Hash)).chain(range);
+    let element = |(name, kind)| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+    };
+    elements.map(|e| element(e).build().unwrap()).collect()
+}
+
+fn projection(kind: ProjectionType, include: &[&str]) -> Projection {
+    let include: Vec<String> = include.iter().map(|a| a.to_string()).collect();
+    let include = (!include.is_empty()).then_some(include);
+    Projection::builder()
+        .projection_type(kind)
+        .set_non_key_attributes(include)
+        .build()
+}
+
+fn keys_only() -> Projection {
+    projection(ProjectionType::KeysOnly, &[])
+}
+
+fn gsi(name: &str, hash: &str, range: Option<&str>, p: Projection) -> Gsi {
+    let ks = Some(key_schema(hash, range));
+    let g = Gsi::builder().index_name(name).projection(p);
+    g.set_key_schema(ks).build().unwrap()
+}
+
+fn lsi(name: &str, hash: &str, range: &str, p: Projection) -> Lsi {
+    let ks = Some(key_schema(hash, Some(range)));
+    let l = Lsi::builder().index_name(name).projection(p);
+    l.set_key_schema(ks).build().unwrap()
+}
+
+/// Sends an on-demand CreateTable; empty index lists are left out, as DynamoDB rejects
+/// an empty list.
+async fn try_create(
+    c: &Client,
+    name: &str,
+    defs: &[(&str, Ty)],
+    (hash, range): (&str, Option<&str>),
+    gsis: Vec<Gsi>,
+    lsis: Vec<Lsi>,
+) -> Result<CreateTableOutput, SdkError<CreateTableError>> {
+    let def = |(name, ty): &(&str, Ty)| {
+        let d = AttributeDefinition::builder().attribute_name(*name);
+        d.attribute_type(ty.clone()).build().unwrap()
+    };
+    c.create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(defs.iter().map(def).collect()))
+        .set_key_schema(Some(key_schema(hash, range)))
+        .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
+        .set_local_secondary_indexes((!lsis.is_empty()).then_some(lsis))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+}
+
+/// Creates the table most tests use: key pk (S) + sk (S); GSI `by_email` on email (S),
+/// ALL; GSI `by_status_time` on status (S) + created (N), INCLUDE name; LSI `by_rank`
+/// on pk + rank (N), KEYS_ONLY.
+async fn create_users(c: &Client, t: &str) -> TableDescription {
+    let defs = [
+        ("pk", Ty::S),
+        ("sk", Ty::S),
+        ("email", Ty::S),
+        ("status", Ty::S),
+        ("created", Ty::N),
+        ("rank", Ty::N),
+    ];
+    let include_name = projection(ProjectionType::Include, &["name"]);
+    let all = projection(ProjectionType::All, &[]);
+    let gsis = vec![
+        gsi("by_email", "email", None, all),
+        gsi("by_status_time", "status", Some("created"), include_name),
+    ];
+    let lsis = vec![lsi("by_rank", "pk", "rank", keys_only())];
+    let out = try_create(c, t, &defs, ("pk", Some("sk")), gsis, lsis).await;
+    out.expect("create the users table")
+        .table_description
+        .unwrap()
+}
+
+/// A fresh server with a users table: the server, a client and the table's name.
+async fn users(prefix: &str) -> (Server, Client, String) {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name(prefix);
+    create_users(&c, &t).await;
+    (server, c, t)
+}
+
+async fn describe(c: &Client, t: &str) -> TableDescription {
+    let out = c.describe_table().table_name(t).send().await.unwrap();
+    out.table.unwrap()
+}
+
+async fn put(c: &Client, t: &str, spec: &str) {
+    try_put(c, t, spec).send().await.unwrap();
+}
+
+async fn get(c: &Client, t: &str, key: &str) -> Option<Item> {
+    let g = c.get_item().table_name(t).set_key(Some(item(key)));
+    g.consistent_read(true).send().await.unwrap().item
+}
+
+/// `SET #a = :v` when `v` is given, `REMOVE #a` otherwise (placeholders because
+/// `status`, `name` and `rank` are reserved words).
+async fn try_set(
+    c: &Client,
+    t: &str,
+    key: &str,
+    attr: &str,
+    v: Option<Av>,
+) -> Result<UpdateItemOutput, SdkError<UpdateItemError>> {
+    let u = c.update_item().table_name(t).set_key(Some(item(key)));
+    let u = u.expression_attribute_names("#a", attr);
+    let u = match v {
+        Some(v) => u
+            .update_expression("SET #a = :v")
+            .expression_attribute_values(":v", v),
+        None => u.update_expression("REMOVE #a"),
+    };
+    u.send().await
+}
+
+async fn set(c: &Client, t: &str, key: &str, attr: &str, v: Option<Av>) {
+    try_set(c, t, key, attr, v).await.unwrap();
+}
+
+/// A Query on `index` with key condition `cond`, whose values `vals` bind to `:a`,
+/// `:b` and `:c` in order; `#status` and `#rank` stand for those reserved words.
+fn query(c: &Client, t: &str, index: &str, cond: &str, vals: &[Av]) -> QueryFluentBuilder {
+    let q = c.query().table_name(t).index_name(index);
+    let mut q = q.key_condition_expression(cond);
+    for word in ["status", "rank"] {
+        if cond.contains(&format!("#{word}")) {
+            q = q.expression_attribute_names(format!("#{word}"), word);
+        }
+    }
+    for (v, p) in vals.iter().zip([":a", ":b", ":c"]) {
+        q = q.expression_attribute_values(p, v.clone());
+    }
+    q
+}
+
+/// Pages through a Query or a Scan, following LastEvaluatedKey; yields the items in
+/// order and the key each page stopped at.
+macro_rules! all_pages {
+    ($q:expr) => {{
+        let (q, mut items, mut stops) = ($q, Vec::<Item>::new(), Vec::<Item>::new());
+        let mut start = None;
+        loop {
+            let out = q.clone().set_exclusive_start_key(start).send().await;
+            let out = out.unwrap();
+            items.extend(out.items().iter().cloned());
+            let Some(k) = out.last_evaluated_key else {
+                break (items, stops);
+            };
+            stops.push(k.clone());
+            start = Some(k);
+            assert!(stops.len() < 500, "paging does not end");
+        }
+    }};
+}
+
+async fn query_pages(q: QueryFluentBuilder) -> (Vec<Item>, Vec<Item>) {
+    all_pages!(q)
+}
+
+async fn scan_pages(q: ScanFluentBuilder) -> (Vec<Item>, Vec<Item>) {
+    all_pages!(q)
+}
+
+/// The items of every page of `q`.
+async fn query_all(q: QueryFluentBuilder) -> Vec<Item> {
+    query_pages(q).await.0
+}
+
+fn scan(c: &Client, t: &str, index: &str) -> ScanFluentBuilder {
+    c.scan().table_name(t).index_name(index)
+}
+
+/// The items of every page of a Scan of `index`.
+async fn scan_all(c: &Client, t: &str, index: &str) -> Vec<Item> {
+    scan_pages(scan(c, t, index)).await.0
+}
+
+/// Each item's `pk`, or `pk/sk` when its sort key is not `-`, sorted: GSI keys need
+/// not be unique and DynamoDB promises no order among items with equal index keys.
+fn ids<'a>(items: impl IntoIterator<Item = &'a Item>) -> Vec<String> {
+    let id = |i: &Item| match (i["pk"].as_s().unwrap(), i["sk"].as_s().unwrap()) {
+        (pk, sk) if sk == "-" => pk.clone(),
+        (pk, sk) => format!("{pk}/{sk}"),
+    };
+    let mut v: Vec<String> = items.into_iter().map(id).collect();
+    v.sort();
+    v
+}
+
+fn nums(items: &[Item], attr: &str) -> Vec<i64> {
+    let num = |i: &Item| i[attr].as_n().unwrap().parse::<i64>().unwrap();
+    items.iter().map(num).collect()
+}
+
+/// The attribute names of `it`, sorted.
+fn names(it: &Item) -> Vec<&str> {
+    let mut v: Vec<&str> = it.keys().map(String::as_str).collect();
+    v.sort();
+    v
+}
+
+/// The ids of all items in `by_email` under `email`.
+async fn by_email(c: &Client, t: &str, email: &str) -> Vec<String> {
+    ids(&query_all(query(c, t, "by_email", "email = :a", &[s(email)])).await)
+}
+
+/// The error code and message of a failed call.
+fn failure<E: ProvideErrorMetadata>(e: E) -> (String, String) {
+    let code = e.code().unwrap_or("<none>").to_string();
+    (code, e.message().unwrap_or_default().to_string())
+}
+
+/// The error code of a call that must have failed.
+fn code_of<T>(r: Result<T, impl ProvideErrorMetadata>) -> String {
+    match r.map_err(failure) {
+        Ok(_) => panic!("expected an error, the call succeeded"),
+        Err((code, _)) => code,
+    }
+}
+
+/// The message of a call that must have failed with a ValidationException.
+fn validation<T>(r: Result<T, impl ProvideErrorMetadata>) -> String {
+    match r.map_err(failure) {
+        Ok(_) => panic!("expected a ValidationException, the call succeeded"),
+        Err((code, message)) => {
+            assert_eq!(code, "ValidationException", "{message}");
+            message
+        }
+    }
+}
+
+fn put_request(spec: &str) -> WriteRequest {
+    let put = PutRequest::builder().set_item(Some(item(spec)));
+    let put = put.build().unwrap();
+    WriteRequest::builder().put_request(put).build()
+}
+
+fn delete_request(key: &str) -> WriteRequest {
+    let delete = DeleteRequest::builder().set_key(Some(item(key)));
+    let delete = delete.build().unwrap();
+    WriteRequest::builder().delete_request(delete).build()
+}
+
+/// Sends a BatchWriteItem that must be processed whole.
+async fn batch(c: &Client, t: &str, reqs: Vec<WriteRequest>) {
+    let out = c.batch_write_item().request_items(t, reqs).send().await;
+    let unprocessed = out.unwrap().unprocessed_items;
+    assert!(unprocessed.is_none_or(|u| u.is_empty()));
+}
+
+fn try_put(c: &Client, t: &str, spec: &str) -> PutItemFluentBuilder {
+    c.put_item().table_name(t).set_item(Some(item(spec)))
+}
+
+/// One GSI or LSI description as text: name, key schema, projection type and included
+/// attributes, `status` (`-` for none), ARN with the table's ARN shortened to `T`, and
+/// item count.
+macro_rules! summary {
+    ($i:expr, $status:expr, $table_arn:expr) => {{
+        let (i, status): (_, Option<&IndexStatus>) = ($i, $status);
+        let key = |k: &KeySchemaElement| format!("{}:{}", k.attribute_name(), k.key_type());
+        let ks: Vec<_> = i.key_schema().iter().map(key).collect();
+        let p = i.projection().unwrap();
+        let p = (
+            p.projection_type().unwrap().as_str(),
+            p.non_key_attributes(),
+        );
+        let arn = i.index_arn().unwrap_or_default().replace($table_arn, "T");
+        let (name, status) = (i.index_name().unwrap(), status.map_or("-", |s| s.as_str()));
+        format!("{name} {ks:?} {p:?} {status} {arn} {:?}", i.item_count())
+    }};
+}
+
+#[tokio::test]
+async fn describe_table_reports_both_index_lists_with_exact_counts() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-describe");
+    let created = create_users(&c, &t).await;
+    assert_eq!(created.global_secondary_indexes().len(), 2);
+    assert_eq!(created.local_secondary_indexes().len(), 1);
+
+    // Each index counts only the items that carry all of its key attributes: u5 has a
+    // status but no `created`.
+    put(&c, &t, "u1 email=a@x status=open created:1").await;
+    put(&c, &t, "u2 email=b@x name=Bo").await;
+    put(&c, &t, "u3 status=open created:2 rank:3").await;
+    put(&c, &t, "u4 name=Dan").await;
+    put(&c, &t, "u5 rank:1 status=open").await;
+    let d = describe(&c, &t).await;
+    assert_eq!(d.item_count(), Some(5));
+    assert_eq!(d.attribute_definitions().len(), 6);
+    let arn = d.table_arn().unwrap();
+    let gsis = d.global_secondary_indexes().iter();
+    let mut gsis: Vec<String> = gsis.map(|g| summary!(g, g.index_status(), arn)).collect();
+    gsis.sort();
+    assert_eq!(
+        gsis,
+        [
+            r#"by_email ["email:HASH"] ("ALL", []) ACTIVE T/index/by_email Some(2)"#,
+            concat!(
+                r#"by_status_time ["status:HASH", "created:RANGE"] ("INCLUDE", ["name"]) "#,
+                "ACTIVE T/index/by_status_time Some(2)"
+            ),
+        ]
+    );
+    let lsis = d.local_secondary_indexes().iter();
+    let lsis = lsis.map(|l| summary!(l, None, arn));
+    let want = r#"by_rank ["pk:HASH", "rank:RANGE"] ("KEYS_ONLY", []) - T/index/by_rank Some(2)"#;
+    assert_eq!(lsis.collect::<Vec<_>>(), [want]);
+}
+
+#[tokio::test]
+async fn every_write_path_maintains_the_gsi() {
+    let (_server, c, t) = users("idx-writes").await;
+    put(&c, &t, "u1 email=a@x").await;
+    put(&c, &t, "u2 email=a@x").await;
+    put(&c, &t, "u3 email=b@x").await;
+    put(&c, &t, "u4 name=Dan").await;
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u1", "u2"]);
+    assert_eq!(by_email(&c, &t, "b@x").await, ["u3"]);
+
+    // A PutItem that replaces an item moves it to its new index key.
+    put(&c, &t, "u2 email=b@x").await;
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u1"]);
+    assert_eq!(by_email(&c, &t, "b@x").await, ["u2", "u3"]);
+
+    // SET of the index key moves the item; REMOVE of it drops the item from the index.
+    set(&c, &t, "u1", "email", Some(s("c@x"))).await;
+    set(&c, &t, "u3", "email", None).await;
+    assert_eq!(by_email(&c, &t, "a@x").await, NONE);
+    assert_eq!(by_email(&c, &t, "b@x").await, ["u2"]);
+    assert_eq!(by_email(&c, &t, "c@x").await, ["u1"]);
+
+    // SET brings an item without the key into the index, and a later SET of another
+    // attribute refreshes the copy that an ALL projection holds.
+    set(&c, &t, "u4", "email", Some(s("a@x"))).await;
+    set(&c, &t, "u4", "age", Some(n(40))).await;
+    let got = query_all(query(&c, &t, "by_email", "email = :a", &[s("a@x")])).await;
+    assert_eq!(got, [item("u4 name=Dan email=a@x age:40")]);
+
+    // A write whose condition fails must leave the index as it was.
+    let p = try_put(&c, &t, "u4 email=z@x");
+    let e = p.condition_expression(NOT_EXISTS).send().await;
+    assert_eq!(code_of(e), "ConditionalCheckFailedException");
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u4"]);
+    assert_eq!(by_email(&c, &t, "z@x").await, NONE);
+
+    let d = c.delete_item().table_name(&t).set_key(Some(item("u4")));
+    d.send().await.unwrap();
+    assert_eq!(by_email(&c, &t, "a@x").await, NONE);
+
+    let puts = ["u5 email=a@x", "u6 email=a@x"].map(put_request);
+    batch(&c, &t, [&puts[..], &[delete_request("u1")]].concat()).await;
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u5", "u6"]);
+    assert_eq!(by_email(&c, &t, "c@x").await, NONE);
+
+    let tx = TransactWriteItem::builder;
+    let tx_put = |spec: &str| {
+        let p = Put::builder().table_name(&t).set_item(Some(item(spec)));
+        tx().put(p.build().unwrap()).build()
+    };
+    let update = Update::builder().table_name(&t).set_key(Some(item("u5")));
+    let update = update.update_expression("SET email = :e");
+    let update = update.expression_attribute_values(":e", s("d@x")).build();
+    let delete = Delete::builder().table_name(&t).set_key(Some(item("u6")));
+    let items = vec![
+        tx_put("u7 email=a@x"),
+        tx().update(update.unwrap()).build(),
+        tx().delete(delete.build().unwrap()).build(),
+    ];
+    let w = c.transact_write_items().set_transact_items(Some(items));
+    w.send().await.unwrap();
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u7"]);
+    assert_eq!(by_email(&c, &t, "d@x").await, ["u5"]);
+
+    // A cancelled transaction must not leave its Put in the index.
+    let check = ConditionCheck::builder().table_name(&t);
+    let check = check.set_key(Some(item("u7")));
+    let check = check.condition_expression(NOT_EXISTS).build();
+    let items = vec![
+        tx_put("u8 email=a@x"),
+        tx().condition_check(check.unwrap()).build(),
+    ];
+    let w = c.transact_write_items().set_transact_items(Some(items));
+    assert_eq!(code_of(w.send().await), "TransactionCanceledException");
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u7"]);
+
+    // The whole index, through Scan and DescribeTable, is exactly the items that still
+    // have an email.
+    assert_eq!(ids(&scan_all(&c, &t, "by_email").await), ["u2", "u5", "u7"]);
+    let d = describe(&c, &t).await;
+    let gsis = d.global_secondary_indexes().iter();
+    let mut gsis = gsis.filter(|g| g.index_name() == Some("by_email"));
+    assert_eq!(gsis.next().unwrap().item_count(), Some(3));
+}
+
+#[tokio::test]
+async fn sparse_index_holds_only_items_with_every_index_key_attribute() {
+    let (_server, c, t) = users("idx-sparse").await;
+    put(&c, &t, "s1 status=open created:1").await;
+    put(&c, &t, "s2 status=open").await;
+    put(&c, &t, "s3 created:2").await;
+    put(&c, &t, "s4 name=none").await;
+    put(&c, &t, "s5 status=open created:3 email=e@x").await;
+
+    let q = query(&c, &t, "by_status_time", "#status = :a", &[s("open")]);
+    assert_eq!(ids(&query_all(q).await), ["s1", "s5"]);
+    assert_eq!(ids(&scan_all(&c, &t, "by_status_time").await), ["s1", "s5"]);
+    assert_eq!(ids(&scan_all(&c, &t, "by_email").await), ["s5"]);
+
+    // Completing the index key of s2 brings it in.
+    set(&c, &t, "s2", "created", Some(n(9))).await;
+    let all = scan_all(&c, &t, "by_status_time").await;
+    assert_eq!(ids(&all), ["s1", "s2", "s5"]);
+}
+
+#[tokio::test]
+async fn gsi_sort_key_conditions_order_and_shared_key_values() {
+    let (_server, c, t) = users("idx-range").await;
+    // o3 and o5 share both index key values: a GSI key is not unique.
+    for (i, at) in [5, 1, 8, 2, 3, 2].into_iter().enumerate() {
+        put(&c, &t, &format!("o{i} status=open created:{at}")).await;
+    }
+    put(&c, &t, "c0 status=closed created:2").await;
+    put(&c, &t, "c1 status=closed created:1").await;
+    // The open items matching a condition on `created`, whose values bind from `:b`.
+    let open = async |cond: &str, vals: &[Av]| {
+        let vals = [&[s("open")][..], vals].concat();
+        let cond = format!("#status = :a {cond}");
+        query_all(query(&c, &t, "by_status_time", &cond, &vals)).await
+    };
+    let created = async |cond: &str, vals: &[Av]| nums(&open(cond, vals).await, "created");
+    assert_eq!(created("", &[]).await, [1, 2, 2, 3, 5, 8]);
+    assert_eq!(created("AND created = :b", &[n(2)]).await, [2, 2]);
+    assert_eq!(ids(&open("AND created = :b", &[n(2)]).await), ["o3", "o5"]);
+    assert_eq!(created("AND created < :b", &[n(3)]).await, [1, 2, 2]);
+    assert_eq!(created("AND created <= :b", &[n(3)]).await, [1, 2, 2, 3]);
+    assert_eq!(created("AND created > :b", &[n(3)]).await, [5, 8]);
+    assert_eq!(created("AND created >= :b", &[n(3)]).await, [3, 5, 8]);
+    let between = "AND created BETWEEN :b AND :c";
+    assert_eq!(created(between, &[n(2), n(5)]).await, [2, 2, 3, 5]);
+
+    let closed = query(&c, &t, "by_status_time", "#status = :a", &[s("closed")]);
+    assert_eq!(nums(&query_all(closed).await, "created"), [1, 2]);
+    let q = query(&c, &t, "by_status_time", "#status = :a", &[s("open")]);
+    let desc = query_all(q.scan_index_forward(false)).await;
+    assert_eq!(nums(&desc, "created"), [8, 5, 3, 2, 2, 1]);
+}
+
+#[tokio::test]
+async fn gsi_begins_with_on_a_string_sort_key_of_a_hash_only_table() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-prefix");
+    let defs = [("pk", Ty::S), ("team", Ty::S), ("handle", Ty::S)];
+    let all = projection(ProjectionType::All, &[]);
+    let g = gsi("by_team_handle", "team", Some("handle"), all);
+    let created = try_create(&c, &t, &defs, ("pk", None), vec![g], vec![]).await;
+    created.unwrap();
+    let handles = ["ab", "abc", "abd", "b", "abc", "a", "abc"];
+    for (i, handle) in handles.into_iter().enumerate() {
+        let team = if i == 4 { "blue" } else { "red" };
+        let mut it = item(&format!("h{i} team={team} handle={handle}"));
+        it.remove("sk");
+        let p = c.put_item().table_name(&t).set_item(Some(it));
+        p.send().await.unwrap();
+    }
+    let cond = "team = :a AND begins_with(handle, :b)";
+    let q = query(&c, &t, "by_team_handle", cond, &[s("red"), s("ab")]);
+    let handles = |items: &[Item]| -> Vec<String> {
+        let handle = |i: &Item| i["handle"].as_s().unwrap().clone();
+        items.iter().map(handle).collect()
+    };
+    let got = query_all(q.clone()).await;
+    assert_eq!(handles(&got), ["ab", "abc", "abc", "abd"]);
+    let mut pks: Vec<_> = got.iter().map(|i| i["pk"].as_s().unwrap()).collect();
+    pks.sort();
+    assert_eq!(pks, ["h0", "h1", "h2", "h6"]);
+    let (got, stops) = query_pages(q.scan_index_forward(false).limit(1)).await;
+    assert_eq!(handles(&got), ["abd", "abc", "abc", "ab"]);
+    // On a hash-only table a page stops at the table key plus the index key.
+    assert!(stops.len() >= 3);
+    for k in &stops {
+        assert_eq!(names(k), ["handle", "pk", "team"]);
+    }
+}
+
+#[tokio::test]
+async fn gsi_and_lsi_paging_returns_every_item_once() {
+    let (_server, c, t) = users("idx-pages").await;
+    // Many items share each `created` value, so page boundaries fall inside runs of
+    // equal index keys, where only the table key tells items apart.
+    for i in 0..25 {
+        put(&c, &t, &format!("m{i:02} status=many created:{}", i % 7)).await;
+        put(&c, &t, &format!("p/s{i:02} rank:{}", i % 4)).await;
+    }
+    put(&c, &t, "x status=few created:1").await;
+    let want: Vec<String> = (0..25).map(|i| format!("m{i:02}")).collect();
+    for limit in [1, 3, 7, 25] {
+        for forward in [true, false] {
+            let q = query(&c, &t, "by_status_time", "#status = :a", &[s("many")]);
+            let q = q.limit(limit).scan_index_forward(forward);
+            let (items, stops) = query_pages(q).await;
+            assert_eq!(ids(&items), want, "limit {limit}, forward {forward}");
+            let mut order = nums(&items, "created");
+            if !forward {
+                order.reverse();
+            }
+            assert!(order.is_sorted(), "index order across pages: {order:?}");
+            assert!(stops.len() >= 24 / limit as usize, "Limit {limit} pages");
+            for k in &stops {
+                assert_eq!(names(k), ["created", "pk", "sk", "status"]);
+            }
+        }
+    }
+    let q = query(&c, &t, "by_rank", "pk = :a", &[s("p")]).limit(5);
+    let (items, stops) = query_pages(q).await;
+    assert!(nums(&items, "rank").is_sorted());
+    let want: Vec<String> = (0..25).map(|i| format!("p/s{i:02}")).collect();
+    assert_eq!(ids(&items), want);
+    assert!(stops.len() >= 4);
+    for k in &stops {
+        assert_eq!(names(k), ["pk", "rank", "sk"]);
+    }
+}
+
+#[tokio::test]
+async fn projections_shape_what_index_reads_return() {
+    let (_server, c, t) = users("idx-proj").await;
+    let full = "p/a email=a@x status=open created:1 name=Ann rank:3 age:30";
+    let nameless = "p/b status=open created:2 rank:1 age:31";
+    put(&c, &t, full).await;
+    put(&c, &t, nameless).await;
+
+    let got = query_all(query(&c, &t, "by_email", "email = :a", &[s("a@x")])).await;
+    assert_eq!(got, [item(full)], "ALL projects every attribute");
+
+    let open = query(&c, &t, "by_status_time", "#status = :a", &[s("open")]);
+    let got = query_all(open.clone()).await;
+    let got: Vec<_> = got.iter().map(names).collect();
+    let with_name = vec!["created", "name", "pk", "sk", "status"];
+    let included = [with_name, vec!["created", "pk", "sk", "status"]];
+    assert_eq!(got, included, "INCLUDE: keys and included attributes");
+    let explicit = open.clone().select(Select::AllProjectedAttributes);
+    let explicit = explicit.send().await.unwrap();
+    let explicit: Vec<_> = explicit.items().iter().map(names).collect();
+    assert_eq!(explicit, included);
+
+    let by_p = query(&c, &t, "by_rank", "pk = :a", &[s("p")]);
+    let got: Vec<_> = query_all(by_p.clone()).await;
+    let got: Vec<_> = got.iter().map(names).collect();
+    assert_eq!(got, [["pk", "rank", "sk"]; 2], "KEYS_ONLY: the keys");
+
+    let m = validation(open.clone().select(Select::AllAttributes).send().await);
+    assert_eq!(
+        m,
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not \
+         supported for global secondary index by_status_time because its projection type \
+         is not ALL"
+    );
+
+    let count = open.select(Select::Count).send().await.unwrap();
+    assert_eq!(count.count, 2);
+    assert!(count.items().is_empty());
+    let count = scan(&c, &t, "by_email").select(Select::Count);
+    assert_eq!(count.send().await.unwrap().count, 1);
+
+    // An LSI can fetch what it does not project from its table, so ALL_ATTRIBUTES on
+    // a KEYS_ONLY LSI returns whole items, in rank order.
+    let whole = by_p.select(Select::AllAttributes).send().await.unwrap();
+    assert_eq!(whole.items(), [item(nameless), item(full)]);
+}
+
+#[tokio::test]
+async fn consistent_reads_unknown_indexes_and_wrong_key_conditions() {
+    let (_server, c, t) = users("idx-reads").await;
+    put(&c, &t, "p/a email=a@x rank:1").await;
+
+    let q = query(&c, &t, "by_email", "email = :a", &[s("a@x")]);
+    let m = validation(q.consistent_read(true).send().await);
+    let gsi_consistent = "Consistent reads are not supported on global secondary indexes";
+    assert_eq!(m, gsi_consistent);
+
+    // An LSI lives in its table's partitions, so it can be read consistently.
+    let q = query(&c, &t, "by_rank", "pk = :a", &[s("p")]);
+    assert_eq!(q.consistent_read(true).send().await.unwrap().count, 1);
+
+    let nope = "The table does not have the specified index: nope";
+    let q = query(&c, &t, "nope", "email = :a", &[s("a@x")]);
+    assert_eq!(validation(q.send().await), nope);
+    assert_eq!(validation(scan(&c, &t, "nope").send().await), nope);
+
+    // The key condition must name the index's key, not the table's.
+    let q = query(&c, &t, "by_email", "pk = :a", &[s("p")]);
+    let m = validation(q.send().await);
+    let missed = "Query condition missed key schema element";
+    assert!(m.contains(missed), "{m}");
+}
+
+#[tokio::test]
+async fn index_key_of_the_wrong_type_is_rejected_and_writes_nothing() {
+    let (_server, c, t) = users("idx-types").await;
+    let u1 = "u1 email=a@x status=open created:1 rank:2";
+    put(&c, &t, u1).await;
+    let mismatch = |attr: &str, want: &str, got: &str, index: &str| {
+        format!(
+            "One or more parameter values were invalid: Type mismatch for Index Key {attr} \
+             Expected: {want} Actual: {got} IndexName: {index}"
+        )
+    };
+    let email_n = mismatch("email", "S", "N", "by_email");
+    let try_put = |spec: &str| try_put(&c, &t, spec).send();
+
+    assert_eq!(validation(try_put("u1 email:5").await), email_n);
+    let m = validation(try_put("u2 status=open created=x").await);
+    assert_eq!(m, mismatch("created", "N", "S", "by_status_time"));
+    let m = validation(try_set(&c, &t, "u1", "email", Some(n(5))).await);
+    assert_eq!(m, email_n);
+    let m = validation(try_set(&c, &t, "u1", "rank", Some(s("high"))).await);
+    assert_eq!(m, mismatch("rank", "N", "S", "by_rank"));
+
+    // One bad item fails the whole batch, so its good neighbour is not written either.
+    let batch = vec![put_request("u3 email=c@x"), put_request("u4 email:7")];
+    let m = validation(c.batch_write_item().request_items(&t, batch).send().await);
+    assert_eq!(m, email_n);
+
+    assert_eq!(get(&c, &t, "u1").await, Some(item(u1)));
+    for pk in ["u2", "u3", "u4"] {
+        assert_eq!(get(&c, &t, pk).await, None, "{pk}");
+    }
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u1"]);
+    assert_eq!(by_email(&c, &t, "c@x").await, NONE);
+    assert_eq!(ids(&scan_all(&c, &t, "by_status_time").await), ["u1"]);
+}
+
+#[tokio::test]
+async fn create_table_rejects_invalid_index_definitions() {
+    let server = Server::start();
+    let c = server.client();
+    let invalid = "One or more parameter values were invalid: ";
+    // Each CreateTable must fail with a message starting as given and create nothing.
+    let rejected = async |defs: &[(&str, Ty)], key, gsis, lsis, want: &str| {
+        let t = table_name("idx-bad");
+        let m = validation(try_create(&c, &t, defs, key, gsis, lsis).await);
+        let want = format!("{invalid}{want}");
+        assert!(m.starts_with(&want), "{m:?} should start with {want:?}");
+        let gone = c.describe_table().table_name(&t).send().await;
+        assert_eq!(code_of(gone), "ResourceNotFoundException");
+    };
+    let email_gsi = |name: &str| gsi(name, "email", None, keys_only());
+    // The message goes on to list the AttributeDefinitions, in an order DynamoDB does
+    // not document, so only its start is checked.
+    let undefined = "Some index key attributes are not defined in AttributeDefinitions. \
+                     Keys: [email]";
+    let gsis = vec![email_gsi("by_email")];
+    rejected(&[("pk", Ty::S)], ("pk", None), gsis, vec![], undefined).await;
+
+    let table = ("pk", Some("sk"));
+    let defs = [
+        ("pk", Ty::S),
+        ("sk", Ty::S),
+        ("email", Ty::S),
+        ("rank", Ty::N),
+    ];
+    let dup = "Duplicate index name: dup";
+    let gsis = vec![email_gsi("dup"), email_gsi("dup")];
+    rejected(&defs[..3], table, gsis, vec![], dup).await;
+    // GSIs and LSIs share one namespace of index names.
+    let lsis = vec![lsi("dup", "pk", "rank", keys_only())];
+    rejected(&defs, table, vec![email_gsi("dup")], lsis, dup).await;
+
+    let lsis = vec![lsi("by_email_rank", "email", "rank", keys_only())];
+    let other_hash = "Index KeySchema does not have the same leading hash key as table \
+                      KeySchema for index: by_email_rank. index hash key: email, table hash \
+                      key: pk";
+    rejected(&defs, table, vec![], lsis, other_hash).await;
+
+    let listed = c.list_tables().send().await.unwrap();
+    assert!(
+        listed.table_names().is_empty(),
+        "{:?}",
+        listed.table_names()
+    );
+}
+
+#[tokio::test]
+async fn indexes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let t = table_name("idx-crash");
+    create_users(&c, &t).await;
+    let (u3, p) = ("u3 status=open created:4 name=Ann", "p/x rank:5 age:1");
+    for spec in ["u1 email=a@x", "u2 email=a@x", u3, p] {
+        put(&c, &t, spec).await;
+    }
+    set(&c, &t, "u2", "email", Some(s("b@x"))).await;
+    server.kill9();
+
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let d = describe(&c, &t).await;
+    assert_eq!(d.global_secondary_indexes().len(), 2);
+    assert_eq!(d.local_secondary_indexes().len(), 1);
+    assert_eq!(d.item_count(), Some(4));
+    assert_eq!(by_email(&c, &t, "a@x").await, ["u1"]);
+    assert_eq!(by_email(&c, &t, "b@x").await, ["u2"]);
+    let q = query(&c, &t, "by_status_time", "#status = :a", &[s("open")]);
+    assert_eq!(query_all(q).await, [item(u3)]);
+    let q = query(&c, &t, "by_rank", "pk = :a", &[s("p")]);
+    assert_eq!(query_all(q).await, [item("p/x rank:5")]);
+
+    // The restarted server keeps maintaining the recovered index.
+    set(&c, &t, "u1", "email", Some(s("b@x"))).await;
+    assert_eq!(by_email(&c, &t, "a@x").await, NONE);
+    assert_eq!(by_email(&c, &t, "b@x").await, ["u1", "u2"]);
+}
+
+#[tokio::test]
+async fn recreated_table_starts_with_empty_indexes() {
+    let (_server, c, t) = users("idx-recreate").await;
+    put(&c, &t, "old email=a@x status=open created:1 rank:1").await;
+    c.delete_table().table_name(&t).send().await.unwrap();
+    let gone = c.wait_until_table_not_exists().table_name(&t);
+    gone.wait(Duration::from_secs(10)).await.unwrap();
+
+    create_users(&c, &t).await;
+    assert_eq!(by_email(&c, &t, "a@x").await, NONE);
+    let q = query(&c, &t, "by_status_time", "#status = :a", &[s("open")]);
+    assert!(query_all(q).await.is_empty());
+    let q = query(&c, &t, "by_rank", "pk = :a", &[s("old")]);
+    assert!(query_all(q).await.is_empty());
+    for index in ["by_email", "by_status_time", "by_rank"] {
+        assert!(scan_all(&c, &t, index).await.is_empty(), "{index}");
+    }
+    let d = describe(&c, &t).await;
+    let counts = d.global_secondary_indexes().iter().map(|g| g.item_count());
+    assert_eq!(counts.collect::<Vec<_>>(), [Some(0), Some(0)]);
+    assert_eq!(d.local_secondary_indexes()[0].item_count(), Some(0));
+
+    put(&c, &t, "new email=a@x").await;
+    assert_eq!(by_email(&c, &t, "a@x").await, ["new"]);
+}
+
+#[tokio::test]
+async fn scan_on_an_index_covers_its_items_once_in_pages_and_segments() {
+    let (_server, c, t) = users("idx-scan").await;
+    // Every item has `age`; a third lack an email, half lack status, created and name,
+    // and the LSI holds every fifth.
+    let spec = |i: i64| {
+        let mut spec = format!("i{i:02} age:{i}");
+        if i % 3 != 0 {
+            spec += &format!(" email=e{}@x", i % 4);
+        }
+        if i % 2 == 0 {
+            spec += &format!(" status=s{} created:{i} name=n{i}", i % 4 / 2);
+        }
+        if i % 5 == 0 {
+            spec += &format!(" rank:{i}");
+        }
+        spec
+    };
+    let specs: Vec<String> = (0..60).map(spec).collect();
+    for chunk in specs.chunks(25) {
+        batch(&c, &t, chunk.iter().map(|spec| put_request(spec)).collect()).await;
+    }
+    let items: Vec<Item> = specs.iter().map(|spec| item(spec)).collect();
+    // The ids of the written items that have `attr`.
+    let having = |attr: &str| ids(items.iter().filter(|i| i.contains_key(attr)));
+
+    let got = scan_all(&c, &t, "by_email").await;
+    assert_eq!(ids(&got), having("email"), "each indexed item once");
+    for it in &got {
+        let written = items.iter().find(|i| i["pk"] == it["pk"]);
+        assert_eq!(Some(it), written, "ALL projects whole items");
+    }
+
+    let (got, stops) = scan_pages(scan(&c, &t, "by_status_time").limit(4)).await;
+    assert_eq!(ids(&got), having("created"), "each item once across pages");
+    for it in &got {
+        assert_eq!(names(it), ["created", "name", "pk", "sk", "status"]);
+    }
+    assert!(stops.len() >= 7, "Limit 4 pages");
+    for k in &stops {
+        assert_eq!(names(k), ["created", "pk", "sk", "status"]);
+    }
+
+    let got = scan_all(&c, &t, "by_rank").await;
+    assert_eq!(ids(&got), having("rank"));
+    for it in &got {
+        assert_eq!(names(it), ["pk", "rank", "sk"]);
+    }
+
+    for total in [1, 2, 3, 5] {
+        let mut seen = Vec::new();
+        for segment in 0..total {
+            let q = scan(&c, &t, "by_email").segment(segment);
+            let q = q.total_segments(total);
+            seen.extend(scan_pages(q).await.0);
+        }
+        assert_eq!(ids(&seen), having("email"), "{total} segments");
+    }
+}
