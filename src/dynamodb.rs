@@ -8,8 +8,8 @@ use bytes::Bytes;
 use eddy_engine::{
     BatchGetTable, BatchWriteRequest, BillingMode, ConditionCheckInput, CreateTableInput,
     DeleteItemInput, Done, Engine, Error, ExpressionAttributes, GetItemInput, IndexInput,
-    IndexKind, IndexProjection, KeyAttribute, KeyRole, KeySchema, KeyType, Page, PutItemInput,
-    QueryInput, ReturnValues, ScanInput, Select, StreamSpecification, StreamViewType,
+    IndexKind, IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, Page,
+    PutItemInput, QueryInput, ReturnValues, ScanInput, Select, StreamSpecification, StreamViewType,
     TableDescription, Throughput, TransactWriteAction, TransactWriteInput, UpdateItemInput,
     UpdateTableInput, WriteOutput, key_type_descriptor,
 };
@@ -875,9 +875,9 @@ fn throughput(p: Option<ProvisionedThroughput>) -> Result<Option<Throughput>, Ap
     .transpose()
 }
 
-fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
-    let mut definitions = Vec::new();
-    for d in required(r.attribute_definitions, "attributeDefinitions")? {
+fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttribute>, ApiError> {
+    let mut definitions = Vec::with_capacity(list.len());
+    for d in list {
         let key_type = match d.attribute_type.as_str() {
             "S" => KeyType::S,
             "N" => KeyType::N,
@@ -894,6 +894,12 @@ fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiEr
             key_type,
         });
     }
+    Ok(definitions)
+}
+
+fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let definitions =
+        attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
     let input = CreateTableInput {
         name: required(r.table_name, "tableName")?,
@@ -1115,24 +1121,87 @@ struct UpdateTableRequest {
     billing_mode: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughput>,
     stream_specification: Option<WireStreamSpecification>,
-    global_secondary_index_updates: Option<Vec<Value>>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
+    global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
 }
 
-fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
-    if r.global_secondary_index_updates
-        .is_some_and(|u| !u.is_empty())
-    {
-        // An honest refusal rather than a silent no-op: adding an index needs a backfill
-        // Eddy does not have yet.
+/// One entry of `GlobalSecondaryIndexUpdates`: exactly one of its members is set.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireIndexUpdate {
+    create: Option<WireIndex>,
+    delete: Option<WireIndexName>,
+    update: Option<WireIndexName>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireIndexName {
+    index_name: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+}
+
+fn index_updates(
+    list: Option<Vec<WireIndexUpdate>>,
+    other_changes: bool,
+) -> Result<Vec<IndexUpdate>, ApiError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    if list.is_empty() && other_changes {
         return Err(Error::validation(
-            "GlobalSecondaryIndexUpdates are not supported by Eddy yet: declare secondary indexes when creating the table",
+            "One or more parameter values were invalid: List of GlobalSecondaryIndexUpdates is empty",
         )
         .into());
     }
+    let mut out = Vec::with_capacity(list.len());
+    for u in list {
+        out.push(match (u.create, u.delete, u.update) {
+            (Some(c), None, None) => {
+                let mut inputs = index_inputs(Some(vec![c]), None)?;
+                IndexUpdate::Create(inputs.remove(0))
+            }
+            (None, Some(d), None) => IndexUpdate::Delete(required(
+                d.index_name,
+                "globalSecondaryIndexUpdates.1.member.delete.indexName",
+            )?),
+            (None, None, Some(u)) => IndexUpdate::Update(
+                required(
+                    u.index_name,
+                    "globalSecondaryIndexUpdates.1.member.update.indexName",
+                )?,
+                throughput(u.provisioned_throughput)?,
+            ),
+            (None, None, None) => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
+                )
+                .into());
+            }
+            _ => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+                )
+                .into());
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let other_changes = r.billing_mode.is_some()
+        || r.provisioned_throughput.is_some()
+        || r.stream_specification.is_some();
     let input = UpdateTableInput {
         billing_mode: billing_mode(r.billing_mode)?,
         throughput: throughput(r.provisioned_throughput)?,
         stream: stream_spec(r.stream_specification)?,
+        attribute_definitions: r
+            .attribute_definitions
+            .map(attribute_definitions)
+            .transpose()?,
+        index_updates: index_updates(r.global_secondary_index_updates, other_changes)?,
     };
     let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

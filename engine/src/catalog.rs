@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::{IndexDef, IndexInput, IndexStats};
+use crate::index::{IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::keys::KeyType;
 use crate::limits::{
     KEY_ATTRIBUTE_NAME_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
@@ -80,7 +80,7 @@ pub struct TableDef {
     /// Hash shards of the table; fixed at creation.
     pub shards: u16,
     pub tags: BTreeMap<String, String>,
-    /// Secondary indexes, fixed at creation. Stored after the rest (format version 2),
+    /// Secondary indexes as readers see them. Stored after the rest (format version 2),
     /// so definitions written before indexes existed still decode.
     #[serde(skip)]
     pub indexes: Vec<IndexDef>,
@@ -101,8 +101,10 @@ pub struct TableStats {
     pub size_bytes: AtomicI64,
     /// Set when the table is deleted, so that writes already queued for it fail.
     pub deleted: AtomicBool,
-    /// Item count and size of each index, by position in `TableDef::indexes`.
-    pub indexes: Vec<IndexStats>,
+    /// The secondary indexes the writer keeps, with their counters. Only the writer
+    /// thread changes the list, so a write and the indexes it maintains are ordered
+    /// (an index being added is kept before readers can see it, see `index.rs`).
+    pub indexes: std::sync::RwLock<Arc<Vec<LiveIndex>>>,
     /// The table's enabled stream, if any. Only the writer thread changes it, so a
     /// write and the stream state it sees are ordered (see `stream.rs`).
     pub stream: std::sync::RwLock<Option<Arc<crate::stream::StreamDef>>>,
@@ -111,12 +113,26 @@ pub struct TableStats {
 }
 
 impl TableStats {
-    /// Counters for a table with `indexes` secondary indexes.
-    pub fn with_indexes(indexes: usize) -> TableStats {
+    /// Counters for a table with these secondary indexes.
+    pub fn with_indexes(indexes: &[IndexDef]) -> TableStats {
+        let live = indexes.iter().cloned().map(LiveIndex::new).collect();
         TableStats {
-            indexes: (0..indexes).map(|_| IndexStats::default()).collect(),
+            indexes: std::sync::RwLock::new(Arc::new(live)),
             ..TableStats::default()
         }
+    }
+
+    /// The live index list (cheap: an `Arc`).
+    pub fn live_indexes(&self) -> Arc<Vec<LiveIndex>> {
+        Arc::clone(&self.indexes.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The counters of index `id`, if the writer keeps it.
+    pub fn index_counters(&self, id: u32) -> Option<Arc<IndexStats>> {
+        self.live_indexes()
+            .iter()
+            .find(|l| l.def.id == id)
+            .map(|l| Arc::clone(&l.counters))
     }
 
     pub fn add(&self, items: i64, bytes: i64) {

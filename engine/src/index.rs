@@ -9,6 +9,12 @@
 //! that gives an index key attribute the wrong type, or an empty value, is rejected
 //! before anything is written, as DynamoDB rejects it.
 //!
+//! UpdateTable adds a global index to a live table in steps, each a writer job of its
+//! own ([`Engine::build_index`]): first the writer starts keeping the index, then the
+//! items already there are indexed a key range at a time, then the index is counted.
+//! Only then do readers see it. Deleting an index stops the writer keeping it before
+//! its entries are purged.
+//!
 //! # Layout
 //!
 //! Entries live in the `items` keyspace under the index's own storage id, allocated
@@ -25,21 +31,27 @@
 //!
 //! This module knows nothing of the wire JSON.
 
+use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::TableRef;
 use crate::catalog::{
     BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, constraint_errors,
     key_type_descriptor, resolve_key_schema, validate_throughput,
 };
+use crate::codec::decode_item;
 use crate::error::{Error, Result};
-use crate::keys::{encode_key_value, item_key};
+use crate::keys::{encode_key_value, item_key, table_prefix};
 use crate::limits::{
     GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,
     INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX, PARTITION_KEY_BYTES_MAX,
     SORT_KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN,
 };
+use crate::store::{Engine, count_items, lock, write};
+use crate::stored::StoredItem;
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +105,180 @@ pub struct IndexInput {
     pub projection_type: Option<String>,
     pub non_key_attributes: Option<Vec<String>>,
     pub throughput: Option<Throughput>,
+}
+
+/// An index the writer keeps, with its counters.
+#[derive(Debug, Clone)]
+pub struct LiveIndex {
+    pub def: IndexDef,
+    pub counters: Arc<IndexStats>,
+}
+
+impl LiveIndex {
+    pub fn new(def: IndexDef) -> LiveIndex {
+        LiveIndex {
+            def,
+            counters: Arc::new(IndexStats::default()),
+        }
+    }
+}
+
+/// One entry of UpdateTable's `GlobalSecondaryIndexUpdates`.
+#[derive(Debug, Clone)]
+pub enum IndexUpdate {
+    Create(IndexInput),
+    Delete(String),
+    /// A new provisioned throughput for the index.
+    Update(String, Option<Throughput>),
+}
+
+impl IndexUpdate {
+    fn name(&self) -> &str {
+        match self {
+            IndexUpdate::Create(i) => &i.name,
+            IndexUpdate::Delete(n) | IndexUpdate::Update(n, _) => n,
+        }
+    }
+}
+
+/// Checks UpdateTable's index updates against the table and applies them to `def`
+/// (which the caller persists and publishes); returns the index to build, if one is
+/// created, and the index to drop, if one is deleted.
+pub(crate) fn plan_updates(
+    def: &mut TableDef,
+    updates: &[IndexUpdate],
+    definitions: Option<&[KeyAttribute]>,
+) -> Result<(Option<IndexDef>, Option<IndexDef>)> {
+    let online = updates
+        .iter()
+        .filter(|u| !matches!(u, IndexUpdate::Update(..)))
+        .count();
+    if online > 1 {
+        return Err(Error::LimitExceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table".into(),
+        ));
+    }
+    for (i, u) in updates.iter().enumerate() {
+        if updates[..i].iter().any(|e| e.name() == u.name()) {
+            return Err(invalid(format!(
+                "Only one global secondary index update per index is allowed simultaneously. Index: {}",
+                u.name()
+            )));
+        }
+    }
+    let not_found = |name: &str| {
+        Error::not_found(format!(
+            "Requested resource not found: Index {name} for table {}",
+            def.name
+        ))
+    };
+    let (mut build, mut drop) = (None, None);
+    for u in updates {
+        match u {
+            IndexUpdate::Update(name, throughput) => {
+                let billing = def.billing_mode;
+                let ix = def
+                    .indexes
+                    .iter_mut()
+                    .find(|i| i.name == *name && i.kind == IndexKind::Global)
+                    .ok_or_else(|| not_found(name))?;
+                match (billing, throughput) {
+                    (BillingMode::Provisioned, Some(t)) => {
+                        validate_throughput(*t)?;
+                        ix.throughput = Some(*t);
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "ProvisionedThroughput of index {name} can only be updated on a PROVISIONED table"
+                        )));
+                    }
+                }
+            }
+            IndexUpdate::Delete(name) => {
+                let at = def
+                    .indexes
+                    .iter()
+                    .position(|i| i.name == *name && i.kind == IndexKind::Global)
+                    .ok_or_else(|| not_found(name))?;
+                drop = Some(def.indexes.remove(at));
+            }
+            IndexUpdate::Create(input) => {
+                if input.kind != IndexKind::Global {
+                    return Err(invalid(
+                        "Local secondary indexes can only be created with the table",
+                    ));
+                }
+                if def.indexes.iter().any(|i| i.name == input.name) {
+                    return Err(invalid(format!("Index already exists: {}", input.name)));
+                }
+                let globals = def
+                    .indexes
+                    .iter()
+                    .filter(|i| i.kind == IndexKind::Global)
+                    .count();
+                if globals >= GLOBAL_INDEXES_PER_TABLE_MAX {
+                    return Err(Error::LimitExceeded(format!(
+                        "Subscriber limit exceeded: Number of global secondary indexes exceeds per-table limit of {GLOBAL_INDEXES_PER_TABLE_MAX}"
+                    )));
+                }
+                let mut merged = def.attribute_definitions.clone();
+                for d in definitions.unwrap_or_default() {
+                    match merged.iter().find(|m| m.name == d.name) {
+                        Some(m) if m.key_type != d.key_type => {
+                            return Err(invalid(format!(
+                                "Attributes cannot be redefined. Please check that your attribute has the same type as previously defined. Existing schema: {}({}) New schema: {}({})",
+                                m.name,
+                                key_type_descriptor(m.key_type),
+                                d.name,
+                                key_type_descriptor(d.key_type)
+                            )));
+                        }
+                        Some(_) => {}
+                        None => merged.push(d.clone()),
+                    }
+                }
+                let defined = |n: &String| merged.iter().any(|m| m.name == *n);
+                if definitions.is_none() && !input.key_schema.iter().all(|(n, _)| defined(n)) {
+                    return Err(invalid(format!(
+                        "AttributeDefinitions is not specified for index: {}",
+                        input.name
+                    )));
+                }
+                let mut new = validate_indexes(
+                    std::slice::from_ref(input),
+                    &def.key_schema,
+                    &merged,
+                    def.billing_mode,
+                )?;
+                def.attribute_definitions = merged;
+                let index = new.remove(0);
+                def.indexes.push(index.clone());
+                build = Some(index);
+            }
+        }
+    }
+    // Attribute definitions are those of the keys in use; an unused one is refused
+    // (as at CreateTable), and a dropped index's go with it.
+    let used: Vec<String> = def
+        .key_schema
+        .names()
+        .chain(def.indexes.iter().flat_map(|i| i.key_schema.names()))
+        .map(str::to_string)
+        .collect();
+    if let Some(unused) = def
+        .attribute_definitions
+        .iter()
+        .find(|d| !used.contains(&d.name))
+        && build.is_some()
+    {
+        return Err(invalid(format!(
+            "Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+            unused.name,
+            used.join(", ")
+        )));
+    }
+    def.attribute_definitions.retain(|d| used.contains(&d.name));
+    Ok((build, drop))
 }
 
 /// Item count and size of one index, kept like the table's (`catalog::TableStats`).
@@ -385,8 +571,8 @@ pub fn projects_all(table: &TableDef, index: &IndexDef, names: &[&str]) -> bool 
 
 /// Rejects an item whose value for an index key attribute has the wrong type, is
 /// empty, or is too long, as DynamoDB rejects such a write.
-pub fn check_item(table: &TableDef, item: &Item) -> Result<()> {
-    for index in &table.indexes {
+pub fn check_item(indexes: &[LiveIndex], item: &Item) -> Result<()> {
+    for index in indexes.iter().map(|l| &l.def) {
         let attrs = std::iter::once((&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)).chain(
             index
                 .key_schema
@@ -433,8 +619,7 @@ pub fn check_item(table: &TableDef, item: &Item) -> Result<()> {
 /// (with the item as the index stores it), and the change to the index's item count
 /// and size.
 pub struct EntryChange {
-    /// The index, by position in `TableDef::indexes`.
-    pub index: usize,
+    pub counters: Arc<IndexStats>,
     pub remove: Option<Vec<u8>>,
     pub insert: Option<(Vec<u8>, Item)>,
     pub items_delta: i64,
@@ -443,9 +628,15 @@ pub struct EntryChange {
 
 /// What an item going from `old` to `new` does to each index of its table. An index
 /// whose entry stays the same (same key, same projected item) is left out.
-pub fn entry_changes(table: &TableDef, old: Option<&Item>, new: Option<&Item>) -> Vec<EntryChange> {
+pub fn entry_changes(
+    table: &TableDef,
+    indexes: &[LiveIndex],
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<EntryChange> {
     let mut out = Vec::new();
-    for (i, index) in table.indexes.iter().enumerate() {
+    for live in indexes {
+        let index = &live.def;
         let old_entry =
             old.and_then(|o| entry_key(table, index, o).map(|k| (k, project(table, index, o))));
         let new_entry =
@@ -463,7 +654,7 @@ pub fn entry_changes(table: &TableDef, old: Option<&Item>, new: Option<&Item>) -
             (old, _) => old.map(|(k, _)| k),
         };
         out.push(EntryChange {
-            index: i,
+            counters: Arc::clone(&live.counters),
             remove,
             insert: new_entry,
             items_delta,
@@ -471,6 +662,87 @@ pub fn entry_changes(table: &TableDef, old: Option<&Item>, new: Option<&Item>) -
         });
     }
     out
+}
+
+/// Items one backfill step reads and indexes, in one writer job: writes to the table
+/// wait for at most one step.
+const BACKFILL_CHUNK_ITEMS_MAX: usize = 1_000;
+
+impl Engine {
+    /// Builds a new index of a live table. The writer keeps the index from the first
+    /// step on, so every write that commits after it maintains the index; the backfill
+    /// then indexes the items already there, in steps that each read the committed
+    /// items of one key range (a control job commits alone, see `store.rs`), and the
+    /// index is counted once it is complete. Readers see the index only once the
+    /// caller publishes a definition that has it.
+    pub(crate) fn build_index(&self, table: &TableRef, index: IndexDef) -> Result<()> {
+        let live = LiveIndex::new(index);
+        let (t, l) = (Arc::clone(table), live.clone());
+        self.control(Box::new(move |_, _| {
+            let mut list = (*t.stats.live_indexes()).clone();
+            list.push(l);
+            *write(&t.stats.indexes) = Arc::new(list);
+            Ok(())
+        }))?;
+        let prefix = table_prefix(table.def.id);
+        let mut from = Bound::Included(prefix.to_vec());
+        loop {
+            let next: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+            let (t, l, n) = (Arc::clone(table), live.clone(), Arc::clone(&next));
+            let end =
+                crate::keys::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+            let range = (from, end);
+            self.control(Box::new(move |inner, batch| {
+                let mut read = 0usize;
+                let mut last = None;
+                for kv in inner.items.range(range).take(BACKFILL_CHUNK_ITEMS_MAX) {
+                    let (k, v) = kv.into_inner()?;
+                    let item = decode_item(&v)?;
+                    // An item whose index key has another type stays out, as in
+                    // DynamoDB's backfill.
+                    if let Some(key) = entry_key(&t.def, &l.def, &item) {
+                        let projected = StoredItem::encode(&project(&t.def, &l.def, &item));
+                        batch.insert(&inner.items, key, projected.slice().clone());
+                    }
+                    read += 1;
+                    last = Some(k.to_vec());
+                }
+                *lock(&n) = last.filter(|_| read == BACKFILL_CHUNK_ITEMS_MAX);
+                Ok(())
+            }))?;
+            match lock(&next).take() {
+                Some(k) => from = Bound::Excluded(k),
+                None => break,
+            }
+        }
+        // Writes during the backfill counted against entries that were not there yet;
+        // a count of the finished index, ordered with the writes, sets it right.
+        let counters = Arc::clone(&live.counters);
+        let id = live.def.id;
+        self.control(Box::new(move |inner, _| {
+            let (n, bytes) = count_items(&inner.items, id)?;
+            counters.item_count.store(n, Ordering::Relaxed);
+            counters.size_bytes.store(bytes, Ordering::Relaxed);
+            Ok(())
+        }))
+    }
+
+    /// Stops the writer keeping index `id` of `table`; the caller publishes the
+    /// definition without it and purges its entries.
+    pub(crate) fn stop_index(&self, table: &TableRef, id: u32) -> Result<()> {
+        let t = Arc::clone(table);
+        self.control(Box::new(move |_, _| {
+            let list: Vec<LiveIndex> = t
+                .stats
+                .live_indexes()
+                .iter()
+                .filter(|l| l.def.id != id)
+                .cloned()
+                .collect();
+            *write(&t.stats.indexes) = Arc::new(list);
+            Ok(())
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +790,10 @@ mod tests {
         }
     }
 
+    fn live(t: &TableDef) -> Vec<LiveIndex> {
+        t.indexes.iter().cloned().map(LiveIndex::new).collect()
+    }
+
     fn item(pairs: &[(&str, AttributeValue)]) -> Item {
         pairs
             .iter()
@@ -530,7 +806,7 @@ mod tests {
         let t = table(IndexProjection::All);
         let i = item(&[("pk", s("a"))]);
         assert!(entry_key(&t, &t.indexes[0], &i).is_none());
-        assert!(entry_changes(&t, None, Some(&i)).is_empty());
+        assert!(entry_changes(&t, &live(&t), None, Some(&i)).is_empty());
     }
 
     #[test]
@@ -557,16 +833,16 @@ mod tests {
         let t = table(IndexProjection::KeysOnly);
         let old = item(&[("pk", s("a")), ("email", s("x")), ("n", s("1"))]);
         let moved = item(&[("pk", s("a")), ("email", s("y")), ("n", s("1"))]);
-        let c = entry_changes(&t, Some(&old), Some(&moved));
+        let c = entry_changes(&t, &live(&t), Some(&old), Some(&moved));
         assert_eq!(c.len(), 1);
         assert!(c[0].remove.is_some());
         let (_, projected) = c[0].insert.as_ref().unwrap();
         assert_eq!(projected, &item(&[("pk", s("a")), ("email", s("y"))]));
         // A change to an attribute the index does not project leaves its entry alone.
         let other = item(&[("pk", s("a")), ("email", s("x")), ("n", s("2"))]);
-        assert!(entry_changes(&t, Some(&old), Some(&other)).is_empty());
+        assert!(entry_changes(&t, &live(&t), Some(&old), Some(&other)).is_empty());
         // Deleting the item removes the entry.
-        let c = entry_changes(&t, Some(&old), None);
+        let c = entry_changes(&t, &live(&t), Some(&old), None);
         assert!(c[0].remove.is_some() && c[0].insert.is_none());
     }
 
@@ -577,10 +853,10 @@ mod tests {
             ("pk", s("a")),
             ("email", AttributeValue::N("1".parse().unwrap())),
         ]);
-        let e = check_item(&t, &bad).unwrap_err().to_string();
+        let e = check_item(&live(&t), &bad).unwrap_err().to_string();
         assert!(e.contains("Type mismatch for Index Key email"), "{e}");
         let empty = item(&[("pk", s("a")), ("email", s(""))]);
-        assert!(check_item(&t, &empty).is_err());
-        assert!(check_item(&t, &item(&[("pk", s("a"))])).is_ok());
+        assert!(check_item(&live(&t), &empty).is_err());
+        assert!(check_item(&live(&t), &item(&[("pk", s("a"))])).is_ok());
     }
 }

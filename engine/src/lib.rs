@@ -45,7 +45,7 @@ pub use crate::catalog::{
 };
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{CancellationReason, Error, Result};
-pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection};
+pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,

@@ -21,13 +21,15 @@
 //! (up to [`COMMIT_GROUP_WRITES_MAX`]), evaluates each job's mutations against the
 //! current items (reading through an overlay of the changes earlier jobs in the same
 //! group made), puts all resulting changes into one fjall batch, commits it with one
-//! fsync, and only then answers every job. The change record of every item change
-//! goes into the same batch (see `stream.rs`), so the stream can never drift from
-//! the table; so do the item's secondary index entries (see `index.rs`). Concurrent writers thus share one fsync
-//! (group commit), and a job's read-check-write is serialized with every other write,
-//! so conditions need no locks. Reads see every acknowledged write: point reads go
-//! through the item cache (`cache.rs`), which the writer keeps coherent around each
-//! commit, and ranges go straight to fjall.
+//! fsync, and only then answers every job. The change record of every item change goes
+//! into the same batch (see `stream.rs`), so the stream can never drift from the table;
+//! so do the item's secondary index entries (see `index.rs`). Concurrent writers thus
+//! share one fsync (group commit), and a job's read-check-write is serialized with
+//! every other write, so conditions need no locks. A control job (stream
+//! enable/disable, an index change or backfill step) commits in a group of its own, so
+//! it sees every earlier write committed and every later write sees what it did. Reads
+//! see every acknowledged write: point reads go through the item cache (`cache.rs`),
+//! which the writer keeps coherent around each commit, and ranges go straight to fjall.
 //!
 //! The data directory also holds `reaping/`: hard links the reaper (`reaper.rs`) keeps
 //! to fjall's table and journal files, so that freeing a deleted file happens on its
@@ -46,6 +48,7 @@ use crate::cache::ItemCache;
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::decode_item;
 use crate::error::{CancellationReason, Error, Result};
+use crate::index::IndexStats;
 use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
 use crate::stored::StoredItem;
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
@@ -235,8 +238,8 @@ enum Job {
         by_ttl: bool,
         done: Completion<Vec<Applied>>,
     },
-    /// A catalog change ordered with item writes (stream enable/disable); it may add
-    /// to the group's batch, and commits with it.
+    /// A catalog change ordered with item writes (stream enable/disable, index
+    /// changes); it commits alone, in a group of its own.
     Control {
         apply: ControlFn,
         done: Completion<()>,
@@ -277,12 +280,12 @@ impl Engine {
         for kv in meta.prefix(b"table/") {
             let (_, v) = kv.into_inner()?;
             let def = TableDef::decode(&v)?;
-            let stats = Arc::new(TableStats::with_indexes(def.indexes.len()));
+            let stats = Arc::new(TableStats::with_indexes(&def.indexes));
             let (n, bytes) = count_items(&items, def.id)?;
             stats.add(n, bytes);
-            for (index, counters) in def.indexes.iter().zip(&stats.indexes) {
-                let (n, bytes) = count_items(&items, index.id)?;
-                counters.add(n, bytes);
+            for live in stats.live_indexes().iter() {
+                let (n, bytes) = count_items(&items, live.def.id)?;
+                live.counters.add(n, bytes);
             }
             *write(&stats.ttl_attribute) = crate::ttl::load_ttl(&meta, def.id)?;
             *write(&stats.stream) = read(&streams.defs)
@@ -486,7 +489,7 @@ fn fail_job(job: Job, e: Error) {
 
 /// Counts a table's items and bytes (on open, since the counters live in memory).
 /// The item count and size of a table or index, by its storage id.
-fn count_items(items: &Keyspace, id: u32) -> Result<(i64, i64)> {
+pub(crate) fn count_items(items: &Keyspace, id: u32) -> Result<(i64, i64)> {
     let (mut n, mut bytes) = (0i64, 0i64);
     for kv in items.prefix(id.to_be_bytes()) {
         let (_, v) = kv.into_inner()?;
@@ -502,11 +505,26 @@ fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
     } else {
         Some(PersistMode::SyncData)
     };
-    while let Ok(first) = rx.recv() {
+    // A control job commits in a group of its own, so it reads the items as every
+    // earlier write left them, and later writes see what it did (an index backfill
+    // needs both). One taken while gathering a group waits here for the next.
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         let mut jobs = vec![first];
-        while jobs.len() < COMMIT_GROUP_WRITES_MAX {
+        while !matches!(jobs[0], Job::Control { .. }) && jobs.len() < COMMIT_GROUP_WRITES_MAX {
             match rx.try_recv() {
-                Ok(j) => jobs.push(j),
+                Ok(job @ Job::Control { .. }) => {
+                    held = Some(job);
+                    break;
+                }
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
@@ -526,8 +544,8 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
     // Item-count and size deltas per table, applied once the batch is durable.
     let mut deltas: Vec<(Arc<TableStats>, i64, i64)> = Vec::new();
-    // The same per index: (table counters, index position, items, bytes).
-    let mut index_deltas: Vec<(Arc<TableStats>, usize, i64, i64)> = Vec::new();
+    // The same per index.
+    let mut index_deltas: Vec<(Arc<IndexStats>, i64, i64)> = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
     // The newest record staged per shard, published once the batch is durable.
     let mut heads: Vec<ShardHead> = Vec::new();
@@ -627,10 +645,8 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
         for (stats, n, bytes) in deltas {
             stats.add(n, bytes);
         }
-        for (stats, index, n, bytes) in index_deltas {
-            if let Some(counters) = stats.indexes.get(index) {
-                counters.add(n, bytes);
-            }
+        for (counters, n, bytes) in index_deltas {
+            counters.add(n, bytes);
         }
         inner.committed_seq.store(last_seq, Ordering::Release);
         inner.publish_heads(&heads);
@@ -649,26 +665,22 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
 fn stage_index_entries(
     inner: &Inner,
     batch: &mut fjall::OwnedWriteBatch,
-    deltas: &mut Vec<(Arc<TableStats>, usize, i64, i64)>,
+    deltas: &mut Vec<(Arc<IndexStats>, i64, i64)>,
     s: &Staged,
     new: &Option<Item>,
 ) {
-    if s.table.def.indexes.is_empty() {
+    let indexes = s.table.stats.live_indexes();
+    if indexes.is_empty() {
         return;
     }
-    for c in crate::index::entry_changes(&s.table.def, s.old.as_ref(), new.as_ref()) {
+    for c in crate::index::entry_changes(&s.table.def, &indexes, s.old.as_ref(), new.as_ref()) {
         if let Some(key) = c.remove {
             batch.remove(&inner.items, key);
         }
         if let Some((key, item)) = c.insert {
             batch.insert(&inner.items, key, StoredItem::encode(&item).slice().clone());
         }
-        deltas.push((
-            Arc::clone(&s.table.stats),
-            c.index,
-            c.items_delta,
-            c.bytes_delta,
-        ));
+        deltas.push((c.counters, c.items_delta, c.bytes_delta));
     }
 }
 
@@ -767,7 +779,7 @@ fn evaluate(
         // An item written must fit the table's indexes, whichever path wrote it.
         let change = (m.apply)(old.as_ref()).and_then(|change| {
             if let Change::Put(item) = &change {
-                crate::index::check_item(&m.table.def, item)?;
+                crate::index::check_item(&m.table.stats.live_indexes(), item)?;
             }
             Ok(change)
         });

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::catalog::KeyAttribute;
 use crate::catalog::{
     BillingMode, CreateTableInput, Table, TableDef, TableStats, Throughput, validate_create,
     validate_table_name, validate_tags, validate_throughput,
 };
 use crate::error::{Error, Result};
+use crate::index::{IndexUpdate, plan_updates};
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::store::{Engine, lock, now_ms};
 use crate::stream::{StreamDef, StreamViewType};
@@ -54,6 +56,10 @@ pub struct UpdateTableInput {
     pub billing_mode: Option<BillingMode>,
     pub throughput: Option<Throughput>,
     pub stream: Option<StreamSpecification>,
+    /// `AttributeDefinitions`: the key attributes of an index being created.
+    pub attribute_definitions: Option<Vec<KeyAttribute>>,
+    /// `GlobalSecondaryIndexUpdates`.
+    pub index_updates: Vec<IndexUpdate>,
 }
 
 /// `StreamSpecification` of CreateTable and UpdateTable.
@@ -96,14 +102,16 @@ impl Engine {
             arn: self.table_arn(&t.def.name),
             stream_enabled: latest.as_ref().is_some_and(|s| s.is_enabled()),
             index_counts: t
-                .stats
+                .def
                 .indexes
                 .iter()
-                .map(|c| {
-                    (
-                        c.item_count.load(Ordering::Relaxed),
-                        c.size_bytes.load(Ordering::Relaxed),
-                    )
+                .map(|ix| {
+                    t.stats.index_counters(ix.id).map_or((0, 0), |c| {
+                        (
+                            c.item_count.load(Ordering::Relaxed),
+                            c.size_bytes.load(Ordering::Relaxed),
+                        )
+                    })
                 })
                 .collect(),
             latest_stream: latest.map(|s| {
@@ -152,7 +160,7 @@ impl Engine {
         };
         self.persist_table(&def, false, Some(next_id))?;
         let table = Arc::new(Table {
-            stats: Arc::new(TableStats::with_indexes(def.indexes.len())),
+            stats: Arc::new(TableStats::with_indexes(&def.indexes)),
             def,
         });
         if let Some(view) = stream_view {
@@ -240,7 +248,11 @@ impl Engine {
         let _guard = lock(&self.inner.catalog_lock);
         let t = self.control_table(name)?;
         let mut def = t.def.clone();
-        if input.billing_mode.is_none() && input.throughput.is_none() && input.stream.is_none() {
+        if input.billing_mode.is_none()
+            && input.throughput.is_none()
+            && input.stream.is_none()
+            && input.index_updates.is_empty()
+        {
             return Err(Error::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
             ));
@@ -268,6 +280,13 @@ impl Engine {
             def.pay_per_request_since_ms = Some(now_ms());
         }
         def.billing_mode = mode;
+        // Index updates are checked before anything changes, so a refused one leaves
+        // the stream and billing as they were.
+        let (build, drop) = plan_updates(
+            &mut def,
+            &input.index_updates,
+            input.attribute_definitions.as_deref(),
+        )?;
         if let Some(spec) = input.stream {
             let view = spec.enabling()?;
             let enabled = self.table_stream(&t).is_some();
@@ -297,7 +316,29 @@ impl Engine {
                 }
             }
         }
-        self.replace_def(&t, def)
+        if let Some(mut index) = build {
+            // The id is taken for good before any entry is written under it.
+            index.id = self.allocate_table_id()?;
+            if let Some(slot) = def.indexes.iter_mut().find(|i| i.name == index.name) {
+                slot.id = index.id;
+            }
+            self.persist_table(&t.def, false, Some(index.id + 1))?;
+            let id = index.id;
+            if let Err(e) = self.build_index(&t, index) {
+                // The definition never names the index; its entries are garbage under
+                // an id that is never reused.
+                let _ = self.stop_index(&t, id);
+                return Err(e);
+            }
+        }
+        if let Some(index) = &drop {
+            self.stop_index(&t, index.id)?;
+        }
+        let desc = self.replace_def(&t, def)?;
+        if let Some(index) = drop {
+            self.purge_table_items(index.id);
+        }
+        Ok(desc)
     }
 
     fn replace_def(&self, t: &Table, def: TableDef) -> Result<TableDescription> {
