@@ -1,11 +1,14 @@
 //! Global and Local Secondary Indexes through the AWS SDK for Rust: CreateTable and
 //! DescribeTable with both index lists, index maintenance on every write path, Query
 //! and Scan on indexes (key conditions, order, paging, projections, parallel
-//! segments), DynamoDB's validation errors, and indexes surviving a SIGKILL and a
-//! table being dropped and recreated.
+//! segments), DynamoDB's validation errors, indexes surviving a SIGKILL and a table
+//! being dropped and recreated, and indexes added (with a backfill of the items already
+//! there) and deleted through UpdateTable.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
@@ -15,11 +18,15 @@ use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder as TableUpdate;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete, DeleteRequest,
-    GlobalSecondaryIndex as Gsi, IndexStatus, KeySchemaElement, KeyType,
+    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction as CreateAction, Delete, DeleteGlobalSecondaryIndexAction,
+    DeleteRequest, GlobalSecondaryIndex as Gsi, GlobalSecondaryIndexDescription as GsiDescription,
+    GlobalSecondaryIndexUpdate as GsiUpdate, IndexStatus, KeySchemaElement, KeyType,
     LocalSecondaryIndex as Lsi, Projection, ProjectionType, Put, PutRequest,
-    ScalarAttributeType as Ty, Select, TableDescription, TransactWriteItem, Update, WriteRequest,
+    ScalarAttributeType as Ty, Select, StreamSpecification, StreamViewType, TableDescription,
+    TransactWriteItem, Update, WriteRequest,
 };
 
 use crate::harness::{Server, table_name};
@@ -878,4 +885,382 @@ async fn scan_on_an_index_covers_its_items_once_in_pages_and_segments() {
         }
         assert_eq!(ids(&seen), having("email"), "{total} segments");
     }
+}
+
+// UpdateTable's GlobalSecondaryIndexUpdates: an index created on a table that has
+// items (with a backfill) or deleted, and the updates DynamoDB refuses.
+
+/// The AttributeDefinitions of `by_grp`'s key.
+const GRP_DEFS: &[(&str, Ty)] = &[("grp", Ty::S), ("seq", Ty::N)];
+
+/// GSI `by_grp` on grp (S) + seq (N), INCLUDE name.
+fn by_grp() -> Gsi {
+    let include_name = projection(ProjectionType::Include, &["name"]);
+    gsi("by_grp", "grp", Some("seq"), include_name)
+}
+
+/// Item `i` of the backfill tests: `grp` is missing from every fifth item and a number
+/// (not the index's S) in items 1, 102, 203, ...; `seq` is missing from every seventh.
+fn grp_spec(i: usize) -> String {
+    let mut spec = format!("i{i:04} name=n{i} age:{i}");
+    if i % 101 == 1 {
+        spec += &format!(" grp:{i}");
+    } else if i % 5 != 0 {
+        spec += &format!(" grp=g{}", i % 10);
+    }
+    if i % 7 != 0 {
+        spec += &format!(" seq:{i}");
+    }
+    spec
+}
+
+/// Whether `by_grp` holds `it`: both key attributes present, with their defined types.
+fn indexed(it: &Item) -> bool {
+    matches!(it.get("grp"), Some(Av::S(_))) && matches!(it.get("seq"), Some(Av::N(_)))
+}
+
+/// `it` as `by_grp` projects it.
+fn projected(it: &Item) -> Item {
+    let mut it = it.clone();
+    it.retain(|k, _| ["pk", "sk", "grp", "seq", "name"].contains(&k.as_str()));
+    it
+}
+
+/// Creates an on-demand table keyed pk (S) + sk (S) with these extra definitions and GSIs.
+async fn table_with(c: &Client, t: &str, extra: &[(&str, Ty)], gsis: Vec<Gsi>) {
+    let defs = [&[("pk", Ty::S), ("sk", Ty::S)][..], extra].concat();
+    let key = ("pk", Some("sk"));
+    try_create(c, t, &defs, key, gsis, vec![]).await.unwrap();
+}
+
+/// Writes items `0..n` of `grp_spec` in batches.
+async fn load(c: &Client, t: &str, n: usize) {
+    let specs: Vec<String> = (0..n).map(grp_spec).collect();
+    for chunk in specs.chunks(25) {
+        batch(c, t, chunk.iter().map(|spec| put_request(spec)).collect()).await;
+    }
+}
+
+async fn delete(c: &Client, t: &str, key: &str) {
+    let d = c.delete_item().table_name(t).set_key(Some(item(key)));
+    d.send().await.unwrap();
+}
+
+fn create_index(g: Gsi) -> GsiUpdate {
+    let a = CreateAction::builder().index_name(g.index_name());
+    let a = a.set_key_schema(Some(g.key_schema().to_vec()));
+    let a = a.set_projection(g.projection().cloned()).build().unwrap();
+    GsiUpdate::builder().create(a).build()
+}
+
+fn delete_index(name: &str) -> GsiUpdate {
+    let a = DeleteGlobalSecondaryIndexAction::builder().index_name(name);
+    GsiUpdate::builder().delete(a.build().unwrap()).build()
+}
+
+/// An UpdateTable with these index updates, and AttributeDefinitions `defs` unless empty.
+fn update_indexes(c: &Client, t: &str, defs: &[(&str, Ty)], u: Vec<GsiUpdate>) -> TableUpdate {
+    let def = |(name, ty): &(&str, Ty)| {
+        let d = AttributeDefinition::builder().attribute_name(*name);
+        d.attribute_type(ty.clone()).build().unwrap()
+    };
+    let defs: Vec<_> = defs.iter().map(def).collect();
+    let update = c.update_table().table_name(t);
+    let update = update.set_attribute_definitions((!defs.is_empty()).then_some(defs));
+    update.set_global_secondary_index_updates(Some(u))
+}
+
+/// Polls DescribeTable (for at most 30 s) until GSI `name` is listed and ACTIVE
+/// (`Some`), or no longer listed (`None`): DynamoDB changes indexes in the background.
+async fn wait_index(c: &Client, t: &str, name: &str, listed: bool) -> Option<GsiDescription> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = describe(c, t).await;
+        let mut gsis = d.global_secondary_indexes().iter();
+        let g = gsis.find(|g| g.index_name() == Some(name));
+        let active = g.is_some_and(|g| {
+            g.index_status() == Some(&IndexStatus::Active) && g.backfilling() != Some(true)
+        });
+        if listed == active && listed == g.is_some() {
+            return g.cloned();
+        }
+        assert!(Instant::now() < deadline, "{name} (listed {listed}): {g:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Adds `by_grp` through UpdateTable and waits for it; returns the UpdateTable reply.
+async fn add_by_grp(c: &Client, t: &str) -> TableDescription {
+    let update = update_indexes(c, t, GRP_DEFS, vec![create_index(by_grp())]);
+    let out = update.send().await.unwrap();
+    wait_index(c, t, "by_grp", true).await;
+    out.table_description.unwrap()
+}
+
+async fn drop_index(c: &Client, t: &str, name: &str) {
+    let update = update_indexes(c, t, &[], vec![delete_index(name)]);
+    update.send().await.unwrap();
+    wait_index(c, t, name, false).await;
+}
+
+/// The GSI names and attribute definition names of `d`, each sorted, and whether a
+/// stream is enabled.
+fn shape(d: &TableDescription) -> (Vec<String>, Vec<String>, bool) {
+    let gsis = d.global_secondary_indexes().iter();
+    let mut gsis: Vec<String> = gsis.map(|g| g.index_name().unwrap().into()).collect();
+    let defs = d.attribute_definitions().iter();
+    let mut defs: Vec<String> = defs.map(|a| a.attribute_name().into()).collect();
+    gsis.sort();
+    defs.sort();
+    let stream = d.stream_specification().is_some_and(|s| s.stream_enabled());
+    (gsis, defs, stream || d.latest_stream_arn().is_some())
+}
+
+/// The table's items, ordered by id.
+async fn table_items(c: &Client, t: &str) -> Vec<Item> {
+    let q = c.scan().table_name(t).consistent_read(true);
+    let mut items = scan_pages(q).await.0;
+    items.sort_by_cached_key(|i| ids([i]));
+    items
+}
+
+/// Checks that `by_grp` holds exactly the projection of each table item it should
+/// (by a Scan of the index, with and without Select COUNT, and DescribeTable's
+/// ItemCount); returns how many that is.
+async fn by_grp_matches_table(c: &Client, t: &str) -> usize {
+    let table = table_items(c, t).await;
+    let want: Vec<Item> = table.iter().filter(|i| indexed(i)).map(projected).collect();
+    let mut got = scan_all(c, t, "by_grp").await;
+    got.sort_by_cached_key(|i| ids([i]));
+    let (w, g) = (ids(&want), ids(&got));
+    let missing: Vec<_> = w.iter().filter(|i| g.binary_search(i).is_err()).collect();
+    let extra: Vec<_> = g.iter().filter(|i| w.binary_search(i).is_err()).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    let differ = got.iter().zip(&want).find(|(g, w)| g != w);
+    assert_eq!(differ, None, "an indexed item differs from the table's");
+    // The index's projected items are far below a 1 MB page.
+    let count = scan(c, t, "by_grp")
+        .select(Select::Count)
+        .send()
+        .await
+        .unwrap();
+    assert!(count.last_evaluated_key.is_none());
+    assert_eq!(count.count as usize, want.len(), "Scan with Select COUNT");
+    let g = wait_index(c, t, "by_grp", true).await.unwrap();
+    assert_eq!(g.item_count(), Some(want.len() as i64), "ItemCount");
+    want.len()
+}
+
+/// The ids `by_grp` returns for `grp = g`.
+async fn in_grp(c: &Client, t: &str, g: &str) -> Vec<String> {
+    ids(&query_all(query(c, t, "by_grp", "grp = :a", &[s(g)])).await)
+}
+
+#[tokio::test]
+async fn update_table_creates_a_gsi_backfilled_from_existing_items() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-add");
+    table_with(&c, &t, &[], vec![]).await;
+    load(&c, &t, 2_500).await;
+    let items: Vec<Item> = (0..2_500).map(|i| item(&grp_spec(i))).collect();
+    let want = items.iter().filter(|i| indexed(i)).count();
+    assert_eq!(shape(&add_by_grp(&c, &t).await).0, ["by_grp"]);
+    assert_eq!(shape(&describe(&c, &t).await).1, ["grp", "pk", "seq", "sk"]);
+    assert_eq!(by_grp_matches_table(&c, &t).await, want);
+
+    for grp in (1..10).map(|g| format!("g{g}")) {
+        let expected = items.iter().filter(|i| indexed(i) && i["grp"] == s(&grp));
+        let got = query_all(query(&c, &t, "by_grp", "grp = :a", &[s(&grp)])).await;
+        assert_eq!(ids(&got), ids(expected), "{grp}");
+        assert!(nums(&got, "seq").is_sorted(), "{grp} in seq order");
+    }
+    for i in [2, 1_003, 2_498] {
+        let (grp, seq) = (items[i]["grp"].clone(), items[i]["seq"].clone());
+        let q = query(&c, &t, "by_grp", "grp = :a AND seq = :b", &[grp, seq]);
+        assert_eq!(query_all(q).await, [projected(&items[i])], "i{i:04}");
+    }
+
+    // The new index is maintained: a put, a key moved, a key completed (i0005 had no
+    // grp, i0001 a number), a delete, and a wrong-typed key is now refused.
+    put(&c, &t, "new grp=g1 seq:9000 name=x").await;
+    set(&c, &t, "i0002", "grp", Some(s("g7"))).await;
+    set(&c, &t, "i0005", "grp", Some(s("g5"))).await;
+    set(&c, &t, "i0001", "grp", Some(s("g5"))).await;
+    delete(&c, &t, "i0003").await;
+    let m = validation(try_put(&c, &t, "bad grp:1 seq:1").send().await);
+    assert!(m.contains("Type mismatch for Index Key grp"), "{m}");
+    let has = async |g: &str, id: &str| in_grp(&c, &t, g).await.contains(&id.to_string());
+    assert!(has("g1", "new").await && has("g7", "i0002").await);
+    assert!(!has("g2", "i0002").await && !has("g3", "i0003").await);
+    assert_eq!(in_grp(&c, &t, "g5").await, ["i0001", "i0005"]);
+    assert_eq!(by_grp_matches_table(&c, &t).await, want + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_during_the_backfill_are_indexed_exactly() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-add-live");
+    table_with(&c, &t, &[], vec![]).await;
+    const N: usize = 5_000;
+    load(&c, &t, N).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (c, t, stop, done) = (c.clone(), t.clone(), stop.clone(), done.clone());
+        writers.push(tokio::spawn(async move {
+            let mut k = w;
+            while !stop.load(Relaxed) || k < 300 {
+                // Items all over the key range, but none with a wrong-typed grp (writes
+                // that keep it are refused once the index exists).
+                let i = (k * 7_919) % N;
+                let key = format!("i{:04}", if i % 101 == 1 { i + 1 } else { i });
+                match k % 5 {
+                    0 => put(&c, &t, &format!("w{k:05} grp=g{} seq:{k}", k % 10)).await,
+                    1 => set(&c, &t, &key, "grp", Some(s(&format!("g{}", k % 10)))).await,
+                    2 => delete(&c, &t, &key).await,
+                    3 => set(&c, &t, &key, "name", Some(s(&format!("m{k}")))).await,
+                    _ => set(&c, &t, &key, "grp", None).await,
+                }
+                done.fetch_add(1, Relaxed);
+                k += 3;
+            }
+        }));
+    }
+    while done.load(Relaxed) < 30 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = done.load(Relaxed);
+    add_by_grp(&c, &t).await;
+    let during = done.load(Relaxed) - before;
+    stop.store(true, Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    eprintln!("{during} writes while the index was added, {done:?} in all");
+    assert!(during > 0, "no write overlapped the backfill");
+    by_grp_matches_table(&c, &t).await;
+}
+
+#[tokio::test]
+async fn update_table_deletes_a_gsi_and_a_recreated_one_starts_afresh() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-drop");
+    let defs = [GRP_DEFS, &[("tag", Ty::S)]].concat();
+    let by_tag = gsi("by_tag", "tag", None, keys_only());
+    table_with(&c, &t, &defs, vec![by_grp(), by_tag]).await;
+    let specs = [
+        "a grp=g1 seq:1 name=A tag=x",
+        "b grp=g1 seq:2",
+        "c grp=g2 seq:3 tag=x",
+        "d name=D",
+    ];
+    for spec in specs {
+        put(&c, &t, spec).await;
+    }
+    assert_eq!(in_grp(&c, &t, "g1").await, ["a", "b"]);
+
+    drop_index(&c, &t, "by_grp").await;
+    let (gsis, defs, _) = shape(&describe(&c, &t).await);
+    assert_eq!(gsis, ["by_tag"]);
+    assert_eq!(defs, ["pk", "sk", "tag"]);
+    let nope = "The table does not have the specified index: by_grp";
+    let q = query(&c, &t, "by_grp", "grp = :a", &[s("g1")]);
+    assert_eq!(validation(q.send().await), nope);
+    assert_eq!(validation(scan(&c, &t, "by_grp").send().await), nope);
+    // The table's items are untouched.
+    assert_eq!(table_items(&c, &t).await, specs.map(item));
+    let q = query(&c, &t, "by_tag", "tag = :a", &[s("x")]);
+    assert_eq!(ids(&query_all(q).await), ["a", "c"]);
+
+    // Without the index grp may hold a number; the recreated index sees only what the
+    // items are now.
+    put(&c, &t, "e grp=g1 seq:5").await;
+    put(&c, &t, "f grp:7 seq:6").await;
+    set(&c, &t, "b", "grp", None).await;
+    delete(&c, &t, "a").await;
+    add_by_grp(&c, &t).await;
+    assert_eq!(in_grp(&c, &t, "g1").await, ["e"]);
+    assert_eq!(in_grp(&c, &t, "g2").await, ["c"]);
+    assert_eq!(by_grp_matches_table(&c, &t).await, 2);
+    assert_eq!(shape(&describe(&c, &t).await).0, ["by_grp", "by_tag"]);
+}
+
+#[tokio::test]
+async fn refused_index_updates_change_nothing() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-update-bad");
+    table_with(&c, &t, GRP_DEFS, vec![by_grp()]).await;
+    put(&c, &t, "a grp=g1 seq:1").await;
+    let before = shape(&describe(&c, &t).await);
+    assert_eq!(before.0, ["by_grp"]);
+    let unchanged = async |what: &str| {
+        assert_eq!(shape(&describe(&c, &t).await), before, "{what}");
+    };
+    let update = |defs, updates| update_indexes(&c, &t, defs, updates);
+    let x_index = || create_index(gsi("by_x", "x", None, keys_only()));
+
+    validation(update(GRP_DEFS, vec![create_index(by_grp())]).send().await);
+    unchanged("existing name").await;
+    let missing = update(&[], vec![delete_index("nope")]).send().await;
+    assert_eq!(code_of(missing), "ResourceNotFoundException");
+    unchanged("missing index").await;
+    let y_index = create_index(gsi("by_y", "y", None, keys_only()));
+    let two = update(&[("x", Ty::S), ("y", Ty::S)], vec![x_index(), y_index]);
+    assert_eq!(code_of(two.send().await), "LimitExceededException");
+    unchanged("two creates").await;
+    let m = validation(update(&[], vec![x_index()]).send().await);
+    let undefined = "AttributeDefinitions is not specified for index";
+    assert!(m.contains(undefined), "{m}");
+    unchanged("no AttributeDefinitions").await;
+
+    // A refused index update refuses the whole UpdateTable, stream change included.
+    let stream = StreamSpecification::builder().stream_enabled(true);
+    let stream = stream.stream_view_type(StreamViewType::NewImage).build();
+    let stream = stream.unwrap();
+    let both = update(GRP_DEFS, vec![create_index(by_grp())]);
+    validation(both.stream_specification(stream.clone()).send().await);
+    unchanged("stream with an existing index name").await;
+    let both = update(&[("x", Ty::S)], vec![delete_index("nope")]);
+    let e = both.stream_specification(stream).send().await;
+    assert_eq!(code_of(e), "ResourceNotFoundException");
+    unchanged("stream with a missing index").await;
+    assert_eq!(in_grp(&c, &t, "g1").await, ["a"]);
+}
+
+#[tokio::test]
+async fn index_updates_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let t = table_name("idx-add-crash");
+    let by_tag = gsi("by_tag", "tag", None, keys_only());
+    table_with(&c, &t, &[("tag", Ty::S)], vec![by_tag]).await;
+    load(&c, &t, 1_500).await;
+    put(&c, &t, "t grp=g3 seq:1 tag=x").await;
+    drop_index(&c, &t, "by_tag").await;
+    add_by_grp(&c, &t).await;
+    let want = by_grp_matches_table(&c, &t).await;
+    let g3 = in_grp(&c, &t, "g3").await;
+    server.kill9();
+
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let d = describe(&c, &t).await;
+    assert_eq!(shape(&d).0, ["by_grp"]);
+    assert_eq!(shape(&d).1, ["grp", "pk", "seq", "sk"]);
+    assert_eq!(by_grp_matches_table(&c, &t).await, want);
+    assert_eq!(in_grp(&c, &t, "g3").await, g3);
+    let q = query(&c, &t, "by_tag", "tag = :a", &[s("x")]);
+    let m = validation(q.send().await);
+    assert_eq!(m, "The table does not have the specified index: by_tag");
+    put(&c, &t, "u grp=g3 seq:2").await;
+    assert_eq!(in_grp(&c, &t, "g3").await.len(), g3.len() + 1);
 }
