@@ -905,10 +905,10 @@ fn grp_spec(i: usize) -> String {
     let mut spec = format!("i{i:04} name=n{i} age:{i}");
     if i % 101 == 1 {
         spec += &format!(" grp:{i}");
-    } else if i % 5 != 0 {
+    } else if !i.is_multiple_of(5) {
         spec += &format!(" grp=g{}", i % 10);
     }
-    if i % 7 != 0 {
+    if !i.is_multiple_of(7) {
         spec += &format!(" seq:{i}");
     }
     spec
