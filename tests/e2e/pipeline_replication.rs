@@ -107,8 +107,16 @@ type Acked = BTreeMap<String, Vec<(Clock, Option<u64>)>>;
 /// Writes to `endpoint` as `region` until `count` writes were acknowledged or the
 /// server is gone; every tenth write is a delete. Clocks are wall-clock milliseconds
 /// kept in `clock`, shared by all writers of both regions; every other write reuses the
-/// last time without reading the clock, so equal times (ties) happen on purpose.
-fn writer(endpoint: String, region: &'static str, seed: u64, clock: Arc<AtomicU64>) -> Acked {
+/// last time without reading the clock, so equal times across regions (ties) happen on
+/// purpose. Within a region, writers keep the replicator's contract: no two writes get
+/// one time (`region_clock` holds the region's last).
+fn writer(
+    endpoint: String,
+    region: &'static str,
+    seed: u64,
+    clock: Arc<AtomicU64>,
+    region_clock: Arc<AtomicU64>,
+) -> Acked {
     let mut acked = Acked::new();
     let mut state = seed;
     for n in 0..WRITES_PER_WRITER {
@@ -118,12 +126,19 @@ fn writer(endpoint: String, region: &'static str, seed: u64, clock: Arc<AtomicU6
         let key = format!("k{}", (state >> 33) % KEYS);
         // Two regions' writers share one clock but read it without incrementing half the
         // time, so concurrent writes often carry the same time.
-        let at = if n % 2 == 0 {
+        let shared = if n % 2 == 0 {
             let now = now_ms();
             clock.fetch_max(now, Ordering::SeqCst).max(now)
         } else {
             clock.load(Ordering::SeqCst)
         };
+        let last = region_clock
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(shared.max(last + 1))
+            })
+            .unwrap_or(0);
+        let at = shared.max(last + 1);
+        clock.fetch_max(at, Ordering::SeqCst);
         let value = state >> 40;
         let delete = n % 10 == 9;
         let request = if delete {
@@ -227,9 +242,18 @@ fn two_regions_converge_under_conflicting_writes_and_a_killed_region() {
     set_up(&west, &east);
 
     let clock = Arc::new(AtomicU64::new(now_ms()));
+    let region_clocks = [
+        (east.name, Arc::new(AtomicU64::new(0))),
+        (west.name, Arc::new(AtomicU64::new(0))),
+    ];
     let spawn = |endpoint: String, region: &'static str, seed: u64| {
         let clock = clock.clone();
-        std::thread::spawn(move || writer(endpoint, region, seed, clock))
+        let region_clock = region_clocks
+            .iter()
+            .find(|(name, _)| *name == region)
+            .map(|(_, c)| c.clone())
+            .expect("a region's clock");
+        std::thread::spawn(move || writer(endpoint, region, seed, clock, region_clock))
     };
     // Round one: both regions write concurrently.
     let mut writers = vec![

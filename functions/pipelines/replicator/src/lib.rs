@@ -15,6 +15,11 @@
 //! `aws:rep:updateregion` the same way.) The pair orders all writes of an item totally:
 //! a later `updated_at` wins, and equal times are broken by the region name (the greater
 //! one wins), so every region picks the same winner whatever order writes arrive in.
+//! For that, a region must never give two writes of one item the same `updated_at`
+//! (a writer whose clock has not moved since its last write of the item uses that time
+//! plus one): two different writes with one clock have no winner, and the regions could
+//! keep different ones. A delete's tombstone may share its clock with a write made in the
+//! same millisecond; that tie goes to the write, everywhere.
 //!
 //! ## What the function does with each record, in stream order
 //!
@@ -66,6 +71,12 @@ pub const TTL_ATTRIBUTE_DEFAULT: &str = "expires_at";
 /// clock. The key attribute is checked with `attribute_not_exists`.
 const NEWER_THAN_HELD: &str =
     "attribute_not_exists(#key) OR #at < :at OR (#at = :at AND #in < :in)";
+
+/// The condition for a live write: as [`NEWER_THAN_HELD`], or the peer holds a tombstone
+/// of the very same clock. A tombstone's time is its delete's, so a write stamped in
+/// that millisecond ties with it; the write wins the tie in every region (the local
+/// tombstone is refused by [`NEWER_THAN_HELD`]), so the regions cannot diverge on it.
+const NEWER_THAN_HELD_OR_TIED_TOMBSTONE: &str = "attribute_not_exists(#key) OR #at < :at OR (#at = :at AND #in < :in) OR (#at = :at AND #in = :in AND #deleted = :true)";
 
 fn handle(event: StreamEvent, ctx: &Context) -> Result<BatchResponse, Error> {
     let peer = ctx
@@ -134,13 +145,28 @@ fn send_to_peer(
         None => table_of(&record.event_source_arn)?,
     };
     let key = key_attribute(record)?;
-    let request = json!({
-        "TableName": table,
-        "Item": image,
-        "ConditionExpression": NEWER_THAN_HELD,
-        "ExpressionAttributeNames": {"#key": key, "#at": UPDATED_AT, "#in": UPDATED_IN},
-        "ExpressionAttributeValues": {":at": {"N": at}, ":in": {"S": origin}},
-    });
+    let is_tombstone = image.get(DELETED).and_then(AttributeValue::as_bool) == Some(true);
+    let request = if is_tombstone {
+        json!({
+            "TableName": table,
+            "Item": image,
+            "ConditionExpression": NEWER_THAN_HELD,
+            "ExpressionAttributeNames": {"#key": key, "#at": UPDATED_AT, "#in": UPDATED_IN},
+            "ExpressionAttributeValues": {":at": {"N": at}, ":in": {"S": origin}},
+        })
+    } else {
+        json!({
+            "TableName": table,
+            "Item": image,
+            "ConditionExpression": NEWER_THAN_HELD_OR_TIED_TOMBSTONE,
+            "ExpressionAttributeNames": {
+                "#key": key, "#at": UPDATED_AT, "#in": UPDATED_IN, "#deleted": DELETED,
+            },
+            "ExpressionAttributeValues": {
+                ":at": {"N": at}, ":in": {"S": origin}, ":true": {"BOOL": true},
+            },
+        })
+    };
     let response = Request::post(&format!("{}/", peer.trim_end_matches('/')))
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", "DynamoDB_20120810.PutItem")
