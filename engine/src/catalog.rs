@@ -143,6 +143,11 @@ impl TableStats {
 
 /// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
 pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
+    constraint_errors(name_errors(name, field))
+}
+
+/// The constraint violations of a table or index name at `field`, in DynamoDB's words.
+pub(crate) fn name_errors(name: &str, field: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if name.len() < TABLE_NAME_CHARS_MIN {
         errors.push(format!(
@@ -162,7 +167,7 @@ pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
             "Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         ));
     }
-    constraint_errors(errors)
+    errors
 }
 
 /// Joins constraint violations the way DynamoDB's validator reports them.
@@ -453,7 +458,7 @@ impl TableDef {
         }
         let get = |attr: &KeyAttribute| -> Result<&'a AttributeValue> {
             let v = key.get(&attr.name).ok_or_else(mismatch)?;
-            if !type_matches(v, attr.key_type) {
+            if !attr.key_type.is_type_of(v) {
                 return Err(mismatch());
             }
             check_not_empty_key(v, &attr.name)?;
@@ -484,15 +489,6 @@ impl TableDef {
 
 const TABLE_DEF_VERSION: u8 = 2;
 
-fn type_matches(v: &AttributeValue, t: KeyType) -> bool {
-    matches!(
-        (v, t),
-        (AttributeValue::S(_), KeyType::S)
-            | (AttributeValue::N(_), KeyType::N)
-            | (AttributeValue::B(_), KeyType::B)
-    )
-}
-
 pub fn key_type_descriptor(t: KeyType) -> &'static str {
     match t {
         KeyType::S => "S",
@@ -508,7 +504,7 @@ fn item_key_attribute<'a>(item: &'a Item, attr: &KeyAttribute) -> Result<&'a Att
             attr.name
         ))
     })?;
-    if !type_matches(v, attr.key_type) {
+    if !attr.key_type.is_type_of(v) {
         return Err(Error::validation(format!(
             "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
             attr.name,

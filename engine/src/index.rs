@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::TableRef;
 use crate::catalog::{
     BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, constraint_errors,
-    key_type_descriptor, resolve_key_schema, validate_throughput,
+    key_type_descriptor, name_errors, resolve_key_schema, validate_throughput,
 };
 use crate::codec::decode_item;
 use crate::error::{Error, Result};
@@ -48,7 +48,7 @@ use crate::keys::{encode_key_value, item_key, table_prefix};
 use crate::limits::{
     GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,
     INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX, PARTITION_KEY_BYTES_MAX,
-    SORT_KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN,
+    SORT_KEY_BYTES_MAX,
 };
 use crate::store::{Engine, count_items, lock, write};
 use crate::stored::StoredItem;
@@ -327,28 +327,10 @@ pub fn validate_indexes(
             IndexKind::Global => "globalSecondaryIndexes",
             IndexKind::Local => "localSecondaryIndexes",
         };
-        let name = &input.name;
-        if name.len() < TABLE_NAME_CHARS_MIN {
-            errors.push(format!(
-                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must have length greater than or equal to {TABLE_NAME_CHARS_MIN}",
-                i + 1
-            ));
-        }
-        if name.len() > TABLE_NAME_CHARS_MAX {
-            errors.push(format!(
-                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must have length less than or equal to {TABLE_NAME_CHARS_MAX}",
-                i + 1
-            ));
-        }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        {
-            errors.push(format!(
-                "Value '{name}' at '{field}.{}.member.indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-                i + 1
-            ));
-        }
+        errors.extend(name_errors(
+            &input.name,
+            &format!("{field}.{}.member.indexName", i + 1),
+        ));
     }
     constraint_errors(errors)?;
 
@@ -479,10 +461,6 @@ pub fn entry_key_names<'a>(table: &'a TableDef, index: &'a IndexDef) -> Vec<&'a 
     names
 }
 
-fn type_matches(v: &AttributeValue, attr: &KeyAttribute) -> bool {
-    crate::keys::KeyType::of(v) == Some(attr.key_type)
-}
-
 /// The index key values of an item, or `None` when the item has no entry in the
 /// index (an index key attribute is missing, or, for an item already checked by
 /// [`check_item`], never otherwise).
@@ -492,9 +470,9 @@ fn index_keys<'a>(
 ) -> Option<(&'a AttributeValue, Option<&'a AttributeValue>)> {
     let pk = item
         .get(&index.key_schema.hash.name)
-        .filter(|v| type_matches(v, &index.key_schema.hash))?;
+        .filter(|v| index.key_schema.hash.key_type.is_type_of(v))?;
     let sk = match &index.key_schema.range {
-        Some(r) => Some(item.get(&r.name).filter(|v| type_matches(v, r))?),
+        Some(r) => Some(item.get(&r.name).filter(|v| r.key_type.is_type_of(v))?),
         None => None,
     };
     Some((pk, sk))
@@ -522,7 +500,7 @@ pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u
         .filter(|a| names.contains(&a.name.as_str()));
     let well_typed = attrs
         .clone()
-        .all(|a| esk.get(&a.name).is_some_and(|v| type_matches(v, a)));
+        .all(|a| esk.get(&a.name).is_some_and(|v| a.key_type.is_type_of(v)));
     let key = (esk.len() == names.len() && well_typed)
         .then(|| entry_key(table, index, esk))
         .flatten();
@@ -533,40 +511,31 @@ pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u
     })
 }
 
+/// Whether the index's entries carry attribute `name`, given its key attribute names.
+fn projects(index: &IndexDef, keys: &[&str], name: &str) -> bool {
+    match &index.projection {
+        IndexProjection::All => true,
+        IndexProjection::KeysOnly => keys.contains(&name),
+        IndexProjection::Include(attrs) => keys.contains(&name) || attrs.iter().any(|a| a == name),
+    }
+}
+
 /// An item as its entry in `index` stores it.
 pub fn project(table: &TableDef, index: &IndexDef, item: &Item) -> Item {
-    let keep = |name: &str| match &index.projection {
-        IndexProjection::All => true,
-        IndexProjection::KeysOnly => entry_key_names(table, index).contains(&name),
-        IndexProjection::Include(attrs) => {
-            entry_key_names(table, index).contains(&name) || attrs.iter().any(|a| a == name)
-        }
-    };
-    match index.projection {
-        IndexProjection::All => item.clone(),
-        _ => item
-            .iter()
-            .filter(|(k, _)| keep(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+    if index.projection == IndexProjection::All {
+        return item.clone();
     }
+    let keys = entry_key_names(table, index);
+    item.iter()
+        .filter(|(k, _)| projects(index, &keys, k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Whether every attribute of `names` is in the index's entries.
 pub fn projects_all(table: &TableDef, index: &IndexDef, names: &[&str]) -> bool {
-    match &index.projection {
-        IndexProjection::All => true,
-        IndexProjection::KeysOnly => {
-            let keys = entry_key_names(table, index);
-            names.iter().all(|n| keys.contains(n))
-        }
-        IndexProjection::Include(attrs) => {
-            let keys = entry_key_names(table, index);
-            names
-                .iter()
-                .all(|n| keys.contains(n) || attrs.iter().any(|a| a == n))
-        }
-    }
+    let keys = entry_key_names(table, index);
+    names.iter().all(|n| projects(index, &keys, n))
 }
 
 /// Rejects an item whose value for an index key attribute has the wrong type, is
@@ -584,7 +553,7 @@ pub fn check_item(indexes: &[LiveIndex], item: &Item) -> Result<()> {
             let Some(v) = item.get(&attr.name) else {
                 continue;
             };
-            if !type_matches(v, attr) {
+            if !attr.key_type.is_type_of(v) {
                 return Err(invalid(format!(
                     "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
                     attr.name,

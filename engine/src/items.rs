@@ -1052,7 +1052,7 @@ fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
 /// starting with `enc(v)` are exactly those whose sort key is `v`.
 fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> Result<KeyBounds> {
     let pk_type = schema.hash.key_type;
-    if !key_value_has_type(&kc.partition, pk_type) {
+    if !pk_type.is_type_of(&kc.partition) {
         return Err(Error::validation(
             "One or more parameter values were invalid: Condition parameter type does not match schema type",
         ));
@@ -1077,10 +1077,7 @@ fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> 
             | SortCondition::Ge(v)
             | SortCondition::BeginsWith(v) => vec![v],
         };
-        if values
-            .iter()
-            .any(|v| !key_value_has_type(v, range.key_type))
-        {
+        if values.iter().any(|v| !range.key_type.is_type_of(v)) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: Condition parameter type does not match schema type",
             ));
@@ -1115,16 +1112,6 @@ fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
         // are allocated from 1 up).
         _ => Bound::Excluded(prefix.to_vec()),
     }
-}
-
-fn key_value_has_type(v: &AttributeValue, t: crate::keys::KeyType) -> bool {
-    use crate::keys::KeyType;
-    matches!(
-        (v, t),
-        (AttributeValue::S(_), KeyType::S)
-            | (AttributeValue::N(_), KeyType::N)
-            | (AttributeValue::B(_), KeyType::B)
-    )
 }
 
 /// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`

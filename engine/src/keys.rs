@@ -62,6 +62,11 @@ impl KeyType {
         }
     }
 
+    /// Whether `v` is a value of this key type.
+    pub fn is_type_of(self, v: &AttributeValue) -> bool {
+        KeyType::of(v) == Some(self)
+    }
+
     /// The attribute type this key type is.
     pub fn attribute_type(self) -> AttributeType {
         match self {

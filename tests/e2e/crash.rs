@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{AttributeValue as Av, PutRequest, WriteRequest};
 
 use crate::control::{create, create_streamed};
-use crate::harness::{Server, read_shards, table_name};
+use crate::harness::{Server, latest_stream_arn, read_shards, table_name};
 
 /// Concurrent writers during the crash.
 const WRITERS: usize = 16;
@@ -271,16 +271,8 @@ async fn sigkill_keeps_the_stream_and_the_table_in_agreement() {
 
     let server = Server::start_in(dir.path(), &[]);
     let c = server.client();
-    let arn = c
-        .describe_table()
-        .table_name(&t)
-        .send()
-        .await
-        .unwrap()
-        .table
-        .unwrap()
-        .latest_stream_arn
-        .expect("stream survives restart");
+    // The stream survives the restart.
+    let arn = latest_stream_arn(&c, &t).await;
     let shards = read_shards(&server.streams_client(), &arn).await;
     let mut replayed: HashMap<
         String,

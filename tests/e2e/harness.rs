@@ -187,14 +187,9 @@ pub fn raw_request(
     (status, body)
 }
 
-/// Every record of `table`'s latest stream, shard after shard (see [`read_shards`]).
-pub async fn read_whole_stream(
-    server: &Server,
-    c: &Client,
-    table: &str,
-) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    let arn = c
-        .describe_table()
+/// The ARN of `table`'s latest stream.
+pub async fn latest_stream_arn(c: &Client, table: &str) -> String {
+    c.describe_table()
         .table_name(table)
         .send()
         .await
@@ -202,7 +197,16 @@ pub async fn read_whole_stream(
         .table
         .unwrap()
         .latest_stream_arn
-        .unwrap();
+        .expect("the table has a stream")
+}
+
+/// Every record of `table`'s latest stream, shard after shard (see [`read_shards`]).
+pub async fn read_whole_stream(
+    server: &Server,
+    c: &Client,
+    table: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    let arn = latest_stream_arn(c, table).await;
     read_shards(&server.streams_client(), &arn).await.concat()
 }
 
