@@ -111,6 +111,11 @@ impl ApiError {
                     "com.amazon.coral.availability#ServiceUnavailableException".into(),
                     "The server is shutting down".into(),
                 ),
+                Error::Unavailable(m) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "com.amazon.coral.availability#ServiceUnavailableException".into(),
+                    m.clone(),
+                ),
                 other => {
                     tracing::error!(error = %other, "internal error");
                     (

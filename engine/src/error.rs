@@ -43,6 +43,14 @@ pub enum Error {
     /// Storage failed. This is Eddy's fault or the disk's, never the client's.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A bug was caught at a job boundary (a panic in one request's work): that request
+    /// fails with DynamoDB's retryable `InternalServerError` and nothing of it is written.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Writes cannot be taken for now, for a reason that passes by itself (the disk is
+    /// below its free-space reserve): a retryable `ServiceUnavailableException`; reads go on.
+    #[error("{0}")]
+    Unavailable(String),
     /// The engine is shutting down and takes no more writes.
     #[error("the engine is shutting down")]
     ShuttingDown,

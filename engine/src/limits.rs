@@ -75,3 +75,13 @@ pub const EXPRESSION_NESTING_MAX: usize = 50;
 pub const COMMIT_GROUP_WRITES_MAX: usize = 1024;
 /// Writes waiting for the writer before new ones are refused (back-pressure).
 pub const WRITE_QUEUE_DEPTH_MAX: usize = 65_536;
+
+/// Longest key the storage layer (fjall / lsm-tree) accepts: it asserts (panics) on a
+/// longer one, in writes and in range bounds alike, so every key Eddy builds — item
+/// keys, index entries, stream records, system and catalog keys, and the bounds of a
+/// range read — is checked against this before it reaches fjall.
+pub const STORAGE_KEY_BYTES_MAX: usize = 65_535;
+/// Shortest key the storage layer accepts (it asserts on an empty key).
+pub const STORAGE_KEY_BYTES_MIN: usize = 1;
+/// Longest value the storage layer accepts (lsm-tree asserts on 2^32 bytes or more).
+pub const STORAGE_VALUE_BYTES_MAX: usize = u32::MAX as usize;
