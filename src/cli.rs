@@ -5,10 +5,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use eddy_engine::{Durability, Engine, EngineConfig};
+use eddy_engine::{Durability, Engine, EngineConfig, FatalHook, Fault, FaultKind};
 
 use crate::host::{Platform, PlatformOptions};
 use crate::server::{AppState, serve};
+
+/// Exit code when the storage refused a write (a journal write or fsync failed, fjall
+/// is poisoned): sysexits' `EX_IOERR`. A restart recovers from the journal.
+pub const EXIT_STORAGE_FAULT: i32 = 74;
+/// Exit code when the writer thread died of a bug outside any one write: sysexits'
+/// `EX_SOFTWARE`.
+pub const EXIT_WRITER_CRASHED: i32 = 70;
+
+/// One MiB, the unit of the size flags.
+const MIB: u64 = 1024 * 1024;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,8 +79,15 @@ pub struct ServeArgs {
     table_shards: u16,
     /// Memory for recently read and written items, in MiB, so GetItem of a hot item
     /// skips the storage lookup (reads stay strongly consistent). 0 turns it off.
-    #[arg(long, default_value_t = eddy_engine::ITEM_CACHE_BYTES_DEFAULT / (1024 * 1024))]
+    #[arg(long, default_value_t = eddy_engine::ITEM_CACHE_BYTES_DEFAULT / MIB)]
     item_cache_mib: u64,
+    /// Free space to keep on the data directory's file system, in MiB. Below it every
+    /// write is refused with a retryable ServiceUnavailableException (reads go on) and
+    /// writes resume by themselves once space is freed; it also leaves the storage room
+    /// for its own memtable flushes and compactions. 0 turns the guard off: a full disk
+    /// then fails a commit, and Eddy exits (a restart recovers from the journal).
+    #[arg(long, default_value_t = eddy_engine::DISK_RESERVE_BYTES_DEFAULT / MIB)]
+    disk_reserve_mib: u64,
     /// How often items past their Time to Live are deleted, in milliseconds (DynamoDB
     /// takes up to a few days).
     #[arg(long, default_value_t = eddy_engine::TTL_SWEEP_MS_DEFAULT,
@@ -107,6 +124,24 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// Crash-only: a fault that leaves the engine unable to write ends the process at once,
+/// before any request of the failed commit is answered (its outcome is unknown, and an
+/// error answer could deny a write that was applied). Whoever supervises Eddy restarts
+/// it; the restart recovers every acknowledged write from the journal. A process that
+/// stayed up would only refuse writes while looking alive.
+fn exit_on_fatal_fault(fault: &Fault) {
+    let code = match fault.kind {
+        FaultKind::WriterCrashed => EXIT_WRITER_CRASHED,
+        _ => EXIT_STORAGE_FAULT,
+    };
+    tracing::error!(%fault, code, "fatal fault, exiting");
+    eprintln!(
+        "eddy: exiting (code {code}) after a fatal fault: {fault}. Restart Eddy on the same \
+         data directory: it recovers every acknowledged write from its journal."
+    );
+    std::process::exit(code);
+}
+
 fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = if args.in_memory {
         std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
@@ -127,8 +162,10 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         stream_retention_ms: args.stream_retention_s.saturating_mul(1000).max(1),
         shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
         table_shards: args.table_shards,
-        item_cache_bytes: args.item_cache_mib.saturating_mul(1024 * 1024),
+        item_cache_bytes: args.item_cache_mib.saturating_mul(MIB),
         ttl_sweep_ms: args.ttl_sweep_ms,
+        disk_reserve_bytes: args.disk_reserve_mib.saturating_mul(MIB),
+        on_fatal: Some(FatalHook::new(exit_on_fatal_fault)),
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

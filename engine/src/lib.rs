@@ -25,6 +25,7 @@ mod catalog;
 mod codec;
 mod error;
 pub mod expr;
+mod health;
 mod index;
 mod items;
 mod keys;
@@ -45,6 +46,10 @@ pub use crate::catalog::{
 };
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{CancellationReason, Error, Result};
+pub use crate::health::{
+    DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
+    StorageState, WriterState,
+};
 pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,

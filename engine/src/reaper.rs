@@ -155,20 +155,36 @@ pub(crate) fn start_reaper(inner: &Arc<Inner>) {
             let mut memtables = Memtables::default();
             let mut files = Files::open(&data_dir);
             loop {
-                {
-                    let Some(inner) = weak.upgrade() else { return };
-                    if inner.closed.load(Ordering::Acquire) {
-                        return;
+                // A round that panics is that round's fault: what it held is held
+                // still (or was let go, which only moves the freeing back onto fjall's
+                // threads), and the next round goes on.
+                let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    {
+                        let Some(inner) = weak.upgrade() else {
+                            return false;
+                        };
+                        if inner.closed.load(Ordering::Acquire) {
+                            return false;
+                        }
+                        for keyspace in [&inner.items, &inner.records, &inner.meta, &inner.system] {
+                            memtables.watch(keyspace);
+                            let prefix = keyspace_prefix(keyspace.path());
+                            files.watch(&keyspace.path().join("tables"), &prefix, |_| true);
+                        }
+                        files.watch(&data_dir, "journal", |name| name.ends_with(".jnl"));
                     }
-                    for keyspace in [&inner.items, &inner.records, &inner.meta, &inner.system] {
-                        memtables.watch(keyspace);
-                        let prefix = keyspace_prefix(keyspace.path());
-                        files.watch(&keyspace.path().join("tables"), &prefix, |_| true);
-                    }
-                    files.watch(&data_dir, "journal", |name| name.ends_with(".jnl"));
+                    memtables.reap();
+                    files.reap();
+                    true
+                }));
+                match round {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(panic) => eprintln!(
+                        "eddy: eddy-reaper: a round panicked ({}); the loop goes on",
+                        crate::store::panic_message(&*panic)
+                    ),
                 }
-                memtables.reap();
-                files.reap();
                 std::thread::sleep(Duration::from_millis(REAP_INTERVAL_MS));
             }
         });

@@ -35,21 +35,30 @@
 //! to fjall's table and journal files, so that freeing a deleted file happens on its
 //! thread and not under fjall's version lock. It is emptied on every open.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, UserKey, UserValue};
 
 use crate::cache::ItemCache;
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::decode_item;
 use crate::error::{CancellationReason, Error, Result};
+use crate::health::{
+    DISK_RESERVE_BYTES_DEFAULT, DiskGuard, FatalHook, FaultKind, Health,
+    JOURNAL_ENTRY_OVERHEAD_BYTES, StorageState, Vitals, WriterState,
+};
 use crate::index::IndexStats;
-use crate::limits::{COMMIT_GROUP_WRITES_MAX, WRITE_QUEUE_DEPTH_MAX};
+use crate::limits::{
+    COMMIT_GROUP_WRITES_MAX, STORAGE_KEY_BYTES_MAX, STORAGE_KEY_BYTES_MIN, STORAGE_VALUE_BYTES_MAX,
+    WRITE_QUEUE_DEPTH_MAX,
+};
 use crate::stored::StoredItem;
 use crate::stream::{ShardHead, StreamRegistry, encode_record, record_key};
 use crate::value::{Item, item_size_bytes};
@@ -75,6 +84,13 @@ fn flush_compaction_threads() -> usize {
 
 /// A commit group slower than this is reported (fsync stalls, LSM back-pressure).
 const SLOW_COMMIT_MS: u128 = 50;
+
+/// How often the watchdog asks fjall whether it still takes writes.
+const STORAGE_PROBE_INTERVAL_MS: u64 = 1000;
+
+/// How long the purge of a deleted table waits before trying again while the disk is
+/// below its reserve.
+const PURGE_RETRY_MS: u64 = 1000;
 
 /// The on-disk format this build reads and writes.
 const FORMAT_VERSION: u8 = 1;
@@ -110,6 +126,13 @@ pub struct EngineConfig {
     pub item_cache_bytes: u64,
     /// How often expired items (Time to Live) are looked for and deleted.
     pub ttl_sweep_ms: u64,
+    /// Free space kept on the data directory's file system: below it every write is
+    /// refused with a retryable [`Error::Unavailable`] until space is freed, so the
+    /// storage never meets a full disk (see `health.rs`). 0 turns the guard off.
+    pub disk_reserve_bytes: u64,
+    /// Called when a fault leaves the engine unable to write (see [`FatalHook`]);
+    /// without one the engine refuses writes from then on and reports itself failed.
+    pub on_fatal: Option<FatalHook>,
 }
 
 /// The item cache's default size.
@@ -131,6 +154,8 @@ impl EngineConfig {
             table_shards: crate::limits::TABLE_SHARDS_DEFAULT,
             item_cache_bytes: ITEM_CACHE_BYTES_DEFAULT,
             ttl_sweep_ms: crate::ttl::TTL_SWEEP_MS_DEFAULT,
+            disk_reserve_bytes: DISK_RESERVE_BYTES_DEFAULT,
+            on_fatal: None,
         }
     }
 }
@@ -176,8 +201,23 @@ pub(crate) struct Inner {
     /// The TransactWriteItems client request tokens of the idempotency window (kept
     /// durably in `meta`, loaded on open).
     pub(crate) client_tokens: Arc<crate::transact::ClientTokens>,
+    /// The fatal fault, if one happened, and the disk guard (see `health.rs`).
+    pub(crate) vitals: Vitals,
     writer: Mutex<Option<SyncSender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Faults the writer's unit tests inject into commits.
+    #[cfg(test)]
+    pub(crate) injected: Injected,
+}
+
+/// Commit failures a unit test asks for (the real ones need a broken disk).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Injected {
+    /// The next commit fails as a journal write that hit a full disk.
+    pub(crate) fail_commit: AtomicBool,
+    /// The next commit panics (a bug in the commit itself, outside any job).
+    pub(crate) panic_commit: AtomicBool,
 }
 
 thread_local! {
@@ -249,8 +289,7 @@ enum Job {
 /// A `meta` key and value.
 pub(crate) type Marker = (Vec<u8>, Vec<u8>);
 
-pub(crate) type ControlFn =
-    Box<dyn FnOnce(&Inner, &mut fjall::OwnedWriteBatch) -> Result<()> + Send>;
+pub(crate) type ControlFn = Box<dyn FnOnce(&Inner, &mut Staging) -> Result<()> + Send>;
 
 impl Engine {
     /// Opens (or creates) the store and starts the writer.
@@ -305,8 +344,13 @@ impl Engine {
         };
         let last_seq = read(&streams.heads).values().copied().fold(hwm, u64::max);
         let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE_DEPTH_MAX);
+        let vitals = Vitals::new(
+            config.on_fatal.clone(),
+            DiskGuard::new(&config.data_dir, config.disk_reserve_bytes),
+        );
         let inner = Arc::new(Inner {
             cache: ItemCache::new(config.item_cache_bytes),
+            vitals,
             config,
             db,
             items,
@@ -323,18 +367,69 @@ impl Engine {
             client_tokens: Arc::new(client_tokens),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(None),
+            #[cfg(test)]
+            injected: Injected::default(),
         });
         let writer_inner = Arc::clone(&inner);
         let handle = std::thread::Builder::new()
             .name("eddy-writer".into())
-            .spawn(move || writer_loop(&writer_inner, rx))
+            .spawn(move || writer_main(&writer_inner, rx))
             .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
         *lock(&inner.writer_thread) = Some(handle);
         let engine = Engine { inner };
         engine.start_trimmer();
         engine.start_ttl_sweeper();
+        engine.start_watchdog();
         crate::reaper::start_reaper(&engine.inner);
         Ok(engine)
+    }
+
+    /// Looks every [`STORAGE_PROBE_INTERVAL_MS`] whether fjall still takes writes: a
+    /// memtable flush or a compaction that failed in fjall's own threads poisons it
+    /// without any commit of ours failing, and the engine must not look healthy until
+    /// the next write finds out.
+    fn start_watchdog(&self) {
+        let interval = std::time::Duration::from_millis(STORAGE_PROBE_INTERVAL_MS);
+        self.spawn_periodic("eddy-watchdog", interval, |engine| {
+            let inner = &engine.inner;
+            if inner.vitals.fault().is_none() {
+                // Flushes the journal's buffer to the OS (nothing, after a synced
+                // commit); fails only if fjall is poisoned or that write fails.
+                if let Err(e) = inner.db.persist(PersistMode::Buffer) {
+                    inner.storage_fault("probing whether it still takes writes", &e);
+                }
+            }
+            true
+        });
+    }
+
+    /// Whether writes can be served, and if not, why (see `health.rs`).
+    pub fn health(&self) -> Health {
+        let inner = &self.inner;
+        let fault = inner.vitals.fault().cloned();
+        let crashed = fault
+            .as_ref()
+            .is_some_and(|f| f.kind == FaultKind::WriterCrashed);
+        let gone = lock(&inner.writer_thread)
+            .as_ref()
+            .is_none_or(std::thread::JoinHandle::is_finished);
+        let writer = if inner.closed.load(Ordering::Acquire) {
+            WriterState::Stopped
+        } else if crashed || gone {
+            WriterState::Failed
+        } else {
+            WriterState::Running
+        };
+        let storage = match &fault {
+            Some(f) if f.kind == FaultKind::Storage => StorageState::Failed,
+            _ => StorageState::Ok,
+        };
+        Health {
+            writer,
+            storage,
+            fault,
+            disk: inner.vitals.disk.health(),
+        }
     }
 
     /// Runs `tick` every `interval` on a thread named `name`, until the engine is
@@ -347,14 +442,26 @@ impl Engine {
         mut tick: impl FnMut(&Engine) -> bool + Send + 'static,
     ) {
         let weak = Arc::downgrade(&self.inner);
+        let thread = name.to_string();
         let _ = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
                 loop {
                     std::thread::sleep(interval);
                     let Some(inner) = weak.upgrade() else { return };
-                    if inner.closed.load(Ordering::Acquire) || !tick(&Engine { inner }) {
+                    if inner.closed.load(Ordering::Acquire) {
                         return;
+                    }
+                    let engine = Engine { inner };
+                    // A tick that panics is that tick's fault: the next one runs as
+                    // usual (the panic itself was printed by the panic hook).
+                    match catch_unwind(AssertUnwindSafe(|| tick(&engine))) {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(panic) => eprintln!(
+                            "eddy: {thread}: a run panicked ({}); the loop goes on",
+                            panic_message(&*panic)
+                        ),
                     }
                 }
             });
@@ -371,7 +478,13 @@ impl Engine {
         if let Some(h) = lock(&self.inner.writer_thread).take() {
             let _ = h.join();
         }
-        let _ = self.inner.db.persist(PersistMode::SyncAll);
+        // After a fatal fault fjall refuses this too, and there is nothing new to say.
+        if self.inner.vitals.fault().is_none()
+            && let Err(e) = self.inner.db.persist(PersistMode::SyncAll)
+        {
+            self.inner
+                .storage_fault("flushing the journal at shutdown", &e);
+        }
     }
 
     pub(crate) fn table(&self, name: &str) -> Result<TableRef> {
@@ -440,10 +553,17 @@ impl Engine {
                 let _ = tx.send(r);
             }),
         });
-        rx.recv().map_err(|_| Error::ShuttingDown)?
+        // Dropped unanswered: the engine shut down, or a fatal fault left the job's
+        // outcome unknown.
+        rx.recv()
+            .map_err(|_| self.inner.vitals.refusal().unwrap_or(Error::ShuttingDown))?
     }
 
     fn send(&self, job: Job) {
+        // After a fatal fault nothing is queued: the writer would refuse it anyway.
+        if let Some(e) = self.inner.vitals.refusal() {
+            return fail_job(job, e);
+        }
         let sender = lock(&self.inner.writer).clone();
         let Some(sender) = sender else {
             return fail_job(job, Error::ShuttingDown);
@@ -499,7 +619,27 @@ pub(crate) fn count_items(items: &Keyspace, id: u32) -> Result<(i64, i64)> {
     Ok((n, bytes))
 }
 
-fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
+/// The writer thread. A panic that escapes [`writer_loop`] (one outside any job: in the
+/// commit itself) is fatal; so is a commit the storage refuses (`commit_group`). Once
+/// the engine has a fatal fault the thread stays to refuse every write still queued
+/// or sent, with the fault's message, until shutdown.
+fn writer_main(inner: &Inner, rx: Receiver<Job>) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| writer_loop(inner, &rx))) {
+        inner.vitals.fatal(
+            FaultKind::WriterCrashed,
+            format!(
+                "the writer thread panicked outside any one write: {}",
+                panic_message(&*panic)
+            ),
+        );
+    }
+    for job in rx.iter() {
+        let e = inner.vitals.refusal().unwrap_or(Error::ShuttingDown);
+        fail_job(job, e);
+    }
+}
+
+fn writer_loop(inner: &Inner, rx: &Receiver<Job>) {
     let durability = if inner.config.in_memory || inner.config.durability == Durability::Buffered {
         None
     } else {
@@ -528,7 +668,26 @@ fn writer_loop(inner: &Inner, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // After a fatal fault, or while the disk is below its reserve, the group is
+        // refused before anything of it is evaluated or staged.
+        if let Err(refused) = inner.vitals.admit() {
+            let message = refused.to_string();
+            for job in jobs {
+                fail_job(job, refusal_like(&refused, &message));
+            }
+            continue;
+        }
         commit_group(inner, jobs, durability);
+    }
+}
+
+/// Another error of the same kind and message as `e` (a refusal answers each job of a
+/// group; [`Error`] is not `Clone`).
+fn refusal_like(e: &Error, message: &str) -> Error {
+    match e {
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        Error::Storage(m) => Error::Storage(m.clone()),
+        _ => Error::Internal(message.to_string()),
     }
 }
 
@@ -538,23 +697,227 @@ enum Outcome {
     Unit(Completion<()>, Result<()>),
 }
 
+/// The writes of one job, or of a whole group, and what they change in memory once
+/// committed. A job builds its own and joins the group's only when it completed, so a
+/// job that fails or panics leaves no trace in the group.
+#[derive(Default)]
+struct Changes {
+    staging: Staging,
+    /// Items as the changes leave them, by storage key (`None` = deleted): what later
+    /// jobs of the group read through.
+    overlay: HashMap<Vec<u8>, Option<Item>>,
+    /// Item-count and size deltas per table, applied once the batch is durable.
+    deltas: Vec<(Arc<TableStats>, i64, i64)>,
+    /// The same per index.
+    index_deltas: Vec<(Arc<IndexStats>, i64, i64)>,
+    /// The newest record staged per shard, published once the batch is durable.
+    heads: Vec<ShardHead>,
+    /// Every item write in order, for the item cache.
+    written: Vec<(Vec<u8>, Option<StoredItem>)>,
+}
+
+impl Changes {
+    /// Takes a completed job's changes into the group's.
+    fn absorb(&mut self, job: Changes) {
+        self.staging.ops.extend(job.staging.ops);
+        self.staging.bytes += job.staging.bytes;
+        self.overlay.extend(job.overlay);
+        self.deltas.extend(job.deltas);
+        self.index_deltas.extend(job.index_deltas);
+        self.written.extend(job.written);
+        for h in job.heads {
+            note_head(&mut self.heads, h);
+        }
+    }
+}
+
+/// Records `head` as its shard's newest staged record, unless a newer one is there.
+fn note_head(heads: &mut Vec<ShardHead>, head: ShardHead) {
+    match heads
+        .iter_mut()
+        .find(|h| h.stream_id == head.stream_id && h.shard == head.shard)
+    {
+        Some(h) => h.seq = h.seq.max(head.seq),
+        None => heads.push(head),
+    }
+}
+
+/// One job's (or one outside write's) keys and values, each checked against the
+/// storage layer's bounds as it is staged: fjall asserts (panics) on a key that is
+/// empty or longer than [`STORAGE_KEY_BYTES_MAX`], and a panic in the middle of
+/// filling a batch would leave half a job in it. An offending key or value is not
+/// staged; [`Staging::check`] then fails the job. The method names and argument types
+/// are fjall's batch's, so code that stages writes reads the same.
+#[derive(Default)]
+pub(crate) struct Staging {
+    ops: Vec<(Keyspace, UserKey, Option<UserValue>)>,
+    /// What the ops will take in the journal, roughly (for the disk guard).
+    bytes: u64,
+    /// The first key or value out of bounds.
+    fault: Option<String>,
+}
+
+impl Staging {
+    pub(crate) fn insert<K: Into<UserKey>, V: Into<UserValue>>(
+        &mut self,
+        keyspace: &Keyspace,
+        key: K,
+        value: V,
+    ) {
+        self.stage(keyspace, key.into(), Some(value.into()));
+    }
+
+    pub(crate) fn remove<K: Into<UserKey>>(&mut self, keyspace: &Keyspace, key: K) {
+        self.stage(keyspace, key.into(), None);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    fn stage(&mut self, keyspace: &Keyspace, key: UserKey, value: Option<UserValue>) {
+        let value_len = value.as_ref().map_or(0, |v| v.len());
+        if let Some(fault) = storage_bounds_fault(&key, value_len) {
+            self.fault.get_or_insert(fault);
+            return;
+        }
+        self.bytes += (key.len() + value_len) as u64 + JOURNAL_ENTRY_OVERHEAD_BYTES;
+        self.ops.push((keyspace.clone(), key, value));
+    }
+
+    /// Fails if anything was out of bounds: the job is a bug's victim, not the client's
+    /// (input checks refuse such keys before they reach the writer), and nothing of it
+    /// is written.
+    fn check(&mut self) -> Result<()> {
+        match self.fault.take() {
+            Some(fault) => Err(Error::Internal(format!(
+                "{fault}; nothing of this write was written"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// A fjall batch of the staged ops (checked, so fjall's own asserts cannot fire).
+    fn into_batch(self, db: &Database, durability: Option<PersistMode>) -> fjall::OwnedWriteBatch {
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(db.clone(), self.ops.len() + 1)
+            .durability(durability);
+        for (keyspace, key, value) in self.ops {
+            match value {
+                Some(value) => batch.insert(&keyspace, key, value),
+                None => batch.remove(&keyspace, key),
+            }
+        }
+        batch
+    }
+}
+
+/// What is wrong with a key and a value's length for the storage layer, if anything
+/// (see [`STORAGE_KEY_BYTES_MAX`]).
+fn storage_bounds_fault(key: &[u8], value_len: usize) -> Option<String> {
+    if !(STORAGE_KEY_BYTES_MIN..=STORAGE_KEY_BYTES_MAX).contains(&key.len()) {
+        Some(format!(
+            "a storage key of {} bytes is outside the storage layer's bounds ({STORAGE_KEY_BYTES_MIN} to {STORAGE_KEY_BYTES_MAX} bytes)",
+            key.len()
+        ))
+    } else if value_len > STORAGE_VALUE_BYTES_MAX {
+        Some(format!(
+            "a stored value of {value_len} bytes is over the storage layer's bound of {STORAGE_VALUE_BYTES_MAX} bytes"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Runs one unit of work, turning a panic into that unit's [`Error::Internal`]. The
+/// panic hook has already printed the panic and where it happened; this adds which
+/// unit paid for it.
+fn contain<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let message = panic_message(&*panic);
+            eprintln!(
+                "eddy: {what} panicked ({message}); it fails alone and nothing of it is written"
+            );
+            Err(Error::Internal(format!(
+                "{what} failed on a bug ({message}); nothing of it was written"
+            )))
+        }
+    }
+}
+
+/// The text a panic was raised with.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Runs a completion, so that one whose code panics (it is the caller's) does not take
+/// the writer down; its write is committed either way.
+fn answer<T>(done: Completion<T>, r: Result<T>) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| done(r))) {
+        eprintln!(
+            "eddy: a write's completion panicked ({}); the write itself stands",
+            panic_message(&*panic)
+        );
+    }
+}
+
+/// Reports a panic that unwinds through the commit of a group as fatal before the
+/// group's completions are dropped (it is declared after them, so it drops first): the
+/// writes' outcome is unknown, and the fatal hook must run before any caller could see
+/// its completion vanish.
+struct FatalOnUnwind<'a>(&'a Inner);
+
+impl Drop for FatalOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.vitals.fatal(
+                FaultKind::WriterCrashed,
+                "the writer thread panicked while committing a group of writes (the panic is printed above)"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// Commits a batch; unit tests can make it fail or panic (see [`Injected`]).
+fn commit_batch(inner: &Inner, batch: fjall::OwnedWriteBatch) -> Result<(), fjall::Error> {
+    #[cfg(test)]
+    {
+        if inner.injected.panic_commit.swap(false, Ordering::AcqRel) {
+            panic!("injected panic in the commit");
+        }
+        if inner.injected.fail_commit.swap(false, Ordering::AcqRel) {
+            return Err(fjall::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            )));
+        }
+    }
+    #[cfg(not(test))]
+    let _ = inner;
+    batch.commit()
+}
+
 fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) {
-    let mut batch = inner.db.batch().durability(durability);
-    // Changes made by earlier jobs of this group, by storage key (None = deleted).
-    let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
-    // Item-count and size deltas per table, applied once the batch is durable.
-    let mut deltas: Vec<(Arc<TableStats>, i64, i64)> = Vec::new();
-    // The same per index.
-    let mut index_deltas: Vec<(Arc<IndexStats>, i64, i64)> = Vec::new();
+    let mut group = Changes::default();
     let mut outcomes = Vec::with_capacity(jobs.len());
-    // The newest record staged per shard, published once the batch is durable.
-    let mut heads: Vec<ShardHead> = Vec::new();
-    // Every item write of the group in order, for the item cache.
-    let mut written: Vec<(Vec<u8>, Option<StoredItem>)> = Vec::new();
+    let _fatal_on_unwind = FatalOnUnwind(inner);
     for job in jobs {
         match job {
             Job::Control { apply, done } => {
-                let r = apply(inner, &mut batch);
+                let mut staging = Staging::default();
+                let r = contain("a catalog change", || apply(inner, &mut staging))
+                    .and_then(|()| staging.check());
+                if r.is_ok() {
+                    group.staging.ops.extend(staging.ops);
+                    group.staging.bytes += staging.bytes;
+                }
                 outcomes.push(Outcome::Unit(done, r));
             }
             Job::Items {
@@ -565,70 +928,42 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
                 by_ttl,
                 done,
             } => {
-                let result = evaluate(inner, mutations, transaction, &overlay);
-                if let (Ok(_), Some((key, value))) = (&result, marker) {
-                    batch.insert(&inner.meta, key, value);
+                let job = JobSpec {
+                    transaction,
+                    hops,
+                    marker,
+                    by_ttl,
+                };
+                let mut changes = Changes::default();
+                let r = contain("a write", || {
+                    stage_items(inner, mutations, &job, &group.overlay, &mut changes)
+                })
+                .and_then(|applied| changes.staging.check().map(|()| applied));
+                if r.is_ok() {
+                    group.absorb(changes);
                 }
-                let result = result.map(|staged| {
-                    let mut applied = Vec::with_capacity(staged.len());
-                    for s in staged {
-                        if let Some(new) = &s.change {
-                            let stored = new.as_ref().map(StoredItem::encode);
-                            match &stored {
-                                Some(item) => {
-                                    batch.insert(&inner.items, s.key.clone(), item.slice().clone())
-                                }
-                                None => batch.remove(&inner.items, s.key.clone()),
-                            }
-                            written.push((s.key.clone(), stored));
-                            stage_index_entries(inner, &mut batch, &mut index_deltas, &s, new);
-                            let size = |i: &Option<Item>| {
-                                i.as_ref().map_or(0, |i| item_size_bytes(i) as i64)
-                            };
-                            let count = i64::from(new.is_some()) - i64::from(s.old.is_some());
-                            deltas.push((
-                                Arc::clone(&s.table.stats),
-                                count,
-                                size(new) - size(&s.old),
-                            ));
-                            stage_record(
-                                inner,
-                                &mut batch,
-                                &mut heads,
-                                &s,
-                                new.as_ref(),
-                                hops,
-                                by_ttl,
-                            );
-                            overlay.insert(s.key, new.clone());
-                        }
-                        let new = match s.change {
-                            Some(new) => new,
-                            None => s.old.clone(),
-                        };
-                        applied.push(Applied { old: s.old, new });
-                    }
-                    applied
-                });
-                outcomes.push(Outcome::Items(done, result));
+                outcomes.push(Outcome::Items(done, r));
             }
         }
     }
     let last_seq = inner.seq.load(Ordering::Relaxed);
-    if !heads.is_empty() {
-        batch.insert(&inner.meta, b"seq_hwm", last_seq.to_be_bytes());
+    if !group.heads.is_empty() {
+        group
+            .staging
+            .insert(&inner.meta, b"seq_hwm".as_slice(), last_seq.to_be_bytes());
     }
     // Readers of these keys go to the tree until the commit has ended (see `cache.rs`).
-    for (key, _) in &written {
+    for (key, _) in &group.written {
         inner.cache.begin_write(key);
     }
     let commit_started = std::time::Instant::now();
-    let committed = if batch.is_empty() {
+    let bytes = group.staging.bytes;
+    let committed = if group.staging.is_empty() {
         Ok(())
     } else {
-        batch.commit().map_err(|e| Error::Storage(e.to_string()))
+        commit_batch(inner, group.staging.into_batch(&inner.db, durability))
     };
-    for (key, value) in written {
+    for (key, value) in group.written {
         inner
             .cache
             .end_write(key, committed.as_ref().map(|()| value).map_err(|_| ()));
@@ -641,30 +976,109 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
             outcomes.len()
         );
     }
-    if committed.is_ok() {
-        for (stats, n, bytes) in deltas {
-            stats.add(n, bytes);
+    if let Err(e) = committed {
+        // fjall is poisoned now, and the group's outcome is unknown (an fsync that
+        // failed may still have left it in the journal): the hook runs before anyone
+        // is answered. If it returns, only the jobs that failed on their own (and so
+        // were not in the batch) get their answer.
+        inner.storage_fault(
+            &format!("committing a group of {} writes", outcomes.len()),
+            &e,
+        );
+        for o in outcomes {
+            match o {
+                Outcome::Items(done, Err(e)) => answer(done, Err(e)),
+                Outcome::Unit(done, Err(e)) => answer(done, Err(e)),
+                Outcome::Items(..) | Outcome::Unit(..) => {}
+            }
         }
-        for (counters, n, bytes) in index_deltas {
-            counters.add(n, bytes);
-        }
-        inner.committed_seq.store(last_seq, Ordering::Release);
-        inner.publish_heads(&heads);
+        return;
+    }
+    inner.vitals.disk.spent(bytes);
+    for (stats, n, bytes) in group.deltas {
+        stats.add(n, bytes);
+    }
+    for (counters, n, bytes) in group.index_deltas {
+        counters.add(n, bytes);
+    }
+    inner.committed_seq.store(last_seq, Ordering::Release);
+    // Listeners are other subsystems' code; one that panics must not take the writer
+    // (and every later write) with it. The commit stands either way.
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.publish_heads(&group.heads))) {
+        eprintln!(
+            "eddy: a commit listener panicked ({}); the commit stands",
+            panic_message(&*panic)
+        );
     }
     for o in outcomes {
-        match (o, &committed) {
-            (Outcome::Items(done, r), Ok(())) => done(r),
-            (Outcome::Items(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
-            (Outcome::Unit(done, r), Ok(())) => done(r),
-            (Outcome::Unit(done, _), Err(e)) => done(Err(Error::Storage(e.to_string()))),
+        match o {
+            Outcome::Items(done, r) => answer(done, r),
+            Outcome::Unit(done, r) => answer(done, r),
         }
     }
 }
 
-/// Adds a staged item change's index entry changes to the batch (see `index.rs`).
+/// How an item job's changes are written and recorded.
+struct JobSpec {
+    transaction: bool,
+    hops: u8,
+    marker: Option<Marker>,
+    by_ttl: bool,
+}
+
+/// Evaluates an item job and stages its changes into `out` (its own, joined to the
+/// group's only if this returns `Ok` with everything in bounds).
+fn stage_items(
+    inner: &Inner,
+    mutations: Vec<Mutation>,
+    job: &JobSpec,
+    overlay: &HashMap<Vec<u8>, Option<Item>>,
+    out: &mut Changes,
+) -> Result<Vec<Applied>> {
+    let staged = evaluate(inner, mutations, job.transaction, overlay)?;
+    if let Some((key, value)) = &job.marker {
+        out.staging.insert(&inner.meta, key.clone(), value.clone());
+    }
+    let mut applied = Vec::with_capacity(staged.len());
+    for s in staged {
+        if let Some(new) = &s.change {
+            let stored = new.as_ref().map(StoredItem::encode);
+            match &stored {
+                Some(item) => out
+                    .staging
+                    .insert(&inner.items, s.key.clone(), item.slice().clone()),
+                None => out.staging.remove(&inner.items, s.key.clone()),
+            }
+            out.written.push((s.key.clone(), stored));
+            stage_index_entries(inner, &mut out.staging, &mut out.index_deltas, &s, new);
+            let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| item_size_bytes(i) as i64);
+            let count = i64::from(new.is_some()) - i64::from(s.old.is_some());
+            out.deltas
+                .push((Arc::clone(&s.table.stats), count, size(new) - size(&s.old)));
+            stage_record(
+                inner,
+                &mut out.staging,
+                &mut out.heads,
+                &s,
+                new.as_ref(),
+                job.hops,
+                job.by_ttl,
+            );
+            out.overlay.insert(s.key.clone(), new.clone());
+        }
+        let new = match s.change {
+            Some(new) => new,
+            None => s.old.clone(),
+        };
+        applied.push(Applied { old: s.old, new });
+    }
+    Ok(applied)
+}
+
+/// Adds a staged item change's index entry changes to the staging (see `index.rs`).
 fn stage_index_entries(
     inner: &Inner,
-    batch: &mut fjall::OwnedWriteBatch,
+    staging: &mut Staging,
     deltas: &mut Vec<(Arc<IndexStats>, i64, i64)>,
     s: &Staged,
     new: &Option<Item>,
@@ -675,20 +1089,21 @@ fn stage_index_entries(
     }
     for c in crate::index::entry_changes(&s.table.def, &indexes, s.old.as_ref(), new.as_ref()) {
         if let Some(key) = c.remove {
-            batch.remove(&inner.items, key);
+            staging.remove(&inner.items, key);
         }
         if let Some((key, item)) = c.insert {
-            batch.insert(&inner.items, key, StoredItem::encode(&item).slice().clone());
+            staging.insert(&inner.items, key, StoredItem::encode(&item).slice().clone());
         }
         deltas.push((c.counters, c.items_delta, c.bytes_delta));
     }
 }
 
-/// Adds the change record of a staged item change to the batch, when the table's
-/// stream is enabled.
+/// Adds the change record of a staged item change to the staging, when the table's
+/// stream is enabled. The sequence number it takes is gone even if the job then
+/// fails: a gap is harmless, a number handed out twice would not be.
 fn stage_record(
     inner: &Inner,
-    batch: &mut fjall::OwnedWriteBatch,
+    staging: &mut Staging,
     heads: &mut Vec<ShardHead>,
     s: &Staged,
     new: Option<&Item>,
@@ -716,18 +1131,15 @@ fn stage_record(
         .get(4..6)
         .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
     let seq = inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-    batch.insert(&inner.records, record_key(stream.id, shard, seq), record);
-    match heads
-        .iter_mut()
-        .find(|h| h.stream_id == stream.id && h.shard == shard)
-    {
-        Some(h) => h.seq = seq,
-        None => heads.push(ShardHead {
+    staging.insert(&inner.records, record_key(stream.id, shard, seq), record);
+    note_head(
+        heads,
+        ShardHead {
             stream_id: stream.id,
             shard,
             seq,
-        }),
-    }
+        },
+    );
 }
 
 struct Staged {
@@ -754,6 +1166,13 @@ fn evaluate(
     for m in mutations {
         if is_deleted(&m.table) {
             return Err(Error::not_found("Requested resource not found"));
+        }
+        // fjall asserts on such a key in a read as in a write; input checks refuse
+        // them before they are queued, so one here is a bug.
+        if let Some(fault) = storage_bounds_fault(&m.key, 0) {
+            return Err(Error::Internal(format!(
+                "{fault}; nothing of this write was written"
+            )));
         }
         // A job may touch the same key twice only in a transaction, which DynamoDB
         // rejects up front; still read through earlier changes of this job to be safe.
@@ -856,16 +1275,50 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Writes to fjall outside the writer thread, and what a storage failure means.
+impl Inner {
+    /// Commits writes made outside the writer (system keys, the catalog, trims and
+    /// purges): refused like any write after a fatal fault or below the disk reserve,
+    /// and a storage failure is fatal, as in the writer.
+    pub(crate) fn commit_outside(
+        &self,
+        mut staging: Staging,
+        durability: Option<PersistMode>,
+        what: &str,
+    ) -> Result<()> {
+        staging.check()?;
+        if staging.is_empty() {
+            return Ok(());
+        }
+        self.vitals.admit()?;
+        let bytes = staging.bytes;
+        commit_batch(self, staging.into_batch(&self.db, durability))
+            .map_err(|e| self.storage_fault(what, &e))?;
+        self.vitals.disk.spent(bytes);
+        Ok(())
+    }
+
+    /// Reports a write the storage refused: fjall poisons itself on a failed journal
+    /// write or fsync and takes no write after it, so this is a fatal fault (the
+    /// binary's hook ends the process). Returns the error for a caller that is still
+    /// there to get one.
+    pub(crate) fn storage_fault(&self, what: &str, e: &fjall::Error) -> Error {
+        let message = format!("the storage failed while {what}: {e}");
+        self.vitals.fatal(FaultKind::Storage, message.clone());
+        Error::Storage(message)
+    }
+}
+
 /// Durable key-value state for other subsystems (the trigger runtime keeps its
 /// definitions and checkpoints here), so one data directory holds everything and one
 /// fsync policy covers it.
 impl Engine {
     /// Writes a key durably (fsync'd unless the store is in-memory or buffered).
     pub fn system_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = self.inner.db.batch().durability(self.sync_mode());
-        batch.insert(&self.inner.system, key.to_vec(), value.to_vec());
-        batch.commit()?;
-        Ok(())
+        let mut staging = Staging::default();
+        staging.insert(&self.inner.system, key, value);
+        self.inner
+            .commit_outside(staging, self.sync_mode(), "storing a system key")
     }
 
     /// Writes a key without waiting for the disk: it survives a crash of the process
@@ -873,10 +1326,10 @@ impl Engine {
     /// harmless, such as a trigger checkpoint (a lost one means a redelivery, which
     /// at-least-once allows).
     pub fn system_put_relaxed(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = self.inner.db.batch().durability(None);
-        batch.insert(&self.inner.system, key.to_vec(), value.to_vec());
-        batch.commit()?;
-        Ok(())
+        let mut staging = Staging::default();
+        staging.insert(&self.inner.system, key, value);
+        self.inner
+            .commit_outside(staging, None, "storing a system key")
     }
 
     pub fn system_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -884,10 +1337,10 @@ impl Engine {
     }
 
     pub fn system_delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = self.inner.db.batch().durability(self.sync_mode());
-        batch.remove(&self.inner.system, key.to_vec());
-        batch.commit()?;
-        Ok(())
+        let mut staging = Staging::default();
+        staging.remove(&self.inner.system, key);
+        self.inner
+            .commit_outside(staging, self.sync_mode(), "deleting a system key")
     }
 
     /// All keys with a prefix, in order.
@@ -929,56 +1382,66 @@ impl Engine {
         removed: bool,
         next_table_id: Option<u32>,
     ) -> Result<()> {
-        let mut batch = self
-            .inner
-            .db
-            .batch()
-            .durability(if self.inner.config.in_memory {
-                None
-            } else {
-                Some(PersistMode::SyncData)
-            });
+        let mut staging = Staging::default();
         let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
         if removed {
-            batch.remove(&self.inner.meta, key);
+            staging.remove(&self.inner.meta, key);
         } else {
-            batch.insert(&self.inner.meta, key, def.encode());
+            staging.insert(&self.inner.meta, key, def.encode());
         }
         if let Some(id) = next_table_id {
-            batch.insert(&self.inner.meta, b"next_table_id", id.to_be_bytes());
+            staging.insert(&self.inner.meta, b"next_table_id", id.to_be_bytes());
         }
-        batch.commit()?;
-        Ok(())
+        let durability = (!self.inner.config.in_memory).then_some(PersistMode::SyncData);
+        self.inner
+            .commit_outside(staging, durability, "storing a table definition")
     }
 
     /// Removes every item of a deleted table, in bounded chunks, off the request path.
+    /// The thread holds the engine only while it removes a chunk. While the disk is
+    /// below its reserve it waits; a chunk that panics, a fatal fault or the engine's
+    /// end stop it, and the rest stays as unreachable garbage: the table id is never
+    /// reused, so those items can never reappear.
     pub(crate) fn purge_table_items(&self, table_id: u32) {
         const PURGE_CHUNK_KEYS_MAX: usize = 10_000;
-        let items = self.inner.items.clone();
-        let db = self.inner.db.clone();
+        let weak = Arc::downgrade(&self.inner);
         let spawned = std::thread::Builder::new()
             .name("eddy-purge".into())
             .spawn(move || {
                 loop {
-                    let keys: Vec<_> = items
-                        .prefix(table_id.to_be_bytes())
-                        .take(PURGE_CHUNK_KEYS_MAX)
-                        .filter_map(|kv| kv.key().ok())
-                        .collect();
-                    if keys.is_empty() {
-                        break;
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.closed.load(Ordering::Acquire) {
+                        return;
                     }
-                    let mut batch = db.batch();
-                    for k in keys {
-                        batch.remove(&items, k);
-                    }
-                    if batch.commit().is_err() {
-                        break;
+                    let chunk = contain("purging a deleted table", || {
+                        let mut staging = Staging::default();
+                        for kv in inner
+                            .items
+                            .prefix(table_id.to_be_bytes())
+                            .take(PURGE_CHUNK_KEYS_MAX)
+                        {
+                            staging.remove(&inner.items, kv.key()?);
+                        }
+                        if staging.is_empty() {
+                            return Ok(false);
+                        }
+                        inner.commit_outside(staging, None, "purging a deleted table")?;
+                        Ok(true)
+                    });
+                    match chunk {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(Error::Unavailable(_)) => {
+                            drop(inner);
+                            std::thread::sleep(std::time::Duration::from_millis(PURGE_RETRY_MS));
+                        }
+                        Err(e) => {
+                            eprintln!("eddy: purging the items of table {table_id} stopped: {e}");
+                            return;
+                        }
                     }
                 }
             });
-        // If no thread can be started the items stay as unreachable garbage: the
-        // table id is never reused, so they can never reappear.
         drop(spawned);
     }
 
@@ -998,3 +1461,6 @@ impl Engine {
         t
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{KeySchema, TableDef, TableRef};
 use crate::codec::{decode_item, encode_item};
 use crate::error::{Error, Result};
-use crate::store::{Engine, Inner, lock, now_ms, read, write};
+use crate::store::{Engine, Inner, Staging, lock, now_ms, read, write};
 use crate::value::{Item, item_size_bytes};
 
 /// Which images a stream record carries.
@@ -442,7 +442,7 @@ impl Inner {
         &self,
         table: &TableRef,
         view: StreamViewType,
-        batch: &mut fjall::OwnedWriteBatch,
+        batch: &mut Staging,
     ) -> Result<Arc<StreamDef>> {
         let id = self.allocate_id(b"next_stream_id", batch)?;
         let mut created_ms = now_ms();
@@ -475,7 +475,7 @@ impl Inner {
 
     /// Disables the table's current stream: its shards close and stay readable until
     /// retention trims them.
-    pub(crate) fn disable_stream(&self, table: &TableRef, batch: &mut fjall::OwnedWriteBatch) {
+    pub(crate) fn disable_stream(&self, table: &TableRef, batch: &mut Staging) {
         let Some(current) = write(&table.stats.stream).take() else {
             return;
         };
@@ -486,11 +486,7 @@ impl Inner {
     }
 
     /// Hands out the next id from a `meta` counter, in the batch being built.
-    pub(crate) fn allocate_id(
-        &self,
-        key: &[u8],
-        batch: &mut fjall::OwnedWriteBatch,
-    ) -> Result<u32> {
+    pub(crate) fn allocate_id(&self, key: &[u8], batch: &mut Staging) -> Result<u32> {
         let next = match self.meta.get(key)? {
             Some(v) => u32::from_be_bytes(
                 v.as_ref()
@@ -697,7 +693,7 @@ impl Engine {
         let defs: Vec<Arc<StreamDef>> = read(&self.inner.streams.defs).values().cloned().collect();
         for def in defs {
             for shard in 0..def.shards {
-                let mut batch = self.inner.db.batch();
+                let mut batch = Staging::default();
                 let mut horizon = None;
                 for (removed, kv) in self
                     .inner
@@ -721,7 +717,8 @@ impl Engine {
                     batch.insert(&self.inner.meta, trim_key(def.id, shard), h.to_be_bytes());
                     // Readers must see the new horizon no later than the records vanish.
                     lock(&self.inner.streams.trim_horizons).insert((def.id, shard), h);
-                    batch.commit()?;
+                    self.inner
+                        .commit_outside(batch, None, "trimming a stream")?;
                 }
             }
             if let Some(disabled) = def.disabled_ms
@@ -734,12 +731,13 @@ impl Engine {
                         .is_none()
                 })
             {
-                let mut batch = self.inner.db.batch();
+                let mut batch = Staging::default();
                 batch.remove(&self.inner.meta, stream_meta_key(def.id));
                 for s in 0..def.shards {
                     batch.remove(&self.inner.meta, trim_key(def.id, s));
                 }
-                batch.commit()?;
+                self.inner
+                    .commit_outside(batch, None, "forgetting a stream")?;
                 write(&self.inner.streams.defs).remove(&def.id);
             }
         }

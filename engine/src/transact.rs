@@ -326,7 +326,7 @@ impl Engine {
     /// Deletes the token records whose window has passed (called by the trimmer).
     pub(crate) fn expire_client_tokens(&self) -> Result<()> {
         let cutoff = now_ms().saturating_sub(CLIENT_REQUEST_TOKEN_WINDOW_MS);
-        let mut batch = self.inner.db.batch();
+        let mut batch = crate::store::Staging::default();
         for kv in self
             .inner
             .meta
@@ -340,10 +340,8 @@ impl Engine {
             }
             batch.remove(&self.inner.meta, k);
         }
-        if !batch.is_empty() {
-            batch.commit()?;
-        }
-        Ok(())
+        self.inner
+            .commit_outside(batch, None, "expiring client request tokens")
     }
 }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
-use crate::store::{Change, Engine, Mutation, lock, now_ms, read, write};
+use crate::store::{Change, Engine, Mutation, Staging, lock, now_ms, read, write};
 use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
 use crate::value::{AttributeValue, Item};
 
@@ -206,15 +206,15 @@ impl Engine {
             _ => {}
         }
         let key = ttl_key(t.def.id);
+        let mut staging = Staging::default();
         if enabled {
-            self.inner.meta.insert(key, attribute_name.as_bytes())?;
+            staging.insert(&self.inner.meta, key, attribute_name.as_bytes());
         } else {
-            self.inner.meta.remove(key)?;
+            staging.remove(&self.inner.meta, key);
         }
+        let durability = (!self.inner.config.in_memory).then_some(fjall::PersistMode::SyncData);
         self.inner
-            .db
-            .persist(fjall::PersistMode::SyncAll)
-            .map_err(|e| Error::Storage(e.to_string()))?;
+            .commit_outside(staging, durability, "storing a Time to Live setting")?;
         *write(&t.stats.ttl_attribute) = enabled.then(|| attribute_name.to_string());
         Ok(())
     }
