@@ -44,6 +44,11 @@ fn serialization_message(e: &serde_json::Error) -> String {
 
 const DYNAMODB: &str = "com.amazonaws.dynamodb.v20120810";
 
+/// DynamoDB's message of `InternalServerError` (API Reference: "The server encountered
+/// an internal error trying to fulfill the request.").
+const INTERNAL_SERVER_ERROR_MESSAGE: &str =
+    "The server encountered an internal error trying to fulfill the request.";
+
 impl ApiError {
     /// The status, the full `__type` and the message.
     fn parts(&self) -> (StatusCode, String, String) {
@@ -116,12 +121,15 @@ impl ApiError {
                     "com.amazon.coral.availability#ServiceUnavailableException".into(),
                     m.clone(),
                 ),
+                // A caught bug (`Internal`, the request's work was contained and
+                // nothing of it written) or a storage failure: retryable for the SDK.
+                // The detail goes to the log; the client gets DynamoDB's own message.
                 other => {
                     tracing::error!(error = %other, "internal error");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         format!("{DYNAMODB}#InternalServerError"),
-                        "Internal server error".into(),
+                        INTERNAL_SERVER_ERROR_MESSAGE.into(),
                     )
                 }
             },

@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 mod dynamodb;
 pub mod error;
+pub mod health;
 pub mod host;
 mod legacy;
 pub mod mail;

@@ -40,21 +40,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/",
-            get(health)
+            get(crate::health::root)
                 .post(|State(state): State<AppState>, req: Request| dynamodb_request(state, req)),
         )
-        .route("/health", get(health))
+        .route("/health", get(crate::health::details))
         .merge(crate::api::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-/// DynamoDB's endpoint answers `GET /` with a health line; SDK health checks use it.
-async fn health(State(state): State<AppState>) -> String {
-    format!(
-        "healthy: dynamodb.{}.amazonaws.com ",
-        state.engine.config().region
-    )
 }
 
 async fn dynamodb_request(state: AppState, req: Request) -> Response {

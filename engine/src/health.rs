@@ -9,12 +9,13 @@
 //!   from fjall's journal (crash-only). Without a hook the engine stays up but refuses
 //!   every write with the fault's message and reports itself failed, so it is never a
 //!   zombie that looks healthy.
-//! - The **disk guard**: fjall poisons itself when a journal write fails, so the engine
-//!   must never let a write reach a full disk. Every write is refused with a retryable
+//! - The **disk guard**: fjall poisons itself when a journal write fails, and just the
+//!   same when one of its own memtable flushes or compactions fails, so the engine must
+//!   never let the disk fill up under it. Every write is refused with a retryable
 //!   [`Error::Unavailable`] while the data directory's file system has less free space
-//!   than the reserve, and is taken again as soon as there is more: nothing to restart.
-//!   The reserve also leaves fjall room for its own memtable flushes and compactions,
-//!   whose failure would poison it just the same.
+//!   than the reserve plus what fjall still holds in memory and will write out when it
+//!   flushes (its write buffer), and is taken again as soon as there is more: nothing
+//!   to restart. The reserve is what a compaction needs on top.
 //! - The **health report** ([`Health`]) built from both.
 //!
 //! It knows nothing of the writer, tables or fjall (`store.rs` feeds it what it sees),
@@ -27,12 +28,13 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 
-/// Free space kept on the data directory's file system unless configured otherwise.
-/// It must hold what fjall writes on its own once Eddy stops writing: a flush of the
-/// two large memtables at once (2 × 256 MiB, see `MEMTABLE_BYTES` in `store.rs`) and a
-/// compaction, which writes its output before it deletes its input (an L0 compaction
-/// of the `items` keyspace rewrites up to about two memtables' worth). A GiB covers
-/// both with room for the commit group in flight.
+/// Free space kept on the data directory's file system unless configured otherwise, on
+/// top of fjall's unflushed write buffer (which the guard adds by itself, so a memtable
+/// flush always has room). It must hold what fjall writes on its own besides: a
+/// compaction writes its output before it deletes its input, and an L0 compaction of
+/// the `items` keyspace (four flushed memtables of up to 256 MiB, see `MEMTABLE_BYTES`
+/// in `store.rs`, compressed) rewrites up to about a GiB in the worst case. A GiB also
+/// leaves room for the commit group in flight and for the OS.
 pub const DISK_RESERVE_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 
 /// How long one look at the file system's free space is trusted. Between looks the
@@ -142,6 +144,9 @@ pub struct DiskHealth {
     pub free_bytes: Option<u64>,
     /// Bytes kept free; 0 when the guard is off.
     pub reserve_bytes: u64,
+    /// Bytes fjall holds in memory and will write out when it flushes; kept free on
+    /// top of the reserve.
+    pub unflushed_bytes: u64,
     /// Whether writes are taken as far as space goes (always, with the guard off or the
     /// free space unknown).
     pub ok: bool,
@@ -215,6 +220,7 @@ impl Health {
             return Some(disk_full_message(
                 self.disk.free_bytes.unwrap_or(0),
                 self.disk.reserve_bytes,
+                self.disk.unflushed_bytes,
             ));
         }
         None
@@ -222,12 +228,14 @@ impl Health {
 }
 
 /// The message of a write refused by the disk guard.
-fn disk_full_message(free_bytes: u64, reserve_bytes: u64) -> String {
+fn disk_full_message(free_bytes: u64, reserve_bytes: u64, unflushed_bytes: u64) -> String {
     format!(
         "The disk is full: {} free on the data directory's file system, below the {} \
-         Eddy keeps free for its storage (--disk-reserve-mib); retry once space is freed",
+         Eddy keeps free for its storage (--disk-reserve-mib) plus the {} it has yet to \
+         write out from memory; retry once space is freed",
         mib(free_bytes),
-        mib(reserve_bytes)
+        mib(reserve_bytes),
+        mib(unflushed_bytes)
     )
 }
 
@@ -284,12 +292,12 @@ impl Vitals {
     }
 
     /// Whether a write may go to the storage now: not after a fatal fault, and not
-    /// while the disk is below its reserve.
-    pub(crate) fn admit(&self) -> Result<()> {
+    /// while the disk is below its reserve plus `unflushed_bytes`.
+    pub(crate) fn admit(&self, unflushed_bytes: u64) -> Result<()> {
         if let Some(e) = self.refusal() {
             return Err(e);
         }
-        self.disk.admit()
+        self.disk.admit(unflushed_bytes)
     }
 }
 
@@ -331,16 +339,16 @@ impl DiskGuard {
         }
     }
 
-    /// `Err(Unavailable)` while the free space is below the reserve.
-    pub(crate) fn admit(&self) -> Result<()> {
+    /// `Err(Unavailable)` while the free space is below the reserve plus
+    /// `unflushed_bytes` (what fjall will write out when it flushes its memtables).
+    pub(crate) fn admit(&self, unflushed_bytes: u64) -> Result<()> {
         if self.reserve_bytes == 0 {
             return Ok(());
         }
         match self.free_estimate() {
-            Some(free) if free < self.reserve_bytes => Err(Error::Unavailable(disk_full_message(
-                free,
-                self.reserve_bytes,
-            ))),
+            Some(free) if free < self.reserve_bytes.saturating_add(unflushed_bytes) => Err(
+                Error::Unavailable(disk_full_message(free, self.reserve_bytes, unflushed_bytes)),
+            ),
             // Free space that cannot be known does not stop writes: the storage
             // reports a real failure itself.
             _ => Ok(()),
@@ -380,13 +388,15 @@ impl DiskGuard {
         self.looked_at_ms.store(now_ms, Ordering::Release);
     }
 
-    pub(crate) fn health(&self) -> DiskHealth {
+    pub(crate) fn health(&self, unflushed_bytes: u64) -> DiskHealth {
         let free_bytes = self.free_estimate();
         let error = self.error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let needed = self.reserve_bytes.saturating_add(unflushed_bytes);
         DiskHealth {
             free_bytes,
             reserve_bytes: self.reserve_bytes,
-            ok: self.reserve_bytes == 0 || free_bytes.is_none_or(|f| f >= self.reserve_bytes),
+            unflushed_bytes,
+            ok: self.reserve_bytes == 0 || free_bytes.is_none_or(|f| f >= needed),
             error,
         }
     }
@@ -400,28 +410,31 @@ mod tests {
     fn the_guard_refuses_below_its_reserve_and_counts_what_was_spent() {
         let dir = tempfile::tempdir().unwrap();
         let off = DiskGuard::new(dir.path(), 0);
-        assert!(off.admit().is_ok());
-        assert!(off.health().ok);
+        assert!(off.admit(u64::MAX).is_ok(), "0 turns the guard off");
+        assert!(off.health(u64::MAX).ok);
 
         let free = fs4::available_space(dir.path()).unwrap();
         // A reserve above what is free: refused, with a message that says so.
         let full = DiskGuard::new(dir.path(), free.saturating_mul(2).max(1 << 40));
-        let Err(Error::Unavailable(message)) = full.admit() else {
+        let Err(Error::Unavailable(message)) = full.admit(0) else {
             panic!("a write below the reserve must be refused");
         };
         assert!(message.starts_with("The disk is full: "), "{message}");
         assert!(message.contains("MiB free"), "{message}");
-        let health = full.health();
+        let health = full.health(0);
         assert!(!health.ok);
         assert!(health.free_bytes.is_some());
 
-        // A reserve well below what is free: taken, until the bytes committed since
-        // the last look eat into it.
+        // A reserve well below what is free: taken, unless what fjall has yet to write
+        // out does not fit on top, or the bytes committed since the last look eat
+        // into it.
         let room = DiskGuard::new(dir.path(), 1);
-        assert!(room.admit().is_ok());
+        assert!(room.admit(0).is_ok());
+        assert!(room.admit(free.saturating_mul(2)).is_err());
+        assert!(!room.health(free.saturating_mul(2)).ok);
         room.spent(u64::MAX / 2);
         assert!(
-            room.admit().is_err(),
+            room.admit(0).is_err(),
             "what was committed since the last look counts"
         );
     }
@@ -429,8 +442,8 @@ mod tests {
     #[test]
     fn an_unknown_free_space_does_not_stop_writes_but_is_reported() {
         let guard = DiskGuard::new(Path::new("/nonexistent/eddy/health"), 1 << 20);
-        assert!(guard.admit().is_ok());
-        let health = guard.health();
+        assert!(guard.admit(0).is_ok());
+        let health = guard.health(0);
         assert!(health.ok);
         assert_eq!(health.free_bytes, None);
         assert!(health.error.unwrap().contains("cannot read the free space"));
@@ -447,14 +460,14 @@ mod tests {
             })),
             DiskGuard::new(dir.path(), 0),
         );
-        assert!(vitals.admit().is_ok());
+        assert!(vitals.admit(0).is_ok());
         vitals.fatal(FaultKind::Storage, "journal write failed".into());
         vitals.fatal(FaultKind::WriterCrashed, "later".into());
         assert_eq!(
             *calls.lock().unwrap(),
             vec![(FaultKind::Storage, "journal write failed".to_string())]
         );
-        let Err(Error::Storage(message)) = vitals.admit() else {
+        let Err(Error::Storage(message)) = vitals.admit(0) else {
             panic!("writes are refused after a fatal fault");
         };
         assert!(message.contains("journal write failed"), "{message}");

@@ -428,7 +428,7 @@ impl Engine {
             writer,
             storage,
             fault,
-            disk: inner.vitals.disk.health(),
+            disk: inner.vitals.disk.health(inner.unflushed_bytes()),
         }
     }
 
@@ -670,7 +670,7 @@ fn writer_loop(inner: &Inner, rx: &Receiver<Job>) {
         }
         // After a fatal fault, or while the disk is below its reserve, the group is
         // refused before anything of it is evaluated or staged.
-        if let Err(refused) = inner.vitals.admit() {
+        if let Err(refused) = inner.vitals.admit(inner.unflushed_bytes()) {
             let message = refused.to_string();
             for job in jobs {
                 fail_job(job, refusal_like(&refused, &message));
@@ -1290,12 +1290,19 @@ impl Inner {
         if staging.is_empty() {
             return Ok(());
         }
-        self.vitals.admit()?;
+        self.vitals.admit(self.unflushed_bytes())?;
         let bytes = staging.bytes;
         commit_batch(self, staging.into_batch(&self.db, durability))
             .map_err(|e| self.storage_fault(what, &e))?;
         self.vitals.disk.spent(bytes);
         Ok(())
+    }
+
+    /// Bytes fjall holds in memtables (active and sealed) and will write to disk when
+    /// it flushes them: the disk guard keeps that much free on top of the reserve.
+    /// (`write_buffer_size` is marked experimental in fjall 3.1; it is one atomic load.)
+    pub(crate) fn unflushed_bytes(&self) -> u64 {
+        self.db.write_buffer_size()
     }
 
     /// Reports a write the storage refused: fjall poisons itself on a failed journal
