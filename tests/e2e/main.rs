@@ -8,6 +8,7 @@ mod crash;
 mod data;
 mod errors;
 mod expressions;
+mod faults;
 mod harness;
 mod indexes;
 mod pipeline_email;
