@@ -1393,6 +1393,9 @@ impl Engine {
         let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
         if removed {
             staging.remove(&self.inner.meta, key);
+            // A deleted table's TTL setting goes with it, in the same batch (its id is
+            // never reused, so this only tidies up).
+            staging.remove(&self.inner.meta, crate::ttl::ttl_key(def.id));
         } else {
             staging.insert(&self.inner.meta, key, def.encode());
         }

@@ -195,7 +195,6 @@ impl Engine {
         let _guard = lock(&self.inner.catalog_lock);
         let t = self.control_table(name)?;
         self.persist_table(&t.def, true, None)?;
-        crate::ttl::forget_ttl(&self.inner.meta, t.def.id)?;
         self.unpublish_table(name);
         let desc = self.describe(&t, TableStatus::Deleting);
         // Writes queued before the delete may still commit (with their stream records);

@@ -63,7 +63,8 @@ pub struct TimeToLiveDescription {
     pub attribute_name: Option<String>,
 }
 
-fn ttl_key(table_id: u32) -> [u8; 8] {
+/// The `meta` key of a table's TTL attribute.
+pub(crate) fn ttl_key(table_id: u32) -> [u8; 8] {
     let mut k = *b"ttl/\0\0\0\0";
     k[4..].copy_from_slice(&table_id.to_be_bytes());
     k
@@ -77,13 +78,6 @@ pub(crate) fn load_ttl(meta: &fjall::Keyspace, table_id: u32) -> Result<Option<S
                 .map_err(|_| Error::Storage("corrupt TTL attribute name".into()))
         })
         .transpose()
-}
-
-/// Removes a deleted table's TTL attribute (its id is never reused, so this only
-/// tidies up).
-pub(crate) fn forget_ttl(meta: &fjall::Keyspace, table_id: u32) -> Result<()> {
-    meta.remove(ttl_key(table_id))?;
-    Ok(())
 }
 
 /// Whether an expiry of `at_s` epoch seconds has passed at `now_s`.
