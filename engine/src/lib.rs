@@ -17,6 +17,10 @@
 //!   writer that commits and fsyncs before any writer is answered (`store.rs`).
 //! - A client mistake is an [`Error::Validation`] (or another DynamoDB outcome)
 //!   found before anything is written; nothing is ever half-applied.
+//! - A fault in one write (a panic, a key the storage would refuse) is that write's
+//!   [`Error::Internal`]; a fault that leaves the engine unable to write is fatal and
+//!   goes to [`EngineConfig::on_fatal`], and a full disk is a retryable
+//!   [`Error::Unavailable`] (`health.rs`).
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
 //!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
 
