@@ -791,7 +791,7 @@ impl Staging {
     fn check(&mut self) -> Result<()> {
         match self.fault.take() {
             Some(fault) => Err(Error::Internal(format!(
-                "{fault}; nothing of this write was written"
+                "{fault}; nothing of it was written"
             ))),
             None => Ok(()),
         }
@@ -1171,7 +1171,7 @@ fn evaluate(
         // them before they are queued, so one here is a bug.
         if let Some(fault) = storage_bounds_fault(&m.key, 0) {
             return Err(Error::Internal(format!(
-                "{fault}; nothing of this write was written"
+                "{fault}; nothing of it was written"
             )));
         }
         // A job may touch the same key twice only in a transaction, which DynamoDB

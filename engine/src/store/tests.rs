@@ -281,7 +281,7 @@ fn a_key_over_the_storage_bound_fails_its_job_cleanly() {
         match answer_of(rx) {
             Err(Error::Internal(message)) => {
                 assert!(message.contains("65536 bytes"), "{message}");
-                assert!(message.contains("nothing of this write"), "{message}");
+                assert!(message.contains("nothing of it was written"), "{message}");
             }
             other => panic!("the job answers Internal, got {other:?}"),
         }
