@@ -40,7 +40,8 @@ pub enum Error {
     /// (`TransactionInProgressException`).
     #[error("{0}")]
     TransactionInProgress(String),
-    /// Storage failed. This is Eddy's fault or the disk's, never the client's.
+    /// Storage failed, or refuses writes since a fatal fault (see `health.rs`). This is
+    /// Eddy's fault or the disk's, never the client's.
     #[error("storage error: {0}")]
     Storage(String),
     /// A bug was caught at a job boundary (a panic in one request's work): that request
