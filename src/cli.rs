@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use eddy_engine::{Durability, Engine, EngineConfig, FatalHook, Fault, FaultKind};
 
+use crate::budget::MemoryBudget;
 use crate::host::{Platform, PlatformOptions};
 use crate::server::{AppState, serve};
 
@@ -77,10 +78,18 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = eddy_engine::limits::TABLE_SHARDS_DEFAULT,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(eddy_engine::limits::TABLE_SHARDS_MAX)))]
     table_shards: u16,
+    /// Memory the server's load-dependent parts stay inside, in MiB: writes not yet
+    /// flushed (1/4), the item and block caches (1/16 each), request bodies (1/8) and
+    /// function uploads (1/8); the rest is headroom (see `src/budget.rs`). Functions'
+    /// own memory is capped per invocation by their `memory_mb`.
+    #[arg(long, default_value_t = crate::budget::MEMORY_BUDGET_BYTES_DEFAULT / MIB,
+          value_parser = clap::value_parser!(u64).range(crate::budget::MEMORY_BUDGET_BYTES_MIN / MIB..))]
+    memory_budget_mib: u64,
     /// Memory for recently read and written items, in MiB, so GetItem of a hot item
-    /// skips the storage lookup (reads stay strongly consistent). 0 turns it off.
-    #[arg(long, default_value_t = eddy_engine::ITEM_CACHE_BYTES_DEFAULT / MIB)]
-    item_cache_mib: u64,
+    /// skips the storage lookup (reads stay strongly consistent); 0 turns it off.
+    /// Defaults to 1/16 of the memory budget.
+    #[arg(long)]
+    item_cache_mib: Option<u64>,
     /// Free space to keep on the data directory's file system, in MiB. Below it every
     /// write is refused with a retryable ServiceUnavailableException (reads go on) and
     /// writes resume by themselves once space is freed; it also leaves the storage room
@@ -149,6 +158,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.data_dir.clone()
     };
     let functions_dir = data_dir.join("functions");
+    let budget = MemoryBudget::new(args.memory_budget_mib.saturating_mul(MIB));
     let config = EngineConfig {
         data_dir: data_dir.clone(),
         in_memory: args.in_memory,
@@ -162,8 +172,12 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         stream_retention_ms: args.stream_retention_s.saturating_mul(1000).max(1),
         shard_iterator_ttl_ms: args.shard_iterator_ttl_s.saturating_mul(1000),
         table_shards: args.table_shards,
-        item_cache_bytes: args.item_cache_mib.saturating_mul(MIB),
+        item_cache_bytes: args
+            .item_cache_mib
+            .map_or(budget.item_cache_bytes(), |mib| mib.saturating_mul(MIB)),
         ttl_sweep_ms: args.ttl_sweep_ms,
+        write_buffer_bytes: budget.write_buffer_bytes(),
+        block_cache_bytes: budget.block_cache_bytes(),
         disk_reserve_bytes: args.disk_reserve_mib.saturating_mul(MIB),
         on_fatal: Some(FatalHook::new(exit_on_fatal_fault)),
     };

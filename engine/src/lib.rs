@@ -24,6 +24,7 @@
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
 //!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
 
+mod buffers;
 mod cache;
 mod catalog;
 mod codec;
@@ -44,6 +45,7 @@ mod transact;
 mod ttl;
 mod value;
 
+pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
 pub use crate::catalog::{
     BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
     key_type_descriptor, validate_table_name,
@@ -63,8 +65,8 @@ pub use crate::items::{
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
 pub use crate::store::{
-    Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT, STREAM_RETENTION_MS_DEFAULT,
-    with_origin_hops,
+    BLOCK_CACHE_BYTES_DEFAULT, Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
+    STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
 };
 pub use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
 pub use crate::stream::{

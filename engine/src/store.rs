@@ -46,6 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, UserKey, UserValue};
 
+use crate::buffers::{NoRoom, WriteBuffers};
 use crate::cache::ItemCache;
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::decode_item;
@@ -69,17 +70,14 @@ use crate::value::{Item, item_size_bytes};
 /// default showed up as a longer PutItem latency tail under load).
 const FLUSH_COMPACTION_THREADS_MAX: usize = 4;
 
-/// Memtable size of the `items` and `streams` keyspaces (fjall's default is 64 MiB).
-/// Larger memtables mean fewer flushes and fewer, larger L0 tables to compact under a
-/// write-heavy load. (Each rotation used to stall writes while fjall freed the old
-/// memtable under its version lock; `reaper.rs` now frees it elsewhere.) The cost is
-/// memory (up to this much per keyspace before a flush) and a longer journal replay
-/// after a crash.
-const MEMTABLE_BYTES: u64 = 256 * 1024 * 1024;
+/// Fewest of fjall's background threads. With two or more, fjall's first worker leaves
+/// compactions to the others and so is free to flush while a long compaction runs; with
+/// one, flushes (and so the memory of every sealed memtable) wait for the compaction.
+const FLUSH_COMPACTION_THREADS_MIN: usize = 2;
 
 fn flush_compaction_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    (cores / 2).clamp(1, FLUSH_COMPACTION_THREADS_MAX)
+    (cores / 2).clamp(FLUSH_COMPACTION_THREADS_MIN, FLUSH_COMPACTION_THREADS_MAX)
 }
 
 /// A commit group slower than this is reported (fsync stalls, LSM back-pressure).
@@ -126,6 +124,11 @@ pub struct EngineConfig {
     pub item_cache_bytes: u64,
     /// How often expired items (Time to Live) are looked for and deleted.
     pub ttl_sweep_ms: u64,
+    /// Memory for writes not yet flushed to table files (fjall's memtables, all
+    /// keyspaces together); the writer keeps them inside it (see `buffers.rs`).
+    pub write_buffer_bytes: u64,
+    /// Memory for fjall's cache of table blocks read from disk.
+    pub block_cache_bytes: u64,
     /// Free space kept on the data directory's file system: below it every write is
     /// refused with a retryable [`Error::Unavailable`] until space is freed, so the
     /// storage never meets a full disk (see `health.rs`). 0 turns the guard off.
@@ -134,6 +137,9 @@ pub struct EngineConfig {
     /// without one the engine refuses writes from then on and reports itself failed.
     pub on_fatal: Option<FatalHook>,
 }
+
+/// fjall's block cache's default size (fjall's own default is 32 MiB).
+pub const BLOCK_CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
 /// The item cache's default size.
 pub const ITEM_CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -154,6 +160,8 @@ impl EngineConfig {
             table_shards: crate::limits::TABLE_SHARDS_DEFAULT,
             item_cache_bytes: ITEM_CACHE_BYTES_DEFAULT,
             ttl_sweep_ms: crate::ttl::TTL_SWEEP_MS_DEFAULT,
+            write_buffer_bytes: crate::buffers::WRITE_BUFFER_BYTES_DEFAULT,
+            block_cache_bytes: BLOCK_CACHE_BYTES_DEFAULT,
             disk_reserve_bytes: DISK_RESERVE_BYTES_DEFAULT,
             on_fatal: None,
         }
@@ -180,6 +188,8 @@ pub(crate) struct Inner {
     pub(crate) items: Keyspace,
     /// Point reads of `items` go through it; the writer keeps it coherent.
     pub(crate) cache: ItemCache,
+    /// The bound on fjall's memtables, kept by the writer.
+    buffers: WriteBuffers,
     pub(crate) meta: Keyspace,
     /// The stream log (`streams` keyspace).
     pub(crate) records: Keyspace,
@@ -297,12 +307,18 @@ impl Engine {
         let db = Database::builder(&config.data_dir)
             .temporary(config.in_memory)
             .worker_threads(flush_compaction_threads())
+            .cache_size(config.block_cache_bytes)
             .open()?;
-        let large = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
-        let items = db.keyspace("items", large)?;
-        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
-        let records = db.keyspace("streams", large)?;
-        let system = db.keyspace("system", KeyspaceCreateOptions::default)?;
+        let buffers = WriteBuffers::new(config.write_buffer_bytes);
+        // The writer rotates memtables at their share of the write-buffer budget
+        // (`buffers.rs`); fjall's own limit, fixed when a keyspace is created, is set
+        // above it so that fjall never asks its workers for a rotation the writer makes.
+        let options =
+            || KeyspaceCreateOptions::default().max_memtable_size(2 * buffers.memtable_bytes());
+        let items = db.keyspace("items", options)?;
+        let meta = db.keyspace("meta", options)?;
+        let records = db.keyspace("streams", options)?;
+        let system = db.keyspace("system", options)?;
         match meta.get(b"format")? {
             None => meta.insert(b"format", [FORMAT_VERSION])?,
             Some(v) if v.as_ref() == [FORMAT_VERSION] => {}
@@ -350,6 +366,7 @@ impl Engine {
         );
         let inner = Arc::new(Inner {
             cache: ItemCache::new(config.item_cache_bytes),
+            buffers,
             vitals,
             config,
             db,
@@ -668,9 +685,17 @@ fn writer_loop(inner: &Inner, rx: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // The memtables stay inside their budget: full ones are rotated here, and while
+        // flushes are behind the group waits (`buffers.rs`).
+        let keyspaces = [&inner.items, &inner.records, &inner.meta, &inner.system];
+        let room = match inner.buffers.make_room(&inner.db, &keyspaces) {
+            Ok(()) => Ok(()),
+            Err(NoRoom::Storage(e)) => Err(inner.storage_fault("rotating a memtable", &e)),
+            Err(NoRoom::Behind(e)) => Err(e),
+        };
         // After a fatal fault, or while the disk is below its reserve, the group is
         // refused before anything of it is evaluated or staged.
-        if let Err(refused) = inner.vitals.admit(inner.unflushed_bytes()) {
+        if let Err(refused) = room.and_then(|()| inner.vitals.admit(inner.unflushed_bytes())) {
             let message = refused.to_string();
             for job in jobs {
                 fail_job(job, refusal_like(&refused, &message));
