@@ -20,6 +20,7 @@
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
 //!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
 
+mod backfill;
 mod cache;
 mod catalog;
 mod codec;
@@ -45,7 +46,7 @@ pub use crate::catalog::{
 };
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{CancellationReason, Error, Result};
-pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
+pub use crate::index::{IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
