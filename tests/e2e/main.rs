@@ -10,6 +10,7 @@ mod errors;
 mod expressions;
 mod harness;
 mod indexes;
+mod limits;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;
