@@ -73,16 +73,19 @@ fn encode_cursor(last: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The stored cursor of index `index_id`, if its backfill has visited any item.
+/// The stored cursor of index `index_id`, if its backfill has visited any item. A
+/// cursor in a form this build does not know is dropped with a warning: the backfill
+/// then starts over, which is always correct (a step writes what the items say).
 fn load_cursor(meta: &Keyspace, index_id: u32) -> Result<Option<Vec<u8>>> {
     let Some(v) = meta.get(cursor_key(index_id))? else {
         return Ok(None);
     };
     match v.split_first() {
         Some((&CURSOR_VERSION, last)) if !last.is_empty() => Ok(Some(last.to_vec())),
-        _ => Err(Error::Storage(format!(
-            "corrupt backfill cursor of index {index_id}"
-        ))),
+        _ => {
+            tracing::warn!(index_id, "unreadable index backfill cursor: starting over");
+            Ok(None)
+        }
     }
 }
 
@@ -225,9 +228,29 @@ fn walk(
 
 impl Engine {
     /// Starts a builder for every index whose backfill an earlier run left unfinished
-    /// (on open).
+    /// (on open), and forgets the cursors of indexes that are no longer being built (a
+    /// crash between deleting a table's definition and its cursors leaves them).
     pub(crate) fn resume_backfills(&self) {
-        for table in self.tables_snapshot() {
+        let tables = self.tables_snapshot();
+        let building: Vec<u32> = tables
+            .iter()
+            .flat_map(|t| t.def.indexes.iter())
+            .filter(|i| i.build == IndexBuild::Backfilling)
+            .map(|i| i.id)
+            .collect();
+        let stray = self.inner.meta.prefix(CURSOR_PREFIX).filter_map(|kv| {
+            let key = kv.key().ok()?;
+            let id = key.strip_prefix(CURSOR_PREFIX)?.try_into().ok();
+            id.map(u32::from_be_bytes)
+                .is_none_or(|id| !building.contains(&id))
+                .then(|| key.to_vec())
+        });
+        for key in stray.collect::<Vec<_>>() {
+            if let Err(e) = self.inner.meta.remove(key) {
+                tracing::warn!("cannot forget a stale index backfill cursor: {e}");
+            }
+        }
+        for table in tables {
             for index in &table.def.indexes {
                 if index.build == IndexBuild::Backfilling {
                     tracing::info!(
@@ -837,5 +860,21 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(engine.describe_table("unu").is_err());
+    }
+
+    #[test]
+    fn cursors_of_indexes_no_longer_built_are_forgotten_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = open(dir.path());
+        engine
+            .inner
+            .meta
+            .insert(cursor_key(999), encode_cursor(b"k"))
+            .unwrap();
+        engine.inner.meta.insert(b"backfill/x", b"?").unwrap();
+        engine.shutdown();
+        drop(engine);
+        let engine = open(dir.path());
+        assert_eq!(engine.inner.meta.prefix(CURSOR_PREFIX).count(), 0);
     }
 }
