@@ -1387,7 +1387,7 @@ async fn a_backfill_killed_midway_resumes_on_restart_and_matches_the_table() {
     let c = server.client();
     let t = table_name("idx-backfill-crash");
     table_with(&c, &t, &[], vec![]).await;
-    // Enough items that the backfill takes many steps (a step is 1,000 items).
+    // Enough items that the backfill takes many steps (a step is 256 items).
     const N: usize = 20_000;
     load(&c, &t, N).await;
     let update = update_indexes(&c, &t, GRP_DEFS, vec![create_index(by_grp())]);
@@ -1420,6 +1420,7 @@ async fn a_backfill_killed_midway_resumes_on_restart_and_matches_the_table() {
     let c = server.client();
     let items: Vec<Item> = (0..N).map(|i| item(&grp_spec(i))).collect();
     let want = items.iter().filter(|i| indexed(i)).count();
+    wait_index(&c, &t, "by_grp", true).await;
     assert_eq!(by_grp_matches_table(&c, &t).await, want);
     put(&c, &t, "after grp=g3 seq:1").await;
     assert!(in_grp(&c, &t, "g3").await.contains(&"after".to_string()));
