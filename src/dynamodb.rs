@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use eddy_engine::{
     BatchGetTable, BatchWriteRequest, BillingMode, ConditionCheckInput, CreateTableInput,
-    DeleteItemInput, Done, Engine, Error, ExpressionAttributes, GetItemInput, IndexInput,
-    IndexKind, IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, Page,
-    PutItemInput, QueryInput, ReturnValues, ScanInput, Select, StreamSpecification, StreamViewType,
-    TableDescription, Throughput, TransactWriteAction, TransactWriteInput, UpdateItemInput,
-    UpdateTableInput, WriteOutput, key_type_descriptor,
+    DeleteItemInput, Done, Engine, Error, ExpressionAttributes, GetItemInput, IndexBuild,
+    IndexInput, IndexKind, IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType,
+    Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select, StreamSpecification,
+    StreamViewType, TableDescription, TableStatus, Throughput, TransactWriteAction,
+    TransactWriteInput, UpdateItemInput, UpdateTableInput, WriteOutput, key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -1004,7 +1004,20 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
         match ix.kind {
             IndexKind::Global => {
                 let t = ix.throughput.unwrap_or_default();
-                v["IndexStatus"] = json!(d.status.as_str());
+                // An index added by UpdateTable is CREATING while it is backfilled and
+                // reports `Backfilling` (DynamoDB reports it only for such indexes);
+                // its ItemCount is then the items indexed so far.
+                let status = match (d.status, ix.build) {
+                    (TableStatus::Deleting, _) => TableStatus::Deleting.as_str(),
+                    (_, IndexBuild::Backfilling) => "CREATING",
+                    _ => "ACTIVE",
+                };
+                v["IndexStatus"] = json!(status);
+                match ix.build {
+                    IndexBuild::WithTable => {}
+                    IndexBuild::Backfilling => v["Backfilling"] = json!(true),
+                    IndexBuild::Backfilled => v["Backfilling"] = json!(false),
+                }
                 v["ProvisionedThroughput"] = json!({
                     "NumberOfDecreasesToday": 0,
                     "ReadCapacityUnits": t.read_capacity_units,

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::{IndexDef, IndexInput, IndexStats, LiveIndex};
+use crate::index::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::keys::KeyType;
 use crate::limits::{
-    KEY_ATTRIBUTE_NAME_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
+    KEY_ATTRIBUTE_NAME_BYTES_MAX, PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX,
+    TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
 };
 use crate::value::{AttributeValue, Item};
 
@@ -80,8 +81,8 @@ pub struct TableDef {
     /// Hash shards of the table; fixed at creation.
     pub shards: u16,
     pub tags: BTreeMap<String, String>,
-    /// Secondary indexes as readers see them. Stored after the rest (format version 2),
-    /// so definitions written before indexes existed still decode.
+    /// Secondary indexes as readers see them. Stored after the rest (since format
+    /// version 2), so definitions written before indexes existed still decode.
     #[serde(skip)]
     pub indexes: Vec<IndexDef>,
 }
@@ -412,6 +413,15 @@ impl TableDef {
         match bytes.split_first() {
             // Version 1: written before secondary indexes existed.
             Some((1, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+            // Version 2: indexes without a build state. Every index then was complete
+            // once its definition was stored (UpdateTable backfilled before storing).
+            Some((2, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let indexes: Vec<IndexDefV2> = postcard::from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes.into_iter().map(IndexDefV2::upgrade).collect();
+                Ok(def)
+            }
             Some((&TABLE_DEF_VERSION, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
@@ -441,7 +451,7 @@ impl TableDef {
             Some(r) => Some(item_key_attribute(item, r)?),
             None => None,
         };
-        check_key_sizes(&self.key_schema, pk, sk)?;
+        check_key_sizes(pk, sk)?;
         Ok((pk, sk))
     }
 
@@ -469,7 +479,7 @@ impl TableDef {
             Some(r) => Some(get(r)?),
             None => None,
         };
-        check_key_sizes(&self.key_schema, pk, sk)?;
+        check_key_sizes(pk, sk)?;
         Ok((pk, sk))
     }
 
@@ -487,7 +497,36 @@ impl TableDef {
     }
 }
 
-const TABLE_DEF_VERSION: u8 = 2;
+/// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
+/// ([`IndexBuild`]). Versions 1 and 2 are still read.
+const TABLE_DEF_VERSION: u8 = 3;
+
+/// An index as format version 2 stored it: the fields of [`IndexDef`] before `build`,
+/// in the same order (postcard is positional).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct IndexDefV2 {
+    name: String,
+    kind: crate::index::IndexKind,
+    id: u32,
+    key_schema: KeySchema,
+    projection: crate::index::IndexProjection,
+    throughput: Option<Throughput>,
+}
+
+impl IndexDefV2 {
+    fn upgrade(self) -> IndexDef {
+        IndexDef {
+            name: self.name,
+            kind: self.kind,
+            id: self.id,
+            key_schema: self.key_schema,
+            projection: self.projection,
+            throughput: self.throughput,
+            build: IndexBuild::WithTable,
+        }
+    }
+}
 
 pub fn key_type_descriptor(t: KeyType) -> &'static str {
     match t {
@@ -516,7 +555,8 @@ fn item_key_attribute<'a>(item: &'a Item, attr: &KeyAttribute) -> Result<&'a Att
     Ok(v)
 }
 
-fn check_not_empty_key(v: &AttributeValue, name: &str) -> Result<()> {
+/// DynamoDB's error for an empty S or B value of a key attribute `name`.
+pub(crate) fn check_not_empty_key(v: &AttributeValue, name: &str) -> Result<()> {
     let (empty, kind) = match v {
         AttributeValue::S(s) => (s.is_empty(), "string"),
         AttributeValue::B(b) => (b.is_empty(), "binary"),
@@ -530,20 +570,25 @@ fn check_not_empty_key(v: &AttributeValue, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_key_sizes(
-    _schema: &KeySchema,
-    pk: &AttributeValue,
-    sk: Option<&AttributeValue>,
-) -> Result<()> {
-    use crate::limits::{PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX};
-    if pk.size_bytes() > PARTITION_KEY_BYTES_MAX {
+fn check_key_sizes(pk: &AttributeValue, sk: Option<&AttributeValue>) -> Result<()> {
+    check_partition_key_size(pk)?;
+    sk.map_or(Ok(()), check_sort_key_size)
+}
+
+/// DynamoDB's limit on a partition key value ([`PARTITION_KEY_BYTES_MAX`]), with its
+/// message (the missing space is DynamoDB's), for an item's key and a Query's alike.
+pub(crate) fn check_partition_key_size(v: &AttributeValue) -> Result<()> {
+    if v.size_bytes() > PARTITION_KEY_BYTES_MAX {
         return Err(Error::validation(format!(
             "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of{PARTITION_KEY_BYTES_MAX} bytes"
         )));
     }
-    if let Some(sk) = sk
-        && sk.size_bytes() > SORT_KEY_BYTES_MAX
-    {
+    Ok(())
+}
+
+/// DynamoDB's limit on a sort key value ([`SORT_KEY_BYTES_MAX`]), with its message.
+pub(crate) fn check_sort_key_size(v: &AttributeValue) -> Result<()> {
+    if v.size_bytes() > SORT_KEY_BYTES_MAX {
         return Err(Error::validation(format!(
             "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {SORT_KEY_BYTES_MAX} bytes"
         )));
@@ -556,4 +601,84 @@ pub type TableRef = Arc<Table>;
 
 pub fn is_deleted(t: &Table) -> bool {
     t.stats.deleted.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{IndexKind, IndexProjection};
+
+    fn attr(name: &str) -> KeyAttribute {
+        KeyAttribute {
+            name: name.into(),
+            key_type: KeyType::S,
+        }
+    }
+
+    fn table(build: IndexBuild) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            id: 7,
+            key_schema: KeySchema {
+                hash: attr("pk"),
+                range: None,
+            },
+            attribute_definitions: vec![attr("pk"), attr("x")],
+            billing_mode: BillingMode::PayPerRequest,
+            throughput: Throughput::default(),
+            pay_per_request_since_ms: Some(1),
+            created_at_ms: 1,
+            shards: 1,
+            tags: BTreeMap::new(),
+            indexes: vec![IndexDef {
+                name: "by_x".into(),
+                kind: IndexKind::Global,
+                id: 8,
+                key_schema: KeySchema {
+                    hash: attr("x"),
+                    range: None,
+                },
+                projection: IndexProjection::KeysOnly,
+                throughput: None,
+                build,
+            }],
+        }
+    }
+
+    #[test]
+    fn definitions_round_trip_with_their_index_build_state() {
+        for build in [
+            IndexBuild::WithTable,
+            IndexBuild::Backfilling,
+            IndexBuild::Backfilled,
+        ] {
+            let def = table(build);
+            let back = TableDef::decode(&def.encode()).unwrap();
+            assert_eq!(back.indexes, def.indexes);
+            assert_eq!(back.key_schema, def.key_schema);
+        }
+    }
+
+    #[test]
+    fn version_2_definitions_still_decode_as_complete_indexes() {
+        let def = table(IndexBuild::WithTable);
+        let old: Vec<IndexDefV2> = def
+            .indexes
+            .iter()
+            .map(|i| IndexDefV2 {
+                name: i.name.clone(),
+                kind: i.kind,
+                id: i.id,
+                key_schema: i.key_schema.clone(),
+                projection: i.projection.clone(),
+                throughput: i.throughput,
+            })
+            .collect();
+        let mut bytes = vec![2];
+        bytes.extend(postcard::to_stdvec(&def).unwrap());
+        bytes.extend(postcard::to_stdvec(&old).unwrap());
+        let back = TableDef::decode(&bytes).unwrap();
+        assert_eq!(back.indexes, def.indexes);
+        assert!(matches!(TableDef::decode(&[9]), Err(Error::Storage(_))));
+    }
 }

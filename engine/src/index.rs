@@ -4,15 +4,17 @@
 //!
 //! An index is a sorted copy of the table's items under other key attributes. The
 //! writer stages an item's index entries in the same batch as the item (`store.rs`),
-//! so an index is never behind or ahead of its table, even across a crash. An item
-//! without one of the index's key attributes has no entry (a *sparse* index). A write
-//! that gives an index key attribute the wrong type, or an empty value, is rejected
-//! before anything is written, as DynamoDB rejects it.
+//! so an index is never behind or ahead of its table, even across a crash. An item has
+//! an entry only if every index key attribute is present, of its defined type, not
+//! empty and within DynamoDB's key-size limits ([`entry_key`]; a missing attribute
+//! makes a *sparse* index, the rest are DynamoDB's *index-key violations*). A write
+//! that would violate the key of a complete index is rejected before anything is
+//! written, as DynamoDB rejects it ([`check_item`]).
 //!
-//! UpdateTable adds a global index to a live table in steps, each a writer job of its
-//! own ([`Engine::build_index`]): first the writer starts keeping the index, then the
-//! items already there are indexed a key range at a time, then the index is counted.
-//! Only then do readers see it. Deleting an index stops the writer keeping it before
+//! UpdateTable adds a global index to a live table without waiting for it: the writer
+//! starts keeping the index ([`Engine::start_index`]) and `backfill.rs` indexes the
+//! items already there in the background, from a stored cursor, while the index is
+//! `CREATING` and cannot be read. Deleting an index stops the writer keeping it before
 //! its entries are purged.
 //!
 //! # Layout
@@ -31,27 +33,25 @@
 //!
 //! This module knows nothing of the wire JSON.
 
-use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::TableRef;
 use crate::catalog::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, constraint_errors,
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, TableRef, Throughput,
+    check_not_empty_key, check_partition_key_size, check_sort_key_size, constraint_errors,
     key_type_descriptor, name_errors, resolve_key_schema, validate_throughput,
 };
-use crate::codec::decode_item;
 use crate::error::{Error, Result};
-use crate::keys::{encode_key_value, item_key, table_prefix};
+use crate::items::invalid_start_key;
+use crate::keys::{check_storage_key, encode_key_value, item_key};
 use crate::limits::{
     GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,
     INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX, PARTITION_KEY_BYTES_MAX,
     SORT_KEY_BYTES_MAX,
 };
-use crate::store::{Engine, count_items, lock, write};
-use crate::stored::StoredItem;
+use crate::store::{Engine, lock, write};
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +82,8 @@ impl IndexProjection {
     }
 }
 
-/// An index as it is stored with its table's definition.
+/// An index as it is stored with its table's definition (format version 3, see
+/// `catalog.rs`; version 2 had no `build`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexDef {
     pub name: String,
@@ -93,6 +94,23 @@ pub struct IndexDef {
     pub projection: IndexProjection,
     /// A global index's own capacity on a provisioned table (reported, not enforced).
     pub throughput: Option<Throughput>,
+    /// Where the index's build stands.
+    pub build: IndexBuild,
+}
+
+/// Where an index's build stands; DescribeTable reports it as `IndexStatus` and
+/// `Backfilling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexBuild {
+    /// Declared at CreateTable, so complete from the start: `ACTIVE`, and no
+    /// `Backfilling` reported (DynamoDB reports it only for indexes added later).
+    WithTable,
+    /// Added by UpdateTable, its backfill still running: `CREATING` with `Backfilling`
+    /// true. It cannot be read yet, and a write that violates its key is taken and
+    /// left out of it, as DynamoDB does until the backfill is done.
+    Backfilling,
+    /// Added by UpdateTable and backfilled: `ACTIVE`, `Backfilling` false.
+    Backfilled,
 }
 
 /// One index of a CreateTable request, as the client gave it.
@@ -112,14 +130,39 @@ pub struct IndexInput {
 pub struct LiveIndex {
     pub def: IndexDef,
     pub counters: Arc<IndexStats>,
+    /// While the index is backfilled: how far the backfill has come (see
+    /// [`BackfillCursor`]); `None` once it is complete.
+    pub backfill: Option<Arc<BackfillCursor>>,
 }
 
 impl LiveIndex {
     pub fn new(def: IndexDef) -> LiveIndex {
+        let backfill =
+            (def.build == IndexBuild::Backfilling).then(|| Arc::new(BackfillCursor::default()));
         LiveIndex {
             def,
             counters: Arc::new(IndexStats::default()),
+            backfill,
         }
+    }
+}
+
+/// The storage key of the last table item a backfill has visited (`None`: none yet).
+/// Only the writer thread reads or moves it, between commit groups, so a write and the
+/// backfill agree on which side of it an item is. The counters of a backfilling index
+/// count the entries of visited items only: the backfill counts each item it visits,
+/// and a write counts its change only for an item already visited (an item ahead of
+/// the cursor is counted when the backfill reaches it). So `ItemCount` is the items
+/// indexed so far, and exact once the backfill is done.
+#[derive(Debug, Default)]
+pub struct BackfillCursor {
+    pub last: Mutex<Option<Vec<u8>>>,
+}
+
+impl BackfillCursor {
+    /// Whether the table item with storage key `key` has been visited.
+    pub fn visited(&self, key: &[u8]) -> bool {
+        lock(&self.last).as_deref().is_some_and(|last| key <= last)
     }
 }
 
@@ -141,6 +184,9 @@ impl IndexUpdate {
     }
 }
 
+/// DynamoDB's refusal of a second online index change on a table.
+const ONE_ONLINE_INDEX: &str = "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table";
+
 /// Checks UpdateTable's index updates against the table and applies them to `def`
 /// (which the caller persists and publishes); returns the index to build, if one is
 /// created, and the index to drop, if one is deleted.
@@ -154,9 +200,7 @@ pub(crate) fn plan_updates(
         .filter(|u| !matches!(u, IndexUpdate::Update(..)))
         .count();
     if online > 1 {
-        return Err(Error::LimitExceeded(
-            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table".into(),
-        ));
+        return Err(Error::LimitExceeded(ONE_ONLINE_INDEX.into()));
     }
     for (i, u) in updates.iter().enumerate() {
         if updates[..i].iter().any(|e| e.name() == u.name()) {
@@ -172,6 +216,23 @@ pub(crate) fn plan_updates(
             def.name
         ))
     };
+    // An index being backfilled is one online index change in progress: DynamoDB
+    // refuses another create or delete until it is done, except deleting that index
+    // itself (allowed while it is still backfilling).
+    if let Some(building) = def
+        .indexes
+        .iter()
+        .find(|i| i.build == IndexBuild::Backfilling)
+    {
+        let busy = updates.iter().any(|u| match u {
+            IndexUpdate::Create(_) => true,
+            IndexUpdate::Delete(name) => *name != building.name,
+            IndexUpdate::Update(..) => false,
+        });
+        if busy {
+            return Err(Error::LimitExceeded(ONE_ONLINE_INDEX.into()));
+        }
+    }
     let (mut build, mut drop) = (None, None);
     for u in updates {
         match u {
@@ -251,7 +312,8 @@ pub(crate) fn plan_updates(
                     def.billing_mode,
                 )?;
                 def.attribute_definitions = merged;
-                let index = new.remove(0);
+                let mut index = new.remove(0);
+                index.build = IndexBuild::Backfilling;
                 def.indexes.push(index.clone());
                 build = Some(index);
             }
@@ -434,6 +496,7 @@ pub fn validate_indexes(
             key_schema,
             projection,
             throughput,
+            build: IndexBuild::WithTable,
         });
     }
     if non_key_total > INDEX_NON_KEY_ATTRIBUTES_MAX {
@@ -461,37 +524,74 @@ pub fn entry_key_names<'a>(table: &'a TableDef, index: &'a IndexDef) -> Vec<&'a 
     names
 }
 
-/// The index key values of an item, or `None` when the item has no entry in the
-/// index (an index key attribute is missing, or, for an item already checked by
-/// [`check_item`], never otherwise).
+/// Why an item has no entry in an index: DynamoDB's *index-key violations* (a key
+/// attribute of another type, an empty S or B, a value over the key-size limits), or
+/// simply a missing key attribute (a sparse index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoEntry {
+    Missing,
+    Violation,
+}
+
+/// The index key values of an item, if the item belongs in the index: every index key
+/// attribute present, of its defined type, not empty, and within DynamoDB's key-size
+/// limits. The writer and the backfill decide with this one function, so they agree
+/// on what an index holds.
 fn index_keys<'a>(
     index: &IndexDef,
     item: &'a Item,
-) -> Option<(&'a AttributeValue, Option<&'a AttributeValue>)> {
-    let pk = item
-        .get(&index.key_schema.hash.name)
-        .filter(|v| index.key_schema.hash.key_type.is_type_of(v))?;
+) -> Result<(&'a AttributeValue, Option<&'a AttributeValue>), NoEntry> {
+    let value = |attr: &KeyAttribute, bytes_max: usize| -> Result<&'a AttributeValue, NoEntry> {
+        let v = item.get(&attr.name).ok_or(NoEntry::Missing)?;
+        let eligible =
+            attr.key_type.is_type_of(v) && !is_empty_value(v) && v.size_bytes() <= bytes_max;
+        if eligible {
+            Ok(v)
+        } else {
+            Err(NoEntry::Violation)
+        }
+    };
+    let pk = value(&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)?;
     let sk = match &index.key_schema.range {
-        Some(r) => Some(item.get(&r.name).filter(|v| r.key_type.is_type_of(v))?),
+        Some(r) => Some(value(r, SORT_KEY_BYTES_MAX)?),
         None => None,
     };
-    Some((pk, sk))
+    Ok((pk, sk))
 }
 
-/// The storage key of an item's entry in `index`, or `None` if it has none. The item
-/// must carry the table's key attributes.
-pub fn entry_key(table: &TableDef, index: &IndexDef, item: &Item) -> Option<Vec<u8>> {
-    let (ipk, isk) = index_keys(index, item)?;
-    let (mut key, _) = item_key(index.id, table.shards, ipk, isk);
-    encode_key_value(item.get(&table.key_schema.hash.name)?, &mut key);
-    if let Some(r) = &table.key_schema.range {
-        encode_key_value(item.get(&r.name)?, &mut key);
+fn is_empty_value(v: &AttributeValue) -> bool {
+    match v {
+        AttributeValue::S(s) => s.is_empty(),
+        AttributeValue::B(b) => b.is_empty(),
+        _ => false,
     }
-    Some(key)
+}
+
+/// The storage key of an item's entry in `index`, or why it has none. The item must
+/// carry the table's key attributes (every stored item does).
+pub fn entry_key(table: &TableDef, index: &IndexDef, item: &Item) -> Result<Vec<u8>, NoEntry> {
+    let (ipk, isk) = index_keys(index, item)?;
+    let table_keys = table.key_names().map(|n| item.get(n));
+    let mut key = item_key(index.id, table.shards, ipk, isk)
+        .map_err(|_| NoEntry::Violation)?
+        .0;
+    for v in table_keys {
+        encode_key_value(v.ok_or(NoEntry::Missing)?, &mut key);
+    }
+    // Index and table keys within DynamoDB's limits make an entry key of at most
+    // about 12 KB; the storage bound is asserted where the key is made, not assumed.
+    let fits = check_storage_key(&key).is_ok();
+    debug_assert!(fits, "index entry key of {} bytes", key.len());
+    if fits {
+        Ok(key)
+    } else {
+        Err(NoEntry::Violation)
+    }
 }
 
 /// The storage key an index Query or Scan's `ExclusiveStartKey` names: it must hold
-/// the table's and the index's key attributes, of their types.
+/// the table's and the index's key attributes, of their types and within DynamoDB's
+/// key limits.
 pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u8>> {
     let names = entry_key_names(table, index);
     let attrs = table
@@ -501,14 +601,29 @@ pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u
     let well_typed = attrs
         .clone()
         .all(|a| esk.get(&a.name).is_some_and(|v| a.key_type.is_type_of(v)));
-    let key = (esk.len() == names.len() && well_typed)
-        .then(|| entry_key(table, index, esk))
-        .flatten();
-    key.ok_or_else(|| {
-        Error::validation(
-            "The provided starting key is invalid: The provided key element does not match the schema",
-        )
-    })
+    let mismatch = || {
+        invalid_start_key(Error::validation(
+            "The provided key element does not match the schema",
+        ))
+    };
+    if esk.len() != names.len() || !well_typed {
+        return Err(mismatch());
+    }
+    let schemas = [&table.key_schema, &index.key_schema];
+    for (attr, hash) in schemas
+        .iter()
+        .flat_map(|k| std::iter::once((&k.hash, true)).chain(k.range.iter().map(|r| (r, false))))
+    {
+        let v = &esk[&attr.name];
+        check_not_empty_key(v, &attr.name).map_err(invalid_start_key)?;
+        let sized = if hash {
+            check_partition_key_size(v)
+        } else {
+            check_sort_key_size(v)
+        };
+        sized.map_err(invalid_start_key)?;
+    }
+    entry_key(table, index, esk).map_err(|_| mismatch())
 }
 
 /// Whether the index's entries carry attribute `name`, given its key attribute names.
@@ -539,9 +654,15 @@ pub fn projects_all(table: &TableDef, index: &IndexDef, names: &[&str]) -> bool 
 }
 
 /// Rejects an item whose value for an index key attribute has the wrong type, is
-/// empty, or is too long, as DynamoDB rejects such a write.
+/// empty, or is too long, as DynamoDB rejects such a write. An index still being
+/// backfilled is not held to this: DynamoDB takes such a write and leaves the item out
+/// of the index until the backfill is done, and refuses it only after.
 pub fn check_item(indexes: &[LiveIndex], item: &Item) -> Result<()> {
-    for index in indexes.iter().map(|l| &l.def) {
+    let built = indexes
+        .iter()
+        .map(|l| &l.def)
+        .filter(|d| d.build != IndexBuild::Backfilling);
+    for index in built {
         let attrs = std::iter::once((&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)).chain(
             index
                 .key_schema
@@ -562,12 +683,7 @@ pub fn check_item(indexes: &[LiveIndex], item: &Item) -> Result<()> {
                     index.name
                 )));
             }
-            let empty = match v {
-                AttributeValue::S(s) => s.is_empty(),
-                AttributeValue::B(b) => b.is_empty(),
-                _ => false,
-            };
-            if empty {
+            if is_empty_value(v) {
                 return Err(Error::validation(format!(
                     "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
                     index.name, attr.name
@@ -596,7 +712,10 @@ pub struct EntryChange {
 }
 
 /// What an item going from `old` to `new` does to each index of its table. An index
-/// whose entry stays the same (same key, same projected item) is left out.
+/// whose entry stays the same (same key, same projected item) is left out. On an index
+/// being backfilled, the change of an item the backfill has not visited yet is written
+/// but not counted: the backfill counts the item when it gets there (see
+/// [`BackfillCursor`]).
 pub fn entry_changes(
     table: &TableDef,
     indexes: &[LiveIndex],
@@ -606,17 +725,32 @@ pub fn entry_changes(
     let mut out = Vec::new();
     for live in indexes {
         let index = &live.def;
-        let old_entry =
-            old.and_then(|o| entry_key(table, index, o).map(|k| (k, project(table, index, o))));
-        let new_entry =
-            new.and_then(|n| entry_key(table, index, n).map(|k| (k, project(table, index, n))));
+        let entry = |i: &Item| {
+            entry_key(table, index, i)
+                .ok()
+                .map(|k| (k, project(table, index, i)))
+        };
+        let old_entry = old.and_then(entry);
+        let new_entry = new.and_then(entry);
         if old_entry == new_entry {
             continue;
         }
+        let counted = match (&live.backfill, new.or(old)) {
+            (Some(cursor), Some(item)) => {
+                table_key(table, item).is_some_and(|k| cursor.visited(&k))
+            }
+            _ => true,
+        };
         let size =
             |e: &Option<(Vec<u8>, Item)>| e.as_ref().map_or(0, |(_, i)| item_size_bytes(i) as i64);
-        let items_delta = i64::from(new_entry.is_some()) - i64::from(old_entry.is_some());
-        let bytes_delta = size(&new_entry) - size(&old_entry);
+        let (items_delta, bytes_delta) = if counted {
+            (
+                i64::from(new_entry.is_some()) - i64::from(old_entry.is_some()),
+                size(&new_entry) - size(&old_entry),
+            )
+        } else {
+            (0, 0)
+        };
         // A rewrite under the same key needs no removal first.
         let remove = match (old_entry, &new_entry) {
             (Some((ok, _)), Some((nk, _))) if ok == *nk => None,
@@ -633,74 +767,38 @@ pub fn entry_changes(
     out
 }
 
-/// Items one backfill step reads and indexes, in one writer job: writes to the table
-/// wait for at most one step.
-const BACKFILL_CHUNK_ITEMS_MAX: usize = 1_000;
+/// The storage key of a stored item of `table` (it carries the key attributes).
+pub(crate) fn table_key(table: &TableDef, item: &Item) -> Option<Vec<u8>> {
+    let pk = item.get(&table.key_schema.hash.name)?;
+    let sk = match &table.key_schema.range {
+        Some(r) => Some(item.get(&r.name)?),
+        None => None,
+    };
+    item_key(table.id, table.shards, pk, sk)
+        .ok()
+        .map(|(k, _)| k)
+}
 
 impl Engine {
-    /// Builds a new index of a live table. The writer keeps the index from the first
-    /// step on, so every write that commits after it maintains the index; the backfill
-    /// then indexes the items already there, in steps that each read the committed
-    /// items of one key range (a control job commits alone, see `store.rs`), and the
-    /// index is counted once it is complete. Readers see the index only once the
-    /// caller publishes a definition that has it.
-    pub(crate) fn build_index(&self, table: &TableRef, index: IndexDef) -> Result<()> {
+    /// Starts the writer keeping `index` of `table`, before any of its entries is
+    /// written and before readers can see it; see `backfill.rs` for the rest.
+    pub(crate) fn start_index(&self, table: &TableRef, index: IndexDef) -> Result<()> {
         let live = LiveIndex::new(index);
-        let (t, l) = (Arc::clone(table), live.clone());
+        let t = Arc::clone(table);
         self.control(Box::new(move |_, _| {
             let mut list = (*t.stats.live_indexes()).clone();
-            list.push(l);
+            list.push(live);
             *write(&t.stats.indexes) = Arc::new(list);
-            Ok(())
-        }))?;
-        let prefix = table_prefix(table.def.id);
-        let mut from = Bound::Included(prefix.to_vec());
-        loop {
-            let next: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
-            let (t, l, n) = (Arc::clone(table), live.clone(), Arc::clone(&next));
-            let end =
-                crate::keys::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
-            let range = (from, end);
-            self.control(Box::new(move |inner, batch| {
-                let mut read = 0usize;
-                let mut last = None;
-                for kv in inner.items.range(range).take(BACKFILL_CHUNK_ITEMS_MAX) {
-                    let (k, v) = kv.into_inner()?;
-                    let item = decode_item(&v)?;
-                    // An item whose index key has another type stays out, as in
-                    // DynamoDB's backfill.
-                    if let Some(key) = entry_key(&t.def, &l.def, &item) {
-                        let projected = StoredItem::encode(&project(&t.def, &l.def, &item));
-                        batch.insert(&inner.items, key, projected.slice().clone());
-                    }
-                    read += 1;
-                    last = Some(k.to_vec());
-                }
-                *lock(&n) = last.filter(|_| read == BACKFILL_CHUNK_ITEMS_MAX);
-                Ok(())
-            }))?;
-            match lock(&next).take() {
-                Some(k) => from = Bound::Excluded(k),
-                None => break,
-            }
-        }
-        // Writes during the backfill counted against entries that were not there yet;
-        // a count of the finished index, ordered with the writes, sets it right.
-        let counters = Arc::clone(&live.counters);
-        let id = live.def.id;
-        self.control(Box::new(move |inner, _| {
-            let (n, bytes) = count_items(&inner.items, id)?;
-            counters.item_count.store(n, Ordering::Relaxed);
-            counters.size_bytes.store(bytes, Ordering::Relaxed);
             Ok(())
         }))
     }
 
-    /// Stops the writer keeping index `id` of `table`; the caller publishes the
-    /// definition without it and purges its entries.
+    /// Stops the writer keeping index `id` of `table` (and forgets its backfill
+    /// cursor, if it was still being backfilled); the caller publishes the definition
+    /// without it and purges its entries.
     pub(crate) fn stop_index(&self, table: &TableRef, id: u32) -> Result<()> {
         let t = Arc::clone(table);
-        self.control(Box::new(move |_, _| {
+        self.control(Box::new(move |inner, batch| {
             let list: Vec<LiveIndex> = t
                 .stats
                 .live_indexes()
@@ -709,6 +807,7 @@ impl Engine {
                 .cloned()
                 .collect();
             *write(&t.stats.indexes) = Arc::new(list);
+            batch.remove(&inner.meta, crate::backfill::cursor_key(id));
             Ok(())
         }))
     }
@@ -755,6 +854,7 @@ mod tests {
                 },
                 projection,
                 throughput: None,
+                build: IndexBuild::WithTable,
             }],
         }
     }
@@ -774,7 +874,7 @@ mod tests {
     fn an_item_without_the_index_key_has_no_entry() {
         let t = table(IndexProjection::All);
         let i = item(&[("pk", s("a"))]);
-        assert!(entry_key(&t, &t.indexes[0], &i).is_none());
+        assert_eq!(entry_key(&t, &t.indexes[0], &i), Err(NoEntry::Missing));
         assert!(entry_changes(&t, &live(&t), None, Some(&i)).is_empty());
     }
 
@@ -793,7 +893,7 @@ mod tests {
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_ne!(a, b);
-        let (prefix, _) = item_key(2, 1, &s("x"), None);
+        let (prefix, _) = item_key(2, 1, &s("x"), None).unwrap();
         assert!(a.starts_with(&prefix) && b.starts_with(&prefix));
     }
 
@@ -827,5 +927,65 @@ mod tests {
         let empty = item(&[("pk", s("a")), ("email", s(""))]);
         assert!(check_item(&live(&t), &empty).is_err());
         assert!(check_item(&live(&t), &item(&[("pk", s("a"))])).is_ok());
+    }
+
+    #[test]
+    fn one_online_index_change_at_a_time_but_a_backfilling_index_can_be_deleted() {
+        let mut t = table(IndexProjection::All);
+        t.indexes[0].build = IndexBuild::Backfilling;
+        let mut other = t.indexes[0].clone();
+        other.name = "other".into();
+        other.id = 3;
+        other.build = IndexBuild::WithTable;
+        t.indexes.push(other);
+        let create = IndexUpdate::Create(IndexInput {
+            name: "by_pk".into(),
+            kind: IndexKind::Global,
+            key_schema: vec![("pk".into(), KeyRole::Hash)],
+            projection_type: Some("ALL".into()),
+            non_key_attributes: None,
+            throughput: None,
+        });
+        let limit = |updates: &[IndexUpdate]| {
+            let mut def = t.clone();
+            match plan_updates(&mut def, updates, Some(&[attr("pk", KeyType::S)])) {
+                Err(Error::LimitExceeded(m)) => assert_eq!(m, ONE_ONLINE_INDEX),
+                other => panic!("{other:?}"),
+            }
+        };
+        limit(&[create]);
+        limit(&[IndexUpdate::Delete("other".into())]);
+        let mut def = t.clone();
+        let (build, drop) =
+            plan_updates(&mut def, &[IndexUpdate::Delete("by_email".into())], None).unwrap();
+        assert!(build.is_none());
+        assert_eq!(drop.unwrap().name, "by_email");
+        assert_eq!(def.indexes.len(), 1);
+    }
+
+    #[test]
+    fn entries_follow_dynamodb_index_key_violations() {
+        let t = table(IndexProjection::All);
+        let ix = &t.indexes[0];
+        let with = |v: AttributeValue| entry_key(&t, ix, &item(&[("pk", s("a")), ("email", v)]));
+        assert!(with(s(&"e".repeat(PARTITION_KEY_BYTES_MAX))).is_ok());
+        let violations = [
+            s(&"e".repeat(PARTITION_KEY_BYTES_MAX + 1)),
+            s(""),
+            AttributeValue::B(Vec::new()),
+            AttributeValue::N(1.into()),
+            AttributeValue::Ss(vec!["x".into()]),
+        ];
+        for v in violations {
+            assert_eq!(with(v.clone()), Err(NoEntry::Violation), "{v:?}");
+        }
+        let building = LiveIndex::new(IndexDef {
+            build: IndexBuild::Backfilling,
+            ..ix.clone()
+        });
+        let bad = item(&[("pk", s("a")), ("email", AttributeValue::N(1.into()))]);
+        // A backfilling index takes the write and leaves the item out.
+        assert!(check_item(std::slice::from_ref(&building), &bad).is_ok());
+        assert!(entry_changes(&t, &[building], None, Some(&bad)).is_empty());
     }
 }

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
-use crate::catalog::{KeySchema, TableRef};
+use crate::catalog::{
+    KeySchema, TableRef, check_not_empty_key, check_partition_key_size, check_sort_key_size,
+};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{
     self, AttributeUpdate, ConditionalOperator, ExpectedAttribute, LegacyCondition,
@@ -16,15 +18,17 @@ use crate::expr::{
     Condition, KeyCondition, Path, Projection, Resolver, SortCondition, UpdateExpr,
     project as project_paths,
 };
-use crate::index::{IndexDef, IndexKind, IndexProjection};
-use crate::keys::{encode_key_prefix, encode_key_value, item_key, partition_prefix};
+use crate::index::{IndexBuild, IndexDef, IndexKind, IndexProjection};
+use crate::keys::{
+    KeyRange, check_range, encode_key_prefix, encode_key_value, item_key, partition_prefix,
+};
 use crate::limits::{
     BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
     PAGE_BYTES_MAX, SCAN_SEGMENTS_MAX,
 };
 use crate::store::{Applied, Change, Engine, Mutation, MutationFn};
 use crate::stored::StoredItem;
-use crate::value::{AttributeValue, Item, item_size_bytes};
+use crate::value::{AttributeValue, Item, check_attribute_name, item_size_bytes};
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues` of a request.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +44,7 @@ impl ExpressionAttributes {
             let mut keys: Vec<&String> = values.keys().collect();
             keys.sort();
             for k in keys {
+                crate::value::check_nested_names(&values[k])?;
                 values[k].validate(1).map_err(|e| {
                     Error::validation(format!(
                         "ExpressionAttributeValues contains invalid value: {e} for key {k}"
@@ -293,9 +298,10 @@ pub enum BatchWriteRequest {
 
 pub type Done<T> = Box<dyn FnOnce(Result<T>) + Send>;
 
-/// Checks a client's item: valid values, size limit, key attributes.
+/// Checks a client's item: attribute names, valid values, size limit, key attributes.
 fn check_item(table: &TableRef, item: &Item) -> Result<()> {
-    for v in item.values() {
+    for (name, v) in item {
+        check_attribute_name(name)?;
         v.validate(1)?;
     }
     if item_size_bytes(item) > ITEM_BYTES_MAX {
@@ -313,12 +319,12 @@ pub(crate) fn storage_key_of(table: &TableRef, key: &Item) -> Result<Vec<u8>> {
         v.validate(1)?;
     }
     let (pk, sk) = table.def.key_from(key)?;
-    Ok(item_key(table.def.id, table.def.shards, pk, sk).0)
+    Ok(item_key(table.def.id, table.def.shards, pk, sk)?.0)
 }
 
 fn storage_key_of_item(table: &TableRef, item: &Item) -> Result<Vec<u8>> {
     let (pk, sk) = table.def.item_key(item)?;
-    Ok(item_key(table.def.id, table.def.shards, pk, sk).0)
+    Ok(item_key(table.def.id, table.def.shards, pk, sk)?.0)
 }
 
 fn condition_failed(old: Option<&Item>, return_old: bool) -> Error {
@@ -629,7 +635,7 @@ impl Engine {
                 }
             }
         };
-        let iter = self.inner.items.range((lo, hi));
+        let iter = self.inner.items.range(check_range((lo, hi))?);
         let iter: Box<dyn Iterator<Item = fjall::Guard>> = if input.scan_forward {
             Box::new(iter)
         } else {
@@ -690,7 +696,7 @@ impl Engine {
             None => lo,
             Some(esk) => Bound::Excluded(source.start_key(esk)?),
         };
-        let iter = Box::new(self.inner.items.range((lo, hi)));
+        let iter = Box::new(self.inner.items.range(check_range((lo, hi))?));
         self.read_page(
             &source,
             iter,
@@ -823,12 +829,19 @@ impl Engine {
     }
 }
 
+/// Applies an update and holds the result to DynamoDB's item rules. Besides the size,
+/// the nesting depth: an update can set a document inside an existing one, so without
+/// this check repeated updates could nest an item ever deeper, until the recursive
+/// walks over it (encoding, evaluation) overflowed a thread's stack.
 fn apply_update(u: &UpdateExpr, item: Item) -> Result<Item> {
     let item = u.applied(item)?;
     if item_size_bytes(&item) > ITEM_BYTES_MAX {
         return Err(Error::validation(
             "Item size to update has exceeded the maximum allowed size",
         ));
+    }
+    for v in item.values() {
+        v.check_depth(1)?;
     }
     Ok(item)
 }
@@ -908,11 +921,24 @@ fn check_limit(limit: Option<usize>) -> Result<Option<usize>> {
 
 /// The storage key an `ExclusiveStartKey` of a table names.
 fn start_key(table: &TableRef, esk: &Item) -> Result<Vec<u8>> {
-    storage_key_of(table, esk).map_err(|_| {
-        Error::validation(
-            "The provided starting key is invalid: The provided key element does not match the schema",
-        )
-    })
+    storage_key_of(table, esk).map_err(invalid_start_key)
+}
+
+/// An `ExclusiveStartKey` that is not a key of the table or index: DynamoDB's message
+/// names the rule it breaks after "The provided starting key is invalid: " (a key of
+/// the wrong shape, or a key value over its size limit).
+pub(crate) fn invalid_start_key(e: Error) -> Error {
+    match e {
+        Error::Validation(m) => Error::Validation(format!(
+            "The provided starting key is invalid: {}",
+            if m.starts_with("The provided key element does not match the schema") {
+                "The provided key element does not match the schema"
+            } else {
+                m.as_str()
+            }
+        )),
+        other => other,
+    }
 }
 
 /// The index `IndexName` names, checked against the read's consistency.
@@ -933,6 +959,11 @@ fn find_index<'a>(
         return Err(Error::validation(
             "Consistent reads are not supported on global secondary indexes",
         ));
+    }
+    if index.build == IndexBuild::Backfilling {
+        return Err(Error::validation(format!(
+            "Cannot read from backfilling global secondary index: {name}"
+        )));
     }
     Ok(Some(index))
 }
@@ -1032,8 +1063,6 @@ impl<'a> ReadSource<'a> {
     }
 }
 
-type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
-
 /// The smallest byte string greater than every string starting with `prefix`.
 fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     let mut end = prefix.to_vec();
@@ -1050,14 +1079,20 @@ fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
 /// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
 /// after its sort key (`index.rs`), and as the encoding is prefix-free, the keys
 /// starting with `enc(v)` are exactly those whose sort key is `v`.
-fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> Result<KeyBounds> {
+///
+/// The key values are held to DynamoDB's key limits first, as DynamoDB holds a Query's
+/// (with the messages of an item's key), so no value can build a range bound the
+/// storage layer refuses; the bounds are checked against it all the same.
+fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> Result<KeyRange> {
     let pk_type = schema.hash.key_type;
     if !pk_type.is_type_of(&kc.partition) {
         return Err(Error::validation(
             "One or more parameter values were invalid: Condition parameter type does not match schema type",
         ));
     }
-    let prefix = partition_prefix(id, shards, &kc.partition);
+    check_not_empty_key(&kc.partition, &schema.hash.name)?;
+    check_partition_key_size(&kc.partition)?;
+    let prefix = partition_prefix(id, shards, &kc.partition)?;
     let with = |v: &AttributeValue| {
         let mut k = prefix.clone();
         encode_key_value(v, &mut k);
@@ -1065,7 +1100,7 @@ fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> 
     };
     let whole = (Bound::Included(prefix.clone()), prefix_end(&prefix));
     let Some(sort) = &kc.sort else {
-        return Ok(whole);
+        return check_range(whole);
     };
     if let Some(range) = &schema.range {
         let values: Vec<&AttributeValue> = match sort {
@@ -1083,7 +1118,10 @@ fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> 
             ));
         }
     }
-    Ok(match sort {
+    for v in sort.values() {
+        check_sort_key_size(v)?;
+    }
+    check_range(match sort {
         SortCondition::Eq(v) => (Bound::Included(with(v)), prefix_end(&with(v))),
         SortCondition::Lt(v) => (whole.0, Bound::Excluded(with(v))),
         SortCondition::Le(v) => (whole.0, prefix_end(&with(v))),
@@ -1117,12 +1155,7 @@ fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
 /// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`
 /// covers partition hashes `[s·2⁶⁴/n, (s+1)·2⁶⁴/n)`, which is a contiguous key range
 /// because keys start with the shard and the hash (see `keys.rs`).
-fn scan_bounds(
-    id: u32,
-    shards: u16,
-    segment: Option<u32>,
-    total: Option<u32>,
-) -> Result<KeyBounds> {
+fn scan_bounds(id: u32, shards: u16, segment: Option<u32>, total: Option<u32>) -> Result<KeyRange> {
     let id = id.to_be_bytes();
     let (segment, total) = match (segment, total) {
         (None, None) => return Ok((Bound::Included(id.to_vec()), prefix_end(&id))),

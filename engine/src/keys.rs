@@ -38,7 +38,10 @@
 //! type byte `b'S'`, `b'N'` or `b'B'`, then the UTF-8 bytes, the number's normalized
 //! decimal text (as DynamoDB prints it: `-12.5`, `1000`, `0.001`) or the raw bytes.
 
+use std::ops::Bound;
+
 use crate::error::{Error, Result};
+use crate::limits::{STORAGE_KEY_BYTES_MAX, STORAGE_KEY_BYTES_MIN};
 use crate::number::Number;
 use crate::value::{AttributeType, AttributeValue};
 use xxhash_rust::xxh3::xxh3_64;
@@ -94,6 +97,39 @@ impl KeyType {
 
 /// Bytes of the fixed header of an item key: table id, shard, partition hash.
 pub const KEY_HEADER_LEN: usize = 4 + 2 + 8;
+
+/// Checks a key against the bounds the storage layer accepts
+/// ([`STORAGE_KEY_BYTES_MIN`]..=[`STORAGE_KEY_BYTES_MAX`]). fjall and lsm-tree *assert*
+/// these bounds, in writes and in the bounds of range reads alike, so a key outside
+/// them panics the thread that hands it over: the writer (every table's writes stop)
+/// or a request's worker. Every key this module builds passes through here, and so do
+/// the keys other subsystems bring (`Engine::system_*`), so no input reaches such an
+/// assertion. DynamoDB's own, much smaller key limits are checked before, with
+/// DynamoDB's messages; this is the backstop that holds whatever a caller forgot.
+pub fn check_storage_key(key: &[u8]) -> Result<()> {
+    let n = key.len();
+    if (STORAGE_KEY_BYTES_MIN..=STORAGE_KEY_BYTES_MAX).contains(&n) {
+        return Ok(());
+    }
+    Err(Error::validation(format!(
+        "One or more parameter values were invalid: a key of {n} bytes is outside the \
+         {STORAGE_KEY_BYTES_MIN} to {STORAGE_KEY_BYTES_MAX} bytes the storage layer accepts"
+    )))
+}
+
+/// The bounds of a range read of the storage layer.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Checks both bounds of a range read (see [`check_storage_key`]): an unbounded end is
+/// always fine, a key bound must fit the storage layer.
+pub fn check_range(range: KeyRange) -> Result<KeyRange> {
+    for bound in [&range.0, &range.1] {
+        if let Bound::Included(k) | Bound::Excluded(k) = bound {
+            check_storage_key(k)?;
+        }
+    }
+    Ok(range)
+}
 
 const N_NEGATIVE: u8 = 0x01;
 const N_ZERO: u8 = 0x02;
@@ -306,12 +342,13 @@ pub fn shard_prefix(table_id: u32, shard: u16) -> [u8; 6] {
 }
 
 /// Everything up to and including `enc(pk)`: the common prefix of all items of one
-/// partition (one item collection), in sort-key order after it.
-#[allow(dead_code)]
-pub fn partition_prefix(table_id: u32, shards: u16, pk: &AttributeValue) -> Vec<u8> {
+/// partition (one item collection), in sort-key order after it. Checked against the
+/// storage layer's key bounds, as a range read starts with it.
+pub fn partition_prefix(table_id: u32, shards: u16, pk: &AttributeValue) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(KEY_HEADER_LEN + 24);
     write_partition_prefix(table_id, shards, pk, &mut out);
-    out
+    check_storage_key(&out)?;
+    Ok(out)
 }
 
 /// Appends the partition prefix; returns the shard.
@@ -330,20 +367,21 @@ fn write_partition_prefix(
     shard
 }
 
-/// The full storage key of an item and the shard it lives in.
-#[allow(dead_code)]
+/// The full storage key of an item and the shard it lives in, checked against the
+/// storage layer's key bounds.
 pub fn item_key(
     table_id: u32,
     shards: u16,
     pk: &AttributeValue,
     sk: Option<&AttributeValue>,
-) -> (Vec<u8>, u16) {
+) -> Result<(Vec<u8>, u16)> {
     let mut out = Vec::with_capacity(KEY_HEADER_LEN + 48);
     let shard = write_partition_prefix(table_id, shards, pk, &mut out);
     if let Some(sk) = sk {
         encode_key_value(sk, &mut out);
     }
-    (out, shard)
+    check_storage_key(&out)?;
+    Ok((out, shard))
 }
 
 /// The fixed header of an item key: table id, shard, partition hash, and the rest.
@@ -539,17 +577,17 @@ mod tests {
 
         #[test]
         fn item_keys_round_trip(pk in arb_s(), sk in arb_n(), shards in 1u16..64) {
-            let (key, shard) = item_key(7, shards, &pk, Some(&sk));
+            let (key, shard) = item_key(7, shards, &pk, Some(&sk)).unwrap();
             prop_assert!(shard < shards);
             let (t, s, h, _) = split_key_header(&key).unwrap();
             prop_assert_eq!((t, s, h), (7, shard, partition_hash(&pk)));
-            prop_assert!(key.starts_with(&partition_prefix(7, shards, &pk)));
+            prop_assert!(key.starts_with(&partition_prefix(7, shards, &pk).unwrap()));
             prop_assert!(key.starts_with(&shard_prefix(7, shard)));
             prop_assert!(key.starts_with(&table_prefix(7)));
             let (p2, s2) = decode_item_key(&key, KeyType::S, Some(KeyType::N)).unwrap();
             prop_assert_eq!(p2, pk.clone());
             prop_assert_eq!(s2, Some(sk));
-            let (key, _) = item_key(7, shards, &pk, None);
+            let (key, _) = item_key(7, shards, &pk, None).unwrap();
             prop_assert_eq!(decode_item_key(&key, KeyType::S, None).unwrap(), (pk, None));
         }
 
@@ -626,7 +664,7 @@ mod tests {
         too_long.push(0);
         assert!(decode_key_value(KeyType::N, &too_long).is_err());
         assert!(decode_item_key(&[0; 13], KeyType::S, None).is_err());
-        let (mut key, _) = item_key(1, 4, &AttributeValue::S("x".into()), None);
+        let (mut key, _) = item_key(1, 4, &AttributeValue::S("x".into()), None).unwrap();
         key.push(0);
         assert!(decode_item_key(&key, KeyType::S, None).is_err());
     }
@@ -665,6 +703,49 @@ mod tests {
         assert_eq!(shard_of(u64::MAX / 2, 4), 1);
         assert_eq!(shard_of(u64::MAX / 2 + 1, 4), 2);
         assert_eq!(shard_of(12345, 1), 0);
+    }
+
+    #[test]
+    fn keys_outside_the_storage_bounds_are_errors() {
+        assert!(check_storage_key(&[]).is_err());
+        assert!(check_storage_key(&[0]).is_ok());
+        assert!(check_storage_key(&vec![1; STORAGE_KEY_BYTES_MAX]).is_ok());
+        assert!(check_storage_key(&vec![1; STORAGE_KEY_BYTES_MAX + 1]).is_err());
+        let small = AttributeValue::S("x".into());
+        let huge = AttributeValue::S("x".repeat(70_000));
+        // Zero bytes are escaped to two: a 40,000-byte B of zeros encodes to 80,002.
+        let zeros = AttributeValue::B(vec![0; 40_000]);
+        assert!(partition_prefix(1, 1, &huge).is_err());
+        assert!(item_key(1, 1, &huge, None).is_err());
+        assert!(item_key(1, 1, &small, Some(&huge)).is_err());
+        assert!(item_key(1, 1, &zeros, None).is_err());
+        assert!(item_key(1, 1, &small, Some(&small)).is_ok());
+        let long = || vec![1; STORAGE_KEY_BYTES_MAX + 1];
+        assert!(check_range((Bound::Included(long()), Bound::Unbounded)).is_err());
+        assert!(check_range((Bound::Unbounded, Bound::Excluded(long()))).is_err());
+        assert!(check_range((Bound::Unbounded, Bound::Excluded(Vec::new()))).is_err());
+        assert!(check_range((Bound::Included(vec![1]), Bound::Unbounded)).is_ok());
+    }
+
+    /// The bounds are fjall's own: a key of exactly the maximum is written and read back,
+    /// as a point and as a range bound. (One byte more panics inside fjall, which is
+    /// what `check_storage_key` keeps from happening.)
+    #[test]
+    fn the_storage_bounds_are_those_fjall_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let ks = db
+            .keyspace("k", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let longest = vec![7u8; STORAGE_KEY_BYTES_MAX];
+        check_storage_key(&longest).unwrap();
+        ks.insert(&longest, b"v").unwrap();
+        assert_eq!(ks.get(&longest).unwrap().as_deref(), Some(&b"v"[..]));
+        let range = check_range((Bound::Included(longest.clone()), Bound::Unbounded)).unwrap();
+        assert_eq!(ks.range(range).count(), 1);
+        let shortest = vec![0u8; STORAGE_KEY_BYTES_MIN];
+        ks.insert(&shortest, b"w").unwrap();
+        assert_eq!(ks.prefix(&shortest).count(), 1);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
 //!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
 
+mod backfill;
 mod buffers;
 mod cache;
 mod catalog;
@@ -56,7 +57,7 @@ pub use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
     StorageState, WriterState,
 };
-pub use crate::index::{IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
+pub use crate::index::{IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
 pub use crate::items::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,

@@ -12,8 +12,11 @@ pub const TABLE_NAME_CHARS_MIN: usize = 3;
 pub const TABLE_NAME_CHARS_MAX: usize = 255;
 /// Deepest nesting of maps and lists in an attribute value.
 pub const NESTING_DEPTH_MAX: usize = 32;
-/// Longest attribute name (key attributes are limited further by DynamoDB to 255).
+/// Longest attribute name (key attributes are limited further by DynamoDB to 255). The
+/// documentation says 64 KB; the service accepts 65,535 bytes and refuses 65,536.
 pub const ATTRIBUTE_NAME_BYTES_MAX: usize = 65535;
+/// Shortest attribute name.
+pub const ATTRIBUTE_NAME_BYTES_MIN: usize = 1;
 pub const KEY_ATTRIBUTE_NAME_BYTES_MAX: usize = 255;
 /// Most significant digits in a number.
 pub const NUMBER_DIGITS_MAX: usize = 38;
@@ -62,6 +65,13 @@ pub const TABLE_SHARDS_DEFAULT: u16 = 1;
 pub const TABLE_SHARDS_MAX: u16 = 64;
 /// Longest expression string (Condition, Update, Projection, Filter, KeyCondition).
 pub const EXPRESSION_BYTES_MAX: usize = 4096;
+/// Longest key of `ExpressionAttributeNames` / `ExpressionAttributeValues` (`#name`,
+/// `:val`), its `#` or `:` included.
+pub const EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX: usize = 255;
+/// Most bytes of all substitutions of a request together: the keys and names of
+/// `ExpressionAttributeNames` and the keys and values of `ExpressionAttributeValues`
+/// (DynamoDB: 2 MB).
+pub const EXPRESSION_ATTRIBUTES_BYTES_MAX: usize = /* 2 MiB */ 2 * 1024 * 1024;
 /// Most operators and functions in one expression.
 pub const EXPRESSION_OPERATORS_MAX: usize = 300;
 /// Most operands of an `IN` comparison.

@@ -10,6 +10,7 @@
 //! | `meta` | `b"next_table_id"` | `u32` big-endian: the next table id to hand out |
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
 //! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `transact.rs` |
+//! | `meta` | `b"backfill/" + index_id u32` | an unfinished index backfill's cursor, see `backfill.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
 //! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index.rs` | the item as the index projects it |
 //! | `streams`, `meta` | the stream log and its catalog, see `stream.rs` | |
@@ -338,10 +339,7 @@ impl Engine {
             let stats = Arc::new(TableStats::with_indexes(&def.indexes));
             let (n, bytes) = count_items(&items, def.id)?;
             stats.add(n, bytes);
-            for live in stats.live_indexes().iter() {
-                let (n, bytes) = count_items(&items, live.def.id)?;
-                live.counters.add(n, bytes);
-            }
+            crate::backfill::count_indexes(&items, &meta, &def, &stats)?;
             *write(&stats.ttl_attribute) = crate::ttl::load_ttl(&meta, def.id)?;
             *write(&stats.stream) = read(&streams.defs)
                 .values()
@@ -398,6 +396,7 @@ impl Engine {
         engine.start_ttl_sweeper();
         engine.start_watchdog();
         crate::reaper::start_reaper(&engine.inner);
+        engine.resume_backfills();
         Ok(engine)
     }
 
@@ -1346,7 +1345,10 @@ impl Inner {
 /// fsync policy covers it.
 impl Engine {
     /// Writes a key durably (fsync'd unless the store is in-memory or buffered).
+    /// A key or value the storage layer cannot hold is an [`Error::Validation`]
+    /// (`keys::check_storage_key`), never a panic inside fjall.
     pub fn system_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_system_entry(key, value)?;
         let mut staging = Staging::default();
         staging.insert(&self.inner.system, key, value);
         self.inner
@@ -1358,6 +1360,7 @@ impl Engine {
     /// harmless, such as a trigger checkpoint (a lost one means a redelivery, which
     /// at-least-once allows).
     pub fn system_put_relaxed(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_system_entry(key, value)?;
         let mut staging = Staging::default();
         staging.insert(&self.inner.system, key, value);
         self.inner
@@ -1365,18 +1368,24 @@ impl Engine {
     }
 
     pub fn system_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        crate::keys::check_storage_key(key)?;
         Ok(self.inner.system.get(key)?.map(|v| v.to_vec()))
     }
 
     pub fn system_delete(&self, key: &[u8]) -> Result<()> {
+        crate::keys::check_storage_key(key)?;
         let mut staging = Staging::default();
         staging.remove(&self.inner.system, key);
         self.inner
             .commit_outside(staging, self.sync_mode(), "deleting a system key")
     }
 
-    /// All keys with a prefix, in order.
+    /// All keys with a prefix, in order. The empty prefix is every key; a prefix
+    /// longer than a key can be is an error (it would bound a range read).
     pub fn system_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if !prefix.is_empty() {
+            crate::keys::check_storage_key(prefix)?;
+        }
         let mut out = Vec::new();
         for kv in self.inner.system.prefix(prefix) {
             let (k, v) = kv.into_inner()?;
@@ -1389,6 +1398,19 @@ impl Engine {
         let c = &self.inner.config;
         (!c.in_memory && c.durability == Durability::Sync).then_some(PersistMode::SyncData)
     }
+}
+
+/// Checks a `system` entry against the storage layer's bounds.
+fn check_system_entry(key: &[u8], value: &[u8]) -> Result<()> {
+    crate::keys::check_storage_key(key)?;
+    if value.len() > crate::limits::STORAGE_VALUE_BYTES_MAX {
+        return Err(Error::validation(format!(
+            "a value of {} bytes is longer than the {} bytes the storage layer accepts",
+            value.len(),
+            crate::limits::STORAGE_VALUE_BYTES_MAX
+        )));
+    }
+    Ok(())
 }
 
 /// Storage of the catalog in `meta`.

@@ -203,6 +203,11 @@ impl Engine {
         let closing = Arc::clone(&t);
         self.control(Box::new(move |inner, batch| {
             inner.disable_stream(&closing, batch);
+            // A backfill still running stops at its next step (the table is deleted);
+            // its cursor goes with the table.
+            for index in &closing.def.indexes {
+                batch.remove(&inner.meta, crate::backfill::cursor_key(index.id));
+            }
             Ok(())
         }))?;
         self.purge_table_items(t.def.id);
@@ -322,13 +327,21 @@ impl Engine {
                 slot.id = index.id;
             }
             self.persist_table(&t.def, false, Some(index.id + 1))?;
-            let id = index.id;
-            if let Err(e) = self.build_index(&t, index) {
-                // The definition never names the index; its entries are garbage under
-                // an id that is never reused.
-                let _ = self.stop_index(&t, id);
-                return Err(e);
+            // The writer keeps the index before its definition is stored, so a write
+            // that commits after the definition can be seen always maintains it. If
+            // that fails, the definition never names the index; entries written under
+            // its id are garbage under an id that is never reused.
+            self.start_index(&t, index.clone())?;
+            let desc = self.replace_def(&t, def);
+            match &desc {
+                // UpdateTable returns while the backfill runs (CREATING, Backfilling),
+                // as DynamoDB's does; see `backfill.rs`.
+                Ok(_) => self.spawn_backfill(Arc::clone(&t), index.id),
+                Err(_) => {
+                    let _ = self.stop_index(&t, index.id);
+                }
             }
+            return desc;
         }
         if let Some(index) = &drop {
             self.stop_index(&t, index.id)?;
@@ -340,7 +353,8 @@ impl Engine {
         Ok(desc)
     }
 
-    fn replace_def(&self, t: &Table, def: TableDef) -> Result<TableDescription> {
+    /// Stores and publishes a new definition of table `t` (under the catalog lock).
+    pub(crate) fn replace_def(&self, t: &Table, def: TableDef) -> Result<TableDescription> {
         self.persist_table(&def, false, None)?;
         let table = Arc::new(Table {
             def,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::limits::NESTING_DEPTH_MAX;
+use crate::limits::{ATTRIBUTE_NAME_BYTES_MAX, ATTRIBUTE_NAME_BYTES_MIN, NESTING_DEPTH_MAX};
 use crate::number::Number;
 
 /// An item: attribute name to value. A `BTreeMap` so that the stored encoding of an
@@ -129,24 +129,78 @@ impl AttributeValue {
         }
     }
 
+    /// Checks that the value nests at most [`NESTING_DEPTH_MAX`] levels, `depth` being
+    /// its own level (1 for a top-level attribute). Its recursion is bounded by that
+    /// limit plus one, whatever the value.
+    pub fn check_depth(&self, depth: usize) -> Result<()> {
+        if depth > NESTING_DEPTH_MAX {
+            return Err(nesting_error());
+        }
+        match self {
+            AttributeValue::M(m) => m.values().try_for_each(|v| v.check_depth(depth + 1)),
+            AttributeValue::L(l) => l.iter().try_for_each(|v| v.check_depth(depth + 1)),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks what DynamoDB checks of a value from a client: sets are non-empty and
-    /// hold no duplicates, and documents nest at most [`NESTING_DEPTH_MAX`] levels.
-    /// `depth` is the nesting level of this value (1 for a top-level attribute).
+    /// hold no duplicates, documents nest at most [`NESTING_DEPTH_MAX`] levels, and the
+    /// names of a map's members are attribute names ([`check_attribute_name`]). `depth`
+    /// is the nesting level of this value (1 for a top-level attribute).
     pub fn validate(&self, depth: usize) -> Result<()> {
         if depth > NESTING_DEPTH_MAX {
-            return Err(Error::validation(format!(
-                "Nesting Levels have exceeded supported limits: Nesting levels must be <= {NESTING_DEPTH_MAX}"
-            )));
+            return Err(nesting_error());
         }
         match self {
             AttributeValue::Ss(s) => validate_set(s.iter(), s.len(), "string"),
             AttributeValue::Ns(s) => validate_set(s.iter(), s.len(), "number"),
             AttributeValue::Bs(s) => validate_set(s.iter(), s.len(), "binary"),
-            AttributeValue::M(m) => m.values().try_for_each(|v| v.validate(depth + 1)),
+            AttributeValue::M(m) => m.iter().try_for_each(|(k, v)| {
+                check_attribute_name(k)?;
+                v.validate(depth + 1)
+            }),
             AttributeValue::L(l) => l.iter().try_for_each(|v| v.validate(depth + 1)),
             _ => Ok(()),
         }
     }
+}
+
+fn nesting_error() -> Error {
+    Error::validation(format!(
+        "Nesting Levels have exceeded supported limits: Nesting levels must be <= {NESTING_DEPTH_MAX}"
+    ))
+}
+
+/// Checks the names of the maps nested in `v` ([`check_attribute_name`]), alone: a
+/// bad name gets its own message, not one wrapped as an invalid value.
+pub(crate) fn check_nested_names(v: &AttributeValue) -> Result<()> {
+    match v {
+        AttributeValue::M(m) => m.iter().try_for_each(|(k, v)| {
+            check_attribute_name(k)?;
+            check_nested_names(v)
+        }),
+        AttributeValue::L(l) => l.iter().try_for_each(check_nested_names),
+        _ => Ok(()),
+    }
+}
+
+/// Checks an attribute name (of an item, a map member, an `ExpressionAttributeNames`
+/// substitution or a legacy parameter): 1 to [`ATTRIBUTE_NAME_BYTES_MAX`] bytes, with
+/// DynamoDB's messages. (The too-large message, with its 65536, was measured against
+/// the service; the empty one is DynamoDB Local's wording in the same form.)
+pub fn check_attribute_name(name: &str) -> Result<()> {
+    if name.len() < ATTRIBUTE_NAME_BYTES_MIN {
+        return Err(Error::validation(
+            "1 validation error detected: Empty attribute name",
+        ));
+    }
+    if name.len() > ATTRIBUTE_NAME_BYTES_MAX {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Attribute name is too large, must be less than {} bytes",
+            ATTRIBUTE_NAME_BYTES_MAX + 1
+        )));
+    }
+    Ok(())
 }
 
 fn validate_set<'a, T: Ord + 'a>(

@@ -2,8 +2,10 @@
 //! DescribeTable with both index lists, index maintenance on every write path, Query
 //! and Scan on indexes (key conditions, order, paging, projections, parallel
 //! segments), DynamoDB's validation errors, indexes surviving a SIGKILL and a table
-//! being dropped and recreated, and indexes added (with a backfill of the items already
-//! there) and deleted through UpdateTable.
+//! being dropped and recreated, and indexes added and deleted through UpdateTable: the
+//! background backfill of the items already there (`CREATING` with `Backfilling` until
+//! it is done), the items it leaves out for index-key violations (a 66,500-byte key
+//! among them), and a backfill killed by SIGKILL resuming on restart.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -1263,4 +1265,163 @@ async fn index_updates_survive_sigkill() {
     assert_eq!(m, "The table does not have the specified index: by_tag");
     put(&c, &t, "u grp=g3 seq:2").await;
     assert_eq!(in_grp(&c, &t, "g3").await.len(), g3.len() + 1);
+}
+
+/// The IndexStatus and Backfilling of GSI `name` in `d`.
+fn build_state(d: &TableDescription, name: &str) -> (IndexStatus, Option<bool>) {
+    let mut gsis = d.global_secondary_indexes().iter();
+    let g = gsis.find(|g| g.index_name() == Some(name)).expect(name);
+    (g.index_status().unwrap().clone(), g.backfilling())
+}
+
+/// A put that must succeed on `t`, and one on `other`: writes go on while indexes are
+/// added (a panic in the writer once stopped every table's writes).
+async fn writes_go_on(c: &Client, t: &str, other: &str, n: usize) {
+    put(c, t, &format!("w{n} y:{n}")).await;
+    put(c, other, &format!("o{n} y:{n}")).await;
+    assert!(get(c, t, &format!("w{n}")).await.is_some());
+    assert!(get(c, other, &format!("o{n}")).await.is_some());
+}
+
+#[tokio::test]
+async fn gsis_added_over_a_66500_byte_key_become_active_without_it() {
+    // The reproduction: the backfill met an index key fjall cannot hold, the
+    // writer thread panicked, and every write of every table failed from then on.
+    let server = Server::start();
+    let c = server.client();
+    let (t, other) = (table_name("idx-huge"), table_name("idx-huge-other"));
+    table_with(&c, &t, &[], vec![]).await;
+    table_with(&c, &other, &[], vec![]).await;
+    put(&c, &t, "small x=hello").await;
+    put(&c, &t, &format!("huge x={}", "a".repeat(66_500))).await;
+    writes_go_on(&c, &t, &other, 0).await;
+    for (n, name) in ["index1", "index2"].into_iter().enumerate() {
+        let all = projection(ProjectionType::All, &[]);
+        let update = update_indexes(
+            &c,
+            &t,
+            &[("x", Ty::S)],
+            vec![create_index(gsi(name, "x", None, all))],
+        );
+        let out = update.send().await.unwrap().table_description.unwrap();
+        assert_eq!(build_state(&out, name), (IndexStatus::Creating, Some(true)));
+        writes_go_on(&c, &t, &other, 2 * n + 1).await;
+        let g = wait_index(&c, &t, name, true).await.unwrap();
+        assert_eq!(g.backfilling(), Some(false));
+        assert_eq!(g.item_count(), Some(1), "{name}");
+        writes_go_on(&c, &t, &other, 2 * n + 2).await;
+    }
+    for name in ["index1", "index2"] {
+        assert_eq!(ids(&scan_all(&c, &t, name).await), ["small"], "{name}");
+        let q = query(&c, &t, name, "x = :a", &[s("hello")]);
+        assert_eq!(ids(&query_all(q).await), ["small"]);
+    }
+    // The huge item stays in the table; a write of such a key is now refused.
+    assert!(get(&c, &t, "huge").await.is_some());
+    let m = validation(
+        try_put(&c, &t, &format!("h2 x={}", "a".repeat(66_500)))
+            .send()
+            .await,
+    );
+    assert!(m.contains("exceeds the limit of 2048 bytes"), "{m}");
+    writes_go_on(&c, &t, &other, 9).await;
+}
+
+#[tokio::test]
+async fn the_backfill_leaves_out_index_key_violations_and_counts_only_what_it_indexed() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("idx-violations");
+    table_with(&c, &t, &[], vec![]).await;
+    let specs = [
+        "ok x=v".to_string(),
+        format!("max x={}", "b".repeat(2_048)),
+        format!("long x={}", "b".repeat(3_000)),
+        "number x:7".to_string(),
+        "missing y=1".to_string(),
+    ];
+    for spec in &specs {
+        put(&c, &t, spec).await;
+    }
+    // An empty string is a valid non-key value until the index exists.
+    let mut empty = item("empty");
+    empty.insert("x".into(), s(""));
+    let p = c.put_item().table_name(&t).set_item(Some(empty));
+    p.send().await.unwrap();
+    let keys = gsi("by_x", "x", None, keys_only());
+    let update = update_indexes(&c, &t, &[("x", Ty::S)], vec![create_index(keys)]);
+    let out = update.send().await.unwrap().table_description.unwrap();
+    assert_eq!(
+        build_state(&out, "by_x"),
+        (IndexStatus::Creating, Some(true))
+    );
+    let g = wait_index(&c, &t, "by_x", true).await.unwrap();
+    assert_eq!(g.item_count(), Some(2));
+    assert_eq!(ids(&scan_all(&c, &t, "by_x").await), ["max", "ok"]);
+    let d = describe(&c, &t).await;
+    assert_eq!(d.item_count(), Some(6));
+    assert_eq!(build_state(&d, "by_x"), (IndexStatus::Active, Some(false)));
+    // Now ACTIVE, the index holds writes to its key; the items left out stay.
+    let m = validation(
+        try_put(&c, &t, &format!("l2 x={}", "b".repeat(3_000)))
+            .send()
+            .await,
+    );
+    assert!(m.contains("exceeds the limit of 2048 bytes"), "{m}");
+    let m = validation(try_put(&c, &t, "n2 x:1").send().await);
+    assert!(m.contains("Type mismatch for Index Key x"), "{m}");
+    assert_eq!(table_items(&c, &t).await.len(), 6);
+    // A GSI declared at CreateTable reports no Backfilling at all.
+    let u = table_name("idx-with-table");
+    table_with(&c, &u, GRP_DEFS, vec![by_grp()]).await;
+    assert_eq!(
+        build_state(&describe(&c, &u).await, "by_grp"),
+        (IndexStatus::Active, None)
+    );
+}
+
+#[tokio::test]
+async fn a_backfill_killed_midway_resumes_on_restart_and_matches_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let t = table_name("idx-backfill-crash");
+    table_with(&c, &t, &[], vec![]).await;
+    // Enough items that the backfill takes many steps (a step is 256 items).
+    const N: usize = 20_000;
+    load(&c, &t, N).await;
+    let update = update_indexes(&c, &t, GRP_DEFS, vec![create_index(by_grp())]);
+    let out = update.send().await.unwrap().table_description.unwrap();
+    assert_eq!(
+        build_state(&out, "by_grp"),
+        (IndexStatus::Creating, Some(true))
+    );
+    // Kill the server once the backfill is visibly under way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let so_far = loop {
+        let d = describe(&c, &t).await;
+        let (status, _) = build_state(&d, "by_grp");
+        assert_eq!(
+            status,
+            IndexStatus::Creating,
+            "done before it could be killed"
+        );
+        let g = d.global_secondary_indexes().first().unwrap();
+        if let Some(n) = g.item_count().filter(|n| *n > 0) {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "the backfill makes no progress");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    server.kill9();
+    eprintln!("killed with {so_far} items indexed");
+
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let items: Vec<Item> = (0..N).map(|i| item(&grp_spec(i))).collect();
+    let want = items.iter().filter(|i| indexed(i)).count();
+    wait_index(&c, &t, "by_grp", true).await;
+    assert_eq!(by_grp_matches_table(&c, &t).await, want);
+    put(&c, &t, "after grp=g3 seq:1").await;
+    assert!(in_grp(&c, &t, "g3").await.contains(&"after".to_string()));
 }

@@ -11,6 +11,7 @@ mod expressions;
 mod faults;
 mod harness;
 mod indexes;
+mod limits;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;

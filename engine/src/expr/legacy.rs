@@ -25,7 +25,7 @@ use super::ast::{
 use super::eval::compare_values;
 use super::key::{KeyCondition, SortCondition};
 use crate::error::{Error, Result};
-use crate::value::{AttributeType, AttributeValue};
+use crate::value::{AttributeType, AttributeValue, check_attribute_name};
 
 const INVALID: &str = "One or more parameter values were invalid: ";
 
@@ -349,6 +349,7 @@ pub fn filter_condition(
 ) -> Result<Option<Condition>> {
     let mut conds = Vec::with_capacity(filter.len());
     for (attr, c) in filter {
+        check_attribute_name(attr)?;
         check_list(c.operator, &c.values, true)?;
         conds.push(build(attr, c.operator, c.values.clone()));
     }
@@ -362,6 +363,7 @@ pub fn expected_condition(
 ) -> Result<Option<Condition>> {
     let mut conds = Vec::with_capacity(expected.len());
     for (attr, e) in expected {
+        check_attribute_name(attr)?;
         if let Some(v) = &e.value {
             v.validate(1)?;
         }
@@ -494,6 +496,7 @@ pub fn attributes_to_get(names: &[String]) -> Result<Projection> {
     }
     let mut seen = std::collections::HashSet::with_capacity(names.len());
     for n in names {
+        check_attribute_name(n)?;
         if !seen.insert(n.as_str()) {
             return Err(invalid(format_args!(
                 "Duplicate value in attribute name: {n}"
@@ -517,6 +520,7 @@ pub fn attribute_updates(updates: &BTreeMap<String, AttributeUpdate>) -> Result<
     use AttributeType as T;
     let mut out = UpdateExpr::default();
     for (attr, u) in updates {
+        check_attribute_name(attr)?;
         let Some(v) = &u.value else {
             if u.action != UpdateAction::Delete {
                 return Err(invalid(

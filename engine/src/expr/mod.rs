@@ -69,8 +69,10 @@ pub use project::project;
 pub use reserved::{RESERVED_WORDS, is_reserved};
 
 use crate::error::{Error, Result};
-use crate::limits::EXPRESSION_BYTES_MAX;
-use crate::value::{AttributeValue, Item};
+use crate::limits::{
+    EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX, EXPRESSION_ATTRIBUTES_BYTES_MAX, EXPRESSION_BYTES_MAX,
+};
+use crate::value::{AttributeValue, Item, check_attribute_name};
 use parser::{Context, Mode, PResult, Parser};
 
 /// Which request parameter an expression came from; it names the expression in
@@ -115,13 +117,16 @@ fn valid_key(key: &str, sigil: char) -> bool {
 }
 
 impl<'r> Resolver<'r> {
-    /// Starts a request. Fails as DynamoDB does on an empty map or a key that is not
-    /// `#[0-9a-zA-Z_]+` / `:[0-9a-zA-Z_]+`. (Validating the values themselves is the
-    /// caller's job.)
+    /// Starts a request. Fails as DynamoDB does on an empty map, a key longer than
+    /// [`EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX`] (checked before its syntax, as DynamoDB
+    /// does) or not `#[0-9a-zA-Z_]+` / `:[0-9a-zA-Z_]+`, a substituted name that is not
+    /// an attribute name, and substitutions over [`EXPRESSION_ATTRIBUTES_BYTES_MAX`]
+    /// together. (Validating the values themselves is the caller's job.)
     pub fn new(
         names: Option<&'r HashMap<String, String>>,
         values: Option<&'r HashMap<String, AttributeValue>>,
     ) -> Result<Resolver<'r>> {
+        let mut bytes = 0usize;
         if let Some(n) = names {
             if n.is_empty() {
                 return Err(Error::validation(
@@ -130,10 +135,26 @@ impl<'r> Resolver<'r> {
             }
             let mut keys: Vec<&String> = n.keys().collect();
             keys.sort();
-            if let Some(bad) = keys.into_iter().find(|k| !valid_key(k, '#')) {
-                return Err(Error::validation(format!(
-                    "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{bad}\""
-                )));
+            for k in keys {
+                if k.len() > EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX {
+                    return Err(Error::validation(format!(
+                        "ExpressionAttributeNames contains invalid key: The expression attribute map contains a key that is too long; size of key: {}",
+                        k.len()
+                    )));
+                }
+                if !valid_key(k, '#') {
+                    return Err(Error::validation(format!(
+                        "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
+                    )));
+                }
+                let name = &n[k];
+                if name.is_empty() {
+                    return Err(Error::validation(format!(
+                        "ExpressionAttributeNames contains invalid value: Empty attribute name for key {k}"
+                    )));
+                }
+                check_attribute_name(name)?;
+                bytes += k.len() + name.len();
             }
         }
         if let Some(v) = values {
@@ -144,11 +165,25 @@ impl<'r> Resolver<'r> {
             }
             let mut keys: Vec<&String> = v.keys().collect();
             keys.sort();
-            if let Some(bad) = keys.into_iter().find(|k| !valid_key(k, ':')) {
-                return Err(Error::validation(format!(
-                    "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{bad}\""
-                )));
+            for k in keys {
+                // DynamoDB's message for values has no "size of key" (measured).
+                if k.len() > EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX {
+                    return Err(Error::validation(
+                        "ExpressionAttributeValues contains invalid key: The expression attribute map contains a key that is too long;",
+                    ));
+                }
+                if !valid_key(k, ':') {
+                    return Err(Error::validation(format!(
+                        "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
+                    )));
+                }
+                bytes += k.len() + v[k].size_bytes();
             }
+        }
+        if bytes > EXPRESSION_ATTRIBUTES_BYTES_MAX {
+            return Err(Error::validation(
+                "Combined size of ExpressionAttributeNames and ExpressionAttributeValues exceeds max size",
+            ));
         }
         Ok(Resolver {
             names,

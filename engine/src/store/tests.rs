@@ -295,9 +295,9 @@ fn a_key_over_the_storage_bound_fails_its_job_cleanly() {
     assert_eq!(item_count(&engine), 2);
     assert!(lock(&seen).is_empty());
 
-    // An empty key, outside the writer too.
+    // An empty key, outside the writer too: refused before it is staged.
     match engine.system_put(b"", b"v") {
-        Err(Error::Internal(message)) => assert!(message.contains("0 bytes"), "{message}"),
+        Err(Error::Validation(message)) => assert!(message.contains("0 bytes"), "{message}"),
         other => panic!("an empty system key fails cleanly, got {other:?}"),
     }
     assert!(engine.system_put(b"k", b"v").is_ok());
