@@ -105,6 +105,17 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
     }
 
+    /// A 400 for a request that would exceed one of the server's quotas (the number of
+    /// functions, triggers or schedules): Lambda's `ServiceQuotaExceededException`, "The
+    /// request would exceed a service quota".
+    pub(crate) fn quota_exceeded(message: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "ServiceQuotaExceededException",
+            message,
+        )
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Problem {
         let message = message.into();
         tracing::error!(error = %message, "internal error in the /v1 API");
@@ -131,6 +142,7 @@ impl From<TriggerError> for Problem {
         match e {
             TriggerError::Invalid { field, message } => Problem::invalid(field, message),
             TriggerError::NotFound(message) => Problem::not_found(message),
+            TriggerError::LimitExceeded(message) => Problem::quota_exceeded(message),
             TriggerError::Storage(message) => Problem::internal(message),
         }
     }
@@ -144,6 +156,7 @@ impl From<ScheduleError> for Problem {
             ScheduleError::Conflict(message) => {
                 Problem::new(StatusCode::CONFLICT, "ResourceConflictException", message)
             }
+            ScheduleError::LimitExceeded(message) => Problem::quota_exceeded(message),
             ScheduleError::Storage(message) => Problem::internal(message),
         }
     }
@@ -168,6 +181,7 @@ impl From<DeployError> for Problem {
             | DeployError::WrongWorld { .. } => {
                 Problem::bad_request("InvalidComponentException", e.to_string())
             }
+            DeployError::TooManyFunctions { .. } => Problem::quota_exceeded(e.to_string()),
             DeployError::Store(_) => Problem::internal(e.to_string()),
             // A rejection added later: its message says what is wrong.
             _ => Problem::bad_request("InvalidParameterValueException", e.to_string()),
@@ -457,6 +471,8 @@ async fn invoke(State(state): State<AppState>, Path(name): Path<String>, body: B
 fn invoke_error_kind(e: &InvokeError) -> &'static str {
     match e {
         InvokeError::Timeout { .. } => "Timeout",
+        InvokeError::Throttled { .. } => "Throttled",
+        InvokeError::Host { .. } => "HostError",
         InvokeError::OutOfMemory { .. } => "OutOfMemory",
         InvokeError::Trap { .. } => "Trap",
         InvokeError::FunctionError { .. } => "FunctionError",
