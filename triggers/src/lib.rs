@@ -45,7 +45,7 @@ pub mod stream;
 pub use executor::{
     COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FUNCTIONS_MAX,
     FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, INSTANCES_MAX,
-    INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError, LogLevel, LogLine, MailApi, MailError,
-    MailMessage, Origin, SearchApi, SearchError, SearchHit, Services, StoreError, TableApi, Ticket,
-    is_index_name,
+    INVOCATION_THREAD_NICE, INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError, LogLevel, LogLine,
+    MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit, Services,
+    StoreError, TableApi, Ticket, is_index_name,
 };
