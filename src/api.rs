@@ -566,7 +566,8 @@ async fn invoke(
             Problem::bad_request("InvalidRequestContentException", "the event is not UTF-8")
         })?
     };
-    drop(body);
+    // `body` keeps its share of the edge's budget until the answer: the event lives as
+    // long, so queued and running invocations count against the budget too.
     let executor = state.platform.executor.clone();
     let tables = state.platform.tables.clone();
     let version = function.version();
@@ -581,6 +582,7 @@ async fn invoke(
     } else {
         ticket.expire()
     };
+    drop(body);
     let (result, error) = match &invocation.result {
         Ok(response) if response.trim().is_empty() => (Value::Null, Value::Null),
         Ok(response) => (

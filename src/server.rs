@@ -126,7 +126,10 @@ fn dynamodb_error(status: StatusCode, kind: &str, message: &str) -> Response {
 /// A DynamoDB request whose body was not read.
 fn body_error(e: &BodyError, op: &str) -> Response {
     let mut resp = match e {
-        // DynamoDB's front end refuses a request over 16 MB with 413 before reading it.
+        // DynamoDB's front end refuses a request over 16 MB with 413 before reading it
+        // (dynalite, which copies DynamoDB's answers, answers a bare 413). The type and
+        // message are those AWS's front end gives for Lambda's Invoke ("Request must be
+        // smaller than 6291556 bytes for the Invoke operation"), so that SDKs show why.
         BodyError::TooLarge { limit_bytes } => dynamodb_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "com.amazon.coral.service#RequestEntityTooLargeException",
