@@ -2,17 +2,20 @@
 //!
 //! Owns the routes, their request and response JSON, and the mapping of executor and
 //! trigger errors to HTTP: `{"error": {"code", "message", "field"?}}` with 400 for
-//! invalid input (naming the field), 404 for an unknown function or trigger, 413 for an
-//! oversized body and 500 only for internal failures. Deploying (compiling) and invoking
-//! (running wasm), and every trigger change (which stops and starts consumer threads),
-//! run in `spawn_blocking`. The semantics live in `eddy-triggers`; this module only
-//! translates.
+//! invalid input (naming the field), 404 for an unknown function or trigger, 408 for a
+//! body that did not arrive in time, 413 for an oversized body (refused on its
+//! `Content-Length` before any of it is read), 429 (Lambda's `TooManyRequestsException`)
+//! when the executor's queue, the uploads or the body budget are full, and 500 only for
+//! internal failures. Deploying (compiling) and invoking (running wasm), and every
+//! trigger change (which stops and starts consumer threads), run in `spawn_blocking`;
+//! an invocation waits for its instance slot without a thread. The semantics live in
+//! `eddy-triggers`; this module only translates.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +38,43 @@ pub const DEPLOY_JSON_BYTES_MAX: usize = COMPONENT_BYTES_MAX / 3 * 4 + 1024 * 10
 pub const INVOKE_EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// Largest trigger body (five 4,096-character filter patterns fit many times over).
 pub const TRIGGER_BODY_BYTES_MAX: usize = 256 * 1024;
+/// Function uploads (deploys: reading and compiling a component) at once, unless the
+/// memory budget sets it ([`configure_uploads`]); one more is refused at once with 429.
+/// Each holds up to a whole component in memory and compiles on the machine's cores.
+pub const UPLOADS_CONCURRENT_MAX: usize = 2;
+/// What a throttled client is told to wait before it retries (`Retry-After`, seconds).
+const RETRY_AFTER_S: u64 = 1;
+
+/// The upload slots, one set per process: what they bound is this machine's memory and
+/// cores.
+static UPLOADS: std::sync::OnceLock<Uploads> = std::sync::OnceLock::new();
+
+struct Uploads {
+    slots: tokio::sync::Semaphore,
+    max: usize,
+}
+
+/// Sets how many uploads may run at once: as many whole components as `bytes` holds,
+/// at least one. Call before the first request; returns false if the slots were
+/// already in use.
+pub fn configure_uploads(bytes: u64) -> bool {
+    let max = usize::try_from(bytes / COMPONENT_BYTES_MAX as u64)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    UPLOADS
+        .set(Uploads {
+            slots: tokio::sync::Semaphore::new(max),
+            max,
+        })
+        .is_ok()
+}
+
+fn uploads() -> &'static Uploads {
+    UPLOADS.get_or_init(|| Uploads {
+        slots: tokio::sync::Semaphore::new(UPLOADS_CONCURRENT_MAX),
+        max: UPLOADS_CONCURRENT_MAX,
+    })
+}
 
 /// The `/v1/` routes and `/metrics`, merged into [`crate::server::app`].
 pub fn routes() -> Router<AppState> {
@@ -68,13 +108,20 @@ pub fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------
 // Errors
 
-/// An API error: `{"error": {"code", "message", "field"?}}` with its status.
+/// An API error: `{"error": {"code", "message", "field"?}}` with its status, and
+/// Lambda's `Type` and `Reason` where Lambda sends them (a throttle).
 #[derive(Debug)]
 pub struct Problem {
     status: StatusCode,
     code: &'static str,
     message: String,
     field: Option<String>,
+    /// Lambda's `Reason` of a `TooManyRequestsException`.
+    reason: Option<&'static str>,
+    /// `Retry-After` (seconds) for a throttled request.
+    retry_after_s: Option<u64>,
+    /// The connection cannot carry another request (the body was not read to its end).
+    close: bool,
 }
 
 impl Problem {
@@ -84,16 +131,74 @@ impl Problem {
             code,
             message: message.into(),
             field: None,
+            reason: None,
+            retry_after_s: None,
+            close: false,
+        }
+    }
+
+    /// Lambda's throttle: 429 `TooManyRequestsException`, "Rate Exceeded.", with its
+    /// `Reason` (when Lambda has one for the case) and `Retry-After`.
+    fn throttled(reason: Option<&'static str>, detail: impl std::fmt::Display) -> Problem {
+        Problem {
+            reason,
+            retry_after_s: Some(RETRY_AFTER_S),
+            ..Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                format!("Rate Exceeded. {detail}"),
+            )
+        }
+    }
+
+    /// The answer to a request whose handler panicked (the edge logged it).
+    pub(crate) fn panicked(request_id: &str) -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            format!(
+                "the server failed while handling this request (request id {request_id}); \
+                 the failure was logged"
+            ),
+        )
+    }
+
+    /// A body that was not read.
+    fn body(e: &crate::server::BodyError) -> Problem {
+        use crate::server::BodyError;
+        match e {
+            BodyError::TooLarge { .. } => Problem {
+                close: true,
+                ..Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestTooLargeException",
+                    e.to_string(),
+                )
+            },
+            BodyError::Busy { .. } => Problem::throttled(None, e),
+            BodyError::TimedOut { .. } => Problem {
+                close: true,
+                ..Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestTimeoutException",
+                    e.to_string(),
+                )
+            },
+            BodyError::Unreadable(_) => {
+                Problem::bad_request("InvalidRequestContentException", e.to_string())
+            }
         }
     }
 
     /// A 400 about one field (or query parameter); the message names it.
     pub(crate) fn invalid(field: &str, message: impl std::fmt::Display) -> Problem {
         Problem {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidParameterValueException",
-            message: format!("{field}: {message}"),
             field: Some(field.to_owned()),
+            ..Problem::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                format!("{field}: {message}"),
+            )
         }
     }
 
@@ -103,6 +208,17 @@ impl Problem {
 
     pub(crate) fn not_found(message: impl Into<String>) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+    }
+
+    /// A 400 for a request that would exceed one of the server's quotas (the number of
+    /// functions, triggers or schedules): Lambda's `ServiceQuotaExceededException`, "The
+    /// request would exceed a service quota".
+    pub(crate) fn quota_exceeded(message: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "ServiceQuotaExceededException",
+            message,
+        )
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Problem {
@@ -122,7 +238,21 @@ impl IntoResponse for Problem {
         if let Some(field) = self.field {
             error["field"] = Value::String(field);
         }
-        (self.status, json_body(&json!({ "error": error }))).into_response()
+        if let Some(reason) = self.reason {
+            error["Reason"] = Value::from(reason);
+            error["Type"] = Value::from("User");
+        }
+        let mut resp = (self.status, json_body(&json!({ "error": error }))).into_response();
+        let headers = resp.headers_mut();
+        // Lambda names its error type in this header too.
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(self.code));
+        if let Some(seconds) = self.retry_after_s {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     }
 }
 
@@ -131,6 +261,7 @@ impl From<TriggerError> for Problem {
         match e {
             TriggerError::Invalid { field, message } => Problem::invalid(field, message),
             TriggerError::NotFound(message) => Problem::not_found(message),
+            TriggerError::LimitExceeded(message) => Problem::quota_exceeded(message),
             TriggerError::Storage(message) => Problem::internal(message),
         }
     }
@@ -144,6 +275,7 @@ impl From<ScheduleError> for Problem {
             ScheduleError::Conflict(message) => {
                 Problem::new(StatusCode::CONFLICT, "ResourceConflictException", message)
             }
+            ScheduleError::LimitExceeded(message) => Problem::quota_exceeded(message),
             ScheduleError::Storage(message) => Problem::internal(message),
         }
     }
@@ -168,6 +300,7 @@ impl From<DeployError> for Problem {
             | DeployError::WrongWorld { .. } => {
                 Problem::bad_request("InvalidComponentException", e.to_string())
             }
+            DeployError::TooManyFunctions { .. } => Problem::quota_exceeded(e.to_string()),
             DeployError::Store(_) => Problem::internal(e.to_string()),
             // A rejection added later: its message says what is wrong.
             _ => Problem::bad_request("InvalidParameterValueException", e.to_string()),
@@ -195,21 +328,31 @@ fn created(v: &Value) -> ApiResult {
 }
 
 /// Runs blocking work (compiling, running wasm, joining consumer threads) off the async
-/// workers.
+/// workers. A panic in it is raised again in the request's task, where the edge answers
+/// it with a 500 and logs it with the route and the request id.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(f)
+    crate::server::join_blocking(tokio::task::spawn_blocking(f))
         .await
-        .map_err(|e| Problem::internal(format!("the task failed: {e}")))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceException",
+                "the server is shutting down",
+            )
+        })
 }
 
-async fn read_body(body: Body, limit_bytes: usize) -> Result<bytes::Bytes, Problem> {
-    to_bytes(body, limit_bytes).await.map_err(|_| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("the request body is over the limit of {limit_bytes} bytes"),
-        )
-    })
+/// Reads a body of at most `limit_bytes` (refused on its `Content-Length` before any of
+/// it is read); keep the result until the request is answered, it holds the body's
+/// share of the edge's budget.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit_bytes: usize,
+) -> Result<crate::server::Buffered, Problem> {
+    crate::server::read_body(headers, body, limit_bytes)
+        .await
+        .map_err(|e| Problem::body(&e))
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
@@ -257,7 +400,18 @@ async fn deploy(
     } else {
         COMPONENT_BYTES_MAX
     };
-    let bytes = read_body(body, limit_bytes).await?;
+    // Both refusals come before any byte of the body is read.
+    crate::server::check_declared(&headers, limit_bytes).map_err(|e| Problem::body(&e))?;
+    let _upload = uploads().slots.try_acquire().map_err(|_| {
+        Problem::throttled(
+            None,
+            format!(
+                "{UPLOADS_CONCURRENT_MAX} function uploads are in progress; retry when one is done"
+            ),
+        )
+    })?;
+    let body = read_body(&headers, body, limit_bytes).await?;
+    let bytes = &body.bytes;
     // A component starts with `\0asm`, never with `{`: JSON sent without its type is
     // still understood.
     let (wasm, config) = if json_form || bytes.first() == Some(&b'{') {
@@ -267,13 +421,14 @@ async fn deploy(
                 "give the configuration either in the JSON body or in the query, not both",
             ));
         }
-        deploy_from_json(&bytes)?
+        deploy_from_json(bytes)?
     } else {
         (
             bytes.to_vec(),
             config_from_query(uri.query().unwrap_or(""))?,
         )
     };
+    drop(body);
     let functions = state.platform.functions.clone();
     let function = blocking(move || functions.deploy(&name, &wasm, config)).await??;
     created(&function_json(&function))
@@ -417,28 +572,58 @@ async fn delete_function(State(state): State<AppState>, Path(name): Path<String>
 }
 
 /// `POST /v1/functions/{name}/invoke`: runs the function once on the body (an event
-/// JSON; empty means `{}`) and returns its result, error, logs and duration.
-async fn invoke(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> ApiResult {
+/// JSON; empty means `{}`) and returns its result, error, logs and duration. Its
+/// deadline counts from when the request was read: waiting for an instance slot (done
+/// here, without a thread) counts, and a full queue is refused at once with Lambda's
+/// 429 `TooManyRequestsException`.
+async fn invoke(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
     let function = function_or_404(&state, &name)?;
-    let bytes = read_body(body, INVOKE_EVENT_BYTES_MAX).await?;
+    let body = read_body(&headers, body, INVOKE_EVENT_BYTES_MAX).await?;
+    let bytes = &body.bytes;
     let event = if bytes.iter().all(u8::is_ascii_whitespace) {
         "{}".to_owned()
     } else {
-        parse_json(&bytes)?;
+        parse_json(bytes)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| {
             Problem::bad_request("InvalidRequestContentException", "the event is not UTF-8")
         })?
     };
+    // `body` keeps its share of the edge's budget until the answer: the event lives as
+    // long, so queued and running invocations count against the budget too.
     let executor = state.platform.executor.clone();
     let tables = state.platform.tables.clone();
     let version = function.version();
-    let invocation = blocking(move || executor.invoke(&function, &event, &tables)).await?;
+    let mut ticket = executor.admit(&function).map_err(|e| {
+        // Every instance slot is busy and the queue is full: Lambda's answer when an
+        // invocation would exceed the account's concurrency.
+        Problem::throttled(Some("ConcurrentInvocationLimitExceeded"), e)
+    })?;
+    let _ = tokio::time::timeout_at(ticket.deadline().into(), ticket.slot()).await;
+    let invocation = if ticket.has_slot() {
+        ticket.run_on_thread(function, event, tables).await
+    } else {
+        ticket.expire()
+    };
+    drop(body);
     let (result, error) = match &invocation.result {
         Ok(response) if response.trim().is_empty() => (Value::Null, Value::Null),
         Ok(response) => (
             serde_json::from_str(response).unwrap_or_else(|_| Value::String(response.clone())),
             Value::Null,
         ),
+        // A panic of host code is Eddy's failure, not the function's (it was logged).
+        Err(InvokeError::Host { message }) => {
+            return Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                message.clone(),
+            ));
+        }
         Err(e) => (
             Value::Null,
             json!({ "kind": invoke_error_kind(e), "message": e.to_string() }),
@@ -451,12 +636,16 @@ async fn invoke(State(state): State<AppState>, Path(name): Path<String>, body: B
         "error": error,
         "logs": invocation.logs.iter().map(log_json).collect::<Vec<_>>(),
         "duration_ms": duration_ms(invocation.duration),
+        "queued_ms": duration_ms(invocation.queued),
+        "started": invocation.started,
     }))
 }
 
 fn invoke_error_kind(e: &InvokeError) -> &'static str {
     match e {
         InvokeError::Timeout { .. } => "Timeout",
+        InvokeError::Throttled { .. } => "Throttled",
+        InvokeError::Host { .. } => "HostError",
         InvokeError::OutOfMemory { .. } => "OutOfMemory",
         InvokeError::Trap { .. } => "Trap",
         InvokeError::FunctionError { .. } => "FunctionError",
@@ -534,8 +723,16 @@ fn mapping_request(bytes: &[u8]) -> Result<MappingRequest, Problem> {
     parse_fields(parse_json(bytes)?, "")
 }
 
-async fn create_trigger(State(state): State<AppState>, body: Body) -> ApiResult {
-    let request = mapping_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+async fn create_trigger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let request = mapping_request(
+        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
+            .await?
+            .bytes,
+    )?;
     let platform = state.platform.clone();
     created(&blocking(move || platform.change_triggers(|t| t.create(&request))).await??)
 }
@@ -585,9 +782,14 @@ async fn get_trigger(State(state): State<AppState>, Path(id): Path<String>) -> A
 async fn update_trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = mapping_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let request = mapping_request(
+        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
+            .await?
+            .bytes,
+    )?;
     let platform = state.platform.clone();
     ok(&blocking(move || platform.change_triggers(|t| t.update(&id, &request))).await??)
 }
@@ -633,6 +835,24 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "gauge",
         "Triggers (event-source mappings).",
         platform.triggers.list().len() as f64,
+    );
+    series(
+        "eddy_invocations_queued",
+        "gauge",
+        "Invocations waiting for an instance slot.",
+        f64::from(platform.executor.queued()),
+    );
+    series(
+        "eddy_function_uploads_in_progress",
+        "gauge",
+        "Function uploads (deploys) being read or compiled.",
+        (uploads().max - uploads().slots.available_permits()) as f64,
+    );
+    series(
+        "eddy_request_body_bytes_in_flight",
+        "gauge",
+        "Request-body bytes buffered by the HTTP edge.",
+        crate::server::body_bytes_in_flight() as f64,
     );
     out.push_str(&platform.triggers.metrics_text());
     out.push_str(&platform.schedules.metrics_text());
@@ -722,8 +942,16 @@ async fn list_schedules(State(state): State<AppState>) -> ApiResult {
     ok(&json!({ "Schedules": state.platform.schedules.list() }))
 }
 
-async fn create_schedule(State(state): State<AppState>, body: Body) -> ApiResult {
-    let request = schedule_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+async fn create_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let request = schedule_request(
+        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
+            .await?
+            .bytes,
+    )?;
     let platform = state.platform.clone();
     created(&blocking(move || platform.schedules.create(&request)).await??)
 }
@@ -735,9 +963,14 @@ async fn get_schedule(State(state): State<AppState>, Path(name): Path<String>) -
 async fn update_schedule(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = schedule_request(&read_body(body, TRIGGER_BODY_BYTES_MAX).await?)?;
+    let request = schedule_request(
+        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
+            .await?
+            .bytes,
+    )?;
     let platform = state.platform.clone();
     ok(&blocking(move || platform.schedules.update(&name, &request)).await??)
 }
@@ -777,6 +1010,27 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some(field), "{query}");
             assert!(e.message.starts_with(field), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn quotas_and_throttles_answer_lambdas_shapes() {
+        let quota = Problem::from(TriggerError::LimitExceeded("too many".into()));
+        assert_eq!(quota.status, StatusCode::BAD_REQUEST);
+        assert_eq!(quota.code, "ServiceQuotaExceededException");
+        let quota = Problem::from(ScheduleError::LimitExceeded("too many".into()));
+        assert_eq!(quota.code, "ServiceQuotaExceededException");
+        let quota = Problem::from(DeployError::TooManyFunctions { deployed: 256 });
+        assert_eq!(quota.code, "ServiceQuotaExceededException");
+        assert!(quota.message.contains("256"), "{}", quota.message);
+
+        let throttled = Problem::throttled(Some("ConcurrentInvocationLimitExceeded"), "busy");
+        let resp = throttled.into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            resp.headers()["x-amzn-errortype"],
+            "TooManyRequestsException"
+        );
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -159,6 +159,8 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let functions_dir = data_dir.join("functions");
     let budget = MemoryBudget::new(args.memory_budget_mib.saturating_mul(MIB));
+    crate::server::configure_body_budget(budget.request_bodies_bytes());
+    crate::api::configure_uploads(budget.uploads_bytes());
     let config = EngineConfig {
         data_dir: data_dir.clone(),
         in_memory: args.in_memory,

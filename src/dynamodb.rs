@@ -93,15 +93,24 @@ pub(crate) fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// Runs blocking engine work (reads, scans) off the async workers. A panic in it is
+/// raised again in the request's own task, where the edge answers DynamoDB's
+/// `InternalServerError` and logs it with the operation and request id (the function
+/// capability, which calls in from plain threads, catches it itself). A task the
+/// runtime cancelled at shutdown is `ShuttingDown`.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    crate::server::join_blocking(tokio::task::spawn_blocking(f))
         .await
-        .map_err(|e| ApiError::Engine(Error::Storage(format!("read task failed: {e}"))))?
+        .unwrap_or(Err(ApiError::Engine(Error::ShuttingDown)))
 }
 
-/// Bridges an engine write (completed by a callback on the writer thread) to async.
+/// Bridges an engine write (completed by a callback on the writer thread) to async. The
+/// writer answers every job, `ShuttingDown` included; a callback dropped unanswered
+/// means the writer stopped in the middle of the job, so whether it was applied is
+/// unknown: that is DynamoDB's retryable `InternalServerError`, never an answer that
+/// claims the write did not happen.
 async fn write<T: Send + 'static>(start: impl FnOnce(Done<T>)) -> Result<T, ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     start(Box::new(move |r| {
@@ -109,7 +118,9 @@ async fn write<T: Send + 'static>(start: impl FnOnce(Done<T>)) -> Result<T, ApiE
     }));
     match rx.await {
         Ok(r) => Ok(r?),
-        Err(_) => Err(ApiError::Engine(Error::ShuttingDown)),
+        Err(_) => Err(ApiError::Engine(Error::Internal(
+            "the writer stopped before it answered this write; its outcome is unknown".into(),
+        ))),
     }
 }
 

@@ -139,11 +139,30 @@ struct EngineTables {
 impl TableApi for EngineTables {
     /// Called from consumer threads and `spawn_blocking` tasks, never from an async
     /// worker (where `block_on` would panic).
+    /// A panic while handling the call (in the handler or its blocking task) is this
+    /// call's `InternalServerError`, as for a client of `POST /`; it is logged, and the
+    /// function and the thread that invoked it go on.
     fn call(&self, operation: &str, request_json: &str) -> Result<String, (String, String)> {
         let body = Bytes::copy_from_slice(request_json.as_bytes());
-        let result =
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.handle
-                .block_on(crate::dynamodb::dispatch(&self.engine, operation, &body));
+                .block_on(crate::dynamodb::dispatch(&self.engine, operation, &body))
+        }));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                let panic = crate::server::panic_text(panic.as_ref());
+                tracing::error!(
+                    operation,
+                    panic = %panic,
+                    "a function's DynamoDB call panicked; it fails with InternalServerError"
+                );
+                return Err((
+                    "InternalServerError".to_owned(),
+                    "Internal server error".to_owned(),
+                ));
+            }
+        };
         match result {
             Ok(response) => String::from_utf8(response).map_err(|_| {
                 (

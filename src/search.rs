@@ -508,13 +508,22 @@ fn problem(field: &'static str, error: SearchError) -> Problem {
     }
 }
 
-/// Runs index work (opening, searching) off the async workers.
+/// Runs index work (opening, searching) off the async workers. A panic in it is raised
+/// again in the request's task, where the edge answers it with a 500 and logs it.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(f)
+    crate::server::join_blocking(tokio::task::spawn_blocking(f))
         .await
-        .unwrap_or_else(|e| Err(problem("index", internal("the search task failed", e))))
+        .unwrap_or_else(|| {
+            Err(problem(
+                "index",
+                internal(
+                    "the search task was cancelled",
+                    "the server is shutting down",
+                ),
+            ))
+        })
 }
 
 async fn list_indexes(State(state): State<AppState>) -> Response {

@@ -1,28 +1,42 @@
 //! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
-//! API under `/v1/` and `/metrics` from `api.rs`) and the server loop with graceful
-//! shutdown.
+//! API under `/v1/` and `/metrics` from `api.rs`), the fast path for `POST /`, the
+//! containment of a panicking handler to its own request, and the server loop with
+//! graceful shutdown. Connections and their timeouts are `server/conn.rs`; request
+//! bodies, their size limits and the budget of body bytes are `server/body.rs`.
+
+mod body;
+mod conn;
 
 use std::net::SocketAddr;
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::body::to_bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::IncomingStream;
-use eddy_engine::{Engine, Error};
-use tower::{Service, ServiceExt};
+use eddy_engine::Engine;
+use tower::ServiceExt;
+
+pub use body::{
+    BODY_BUDGET_WAIT_MS, BODY_READ_BYTES_PER_S_MIN, BODY_READ_TIMEOUT_MS,
+    REQUEST_BODY_BYTES_IN_FLIGHT_MAX, REQUEST_BODY_BYTES_IN_FLIGHT_MIN,
+    configure as configure_body_budget,
+};
+pub(crate) use body::{
+    BodyError, Buffered, bytes_in_flight as body_bytes_in_flight, check_declared, read as read_body,
+};
+pub use conn::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT_MS, IDLE_TIMEOUT_MS};
 
 use crate::dynamodb;
 use crate::error::ApiError;
 
-/// Largest request body DynamoDB accepts.
+/// Largest request body DynamoDB accepts; a larger one is refused with 413 before it is
+/// read, as DynamoDB's front end does.
 pub const REQUEST_BODY_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
 
 /// Shared state of all handlers, cloned for every request (axum's `State`): keep it to a
@@ -49,6 +63,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+const DYNAMODB: &str = "com.amazonaws.dynamodb.v20120810";
+
 async fn dynamodb_request(state: AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let target = parts
@@ -56,24 +72,23 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let result = match target.split_once('.') {
-        Some(("DynamoDB_20120810", op)) => match to_bytes(body, REQUEST_BODY_BYTES_MAX).await {
-            Ok(bytes) => dynamodb::dispatch(&state.engine, op, &bytes).await,
-            Err(_) => Err(ApiError::Engine(Error::validation(format!(
-                "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
-            )))),
-        },
-        Some(("DynamoDBStreams_20120810", op)) => {
-            match to_bytes(body, REQUEST_BODY_BYTES_MAX).await {
-                Ok(bytes) => crate::streams::dispatch(&state.engine, op, &bytes).await,
-                Err(_) => Err(ApiError::Engine(Error::validation(format!(
-                    "Request size exceeded {REQUEST_BODY_BYTES_MAX} bytes"
-                )))),
-            }
-        }
-        _ => Err(ApiError::UnknownOperation),
+    let (service, op) = match target.split_once('.') {
+        Some((service @ ("DynamoDB_20120810" | "DynamoDBStreams_20120810"), op)) => (service, op),
+        _ => return ApiError::UnknownOperation.into_response(),
     };
-    let mut resp = match result {
+    // The body's share of the budget is held until the answer is ready: the request
+    // parsed from it lives that long too.
+    let buffered = match body::read(&parts.headers, body, REQUEST_BODY_BYTES_MAX).await {
+        Ok(buffered) => buffered,
+        Err(e) => return body_error(&e, op),
+    };
+    let result = if service == "DynamoDB_20120810" {
+        dynamodb::dispatch(&state.engine, op, &buffered.bytes).await
+    } else {
+        crate::streams::dispatch(&state.engine, op, &buffered.bytes).await
+    };
+    drop(buffered);
+    match result {
         Ok(body) => {
             let crc = crc32fast::hash(&body);
             let mut resp = (StatusCode::OK, body).into_response();
@@ -87,9 +102,50 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
             resp
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// A DynamoDB-shaped error the edge itself answers: `{"__type", "message"}`.
+fn dynamodb_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "__type": kind, "message": message });
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    resp
+}
+
+/// A DynamoDB request whose body was not read.
+fn body_error(e: &BodyError, op: &str) -> Response {
+    let mut resp = match e {
+        // DynamoDB's front end refuses a request over 16 MB with 413 before reading it
+        // (dynalite, which copies DynamoDB's answers, answers a bare 413). The type and
+        // message are those AWS's front end gives for Lambda's Invoke ("Request must be
+        // smaller than 6291556 bytes for the Invoke operation"), so that SDKs show why.
+        BodyError::TooLarge { limit_bytes } => dynamodb_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "com.amazon.coral.service#RequestEntityTooLargeException",
+            &format!("Request must be smaller than {limit_bytes} bytes for the {op} operation"),
+        ),
+        // The Developer Guide's data-plane throttle, "Rate of on-demand requests exceeds
+        // the allowed account throughput": a 400 every SDK retries with backoff.
+        BodyError::Busy { .. } => dynamodb_error(
+            StatusCode::BAD_REQUEST,
+            &format!("{DYNAMODB}#RequestLimitExceeded"),
+            &format!("Throughput exceeds the current throughput limit for your account: {e}"),
+        ),
+        BodyError::TimedOut { .. } => dynamodb_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "com.amazon.coral.service#RequestTimeoutException",
+            &e.to_string(),
+        ),
+        BodyError::Unreadable(_) => ApiError::Serialization(e.to_string()).into_response(),
     };
-    if let Ok(id) = HeaderValue::from_bytes(&request_id()) {
-        resp.headers_mut().insert("x-amzn-requestid", id);
+    if matches!(e, BodyError::TooLarge { .. } | BodyError::TimedOut { .. }) {
+        // The rest of the body is not read: the connection cannot carry another request.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }
@@ -123,48 +179,156 @@ fn request_id() -> [u8; 52] {
 
 /// The service each connection runs: DynamoDB's `POST /` goes straight to its handler,
 /// skipping the router (it is nearly every request, and the router's matching and
-/// boxing showed up in profiles); everything else goes through [`app`]'s router.
+/// boxing showed up in profiles); everything else goes through [`app`]'s router. Every
+/// request gets a request id (`x-amzn-requestid`), and a handler that panics answers its
+/// own request with a 500 in its client's error shape while the server goes on.
 #[derive(Clone)]
 struct Edge {
     state: AppState,
     router: Router,
 }
 
-impl Service<Request> for Edge {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+/// Which error shape a client of a route reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// DynamoDB's `{"__type", "message"}` (`POST /`, and the health routes).
+    DynamoDb,
+    /// The `/v1` API's `{"error": {"code", "message"}}` (and `/metrics`).
+    V1,
+}
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
+impl Edge {
+    fn respond(&self, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+        let id = request_id();
         if req.method() == Method::POST && req.uri().path() == "/" {
             let state = self.state.clone();
-            Box::pin(async move { Ok(dynamodb_request(state, req).await) })
+            Box::pin(async move {
+                let target = req.headers().get("x-amz-target").cloned();
+                let operation = || {
+                    let target = target.as_ref().and_then(|t| t.to_str().ok());
+                    target
+                        .map_or("POST /", |t| t.rsplit('.').next().unwrap_or(t))
+                        .to_owned()
+                };
+                let handled = pin!(dynamodb_request(state, req));
+                contain(handled, Shape::DynamoDb, operation, id).await
+            })
         } else {
             let router = self.router.clone();
-            Box::pin(router.oneshot(req))
+            Box::pin(async move {
+                let shape =
+                    if req.uri().path().starts_with("/v1/") || req.uri().path() == "/metrics" {
+                        Shape::V1
+                    } else {
+                        Shape::DynamoDb
+                    };
+                let route = format!("{} {}", req.method(), req.uri().path());
+                let handled = pin!(async move {
+                    match router.oneshot(req).await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    }
+                });
+                contain(handled, shape, move || route, id).await
+            })
         }
     }
 }
 
-/// Hands every accepted connection its own [`Edge`].
-#[derive(Clone)]
-struct MakeEdge(Edge);
-
-impl Service<IncomingStream<'_, tokio::net::TcpListener>> for MakeEdge {
-    type Response = Edge;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Edge, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+impl conn::Serve for Edge {
+    fn serve(
+        &self,
+        request: Request,
+        busy: conn::Busy,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+        let responding = self.respond(request);
+        Box::pin(async move {
+            let resp = responding.await;
+            drop(busy);
+            resp
+        })
     }
+}
 
-    fn call(&mut self, _stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self::Future {
-        std::future::ready(Ok(self.0.clone()))
+/// Runs a request's handler; a panic in it (or re-raised from its `spawn_blocking`
+/// task) answers this request with a 500 in the client's error shape — DynamoDB's
+/// retryable `InternalServerError`, or the `/v1` `ServiceException` — and is logged
+/// with the operation (or route) and the request id. Every answer carries the id.
+async fn contain<F>(
+    handler: Pin<&mut F>,
+    shape: Shape,
+    operation: impl FnOnce() -> String,
+    id: [u8; 52],
+) -> Response
+where
+    F: Future<Output = Response> + ?Sized,
+{
+    let mut resp = match (CatchPanic { handler }).await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let request_id = String::from_utf8_lossy(&id);
+            let operation = operation();
+            tracing::error!(
+                operation = %operation,
+                request_id = %request_id,
+                panic = %panic,
+                "a request handler panicked; the request fails with a 500 and the server goes on"
+            );
+            match shape {
+                Shape::DynamoDb => dynamodb_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("{DYNAMODB}#InternalServerError"),
+                    "Internal server error",
+                ),
+                Shape::V1 => crate::api::Problem::panicked(&request_id).into_response(),
+            }
+        }
+    };
+    if let Ok(id) = HeaderValue::from_bytes(&id) {
+        resp.headers_mut().insert("x-amzn-requestid", id);
+    }
+    resp
+}
+
+/// Polls a handler's future, turning a panic while it is polled into `Err` with the
+/// panic's message. The future is not polled again after it panicked.
+struct CatchPanic<'a, F: ?Sized> {
+    handler: Pin<&'a mut F>,
+}
+
+impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
+    type Output = Result<Response, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handler = &mut self.handler;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(polled) => polled.map(Ok),
+            Err(panic) => Poll::Ready(Err(panic_text(panic.as_ref()))),
+        }
+    }
+}
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+/// Awaits a `spawn_blocking` task. A panic in it is raised again here, in the request's
+/// own task, where [`contain`] answers and logs it with the request's operation and id;
+/// a task cancelled by the runtime's shutdown is `None`.
+pub(crate) async fn join_blocking<T: Send + 'static>(
+    task: tokio::task::JoinHandle<T>,
+) -> Option<T> {
+    match task.await {
+        Ok(value) => Some(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => None,
     }
 }
 
@@ -180,9 +344,7 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
         state: state.clone(),
         router: app(state.clone()),
     };
-    axum::serve(listener, MakeEdge(edge))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    conn::serve(listener, edge, shutdown_signal()).await;
     println!("Eddy is shutting down");
     // Triggers first: their consumers finish the batch in hand (which may write through
     // the engine) and store their checkpoints.
@@ -217,6 +379,93 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use axum::body::{Body, to_bytes};
+    use serde_json::Value;
+
+    async fn json(resp: Response) -> Value {
+        let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// The edge's containment ([`contain`], which [`Edge`] wraps around every handler)
+    /// around handlers that panic: no test backdoor in the server can make one panic.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_its_own_request_with_a_500_in_its_clients_shape() {
+        // A DynamoDB handler.
+        let handler = pin!(async {
+            if true {
+                panic!("a bug in a DynamoDB handler");
+            }
+            StatusCode::OK.into_response()
+        });
+        let resp = contain(handler, Shape::DynamoDb, || "PutItem".into(), request_id()).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(resp.headers().contains_key("x-amzn-requestid"));
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/x-amz-json-1.0"
+        );
+        let body = json(resp).await;
+        assert_eq!(
+            body["__type"],
+            "com.amazonaws.dynamodb.v20120810#InternalServerError"
+        );
+        assert!(body["message"].is_string());
+
+        // A DynamoDB handler whose blocking task panics.
+        let handler = pin!(async {
+            match dynamodb::blocking(|| -> Result<(), ApiError> {
+                panic!("a bug in a blocking read")
+            })
+            .await
+            {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => e.into_response(),
+            }
+        });
+        let resp = contain(handler, Shape::DynamoDb, || "Query".into(), request_id()).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            json(resp).await["__type"],
+            "com.amazonaws.dynamodb.v20120810#InternalServerError"
+        );
+
+        // A /v1 route, through a router as the edge calls it.
+        let router: Router = Router::new()
+            .route(
+                "/v1/boom",
+                get(|| async {
+                    if true {
+                        panic!("a bug in a /v1 handler");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route("/v1/fine", get(|| async { "fine" }));
+        let request = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
+        let r = router.clone();
+        let req = request("/v1/boom");
+        let handler = pin!(async move { r.oneshot(req).await.unwrap() });
+        let resp = contain(handler, Shape::V1, || "GET /v1/boom".into(), request_id()).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = resp.headers()["x-amzn-requestid"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = json(resp).await;
+        assert_eq!(body["error"]["code"], "ServiceException");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(&id),
+            "the message names the request id: {body}"
+        );
+
+        // The same router, and this runtime, go on serving.
+        let req = request("/v1/fine");
+        let handler = pin!(async move { router.oneshot(req).await.unwrap() });
+        let resp = contain(handler, Shape::V1, || "GET /v1/fine".into(), request_id()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 
     #[test]
     fn request_ids_are_dynamodb_shaped_and_unique() {

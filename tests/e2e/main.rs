@@ -6,6 +6,7 @@ mod api;
 mod control;
 mod crash;
 mod data;
+mod edge;
 mod errors;
 mod expressions;
 mod faults;

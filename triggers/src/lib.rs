@@ -43,8 +43,9 @@ pub mod schedule;
 pub mod stream;
 
 pub use executor::{
-    COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FunctionConfig,
-    FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Invocation, InvokeError, LogLevel,
-    LogLine, MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit, Services,
-    StoreError, TableApi, is_index_name,
+    COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FUNCTIONS_MAX,
+    FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, INSTANCES_MAX,
+    INVOCATION_THREAD_NICE, INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError, LogLevel, LogLine,
+    MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit, Services,
+    StoreError, TableApi, Ticket, is_index_name,
 };

@@ -23,8 +23,15 @@ use crate::executor::{Executor, FunctionStore, TableApi};
 const CONTROL_CHECK_MS: u64 = 200;
 /// Longest schedule name.
 pub const SCHEDULE_NAME_CHARS_MAX: usize = 64;
+/// A throttled firing is retried after this long, then twice as long each time…
+const THROTTLE_BACKOFF_MS_MIN: u64 = 100;
+/// …up to this.
+const THROTTLE_BACKOFF_MS_MAX: u64 = 10_000;
 /// Largest fixed payload.
 pub const SCHEDULE_PAYLOAD_BYTES_MAX: usize = 256 * 1024;
+/// Schedules one server keeps. Every schedule has its own timer thread, so their number
+/// is bounded: one more is refused (Lambda's `ServiceQuotaExceededException`).
+pub const SCHEDULES_MAX: usize = 128;
 
 /// The request body of `POST /v1/schedules` (EventBridge's rule words).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +59,9 @@ pub enum ScheduleError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A quota ([`SCHEDULES_MAX`]) would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("{0}")]
     Storage(String),
 }
@@ -130,6 +140,9 @@ struct Inner {
     functions: Arc<FunctionStore>,
     tables: Arc<dyn TableApi>,
     entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// Serializes changes (create, update, delete), so that a name check or the count
+    /// check and the change that relies on it are one step.
+    control: Mutex<()>,
 }
 
 fn key(name: &str) -> Vec<u8> {
@@ -157,6 +170,7 @@ impl Scheduler {
                 functions,
                 tables,
                 entries: Mutex::new(BTreeMap::new()),
+                control: Mutex::new(()),
             }),
         };
         let stored = s
@@ -205,6 +219,7 @@ impl Scheduler {
 
     /// Creates a schedule (`POST /v1/schedules`).
     pub fn create(&self, r: &ScheduleRequest) -> Result<Value, ScheduleError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let name = r
             .name
             .clone()
@@ -223,6 +238,18 @@ impl Scheduler {
         if self.entry(&name).is_ok() {
             return Err(ScheduleError::Conflict(format!(
                 "Schedule already exists: {name}"
+            )));
+        }
+        let count = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        if count >= SCHEDULES_MAX {
+            return Err(ScheduleError::LimitExceeded(format!(
+                "{count} schedules exist, the most this server keeps ({SCHEDULES_MAX}): delete \
+                 one before creating another"
             )));
         }
         let function_name = r
@@ -288,6 +315,7 @@ impl Scheduler {
 
     /// Enables or disables a schedule, or changes its expression or payload.
     pub fn update(&self, name: &str, r: &ScheduleRequest) -> Result<Value, ScheduleError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let e = self.entry(name)?;
         let mut def = e.def.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(expr) = &r.schedule_expression {
@@ -312,6 +340,7 @@ impl Scheduler {
     }
 
     pub fn delete(&self, name: &str) -> Result<Value, ScheduleError> {
+        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let e = self.entry(name)?;
         self.inner
             .engine
@@ -336,6 +365,10 @@ impl Scheduler {
             .values()
             .cloned()
             .collect();
+        // Every timer is told first, so that the joins below do not add up.
+        for e in &all {
+            e.stopped.store(true, Ordering::Release);
+        }
         for e in all {
             stop(&e);
         }
@@ -423,11 +456,51 @@ fn timer(inner: &Inner, e: &Entry) {
         if !def.enabled {
             continue;
         }
-        fire(inner, e, &def, next);
+        let following = schedule.after(&next).next();
+        fire(inner, e, &def, next, following);
     }
 }
 
-fn fire(inner: &Inner, e: &Entry, def: &ScheduleDef, at: DateTime<Utc>) {
+/// One firing: the event is built and the function invoked. A panic of host code while
+/// firing is this firing's error only (counted and shown as the last result); the timer
+/// goes on to the next one.
+fn fire(
+    inner: &Inner,
+    e: &Entry,
+    def: &ScheduleDef,
+    at: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) {
+    e.invocations.fetch_add(1, Ordering::Relaxed);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fire_once(inner, e, def, at, next)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = crate::executor::panic_text(panic.as_ref());
+        tracing::error!(schedule = %def.name, panic = %message, "a schedule firing panicked");
+        Err(format!("the firing failed in the host: {message}"))
+    });
+    let text = match result {
+        Ok(()) => "OK".to_string(),
+        Err(err) => {
+            e.errors.fetch_add(1, Ordering::Relaxed);
+            format!("PROBLEM: {err}")
+        }
+    };
+    *e.last.lock().unwrap_or_else(|e| e.into_inner()) = (Some(at), text);
+}
+
+/// Invokes the function of a firing. A throttled invocation (refused, or never started
+/// before its deadline) is retried with exponential backoff, as Lambda retries a
+/// throttled asynchronous invocation, until it runs, the schedule stops, or the next
+/// firing is due (`next`), which then takes over.
+fn fire_once(
+    inner: &Inner,
+    e: &Entry,
+    def: &ScheduleDef,
+    at: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), String> {
     let config = inner.engine.config();
     let event = json!({
         "version": "0",
@@ -439,24 +512,47 @@ fn fire(inner: &Inner, e: &Entry, def: &ScheduleDef, at: DateTime<Utc>) {
         "region": config.region,
         "resources": [format!("arn:aws:events:{}:{}:rule/{}", config.region, config.account_id, def.name)],
         "detail": def.input,
-    });
-    e.invocations.fetch_add(1, Ordering::Relaxed);
-    let result = match inner.functions.get(&def.function_name) {
-        None => Err(format!("function {} is not deployed", def.function_name)),
-        Some(f) => inner
-            .executor
-            .invoke(&f, &event.to_string(), &inner.tables)
-            .result
-            .map_err(|e| e.to_string()),
-    };
-    let text = match result {
-        Ok(_) => "OK".to_string(),
-        Err(err) => {
-            e.errors.fetch_add(1, Ordering::Relaxed);
-            format!("PROBLEM: {err}")
+    })
+    .to_string();
+    let mut throttles = 0u32;
+    loop {
+        let Some(f) = inner.functions.get(&def.function_name) else {
+            return Err(format!("function {} is not deployed", def.function_name));
+        };
+        let invocation = inner.executor.invoke(&f, &event, &inner.tables);
+        if !invocation.throttled() {
+            return invocation.result.map(|_| ()).map_err(|e| e.to_string());
         }
-    };
-    *e.last.lock().unwrap_or_else(|e| e.into_inner()) = (Some(at), text);
+        throttles += 1;
+        let backoff = Duration::from_millis(THROTTLE_BACKOFF_MS_MIN)
+            .saturating_mul(1 << throttles.min(16))
+            .min(Duration::from_millis(THROTTLE_BACKOFF_MS_MAX));
+        let reason = invocation
+            .result
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+        let retry_at = Utc::now() + backoff;
+        if next.is_some_and(|n| retry_at >= n) || e.stopped.load(Ordering::Acquire) {
+            return Err(format!(
+                "throttled, not retried before the next firing: {reason}"
+            ));
+        }
+        *e.last.lock().unwrap_or_else(|e| e.into_inner()) =
+            (Some(at), format!("PROBLEM: throttled, retrying: {reason}"));
+        sleep_unless_stopped(e, backoff);
+    }
+}
+
+/// Sleeps `d`, waking every [`CONTROL_CHECK_MS`] to see whether the schedule stopped.
+fn sleep_unless_stopped(e: &Entry, d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while !e.stopped.load(Ordering::Acquire) {
+        let now = std::time::Instant::now();
+        if now >= end {
+            return;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(CONTROL_CHECK_MS)));
+    }
 }
 
 #[cfg(test)]

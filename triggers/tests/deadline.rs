@@ -21,6 +21,7 @@ fn a_runaway_loop_is_stopped_within_its_deadline_while_another_function_keeps_ru
     let executor = Executor::new(ExecutorConfig {
         instances_max: 4,
         memory_mb_max: 128,
+        ..ExecutorConfig::default()
     })
     .expect("executor");
     let store = FunctionStore::open(dir.path(), &executor).expect("open");

@@ -4,11 +4,12 @@
 mod common;
 
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use common::{RecordingTables, guest, sequence_number, stream_event};
 use eddy_triggers::{
-    DeployError, Executor, ExecutorConfig, FunctionConfig, FunctionStore, InvokeError, LogLevel,
-    Origin, TableApi,
+    DeployError, Executor, ExecutorConfig, FUNCTIONS_MAX, FunctionConfig, FunctionStore,
+    InvokeError, LogLevel, Origin, TableApi,
 };
 use serde_json::Value;
 
@@ -19,6 +20,7 @@ fn executor() -> &'static Executor {
         Executor::new(ExecutorConfig {
             instances_max: 16,
             memory_mb_max: 128,
+            ..ExecutorConfig::default()
         })
         .expect("executor")
     })
@@ -330,6 +332,7 @@ fn a_restart_loads_the_cached_compiled_component_and_versions_increase() {
     let executor = Executor::new(ExecutorConfig {
         instances_max: 2,
         memory_mb_max: 128,
+        ..ExecutorConfig::default()
     })
     .expect("executor");
     let tables: Arc<dyn TableApi> = RecordingTables::new();
@@ -409,4 +412,187 @@ fn old_versions_beyond_the_kept_count_are_pruned_from_disk() {
         files,
         ["v3.json", "v4.json", "v5.json", "v6.json", "v7.json"]
     );
+}
+
+/// A table capability with a bug: every call panics.
+struct PanickingTables;
+
+impl TableApi for PanickingTables {
+    fn call(&self, _operation: &str, _request_json: &str) -> Result<String, (String, String)> {
+        panic!("the table capability broke");
+    }
+}
+
+#[test]
+fn a_panic_in_host_code_is_that_invocations_error_and_its_slot_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One slot: the next invocation runs only if the panicking one gave it back.
+    let executor = Executor::new(ExecutorConfig {
+        instances_max: 1,
+        memory_mb_max: 128,
+        ..ExecutorConfig::default()
+    })
+    .expect("executor");
+    let store = FunctionStore::open(dir.path(), &executor).expect("open");
+    let recorder = store
+        .deploy(
+            "recorder",
+            &guest("recorder"),
+            config(&["seen"], &[("table", "seen")]),
+        )
+        .expect("deploy");
+    let broken: Arc<dyn TableApi> = Arc::new(PanickingTables);
+    let invocation = executor.invoke(&recorder, &stream_event(2, &[]), &broken);
+    match &invocation.result {
+        Err(InvokeError::Host { message }) => {
+            assert!(message.contains("the table capability broke"), "{message}")
+        }
+        other => panic!("expected the host failure: {other:?}"),
+    }
+    assert!(invocation.started);
+    assert!(
+        invocation
+            .logs
+            .iter()
+            .any(|l| l.message == "batch received"),
+        "what it logged before the panic is kept: {:?}",
+        invocation.logs
+    );
+
+    let tables = RecordingTables::new();
+    let invocation = executor.invoke(&recorder, &stream_event(2, &[]), &as_tables(&tables));
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(tables.calls().len(), 4, "a put and a get per record");
+}
+
+#[test]
+fn a_full_queue_refuses_at_once_and_time_waiting_for_a_slot_counts_against_the_deadline() {
+    /// The runaway that holds the only slot.
+    const HOLDER_TIMEOUT_MS: u64 = 3_000;
+    /// The one that waits behind it: its deadline passes long before the slot frees.
+    const WAITER_TIMEOUT_MS: u64 = 300;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let executor = Executor::new(ExecutorConfig {
+        instances_max: 1,
+        memory_mb_max: 128,
+        queue_depth_max: 1,
+    })
+    .expect("executor");
+    let store = FunctionStore::open(dir.path(), &executor).expect("open");
+    let deploy = |name: &str, timeout_ms: u64| {
+        store
+            .deploy(
+                name,
+                &guest("loop_forever"),
+                FunctionConfig {
+                    timeout_ms,
+                    ..FunctionConfig::default()
+                },
+            )
+            .expect("deploy")
+    };
+    let holder = deploy("holder", HOLDER_TIMEOUT_MS);
+    let waiter = deploy("waiter", WAITER_TIMEOUT_MS);
+    let tables: Arc<dyn TableApi> = RecordingTables::new();
+
+    let holding = executor.admit(&holder).expect("the free slot");
+    let waiting = executor.admit(&waiter).expect("the place in the queue");
+    assert_eq!(executor.queued(), 1);
+    let refused = executor.admit(&waiter).expect_err("the queue is full");
+    assert_eq!(
+        refused,
+        InvokeError::Throttled {
+            instances_max: 1,
+            queue_depth_max: 1
+        }
+    );
+    let throttled = executor.invoke(&waiter, "{}", &tables);
+    assert!(throttled.throttled(), "{:?}", throttled.result);
+    assert!(matches!(
+        throttled.result,
+        Err(InvokeError::Throttled { .. })
+    ));
+
+    let asked = Instant::now();
+    let (held, waited, waited_for) = std::thread::scope(|scope| {
+        let held = scope.spawn(|| holding.run(&holder, "{}", &tables));
+        let waited = scope.spawn(|| {
+            let invocation = waiting.run(&waiter, "{}", &tables);
+            (invocation, asked.elapsed())
+        });
+        let (waited, waited_for) = waited.join().expect("no panic");
+        (held.join().expect("no panic"), waited, waited_for)
+    });
+    assert_eq!(
+        waited.result,
+        Err(InvokeError::Timeout {
+            timeout_ms: WAITER_TIMEOUT_MS
+        })
+    );
+    assert!(!waited.started, "it never got the slot");
+    assert!(waited.queued >= Duration::from_millis(WAITER_TIMEOUT_MS));
+    // Its deadline counted from when it was asked for: it ended long before the holder
+    // gave the slot back (a generous margin, not a speed claim).
+    assert!(
+        waited_for < Duration::from_millis(HOLDER_TIMEOUT_MS / 2),
+        "the waiter ended after {waited_for:?}"
+    );
+    assert_eq!(
+        held.result,
+        Err(InvokeError::Timeout {
+            timeout_ms: HOLDER_TIMEOUT_MS
+        })
+    );
+    assert!(held.started);
+    assert_eq!(executor.queued(), 0, "the waiter left the queue");
+    let again = executor.admit(&waiter).expect("the slot is free again");
+    drop(again);
+}
+
+#[test]
+fn a_new_function_beyond_the_quota_is_refused_but_redeploying_one_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("functions");
+    {
+        let store = FunctionStore::open(&path, executor()).expect("open");
+        store
+            .deploy("f0", &guest("noop"), FunctionConfig::default())
+            .expect("deploy");
+    }
+    // The store fills up from disk: copies of f0 under other names, loaded from the
+    // compiled cache rather than compiled FUNCTIONS_MAX times.
+    for i in 1..FUNCTIONS_MAX {
+        let name = format!("f{i}");
+        let to = path.join(&name);
+        std::fs::create_dir(&to).expect("mkdir");
+        for file in ["v1.wasm", "v1.cwasm"] {
+            std::fs::copy(path.join("f0").join(file), to.join(file)).expect("copy");
+        }
+        let mut manifest: Value =
+            serde_json::from_slice(&std::fs::read(path.join("f0/v1.json")).expect("read"))
+                .expect("manifest");
+        manifest["name"] = Value::String(name);
+        std::fs::write(to.join("v1.json"), manifest.to_string()).expect("write");
+    }
+    let store = FunctionStore::open(&path, executor()).expect("reopen");
+    assert_eq!(store.list().len(), FUNCTIONS_MAX);
+    let err = store
+        .deploy("one-more", &guest("noop"), FunctionConfig::default())
+        .expect_err("over the quota");
+    assert!(
+        matches!(err, DeployError::TooManyFunctions { deployed } if deployed == FUNCTIONS_MAX),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&FUNCTIONS_MAX.to_string()),
+        "{err}"
+    );
+    let redeployed = store
+        .deploy("f7", &guest("noop"), FunctionConfig::default())
+        .expect("a redeploy is no new function");
+    assert_eq!(redeployed.version(), 2);
+    assert!(store.delete("f7").expect("delete"));
+    store
+        .deploy("one-more", &guest("noop"), FunctionConfig::default())
+        .expect("room for one again");
 }

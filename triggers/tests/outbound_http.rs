@@ -73,6 +73,7 @@ fn deploy(hosts: &[String], timeout_ms: u64) -> (tempfile::TempDir, FunctionStor
     let executor = Executor::new(ExecutorConfig {
         instances_max: 4,
         memory_mb_max: 128,
+        ..ExecutorConfig::default()
     })
     .expect("executor");
     let dir = tempfile::tempdir().expect("tempdir");

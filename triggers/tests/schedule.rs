@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{RecordingTables, guest};
 use eddy_engine::{Engine, EngineConfig};
-use eddy_triggers::schedule::{ScheduleRequest, Scheduler};
+use eddy_triggers::schedule::{SCHEDULES_MAX, ScheduleError, ScheduleRequest, Scheduler};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
 use serde_json::json;
 
@@ -28,6 +28,7 @@ fn a_schedule_fires_every_second_and_survives_a_restart() {
     let executor = Executor::new(ExecutorConfig {
         instances_max: 4,
         memory_mb_max: 128,
+        ..ExecutorConfig::default()
     })
     .unwrap();
     let functions = Arc::new(FunctionStore::open(dir.path().join("functions"), &executor).unwrap());
@@ -97,5 +98,42 @@ fn a_schedule_fires_every_second_and_survives_a_restart() {
     }
     s.delete("every-second").unwrap();
     assert!(s.get("every-second").is_err());
+    s.shutdown();
+}
+
+#[test]
+fn schedules_beyond_the_quota_are_refused_until_one_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EngineConfig::new(dir.path().join("data"));
+    config.in_memory = true;
+    let engine = Engine::open(config).unwrap();
+    let executor = Executor::new(ExecutorConfig::default()).unwrap();
+    let functions = Arc::new(FunctionStore::open(dir.path().join("functions"), &executor).unwrap());
+    functions
+        .deploy("tick", &guest("noop"), FunctionConfig::default())
+        .unwrap();
+    let tables: Arc<dyn TableApi> = RecordingTables::new();
+    let s = Scheduler::start(engine, executor, functions, tables).unwrap();
+    let request = |name: &str| -> ScheduleRequest {
+        serde_json::from_value(json!({
+            "Name": name,
+            "FunctionName": "tick",
+            "ScheduleExpression": "0 0 1 1 *",
+            "Enabled": false,
+        }))
+        .unwrap()
+    };
+    for i in 0..SCHEDULES_MAX {
+        s.create(&request(&format!("s{i}"))).unwrap();
+    }
+    match s.create(&request("one-more")) {
+        Err(ScheduleError::LimitExceeded(message)) => {
+            assert!(message.contains(&SCHEDULES_MAX.to_string()), "{message}")
+        }
+        other => panic!("expected the quota error: {other:?}"),
+    }
+    assert_eq!(s.list().len(), SCHEDULES_MAX);
+    s.delete("s0").unwrap();
+    s.create(&request("one-more")).expect("room for one again");
     s.shutdown();
 }

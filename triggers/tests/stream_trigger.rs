@@ -1,6 +1,7 @@
 //! The stream trigger's delivery semantics, with the real engine, the real executor and
 //! the real test guests: order, checkpoints across a restart, partial batch responses,
-//! retries, bisecting, the failure destination, filters and starting positions.
+//! retries, bisecting, the failure destination, filters and starting positions; a panic
+//! of host code while handling a batch, and the number of triggers.
 
 mod common;
 
@@ -14,7 +15,9 @@ use eddy_engine::{
     KeyAttribute, KeyRole, KeyType, Number, PutItemInput, ScanInput, StreamDef, StreamRecord,
     StreamSpecification, StreamViewType,
 };
-use eddy_triggers::stream::{EventCodec, MappingRequest, RuntimeDeps, TriggerRuntime};
+use eddy_triggers::stream::{
+    EventCodec, MappingRequest, RuntimeDeps, TRIGGERS_MAX, TriggerError, TriggerRuntime,
+};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
 use serde_json::{Value, json};
 
@@ -67,6 +70,34 @@ impl EventCodec for Codec {
     }
 }
 
+/// The host's codec with a bug: it panics on the record of item `boom`, when rendering
+/// the delivered event (`on_delivery`) or when rendering it for the filters and the
+/// failure destination (`on_record`).
+struct PanickyCodec {
+    on_delivery: bool,
+    on_record: bool,
+}
+
+fn is_boom(r: &StreamRecord) -> bool {
+    r.keys.get("id") == Some(&AttributeValue::S("boom".into()))
+}
+
+impl EventCodec for PanickyCodec {
+    fn record(&self, r: &StreamRecord, stream: &StreamDef, arn: &str) -> Value {
+        if self.on_record && is_boom(r) {
+            panic!("the codec cannot render this record");
+        }
+        Codec.record(r, stream, arn)
+    }
+
+    fn write_record(&self, r: &StreamRecord, stream: &StreamDef, arn: &str, out: &mut Vec<u8>) {
+        if self.on_delivery && is_boom(r) {
+            panic!("the codec cannot render this record");
+        }
+        let _ = serde_json::to_writer(out, &Codec.record(r, stream, arn));
+    }
+}
+
 struct Setup {
     engine: Engine,
     executor: Executor,
@@ -83,6 +114,7 @@ fn setup() -> Setup {
     let executor = Executor::new(ExecutorConfig {
         instances_max: 8,
         memory_mb_max: 128,
+        ..ExecutorConfig::default()
     })
     .unwrap();
     let functions = Arc::new(FunctionStore::open(dir.path().join("functions"), &executor).unwrap());
@@ -97,13 +129,17 @@ fn setup() -> Setup {
 
 impl Setup {
     fn runtime(&self) -> TriggerRuntime {
+        self.runtime_with(Arc::new(Codec))
+    }
+
+    fn runtime_with(&self, codec: Arc<dyn EventCodec>) -> TriggerRuntime {
         let tables: Arc<dyn TableApi> = self.tables.clone();
         TriggerRuntime::start(RuntimeDeps {
             engine: self.engine.clone(),
             executor: self.executor.clone(),
             functions: Arc::clone(&self.functions),
             tables,
-            codec: Arc::new(Codec),
+            codec,
         })
         .unwrap()
     }
@@ -528,5 +564,133 @@ fn tumbling_windows_carry_state_and_end_with_a_final_invocation() {
         err.to_string().starts_with("TumblingWindowInSeconds"),
         "{err}"
     );
+    rt.shutdown();
+}
+
+#[test]
+fn a_panic_while_delivering_a_batch_is_that_batchs_failure_and_the_consumer_goes_on() {
+    let s = setup();
+    s.table("users", true);
+    s.table("failures", false);
+    s.deploy("recorder", "recorder", &[("table", "seen")]);
+    let rt = s.runtime_with(Arc::new(PanickyCodec {
+        on_delivery: true,
+        on_record: false,
+    }));
+    let view = rt
+        .create(&request(json!({
+            "FunctionName": "recorder",
+            "TableName": "users",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1,
+            "MaximumRetryAttempts": 1,
+            "DestinationConfig": {"OnFailure": {"Destination": "failures"}},
+        })))
+        .unwrap();
+    let id = view["UUID"].as_str().unwrap().to_string();
+    // One shard, one consumer: `c` comes after `boom` on the same thread.
+    for item in ["a", "boom", "c"] {
+        s.put("users", item, &[]);
+    }
+    wait_until("a and c delivered, boom given up", || {
+        s.recorded().len() >= 2 && !s.scan("failures").is_empty()
+    });
+    let ids: Vec<String> = s.recorded().into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        ids,
+        ["a", "c"],
+        "the consumer went on past the failed batch"
+    );
+    let failures = s.scan("failures");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        failures[0]["condition"],
+        AttributeValue::S("RetryAttemptsExhausted".into())
+    );
+    let AttributeValue::S(records) = &failures[0]["records"] else {
+        panic!("records")
+    };
+    assert!(records.contains("boom"), "{records}");
+    let m = rt.get(&id).unwrap()["Metrics"].clone();
+    assert_eq!(m["Errors"], 2, "the first attempt and its one retry: {m}");
+    assert_eq!(m["SentToFailureDestination"], 1, "{m}");
+    // Still consuming.
+    s.put("users", "d", &[]);
+    wait_until("d delivered", || s.recorded().len() >= 3);
+    rt.shutdown();
+}
+
+#[test]
+fn a_panic_while_filtering_a_batch_is_retried_then_the_batch_is_dropped_and_the_consumer_goes_on() {
+    let s = setup();
+    s.table("users", true);
+    s.deploy("recorder", "recorder", &[("table", "seen")]);
+    let rt = s.runtime_with(Arc::new(PanickyCodec {
+        on_delivery: false,
+        on_record: true,
+    }));
+    let view = rt
+        .create(&request(json!({
+            "FunctionName": "recorder",
+            "TableName": "users",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1,
+            "MaximumRetryAttempts": 2,
+            "FilterCriteria": {"Filters": [{"Pattern": "{\"eventName\": [\"INSERT\"]}"}]},
+        })))
+        .unwrap();
+    let id = view["UUID"].as_str().unwrap().to_string();
+    for item in ["a", "boom", "c"] {
+        s.put("users", item, &[]);
+    }
+    wait_until("a and c delivered", || s.recorded().len() >= 2);
+    let ids: Vec<String> = s.recorded().into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        ids,
+        ["a", "c"],
+        "the consumer went on past the failed batch"
+    );
+    let m = rt.get(&id).unwrap()["Metrics"].clone();
+    assert_eq!(m["Errors"], 3, "the first attempt and its two retries: {m}");
+    assert_eq!(m["Retries"], 2, "{m}");
+    assert_eq!(
+        m["Dropped"], 1,
+        "no failure destination: dropped, as Lambda does: {m}"
+    );
+    let shown = rt.get(&id).unwrap();
+    assert_eq!(shown["State"], "Enabled", "{shown}");
+    rt.shutdown();
+}
+
+#[test]
+fn triggers_beyond_the_quota_are_refused_until_one_is_deleted() {
+    let s = setup();
+    s.table("users", true);
+    s.deploy("recorder", "recorder", &[("table", "seen")]);
+    let rt = s.runtime();
+    // Disabled triggers keep their consumers idle.
+    let req = request(json!({
+        "FunctionName": "recorder",
+        "TableName": "users",
+        "StartingPosition": "LATEST",
+        "Enabled": false,
+    }));
+    let ids: Vec<String> = (0..TRIGGERS_MAX)
+        .map(|_| {
+            rt.create(&req).unwrap()["UUID"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    match rt.create(&req) {
+        Err(TriggerError::LimitExceeded(message)) => {
+            assert!(message.contains(&TRIGGERS_MAX.to_string()), "{message}")
+        }
+        other => panic!("expected the quota error: {other:?}"),
+    }
+    assert_eq!(rt.list().len(), TRIGGERS_MAX);
+    rt.delete(&ids[0]).unwrap();
+    rt.create(&req).expect("room for one again");
     rt.shutdown();
 }

@@ -2,9 +2,10 @@
 //!
 //! Owns the wasmtime `Engine` (pooling allocator, epoch interruption with a ticker
 //! thread), the `Linker` (WASI p2 with nothing granted, plus Eddy's imports), compiling and
-//! type-checking components at deploy time, and the per-invocation `Store` with its memory
-//! cap and deadline. A trap, runaway loop or out-of-memory ends only that invocation and
-//! is reported as its [`InvokeError`].
+//! type-checking components at deploy time, the instance slots and their bounded wait
+//! queue, and the per-invocation `Store` with its memory cap and deadline. A trap, runaway
+//! loop, out-of-memory or a panic of host code ends only that invocation and is reported
+//! as its [`InvokeError`]; an invocation that finds the queue full is refused at once.
 //!
 //! Must not know where events come from (streams, schedules, HTTP) or what happens with
 //! the result (checkpoints, retries): that is the triggers' business.
@@ -16,9 +17,14 @@ mod logs;
 mod services;
 mod store;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
@@ -29,8 +35,8 @@ use wasmtime::{
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
 pub use store::{
-    FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Origin, StoreError,
-    is_index_name,
+    FUNCTIONS_MAX, FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Origin,
+    StoreError, is_index_name,
 };
 
 use bindings::{Function, FunctionPre};
@@ -61,6 +67,23 @@ pub const TABLE_ELEMENTS_MAX: usize = 20_000;
 pub const LINEAR_MEMORY_KEEP_RESIDENT_BYTES: usize = 2 * 1024 * 1024;
 /// The same for tables.
 pub const TABLE_KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+/// The nice value of the threads that run direct invocations
+/// ([`Ticket::run_on_thread`], the `/v1` invoke route), above the server's own threads'
+/// 0: a burst of CPU-bound invocations then cannot starve the HTTP edge that answers
+/// them, the writer or the engine's readers, while it still has every cycle they do not
+/// want. (A nice-0 thread weighs about nine nice-10 ones in Linux's scheduler; 64 runaway
+/// loops on 2 cores left the edge 3% of the CPU at nice 0, and 600 invocations with a 2 s
+/// deadline took 5.6 s to be answered instead of 4.3 s.) Trigger consumers and schedule
+/// timers keep the default priority: their delivery latency is the platform's promise,
+/// and a lower priority would also yield it to every other process on the machine.
+pub const INVOCATION_THREAD_NICE: i32 = 10;
+/// Instance slots (invocations running at once) of the default configuration.
+pub const INSTANCES_MAX: u32 = 64;
+/// Invocations that may wait for an instance slot at once in the default configuration.
+/// One more is refused at once with [`InvokeError::Throttled`] (Lambda's
+/// `TooManyRequestsException`), so that a burst costs a bounded number of waiting
+/// callers, not an unbounded queue whose deadlines pass while it waits.
+pub const INVOKE_QUEUE_DEPTH_MAX: u32 = 256;
 
 /// Engine-wide settings, fixed for the executor's life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +93,16 @@ pub struct ExecutorConfig {
     /// The largest memory limit a deployment may ask for, MiB; sizes the pool's memory
     /// slots (virtual address space, committed only as guests grow).
     pub memory_mb_max: u32,
+    /// Invocations that may wait for a slot at once; one more is refused at once.
+    pub queue_depth_max: u32,
 }
 
 impl Default for ExecutorConfig {
     fn default() -> Self {
         Self {
-            instances_max: 64,
+            instances_max: INSTANCES_MAX,
             memory_mb_max: 512,
+            queue_depth_max: INVOKE_QUEUE_DEPTH_MAX,
         }
     }
 }
@@ -98,14 +124,53 @@ pub struct Invocation {
     pub logs: Vec<LogLine>,
     /// Time from instantiation to the end of the call (not the wait for a slot).
     pub duration: Duration,
+    /// Time spent waiting for an instance slot (it counts against the deadline).
+    pub queued: Duration,
+    /// Whether the function ran at all: `false` for an invocation refused because the
+    /// queue was full, or whose deadline passed while it waited for a slot. Lambda's
+    /// event-source mappings retry such a throttled batch without counting a retry.
+    pub started: bool,
+}
+
+impl Invocation {
+    /// An invocation that never reached the function.
+    fn not_started(error: InvokeError, queued: Duration) -> Invocation {
+        Invocation {
+            result: Err(error),
+            logs: Vec::new(),
+            duration: Duration::ZERO,
+            queued,
+            started: false,
+        }
+    }
+
+    /// Whether the invocation was throttled: refused, or never started before its
+    /// deadline. The batch did not reach the function.
+    pub fn throttled(&self) -> bool {
+        !self.started
+    }
 }
 
 /// Why an invocation has no response. Each is that invocation's failure only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
-    /// It ran past its deadline and was stopped.
+    /// It ran past its deadline and was stopped, or its deadline (which counts from when
+    /// it was asked for) passed while it waited for an instance slot.
     #[error("timed out after {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
+    /// Refused at once: every instance slot was busy and the wait queue was full.
+    #[error(
+        "throttled: all {instances_max} instance slots are busy and {queue_depth_max} \
+         invocations are already waiting for one"
+    )]
+    Throttled {
+        instances_max: u32,
+        queue_depth_max: u32,
+    },
+    /// Host code (a capability, the limiter, the search commit) panicked during the
+    /// invocation: a bug in Eddy, contained to this invocation.
+    #[error("the host failed during the invocation: {message}")]
+    Host { message: String },
     /// It tried to grow its memory past its limit.
     #[error("out of memory (limit {memory_mb} MiB)")]
     OutOfMemory { memory_mb: u32 },
@@ -133,6 +198,12 @@ pub enum DeployError {
     },
     #[error("the component is {bytes} bytes, over the limit of {COMPONENT_BYTES_MAX} bytes")]
     TooLarge { bytes: usize },
+    #[error(
+        "{deployed} functions are deployed, the most this server keeps ({}): delete one \
+         before deploying another",
+        store::FUNCTIONS_MAX
+    )]
+    TooManyFunctions { deployed: usize },
     #[error("not a WebAssembly binary (it does not start with the `\\0asm` magic number)")]
     NotWasm,
     #[error(
@@ -229,7 +300,7 @@ impl Executor {
             inner: Arc::new(Inner {
                 engine,
                 linker,
-                slots: Slots::new(instances),
+                slots: Slots::new(instances, config.queue_depth_max),
                 config,
                 services,
                 invocations: AtomicU64::new(0),
@@ -317,8 +388,10 @@ impl Executor {
     }
 
     /// Runs `function` once on `event_json` (a Lambda event) in a fresh instance, with the
-    /// deployment's memory limit and deadline. Waits for a free slot when
-    /// [`ExecutorConfig::instances_max`] invocations are running.
+    /// deployment's memory limit and deadline: [`Executor::admit`], then [`Ticket::run`].
+    /// Blocks while it waits for a free slot; the wait counts against the deadline, and
+    /// an invocation that finds the wait queue full is refused at once
+    /// ([`InvokeError::Throttled`]).
     ///
     /// The deadline is checked by running guest code at every epoch tick; time spent in a
     /// host call (`tables`) is counted but cannot be interrupted.
@@ -328,11 +401,62 @@ impl Executor {
         event_json: &str,
         tables: &Arc<dyn TableApi>,
     ) -> Invocation {
-        let _slot = self.inner.slots.acquire();
+        match self.admit(function) {
+            Ok(ticket) => ticket.run(function, event_json, tables),
+            Err(refused) => Invocation::not_started(refused, Duration::ZERO),
+        }
+    }
+
+    /// Asks for an invocation of `function`: its deadline starts now. The ticket holds an
+    /// instance slot at once if one is free, or else a place in the wait queue; when the
+    /// queue already holds [`ExecutorConfig::queue_depth_max`] waiting invocations it is
+    /// refused at once with [`InvokeError::Throttled`]. Never blocks.
+    pub fn admit(&self, function: &FunctionVersion) -> Result<Ticket, InvokeError> {
+        let asked = Instant::now();
+        let timeout_ms = function.deployment.config.timeout_ms;
+        let deadline = asked + Duration::from_millis(timeout_ms);
+        let slots = &self.inner.slots;
+        let (slot, waiting) = match slots.permits.clone().try_acquire_owned() {
+            Ok(slot) => (Some(slot), false),
+            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => {
+                let before = slots.waiting.fetch_add(1, Ordering::AcqRel);
+                if before >= slots.queue_depth_max {
+                    slots.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(InvokeError::Throttled {
+                        instances_max: slots.instances_max,
+                        queue_depth_max: slots.queue_depth_max,
+                    });
+                }
+                (None, true)
+            }
+        };
+        Ok(Ticket {
+            executor: self.clone(),
+            asked,
+            deadline,
+            timeout_ms,
+            slot,
+            waiting,
+        })
+    }
+
+    /// Invocations waiting for an instance slot now.
+    pub fn queued(&self) -> u32 {
+        self.inner.slots.waiting.load(Ordering::Acquire)
+    }
+
+    /// Runs `function` in a fresh store until `deadline`, holding an instance slot. A
+    /// panic of host code during the invocation becomes its [`InvokeError::Host`].
+    fn run_in_slot(
+        &self,
+        function: &FunctionVersion,
+        event_json: &str,
+        tables: &Arc<dyn TableApi>,
+        deadline: Instant,
+    ) -> (Result<String, InvokeError>, Vec<LogLine>, Duration) {
         let invocation = self.inner.invocations.fetch_add(1, Ordering::Relaxed) + 1;
         let deployment = &function.deployment;
         let started = Instant::now();
-        let deadline = started + Duration::from_millis(deployment.config.timeout_ms);
 
         let state = InvocationState::new(
             deployment.clone(),
@@ -341,6 +465,7 @@ impl Executor {
             invocation,
             deadline,
         );
+        let log = state.log.clone();
         let mut store = wasmtime::Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
@@ -353,19 +478,42 @@ impl Executor {
             }
         });
 
-        let mut outcome = function
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.call_handle(&mut store, event_json));
-        let state = store.into_data();
-        if let Ok(Ok(_)) = &outcome
-            && let Err(e) = state.commit_search()
-        {
-            outcome = Ok(Err(format!(
-                "the search index changes were not committed: {e}"
-            )));
-        }
+        // Host code runs inside the call (the capabilities, the limiter, the epoch
+        // callback): a panic there unwinds out of wasmtime and is caught here, so it ends
+        // this invocation only. The store is dropped afterwards and never used again.
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut outcome = function
+                .pre
+                .instantiate(&mut store)
+                .and_then(|instance| instance.call_handle(&mut store, event_json));
+            if let Ok(Ok(_)) = &outcome
+                && let Err(e) = store.data().commit_search()
+            {
+                outcome = Ok(Err(format!(
+                    "the search index changes were not committed: {e}"
+                )));
+            }
+            outcome
+        }));
         let duration = started.elapsed();
+        let outcome = match ran {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let message = panic_text(panic.as_ref());
+                tracing::error!(
+                    function = %deployment.name,
+                    version = deployment.version,
+                    invocation,
+                    panic = %message,
+                    "host code panicked during an invocation; the invocation failed"
+                );
+                drop(store);
+                let logs = host::lock(&log).finish();
+                function.logs.extend(&logs);
+                return (Err(InvokeError::Host { message }), logs, duration);
+            }
+        };
+        let state = store.into_data();
 
         let logs = host::lock(&state.log).finish();
         let result = match outcome {
@@ -397,11 +545,209 @@ impl Executor {
             }
         };
         function.logs.extend(&logs);
+        (result, logs, duration)
+    }
+}
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+/// An admitted invocation ([`Executor::admit`]): its deadline, counted from when it was
+/// asked for, and an instance slot or a place in the wait queue. Dropping it gives both
+/// back.
+pub struct Ticket {
+    executor: Executor,
+    asked: Instant,
+    deadline: Instant,
+    timeout_ms: u64,
+    slot: Option<OwnedSemaphorePermit>,
+    /// Holds a place in the wait queue (until it gets a slot or is dropped).
+    waiting: bool,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("deadline", &self.deadline)
+            .field("has_slot", &self.slot.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ticket {
+    /// When the invocation's time is up: it was asked for `timeout_ms` before.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the ticket holds an instance slot (it will run at once).
+    pub fn has_slot(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    /// Ends the invocation without running it: its deadline passed (or its caller gave
+    /// up) before it got an instance slot. The same outcome as [`Ticket::run`] after a
+    /// wait that reached the deadline, without a blocking call.
+    pub fn expire(self) -> Invocation {
+        Invocation::not_started(
+            InvokeError::Timeout {
+                timeout_ms: self.timeout_ms,
+            },
+            self.asked.elapsed(),
+        )
+    }
+
+    /// Waits for an instance slot without blocking a thread; returns at once if the
+    /// ticket holds one. It does not watch the deadline: bound it with the caller's own
+    /// timer (dropping the future leaves the ticket waiting, as before).
+    pub async fn slot(&mut self) {
+        if self.slot.is_some() {
+            return;
+        }
+        let permits = self.executor.inner.slots.permits.clone();
+        if let Ok(slot) = permits.acquire_owned().await {
+            self.took(slot);
+        }
+    }
+
+    /// Runs the invocation: waits (blocking) for an instance slot until the deadline,
+    /// then runs `function` (the one it was admitted for) with the time that is left. An
+    /// invocation whose deadline passes before it gets a slot ends as a
+    /// [`InvokeError::Timeout`] without running ([`Invocation::started`] is `false`).
+    pub fn run(
+        mut self,
+        function: &FunctionVersion,
+        event_json: &str,
+        tables: &Arc<dyn TableApi>,
+    ) -> Invocation {
+        if self.slot.is_none() {
+            let permits = self.executor.inner.slots.permits.clone();
+            if let Some(Ok(slot)) = block_on_until(permits.acquire_owned(), self.deadline) {
+                self.took(slot);
+            }
+        }
+        let queued = self.asked.elapsed();
+        if self.slot.is_none() || Instant::now() >= self.deadline {
+            return Invocation::not_started(
+                InvokeError::Timeout {
+                    timeout_ms: self.timeout_ms,
+                },
+                queued,
+            );
+        }
+        let (result, logs, duration) =
+            self.executor
+                .run_in_slot(function, event_json, tables, self.deadline);
         Invocation {
             result,
             logs,
             duration,
+            queued,
+            started: true,
         }
+    }
+
+    /// [`Ticket::run`] on a thread of its own at the priority of function threads
+    /// ([`lower_thread_priority`]), for async callers: the returned future resolves when
+    /// the invocation is over, and holds no thread of the caller's while it runs.
+    pub fn run_on_thread(
+        self,
+        function: Arc<FunctionVersion>,
+        event_json: String,
+        tables: Arc<dyn TableApi>,
+    ) -> impl Future<Output = Invocation> + Send + 'static {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("eddy-invoke".to_owned())
+            .spawn(move || {
+                lower_thread_priority();
+                let _ = done.send(self.run(&function, &event_json, &tables));
+            });
+        async move {
+            let failed = |message: String| {
+                tracing::error!(error = %message, "an invocation failed in the host");
+                Invocation::not_started(InvokeError::Host { message }, Duration::ZERO)
+            };
+            match spawned {
+                Ok(_) => outcome.await.unwrap_or_else(|_| {
+                    failed("the invocation's thread ended without an answer".to_owned())
+                }),
+                Err(e) => failed(format!("cannot start a thread for the invocation: {e}")),
+            }
+        }
+    }
+
+    fn took(&mut self, slot: OwnedSemaphorePermit) {
+        self.slot = Some(slot);
+        self.leave_queue();
+    }
+
+    fn leave_queue(&mut self) {
+        if std::mem::take(&mut self.waiting) {
+            self.executor
+                .inner
+                .slots
+                .waiting
+                .fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.leave_queue();
+    }
+}
+
+/// Lowers the calling thread's CPU priority to [`INVOCATION_THREAD_NICE`] (Linux keeps
+/// the nice value per thread), unless it is lower already. For threads that run a
+/// function and nothing else; a best effort, which leaves the priority as it is where
+/// the system refuses.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    if let Ok(nice) = rustix::process::getpriority_process(None)
+        && nice < INVOCATION_THREAD_NICE
+    {
+        let _ = rustix::process::setpriority_process(None, INVOCATION_THREAD_NICE);
+    }
+}
+
+/// Polls `future` on this thread until it completes or `deadline` passes (`None`): the
+/// blocking wait of callers that are plain threads (trigger consumers, schedules,
+/// `spawn_blocking` tasks), with no runtime needed. The future is dropped on timeout,
+/// which takes it out of the semaphore's queue.
+fn block_on_until<F: Future>(future: F, deadline: Instant) -> Option<F::Output> {
+    /// Wakes the waiting thread.
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        // A spurious wake-up only polls once more.
+        std::thread::park_timeout(deadline - now);
     }
 }
 
@@ -421,35 +767,22 @@ fn spawn_ticker(engine: &Engine) {
         .expect("spawning the epoch ticker thread");
 }
 
-/// A counting semaphore over the instance pool's slots.
+/// The instance pool's slots (a FIFO semaphore) and the count of invocations waiting for
+/// one, bounded by [`ExecutorConfig::queue_depth_max`].
 struct Slots {
-    free: Mutex<u32>,
-    freed: Condvar,
+    permits: Arc<Semaphore>,
+    waiting: AtomicU32,
+    instances_max: u32,
+    queue_depth_max: u32,
 }
-
-struct Slot<'a>(&'a Slots);
 
 impl Slots {
-    fn new(count: u32) -> Self {
+    fn new(instances_max: u32, queue_depth_max: u32) -> Self {
         Self {
-            free: Mutex::new(count),
-            freed: Condvar::new(),
+            permits: Arc::new(Semaphore::new(instances_max as usize)),
+            waiting: AtomicU32::new(0),
+            instances_max,
+            queue_depth_max,
         }
-    }
-
-    fn acquire(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Slot(self)
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
     }
 }

@@ -59,6 +59,12 @@ pub const GRANTED_INDEXES_MAX: usize = 100;
 pub const INDEX_NAME_CHARS_MAX: usize = 64;
 /// Versions of a function kept on disk; older ones are deleted on deploy.
 pub const VERSIONS_KEPT_MAX: u32 = 5;
+/// Functions deployed at once. Every function keeps its compiled code in memory and
+/// its files on disk, so their number is bounded: a deploy under a new name beyond it
+/// is refused (Lambda's `ServiceQuotaExceededException`); redeploying an existing
+/// function is always allowed. A store that already holds more (a lowered limit) loads
+/// them all.
+pub const FUNCTIONS_MAX: usize = 256;
 /// The manifest format written by this code.
 const MANIFEST_FORMAT: u32 = 1;
 
@@ -407,6 +413,9 @@ impl FunctionStore {
     ) -> Result<Arc<FunctionVersion>, DeployError> {
         validate_name(name)?;
         config.validate(self.executor.config().memory_mb_max)?;
+        // Checked before compiling (the expensive part) and again under the writer lock,
+        // where it is decided.
+        self.check_quota(name)?;
         let (component, pre) = self.executor.compile(wasm)?;
         let compiled = component
             .serialize()
@@ -415,6 +424,7 @@ impl FunctionStore {
             })?;
 
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_quota(name)?;
         let function_dir = self.dir.join(name);
         fs::create_dir_all(&function_dir).map_err(io("create", &function_dir))?;
         let version = manifest_versions(&function_dir)?
@@ -462,6 +472,17 @@ impl FunctionStore {
             .insert(name.to_owned(), function.clone());
         prune_versions(&function_dir, version)?;
         Ok(function)
+    }
+
+    /// Refuses a new function when [`FUNCTIONS_MAX`] are deployed.
+    fn check_quota(&self, name: &str) -> Result<(), DeployError> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        if functions.len() >= FUNCTIONS_MAX && !functions.contains_key(name) {
+            return Err(DeployError::TooManyFunctions {
+                deployed: functions.len(),
+            });
+        }
+        Ok(())
     }
 
     /// The served (newest) version of `name`.

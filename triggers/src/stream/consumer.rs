@@ -2,7 +2,16 @@
 //! lane's records in sequence order with Lambda's semantics: batching window, filters,
 //! retries with exponential backoff, bisecting, partial batch responses, record age,
 //! and the failure destination.
+//!
+//! A fault in host code while handling a batch (rendering the event, filtering,
+//! checkpointing, the failure destination) is that batch's failure: it is caught at the
+//! batch boundary and handled by the mapping's retry policy, and the consumer thread
+//! lives on. A throttled invocation (the executor's queue was full, or the deadline
+//! passed before an instance slot was free) is retried with backoff without using up
+//! `MaximumRetryAttempts`, as Lambda does for throttles where the batch did not reach
+//! the function.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -45,6 +54,39 @@ pub(crate) struct Consumer {
     stream: Arc<StreamDef>,
     shard: u16,
     lane: u32,
+}
+
+/// What one round of the consumer loop decided.
+enum Round {
+    /// Go on with the next round.
+    Next,
+    /// The shard is closed and drained: the consumer is done.
+    Finished,
+}
+
+/// Why an invocation of the function did not handle a batch.
+enum Failure {
+    /// The batch did not reach the function (refused, or no instance slot before the
+    /// deadline): retried without counting a retry attempt.
+    Throttled(String),
+    /// The function or the host failed: the mapping's retry policy applies.
+    Failed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Throttled(m) | Failure::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The records of one lane at a position, at most one batch, and the position after
+/// the last record the round considered.
+struct LaneBatch {
+    records: Vec<StreamRecord>,
+    upto: u64,
+    drained: bool,
 }
 
 /// What became of a batch.
@@ -185,146 +227,253 @@ impl Consumer {
     }
 
     /// The consumer loop; returns when the mapping stops or the shard is closed and
-    /// drained.
+    /// drained. Each round runs under `catch_unwind`: a panic of host code while
+    /// handling a batch is that batch's failure (see [`Consumer::round_panicked`]).
     pub(crate) fn run(self) {
         let engine = self.engine().clone();
         let mut pos = load_checkpoint(&engine, &self.mapping.id, self.shard, self.lane)
             .unwrap_or_else(|| engine.trim_horizon(&self.stream, self.shard));
+        // Consecutive rounds that panicked at one position: (position, rounds).
+        let mut panicked: Option<(u64, u32)> = None;
         while !self.stopped() {
-            let cfg = self.config();
-            if !cfg.enabled {
+            let at = pos;
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.round(&engine, &mut pos))) {
+                Ok(Round::Next) => {
+                    if pos != at {
+                        panicked = None;
+                    }
+                }
+                Ok(Round::Finished) => return,
+                Err(panic) => {
+                    let rounds = match panicked {
+                        Some((p, n)) if p == at => n + 1,
+                        _ => 1,
+                    };
+                    panicked = Some((at, rounds));
+                    let message = crate::executor::panic_text(panic.as_ref());
+                    self.round_panicked(&mut pos, rounds, &message);
+                }
+            }
+        }
+    }
+
+    /// Reads this lane's records at `pos`: at most one batch of them, and the position
+    /// after the last record considered. `Err` when the stream cannot be read now (the
+    /// round is over; the next one retries).
+    fn lane_batch(&self, engine: &Engine, cfg: &MappingConfig, pos: &mut u64) -> Option<LaneBatch> {
+        let lanes = cfg.parallelization_factor.max(1);
+        let want = cfg.batch_size as usize;
+        let read = match engine.read_shard(
+            &self.stream,
+            self.shard,
+            *pos,
+            want.saturating_mul(lanes as usize).min(10_000),
+            EVENT_BYTES_MAX,
+        ) {
+            Ok(r) => r,
+            Err(EngineError::TrimmedDataAccess(_)) => {
+                // Retention removed records this consumer had not read yet: they are
+                // gone. Count them as skipped and go on from the horizon.
+                self.mapping
+                    .metrics
+                    .trimmed_skips
+                    .fetch_add(1, Ordering::Relaxed);
+                self.mapping
+                    .set_result("PROBLEM: records expired before they were processed");
+                *pos = engine.trim_horizon(&self.stream, self.shard);
+                self.save(*pos);
+                return None;
+            }
+            Err(e) => {
+                self.mapping
+                    .set_result(&format!("PROBLEM: cannot read the stream: {e}"));
                 std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
+                return None;
+            }
+        };
+        let mut records = Vec::new();
+        let mut upto = read.next_seq;
+        for r in read.records {
+            if lane_of(&r, lanes) != self.lane {
                 continue;
             }
-            let lanes = cfg.parallelization_factor.max(1);
-            let want = cfg.batch_size as usize;
-            let read = match engine.read_shard(
+            if records.len() == want {
+                upto = r.seq;
+                break;
+            }
+            records.push(r);
+        }
+        Some(LaneBatch {
+            records,
+            upto,
+            drained: read.drained,
+        })
+    }
+
+    /// One round: read a batch at `pos` and handle it.
+    fn round(&self, engine: &Engine, pos: &mut u64) -> Round {
+        let cfg = self.config();
+        if !cfg.enabled {
+            std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
+            return Round::Next;
+        }
+        let want = cfg.batch_size as usize;
+        let Some(LaneBatch {
+            records: mut batch,
+            mut upto,
+            drained,
+        }) = self.lane_batch(engine, &cfg, pos)
+        else {
+            return Round::Next;
+        };
+        if cfg.tumbling_window_s > 0 {
+            let window_us = u64::from(cfg.tumbling_window_s) * 1_000_000;
+            let open = self.window.borrow().clone();
+            // The open window is over when a later record arrives, or when its time
+            // is up and nothing of it is waiting: its final invocation comes first.
+            if let Some((start, state)) = open {
+                let later = batch
+                    .first()
+                    .is_some_and(|r| r.created_us / window_us * window_us > start);
+                let idle_past_end = batch.is_empty() && now_us() >= start + window_us;
+                if later || idle_past_end {
+                    let ctx = WindowCtx {
+                        start_us: start,
+                        end_us: start + window_us,
+                        state,
+                        is_final: true,
+                    };
+                    if let Outcome::Interrupted = self.deliver_window_end(&cfg, &ctx) {
+                        return Round::Next;
+                    }
+                    self.set_window(None);
+                    return Round::Next;
+                }
+            }
+            // A batch never spans windows.
+            if let Some(first) = batch.first() {
+                let start = first.created_us / window_us * window_us;
+                if let Some(cut) = batch
+                    .iter()
+                    .position(|r| r.created_us / window_us * window_us != start)
+                {
+                    upto = batch[cut].seq;
+                    batch.truncate(cut);
+                }
+                if self.window.borrow().is_none() {
+                    self.set_window(Some((start, Value::Null)));
+                }
+            }
+        }
+        if batch.is_empty() {
+            if upto > *pos {
+                *pos = upto;
+                self.save(*pos);
+                return Round::Next;
+            }
+            if drained {
+                self.mapping
+                    .set_result("OK: the shard is closed and every record was processed");
+                return Round::Finished;
+            }
+            engine.wait_for_records(
                 &self.stream,
                 self.shard,
-                pos,
-                want.saturating_mul(lanes as usize).min(10_000),
-                EVENT_BYTES_MAX,
-            ) {
-                Ok(r) => r,
-                Err(EngineError::TrimmedDataAccess(_)) => {
-                    // Retention removed records this consumer had not read yet: they
-                    // are gone. Count them as skipped and go on from the horizon.
-                    self.mapping
-                        .metrics
-                        .trimmed_skips
-                        .fetch_add(1, Ordering::Relaxed);
-                    self.mapping
-                        .set_result("PROBLEM: records expired before they were processed");
-                    pos = engine.trim_horizon(&self.stream, self.shard);
-                    self.save(pos);
-                    continue;
-                }
-                Err(e) => {
-                    self.mapping
-                        .set_result(&format!("PROBLEM: cannot read the stream: {e}"));
-                    std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
-                    continue;
-                }
-            };
-            // This lane's records, at most one batch; `upto` is the position after the
-            // last record this round considers.
-            let mut batch = Vec::new();
-            let mut upto = read.next_seq;
-            for r in read.records {
-                if lane_of(&r, lanes) != self.lane {
-                    continue;
-                }
-                if batch.len() == want {
-                    upto = r.seq;
-                    break;
-                }
-                batch.push(r);
-            }
-            if cfg.tumbling_window_s > 0 {
-                let window_us = u64::from(cfg.tumbling_window_s) * 1_000_000;
-                let open = self.window.borrow().clone();
-                // The open window is over when a later record arrives, or when its time
-                // is up and nothing of it is waiting: its final invocation comes first.
-                if let Some((start, state)) = open {
-                    let later = batch
-                        .first()
-                        .is_some_and(|r| r.created_us / window_us * window_us > start);
-                    let idle_past_end = batch.is_empty() && now_us() >= start + window_us;
-                    if later || idle_past_end {
-                        let ctx = WindowCtx {
-                            start_us: start,
-                            end_us: start + window_us,
-                            state,
-                            is_final: true,
-                        };
-                        if let Outcome::Interrupted = self.deliver_window_end(&cfg, &ctx) {
-                            continue;
-                        }
-                        self.set_window(None);
-                        continue;
-                    }
-                }
-                // A batch never spans windows.
-                if let Some(first) = batch.first() {
-                    let start = first.created_us / window_us * window_us;
-                    if let Some(cut) = batch
-                        .iter()
-                        .position(|r| r.created_us / window_us * window_us != start)
-                    {
-                        upto = batch[cut].seq;
-                        batch.truncate(cut);
-                    }
-                    if self.window.borrow().is_none() {
-                        self.set_window(Some((start, Value::Null)));
-                    }
-                }
-            }
-            if batch.is_empty() {
-                if upto > pos {
-                    pos = upto;
-                    self.save(pos);
-                    continue;
-                }
-                if read.drained {
-                    self.mapping
-                        .set_result("OK: the shard is closed and every record was processed");
-                    return;
-                }
-                engine.wait_for_records(
-                    &self.stream,
-                    self.shard,
-                    pos,
-                    Duration::from_millis(CONTROL_CHECK_MS),
-                );
-                continue;
-            }
-            // Batching window: wait (woken by commits) for a full batch or the window's
-            // end, measured from the oldest record's arrival.
-            if batch.len() < want && cfg.batching_window_s > 0 && !read.drained {
-                let window_end_us =
-                    batch[0].created_us + u64::from(cfg.batching_window_s) * 1_000_000;
-                let now = now_us();
-                if now < window_end_us {
-                    let wait = Duration::from_micros(window_end_us - now)
-                        .min(Duration::from_millis(CONTROL_CHECK_MS));
-                    engine.wait_for_records(&self.stream, self.shard, upto, wait);
-                    continue;
-                }
-            }
-            let (matched, skipped) = self.filter(&cfg, batch);
-            self.mapping
-                .metrics
-                .filtered_out
-                .fetch_add(skipped as u64, Ordering::Relaxed);
-            if !matched.is_empty() {
-                match self.deliver(&cfg, &matched, &mut pos) {
-                    Outcome::Done => {}
-                    Outcome::Interrupted => continue,
-                }
-            }
-            pos = upto;
-            self.save(pos);
+                *pos,
+                Duration::from_millis(CONTROL_CHECK_MS),
+            );
+            return Round::Next;
         }
+        // Batching window: wait (woken by commits) for a full batch or the window's
+        // end, measured from the oldest record's arrival.
+        if batch.len() < want && cfg.batching_window_s > 0 && !drained {
+            let window_end_us = batch[0].created_us + u64::from(cfg.batching_window_s) * 1_000_000;
+            let now = now_us();
+            if now < window_end_us {
+                let wait = Duration::from_micros(window_end_us - now)
+                    .min(Duration::from_millis(CONTROL_CHECK_MS));
+                engine.wait_for_records(&self.stream, self.shard, upto, wait);
+                return Round::Next;
+            }
+        }
+        let (matched, skipped) = self.filter(&cfg, batch);
+        self.mapping
+            .metrics
+            .filtered_out
+            .fetch_add(skipped as u64, Ordering::Relaxed);
+        if !matched.is_empty() {
+            match self.deliver(&cfg, &matched, pos) {
+                Outcome::Done => {}
+                Outcome::Interrupted => return Round::Next,
+            }
+        }
+        *pos = upto;
+        self.save(*pos);
+        Round::Next
+    }
+
+    /// A round at `pos` panicked in host code (`rounds` times in a row at this
+    /// position): the batch there failed. It is retried after a backoff, like a batch
+    /// the function failed, until `MaximumRetryAttempts` or `MaximumRecordAgeInSeconds`
+    /// run out; then it goes where failed batches go and the consumer moves past it.
+    fn round_panicked(&self, pos: &mut u64, rounds: u32, message: &str) {
+        tracing::error!(
+            trigger = %self.mapping.id,
+            shard = self.shard,
+            lane = self.lane,
+            position = *pos,
+            panic = %message,
+            "host code panicked while handling a batch; the batch failed"
+        );
+        self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        self.mapping.set_result(&format!(
+            "PROBLEM: the host failed while handling a batch: {message}"
+        ));
+        let given_up =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.give_up_after_panics(pos, rounds)));
+        match given_up {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(panic) => tracing::error!(
+                trigger = %self.mapping.id,
+                panic = %crate::executor::panic_text(panic.as_ref()),
+                "giving up a failed batch panicked too; it is retried"
+            ),
+        }
+        self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        self.sleep_unless_stopped(Duration::from_millis(backoff_ms(rounds)));
+    }
+
+    /// Gives up the batch at `pos` if its retries or its records' age ran out: it goes
+    /// to the failure destination (or is dropped) and `pos` moves past it. `true` when
+    /// it was given up.
+    fn give_up_after_panics(&self, pos: &mut u64, rounds: u32) -> bool {
+        let cfg = self.config();
+        let engine = self.engine().clone();
+        let Some(batch) = self.lane_batch(&engine, &cfg, pos) else {
+            return false;
+        };
+        let Some(first) = batch.records.first() else {
+            return false;
+        };
+        let retries_exhausted =
+            cfg.maximum_retry_attempts >= 0 && rounds > cfg.maximum_retry_attempts as u32;
+        let too_old = cfg.maximum_record_age_s >= 0
+            && now_us().saturating_sub(first.created_us)
+                > (cfg.maximum_record_age_s as u64) * 1_000_000;
+        let condition = if too_old {
+            "RecordAgeExceeded"
+        } else if retries_exhausted {
+            "RetryAttemptsExhausted"
+        } else {
+            return false;
+        };
+        if let Outcome::Interrupted = self.give_up(&cfg, &batch.records, condition) {
+            return false;
+        }
+        *pos = batch.upto;
+        self.save(*pos);
+        true
     }
 
     /// Splits records into those the filters accept and the number they reject.
@@ -378,6 +527,7 @@ impl Consumer {
             batch = rest;
         }
         let mut attempts: u32 = 0;
+        let mut throttles: u32 = 0;
         loop {
             if self.stopped() {
                 return Outcome::Interrupted;
@@ -388,7 +538,7 @@ impl Consumer {
                     return self.give_up(cfg, &batch, "RecordAgeExceeded");
                 }
             }
-            let result = self.invoke(cfg, &batch);
+            let result = self.contained(|| self.invoke(cfg, &batch));
             match result {
                 Ok(response) => {
                     match failed_from(&response, &batch, cfg.report_batch_item_failures) {
@@ -412,7 +562,12 @@ impl Consumer {
                         }
                     }
                 }
-                Err(e) => {
+                Err(Failure::Throttled(e)) => {
+                    throttles += 1;
+                    self.throttled(&e, throttles);
+                    continue;
+                }
+                Err(Failure::Failed(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.mapping
                         .set_result(&format!("PROBLEM: Function call failed: {e}"));
@@ -436,6 +591,40 @@ impl Consumer {
             let backoff = backoff_ms(attempts);
             self.sleep_unless_stopped(Duration::from_millis(backoff));
         }
+    }
+
+    /// Runs `invoke` (rendering the event and invoking the function) and turns a panic
+    /// of host code into this attempt's failure, so that the mapping's retry policy
+    /// handles it like a function error.
+    fn contained(
+        &self,
+        invoke: impl FnOnce() -> Result<String, Failure>,
+    ) -> Result<String, Failure> {
+        std::panic::catch_unwind(AssertUnwindSafe(invoke)).unwrap_or_else(|panic| {
+            let message = crate::executor::panic_text(panic.as_ref());
+            tracing::error!(
+                trigger = %self.mapping.id,
+                shard = self.shard,
+                lane = self.lane,
+                panic = %message,
+                "host code panicked while delivering a batch; the attempt failed"
+            );
+            Err(Failure::Failed(format!(
+                "the host failed while delivering the batch: {message}"
+            )))
+        })
+    }
+
+    /// A throttled attempt (the `throttles`th in a row): counted and reported, then a
+    /// backoff before the batch is tried again. It does not use up a retry attempt.
+    fn throttled(&self, reason: &str, throttles: u32) {
+        self.mapping
+            .metrics
+            .throttles
+            .fetch_add(1, Ordering::Relaxed);
+        self.mapping
+            .set_result(&format!("PROBLEM: Function call throttled: {reason}"));
+        self.sleep_unless_stopped(Duration::from_millis(backoff_ms(throttles)));
     }
 
     fn sleep_unless_stopped(&self, d: Duration) {
@@ -471,13 +660,19 @@ impl Consumer {
     /// like any batch; when retries run out the window's state is dropped.
     fn deliver_window_end(&self, cfg: &MappingConfig, ctx: &WindowCtx) -> Outcome {
         let mut attempts: u32 = 0;
+        let mut throttles: u32 = 0;
         loop {
             if self.stopped() {
                 return Outcome::Interrupted;
             }
-            match self.invoke_with(cfg, &[], Some(ctx)) {
+            match self.contained(|| self.invoke_with(cfg, &[], Some(ctx))) {
                 Ok(_) => return Outcome::Done,
-                Err(e) => {
+                Err(Failure::Throttled(e)) => {
+                    throttles += 1;
+                    self.throttled(&e, throttles);
+                    continue;
+                }
+                Err(Failure::Failed(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.mapping
                         .set_result(&format!("PROBLEM: final window invocation failed: {e}"));
@@ -496,7 +691,7 @@ impl Consumer {
     /// Runs the function on a batch; the response JSON or the failure. In a tumbling
     /// window, the event carries the window and its state, and the response's `state`
     /// is kept for the next invocation.
-    fn invoke(&self, cfg: &MappingConfig, batch: &[StreamRecord]) -> Result<String, String> {
+    fn invoke(&self, cfg: &MappingConfig, batch: &[StreamRecord]) -> Result<String, Failure> {
         if cfg.tumbling_window_s == 0 {
             return self.invoke_with(cfg, batch, None);
         }
@@ -521,9 +716,12 @@ impl Consumer {
         cfg: &MappingConfig,
         batch: &[StreamRecord],
         window: Option<&WindowCtx>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Failure> {
         let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
-            return Err(format!("function {} is not deployed", cfg.function_name));
+            return Err(Failure::Failed(format!(
+                "function {} is not deployed",
+                cfg.function_name
+            )));
         };
         let mut event = Vec::with_capacity(512 * batch.len() + 16);
         event.extend_from_slice(b"{\"Records\":[");
@@ -557,9 +755,8 @@ impl Consumer {
         }
         event.push(b'}');
         // The codec writes JSON, which is UTF-8.
-        let event = String::from_utf8(event).map_err(|e| e.to_string())?;
+        let event = String::from_utf8(event).map_err(|e| Failure::Failed(e.to_string()))?;
         let metrics = &self.mapping.metrics;
-        metrics.invocations.fetch_add(1, Ordering::Relaxed);
         // The function's own writes carry one more hop than the records that caused them.
         let hops = batch
             .iter()
@@ -573,6 +770,12 @@ impl Consumer {
                 .executor
                 .invoke(&function, &event, &self.rt.deps.tables)
         });
+        if inv.throttled() {
+            let reason = inv.result.err().map_or_else(String::new, |e| e.to_string());
+            return Err(Failure::Throttled(reason));
+        }
+        // Invocations that reached the function, as Lambda's metric counts them.
+        metrics.invocations.fetch_add(1, Ordering::Relaxed);
         let us = inv.duration.as_micros() as u64;
         metrics.batch_duration_us_last.store(us, Ordering::Relaxed);
         metrics
@@ -596,15 +799,15 @@ impl Consumer {
                         .and_then(|v| v.get("state").cloned())
                         .unwrap_or(Value::Null);
                     if state.to_string().len() > WINDOW_STATE_BYTES_MAX {
-                        return Err(format!(
+                        return Err(Failure::Failed(format!(
                             "the window state is over {WINDOW_STATE_BYTES_MAX} bytes"
-                        ));
+                        )));
                     }
                     self.set_window(Some((w.start_us, state)));
                 }
                 Ok(r)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Failure::Failed(e.to_string())),
         }
     }
 
@@ -626,7 +829,16 @@ impl Consumer {
             if self.stopped() {
                 return Outcome::Interrupted;
             }
-            match self.send_to_destination(cfg, table, batch, condition) {
+            let sent = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.send_to_destination(cfg, table, batch, condition)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(format!(
+                    "the host failed: {}",
+                    crate::executor::panic_text(panic.as_ref())
+                ))
+            });
+            match sent {
                 Ok(()) => {
                     self.mapping
                         .metrics

@@ -53,6 +53,11 @@ pub trait EventCodec: Send + Sync {
     }
 }
 
+/// Triggers (event-source mappings) one server keeps. Every trigger runs a consumer
+/// thread per shard lane, so their number is bounded: one more is refused (Lambda's
+/// `ServiceQuotaExceededException`).
+pub const TRIGGERS_MAX: usize = 128;
+
 /// A mapping request that cannot be carried out. `Invalid` names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TriggerError {
@@ -63,6 +68,9 @@ pub enum TriggerError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// A quota ([`TRIGGERS_MAX`]) would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("{0}")]
     Storage(String),
 }
@@ -91,6 +99,9 @@ pub struct Metrics {
     pub invocations: AtomicU64,
     pub errors: AtomicU64,
     pub retries: AtomicU64,
+    /// Attempts that did not reach the function (the executor's queue was full, or no
+    /// instance slot came free before the deadline); retried without counting.
+    pub throttles: AtomicU64,
     pub records_delivered: AtomicU64,
     pub filtered_out: AtomicU64,
     pub sent_to_failure_destination: AtomicU64,
@@ -291,6 +302,18 @@ impl TriggerRuntime {
         if self.inner.deps.functions.get(&function_name).is_none() {
             return Err(TriggerError::NotFound(format!(
                 "Function not found: {function_name}"
+            )));
+        }
+        let count = self
+            .inner
+            .mappings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        if count >= TRIGGERS_MAX {
+            return Err(TriggerError::LimitExceeded(format!(
+                "{count} triggers exist, the most this server keeps ({TRIGGERS_MAX}): delete \
+                 one before creating another"
             )));
         }
         let stream = self.resolve_stream(r)?;
@@ -551,6 +574,11 @@ impl TriggerRuntime {
     pub fn shutdown(&self) {
         let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
         let all = self.all_mappings();
+        // Every consumer is told first, so that they all wind down at once and the joins
+        // below do not add up.
+        for m in &all {
+            m.stopped.store(true, Ordering::Release);
+        }
         for m in all {
             self.stop_consumers(&m);
             m.stopped.store(true, Ordering::Release);
@@ -589,6 +617,7 @@ impl TriggerRuntime {
                 "Invocations": invocations,
                 "Errors": mt.errors.load(Ordering::Relaxed),
                 "Retries": mt.retries.load(Ordering::Relaxed),
+                "Throttles": mt.throttles.load(Ordering::Relaxed),
                 "RecordsDelivered": mt.records_delivered.load(Ordering::Relaxed),
                 "FilteredOut": mt.filtered_out.load(Ordering::Relaxed),
                 "SentToFailureDestination": mt.sent_to_failure_destination.load(Ordering::Relaxed),
@@ -614,7 +643,7 @@ impl TriggerRuntime {
         let mut out = String::new();
         // (series name, Prometheus type, how to read it from a mapping's counters)
         type Series = (&'static str, &'static str, fn(&Metrics) -> f64);
-        let series: [Series; 10] = [
+        let series: [Series; 11] = [
             ("eddy_trigger_invocations_total", "counter", |m| {
                 m.invocations.load(Ordering::Relaxed) as f64
             }),
@@ -623,6 +652,9 @@ impl TriggerRuntime {
             }),
             ("eddy_trigger_retries_total", "counter", |m| {
                 m.retries.load(Ordering::Relaxed) as f64
+            }),
+            ("eddy_trigger_throttles_total", "counter", |m| {
+                m.throttles.load(Ordering::Relaxed) as f64
             }),
             ("eddy_trigger_records_delivered_total", "counter", |m| {
                 m.records_delivered.load(Ordering::Relaxed) as f64
