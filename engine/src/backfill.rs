@@ -327,7 +327,11 @@ impl Engine {
             return Ok(None);
         };
         let report: Arc<Mutex<Step>> = Arc::default();
-        let (t, r) = (Arc::clone(&current), Arc::clone(&report));
+        let mut def = current.def.clone();
+        def.indexes[at].build = IndexBuild::Backfilled;
+        let (t, r, finished) = (Arc::clone(&current), Arc::clone(&report), def.clone());
+        // The last walk, the index kept as complete, its cursor's removal and the
+        // definition that says it is complete commit together.
         self.control(Box::new(move |inner, batch| {
             let Some(l) = live_index(&t, index_id) else {
                 return Ok(());
@@ -351,11 +355,13 @@ impl Engine {
                 .collect();
             *write(&t.stats.indexes) = Arc::new(list);
             batch.remove(&inner.meta, cursor_key(index_id));
+            inner.stage_table_def(batch, &finished, false, None);
             Ok(())
         }))?;
-        let mut def = current.def.clone();
-        def.indexes[at].build = IndexBuild::Backfilled;
-        self.replace_def(&current, def)?;
+        self.publish_table(Arc::new(crate::catalog::Table {
+            def,
+            stats: Arc::clone(&current.stats),
+        }));
         let step = *lock(&report);
         Ok(Some(step))
     }

@@ -39,9 +39,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, TableRef, Throughput,
-    check_not_empty_key, check_partition_key_size, check_sort_key_size, constraint_errors,
-    key_type_descriptor, name_errors, resolve_key_schema, validate_throughput,
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, check_not_empty_key,
+    check_partition_key_size, check_sort_key_size, constraint_errors, key_type_descriptor,
+    name_errors, resolve_key_schema, validate_throughput,
 };
 use crate::error::{Error, Result};
 use crate::items::invalid_start_key;
@@ -51,7 +51,7 @@ use crate::limits::{
     INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX, PARTITION_KEY_BYTES_MAX,
     SORT_KEY_BYTES_MAX,
 };
-use crate::store::{Engine, lock, write};
+use crate::store::lock;
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -777,40 +777,6 @@ pub(crate) fn table_key(table: &TableDef, item: &Item) -> Option<Vec<u8>> {
     item_key(table.id, table.shards, pk, sk)
         .ok()
         .map(|(k, _)| k)
-}
-
-impl Engine {
-    /// Starts the writer keeping `index` of `table`, before any of its entries is
-    /// written and before readers can see it; see `backfill.rs` for the rest.
-    pub(crate) fn start_index(&self, table: &TableRef, index: IndexDef) -> Result<()> {
-        let live = LiveIndex::new(index);
-        let t = Arc::clone(table);
-        self.control(Box::new(move |_, _| {
-            let mut list = (*t.stats.live_indexes()).clone();
-            list.push(live);
-            *write(&t.stats.indexes) = Arc::new(list);
-            Ok(())
-        }))
-    }
-
-    /// Stops the writer keeping index `id` of `table` (and forgets its backfill
-    /// cursor, if it was still being backfilled); the caller publishes the definition
-    /// without it and purges its entries.
-    pub(crate) fn stop_index(&self, table: &TableRef, id: u32) -> Result<()> {
-        let t = Arc::clone(table);
-        self.control(Box::new(move |inner, batch| {
-            let list: Vec<LiveIndex> = t
-                .stats
-                .live_indexes()
-                .iter()
-                .filter(|l| l.def.id != id)
-                .cloned()
-                .collect();
-            *write(&t.stats.indexes) = Arc::new(list);
-            batch.remove(&inner.meta, crate::backfill::cursor_key(id));
-            Ok(())
-        }))
-    }
 }
 
 #[cfg(test)]

@@ -1429,26 +1429,13 @@ impl Engine {
         Ok(next)
     }
 
-    /// Writes (or removes) a table definition, durably, before the catalog changes.
-    pub(crate) fn persist_table(
-        &self,
-        def: &TableDef,
-        removed: bool,
-        next_table_id: Option<u32>,
-    ) -> Result<()> {
+    /// Writes (or removes) a table definition, durably, on its own (a change that
+    /// touches nothing else, such as tags). A change that must commit together with
+    /// other catalog state stages the definition in its writer job instead
+    /// ([`Inner::stage_table_def`]).
+    pub(crate) fn persist_table(&self, def: &TableDef) -> Result<()> {
         let mut staging = Staging::default();
-        let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
-        if removed {
-            staging.remove(&self.inner.meta, key);
-            // A deleted table's TTL setting goes with it, in the same batch (its id is
-            // never reused, so this only tidies up).
-            staging.remove(&self.inner.meta, crate::ttl::ttl_key(def.id));
-        } else {
-            staging.insert(&self.inner.meta, key, def.encode());
-        }
-        if let Some(id) = next_table_id {
-            staging.insert(&self.inner.meta, b"next_table_id", id.to_be_bytes());
-        }
+        self.inner.stage_table_def(&mut staging, def, false, None);
         let durability = (!self.inner.config.in_memory).then_some(PersistMode::SyncData);
         self.inner
             .commit_outside(staging, durability, "storing a table definition")
@@ -1509,9 +1496,39 @@ impl Engine {
     pub(crate) fn publish_table(&self, table: TableRef) {
         write(&self.inner.tables).insert(table.def.name.clone(), table);
     }
+}
 
+/// The catalog's durable and published state, changed by writer jobs (see `tables.rs`).
+impl Inner {
+    /// Stages a table definition, or its removal (with its TTL setting), and the next
+    /// table id to hand out, into a writer job's batch: the definition commits together
+    /// with whatever else the job changes (a stream, an index, a backfill cursor), so a
+    /// catalog change is applied whole or not at all.
+    pub(crate) fn stage_table_def(
+        &self,
+        staging: &mut Staging,
+        def: &TableDef,
+        removed: bool,
+        next_table_id: Option<u32>,
+    ) {
+        let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
+        if removed {
+            staging.remove(&self.meta, key);
+            // A deleted table's TTL setting goes with it (its id is never reused, so
+            // this only tidies up).
+            staging.remove(&self.meta, crate::ttl::ttl_key(def.id));
+        } else {
+            staging.insert(&self.meta, key, def.encode());
+        }
+        if let Some(id) = next_table_id {
+            staging.insert(&self.meta, b"next_table_id", id.to_be_bytes());
+        }
+    }
+
+    /// Takes a table out of the catalog: from now on writes to it find no table. Run
+    /// on the writer (in a job), so every write queued before it still commits.
     pub(crate) fn unpublish_table(&self, name: &str) -> Option<TableRef> {
-        let t = write(&self.inner.tables).remove(name);
+        let t = write(&self.tables).remove(name);
         if let Some(t) = &t {
             t.stats.deleted.store(true, Ordering::Release);
         }

@@ -9,9 +9,9 @@ use crate::catalog::{
     validate_table_name, validate_tags, validate_throughput,
 };
 use crate::error::{Error, Result};
-use crate::index::{IndexUpdate, plan_updates};
+use crate::index::{IndexUpdate, LiveIndex, plan_updates};
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
-use crate::store::{Engine, lock, now_ms};
+use crate::store::{Engine, lock, now_ms, write};
 use crate::stream::{StreamDef, StreamViewType};
 
 /// A table's lifecycle state as DescribeTable reports it.
@@ -158,18 +158,21 @@ impl Engine {
             tags: input.tags.iter().cloned().collect(),
             indexes,
         };
-        self.persist_table(&def, false, Some(next_id))?;
         let table = Arc::new(Table {
             stats: Arc::new(TableStats::with_indexes(&def.indexes)),
             def,
         });
-        if let Some(view) = stream_view {
-            // The stream is live before the table is visible, so no write can miss it.
-            let t = Arc::clone(&table);
-            self.control(Box::new(move |inner, batch| {
-                inner.enable_stream(&t, view, batch).map(|_| ())
-            }))?;
-        }
+        // The definition and its stream commit together, in one writer job: a refused
+        // or failed job leaves no trace. The stream is live before the table is
+        // visible, so no write can miss it.
+        let t = Arc::clone(&table);
+        self.control(Box::new(move |inner, batch| {
+            if let Some(view) = stream_view {
+                inner.enable_stream(&t, view, batch)?;
+            }
+            inner.stage_table_def(batch, &t.def, false, Some(next_id));
+            Ok(())
+        }))?;
         self.publish_table(Arc::clone(&table));
         // Tables are usable as soon as CreateTable returns, as in DynamoDB Local.
         Ok(self.describe(&table, TableStatus::Active))
@@ -194,22 +197,23 @@ impl Engine {
     pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
         let _guard = lock(&self.inner.catalog_lock);
         let t = self.control_table(name)?;
-        self.persist_table(&t.def, true, None)?;
-        self.unpublish_table(name);
-        let desc = self.describe(&t, TableStatus::Deleting);
-        // Writes queued before the delete may still commit (with their stream records);
-        // then the stream closes, staying readable until retention trims it, and the
-        // items go.
+        // One writer job, ordered with the writes: those queued before the delete
+        // commit (with their stream records), later ones find no table. The
+        // definition's removal, the stream's end (it stays readable until retention
+        // trims it) and the backfill cursors commit together, or none of them does.
         let closing = Arc::clone(&t);
         self.control(Box::new(move |inner, batch| {
+            inner.stage_table_def(batch, &closing.def, true, None);
             inner.disable_stream(&closing, batch);
             // A backfill still running stops at its next step (the table is deleted);
             // its cursor goes with the table.
             for index in &closing.def.indexes {
                 batch.remove(&inner.meta, crate::backfill::cursor_key(index.id));
             }
+            inner.unpublish_table(&closing.def.name);
             Ok(())
         }))?;
+        let desc = self.describe(&t, TableStatus::Deleting);
         self.purge_table_items(t.def.id);
         for index in &t.def.indexes {
             self.purge_table_items(index.id);
@@ -291,71 +295,86 @@ impl Engine {
             &input.index_updates,
             input.attribute_definitions.as_deref(),
         )?;
-        if let Some(spec) = input.stream {
-            let view = spec.enabling()?;
-            let enabled = self.table_stream(&t).is_some();
-            match (view, enabled) {
-                (Some(_), true) => {
-                    return Err(Error::validation(format!(
-                        "Table already has an enabled stream: TableName: {name}"
-                    )));
-                }
-                (None, false) => {
-                    return Err(Error::validation(format!(
-                        "Table already has streams disabled: TableName: {name}"
-                    )));
-                }
-                (Some(view), false) => {
-                    let target = Arc::clone(&t);
-                    self.control(Box::new(move |inner, batch| {
-                        inner.enable_stream(&target, view, batch).map(|_| ())
-                    }))?;
-                }
-                (None, true) => {
-                    let target = Arc::clone(&t);
-                    self.control(Box::new(move |inner, batch| {
-                        inner.disable_stream(&target, batch);
-                        Ok(())
-                    }))?;
+        // A stream change is checked here and applied below, in the same writer job as
+        // the new definition.
+        let stream_change = match input.stream {
+            None => None,
+            Some(spec) => {
+                let view = spec.enabling()?;
+                match (view, self.table_stream(&t).is_some()) {
+                    (Some(_), true) => {
+                        return Err(Error::validation(format!(
+                            "Table already has an enabled stream: TableName: {name}"
+                        )));
+                    }
+                    (None, false) => {
+                        return Err(Error::validation(format!(
+                            "Table already has streams disabled: TableName: {name}"
+                        )));
+                    }
+                    (view, _) => Some(view),
                 }
             }
-        }
-        if let Some(mut index) = build {
-            // The id is taken for good before any entry is written under it.
-            index.id = self.allocate_table_id()?;
-            if let Some(slot) = def.indexes.iter_mut().find(|i| i.name == index.name) {
-                slot.id = index.id;
-            }
-            self.persist_table(&t.def, false, Some(index.id + 1))?;
-            // The writer keeps the index before its definition is stored, so a write
-            // that commits after the definition can be seen always maintains it. If
-            // that fails, the definition never names the index; entries written under
-            // its id are garbage under an id that is never reused.
-            self.start_index(&t, index.clone())?;
-            let desc = self.replace_def(&t, def);
-            match &desc {
-                // UpdateTable returns while the backfill runs (CREATING, Backfilling),
-                // as DynamoDB's does; see `backfill.rs`.
-                Ok(_) => self.spawn_backfill(Arc::clone(&t), index.id),
-                Err(_) => {
-                    let _ = self.stop_index(&t, index.id);
+        };
+        let build = match build {
+            Some(mut index) => {
+                // The id is taken in the same commit as the definition that names it.
+                index.id = self.allocate_table_id()?;
+                if let Some(slot) = def.indexes.iter_mut().find(|i| i.name == index.name) {
+                    slot.id = index.id;
                 }
+                Some(index)
             }
-            return desc;
+            None => None,
+        };
+        // One writer job, ordered with the writes: the stream change, the indexes the
+        // writer keeps (a new one from this commit on, so every later write maintains
+        // it; a dropped one no more) and the new definition commit together, or none
+        // of them does.
+        let (target, new_def) = (Arc::clone(&t), def.clone());
+        let (built, dropped) = (build.clone(), drop.as_ref().map(|i| i.id));
+        self.control(Box::new(move |inner, batch| {
+            match stream_change {
+                Some(Some(view)) => {
+                    inner.enable_stream(&target, view, batch)?;
+                }
+                Some(None) => inner.disable_stream(&target, batch),
+                None => {}
+            }
+            if built.is_some() || dropped.is_some() {
+                let mut live = (*target.stats.live_indexes()).clone();
+                if let Some(id) = dropped {
+                    live.retain(|l| l.def.id != id);
+                    batch.remove(&inner.meta, crate::backfill::cursor_key(id));
+                }
+                if let Some(index) = &built {
+                    live.push(LiveIndex::new(index.clone()));
+                }
+                *write(&target.stats.indexes) = Arc::new(live);
+            }
+            let next_table_id = built.as_ref().map(|i| i.id + 1);
+            inner.stage_table_def(batch, &new_def, false, next_table_id);
+            Ok(())
+        }))?;
+        let table = Arc::new(Table {
+            def,
+            stats: Arc::clone(&t.stats),
+        });
+        self.publish_table(Arc::clone(&table));
+        // UpdateTable returns while the backfill runs (CREATING, Backfilling), as
+        // DynamoDB's does; see `backfill.rs`.
+        if let Some(index) = build {
+            self.spawn_backfill(Arc::clone(&t), index.id);
         }
-        if let Some(index) = &drop {
-            self.stop_index(&t, index.id)?;
-        }
-        let desc = self.replace_def(&t, def)?;
         if let Some(index) = drop {
             self.purge_table_items(index.id);
         }
-        Ok(desc)
+        Ok(self.describe(&table, TableStatus::Active))
     }
 
     /// Stores and publishes a new definition of table `t` (under the catalog lock).
     pub(crate) fn replace_def(&self, t: &Table, def: TableDef) -> Result<TableDescription> {
-        self.persist_table(&def, false, None)?;
+        self.persist_table(&def)?;
         let table = Arc::new(Table {
             def,
             stats: Arc::clone(&t.stats),

@@ -456,6 +456,64 @@ fn below_the_disk_reserve_writes_are_refused_and_reads_go_on() {
 }
 
 #[test]
+fn a_refused_catalog_change_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (engine, _) = open_with(dir.path(), 0);
+        create_table(&engine);
+        engine.shutdown();
+    }
+    let check = |engine: &Engine| {
+        let d = engine.describe_table("tbl").unwrap();
+        assert!(d.stream_enabled, "the stream is as it was");
+        assert_eq!(d.def.indexes.len(), 1, "the indexes are as they were");
+        let (names, _) = engine.list_tables(None, None).unwrap();
+        assert_eq!(names, ["tbl"]);
+    };
+    {
+        // Every catalog change is one writer job, refused whole below the reserve.
+        let (engine, seen) = open_with(dir.path(), u64::MAX / 4);
+        let refused = |r: Result<crate::tables::TableDescription>| match r {
+            Err(Error::Unavailable(m)) => assert!(m.starts_with("The disk is full"), "{m}"),
+            other => panic!("refused below the reserve, got {other:?}"),
+        };
+        refused(engine.delete_table("tbl"));
+        refused(engine.update_table(
+            "tbl",
+            crate::tables::UpdateTableInput {
+                stream: Some(StreamSpecification {
+                    enabled: false,
+                    view_type: None,
+                }),
+                index_updates: vec![crate::index::IndexUpdate::Delete("by_g".into())],
+                ..Default::default()
+            },
+        ));
+        let mut other = CreateTableInput {
+            name: "other".into(),
+            attribute_definitions: vec![KeyAttribute {
+                name: "pk".into(),
+                key_type: KeyType::S,
+            }],
+            key_schema: vec![("pk".into(), KeyRole::Hash)],
+            billing_mode: Some(BillingMode::PayPerRequest),
+            ..Default::default()
+        };
+        other.stream = Some(StreamSpecification {
+            enabled: true,
+            view_type: Some(crate::stream::StreamViewType::KeysOnly),
+        });
+        refused(engine.create_table(other));
+        check(&engine);
+        assert!(lock(&seen).is_empty());
+        engine.shutdown();
+    }
+    // Nothing of them was stored either.
+    let (engine, _) = open_with(dir.path(), 0);
+    check(&engine);
+}
+
+#[test]
 fn a_periodic_loop_outlives_a_panicking_run() {
     let (engine, _seen, _dir) = open();
     let runs = Arc::new(AtomicUsize::new(0));
