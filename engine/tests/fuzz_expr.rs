@@ -28,7 +28,7 @@ use proptest::test_runner::TestCaseError;
 static PARSED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
 /// Cases of the default run (about a minute in a debug build on the CI machine).
-const CASES_DEFAULT: u32 = 10_000;
+const CASES_DEFAULT: u32 = 25_000;
 
 fn number() -> impl Strategy<Value = AttributeValue> {
     fuzz_support::number_text()

@@ -37,7 +37,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 /// Cases of the default run (about a minute in a debug build on the CI machine).
-const CASES_DEFAULT: u32 = 600;
+const CASES_DEFAULT: u32 = 1_200;
 /// Writes per case at most.
 const OPS_MAX: usize = 16;
 const TABLE_SHARDS: u16 = 3;

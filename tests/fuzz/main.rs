@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
 /// Cases of the default run (about a minute in a debug build on the CI machine).
-const CASES_DEFAULT: u32 = 1_500;
+const CASES_DEFAULT: u32 = 2_500;
 /// A table no generated request names: the PutItem after each case goes there.
 const CANARY: &str = "Canary.0";
 /// The tables the requests name (created before the run and again whenever a request
