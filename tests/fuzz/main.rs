@@ -63,50 +63,12 @@ type KnownFailing = (&'static str, fn(&Case) -> bool);
 /// Inputs that reach bugs already reported, kept out of the default run until the fixes
 /// land (`EDDY_FUZZ_KNOWN_FAILING=1` lets them through). Each entry: what is wrong, and
 /// the predicate that recognises such a request.
-const KNOWN_FAILING: &[KnownFailing] = &[(
-    "issue 13: a Query whose key condition compares a key with a value of about 65,519 \
-     bytes or more panics a tokio worker inside lsm-tree (`keys can be 65535 bytes in \
-     length`) and the connection closes unanswered; Query does not apply the 2,048 / \
-     1,024-byte key limits. Found by this fuzzer (seed 1796592818705232172), shrunk to: \
-     Query {TableName: t_bin (pk B, sk S), KeyConditionExpression: \"pk = :kc0 AND sk = \
-     :kc1\", :kc0 {B: AA==}, :kc1 {S: 'a' x 65,519}}",
-    query_with_storage_sized_value,
-)];
-
-/// Values a request names of `min` bytes or more: the S and B values of its
-/// ExpressionAttributeValues, legacy KeyConditions / QueryFilter, and ExclusiveStartKey.
-fn has_value_of(body: &Value, min: usize) -> bool {
-    let long = |v: &Value| {
-        v.get("S")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.len() >= min)
-            || v.get("B")
-                .and_then(Value::as_str)
-                .is_some_and(|b| b.len() / 4 * 3 >= min)
-    };
-    let maps = ["ExpressionAttributeValues", "ExclusiveStartKey"];
-    let in_maps = maps
-        .iter()
-        .filter_map(|m| body.get(*m).and_then(Value::as_object))
-        .flat_map(|m| m.values())
-        .any(long);
-    let legacy = ["KeyConditions", "QueryFilter"]
-        .iter()
-        .filter_map(|m| body.get(*m).and_then(Value::as_object))
-        .flat_map(|m| m.values())
-        .filter_map(|c| c.get("AttributeValueList").and_then(Value::as_array))
-        .flatten()
-        .any(long);
-    in_maps || legacy
-}
-
-fn query_with_storage_sized_value(case: &Case) -> bool {
-    case.op == "Query" && has_value_of(&case.body, STORAGE_SIZED_VALUE_BYTES)
-}
-
-/// Values this large and larger reach lsm-tree's key-size assertion when they become a
-/// range bound (65,535 bytes less the bytes of the key's prefix).
-const STORAGE_SIZED_VALUE_BYTES: usize = 65_000;
+const KNOWN_FAILING: &[KnownFailing] = &[
+    // Empty: the Query that compared a key with a value of about 65,519 bytes or more
+    // (found by this fuzzer, seed 1796592818705232172) panicked a tokio worker inside
+    // lsm-tree until Query applied the key limits; its reproducer is
+    // `query_with_a_storage_sized_key_value_is_a_validation_error` below.
+];
 
 const OPERATIONS: &[&str] = &[
     "PutItem",
@@ -1204,7 +1166,6 @@ fn breakage() -> impl Strategy<Value = Breakage> {
 
 #[derive(Debug, Clone)]
 struct Case {
-    op: &'static str,
     /// `X-Amz-Target`, or none.
     target: Option<String>,
     body: Value,
@@ -1319,7 +1280,6 @@ fn request(known: Known) -> impl Strategy<Value = Case> {
                             define_index_keys(&mut body);
                         }
                         Case {
-                            op,
                             target,
                             body: Value::Object(body),
                             breakage,
@@ -1699,8 +1659,7 @@ fn fuzz_requests() {
 }
 
 // ---------------------------------------------------------------------------------
-// known failing: the reproducers of bugs found here or reported, switched on when the
-// fixes land (`cargo test --test fuzz -- --ignored`)
+// regressions: the reproducers of bugs found here or reported
 
 /// Sends `op` with `body` to a fresh server and returns the status and parsed body.
 fn reproduce(f: &Fixture, op: &str, body: Value) -> (StatusCode, Value) {
@@ -1710,8 +1669,9 @@ fn reproduce(f: &Fixture, op: &str, body: Value) -> (StatusCode, Value) {
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
+/// Issue 13: Query did not apply the key limits, and a 65,519-byte sort key value
+/// panicked a tokio worker.
 #[test]
-#[ignore = "KNOWN_FAILING (issue 13): Query does not apply the key limits; a 65,519-byte sort key value panics a tokio worker"]
 fn query_with_a_storage_sized_key_value_is_a_validation_error() {
     fuzz_support::install_panic_counter();
     let f = Fixture::new();
@@ -1737,8 +1697,9 @@ fn query_with_a_storage_sized_key_value_is_a_validation_error() {
     f.shutdown();
 }
 
+/// Issue 13: a GSI backfill over a 66,500-byte value panicked the writer, and every
+/// later write was a 503.
 #[test]
-#[ignore = "KNOWN_FAILING (issue 13): a GSI backfill over a 66,500-byte value panics the writer; every later write is a 503"]
 fn gsi_backfill_over_an_oversized_value_keeps_writes() {
     fuzz_support::install_panic_counter();
     let f = Fixture::new();
