@@ -13,9 +13,8 @@
 //! server's RSS (`VmRSS` of `/proc/<pid>/status`), the data directory's size, the
 //! requests done and the trigger's progress.
 //!
-//! It fails if RSS ever exceeds the budget (`--budget-mib`; the server's
-//! `--memory-budget-mib` default once the server has that flag, which the soak then
-//! passes through; until then `RSS_BUDGET_MIB_DEFAULT`), if RSS keeps rising over the
+//! It fails if RSS ever exceeds the budget (`--budget-mib`, passed to the server as its
+//! `--memory-budget-mib`; by default the server's default), if RSS keeps rising over the
 //! last half of the run (a least-squares slope above `--rise-mib-per-min`), or if any
 //! request fails.
 
@@ -43,12 +42,9 @@ const MINUTES_DEFAULT: f64 = 5.0;
 /// Requests per second, all clients together.
 const RATE_PER_S_DEFAULT: u64 = 400;
 const CLIENTS_DEFAULT: u64 = 32;
-/// The memory budget when the server does not document one. Eddy has no budget flag
-/// yet; issue 13 measured RSS climbing from 100 to 344 MB in 300 s of this kind of load,
-/// and to 1.1 GB with large values, while everything Eddy keeps by design (a 64 MiB item
-/// cache, fjall's memtables and block cache, the executor's instance pool) fits well
-/// under this.
-const RSS_BUDGET_MIB_DEFAULT: u64 = 512;
+/// The memory budget the server runs with (`--memory-budget-mib`) and RSS is held to,
+/// unless `--budget-mib` says otherwise: the server's own default.
+const RSS_BUDGET_MIB_DEFAULT: u64 = eddy::budget::MEMORY_BUDGET_BYTES_DEFAULT / (1024 * 1024);
 /// RSS may grow this fast over the last half of the run at most (caches still warming);
 /// faster is a leak or an unbounded buffer.
 const RISE_MIB_PER_MIN_DEFAULT: f64 = 2.0;
@@ -63,7 +59,7 @@ const ITEMS_PER_PARTITION: u64 = 10;
 const STARTUP_TIMEOUT_MS: u64 = 20_000;
 const TABLE: &str = "soak";
 const SEEN_TABLE: &str = "soak_seen";
-/// The server flag the memory budget will have.
+/// The server's memory budget flag.
 const BUDGET_FLAG: &str = "--memory-budget-mib";
 
 #[derive(Debug, Clone)]
@@ -113,23 +109,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--clients and --rate must be positive".into());
     }
     Ok(a)
-}
-
-/// The server's own memory budget flag and its default, if it has one: `eddy serve
-/// --help` names it with `[default: N]`.
-fn server_budget() -> Option<Option<u64>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["serve", "--help"])
-        .output()
-        .ok()?;
-    let help = String::from_utf8_lossy(&out.stdout).into_owned();
-    let at = help.find(BUDGET_FLAG)?;
-    let rest = &help[at..];
-    let default = rest
-        .find("[default: ")
-        .filter(|d| !rest[..*d].contains("\n  -"))
-        .and_then(|d| rest[d + 10..].split(']').next()?.trim().parse().ok());
-    Some(default)
 }
 
 /// Starts the server on `data_dir` and returns it with its endpoint.
@@ -498,31 +477,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let server_budget = server_budget();
-    let budget_mib = args
-        .budget_mib
-        .or(server_budget.flatten())
-        .unwrap_or(RSS_BUDGET_MIB_DEFAULT);
-    let mut extra = Vec::new();
-    if server_budget.is_some() {
-        extra.push(BUDGET_FLAG.to_owned());
-        extra.push(budget_mib.to_string());
-    }
+    let budget_mib = args.budget_mib.unwrap_or(RSS_BUDGET_MIB_DEFAULT);
+    let extra = vec![BUDGET_FLAG.to_owned(), budget_mib.to_string()];
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut child, endpoint) = start_server(dir.path(), &extra);
     let pid = child.id();
     println!(
-        "soak: {} min at {} req/s from {} clients, guest {}, RSS budget {budget_mib} MiB ({}), rise at most {} MiB/min over the last half; server pid {pid}",
-        args.minutes,
-        args.rate_per_s,
-        args.clients,
-        args.guest,
-        if server_budget.is_some() {
-            "passed to the server"
-        } else {
-            "the server has no budget flag yet"
-        },
-        args.rise_mib_per_min
+        "soak: {} min at {} req/s from {} clients, guest {}, RSS budget {budget_mib} MiB (the server's --memory-budget-mib), rise at most {} MiB/min over the last half; server pid {pid}",
+        args.minutes, args.rate_per_s, args.clients, args.guest, args.rise_mib_per_min
     );
     let c = harness::client(&endpoint);
     create_tables(&c).await;
