@@ -151,7 +151,7 @@ impl TableApi for EngineTables {
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
-                let panic = crate::server::panic_text(panic.as_ref());
+                let panic = eddy_engine::panic_text(panic.as_ref());
                 tracing::error!(
                     operation,
                     panic = %panic,

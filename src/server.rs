@@ -303,19 +303,8 @@ impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
         let handler = &mut self.handler;
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
             Ok(polled) => polled.map(Ok),
-            Err(panic) => Poll::Ready(Err(panic_text(panic.as_ref()))),
+            Err(panic) => Poll::Ready(Err(eddy_engine::panic_text(panic.as_ref()))),
         }
-    }
-}
-
-/// The text of a caught panic's payload.
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
     }
 }
 

@@ -52,7 +52,7 @@ pub use crate::catalog::{
     key_type_descriptor, validate_table_name,
 };
 pub use crate::codec::{decode_item, encode_item};
-pub use crate::error::{CancellationReason, Error, Result};
+pub use crate::error::{CancellationReason, Error, Result, panic_text};
 pub use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
     StorageState, WriterState,

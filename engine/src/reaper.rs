@@ -182,7 +182,7 @@ pub(crate) fn start_reaper(inner: &Arc<Inner>) {
                     Ok(false) => return,
                     Err(panic) => eprintln!(
                         "eddy: eddy-reaper: a round panicked ({}); the loop goes on",
-                        crate::store::panic_message(&*panic)
+                        crate::error::panic_text(&*panic)
                     ),
                 }
                 std::thread::sleep(Duration::from_millis(REAP_INTERVAL_MS));

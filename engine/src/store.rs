@@ -36,7 +36,6 @@
 //! to fjall's table and journal files, so that freeing a deleted file happens on its
 //! thread and not under fjall's version lock. It is emptied on every open.
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -51,7 +50,7 @@ use crate::buffers::{NoRoom, WriteBuffers};
 use crate::cache::ItemCache;
 use crate::catalog::{Table, TableDef, TableRef, TableStats, is_deleted};
 use crate::codec::decode_item;
-use crate::error::{CancellationReason, Error, Result};
+use crate::error::{CancellationReason, Error, Result, panic_text};
 use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskGuard, FatalHook, FaultKind, Health,
     JOURNAL_ENTRY_OVERHEAD_BYTES, StorageState, Vitals, WriterState,
@@ -476,7 +475,7 @@ impl Engine {
                         Ok(false) => return,
                         Err(panic) => eprintln!(
                             "eddy: {thread}: a run panicked ({}); the loop goes on",
-                            panic_message(&*panic)
+                            panic_text(&*panic)
                         ),
                     }
                 }
@@ -645,7 +644,7 @@ fn writer_main(inner: &Inner, rx: Receiver<Job>) {
             FaultKind::WriterCrashed,
             format!(
                 "the writer thread panicked outside any one write: {}",
-                panic_message(&*panic)
+                panic_text(&*panic)
             ),
         );
     }
@@ -859,7 +858,7 @@ fn contain<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(panic) => {
-            let message = panic_message(&*panic);
+            let message = panic_text(&*panic);
             eprintln!(
                 "eddy: {what} panicked ({message}); it fails alone and nothing of it is written"
             );
@@ -870,24 +869,13 @@ fn contain<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// The text a panic was raised with.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
-}
-
 /// Runs a completion, so that one whose code panics (it is the caller's) does not take
 /// the writer down; its write is committed either way.
 fn answer<T>(done: Completion<T>, r: Result<T>) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| done(r))) {
         eprintln!(
             "eddy: a write's completion panicked ({}); the write itself stands",
-            panic_message(&*panic)
+            panic_text(&*panic)
         );
     }
 }
@@ -1031,7 +1019,7 @@ fn commit_group(inner: &Inner, jobs: Vec<Job>, durability: Option<PersistMode>) 
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.publish_heads(&group.heads))) {
         eprintln!(
             "eddy: a commit listener panicked ({}); the commit stands",
-            panic_message(&*panic)
+            panic_text(&*panic)
         );
     }
     for o in outcomes {

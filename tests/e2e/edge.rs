@@ -11,10 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::api::{deploy, get, guest, wait_until};
@@ -31,42 +28,18 @@ fn addr(server: &Server) -> String {
     server.endpoint.trim_start_matches("http://").to_owned()
 }
 
-/// Creates a table with a string key `id`.
-async fn create_table(c: &aws_sdk_dynamodb::Client, name: &str) {
-    c.create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A PutItem and a GetItem of item `id` through the SDK, which must both succeed.
+/// A PutItem and a GetItem of item `pk = id` through the SDK, which must both succeed.
 async fn put_and_get(c: &aws_sdk_dynamodb::Client, table: &str, id: &str) {
     c.put_item()
         .table_name(table)
-        .item("id", AttributeValue::S(id.to_owned()))
+        .item("pk", AttributeValue::S(id.to_owned()))
         .send()
         .await
         .unwrap_or_else(|e| panic!("PutItem {id}: {e:?}"));
     let got = c
         .get_item()
         .table_name(table)
-        .key("id", AttributeValue::S(id.to_owned()))
+        .key("pk", AttributeValue::S(id.to_owned()))
         .send()
         .await
         .unwrap_or_else(|e| panic!("GetItem {id}: {e:?}"));
@@ -147,7 +120,7 @@ async fn connections_that_never_finish_their_headers_are_closed_while_sdk_client
     let server = Server::start();
     let c = server.client();
     let table = table_name("edge-slow-headers");
-    create_table(&c, &table).await;
+    crate::control::create(&c, &table, false).await;
 
     let started = Instant::now();
     let target = addr(&server);
@@ -206,7 +179,7 @@ async fn a_body_that_stops_arriving_is_answered_408_after_the_body_timeout_and_o
     let server = Server::start();
     let c = server.client();
     let table = table_name("edge-slow-body");
-    create_table(&c, &table).await;
+    crate::control::create(&c, &table, false).await;
     let target = addr(&server);
 
     // Announces 100,000 bytes, sends 13: on the DynamoDB route and on /v1.

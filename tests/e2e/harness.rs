@@ -82,6 +82,24 @@ impl Server {
         client(&self.endpoint)
     }
 
+    /// The server's process id.
+    #[allow(
+        dead_code,
+        reason = "the soak (tests/soak), which shares this file, uses it"
+    )]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the server ended, if it has.
+    #[allow(
+        dead_code,
+        reason = "the soak (tests/soak), which shares this file, uses it"
+    )]
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub fn streams_client(&self) -> aws_sdk_dynamodbstreams::Client {
         streams_client(&self.endpoint)
     }

@@ -25,9 +25,9 @@
 )]
 mod harness;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -56,7 +56,6 @@ const LARGE_VALUE_BYTES_MAX: usize = 40 * 1024;
 const SMALL_VALUE_BYTES_MAX: usize = 1_000;
 /// Items per partition: Query reads one partition.
 const ITEMS_PER_PARTITION: u64 = 10;
-const STARTUP_TIMEOUT_MS: u64 = 20_000;
 const TABLE: &str = "soak";
 const SEEN_TABLE: &str = "soak_seen";
 /// The server's memory budget flag.
@@ -109,33 +108,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--clients and --rate must be positive".into());
     }
     Ok(a)
-}
-
-/// Starts the server on `data_dir` and returns it with its endpoint.
-fn start_server(data_dir: &Path, extra: &[String]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start eddy");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if !sent && let Some(rest) = line.strip_prefix("Eddy is listening on ") {
-                let _ = tx.send(rest.trim().to_owned());
-                sent = true;
-            }
-        }
-    });
-    let endpoint = rx
-        .recv_timeout(Duration::from_millis(STARTUP_TIMEOUT_MS))
-        .expect("eddy printed its endpoint");
-    (child, endpoint)
 }
 
 /// One plain HTTP/1.1 request (the `/v1` API); returns the status and body.
@@ -478,10 +450,10 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> ExitCode {
     let budget_mib = args.budget_mib.unwrap_or(RSS_BUDGET_MIB_DEFAULT);
-    let extra = vec![BUDGET_FLAG.to_owned(), budget_mib.to_string()];
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (mut child, endpoint) = start_server(dir.path(), &extra);
-    let pid = child.id();
+    let budget = budget_mib.to_string();
+    let mut server = harness::Server::start_in(dir.path(), &[BUDGET_FLAG, &budget]);
+    let (endpoint, pid) = (server.endpoint.clone(), server.pid());
     println!(
         "soak: {} min at {} req/s from {} clients, guest {}, RSS budget {budget_mib} MiB (the server's --memory-budget-mib), rise at most {} MiB/min over the last half; server pid {pid}",
         args.minutes, args.rate_per_s, args.clients, args.guest, args.rise_mib_per_min
@@ -518,7 +490,7 @@ async fn run(args: Args) -> ExitCode {
         let wait = next.min(duration).saturating_sub(started.elapsed());
         tokio::time::sleep(wait).await;
         let t = started.elapsed();
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = server.exited() {
             exited = Some(status);
             break;
         }
@@ -552,8 +524,7 @@ async fn run(args: Args) -> ExitCode {
     for c in clients {
         let _ = c.await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill9();
 
     let mut failures = Vec::new();
     if let Some(status) = exited {

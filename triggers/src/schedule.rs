@@ -476,7 +476,7 @@ fn fire(
         fire_once(inner, e, def, at, next)
     }))
     .unwrap_or_else(|panic| {
-        let message = crate::executor::panic_text(panic.as_ref());
+        let message = eddy_engine::panic_text(panic.as_ref());
         tracing::error!(schedule = %def.name, panic = %message, "a schedule firing panicked");
         Err(format!("the firing failed in the host: {message}"))
     });

@@ -430,8 +430,12 @@ fn partial_failures_retry_from_the_lowest_failed_record_then_go_to_the_failure_d
         first, "o5",
         "the batch resumes at the failed record: {records}"
     );
-    let m = rt.get(&id).unwrap()["Metrics"].clone();
-    assert!(m["SentToFailureDestination"].as_u64().unwrap() >= 1, "{m}");
+    // The metric is counted just after the failure record is written.
+    let metrics = || rt.get(&id).unwrap()["Metrics"].clone();
+    wait_until("the failure destination's metric", || {
+        metrics()["SentToFailureDestination"].as_u64() >= Some(1)
+    });
+    let m = metrics();
     assert!(m["Retries"].as_u64().unwrap() >= 2, "{m}");
     rt.shutdown();
 }

@@ -499,7 +499,7 @@ impl Executor {
         let outcome = match ran {
             Ok(outcome) => outcome,
             Err(panic) => {
-                let message = panic_text(panic.as_ref());
+                let message = eddy_engine::panic_text(panic.as_ref());
                 tracing::error!(
                     function = %deployment.name,
                     version = deployment.version,
@@ -546,17 +546,6 @@ impl Executor {
         };
         function.logs.extend(&logs);
         (result, logs, duration)
-    }
-}
-
-/// The text of a caught panic's payload.
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
     }
 }
 

@@ -250,7 +250,7 @@ impl Consumer {
                         _ => 1,
                     };
                     panicked = Some((at, rounds));
-                    let message = crate::executor::panic_text(panic.as_ref());
+                    let message = eddy_engine::panic_text(panic.as_ref());
                     self.round_panicked(&mut pos, rounds, &message);
                 }
             }
@@ -436,7 +436,7 @@ impl Consumer {
             Ok(false) => {}
             Err(panic) => tracing::error!(
                 trigger = %self.mapping.id,
-                panic = %crate::executor::panic_text(panic.as_ref()),
+                panic = %eddy_engine::panic_text(panic.as_ref()),
                 "giving up a failed batch panicked too; it is retried"
             ),
         }
@@ -601,7 +601,7 @@ impl Consumer {
         invoke: impl FnOnce() -> Result<String, Failure>,
     ) -> Result<String, Failure> {
         std::panic::catch_unwind(AssertUnwindSafe(invoke)).unwrap_or_else(|panic| {
-            let message = crate::executor::panic_text(panic.as_ref());
+            let message = eddy_engine::panic_text(panic.as_ref());
             tracing::error!(
                 trigger = %self.mapping.id,
                 shard = self.shard,
@@ -835,7 +835,7 @@ impl Consumer {
             .unwrap_or_else(|panic| {
                 Err(format!(
                     "the host failed: {}",
-                    crate::executor::panic_text(panic.as_ref())
+                    eddy_engine::panic_text(panic.as_ref())
                 ))
             });
             match sent {
