@@ -603,6 +603,23 @@ pub fn is_deleted(t: &Table) -> bool {
     t.stats.deleted.load(Ordering::Acquire)
 }
 
+/// An `ExclusiveStartKey` that is not a key of the table or index: DynamoDB's message
+/// names the rule it breaks after "The provided starting key is invalid: " (a key of
+/// the wrong shape, or a key value over its size limit).
+pub(crate) fn invalid_start_key(e: Error) -> Error {
+    match e {
+        Error::Validation(m) => Error::Validation(format!(
+            "The provided starting key is invalid: {}",
+            if m.starts_with("The provided key element does not match the schema") {
+                "The provided key element does not match the schema"
+            } else {
+                m.as_str()
+            }
+        )),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

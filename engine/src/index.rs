@@ -40,11 +40,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{
     BillingMode, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput, check_not_empty_key,
-    check_partition_key_size, check_sort_key_size, constraint_errors, key_type_descriptor,
-    name_errors, resolve_key_schema, validate_throughput,
+    check_partition_key_size, check_sort_key_size, constraint_errors, invalid_start_key,
+    key_type_descriptor, name_errors, resolve_key_schema, validate_throughput,
 };
 use crate::error::{Error, Result};
-use crate::items::invalid_start_key;
 use crate::keys::{check_storage_key, encode_key_value, item_key};
 use crate::limits::{
     GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,

@@ -9,6 +9,7 @@ use std::ops::Bound;
 
 use crate::catalog::{
     KeySchema, TableRef, check_not_empty_key, check_partition_key_size, check_sort_key_size,
+    invalid_start_key,
 };
 use crate::error::{Error, Result};
 use crate::expr::legacy::{
@@ -922,23 +923,6 @@ fn check_limit(limit: Option<usize>) -> Result<Option<usize>> {
 /// The storage key an `ExclusiveStartKey` of a table names.
 fn start_key(table: &TableRef, esk: &Item) -> Result<Vec<u8>> {
     storage_key_of(table, esk).map_err(invalid_start_key)
-}
-
-/// An `ExclusiveStartKey` that is not a key of the table or index: DynamoDB's message
-/// names the rule it breaks after "The provided starting key is invalid: " (a key of
-/// the wrong shape, or a key value over its size limit).
-pub(crate) fn invalid_start_key(e: Error) -> Error {
-    match e {
-        Error::Validation(m) => Error::Validation(format!(
-            "The provided starting key is invalid: {}",
-            if m.starts_with("The provided key element does not match the schema") {
-                "The provided key element does not match the schema"
-            } else {
-                m.as_str()
-            }
-        )),
-        other => other,
-    }
 }
 
 /// The index `IndexName` names, checked against the read's consistency.
