@@ -14,9 +14,11 @@
 //! requests done and the trigger's progress.
 //!
 //! It fails if RSS ever exceeds the budget (`--budget-mib`, passed to the server as its
-//! `--memory-budget-mib`; by default the server's default), if RSS keeps rising over the
-//! last half of the run (a least-squares slope above `--rise-mib-per-min`), or if any
-//! request fails.
+//! `--memory-budget-mib`; by default the server's default), if RSS keeps rising at the
+//! end of the run (the median of its last quarter more than `--rise-percent` of the
+//! budget above the median of the quarter before: a median, because RSS moves by tens
+//! of MiB with every memtable flush and compaction, which a slope over a few minutes
+//! mistakes for a trend), or if any request fails.
 
 #[path = "../e2e/harness.rs"]
 #[allow(
@@ -38,16 +40,18 @@ use aws_sdk_dynamodb::types::{
 };
 
 /// Minutes of load, unless `--minutes` or `EDDY_SOAK_MINUTES` say otherwise.
-const MINUTES_DEFAULT: f64 = 5.0;
+const MINUTES_DEFAULT: f64 = 15.0;
 /// Requests per second, all clients together.
 const RATE_PER_S_DEFAULT: u64 = 400;
 const CLIENTS_DEFAULT: u64 = 32;
 /// The memory budget the server runs with (`--memory-budget-mib`) and RSS is held to,
 /// unless `--budget-mib` says otherwise: the server's own default.
 const RSS_BUDGET_MIB_DEFAULT: u64 = eddy::budget::MEMORY_BUDGET_BYTES_DEFAULT / (1024 * 1024);
-/// RSS may grow this fast over the last half of the run at most (caches still warming);
-/// faster is a leak or an unbounded buffer.
-const RISE_MIB_PER_MIN_DEFAULT: f64 = 2.0;
+/// The last quarter's median RSS may exceed the third quarter's by this percent of the
+/// budget at most; more is a leak or an unbounded buffer. (At the default budget that
+/// is 51 MiB: a leak of 14 MiB/min shows in a 15-minute run, of 41 MiB/min in a
+/// 5-minute one.)
+const RISE_PERCENT_DEFAULT: f64 = 5.0;
 const SAMPLE_EVERY_S: u64 = 10;
 /// Percent of the values that are large, and their sizes.
 const LARGE_VALUE_PERCENT: u64 = 20;
@@ -67,7 +71,7 @@ struct Args {
     rate_per_s: u64,
     clients: u64,
     budget_mib: Option<u64>,
-    rise_mib_per_min: f64,
+    rise_percent: f64,
     guest: String,
 }
 
@@ -80,7 +84,7 @@ fn parse_args() -> Result<Args, String> {
         rate_per_s: RATE_PER_S_DEFAULT,
         clients: CLIENTS_DEFAULT,
         budget_mib: None,
-        rise_mib_per_min: RISE_MIB_PER_MIN_DEFAULT,
+        rise_percent: RISE_PERCENT_DEFAULT,
         guest: "recorder".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -93,10 +97,10 @@ fn parse_args() -> Result<Args, String> {
             "--budget-mib" => {
                 a.budget_mib = Some(value()?.parse().map_err(|e| format!("--budget-mib: {e}"))?)
             }
-            "--rise-mib-per-min" => {
-                a.rise_mib_per_min = value()?
+            "--rise-percent" => {
+                a.rise_percent = value()?
                     .parse()
-                    .map_err(|e| format!("--rise-mib-per-min: {e}"))?
+                    .map_err(|e| format!("--rise-percent: {e}"))?
             }
             "--guest" => a.guest = value()?,
             // libtest's flags, passed by `cargo test -- …`.
@@ -417,6 +421,20 @@ fn trigger_metrics(endpoint: &str, id: &str) -> serde_json::Value {
         .map_or(serde_json::Value::Null, |v| v["Metrics"].clone())
 }
 
+/// The median of `values` (NaN for none).
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
 /// The least-squares slope of `points` (minutes, MiB), in MiB per minute.
 fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -455,8 +473,8 @@ async fn run(args: Args) -> ExitCode {
     let mut server = harness::Server::start_in(dir.path(), &[BUDGET_FLAG, &budget]);
     let (endpoint, pid) = (server.endpoint.clone(), server.pid());
     println!(
-        "soak: {} min at {} req/s from {} clients, guest {}, RSS budget {budget_mib} MiB (the server's --memory-budget-mib), rise at most {} MiB/min over the last half; server pid {pid}",
-        args.minutes, args.rate_per_s, args.clients, args.guest, args.rise_mib_per_min
+        "soak: {} min at {} req/s from {} clients, guest {}, RSS budget {budget_mib} MiB (the server's --memory-budget-mib), last quarter at most {}% of it above the third; server pid {pid}",
+        args.minutes, args.rate_per_s, args.clients, args.guest, args.rise_percent
     );
     let c = harness::client(&endpoint);
     create_tables(&c).await;
@@ -543,10 +561,27 @@ async fn run(args: Args) -> ExitCode {
         .filter(|(t, _)| *t >= half)
         .collect();
     let rise = slope(&second_half);
-    if rise > args.rise_mib_per_min {
+    let quarter = |q: f64| {
+        median(
+            samples
+                .iter()
+                .filter(|(t, _)| {
+                    *t >= args.minutes * (q - 1.0) / 4.0 && *t < args.minutes * q / 4.0 + 1e-9
+                })
+                .map(|(_, r)| *r)
+                .collect(),
+        )
+    };
+    let (third, last) = (quarter(3.0), quarter(4.0));
+    let rise_allowed = budget_mib as f64 * args.rise_percent / 100.0;
+    if third.is_nan() || last.is_nan() {
         failures.push(format!(
-            "RSS kept rising over the last half of the run: {rise:.2} MiB/min (at most {} allowed)",
-            args.rise_mib_per_min
+            "the run is too short to judge RSS's trend: no samples in a quarter of it (one every {SAMPLE_EVERY_S} s)"
+        ));
+    } else if last - third > rise_allowed {
+        failures.push(format!(
+            "RSS kept rising at the end of the run: the last quarter's median {last:.1} MiB is {:.1} MiB above the third quarter's {third:.1} MiB (at most {rise_allowed:.1} allowed)",
+            last - third
         ));
     }
     let errors = load.errors.load(Ordering::Relaxed);
@@ -559,7 +594,7 @@ async fn run(args: Args) -> ExitCode {
         failures.push(format!("{errors} requests failed; the first: {first:?}"));
     }
     println!(
-        "soak summary: {:.1} min, {} requests, {errors} errors, peak RSS {peak:.1} MiB (budget {budget_mib}), last-half slope {rise:.2} MiB/min, data dir {:.1} MiB",
+        "soak summary: {:.1} min, {} requests, {errors} errors, peak RSS {peak:.1} MiB (budget {budget_mib}), median RSS of the last two quarters {third:.1} and {last:.1} MiB, last-half slope {rise:.2} MiB/min, data dir {:.1} MiB",
         started.elapsed().as_secs_f64() / 60.0,
         load.requests.load(Ordering::Relaxed),
         mib(dir_bytes(dir.path()) as f64),
