@@ -684,7 +684,7 @@ fn function_json(f: &FunctionVersion) -> Value {
         "name": f.name(),
         "version": f.version(),
         "config": f.config(),
-        "deployed_at": rfc3339(f.deployed_at_ms()),
+        "deployed_at": eddy_engine::clock::rfc3339_ms(f.deployed_at_ms()),
         "deployed_at_ms": f.deployed_at_ms(),
         "origin": match f.origin() {
             Origin::Compiled => "compiled",
@@ -703,7 +703,7 @@ fn log_json(line: &LogLine) -> Value {
     json!({
         "invocation": line.invocation,
         "version": line.version,
-        "timestamp": rfc3339(line.timestamp_ms),
+        "timestamp": eddy_engine::clock::rfc3339_ms(line.timestamp_ms),
         "timestamp_ms": line.timestamp_ms,
         "level": line.level,
         "message": line.message,
@@ -904,30 +904,6 @@ fn duration_ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Milliseconds since the Unix epoch as RFC 3339 UTC (`2024-05-01T12:00:00.123Z`).
-fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 // Schedules
 
@@ -983,13 +959,6 @@ async fn delete_schedule(State(state): State<AppState>, Path(name): Path<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_714_564_800_000), "2024-05-01T12:00:00.000Z");
-    }
 
     #[test]
     fn query_config_names_the_bad_parameter() {

@@ -1044,7 +1044,9 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
 
 /// A stable UUID-shaped id for a table, from its storage id and creation time.
 fn table_id(id: u32, created_ms: u64) -> String {
-    let h = xxhash(&[&id.to_be_bytes()[..], &created_ms.to_be_bytes()[..]].concat());
+    let h = eddy_engine::hash::fnv1a_64(
+        &[&id.to_be_bytes()[..], &created_ms.to_be_bytes()[..]].concat(),
+    );
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         id,
@@ -1053,13 +1055,6 @@ fn table_id(id: u32, created_ms: u64) -> String {
         (h >> 24) & 0xfff,
         (created_ms ^ h) & 0xffff_ffff_ffff
     )
-}
-
-fn xxhash(bytes: &[u8]) -> u64 {
-    // FNV-1a: only needs to be stable and spread bits, not to resist attacks.
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[derive(Deserialize)]

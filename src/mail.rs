@@ -336,7 +336,7 @@ impl Mailer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let n = self.unkeyed.fetch_add(1, Ordering::Relaxed);
-        let hash = fnv1a_128(&[
+        let hash = eddy_engine::hash::fnv1a_128(&[
             function.as_bytes(),
             &nanos.to_le_bytes(),
             &n.to_le_bytes(),
@@ -439,24 +439,8 @@ fn record_key(function: &str, key: &str) -> Vec<u8> {
 /// the window of the module comment is recognizable. Collisions only cost that
 /// recognizability; deduplication looks up the key itself.
 fn keyed_message_id(function: &str, key: &str) -> String {
-    let hash = fnv1a_128(&[function.as_bytes(), key.as_bytes()]);
+    let hash = eddy_engine::hash::fnv1a_128(&[function.as_bytes(), key.as_bytes()]);
     format!("<{hash:032x}.{function}@{MESSAGE_ID_DOMAIN}>")
-}
-
-/// 128-bit FNV-1a over length-prefixed parts (so that `("ab", "c")` and `("a", "bc")`
-/// differ).
-fn fnv1a_128(parts: &[&[u8]]) -> u128 {
-    const OFFSET_BASIS: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013b;
-    let mut hash = OFFSET_BASIS;
-    for part in parts {
-        let len = (part.len() as u64).to_le_bytes();
-        for byte in len.iter().chain(part.iter()) {
-            hash ^= u128::from(*byte);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    hash
 }
 
 /// Parses one mailbox (`local@domain` or `Name <local@domain>`) of field `field`.
@@ -665,7 +649,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "eddy-mail-test-{}-{}",
             std::process::id(),
-            fnv1a_128(&[&SystemTime::now()
+            eddy_engine::hash::fnv1a_128(&[&SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_nanos()

@@ -3,6 +3,7 @@
 //! stream log. Also the one JSON form of a change record, shared with the trigger
 //! runtime's Lambda events.
 
+use eddy_engine::clock::now_ms;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -67,15 +68,9 @@ fn stream_by_arn(engine: &Engine, arn: &str) -> Result<Arc<StreamDef>, ApiError>
         .ok_or_else(|| stream_not_found(arn))
 }
 
-/// A shard id: `shardId-<20-digit stream creation ms>-<stream id><shard>` in hex,
-/// 41 characters (DynamoDB's are 28–65).
-pub fn shard_id(def: &StreamDef, shard: u16) -> String {
-    format!("shardId-{:020}-{:08x}{:04x}", def.created_ms, def.id, shard)
-}
-
 fn parse_shard_id(def: &StreamDef, id: &str) -> Option<u16> {
     let shard = u16::from_str_radix(id.get(id.len().checked_sub(4)?..)?, 16).ok()?;
-    (shard < def.shards && shard_id(def, shard) == id).then_some(shard)
+    (shard < def.shards && def.shard_id(shard) == id).then_some(shard)
 }
 
 #[derive(Deserialize)]
@@ -150,7 +145,7 @@ fn describe_stream(engine: &Engine, r: DescribeStreamRequest) -> Result<Vec<u8>,
                 range["EndingSequenceNumber"] =
                     json!(format_sequence_number(end.max(s.starting_seq)));
             }
-            json!({ "ShardId": shard_id(&def, s.shard), "SequenceNumberRange": range })
+            json!({ "ShardId": def.shard_id(s.shard), "SequenceNumberRange": range })
         })
         .collect();
     let mut key_schema =
@@ -171,7 +166,7 @@ fn describe_stream(engine: &Engine, r: DescribeStreamRequest) -> Result<Vec<u8>,
     if start + page.len() < shards.len()
         && let Some(last) = page.last()
     {
-        desc["LastEvaluatedShardId"] = json!(shard_id(&def, last.shard));
+        desc["LastEvaluatedShardId"] = json!(def.shard_id(last.shard));
     }
     Ok(json_bytes(&json!({ "StreamDescription": desc })))
 }
@@ -212,12 +207,6 @@ impl ShardIterator {
         };
         parts.next().is_none().then_some(it)
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `TrimmedDataAccessException` for reading `position` below the shard's trim horizon:
@@ -351,7 +340,7 @@ fn get_records(engine: &Engine, r: GetRecordsRequest) -> Result<Vec<u8>, ApiErro
             Error::TrimmedDataAccess(_) => trimmed(
                 it.position,
                 engine.trim_horizon(&def, it.shard),
-                &shard_id(&def, it.shard),
+                &def.shard_id(it.shard),
             ),
             other => other.into(),
         })?;

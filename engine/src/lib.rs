@@ -28,9 +28,11 @@ mod backfill;
 mod buffers;
 mod cache;
 mod catalog;
+pub mod clock;
 mod codec;
 mod error;
 pub mod expr;
+pub mod hash;
 mod health;
 mod index;
 mod items;
@@ -41,6 +43,7 @@ mod reaper;
 mod store;
 mod stored;
 mod stream;
+pub mod sync;
 mod tables;
 mod transact;
 mod ttl;
@@ -51,6 +54,7 @@ pub use crate::catalog::{
     BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
     key_type_descriptor, validate_table_name,
 };
+pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::error::{CancellationReason, Error, Result, panic_text};
 pub use crate::health::{
@@ -72,7 +76,7 @@ pub use crate::store::{
 pub use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
 pub use crate::stream::{
     CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
-    StreamRecord, StreamViewType, format_sequence_number, iso8601_ms, parse_sequence_number,
+    StreamRecord, StreamViewType, format_sequence_number, parse_sequence_number,
 };
 pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
 pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};

@@ -31,6 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{KeySchema, TableDef, TableRef};
+use crate::clock::iso8601_ms;
 use crate::codec::{decode_item, encode_item};
 use crate::error::{Error, Result};
 use crate::store::{Engine, Inner, Staging, lock, now_ms, read, write};
@@ -130,6 +131,16 @@ const STREAM_DEF_VERSION: u8 = 1;
 const RECORD_VERSION: u8 = 2;
 
 impl StreamDef {
+    /// The DynamoDB Streams id of one of this stream's shards
+    /// (`shardId-<created ms, 20 digits>-<stream id><shard>`), stable for the stream's
+    /// life and unique across streams of the same table.
+    pub fn shard_id(&self, shard: u16) -> String {
+        format!(
+            "shardId-{:020}-{:08x}{:04x}",
+            self.created_ms, self.id, shard
+        )
+    }
+
     fn encode(&self) -> Vec<u8> {
         let mut out = vec![STREAM_DEF_VERSION];
         out.extend(postcard::to_stdvec(self).unwrap_or_default());
@@ -313,26 +324,6 @@ pub(crate) fn decode_record(seq: u64, bytes: &[u8]) -> Result<StreamRecord> {
         new_image,
         old_image,
     })
-}
-
-/// An ISO-8601 UTC timestamp with milliseconds, as DynamoDB uses for stream labels.
-pub fn iso8601_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (h, mi, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}",
-        ms % 1000
-    )
 }
 
 /// Where a shard's records start and (when the stream is disabled) end.
@@ -778,13 +769,6 @@ mod tests {
         );
         assert_eq!(parse_sequence_number("12"), None);
         assert_eq!(parse_sequence_number("2000000000000000000001"), None);
-    }
-
-    #[test]
-    fn iso8601_labels() {
-        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000");
-        assert_eq!(iso8601_ms(1_431_379_293_291), "2015-05-11T21:21:33.291");
-        assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000");
     }
 
     #[test]

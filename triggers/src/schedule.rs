@@ -6,6 +6,7 @@
 //! Owns schedule definitions, their timer threads and their counters; knows nothing of
 //! HTTP.
 
+use eddy_engine::clock::now_ms;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -147,12 +148,6 @@ struct Inner {
 
 fn key(name: &str) -> Vec<u8> {
     format!("schedule/{name}").into_bytes()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Scheduler {

@@ -5,12 +5,12 @@
 //! Owns the log line shape, every log bound and the log file's format (JSON lines). Must
 //! not know wasmtime or where a line came from beyond its level and fields.
 
+use eddy_engine::clock::now_ms;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -330,12 +330,6 @@ fn truncate(text: &str, bytes_max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! `MaximumRetryAttempts`, as Lambda does for throttles where the batch did not reach
 //! the function.
 
+use eddy_engine::clock::now_us;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -130,7 +131,7 @@ struct WindowCtx {
 }
 
 fn iso_us(us: u64) -> String {
-    format!("{}Z", eddy_engine::iso8601_ms(us / 1000))
+    eddy_engine::clock::rfc3339_ms(us / 1000)
 }
 
 /// The first position at or after `ms` (epoch milliseconds) in a shard.
@@ -159,23 +160,13 @@ pub(crate) fn position_at(
     }
 }
 
-fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
 /// The lane of a record: a stable hash (FNV-1a) of its encoded keys, so an item always
 /// goes to the same lane, across restarts too.
 fn lane_of(r: &StreamRecord, lanes: u32) -> u32 {
     if lanes <= 1 {
         return 0;
     }
-    let h = encode_item(&r.keys)
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let h = eddy_engine::hash::fnv1a_64(&encode_item(&r.keys));
     (h % u64::from(lanes)) as u32
 }
 
@@ -739,7 +730,7 @@ impl Consumer {
             let extra = json!({
                 "window": { "start": iso_us(w.start_us), "end": iso_us(w.end_us) },
                 "state": if w.state.is_null() { json!({}) } else { w.state.clone() },
-                "shardId": format!("shardId-{:020}-{:08x}{:04x}", self.stream.created_ms, self.stream.id, self.shard),
+                "shardId": self.stream.shard_id(self.shard),
                 "eventSourceARN": cfg.stream_arn,
                 "isFinalInvokeForWindow": w.is_final,
                 "isWindowTerminatedEarly": false,
@@ -873,10 +864,7 @@ impl Consumer {
         let desc = engine.describe_table(table).map_err(|e| e.to_string())?;
         let first = &batch[0];
         let last = &batch[batch.len() - 1];
-        let shard_id = format!(
-            "shardId-{:020}-{:08x}{:04x}",
-            self.stream.created_ms, self.stream.id, self.shard
-        );
+        let shard_id = self.stream.shard_id(self.shard);
         let id = format!(
             "{}:{}:{}",
             self.mapping.id,

@@ -16,6 +16,7 @@ mod config;
 mod consumer;
 mod filter;
 
+use eddy_engine::clock::now_ms;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -178,12 +179,6 @@ pub(crate) struct Runtime {
     /// mapping's consumers and starts new ones, and two at once would leave two sets
     /// running on the same checkpoints.
     control: Mutex<()>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn config_key(id: &str) -> Vec<u8> {
