@@ -21,10 +21,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use base64::Engine as _;
-use eddy_triggers::schedule::{ScheduleError, ScheduleRequest};
-use eddy_triggers::stream::{MappingRequest, TriggerError};
+use eddy_triggers::schedule::ScheduleRequest;
+use eddy_triggers::stream::MappingRequest;
 use eddy_triggers::{
-    COMPONENT_BYTES_MAX, DeployError, FunctionConfig, FunctionVersion, InvokeError, LogLine, Origin,
+    COMPONENT_BYTES_MAX, DeployError, FunctionConfig, FunctionVersion, InvokeError, LogLine,
+    Origin, TriggerError,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -261,22 +262,13 @@ impl From<TriggerError> for Problem {
         match e {
             TriggerError::Invalid { field, message } => Problem::invalid(field, message),
             TriggerError::NotFound(message) => Problem::not_found(message),
-            TriggerError::LimitExceeded(message) => Problem::quota_exceeded(message),
-            TriggerError::Storage(message) => Problem::internal(message),
-        }
-    }
-}
-
-impl From<ScheduleError> for Problem {
-    fn from(e: ScheduleError) -> Problem {
-        match e {
-            ScheduleError::Invalid { field, message } => Problem::invalid(field, message),
-            ScheduleError::NotFound(message) => Problem::not_found(message),
-            ScheduleError::Conflict(message) => {
+            TriggerError::Conflict(message) => {
                 Problem::new(StatusCode::CONFLICT, "ResourceConflictException", message)
             }
-            ScheduleError::LimitExceeded(message) => Problem::quota_exceeded(message),
-            ScheduleError::Storage(message) => Problem::internal(message),
+            TriggerError::LimitExceeded(message) => Problem::quota_exceeded(message),
+            e @ (TriggerError::Storage(_)
+            | TriggerError::Corrupt { .. }
+            | TriggerError::Encode { .. }) => Problem::internal(e.to_string()),
         }
     }
 }
@@ -734,7 +726,9 @@ async fn create_trigger(
             .bytes,
     )?;
     let platform = state.platform.clone();
-    created(&blocking(move || platform.change_triggers(|t| t.create(&request))).await??)
+    created(&json!(
+        blocking(move || platform.change_triggers(|t| t.create(&request))).await??
+    ))
 }
 
 /// `GET /v1/triggers[?FunctionName=F][&EventSourceArn=A]`, as Lambda's
@@ -754,20 +748,19 @@ async fn list_triggers(State(state): State<AppState>, uri: Uri) -> ApiResult {
             }
         }
     }
-    let mappings: Vec<Value> = state
+    let mappings: Vec<_> = state
         .platform
         .triggers
         .list()
         .into_iter()
         .filter(|m| {
-            function.as_deref().is_none_or(|f| {
-                let arn = m["FunctionArn"].as_str().unwrap_or("");
-                arn == f || arn.rsplit_once(":function:").is_some_and(|(_, n)| n == f)
-            })
+            function
+                .as_deref()
+                .is_none_or(|f| m.function_arn == f || m.function_name == f)
         })
         .filter(|m| {
             source.as_deref().is_none_or(|s| {
-                let arn = m["EventSourceArn"].as_str().unwrap_or("");
+                let arn = &m.event_source_arn;
                 arn == s || arn.starts_with(&format!("{s}/stream/"))
             })
         })
@@ -776,7 +769,7 @@ async fn list_triggers(State(state): State<AppState>, uri: Uri) -> ApiResult {
 }
 
 async fn get_trigger(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    ok(&state.platform.triggers.get(&id)?)
+    ok(&json!(state.platform.triggers.get(&id)?))
 }
 
 async fn update_trigger(
@@ -791,12 +784,16 @@ async fn update_trigger(
             .bytes,
     )?;
     let platform = state.platform.clone();
-    ok(&blocking(move || platform.change_triggers(|t| t.update(&id, &request))).await??)
+    ok(&json!(
+        blocking(move || platform.change_triggers(|t| t.update(&id, &request))).await??
+    ))
 }
 
 async fn delete_trigger(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let platform = state.platform.clone();
-    ok(&blocking(move || platform.change_triggers(|t| t.delete(&id))).await??)
+    ok(&json!(
+        blocking(move || platform.change_triggers(|t| t.delete(&id))).await??
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -834,7 +831,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "eddy_triggers",
         "gauge",
         "Triggers (event-source mappings).",
-        platform.triggers.list().len() as f64,
+        platform.triggers.len() as f64,
     );
     series(
         "eddy_invocations_queued",
@@ -854,8 +851,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Request-body bytes buffered by the HTTP edge.",
         crate::server::body_bytes_in_flight() as f64,
     );
-    out.push_str(&platform.triggers.metrics_text());
-    out.push_str(&platform.schedules.metrics_text());
+    out.push_str(&crate::prometheus::triggers(&platform.triggers.metrics()));
+    out.push_str(&crate::prometheus::schedules(&platform.schedules.metrics()));
     let mut resp = out.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -929,11 +926,13 @@ async fn create_schedule(
             .bytes,
     )?;
     let platform = state.platform.clone();
-    created(&blocking(move || platform.schedules.create(&request)).await??)
+    created(&json!(
+        blocking(move || platform.schedules.create(&request)).await??
+    ))
 }
 
 async fn get_schedule(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
-    ok(&state.platform.schedules.get(&name)?)
+    ok(&json!(state.platform.schedules.get(&name)?))
 }
 
 async fn update_schedule(
@@ -948,12 +947,16 @@ async fn update_schedule(
             .bytes,
     )?;
     let platform = state.platform.clone();
-    ok(&blocking(move || platform.schedules.update(&name, &request)).await??)
+    ok(&json!(
+        blocking(move || platform.schedules.update(&name, &request)).await??
+    ))
 }
 
 async fn delete_schedule(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let platform = state.platform.clone();
-    ok(&blocking(move || platform.schedules.delete(&name)).await??)
+    ok(&json!(
+        blocking(move || platform.schedules.delete(&name)).await??
+    ))
 }
 
 #[cfg(test)]
@@ -986,7 +989,7 @@ mod tests {
         let quota = Problem::from(TriggerError::LimitExceeded("too many".into()));
         assert_eq!(quota.status, StatusCode::BAD_REQUEST);
         assert_eq!(quota.code, "ServiceQuotaExceededException");
-        let quota = Problem::from(ScheduleError::LimitExceeded("too many".into()));
+        let quota = Problem::from(TriggerError::LimitExceeded("too many".into()));
         assert_eq!(quota.code, "ServiceQuotaExceededException");
         let quota = Problem::from(DeployError::TooManyFunctions { deployed: 256 });
         assert_eq!(quota.code, "ServiceQuotaExceededException");

@@ -11,6 +11,7 @@ pub mod health;
 pub mod host;
 mod legacy;
 pub mod mail;
+pub mod prometheus;
 pub mod remote;
 pub mod search;
 pub mod server;

@@ -238,10 +238,10 @@ fn main() {
     .unwrap();
     let t0 = Instant::now();
     let view = rt.create(&req).expect("trigger");
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let delivered = rt.get(&id).unwrap()["Metrics"]["RecordsDelivered"]
+        let delivered = json!(rt.get(&id).unwrap())["Metrics"]["RecordsDelivered"]
             .as_u64()
             .unwrap_or(0);
         if delivered >= n || Instant::now() > deadline {

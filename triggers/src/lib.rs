@@ -9,8 +9,10 @@
 //!   sandboxing (fresh instance, memory cap, deadline, capabilities granted per
 //!   deployment). It knows nothing about where events come from.
 //! - the **triggers**: [`stream::TriggerRuntime`] (Lambda event-source mappings over the
-//!   engine's stream log; later `schedule`): they own their loops and checkpoints and
-//!   call the executor.
+//!   engine's stream log) and [`schedule::Scheduler`] (cron schedules): their
+//!   definitions live in one registry under system keys; they own their loops and
+//!   checkpoints, call the executor, and show themselves as typed views and counters
+//!   that the host renders. Both fail with the one [`TriggerError`].
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -38,10 +40,13 @@
 //! beyond the table names in a request (the allow-list); tables are reached only through
 //! the [`TableApi`] the host passes in.
 
+mod error;
 mod executor;
+mod registry;
 pub mod schedule;
 pub mod stream;
 
+pub use error::TriggerError;
 pub use executor::{
     COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FUNCTIONS_MAX,
     FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, INSTANCES_MAX,

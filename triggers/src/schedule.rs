@@ -3,21 +3,24 @@
 //! keyspace) and restart with the server; a fire missed while the server was down is
 //! not replayed (EventBridge does not replay either), the next one comes on time.
 //!
-//! Owns schedule definitions, their timer threads and their counters; knows nothing of
-//! HTTP.
+//! Owns schedule definitions (kept in the shared definition registry), their timer
+//! threads and their counters, shown as typed views. Must not know HTTP nor how views
+//! and counters are rendered (JSON and Prometheus text are the edge's).
 
-use eddy_engine::clock::now_ms;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use eddy_engine::Engine;
+use eddy_engine::clock::now_ms;
+use eddy_engine::sync::lock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::error::TriggerError;
 use crate::executor::{Executor, FunctionStore, TableApi};
+use crate::registry::{self, Definition, Registry};
 
 /// Longest a timer sleeps before it checks whether its schedule was deleted or
 /// disabled.
@@ -48,32 +51,6 @@ pub struct ScheduleRequest {
     pub enabled: Option<bool>,
 }
 
-/// Why a schedule request cannot be carried out; `Invalid` names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    /// A quota ([`SCHEDULES_MAX`]) would be exceeded.
-    #[error("{0}")]
-    LimitExceeded(String),
-    #[error("{0}")]
-    Storage(String),
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> ScheduleError {
-    ScheduleError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct ScheduleDef {
     name: String,
@@ -85,7 +62,7 @@ struct ScheduleDef {
 }
 
 /// Parses a cron expression the way users write it.
-pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
+pub fn parse_cron(expression: &str) -> Result<cron::Schedule, TriggerError> {
     let inner = expression
         .trim()
         .strip_prefix("cron(")
@@ -98,7 +75,7 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
         5 => format!("0 {inner}"),
         6 | 7 => inner,
         _ => {
-            return Err(invalid(
+            return Err(TriggerError::invalid(
                 "ScheduleExpression",
                 format!(
                     "a cron expression has 5 fields (or 6–7 with seconds and year); got {fields}: {expression:?}"
@@ -107,11 +84,22 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
         }
     };
     full.parse::<cron::Schedule>().map_err(|e| {
-        invalid(
+        TriggerError::invalid(
             "ScheduleExpression",
             format!("{expression:?} is not a cron expression: {e}"),
         )
     })
+}
+
+/// Where a schedule is stored.
+impl Definition for ScheduleDef {
+    const KIND: &'static str = "schedule";
+    const TITLE: &'static str = "Schedule";
+    const PREFIX: &'static str = "schedule/";
+
+    fn key(name: &str) -> Vec<u8> {
+        format!("schedule/{name}").into_bytes()
+    }
 }
 
 struct Entry {
@@ -121,6 +109,37 @@ struct Entry {
     errors: AtomicU64,
     last: Mutex<(Option<DateTime<Utc>>, String)>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl registry::Entry for Entry {
+    type Def = ScheduleDef;
+}
+
+/// A schedule as the API shows it (EventBridge's rule words plus Eddy's counters).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleView {
+    pub name: String,
+    pub arn: String,
+    pub function_name: String,
+    pub schedule_expression: String,
+    pub input: Value,
+    /// `ENABLED` or `DISABLED`.
+    pub state: &'static str,
+    /// RFC 3339.
+    pub last_fire_time: Option<String>,
+    /// RFC 3339; none while disabled.
+    pub next_fire_time: Option<String>,
+    pub last_result: String,
+    pub metrics: ScheduleMetrics,
+}
+
+/// A schedule's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleMetrics {
+    pub invocations: u64,
+    pub errors: u64,
 }
 
 /// Every schedule and its timer.
@@ -136,18 +155,10 @@ impl std::fmt::Debug for Scheduler {
 }
 
 struct Inner {
-    engine: Engine,
     executor: Executor,
     functions: Arc<FunctionStore>,
     tables: Arc<dyn TableApi>,
-    entries: Mutex<BTreeMap<String, Arc<Entry>>>,
-    /// Serializes changes (create, update, delete), so that a name check or the count
-    /// check and the change that relies on it are one step.
-    control: Mutex<()>,
-}
-
-fn key(name: &str) -> Vec<u8> {
-    format!("schedule/{name}").into_bytes()
+    registry: Registry<Entry>,
 }
 
 impl Scheduler {
@@ -157,25 +168,16 @@ impl Scheduler {
         executor: Executor,
         functions: Arc<FunctionStore>,
         tables: Arc<dyn TableApi>,
-    ) -> Result<Scheduler, ScheduleError> {
+    ) -> Result<Scheduler, TriggerError> {
         let s = Scheduler {
             inner: Arc::new(Inner {
-                engine,
                 executor,
                 functions,
                 tables,
-                entries: Mutex::new(BTreeMap::new()),
-                control: Mutex::new(()),
+                registry: Registry::new(engine, SCHEDULES_MAX),
             }),
         };
-        let stored = s
-            .inner
-            .engine
-            .system_scan(b"schedule/")
-            .map_err(|e| ScheduleError::Storage(e.to_string()))?;
-        for (_, v) in stored {
-            let def: ScheduleDef = serde_json::from_slice(&v)
-                .map_err(|e| ScheduleError::Storage(format!("corrupt schedule: {e}")))?;
+        for def in s.inner.registry.load()? {
             s.install(def);
         }
         Ok(s)
@@ -193,77 +195,61 @@ impl Scheduler {
         let (inner, e) = (Arc::clone(&self.inner), Arc::clone(&entry));
         let handle = std::thread::Builder::new()
             .name(format!("eddy-schedule-{}", def.name))
-            .spawn(move || timer(&inner, &e))
-            .ok();
-        *entry.worker.lock().unwrap_or_else(|e| e.into_inner()) = handle;
-        self.inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(def.name, Arc::clone(&entry));
+            .spawn(move || timer(&inner, &e));
+        let handle = match handle {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!(schedule = %def.name, error = %e, "cannot start a schedule's timer thread");
+                None
+            }
+        };
+        *lock(&entry.worker) = handle;
+        self.inner.registry.insert(def.name, Arc::clone(&entry));
         entry
     }
 
-    fn persist(&self, def: &ScheduleDef) -> Result<(), ScheduleError> {
-        let bytes = serde_json::to_vec(def).map_err(|e| ScheduleError::Storage(e.to_string()))?;
-        self.inner
-            .engine
-            .system_put(&key(&def.name), &bytes)
-            .map_err(|e| ScheduleError::Storage(e.to_string()))
-    }
-
     /// Creates a schedule (`POST /v1/schedules`).
-    pub fn create(&self, r: &ScheduleRequest) -> Result<Value, ScheduleError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn create(&self, r: &ScheduleRequest) -> Result<ScheduleView, TriggerError> {
+        let registry = &self.inner.registry;
+        let _one_change_at_a_time = registry.change();
         let name = r
             .name
             .clone()
-            .ok_or_else(|| invalid("Name", "is required"))?;
+            .ok_or_else(|| TriggerError::invalid("Name", "is required"))?;
         if name.is_empty()
             || name.chars().count() > SCHEDULE_NAME_CHARS_MAX
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         {
-            return Err(invalid(
+            return Err(TriggerError::invalid(
                 "Name",
                 format!("use 1 to {SCHEDULE_NAME_CHARS_MAX} characters of [A-Za-z0-9._-]"),
             ));
         }
-        if self.entry(&name).is_ok() {
-            return Err(ScheduleError::Conflict(format!(
+        if registry.contains(&name) {
+            return Err(TriggerError::Conflict(format!(
                 "Schedule already exists: {name}"
             )));
         }
-        let count = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len();
-        if count >= SCHEDULES_MAX {
-            return Err(ScheduleError::LimitExceeded(format!(
-                "{count} schedules exist, the most this server keeps ({SCHEDULES_MAX}): delete \
-                 one before creating another"
-            )));
-        }
+        registry.check_room()?;
         let function_name = r
             .function_name
             .clone()
-            .ok_or_else(|| invalid("FunctionName", "is required"))?;
+            .ok_or_else(|| TriggerError::invalid("FunctionName", "is required"))?;
         if self.inner.functions.get(&function_name).is_none() {
-            return Err(ScheduleError::NotFound(format!(
+            return Err(TriggerError::NotFound(format!(
                 "Function not found: {function_name}"
             )));
         }
         let expression = r
             .schedule_expression
             .clone()
-            .ok_or_else(|| invalid("ScheduleExpression", "is required"))?;
+            .ok_or_else(|| TriggerError::invalid("ScheduleExpression", "is required"))?;
         parse_cron(&expression)?;
         let input = r.input.clone().unwrap_or_else(|| json!({}));
         if input.to_string().len() > SCHEDULE_PAYLOAD_BYTES_MAX {
-            return Err(invalid(
+            return Err(TriggerError::invalid(
                 "Input",
                 format!("at most {SCHEDULE_PAYLOAD_BYTES_MAX} bytes"),
             ));
@@ -276,50 +262,35 @@ impl Scheduler {
             enabled: r.enabled.unwrap_or(true),
             created_ms: now_ms(),
         };
-        self.persist(&def)?;
+        registry.persist(&def.name, &def)?;
         let entry = self.install(def);
         Ok(self.view(&entry))
     }
 
-    fn entry(&self, name: &str) -> Result<Arc<Entry>, ScheduleError> {
-        self.inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ScheduleError::NotFound(format!("Schedule not found: {name}")))
-    }
-
-    pub fn get(&self, name: &str) -> Result<Value, ScheduleError> {
-        let e = self.entry(name)?;
+    pub fn get(&self, name: &str) -> Result<ScheduleView, TriggerError> {
+        let e = self.inner.registry.get(name)?;
         Ok(self.view(&e))
     }
 
-    pub fn list(&self) -> Vec<Value> {
-        let all: Vec<Arc<Entry>> = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+    /// Every schedule, in name order.
+    pub fn list(&self) -> Vec<ScheduleView> {
+        let all = self.inner.registry.all();
         all.iter().map(|e| self.view(e)).collect()
     }
 
     /// Enables or disables a schedule, or changes its expression or payload.
-    pub fn update(&self, name: &str, r: &ScheduleRequest) -> Result<Value, ScheduleError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let e = self.entry(name)?;
-        let mut def = e.def.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    pub fn update(&self, name: &str, r: &ScheduleRequest) -> Result<ScheduleView, TriggerError> {
+        let registry = &self.inner.registry;
+        let _one_change_at_a_time = registry.change();
+        let e = registry.get(name)?;
+        let mut def = lock(&e.def).clone();
         if let Some(expr) = &r.schedule_expression {
             parse_cron(expr)?;
             def.expression.clone_from(expr);
         }
         if let Some(f) = &r.function_name {
             if self.inner.functions.get(f).is_none() {
-                return Err(ScheduleError::NotFound(format!("Function not found: {f}")));
+                return Err(TriggerError::NotFound(format!("Function not found: {f}")));
             }
             def.function_name.clone_from(f);
         }
@@ -329,37 +300,24 @@ impl Scheduler {
         if let Some(enabled) = r.enabled {
             def.enabled = enabled;
         }
-        self.persist(&def)?;
-        *e.def.lock().unwrap_or_else(|e| e.into_inner()) = def;
+        registry.persist(&def.name, &def)?;
+        *lock(&e.def) = def;
         Ok(self.view(&e))
     }
 
-    pub fn delete(&self, name: &str) -> Result<Value, ScheduleError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let e = self.entry(name)?;
-        self.inner
-            .engine
-            .system_delete(&key(name))
-            .map_err(|e| ScheduleError::Storage(e.to_string()))?;
-        self.inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+    pub fn delete(&self, name: &str) -> Result<ScheduleView, TriggerError> {
+        let registry = &self.inner.registry;
+        let _one_change_at_a_time = registry.change();
+        let e = registry.get(name)?;
+        registry.erase(name)?;
+        registry.remove(name);
         stop(&e);
         Ok(self.view(&e))
     }
 
     /// Stops every timer (server shutdown).
     pub fn shutdown(&self) {
-        let all: Vec<Arc<Entry>> = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let all = self.inner.registry.all();
         // Every timer is told first, so that the joins below do not add up.
         for e in &all {
             e.stopped.store(true, Ordering::Release);
@@ -369,63 +327,57 @@ impl Scheduler {
         }
     }
 
-    fn view(&self, e: &Entry) -> Value {
-        let def = e.def.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let (last_fire, last_result) = e.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    fn view(&self, e: &Entry) -> ScheduleView {
+        let def = lock(&e.def).clone();
+        let (last_fire, last_result) = lock(&e.last).clone();
         let next = parse_cron(&def.expression)
             .ok()
             .and_then(|s| s.upcoming(Utc).next())
             .filter(|_| def.enabled);
-        json!({
-            "Name": def.name,
-            "Arn": format!("arn:aws:events:{}:{}:rule/{}", self.inner.engine.config().region, self.inner.engine.config().account_id, def.name),
-            "FunctionName": def.function_name,
-            "ScheduleExpression": def.expression,
-            "Input": def.input,
-            "State": if def.enabled { "ENABLED" } else { "DISABLED" },
-            "LastFireTime": last_fire.map(|t| t.to_rfc3339()),
-            "NextFireTime": next.map(|t| t.to_rfc3339()),
-            "LastResult": last_result,
-            "Metrics": {
-                "Invocations": e.invocations.load(Ordering::Relaxed),
-                "Errors": e.errors.load(Ordering::Relaxed),
-            },
-        })
+        ScheduleView {
+            arn: rule_arn(self.inner.registry.engine(), &def.name),
+            name: def.name,
+            function_name: def.function_name,
+            schedule_expression: def.expression,
+            input: def.input,
+            state: if def.enabled { "ENABLED" } else { "DISABLED" },
+            last_fire_time: last_fire.map(|t| t.to_rfc3339()),
+            next_fire_time: next.map(|t| t.to_rfc3339()),
+            last_result,
+            metrics: metrics_of(e),
+        }
     }
 
-    /// Counters in Prometheus' text format.
-    pub fn metrics_text(&self) -> String {
-        let all: Vec<Arc<Entry>> = self
-            .inner
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        let mut out = String::from("# TYPE eddy_schedule_invocations_total counter\n");
-        for e in &all {
-            let name = e.def.lock().unwrap_or_else(|e| e.into_inner()).name.clone();
-            out.push_str(&format!(
-                "eddy_schedule_invocations_total{{schedule=\"{name}\"}} {}\n",
-                e.invocations.load(Ordering::Relaxed)
-            ));
-        }
-        out.push_str("# TYPE eddy_schedule_errors_total counter\n");
-        for e in &all {
-            let name = e.def.lock().unwrap_or_else(|e| e.into_inner()).name.clone();
-            out.push_str(&format!(
-                "eddy_schedule_errors_total{{schedule=\"{name}\"}} {}\n",
-                e.errors.load(Ordering::Relaxed)
-            ));
-        }
-        out
+    /// Every schedule's counters by name, for `/metrics`.
+    pub fn metrics(&self) -> Vec<(String, ScheduleMetrics)> {
+        self.inner
+            .registry
+            .all()
+            .iter()
+            .map(|e| (lock(&e.def).name.clone(), metrics_of(e)))
+            .collect()
     }
+}
+
+fn metrics_of(e: &Entry) -> ScheduleMetrics {
+    ScheduleMetrics {
+        invocations: e.invocations.load(Ordering::Relaxed),
+        errors: e.errors.load(Ordering::Relaxed),
+    }
+}
+
+/// The EventBridge rule ARN of schedule `name`.
+fn rule_arn(engine: &Engine, name: &str) -> String {
+    let config = engine.config();
+    format!(
+        "arn:aws:events:{}:{}:rule/{name}",
+        config.region, config.account_id
+    )
 }
 
 fn stop(e: &Entry) {
     e.stopped.store(true, Ordering::Release);
-    if let Some(h) = e.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(h) = lock(&e.worker).take() {
         let _ = h.join();
     }
 }
@@ -434,9 +386,15 @@ fn stop(e: &Entry) {
 fn timer(inner: &Inner, e: &Entry) {
     let mut after = Utc::now();
     while !e.stopped.load(Ordering::Acquire) {
-        let def = e.def.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let Ok(schedule) = parse_cron(&def.expression) else {
-            return;
+        let def = lock(&e.def).clone();
+        let schedule = match parse_cron(&def.expression) {
+            Ok(schedule) => schedule,
+            Err(err) => {
+                // Expressions are checked when saved, so only a definition changed by
+                // hand gets here; its timer stops rather than spin.
+                tracing::error!(schedule = %def.name, error = %err, "a schedule's expression does not parse; its timer stops");
+                return;
+            }
         };
         let Some(next) = schedule.after(&after).next() else {
             return;
@@ -479,10 +437,16 @@ fn fire(
         Ok(()) => "OK".to_string(),
         Err(err) => {
             e.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                schedule = %def.name,
+                function = %def.function_name,
+                error = %err,
+                "a schedule firing failed"
+            );
             format!("PROBLEM: {err}")
         }
     };
-    *e.last.lock().unwrap_or_else(|e| e.into_inner()) = (Some(at), text);
+    *lock(&e.last) = (Some(at), text);
 }
 
 /// Invokes the function of a firing. A throttled invocation (refused, or never started
@@ -496,7 +460,7 @@ fn fire_once(
     at: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
 ) -> Result<(), String> {
-    let config = inner.engine.config();
+    let config = inner.registry.engine().config();
     let event = json!({
         "version": "0",
         "id": format!("{:x}-{:x}", at.timestamp_millis(), def.created_ms),
@@ -505,7 +469,7 @@ fn fire_once(
         "account": config.account_id,
         "time": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "region": config.region,
-        "resources": [format!("arn:aws:events:{}:{}:rule/{}", config.region, config.account_id, def.name)],
+        "resources": [rule_arn(inner.registry.engine(), &def.name)],
         "detail": def.input,
     })
     .to_string();
@@ -532,8 +496,13 @@ fn fire_once(
                 "throttled, not retried before the next firing: {reason}"
             ));
         }
-        *e.last.lock().unwrap_or_else(|e| e.into_inner()) =
-            (Some(at), format!("PROBLEM: throttled, retrying: {reason}"));
+        tracing::warn!(
+            schedule = %def.name,
+            function = %def.function_name,
+            reason = %reason,
+            "a schedule firing was throttled; it is retried"
+        );
+        *lock(&e.last) = (Some(at), format!("PROBLEM: throttled, retrying: {reason}"));
         sleep_unless_stopped(e, backoff);
     }
 }

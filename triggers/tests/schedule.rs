@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::{RecordingTables, guest};
 use eddy_engine::{Engine, EngineConfig};
-use eddy_triggers::schedule::{SCHEDULES_MAX, ScheduleError, ScheduleRequest, Scheduler};
+use eddy_triggers::TriggerError;
+use eddy_triggers::schedule::{SCHEDULES_MAX, ScheduleRequest, Scheduler};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
 use serde_json::json;
 
 fn invocations(s: &Scheduler, name: &str) -> u64 {
-    s.get(name).unwrap()["Metrics"]["Invocations"]
-        .as_u64()
-        .unwrap()
+    s.get(name).unwrap().metrics.invocations
 }
 
 #[test]
@@ -53,7 +52,7 @@ fn a_schedule_fires_every_second_and_survives_a_restart() {
         "Input": {"job": "cleanup"},
     }))
     .unwrap();
-    let view = s.create(&req).unwrap();
+    let view = json!(s.create(&req).unwrap());
     assert_eq!(view["State"], "ENABLED");
     assert!(
         s.create(&req).is_err(),
@@ -64,7 +63,7 @@ fn a_schedule_fires_every_second_and_survives_a_restart() {
         assert!(Instant::now() < deadline, "the schedule did not fire twice");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let v = s.get("every-second").unwrap();
+    let v = json!(s.get("every-second").unwrap());
     assert_eq!(v["Metrics"]["Errors"], 0, "{v}");
     assert_eq!(v["LastResult"], "OK");
     s.shutdown();
@@ -81,7 +80,7 @@ fn a_schedule_fires_every_second_and_survives_a_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let off: ScheduleRequest = serde_json::from_value(json!({"Enabled": false})).unwrap();
-    assert_eq!(s.update("every-second", &off).unwrap()["State"], "DISABLED");
+    assert_eq!(s.update("every-second", &off).unwrap().state, "DISABLED");
     for (bad, field) in [
         (
             json!({"Name": "x", "FunctionName": "tick", "ScheduleExpression": "* *"}),
@@ -127,7 +126,7 @@ fn schedules_beyond_the_quota_are_refused_until_one_is_deleted() {
         s.create(&request(&format!("s{i}"))).unwrap();
     }
     match s.create(&request("one-more")) {
-        Err(ScheduleError::LimitExceeded(message)) => {
+        Err(TriggerError::LimitExceeded(message)) => {
             assert!(message.contains(&SCHEDULES_MAX.to_string()), "{message}")
         }
         other => panic!("expected the quota error: {other:?}"),

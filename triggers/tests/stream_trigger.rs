@@ -15,8 +15,9 @@ use eddy_engine::{
     KeyAttribute, KeyRole, KeyType, Number, PutItemInput, ScanInput, StreamDef, StreamRecord,
     StreamSpecification, StreamViewType,
 };
+use eddy_triggers::TriggerError;
 use eddy_triggers::stream::{
-    EventCodec, MappingRequest, RuntimeDeps, TRIGGERS_MAX, TriggerError, TriggerRuntime,
+    EventCodec, MappingRequest, RuntimeDeps, TRIGGERS_MAX, TriggerRuntime,
 };
 use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
 use serde_json::{Value, json};
@@ -284,7 +285,7 @@ fn records_arrive_once_in_order_and_resume_from_the_checkpoint_after_a_restart()
             "BatchSize": 7,
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     for i in 0..10 {
         s.put("users", &format!("u{i}"), &[("v", n(1))]);
     }
@@ -311,7 +312,7 @@ fn records_arrive_once_in_order_and_resume_from_the_checkpoint_after_a_restart()
         };
         assert_eq!(events, &want, "per-item order of u{i}");
     }
-    let metrics = rt.get(&id).unwrap()["Metrics"].clone();
+    let metrics = json!(rt.get(&id).unwrap())["Metrics"].clone();
     assert!(metrics["Invocations"].as_u64().unwrap() >= 4, "{metrics}");
 
     // Restart the runtime: nothing is delivered twice, what comes next is delivered.
@@ -350,7 +351,7 @@ fn latest_starts_after_existing_records_and_filters_drop_what_does_not_match() {
             ]},
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     s.put(
         "users",
         "a",
@@ -373,7 +374,7 @@ fn latest_starts_after_existing_records_and_filters_drop_what_does_not_match() {
     );
     wait_until("two matching records", || s.recorded().len() >= 2);
     wait_until("filtered-out count", || {
-        rt.get(&id).unwrap()["Metrics"]["FilteredOut"].as_u64() == Some(2)
+        json!(rt.get(&id).unwrap())["Metrics"]["FilteredOut"].as_u64() == Some(2)
     });
     let ids: Vec<String> = s.recorded().into_iter().map(|r| r.1).collect();
     assert_eq!(
@@ -403,7 +404,7 @@ fn partial_failures_retry_from_the_lowest_failed_record_then_go_to_the_failure_d
             "DestinationConfig": {"OnFailure": {"Destination": "failures"}},
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     // One partition key per record would spread them over shards; the batching window
     // lets each shard's records gather into one batch.
     for i in 0..8 {
@@ -431,7 +432,7 @@ fn partial_failures_retry_from_the_lowest_failed_record_then_go_to_the_failure_d
         "the batch resumes at the failed record: {records}"
     );
     // The metric is counted just after the failure record is written.
-    let metrics = || rt.get(&id).unwrap()["Metrics"].clone();
+    let metrics = || json!(rt.get(&id).unwrap())["Metrics"].clone();
     wait_until("the failure destination's metric", || {
         metrics()["SentToFailureDestination"].as_u64() >= Some(1)
     });
@@ -457,7 +458,7 @@ fn bisecting_isolates_a_failing_batch_down_to_single_records() {
             "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:dynamodb:us-east-1:000000000000:table/failures"}},
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     for i in 0..6 {
         s.put("orders", &format!("o{i}"), &[]);
     }
@@ -467,7 +468,7 @@ fn bisecting_isolates_a_failing_batch_down_to_single_records() {
     for f in s.scan("failures") {
         assert_eq!(f["batchSize"], n(1), "bisected down to one record");
     }
-    let m = rt.get(&id).unwrap()["Metrics"].clone();
+    let m = json!(rt.get(&id).unwrap())["Metrics"].clone();
     assert_eq!(m["SentToFailureDestination"].as_u64(), Some(6), "{m}");
     rt.shutdown();
 }
@@ -525,7 +526,7 @@ fn tumbling_windows_carry_state_and_end_with_a_final_invocation() {
             "BatchSize": 2,
         })))
         .unwrap();
-    assert_eq!(view["TumblingWindowInSeconds"], 1);
+    assert_eq!(view.tumbling_window_in_seconds, 1);
     for i in 0..7 {
         s.put("clicks", &format!("c{i}"), &[]);
     }
@@ -591,7 +592,7 @@ fn a_panic_while_delivering_a_batch_is_that_batchs_failure_and_the_consumer_goes
             "DestinationConfig": {"OnFailure": {"Destination": "failures"}},
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     // One shard, one consumer: `c` comes after `boom` on the same thread.
     for item in ["a", "boom", "c"] {
         s.put("users", item, &[]);
@@ -615,7 +616,7 @@ fn a_panic_while_delivering_a_batch_is_that_batchs_failure_and_the_consumer_goes
         panic!("records")
     };
     assert!(records.contains("boom"), "{records}");
-    let m = rt.get(&id).unwrap()["Metrics"].clone();
+    let m = json!(rt.get(&id).unwrap())["Metrics"].clone();
     assert_eq!(m["Errors"], 2, "the first attempt and its one retry: {m}");
     assert_eq!(m["SentToFailureDestination"], 1, "{m}");
     // Still consuming.
@@ -643,7 +644,7 @@ fn a_panic_while_filtering_a_batch_is_retried_then_the_batch_is_dropped_and_the_
             "FilterCriteria": {"Filters": [{"Pattern": "{\"eventName\": [\"INSERT\"]}"}]},
         })))
         .unwrap();
-    let id = view["UUID"].as_str().unwrap().to_string();
+    let id = view.uuid.clone();
     for item in ["a", "boom", "c"] {
         s.put("users", item, &[]);
     }
@@ -654,14 +655,14 @@ fn a_panic_while_filtering_a_batch_is_retried_then_the_batch_is_dropped_and_the_
         ["a", "c"],
         "the consumer went on past the failed batch"
     );
-    let m = rt.get(&id).unwrap()["Metrics"].clone();
+    let m = json!(rt.get(&id).unwrap())["Metrics"].clone();
     assert_eq!(m["Errors"], 3, "the first attempt and its two retries: {m}");
     assert_eq!(m["Retries"], 2, "{m}");
     assert_eq!(
         m["Dropped"], 1,
         "no failure destination: dropped, as Lambda does: {m}"
     );
-    let shown = rt.get(&id).unwrap();
+    let shown = json!(rt.get(&id).unwrap());
     assert_eq!(shown["State"], "Enabled", "{shown}");
     rt.shutdown();
 }
@@ -680,12 +681,7 @@ fn triggers_beyond_the_quota_are_refused_until_one_is_deleted() {
         "Enabled": false,
     }));
     let ids: Vec<String> = (0..TRIGGERS_MAX)
-        .map(|_| {
-            rt.create(&req).unwrap()["UUID"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|_| rt.create(&req).unwrap().uuid)
         .collect();
     match rt.create(&req) {
         Err(TriggerError::LimitExceeded(message)) => {

@@ -22,12 +22,14 @@ use wasmtime_wasi_http::{
     RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+use eddy_engine::sync::lock;
+
 use super::TableApi;
 use super::bindings::eddy::function::{config, dynamodb, email, logging, search};
+use super::deployment::Deployment;
 use super::grant;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
 use super::services::{MailError, MailMessage, SearchError, Services};
-use super::store::Deployment;
 
 /// Bytes a guest may have in flight per `write` on stdout/stderr (WASI's write permit).
 const OUTPUT_WRITE_PERMIT_BYTES_MAX: usize = 64 * 1024;
@@ -493,11 +495,6 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-}
-
-/// Locks the invocation log; a poisoned lock (a panic while logging) keeps its data.
-pub(crate) fn lock(log: &SharedInvocationLog) -> std::sync::MutexGuard<'_, InvocationLog> {
-    log.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

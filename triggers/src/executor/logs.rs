@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use eddy_engine::sync::lock;
 use serde::{Deserialize, Serialize};
 
 /// Lines kept per invocation; later lines are dropped and counted in one final line.
@@ -260,14 +261,14 @@ impl LogRing {
         if lines.is_empty() {
             return;
         }
-        let mut ring = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ring = lock(&self.lines);
         for line in lines {
             if ring.len() >= LOG_RING_LINES_MAX {
                 ring.pop_front();
             }
             ring.push_back(line.clone());
         }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = lock(&self.file);
         if let Some(log_file) = file.as_mut() {
             let appended = log_file.append(lines.iter());
             if appended.is_ok() && log_file.bytes > LOG_FILE_BYTES_MAX {
@@ -283,7 +284,7 @@ impl LogRing {
     }
 
     pub(crate) fn snapshot(&self) -> Vec<LogLine> {
-        let ring = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let ring = lock(&self.lines);
         ring.iter().cloned().collect()
     }
 }

@@ -11,6 +11,7 @@
 //! the result (checkpoints, retries): that is the triggers' business.
 
 mod bindings;
+mod deployment;
 mod grant;
 mod host;
 mod logs;
@@ -32,14 +33,13 @@ use wasmtime::{
     UpdateDeadline,
 };
 
+pub use deployment::{FunctionConfig, INDEX_NAME_CHARS_MAX, is_index_name};
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
-pub use store::{
-    FUNCTIONS_MAX, FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, Origin,
-    StoreError, is_index_name,
-};
+pub use store::{FUNCTIONS_MAX, FunctionStore, FunctionVersion, Origin, StoreError};
 
 use bindings::{Function, FunctionPre};
+use eddy_engine::sync::lock;
 use host::InvocationState;
 
 /// How often the ticker advances the engine's epoch. A running guest checks its deadline
@@ -188,7 +188,7 @@ pub enum InvokeError {
 pub enum DeployError {
     #[error(
         "invalid function name {name:?}: use 1 to {} characters of [A-Za-z0-9_-]",
-        store::FUNCTION_NAME_CHARS_MAX
+        deployment::FUNCTION_NAME_CHARS_MAX
     )]
     InvalidName { name: String },
     #[error("invalid configuration: {field}: {message}")]
@@ -508,14 +508,14 @@ impl Executor {
                     "host code panicked during an invocation; the invocation failed"
                 );
                 drop(store);
-                let logs = host::lock(&log).finish();
+                let logs = lock(&log).finish();
                 function.logs.extend(&logs);
                 return (Err(InvokeError::Host { message }), logs, duration);
             }
         };
         let state = store.into_data();
 
-        let logs = host::lock(&state.log).finish();
+        let logs = lock(&state.log).finish();
         let result = match outcome {
             Ok(Ok(response)) if response.len() > RESPONSE_BYTES_MAX => {
                 Err(InvokeError::FunctionError {

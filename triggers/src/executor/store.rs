@@ -20,7 +20,7 @@
 //! disk, the newest loadable one is served.
 
 use eddy_engine::clock::now_ms;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,35 +28,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use eddy_engine::sync::{lock, read, write};
+
 use super::bindings::FunctionPre;
+use super::deployment::{Deployment, FunctionConfig, validate_name};
 use super::host::InvocationState;
 use super::logs::{LogLine, LogRing};
 use super::{DeployError, Executor};
 
-/// Function names are 1 to this many characters of `[A-Za-z0-9_-]` (Lambda's rule).
-pub const FUNCTION_NAME_CHARS_MAX: usize = 64;
-/// The smallest memory limit a deployment may ask for.
-pub const MEMORY_MB_MIN: u32 = 1;
-/// The default memory limit (Lambda's default).
-pub const MEMORY_MB_DEFAULT: u32 = 128;
-/// The shortest timeout.
-pub const TIMEOUT_MS_MIN: u64 = 1;
-/// The default timeout (Lambda's default).
-pub const TIMEOUT_MS_DEFAULT: u64 = 3_000;
-/// The longest timeout (Lambda's 15 minutes).
-pub const TIMEOUT_MS_MAX: u64 = 900_000;
-/// Total size of the environment's keys and values (Lambda's 4 KB).
-pub const ENVIRONMENT_BYTES_MAX: usize = 4 * 1024;
-/// Tables one deployment may be granted.
-pub const GRANTED_TABLES_MAX: usize = 100;
-/// Hosts one deployment may be granted for outbound HTTP.
-pub const GRANTED_HOSTS_MAX: usize = 100;
-/// A granted host name is at most this long (DNS).
-pub const HOST_NAME_BYTES_MAX: usize = 253;
-/// Search indexes one deployment may be granted.
-pub const GRANTED_INDEXES_MAX: usize = 100;
-/// Characters in a search index name.
-pub const INDEX_NAME_CHARS_MAX: usize = 64;
 /// Versions of a function kept on disk; older ones are deleted on deploy.
 pub const VERSIONS_KEPT_MAX: u32 = 5;
 /// Functions deployed at once. Every function keeps its compiled code in memory and
@@ -67,172 +46,6 @@ pub const VERSIONS_KEPT_MAX: u32 = 5;
 pub const FUNCTIONS_MAX: usize = 256;
 /// The manifest format written by this code.
 const MANIFEST_FORMAT: u32 = 1;
-
-/// A deployment's configuration: limits and granted capabilities.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FunctionConfig {
-    /// Memory limit of one invocation (the total of its linear memories), MiB.
-    pub memory_mb: u32,
-    /// Deadline of one invocation, milliseconds.
-    pub timeout_ms: u64,
-    /// Configuration values the function reads with `config.get` (not WASI environment).
-    pub environment: BTreeMap<String, String>,
-    /// Tables the function may reach through the DynamoDB capability.
-    pub tables: BTreeSet<String>,
-    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows any
-    /// port of that host, `name:port` only that port.
-    pub hosts: BTreeSet<String>,
-    /// Full-text search indexes the function may read and write (the `search` import).
-    pub indexes: BTreeSet<String>,
-    /// Whether the function may send e-mail (the `email` import) through the server's
-    /// SMTP server.
-    pub email: bool,
-}
-
-impl Default for FunctionConfig {
-    fn default() -> Self {
-        Self {
-            memory_mb: MEMORY_MB_DEFAULT,
-            timeout_ms: TIMEOUT_MS_DEFAULT,
-            environment: BTreeMap::new(),
-            tables: BTreeSet::new(),
-            hosts: BTreeSet::new(),
-            indexes: BTreeSet::new(),
-            email: false,
-        }
-    }
-}
-
-impl FunctionConfig {
-    /// Checks every field against its limit; the error names the field.
-    pub fn validate(&self, memory_mb_max: u32) -> Result<(), DeployError> {
-        let invalid = |field: &'static str, message: String| {
-            Err(DeployError::InvalidConfig { field, message })
-        };
-        if !(MEMORY_MB_MIN..=memory_mb_max).contains(&self.memory_mb) {
-            return invalid(
-                "memory_mb",
-                format!(
-                    "{} is outside {MEMORY_MB_MIN}..={memory_mb_max}",
-                    self.memory_mb
-                ),
-            );
-        }
-        if !(TIMEOUT_MS_MIN..=TIMEOUT_MS_MAX).contains(&self.timeout_ms) {
-            return invalid(
-                "timeout_ms",
-                format!(
-                    "{} is outside {TIMEOUT_MS_MIN}..={TIMEOUT_MS_MAX}",
-                    self.timeout_ms
-                ),
-            );
-        }
-        let environment_bytes: usize = self
-            .environment
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        if environment_bytes > ENVIRONMENT_BYTES_MAX {
-            return invalid(
-                "environment",
-                format!("{environment_bytes} bytes is over the limit of {ENVIRONMENT_BYTES_MAX}"),
-            );
-        }
-        if self.environment.keys().any(String::is_empty) {
-            return invalid("environment", "a key is empty".to_owned());
-        }
-        if self.tables.len() > GRANTED_TABLES_MAX {
-            return invalid(
-                "tables",
-                format!(
-                    "{} tables is over the limit of {GRANTED_TABLES_MAX}",
-                    self.tables.len()
-                ),
-            );
-        }
-        if let Some(table) = self.tables.iter().find(|t| !is_table_name(t)) {
-            return invalid(
-                "tables",
-                format!("{table:?} is not a table name (3-255 characters of [A-Za-z0-9_.-])"),
-            );
-        }
-        if self.hosts.len() > GRANTED_HOSTS_MAX {
-            return invalid(
-                "hosts",
-                format!(
-                    "{} hosts is over the limit of {GRANTED_HOSTS_MAX}",
-                    self.hosts.len()
-                ),
-            );
-        }
-        if let Some(host) = self
-            .hosts
-            .iter()
-            .find(|h| h.is_empty() || h.len() > HOST_NAME_BYTES_MAX || h.contains(['/', ' ']))
-        {
-            return invalid("hosts", format!("{host:?} is not a host name"));
-        }
-        if self.indexes.len() > GRANTED_INDEXES_MAX {
-            return invalid(
-                "indexes",
-                format!(
-                    "{} indexes is over the limit of {GRANTED_INDEXES_MAX}",
-                    self.indexes.len()
-                ),
-            );
-        }
-        if let Some(index) = self.indexes.iter().find(|i| !is_index_name(i)) {
-            return invalid(
-                "indexes",
-                format!(
-                    "{index:?} is not an index name (1-{INDEX_NAME_CHARS_MAX} characters of \
-                     [A-Za-z0-9_-])"
-                ),
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Whether `name` is a valid search index name: it names a directory on the host, so
-/// only 1 to [`INDEX_NAME_CHARS_MAX`] characters of `[A-Za-z0-9_-]`.
-pub fn is_index_name(name: &str) -> bool {
-    (1..=INDEX_NAME_CHARS_MAX).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-}
-
-fn is_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-fn validate_name(name: &str) -> Result<(), DeployError> {
-    let ok = !name.is_empty()
-        && name.len() <= FUNCTION_NAME_CHARS_MAX
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(DeployError::InvalidName {
-            name: name.to_owned(),
-        })
-    }
-}
-
-/// What an invocation needs to know about its deployment (shared with the store data).
-#[derive(Debug)]
-pub(crate) struct Deployment {
-    pub(crate) name: String,
-    pub(crate) version: u32,
-    pub(crate) config: FunctionConfig,
-}
 
 /// Where a loaded version's compiled code came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,7 +236,7 @@ impl FunctionStore {
                 message: format!("cannot serialize the compiled component: {e}"),
             })?;
 
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _writer = lock(&self.writer);
         self.check_quota(name)?;
         let function_dir = self.dir.join(name);
         fs::create_dir_all(&function_dir).map_err(io("create", &function_dir))?;
@@ -466,17 +279,14 @@ impl FunctionStore {
             deployed_at_ms: manifest.deployed_at_ms,
             wasm_bytes: manifest.wasm_bytes,
         });
-        self.functions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), function.clone());
+        write(&self.functions).insert(name.to_owned(), function.clone());
         prune_versions(&function_dir, version)?;
         Ok(function)
     }
 
     /// Refuses a new function when [`FUNCTIONS_MAX`] are deployed.
     fn check_quota(&self, name: &str) -> Result<(), DeployError> {
-        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let functions = read(&self.functions);
         if functions.len() >= FUNCTIONS_MAX && !functions.contains_key(name) {
             return Err(DeployError::TooManyFunctions {
                 deployed: functions.len(),
@@ -487,21 +297,12 @@ impl FunctionStore {
 
     /// The served (newest) version of `name`.
     pub fn get(&self, name: &str) -> Option<Arc<FunctionVersion>> {
-        self.functions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
+        read(&self.functions).get(name).cloned()
     }
 
     /// The served version of every function, by name.
     pub fn list(&self) -> Vec<Arc<FunctionVersion>> {
-        self.functions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        read(&self.functions).values().cloned().collect()
     }
 
     /// Deletes `name` with all its versions; `false` if there was no such function.
@@ -510,13 +311,8 @@ impl FunctionStore {
         if validate_name(name).is_err() {
             return Ok(false);
         }
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let existed = self
-            .functions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name)
-            .is_some();
+        let _writer = lock(&self.writer);
+        let existed = write(&self.functions).remove(name).is_some();
         let function_dir = self.dir.join(name);
         if function_dir.exists() {
             // Rename first so that a crash leaves either the function or a dot-directory
@@ -659,98 +455,4 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("fsync", dir))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_validation_names_the_field() {
-        let cases: &[(&str, FunctionConfig)] = &[
-            (
-                "memory_mb",
-                FunctionConfig {
-                    memory_mb: 0,
-                    ..Default::default()
-                },
-            ),
-            (
-                "memory_mb",
-                FunctionConfig {
-                    memory_mb: 513,
-                    ..Default::default()
-                },
-            ),
-            (
-                "timeout_ms",
-                FunctionConfig {
-                    timeout_ms: 0,
-                    ..Default::default()
-                },
-            ),
-            (
-                "timeout_ms",
-                FunctionConfig {
-                    timeout_ms: TIMEOUT_MS_MAX + 1,
-                    ..Default::default()
-                },
-            ),
-            (
-                "environment",
-                FunctionConfig {
-                    environment: [("k".to_owned(), "v".repeat(ENVIRONMENT_BYTES_MAX))].into(),
-                    ..Default::default()
-                },
-            ),
-            (
-                "tables",
-                FunctionConfig {
-                    tables: ["a/b".to_owned()].into(),
-                    ..Default::default()
-                },
-            ),
-            (
-                "hosts",
-                FunctionConfig {
-                    hosts: [String::new()].into(),
-                    ..Default::default()
-                },
-            ),
-        ];
-        for (field, config) in cases {
-            match config.validate(512) {
-                Err(DeployError::InvalidConfig { field: got, .. }) => assert_eq!(got, *field),
-                other => panic!("{field}: {other:?}"),
-            }
-        }
-        FunctionConfig::default()
-            .validate(512)
-            .expect("the default is valid");
-    }
-
-    #[test]
-    fn names_follow_lambda_rules() {
-        for good in ["a", "my-fn_2", &"x".repeat(FUNCTION_NAME_CHARS_MAX)] {
-            assert!(validate_name(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            ".hidden",
-            "a/b",
-            "..",
-            "spa ce",
-            &"x".repeat(FUNCTION_NAME_CHARS_MAX + 1),
-        ] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn config_json_rejects_unknown_fields() {
-        let err = serde_json::from_str::<FunctionConfig>(r#"{"memory":1}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown field"), "{err}");
-        let config: FunctionConfig = serde_json::from_str(r#"{"timeout_ms":5}"#).unwrap();
-        assert_eq!(config.memory_mb, MEMORY_MB_DEFAULT);
-    }
 }

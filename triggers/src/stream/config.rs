@@ -4,8 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::TriggerError;
-use super::filter::FilterPattern;
+use crate::error::TriggerError;
 
 /// Records per invocation (Lambda: 1–10,000, default 100).
 pub const BATCH_SIZE_MAX: u32 = 10_000;
@@ -112,7 +111,8 @@ pub struct MappingConfig {
     pub bisect_on_error: bool,
     pub on_failure_table: Option<String>,
     pub report_batch_item_failures: bool,
-    /// The pattern texts, as given.
+    /// The pattern texts, as given (compiled when the mapping is saved, see
+    /// `mapping::Live`).
     pub filters: Vec<String>,
     pub tumbling_window_s: u32,
     pub enabled: bool,
@@ -207,7 +207,6 @@ impl MappingConfig {
                         format!("a pattern may have at most {FILTER_PATTERN_CHARS_MAX} characters"),
                     ));
                 }
-                FilterPattern::parse(&p).map_err(|e| TriggerError::invalid("FilterCriteria", e))?;
                 patterns.push(p);
             }
             self.filters = patterns;

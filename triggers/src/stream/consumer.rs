@@ -23,8 +23,9 @@ use eddy_engine::{
 };
 use serde_json::{Value, json};
 
-use super::filter::FilterPattern;
-use super::{Mapping, MappingConfig, Runtime, TriggerError, checkpoint_key};
+use super::mapping::{Live, Mapping, checkpoint_key, window_key};
+use super::{MappingConfig, Runtime};
+use crate::error::TriggerError;
 
 /// Longest a consumer sleeps before it looks at its mapping again (disabled, deleted,
 /// updated). Records wake it at once; this bounds only how late it notices a change.
@@ -107,11 +108,6 @@ pub(crate) fn load_checkpoint(engine: &Engine, id: &str, shard: u16, lane: u32) 
         .map(u64::from_be_bytes)
 }
 
-/// Where a tumbling window's state is kept (next to the lane's checkpoint).
-fn window_key(id: &str, shard: u16, lane: u32) -> Vec<u8> {
-    format!("trigger/{id}/window/{shard:05}/{lane:02}").into_bytes()
-}
-
 fn load_window(engine: &Engine, id: &str, shard: u16, lane: u32) -> Option<(u64, Value)> {
     let bytes = engine.system_get(&window_key(id, shard, lane)).ok()??;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
@@ -143,9 +139,7 @@ pub(crate) fn position_at(
 ) -> Result<u64, TriggerError> {
     let mut pos = engine.trim_horizon(stream, shard);
     loop {
-        let read = engine
-            .read_shard(stream, shard, pos, 1000, usize::MAX)
-            .map_err(|e| TriggerError::Storage(e.to_string()))?;
+        let read = engine.read_shard(stream, shard, pos, 1000, usize::MAX)?;
         if let Some(r) = read
             .records
             .iter()
@@ -197,12 +191,20 @@ impl Consumer {
         self.mapping.stopped.load(Ordering::Acquire)
     }
 
-    fn config(&self) -> MappingConfig {
-        self.mapping
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Reports a problem of this lane: the mapping's `LastProcessingResult` shows it
+    /// (`PROBLEM: …`, as Lambda words it) and a tracing event records it with the
+    /// trigger, function, shard and lane.
+    fn problem(&self, text: &str) {
+        let live = self.mapping.live();
+        tracing::warn!(
+            trigger = %self.mapping.id,
+            function = %live.config.function_name,
+            shard = self.shard,
+            lane = self.lane,
+            problem = text,
+            "a stream trigger could not handle records"
+        );
+        self.mapping.set_result(&format!("PROBLEM: {text}"));
     }
 
     fn save(&self, pos: u64) {
@@ -212,8 +214,7 @@ impl Consumer {
         // reach the journal in order, so a recovered checkpoint is never ahead of a
         // handled batch. A checkpoint that cannot be stored at all is reported.
         if let Err(e) = self.engine().system_put_relaxed(&key, &pos.to_be_bytes()) {
-            self.mapping
-                .set_result(&format!("PROBLEM: cannot store the checkpoint: {e}"));
+            self.problem(&format!("cannot store the checkpoint: {e}"));
         }
     }
 
@@ -269,15 +270,13 @@ impl Consumer {
                     .metrics
                     .trimmed_skips
                     .fetch_add(1, Ordering::Relaxed);
-                self.mapping
-                    .set_result("PROBLEM: records expired before they were processed");
+                self.problem("records expired before they were processed");
                 *pos = engine.trim_horizon(&self.stream, self.shard);
                 self.save(*pos);
                 return None;
             }
             Err(e) => {
-                self.mapping
-                    .set_result(&format!("PROBLEM: cannot read the stream: {e}"));
+                self.problem(&format!("cannot read the stream: {e}"));
                 std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
                 return None;
             }
@@ -303,7 +302,8 @@ impl Consumer {
 
     /// One round: read a batch at `pos` and handle it.
     fn round(&self, engine: &Engine, pos: &mut u64) -> Round {
-        let cfg = self.config();
+        let live = self.mapping.live();
+        let cfg = &live.config;
         if !cfg.enabled {
             std::thread::sleep(Duration::from_millis(CONTROL_CHECK_MS));
             return Round::Next;
@@ -313,7 +313,7 @@ impl Consumer {
             records: mut batch,
             mut upto,
             drained,
-        }) = self.lane_batch(engine, &cfg, pos)
+        }) = self.lane_batch(engine, cfg, pos)
         else {
             return Round::Next;
         };
@@ -334,7 +334,7 @@ impl Consumer {
                         state,
                         is_final: true,
                     };
-                    if let Outcome::Interrupted = self.deliver_window_end(&cfg, &ctx) {
+                    if let Outcome::Interrupted = self.deliver_window_end(cfg, &ctx) {
                         return Round::Next;
                     }
                     self.set_window(None);
@@ -387,13 +387,13 @@ impl Consumer {
                 return Round::Next;
             }
         }
-        let (matched, skipped) = self.filter(&cfg, batch);
+        let (matched, skipped) = self.filter(&live, batch);
         self.mapping
             .metrics
             .filtered_out
             .fetch_add(skipped as u64, Ordering::Relaxed);
         if !matched.is_empty() {
-            match self.deliver(&cfg, &matched, pos) {
+            match self.deliver(cfg, &matched, pos) {
                 Outcome::Done => {}
                 Outcome::Interrupted => return Round::Next,
             }
@@ -417,8 +417,8 @@ impl Consumer {
             "host code panicked while handling a batch; the batch failed"
         );
         self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-        self.mapping.set_result(&format!(
-            "PROBLEM: the host failed while handling a batch: {message}"
+        self.problem(&format!(
+            "the host failed while handling a batch: {message}"
         ));
         let given_up =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.give_up_after_panics(pos, rounds)));
@@ -439,9 +439,10 @@ impl Consumer {
     /// to the failure destination (or is dropped) and `pos` moves past it. `true` when
     /// it was given up.
     fn give_up_after_panics(&self, pos: &mut u64, rounds: u32) -> bool {
-        let cfg = self.config();
+        let live = self.mapping.live();
+        let cfg = &live.config;
         let engine = self.engine().clone();
-        let Some(batch) = self.lane_batch(&engine, &cfg, pos) else {
+        let Some(batch) = self.lane_batch(&engine, cfg, pos) else {
             return false;
         };
         let Some(first) = batch.records.first() else {
@@ -459,7 +460,7 @@ impl Consumer {
         } else {
             return false;
         };
-        if let Outcome::Interrupted = self.give_up(&cfg, &batch.records, condition) {
+        if let Outcome::Interrupted = self.give_up(cfg, &batch.records, condition) {
             return false;
         }
         *pos = batch.upto;
@@ -467,22 +468,22 @@ impl Consumer {
         true
     }
 
-    /// Splits records into those the filters accept and the number they reject.
-    fn filter(&self, cfg: &MappingConfig, batch: Vec<StreamRecord>) -> (Vec<StreamRecord>, usize) {
-        if cfg.filters.is_empty() {
+    /// Splits records into those the filters (compiled when the mapping was saved)
+    /// accept and the number they reject.
+    fn filter(&self, live: &Live, batch: Vec<StreamRecord>) -> (Vec<StreamRecord>, usize) {
+        if live.filters.is_empty() {
             return (batch, 0);
         }
-        let patterns: Vec<FilterPattern> = cfg
-            .filters
-            .iter()
-            .filter_map(|p| FilterPattern::parse(p).ok())
-            .collect();
         let total = batch.len();
         let matched: Vec<StreamRecord> = batch
             .into_iter()
             .filter(|r| {
-                let json = self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn);
-                patterns.iter().any(|p| p.matches(&json))
+                let json = self
+                    .rt
+                    .deps
+                    .codec
+                    .record(r, &self.stream, &live.config.stream_arn);
+                live.filters.iter().any(|p| p.matches(&json))
             })
             .collect();
         let skipped = total - matched.len();
@@ -549,7 +550,7 @@ impl Consumer {
                         }
                         Ok(Some(_)) | Err(()) => {
                             self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                            self.mapping.set_result("PROBLEM: Function call failed");
+                            self.problem("Function call failed");
                         }
                     }
                 }
@@ -560,8 +561,7 @@ impl Consumer {
                 }
                 Err(Failure::Failed(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    self.mapping
-                        .set_result(&format!("PROBLEM: Function call failed: {e}"));
+                    self.problem(&format!("Function call failed: {e}"));
                 }
             }
             // The batch failed.
@@ -613,8 +613,7 @@ impl Consumer {
             .metrics
             .throttles
             .fetch_add(1, Ordering::Relaxed);
-        self.mapping
-            .set_result(&format!("PROBLEM: Function call throttled: {reason}"));
+        self.problem(&format!("Function call throttled: {reason}"));
         self.sleep_unless_stopped(Duration::from_millis(backoff_ms(throttles)));
     }
 
@@ -641,8 +640,7 @@ impl Consumer {
             None => self.engine().system_delete(&key),
         };
         if let Err(e) = stored {
-            self.mapping
-                .set_result(&format!("PROBLEM: cannot store the window state: {e}"));
+            self.problem(&format!("cannot store the window state: {e}"));
         }
         *self.window.borrow_mut() = w;
     }
@@ -665,8 +663,7 @@ impl Consumer {
                 }
                 Err(Failure::Failed(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    self.mapping
-                        .set_result(&format!("PROBLEM: final window invocation failed: {e}"));
+                    self.problem(&format!("final window invocation failed: {e}"));
                 }
             }
             attempts += 1;
@@ -810,8 +807,8 @@ impl Consumer {
                 .metrics
                 .dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.mapping.set_result(&format!(
-                "PROBLEM: {condition}: batch dropped (no failure destination)"
+            self.problem(&format!(
+                "{condition}: batch dropped (no failure destination)"
             ));
             return Outcome::Done;
         };
@@ -835,13 +832,12 @@ impl Consumer {
                         .metrics
                         .sent_to_failure_destination
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    self.mapping
-                        .set_result(&format!("PROBLEM: {condition}: batch sent to {table}"));
+                    self.problem(&format!("{condition}: batch sent to {table}"));
                     return Outcome::Done;
                 }
                 Err(e) => {
-                    self.mapping.set_result(&format!(
-                        "PROBLEM: cannot write to the failure destination {table}: {e}"
+                    self.problem(&format!(
+                        "cannot write to the failure destination {table}: {e}"
                     ));
                     attempt += 1;
                     let backoff = backoff_ms(attempt);

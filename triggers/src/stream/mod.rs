@@ -15,23 +15,32 @@
 mod config;
 mod consumer;
 mod filter;
+mod mapping;
+mod view;
 
-use eddy_engine::clock::now_ms;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use eddy_engine::clock::now_ms;
+use eddy_engine::sync::{lock, write};
 use eddy_engine::{Engine, StreamDef, StreamRecord};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::error::TriggerError;
 use crate::executor::{Executor, FunctionStore, TableApi};
+use crate::registry::Registry;
+use mapping::{Counters, Live, Mapping, Status, Stored, checkpoint_key};
 
 pub use config::{
     BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, DestinationConfig, Filter, FilterCriteria, MappingConfig,
     MappingRequest, OnFailure, StartingPosition,
 };
 pub use filter::FilterPattern;
+pub use mapping::TriggerMetrics;
+pub use view::{
+    DestinationView, FilterCriteriaView, FilterView, MetricsView, OnFailureView, TriggerSeries,
+    TriggerView,
+};
 
 /// Builds the JSON of one change record as Lambda delivers it (DynamoDB's wire format
 /// plus `eventSourceARN`). The host implements it; this crate does not know the wire
@@ -59,32 +68,6 @@ pub trait EventCodec: Send + Sync {
 /// `ServiceQuotaExceededException`).
 pub const TRIGGERS_MAX: usize = 128;
 
-/// A mapping request that cannot be carried out. `Invalid` names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TriggerError {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-    #[error("{0}")]
-    NotFound(String),
-    /// A quota ([`TRIGGERS_MAX`]) would be exceeded.
-    #[error("{0}")]
-    LimitExceeded(String),
-    #[error("{0}")]
-    Storage(String),
-}
-
-impl TriggerError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> TriggerError {
-        TriggerError::Invalid {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
 /// What the runtime needs from its host.
 pub struct RuntimeDeps {
     pub engine: Engine,
@@ -92,72 +75,6 @@ pub struct RuntimeDeps {
     pub functions: Arc<FunctionStore>,
     pub tables: Arc<dyn TableApi>,
     pub codec: Arc<dyn EventCodec>,
-}
-
-/// Counters of one mapping, as `GET /v1/triggers/{id}` and `/metrics` report them.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub invocations: AtomicU64,
-    pub errors: AtomicU64,
-    pub retries: AtomicU64,
-    /// Attempts that did not reach the function (the executor's queue was full, or no
-    /// instance slot came free before the deadline); retried without counting.
-    pub throttles: AtomicU64,
-    pub records_delivered: AtomicU64,
-    pub filtered_out: AtomicU64,
-    pub sent_to_failure_destination: AtomicU64,
-    pub dropped: AtomicU64,
-    pub trimmed_skips: AtomicU64,
-    /// Records not delivered because they closed a recursive loop.
-    pub recursion_stops: AtomicU64,
-    /// Microseconds between the newest delivered record's commit and its delivery.
-    pub iterator_age_us: AtomicU64,
-    pub batch_duration_us_total: AtomicU64,
-    pub batch_duration_us_last: AtomicU64,
-}
-
-/// A mapping's lifecycle state and last result, in Lambda's words.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Status {
-    state: String,
-    reason: String,
-    last_result: String,
-    last_modified_ms: u64,
-}
-
-/// The stored form of a mapping.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
-    id: String,
-    config: MappingConfig,
-    created_ms: u64,
-    last_modified_ms: u64,
-}
-
-pub(crate) struct Mapping {
-    pub id: String,
-    pub config: RwLock<MappingConfig>,
-    status: Mutex<Status>,
-    pub metrics: Metrics,
-    created_ms: u64,
-    /// Set when the mapping is deleted (or the runtime stops): consumers exit.
-    pub stopped: AtomicBool,
-    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
-}
-
-impl Mapping {
-    pub(crate) fn set_result(&self, result: &str) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        if s.last_result != result {
-            s.last_result = result.to_string();
-        }
-    }
-
-    pub(crate) fn set_state(&self, state: &str, reason: &str) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        s.state = state.to_string();
-        s.reason = reason.to_string();
-    }
 }
 
 /// The stream trigger runtime: every mapping and its consumers.
@@ -174,19 +91,7 @@ impl std::fmt::Debug for TriggerRuntime {
 
 pub(crate) struct Runtime {
     pub deps: RuntimeDeps,
-    mappings: Mutex<BTreeMap<String, Arc<Mapping>>>,
-    /// Serializes changes (create, update, delete, shutdown): an update stops a
-    /// mapping's consumers and starts new ones, and two at once would leave two sets
-    /// running on the same checkpoints.
-    control: Mutex<()>,
-}
-
-fn config_key(id: &str) -> Vec<u8> {
-    format!("trigger/{id}/config").into_bytes()
-}
-
-pub(crate) fn checkpoint_key(id: &str, shard: u16, lane: u32) -> Vec<u8> {
-    format!("trigger/{id}/ckpt/{shard:05}/{lane:02}").into_bytes()
+    registry: Registry<Mapping>,
 }
 
 /// A random UUID (version 4 layout), from the OS-seeded hasher keys.
@@ -213,80 +118,76 @@ fn new_uuid() -> String {
 impl TriggerRuntime {
     /// Loads the stored mappings and starts their consumers.
     pub fn start(deps: RuntimeDeps) -> Result<TriggerRuntime, TriggerError> {
+        let registry = Registry::new(deps.engine.clone(), TRIGGERS_MAX);
         let rt = TriggerRuntime {
-            inner: Arc::new(Runtime {
-                deps,
-                mappings: Mutex::new(BTreeMap::new()),
-                control: Mutex::new(()),
-            }),
+            inner: Arc::new(Runtime { deps, registry }),
         };
-        let stored = rt
-            .inner
-            .deps
-            .engine
-            .system_scan(b"trigger/")
-            .map_err(|e| TriggerError::Storage(e.to_string()))?;
-        for (k, v) in stored {
-            if !k.ends_with(b"/config") {
-                continue;
-            }
-            let s: Stored = serde_json::from_slice(&v)
-                .map_err(|e| TriggerError::Storage(format!("corrupt trigger: {e}")))?;
-            let mapping = rt.install(s);
+        for stored in rt.inner.registry.load()? {
+            let mapping = rt.install(stored);
             rt.spawn_consumers(&mapping);
         }
         Ok(rt)
     }
 
+    fn registry(&self) -> &Registry<Mapping> {
+        &self.inner.registry
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.inner.deps.engine
+    }
+
+    /// Makes a stored mapping live. Its filters were checked when it was saved; one
+    /// that no longer compiles (a stored definition changed by hand) disables the
+    /// mapping rather than delivering what the filters would have held back.
     fn install(&self, s: Stored) -> Arc<Mapping> {
-        let state = if s.config.enabled {
+        let (live, broken) = match Live::compile(s.config.clone()) {
+            Ok(live) => (live, None),
+            Err(e) => (
+                Live {
+                    config: MappingConfig {
+                        enabled: false,
+                        ..s.config
+                    },
+                    filters: Vec::new(),
+                },
+                Some(e),
+            ),
+        };
+        let state = if live.config.enabled {
             "Enabled"
         } else {
             "Disabled"
         };
         let mapping = Arc::new(Mapping {
             id: s.id.clone(),
-            config: RwLock::new(s.config),
+            live: RwLock::new(Arc::new(live)),
             status: Mutex::new(Status {
                 state: state.into(),
                 reason: "User action".into(),
                 last_result: "No records processed".into(),
                 last_modified_ms: s.last_modified_ms,
             }),
-            metrics: Metrics::default(),
+            metrics: Counters::default(),
             created_ms: s.created_ms,
             stopped: AtomicBool::new(false),
             workers: Mutex::new(Vec::new()),
         });
-        self.inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(s.id, Arc::clone(&mapping));
+        if let Some(e) = broken {
+            tracing::error!(trigger = %s.id, error = %e, "a stored trigger's filter does not compile; it stays disabled");
+            mapping.set_state(
+                "Disabled",
+                &format!("The stored filters do not compile: {e}"),
+            );
+        }
+        self.registry().insert(s.id, Arc::clone(&mapping));
         mapping
     }
 
-    fn persist(&self, m: &Mapping) -> Result<(), TriggerError> {
-        let status = m.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let stored = Stored {
-            id: m.id.clone(),
-            config: m.config.read().unwrap_or_else(|e| e.into_inner()).clone(),
-            created_ms: m.created_ms,
-            last_modified_ms: status.last_modified_ms,
-        };
-        let bytes =
-            serde_json::to_vec(&stored).map_err(|e| TriggerError::Storage(e.to_string()))?;
-        self.inner
-            .deps
-            .engine
-            .system_put(&config_key(&m.id), &bytes)
-            .map_err(|e| TriggerError::Storage(e.to_string()))
-    }
-
     /// Creates a mapping (`POST /v1/triggers`).
-    pub fn create(&self, r: &MappingRequest) -> Result<Value, TriggerError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let engine = &self.inner.deps.engine;
+    pub fn create(&self, r: &MappingRequest) -> Result<TriggerView, TriggerError> {
+        let _one_change_at_a_time = self.registry().change();
+        let engine = self.engine();
         let function_name = r
             .function_name
             .clone()
@@ -299,18 +200,7 @@ impl TriggerRuntime {
                 "Function not found: {function_name}"
             )));
         }
-        let count = self
-            .inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len();
-        if count >= TRIGGERS_MAX {
-            return Err(TriggerError::LimitExceeded(format!(
-                "{count} triggers exist, the most this server keeps ({TRIGGERS_MAX}): delete \
-                 one before creating another"
-            )));
-        }
+        self.registry().check_room()?;
         let stream = self.resolve_stream(r)?;
         let position = config::starting_position(
             r.starting_position.as_deref(),
@@ -336,6 +226,8 @@ impl TriggerRuntime {
         };
         let config = base.apply(r)?;
         check_supported(&config)?;
+        // Compiled now, so a bad pattern is refused before anything is stored.
+        Live::compile(config.clone())?;
         let now = now_ms();
         let stored = Stored {
             id: new_uuid(),
@@ -347,13 +239,13 @@ impl TriggerRuntime {
         // replays from the start nor skips what arrived meanwhile.
         self.write_initial_checkpoints(&stored, &stream)?;
         let mapping = self.install(stored);
-        self.persist(&mapping)?;
+        self.registry().persist(&mapping.id, &mapping.stored())?;
         self.spawn_consumers(&mapping);
         Ok(self.view(&mapping))
     }
 
     fn resolve_stream(&self, r: &MappingRequest) -> Result<Arc<StreamDef>, TriggerError> {
-        let engine = &self.inner.deps.engine;
+        let engine = self.engine();
         let latest_of = |table: &str| -> Result<Arc<StreamDef>, TriggerError> {
             engine
                 .list_streams(Some(table))
@@ -385,7 +277,7 @@ impl TriggerRuntime {
         s: &Stored,
         stream: &StreamDef,
     ) -> Result<(), TriggerError> {
-        let engine = &self.inner.deps.engine;
+        let engine = self.engine();
         for shard in 0..stream.shards {
             let pos = match s.config.starting_position {
                 StartingPosition::TrimHorizon => engine.trim_horizon(stream, shard),
@@ -395,25 +287,19 @@ impl TriggerRuntime {
                 }
             };
             for lane in 0..s.config.parallelization_factor {
-                engine
-                    .system_put(&checkpoint_key(&s.id, shard, lane), &pos.to_be_bytes())
-                    .map_err(|e| TriggerError::Storage(e.to_string()))?;
+                engine.system_put(&checkpoint_key(&s.id, shard, lane), &pos.to_be_bytes())?;
             }
         }
         Ok(())
     }
 
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
-        let cfg = mapping
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(stream) = self.inner.deps.engine.stream(cfg.stream_id) else {
+        let cfg = mapping.config();
+        let Some(stream) = self.engine().stream(cfg.stream_id) else {
             mapping.set_state("Disabled", "The stream no longer exists");
             return;
         };
-        let mut workers = mapping.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut workers = lock(&mapping.workers);
         for shard in 0..stream.shards {
             for lane in 0..cfg.parallelization_factor {
                 let c = consumer::Consumer::new(
@@ -429,6 +315,7 @@ impl TriggerRuntime {
                 match spawned {
                     Ok(h) => workers.push(h),
                     Err(e) => {
+                        tracing::error!(trigger = %mapping.id, shard, lane, error = %e, "cannot start a consumer thread");
                         mapping.set_state("Disabled", &format!("cannot start a consumer: {e}"))
                     }
                 }
@@ -438,54 +325,39 @@ impl TriggerRuntime {
 
     fn stop_consumers(&self, mapping: &Mapping) {
         mapping.stopped.store(true, Ordering::Release);
-        let workers: Vec<_> = mapping
-            .workers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let workers: Vec<_> = lock(&mapping.workers).drain(..).collect();
         for w in workers {
             let _ = w.join();
         }
         mapping.stopped.store(false, Ordering::Release);
     }
 
-    fn mapping(&self, id: &str) -> Result<Arc<Mapping>, TriggerError> {
-        self.inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| TriggerError::NotFound(format!("Trigger not found: {id}")))
-    }
-
-    /// A snapshot of every mapping (the lock is not held while callers use them).
-    fn all_mappings(&self) -> Vec<Arc<Mapping>> {
-        self.inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    pub fn list(&self) -> Vec<Value> {
-        let all = self.all_mappings();
+    /// Every mapping, in id order.
+    pub fn list(&self) -> Vec<TriggerView> {
+        let all = self.registry().all();
         all.iter().map(|m| self.view(m)).collect()
     }
 
-    pub fn get(&self, id: &str) -> Result<Value, TriggerError> {
-        let m = self.mapping(id)?;
+    /// How many mappings exist.
+    pub fn len(&self) -> usize {
+        self.registry().len()
+    }
+
+    /// Whether no mapping exists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: &str) -> Result<TriggerView, TriggerError> {
+        let m = self.registry().get(id)?;
         Ok(self.view(&m))
     }
 
     /// Changes a mapping (`PATCH /v1/triggers/{id}`): any field but the function's
     /// stream and starting position.
-    pub fn update(&self, id: &str, r: &MappingRequest) -> Result<Value, TriggerError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let m = self.mapping(id)?;
+    pub fn update(&self, id: &str, r: &MappingRequest) -> Result<TriggerView, TriggerError> {
+        let _one_change_at_a_time = self.registry().change();
+        let m = self.registry().get(id)?;
         if r.event_source_arn.is_some() || r.table_name.is_some() {
             return Err(TriggerError::invalid(
                 "EventSourceArn",
@@ -498,7 +370,7 @@ impl TriggerRuntime {
                 "cannot be changed; create a new trigger",
             ));
         }
-        let current = m.config.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = m.config();
         let mut next = current.clone().apply(r)?;
         if let Some(f) = &r.function_name {
             if self.inner.deps.functions.get(f).is_none() {
@@ -507,68 +379,53 @@ impl TriggerRuntime {
             next.function_name.clone_from(f);
         }
         check_supported(&next)?;
+        let next = Live::compile(next)?;
         // Consumers restart with the new configuration. A new parallelization factor
         // redistributes items over lanes, so every lane restarts from the oldest lane
         // checkpoint of its shard: records may be delivered again, none is skipped.
         self.stop_consumers(&m);
-        if next.parallelization_factor != current.parallelization_factor
-            && let Some(stream) = self.inner.deps.engine.stream(current.stream_id)
+        let engine = self.engine();
+        if next.config.parallelization_factor != current.parallelization_factor
+            && let Some(stream) = engine.stream(current.stream_id)
         {
             for shard in 0..stream.shards {
                 let oldest = (0..current.parallelization_factor)
-                    .filter_map(|lane| {
-                        consumer::load_checkpoint(&self.inner.deps.engine, id, shard, lane)
-                    })
+                    .filter_map(|lane| consumer::load_checkpoint(engine, id, shard, lane))
                     .min()
-                    .unwrap_or_else(|| self.inner.deps.engine.trim_horizon(&stream, shard));
-                for lane in 0..next.parallelization_factor {
-                    self.inner
-                        .deps
-                        .engine
-                        .system_put(&checkpoint_key(id, shard, lane), &oldest.to_be_bytes())
-                        .map_err(|e| TriggerError::Storage(e.to_string()))?;
+                    .unwrap_or_else(|| engine.trim_horizon(&stream, shard));
+                for lane in 0..next.config.parallelization_factor {
+                    engine.system_put(&checkpoint_key(id, shard, lane), &oldest.to_be_bytes())?;
                 }
             }
         }
-        *m.config.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+        let enabled = next.config.enabled;
+        *write(&m.live) = Arc::new(next);
         {
-            let mut s = m.status.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = lock(&m.status);
             s.last_modified_ms = now_ms();
-            s.state = if next.enabled { "Enabled" } else { "Disabled" }.into();
+            s.state = if enabled { "Enabled" } else { "Disabled" }.into();
             s.reason = "User action".into();
         }
-        self.persist(&m)?;
+        self.registry().persist(&m.id, &m.stored())?;
         self.spawn_consumers(&m);
         Ok(self.view(&m))
     }
 
-    pub fn delete(&self, id: &str) -> Result<Value, TriggerError> {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let m = self.mapping(id)?;
+    pub fn delete(&self, id: &str) -> Result<TriggerView, TriggerError> {
+        let _one_change_at_a_time = self.registry().change();
+        let m = self.registry().get(id)?;
         self.stop_consumers(&m);
         m.stopped.store(true, Ordering::Release);
-        self.inner
-            .mappings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
-        let engine = &self.inner.deps.engine;
-        let keys = engine
-            .system_scan(format!("trigger/{id}/").as_bytes())
-            .map_err(|e| TriggerError::Storage(e.to_string()))?;
-        for (k, _) in keys {
-            engine
-                .system_delete(&k)
-                .map_err(|e| TriggerError::Storage(e.to_string()))?;
-        }
+        self.registry().remove(id);
+        self.registry().erase(id)?;
         m.set_state("Deleting", "User action");
         Ok(self.view(&m))
     }
 
     /// Stops every consumer (server shutdown); checkpoints are already durable.
     pub fn shutdown(&self) {
-        let _one_change_at_a_time = self.inner.control.lock().unwrap_or_else(|e| e.into_inner());
-        let all = self.all_mappings();
+        let _one_change_at_a_time = self.registry().change();
+        let all = self.registry().all();
         // Every consumer is told first, so that they all wind down at once and the joins
         // below do not add up.
         for m in &all {
@@ -580,120 +437,18 @@ impl TriggerRuntime {
         }
     }
 
-    /// A mapping in Lambda's `EventSourceMappingConfiguration` shape, plus Eddy's
-    /// metrics.
-    fn view(&self, m: &Mapping) -> Value {
-        let c = m.config.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let s = m.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let region = &self.inner.deps.engine.config().region;
-        let account = &self.inner.deps.engine.config().account_id;
-        let mt = &m.metrics;
-        let invocations = mt.invocations.load(Ordering::Relaxed);
-        let mut v = json!({
-            "UUID": m.id,
-            "FunctionArn": format!("arn:aws:lambda:{region}:{account}:function:{}", c.function_name),
-            "EventSourceArn": c.stream_arn,
-            "BatchSize": c.batch_size,
-            "MaximumBatchingWindowInSeconds": c.batching_window_s,
-            "StartingPosition": c.starting_position.as_str(),
-            "ParallelizationFactor": c.parallelization_factor,
-            "MaximumRetryAttempts": c.maximum_retry_attempts,
-            "MaximumRecordAgeInSeconds": c.maximum_record_age_s,
-            "BisectBatchOnFunctionError": c.bisect_on_error,
-            "TumblingWindowInSeconds": c.tumbling_window_s,
-            "FunctionResponseTypes": if c.report_batch_item_failures { vec!["ReportBatchItemFailures"] } else { vec![] },
-            "DestinationConfig": { "OnFailure": c.on_failure_table.as_ref().map_or(json!({}), |t| json!({ "Destination": t })) },
-            "FilterCriteria": { "Filters": c.filters.iter().map(|p| json!({ "Pattern": p })).collect::<Vec<_>>() },
-            "State": s.state,
-            "StateTransitionReason": s.reason,
-            "LastProcessingResult": s.last_result,
-            "LastModified": s.last_modified_ms as f64 / 1000.0,
-            "Metrics": {
-                "Invocations": invocations,
-                "Errors": mt.errors.load(Ordering::Relaxed),
-                "Retries": mt.retries.load(Ordering::Relaxed),
-                "Throttles": mt.throttles.load(Ordering::Relaxed),
-                "RecordsDelivered": mt.records_delivered.load(Ordering::Relaxed),
-                "FilteredOut": mt.filtered_out.load(Ordering::Relaxed),
-                "SentToFailureDestination": mt.sent_to_failure_destination.load(Ordering::Relaxed),
-                "Dropped": mt.dropped.load(Ordering::Relaxed),
-                "TrimmedSkips": mt.trimmed_skips.load(Ordering::Relaxed),
-                "RecursionStops": mt.recursion_stops.load(Ordering::Relaxed),
-                "IteratorAgeMilliseconds": mt.iterator_age_us.load(Ordering::Relaxed) as f64 / 1000.0,
-                "BatchDurationMillisecondsLast": mt.batch_duration_us_last.load(Ordering::Relaxed) as f64 / 1000.0,
-                "BatchDurationMillisecondsAverage": if invocations == 0 { 0.0 } else {
-                    mt.batch_duration_us_total.load(Ordering::Relaxed) as f64 / 1000.0 / invocations as f64
-                },
-            },
-        });
-        if let StartingPosition::AtTimestamp(ms) = c.starting_position {
-            v["StartingPositionTimestamp"] = json!(ms as f64 / 1000.0);
-        }
-        v
+    fn view(&self, m: &Mapping) -> TriggerView {
+        let config = self.engine().config();
+        view::view(m, &config.region, &config.account_id)
     }
 
-    /// Every mapping's counters in Prometheus' text format.
-    pub fn metrics_text(&self) -> String {
-        let all = self.all_mappings();
-        let mut out = String::new();
-        // (series name, Prometheus type, how to read it from a mapping's counters)
-        type Series = (&'static str, &'static str, fn(&Metrics) -> f64);
-        let series: [Series; 11] = [
-            ("eddy_trigger_invocations_total", "counter", |m| {
-                m.invocations.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_errors_total", "counter", |m| {
-                m.errors.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_retries_total", "counter", |m| {
-                m.retries.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_throttles_total", "counter", |m| {
-                m.throttles.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_records_delivered_total", "counter", |m| {
-                m.records_delivered.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_filtered_out_total", "counter", |m| {
-                m.filtered_out.load(Ordering::Relaxed) as f64
-            }),
-            (
-                "eddy_trigger_sent_to_failure_destination_total",
-                "counter",
-                |m| m.sent_to_failure_destination.load(Ordering::Relaxed) as f64,
-            ),
-            ("eddy_trigger_dropped_total", "counter", |m| {
-                m.dropped.load(Ordering::Relaxed) as f64
-            }),
-            ("eddy_trigger_iterator_age_seconds", "gauge", |m| {
-                m.iterator_age_us.load(Ordering::Relaxed) as f64 / 1e6
-            }),
-            ("eddy_trigger_batch_duration_seconds_last", "gauge", |m| {
-                m.batch_duration_us_last.load(Ordering::Relaxed) as f64 / 1e6
-            }),
-            (
-                "eddy_trigger_batch_duration_seconds_total",
-                "counter",
-                |m| m.batch_duration_us_total.load(Ordering::Relaxed) as f64 / 1e6,
-            ),
-        ];
-        for (name, kind, get) in series {
-            out.push_str(&format!("# TYPE {name} {kind}\n"));
-            for m in &all {
-                let function = m
-                    .config
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .function_name
-                    .clone();
-                out.push_str(&format!(
-                    "{name}{{trigger=\"{}\",function=\"{function}\"}} {}\n",
-                    m.id,
-                    get(&m.metrics)
-                ));
-            }
-        }
-        out
+    /// Every mapping's counters, for `/metrics`.
+    pub fn metrics(&self) -> Vec<TriggerSeries> {
+        self.registry()
+            .all()
+            .iter()
+            .map(|m| view::series(m))
+            .collect()
     }
 }
 

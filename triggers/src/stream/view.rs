@@ -1,0 +1,178 @@
+//! What a mapping looks like from outside: Lambda's `EventSourceMappingConfiguration`
+//! fields plus Eddy's metrics, as typed values the host renders.
+//!
+//! Owns the view's field names (Lambda's). Must not know how the host renders them
+//! (JSON for the API, Prometheus text for `/metrics` are the edge's).
+
+use serde::Serialize;
+
+use super::config::StartingPosition;
+use super::mapping::{Mapping, TriggerMetrics};
+use eddy_engine::sync::lock;
+
+/// A mapping in Lambda's `EventSourceMappingConfiguration` shape, plus Eddy's metrics.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TriggerView {
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+    pub function_arn: String,
+    /// The function's name (the last part of `FunctionArn`); not shown.
+    #[serde(skip)]
+    pub function_name: String,
+    pub event_source_arn: String,
+    pub batch_size: u32,
+    pub maximum_batching_window_in_seconds: u32,
+    pub starting_position: &'static str,
+    /// Epoch seconds, shown only for `AT_TIMESTAMP`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_position_timestamp: Option<f64>,
+    pub parallelization_factor: u32,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age_in_seconds: i64,
+    pub bisect_batch_on_function_error: bool,
+    pub tumbling_window_in_seconds: u32,
+    pub function_response_types: Vec<&'static str>,
+    pub destination_config: DestinationView,
+    pub filter_criteria: FilterCriteriaView,
+    pub state: String,
+    pub state_transition_reason: String,
+    pub last_processing_result: String,
+    /// Epoch seconds.
+    pub last_modified: f64,
+    pub metrics: MetricsView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationView {
+    pub on_failure: OnFailureView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnFailureView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilterCriteriaView {
+    pub filters: Vec<FilterView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilterView {
+    pub pattern: String,
+}
+
+/// A mapping's counters as the API shows them (durations in milliseconds).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsView {
+    pub invocations: u64,
+    pub errors: u64,
+    pub retries: u64,
+    pub throttles: u64,
+    pub records_delivered: u64,
+    pub filtered_out: u64,
+    pub sent_to_failure_destination: u64,
+    pub dropped: u64,
+    pub trimmed_skips: u64,
+    pub recursion_stops: u64,
+    pub iterator_age_milliseconds: f64,
+    pub batch_duration_milliseconds_last: f64,
+    pub batch_duration_milliseconds_average: f64,
+}
+
+impl From<TriggerMetrics> for MetricsView {
+    fn from(m: TriggerMetrics) -> MetricsView {
+        MetricsView {
+            invocations: m.invocations,
+            errors: m.errors,
+            retries: m.retries,
+            throttles: m.throttles,
+            records_delivered: m.records_delivered,
+            filtered_out: m.filtered_out,
+            sent_to_failure_destination: m.sent_to_failure_destination,
+            dropped: m.dropped,
+            trimmed_skips: m.trimmed_skips,
+            recursion_stops: m.recursion_stops,
+            iterator_age_milliseconds: m.iterator_age_us as f64 / 1000.0,
+            batch_duration_milliseconds_last: m.batch_duration_us_last as f64 / 1000.0,
+            batch_duration_milliseconds_average: if m.invocations == 0 {
+                0.0
+            } else {
+                m.batch_duration_us_total as f64 / 1000.0 / m.invocations as f64
+            },
+        }
+    }
+}
+
+/// One mapping's counters with the labels `/metrics` gives them.
+#[derive(Debug, Clone)]
+pub struct TriggerSeries {
+    pub trigger: String,
+    pub function: String,
+    pub metrics: TriggerMetrics,
+}
+
+/// The view of `m`, with ARNs in `region` and `account`.
+pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
+    let c = m.config();
+    let s = lock(&m.status).clone();
+    TriggerView {
+        uuid: m.id.clone(),
+        function_arn: format!(
+            "arn:aws:lambda:{region}:{account}:function:{}",
+            c.function_name
+        ),
+        function_name: c.function_name,
+        event_source_arn: c.stream_arn,
+        batch_size: c.batch_size,
+        maximum_batching_window_in_seconds: c.batching_window_s,
+        starting_position: c.starting_position.as_str(),
+        starting_position_timestamp: match c.starting_position {
+            StartingPosition::AtTimestamp(ms) => Some(ms as f64 / 1000.0),
+            _ => None,
+        },
+        parallelization_factor: c.parallelization_factor,
+        maximum_retry_attempts: c.maximum_retry_attempts,
+        maximum_record_age_in_seconds: c.maximum_record_age_s,
+        bisect_batch_on_function_error: c.bisect_on_error,
+        tumbling_window_in_seconds: c.tumbling_window_s,
+        function_response_types: if c.report_batch_item_failures {
+            vec!["ReportBatchItemFailures"]
+        } else {
+            vec![]
+        },
+        destination_config: DestinationView {
+            on_failure: OnFailureView {
+                destination: c.on_failure_table,
+            },
+        },
+        filter_criteria: FilterCriteriaView {
+            filters: c
+                .filters
+                .into_iter()
+                .map(|pattern| FilterView { pattern })
+                .collect(),
+        },
+        state: s.state,
+        state_transition_reason: s.reason,
+        last_processing_result: s.last_result,
+        last_modified: s.last_modified_ms as f64 / 1000.0,
+        metrics: m.metrics.snapshot().into(),
+    }
+}
+
+/// The `/metrics` series of `m`.
+pub(crate) fn series(m: &Mapping) -> TriggerSeries {
+    TriggerSeries {
+        trigger: m.id.clone(),
+        function: m.config().function_name,
+        metrics: m.metrics.snapshot(),
+    }
+}
