@@ -503,6 +503,69 @@ fn trigger_parameters_out_of_range_are_400s_naming_the_field() {
     );
 }
 
+/// Filter patterns are compiled when the mapping is saved: a pattern that is JSON but
+/// not a pattern (an unknown operator, an empty matcher list) is a 400 naming
+/// `FilterCriteria` on create and on update, and nothing is saved, across a restart too.
+#[test]
+fn a_bad_filter_pattern_is_a_400_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir.path(), &[]);
+    let e = server.endpoint.clone();
+    let src = table_name("src");
+    create_table(&e, &src, true);
+    deploy(&e, "noop", "", &guest("noop")).expect(201);
+    let base = json!({"FunctionName": "noop", "TableName": src, "StartingPosition": "LATEST"});
+    let with_filter = |pattern: &str| {
+        let mut body = base.clone();
+        body["FilterCriteria"] = json!({"Filters": [{"Pattern": pattern}]});
+        body
+    };
+    for (pattern, says) in [
+        (
+            r#"{"eventName": [{"wildcard": "INS*"}]}"#,
+            "unknown filter operator",
+        ),
+        (r#"{"eventName": []}"#, "empty"),
+        (r#"{"eventName": "INSERT"}"#, "array of matchers"),
+    ] {
+        send_json(&e, "POST", "/v1/triggers", &with_filter(pattern)).expect_error(
+            400,
+            Some("FilterCriteria"),
+            says,
+        );
+    }
+    assert_eq!(
+        get(&e, "/v1/triggers").expect(200)["EventSourceMappings"],
+        json!([]),
+        "a refused trigger is not saved"
+    );
+
+    let good = r#"{"eventName": ["INSERT"]}"#;
+    let id = create_trigger(&e, with_filter(good))["UUID"]
+        .as_str()
+        .expect("UUID")
+        .to_owned();
+    send_json(
+        &e,
+        "PATCH",
+        &format!("/v1/triggers/{id}"),
+        &json!({"FilterCriteria": {"Filters": [{"Pattern": r#"{"eventName": [{"wildcard": "x"}]}"#}]}}),
+    )
+    .expect_error(400, Some("FilterCriteria"), "unknown filter operator");
+    let kept = json!({"Filters": [{"Pattern": good}]});
+    assert_eq!(
+        trigger(&e, &id)["FilterCriteria"],
+        kept,
+        "a refused update changes nothing"
+    );
+
+    assert!(server.terminate().success(), "clean exit on SIGTERM");
+    let server = Server::start_in(dir.path(), &[]);
+    let t = trigger(&server.endpoint, &id);
+    assert_eq!(t["FilterCriteria"], kept, "{t}");
+    assert_eq!(t["State"], "Enabled", "{t}");
+}
+
 #[test]
 fn trigger_disable_enable_and_delete() {
     let server = Server::start();
