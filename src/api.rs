@@ -267,6 +267,7 @@ impl From<TriggerError> for Problem {
             }
             TriggerError::LimitExceeded(message) => Problem::quota_exceeded(message),
             e @ (TriggerError::Storage(_)
+            | TriggerError::Source(_)
             | TriggerError::Corrupt { .. }
             | TriggerError::Encode { .. }) => Problem::internal(e.to_string()),
         }

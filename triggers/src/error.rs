@@ -24,6 +24,9 @@ pub enum TriggerError {
     /// The engine could not read or write a definition or a checkpoint.
     #[error("{0}")]
     Storage(#[source] eddy_engine::Error),
+    /// The stream could not be read (finding where a new mapping starts).
+    #[error("{0}")]
+    Source(#[from] crate::stream::SourceError),
     /// A stored definition cannot be read back (`kind` says whose).
     #[error("corrupt {kind}: {source}")]
     Corrupt {

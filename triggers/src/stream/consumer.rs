@@ -18,14 +18,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use eddy_engine::{
-    AttributeValue, Engine, Error as EngineError, Item, PutItemInput, StreamDef, StreamRecord,
-    encode_item, format_sequence_number,
+    AttributeValue, Engine, Item, PutItemInput, StreamDef, StreamRecord, encode_item,
+    format_sequence_number,
 };
 use serde_json::{Value, json};
 
 use super::mapping::{Live, Mapping, checkpoint_key, window_key};
+use super::source::{SourceError, StreamSource};
 use super::{MappingConfig, Runtime};
-use crate::error::TriggerError;
 
 /// Longest a consumer sleeps before it looks at its mapping again (disabled, deleted,
 /// updated). Records wake it at once; this bounds only how late it notices a change.
@@ -130,30 +130,6 @@ fn iso_us(us: u64) -> String {
     eddy_engine::clock::rfc3339_ms(us / 1000)
 }
 
-/// The first position at or after `ms` (epoch milliseconds) in a shard.
-pub(crate) fn position_at(
-    engine: &Engine,
-    stream: &StreamDef,
-    shard: u16,
-    ms: u64,
-) -> Result<u64, TriggerError> {
-    let mut pos = engine.trim_horizon(stream, shard);
-    loop {
-        let read = engine.read_shard(stream, shard, pos, 1000, usize::MAX)?;
-        if let Some(r) = read
-            .records
-            .iter()
-            .find(|r| r.created_us >= ms.saturating_mul(1000))
-        {
-            return Ok(r.seq);
-        }
-        if read.records.is_empty() {
-            return Ok(pos);
-        }
-        pos = read.next_seq;
-    }
-}
-
 /// The lane of a record: a stable hash (FNV-1a) of its encoded keys, so an item always
 /// goes to the same lane, across restarts too.
 fn lane_of(r: &StreamRecord, lanes: u32) -> u32 {
@@ -185,6 +161,11 @@ impl Consumer {
 
     fn engine(&self) -> &Engine {
         &self.rt.deps.engine
+    }
+
+    /// Where this consumer reads records (never the engine directly).
+    fn source(&self) -> &dyn StreamSource {
+        self.rt.source.as_ref()
     }
 
     fn stopped(&self) -> bool {
@@ -222,14 +203,13 @@ impl Consumer {
     /// drained. Each round runs under `catch_unwind`: a panic of host code while
     /// handling a batch is that batch's failure (see [`Consumer::round_panicked`]).
     pub(crate) fn run(self) {
-        let engine = self.engine().clone();
-        let mut pos = load_checkpoint(&engine, &self.mapping.id, self.shard, self.lane)
-            .unwrap_or_else(|| engine.trim_horizon(&self.stream, self.shard));
+        let mut pos = load_checkpoint(self.engine(), &self.mapping.id, self.shard, self.lane)
+            .unwrap_or_else(|| self.source().trim_horizon(&self.stream, self.shard));
         // Consecutive rounds that panicked at one position: (position, rounds).
         let mut panicked: Option<(u64, u32)> = None;
         while !self.stopped() {
             let at = pos;
-            match std::panic::catch_unwind(AssertUnwindSafe(|| self.round(&engine, &mut pos))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.round(&mut pos))) {
                 Ok(Round::Next) => {
                     if pos != at {
                         panicked = None;
@@ -252,10 +232,10 @@ impl Consumer {
     /// Reads this lane's records at `pos`: at most one batch of them, and the position
     /// after the last record considered. `Err` when the stream cannot be read now (the
     /// round is over; the next one retries).
-    fn lane_batch(&self, engine: &Engine, cfg: &MappingConfig, pos: &mut u64) -> Option<LaneBatch> {
+    fn lane_batch(&self, cfg: &MappingConfig, pos: &mut u64) -> Option<LaneBatch> {
         let lanes = cfg.parallelization_factor.max(1);
         let want = cfg.batch_size as usize;
-        let read = match engine.read_shard(
+        let read = match self.source().read(
             &self.stream,
             self.shard,
             *pos,
@@ -263,7 +243,7 @@ impl Consumer {
             EVENT_BYTES_MAX,
         ) {
             Ok(r) => r,
-            Err(EngineError::TrimmedDataAccess(_)) => {
+            Err(SourceError::Trimmed) => {
                 // Retention removed records this consumer had not read yet: they are
                 // gone. Count them as skipped and go on from the horizon.
                 self.mapping
@@ -271,7 +251,7 @@ impl Consumer {
                     .trimmed_skips
                     .fetch_add(1, Ordering::Relaxed);
                 self.problem("records expired before they were processed");
-                *pos = engine.trim_horizon(&self.stream, self.shard);
+                *pos = self.source().trim_horizon(&self.stream, self.shard);
                 self.save(*pos);
                 return None;
             }
@@ -282,7 +262,7 @@ impl Consumer {
             }
         };
         let mut records = Vec::new();
-        let mut upto = read.next_seq;
+        let mut upto = read.next;
         for r in read.records {
             if lane_of(&r, lanes) != self.lane {
                 continue;
@@ -301,7 +281,7 @@ impl Consumer {
     }
 
     /// One round: read a batch at `pos` and handle it.
-    fn round(&self, engine: &Engine, pos: &mut u64) -> Round {
+    fn round(&self, pos: &mut u64) -> Round {
         let live = self.mapping.live();
         let cfg = &live.config;
         if !cfg.enabled {
@@ -313,7 +293,7 @@ impl Consumer {
             records: mut batch,
             mut upto,
             drained,
-        }) = self.lane_batch(engine, cfg, pos)
+        }) = self.lane_batch(cfg, pos)
         else {
             return Round::Next;
         };
@@ -367,7 +347,7 @@ impl Consumer {
                     .set_result("OK: the shard is closed and every record was processed");
                 return Round::Finished;
             }
-            engine.wait_for_records(
+            self.source().wait(
                 &self.stream,
                 self.shard,
                 *pos,
@@ -383,7 +363,7 @@ impl Consumer {
             if now < window_end_us {
                 let wait = Duration::from_micros(window_end_us - now)
                     .min(Duration::from_millis(CONTROL_CHECK_MS));
-                engine.wait_for_records(&self.stream, self.shard, upto, wait);
+                self.source().wait(&self.stream, self.shard, upto, wait);
                 return Round::Next;
             }
         }
@@ -441,8 +421,7 @@ impl Consumer {
     fn give_up_after_panics(&self, pos: &mut u64, rounds: u32) -> bool {
         let live = self.mapping.live();
         let cfg = &live.config;
-        let engine = self.engine().clone();
-        let Some(batch) = self.lane_batch(&engine, cfg, pos) else {
+        let Some(batch) = self.lane_batch(cfg, pos) else {
             return false;
         };
         let Some(first) = batch.records.first() else {

@@ -16,6 +16,7 @@ mod config;
 mod consumer;
 mod filter;
 mod mapping;
+mod source;
 mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use filter::FilterPattern;
 pub use mapping::TriggerMetrics;
+pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{
     DestinationView, FilterCriteriaView, FilterView, MetricsView, OnFailureView, TriggerSeries,
     TriggerView,
@@ -91,6 +93,8 @@ impl std::fmt::Debug for TriggerRuntime {
 
 pub(crate) struct Runtime {
     pub deps: RuntimeDeps,
+    /// Where consumers read records: the embedded engine's stream log.
+    pub source: Arc<dyn StreamSource>,
     registry: Registry<Mapping>,
 }
 
@@ -119,8 +123,13 @@ impl TriggerRuntime {
     /// Loads the stored mappings and starts their consumers.
     pub fn start(deps: RuntimeDeps) -> Result<TriggerRuntime, TriggerError> {
         let registry = Registry::new(deps.engine.clone(), TRIGGERS_MAX);
+        let source = Arc::new(EngineSource::new(deps.engine.clone()));
         let rt = TriggerRuntime {
-            inner: Arc::new(Runtime { deps, registry }),
+            inner: Arc::new(Runtime {
+                deps,
+                source,
+                registry,
+            }),
         };
         for stored in rt.inner.registry.load()? {
             let mapping = rt.install(stored);
@@ -277,14 +286,12 @@ impl TriggerRuntime {
         s: &Stored,
         stream: &StreamDef,
     ) -> Result<(), TriggerError> {
-        let engine = self.engine();
-        for shard in 0..stream.shards {
+        let (engine, source) = (self.engine(), &self.inner.source);
+        for SourceShard { shard, .. } in source.shards(stream) {
             let pos = match s.config.starting_position {
-                StartingPosition::TrimHorizon => engine.trim_horizon(stream, shard),
-                StartingPosition::Latest => engine.latest_position(),
-                StartingPosition::AtTimestamp(ms) => {
-                    consumer::position_at(engine, stream, shard, ms)?
-                }
+                StartingPosition::TrimHorizon => source.trim_horizon(stream, shard),
+                StartingPosition::Latest => source.latest(),
+                StartingPosition::AtTimestamp(ms) => source.position_at(stream, shard, ms)?,
             };
             for lane in 0..s.config.parallelization_factor {
                 engine.system_put(&checkpoint_key(&s.id, shard, lane), &pos.to_be_bytes())?;
@@ -295,12 +302,13 @@ impl TriggerRuntime {
 
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
         let cfg = mapping.config();
-        let Some(stream) = self.engine().stream(cfg.stream_id) else {
+        let source = &self.inner.source;
+        let Some(stream) = source.stream(cfg.stream_id) else {
             mapping.set_state("Disabled", "The stream no longer exists");
             return;
         };
         let mut workers = lock(&mapping.workers);
-        for shard in 0..stream.shards {
+        for SourceShard { shard, .. } in source.shards(&stream) {
             for lane in 0..cfg.parallelization_factor {
                 let c = consumer::Consumer::new(
                     Arc::clone(&self.inner),
@@ -384,15 +392,15 @@ impl TriggerRuntime {
         // redistributes items over lanes, so every lane restarts from the oldest lane
         // checkpoint of its shard: records may be delivered again, none is skipped.
         self.stop_consumers(&m);
-        let engine = self.engine();
+        let (engine, source) = (self.engine(), &self.inner.source);
         if next.config.parallelization_factor != current.parallelization_factor
-            && let Some(stream) = engine.stream(current.stream_id)
+            && let Some(stream) = source.stream(current.stream_id)
         {
-            for shard in 0..stream.shards {
+            for SourceShard { shard, .. } in source.shards(&stream) {
                 let oldest = (0..current.parallelization_factor)
                     .filter_map(|lane| consumer::load_checkpoint(engine, id, shard, lane))
                     .min()
-                    .unwrap_or_else(|| engine.trim_horizon(&stream, shard));
+                    .unwrap_or_else(|| source.trim_horizon(&stream, shard));
                 for lane in 0..next.config.parallelization_factor {
                     engine.system_put(&checkpoint_key(id, shard, lane), &oldest.to_be_bytes())?;
                 }
