@@ -19,7 +19,6 @@ use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, Services, TableApi}
 
 use crate::mail::Mailer;
 use crate::search::SearchIndexes;
-use serde_json::Value;
 
 /// Everything the functions and triggers API needs; cheap to clone.
 #[derive(Clone)]
@@ -181,13 +180,7 @@ struct WireCodec {
 }
 
 impl EventCodec for WireCodec {
-    fn record(&self, record: &StreamRecord, stream: &StreamDef, event_source_arn: &str) -> Value {
-        let wire =
-            crate::streams::WireRecord::new(record, stream, &self.region, Some(event_source_arn));
-        serde_json::to_value(wire).unwrap_or(Value::Null)
-    }
-
-    /// The delivery path: written straight from the engine's values, no `Value` tree.
+    /// Written straight from the engine's values, no `Value` tree.
     fn write_record(
         &self,
         record: &StreamRecord,

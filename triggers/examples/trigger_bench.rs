@@ -63,8 +63,8 @@ fn item_json(i: &Item) -> Value {
     Value::Object(i.iter().map(|(k, v)| (k.clone(), av(v))).collect())
 }
 
-impl EventCodec for Codec {
-    fn record(&self, r: &StreamRecord, _s: &StreamDef, arn: &str) -> Value {
+impl Codec {
+    fn record(&self, r: &StreamRecord, arn: &str) -> Value {
         let mut d = json!({
             "Keys": item_json(&r.keys),
             "SequenceNumber": eddy_engine::format_sequence_number(r.seq),
@@ -76,6 +76,12 @@ impl EventCodec for Codec {
         }
         json!({ "eventID": format!("{:x}", r.seq), "eventName": r.event_name.as_str(), "eventVersion": "1.1",
                 "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "eventSourceARN": arn, "dynamodb": d })
+    }
+}
+
+impl EventCodec for Codec {
+    fn write_record(&self, r: &StreamRecord, _stream: &StreamDef, arn: &str, out: &mut Vec<u8>) {
+        let _ = serde_json::to_writer(out, &self.record(r, arn));
     }
 }
 

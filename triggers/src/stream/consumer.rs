@@ -23,7 +23,8 @@ use eddy_engine::{
 };
 use serde_json::{Value, json};
 
-use super::mapping::{Live, Mapping, checkpoint_key, window_key};
+use super::mapping::{Mapping, checkpoint_key, window_key};
+use super::render::{Rendered, RenderedBatch};
 use super::source::{SourceError, StreamSource};
 use super::{MappingConfig, Runtime};
 
@@ -89,6 +90,23 @@ struct LaneBatch {
     records: Vec<StreamRecord>,
     upto: u64,
     drained: bool,
+}
+
+/// A batch given up (to the failure destination or dropped): rendered, or still raw
+/// when rendering it is what failed.
+#[derive(Clone, Copy)]
+enum Failed<'a> {
+    Rendered(&'a RenderedBatch, &'a [Rendered]),
+    Raw(&'a [StreamRecord]),
+}
+
+impl Failed<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Failed::Rendered(_, batch) => batch.len(),
+            Failed::Raw(records) => records.len(),
+        }
+    }
 }
 
 /// What became of a batch.
@@ -367,13 +385,22 @@ impl Consumer {
                 return Round::Next;
             }
         }
-        let (matched, skipped) = self.filter(&live, batch);
+        // Rendered once: the filters read these bytes, the event is framed from them
+        // and a failed batch's payload is built from them.
+        let mut rendered = RenderedBatch::render(
+            self.rt.deps.codec.as_ref(),
+            &self.stream,
+            &cfg.stream_arn,
+            &batch,
+        );
+        drop(batch);
+        let skipped = rendered.retain_matching(&live.filters);
         self.mapping
             .metrics
             .filtered_out
             .fetch_add(skipped as u64, Ordering::Relaxed);
-        if !matched.is_empty() {
-            match self.deliver(cfg, &matched, pos) {
+        if !rendered.records.is_empty() {
+            match self.deliver(cfg, &rendered, &rendered.records, pos) {
                 Outcome::Done => {}
                 Outcome::Interrupted => return Round::Next,
             }
@@ -439,7 +466,7 @@ impl Consumer {
         } else {
             return false;
         };
-        if let Outcome::Interrupted = self.give_up(cfg, &batch.records, condition) {
+        if let Outcome::Interrupted = self.give_up(cfg, Failed::Raw(&batch.records), condition) {
             return false;
         }
         *pos = batch.upto;
@@ -447,35 +474,19 @@ impl Consumer {
         true
     }
 
-    /// Splits records into those the filters (compiled when the mapping was saved)
-    /// accept and the number they reject.
-    fn filter(&self, live: &Live, batch: Vec<StreamRecord>) -> (Vec<StreamRecord>, usize) {
-        if live.filters.is_empty() {
-            return (batch, 0);
-        }
-        let total = batch.len();
-        let matched: Vec<StreamRecord> = batch
-            .into_iter()
-            .filter(|r| {
-                let json = self
-                    .rt
-                    .deps
-                    .codec
-                    .record(r, &self.stream, &live.config.stream_arn);
-                live.filters.iter().any(|p| p.matches(&json))
-            })
-            .collect();
-        let skipped = total - matched.len();
-        (matched, skipped)
-    }
-
     /// Delivers a batch until it is handled. `pos` moves to the first record not yet
     /// handled whenever part of the batch is (a partial batch response).
-    fn deliver(&self, cfg: &MappingConfig, batch: &[StreamRecord], pos: &mut u64) -> Outcome {
+    fn deliver(
+        &self,
+        cfg: &MappingConfig,
+        rendered: &RenderedBatch,
+        batch: &[Rendered],
+        pos: &mut u64,
+    ) -> Outcome {
         let mut batch = batch.to_vec();
         // Records that closed a loop are not delivered: they go where failed records go.
         if batch.iter().any(|r| r.hops >= RECURSION_HOPS_MAX) {
-            let (looped, rest): (Vec<StreamRecord>, Vec<StreamRecord>) = batch
+            let (looped, rest): (Vec<Rendered>, Vec<Rendered>) = batch
                 .into_iter()
                 .partition(|r| r.hops >= RECURSION_HOPS_MAX);
             self.mapping
@@ -488,8 +499,11 @@ impl Consumer {
                     "RecursiveInvocationDetected: records caused by {RECURSION_HOPS_MAX} chained invocations were not delivered"
                 ),
             );
-            if let Outcome::Interrupted = self.give_up(cfg, &looped, "RecursiveInvocationDetected")
-            {
+            if let Outcome::Interrupted = self.give_up(
+                cfg,
+                Failed::Rendered(rendered, &looped),
+                "RecursiveInvocationDetected",
+            ) {
                 return Outcome::Interrupted;
             }
             if rest.is_empty() {
@@ -506,10 +520,14 @@ impl Consumer {
             if cfg.maximum_record_age_s >= 0 {
                 let age_us = now_us().saturating_sub(batch[0].created_us);
                 if age_us > (cfg.maximum_record_age_s as u64) * 1_000_000 {
-                    return self.give_up(cfg, &batch, "RecordAgeExceeded");
+                    return self.give_up(
+                        cfg,
+                        Failed::Rendered(rendered, &batch),
+                        "RecordAgeExceeded",
+                    );
                 }
             }
-            let result = self.contained(|| self.invoke(cfg, &batch));
+            let result = self.contained(|| self.invoke(cfg, rendered, &batch));
             match result {
                 Ok(response) => {
                     match failed_from(&response, &batch, cfg.report_batch_item_failures) {
@@ -547,7 +565,7 @@ impl Consumer {
             if cfg.bisect_on_error && batch.len() > 1 {
                 let (left, right) = batch.split_at(batch.len() / 2);
                 for half in [left, right] {
-                    if let Outcome::Interrupted = self.deliver(cfg, half, pos) {
+                    if let Outcome::Interrupted = self.deliver(cfg, rendered, half, pos) {
                         return Outcome::Interrupted;
                     }
                 }
@@ -555,7 +573,11 @@ impl Consumer {
             }
             attempts += 1;
             if cfg.maximum_retry_attempts >= 0 && attempts > cfg.maximum_retry_attempts as u32 {
-                return self.give_up(cfg, &batch, "RetryAttemptsExhausted");
+                return self.give_up(
+                    cfg,
+                    Failed::Rendered(rendered, &batch),
+                    "RetryAttemptsExhausted",
+                );
             }
             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
             let backoff = backoff_ms(attempts);
@@ -633,7 +655,9 @@ impl Consumer {
             if self.stopped() {
                 return Outcome::Interrupted;
             }
-            match self.contained(|| self.invoke_with(cfg, &[], Some(ctx))) {
+            match self
+                .contained(|| self.invoke_with(cfg, &RenderedBatch::default(), &[], Some(ctx)))
+            {
                 Ok(_) => return Outcome::Done,
                 Err(Failure::Throttled(e)) => {
                     throttles += 1;
@@ -658,9 +682,14 @@ impl Consumer {
     /// Runs the function on a batch; the response JSON or the failure. In a tumbling
     /// window, the event carries the window and its state, and the response's `state`
     /// is kept for the next invocation.
-    fn invoke(&self, cfg: &MappingConfig, batch: &[StreamRecord]) -> Result<String, Failure> {
+    fn invoke(
+        &self,
+        cfg: &MappingConfig,
+        rendered: &RenderedBatch,
+        batch: &[Rendered],
+    ) -> Result<String, Failure> {
         if cfg.tumbling_window_s == 0 {
-            return self.invoke_with(cfg, batch, None);
+            return self.invoke_with(cfg, rendered, batch, None);
         }
         let window_us = u64::from(cfg.tumbling_window_s) * 1_000_000;
         let (start, state) = self.window.borrow().clone().unwrap_or_else(|| {
@@ -675,13 +704,14 @@ impl Consumer {
             state,
             is_final: false,
         };
-        self.invoke_with(cfg, batch, Some(&ctx))
+        self.invoke_with(cfg, rendered, batch, Some(&ctx))
     }
 
     fn invoke_with(
         &self,
         cfg: &MappingConfig,
-        batch: &[StreamRecord],
+        rendered: &RenderedBatch,
+        batch: &[Rendered],
         window: Option<&WindowCtx>,
     ) -> Result<String, Failure> {
         let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
@@ -690,18 +720,7 @@ impl Consumer {
                 cfg.function_name
             )));
         };
-        let mut event = Vec::with_capacity(512 * batch.len() + 16);
-        event.extend_from_slice(b"{\"Records\":[");
-        for (i, r) in batch.iter().enumerate() {
-            if i > 0 {
-                event.push(b',');
-            }
-            self.rt
-                .deps
-                .codec
-                .write_record(r, &self.stream, &cfg.stream_arn, &mut event);
-        }
-        event.extend_from_slice(b"]");
+        let mut event = rendered.open_event(batch);
         if let Some(w) = window {
             let extra = json!({
                 "window": { "start": iso_us(w.start_us), "end": iso_us(w.end_us) },
@@ -780,7 +799,7 @@ impl Consumer {
 
     /// Retries or age ran out: send the batch to the failure destination (retrying
     /// that until it works), or drop it when there is none, as Lambda does.
-    fn give_up(&self, cfg: &MappingConfig, batch: &[StreamRecord], condition: &str) -> Outcome {
+    fn give_up(&self, cfg: &MappingConfig, batch: Failed<'_>, condition: &str) -> Outcome {
         let Some(table) = &cfg.on_failure_table else {
             self.mapping
                 .metrics
@@ -797,7 +816,7 @@ impl Consumer {
                 return Outcome::Interrupted;
             }
             let sent = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                self.send_to_destination(cfg, table, batch, condition)
+                self.send_to_destination(cfg, table, &batch, condition)
             }))
             .unwrap_or_else(|panic| {
                 Err(format!(
@@ -832,9 +851,23 @@ impl Consumer {
         &self,
         cfg: &MappingConfig,
         table: &str,
-        batch: &[StreamRecord],
+        failed: &Failed<'_>,
         condition: &str,
     ) -> Result<(), String> {
+        // A batch that could not be rendered for delivery is rendered here, once more.
+        let raw;
+        let (rendered, batch) = match *failed {
+            Failed::Rendered(rendered, batch) => (rendered, batch),
+            Failed::Raw(records) => {
+                raw = RenderedBatch::render(
+                    self.rt.deps.codec.as_ref(),
+                    &self.stream,
+                    &cfg.stream_arn,
+                    records,
+                );
+                (&raw, raw.records.as_slice())
+            }
+        };
         let engine = self.engine();
         let desc = engine.describe_table(table).map_err(|e| e.to_string())?;
         let first = &batch[0];
@@ -846,10 +879,9 @@ impl Consumer {
             shard_id,
             format_sequence_number(first.seq)
         );
-        let records: Vec<Value> = batch
-            .iter()
-            .map(|r| self.rt.deps.codec.record(r, &self.stream, &cfg.stream_arn))
-            .collect();
+        let records = rendered
+            .records_array(batch)
+            .map_err(|e| format!("a rendered record is not JSON: {e}"))?;
         let context = json!({
             "requestContext": {
                 "requestId": id,
@@ -887,7 +919,7 @@ impl Consumer {
             AttributeValue::N(eddy_engine::Number::from_i64(batch.len() as i64)),
         );
         item.insert("context".into(), s(context.to_string()));
-        item.insert("records".into(), s(Value::Array(records).to_string()));
+        item.insert("records".into(), s(records));
         // The destination's own key: its hash key holds the failure id, a sort key (if
         // any) the first sequence number.
         let key_value = |t: eddy_engine::KeyType, text: String| match t {
@@ -935,7 +967,7 @@ impl Consumer {
 /// Reads a response for `batchItemFailures`. `Ok(None)`: the whole batch succeeded;
 /// `Ok(Some(i))`: records from index `i` on failed (the lowest failed sequence number);
 /// `Err(())`: the response is malformed, which fails the whole batch, as in Lambda.
-fn failed_from(response: &str, batch: &[StreamRecord], enabled: bool) -> Result<Option<usize>, ()> {
+fn failed_from(response: &str, batch: &[Rendered], enabled: bool) -> Result<Option<usize>, ()> {
     if !enabled {
         return Ok(None);
     }

@@ -16,6 +16,7 @@ mod config;
 mod consumer;
 mod filter;
 mod mapping;
+mod render;
 mod source;
 mod view;
 
@@ -24,8 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use eddy_engine::clock::now_ms;
 use eddy_engine::sync::{lock, write};
-use eddy_engine::{Engine, StreamDef, StreamRecord};
-use serde_json::Value;
+use eddy_engine::{Engine, StreamDef};
 
 use crate::error::TriggerError;
 use crate::executor::{Executor, FunctionStore, TableApi};
@@ -38,32 +38,12 @@ pub use config::{
 };
 pub use filter::FilterPattern;
 pub use mapping::TriggerMetrics;
+pub use render::EventCodec;
 pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{
     DestinationView, FilterCriteriaView, FilterView, MetricsView, OnFailureView, TriggerSeries,
     TriggerView,
 };
-
-/// Builds the JSON of one change record as Lambda delivers it (DynamoDB's wire format
-/// plus `eventSourceARN`). The host implements it; this crate does not know the wire
-/// format.
-pub trait EventCodec: Send + Sync {
-    fn record(&self, record: &StreamRecord, stream: &StreamDef, event_source_arn: &str) -> Value;
-
-    /// Appends the same record's JSON to `out`; override it to skip building a
-    /// `Value` on the delivery path.
-    fn write_record(
-        &self,
-        record: &StreamRecord,
-        stream: &StreamDef,
-        event_source_arn: &str,
-        out: &mut Vec<u8>,
-    ) {
-        let v = self.record(record, stream, event_source_arn);
-        // Writing a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, &v);
-    }
-}
 
 /// Triggers (event-source mappings) one server keeps. Every trigger runs a consumer
 /// thread per shard lane, so their number is bounded: one more is refused (Lambda's
