@@ -1,7 +1,8 @@
 //! The one error type of the trigger runtime: what a change to a stream trigger or a
 //! schedule (create, update, delete) or their start can fail with.
 //!
-//! Owns the error kinds and their messages. Must not know how the host reports them
+//! Owns the error kinds and their messages, and the record source's error
+//! ([`SourceError`], which a `StreamSource` returns). Must not know how the host reports them
 //! (HTTP statuses and codes are the edge's).
 
 /// A trigger or schedule request that cannot be carried out. `Invalid` names the field;
@@ -26,7 +27,7 @@ pub enum TriggerError {
     Storage(#[source] eddy_engine::Error),
     /// The stream could not be read (finding where a new mapping starts).
     #[error("{0}")]
-    Source(#[from] crate::stream::SourceError),
+    Source(#[from] SourceError),
     /// A stored definition cannot be read back (`kind` says whose).
     #[error("corrupt {kind}: {source}")]
     Corrupt {
@@ -56,4 +57,15 @@ impl From<eddy_engine::Error> for TriggerError {
     fn from(e: eddy_engine::Error) -> TriggerError {
         TriggerError::Storage(e)
     }
+}
+
+/// Why records could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Retention removed records at the position before they were read.
+    #[error("records expired before they were read")]
+    Trimmed,
+    /// The source cannot be read now; a later read may work.
+    #[error("{0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -1,7 +1,8 @@
 //! The record path's seam: where a consumer reads change records from.
 //!
 //! Owns the [`StreamSource`] trait (read from a position, wait for new records, shard
-//! lineage) and its implementation over the embedded engine ([`EngineSource`]). Another
+//! lineage; its error is [`SourceError`], beside the crate's other errors) and its
+//! implementation over the embedded engine ([`EngineSource`]). Another
 //! source (NATS JetStream, a remote DynamoDB Streams endpoint) implements the same trait.
 //! Must not know mappings, checkpoints or delivery.
 
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_engine::{Engine, Error as EngineError, StreamDef, StreamRecord};
+
+pub use crate::error::SourceError;
 
 /// Records read in one call while searching for a timestamp.
 const POSITION_SEARCH_RECORDS_MAX: usize = 1000;
@@ -30,17 +33,6 @@ pub struct SourceRead {
     pub next: u64,
     /// The shard is closed and everything in it has been read.
     pub drained: bool,
-}
-
-/// Why records could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Retention removed records at the position before they were read.
-    #[error("records expired before they were read")]
-    Trimmed,
-    /// The source cannot be read now; a later read may work.
-    #[error("{0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A stream of change records, read by position, shard by shard.

@@ -1,0 +1,155 @@
+//! The consumer's state and what its rooms share: the lane's identity, its mapping and
+//! source, the checkpoint, problems, and the outcomes of a batch.
+//!
+//! Owns the consumer's fields and the small vocabulary of its rooms. Must not know how
+//! batches are read, delivered or given up.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use eddy_engine::{Engine, StreamDef, StreamRecord};
+use serde_json::Value;
+
+use super::super::Runtime;
+use super::super::mapping::{Mapping, checkpoint_key};
+use super::super::render::{Rendered, RenderedBatch};
+use super::super::source::StreamSource;
+
+/// Longest a consumer sleeps before it looks at its mapping again (disabled, deleted,
+/// updated). Records wake it at once; this bounds only how late it notices a change.
+pub(super) const CONTROL_CHECK_MS: u64 = 200;
+
+/// The first retry waits this long; each next one twice as long…
+pub(super) const RETRY_BACKOFF_MS_MIN: u64 = 10;
+
+/// …up to this.
+pub(super) const RETRY_BACKOFF_MS_MAX: u64 = 5_000;
+
+/// Exponential backoff before retry number `attempt` (1-based).
+pub(super) fn backoff_ms(attempt: u32) -> u64 {
+    RETRY_BACKOFF_MS_MIN
+        .saturating_mul(1u64 << attempt.min(20))
+        .min(RETRY_BACKOFF_MS_MAX)
+}
+
+/// Largest event handed to a function (Lambda: 6 MB).
+pub(super) const EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
+/// A record caused by this many chained trigger invocations (a function whose writes
+/// trigger itself, directly or through other functions) is not delivered: Lambda's
+/// recursive-loop guard stops after about 16 hops.
+pub const RECURSION_HOPS_MAX: u8 = 16;
+
+pub(crate) struct Consumer {
+    pub(super) rt: Arc<Runtime>,
+    pub(super) mapping: Arc<Mapping>,
+    /// The open tumbling window of this lane: its start (µs) and the function's state.
+    pub(super) window: std::cell::RefCell<Option<(u64, Value)>>,
+    pub(super) stream: Arc<StreamDef>,
+    pub(super) shard: u16,
+    pub(super) lane: u32,
+}
+
+/// Why an invocation of the function did not handle a batch.
+pub(super) enum Failure {
+    /// The batch did not reach the function (refused, or no instance slot before the
+    /// deadline): retried without counting a retry attempt.
+    Throttled(String),
+    /// The function or the host failed: the mapping's retry policy applies.
+    Failed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Throttled(m) | Failure::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A batch given up (to the failure destination or dropped): rendered, or still raw
+/// when rendering it is what failed.
+#[derive(Clone, Copy)]
+pub(super) enum Failed<'a> {
+    Rendered(&'a RenderedBatch, &'a [Rendered]),
+    Raw(&'a [StreamRecord]),
+}
+
+impl Failed<'_> {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Failed::Rendered(_, batch) => batch.len(),
+            Failed::Raw(records) => records.len(),
+        }
+    }
+}
+
+/// What became of a batch.
+pub(super) enum Outcome {
+    /// Handled (by the function or the failure destination): move past it.
+    Done,
+    /// The mapping stopped or changed before the batch was handled.
+    Interrupted,
+}
+
+pub(crate) fn load_checkpoint(engine: &Engine, id: &str, shard: u16, lane: u32) -> Option<u64> {
+    engine
+        .system_get(&checkpoint_key(id, shard, lane))
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_slice().try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+impl Consumer {
+    pub(super) fn engine(&self) -> &Engine {
+        &self.rt.deps.engine
+    }
+
+    /// Where this consumer reads records (never the engine directly).
+    pub(super) fn source(&self) -> &dyn StreamSource {
+        self.rt.source.as_ref()
+    }
+
+    pub(super) fn stopped(&self) -> bool {
+        self.mapping.stopped.load(Ordering::Acquire)
+    }
+
+    /// Reports a problem of this lane: the mapping's `LastProcessingResult` shows it
+    /// (`PROBLEM: …`, as Lambda words it) and a tracing event records it with the
+    /// trigger, function, shard and lane.
+    pub(super) fn problem(&self, text: &str) {
+        let live = self.mapping.live();
+        tracing::warn!(
+            trigger = %self.mapping.id,
+            function = %live.config.function_name,
+            shard = self.shard,
+            lane = self.lane,
+            problem = text,
+            "a stream trigger could not handle records"
+        );
+        self.mapping.set_result(&format!("PROBLEM: {text}"));
+    }
+
+    pub(super) fn save(&self, pos: u64) {
+        let key = checkpoint_key(&self.mapping.id, self.shard, self.lane);
+        // Not fsync'd: a checkpoint lost in a crash only means records are delivered
+        // again (at-least-once), and a per-batch fsync would cap throughput. Writes
+        // reach the journal in order, so a recovered checkpoint is never ahead of a
+        // handled batch. A checkpoint that cannot be stored at all is reported.
+        if let Err(e) = self.engine().system_put_relaxed(&key, &pos.to_be_bytes()) {
+            self.problem(&format!("cannot store the checkpoint: {e}"));
+        }
+    }
+
+    pub(super) fn sleep_unless_stopped(&self, d: Duration) {
+        let end = Instant::now() + d;
+        while !self.stopped() {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(CONTROL_CHECK_MS)));
+        }
+    }
+}
