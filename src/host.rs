@@ -17,8 +17,8 @@ use eddy_triggers::schedule::Scheduler;
 use eddy_triggers::stream::{EventCodec, RuntimeDeps, TriggerRuntime};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, Services, TableApi};
 
-use crate::mail::Mailer;
-use crate::search::SearchIndexes;
+use crate::services::mail::Mailer;
+use crate::services::search::SearchIndexes;
 use serde_json::Value;
 
 /// Everything the functions and triggers API needs; cheap to clone.

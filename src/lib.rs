@@ -10,10 +10,10 @@ pub mod error;
 pub mod health;
 pub mod host;
 mod legacy;
-pub mod mail;
+mod percent;
 pub mod remote;
-pub mod search;
 pub mod server;
+pub mod services;
 pub mod streams;
 pub mod wire;
 

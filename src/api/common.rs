@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::problem::{Problem, json_body};
+use crate::percent::decode_query;
 
 pub(super) type ApiResult = Result<Response, Problem>;
 
@@ -87,30 +88,12 @@ pub(super) fn parse_query(query: &str) -> Result<Vec<(String, String)>, Problem>
     let mut pairs = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        let key = percent_decode(key).ok_or_else(|| {
+        let key = decode_query(key).ok_or_else(|| {
             Problem::invalid("query", format!("{key:?} is not URL-encoded UTF-8"))
         })?;
-        let value = percent_decode(value)
+        let value = decode_query(value)
             .ok_or_else(|| Problem::invalid(&key, format!("{value:?} is not URL-encoded UTF-8")))?;
         pairs.push((key, value));
     }
     Ok(pairs)
-}
-
-/// `x%20y` or `x+y` into `x y`; `None` for a bad escape or text that is not UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = char::from(bytes.next()?).to_digit(16)?;
-                let lo = char::from(bytes.next()?).to_digit(16)?;
-                out.push(u8::try_from(hi * 16 + lo).ok()?);
-            }
-            _ => out.push(b),
-        }
-    }
-    String::from_utf8(out).ok()
 }

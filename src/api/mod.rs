@@ -25,17 +25,16 @@ mod functions;
 mod metrics;
 mod problem;
 mod schedules;
+mod search;
 mod triggers;
 
 use axum::Router;
 use axum::http::Uri;
 
-pub(crate) use common::percent_decode;
 pub use functions::{
     DEPLOY_JSON_BYTES_MAX, INVOKE_EVENT_BYTES_MAX, UPLOADS_CONCURRENT_MAX, configure_uploads,
 };
 pub use problem::Problem;
-pub(crate) use problem::json_body;
 pub use triggers::TRIGGER_BODY_BYTES_MAX;
 
 use crate::server::AppState;
@@ -46,7 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(functions::routes())
         .merge(triggers::routes())
         .merge(schedules::routes())
-        .merge(crate::search::routes())
+        .merge(search::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         .merge(metrics::routes())
 }

@@ -1,10 +1,11 @@
-//! Full-text search indexes (tantivy) behind the functions' `search` capability, and the
-//! `GET /v1/search/{index}?q=…` route users query them with.
+//! Full-text search indexes (tantivy) behind the functions' `search` capability; users
+//! query them at `GET /v1/search/{index}?q=…` (the route is `api/search.rs`).
 //!
 //! Owns the index directories under `<data-dir>/search/<index>/`: the schema, the
-//! tokenizer, one writer and one reader per index, and the JSON the route answers with.
-//! Must not know about streams or triggers: functions feed it through [`SearchApi`], and
-//! what makes a change durable is the executor calling [`SearchApi::commit`].
+//! tokenizer, one writer and one reader per index, and the limits of a query.
+//! Must not know about HTTP, streams or triggers: functions feed it through
+//! [`SearchApi`], and what makes a change durable is the executor calling
+//! [`SearchApi::commit`].
 //!
 //! ## How a document is indexed
 //!
@@ -31,16 +32,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::Uri;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use eddy_engine::sync::lock;
 use eddy_triggers::{INDEX_NAME_CHARS_MAX, SearchApi, SearchError, SearchHit, is_index_name};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::UserOperation;
@@ -55,9 +51,6 @@ use tantivy::tokenizer::{
     TextAnalyzer,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
-
-use crate::api::{Problem, json_body, percent_decode};
-use crate::server::AppState;
 
 /// Memory one index's writer buffers documents in before it writes a segment. Small:
 /// functions commit once per batch, so a segment rarely grows past a few megabytes, and
@@ -134,13 +127,9 @@ pub struct SearchResults {
     pub total: usize,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave the map or the writer half-changed in a
-    // way a later call would trip over: tantivy checks its own state.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn check_index_name(name: &str) -> Result<(), SearchError> {
+/// Checks an index name (the capability's rule: `[A-Za-z0-9_-]`, 1 to
+/// [`INDEX_NAME_CHARS_MAX`] characters), so that it is safe as a directory name.
+pub fn check_index_name(name: &str) -> Result<(), SearchError> {
     if is_index_name(name) {
         Ok(())
     } else {
@@ -486,155 +475,6 @@ impl SearchApi for SearchIndexes {
 
     fn query(&self, index: &str, query: &str, limit: usize) -> Result<Vec<SearchHit>, SearchError> {
         Ok(self.search(index, query, limit)?.hits)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// HTTP
-
-/// `GET /v1/search` (the indexes) and `GET /v1/search/{index}?q=…&limit=N`, merged into
-/// [`crate::api::routes`].
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/search", get(list_indexes))
-        .route("/v1/search/{index}", get(search_index))
-}
-
-/// The `/v1/` error for a search failure on `field`.
-fn problem(field: &'static str, error: SearchError) -> Problem {
-    match error {
-        SearchError::Invalid(m) | SearchError::Denied(m) => Problem::invalid(field, m),
-        SearchError::Internal(m) => Problem::internal(m),
-    }
-}
-
-/// Runs index work (opening, searching) off the async workers. A panic in it is raised
-/// again in the request's task, where the edge answers it with a 500 and logs it.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    crate::server::join_blocking(tokio::task::spawn_blocking(f))
-        .await
-        .unwrap_or_else(|| {
-            Err(problem(
-                "index",
-                internal(
-                    "the search task was cancelled",
-                    "the server is shutting down",
-                ),
-            ))
-        })
-}
-
-async fn list_indexes(State(state): State<AppState>) -> Response {
-    let search = state.platform.search.clone();
-    let listed = blocking(move || {
-        let mut indexes = Vec::new();
-        for name in search.names().map_err(|e| problem("index", e))? {
-            let documents = search
-                .document_count(&name)
-                .map_err(|e| problem("index", e))?;
-            indexes.push(json!({ "name": name, "documents": documents }));
-        }
-        Ok(json!({ "indexes": indexes }))
-    })
-    .await;
-    match listed {
-        Ok(body) => json_body(&body),
-        Err(problem) => problem.into_response(),
-    }
-}
-
-/// The parameters of a search, from the URL's query string.
-struct SearchParams {
-    q: String,
-    limit: usize,
-}
-
-fn search_params(uri: &Uri) -> Result<SearchParams, Problem> {
-    let mut q = None;
-    let mut limit = RESULT_LIMIT_DEFAULT;
-    for part in uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        let decoded = percent_decode(value);
-        match key {
-            "q" => {
-                let value =
-                    decoded.ok_or_else(|| Problem::invalid("q", "is not URL-encoded UTF-8"))?;
-                q = Some(value);
-            }
-            "limit" => {
-                limit = decoded
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .filter(|n| (1..=RESULT_LIMIT_MAX).contains(n))
-                    .ok_or_else(|| {
-                        Problem::invalid(
-                            "limit",
-                            format!("{value:?} is not a whole number from 1 to {RESULT_LIMIT_MAX}"),
-                        )
-                    })?;
-            }
-            _ => {
-                return Err(Problem::invalid(
-                    "query",
-                    format!("unknown parameter {key:?} (the parameters are q and limit)"),
-                ));
-            }
-        }
-    }
-    let q = q.ok_or_else(|| Problem::invalid("q", "the query is missing (?q=words)"))?;
-    if q.trim().is_empty() {
-        return Err(Problem::invalid("q", "the query is empty"));
-    }
-    Ok(SearchParams { q, limit })
-}
-
-async fn search_index(
-    State(state): State<AppState>,
-    UrlPath(index): UrlPath<String>,
-    uri: Uri,
-) -> Response {
-    let answered = async {
-        check_index_name(&index).map_err(|e| problem("index", e))?;
-        let params = search_params(&uri)?;
-        let search = state.platform.search.clone();
-        blocking(move || {
-            if !search.exists(&index) {
-                return Err(Problem::not_found(format!(
-                    "index {index:?} does not exist (nothing was indexed into it)"
-                )));
-            }
-            let started = Instant::now();
-            let results = search
-                .search(&index, &params.q, params.limit)
-                .map_err(|e| problem("q", e))?;
-            let hits: Vec<Value> = results
-                .hits
-                .into_iter()
-                .map(|hit| {
-                    let document = serde_json::from_str(&hit.document_json)
-                        .unwrap_or(Value::String(hit.document_json));
-                    json!({ "id": hit.id, "score": hit.score, "document": document })
-                })
-                .collect();
-            Ok(json!({
-                "index": index,
-                "query": params.q,
-                "total": results.total,
-                "hits": hits,
-                "took_ms": started.elapsed().as_secs_f64() * 1000.0,
-            }))
-        })
-        .await
-    };
-    match answered.await {
-        Ok(body) => json_body(&body),
-        Err(problem) => problem.into_response(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! (lettre's builder) and delivery (lettre's blocking SMTP client), and the idempotency
 //! records `mail/<function>/<key>` → Message-ID in the engine's system keyspace.
 //!
-//! Must not know about streams, triggers or grants: functions reach it through
+//! Must not know about HTTP, streams, triggers or grants: functions reach it through
 //! [`MailApi`], after the executor has checked the deployment's `email` grant.
 //!
 //! ## At most once per idempotency key
@@ -36,6 +36,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eddy_engine::Engine;
+use eddy_engine::sync::lock;
 use eddy_triggers::{MailApi, MailError, MailMessage};
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
@@ -43,6 +44,8 @@ use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+
+use crate::percent::decode_component;
 
 /// Recipients of one message at most (a welcome mail has one; a newsletter belongs in a
 /// mailing service, not in a per-record function).
@@ -136,8 +139,8 @@ impl SmtpUrl {
                     .split_once(':')
                     .ok_or_else(|| bad("credentials must be user:password"))?;
                 Some((
-                    percent_decode(user).ok_or_else(|| bad("bad %-escape in the user"))?,
-                    percent_decode(pass).ok_or_else(|| bad("bad %-escape in the password"))?,
+                    decode_component(user).ok_or_else(|| bad("bad %-escape in the user"))?,
+                    decode_component(pass).ok_or_else(|| bad("bad %-escape in the password"))?,
                 ))
             }
             None => None,
@@ -177,24 +180,6 @@ impl SmtpUrl {
             credentials,
         })
     }
-}
-
-/// Decodes `%XX` escapes; `None` for a malformed escape or a result that is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// A message checked and rendered, ready for the wire.
@@ -313,11 +298,10 @@ impl Mailer {
     /// Waits until no other send of `record` is in flight, then claims it until the
     /// returned guard drops.
     fn claim(&self, record: &[u8]) -> Claim<'_> {
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut in_flight = lock(&self.in_flight);
         while in_flight.contains(record) {
+            // The same poison policy as `lock` (`eddy_engine::sync`), which has no
+            // condition-variable form.
             in_flight = self
                 .sent
                 .wait(in_flight)
@@ -354,11 +338,7 @@ struct Claim<'a> {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        let mut in_flight = self
-            .mailer
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut in_flight = lock(&self.mailer.in_flight);
         in_flight.remove(&self.record);
         drop(in_flight);
         self.mailer.sent.notify_all();
