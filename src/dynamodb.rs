@@ -101,7 +101,7 @@ pub(crate) fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    crate::server::join_blocking(tokio::task::spawn_blocking(f))
+    crate::blocking::run(f)
         .await
         .unwrap_or(Err(ApiError::Engine(Error::ShuttingDown)))
 }

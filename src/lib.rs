@@ -3,6 +3,8 @@
 //! and engine results and errors into DynamoDB's responses.
 
 pub mod api;
+mod blocking;
+mod body;
 pub mod budget;
 pub mod cli;
 mod dynamodb;
@@ -14,7 +16,9 @@ mod percent;
 pub mod remote;
 pub mod server;
 pub mod services;
+mod state;
 pub mod streams;
 pub mod wire;
 
-pub use server::{AppState, app};
+pub use server::app;
+pub use state::AppState;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::problem::{Problem, json_body};
+use crate::body::Buffered;
 use crate::percent::decode_query;
 
 pub(super) type ApiResult = Result<Response, Problem>;
@@ -28,15 +29,13 @@ pub(super) fn created(v: &Value) -> ApiResult {
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Problem> {
-    crate::server::join_blocking(tokio::task::spawn_blocking(f))
-        .await
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceException",
-                "the server is shutting down",
-            )
-        })
+    crate::blocking::run(f).await.ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceException",
+            "the server is shutting down",
+        )
+    })
 }
 
 /// Reads a body of at most `limit_bytes` (refused on its `Content-Length` before any of
@@ -46,8 +45,8 @@ pub(super) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit_bytes: usize,
-) -> Result<crate::server::Buffered, Problem> {
-    crate::server::read_body(headers, body, limit_bytes)
+) -> Result<Buffered, Problem> {
+    crate::body::read(headers, body, limit_bytes)
         .await
         .map_err(|e| Problem::body(&e))
 }

@@ -25,11 +25,10 @@ use super::common::{
     ApiResult, blocking, created, ok, parse_fields, parse_json, parse_query, read_body,
 };
 use super::problem::Problem;
-use crate::server::AppState;
+pub use crate::body::DEPLOY_JSON_BYTES_MAX;
+use crate::body::check_declared;
+use crate::state::AppState;
 
-/// Largest JSON deploy body: the component in base64 (4 characters per 3 bytes) plus
-/// room for the configuration.
-pub const DEPLOY_JSON_BYTES_MAX: usize = COMPONENT_BYTES_MAX / 3 * 4 + 1024 * 1024;
 /// Largest event `POST /v1/functions/{name}/invoke` accepts (Lambda's 6 MB payload).
 pub const INVOKE_EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
 /// Function uploads (deploys: reading and compiling a component) at once, unless the
@@ -109,7 +108,7 @@ async fn deploy(
         COMPONENT_BYTES_MAX
     };
     // Both refusals come before any byte of the body is read.
-    crate::server::check_declared(&headers, limit_bytes).map_err(|e| Problem::body(&e))?;
+    check_declared(&headers, limit_bytes).map_err(|e| Problem::body(&e))?;
     let _upload = uploads().slots.try_acquire().map_err(|_| {
         Problem::throttled(
             None,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::functions::uploads;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
@@ -66,7 +66,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "eddy_request_body_bytes_in_flight",
         "gauge",
         "Request-body bytes buffered by the HTTP edge.",
-        crate::server::body_bytes_in_flight() as f64,
+        crate::body::bytes_in_flight() as f64,
     );
     out.push_str(&platform.triggers.metrics_text());
     out.push_str(&platform.schedules.metrics_text());

@@ -37,7 +37,7 @@ pub use functions::{
 pub use problem::Problem;
 pub use triggers::TRIGGER_BODY_BYTES_MAX;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The `/v1/` routes and `/metrics`, merged into [`crate::server::app`].
 pub fn routes() -> Router<AppState> {

@@ -11,6 +11,8 @@ use eddy_triggers::schedule::ScheduleError;
 use eddy_triggers::stream::TriggerError;
 use serde_json::{Value, json};
 
+use crate::body::BodyError;
+
 /// What a throttled client is told to wait before it retries (`Retry-After`, seconds).
 const RETRY_AFTER_S: u64 = 1;
 
@@ -77,8 +79,7 @@ impl Problem {
     }
 
     /// A body that was not read.
-    pub(super) fn body(e: &crate::server::BodyError) -> Problem {
-        use crate::server::BodyError;
+    pub(super) fn body(e: &BodyError) -> Problem {
         match e {
             BodyError::TooLarge { .. } => Problem {
                 close: true,

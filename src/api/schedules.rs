@@ -14,7 +14,7 @@ use serde_json::json;
 use super::common::{ApiResult, blocking, created, ok, parse_fields, parse_json, read_body};
 use super::problem::Problem;
 use super::triggers::TRIGGER_BODY_BYTES_MAX;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

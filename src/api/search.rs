@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::common::{ApiResult, blocking, ok};
 use super::problem::Problem;
 use crate::percent::decode_query;
-use crate::server::AppState;
 use crate::services::search::{RESULT_LIMIT_DEFAULT, RESULT_LIMIT_MAX, check_index_name};
+use crate::state::AppState;
 
 /// `GET /v1/search` (the indexes) and `GET /v1/search/{index}?q=…&limit=N`, merged into
 /// [`crate::api::routes`].

@@ -17,7 +17,7 @@ use super::common::{
     ApiResult, blocking, created, ok, parse_fields, parse_json, parse_query, read_body,
 };
 use super::problem::Problem;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Largest trigger body (five 4,096-character filter patterns fit many times over).
 pub const TRIGGER_BODY_BYTES_MAX: usize = 256 * 1024;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
+use eddy_triggers::COMPONENT_BYTES_MAX;
 use http_body_util::BodyExt;
 use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
@@ -21,7 +22,12 @@ use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 /// at once wait or are refused instead of growing memory without a bound.
 pub const REQUEST_BODY_BYTES_IN_FLIGHT_MAX: usize = 128 * 1024 * 1024;
 /// The smallest budget: the largest single body must fit, or it would wait forever.
-pub const REQUEST_BODY_BYTES_IN_FLIGHT_MIN: usize = crate::api::DEPLOY_JSON_BYTES_MAX;
+pub const REQUEST_BODY_BYTES_IN_FLIGHT_MIN: usize = DEPLOY_JSON_BYTES_MAX;
+/// The largest body any route reads: a function deployed as JSON (`PUT
+/// /v1/functions/{name}`), the component in base64 (4 characters per 3 bytes) plus room
+/// for the configuration. Defined here, below the routes, because the budget must always
+/// hold one.
+pub const DEPLOY_JSON_BYTES_MAX: usize = COMPONENT_BYTES_MAX / 3 * 4 + 1024 * 1024;
 /// How long a body waits for its share of [`REQUEST_BODY_BYTES_IN_FLIGHT_MAX`] before its
 /// request is refused with a retryable error.
 pub const BODY_BUDGET_WAIT_MS: u64 = 2_000;
