@@ -18,7 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireCondition, WireExpected};
-use crate::wire::{WireItem, WireItems, WireOut, WireValue, into_item, into_values, stored};
+use crate::wire::input::{WireItem, WireValue, into_item, into_values};
+use crate::wire::{WireItems, WireOut, stored};
 
 /// Runs one DynamoDB operation on a request body and returns the response body.
 pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
