@@ -382,7 +382,7 @@ mod tests {
 
         // A DynamoDB handler whose blocking task panics.
         let handler = pin!(async {
-            match dynamodb::blocking(|| -> Result<(), ApiError> {
+            match dynamodb::request::blocking(|| -> Result<(), ApiError> {
                 panic!("a bug in a blocking read")
             })
             .await
