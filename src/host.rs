@@ -5,7 +5,7 @@
 //! the table capability, created once per server), [`EngineTables`] (a function's
 //! DynamoDB calls, run through the same code as `POST /`) and [`WireCodec`] (a change
 //! record in Lambda's JSON, through the same code as the Streams API). It does not know
-//! the `/v1/` routes (that is `api.rs`).
+//! the `/v1/` routes (that is `api/`).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
-//! API under `/v1/` and `/metrics` from `api.rs`), the fast path for `POST /`, the
+//! API under `/v1/` and `/metrics` from `api/`), the fast path for `POST /`, the
 //! containment of a panicking handler to its own request, and the server loop with
 //! graceful shutdown. Connections and their timeouts are `server/conn.rs`; request
 //! bodies, their size limits and the budget of body bytes are `body.rs`.

@@ -12,13 +12,15 @@
 //! an invocation waits for its instance slot without a thread. The semantics live in
 //! `eddy-triggers`; this module only translates.
 //!
-//! Must not know how a DynamoDB request is answered
-//! (that is `dynamodb/`) nor how a search index or a mail is kept (that is `services/`).
+//! Must not know how a DynamoDB request is answered (that is `dynamodb/`) nor how a
+//! search index or a mail is kept (that is `services/`).
 //!
-//! Layout: `problem.rs` (the error shape and the mapping of every service error to it),
-//! `common.rs` (reading bodies, query strings and JSON; answering JSON; blocking work),
-//! then one file per concern, each with its own routes: `functions.rs`, `triggers.rs`,
-//! `schedules.rs`, `metrics.rs`. This file only merges them, so nothing imports it back.
+//! Layout: `problem.rs` (the error shape, and the mapping of the executor's, the
+//! triggers' and the schedules' errors to it), `common.rs` (reading bodies, query strings
+//! and JSON; answering JSON; blocking work), then one file per concern, each with its own
+//! routes: `functions.rs`, `triggers.rs`, `schedules.rs`, `search.rs` (which maps a search
+//! failure itself, since the field it names depends on the route), `metrics.rs`. This
+//! file only merges them, so nothing imports it back.
 
 mod common;
 mod functions;
