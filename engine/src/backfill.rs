@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::index::{
     BackfillCursor, IndexBuild, IndexDef, LiveIndex, NoEntry, entry_key, project, table_key,
 };
-use crate::keys::{check_range, prefix_successor, table_prefix};
+use crate::keys::{check_range, prefix_end, table_prefix};
 use crate::store::{Engine, Inner, count_items, lock, write};
 use crate::stored::StoredItem;
 use crate::value::item_size_bytes;
@@ -192,7 +192,7 @@ fn walk(
         Some(last) => Bound::Excluded(last),
         None => Bound::Included(prefix.to_vec()),
     };
-    let to = prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    let to = prefix_end(&prefix);
     let mut step = Step {
         at_end: true,
         ..Step::default()
@@ -353,9 +353,9 @@ impl Engine {
                     done
                 })
                 .collect();
+            inner.stage_table_def(batch, &finished, false, None)?;
             *write(&t.stats.indexes) = Arc::new(list);
             batch.remove(&inner.meta, cursor_key(index_id));
-            inner.stage_table_def(batch, &finished, false, None);
             Ok(())
         }))?;
         self.publish_table(Arc::new(crate::catalog::Table {

@@ -400,12 +400,19 @@ pub(crate) fn resolve_key_schema(
 impl TableDef {
     /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
     /// the definition, then postcard of its indexes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// A definition that cannot be encoded is an [`Error::Internal`] of the change
+    /// that would store it: an empty payload must never be written in its place.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let failed = |e: postcard::Error| {
+            Error::Internal(format!(
+                "cannot encode the definition of table {}: {e}",
+                self.name
+            ))
+        };
         let mut out = vec![TABLE_DEF_VERSION];
-        // Serializing plain owned data into a Vec cannot fail.
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
-        out.extend(postcard::to_stdvec(&self.indexes).unwrap_or_default());
-        out
+        out.extend(postcard::to_stdvec(self).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
+        Ok(out)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<TableDef> {
@@ -670,7 +677,7 @@ mod tests {
             IndexBuild::Backfilled,
         ] {
             let def = table(build);
-            let back = TableDef::decode(&def.encode()).unwrap();
+            let back = TableDef::decode(&def.encode().unwrap()).unwrap();
             assert_eq!(back.indexes, def.indexes);
             assert_eq!(back.key_schema, def.key_schema);
         }

@@ -21,7 +21,7 @@ use crate::expr::{
 };
 use crate::index::{IndexBuild, IndexDef, IndexKind, IndexProjection};
 use crate::keys::{
-    KeyRange, check_range, encode_key_prefix, encode_key_value, item_key, partition_prefix,
+    KeyRange, after_prefix, check_range, encode_key_prefix, encode_key_value, item_key, partition_prefix, prefix_end,
 };
 use crate::limits::{
     BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX,
@@ -1047,18 +1047,6 @@ impl<'a> ReadSource<'a> {
     }
 }
 
-/// The smallest byte string greater than every string starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xFF {
-            end.push(last + 1);
-            return Bound::Excluded(end);
-        }
-    }
-    Bound::Unbounded
-}
-
 /// The key range a key condition selects in the table or index with storage id `id`.
 /// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
 /// after its sort key (`index.rs`), and as the encoding is prefix-free, the keys
@@ -1124,16 +1112,6 @@ fn query_bounds(id: u32, shards: u16, schema: &KeySchema, kc: &KeyCondition) -> 
             (Bound::Included(p), end)
         }
     })
-}
-
-/// The lower bound just past every string starting with `prefix`.
-fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
-    match prefix_end(prefix) {
-        Bound::Excluded(end) => Bound::Included(end),
-        // Only an all-0xFF prefix has no successor, and no key starts with one (ids
-        // are allocated from 1 up).
-        _ => Bound::Excluded(prefix.to_vec()),
-    }
 }
 
 /// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`

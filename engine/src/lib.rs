@@ -39,6 +39,7 @@ mod items;
 mod keys;
 pub mod limits;
 mod number;
+mod reader;
 mod reaper;
 mod store;
 mod stored;
@@ -73,7 +74,8 @@ pub use crate::store::{
     BLOCK_CACHE_BYTES_DEFAULT, Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
     STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
 };
-pub use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
+pub use crate::reader::NumberRef;
+pub use crate::stored::{SetKind, StoredItem, Visitor};
 pub use crate::stream::{
     CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
     StreamRecord, StreamViewType, format_sequence_number, parse_sequence_number,

@@ -1399,7 +1399,7 @@ impl Engine {
     /// ([`Inner::stage_table_def`]).
     pub(crate) fn persist_table(&self, def: &TableDef) -> Result<()> {
         let mut staging = Staging::default();
-        self.inner.stage_table_def(&mut staging, def, false, None);
+        self.inner.stage_table_def(&mut staging, def, false, None)?;
         let durability = (!self.inner.config.in_memory).then_some(PersistMode::SyncData);
         self.inner
             .commit_outside(staging, durability, "storing a table definition")
@@ -1474,7 +1474,7 @@ impl Inner {
         def: &TableDef,
         removed: bool,
         next_table_id: Option<u32>,
-    ) {
+    ) -> Result<()> {
         let key = [b"table/".as_slice(), def.name.as_bytes()].concat();
         if removed {
             staging.remove(&self.meta, key);
@@ -1482,11 +1482,12 @@ impl Inner {
             // this only tidies up).
             staging.remove(&self.meta, crate::ttl::ttl_key(def.id));
         } else {
-            staging.insert(&self.meta, key, def.encode());
+            staging.insert(&self.meta, key, def.encode()?);
         }
         if let Some(id) = next_table_id {
             staging.insert(&self.meta, b"next_table_id", id.to_be_bytes());
         }
+        Ok(())
     }
 
     /// Takes a table out of the catalog: from now on writes to it find no table. Run

@@ -141,10 +141,14 @@ impl StreamDef {
         )
     }
 
-    fn encode(&self) -> Vec<u8> {
+    /// A definition that cannot be encoded is an [`Error::Internal`] of the change
+    /// that would store it: an empty payload must never be written in its place.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
         let mut out = vec![STREAM_DEF_VERSION];
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
-        out
+        out.extend(postcard::to_stdvec(self).map_err(|e| {
+            Error::Internal(format!("cannot encode stream {}: {e}", self.id))
+        })?);
+        Ok(out)
     }
 
     fn decode(bytes: &[u8]) -> Result<StreamDef> {
@@ -458,7 +462,7 @@ impl Inner {
             start_seq: self.seq.load(Ordering::Acquire),
             disabled_ms: None,
         });
-        batch.insert(&self.meta, stream_meta_key(id), def.encode());
+        batch.insert(&self.meta, stream_meta_key(id), def.encode()?);
         *write(&table.stats.stream) = Some(Arc::clone(&def));
         write(&self.streams.defs).insert(id, Arc::clone(&def));
         Ok(def)
@@ -466,14 +470,16 @@ impl Inner {
 
     /// Disables the table's current stream: its shards close and stay readable until
     /// retention trims them.
-    pub(crate) fn disable_stream(&self, table: &TableRef, batch: &mut Staging) {
-        let Some(current) = write(&table.stats.stream).take() else {
-            return;
+    pub(crate) fn disable_stream(&self, table: &TableRef, batch: &mut Staging) -> Result<()> {
+        let Some(current) = read(&table.stats.stream).clone() else {
+            return Ok(());
         };
         let mut def = (*current).clone();
         def.disabled_ms = Some(now_ms());
-        batch.insert(&self.meta, stream_meta_key(def.id), def.encode());
+        batch.insert(&self.meta, stream_meta_key(def.id), def.encode()?);
+        write(&table.stats.stream).take();
         write(&self.streams.defs).insert(def.id, Arc::new(def));
+        Ok(())
     }
 
     /// Hands out the next id from a `meta` counter, in the batch being built.

@@ -167,10 +167,10 @@ impl Engine {
         // visible, so no write can miss it.
         let t = Arc::clone(&table);
         self.control(Box::new(move |inner, batch| {
+            inner.stage_table_def(batch, &t.def, false, Some(next_id))?;
             if let Some(view) = stream_view {
                 inner.enable_stream(&t, view, batch)?;
             }
-            inner.stage_table_def(batch, &t.def, false, Some(next_id));
             Ok(())
         }))?;
         self.publish_table(Arc::clone(&table));
@@ -203,8 +203,8 @@ impl Engine {
         // trims it) and the backfill cursors commit together, or none of them does.
         let closing = Arc::clone(&t);
         self.control(Box::new(move |inner, batch| {
-            inner.stage_table_def(batch, &closing.def, true, None);
-            inner.disable_stream(&closing, batch);
+            inner.stage_table_def(batch, &closing.def, true, None)?;
+            inner.disable_stream(&closing, batch)?;
             // A backfill still running stops at its next step (the table is deleted);
             // its cursor goes with the table.
             for index in &closing.def.indexes {
@@ -334,11 +334,13 @@ impl Engine {
         let (target, new_def) = (Arc::clone(&t), def.clone());
         let (built, dropped) = (build.clone(), drop.as_ref().map(|i| i.id));
         self.control(Box::new(move |inner, batch| {
+            let next_table_id = built.as_ref().map(|i| i.id + 1);
+            inner.stage_table_def(batch, &new_def, false, next_table_id)?;
             match stream_change {
                 Some(Some(view)) => {
                     inner.enable_stream(&target, view, batch)?;
                 }
-                Some(None) => inner.disable_stream(&target, batch),
+                Some(None) => inner.disable_stream(&target, batch)?,
                 None => {}
             }
             if built.is_some() || dropped.is_some() {
@@ -352,8 +354,6 @@ impl Engine {
                 }
                 *write(&target.stats.indexes) = Arc::new(live);
             }
-            let next_table_id = built.as_ref().map(|i| i.id + 1);
-            inner.stage_table_def(batch, &new_def, false, next_table_id);
             Ok(())
         }))?;
         let table = Arc::new(Table {

@@ -28,7 +28,8 @@ use std::time::Duration;
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::store::{Change, Engine, Mutation, Staging, lock, now_ms, read, write};
-use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
+use crate::reader::NumberRef;
+use crate::stored::{SetKind, StoredItem, Visitor};
 use crate::value::{AttributeValue, Item};
 
 /// Items whose expiry is further in the past than this are never deleted (DynamoDB's
