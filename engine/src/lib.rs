@@ -30,6 +30,8 @@ mod cache;
 mod catalog;
 pub mod clock;
 mod codec;
+mod config;
+mod engine;
 mod error;
 pub mod expr;
 pub mod hash;
@@ -38,49 +40,62 @@ mod index;
 mod items;
 mod keys;
 pub mod limits;
+mod meta;
 mod number;
+mod open;
 mod reader;
 mod reaper;
-mod store;
+mod schema;
+mod state;
 mod stored;
 mod stream;
 pub mod sync;
+mod system;
 mod tables;
+mod tokens;
 mod transact;
 mod ttl;
 mod value;
+mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{
-    BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
-    key_type_descriptor, validate_table_name,
-};
+pub use crate::catalog::{CreateTableInput, TableDef};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
+pub use crate::config::{
+    BLOCK_CACHE_BYTES_DEFAULT, Durability, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
+    STREAM_RETENTION_MS_DEFAULT, TTL_SWEEP_MS_DEFAULT,
+};
+pub use crate::engine::Engine;
 pub use crate::error::{CancellationReason, Error, Result, panic_text};
 pub use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
     StorageState, WriterState,
 };
-pub use crate::index::{IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
-pub use crate::items::{
+pub use crate::index::def::{
+    IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate,
+};
+pub use crate::items::input::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
     UpdateItemInput, WriteOutput,
 };
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
-pub use crate::store::{
-    BLOCK_CACHE_BYTES_DEFAULT, Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
-    STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
-};
 pub use crate::reader::NumberRef;
-pub use crate::stored::{SetKind, StoredItem, Visitor};
-pub use crate::stream::{
-    CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
-    StreamRecord, StreamViewType, format_sequence_number, parse_sequence_number,
+pub use crate::schema::{
+    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
+    validate_table_name,
 };
-pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
+pub use crate::stored::{SetKind, StoredItem, Visitor};
+pub use crate::stream::def::{
+    EventName, SHARD_ITERATOR_TTL_MS, StreamDef, StreamSpecification, StreamViewType,
+};
+pub use crate::stream::read::{ShardInfo, ShardRead};
+pub use crate::stream::record::{StreamRecord, format_sequence_number, parse_sequence_number};
+pub use crate::stream::registry::{CommitListener, ShardHead};
+pub use crate::tables::{TableDescription, TableStatus, UpdateTableInput};
 pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};
-pub use crate::ttl::{TTL_SWEEP_MS_DEFAULT, TimeToLiveDescription};
+pub use crate::ttl::TimeToLiveDescription;
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};
+pub use crate::writer::submit::with_origin_hops;

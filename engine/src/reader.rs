@@ -217,4 +217,3 @@ impl std::fmt::Display for NumberRef<'_> {
         self.with_text(|text| f.write_str(text))
     }
 }
-

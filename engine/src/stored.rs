@@ -11,12 +11,12 @@
 //! comparison per attribute and cannot make a read unsafe. This module knows the
 //! encoding, not any wire format.
 
+use crate::error::{Error, Result};
+use crate::number::size_bytes_of;
 use crate::reader::{
     DECODE_DEPTH_MAX, FORMAT_VERSION, NumberRef, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M,
     TAG_N, TAG_NS, TAG_NULL, TAG_S, TAG_SS, TAG_TRUE, corrupt,
 };
-use crate::error::{Error, Result};
-use crate::number::size_bytes_of;
 use crate::value::Item;
 
 /// An item as stored: cheap to clone (a reference count), read with
