@@ -1,8 +1,8 @@
 //! The backfill of a global secondary index that UpdateTable adds to a live table: it
 //! indexes the items already there, in the background, as DynamoDB's does.
 //!
-//! UpdateTable only starts it: the writer keeps the new index from then on (`index.rs`,
-//! [`Engine::start_index`]), its definition is stored as [`IndexBuild::Backfilling`]
+//! UpdateTable only starts it: the writer keeps the new index from then on (`index/`,
+//! in the UpdateTable job), its definition is stored as [`IndexBuild::Backfilling`]
 //! (DescribeTable: `IndexStatus` `CREATING`, `Backfilling` true), and a builder thread
 //! walks the table's items in key order, one bounded step at a time. Each step is a
 //! writer job of its own (a control job, which commits alone): it reads the committed

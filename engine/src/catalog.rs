@@ -62,10 +62,10 @@ pub struct TableStats {
     pub deleted: AtomicBool,
     /// The secondary indexes the writer keeps, with their counters. Only the writer
     /// thread changes the list, so a write and the indexes it maintains are ordered
-    /// (an index being added is kept before readers can see it, see `index.rs`).
+    /// (an index being added is kept before readers can see it, see `index/`).
     pub indexes: std::sync::RwLock<Arc<Vec<LiveIndex>>>,
     /// The table's enabled stream, if any. Only the writer thread changes it, so a
-    /// write and the stream state it sees are ordered (see `stream.rs`).
+    /// write and the stream state it sees are ordered (see `stream/`).
     pub stream: std::sync::RwLock<Option<Arc<StreamDef>>>,
     /// The Time to Live attribute, when TTL is enabled (see `ttl.rs`).
     pub ttl_attribute: std::sync::RwLock<Option<String>>,

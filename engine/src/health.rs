@@ -18,7 +18,7 @@
 //!   to restart. The reserve is what a compaction needs on top.
 //! - The **health report** ([`Health`]) built from both.
 //!
-//! It knows nothing of the writer, tables or fjall (`store.rs` feeds it what it sees),
+//! It knows nothing of the writer, tables or fjall (the writer and `state.rs` feed it what they see),
 //! and nothing of HTTP (the binary turns [`Health`] into `GET /` and `/health`).
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 /// flush always has room). It must hold what fjall writes on its own besides: a
 /// compaction writes its output before it deletes its input, and an L0 compaction of
 /// the `items` keyspace (four flushed memtables of up to 256 MiB, see `MEMTABLE_BYTES`
-/// in `store.rs`, compressed) rewrites up to about a GiB in the worst case. A GiB also
+/// in `state.rs`, compressed) rewrites up to about a GiB in the worst case. A GiB also
 /// leaves room for the commit group in flight and for the OS.
 pub const DISK_RESERVE_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 

@@ -14,7 +14,7 @@
 //!   through a callback run on the writer thread, so async callers need no blocking
 //!   thread per write.
 //! - An acknowledged write is durable: every item change goes through one group-commit
-//!   writer that commits and fsyncs before any writer is answered (`store.rs`).
+//!   writer that commits and fsyncs before any writer is answered (`writer/`).
 //! - A client mistake is an [`Error::Validation`] (or another DynamoDB outcome)
 //!   found before anything is written; nothing is ever half-applied.
 //! - A fault in one write (a panic, a key the storage would refuse) is that write's
@@ -22,7 +22,18 @@
 //!   goes to [`EngineConfig::on_fatal`], and a full disk is a retryable
 //!   [`Error::Unavailable`] (`health.rs`).
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
-//!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
+//!   documented in `state.rs`, `keys.rs`, `codec.rs` and `stream/mod.rs`; changing it
+//!   bumps a version.
+//! - Imports only go down, and the layout test checks there is no circle:
+//!   `engine.rs` (the facade: one method per public operation) calls the operations
+//!   (`tables.rs`, `items/`, `transact.rs`, `ttl.rs`, `backfill.rs`, `stream/`
+//!   `read.rs` and `trim.rs`, `system.rs`), which take the shared state (`state.rs`) and
+//!   never the facade; `open.rs` builds the state and starts the threads. Below the
+//!   operations: the writer (`writer/`), the catalog's `meta` records (`meta.rs`), the
+//!   catalog and its parts (`catalog.rs`, `schema.rs`, `index/`, `stream/def.rs`), the
+//!   item cache, and the lower layer (`keys.rs`, `codec.rs`, `reader.rs`, `stored.rs`,
+//!   `value.rs`, `number.rs`, `expr/`, `limits.rs`, `sync.rs`, `clock.rs`, `hash.rs`,
+//!   `error.rs`), which imports nothing above it.
 
 mod backfill;
 mod buffers;

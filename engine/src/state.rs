@@ -13,8 +13,8 @@
 //! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `transact.rs` |
 //! | `meta` | `b"backfill/" + index_id u32` | an unfinished index backfill's cursor, see `backfill.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
-//! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index.rs` | the item as the index projects it |
-//! | `streams`, `meta` | the stream log and its catalog, see `stream.rs` | |
+//! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index/` | the item as the index projects it |
+//! | `streams`, `meta` | the stream log and its catalog, see `stream/` | |
 //! | `system` | any key of another subsystem (trigger definitions, checkpoints) | its bytes |
 //!
 //! The data directory also holds `reaping/`: hard links the reaper (`reaper.rs`) keeps

@@ -1,7 +1,7 @@
 //! TransactWriteItems and TransactGetItems: DynamoDB's transactions.
 //!
 //! A TransactWriteItems validates every action on the caller's thread, with the same
-//! code as the single-item writes (`items.rs`), then queues all their mutations as
+//! code as the single-item writes (`items/write.rs`), then queues all their mutations as
 //! one writer job, so they commit in one fjall batch (with their change records) or
 //! not at all. The writer evaluates every action even after one failed, so a
 //! cancellation names each action's outcome, as DynamoDB's does. The

@@ -3,7 +3,7 @@
 //! table.
 //!
 //! An index is a sorted copy of the table's items under other key attributes. The
-//! writer stages an item's index entries in the same batch as the item (`store.rs`),
+//! writer stages an item's index entries in the same batch as the item (`writer/`),
 //! so an index is never behind or ahead of its table, even across a crash. An item has
 //! an entry only if every index key attribute is present, of its defined type, not
 //! empty and within DynamoDB's key-size limits ([`entry_key`]; a missing attribute
@@ -12,7 +12,7 @@
 //! written, as DynamoDB rejects it ([`check_item`]).
 //!
 //! UpdateTable adds a global index to a live table without waiting for it: the writer
-//! starts keeping the index ([`Engine::start_index`]) and `backfill.rs` indexes the
+//! starts keeping the index (in the UpdateTable job, `tables.rs`) and `backfill.rs` indexes the
 //! items already there in the background, from a stored cursor, while the index is
 //! `CREATING` and cannot be read. Deleting an index stops the writer keeping it before
 //! its entries are purged.

@@ -19,7 +19,7 @@ use crate::value::AttributeValue;
 
 /// The key range a key condition selects in the table or index with storage id `id`.
 /// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
-/// after its sort key (`index.rs`), and as the encoding is prefix-free, the keys
+/// after its sort key (`index/`), and as the encoding is prefix-free, the keys
 /// starting with `enc(v)` are exactly those whose sort key is `v`.
 ///
 /// The key values are held to DynamoDB's key limits first, as DynamoDB holds a Query's

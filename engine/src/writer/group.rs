@@ -282,7 +282,7 @@ fn stage_items(
     Ok(applied)
 }
 
-/// Adds a staged item change's index entry changes to the staging (see `index.rs`).
+/// Adds a staged item change's index entry changes to the staging (see `index/entries.rs`).
 fn stage_index_entries(
     inner: &State,
     staging: &mut Staging,

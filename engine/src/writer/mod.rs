@@ -8,8 +8,8 @@
 //! current items (reading through an overlay of the changes earlier jobs in the same
 //! group made), puts all resulting changes into one fjall batch, commits it with one
 //! fsync, and only then answers every job. The change record of every item change goes
-//! into the same batch (see `stream.rs`), so the stream can never drift from the table;
-//! so do the item's secondary index entries (see `index.rs`). Concurrent writers thus
+//! into the same batch (see `stream/`), so the stream can never drift from the table;
+//! so do the item's secondary index entries (see `index/`). Concurrent writers thus
 //! share one fsync (group commit), and a job's read-check-write is serialized with
 //! every other write, so conditions need no locks. A control job (stream
 //! enable/disable, an index change or backfill step) commits in a group of its own, so
