@@ -46,7 +46,7 @@ pub struct EngineConfig {
     /// Memory for fjall's cache of table blocks read from disk.
     pub block_cache_bytes: u64,
     /// Free space kept on the data directory's file system: below it every write is
-    /// refused with a retryable [`Error::Unavailable`] until space is freed, so the
+    /// refused with a retryable [`Error::Unavailable`](crate::Error::Unavailable) until space is freed, so the
     /// storage never meets a full disk (see `health.rs`). 0 turns the guard off.
     pub disk_reserve_bytes: u64,
     /// Called when a fault leaves the engine unable to write (see [`FatalHook`]);

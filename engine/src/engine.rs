@@ -63,7 +63,7 @@ impl Engine {
     }
 
     /// Writes a key durably (fsync'd unless the store is in-memory or buffered).
-    /// A key or value the storage layer cannot hold is an [`Error::Validation`]
+    /// A key or value the storage layer cannot hold is an [`Error::Validation`](crate::Error::Validation)
     /// (`keys::check_storage_key`), never a panic inside fjall.
     pub fn system_put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         crate::system::system_put(&self.state, key, value)
@@ -182,7 +182,7 @@ impl Engine {
         crate::transact::transact_write_items(&self.state, input, done)
     }
 
-    /// Reads up to [`TRANSACT_ITEMS_MAX`] items from one snapshot; `None` for an item
+    /// Reads up to [`TRANSACT_ITEMS_MAX`](crate::limits::TRANSACT_ITEMS_MAX) items from one snapshot; `None` for an item
     /// that does not exist, in request order.
     pub fn transact_get_items(&self, gets: &[GetItemInput]) -> Result<Vec<Option<Item>>> {
         crate::transact::transact_get_items(&self.state, gets)

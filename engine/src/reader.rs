@@ -123,7 +123,7 @@ impl<'a> Reader<'a> {
 }
 
 /// A number as stored: its sign, exponent and packed digits, borrowed. Kept small,
-/// because every attribute value is moved around as a [`ValueRef`].
+/// because every attribute value is moved around by value during a walk.
 #[derive(Clone, Copy)]
 pub struct NumberRef<'a> {
     negative: bool,

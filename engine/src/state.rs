@@ -10,7 +10,7 @@
 //! | `meta` | `b"format"` | `[FORMAT_VERSION]` — refused on open if unknown |
 //! | `meta` | `b"next_table_id"` | `u32` big-endian: the next table id to hand out |
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
-//! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `transact.rs` |
+//! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `tokens.rs` |
 //! | `meta` | `b"backfill/" + index_id u32` | an unfinished index backfill's cursor, see `backfill.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
 //! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index/` | the item as the index projects it |

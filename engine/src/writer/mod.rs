@@ -4,7 +4,7 @@
 //! # Writes
 //!
 //! Every change to `items` goes through one writer thread. It takes all waiting jobs
-//! (up to [`COMMIT_GROUP_WRITES_MAX`]), evaluates each job's mutations against the
+//! (up to `COMMIT_GROUP_WRITES_MAX`, `limits.rs`), evaluates each job's mutations against the
 //! current items (reading through an overlay of the changes earlier jobs in the same
 //! group made), puts all resulting changes into one fjall batch, commits it with one
 //! fsync, and only then answers every job. The change record of every item change goes
