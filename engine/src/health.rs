@@ -373,11 +373,11 @@ impl DiskGuard {
         self.spent_bytes.store(0, Ordering::Relaxed);
         let free = match looked {
             Ok(free) => {
-                *self.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *crate::sync::lock(&self.error) = None;
                 free.min(u64::MAX - 1)
             }
             Err(e) => {
-                *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                *crate::sync::lock(&self.error) = Some(format!(
                     "cannot read the free space of {}: {e}",
                     self.dir.display()
                 ));
@@ -390,7 +390,7 @@ impl DiskGuard {
 
     pub(crate) fn health(&self, unflushed_bytes: u64) -> DiskHealth {
         let free_bytes = self.free_estimate();
-        let error = self.error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let error = crate::sync::lock(&self.error).clone();
         let needed = self.reserve_bytes.saturating_add(unflushed_bytes);
         DiskHealth {
             free_bytes,
