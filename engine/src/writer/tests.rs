@@ -8,14 +8,20 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::*;
-use crate::catalog::{BillingMode, CreateTableInput, KeyAttribute, KeyRole};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
 use crate::health::{Fault, HealthStatus};
-use crate::index::{IndexInput, IndexKind};
-use crate::items::{GetItemInput, PutItemInput, ScanInput};
-use crate::keys::KeyType;
-use crate::tables::StreamSpecification;
-use crate::value::AttributeValue;
+use crate::limits::STORAGE_KEY_BYTES_MAX;
+use crate::sync::lock;
+use crate::writer::job::{Applied, Change, Mutation};
+use crate::{
+    AttributeValue, BillingMode, CreateTableInput, EngineConfig, FatalHook, FaultKind,
+    GetItemInput, IndexInput, IndexKind, Item, KeyAttribute, KeyRole, KeyType, PutItemInput,
+    ScanInput, StorageState, StreamSpecification, WriterState,
+};
 
 /// How long a test waits for something the writer does at once (generous: a slow CI
 /// machine, not a speed claim).
@@ -62,7 +68,7 @@ fn create_table(engine: &Engine) {
             billing_mode: Some(BillingMode::PayPerRequest),
             stream: Some(StreamSpecification {
                 enabled: true,
-                view_type: Some(crate::stream::StreamViewType::NewAndOldImages),
+                view_type: Some(crate::StreamViewType::NewAndOldImages),
             }),
             indexes: vec![IndexInput {
                 name: "by_g".into(),
@@ -85,9 +91,9 @@ fn item(pk: &str) -> Item {
 }
 
 fn key_of(engine: &Engine, pk: &str) -> Vec<u8> {
-    let table = engine.table("tbl").unwrap();
+    let table = engine.state.table("tbl").unwrap();
     let key = Item::from([("pk".to_string(), AttributeValue::S(pk.into()))]);
-    crate::items::storage_key_of(&table, &key).unwrap()
+    crate::items::input::storage_key_of(&table, &key).unwrap()
 }
 
 fn get(engine: &Engine, pk: &str) -> Option<Item> {
@@ -103,7 +109,7 @@ fn get(engine: &Engine, pk: &str) -> Option<Item> {
 /// A mutation of `tbl` at `key` that puts `item`.
 fn put_at(engine: &Engine, key: Vec<u8>, item: Item) -> Mutation {
     Mutation {
-        table: engine.table("tbl").unwrap(),
+        table: engine.state.table("tbl").unwrap(),
         key,
         apply: Box::new(move |_| Ok(Change::Put(item))),
     }
@@ -116,7 +122,7 @@ fn put_mutation(engine: &Engine, pk: &str) -> Mutation {
 /// A mutation of `pk` whose evaluation panics (a bug in the code that decides it).
 fn panicking_mutation(engine: &Engine, pk: &str) -> Mutation {
     Mutation {
-        table: engine.table("tbl").unwrap(),
+        table: engine.state.table("tbl").unwrap(),
         key: key_of(engine, pk),
         apply: Box::new(|_| panic!("a bug in a mutation")),
     }
@@ -126,7 +132,8 @@ fn panicking_mutation(engine: &Engine, pk: &str) -> Mutation {
 /// dropped unanswered).
 fn submit(engine: &Engine, mutations: Vec<Mutation>) -> mpsc::Receiver<Result<Vec<Applied>>> {
     let (tx, rx) = mpsc::channel();
-    engine.submit(
+    crate::writer::submit::submit(
+        &engine.state,
         mutations,
         Box::new(move |r| {
             let _ = tx.send(r);
@@ -147,13 +154,15 @@ fn hold_writer(engine: &Engine) -> (mpsc::Sender<()>, std::thread::JoinHandle<()
     let (inside_tx, inside_rx) = mpsc::channel::<()>();
     let holder = engine.clone();
     let thread = std::thread::spawn(move || {
-        holder
-            .control(Box::new(move |_, _| {
+        crate::writer::submit::control(
+            &holder.state,
+            Box::new(move |_, _| {
                 let _ = inside_tx.send(());
                 let _ = release_rx.recv();
                 Ok(())
-            }))
-            .unwrap();
+            }),
+        )
+        .unwrap();
     });
     inside_rx
         .recv_timeout(Duration::from_millis(WAIT_MS))
@@ -265,7 +274,8 @@ fn a_key_over_the_storage_bound_fails_its_job_cleanly() {
     // A transaction whose item is staged (item, index entry, stream record) along
     // with a client-token record whose key is over the bound.
     let (tx, t) = mpsc::channel();
-    engine.submit_transaction(
+    crate::writer::submit::submit_transaction(
+        &engine.state,
         vec![put_mutation(&engine, "t1")],
         Some((long_key, b"token".to_vec())),
         Box::new(move |r| {
@@ -310,7 +320,7 @@ fn a_failed_commit_is_fatal_and_answers_no_one_of_its_group() {
 
     let (release, holder) = hold_writer(&engine);
     engine
-        .inner
+        .state
         .injected
         .fail_commit
         .store(true, Ordering::Release);
@@ -355,7 +365,7 @@ fn a_failed_commit_is_fatal_and_answers_no_one_of_its_group() {
 fn a_panic_in_the_commit_is_fatal() {
     let (engine, seen, _dir) = open();
     engine
-        .inner
+        .state
         .injected
         .panic_commit
         .store(true, Ordering::Release);
@@ -386,7 +396,7 @@ fn a_panic_in_the_commit_is_fatal() {
 fn a_storage_failure_outside_the_writer_is_fatal() {
     let (engine, seen, _dir) = open();
     engine
-        .inner
+        .state
         .injected
         .fail_commit
         .store(true, Ordering::Release);
@@ -404,7 +414,8 @@ fn a_storage_failure_outside_the_writer_is_fatal() {
 #[test]
 fn a_panicking_completion_does_not_stop_the_writer() {
     let (engine, seen, _dir) = open();
-    engine.submit(
+    crate::writer::submit::submit(
+        &engine.state,
         vec![put_mutation(&engine, "a")],
         Box::new(|_| panic!("a bug in a caller's completion")),
     );
@@ -485,7 +496,7 @@ fn a_refused_catalog_change_leaves_no_trace() {
                     enabled: false,
                     view_type: None,
                 }),
-                index_updates: vec![crate::index::IndexUpdate::Delete("by_g".into())],
+                index_updates: vec![crate::IndexUpdate::Delete("by_g".into())],
                 ..Default::default()
             },
         ));
@@ -501,7 +512,7 @@ fn a_refused_catalog_change_leaves_no_trace() {
         };
         other.stream = Some(StreamSpecification {
             enabled: true,
-            view_type: Some(crate::stream::StreamViewType::KeysOnly),
+            view_type: Some(crate::StreamViewType::KeysOnly),
         });
         refused(engine.create_table(other));
         check(&engine);
@@ -518,12 +529,14 @@ fn a_periodic_loop_outlives_a_panicking_run() {
     let (engine, _seen, _dir) = open();
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
-    engine.spawn_periodic("eddy-test", Duration::from_millis(1), move |_| {
-        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
-            panic!("a bug in one run");
-        }
-        true
-    });
+    engine
+        .state
+        .spawn_periodic("eddy-test", Duration::from_millis(1), move |_| {
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a bug in one run");
+            }
+            true
+        });
     let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
     while runs.load(Ordering::SeqCst) < 3 {
         assert!(
