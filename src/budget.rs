@@ -8,8 +8,8 @@
 //! | write buffers (writes not yet flushed) | 1/4 | the engine's writer (`engine/src/buffers.rs`) |
 //! | item cache (point reads) | 1/16 | the engine (`engine/src/cache.rs`) |
 //! | block cache (table blocks read from disk) | 1/16 | fjall |
-//! | request bodies being read or served | 1/8 (at least one largest upload) | the HTTP edge (`src/server/body.rs`) |
-//! | function uploads being compiled | 1/8 (at least one) | the `/v1` API (`src/api.rs`) |
+//! | request bodies being read or served | 1/8 (at least one largest upload) | the HTTP edge (`src/body.rs`) |
+//! | function uploads being compiled | 1/8 (at least one) | the `/v1` API (`src/api/functions.rs`) |
 //!
 //! The remaining 3/8 is headroom for what is not proportional to load and for the
 //! allocator's own slack: the program and its threads (about 30 MiB idle), a commit

@@ -9,7 +9,8 @@ use eddy_engine::{Durability, Engine, EngineConfig, FatalHook, Fault, FaultKind}
 
 use crate::budget::MemoryBudget;
 use crate::host::{Platform, PlatformOptions};
-use crate::server::{AppState, serve};
+use crate::server::serve;
+use crate::state::AppState;
 
 /// Exit code when the storage refused a write (a journal write or fsync failed, fjall
 /// is poisoned): sysexits' `EX_IOERR`. A restart recovers from the journal.

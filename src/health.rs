@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use eddy_engine::{Health, HealthStatus};
 use serde_json::{Value, json};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// `GET /`.
 pub async fn root(State(state): State<AppState>) -> Response {

@@ -5,7 +5,7 @@
 //! the table capability, created once per server), [`EngineTables`] (a function's
 //! DynamoDB calls, run through the same code as `POST /`) and [`WireCodec`] (a change
 //! record in Lambda's JSON, through the same code as the Streams API). It does not know
-//! the `/v1/` routes (that is `api.rs`).
+//! the `/v1/` routes (that is `api/`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +17,8 @@ use eddy_triggers::schedule::Scheduler;
 use eddy_triggers::stream::{EventCodec, RuntimeDeps, TriggerRuntime};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, Services, TableApi};
 
-use crate::mail::Mailer;
-use crate::search::SearchIndexes;
+use crate::services::mail::Mailer;
+use crate::services::search::SearchIndexes;
 
 /// Everything the functions and triggers API needs; cheap to clone.
 #[derive(Clone)]

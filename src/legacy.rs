@@ -14,7 +14,7 @@ use eddy_engine::expr::legacy::{
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::wire::WireValue;
+use crate::wire::input::WireValue;
 
 /// One entry of `KeyConditions`, `QueryFilter` or `ScanFilter`.
 #[derive(Debug, Deserialize)]

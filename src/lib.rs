@@ -3,6 +3,8 @@
 //! and engine results and errors into DynamoDB's responses.
 
 pub mod api;
+mod blocking;
+mod body;
 pub mod budget;
 pub mod cli;
 mod dynamodb;
@@ -10,12 +12,14 @@ pub mod error;
 pub mod health;
 pub mod host;
 mod legacy;
-pub mod mail;
+mod percent;
 pub mod prometheus;
 pub mod remote;
-pub mod search;
 pub mod server;
+pub mod services;
+mod state;
 pub mod streams;
 pub mod wire;
 
-pub use server::{AppState, app};
+pub use server::app;
+pub use state::AppState;

@@ -1,10 +1,12 @@
 //! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
-//! API under `/v1/` and `/metrics` from `api.rs`), the fast path for `POST /`, the
+//! API under `/v1/` and `/metrics` from `api/`), the fast path for `POST /`, the
 //! containment of a panicking handler to its own request, and the server loop with
 //! graceful shutdown. Connections and their timeouts are `server/conn.rs`; request
-//! bodies, their size limits and the budget of body bytes are `server/body.rs`.
+//! bodies, their size limits and the budget of body bytes are `body.rs`.
+//!
+//! Owns the top of the edge: it knows every route, and no module imports it but the
+//! CLI that starts it.
 
-mod body;
 mod conn;
 
 use std::net::SocketAddr;
@@ -19,35 +21,24 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use eddy_engine::Engine;
 use tower::ServiceExt;
 
-pub use body::{
+pub use crate::body::{
     BODY_BUDGET_WAIT_MS, BODY_READ_BYTES_PER_S_MIN, BODY_READ_TIMEOUT_MS,
     REQUEST_BODY_BYTES_IN_FLIGHT_MAX, REQUEST_BODY_BYTES_IN_FLIGHT_MIN,
     configure as configure_body_budget,
 };
-pub(crate) use body::{
-    BodyError, Buffered, bytes_in_flight as body_bytes_in_flight, check_declared, read as read_body,
-};
 pub use conn::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT_MS, IDLE_TIMEOUT_MS};
 
+use crate::api::Problem;
+use crate::body::{self, BodyError};
 use crate::dynamodb;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Largest request body DynamoDB accepts; a larger one is refused with 413 before it is
 /// read, as DynamoDB's front end does.
 pub const REQUEST_BODY_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
-
-/// Shared state of all handlers, cloned for every request (axum's `State`): keep it to a
-/// couple of reference counts, since every clone and drop is an atomic operation on a
-/// cache line all cores share.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub engine: Engine,
-    /// Functions and triggers (`/v1/`).
-    pub platform: std::sync::Arc<crate::host::Platform>,
-}
 
 /// The whole HTTP surface, callable without a socket (`app(state).oneshot(req)`).
 pub fn app(state: AppState) -> Router {
@@ -280,7 +271,7 @@ where
                     &format!("{DYNAMODB}#InternalServerError"),
                     "Internal server error",
                 ),
-                Shape::V1 => crate::api::Problem::panicked(&request_id).into_response(),
+                Shape::V1 => Problem::panicked(&request_id).into_response(),
             }
         }
     };
@@ -305,19 +296,6 @@ impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
             Ok(polled) => polled.map(Ok),
             Err(panic) => Poll::Ready(Err(eddy_engine::panic_text(panic.as_ref()))),
         }
-    }
-}
-
-/// Awaits a `spawn_blocking` task. A panic in it is raised again here, in the request's
-/// own task, where [`contain`] answers and logs it with the request's operation and id;
-/// a task cancelled by the runtime's shutdown is `None`.
-pub(crate) async fn join_blocking<T: Send + 'static>(
-    task: tokio::task::JoinHandle<T>,
-) -> Option<T> {
-    match task.await {
-        Ok(value) => Some(value),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => None,
     }
 }
 
@@ -404,7 +382,7 @@ mod tests {
 
         // A DynamoDB handler whose blocking task panics.
         let handler = pin!(async {
-            match dynamodb::blocking(|| -> Result<(), ApiError> {
+            match dynamodb::request::blocking(|| -> Result<(), ApiError> {
                 panic!("a bug in a blocking read")
             })
             .await

@@ -14,7 +14,7 @@ use eddy_engine::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::dynamodb::{json_bytes, parse, required};
+use crate::dynamodb::request::{json_bytes, parse, required};
 use crate::error::ApiError;
 use crate::wire::WireOut;
 

@@ -23,8 +23,8 @@ use std::sync::Mutex;
 use quick_cache::sync::{Cache, DefaultLifecycle};
 use xxhash_rust::xxh3::{Xxh3Builder, xxh3_64};
 
-use crate::store::lock;
 use crate::stored::StoredItem;
+use crate::sync::lock;
 
 /// Gates that order cache fills against writes; more gates mean fewer fills skipped
 /// because an unrelated key of the same gate was being written.

@@ -11,57 +11,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::index::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
-use crate::keys::KeyType;
-use crate::limits::{
-    KEY_ATTRIBUTE_NAME_BYTES_MAX, PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX,
-    TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
+use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
+use crate::schema::{
+    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, check_key_sizes,
+    check_not_empty_key, item_key_attribute, resolve_key_schema, validate_table_name,
+    validate_tags, validate_throughput,
 };
+use crate::stream::def::{StreamDef, StreamSpecification};
+use crate::sync::read;
 use crate::value::{AttributeValue, Item};
-
-/// A table's primary key: the partition (hash) key and an optional sort (range) key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeySchema {
-    pub hash: KeyAttribute,
-    pub range: Option<KeyAttribute>,
-}
-
-impl KeySchema {
-    /// The key attribute names, hash first.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
-    }
-}
-
-/// One key attribute: its name and scalar type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyAttribute {
-    pub name: String,
-    #[serde(with = "KeyTypeDef")]
-    pub key_type: KeyType,
-}
-
-/// The stored form of [`KeyType`] (serde's remote derive keeps `keys.rs` free of serde).
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "KeyType")]
-enum KeyTypeDef {
-    S,
-    N,
-    B,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BillingMode {
-    Provisioned,
-    PayPerRequest,
-}
-
-/// Provisioned read and write capacity units (DynamoDB reports 0/0 on on-demand tables).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Throughput {
-    pub read_capacity_units: i64,
-    pub write_capacity_units: i64,
-}
 
 /// A table as it is stored in the catalog.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,11 +62,11 @@ pub struct TableStats {
     pub deleted: AtomicBool,
     /// The secondary indexes the writer keeps, with their counters. Only the writer
     /// thread changes the list, so a write and the indexes it maintains are ordered
-    /// (an index being added is kept before readers can see it, see `index.rs`).
+    /// (an index being added is kept before readers can see it, see `index/`).
     pub indexes: std::sync::RwLock<Arc<Vec<LiveIndex>>>,
     /// The table's enabled stream, if any. Only the writer thread changes it, so a
-    /// write and the stream state it sees are ordered (see `stream.rs`).
-    pub stream: std::sync::RwLock<Option<Arc<crate::stream::StreamDef>>>,
+    /// write and the stream state it sees are ordered (see `stream/`).
+    pub stream: std::sync::RwLock<Option<Arc<StreamDef>>>,
     /// The Time to Live attribute, when TTL is enabled (see `ttl.rs`).
     pub ttl_attribute: std::sync::RwLock<Option<String>>,
 }
@@ -125,7 +83,7 @@ impl TableStats {
 
     /// The live index list (cheap: an `Arc`).
     pub fn live_indexes(&self) -> Arc<Vec<LiveIndex>> {
-        Arc::clone(&self.indexes.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(&read(&self.indexes))
     }
 
     /// The counters of index `id`, if the writer keeps it.
@@ -142,48 +100,6 @@ impl TableStats {
     }
 }
 
-/// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
-pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
-    constraint_errors(name_errors(name, field))
-}
-
-/// The constraint violations of a table or index name at `field`, in DynamoDB's words.
-pub(crate) fn name_errors(name: &str, field: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if name.len() < TABLE_NAME_CHARS_MIN {
-        errors.push(format!(
-            "Value '{name}' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to {TABLE_NAME_CHARS_MIN}"
-        ));
-    }
-    if name.len() > TABLE_NAME_CHARS_MAX {
-        errors.push(format!(
-            "Value '{name}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {TABLE_NAME_CHARS_MAX}"
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        errors.push(format!(
-            "Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-        ));
-    }
-    errors
-}
-
-/// Joins constraint violations the way DynamoDB's validator reports them.
-pub fn constraint_errors(errors: Vec<String>) -> Result<()> {
-    if errors.is_empty() {
-        return Ok(());
-    }
-    let n = errors.len();
-    let noun = if n == 1 { "error" } else { "errors" };
-    Err(Error::validation(format!(
-        "{n} validation {noun} detected: {}",
-        errors.join("; ")
-    )))
-}
-
 /// The parts of a CreateTable request the engine needs.
 #[derive(Debug, Clone, Default)]
 pub struct CreateTableInput {
@@ -194,14 +110,8 @@ pub struct CreateTableInput {
     pub billing_mode: Option<BillingMode>,
     pub throughput: Option<Throughput>,
     pub tags: Vec<(String, String)>,
-    pub stream: Option<crate::tables::StreamSpecification>,
+    pub stream: Option<StreamSpecification>,
     pub indexes: Vec<IndexInput>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyRole {
-    Hash,
-    Range,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -218,7 +128,7 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
     validate_table_name(&input.name, "tableName")?;
     let schema = resolve_key_schema(&input.key_schema, &input.attribute_definitions)?;
     let billing = input.billing_mode.unwrap_or(BillingMode::Provisioned);
-    let indexes = crate::index::validate_indexes(
+    let indexes = crate::index::def::validate_indexes(
         &input.indexes,
         &schema,
         &input.attribute_definitions,
@@ -278,134 +188,22 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
     })
 }
 
-pub fn validate_throughput(t: Throughput) -> Result<()> {
-    let mut errors = Vec::new();
-    for (v, field) in [
-        (
-            t.read_capacity_units,
-            "provisionedThroughput.readCapacityUnits",
-        ),
-        (
-            t.write_capacity_units,
-            "provisionedThroughput.writeCapacityUnits",
-        ),
-    ] {
-        if v < 1 {
-            errors.push(format!(
-                "Value '{v}' at '{field}' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            ));
-        }
-    }
-    constraint_errors(errors)
-}
-
-pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
-    if tags.len() > TAGS_PER_RESOURCE_MAX {
-        return Err(Error::LimitExceeded(format!(
-            "The number of tags exceeds the limit of {TAGS_PER_RESOURCE_MAX}"
-        )));
-    }
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
-            ));
-        }
-        if v.chars().count() > 256 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag values must be 256 characters or less",
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn resolve_key_schema(
-    elements: &[(String, KeyRole)],
-    definitions: &[KeyAttribute],
-) -> Result<KeySchema> {
-    let mut errors = Vec::new();
-    if elements.is_empty() || elements.len() > 2 {
-        let (relation, bound) = if elements.is_empty() {
-            ("greater than or equal to", 1)
-        } else {
-            ("less than or equal to", 2)
-        };
-        errors.push(format!(
-            "Value '[{}]' at 'keySchema' failed to satisfy constraint: Member must have length {relation} {bound}",
-            elements.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    for (name, _) in elements {
-        if name.is_empty() || name.len() > KEY_ATTRIBUTE_NAME_BYTES_MAX {
-            errors.push(format!(
-                "Value '{name}' at 'keySchema.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to {KEY_ATTRIBUTE_NAME_BYTES_MAX}"
-            ));
-        }
-    }
-    constraint_errors(errors)?;
-
-    let mut seen = std::collections::HashSet::new();
-    for d in definitions {
-        if !seen.insert(d.name.as_str()) {
-            return Err(Error::validation(
-                "Cannot have two attributes with the same name",
-            ));
-        }
-    }
-    let lookup = |name: &str| -> Result<KeyAttribute> {
-        definitions
-            .iter()
-            .find(|d| d.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                Error::validation(
-                    "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_string()
-                        + name
-                        + "], AttributeDefinitions: ["
-                        + &definitions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
-                        + "]",
-                )
-            })
-    };
-    let invalid = || {
-        Error::validation(
-            "1 validation error detected: Value 'KeySchema' at 'keySchema' failed to satisfy constraint: Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-        )
-    };
-    let (hash_name, hash_role) = &elements[0];
-    if *hash_role != KeyRole::Hash {
-        return Err(invalid());
-    }
-    let hash = lookup(hash_name)?;
-    let range = match elements.get(1) {
-        None => None,
-        Some((name, KeyRole::Range)) => {
-            if name == hash_name {
-                return Err(Error::validation(
-                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-                ));
-            }
-            Some(lookup(name)?)
-        }
-        Some((_, KeyRole::Hash)) => {
-            return Err(Error::validation(
-                "Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key",
-            ));
-        }
-    };
-    Ok(KeySchema { hash, range })
-}
-
 impl TableDef {
     /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
     /// the definition, then postcard of its indexes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// A definition that cannot be encoded is an [`Error::Internal`] of the change
+    /// that would store it: an empty payload must never be written in its place.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let failed = |e: postcard::Error| {
+            Error::Internal(format!(
+                "cannot encode the definition of table {}: {e}",
+                self.name
+            ))
+        };
         let mut out = vec![TABLE_DEF_VERSION];
-        // Serializing plain owned data into a Vec cannot fail.
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
-        out.extend(postcard::to_stdvec(&self.indexes).unwrap_or_default());
-        out
+        out.extend(postcard::to_stdvec(self).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
+        Ok(out)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<TableDef> {
@@ -507,10 +305,10 @@ const TABLE_DEF_VERSION: u8 = 3;
 #[cfg_attr(test, derive(Serialize))]
 struct IndexDefV2 {
     name: String,
-    kind: crate::index::IndexKind,
+    kind: crate::index::def::IndexKind,
     id: u32,
     key_schema: KeySchema,
-    projection: crate::index::IndexProjection,
+    projection: crate::index::def::IndexProjection,
     throughput: Option<Throughput>,
 }
 
@@ -528,74 +326,6 @@ impl IndexDefV2 {
     }
 }
 
-pub fn key_type_descriptor(t: KeyType) -> &'static str {
-    match t {
-        KeyType::S => "S",
-        KeyType::N => "N",
-        KeyType::B => "B",
-    }
-}
-
-fn item_key_attribute<'a>(item: &'a Item, attr: &KeyAttribute) -> Result<&'a AttributeValue> {
-    let v = item.get(&attr.name).ok_or_else(|| {
-        Error::validation(format!(
-            "One or more parameter values were invalid: Missing the key {} in the item",
-            attr.name
-        ))
-    })?;
-    if !attr.key_type.is_type_of(v) {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
-            attr.name,
-            key_type_descriptor(attr.key_type),
-            v.attribute_type().descriptor()
-        )));
-    }
-    check_not_empty_key(v, &attr.name)?;
-    Ok(v)
-}
-
-/// DynamoDB's error for an empty S or B value of a key attribute `name`.
-pub(crate) fn check_not_empty_key(v: &AttributeValue, name: &str) -> Result<()> {
-    let (empty, kind) = match v {
-        AttributeValue::S(s) => (s.is_empty(), "string"),
-        AttributeValue::B(b) => (b.is_empty(), "binary"),
-        _ => (false, ""),
-    };
-    if empty {
-        return Err(Error::validation(format!(
-            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
-        )));
-    }
-    Ok(())
-}
-
-fn check_key_sizes(pk: &AttributeValue, sk: Option<&AttributeValue>) -> Result<()> {
-    check_partition_key_size(pk)?;
-    sk.map_or(Ok(()), check_sort_key_size)
-}
-
-/// DynamoDB's limit on a partition key value ([`PARTITION_KEY_BYTES_MAX`]), with its
-/// message (the missing space is DynamoDB's), for an item's key and a Query's alike.
-pub(crate) fn check_partition_key_size(v: &AttributeValue) -> Result<()> {
-    if v.size_bytes() > PARTITION_KEY_BYTES_MAX {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of{PARTITION_KEY_BYTES_MAX} bytes"
-        )));
-    }
-    Ok(())
-}
-
-/// DynamoDB's limit on a sort key value ([`SORT_KEY_BYTES_MAX`]), with its message.
-pub(crate) fn check_sort_key_size(v: &AttributeValue) -> Result<()> {
-    if v.size_bytes() > SORT_KEY_BYTES_MAX {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {SORT_KEY_BYTES_MAX} bytes"
-        )));
-    }
-    Ok(())
-}
-
 /// The table's live handle, shared by readers and the writer.
 pub type TableRef = Arc<Table>;
 
@@ -603,27 +333,11 @@ pub fn is_deleted(t: &Table) -> bool {
     t.stats.deleted.load(Ordering::Acquire)
 }
 
-/// An `ExclusiveStartKey` that is not a key of the table or index: DynamoDB's message
-/// names the rule it breaks after "The provided starting key is invalid: " (a key of
-/// the wrong shape, or a key value over its size limit).
-pub(crate) fn invalid_start_key(e: Error) -> Error {
-    match e {
-        Error::Validation(m) => Error::Validation(format!(
-            "The provided starting key is invalid: {}",
-            if m.starts_with("The provided key element does not match the schema") {
-                "The provided key element does not match the schema"
-            } else {
-                m.as_str()
-            }
-        )),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{IndexKind, IndexProjection};
+    use crate::index::def::{IndexKind, IndexProjection};
+    use crate::keys::KeyType;
 
     fn attr(name: &str) -> KeyAttribute {
         KeyAttribute {
@@ -670,7 +384,7 @@ mod tests {
             IndexBuild::Backfilled,
         ] {
             let def = table(build);
-            let back = TableDef::decode(&def.encode()).unwrap();
+            let back = TableDef::decode(&def.encode().unwrap()).unwrap();
             assert_eq!(back.indexes, def.indexes);
             assert_eq!(back.key_schema, def.key_schema);
         }

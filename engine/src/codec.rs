@@ -38,26 +38,11 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::number::Number;
+use crate::reader::{
+    DECODE_DEPTH_MAX, FORMAT_VERSION, NumberRef, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M,
+    TAG_N, TAG_NS, TAG_NULL, TAG_S, TAG_SS, TAG_TRUE, corrupt,
+};
 use crate::value::{AttributeValue, Item};
-
-/// The format version this code writes (and the only one it reads).
-pub const FORMAT_VERSION: u8 = 1;
-
-/// Deepest nesting `decode_item` accepts. DynamoDB allows 32 levels; the margin only
-/// keeps corrupt bytes from recursing without bound.
-pub const DECODE_DEPTH_MAX: usize = 64;
-
-pub(crate) const TAG_S: u8 = 0x01;
-pub(crate) const TAG_N: u8 = 0x02;
-pub(crate) const TAG_B: u8 = 0x03;
-pub(crate) const TAG_FALSE: u8 = 0x04;
-pub(crate) const TAG_TRUE: u8 = 0x05;
-pub(crate) const TAG_NULL: u8 = 0x06;
-pub(crate) const TAG_M: u8 = 0x07;
-pub(crate) const TAG_L: u8 = 0x08;
-pub(crate) const TAG_SS: u8 = 0x09;
-pub(crate) const TAG_NS: u8 = 0x0A;
-pub(crate) const TAG_BS: u8 = 0x0B;
 
 /// Encodes an item into its versioned binary form.
 pub fn encode_item(item: &Item) -> Vec<u8> {
@@ -75,7 +60,7 @@ pub fn decode_item(bytes: &[u8]) -> Result<Item> {
         v => return Err(Error::Storage(format!("unknown item format version {v}"))),
     }
     let item = r.map(0)?;
-    if r.pos != bytes.len() {
+    if !r.at_end() {
         return Err(corrupt("trailing bytes"));
     }
     Ok(item)
@@ -173,98 +158,8 @@ fn put_number(n: &Number, out: &mut Vec<u8>) {
     }
 }
 
-#[cold]
-pub(crate) fn corrupt(what: &str) -> Error {
-    Error::Storage(format!("corrupt item: {what}"))
-}
-
-/// A cursor over stored bytes; every read checks bounds.
-#[derive(Clone, Copy)]
-pub(crate) struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes, pos: 0 }
-    }
-
-    pub(crate) fn at_end(&self) -> bool {
-        self.pos == self.bytes.len()
-    }
-
-    #[inline]
-    pub(crate) fn byte(&mut self) -> Result<u8> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or_else(|| corrupt("truncated"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    #[inline]
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| corrupt("truncated"))?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    #[inline]
-    fn varint(&mut self) -> Result<u64> {
-        // Names, strings and counts are mostly shorter than 128: one byte.
-        if let Some(&b) = self.bytes.get(self.pos)
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
-        }
-        let mut v: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7F);
-            if shift == 63 && bits > 1 {
-                return Err(corrupt("varint overflow"));
-            }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
-                if b == 0 && shift > 0 {
-                    return Err(corrupt("overlong varint"));
-                }
-                return Ok(v);
-            }
-        }
-        Err(corrupt("varint too long"))
-    }
-
-    /// A length or count, which can never exceed the bytes left (every element takes
-    /// at least one byte), so a corrupt one cannot make us allocate wildly.
-    #[inline]
-    pub(crate) fn len(&mut self) -> Result<usize> {
-        let v = self.varint()?;
-        let left = (self.bytes.len() - self.pos) as u64;
-        if v > left {
-            return Err(corrupt("length beyond the end"));
-        }
-        Ok(v as usize)
-    }
-
-    /// A length-prefixed byte string, borrowed.
-    #[inline]
-    pub(crate) fn bytes(&mut self) -> Result<&'a [u8]> {
-        let n = self.len()?;
-        self.take(n)
-    }
-
-    /// A length-prefixed UTF-8 string, borrowed.
-    #[inline]
-    pub(crate) fn str(&mut self) -> Result<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("string is not UTF-8"))
-    }
-
+/// Decoding: the owned item, built from the reader's borrowed pieces.
+impl Reader<'_> {
     fn raw(&mut self) -> Result<Vec<u8>> {
         Ok(self.bytes()?.to_vec())
     }
@@ -274,7 +169,7 @@ impl<'a> Reader<'a> {
     }
 
     fn number(&mut self) -> Result<Number> {
-        Ok(crate::stored::NumberRef::read(self)?.to_number())
+        Ok(NumberRef::read(self)?.to_number())
     }
 
     fn map(&mut self, depth: usize) -> Result<BTreeMap<String, AttributeValue>> {

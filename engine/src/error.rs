@@ -129,3 +129,21 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         "a panic without a message".to_owned()
     }
 }
+
+/// Runs one unit of work, turning a panic into that unit's [`Error::Internal`]. The
+/// panic hook has already printed the panic and where it happened; this adds which
+/// unit paid for it.
+pub(crate) fn contain<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let message = panic_text(&*panic);
+            eprintln!(
+                "eddy: {what} panicked ({message}); it fails alone and nothing of it is written"
+            );
+            Err(Error::Internal(format!(
+                "{what} failed on a bug ({message}); nothing of it was written"
+            )))
+        }
+    }
+}

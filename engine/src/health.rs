@@ -18,7 +18,7 @@
 //!   to restart. The reserve is what a compaction needs on top.
 //! - The **health report** ([`Health`]) built from both.
 //!
-//! It knows nothing of the writer, tables or fjall (`store.rs` feeds it what it sees),
+//! It knows nothing of the writer, tables or fjall (the writer and `state.rs` feed it what they see),
 //! and nothing of HTTP (the binary turns [`Health`] into `GET /` and `/health`).
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 /// flush always has room). It must hold what fjall writes on its own besides: a
 /// compaction writes its output before it deletes its input, and an L0 compaction of
 /// the `items` keyspace (four flushed memtables of up to 256 MiB, see `MEMTABLE_BYTES`
-/// in `store.rs`, compressed) rewrites up to about a GiB in the worst case. A GiB also
+/// in `state.rs`, compressed) rewrites up to about a GiB in the worst case. A GiB also
 /// leaves room for the commit group in flight and for the OS.
 pub const DISK_RESERVE_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 
@@ -373,11 +373,11 @@ impl DiskGuard {
         self.spent_bytes.store(0, Ordering::Relaxed);
         let free = match looked {
             Ok(free) => {
-                *self.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *crate::sync::lock(&self.error) = None;
                 free.min(u64::MAX - 1)
             }
             Err(e) => {
-                *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                *crate::sync::lock(&self.error) = Some(format!(
                     "cannot read the free space of {}: {e}",
                     self.dir.display()
                 ));
@@ -390,7 +390,7 @@ impl DiskGuard {
 
     pub(crate) fn health(&self, unflushed_bytes: u64) -> DiskHealth {
         let free_bytes = self.free_estimate();
-        let error = self.error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let error = crate::sync::lock(&self.error).clone();
         let needed = self.reserve_bytes.saturating_add(unflushed_bytes);
         DiskHealth {
             free_bytes,

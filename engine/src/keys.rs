@@ -158,7 +158,6 @@ pub fn encode_key_value(v: &AttributeValue, out: &mut Vec<u8>) {
 /// Appends the escaped bytes of an S or B value without the terminator: every key
 /// whose value (of the same type) starts with `v` starts with these bytes. For
 /// `begins_with` ranges. Returns false (and appends nothing) for other types.
-#[allow(dead_code)]
 pub fn encode_key_prefix(v: &AttributeValue, out: &mut Vec<u8>) -> bool {
     match v {
         AttributeValue::S(s) => escape(s.as_bytes(), out),
@@ -171,12 +170,27 @@ pub fn encode_key_prefix(v: &AttributeValue, out: &mut Vec<u8>) -> bool {
 /// The smallest byte string greater than every string starting with `prefix`, or
 /// `None` if there is none (the prefix is empty or all `0xFF`). The exclusive end of
 /// a prefix range.
-#[allow(dead_code)]
 pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let last = prefix.iter().rposition(|&b| b != 0xFF)?;
     let mut end = prefix[..=last].to_vec();
     end[last] += 1;
     Some(end)
+}
+
+/// The upper bound of the range of keys starting with `prefix`: just before its
+/// successor, or unbounded when it has none.
+pub fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
+}
+
+/// The lower bound just past every key starting with `prefix`.
+pub fn after_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match prefix_successor(prefix) {
+        Some(end) => Bound::Included(end),
+        // Only an all-0xFF prefix has no successor, and no key starts with one (ids
+        // are allocated from 1 up).
+        None => Bound::Excluded(prefix.to_vec()),
+    }
 }
 
 fn escape(bytes: &[u8], out: &mut Vec<u8>) {
@@ -327,18 +341,8 @@ pub fn shard_of(hash: u64, shards: u16) -> u16 {
 }
 
 /// The first four bytes of every key of a table.
-#[allow(dead_code)] // engine helper; re-export from lib.rs when used outside the crate
 pub fn table_prefix(table_id: u32) -> [u8; 4] {
     table_id.to_be_bytes()
-}
-
-/// The first six bytes of every key of one shard of a table.
-#[allow(dead_code)]
-pub fn shard_prefix(table_id: u32, shard: u16) -> [u8; 6] {
-    let mut p = [0; 6];
-    p[..4].copy_from_slice(&table_id.to_be_bytes());
-    p[4..].copy_from_slice(&shard.to_be_bytes());
-    p
 }
 
 /// Everything up to and including `enc(pk)`: the common prefix of all items of one
@@ -385,7 +389,9 @@ pub fn item_key(
 }
 
 /// The fixed header of an item key: table id, shard, partition hash, and the rest.
-#[allow(dead_code)]
+/// Nothing reads keys back in production (items carry their key attributes); the
+/// tests use it to check the layout.
+#[cfg(test)]
 pub fn split_key_header(key: &[u8]) -> Result<(u32, u16, u64, &[u8])> {
     let Some((header, rest)) = key.split_first_chunk::<KEY_HEADER_LEN>() else {
         return Err(corrupt("shorter than its header"));
@@ -400,8 +406,8 @@ pub fn split_key_header(key: &[u8]) -> Result<(u32, u16, u64, &[u8])> {
 }
 
 /// Decodes the key attribute values of a full storage key; the whole key must be
-/// consumed.
-#[allow(dead_code)]
+/// consumed. Only the tests read keys back (see [`split_key_header`]).
+#[cfg(test)]
 pub fn decode_item_key(
     key: &[u8],
     pk_type: KeyType,
@@ -582,7 +588,7 @@ mod tests {
             let (t, s, h, _) = split_key_header(&key).unwrap();
             prop_assert_eq!((t, s, h), (7, shard, partition_hash(&pk)));
             prop_assert!(key.starts_with(&partition_prefix(7, shards, &pk).unwrap()));
-            prop_assert!(key.starts_with(&shard_prefix(7, shard)));
+            prop_assert!(key.starts_with(&[table_prefix(7).as_slice(), &shard.to_be_bytes()].concat()));
             prop_assert!(key.starts_with(&table_prefix(7)));
             let (p2, s2) = decode_item_key(&key, KeyType::S, Some(KeyType::N)).unwrap();
             prop_assert_eq!(p2, pk.clone());

@@ -14,7 +14,7 @@
 //!   through a callback run on the writer thread, so async callers need no blocking
 //!   thread per write.
 //! - An acknowledged write is durable: every item change goes through one group-commit
-//!   writer that commits and fsyncs before any writer is answered (`store.rs`).
+//!   writer that commits and fsyncs before any writer is answered (`writer/`).
 //! - A client mistake is an [`Error::Validation`] (or another DynamoDB outcome)
 //!   found before anything is written; nothing is ever half-applied.
 //! - A fault in one write (a panic, a key the storage would refuse) is that write's
@@ -22,7 +22,18 @@
 //!   goes to [`EngineConfig::on_fatal`], and a full disk is a retryable
 //!   [`Error::Unavailable`] (`health.rs`).
 //! - The on-disk layout (keyspaces, key encoding, item codec, format version) is
-//!   documented in `store.rs`, `keys.rs` and `codec.rs`; changing it bumps a version.
+//!   documented in `state.rs`, `keys.rs`, `codec.rs` and `stream/mod.rs`; changing it
+//!   bumps a version.
+//! - Imports only go down, and the layout test checks there is no circle:
+//!   `engine.rs` (the facade: one method per public operation) calls the operations
+//!   (`tables.rs`, `items/`, `transact.rs`, `ttl.rs`, `backfill.rs`, `stream/`
+//!   `read.rs` and `trim.rs`, `system.rs`), which take the shared state (`state.rs`) and
+//!   never the facade; `open.rs` builds the state and starts the threads. Below the
+//!   operations: the writer (`writer/`), the catalog's `meta` records (`meta.rs`), the
+//!   catalog and its parts (`catalog.rs`, `schema.rs`, `index/`, `stream/def.rs`), the
+//!   item cache, and the lower layer (`keys.rs`, `codec.rs`, `reader.rs`, `stored.rs`,
+//!   `value.rs`, `number.rs`, `expr/`, `limits.rs`, `sync.rs`, `clock.rs`, `hash.rs`,
+//!   `error.rs`), which imports nothing above it.
 
 mod backfill;
 mod buffers;
@@ -30,6 +41,8 @@ mod cache;
 mod catalog;
 pub mod clock;
 mod codec;
+mod config;
+mod engine;
 mod error;
 pub mod expr;
 pub mod hash;
@@ -38,47 +51,62 @@ mod index;
 mod items;
 mod keys;
 pub mod limits;
+mod meta;
 mod number;
+mod open;
+mod reader;
 mod reaper;
-mod store;
+mod schema;
+mod state;
 mod stored;
 mod stream;
 pub mod sync;
+mod system;
 mod tables;
+mod tokens;
 mod transact;
 mod ttl;
 mod value;
+mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{
-    BillingMode, CreateTableInput, KeyAttribute, KeyRole, KeySchema, TableDef, Throughput,
-    key_type_descriptor, validate_table_name,
-};
+pub use crate::catalog::{CreateTableInput, TableDef};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
+pub use crate::config::{
+    BLOCK_CACHE_BYTES_DEFAULT, Durability, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
+    STREAM_RETENTION_MS_DEFAULT, TTL_SWEEP_MS_DEFAULT,
+};
+pub use crate::engine::Engine;
 pub use crate::error::{CancellationReason, Error, Result, panic_text};
 pub use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
     StorageState, WriterState,
 };
-pub use crate::index::{IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate};
-pub use crate::items::{
+pub use crate::index::def::{
+    IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate,
+};
+pub use crate::items::input::{
     BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
     GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
     UpdateItemInput, WriteOutput,
 };
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
-pub use crate::store::{
-    BLOCK_CACHE_BYTES_DEFAULT, Durability, Engine, EngineConfig, ITEM_CACHE_BYTES_DEFAULT,
-    STREAM_RETENTION_MS_DEFAULT, with_origin_hops,
+pub use crate::reader::NumberRef;
+pub use crate::schema::{
+    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
+    validate_table_name,
 };
-pub use crate::stored::{NumberRef, SetKind, StoredItem, Visitor};
-pub use crate::stream::{
-    CommitListener, EventName, SHARD_ITERATOR_TTL_MS, ShardHead, ShardInfo, ShardRead, StreamDef,
-    StreamRecord, StreamViewType, format_sequence_number, parse_sequence_number,
+pub use crate::stored::{SetKind, StoredItem, Visitor};
+pub use crate::stream::def::{
+    EventName, SHARD_ITERATOR_TTL_MS, StreamDef, StreamSpecification, StreamViewType,
 };
-pub use crate::tables::{StreamSpecification, TableDescription, TableStatus, UpdateTableInput};
+pub use crate::stream::read::{ShardInfo, ShardRead};
+pub use crate::stream::record::{StreamRecord, format_sequence_number, parse_sequence_number};
+pub use crate::stream::registry::{CommitListener, ShardHead};
+pub use crate::tables::{TableDescription, TableStatus, UpdateTableInput};
 pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};
-pub use crate::ttl::{TTL_SWEEP_MS_DEFAULT, TimeToLiveDescription};
+pub use crate::ttl::TimeToLiveDescription;
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};
+pub use crate::writer::submit::with_origin_hops;

@@ -11,11 +11,12 @@
 //! comparison per attribute and cannot make a read unsafe. This module knows the
 //! encoding, not any wire format.
 
-use crate::codec::{DECODE_DEPTH_MAX, FORMAT_VERSION, TAG_S, TAG_SS, TAG_TRUE, corrupt};
-use crate::codec::{Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M, TAG_N, TAG_NS, TAG_NULL};
 use crate::error::{Error, Result};
-use crate::limits::NUMBER_DIGITS_MAX;
-use crate::number::{Number, PLAIN_DECIMAL_BYTES_MAX, plain_decimal, size_bytes_of};
+use crate::number::size_bytes_of;
+use crate::reader::{
+    DECODE_DEPTH_MAX, FORMAT_VERSION, NumberRef, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M,
+    TAG_N, TAG_NS, TAG_NULL, TAG_S, TAG_SS, TAG_TRUE, corrupt,
+};
 use crate::value::Item;
 
 /// An item as stored: cheap to clone (a reference count), read with
@@ -235,104 +236,9 @@ fn walk_value(r: &mut Reader<'_>, depth: usize, v: &mut impl Visitor) -> Result<
     Ok(())
 }
 
-/// A number as stored: its sign, exponent and packed digits, borrowed. Kept small,
-/// because every attribute value is moved around as a [`ValueRef`].
-#[derive(Clone, Copy)]
-pub struct NumberRef<'a> {
-    negative: bool,
-    exponent: i32,
-    /// Two digits per byte, high nibble first; empty for zero.
-    packed: &'a [u8],
-    /// How many digits `packed` holds (its last low nibble is padding when odd).
-    len: usize,
-}
-
-impl<'a> NumberRef<'a> {
-    /// Reads `number` (see `codec.rs`), refusing what [`Number`] would not hold.
-    pub(crate) fn read(r: &mut Reader<'a>) -> Result<NumberRef<'a>> {
-        let head = r.byte()?;
-        let negative = head & 0x80 != 0;
-        let n = usize::from(head & 0x7F);
-        if n == 0 {
-            return if negative {
-                Err(corrupt("negative zero"))
-            } else {
-                Ok(NumberRef {
-                    negative,
-                    exponent: 0,
-                    packed: &[],
-                    len: 0,
-                })
-            };
-        }
-        if n > NUMBER_DIGITS_MAX {
-            return Err(corrupt("number with too many digits"));
-        }
-        let exponent = i32::from(r.byte()?) - 129;
-        let packed = r.take(n.div_ceil(2))?;
-        let number = NumberRef {
-            negative,
-            exponent,
-            packed,
-            len: n,
-        };
-        let padding_ok = n % 2 == 0 || packed[n / 2] & 0x0F == 0;
-        let digits_ok = (0..n).all(|k| number.digit(k) <= 9);
-        let canonical = number.digit(0) != 0 && number.digit(n - 1) != 0;
-        if !padding_ok || !digits_ok || !canonical || !Number::exponent_in_range(exponent) {
-            return Err(corrupt("bad number"));
-        }
-        Ok(number)
-    }
-
-    fn digit(&self, k: usize) -> u8 {
-        let b = self.packed[k / 2];
-        if k.is_multiple_of(2) {
-            b >> 4
-        } else {
-            b & 0x0F
-        }
-    }
-
-    /// Unpacks the digits into `buf` and returns them.
-    fn digits<'b>(&self, buf: &'b mut [u8; NUMBER_DIGITS_MAX]) -> &'b [u8] {
-        for (k, d) in buf[..self.len].iter_mut().enumerate() {
-            *d = self.digit(k);
-        }
-        &buf[..self.len]
-    }
-
-    /// The size DynamoDB counts for this number ([`Number::size_bytes`]).
-    pub fn size_bytes(&self) -> usize {
-        size_bytes_of(self.negative, self.len, self.exponent)
-    }
-
-    /// Calls `f` with the number in plain decimal (its `Display` text), formatted on
-    /// the stack.
-    pub fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        f(plain_decimal(
-            self.negative,
-            self.digits(&mut [0; NUMBER_DIGITS_MAX]),
-            self.exponent,
-            &mut [0; PLAIN_DECIMAL_BYTES_MAX],
-        ))
-    }
-
-    pub fn to_number(&self) -> Number {
-        let digits = self.digits(&mut [0; NUMBER_DIGITS_MAX]).to_vec();
-        Number::from_parts(self.negative, digits, self.exponent).unwrap_or(Number::ZERO)
-    }
-}
-
-impl std::fmt::Display for NumberRef<'_> {
-    /// The same text as the [`Number`]'s: plain decimal, normalized.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.with_text(|text| f.write_str(text))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::number::Number;
     use proptest::prelude::*;
 
     use super::*;

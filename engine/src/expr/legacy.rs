@@ -14,6 +14,9 @@
 //! attribute called `a.b`, never a path. The messages follow DynamoDB as dynalite's
 //! validations reproduce them (`validations/index.js`, `validateConditions`,
 //! `validateAttributeConditions`, `validateExpressionParams`).
+//!
+//! Over 800 lines with its tests on purpose: one concern (each legacy parameter's
+//! validation and translation, sharing the messages and the operator table).
 
 use std::collections::BTreeMap;
 use std::fmt;

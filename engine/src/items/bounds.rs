@@ -1,0 +1,150 @@
+//! The key range a Query's key condition selects, and the range of a Scan or of one
+//! of its parallel segments, in the layout `keys.rs` documents.
+//!
+//! It owns those bounds and the key limits a Query is held to; it must not read.
+
+use std::ops::Bound;
+
+use crate::error::{Error, Result};
+use crate::expr::{KeyCondition, SortCondition};
+use crate::keys::{
+    KeyRange, after_prefix, check_range, encode_key_prefix, encode_key_value, partition_prefix,
+    prefix_end, shard_of,
+};
+use crate::limits::SCAN_SEGMENTS_MAX;
+use crate::schema::{
+    KeySchema, check_not_empty_key, check_partition_key_size, check_sort_key_size,
+};
+use crate::value::AttributeValue;
+
+/// The key range a key condition selects in the table or index with storage id `id`.
+/// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
+/// after its sort key (`index/`), and as the encoding is prefix-free, the keys
+/// starting with `enc(v)` are exactly those whose sort key is `v`.
+///
+/// The key values are held to DynamoDB's key limits first, as DynamoDB holds a Query's
+/// (with the messages of an item's key), so no value can build a range bound the
+/// storage layer refuses; the bounds are checked against it all the same.
+pub(crate) fn query_bounds(
+    id: u32,
+    shards: u16,
+    schema: &KeySchema,
+    kc: &KeyCondition,
+) -> Result<KeyRange> {
+    let pk_type = schema.hash.key_type;
+    if !pk_type.is_type_of(&kc.partition) {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        ));
+    }
+    check_not_empty_key(&kc.partition, &schema.hash.name)?;
+    check_partition_key_size(&kc.partition)?;
+    let prefix = partition_prefix(id, shards, &kc.partition)?;
+    let with = |v: &AttributeValue| {
+        let mut k = prefix.clone();
+        encode_key_value(v, &mut k);
+        k
+    };
+    let whole = (Bound::Included(prefix.clone()), prefix_end(&prefix));
+    let Some(sort) = &kc.sort else {
+        return check_range(whole);
+    };
+    if let Some(range) = &schema.range {
+        let values: Vec<&AttributeValue> = match sort {
+            SortCondition::Between(a, b) => vec![a, b],
+            SortCondition::Eq(v)
+            | SortCondition::Lt(v)
+            | SortCondition::Le(v)
+            | SortCondition::Gt(v)
+            | SortCondition::Ge(v)
+            | SortCondition::BeginsWith(v) => vec![v],
+        };
+        if values.iter().any(|v| !range.key_type.is_type_of(v)) {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Condition parameter type does not match schema type",
+            ));
+        }
+    }
+    for v in sort.values() {
+        check_sort_key_size(v)?;
+    }
+    check_range(match sort {
+        SortCondition::Eq(v) => (Bound::Included(with(v)), prefix_end(&with(v))),
+        SortCondition::Lt(v) => (whole.0, Bound::Excluded(with(v))),
+        SortCondition::Le(v) => (whole.0, prefix_end(&with(v))),
+        SortCondition::Gt(v) => (after_prefix(&with(v)), whole.1),
+        SortCondition::Ge(v) => (Bound::Included(with(v)), whole.1),
+        SortCondition::Between(a, b) => (Bound::Included(with(a)), prefix_end(&with(b))),
+        SortCondition::BeginsWith(v) => {
+            if matches!(v, AttributeValue::N(_)) {
+                return Err(Error::validation(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            let mut p = prefix.clone();
+            encode_key_prefix(v, &mut p);
+            let end = prefix_end(&p);
+            (Bound::Included(p), end)
+        }
+    })
+}
+
+/// The key range of a whole table, or of one parallel-scan segment: segment `s` of `n`
+/// covers partition hashes `[s·2⁶⁴/n, (s+1)·2⁶⁴/n)`, which is a contiguous key range
+/// because keys start with the shard and the hash (see `keys.rs`).
+pub(crate) fn scan_bounds(
+    id: u32,
+    shards: u16,
+    segment: Option<u32>,
+    total: Option<u32>,
+) -> Result<KeyRange> {
+    let id = id.to_be_bytes();
+    let (segment, total) = match (segment, total) {
+        (None, None) => return Ok((Bound::Included(id.to_vec()), prefix_end(&id))),
+        (Some(s), Some(t)) => (s, t),
+        (Some(_), None) => {
+            return Err(Error::validation(
+                "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::validation(
+                "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+            ));
+        }
+    };
+    if total == 0 || total > SCAN_SEGMENTS_MAX {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{total}' at 'totalSegments' failed to satisfy constraint: Member must have value {}",
+            if total == 0 {
+                "greater than or equal to 1".to_string()
+            } else {
+                format!("less than or equal to {SCAN_SEGMENTS_MAX}")
+            }
+        )));
+    }
+    if segment >= total {
+        return Err(Error::validation(format!(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+        )));
+    }
+    let bound = |s: u32| -> Option<Vec<u8>> {
+        // ceil(s · 2^64 / total); None past the end of the hash space.
+        let h = (u128::from(s) << 64).div_ceil(u128::from(total));
+        if h > u128::from(u64::MAX) {
+            return None;
+        }
+        let h = h as u64;
+        let mut k = id.to_vec();
+        k.extend(shard_of(h, shards).to_be_bytes());
+        k.extend(h.to_be_bytes());
+        Some(k)
+    };
+    let lo = bound(segment).map_or(Bound::Included(id.to_vec()), Bound::Included);
+    let hi = if segment + 1 == total {
+        prefix_end(&id)
+    } else {
+        bound(segment + 1).map_or_else(|| prefix_end(&id), Bound::Excluded)
+    };
+    Ok((lo, hi))
+}

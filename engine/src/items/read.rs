@@ -1,0 +1,499 @@
+//! The data plane's reads: GetItem and BatchGetItem by key through the item cache, and
+//! Query and Scan over a key range of a table or an index, sharing one read
+//! preparation and one page reader.
+//!
+//! It owns what a read returns (filter, projection, Select, paging); it must not know
+//! the writer.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
+
+use crate::catalog::TableRef;
+use crate::error::{Error, Result};
+use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
+use crate::expr::{Condition, KeyCondition, Projection, Resolver};
+use crate::index::def::{IndexDef, IndexKind, IndexProjection};
+use crate::items::bounds::{query_bounds, scan_bounds};
+use crate::items::input::{
+    BatchGetOutput, BatchGetTable, ExpressionAttributes, GetItemInput, Page, QueryInput, ScanInput,
+    Select, check_limit, find_index, read_filter, read_projection, resolve_select, start_key,
+    storage_key_of,
+};
+use crate::keys::{KeyRange, check_range};
+use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
+use crate::schema::KeySchema;
+use crate::state::State;
+use crate::stored::StoredItem;
+use crate::value::{Item, item_size_bytes};
+
+pub(crate) fn project(item: Item, projection: Option<&Projection>) -> Item {
+    match projection {
+        Some(p) => p.apply(&item),
+        None => item,
+    }
+}
+
+/// Validates a GetItem (or a transaction's Get): the item's storage key and the
+/// projection to apply to it.
+pub(crate) fn prepare_get(
+    state: &State,
+    input: &GetItemInput,
+) -> Result<(TableRef, Vec<u8>, Option<Projection>)> {
+    input.attributes.check_families(
+        &[("ProjectionExpression", input.projection.is_some())],
+        &[("AttributesToGet", input.attributes_to_get.is_some())],
+    )?;
+    let table = state.table(&input.table)?;
+    let key = storage_key_of(&table, &input.key)?;
+    let mut resolver = input.attributes.resolver()?;
+    let projection = read_projection(
+        &mut resolver,
+        input.projection.as_deref(),
+        input.attributes_to_get.as_deref(),
+    )?;
+    resolver.finish()?;
+    Ok((table, key, projection))
+}
+
+pub(crate) fn get_item(state: &State, input: &GetItemInput) -> Result<Option<Item>> {
+    get_item_stored(state, input)?
+        .map(|stored| stored.decode())
+        .transpose()
+}
+
+/// [`Engine::get_item`] as stored: without a projection the item is not decoded.
+pub(crate) fn get_item_stored(state: &State, input: &GetItemInput) -> Result<Option<StoredItem>> {
+    let (_, key, projection) = prepare_get(state, input)?;
+    let Some(stored) = state.read_stored(&key)? else {
+        return Ok(None);
+    };
+    Ok(Some(match projection {
+        None => stored,
+        Some(p) => StoredItem::encode(&project(stored.decode()?, Some(&p))),
+    }))
+}
+
+pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
+    // As DynamoDB: KeyConditions next to expression parameters is only a mix when
+    // KeyConditionExpression is one of them.
+    input.attributes.check_families(
+        &[
+            ("ProjectionExpression", input.projection.is_some()),
+            ("FilterExpression", input.filter.is_some()),
+            ("KeyConditionExpression", input.key_condition.is_some()),
+        ],
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("QueryFilter", input.query_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            (
+                "KeyConditions",
+                input.key_conditions.is_some() && input.key_condition.is_some(),
+            ),
+        ],
+    )?;
+    let no_key_condition = || {
+        Error::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        )
+    };
+    if input.key_condition.is_none() && input.key_conditions.is_none() {
+        return Err(no_key_condition());
+    }
+    let request = RangeRead {
+        table: &input.table,
+        index: input.index.as_deref(),
+        consistent_read: input.consistent_read,
+        attributes: &input.attributes,
+        filter: input.filter.as_deref(),
+        legacy_filter: input.query_filter.as_ref(),
+        legacy_filter_names_keys: false,
+        conditional_operator: input.conditional_operator,
+        projection: input.projection.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_deref(),
+        select: input.select,
+        limit: input.limit,
+    };
+    let key_condition = |resolver: &mut Resolver<'_>, schema: &KeySchema| {
+        let hash = &schema.hash.name;
+        let range = schema.range.as_ref().map(|r| r.name.as_str());
+        match (input.key_condition.as_deref(), &input.key_conditions) {
+            (Some(kc), _) => resolver.key_condition(kc, hash, range),
+            (None, Some(kc)) => legacy::key_conditions(kc, hash, range),
+            (None, None) => Err(no_key_condition()),
+        }
+    };
+    let bounds = |source: &ReadSource<'_>, schema: &KeySchema, kc: KeyCondition| {
+        let (lo, hi) = query_bounds(source.id(), source.table.def.shards, schema, &kc)?;
+        let range = match &input.exclusive_start_key {
+            None => (lo, hi),
+            Some(esk) => {
+                let k = source.start_key(esk)?;
+                if input.scan_forward {
+                    (Bound::Excluded(k), hi)
+                } else {
+                    (lo, Bound::Excluded(k))
+                }
+            }
+        };
+        Ok((range, input.scan_forward))
+    };
+    read_range(state, request, key_condition, bounds)
+}
+
+pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
+    input.attributes.check_families(
+        &[
+            ("ProjectionExpression", input.projection.is_some()),
+            ("FilterExpression", input.filter.is_some()),
+        ],
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("ScanFilter", input.scan_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+    )?;
+    let request = RangeRead {
+        table: &input.table,
+        index: input.index.as_deref(),
+        consistent_read: input.consistent_read,
+        attributes: &input.attributes,
+        filter: input.filter.as_deref(),
+        legacy_filter: input.scan_filter.as_ref(),
+        legacy_filter_names_keys: true,
+        conditional_operator: input.conditional_operator,
+        projection: input.projection.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_deref(),
+        select: input.select,
+        limit: input.limit,
+    };
+    let bounds = |source: &ReadSource<'_>, _: &KeySchema, (): ()| {
+        let (lo, hi) = scan_bounds(
+            source.id(),
+            source.table.def.shards,
+            input.segment,
+            input.total_segments,
+        )?;
+        let lo = match &input.exclusive_start_key {
+            None => lo,
+            Some(esk) => Bound::Excluded(source.start_key(esk)?),
+        };
+        Ok(((lo, hi), true))
+    };
+    read_range(state, request, |_, _| Ok(()), bounds)
+}
+
+/// What Query and Scan ask alike: the table or index, the filter, the projection and
+/// how much to read.
+struct RangeRead<'a> {
+    table: &'a str,
+    index: Option<&'a str>,
+    consistent_read: bool,
+    attributes: &'a ExpressionAttributes,
+    filter: Option<&'a str>,
+    /// `QueryFilter` or `ScanFilter`.
+    legacy_filter: Option<&'a BTreeMap<String, LegacyCondition>>,
+    /// Whether the legacy filter may name key attributes (a Scan's may, a Query's not).
+    legacy_filter_names_keys: bool,
+    conditional_operator: Option<ConditionalOperator>,
+    projection: Option<&'a str>,
+    attributes_to_get: Option<&'a [String]>,
+    select: Option<Select>,
+    limit: Option<usize>,
+}
+
+/// The read preparation Query and Scan share, and the read itself: the table and
+/// index, the expressions parsed in DynamoDB's order (the key condition, which
+/// `key_condition` parses for a Query, then the filter, then the projection), what to
+/// select and return, and then one page of the key range `bounds` gives (with whether
+/// to read it forward).
+fn read_range<K>(
+    state: &State,
+    r: RangeRead<'_>,
+    key_condition: impl FnOnce(&mut Resolver<'_>, &KeySchema) -> Result<K>,
+    bounds: impl FnOnce(&ReadSource<'_>, &KeySchema, K) -> Result<(KeyRange, bool)>,
+) -> Result<Page> {
+    let table = state.table(r.table)?;
+    let index = find_index(&table, r.index, r.consistent_read)?;
+    let schema = index.map_or(&table.def.key_schema, |i| &i.key_schema);
+    let mut resolver = r.attributes.resolver()?;
+    let key = key_condition(&mut resolver, schema)?;
+    let filter = read_filter(
+        &mut resolver,
+        r.filter,
+        r.legacy_filter,
+        r.conditional_operator,
+    )?;
+    if !r.legacy_filter_names_keys
+        && let Some(f) = r.legacy_filter
+        && let Some(k) = schema.names().find(|k| f.contains_key(*k))
+    {
+        return Err(Error::validation(format!(
+            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
+        )));
+    }
+    let projection = read_projection(&mut resolver, r.projection, r.attributes_to_get)?;
+    resolver.finish()?;
+    let select = resolve_select(
+        r.select,
+        projection.is_some(),
+        r.attributes_to_get.is_some(),
+        index.is_some(),
+    )?;
+    let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
+    let limit = check_limit(r.limit)?;
+    let (range, forward) = bounds(&source, schema, key)?;
+    let iter = state.items.range(check_range(range)?);
+    let iter: Box<dyn Iterator<Item = fjall::Guard>> = if forward {
+        Box::new(iter)
+    } else {
+        Box::new(iter.rev())
+    };
+    read_page(
+        state,
+        &source,
+        iter,
+        limit,
+        filter.as_ref(),
+        projection.as_ref(),
+        select,
+    )
+}
+
+pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<BatchGetOutput> {
+    let total: usize = tables.iter().map(|t| t.keys.len()).sum();
+    if total > BATCH_GET_KEYS_MAX {
+        return Err(Error::validation(
+            "Too many items requested for the BatchGetItem call",
+        ));
+    }
+    if tables.is_empty() {
+        return Err(Error::validation(
+            "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    // Validate everything before reading anything.
+    let mut plans = Vec::with_capacity(tables.len());
+    for t in tables {
+        t.attributes.check_families(
+            &[("ProjectionExpression", t.projection.is_some())],
+            &[("AttributesToGet", t.attributes_to_get.is_some())],
+        )?;
+        let table = state.table(&t.table)?;
+        if t.keys.is_empty() {
+            return Err(Error::validation(
+                "1 validation error detected: Value '[]' at 'requestItems.1.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        let mut resolver = t.attributes.resolver()?;
+        let projection = read_projection(
+            &mut resolver,
+            t.projection.as_deref(),
+            t.attributes_to_get.as_deref(),
+        )?;
+        resolver.finish()?;
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(t.keys.len());
+        for k in &t.keys {
+            let sk = storage_key_of(&table, k)?;
+            if !seen.insert(sk.clone()) {
+                return Err(Error::validation(
+                    "Provided list of item keys contains duplicates",
+                ));
+            }
+            keys.push((sk, k));
+        }
+        plans.push((t, keys, projection));
+    }
+    let mut out = BatchGetOutput::default();
+    let mut bytes = 0usize;
+    for (t, keys, projection) in plans {
+        let mut found = Vec::new();
+        let mut unprocessed = Vec::new();
+        for (sk, k) in keys {
+            if bytes >= BATCH_GET_BYTES_MAX {
+                unprocessed.push(k.clone());
+                continue;
+            }
+            if let Some(item) = state.read_item(&sk)? {
+                bytes += item_size_bytes(&item);
+                found.push(project(item, projection.as_ref()));
+            }
+        }
+        out.responses.push((t.table.clone(), found));
+        if !unprocessed.is_empty() {
+            out.unprocessed.push((t.table.clone(), unprocessed));
+        }
+    }
+    Ok(out)
+}
+
+/// What a Query or Scan reads: a table's items, or the entries of one of its indexes.
+struct ReadSource<'a> {
+    table: &'a TableRef,
+    index: Option<&'a IndexDef>,
+    /// A local index whose entries lack attributes the request needs: each entry read
+    /// is swapped for the table's item, as DynamoDB fetches them from the table.
+    fetch: bool,
+}
+
+impl<'a> ReadSource<'a> {
+    /// Checks that the request asks a global index only for what it projects (a
+    /// local index fetches the rest from the table).
+    fn new(
+        table: &'a TableRef,
+        index: Option<&'a IndexDef>,
+        select: Select,
+        projection: Option<&Projection>,
+        filter: Option<&Condition>,
+    ) -> Result<ReadSource<'a>> {
+        let Some(ix) = index else {
+            return Ok(ReadSource {
+                table,
+                index,
+                fetch: false,
+            });
+        };
+        let def = &table.def;
+        let all = ix.projection == IndexProjection::All;
+        let wanted: Vec<&str> =
+            projection.map_or_else(Vec::new, |p| p.paths.iter().map(|p| p.head()).collect());
+        let mut filtered = Vec::new();
+        if let Some(f) = filter {
+            f.attribute_heads(&mut filtered);
+        }
+        let missing = |names: &[&str]| -> Vec<String> {
+            let mut out: Vec<String> = names
+                .iter()
+                .filter(|n| !crate::index::entries::projects_all(def, ix, &[**n]))
+                .map(|n| n.to_string())
+                .collect();
+            out.dedup();
+            out
+        };
+        let (missing_wanted, missing_filtered) = (missing(&wanted), missing(&filtered));
+        let needs_table = (!all && select == Select::AllAttributes)
+            || !missing_wanted.is_empty()
+            || !missing_filtered.is_empty();
+        if ix.kind == IndexKind::Global && needs_table {
+            return Err(if select == Select::AllAttributes {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    ix.name
+                ))
+            } else if !missing_wanted.is_empty() {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Global secondary index {} does not project [{}]",
+                    ix.name,
+                    missing_wanted.join(", ")
+                ))
+            } else {
+                Error::validation(format!(
+                    "One or more parameter values were invalid: Secondary index {} does not project one or more filter attributes: [{}]",
+                    ix.name,
+                    missing_filtered.join(", ")
+                ))
+            });
+        }
+        Ok(ReadSource {
+            table,
+            index,
+            fetch: needs_table,
+        })
+    }
+
+    /// The storage id the read's keys start with.
+    fn id(&self) -> u32 {
+        self.index.map_or(self.table.def.id, |i| i.id)
+    }
+
+    /// The attributes of a `LastEvaluatedKey`: the table's keys, and the index's.
+    fn key_names(&self) -> Vec<&str> {
+        match self.index {
+            None => self.table.def.key_names().collect(),
+            Some(ix) => crate::index::entries::entry_key_names(&self.table.def, ix),
+        }
+    }
+
+    fn start_key(&self, esk: &Item) -> Result<Vec<u8>> {
+        match self.index {
+            None => start_key(self.table, esk),
+            Some(ix) => crate::index::entries::start_key(&self.table.def, ix, esk),
+        }
+    }
+}
+
+/// Reads one page: stops after `limit` items were evaluated or the page reached its
+/// size limit, applies the filter to what was read, and projects what is returned.
+fn read_page(
+    state: &State,
+    source: &ReadSource<'_>,
+    iter: Box<dyn Iterator<Item = fjall::Guard> + '_>,
+    limit: Option<usize>,
+    filter: Option<&Condition>,
+    projection: Option<&Projection>,
+    select: Select,
+) -> Result<Page> {
+    let mut page = Page::default();
+    let mut bytes = 0usize;
+    let mut last: Option<Item> = None;
+    let mut stopped_early = false;
+    let key_names = source.key_names();
+    let key_of = |item: &Item| -> Item {
+        key_names
+            .iter()
+            .filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone())))
+            .collect()
+    };
+    for kv in iter {
+        let (_, v) = kv.into_inner()?;
+        let mut stored = StoredItem::from_slice(v);
+        if source.fetch {
+            // The entry's table key names the item; a write that deleted it after
+            // this read began leaves the entry as the answer.
+            let key = storage_key_of(source.table, &source.table.def.key_of(&stored.decode()?))?;
+            if let Some(full) = state.read_stored(&key)? {
+                stored = full;
+            }
+        }
+        page.scanned_count += 1;
+        // Only a filter or a projection needs the item built; otherwise the stored
+        // bytes go out as they are.
+        let item = match (filter, projection) {
+            (None, None) => None,
+            _ => Some(stored.decode()?),
+        };
+        bytes += match &item {
+            Some(item) => item_size_bytes(item),
+            None => stored.size_bytes()?,
+        };
+        let matches = match (filter, &item) {
+            (Some(f), Some(item)) => f.evaluate(item)?,
+            _ => true,
+        };
+        let at_limit = limit.is_some_and(|l| page.scanned_count >= l) || bytes >= PAGE_BYTES_MAX;
+        if at_limit {
+            last = Some(match &item {
+                Some(item) => key_of(item),
+                None => key_of(&stored.decode()?),
+            });
+        }
+        if matches {
+            page.count += 1;
+            if select != Select::Count {
+                page.items.push(match (item, projection) {
+                    (Some(item), Some(p)) => StoredItem::encode(&project(item, Some(p))),
+                    _ => stored,
+                });
+            }
+        }
+        if at_limit {
+            stopped_early = true;
+            break;
+        }
+    }
+    if stopped_early {
+        page.last_evaluated_key = last;
+    }
+    Ok(page)
+}

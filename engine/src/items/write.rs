@@ -1,0 +1,297 @@
+//! The single-item writes and BatchWriteItem: each validated on the caller's thread
+//! into a mutation (a closure the writer runs against the current item), and the
+//! answer built from the item before and after.
+//!
+//! It owns the writes' conditions and return values; it must not know how the writer
+//! groups and commits them.
+
+use std::collections::HashSet;
+
+use crate::catalog::TableRef;
+use crate::error::{Error, Result};
+use crate::expr::legacy;
+use crate::expr::{Condition, Path, UpdateExpr, project as project_paths};
+use crate::items::input::{
+    BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite, PutItemInput,
+    ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only, storage_key_of,
+    storage_key_of_item, write_condition,
+};
+use crate::limits::{BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX};
+use crate::state::State;
+use crate::value::{Item, item_size_bytes};
+use crate::writer::job::{Applied, Change, Mutation, MutationFn};
+use crate::writer::submit::submit;
+
+fn condition_failed(old: Option<&Item>, return_old: bool) -> Error {
+    Error::ConditionalCheckFailed {
+        item: if return_old { old.cloned() } else { None },
+    }
+}
+
+fn check_condition(cond: &Option<Condition>, old: Option<&Item>, return_old: bool) -> Result<()> {
+    if let Some(c) = cond {
+        let empty = Item::new();
+        if !c.evaluate(old.unwrap_or(&empty))? {
+            return Err(condition_failed(old, return_old));
+        }
+    }
+    Ok(())
+}
+
+/// A validated single-item write, ready for the writer: its mutation, and what its
+/// answer needs.
+pub(crate) struct PreparedWrite {
+    pub mutation: Mutation,
+    return_values: ReturnValues,
+    /// The paths an update writes (UPDATED_OLD / UPDATED_NEW return them).
+    touched: Vec<Path>,
+}
+
+/// A mutation that makes `change` if `condition` holds for the current item.
+pub(crate) fn conditional(
+    condition: Option<Condition>,
+    return_old: bool,
+    change: Change,
+) -> MutationFn {
+    Box::new(move |old: Option<&Item>| {
+        check_condition(&condition, old, return_old)?;
+        Ok(change)
+    })
+}
+
+pub(crate) fn put_item(state: &State, input: PutItemInput, done: Done<WriteOutput>) {
+    submit_write(state, prepare_put(state, input), done);
+}
+
+pub(crate) fn delete_item(state: &State, input: DeleteItemInput, done: Done<WriteOutput>) {
+    submit_write(state, prepare_delete(state, input), done);
+}
+
+pub(crate) fn update_item(state: &State, input: UpdateItemInput, done: Done<WriteOutput>) {
+    submit_write(state, prepare_update(state, input), done);
+}
+
+fn submit_write(state: &State, prepared: Result<PreparedWrite>, done: Done<WriteOutput>) {
+    let p = match prepared {
+        Ok(p) => p,
+        Err(e) => return done(Err(e)),
+    };
+    let (rv, touched) = (p.return_values, p.touched);
+    submit(
+        state,
+        vec![p.mutation],
+        Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
+    );
+}
+
+/// What PutItem and DeleteItem check alike: the parameter families, ReturnValues,
+/// the table, and the condition (parsed).
+fn prepare_whole_item_write(
+    state: &State,
+    table: &str,
+    condition: Option<&str>,
+    attributes: &ExpressionAttributes,
+    legacy: &LegacyWrite,
+    return_values: ReturnValues,
+) -> Result<(TableRef, Option<Condition>)> {
+    attributes.check_families(
+        &[("ConditionExpression", condition.is_some())],
+        &[("Expected", legacy.expected.is_some())],
+    )?;
+    check_old_only(return_values)?;
+    let table = state.table(table)?;
+    let mut resolver = attributes.resolver()?;
+    let condition = write_condition(&mut resolver, condition, legacy)?;
+    resolver.finish()?;
+    Ok((table, condition))
+}
+
+/// Validates a PutItem (or a transaction's Put) and builds its mutation.
+pub(crate) fn prepare_put(state: &State, input: PutItemInput) -> Result<PreparedWrite> {
+    let (table, condition) = prepare_whole_item_write(
+        state,
+        &input.table,
+        input.condition.as_deref(),
+        &input.attributes,
+        &input.legacy,
+        input.return_values,
+    )?;
+    check_item(&table, &input.item)?;
+    let key = storage_key_of_item(&table, &input.item)?;
+    let apply = conditional(
+        condition,
+        input.return_old_on_condition_failure,
+        Change::Put(input.item),
+    );
+    Ok(PreparedWrite {
+        mutation: Mutation { table, key, apply },
+        return_values: input.return_values,
+        touched: Vec::new(),
+    })
+}
+
+/// Validates a DeleteItem (or a transaction's Delete) and builds its mutation.
+pub(crate) fn prepare_delete(state: &State, input: DeleteItemInput) -> Result<PreparedWrite> {
+    let (table, condition) = prepare_whole_item_write(
+        state,
+        &input.table,
+        input.condition.as_deref(),
+        &input.attributes,
+        &input.legacy,
+        input.return_values,
+    )?;
+    let key = storage_key_of(&table, &input.key)?;
+    let apply = conditional(
+        condition,
+        input.return_old_on_condition_failure,
+        Change::Delete,
+    );
+    Ok(PreparedWrite {
+        mutation: Mutation { table, key, apply },
+        return_values: input.return_values,
+        touched: Vec::new(),
+    })
+}
+
+/// Validates an UpdateItem (or a transaction's Update) and builds its mutation.
+pub(crate) fn prepare_update(state: &State, input: UpdateItemInput) -> Result<PreparedWrite> {
+    input.attributes.check_families(
+        &[
+            ("UpdateExpression", input.update.is_some()),
+            ("ConditionExpression", input.condition.is_some()),
+        ],
+        &[
+            ("AttributeUpdates", input.attribute_updates.is_some()),
+            ("Expected", input.legacy.expected.is_some()),
+        ],
+    )?;
+    let table = state.table(&input.table)?;
+    let key = storage_key_of(&table, &input.key)?;
+    let mut resolver = input.attributes.resolver()?;
+    let update = match (&input.update, &input.attribute_updates) {
+        (Some(u), _) => Some(resolver.update(u)?),
+        (None, Some(a)) => Some(legacy::attribute_updates(a)?),
+        (None, None) => None,
+    };
+    let condition = write_condition(&mut resolver, input.condition.as_deref(), &input.legacy)?;
+    resolver.finish()?;
+    let mut touched = Vec::new();
+    if let Some(u) = &update {
+        u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
+        touched = u.target_paths();
+    }
+    let legacy_update = input.update.is_none();
+    let return_old = input.return_old_on_condition_failure;
+    let key_item = input.key;
+    let apply = Box::new(move |old: Option<&Item>| {
+        check_condition(&condition, old, return_old)?;
+        let mut item = old.cloned().unwrap_or(key_item);
+        if let Some(u) = &update {
+            item = apply_update(u, item).map_err(|e| {
+                if legacy_update {
+                    legacy::attribute_update_error(e)
+                } else {
+                    e
+                }
+            })?;
+        }
+        Ok(Change::Put(item))
+    });
+    Ok(PreparedWrite {
+        mutation: Mutation { table, key, apply },
+        return_values: input.return_values,
+        touched,
+    })
+}
+
+/// Applies all requests of a BatchWriteItem together. Eddy never throttles, so
+/// nothing is ever left unprocessed.
+pub(crate) fn batch_write_item(
+    state: &State,
+    requests: Vec<(String, Vec<BatchWriteRequest>)>,
+    done: Done<()>,
+) {
+    let prepared = (|| {
+        let total: usize = requests.iter().map(|(_, r)| r.len()).sum();
+        if total > BATCH_WRITE_REQUESTS_MAX {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {BATCH_WRITE_REQUESTS_MAX}, Member must have length greater than or equal to 1]"
+            )));
+        }
+        if total == 0 {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        let mut mutations = Vec::with_capacity(total);
+        let mut seen = HashSet::new();
+        for (name, reqs) in requests {
+            let table = state.table(&name)?;
+            for r in reqs {
+                let (key, change) = match r {
+                    BatchWriteRequest::Put(item) => {
+                        check_item(&table, &item)?;
+                        (storage_key_of_item(&table, &item)?, Change::Put(item))
+                    }
+                    BatchWriteRequest::Delete(key) => {
+                        (storage_key_of(&table, &key)?, Change::Delete)
+                    }
+                };
+                if !seen.insert(key.clone()) {
+                    return Err(Error::validation(
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+                mutations.push(Mutation {
+                    table: TableRef::clone(&table),
+                    key,
+                    apply: Box::new(move |_| Ok(change)),
+                });
+            }
+        }
+        Ok(mutations)
+    })();
+    match prepared {
+        Ok(m) => submit(state, m, Box::new(move |r| done(r.map(|_| ())))),
+        Err(e) => done(Err(e)),
+    }
+}
+
+/// Applies an update and holds the result to DynamoDB's item rules. Besides the size,
+/// the nesting depth: an update can set a document inside an existing one, so without
+/// this check repeated updates could nest an item ever deeper, until the recursive
+/// walks over it (encoding, evaluation) overflowed a thread's stack.
+fn apply_update(u: &UpdateExpr, item: Item) -> Result<Item> {
+    let item = u.applied(item)?;
+    if item_size_bytes(&item) > ITEM_BYTES_MAX {
+        return Err(Error::validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
+    }
+    for v in item.values() {
+        v.check_depth(1)?;
+    }
+    Ok(item)
+}
+
+/// Builds a single write's output from its before/after images.
+/// `touched` is the paths an update wrote: UPDATED_OLD / UPDATED_NEW return the item
+/// projected onto them (a nested path returns the nested value inside its parents, as a
+/// ProjectionExpression would).
+fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> WriteOutput {
+    let Some(a) = applied.into_iter().next() else {
+        return WriteOutput::default();
+    };
+    let pick = |item: Option<Item>| -> Option<Item> {
+        let picked = project_paths(&item?, touched);
+        (!picked.is_empty()).then_some(picked)
+    };
+    let attributes = match rv {
+        ReturnValues::None => None,
+        ReturnValues::AllOld => a.old,
+        ReturnValues::AllNew => a.new,
+        ReturnValues::UpdatedOld => pick(a.old),
+        ReturnValues::UpdatedNew => pick(a.new),
+    };
+    WriteOutput { attributes }
+}

@@ -1,0 +1,69 @@
+//! Durable key-value state for other subsystems (the trigger runtime keeps its
+//! definitions and checkpoints here), in the `system` keyspace, so one data directory
+//! holds everything and one fsync policy covers it.
+//!
+//! It owns the bounds of a system key and value; it must not know what the keys mean.
+
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::writer::staging::Staging;
+
+/// Writes a key durably (fsync'd unless the store is in-memory or buffered).
+/// A key or value the storage layer cannot hold is an [`Error::Validation`]
+/// (`keys::check_storage_key`), never a panic inside fjall.
+pub(crate) fn system_put(state: &State, key: &[u8], value: &[u8]) -> Result<()> {
+    check_system_entry(key, value)?;
+    let mut staging = Staging::default();
+    staging.insert(&state.system, key, value);
+    state.commit_outside(staging, state.sync_mode(), "storing a system key")
+}
+
+/// Writes a key without waiting for the disk: it survives a crash of the process
+/// only once a later synced write (or the OS) flushed it. For state whose loss is
+/// harmless, such as a trigger checkpoint (a lost one means a redelivery, which
+/// at-least-once allows).
+pub(crate) fn system_put_relaxed(state: &State, key: &[u8], value: &[u8]) -> Result<()> {
+    check_system_entry(key, value)?;
+    let mut staging = Staging::default();
+    staging.insert(&state.system, key, value);
+    state.commit_outside(staging, None, "storing a system key")
+}
+
+pub(crate) fn system_get(state: &State, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    crate::keys::check_storage_key(key)?;
+    Ok(state.system.get(key)?.map(|v| v.to_vec()))
+}
+
+pub(crate) fn system_delete(state: &State, key: &[u8]) -> Result<()> {
+    crate::keys::check_storage_key(key)?;
+    let mut staging = Staging::default();
+    staging.remove(&state.system, key);
+    state.commit_outside(staging, state.sync_mode(), "deleting a system key")
+}
+
+/// All keys with a prefix, in order. The empty prefix is every key; a prefix
+/// longer than a key can be is an error (it would bound a range read).
+pub(crate) fn system_scan(state: &State, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    if !prefix.is_empty() {
+        crate::keys::check_storage_key(prefix)?;
+    }
+    let mut out = Vec::new();
+    for kv in state.system.prefix(prefix) {
+        let (k, v) = kv.into_inner()?;
+        out.push((k.to_vec(), v.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Checks a `system` entry against the storage layer's bounds.
+fn check_system_entry(key: &[u8], value: &[u8]) -> Result<()> {
+    crate::keys::check_storage_key(key)?;
+    if value.len() > crate::limits::STORAGE_VALUE_BYTES_MAX {
+        return Err(Error::validation(format!(
+            "a value of {} bytes is longer than the {} bytes the storage layer accepts",
+            value.len(),
+            crate::limits::STORAGE_VALUE_BYTES_MAX
+        )));
+    }
+    Ok(())
+}

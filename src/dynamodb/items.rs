@@ -1,0 +1,134 @@
+//! PutItem, GetItem, UpdateItem and DeleteItem: one item by its key.
+//!
+//! Owns their request shapes (with the legacy `Expected` and `AttributeUpdates`). Must
+//! not know how the engine applies them.
+
+use std::collections::HashMap;
+
+use eddy_engine::{DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateItemInput};
+use serde::Deserialize;
+
+use super::request::{
+    expr_attrs, required, return_old_on_failure, return_values, write, write_output,
+};
+use crate::error::ApiError;
+use crate::legacy::{self, WireAttributeUpdate, WireExpected};
+use crate::wire::input::{WireItem, WireValue, into_item};
+use crate::wire::stored;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PutItemRequest {
+    table_name: Option<String>,
+    item: Option<WireItem>,
+    condition_expression: Option<String>,
+    return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+    expected: Option<HashMap<String, WireExpected>>,
+    conditional_operator: Option<String>,
+}
+
+/// The legacy `Expected` / `ConditionalOperator` of a write.
+fn legacy_write(
+    expected: Option<HashMap<String, WireExpected>>,
+    op: Option<String>,
+) -> Result<eddy_engine::LegacyWrite, ApiError> {
+    Ok(eddy_engine::LegacyWrite {
+        expected: legacy::expected(expected)?,
+        conditional_operator: legacy::conditional_operator(op)?,
+    })
+}
+
+pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u8>, ApiError> {
+    let input = PutItemInput {
+        table: required(r.table_name, "tableName")?,
+        item: into_item(required(r.item, "item")?)?,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
+    };
+    Ok(write_output(
+        write(|done| engine.put_item(input, done)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeyedRequest {
+    table_name: Option<String>,
+    key: Option<WireItem>,
+    condition_expression: Option<String>,
+    update_expression: Option<String>,
+    projection_expression: Option<String>,
+    return_values: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+    attributes_to_get: Option<Vec<String>>,
+    expected: Option<HashMap<String, WireExpected>>,
+    conditional_operator: Option<String>,
+    attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
+}
+
+pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = DeleteItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
+    };
+    Ok(write_output(
+        write(|done| engine.delete_item(input, done)).await?,
+    ))
+}
+
+pub(super) async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = UpdateItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        update: r.update_expression,
+        condition: r.condition_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        return_values: return_values(r.return_values)?,
+        return_old_on_condition_failure: return_old_on_failure(
+            r.return_values_on_condition_check_failure,
+        )?,
+        legacy: legacy_write(r.expected, r.conditional_operator)?,
+        attribute_updates: legacy::attribute_updates(r.attribute_updates)?,
+    };
+    Ok(write_output(
+        write(|done| engine.update_item(input, done)).await?,
+    ))
+}
+
+pub(super) fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    let input = GetItemInput {
+        table: required(r.table_name, "tableName")?,
+        key: into_item(required(r.key, "key")?)?,
+        projection: r.projection_expression,
+        attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
+        attributes_to_get: r.attributes_to_get,
+    };
+    match engine.get_item_stored(&input)? {
+        Some(item) => {
+            let mut out =
+                Vec::with_capacity(16 + stored::json_len_hint(std::slice::from_ref(&item)));
+            out.extend_from_slice(br#"{"Item":"#);
+            stored::write_item(&mut out, &item)?;
+            out.push(b'}');
+            Ok(out)
+        }
+        None => Ok(b"{}".to_vec()),
+    }
+}

@@ -1,0 +1,98 @@
+//! The DynamoDB JSON 1.0 operations: each reads its request shape, calls the engine,
+//! and writes DynamoDB's response shape. Nothing here decides DynamoDB semantics; it
+//! only translates between the wire and the engine's typed API.
+//!
+//! One file per group of operations, as the engine groups them: `tables.rs` (the control
+//! plane and tags), `items.rs` (single-item reads and writes), `query.rs` (Query and
+//! Scan), `batch.rs`, `transact.rs`, `ttl.rs`; `request.rs` holds what they share (body
+//! parsing, expression attributes, return values, writes bridged to async, blocking
+//! reads, item responses). This file only dispatches an operation by name, so nothing
+//! below imports it back.
+
+mod batch;
+mod items;
+mod query;
+pub(crate) mod request;
+mod tables;
+mod transact;
+mod ttl;
+
+use bytes::Bytes;
+use eddy_engine::Engine;
+use serde_json::json;
+
+use self::batch::{batch_get_item, batch_write_item};
+use self::items::{delete_item, get_item, put_item, update_item};
+use self::query::{query, scan};
+use self::request::{blocking, json_bytes, parse};
+use self::tables::{
+    create_table, delete_table, describe_table, list_tables, list_tags, tag_resource,
+    untag_resource, update_table,
+};
+use self::transact::{transact_get_items, transact_write_items};
+use self::ttl::{describe_time_to_live, update_time_to_live};
+use crate::error::ApiError;
+
+/// Runs one DynamoDB operation on a request body and returns the response body.
+pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
+    match op {
+        "PutItem" => put_item(engine, parse(body)?).await,
+        "GetItem" => get_item(engine, parse(body)?),
+        "DeleteItem" => delete_item(engine, parse(body)?).await,
+        "UpdateItem" => update_item(engine, parse(body)?).await,
+        "Query" => query(engine, parse(body)?),
+        "Scan" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || scan(&engine, req)).await
+        }
+        "BatchGetItem" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || batch_get_item(&engine, req)).await
+        }
+        "BatchWriteItem" => batch_write_item(engine, parse(body)?).await,
+        "TransactWriteItems" => transact_write_items(engine, parse(body)?).await,
+        "TransactGetItems" => {
+            let engine = engine.clone();
+            let req = parse(body)?;
+            blocking(move || transact_get_items(&engine, req)).await
+        }
+        // Catalog changes may wait for the writer (stream enable/disable).
+        "CreateTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || create_table(&engine, req)).await
+        }
+        "DescribeTable" => describe_table(engine, parse(body)?),
+        "DeleteTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || delete_table(&engine, req)).await
+        }
+        "ListTables" => list_tables(engine, parse(body)?),
+        "UpdateTable" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || update_table(&engine, req)).await
+        }
+        "UpdateTimeToLive" => {
+            let (engine, req) = (engine.clone(), parse(body)?);
+            blocking(move || update_time_to_live(&engine, req)).await
+        }
+        "DescribeTimeToLive" => describe_time_to_live(engine, parse(body)?),
+        "TagResource" => tag_resource(engine, parse(body)?),
+        "UntagResource" => untag_resource(engine, parse(body)?),
+        "ListTagsOfResource" => list_tags(engine, parse(body)?),
+        "DescribeLimits" => Ok(json_bytes(&json!({
+            "AccountMaxReadCapacityUnits": 80000,
+            "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000,
+            "TableMaxWriteCapacityUnits": 40000,
+        }))),
+        "DescribeEndpoints" => Ok(json_bytes(&json!({
+            "Endpoints": [{
+                "Address": format!("dynamodb.{}.amazonaws.com", engine.config().region),
+                "CachePeriodInMinutes": 1440,
+            }]
+        }))),
+        _ => Err(ApiError::UnknownOperation),
+    }
+}

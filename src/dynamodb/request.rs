@@ -1,0 +1,147 @@
+//! What the DynamoDB operations share: reading a request body into its shape, the
+//! common request fields (expression attributes, return values, capacity and metrics
+//! flags, a table name), bridging an engine write or a blocking read to async, and
+//! writing an item response. The Streams API (`streams.rs`) reads its requests with
+//! these too.
+//!
+//! Owns these helpers. Must not know any one operation.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use eddy_engine::{Done, Error, ExpressionAttributes, ReturnValues, WriteOutput};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::wire::WireOut;
+use crate::wire::input::{WireValue, into_values};
+
+pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
+    Ok(serde_json::from_slice(body)?)
+}
+
+pub(crate) fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
+    // Serializing our own response values cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Runs blocking engine work (reads, scans) off the async workers. A panic in it is
+/// raised again in the request's own task, where the edge answers DynamoDB's
+/// `InternalServerError` and logs it with the operation and request id (the function
+/// capability, which calls in from plain threads, catches it itself). A task the
+/// runtime cancelled at shutdown is `ShuttingDown`.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::blocking::run(f)
+        .await
+        .unwrap_or(Err(ApiError::Engine(Error::ShuttingDown)))
+}
+
+/// Bridges an engine write (completed by a callback on the writer thread) to async. The
+/// writer answers every job, `ShuttingDown` included; a callback dropped unanswered
+/// means the writer stopped in the middle of the job, so whether it was applied is
+/// unknown: that is DynamoDB's retryable `InternalServerError`, never an answer that
+/// claims the write did not happen.
+pub(super) async fn write<T: Send + 'static>(start: impl FnOnce(Done<T>)) -> Result<T, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    start(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    match rx.await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ApiError::Engine(Error::Internal(
+            "the writer stopped before it answered this write; its outcome is unknown".into(),
+        ))),
+    }
+}
+
+pub(super) fn expr_attrs(
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, WireValue>>,
+) -> Result<ExpressionAttributes, ApiError> {
+    Ok(ExpressionAttributes {
+        names,
+        values: into_values(values)?,
+    })
+}
+
+pub(super) fn return_values(rv: Option<String>) -> Result<ReturnValues, ApiError> {
+    Ok(rv
+        .as_deref()
+        .map(ReturnValues::parse)
+        .transpose()?
+        .unwrap_or_default())
+}
+
+pub(super) fn return_old_on_failure(v: Option<String>) -> Result<bool, ApiError> {
+    match v.as_deref() {
+        None | Some("NONE") => Ok(false),
+        Some("ALL_OLD") => Ok(true),
+        Some(other) => Err(Error::validation(format!(
+            "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+        ))
+        .into()),
+    }
+}
+
+pub(crate) fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| {
+        Error::validation(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+        .into()
+    })
+}
+
+pub(super) fn write_output(out: WriteOutput) -> Vec<u8> {
+    match out.attributes {
+        Some(item) => item_response("Attributes", &item),
+        None => b"{}".to_vec(),
+    }
+}
+
+/// `{"<field>": <item>}`, serialized straight from the engine's values.
+pub(super) fn item_response(field: &'static str, item: &eddy_engine::Item) -> Vec<u8> {
+    use serde::ser::SerializeMap;
+    struct One<'a>(&'static str, WireOut<'a>);
+    impl serde::Serialize for One<'_> {
+        fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+            let mut m = ser.serialize_map(Some(1))?;
+            m.serialize_entry(self.0, &self.1)?;
+            m.end()
+        }
+    }
+    json_bytes(&One(field, WireOut(item)))
+}
+
+/// `ReturnConsumedCapacity` and `ReturnItemCollectionMetrics` are checked and accepted;
+/// Eddy has no capacity to report.
+pub(super) fn check_return_metrics(
+    capacity: Option<&str>,
+    metrics: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(v) = capacity
+        && !matches!(v, "INDEXES" | "TOTAL" | "NONE")
+    {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{v}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
+        ))
+        .into());
+    }
+    if let Some(v) = metrics
+        && !matches!(v, "SIZE" | "NONE")
+    {
+        return Err(Error::validation(format!(
+            "1 validation error detected: Value '{v}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TableNameRequest {
+    pub(super) table_name: Option<String>,
+}

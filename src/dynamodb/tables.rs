@@ -1,0 +1,522 @@
+//! The control plane: CreateTable, DescribeTable, ListTables, UpdateTable (billing mode,
+//! throughput, streams, global secondary indexes), DeleteTable, and the tags.
+//!
+//! Owns their request shapes and DynamoDB's `TableDescription`. Must not know how the
+//! engine validates or stores a table definition.
+
+use eddy_engine::{
+    BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKind,
+    IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, StreamSpecification,
+    StreamViewType, TableDescription, TableStatus, Throughput, UpdateTableInput,
+    key_type_descriptor,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::request::{TableNameRequest, json_bytes, required};
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeDefinition {
+    attribute_name: String,
+    attribute_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeySchemaElement {
+    attribute_name: String,
+    key_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProvisionedThroughput {
+    read_capacity_units: Option<i64>,
+    write_capacity_units: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateTableRequest {
+    table_name: Option<String>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
+    key_schema: Option<Vec<KeySchemaElement>>,
+    billing_mode: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+    tags: Option<Vec<Tag>>,
+    stream_specification: Option<WireStreamSpecification>,
+    global_secondary_indexes: Option<Vec<WireIndex>>,
+    local_secondary_indexes: Option<Vec<WireIndex>>,
+}
+
+/// A `GlobalSecondaryIndex` or `LocalSecondaryIndex` of CreateTable.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireIndex {
+    index_name: Option<String>,
+    key_schema: Option<Vec<KeySchemaElement>>,
+    projection: Option<WireProjection>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireProjection {
+    projection_type: Option<String>,
+    non_key_attributes: Option<Vec<String>>,
+}
+
+fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, ApiError> {
+    let mut key_schema = Vec::with_capacity(elements.len());
+    for k in elements {
+        let role = match k.key_type.as_str() {
+            "HASH" => KeyRole::Hash,
+            "RANGE" => KeyRole::Range,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'keySchema.1.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]"
+                ))
+                .into());
+            }
+        };
+        key_schema.push((k.attribute_name, role));
+    }
+    Ok(key_schema)
+}
+
+/// CreateTable's index lists, in the order given (global ones first).
+fn index_inputs(
+    global: Option<Vec<WireIndex>>,
+    local: Option<Vec<WireIndex>>,
+) -> Result<Vec<IndexInput>, ApiError> {
+    let mut out = Vec::new();
+    for (list, kind, label, field) in [
+        (
+            global,
+            IndexKind::Global,
+            "GlobalSecondaryIndexes",
+            "globalSecondaryIndexes",
+        ),
+        (
+            local,
+            IndexKind::Local,
+            "LocalSecondaryIndexes",
+            "localSecondaryIndexes",
+        ),
+    ] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: List of {label} is empty"
+            ))
+            .into());
+        }
+        for (i, ix) in list.into_iter().enumerate() {
+            let member = |m: &str| format!("{field}.{}.member.{m}", i + 1);
+            let projection = required(ix.projection, &member("projection"))?;
+            out.push(IndexInput {
+                name: required(ix.index_name, &member("indexName"))?,
+                kind,
+                key_schema: key_roles(required(ix.key_schema, &member("keySchema"))?)?,
+                projection_type: projection.projection_type,
+                non_key_attributes: projection.non_key_attributes,
+                throughput: throughput(ix.provisioned_throughput)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireStreamSpecification {
+    stream_enabled: Option<bool>,
+    stream_view_type: Option<String>,
+}
+
+fn stream_spec(
+    s: Option<WireStreamSpecification>,
+) -> Result<Option<StreamSpecification>, ApiError> {
+    s.map(|s| {
+        Ok(StreamSpecification {
+            enabled: required(s.stream_enabled, "streamSpecification.streamEnabled")?,
+            view_type: s
+                .stream_view_type
+                .as_deref()
+                .map(StreamViewType::parse)
+                .transpose()?,
+        })
+    })
+    .transpose()
+}
+
+fn billing_mode(s: Option<String>) -> Result<Option<BillingMode>, ApiError> {
+    s.map(|s| match s.as_str() {
+        "PROVISIONED" => Ok(BillingMode::Provisioned),
+        "PAY_PER_REQUEST" => Ok(BillingMode::PayPerRequest),
+        other => Err(Error::validation(format!(
+            "1 validation error detected: Value '{other}' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
+        ))
+        .into()),
+    })
+    .transpose()
+}
+
+fn throughput(p: Option<ProvisionedThroughput>) -> Result<Option<Throughput>, ApiError> {
+    p.map(|p| {
+        Ok(Throughput {
+            read_capacity_units: required(
+                p.read_capacity_units,
+                "provisionedThroughput.readCapacityUnits",
+            )?,
+            write_capacity_units: required(
+                p.write_capacity_units,
+                "provisionedThroughput.writeCapacityUnits",
+            )?,
+        })
+    })
+    .transpose()
+}
+
+fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttribute>, ApiError> {
+    let mut definitions = Vec::with_capacity(list.len());
+    for d in list {
+        let key_type = match d.attribute_type.as_str() {
+            "S" => KeyType::S,
+            "N" => KeyType::N,
+            "B" => KeyType::B,
+            other => {
+                return Err(Error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]"
+                ))
+                .into());
+            }
+        };
+        definitions.push(KeyAttribute {
+            name: d.attribute_name,
+            key_type,
+        });
+    }
+    Ok(definitions)
+}
+
+pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let definitions =
+        attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
+    let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
+    let input = CreateTableInput {
+        name: required(r.table_name, "tableName")?,
+        attribute_definitions: definitions,
+        key_schema,
+        billing_mode: billing_mode(r.billing_mode)?,
+        throughput: throughput(r.provisioned_throughput)?,
+        tags: r
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect(),
+        stream: stream_spec(r.stream_specification)?,
+        indexes: index_inputs(r.global_secondary_indexes, r.local_secondary_indexes)?,
+    };
+    let desc = engine.create_table(input)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
+}
+
+/// DynamoDB's `TableDescription` object.
+fn describe(d: &TableDescription) -> Value {
+    let def = &d.def;
+    let key_schema = key_schema_json(&def.key_schema);
+    let definitions: Vec<Value> = def
+        .attribute_definitions
+        .iter()
+        .map(|a| json!({ "AttributeName": a.name, "AttributeType": key_type_descriptor(a.key_type) }))
+        .collect();
+    let mut v = json!({
+        "TableName": def.name,
+        "TableStatus": d.status.as_str(),
+        "TableArn": d.arn,
+        "TableId": table_id(def.id, def.created_at_ms),
+        "CreationDateTime": def.created_at_ms as f64 / 1000.0,
+        "KeySchema": key_schema,
+        "AttributeDefinitions": definitions,
+        "ItemCount": d.item_count,
+        "TableSizeBytes": d.size_bytes,
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": def.throughput.read_capacity_units,
+            "WriteCapacityUnits": def.throughput.write_capacity_units,
+        },
+        "DeletionProtectionEnabled": false,
+    });
+    let (global, local) = index_descriptions(d);
+    if !global.is_empty() {
+        v["GlobalSecondaryIndexes"] = Value::Array(global);
+    }
+    if !local.is_empty() {
+        v["LocalSecondaryIndexes"] = Value::Array(local);
+    }
+    if let Some((stream, arn)) = &d.latest_stream {
+        v["LatestStreamArn"] = json!(arn);
+        v["LatestStreamLabel"] = json!(stream.label);
+        if d.stream_enabled {
+            v["StreamSpecification"] = json!({
+                "StreamEnabled": true,
+                "StreamViewType": stream.view_type.as_str(),
+            });
+        }
+    }
+    if def.billing_mode == BillingMode::PayPerRequest {
+        v["BillingModeSummary"] = json!({
+            "BillingMode": "PAY_PER_REQUEST",
+            "LastUpdateToPayPerRequestDateTime":
+                def.pay_per_request_since_ms.unwrap_or(def.created_at_ms) as f64 / 1000.0,
+        });
+    } else {
+        v["BillingModeSummary"] = json!({ "BillingMode": "PROVISIONED" });
+    }
+    v
+}
+
+fn key_schema_json(k: &KeySchema) -> Value {
+    let mut out = vec![json!({ "AttributeName": k.hash.name, "KeyType": "HASH" })];
+    if let Some(r) = &k.range {
+        out.push(json!({ "AttributeName": r.name, "KeyType": "RANGE" }));
+    }
+    Value::Array(out)
+}
+
+/// DescribeTable's `GlobalSecondaryIndexes` and `LocalSecondaryIndexes` entries. A
+/// local index reports no status or throughput, as in DynamoDB.
+fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
+    let (mut global, mut local) = (Vec::new(), Vec::new());
+    for (i, ix) in d.def.indexes.iter().enumerate() {
+        let (items, bytes) = d.index_counts.get(i).copied().unwrap_or_default();
+        let mut projection = json!({ "ProjectionType": ix.projection.type_name() });
+        if let IndexProjection::Include(attrs) = &ix.projection {
+            projection["NonKeyAttributes"] = json!(attrs);
+        }
+        let mut v = json!({
+            "IndexName": ix.name,
+            "KeySchema": key_schema_json(&ix.key_schema),
+            "Projection": projection,
+            "IndexSizeBytes": bytes,
+            "ItemCount": items,
+            "IndexArn": format!("{}/index/{}", d.arn, ix.name),
+        });
+        match ix.kind {
+            IndexKind::Global => {
+                let t = ix.throughput.unwrap_or_default();
+                // An index added by UpdateTable is CREATING while it is backfilled and
+                // reports `Backfilling` (DynamoDB reports it only for such indexes);
+                // its ItemCount is then the items indexed so far.
+                let status = match (d.status, ix.build) {
+                    (TableStatus::Deleting, _) => TableStatus::Deleting.as_str(),
+                    (_, IndexBuild::Backfilling) => "CREATING",
+                    _ => "ACTIVE",
+                };
+                v["IndexStatus"] = json!(status);
+                match ix.build {
+                    IndexBuild::WithTable => {}
+                    IndexBuild::Backfilling => v["Backfilling"] = json!(true),
+                    IndexBuild::Backfilled => v["Backfilling"] = json!(false),
+                }
+                v["ProvisionedThroughput"] = json!({
+                    "NumberOfDecreasesToday": 0,
+                    "ReadCapacityUnits": t.read_capacity_units,
+                    "WriteCapacityUnits": t.write_capacity_units,
+                });
+                global.push(v);
+            }
+            IndexKind::Local => local.push(v),
+        }
+    }
+    (global, local)
+}
+
+/// A stable UUID-shaped id for a table, from its storage id and creation time.
+fn table_id(id: u32, created_ms: u64) -> String {
+    let h = eddy_engine::hash::fnv1a_64(
+        &[&id.to_be_bytes()[..], &created_ms.to_be_bytes()[..]].concat(),
+    );
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        id,
+        (h >> 48) & 0xffff,
+        (h >> 36) & 0xfff,
+        (h >> 24) & 0xfff,
+        (created_ms ^ h) & 0xffff_ffff_ffff
+    )
+}
+
+pub(super) fn describe_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
+    let d = engine.describe_table(&required(r.table_name, "tableName")?)?;
+    Ok(json_bytes(&json!({ "Table": describe(&d) })))
+}
+
+pub(super) fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
+    let d = engine.delete_table(&required(r.table_name, "tableName")?)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ListTablesRequest {
+    exclusive_start_table_name: Option<String>,
+    limit: Option<i64>,
+}
+
+pub(super) fn list_tables(engine: &Engine, r: ListTablesRequest) -> Result<Vec<u8>, ApiError> {
+    let limit = match r.limit {
+        Some(l) if l < 1 => {
+            return Err(Error::validation(format!(
+                "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            ))
+            .into());
+        }
+        Some(l) => Some(usize::try_from(l).unwrap_or(usize::MAX)),
+        None => None,
+    };
+    let (names, last) = engine.list_tables(r.exclusive_start_table_name.as_deref(), limit)?;
+    let mut v = json!({ "TableNames": names });
+    if let Some(last) = last {
+        v["LastEvaluatedTableName"] = json!(last);
+    }
+    Ok(json_bytes(&v))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UpdateTableRequest {
+    table_name: Option<String>,
+    billing_mode: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+    stream_specification: Option<WireStreamSpecification>,
+    attribute_definitions: Option<Vec<AttributeDefinition>>,
+    global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
+}
+
+/// One entry of `GlobalSecondaryIndexUpdates`: exactly one of its members is set.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireIndexUpdate {
+    create: Option<WireIndex>,
+    delete: Option<WireIndexName>,
+    update: Option<WireIndexName>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireIndexName {
+    index_name: Option<String>,
+    provisioned_throughput: Option<ProvisionedThroughput>,
+}
+
+fn index_updates(
+    list: Option<Vec<WireIndexUpdate>>,
+    other_changes: bool,
+) -> Result<Vec<IndexUpdate>, ApiError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    if list.is_empty() && other_changes {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: List of GlobalSecondaryIndexUpdates is empty",
+        )
+        .into());
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for u in list {
+        out.push(match (u.create, u.delete, u.update) {
+            (Some(c), None, None) => {
+                let mut inputs = index_inputs(Some(vec![c]), None)?;
+                IndexUpdate::Create(inputs.remove(0))
+            }
+            (None, Some(d), None) => IndexUpdate::Delete(required(
+                d.index_name,
+                "globalSecondaryIndexUpdates.1.member.delete.indexName",
+            )?),
+            (None, None, Some(u)) => IndexUpdate::Update(
+                required(
+                    u.index_name,
+                    "globalSecondaryIndexUpdates.1.member.update.indexName",
+                )?,
+                throughput(u.provisioned_throughput)?,
+            ),
+            (None, None, None) => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
+                )
+                .into());
+            }
+            _ => {
+                return Err(Error::validation(
+                    "One or more parameter values were invalid: Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+                )
+                .into());
+            }
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let other_changes = r.billing_mode.is_some()
+        || r.provisioned_throughput.is_some()
+        || r.stream_specification.is_some();
+    let input = UpdateTableInput {
+        billing_mode: billing_mode(r.billing_mode)?,
+        throughput: throughput(r.provisioned_throughput)?,
+        stream: stream_spec(r.stream_specification)?,
+        attribute_definitions: r
+            .attribute_definitions
+            .map(attribute_definitions)
+            .transpose()?,
+        index_updates: index_updates(r.global_secondary_index_updates, other_changes)?,
+    };
+    let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
+    Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagRequest {
+    resource_arn: Option<String>,
+    tags: Option<Vec<Tag>>,
+    tag_keys: Option<Vec<String>>,
+}
+
+pub(super) fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    let tags = required(r.tags, "tags")?
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    engine.tag_resource(&required(r.resource_arn, "resourceArn")?, tags)?;
+    Ok(b"{}".to_vec())
+}
+
+pub(super) fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    engine.untag_resource(
+        &required(r.resource_arn, "resourceArn")?,
+        &required(r.tag_keys, "tagKeys")?,
+    )?;
+    Ok(b"{}".to_vec())
+}
+
+pub(super) fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
+    let tags: Vec<Value> = engine
+        .list_tags(&required(r.resource_arn, "resourceArn")?)?
+        .into_iter()
+        .map(|(k, v)| json!({ "Key": k, "Value": v }))
+        .collect();
+    Ok(json_bytes(&json!({ "Tags": tags })))
+}

@@ -1,0 +1,182 @@
+//! TransactWriteItems and TransactGetItems.
+//!
+//! Owns their request shapes (the four write actions, each a subset of one set of
+//! fields) and responses. Must not know how the engine commits a transaction or keeps
+//! its ClientRequestToken window.
+
+use std::collections::HashMap;
+
+use eddy_engine::{
+    ConditionCheckInput, DeleteItemInput, Engine, Error, GetItemInput, PutItemInput,
+    TransactWriteAction, TransactWriteInput, UpdateItemInput,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::request::{
+    check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure, write,
+};
+use crate::error::ApiError;
+use crate::wire::WireOut;
+use crate::wire::input::{WireItem, WireValue, into_item};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TransactWriteRequest {
+    transact_items: Option<Vec<TransactWriteItem>>,
+    client_request_token: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
+}
+
+/// One `TransactWriteItem`: exactly one of its four actions is set.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactWriteItem {
+    condition_check: Option<TransactAction>,
+    put: Option<TransactAction>,
+    update: Option<TransactAction>,
+    delete: Option<TransactAction>,
+}
+
+/// The fields of the four transaction actions (each uses its own subset).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactAction {
+    table_name: Option<String>,
+    item: Option<WireItem>,
+    key: Option<WireItem>,
+    condition_expression: Option<String>,
+    update_expression: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+    expression_attribute_values: Option<HashMap<String, WireValue>>,
+    return_values_on_condition_check_failure: Option<String>,
+}
+
+fn transact_action(i: usize, w: TransactWriteItem) -> Result<TransactWriteAction, ApiError> {
+    let (kind, a) = match (w.condition_check, w.put, w.update, w.delete) {
+        (Some(a), None, None, None) => ("conditionCheck", a),
+        (None, Some(a), None, None) => ("put", a),
+        (None, None, Some(a), None) => ("update", a),
+        (None, None, None, Some(a)) => ("delete", a),
+        _ => {
+            return Err(Error::validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete",
+            )
+            .into());
+        }
+    };
+    // DynamoDB names a member of a list by its 1-based position.
+    let field = |name: &str| format!("transactItems.{}.member.{kind}.{name}", i + 1);
+    let table = required(a.table_name, &field("tableName"))?;
+    let attributes = expr_attrs(a.expression_attribute_names, a.expression_attribute_values)?;
+    let return_old_on_condition_failure =
+        return_old_on_failure(a.return_values_on_condition_check_failure)?;
+    let key = |k: Option<WireItem>| into_item(required(k, &field("key"))?);
+    Ok(match kind {
+        "conditionCheck" => TransactWriteAction::ConditionCheck(ConditionCheckInput {
+            table,
+            key: key(a.key)?,
+            condition: required(a.condition_expression, &field("conditionExpression"))?,
+            attributes,
+            return_old_on_condition_failure,
+        }),
+        "put" => TransactWriteAction::Put(PutItemInput {
+            table,
+            item: into_item(required(a.item, &field("item"))?)?,
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+        "update" => TransactWriteAction::Update(UpdateItemInput {
+            table,
+            key: key(a.key)?,
+            update: Some(required(a.update_expression, &field("updateExpression"))?),
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+        _ => TransactWriteAction::Delete(DeleteItemInput {
+            table,
+            key: key(a.key)?,
+            condition: a.condition_expression,
+            attributes,
+            return_old_on_condition_failure,
+            ..Default::default()
+        }),
+    })
+}
+
+pub(super) async fn transact_write_items(
+    engine: &Engine,
+    r: TransactWriteRequest,
+) -> Result<Vec<u8>, ApiError> {
+    check_return_metrics(
+        r.return_consumed_capacity.as_deref(),
+        r.return_item_collection_metrics.as_deref(),
+    )?;
+    let items = required(r.transact_items, "transactItems")?;
+    let input = TransactWriteInput {
+        actions: items
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| transact_action(i, w))
+            .collect::<Result<_, _>>()?,
+        client_request_token: r.client_request_token,
+    };
+    write(|done| engine.transact_write_items(input, done)).await?;
+    Ok(b"{}".to_vec())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TransactGetRequest {
+    transact_items: Option<Vec<TransactGetItem>>,
+    return_consumed_capacity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGetItem {
+    get: Option<TransactGet>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactGet {
+    table_name: Option<String>,
+    key: Option<WireItem>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<HashMap<String, String>>,
+}
+
+pub(super) fn transact_get_items(
+    engine: &Engine,
+    r: TransactGetRequest,
+) -> Result<Vec<u8>, ApiError> {
+    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
+    let items = required(r.transact_items, "transactItems")?;
+    let mut gets = Vec::with_capacity(items.len());
+    for (i, t) in items.into_iter().enumerate() {
+        let field = |name: &str| format!("transactItems.{}.member.{name}", i + 1);
+        let g = required(t.get, &field("get"))?;
+        gets.push(GetItemInput {
+            table: required(g.table_name, &field("get.tableName"))?,
+            key: into_item(required(g.key, &field("get.key"))?)?,
+            projection: g.projection_expression,
+            attributes: expr_attrs(g.expression_attribute_names, None)?,
+            attributes_to_get: None,
+        });
+    }
+    let responses: Vec<Value> = engine
+        .transact_get_items(&gets)?
+        .iter()
+        .map(|item| match item {
+            Some(item) => json!({ "Item": WireOut(item) }),
+            None => json!({}),
+        })
+        .collect();
+    Ok(json_bytes(&json!({ "Responses": responses })))
+}

@@ -1,0 +1,50 @@
+//! UpdateTimeToLive and DescribeTimeToLive.
+//!
+//! Owns their request shapes and responses. Must not know how the sweeper deletes.
+
+use eddy_engine::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::request::{TableNameRequest, json_bytes, required};
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UpdateTimeToLiveRequest {
+    table_name: Option<String>,
+    time_to_live_specification: Option<TimeToLiveSpecification>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TimeToLiveSpecification {
+    enabled: Option<bool>,
+    attribute_name: Option<String>,
+}
+
+pub(super) fn update_time_to_live(
+    engine: &Engine,
+    r: UpdateTimeToLiveRequest,
+) -> Result<Vec<u8>, ApiError> {
+    let table = required(r.table_name, "tableName")?;
+    let spec = required(r.time_to_live_specification, "timeToLiveSpecification")?;
+    let name = required(spec.attribute_name, "timeToLiveSpecification.attributeName")?;
+    let enabled = required(spec.enabled, "timeToLiveSpecification.enabled")?;
+    engine.update_time_to_live(&table, enabled, &name)?;
+    Ok(json_bytes(&json!({
+        "TimeToLiveSpecification": { "AttributeName": name, "Enabled": enabled }
+    })))
+}
+
+pub(super) fn describe_time_to_live(
+    engine: &Engine,
+    r: TableNameRequest,
+) -> Result<Vec<u8>, ApiError> {
+    let d = engine.describe_time_to_live(&required(r.table_name, "tableName")?)?;
+    let description = match d.attribute_name {
+        Some(name) if d.enabled => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": name }),
+        _ => json!({ "TimeToLiveStatus": "DISABLED" }),
+    };
+    Ok(json_bytes(&json!({ "TimeToLiveDescription": description })))
+}
