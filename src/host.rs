@@ -15,7 +15,9 @@ use bytes::Bytes;
 use eddy_engine::{Engine, StreamDef, StreamRecord};
 use eddy_triggers::schedule::Scheduler;
 use eddy_triggers::stream::{EventCodec, RuntimeDeps, TriggerRuntime};
-use eddy_triggers::{Executor, ExecutorConfig, FunctionStore, Services, TableApi};
+use eddy_triggers::{
+    Executor, ExecutorConfig, FunctionStore, Services, TableApi, TableCall, TableCallError,
+};
 
 use crate::services::mail::Mailer;
 use crate::services::search::SearchIndexes;
@@ -141,11 +143,15 @@ impl TableApi for EngineTables {
     /// A panic while handling the call (in the handler or its blocking task) is this
     /// call's `InternalServerError`, as for a client of `POST /`; it is logged, and the
     /// function and the thread that invoked it go on.
-    fn call(&self, operation: &str, request_json: &str) -> Result<String, (String, String)> {
-        let body = Bytes::copy_from_slice(request_json.as_bytes());
+    /// Its writes carry the invocation's hops (`Engine::caused_by`), so a function
+    /// that re-triggers itself is stopped by the recursive-loop guard.
+    fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError> {
+        let operation = call.operation;
+        let body = Bytes::copy_from_slice(call.request_json.as_bytes());
+        let engine = self.engine.caused_by(call.context.origin_hops);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.handle
-                .block_on(crate::dynamodb::dispatch(&self.engine, operation, &body))
+                .block_on(crate::dynamodb::dispatch(&engine, operation, &body))
         }));
         let result = match result {
             Ok(result) => result,
@@ -156,20 +162,20 @@ impl TableApi for EngineTables {
                     panic = %panic,
                     "a function's DynamoDB call panicked; it fails with InternalServerError"
                 );
-                return Err((
-                    "InternalServerError".to_owned(),
-                    "Internal server error".to_owned(),
+                return Err(TableCallError::new(
+                    "InternalServerError",
+                    "Internal server error",
                 ));
             }
         };
         match result {
             Ok(response) => String::from_utf8(response).map_err(|_| {
-                (
-                    "InternalServerError".to_owned(),
-                    "the response is not UTF-8".to_owned(),
-                )
+                TableCallError::new("InternalServerError", "the response is not UTF-8")
             }),
-            Err(e) => Err(e.code_and_message()),
+            Err(e) => {
+                let (code, message) = e.code_and_message();
+                Err(TableCallError { code, message })
+            }
         }
     }
 }

@@ -146,7 +146,6 @@ fn named_paths(me: &str, code: &str) -> BTreeSet<String> {
     for (start, prefix) in [("crate::", 0usize), ("super::", 1), ("self::", 2)]
         .iter()
         .flat_map(|(p, k)| code.match_indices(p).map(move |(i, _)| (i, (*p, *k))))
-        .map(|(i, p)| (i, p))
     {
         let (word, kind) = prefix;
         // Only a path start: not `foo_crate::` or `a::super::`.
@@ -426,14 +425,11 @@ fn long_files_say_why() {
                 .lines()
                 .take_while(|l| !l.starts_with("#[cfg(test)]"))
                 .count();
-            let header_says_why = text
-                .lines()
-                .take_while(|l| l.starts_with("//"))
-                .any(|l| {
-                    l.trim_start_matches(['/', '!'])
-                        .trim()
-                        .starts_with(&format!("Over {FILE_LINES_MAX} lines"))
-                });
+            let header_says_why = text.lines().take_while(|l| l.starts_with("//")).any(|l| {
+                l.trim_start_matches(['/', '!'])
+                    .trim()
+                    .starts_with(&format!("Over {FILE_LINES_MAX} lines"))
+            });
             if lines > FILE_LINES_MAX && !header_says_why {
                 found.push(format!("{} ({lines} lines)", path.display()));
             }
@@ -452,7 +448,10 @@ fn the_checker_sees_a_circle() {
     graph.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
     graph.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
     graph.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
-    assert_eq!(circles(&graph), vec![vec!["a".to_string(), "b".to_string()]]);
+    assert_eq!(
+        circles(&graph),
+        vec![vec!["a".to_string(), "b".to_string()]]
+    );
     let named = named_paths("x::y", "use crate::a::{b::c, d};\nlet v = super::z::f();");
     assert!(named.contains("a::b::c") && named.contains("a::d") && named.contains("x::z"));
 }

@@ -30,6 +30,9 @@ use crate::value::Item;
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) state: Arc<State>,
+    /// How many trigger invocations led to the writes made through this handle (0 for
+    /// a client's); see [`Engine::caused_by`].
+    origin_hops: u8,
 }
 
 impl std::fmt::Debug for Engine {
@@ -45,7 +48,25 @@ impl Engine {
     pub fn open(config: EngineConfig) -> Result<Engine> {
         Ok(Engine {
             state: crate::open::open(config)?,
+            origin_hops: 0,
         })
+    }
+
+    /// A handle whose writes are marked as caused by a chain of `hops` trigger
+    /// invocations. The mark travels into their change records, so the trigger runtime
+    /// can stop a function whose writes re-trigger it (Lambda's recursive-loop guard).
+    /// The caller carries it explicitly (a function's table calls get it from their
+    /// invocation), so nothing rides on the thread a write happens to run on.
+    pub fn caused_by(&self, hops: u8) -> Engine {
+        Engine {
+            state: Arc::clone(&self.state),
+            origin_hops: hops,
+        }
+    }
+
+    /// The hop mark of this handle's writes (0 for a client's).
+    pub fn origin_hops(&self) -> u8 {
+        self.origin_hops
     }
 
     /// Whether writes can be served, and if not, why (see `health.rs`).
@@ -135,15 +156,15 @@ impl Engine {
     }
 
     pub fn put_item(&self, input: PutItemInput, done: Done<WriteOutput>) {
-        crate::items::write::put_item(&self.state, input, done)
+        crate::items::write::put_item(&self.state, self.origin_hops, input, done)
     }
 
     pub fn delete_item(&self, input: DeleteItemInput, done: Done<WriteOutput>) {
-        crate::items::write::delete_item(&self.state, input, done)
+        crate::items::write::delete_item(&self.state, self.origin_hops, input, done)
     }
 
     pub fn update_item(&self, input: UpdateItemInput, done: Done<WriteOutput>) {
-        crate::items::write::update_item(&self.state, input, done)
+        crate::items::write::update_item(&self.state, self.origin_hops, input, done)
     }
 
     pub fn get_item(&self, input: &GetItemInput) -> Result<Option<Item>> {
@@ -174,12 +195,12 @@ impl Engine {
         requests: Vec<(String, Vec<BatchWriteRequest>)>,
         done: Done<()>,
     ) {
-        crate::items::write::batch_write_item(&self.state, requests, done)
+        crate::items::write::batch_write_item(&self.state, self.origin_hops, requests, done)
     }
 
     /// Applies all actions atomically, or none: see the module documentation.
     pub fn transact_write_items(&self, input: TransactWriteInput, done: Done<()>) {
-        crate::transact::transact_write_items(&self.state, input, done)
+        crate::transact::transact_write_items(&self.state, self.origin_hops, input, done)
     }
 
     /// Reads up to [`TRANSACT_ITEMS_MAX`](crate::limits::TRANSACT_ITEMS_MAX) items from one snapshot; `None` for an item

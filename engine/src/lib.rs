@@ -109,4 +109,3 @@ pub use crate::tables::{TableDescription, TableStatus, UpdateTableInput};
 pub use crate::transact::{ConditionCheckInput, TransactWriteAction, TransactWriteInput};
 pub use crate::ttl::TimeToLiveDescription;
 pub use crate::value::{AttributeType, AttributeValue, Item, item_size_bytes};
-pub use crate::writer::submit::with_origin_hops;

@@ -120,7 +120,13 @@ impl TransactWriteAction {
 }
 
 /// Applies all actions atomically, or none: see the module documentation.
-pub(crate) fn transact_write_items(state: &State, input: TransactWriteInput, done: Done<()>) {
+/// `hops` marks the transaction's change records (see `Engine::caused_by`).
+pub(crate) fn transact_write_items(
+    state: &State,
+    hops: u8,
+    input: TransactWriteInput,
+    done: Done<()>,
+) {
     let prepared = (|| {
         check_count(input.actions.len())?;
         if let Some(t) = &input.client_request_token {
@@ -164,6 +170,7 @@ pub(crate) fn transact_write_items(state: &State, input: TransactWriteInput, don
     let Some((token, fingerprint)) = token else {
         return submit_transaction(
             state,
+            hops,
             mutations,
             None,
             Box::new(move |r| done(r.map(|_| ()))),
@@ -175,6 +182,7 @@ pub(crate) fn transact_write_items(state: &State, input: TransactWriteInput, don
         Ok(Admission::Replay) => done(Ok(())),
         Ok(Admission::First) => submit_transaction(
             state,
+            hops,
             mutations,
             Some(token_record(&token, fingerprint, now_ms())),
             Box::new(move |r| {

@@ -322,3 +322,131 @@ proptest! {
         prop_assert_eq!(replayed, table_contents(&engine));
     }
 }
+
+/// Every write path marks its change records with the hops of the handle it went
+/// through: a client's writes 0, a handle from `caused_by(n)` n, and the mark does not
+/// leak from one handle to another or onto the thread.
+#[test]
+fn writes_carry_the_hops_of_their_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EngineConfig::new(dir.path());
+    config.in_memory = true;
+    let engine = Engine::open(config).unwrap();
+    engine
+        .create_table(CreateTableInput {
+            name: "hops".into(),
+            attribute_definitions: vec![KeyAttribute {
+                name: "pk".into(),
+                key_type: KeyType::S,
+            }],
+            key_schema: vec![("pk".into(), KeyRole::Hash)],
+            billing_mode: Some(eddy_engine::BillingMode::PayPerRequest),
+            stream: Some(StreamSpecification {
+                enabled: true,
+                view_type: Some(StreamViewType::KeysOnly),
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    let put = |engine: &Engine, k: &str| {
+        wait(|done| {
+            engine.put_item(
+                PutItemInput {
+                    table: "hops".into(),
+                    item: [("pk".to_string(), s(k))].into(),
+                    ..Default::default()
+                },
+                done,
+            )
+        })
+        .unwrap();
+    };
+    let caused = engine.caused_by(3);
+    assert_eq!(caused.origin_hops(), 3);
+    put(&engine, "client");
+    put(&caused, "put");
+    wait(|done| {
+        caused.update_item(
+            UpdateItemInput {
+                table: "hops".into(),
+                key: [("pk".to_string(), s("update"))].into(),
+                update: Some("SET v = :v".into()),
+                attributes: values(&[(":v", s("x"))]),
+                ..Default::default()
+            },
+            done,
+        )
+    })
+    .unwrap();
+    wait(|done| {
+        caused.batch_write_item(
+            vec![(
+                "hops".into(),
+                vec![BatchWriteRequest::Put(
+                    [("pk".to_string(), s("batch"))].into(),
+                )],
+            )],
+            done,
+        )
+    })
+    .unwrap();
+    wait(|done| {
+        caused.transact_write_items(
+            TransactWriteInput {
+                actions: vec![TransactWriteAction::Put(PutItemInput {
+                    table: "hops".into(),
+                    item: [("pk".to_string(), s("transact"))].into(),
+                    ..Default::default()
+                })],
+                client_request_token: None,
+            },
+            done,
+        )
+    })
+    .unwrap();
+    wait(|done| {
+        caused.delete_item(
+            DeleteItemInput {
+                table: "hops".into(),
+                key: [("pk".to_string(), s("put"))].into(),
+                ..Default::default()
+            },
+            done,
+        )
+    })
+    .unwrap();
+    // The client handle is unchanged by the other's use.
+    put(&engine, "client-after");
+    let stream = engine.list_streams(Some("hops")).pop().expect("stream");
+    let mut hops: Vec<(String, u8)> = Vec::new();
+    for shard in engine.stream_shards(&stream).unwrap() {
+        let read = engine
+            .read_shard(
+                &stream,
+                shard.shard,
+                engine.trim_horizon(&stream, shard.shard),
+                1000,
+                usize::MAX,
+            )
+            .unwrap();
+        for r in read.records {
+            let Some(AttributeValue::S(k)) = r.keys.get("pk") else {
+                panic!("bad key");
+            };
+            hops.push((format!("{k}/{:?}", r.event_name), r.hops));
+        }
+    }
+    hops.sort();
+    assert_eq!(
+        hops,
+        vec![
+            ("batch/Insert".to_string(), 3),
+            ("client-after/Insert".to_string(), 0),
+            ("client/Insert".to_string(), 0),
+            ("put/Insert".to_string(), 3),
+            ("put/Remove".to_string(), 3),
+            ("transact/Insert".to_string(), 3),
+            ("update/Insert".to_string(), 3),
+        ]
+    );
+}

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
+use eddy_triggers::{
+    Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi, TableCall, TableCallError,
+};
 
 const INVOCATIONS_DEFAULT: usize = 20_000;
 const WARMUP_INVOCATIONS: usize = 2_000;
@@ -22,8 +24,11 @@ const RECORDS_PER_BATCH: usize = 10;
 struct NoTables;
 
 impl TableApi for NoTables {
-    fn call(&self, _operation: &str, _request_json: &str) -> Result<String, (String, String)> {
-        Err(("ResourceNotFoundException".into(), "no tables".into()))
+    fn call(&self, _call: TableCall<'_>) -> Result<String, TableCallError> {
+        Err(TableCallError::new(
+            "ResourceNotFoundException",
+            "no tables",
+        ))
     }
 }
 

@@ -25,7 +25,9 @@ use eddy_engine::{
     StreamViewType,
 };
 use eddy_triggers::stream::{EventCodec, MappingRequest, RuntimeDeps, TriggerRuntime};
-use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
+use eddy_triggers::{
+    Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi, TableCall, TableCallError,
+};
 use serde_json::{Value, json};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -92,7 +94,8 @@ struct Arrivals {
 }
 
 impl TableApi for Arrivals {
-    fn call(&self, op: &str, req: &str) -> Result<String, (String, String)> {
+    fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError> {
+        let (op, req) = (call.operation, call.request_json);
         if op == "PutItem" {
             let v: Value = serde_json::from_str(req).unwrap_or_default();
             if let Some(id) = v["Item"]["keys"]["M"]["pk"]["S"].as_str() {

@@ -16,12 +16,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi};
+//! use eddy_triggers::{
+//!     Executor, ExecutorConfig, FunctionConfig, FunctionStore, TableApi, TableCall,
+//!     TableCallError,
+//! };
 //!
 //! struct NoTables;
 //! impl TableApi for NoTables {
-//!     fn call(&self, _op: &str, _req: &str) -> Result<String, (String, String)> {
-//!         Err(("ResourceNotFoundException".into(), "no tables here".into()))
+//!     fn call(&self, _call: TableCall<'_>) -> Result<String, TableCallError> {
+//!         Err(TableCallError::new("ResourceNotFoundException", "no tables here"))
 //!     }
 //! }
 //!
@@ -48,9 +51,9 @@ pub mod stream;
 
 pub use error::TriggerError;
 pub use executor::{
-    COMPONENT_BYTES_MAX, DeployError, Executor, ExecutorConfig, ExecutorError, FUNCTIONS_MAX,
-    FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX, INSTANCES_MAX,
-    INVOCATION_THREAD_NICE, INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError, LogLevel, LogLine,
-    MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit, Services,
-    StoreError, TableApi, Ticket, is_index_name,
+    COMPONENT_BYTES_MAX, CallContext, DeployError, Executor, ExecutorConfig, ExecutorError,
+    FUNCTIONS_MAX, FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX,
+    INSTANCES_MAX, INVOCATION_THREAD_NICE, INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError,
+    LogLevel, LogLine, MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit,
+    Services, StoreError, TableApi, TableCall, TableCallError, Ticket, is_index_name,
 };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{RecordingTables, guest, sequence_number, stream_event};
 use eddy_triggers::{
     DeployError, Executor, ExecutorConfig, FUNCTIONS_MAX, FunctionConfig, FunctionStore,
-    InvokeError, LogLevel, Origin, TableApi,
+    InvokeError, LogLevel, Origin, TableApi, TableCall, TableCallError,
 };
 use serde_json::Value;
 
@@ -418,7 +418,7 @@ fn old_versions_beyond_the_kept_count_are_pruned_from_disk() {
 struct PanickingTables;
 
 impl TableApi for PanickingTables {
-    fn call(&self, _operation: &str, _request_json: &str) -> Result<String, (String, String)> {
+    fn call(&self, _call: TableCall<'_>) -> Result<String, TableCallError> {
         panic!("the table capability broke");
     }
 }

@@ -59,19 +59,30 @@ pub(crate) fn conditional(
     })
 }
 
-pub(crate) fn put_item(state: &State, input: PutItemInput, done: Done<WriteOutput>) {
-    submit_write(state, prepare_put(state, input), done);
+/// `hops` marks the write's change record (see `Engine::caused_by`); likewise below.
+pub(crate) fn put_item(state: &State, hops: u8, input: PutItemInput, done: Done<WriteOutput>) {
+    submit_write(state, hops, prepare_put(state, input), done);
 }
 
-pub(crate) fn delete_item(state: &State, input: DeleteItemInput, done: Done<WriteOutput>) {
-    submit_write(state, prepare_delete(state, input), done);
+pub(crate) fn delete_item(
+    state: &State,
+    hops: u8,
+    input: DeleteItemInput,
+    done: Done<WriteOutput>,
+) {
+    submit_write(state, hops, prepare_delete(state, input), done);
 }
 
-pub(crate) fn update_item(state: &State, input: UpdateItemInput, done: Done<WriteOutput>) {
-    submit_write(state, prepare_update(state, input), done);
+pub(crate) fn update_item(
+    state: &State,
+    hops: u8,
+    input: UpdateItemInput,
+    done: Done<WriteOutput>,
+) {
+    submit_write(state, hops, prepare_update(state, input), done);
 }
 
-fn submit_write(state: &State, prepared: Result<PreparedWrite>, done: Done<WriteOutput>) {
+fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: Done<WriteOutput>) {
     let p = match prepared {
         Ok(p) => p,
         Err(e) => return done(Err(e)),
@@ -79,6 +90,7 @@ fn submit_write(state: &State, prepared: Result<PreparedWrite>, done: Done<Write
     let (rv, touched) = (p.return_values, p.touched);
     submit(
         state,
+        hops,
         vec![p.mutation],
         Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
     );
@@ -208,6 +220,7 @@ pub(crate) fn prepare_update(state: &State, input: UpdateItemInput) -> Result<Pr
 /// nothing is ever left unprocessed.
 pub(crate) fn batch_write_item(
     state: &State,
+    hops: u8,
     requests: Vec<(String, Vec<BatchWriteRequest>)>,
     done: Done<()>,
 ) {
@@ -252,7 +265,7 @@ pub(crate) fn batch_write_item(
         Ok(mutations)
     })();
     match prepared {
-        Ok(m) => submit(state, m, Box::new(move |r| done(r.map(|_| ())))),
+        Ok(m) => submit(state, hops, m, Box::new(move |r| done(r.map(|_| ())))),
         Err(e) => done(Err(e)),
     }
 }

@@ -44,7 +44,7 @@ pub(crate) enum Job<S> {
         /// a failure of a condition or an update cancels the job with one reason per
         /// mutation ([`Error::TransactionCanceled`]).
         transaction: bool,
-        /// How many trigger invocations led to this write (see `submit::with_origin_hops`).
+        /// How many trigger invocations led to this write (see `Engine::caused_by`).
         hops: u8,
         /// A `meta` record committed with the job's changes, only if they apply (a
         /// transaction's client request token).

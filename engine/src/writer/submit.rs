@@ -1,6 +1,6 @@
 //! Queueing a job for the writer, from any thread: item writes, transactions, the
-//! Time to Live sweeper's deletes and control changes, each marked with the trigger
-//! hops of the thread that sends it.
+//! Time to Live sweeper's deletes and control changes, item writes each marked with
+//! the trigger hops its caller passes (see `Engine::caused_by`).
 //!
 //! It owns the queue's admission (a full queue, a fatal fault, shutdown); it must not
 //! know how a job is evaluated or committed.
@@ -13,25 +13,15 @@ use crate::state::State;
 use crate::sync::lock;
 use crate::writer::job::{Applied, Completion, ControlFn, Job, Marker, Mutation, fail_job};
 
-thread_local! {
-    static ORIGIN_HOPS: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
-}
-
-/// Runs `f` with writes submitted from this thread marked as caused by a chain of
-/// `hops` trigger invocations. The mark travels into the change records, so the
-/// trigger runtime can stop a function whose writes re-trigger it (Lambda's
-/// recursive-loop guard). Client writes carry 0.
-pub fn with_origin_hops<T>(hops: u8, f: impl FnOnce() -> T) -> T {
-    let previous = ORIGIN_HOPS.with(|h| h.replace(hops));
-    let out = f();
-    ORIGIN_HOPS.with(|h| h.set(previous));
-    out
-}
-
 /// Queues an atomic group of mutations; `done` runs on the writer thread once they
 /// are durable (or failed), so it must be quick (e.g. send on a channel).
-pub(crate) fn submit(state: &State, mutations: Vec<Mutation>, done: Completion<Vec<Applied>>) {
-    submit_items(state, mutations, false, None, done);
+pub(crate) fn submit(
+    state: &State,
+    hops: u8,
+    mutations: Vec<Mutation>,
+    done: Completion<Vec<Applied>>,
+) {
+    submit_items(state, hops, mutations, false, None, done);
 }
 
 /// Queues the mutations of a TransactWriteItems, in action order; see
@@ -39,26 +29,26 @@ pub(crate) fn submit(state: &State, mutations: Vec<Mutation>, done: Completion<V
 /// transaction if it applies.
 pub(crate) fn submit_transaction(
     state: &State,
+    hops: u8,
     mutations: Vec<Mutation>,
     marker: Option<Marker>,
     done: Completion<Vec<Applied>>,
 ) {
-    submit_items(state, mutations, true, marker, done);
+    submit_items(state, hops, mutations, true, marker, done);
 }
 
-/// Queues the Time to Live sweeper's deletes (see `ttl.rs`).
+/// Queues the Time to Live sweeper's deletes (see `ttl.rs`): no trigger caused them.
 pub(crate) fn submit_expiry(
     state: &State,
     mutations: Vec<Mutation>,
     done: Completion<Vec<Applied>>,
 ) {
-    let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
     send(
         state,
         Job::Items {
             mutations,
             transaction: false,
-            hops,
+            hops: 0,
             marker: None,
             by_ttl: true,
             done,
@@ -68,12 +58,12 @@ pub(crate) fn submit_expiry(
 
 fn submit_items(
     state: &State,
+    hops: u8,
     mutations: Vec<Mutation>,
     transaction: bool,
     marker: Option<Marker>,
     done: Completion<Vec<Applied>>,
 ) {
-    let hops = ORIGIN_HOPS.with(std::cell::Cell::get);
     send(
         state,
         Job::Items {

@@ -134,6 +134,7 @@ fn submit(engine: &Engine, mutations: Vec<Mutation>) -> mpsc::Receiver<Result<Ve
     let (tx, rx) = mpsc::channel();
     crate::writer::submit::submit(
         &engine.state,
+        0,
         mutations,
         Box::new(move |r| {
             let _ = tx.send(r);
@@ -276,6 +277,7 @@ fn a_key_over_the_storage_bound_fails_its_job_cleanly() {
     let (tx, t) = mpsc::channel();
     crate::writer::submit::submit_transaction(
         &engine.state,
+        0,
         vec![put_mutation(&engine, "t1")],
         Some((long_key, b"token".to_vec())),
         Box::new(move |r| {
@@ -416,6 +418,7 @@ fn a_panicking_completion_does_not_stop_the_writer() {
     let (engine, seen, _dir) = open();
     crate::writer::submit::submit(
         &engine.state,
+        0,
         vec![put_mutation(&engine, "a")],
         Box::new(|_| panic!("a bug in a caller's completion")),
     );

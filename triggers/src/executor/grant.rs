@@ -10,13 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::TableCallError;
+
 /// A larger request is refused before parsing (DynamoDB's own request limit).
 pub const DYNAMODB_REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// A longer operation name is refused (real ones are short ASCII words).
 pub const OPERATION_NAME_BYTES_MAX: usize = 64;
 
-/// A refused request: `(code, message)` as the `dynamodb` import returns it.
-pub(crate) type Denied = (String, String);
+/// A refused request, as the `dynamodb` import returns it.
+pub(crate) type Denied = TableCallError;
 
 #[derive(Deserialize)]
 struct TableNames {
@@ -45,8 +47,8 @@ pub(crate) fn check(
         || operation.len() > OPERATION_NAME_BYTES_MAX
         || !operation.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err((
-            "UnknownOperationException".to_owned(),
+        return Err(TableCallError::new(
+            "UnknownOperationException",
             format!("not a DynamoDB operation: {operation:?}"),
         ));
     }
@@ -61,8 +63,8 @@ pub(crate) fn check(
         ));
     }
     if request_json.len() > DYNAMODB_REQUEST_BYTES_MAX {
-        return Err((
-            "ValidationException".to_owned(),
+        return Err(TableCallError::new(
+            "ValidationException",
             format!(
                 "request of {} bytes is over the limit of {DYNAMODB_REQUEST_BYTES_MAX} bytes",
                 request_json.len()
@@ -70,8 +72,8 @@ pub(crate) fn check(
         ));
     }
     let names: TableNames = serde_json::from_str(request_json).map_err(|e| {
-        (
-            "SerializationException".to_owned(),
+        TableCallError::new(
+            "SerializationException",
             format!("the request is not a JSON object of the expected shape: {e}"),
         )
     })?;
@@ -107,8 +109,8 @@ fn table_of(name: &str) -> &str {
 }
 
 fn denied(function: &str, operation: &str, resource: &str) -> Denied {
-    (
-        "AccessDeniedException".to_owned(),
+    TableCallError::new(
+        "AccessDeniedException",
         format!(
             "function {function} is not authorized to perform: dynamodb:{operation} on \
              resource: {resource} (grant tables in the function's deployment)"
@@ -125,7 +127,7 @@ mod tests {
     }
 
     fn code(op: &str, req: &str) -> Option<String> {
-        check("f", op, req, &granted()).err().map(|(code, _)| code)
+        check("f", op, req, &granted()).err().map(|e| e.code)
     }
 
     #[test]
@@ -193,8 +195,9 @@ mod tests {
 
     #[test]
     fn the_message_names_the_table() {
-        let (_, message) = check("fn1", "PutItem", r#"{"TableName":"secret"}"#, &granted())
-            .expect_err("must be denied");
+        let TableCallError { message, .. } =
+            check("fn1", "PutItem", r#"{"TableName":"secret"}"#, &granted())
+                .expect_err("must be denied");
         assert!(message.contains("fn1"), "{message}");
         assert!(message.contains("dynamodb:PutItem"), "{message}");
         assert!(message.contains("table/secret"), "{message}");

@@ -24,12 +24,12 @@ use wasmtime_wasi_http::{
 
 use eddy_engine::sync::lock;
 
-use super::TableApi;
 use super::bindings::eddy::function::{config, dynamodb, email, logging, search};
 use super::deployment::Deployment;
 use super::grant;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
 use super::services::{MailError, MailMessage, SearchError, Services};
+use super::{CallContext, TableApi, TableCall, TableCallError};
 
 /// Bytes a guest may have in flight per `write` on stdout/stderr (WASI's write permit).
 const OUTPUT_WRITE_PERMIT_BYTES_MAX: usize = 64 * 1024;
@@ -42,6 +42,8 @@ pub(crate) struct InvocationState {
     pub(crate) log: SharedInvocationLog,
     deployment: Arc<Deployment>,
     tables: Arc<dyn TableApi>,
+    /// Carried into every table call (see [`CallContext`]).
+    context: CallContext,
     services: Services,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
@@ -55,6 +57,7 @@ impl InvocationState {
     pub(crate) fn new(
         deployment: Arc<Deployment>,
         tables: Arc<dyn TableApi>,
+        context: CallContext,
         services: Services,
         invocation: u64,
         deadline: Instant,
@@ -89,6 +92,7 @@ impl InvocationState {
             },
             deployment,
             tables,
+            context,
             services,
             http: WasiHttpCtx::new(),
             search_touched: std::collections::BTreeSet::new(),
@@ -221,7 +225,7 @@ impl dynamodb::Host for InvocationState {
         operation: String,
         request_json: String,
     ) -> Result<String, dynamodb::ErrorRecord> {
-        let to_record = |(code, message): (String, String)| dynamodb::ErrorRecord { code, message };
+        let to_record = |TableCallError { code, message }| dynamodb::ErrorRecord { code, message };
         grant::check(
             &self.deployment.name,
             &operation,
@@ -230,7 +234,11 @@ impl dynamodb::Host for InvocationState {
         )
         .map_err(to_record)?;
         self.tables
-            .call(&operation, &request_json)
+            .call(TableCall {
+                operation: &operation,
+                request_json: &request_json,
+                context: self.context,
+            })
             .map_err(to_record)
     }
 }

@@ -107,12 +107,51 @@ impl Default for ExecutorConfig {
     }
 }
 
+/// What an invocation carries from its cause to every call the function makes, passed
+/// explicitly (never on the thread): today the trigger hop count, so that a function's
+/// own writes are marked one hop further than the records that invoked it and the
+/// recursive-loop guard can stop a function that keeps re-triggering itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// How many trigger invocations led to this one (0: a client, a schedule, a test).
+    pub origin_hops: u8,
+}
+
+/// One DynamoDB call of a function, after the table grant allowed it.
+#[derive(Debug, Clone, Copy)]
+pub struct TableCall<'a> {
+    /// The operation, e.g. `PutItem`.
+    pub operation: &'a str,
+    /// The DynamoDB JSON 1.0 request body.
+    pub request_json: &'a str,
+    /// Where the invocation making the call came from.
+    pub context: CallContext,
+}
+
+/// A DynamoDB call's failure as the function sees it: DynamoDB's error code (the
+/// `__type` without its prefix, e.g. `ConditionalCheckFailedException`) and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct TableCallError {
+    pub code: String,
+    pub message: String,
+}
+
+impl TableCallError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// The host's table engine, as the DynamoDB capability sees it: one DynamoDB operation
-/// in, its JSON response or its error `(code, message)` out. The executor calls it only
-/// for requests that name granted tables.
+/// in, its JSON response or its error out. The executor calls it only for requests that
+/// name granted tables.
 pub trait TableApi: Send + Sync {
-    /// Runs `operation` (e.g. `PutItem`) with a DynamoDB JSON 1.0 request body.
-    fn call(&self, operation: &str, request_json: &str) -> Result<String, (String, String)>;
+    /// Runs one call; its writes carry `call.context`'s hops.
+    fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError>;
 }
 
 /// The outcome of one invocation.
@@ -401,8 +440,20 @@ impl Executor {
         event_json: &str,
         tables: &Arc<dyn TableApi>,
     ) -> Invocation {
+        self.invoke_in(CallContext::default(), function, event_json, tables)
+    }
+
+    /// [`Executor::invoke`] for an invocation caused by `context` (a trigger's records):
+    /// the function's table calls carry it.
+    pub fn invoke_in(
+        &self,
+        context: CallContext,
+        function: &FunctionVersion,
+        event_json: &str,
+        tables: &Arc<dyn TableApi>,
+    ) -> Invocation {
         match self.admit(function) {
-            Ok(ticket) => ticket.run(function, event_json, tables),
+            Ok(ticket) => ticket.run_in(context, function, event_json, tables),
             Err(refused) => Invocation::not_started(refused, Duration::ZERO),
         }
     }
@@ -449,6 +500,7 @@ impl Executor {
     /// panic of host code during the invocation becomes its [`InvokeError::Host`].
     fn run_in_slot(
         &self,
+        context: CallContext,
         function: &FunctionVersion,
         event_json: &str,
         tables: &Arc<dyn TableApi>,
@@ -461,6 +513,7 @@ impl Executor {
         let state = InvocationState::new(
             deployment.clone(),
             tables.clone(),
+            context,
             self.inner.services.clone(),
             invocation,
             deadline,
@@ -612,7 +665,18 @@ impl Ticket {
     /// invocation whose deadline passes before it gets a slot ends as a
     /// [`InvokeError::Timeout`] without running ([`Invocation::started`] is `false`).
     pub fn run(
+        self,
+        function: &FunctionVersion,
+        event_json: &str,
+        tables: &Arc<dyn TableApi>,
+    ) -> Invocation {
+        self.run_in(CallContext::default(), function, event_json, tables)
+    }
+
+    /// [`Ticket::run`] for an invocation caused by `context`.
+    pub fn run_in(
         mut self,
+        context: CallContext,
         function: &FunctionVersion,
         event_json: &str,
         tables: &Arc<dyn TableApi>,
@@ -634,7 +698,7 @@ impl Ticket {
         }
         let (result, logs, duration) =
             self.executor
-                .run_in_slot(function, event_json, tables, self.deadline);
+                .run_in_slot(context, function, event_json, tables, self.deadline);
         Invocation {
             result,
             logs,

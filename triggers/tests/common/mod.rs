@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use eddy_triggers::TableApi;
+use eddy_triggers::{TableApi, TableCall, TableCallError};
 use serde_json::{Value, json};
 
 /// The directory of the built test guests: `$EDDY_TEST_GUESTS_DIR`, or the functions
@@ -88,9 +88,10 @@ impl RecordingTables {
 }
 
 impl TableApi for RecordingTables {
-    fn call(&self, operation: &str, request_json: &str) -> Result<String, (String, String)> {
-        let request: Value = serde_json::from_str(request_json)
-            .map_err(|e| ("SerializationException".to_owned(), e.to_string()))?;
+    fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError> {
+        let operation = call.operation;
+        let request: Value = serde_json::from_str(call.request_json)
+            .map_err(|e| TableCallError::new("SerializationException", e.to_string()))?;
         self.calls
             .lock()
             .unwrap()

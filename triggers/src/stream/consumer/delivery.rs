@@ -16,6 +16,7 @@ use super::super::MappingConfig;
 use super::super::render::{Rendered, RenderedBatch};
 use super::lane::{Consumer, Failed, Failure, Outcome, RECURSION_HOPS_MAX, backoff_ms};
 use super::window::{WINDOW_STATE_BYTES_MAX, WindowCtx, iso_us};
+use crate::executor::CallContext;
 
 impl Consumer {
     /// Delivers a batch until it is handled. `pos` moves to the first record not yet
@@ -233,12 +234,12 @@ impl Consumer {
             .max()
             .unwrap_or(0)
             .saturating_add(1);
-        let inv = eddy_engine::with_origin_hops(hops, || {
-            self.rt
-                .deps
-                .executor
-                .invoke(&function, &event, &self.rt.deps.tables)
-        });
+        let context = CallContext { origin_hops: hops };
+        let inv = self
+            .rt
+            .deps
+            .executor
+            .invoke_in(context, &function, &event, &self.rt.deps.tables);
         if inv.throttled() {
             let reason = inv.result.err().map_or_else(String::new, |e| e.to_string());
             return Err(Failure::Throttled(reason));
