@@ -17,6 +17,9 @@ pub enum ApiError {
     Serialization(String),
     /// `X-Amz-Target` names no operation Eddy knows.
     UnknownOperation,
+    /// A caller's grant refused the request (`code` is DynamoDB's, e.g.
+    /// `AccessDeniedException`): only a function's table calls are gated.
+    Refused { code: String, message: String },
 }
 
 impl From<Error> for ApiError {
@@ -63,6 +66,11 @@ impl ApiError {
                 bad,
                 "com.amazon.coral.service#UnknownOperationException".into(),
                 String::new(),
+            ),
+            ApiError::Refused { code, message } => (
+                bad,
+                format!("com.amazon.coral.service#{code}"),
+                message.clone(),
             ),
             ApiError::Engine(e) => match e {
                 Error::Validation(m) => (

@@ -19,6 +19,7 @@ use eddy_triggers::{
     Executor, ExecutorConfig, FunctionStore, Services, TableApi, TableCall, TableCallError,
 };
 
+use crate::error::ApiError;
 use crate::services::mail::Mailer;
 use crate::services::search::SearchIndexes;
 
@@ -149,9 +150,20 @@ impl TableApi for EngineTables {
         let operation = call.operation;
         let body = Bytes::copy_from_slice(call.request_json.as_bytes());
         let engine = self.engine.caused_by(call.context.origin_hops);
+        // The request is parsed once, by the operation; the grant sees the tables it
+        // names before anything runs.
+        let gate = |named: &[&str]| {
+            call.grant
+                .allow(operation, named)
+                .map_err(|TableCallError { code, message }| ApiError::Refused { code, message })
+        };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.handle
-                .block_on(crate::dynamodb::dispatch(&engine, operation, &body))
+            self.handle.block_on(crate::dynamodb::dispatch_gated(
+                &engine,
+                operation,
+                &body,
+                Some(&gate),
+            ))
         }));
         let result = match result {
             Ok(result) => result,

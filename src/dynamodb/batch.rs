@@ -9,7 +9,7 @@ use eddy_engine::{BatchGetTable, BatchWriteRequest, Engine, Error};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
-use super::request::{expr_attrs, json_bytes, required, write};
+use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
 use crate::error::ApiError;
 use crate::wire::WireItems;
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -18,6 +18,15 @@ use crate::wire::input::{WireItem, WireValue, into_item};
 #[serde(rename_all = "PascalCase")]
 pub(super) struct BatchGetRequest {
     request_items: Option<HashMap<String, KeysAndAttributes>>,
+}
+
+impl NamesTables for BatchGetRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.request_items
+            .iter()
+            .flat_map(|items| items.keys().map(String::as_str))
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,6 +84,15 @@ pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<
 #[serde(rename_all = "PascalCase")]
 pub(super) struct BatchWriteRequestBody {
     request_items: Option<HashMap<String, Vec<WriteRequest>>>,
+}
+
+impl NamesTables for BatchWriteRequestBody {
+    fn tables(&self) -> Vec<&str> {
+        self.request_items
+            .iter()
+            .flat_map(|items| items.keys().map(String::as_str))
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use eddy_engine::{DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateIte
 use serde::Deserialize;
 
 use super::request::{
-    expr_attrs, required, return_old_on_failure, return_values, write, write_output,
+    NamesTables, expr_attrs, required, return_old_on_failure, return_values, write, write_output,
 };
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireExpected};
@@ -28,6 +28,12 @@ pub(super) struct PutItemRequest {
     expression_attribute_values: Option<HashMap<String, WireValue>>,
     expected: Option<HashMap<String, WireExpected>>,
     conditional_operator: Option<String>,
+}
+
+impl NamesTables for PutItemRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 /// The legacy `Expected` / `ConditionalOperator` of a write.
@@ -74,6 +80,12 @@ pub(super) struct KeyedRequest {
     expected: Option<HashMap<String, WireExpected>>,
     conditional_operator: Option<String>,
     attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
+}
+
+impl NamesTables for KeyedRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {

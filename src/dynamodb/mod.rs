@@ -24,7 +24,7 @@ use serde_json::json;
 use self::batch::{batch_get_item, batch_write_item};
 use self::items::{delete_item, get_item, put_item, update_item};
 use self::query::{query, scan};
-use self::request::{blocking, json_bytes, parse};
+use self::request::{Gate, blocking, json_bytes, parse_gated};
 use self::tables::{
     create_table, delete_table, describe_table, list_tables, list_tags, tag_resource,
     untag_resource, update_table,
@@ -35,52 +35,67 @@ use crate::error::ApiError;
 
 /// Runs one DynamoDB operation on a request body and returns the response body.
 pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
+    dispatch_gated(engine, op, body, None).await
+}
+
+/// [`dispatch`] with a gate that sees the tables each request names, once it is parsed
+/// and before anything runs (a function's table grant; see `Gate`).
+pub(crate) async fn dispatch_gated(
+    engine: &Engine,
+    op: &str,
+    body: &Bytes,
+    gate: Gate<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    // The operations that read no request still pass the gate, naming no table.
+    if let (Some(gate), "DescribeLimits" | "DescribeEndpoints") = (gate, op) {
+        gate(&[])?;
+    }
     match op {
-        "PutItem" => put_item(engine, parse(body)?).await,
-        "GetItem" => get_item(engine, parse(body)?),
-        "DeleteItem" => delete_item(engine, parse(body)?).await,
-        "UpdateItem" => update_item(engine, parse(body)?).await,
-        "Query" => query(engine, parse(body)?),
+        "PutItem" => put_item(engine, parse_gated(body, gate)?).await,
+        "GetItem" => get_item(engine, parse_gated(body, gate)?),
+        "DeleteItem" => delete_item(engine, parse_gated(body, gate)?).await,
+        "UpdateItem" => update_item(engine, parse_gated(body, gate)?).await,
+        "Query" => query(engine, parse_gated(body, gate)?),
         "Scan" => {
             let engine = engine.clone();
-            let req = parse(body)?;
+            let req = parse_gated(body, gate)?;
             blocking(move || scan(&engine, req)).await
         }
         "BatchGetItem" => {
             let engine = engine.clone();
-            let req = parse(body)?;
+            let req = parse_gated(body, gate)?;
             blocking(move || batch_get_item(&engine, req)).await
         }
-        "BatchWriteItem" => batch_write_item(engine, parse(body)?).await,
-        "TransactWriteItems" => transact_write_items(engine, parse(body)?).await,
+        "BatchWriteItem" => batch_write_item(engine, parse_gated(body, gate)?).await,
+        "TransactWriteItems" => transact_write_items(engine, parse_gated(body, gate)?).await,
         "TransactGetItems" => {
             let engine = engine.clone();
-            let req = parse(body)?;
+            let req = parse_gated(body, gate)?;
             blocking(move || transact_get_items(&engine, req)).await
         }
         // Catalog changes may wait for the writer (stream enable/disable).
         "CreateTable" => {
-            let (engine, req) = (engine.clone(), parse(body)?);
+            let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || create_table(&engine, req)).await
         }
-        "DescribeTable" => describe_table(engine, parse(body)?),
+        "DescribeTable" => describe_table(engine, parse_gated(body, gate)?),
         "DeleteTable" => {
-            let (engine, req) = (engine.clone(), parse(body)?);
+            let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || delete_table(&engine, req)).await
         }
-        "ListTables" => list_tables(engine, parse(body)?),
+        "ListTables" => list_tables(engine, parse_gated(body, gate)?),
         "UpdateTable" => {
-            let (engine, req) = (engine.clone(), parse(body)?);
+            let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || update_table(&engine, req)).await
         }
         "UpdateTimeToLive" => {
-            let (engine, req) = (engine.clone(), parse(body)?);
+            let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || update_time_to_live(&engine, req)).await
         }
-        "DescribeTimeToLive" => describe_time_to_live(engine, parse(body)?),
-        "TagResource" => tag_resource(engine, parse(body)?),
-        "UntagResource" => untag_resource(engine, parse(body)?),
-        "ListTagsOfResource" => list_tags(engine, parse(body)?),
+        "DescribeTimeToLive" => describe_time_to_live(engine, parse_gated(body, gate)?),
+        "TagResource" => tag_resource(engine, parse_gated(body, gate)?),
+        "UntagResource" => untag_resource(engine, parse_gated(body, gate)?),
+        "ListTagsOfResource" => list_tags(engine, parse_gated(body, gate)?),
         "DescribeLimits" => Ok(json_bytes(&json!({
             "AccountMaxReadCapacityUnits": 80000,
             "AccountMaxWriteCapacityUnits": 80000,

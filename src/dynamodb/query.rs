@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
-use super::request::{expr_attrs, required};
+use super::request::{NamesTables, expr_attrs, required};
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -86,6 +86,12 @@ pub(super) struct QueryRequest {
     conditional_operator: Option<String>,
     index_name: Option<String>,
     consistent_read: Option<bool>,
+}
+
+impl NamesTables for QueryRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {

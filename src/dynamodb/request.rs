@@ -20,6 +20,29 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiErr
     Ok(serde_json::from_slice(body)?)
 }
 
+/// Who may run a parsed request: given the tables it names (perhaps none), allows it or
+/// says why not. Requests from the HTTP edge have none; a function's table calls check
+/// their grant here, on the request as parsed for the operation, so it is parsed once.
+pub(crate) type Gate<'g> = Option<&'g (dyn Fn(&[&str]) -> Result<(), ApiError> + Sync)>;
+
+/// The tables a request names, as a grant sees them: `TableName`, the keys of
+/// `RequestItems`, each transaction action's `TableName` (an ARN is left as it is).
+pub(crate) trait NamesTables {
+    fn tables(&self) -> Vec<&str>;
+}
+
+/// [`parse`], then the gate (if any) on the tables the request names.
+pub(crate) fn parse_gated<'a, T: Deserialize<'a> + NamesTables>(
+    body: &'a Bytes,
+    gate: Gate<'_>,
+) -> Result<T, ApiError> {
+    let request: T = parse(body)?;
+    if let Some(gate) = gate {
+        gate(&request.tables())?;
+    }
+    Ok(request)
+}
+
 pub(crate) fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
     // Serializing our own response values cannot fail.
     serde_json::to_vec(v).unwrap_or_default()
@@ -144,4 +167,10 @@ pub(super) fn check_return_metrics(
 #[serde(rename_all = "PascalCase")]
 pub(super) struct TableNameRequest {
     pub(super) table_name: Option<String>,
+}
+
+impl NamesTables for TableNameRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }

@@ -13,7 +13,7 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::request::{TableNameRequest, json_bytes, required};
+use super::request::{NamesTables, TableNameRequest, json_bytes, required};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -56,6 +56,12 @@ pub(super) struct CreateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     global_secondary_indexes: Option<Vec<WireIndex>>,
     local_secondary_indexes: Option<Vec<WireIndex>>,
+}
+
+impl NamesTables for CreateTableRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 /// A `GlobalSecondaryIndex` or `LocalSecondaryIndex` of CreateTable.
@@ -375,6 +381,13 @@ pub(super) struct ListTablesRequest {
     limit: Option<i64>,
 }
 
+/// Lists every table: it names none.
+impl NamesTables for ListTablesRequest {
+    fn tables(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
 pub(super) fn list_tables(engine: &Engine, r: ListTablesRequest) -> Result<Vec<u8>, ApiError> {
     let limit = match r.limit {
         Some(l) if l < 1 => {
@@ -403,6 +416,12 @@ pub(super) struct UpdateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     attribute_definitions: Option<Vec<AttributeDefinition>>,
     global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
+}
+
+impl NamesTables for UpdateTableRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 /// One entry of `GlobalSecondaryIndexUpdates`: exactly one of its members is set.
@@ -493,6 +512,13 @@ pub(super) struct TagRequest {
     resource_arn: Option<String>,
     tags: Option<Vec<Tag>>,
     tag_keys: Option<Vec<String>>,
+}
+
+/// Names a resource by ARN, not a table by name.
+impl NamesTables for TagRequest {
+    fn tables(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 pub(super) fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {

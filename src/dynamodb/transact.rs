@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{
-    check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure, write,
+    NamesTables, check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure,
+    write,
 };
 use crate::error::ApiError;
 use crate::wire::WireOut;
@@ -27,6 +28,17 @@ pub(super) struct TransactWriteRequest {
     client_request_token: Option<String>,
     return_consumed_capacity: Option<String>,
     return_item_collection_metrics: Option<String>,
+}
+
+impl NamesTables for TransactWriteRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.transact_items
+            .iter()
+            .flatten()
+            .flat_map(|w| [&w.condition_check, &w.put, &w.update, &w.delete])
+            .filter_map(|a| a.as_ref()?.table_name.as_deref())
+            .collect()
+    }
 }
 
 /// One `TransactWriteItem`: exactly one of its four actions is set.
@@ -135,6 +147,16 @@ pub(super) async fn transact_write_items(
 pub(super) struct TransactGetRequest {
     transact_items: Option<Vec<TransactGetItem>>,
     return_consumed_capacity: Option<String>,
+}
+
+impl NamesTables for TransactGetRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.transact_items
+            .iter()
+            .flatten()
+            .filter_map(|g| g.get.as_ref()?.table_name.as_deref())
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use eddy_engine::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::request::{TableNameRequest, json_bytes, required};
+use super::request::{NamesTables, TableNameRequest, json_bytes, required};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -14,6 +14,12 @@ use crate::error::ApiError;
 pub(super) struct UpdateTimeToLiveRequest {
     table_name: Option<String>,
     time_to_live_specification: Option<TimeToLiveSpecification>,
+}
+
+impl NamesTables for UpdateTimeToLiveRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
 }
 
 #[derive(Deserialize)]

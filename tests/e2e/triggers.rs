@@ -166,6 +166,49 @@ fn deploy_rejects_what_is_not_a_function_and_says_why() {
     get(e, "/v1/functions/garbage/logs").expect_error(404, None, "garbage");
 }
 
+/// A function's DynamoDB call to a table it was not granted is refused with
+/// `AccessDeniedException` naming the table, and nothing reaches the table: the server
+/// parses the request once and checks the grant on the tables it names before it runs.
+#[test]
+fn a_function_call_to_a_table_not_granted_is_denied_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir.path(), &[]);
+    let e = server.endpoint.clone();
+    let granted = table_name("granted");
+    let secret = table_name("secret");
+    create_table(&e, &granted, false);
+    create_table(&e, &secret, false);
+    deploy(
+        &e,
+        "snoop",
+        &format!("?table={granted}&env=table={secret}"),
+        &guest("recorder"),
+    )
+    .expect(201);
+    let event = json!({"Records": [{
+        "eventID": "snoop-1",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/x/stream/2024-01-01T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_700_000_000.0,
+            "Keys": {"id": {"S": "k1"}},
+            "NewImage": {"id": {"S": "k1"}},
+            "SequenceNumber": "000000000000000000042",
+            "SizeBytes": 10,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }]});
+    let out = send_json(&e, "POST", "/v1/functions/snoop/invoke", &event).expect(200);
+    let error = out["error"].to_string();
+    assert!(error.contains("AccessDeniedException"), "{out}");
+    assert!(error.contains(&format!("table/{secret}")), "{out}");
+    let count = ddb(&e, "Scan", json!({"TableName": secret, "Select": "COUNT"}));
+    assert_eq!(count["Count"], 0, "{count}");
+}
+
 #[test]
 fn deploy_invoke_logs_redeploy_delete_and_restart() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -55,5 +55,5 @@ pub use executor::{
     FUNCTIONS_MAX, FunctionConfig, FunctionStore, FunctionVersion, INDEX_NAME_CHARS_MAX,
     INSTANCES_MAX, INVOCATION_THREAD_NICE, INVOKE_QUEUE_DEPTH_MAX, Invocation, InvokeError,
     LogLevel, LogLine, MailApi, MailError, MailMessage, Origin, SearchApi, SearchError, SearchHit,
-    Services, StoreError, TableApi, TableCall, TableCallError, Ticket, is_index_name,
+    Services, StoreError, TableApi, TableCall, TableCallError, TableGrant, Ticket, is_index_name,
 };

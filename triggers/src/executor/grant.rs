@@ -1,14 +1,12 @@
 //! The table grant: which DynamoDB requests a function may make.
 //!
-//! Owns the allow-list check that runs before a request reaches the host's
-//! [`TableApi`](super::TableApi). It reads only the keys of a request that name tables
-//! (`TableName`, `RequestItems`, `TransactItems[].<Op>.TableName`) and denies what it
-//! cannot check (no table named, PartiQL). Must not know how requests are executed.
+//! Owns the allow-list: the checks that need no parsing run before a request reaches
+//! the host's [`TableApi`](super::TableApi); the host parses the request once and asks
+//! the [`TableGrant`] about the tables it names before anything runs. It denies what it
+//! cannot check (no table named, PartiQL). Must not know how requests are parsed or
+//! executed.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use std::collections::BTreeSet;
 
 use super::TableCallError;
 
@@ -20,28 +18,14 @@ pub const OPERATION_NAME_BYTES_MAX: usize = 64;
 /// A refused request, as the `dynamodb` import returns it.
 pub(crate) type Denied = TableCallError;
 
-#[derive(Deserialize)]
-struct TableNames {
-    #[serde(rename = "TableName")]
-    table_name: Option<String>,
-    #[serde(rename = "RequestItems")]
-    request_items: Option<BTreeMap<String, IgnoredAny>>,
-    #[serde(rename = "TransactItems")]
-    transact_items: Option<Vec<BTreeMap<String, TransactTarget>>>,
-}
-
-#[derive(Deserialize)]
-struct TransactTarget {
-    #[serde(rename = "TableName")]
-    table_name: Option<String>,
-}
-
-/// Checks that `request_json` for `operation` names only tables in `granted`.
-pub(crate) fn check(
+/// Checks what can be checked before the request is parsed: that `operation` is a
+/// DynamoDB operation name, not PartiQL (whose statements name tables in text), and
+/// that the request is within DynamoDB's size limit. The tables it names are checked
+/// by [`TableGrant::allow`] once the host has parsed it.
+pub(crate) fn check_request(
     function: &str,
     operation: &str,
     request_json: &str,
-    granted: &BTreeSet<String>,
 ) -> Result<(), Denied> {
     if operation.is_empty()
         || operation.len() > OPERATION_NAME_BYTES_MAX
@@ -71,29 +55,35 @@ pub(crate) fn check(
             ),
         ));
     }
-    let names: TableNames = serde_json::from_str(request_json).map_err(|e| {
-        TableCallError::new(
-            "SerializationException",
-            format!("the request is not a JSON object of the expected shape: {e}"),
-        )
-    })?;
-    let mut named = Vec::new();
-    named.extend(names.table_name);
-    named.extend(
-        names
-            .request_items
-            .into_iter()
-            .flat_map(BTreeMap::into_keys),
-    );
-    for item in names.transact_items.into_iter().flatten() {
-        named.extend(item.into_values().filter_map(|t| t.table_name));
-    }
-    if named.is_empty() {
-        return Err(denied(function, operation, "a request that names no table"));
-    }
-    match named.iter().find(|t| !granted.contains(table_of(t))) {
-        Some(table) => Err(denied(function, operation, &format!("table/{table}"))),
-        None => Ok(()),
+    Ok(())
+}
+
+/// A function's table grant, as the host sees it in a [`TableCall`](super::TableCall):
+/// the host parses the request once, lists the tables it names (`TableName`, the keys
+/// of `RequestItems`, every `TransactItems[].<Action>.TableName`; a table ARN counts as
+/// its table) and asks [`TableGrant::allow`] before anything runs.
+#[derive(Debug, Clone, Copy)]
+pub struct TableGrant<'a> {
+    pub(crate) function: &'a str,
+    pub(crate) granted: &'a BTreeSet<String>,
+}
+
+impl TableGrant<'_> {
+    /// Allows `operation` on the tables `named`, or says which one is not granted. A
+    /// request that names no table (ListTables, tagging by ARN) is denied: the grant
+    /// cannot tell what it reaches.
+    pub fn allow(&self, operation: &str, named: &[&str]) -> Result<(), TableCallError> {
+        if named.is_empty() {
+            return Err(denied(
+                self.function,
+                operation,
+                "a request that names no table",
+            ));
+        }
+        match named.iter().find(|t| !self.granted.contains(table_of(t))) {
+            Some(table) => Err(denied(self.function, operation, &format!("table/{table}"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -126,78 +116,65 @@ mod tests {
         ["users".to_owned(), "audit".to_owned()].into()
     }
 
-    fn code(op: &str, req: &str) -> Option<String> {
-        check("f", op, req, &granted()).err().map(|e| e.code)
+    fn code(op: &str, named: &[&str]) -> Option<String> {
+        let granted = granted();
+        let grant = TableGrant {
+            function: "f",
+            granted: &granted,
+        };
+        check_request("f", op, "{}")
+            .and_then(|()| grant.allow(op, named))
+            .err()
+            .map(|e| e.code)
     }
 
     #[test]
     fn table_grant_cases() {
         let ok = None;
         let denied = Some("AccessDeniedException".to_owned());
-        let cases: &[(&str, &str, Option<String>)] = &[
-            ("PutItem", r#"{"TableName":"users","Item":{}}"#, ok.clone()),
-            (
-                "PutItem",
-                r#"{"TableName":"other","Item":{}}"#,
-                denied.clone(),
-            ),
+        let cases: &[(&str, &[&str], Option<String>)] = &[
+            ("PutItem", &["users"], ok.clone()),
+            ("PutItem", &["other"], denied.clone()),
             (
                 "GetItem",
-                r#"{"TableName":"arn:aws:dynamodb:us-east-1:0:table/users"}"#,
+                &["arn:aws:dynamodb:us-east-1:0:table/users"],
                 ok.clone(),
             ),
             (
                 "Query",
-                r#"{"TableName":"arn:aws:dynamodb:us-east-1:0:table/other/index/i"}"#,
+                &["arn:aws:dynamodb:us-east-1:0:table/other/index/i"],
                 denied.clone(),
             ),
-            (
-                "BatchWriteItem",
-                r#"{"RequestItems":{"users":[],"audit":[]}}"#,
-                ok.clone(),
-            ),
-            (
-                "BatchGetItem",
-                r#"{"RequestItems":{"users":{},"other":{}}}"#,
-                denied.clone(),
-            ),
-            (
-                "TransactWriteItems",
-                r#"{"TransactItems":[{"Put":{"TableName":"users"}},{"Delete":{"TableName":"audit"}}]}"#,
-                ok.clone(),
-            ),
-            (
-                "TransactWriteItems",
-                r#"{"TransactItems":[{"Put":{"TableName":"users"}},{"Update":{"TableName":"x"}}]}"#,
-                denied.clone(),
-            ),
-            ("ListTables", "{}", denied.clone()),
-            (
-                "ExecuteStatement",
-                r#"{"Statement":"SELECT * FROM users"}"#,
-                denied.clone(),
-            ),
-            (
-                "PutItem",
-                "not json",
-                Some("SerializationException".to_owned()),
-            ),
+            ("BatchWriteItem", &["users", "audit"], ok.clone()),
+            ("BatchGetItem", &["users", "other"], denied.clone()),
+            ("ListTables", &[], denied.clone()),
+            ("ExecuteStatement", &["users"], denied.clone()),
             (
                 "Put Item",
-                "{}",
+                &["users"],
                 Some("UnknownOperationException".to_owned()),
             ),
         ];
-        for (op, req, want) in cases {
-            assert_eq!(&code(op, req), want, "{op} {req}");
+        for (op, named, want) in cases {
+            assert_eq!(&code(op, named), want, "{op} {named:?}");
         }
+        let oversized = "x".repeat(DYNAMODB_REQUEST_BYTES_MAX + 1);
+        assert_eq!(
+            check_request("f", "PutItem", &oversized).map_err(|e| e.code),
+            Err("ValidationException".to_owned())
+        );
     }
 
     #[test]
     fn the_message_names_the_table() {
-        let TableCallError { message, .. } =
-            check("fn1", "PutItem", r#"{"TableName":"secret"}"#, &granted())
-                .expect_err("must be denied");
+        let granted = granted();
+        let grant = TableGrant {
+            function: "fn1",
+            granted: &granted,
+        };
+        let TableCallError { message, .. } = grant
+            .allow("PutItem", &["secret"])
+            .expect_err("must be denied");
         assert!(message.contains("fn1"), "{message}");
         assert!(message.contains("dynamodb:PutItem"), "{message}");
         assert!(message.contains("table/secret"), "{message}");

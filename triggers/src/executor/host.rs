@@ -226,18 +226,17 @@ impl dynamodb::Host for InvocationState {
         request_json: String,
     ) -> Result<String, dynamodb::ErrorRecord> {
         let to_record = |TableCallError { code, message }| dynamodb::ErrorRecord { code, message };
-        grant::check(
-            &self.deployment.name,
-            &operation,
-            &request_json,
-            &self.deployment.config.tables,
-        )
-        .map_err(to_record)?;
+        grant::check_request(&self.deployment.name, &operation, &request_json)
+            .map_err(to_record)?;
         self.tables
             .call(TableCall {
                 operation: &operation,
                 request_json: &request_json,
                 context: self.context,
+                grant: grant::TableGrant {
+                    function: &self.deployment.name,
+                    granted: &self.deployment.config.tables,
+                },
             })
             .map_err(to_record)
     }

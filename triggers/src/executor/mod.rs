@@ -34,6 +34,7 @@ use wasmtime::{
 };
 
 pub use deployment::{FunctionConfig, INDEX_NAME_CHARS_MAX, is_index_name};
+pub use grant::TableGrant;
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
 pub use store::{FUNCTIONS_MAX, FunctionStore, FunctionVersion, Origin, StoreError};
@@ -117,7 +118,9 @@ pub struct CallContext {
     pub origin_hops: u8,
 }
 
-/// One DynamoDB call of a function, after the table grant allowed it.
+/// One DynamoDB call of a function. The operation name and size are checked; the host
+/// parses the request once and must ask `grant` about the tables it names before it
+/// runs anything.
 #[derive(Debug, Clone, Copy)]
 pub struct TableCall<'a> {
     /// The operation, e.g. `PutItem`.
@@ -126,6 +129,8 @@ pub struct TableCall<'a> {
     pub request_json: &'a str,
     /// Where the invocation making the call came from.
     pub context: CallContext,
+    /// The calling function's table grant.
+    pub grant: TableGrant<'a>,
 }
 
 /// A DynamoDB call's failure as the function sees it: DynamoDB's error code (the
@@ -147,8 +152,8 @@ impl TableCallError {
 }
 
 /// The host's table engine, as the DynamoDB capability sees it: one DynamoDB operation
-/// in, its JSON response or its error out. The executor calls it only for requests that
-/// name granted tables.
+/// in, its JSON response or its error out. The implementation parses the request once
+/// and checks [`TableCall::grant`] before it runs anything.
 pub trait TableApi: Send + Sync {
     /// Runs one call; its writes carry `call.context`'s hops.
     fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError>;

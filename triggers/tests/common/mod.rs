@@ -92,6 +92,13 @@ impl TableApi for RecordingTables {
         let operation = call.operation;
         let request: Value = serde_json::from_str(call.request_json)
             .map_err(|e| TableCallError::new("SerializationException", e.to_string()))?;
+        // Like the server's table capability, the grant is checked on the parsed
+        // request before anything is recorded.
+        let mut named: Vec<&str> = request["TableName"].as_str().into_iter().collect();
+        if let Some(items) = request["RequestItems"].as_object() {
+            named.extend(items.keys().map(String::as_str));
+        }
+        call.grant.allow(operation, &named)?;
         self.calls
             .lock()
             .unwrap()
