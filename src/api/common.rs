@@ -62,6 +62,27 @@ pub(super) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
 
 /// Deserializes a JSON object field by field first, so that an unknown field or a
 /// value of the wrong type is reported with the field's name.
+/// Reads a definition body (a trigger's or a schedule's, at most `limit_bytes`): an
+/// empty body is the default request, and an unknown field or a value of the wrong type
+/// is a 400 naming the field.
+pub(super) async fn definition_request<T: Default + serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit_bytes: usize,
+) -> Result<T, Problem> {
+    definition_from_bytes(&read_body(headers, body, limit_bytes).await?.bytes)
+}
+
+/// [`definition_request`] on a body already read.
+pub(super) fn definition_from_bytes<T: Default + serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_fields(parse_json(bytes)?, "")
+}
+
 pub(super) fn parse_fields<T: serde::de::DeserializeOwned>(
     value: Value,
     prefix: &str,

@@ -11,8 +11,7 @@ use axum::routing::get;
 use eddy_triggers::schedule::ScheduleRequest;
 use serde_json::json;
 
-use super::common::{ApiResult, blocking, created, ok, parse_fields, parse_json, read_body};
-use super::problem::Problem;
+use super::common::{ApiResult, blocking, created, definition_request, ok};
 use super::triggers::TRIGGER_BODY_BYTES_MAX;
 use crate::state::AppState;
 
@@ -27,13 +26,6 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn schedule_request(bytes: &[u8]) -> Result<ScheduleRequest, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ScheduleRequest::default());
-    }
-    parse_fields(parse_json(bytes)?, "")
-}
-
 async fn list_schedules(State(state): State<AppState>) -> ApiResult {
     ok(&json!({ "Schedules": state.platform.schedules.list() }))
 }
@@ -43,11 +35,8 @@ async fn create_schedule(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = schedule_request(
-        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
-            .await?
-            .bytes,
-    )?;
+    let request: ScheduleRequest =
+        definition_request(&headers, body, TRIGGER_BODY_BYTES_MAX).await?;
     let platform = state.platform.clone();
     created(&json!(
         blocking(move || platform.schedules.create(&request)).await??
@@ -64,11 +53,8 @@ async fn update_schedule(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = schedule_request(
-        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
-            .await?
-            .bytes,
-    )?;
+    let request: ScheduleRequest =
+        definition_request(&headers, body, TRIGGER_BODY_BYTES_MAX).await?;
     let platform = state.platform.clone();
     ok(&json!(
         blocking(move || platform.schedules.update(&name, &request)).await??

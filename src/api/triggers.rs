@@ -13,9 +13,7 @@ use axum::routing::get;
 use eddy_triggers::stream::MappingRequest;
 use serde_json::json;
 
-use super::common::{
-    ApiResult, blocking, created, ok, parse_fields, parse_json, parse_query, read_body,
-};
+use super::common::{ApiResult, blocking, created, definition_request, ok, parse_query};
 use super::problem::Problem;
 use crate::state::AppState;
 
@@ -33,25 +31,14 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Reads a `CreateEventSourceMapping`-shaped body; an unknown field or a value of the
-/// wrong type is a 400 naming the field.
-fn mapping_request(bytes: &[u8]) -> Result<MappingRequest, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(MappingRequest::default());
-    }
-    parse_fields(parse_json(bytes)?, "")
-}
-
 async fn create_trigger(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = mapping_request(
-        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
-            .await?
-            .bytes,
-    )?;
+    // A `CreateEventSourceMapping`-shaped body.
+    let request: MappingRequest =
+        definition_request(&headers, body, TRIGGER_BODY_BYTES_MAX).await?;
     let platform = state.platform.clone();
     created(&json!(
         blocking(move || platform.change_triggers(|t| t.create(&request))).await??
@@ -105,11 +92,8 @@ async fn update_trigger(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let request = mapping_request(
-        &read_body(&headers, body, TRIGGER_BODY_BYTES_MAX)
-            .await?
-            .bytes,
-    )?;
+    let request: MappingRequest =
+        definition_request(&headers, body, TRIGGER_BODY_BYTES_MAX).await?;
     let platform = state.platform.clone();
     ok(&json!(
         blocking(move || platform.change_triggers(|t| t.update(&id, &request))).await??
@@ -125,7 +109,12 @@ async fn delete_trigger(State(state): State<AppState>, Path(id): Path<String>) -
 
 #[cfg(test)]
 mod tests {
+    use super::super::common::definition_from_bytes;
     use super::*;
+
+    fn mapping_request(bytes: &[u8]) -> Result<MappingRequest, Problem> {
+        definition_from_bytes(bytes)
+    }
 
     #[test]
     fn mapping_request_names_unknown_and_mistyped_fields() {

@@ -9,7 +9,8 @@ use eddy_engine::{DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateIte
 use serde::Deserialize;
 
 use super::request::{
-    NamesTables, expr_attrs, required, return_old_on_failure, return_values, write, write_output,
+    expr_attrs, names_its_table, required, return_old_on_failure, return_values, write,
+    write_output,
 };
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireExpected};
@@ -30,11 +31,7 @@ pub(super) struct PutItemRequest {
     conditional_operator: Option<String>,
 }
 
-impl NamesTables for PutItemRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(PutItemRequest);
 
 /// The legacy `Expected` / `ConditionalOperator` of a write.
 fn legacy_write(
@@ -82,11 +79,7 @@ pub(super) struct KeyedRequest {
     attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
 }
 
-impl NamesTables for KeyedRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(KeyedRequest);
 
 pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
     let input = DeleteItemInput {

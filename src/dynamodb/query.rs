@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
-use super::request::{NamesTables, expr_attrs, required};
+use super::request::{expr_attrs, names_its_table, required};
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -88,11 +88,7 @@ pub(super) struct QueryRequest {
     consistent_read: Option<bool>,
 }
 
-impl NamesTables for QueryRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(QueryRequest);
 
 pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
     let select_ = select(r.select)?;

@@ -31,6 +31,19 @@ pub(crate) trait NamesTables {
     fn tables(&self) -> Vec<&str>;
 }
 
+/// Implements [`NamesTables`] for request shapes whose one table is their
+/// `table_name` field (most operations).
+macro_rules! names_its_table {
+    ($($shape:ty),+ $(,)?) => {
+        $(impl $crate::dynamodb::request::NamesTables for $shape {
+            fn tables(&self) -> Vec<&str> {
+                self.table_name.as_deref().into_iter().collect()
+            }
+        })+
+    };
+}
+pub(crate) use names_its_table;
+
 /// [`parse`], then the gate (if any) on the tables the request names.
 pub(crate) fn parse_gated<'a, T: Deserialize<'a> + NamesTables>(
     body: &'a Bytes,
@@ -169,8 +182,4 @@ pub(super) struct TableNameRequest {
     pub(super) table_name: Option<String>,
 }
 
-impl NamesTables for TableNameRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(TableNameRequest);

@@ -13,7 +13,7 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::request::{NamesTables, TableNameRequest, json_bytes, required};
+use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -58,11 +58,7 @@ pub(super) struct CreateTableRequest {
     local_secondary_indexes: Option<Vec<WireIndex>>,
 }
 
-impl NamesTables for CreateTableRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(CreateTableRequest);
 
 /// A `GlobalSecondaryIndex` or `LocalSecondaryIndex` of CreateTable.
 #[derive(Deserialize)]
@@ -418,11 +414,7 @@ pub(super) struct UpdateTableRequest {
     global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
 }
 
-impl NamesTables for UpdateTableRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(UpdateTableRequest);
 
 /// One entry of `GlobalSecondaryIndexUpdates`: exactly one of its members is set.
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use eddy_engine::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::request::{NamesTables, TableNameRequest, json_bytes, required};
+use super::request::{TableNameRequest, json_bytes, names_its_table, required};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -16,11 +16,7 @@ pub(super) struct UpdateTimeToLiveRequest {
     time_to_live_specification: Option<TimeToLiveSpecification>,
 }
 
-impl NamesTables for UpdateTimeToLiveRequest {
-    fn tables(&self) -> Vec<&str> {
-        self.table_name.as_deref().into_iter().collect()
-    }
-}
+names_its_table!(UpdateTimeToLiveRequest);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -6,9 +6,7 @@
 //! cannot check (no table named, PartiQL). Must not know how requests are parsed or
 //! executed.
 
-use std::collections::BTreeSet;
-
-use super::TableCallError;
+use super::tables::{TableCallError, TableGrant};
 
 /// A larger request is refused before parsing (DynamoDB's own request limit).
 pub const DYNAMODB_REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -58,16 +56,6 @@ pub(crate) fn check_request(
     Ok(())
 }
 
-/// A function's table grant, as the host sees it in a [`TableCall`](super::TableCall):
-/// the host parses the request once, lists the tables it names (`TableName`, the keys
-/// of `RequestItems`, every `TransactItems[].<Action>.TableName`; a table ARN counts as
-/// its table) and asks [`TableGrant::allow`] before anything runs.
-#[derive(Debug, Clone, Copy)]
-pub struct TableGrant<'a> {
-    pub(crate) function: &'a str,
-    pub(crate) granted: &'a BTreeSet<String>,
-}
-
 impl TableGrant<'_> {
     /// Allows `operation` on the tables `named`, or says which one is not granted. A
     /// request that names no table (ListTables, tagging by ARN) is denied: the grant
@@ -110,6 +98,8 @@ fn denied(function: &str, operation: &str, resource: &str) -> Denied {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn granted() -> BTreeSet<String> {

@@ -29,7 +29,7 @@ use super::deployment::Deployment;
 use super::grant;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
 use super::services::{MailError, MailMessage, SearchError, Services};
-use super::{CallContext, TableApi, TableCall, TableCallError};
+use super::tables::{CallContext, TableApi, TableCall, TableCallError, TableGrant};
 
 /// Bytes a guest may have in flight per `write` on stdout/stderr (WASI's write permit).
 const OUTPUT_WRITE_PERMIT_BYTES_MAX: usize = 64 * 1024;
@@ -233,7 +233,7 @@ impl dynamodb::Host for InvocationState {
                 operation: &operation,
                 request_json: &request_json,
                 context: self.context,
-                grant: grant::TableGrant {
+                grant: TableGrant {
                     function: &self.deployment.name,
                     granted: &self.deployment.config.tables,
                 },

@@ -17,6 +17,7 @@ mod host;
 mod logs;
 mod services;
 mod store;
+mod tables;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -34,10 +35,10 @@ use wasmtime::{
 };
 
 pub use deployment::{FunctionConfig, INDEX_NAME_CHARS_MAX, is_index_name};
-pub use grant::TableGrant;
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
 pub use store::{FUNCTIONS_MAX, FunctionStore, FunctionVersion, Origin, StoreError};
+pub use tables::{CallContext, TableApi, TableCall, TableCallError, TableGrant};
 
 use bindings::{Function, FunctionPre};
 use eddy_engine::sync::lock;
@@ -106,57 +107,6 @@ impl Default for ExecutorConfig {
             queue_depth_max: INVOKE_QUEUE_DEPTH_MAX,
         }
     }
-}
-
-/// What an invocation carries from its cause to every call the function makes, passed
-/// explicitly (never on the thread): today the trigger hop count, so that a function's
-/// own writes are marked one hop further than the records that invoked it and the
-/// recursive-loop guard can stop a function that keeps re-triggering itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CallContext {
-    /// How many trigger invocations led to this one (0: a client, a schedule, a test).
-    pub origin_hops: u8,
-}
-
-/// One DynamoDB call of a function. The operation name and size are checked; the host
-/// parses the request once and must ask `grant` about the tables it names before it
-/// runs anything.
-#[derive(Debug, Clone, Copy)]
-pub struct TableCall<'a> {
-    /// The operation, e.g. `PutItem`.
-    pub operation: &'a str,
-    /// The DynamoDB JSON 1.0 request body.
-    pub request_json: &'a str,
-    /// Where the invocation making the call came from.
-    pub context: CallContext,
-    /// The calling function's table grant.
-    pub grant: TableGrant<'a>,
-}
-
-/// A DynamoDB call's failure as the function sees it: DynamoDB's error code (the
-/// `__type` without its prefix, e.g. `ConditionalCheckFailedException`) and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct TableCallError {
-    pub code: String,
-    pub message: String,
-}
-
-impl TableCallError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// The host's table engine, as the DynamoDB capability sees it: one DynamoDB operation
-/// in, its JSON response or its error out. The implementation parses the request once
-/// and checks [`TableCall::grant`] before it runs anything.
-pub trait TableApi: Send + Sync {
-    /// Runs one call; its writes carry `call.context`'s hops.
-    fn call(&self, call: TableCall<'_>) -> Result<String, TableCallError>;
 }
 
 /// The outcome of one invocation.
