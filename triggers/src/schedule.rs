@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use eddy_engine::Engine;
-use eddy_engine::clock::now_ms;
+use eddy_engine::clock::{now_ms, rfc3339_ms};
 use eddy_engine::sync::lock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -341,8 +341,8 @@ impl Scheduler {
             schedule_expression: def.expression,
             input: def.input,
             state: if def.enabled { "ENABLED" } else { "DISABLED" },
-            last_fire_time: last_fire.map(|t| t.to_rfc3339()),
-            next_fire_time: next.map(|t| t.to_rfc3339()),
+            last_fire_time: last_fire.map(fire_time),
+            next_fire_time: next.map(fire_time),
             last_result,
             metrics: metrics_of(e),
         }
@@ -449,6 +449,12 @@ fn fire(
     *lock(&e.last) = (Some(at), text);
 }
 
+/// A fire time as the API shows every time: RFC 3339 UTC with milliseconds, from the
+/// one renderer (`eddy_engine::clock`).
+fn fire_time(t: DateTime<Utc>) -> String {
+    rfc3339_ms(u64::try_from(t.timestamp_millis()).unwrap_or(0))
+}
+
 /// Invokes the function of a firing. A throttled invocation (refused, or never started
 /// before its deadline) is retried with exponential backoff, as Lambda retries a
 /// throttled asynchronous invocation, until it runs, the schedule stops, or the next
@@ -522,6 +528,12 @@ fn sleep_unless_stopped(e: &Entry, d: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fire_times_render_like_every_other_time() {
+        let t = DateTime::<Utc>::from_timestamp_millis(1_714_564_800_123).expect("a time");
+        assert_eq!(fire_time(t), "2024-05-01T12:00:00.123Z");
+    }
 
     #[test]
     fn cron_expressions_as_users_write_them() {
