@@ -165,6 +165,82 @@ async fn update_and_delete_return_values() {
     assert!(got.item.is_none());
 }
 
+/// An UpdateItem that only removes attributes or deletes from sets does not create a
+/// missing item (DynamoDB's one exception to "update creates"); one with no action at
+/// all, or with a SET, does.
+#[tokio::test]
+async fn an_update_that_only_removes_does_not_create_the_item() {
+    use aws_sdk_dynamodb::types::{AttributeAction, AttributeValueUpdate};
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rm");
+    create(&c, &t, false).await;
+    let exists = |k: &'static str| {
+        let c = c.clone();
+        let t = t.clone();
+        async move {
+            c.get_item()
+                .table_name(&t)
+                .key("pk", s(k))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .is_some()
+        }
+    };
+    let out = c
+        .update_item()
+        .table_name(&t)
+        .key("pk", s("removed"))
+        .update_expression("REMOVE a, b.c")
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.attributes.is_none(), "{:?}", out.attributes);
+    assert!(!exists("removed").await);
+    c.update_item()
+        .table_name(&t)
+        .key("pk", s("deleted"))
+        .update_expression("DELETE tags :t")
+        .expression_attribute_values(":t", Av::Ss(vec!["x".into()]))
+        .send()
+        .await
+        .unwrap();
+    assert!(!exists("deleted").await);
+    c.update_item()
+        .table_name(&t)
+        .key("pk", s("legacy"))
+        .attribute_updates(
+            "a",
+            AttributeValueUpdate::builder()
+                .action(AttributeAction::Delete)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(!exists("legacy").await);
+    // No action at all, or a SET next to a REMOVE, creates the item.
+    c.update_item()
+        .table_name(&t)
+        .key("pk", s("bare"))
+        .send()
+        .await
+        .unwrap();
+    assert!(exists("bare").await);
+    c.update_item()
+        .table_name(&t)
+        .key("pk", s("mixed"))
+        .update_expression("SET x = :v REMOVE a")
+        .expression_attribute_values(":v", n("1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(exists("mixed").await);
+}
+
 async fn fill_partition(c: &aws_sdk_dynamodb::Client, t: &str, pk: &str, sks: &[&str]) {
     for sk in sks {
         c.put_item()

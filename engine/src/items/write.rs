@@ -195,8 +195,18 @@ pub(crate) fn prepare_update(state: &State, input: UpdateItemInput) -> Result<Pr
     let legacy_update = input.update.is_none();
     let return_old = input.return_old_on_condition_failure;
     let key_item = input.key;
+    // DynamoDB creates a missing item only for an update that has something to write:
+    // one that only removes attributes or deletes from sets (or legacy DELETE actions)
+    // leaves it missing, with no change record. An update with no actions at all
+    // still creates the item with its key.
+    let only_removes = update.as_ref().is_some_and(|u| {
+        u.set.is_empty() && u.add.is_empty() && !(u.remove.is_empty() && u.delete.is_empty())
+    });
     let apply = Box::new(move |old: Option<&Item>| {
         check_condition(&condition, old, return_old)?;
+        if old.is_none() && only_removes {
+            return Ok(Change::Keep);
+        }
         let mut item = old.cloned().unwrap_or(key_item);
         if let Some(u) = &update {
             item = apply_update(u, item).map_err(|e| {
