@@ -519,7 +519,9 @@ pub(super) fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, Ap
         .map(|t| (t.key, t.value))
         .collect();
     engine.tag_resource(&required(r.resource_arn, "resourceArn")?, tags)?;
-    Ok(b"{}".to_vec())
+    // DynamoDB answers TagResource and UntagResource with an empty body (their output
+    // shape has no members).
+    Ok(Vec::new())
 }
 
 pub(super) fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
@@ -527,7 +529,7 @@ pub(super) fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, 
         &required(r.resource_arn, "resourceArn")?,
         &required(r.tag_keys, "tagKeys")?,
     )?;
-    Ok(b"{}".to_vec())
+    Ok(Vec::new())
 }
 
 pub(super) fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {

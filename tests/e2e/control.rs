@@ -267,3 +267,57 @@ async fn tables_survive_restart_and_sigterm_is_clean() {
     assert_eq!(t.item_count(), Some(1));
     assert_eq!(t.key_schema().len(), 2);
 }
+
+/// TagResource and UntagResource answer 200 with an empty body, as DynamoDB does.
+#[test]
+fn tagging_answers_an_empty_body() {
+    let server = Server::start();
+    let e = server.endpoint.clone();
+    let t = table_name("tagbody");
+    let created = crate::api::ddb(
+        &e,
+        "CreateTable",
+        serde_json::json!({
+            "TableName": t,
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+    );
+    let arn = created["TableDescription"]["TableArn"]
+        .as_str()
+        .expect("TableArn")
+        .to_owned();
+    for (op, body) in [
+        (
+            "TagResource",
+            serde_json::json!({"ResourceArn": arn, "Tags": [{"Key": "env", "Value": "test"}]}),
+        ),
+        (
+            "UntagResource",
+            serde_json::json!({"ResourceArn": arn, "TagKeys": ["env"]}),
+        ),
+    ] {
+        let resp = crate::api::http(
+            &e,
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target", &format!("DynamoDB_20120810.{op}")),
+                ("Content-Type", "application/x-amz-json-1.0"),
+            ],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(
+            resp.status,
+            200,
+            "{op}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        assert!(
+            resp.body.is_empty(),
+            "{op}: {:?}",
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+}
