@@ -33,6 +33,26 @@ fn deploy_recorder(endpoint: &str, name: &str, seen: &str) -> Value {
     .expect(201)
 }
 
+/// A Lambda-shaped DynamoDB event with one INSERT of item `k1`, for invoking by hand.
+fn insert_event(event_id: &str) -> Value {
+    json!({"Records": [{
+        "eventID": event_id,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/x/stream/2024-01-01T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_700_000_000.0,
+            "Keys": {"id": {"S": "k1"}},
+            "NewImage": {"id": {"S": "k1"}},
+            "SequenceNumber": "000000000000000000042",
+            "SizeBytes": 10,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }]})
+}
+
 fn put(endpoint: &str, table: &str, id: &str, v: i64) {
     ddb(
         endpoint,
@@ -185,22 +205,7 @@ fn a_function_call_to_a_table_not_granted_is_denied_and_writes_nothing() {
         &guest("recorder"),
     )
     .expect(201);
-    let event = json!({"Records": [{
-        "eventID": "snoop-1",
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/x/stream/2024-01-01T00:00:00.000",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_700_000_000.0,
-            "Keys": {"id": {"S": "k1"}},
-            "NewImage": {"id": {"S": "k1"}},
-            "SequenceNumber": "000000000000000000042",
-            "SizeBytes": 10,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-    }]});
+    let event = insert_event("snoop-1");
     let out = send_json(&e, "POST", "/v1/functions/snoop/invoke", &event).expect(200);
     let error = out["error"].to_string();
     assert!(error.contains("AccessDeniedException"), "{out}");
@@ -229,22 +234,7 @@ fn deploy_invoke_logs_redeploy_delete_and_restart() {
     );
 
     // Invoke with a Lambda-shaped event: the result, the logs, the side effect.
-    let event = json!({"Records": [{
-        "eventID": "manual-1",
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/x/stream/2024-01-01T00:00:00.000",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_700_000_000.0,
-            "Keys": {"id": {"S": "k1"}},
-            "NewImage": {"id": {"S": "k1"}},
-            "SequenceNumber": "000000000000000000042",
-            "SizeBytes": 10,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-    }]});
+    let event = insert_event("manual-1");
     let out = send_json(&e, "POST", "/v1/functions/recorder/invoke", &event).expect(200);
     assert_eq!(out["error"], Value::Null, "{out}");
     assert_eq!(out["version"], 1);
