@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, check_key_sizes,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, check_key_sizes,
     check_not_empty_key, item_key_attribute, resolve_key_schema, validate_table_name,
     validate_tags, validate_throughput,
 };
@@ -133,6 +133,7 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
         &schema,
         &input.attribute_definitions,
         billing,
+        None,
     )?;
     // Every attribute definition must be a key of the table or of an index.
     let used: Vec<&str> = schema
@@ -220,6 +221,14 @@ impl TableDef {
                 def.indexes = indexes.into_iter().map(IndexDefV2::upgrade).collect();
                 Ok(def)
             }
+            // Version 3: one-and-one index key schemas.
+            Some((3, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let indexes: Vec<IndexDefV3> = postcard::from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes.into_iter().map(IndexDefV3::upgrade).collect();
+                Ok(def)
+            }
             Some((&TABLE_DEF_VERSION, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
@@ -296,8 +305,38 @@ impl TableDef {
 }
 
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
-/// ([`IndexBuild`]). Versions 1 and 2 are still read.
-const TABLE_DEF_VERSION: u8 = 3;
+/// ([`IndexBuild`]), 4 index keys of several attributes ([`IndexKeys`]). Versions 1 to
+/// 3 are still read. An index's entries are laid out the same in every version (a
+/// one-and-one key encodes as before), so only the definition is upgraded.
+const TABLE_DEF_VERSION: u8 = 4;
+
+/// An index as format version 3 stored it: the fields of [`IndexDef`] in the same
+/// order, with a one-and-one key schema.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct IndexDefV3 {
+    name: String,
+    kind: crate::index::def::IndexKind,
+    id: u32,
+    key_schema: KeySchema,
+    projection: crate::index::def::IndexProjection,
+    throughput: Option<Throughput>,
+    build: IndexBuild,
+}
+
+impl IndexDefV3 {
+    fn upgrade(self) -> IndexDef {
+        IndexDef {
+            name: self.name,
+            kind: self.kind,
+            id: self.id,
+            key_schema: IndexKeys::of(&self.key_schema),
+            projection: self.projection,
+            throughput: self.throughput,
+            build: self.build,
+        }
+    }
+}
 
 /// An index as format version 2 stored it: the fields of [`IndexDef`] before `build`,
 /// in the same order (postcard is positional).
@@ -318,7 +357,7 @@ impl IndexDefV2 {
             name: self.name,
             kind: self.kind,
             id: self.id,
-            key_schema: self.key_schema,
+            key_schema: IndexKeys::of(&self.key_schema),
             projection: self.projection,
             throughput: self.throughput,
             build: IndexBuild::WithTable,
@@ -354,7 +393,7 @@ mod tests {
                 hash: attr("pk"),
                 range: None,
             },
-            attribute_definitions: vec![attr("pk"), attr("x")],
+            attribute_definitions: vec![attr("pk"), attr("x"), attr("y"), attr("z")],
             billing_mode: BillingMode::PayPerRequest,
             throughput: Throughput::default(),
             pay_per_request_since_ms: Some(1),
@@ -365,9 +404,9 @@ mod tests {
                 name: "by_x".into(),
                 kind: IndexKind::Global,
                 id: 8,
-                key_schema: KeySchema {
-                    hash: attr("x"),
-                    range: None,
+                key_schema: IndexKeys {
+                    hash: vec![attr("x"), attr("y")],
+                    range: vec![attr("z")],
                 },
                 projection: IndexProjection::KeysOnly,
                 throughput: None,
@@ -390,9 +429,49 @@ mod tests {
         }
     }
 
+    /// A table as versions 2 and 3 could store it: one-attribute index keys.
+    fn simple_table(build: IndexBuild) -> TableDef {
+        let mut def = table(build);
+        def.indexes[0].key_schema = IndexKeys::of(&KeySchema {
+            hash: attr("x"),
+            range: None,
+        });
+        def
+    }
+
+    fn v3_key_schema(i: &IndexDef) -> KeySchema {
+        KeySchema {
+            hash: i.key_schema.hash[0].clone(),
+            range: i.key_schema.range.first().cloned(),
+        }
+    }
+
+    #[test]
+    fn version_3_definitions_still_decode_with_one_attribute_keys() {
+        let def = simple_table(IndexBuild::Backfilled);
+        let old: Vec<IndexDefV3> = def
+            .indexes
+            .iter()
+            .map(|i| IndexDefV3 {
+                name: i.name.clone(),
+                kind: i.kind,
+                id: i.id,
+                key_schema: v3_key_schema(i),
+                projection: i.projection.clone(),
+                throughput: i.throughput,
+                build: i.build,
+            })
+            .collect();
+        let mut bytes = vec![3];
+        bytes.extend(postcard::to_stdvec(&def).unwrap());
+        bytes.extend(postcard::to_stdvec(&old).unwrap());
+        let back = TableDef::decode(&bytes).unwrap();
+        assert_eq!(back.indexes, def.indexes);
+    }
+
     #[test]
     fn version_2_definitions_still_decode_as_complete_indexes() {
-        let def = table(IndexBuild::WithTable);
+        let def = simple_table(IndexBuild::WithTable);
         let old: Vec<IndexDefV2> = def
             .indexes
             .iter()
@@ -400,7 +479,7 @@ mod tests {
                 name: i.name.clone(),
                 kind: i.kind,
                 id: i.id,
-                key_schema: i.key_schema.clone(),
+                key_schema: v3_key_schema(i),
                 projection: i.projection.clone(),
                 throughput: i.throughput,
             })

@@ -37,6 +37,12 @@
 //! The partition hash is xxh3-64 (seed 0) of a canonical byte form of the value: a
 //! type byte `b'S'`, `b'N'` or `b'B'`, then the UTF-8 bytes, the number's normalized
 //! decimal text (as DynamoDB prints it: `-12.5`, `1000`, `0.001`) or the raw bytes.
+//!
+//! A global index's multi-attribute key (several partition and sort attributes) is the
+//! same layout generalised: `enc` of every partition value, then of every sort value,
+//! in KeySchema order, after a hash of all the partition values together
+//! ([`composite_partition_hash`]). A key of one attribute of each role is byte for byte
+//! the layout above, so nothing already stored changes.
 
 use std::ops::Bound;
 
@@ -310,6 +316,31 @@ fn decode_number(bytes: &[u8]) -> Result<(Number, usize)> {
 /// part of the on-disk layout). See the module documentation for the byte form.
 pub fn partition_hash(pk: &AttributeValue) -> u64 {
     let mut buf = Vec::new();
+    write_canonical(pk, &mut buf);
+    xxh3_64(&buf)
+}
+
+/// The partition hash of a key of one or more partition attributes (a global index's
+/// multi-attribute key): one attribute hashes as [`partition_hash`], so a one-attribute
+/// key is laid out as it always was; several hash the concatenation of their canonical
+/// forms, each preceded by its length (u32, big-endian), so no two tuples share it.
+pub fn composite_partition_hash(values: &[&AttributeValue]) -> u64 {
+    if let [one] = values {
+        return partition_hash(one);
+    }
+    let mut buf = Vec::new();
+    let mut one = Vec::new();
+    for v in values {
+        one.clear();
+        write_canonical(v, &mut one);
+        buf.extend_from_slice(&(one.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&one);
+    }
+    xxh3_64(&buf)
+}
+
+/// Appends the canonical byte form a partition hash is taken of (see the module doc).
+fn write_canonical(pk: &AttributeValue, buf: &mut Vec<u8>) {
     match pk {
         AttributeValue::S(s) => {
             buf.reserve(1 + s.len());
@@ -329,10 +360,9 @@ pub fn partition_hash(pk: &AttributeValue) -> u64 {
         other => {
             // Not a key type (a caller's bug): hash something stable anyway.
             buf.push(NOT_A_KEY);
-            crate::codec::encode_value(other, &mut buf);
+            crate::codec::encode_value(other, buf);
         }
     }
-    xxh3_64(&buf)
 }
 
 /// The shard a hash falls into, for a table of `shards` shards.
@@ -348,11 +378,65 @@ pub fn table_prefix(table_id: u32) -> [u8; 4] {
 /// Everything up to and including `enc(pk)`: the common prefix of all items of one
 /// partition (one item collection), in sort-key order after it. Checked against the
 /// storage layer's key bounds, as a range read starts with it.
+/// Reads build it through [`composite_partition_prefix`], of which it is the
+/// one-attribute case; the tests check the two agree.
+#[cfg(test)]
 pub fn partition_prefix(table_id: u32, shards: u16, pk: &AttributeValue) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(KEY_HEADER_LEN + 24);
     write_partition_prefix(table_id, shards, pk, &mut out);
     check_storage_key(&out)?;
     Ok(out)
+}
+
+/// The partition prefix of a key of one or more partition attributes (a global
+/// index's multi-attribute key): the header with [`composite_partition_hash`], then
+/// `enc` of every value in KeySchema order. As `enc` is prefix-free, so is the
+/// concatenation, and one attribute gives exactly [`partition_prefix`].
+pub fn composite_partition_prefix(
+    id: u32,
+    shards: u16,
+    values: &[&AttributeValue],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(KEY_HEADER_LEN + 24 * values.len());
+    write_composite_prefix(id, shards, values, &mut out);
+    check_storage_key(&out)?;
+    Ok(out)
+}
+
+/// The storage key of a multi-attribute key (see [`composite_partition_prefix`]), the
+/// sort values `enc`oded after the partition ones in KeySchema order, so keys order as
+/// the tuple of sort values; and the shard. One attribute of each role gives exactly
+/// [`item_key`].
+pub fn composite_item_key(
+    id: u32,
+    shards: u16,
+    hash: &[&AttributeValue],
+    range: &[&AttributeValue],
+) -> Result<(Vec<u8>, u16)> {
+    let mut out = Vec::with_capacity(KEY_HEADER_LEN + 24 * (hash.len() + range.len()));
+    let shard = write_composite_prefix(id, shards, hash, &mut out);
+    for v in range {
+        encode_key_value(v, &mut out);
+    }
+    check_storage_key(&out)?;
+    Ok((out, shard))
+}
+
+fn write_composite_prefix(
+    id: u32,
+    shards: u16,
+    values: &[&AttributeValue],
+    out: &mut Vec<u8>,
+) -> u16 {
+    let hash = composite_partition_hash(values);
+    let shard = shard_of(hash, shards);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&shard.to_be_bytes());
+    out.extend_from_slice(&hash.to_be_bytes());
+    for v in values {
+        encode_key_value(v, out);
+    }
+    shard
 }
 
 /// Appends the partition prefix; returns the shard.
@@ -595,6 +679,64 @@ mod tests {
             prop_assert_eq!(s2, Some(sk));
             let (key, _) = item_key(7, shards, &pk, None).unwrap();
             prop_assert_eq!(decode_item_key(&key, KeyType::S, None).unwrap(), (pk, None));
+        }
+
+        #[test]
+        fn one_attribute_composite_keys_are_the_one_and_one_layout(
+            pk in arb_s(), sk in arb_n(), shards in 1u16..64,
+        ) {
+            // Indexes stored before multi-attribute keys must read the same bytes.
+            prop_assert_eq!(
+                composite_item_key(7, shards, &[&pk], &[&sk]).unwrap(),
+                item_key(7, shards, &pk, Some(&sk)).unwrap()
+            );
+            prop_assert_eq!(
+                composite_item_key(7, shards, &[&pk], &[]).unwrap(),
+                item_key(7, shards, &pk, None).unwrap()
+            );
+            prop_assert_eq!(
+                composite_partition_prefix(7, shards, &[&pk]).unwrap(),
+                partition_prefix(7, shards, &pk).unwrap()
+            );
+        }
+
+        #[test]
+        fn composite_keys_order_as_the_tuple_of_sort_values(
+            a in (arb_s(), arb_n(), arb_b()),
+            b in (arb_s(), arb_n(), arb_b()),
+        ) {
+            let (h1, h2) = (AttributeValue::S("t".into()), AttributeValue::N(3.into()));
+            let key = |t: &(AttributeValue, AttributeValue, AttributeValue)| {
+                composite_item_key(9, 4, &[&h1, &h2], &[&t.0, &t.1, &t.2]).unwrap().0
+            };
+            let order = |x: &AttributeValue, y: &AttributeValue| {
+                crate::expr::compare_values(x, y).unwrap()
+            };
+            let want = order(&a.0, &b.0)
+                .then_with(|| order(&a.1, &b.1))
+                .then_with(|| order(&a.2, &b.2));
+            prop_assert_eq!(key(&a).cmp(&key(&b)), want);
+            // Every key of the partition starts with its prefix, and equal leading sort
+            // values are a prefix too (what a Query reads).
+            let prefix = composite_partition_prefix(9, 4, &[&h1, &h2]).unwrap();
+            prop_assert!(key(&a).starts_with(&prefix));
+            let mut lead = prefix.clone();
+            encode_key_value(&a.0, &mut lead);
+            prop_assert!(key(&a).starts_with(&lead));
+            prop_assert_eq!(key(&b).starts_with(&lead), a.0 == b.0);
+        }
+
+        #[test]
+        fn composite_partition_hashes_tell_tuples_apart(a in arb_s(), b in arb_s()) {
+            // Moving bytes between attributes makes another partition.
+            let (AttributeValue::S(x), AttributeValue::S(y)) = (&a, &b) else { unreachable!() };
+            prop_assume!(!y.is_empty());
+            let joined = AttributeValue::S(format!("{x}{y}"));
+            let empty = AttributeValue::S(String::new());
+            prop_assert_ne!(
+                composite_partition_hash(&[&a, &b]),
+                composite_partition_hash(&[&joined, &empty])
+            );
         }
 
         #[test]

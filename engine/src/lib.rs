@@ -95,7 +95,7 @@ pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_has
 pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
     validate_table_name,
 };
 pub use crate::stored::{SetKind, StoredItem, Visitor};

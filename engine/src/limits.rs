@@ -53,6 +53,12 @@ pub const LOCAL_INDEXES_PER_TABLE_MAX: usize = 5;
 pub const INDEX_NON_KEY_ATTRIBUTES_MAX: usize = 100;
 /// `NonKeyAttributes` of one index.
 pub const INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX: usize = 20;
+/// Characters of one `NonKeyAttributes` name (the API's `NonKeyAttributeName`).
+pub const INDEX_NON_KEY_ATTRIBUTE_NAME_CHARS_MAX: usize = 255;
+/// Partition (HASH) attributes of a global index's multi-attribute key.
+pub const INDEX_HASH_ATTRIBUTES_MAX: usize = 4;
+/// Sort (RANGE) attributes of a global index's multi-attribute key.
+pub const INDEX_RANGE_ATTRIBUTES_MAX: usize = 4;
 /// Tags on one table.
 pub const TAGS_PER_RESOURCE_MAX: usize = 50;
 /// Hash shards a new table is split into, unless the server is told otherwise

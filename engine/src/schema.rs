@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::keys::KeyType;
 use crate::limits::{
-    KEY_ATTRIBUTE_NAME_BYTES_MAX, PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX,
-    TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
+    INDEX_HASH_ATTRIBUTES_MAX, INDEX_RANGE_ATTRIBUTES_MAX, KEY_ATTRIBUTE_NAME_BYTES_MAX,
+    PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN,
+    TAGS_PER_RESOURCE_MAX,
 };
 use crate::value::{AttributeValue, Item};
 
@@ -26,6 +27,43 @@ impl KeySchema {
     /// The key attribute names, hash first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
+    }
+}
+
+/// The key of an index (or, read the same way, of a table): one or more partition
+/// (HASH) attributes and zero or more sort (RANGE) attributes, each list in KeySchema
+/// order. A table and a local index have one and at most one; a global index may have
+/// up to four of each (DynamoDB's multi-attribute keys): its partition is the
+/// combination of all the HASH values, its order that of the RANGE values as a tuple.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexKeys {
+    pub hash: Vec<KeyAttribute>,
+    pub range: Vec<KeyAttribute>,
+}
+
+impl IndexKeys {
+    /// The one-and-one key of a table (or of a local index).
+    pub fn of(schema: &KeySchema) -> IndexKeys {
+        IndexKeys {
+            hash: vec![schema.hash.clone()],
+            range: schema.range.iter().cloned().collect(),
+        }
+    }
+
+    /// The key attribute names, HASH ones first, in KeySchema order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.attributes().map(|(a, _)| a.name.as_str())
+    }
+
+    /// The key attributes with their roles, HASH ones first, in KeySchema order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&KeyAttribute, KeyRole)> {
+        let hash = self.hash.iter().map(|a| (a, KeyRole::Hash));
+        hash.chain(self.range.iter().map(|a| (a, KeyRole::Range)))
+    }
+
+    /// Whether the key has more than one attribute of a role (a multi-attribute key).
+    pub fn is_composite(&self) -> bool {
+        self.hash.len() > 1 || self.range.len() > 1
     }
 }
 
@@ -149,16 +187,84 @@ pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn resolve_key_schema(
+/// Resolves a global index's KeySchema, which may name up to
+/// [`INDEX_HASH_ATTRIBUTES_MAX`] HASH and [`INDEX_RANGE_ATTRIBUTES_MAX`] RANGE
+/// attributes (DynamoDB's multi-attribute keys), every HASH one before the RANGE ones.
+/// A one-and-one schema (or a shorter or malformed one) goes through the table's rules
+/// and messages, so what DynamoDB answered before multi-attribute keys is unchanged.
+///
+/// DynamoDB's messages for a multi-attribute schema broken in another way (a HASH after
+/// a RANGE, more than four of a role, a name twice) could not be confirmed; these are
+/// modelled on its messages for the one-and-one schema.
+pub(crate) fn resolve_global_index_keys(
+    index: &str,
     elements: &[(String, KeyRole)],
     definitions: &[KeyAttribute],
-) -> Result<KeySchema> {
+) -> Result<IndexKeys> {
+    let hashes = elements.iter().filter(|(_, r)| *r == KeyRole::Hash).count();
+    if elements.len() <= 1 || (elements.len() == 2 && hashes == 1) {
+        return resolve_key_schema(elements, definitions).map(|k| IndexKeys::of(&k));
+    }
+    check_key_elements(elements, None, definitions)?;
+    if elements[0].1 != KeyRole::Hash {
+        return Err(first_not_hash());
+    }
+    if let Some(at) = elements.iter().position(|(_, r)| *r == KeyRole::Range)
+        && elements[at..].iter().any(|(_, r)| *r == KeyRole::Hash)
+    {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Invalid key order. Every HASH key must be specified before the RANGE keys in the KeySchema of index: {index}"
+        )));
+    }
+    let ranges = elements.len() - hashes;
+    for (count, max, role) in [
+        (hashes, INDEX_HASH_ATTRIBUTES_MAX, "HASH"),
+        (ranges, INDEX_RANGE_ATTRIBUTES_MAX, "RANGE"),
+    ] {
+        if count > max {
+            return Err(Error::validation(format!(
+                "One or more parameter values were invalid: Too many {role} keys specified for index: {index}. An index KeySchema can have at most {max} {role} keys, provided: {count}"
+            )));
+        }
+    }
+    if let Some((name, _)) = elements
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| elements[..i].iter().any(|p| p.0 == e.0).then_some(e))
+    {
+        return Err(Error::validation(format!(
+            "One or more parameter values were invalid: Duplicate attribute name in the KeySchema of index: {index}. AttributeName: {name}"
+        )));
+    }
+    let mut keys = IndexKeys {
+        hash: Vec::with_capacity(hashes),
+        range: Vec::with_capacity(ranges),
+    };
+    for (name, role) in elements {
+        let attr = lookup_definition(name, definitions)?;
+        match role {
+            KeyRole::Hash => keys.hash.push(attr),
+            KeyRole::Range => keys.range.push(attr),
+        }
+    }
+    Ok(keys)
+}
+
+/// The checks every KeySchema gets first, with the validator's messages: its length
+/// (at most `max_len` elements when given), its attribute names' lengths, and attribute
+/// definitions without a name twice.
+fn check_key_elements(
+    elements: &[(String, KeyRole)],
+    max_len: Option<usize>,
+    definitions: &[KeyAttribute],
+) -> Result<()> {
     let mut errors = Vec::new();
-    if elements.is_empty() || elements.len() > 2 {
+    let too_long = max_len.is_some_and(|m| elements.len() > m);
+    if elements.is_empty() || too_long {
         let (relation, bound) = if elements.is_empty() {
             ("greater than or equal to", 1)
         } else {
-            ("less than or equal to", 2)
+            ("less than or equal to", max_len.unwrap_or_default())
         };
         errors.push(format!(
             "Value '[{}]' at 'keySchema' failed to satisfy constraint: Member must have length {relation} {bound}",
@@ -173,7 +279,6 @@ pub(crate) fn resolve_key_schema(
         }
     }
     constraint_errors(errors)?;
-
     let mut seen = std::collections::HashSet::new();
     for d in definitions {
         if !seen.insert(d.name.as_str()) {
@@ -182,26 +287,40 @@ pub(crate) fn resolve_key_schema(
             ));
         }
     }
-    let lookup = |name: &str| -> Result<KeyAttribute> {
-        definitions
-            .iter()
-            .find(|d| d.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                Error::validation(
-                    "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_string()
-                        + name
-                        + "], AttributeDefinitions: ["
-                        + &definitions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
-                        + "]",
-                )
-            })
-    };
-    let invalid = || {
-        Error::validation(
-            "1 validation error detected: Value 'KeySchema' at 'keySchema' failed to satisfy constraint: Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-        )
-    };
+    Ok(())
+}
+
+/// The definition of key attribute `name`, or DynamoDB's refusal of a key attribute
+/// missing from AttributeDefinitions.
+fn lookup_definition(name: &str, definitions: &[KeyAttribute]) -> Result<KeyAttribute> {
+    definitions
+        .iter()
+        .find(|d| d.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            Error::validation(
+                "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [".to_string()
+                    + name
+                    + "], AttributeDefinitions: ["
+                    + &definitions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    + "]",
+            )
+        })
+}
+
+fn first_not_hash() -> Error {
+    Error::validation(
+        "1 validation error detected: Value 'KeySchema' at 'keySchema' failed to satisfy constraint: Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+    )
+}
+
+pub(crate) fn resolve_key_schema(
+    elements: &[(String, KeyRole)],
+    definitions: &[KeyAttribute],
+) -> Result<KeySchema> {
+    check_key_elements(elements, Some(2), definitions)?;
+    let lookup = |name: &str| lookup_definition(name, definitions);
+    let invalid = first_not_hash;
     let (hash_name, hash_role) = &elements[0];
     if *hash_role != KeyRole::Hash {
         return Err(invalid());

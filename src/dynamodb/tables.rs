@@ -5,7 +5,7 @@
 //! engine validates or stores a table definition.
 
 use eddy_engine::{
-    BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKind,
+    BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKeys, IndexKind,
     IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, StreamSpecification,
     StreamViewType, TableDescription, TableStatus, Throughput, UpdateTableInput,
     key_type_descriptor,
@@ -290,11 +290,21 @@ fn describe(d: &TableDescription) -> Value {
 }
 
 fn key_schema_json(k: &KeySchema) -> Value {
-    let mut out = vec![json!({ "AttributeName": k.hash.name, "KeyType": "HASH" })];
-    if let Some(r) = &k.range {
-        out.push(json!({ "AttributeName": r.name, "KeyType": "RANGE" }));
-    }
-    Value::Array(out)
+    index_key_schema_json(&IndexKeys::of(k))
+}
+
+/// An index's KeySchema as DescribeTable lists it: every HASH element, then every
+/// RANGE one, in the order CreateTable or UpdateTable gave them (a multi-attribute key
+/// of a global index lists several of each).
+fn index_key_schema_json(k: &IndexKeys) -> Value {
+    let element = |(a, role): (&KeyAttribute, KeyRole)| {
+        let key_type = match role {
+            KeyRole::Hash => "HASH",
+            KeyRole::Range => "RANGE",
+        };
+        json!({ "AttributeName": a.name, "KeyType": key_type })
+    };
+    Value::Array(k.attributes().map(element).collect())
 }
 
 /// DescribeTable's `GlobalSecondaryIndexes` and `LocalSecondaryIndexes` entries. A
@@ -309,7 +319,7 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
         }
         let mut v = json!({
             "IndexName": ix.name,
-            "KeySchema": key_schema_json(&ix.key_schema),
+            "KeySchema": index_key_schema_json(&ix.key_schema),
             "Projection": projection,
             "IndexSizeBytes": bytes,
             "ItemCount": items,

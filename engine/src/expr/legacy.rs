@@ -26,7 +26,7 @@ use super::ast::{
     UpdateExpr, UpdateOperand, Value, ValueAction,
 };
 use super::eval::compare_values;
-use super::key::{KeyCondition, SortCondition};
+use super::key::{CompositeKeyCondition, KeyCondition, SortCondition};
 use crate::error::{Error, Result};
 use crate::value::{AttributeType, AttributeValue, check_attribute_name};
 
@@ -486,6 +486,41 @@ pub fn key_conditions(
         )));
     };
     Ok(KeyCondition { partition, sort })
+}
+
+/// `KeyConditions` on a multi-attribute key (`hash` and `range` in KeySchema order):
+/// each condition checked as for a one-and-one key, then DynamoDB's rules for such a
+/// key (see `expr/key.rs`).
+pub fn composite_key_conditions(
+    conds: &BTreeMap<String, LegacyCondition>,
+    hash: &[&str],
+    range: &[&str],
+) -> Result<CompositeKeyCondition> {
+    use ComparisonOperator as C;
+    let mut leaves = Vec::with_capacity(conds.len());
+    for (attr, c) in conds {
+        check_list(c.operator, &c.values, true)?;
+        if matches!(
+            c.operator,
+            C::Null | C::NotNull | C::Ne | C::Contains | C::NotContains | C::In
+        ) {
+            return Err(Error::validation(
+                "Attempted conditional constraint is not an indexable operation",
+            ));
+        }
+        let v = |i: usize| c.values.get(i).cloned().unwrap_or(AttributeValue::Null);
+        let cond = match c.operator {
+            C::Eq => SortCondition::Eq(v(0)),
+            C::Lt => SortCondition::Lt(v(0)),
+            C::Le => SortCondition::Le(v(0)),
+            C::Gt => SortCondition::Gt(v(0)),
+            C::Ge => SortCondition::Ge(v(0)),
+            C::BeginsWith => SortCondition::BeginsWith(v(0)),
+            _ => SortCondition::Between(v(0), v(1)),
+        };
+        leaves.push((attr.clone(), cond));
+    }
+    super::composite_key_condition(leaves, hash, range).map_err(Error::Validation)
 }
 
 // ------------------------------------------------------------------ projection

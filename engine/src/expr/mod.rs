@@ -64,7 +64,8 @@ pub use ast::{
     UpdateExpr, UpdateOperand, Value, ValueAction,
 };
 pub use eval::{compare_values, lookup, size_of};
-pub use key::{KeyCondition, SortCondition};
+pub(crate) use key::composite_key_condition;
+pub use key::{CompositeKeyCondition, KeyCondition, SortCondition};
 pub use project::project;
 pub use reserved::{RESERVED_WORDS, is_reserved};
 
@@ -259,6 +260,20 @@ impl<'r> Resolver<'r> {
             p.parse_condition()
         })?;
         key::key_condition(&cond, partition_key, sort_key).map_err(Error::Validation)
+    }
+
+    /// Parses a KeyConditionExpression and checks it against a multi-attribute key
+    /// (`hash` and `range` names in KeySchema order).
+    pub fn composite_key_condition(
+        &mut self,
+        expr: &str,
+        hash: &[&str],
+        range: &[&str],
+    ) -> Result<CompositeKeyCondition> {
+        let cond = self.run(ExpressionKind::KeyCondition, expr, Mode::Condition, |p| {
+            p.parse_condition()
+        })?;
+        key::composite_key_condition_expr(&cond, hash, range).map_err(Error::Validation)
     }
 
     /// Ends the request: DynamoDB's error for a name or value no expression used.

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::limits::{
-    GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTES_MAX,
-    INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX, LOCAL_INDEXES_PER_TABLE_MAX,
+    GLOBAL_INDEXES_PER_TABLE_MAX, INDEX_NON_KEY_ATTRIBUTE_NAME_CHARS_MAX,
+    INDEX_NON_KEY_ATTRIBUTES_MAX, INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX,
+    LOCAL_INDEXES_PER_TABLE_MAX,
 };
 use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, constraint_errors, name_errors,
-    resolve_key_schema, validate_throughput,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, constraint_errors,
+    name_errors, resolve_global_index_keys, resolve_key_schema, validate_throughput,
 };
 use crate::sync::lock;
 
@@ -49,15 +50,17 @@ impl IndexProjection {
     }
 }
 
-/// An index as it is stored with its table's definition (format version 3, see
-/// `catalog.rs`; version 2 had no `build`).
+/// An index as it is stored with its table's definition (format version 4, see
+/// `catalog.rs`; version 3 had a one-and-one key schema, version 2 no `build`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexDef {
     pub name: String,
     pub kind: IndexKind,
     /// The storage id: the first four bytes of every entry of this index.
     pub id: u32,
-    pub key_schema: KeySchema,
+    /// The index's key: a local index's is the table's partition key and one sort key,
+    /// a global index's may have several attributes of each role.
+    pub key_schema: IndexKeys,
     pub projection: IndexProjection,
     /// A global index's own capacity on a provisioned table (reported, not enforced).
     pub throughput: Option<Throughput>,
@@ -171,6 +174,26 @@ pub(crate) fn invalid(message: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// The constraint violations of a projection's `NonKeyAttributes` at `field`: each
+/// name is the API's `NonKeyAttributeName`, 1 to 255 characters, and DynamoDB's
+/// validator reports the list as it reports a list whose members break a constraint.
+fn non_key_attribute_errors(names: Option<&[String]>, field: &str) -> Vec<String> {
+    let Some(names) = names else {
+        return Vec::new();
+    };
+    let bad = names.iter().any(|n| {
+        let chars = n.chars().count();
+        chars == 0 || chars > INDEX_NON_KEY_ATTRIBUTE_NAME_CHARS_MAX
+    });
+    if !bad {
+        return Vec::new();
+    }
+    vec![format!(
+        "Value '[{}]' at '{field}' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to {INDEX_NON_KEY_ATTRIBUTE_NAME_CHARS_MAX}, Member must have length greater than or equal to 1]",
+        names.join(", ")
+    )]
+}
+
 /// Checks CreateTable's indexes against the table's key schema and attribute
 /// definitions, and resolves them (their storage ids are assigned later, at 0 here).
 pub fn validate_indexes(
@@ -178,6 +201,7 @@ pub fn validate_indexes(
     table: &KeySchema,
     definitions: &[KeyAttribute],
     billing: BillingMode,
+    update_position: Option<usize>,
 ) -> Result<Vec<IndexDef>> {
     let locals = inputs.iter().filter(|i| i.kind == IndexKind::Local).count();
     let globals = inputs.len() - locals;
@@ -193,13 +217,19 @@ pub fn validate_indexes(
     }
     let mut errors = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        let field = match input.kind {
-            IndexKind::Global => "globalSecondaryIndexes",
-            IndexKind::Local => "localSecondaryIndexes",
+        // Members are numbered within their own list, as the client sent them (global
+        // ones first, see the wire layer); an UpdateTable create is its own member.
+        let field = match (update_position, input.kind) {
+            (Some(at), _) => format!("globalSecondaryIndexUpdates.{at}.member.create"),
+            (None, IndexKind::Global) => format!("globalSecondaryIndexes.{}.member", i + 1),
+            (None, IndexKind::Local) => {
+                format!("localSecondaryIndexes.{}.member", i + 1 - globals)
+            }
         };
-        errors.extend(name_errors(
-            &input.name,
-            &format!("{field}.{}.member.indexName", i + 1),
+        errors.extend(name_errors(&input.name, &format!("{field}.indexName")));
+        errors.extend(non_key_attribute_errors(
+            input.non_key_attributes.as_deref(),
+            &format!("{field}.projection.nonKeyAttributes"),
         ));
     }
     constraint_errors(errors)?;
@@ -210,26 +240,32 @@ pub fn validate_indexes(
         if defs.iter().any(|d| d.name == input.name) {
             return Err(invalid(format!("Duplicate index name: {}", input.name)));
         }
-        let key_schema = resolve_key_schema(&input.key_schema, definitions)?;
-        if input.kind == IndexKind::Local {
-            if table.range.is_none() {
-                return Err(invalid(
-                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
-                ));
+        let key_schema = match input.kind {
+            IndexKind::Global => {
+                resolve_global_index_keys(&input.name, &input.key_schema, definitions)?
             }
-            if key_schema.hash.name != table.hash.name {
-                return Err(invalid(format!(
-                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
-                    input.name, key_schema.hash.name, table.hash.name
-                )));
+            IndexKind::Local => {
+                let key_schema = resolve_key_schema(&input.key_schema, definitions)?;
+                if table.range.is_none() {
+                    return Err(invalid(
+                        "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+                    ));
+                }
+                if key_schema.hash.name != table.hash.name {
+                    return Err(invalid(format!(
+                        "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                        input.name, key_schema.hash.name, table.hash.name
+                    )));
+                }
+                if key_schema.range.is_none() {
+                    return Err(invalid(format!(
+                        "Index KeySchema does not have a range key for index: {}",
+                        input.name
+                    )));
+                }
+                IndexKeys::of(&key_schema)
             }
-            if key_schema.range.is_none() {
-                return Err(invalid(format!(
-                    "Index KeySchema does not have a range key for index: {}",
-                    input.name
-                )));
-            }
-        }
+        };
         let projection = match (input.projection_type.as_deref(), &input.non_key_attributes) {
             (None, _) => {
                 return Err(invalid("Unknown ProjectionType: null"));

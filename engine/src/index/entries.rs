@@ -9,24 +9,18 @@ use std::sync::Arc;
 use crate::catalog::TableDef;
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexProjection, IndexStats, LiveIndex, invalid};
-use crate::keys::{check_storage_key, encode_key_value, item_key};
+use crate::keys::{check_storage_key, composite_item_key, encode_key_value, item_key};
 use crate::limits::{PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX};
 use crate::schema::{
-    KeyAttribute, check_not_empty_key, check_partition_key_size, check_sort_key_size,
-    invalid_start_key, key_type_descriptor,
+    IndexKeys, KeyAttribute, KeyRole, check_not_empty_key, check_partition_key_size,
+    check_sort_key_size, invalid_start_key, key_type_descriptor,
 };
 use crate::value::{AttributeValue, Item, item_size_bytes};
 
 /// The names of an index entry's key attributes: the table's, then the index's own.
 pub fn entry_key_names<'a>(table: &'a TableDef, index: &'a IndexDef) -> Vec<&'a str> {
     let mut names: Vec<&str> = table.key_names().collect();
-    for n in [
-        Some(index.key_schema.hash.name.as_str()),
-        index.key_schema.range.as_ref().map(|r| r.name.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for n in index.key_schema.names() {
         if !names.contains(&n) {
             names.push(n);
         }
@@ -43,14 +37,17 @@ pub enum NoEntry {
     Violation,
 }
 
-/// The index key values of an item, if the item belongs in the index: every index key
-/// attribute present, of its defined type, not empty, and within DynamoDB's key-size
-/// limits. The writer and the backfill decide with this one function, so they agree
-/// on what an index holds.
+/// The index key values of an item (partition values, then sort values, each in
+/// KeySchema order), if the item belongs in the index: every index key attribute
+/// present, of its defined type, not empty, and within DynamoDB's key-size limits
+/// (which hold for each attribute of a multi-attribute key). The writer and the
+/// backfill decide with this one function, so they agree on what an index holds; an
+/// item missing any one attribute of a multi-attribute key is not in the index.
+#[allow(clippy::type_complexity)]
 fn index_keys<'a>(
     index: &IndexDef,
     item: &'a Item,
-) -> Result<(&'a AttributeValue, Option<&'a AttributeValue>), NoEntry> {
+) -> Result<(Vec<&'a AttributeValue>, Vec<&'a AttributeValue>), NoEntry> {
     let value = |attr: &KeyAttribute, bytes_max: usize| -> Result<&'a AttributeValue, NoEntry> {
         let v = item.get(&attr.name).ok_or(NoEntry::Missing)?;
         let eligible =
@@ -61,12 +58,20 @@ fn index_keys<'a>(
             Err(NoEntry::Violation)
         }
     };
-    let pk = value(&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)?;
-    let sk = match &index.key_schema.range {
-        Some(r) => Some(value(r, SORT_KEY_BYTES_MAX)?),
-        None => None,
-    };
-    Ok((pk, sk))
+    // Attributes are looked at in KeySchema order, the first one missing or in
+    // violation deciding, as with a one-and-one key.
+    let keys = &index.key_schema;
+    let hash = keys
+        .hash
+        .iter()
+        .map(|a| value(a, PARTITION_KEY_BYTES_MAX))
+        .collect::<Result<Vec<_>, _>>()?;
+    let range = keys
+        .range
+        .iter()
+        .map(|a| value(a, SORT_KEY_BYTES_MAX))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((hash, range))
 }
 
 fn is_empty_value(v: &AttributeValue) -> bool {
@@ -80,9 +85,9 @@ fn is_empty_value(v: &AttributeValue) -> bool {
 /// The storage key of an item's entry in `index`, or why it has none. The item must
 /// carry the table's key attributes (every stored item does).
 pub fn entry_key(table: &TableDef, index: &IndexDef, item: &Item) -> Result<Vec<u8>, NoEntry> {
-    let (ipk, isk) = index_keys(index, item)?;
+    let (hash, range) = index_keys(index, item)?;
     let table_keys = table.key_names().map(|n| item.get(n));
-    let mut key = item_key(index.id, table.shards, ipk, isk)
+    let mut key = composite_item_key(index.id, table.shards, &hash, &range)
         .map_err(|_| NoEntry::Violation)?
         .0;
     for v in table_keys {
@@ -119,14 +124,11 @@ pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u
     if esk.len() != names.len() || !well_typed {
         return Err(mismatch());
     }
-    let schemas = [&table.key_schema, &index.key_schema];
-    for (attr, hash) in schemas
-        .iter()
-        .flat_map(|k| std::iter::once((&k.hash, true)).chain(k.range.iter().map(|r| (r, false))))
-    {
+    let table_keys = IndexKeys::of(&table.key_schema);
+    for (attr, role) in table_keys.attributes().chain(index.key_schema.attributes()) {
         let v = &esk[&attr.name];
         check_not_empty_key(v, &attr.name).map_err(invalid_start_key)?;
-        let sized = if hash {
+        let sized = if role == KeyRole::Hash {
             check_partition_key_size(v)
         } else {
             check_sort_key_size(v)
@@ -173,14 +175,11 @@ pub fn check_item(indexes: &[LiveIndex], item: &Item) -> Result<()> {
         .map(|l| &l.def)
         .filter(|d| d.build != IndexBuild::Backfilling);
     for index in built {
-        let attrs = std::iter::once((&index.key_schema.hash, PARTITION_KEY_BYTES_MAX)).chain(
-            index
-                .key_schema
-                .range
-                .as_ref()
-                .map(|r| (r, SORT_KEY_BYTES_MAX)),
-        );
-        for (attr, bytes_max) in attrs {
+        for (attr, role) in index.key_schema.attributes() {
+            let bytes_max = match role {
+                KeyRole::Hash => PARTITION_KEY_BYTES_MAX,
+                KeyRole::Range => SORT_KEY_BYTES_MAX,
+            };
             let Some(v) = item.get(&attr.name) else {
                 continue;
             };

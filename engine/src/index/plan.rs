@@ -59,7 +59,7 @@ pub(crate) fn plan_updates(
         }
     }
     let (mut build, mut drop) = (None, None);
-    for u in updates {
+    for (at, u) in updates.iter().enumerate() {
         match u {
             IndexUpdate::Update(name, throughput) => {
                 let billing = def.billing_mode;
@@ -135,6 +135,7 @@ pub(crate) fn plan_updates(
                     &def.key_schema,
                     &merged,
                     def.billing_mode,
+                    Some(at + 1),
                 )?;
                 def.attribute_definitions = merged;
                 let mut index = new.remove(0);

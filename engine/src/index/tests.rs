@@ -41,9 +41,9 @@ fn table(projection: IndexProjection) -> TableDef {
             name: "by_email".into(),
             kind: IndexKind::Global,
             id: 2,
-            key_schema: KeySchema {
-                hash: attr("email", KeyType::S),
-                range: None,
+            key_schema: IndexKeys {
+                hash: vec![attr("email", KeyType::S)],
+                range: Vec::new(),
             },
             projection,
             throughput: None,
@@ -180,4 +180,179 @@ fn entries_follow_dynamodb_index_key_violations() {
     // A backfilling index takes the write and leaves the item out.
     assert!(check_item(std::slice::from_ref(&building), &bad).is_ok());
     assert!(entry_changes(&t, &[building], None, Some(&bad)).is_empty());
+}
+
+/// A table with a global index of two HASH and two RANGE attributes.
+fn multi_key_table() -> TableDef {
+    let mut t = table(IndexProjection::KeysOnly);
+    t.attribute_definitions = vec![
+        attr("pk", KeyType::S),
+        attr("region", KeyType::S),
+        attr("round", KeyType::N),
+        attr("bracket", KeyType::S),
+        attr("seq", KeyType::N),
+    ];
+    t.indexes[0].key_schema = IndexKeys {
+        hash: vec![attr("region", KeyType::S), attr("round", KeyType::N)],
+        range: vec![attr("bracket", KeyType::S), attr("seq", KeyType::N)],
+    };
+    t
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.into())
+}
+
+#[test]
+fn multi_attribute_entries_need_every_key_attribute_and_sort_as_a_tuple() {
+    let t = multi_key_table();
+    let ix = &t.indexes[0];
+    let full = |pk: &str, bracket: &str, seq: i64| {
+        item(&[
+            ("pk", s(pk)),
+            ("region", s("eu")),
+            ("round", n(2)),
+            ("bracket", s(bracket)),
+            ("seq", n(seq)),
+            ("other", s("x")),
+        ])
+    };
+    // Sparse: any one key attribute missing leaves the item out.
+    for missing in ["region", "round", "bracket", "seq"] {
+        let mut i = full("a", "upper", 1);
+        i.remove(missing);
+        assert_eq!(entry_key(&t, ix, &i), Err(NoEntry::Missing), "{missing}");
+        assert!(entry_changes(&t, &live(&t), None, Some(&i)).is_empty());
+    }
+    let mut wrong = full("a", "upper", 1);
+    wrong.insert("round".into(), s("two"));
+    assert_eq!(entry_key(&t, ix, &wrong), Err(NoEntry::Violation));
+    assert!(check_item(&live(&t), &wrong).is_err());
+    // Ordered by (bracket, seq), whatever the table key.
+    let keys: Vec<Vec<u8>> = [
+        full("z", "lower", 10),
+        full("y", "upper", 2),
+        full("x", "upper", 10),
+    ]
+    .iter()
+    .map(|i| entry_key(&t, ix, i).unwrap())
+    .collect();
+    assert!(keys[0] < keys[1] && keys[1] < keys[2]);
+    // The entry carries the table's and every index key attribute, nothing else.
+    let projected = project(&t, ix, &full("a", "upper", 1));
+    let mut names: Vec<&str> = projected.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["bracket", "pk", "region", "round", "seq"]);
+    assert_eq!(
+        entry_key_names(&t, ix),
+        ["pk", "region", "round", "bracket", "seq"]
+    );
+    // An ExclusiveStartKey names all of them.
+    let esk = item(&[
+        ("pk", s("a")),
+        ("region", s("eu")),
+        ("round", n(2)),
+        ("bracket", s("upper")),
+        ("seq", n(1)),
+    ]);
+    assert_eq!(
+        start_key(&t, ix, &esk).unwrap(),
+        entry_key(&t, ix, &full("a", "upper", 1)).unwrap()
+    );
+    let mut short = esk.clone();
+    short.remove("seq");
+    assert!(start_key(&t, ix, &short).is_err());
+}
+
+#[test]
+fn global_index_key_schemas_take_up_to_four_attributes_of_each_role() {
+    let defs: Vec<KeyAttribute> = (0..10)
+        .map(|i| attr(&format!("a{i}"), KeyType::S))
+        .collect();
+    let table_key = KeySchema {
+        hash: attr("a0", KeyType::S),
+        range: None,
+    };
+    let validate = |roles: &[(usize, KeyRole)]| {
+        let input = IndexInput {
+            name: "gsi".into(),
+            kind: IndexKind::Global,
+            key_schema: roles.iter().map(|(i, r)| (format!("a{i}"), *r)).collect(),
+            projection_type: Some("ALL".into()),
+            non_key_attributes: None,
+            throughput: None,
+        };
+        validate_indexes(
+            &[input],
+            &table_key,
+            &defs,
+            BillingMode::PayPerRequest,
+            None,
+        )
+    };
+    use KeyRole::{Hash as H, Range as R};
+    let ok = validate(&[
+        (1, H),
+        (2, H),
+        (3, H),
+        (4, H),
+        (5, R),
+        (6, R),
+        (7, R),
+        (8, R),
+    ])
+    .unwrap();
+    let keys = &ok[0].key_schema;
+    assert_eq!(keys.hash.len(), 4);
+    assert_eq!(keys.range.len(), 4);
+    assert_eq!(
+        keys.names().collect::<Vec<_>>(),
+        ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+    );
+    let err = |roles: &[(usize, KeyRole)]| validate(roles).unwrap_err().to_string();
+    assert!(err(&[(1, H), (2, H), (3, H), (4, H), (5, H)]).contains("Too many HASH keys"));
+    assert!(err(&[(1, H), (2, R), (3, R), (4, R), (5, R), (6, R)]).contains("Too many RANGE keys"));
+    assert!(err(&[(1, H), (2, R), (3, H)]).contains("Invalid key order"));
+    assert!(err(&[(1, H), (2, H), (1, R)]).contains("Duplicate attribute name"));
+    assert!(err(&[(1, H), (11, H), (3, R)]).contains("Keys: [a11]"));
+    assert!(err(&[(2, R), (1, H), (3, H)]).contains("The first KeySchemaElement is not a HASH"));
+    // A one-and-one schema keeps the table's rules and messages.
+    assert!(err(&[(1, H), (1, R)]).contains("Both the Hash Key and the Range Key"));
+}
+
+#[test]
+fn projected_attribute_names_are_held_to_their_length() {
+    let defs = vec![attr("pk", KeyType::S), attr("email", KeyType::S)];
+    let table_key = KeySchema {
+        hash: attr("pk", KeyType::S),
+        range: None,
+    };
+    let with = |names: Vec<String>| {
+        let input = IndexInput {
+            name: "by_email".into(),
+            kind: IndexKind::Global,
+            key_schema: vec![("email".into(), KeyRole::Hash)],
+            projection_type: Some("INCLUDE".into()),
+            non_key_attributes: Some(names),
+            throughput: None,
+        };
+        validate_indexes(
+            &[input],
+            &table_key,
+            &defs,
+            BillingMode::PayPerRequest,
+            None,
+        )
+    };
+    assert!(with(vec!["x".repeat(255)]).is_ok());
+    let long = "x".repeat(256);
+    let m = with(vec!["a".into(), long.clone()])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        m,
+        format!(
+            "1 validation error detected: Value '[a, {long}]' at 'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]"
+        )
+    );
 }

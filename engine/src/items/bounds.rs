@@ -6,21 +6,23 @@
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
-use crate::expr::{KeyCondition, SortCondition};
+use crate::expr::{CompositeKeyCondition, SortCondition};
 use crate::keys::{
-    KeyRange, after_prefix, check_range, encode_key_prefix, encode_key_value, partition_prefix,
-    prefix_end, shard_of,
+    KeyRange, after_prefix, check_range, composite_partition_prefix, encode_key_prefix,
+    encode_key_value, prefix_end, shard_of,
 };
 use crate::limits::SCAN_SEGMENTS_MAX;
 use crate::schema::{
-    KeySchema, check_not_empty_key, check_partition_key_size, check_sort_key_size,
+    IndexKeys, check_not_empty_key, check_partition_key_size, check_sort_key_size,
 };
 use crate::value::AttributeValue;
 
 /// The key range a key condition selects in the table or index with storage id `id`.
 /// Each sort key condition is a range of key *prefixes*: an index entry's key goes on
 /// after its sort key (`index/`), and as the encoding is prefix-free, the keys
-/// starting with `enc(v)` are exactly those whose sort key is `v`.
+/// starting with `enc(v)` are exactly those whose sort key is `v`. On a multi-attribute
+/// key the partition values and the equal leading sort values make the prefix, and the
+/// condition on the next sort attribute is a range after it, the same way.
 ///
 /// The key values are held to DynamoDB's key limits first, as DynamoDB holds a Query's
 /// (with the messages of an item's key), so no value can build a range bound the
@@ -28,18 +30,33 @@ use crate::value::AttributeValue;
 pub(crate) fn query_bounds(
     id: u32,
     shards: u16,
-    schema: &KeySchema,
-    kc: &KeyCondition,
+    keys: &IndexKeys,
+    kc: &CompositeKeyCondition,
 ) -> Result<KeyRange> {
-    let pk_type = schema.hash.key_type;
-    if !pk_type.is_type_of(&kc.partition) {
-        return Err(Error::validation(
+    let mismatch = || {
+        Error::validation(
             "One or more parameter values were invalid: Condition parameter type does not match schema type",
-        ));
+        )
+    };
+    for (attr, v) in keys.hash.iter().zip(&kc.partition) {
+        if !attr.key_type.is_type_of(v) {
+            return Err(mismatch());
+        }
+        check_not_empty_key(v, &attr.name)?;
+        check_partition_key_size(v)?;
     }
-    check_not_empty_key(&kc.partition, &schema.hash.name)?;
-    check_partition_key_size(&kc.partition)?;
-    let prefix = partition_prefix(id, shards, &kc.partition)?;
+    for (attr, v) in keys.range.iter().zip(&kc.sort_prefix) {
+        if !attr.key_type.is_type_of(v) {
+            return Err(mismatch());
+        }
+        check_not_empty_key(v, &attr.name)?;
+        check_sort_key_size(v)?;
+    }
+    let partition: Vec<&AttributeValue> = kc.partition.iter().collect();
+    let mut prefix = composite_partition_prefix(id, shards, &partition)?;
+    for v in &kc.sort_prefix {
+        encode_key_value(v, &mut prefix);
+    }
     let with = |v: &AttributeValue| {
         let mut k = prefix.clone();
         encode_key_value(v, &mut k);
@@ -49,21 +66,10 @@ pub(crate) fn query_bounds(
     let Some(sort) = &kc.sort else {
         return check_range(whole);
     };
-    if let Some(range) = &schema.range {
-        let values: Vec<&AttributeValue> = match sort {
-            SortCondition::Between(a, b) => vec![a, b],
-            SortCondition::Eq(v)
-            | SortCondition::Lt(v)
-            | SortCondition::Le(v)
-            | SortCondition::Gt(v)
-            | SortCondition::Ge(v)
-            | SortCondition::BeginsWith(v) => vec![v],
-        };
-        if values.iter().any(|v| !range.key_type.is_type_of(v)) {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Condition parameter type does not match schema type",
-            ));
-        }
+    if let Some(range) = keys.range.get(kc.sort_prefix.len())
+        && sort.values().iter().any(|v| !range.key_type.is_type_of(v))
+    {
+        return Err(mismatch());
     }
     for v in sort.values() {
         check_sort_key_size(v)?;

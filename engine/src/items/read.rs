@@ -11,7 +11,7 @@ use std::ops::Bound;
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
-use crate::expr::{Condition, KeyCondition, Projection, Resolver};
+use crate::expr::{CompositeKeyCondition, Condition, Projection, Resolver};
 use crate::index::def::{IndexDef, IndexKind, IndexProjection};
 use crate::items::bounds::{query_bounds, scan_bounds};
 use crate::items::input::{
@@ -21,7 +21,7 @@ use crate::items::input::{
 };
 use crate::keys::{KeyRange, check_range};
 use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
-use crate::schema::KeySchema;
+use crate::schema::IndexKeys;
 use crate::state::State;
 use crate::stored::StoredItem;
 use crate::value::{Item, item_size_bytes};
@@ -114,16 +114,29 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         select: input.select,
         limit: input.limit,
     };
-    let key_condition = |resolver: &mut Resolver<'_>, schema: &KeySchema| {
-        let hash = &schema.hash.name;
-        let range = schema.range.as_ref().map(|r| r.name.as_str());
-        match (input.key_condition.as_deref(), &input.key_conditions) {
-            (Some(kc), _) => resolver.key_condition(kc, hash, range),
-            (None, Some(kc)) => legacy::key_conditions(kc, hash, range),
-            (None, None) => Err(no_key_condition()),
-        }
+    let key_condition = |resolver: &mut Resolver<'_>, keys: &IndexKeys| {
+        let kc: CompositeKeyCondition = if keys.is_composite() {
+            // A global index's multi-attribute key has its own rules.
+            let hash: Vec<&str> = keys.hash.iter().map(|a| a.name.as_str()).collect();
+            let range: Vec<&str> = keys.range.iter().map(|a| a.name.as_str()).collect();
+            match (input.key_condition.as_deref(), &input.key_conditions) {
+                (Some(kc), _) => resolver.composite_key_condition(kc, &hash, &range)?,
+                (None, Some(kc)) => legacy::composite_key_conditions(kc, &hash, &range)?,
+                (None, None) => return Err(no_key_condition()),
+            }
+        } else {
+            let hash = &keys.hash[0].name;
+            let range = keys.range.first().map(|r| r.name.as_str());
+            match (input.key_condition.as_deref(), &input.key_conditions) {
+                (Some(kc), _) => resolver.key_condition(kc, hash, range)?,
+                (None, Some(kc)) => legacy::key_conditions(kc, hash, range)?,
+                (None, None) => return Err(no_key_condition()),
+            }
+            .into()
+        };
+        Ok(kc)
     };
-    let bounds = |source: &ReadSource<'_>, schema: &KeySchema, kc: KeyCondition| {
+    let bounds = |source: &ReadSource<'_>, schema: &IndexKeys, kc: CompositeKeyCondition| {
         let (lo, hi) = query_bounds(source.id(), source.table.def.shards, schema, &kc)?;
         let range = match &input.exclusive_start_key {
             None => (lo, hi),
@@ -167,7 +180,7 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         select: input.select,
         limit: input.limit,
     };
-    let bounds = |source: &ReadSource<'_>, _: &KeySchema, (): ()| {
+    let bounds = |source: &ReadSource<'_>, _: &IndexKeys, (): ()| {
         let (lo, hi) = scan_bounds(
             source.id(),
             source.table.def.shards,
@@ -210,12 +223,16 @@ struct RangeRead<'a> {
 fn read_range<K>(
     state: &State,
     r: RangeRead<'_>,
-    key_condition: impl FnOnce(&mut Resolver<'_>, &KeySchema) -> Result<K>,
-    bounds: impl FnOnce(&ReadSource<'_>, &KeySchema, K) -> Result<(KeyRange, bool)>,
+    key_condition: impl FnOnce(&mut Resolver<'_>, &IndexKeys) -> Result<K>,
+    bounds: impl FnOnce(&ReadSource<'_>, &IndexKeys, K) -> Result<(KeyRange, bool)>,
 ) -> Result<Page> {
     let table = state.table(r.table)?;
     let index = find_index(&table, r.index, r.consistent_read)?;
-    let schema = index.map_or(&table.def.key_schema, |i| &i.key_schema);
+    let keys = index.map_or_else(
+        || IndexKeys::of(&table.def.key_schema),
+        |i| i.key_schema.clone(),
+    );
+    let schema = &keys;
     let mut resolver = r.attributes.resolver()?;
     let key = key_condition(&mut resolver, schema)?;
     let filter = read_filter(
