@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod indexes;
 mod limits;
+mod multi_key_gsi;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;
