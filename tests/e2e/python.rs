@@ -41,3 +41,9 @@ fn boto3_expressions() {
 fn boto3_streams() {
     run_python_suite("streams.py");
 }
+
+/// Global secondary indexes with multi-attribute keys through boto3.
+#[test]
+fn boto3_multi_attribute_gsi() {
+    run_python_suite("multi_key_gsi.py");
+}
