@@ -193,11 +193,12 @@ pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
 /// A one-and-one schema (or a shorter or malformed one) goes through the table's rules
 /// and messages, so what DynamoDB answered before multi-attribute keys is unchanged.
 ///
-/// DynamoDB's messages for a multi-attribute schema broken in another way (a HASH after
-/// a RANGE, more than four of a role, a name twice) could not be confirmed; these are
-/// modelled on its messages for the one-and-one schema.
+/// The messages for a HASH after a RANGE and for too many of a role are DynamoDB's as
+/// a catalogue of its live answers records them. For a name given twice that catalogue
+/// has two texts without saying which case each answers; a name twice in one role gets
+/// the one that says "duplicated" (Alternator's tests, run against DynamoDB, expect
+/// that word there), a name in both roles the other.
 pub(crate) fn resolve_global_index_keys(
-    index: &str,
     elements: &[(String, KeyRole)],
     definitions: &[KeyAttribute],
 ) -> Result<IndexKeys> {
@@ -212,9 +213,9 @@ pub(crate) fn resolve_global_index_keys(
     if let Some(at) = elements.iter().position(|(_, r)| *r == KeyRole::Range)
         && elements[at..].iter().any(|(_, r)| *r == KeyRole::Hash)
     {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Invalid key order. Every HASH key must be specified before the RANGE keys in the KeySchema of index: {index}"
-        )));
+        return Err(Error::validation(
+            "One or more parameter values were invalid: All HASH key attributes must precede RANGE key attributes in the KeySchema",
+        ));
     }
     let ranges = elements.len() - hashes;
     for (count, max, role) in [
@@ -223,18 +224,18 @@ pub(crate) fn resolve_global_index_keys(
     ] {
         if count > max {
             return Err(Error::validation(format!(
-                "One or more parameter values were invalid: Too many {role} keys specified for index: {index}. An index KeySchema can have at most {max} {role} keys, provided: {count}"
+                "One or more parameter values were invalid: The KeySchema exceeds the maximum allowed number of {role} key attributes"
             )));
         }
     }
-    if let Some((name, _)) = elements
-        .iter()
-        .enumerate()
-        .find_map(|(i, e)| elements[..i].iter().any(|p| p.0 == e.0).then_some(e))
-    {
-        return Err(Error::validation(format!(
-            "One or more parameter values were invalid: Duplicate attribute name in the KeySchema of index: {index}. AttributeName: {name}"
-        )));
+    for (i, (name, role)) in elements.iter().enumerate() {
+        if let Some((_, first)) = elements[..i].iter().find(|(n, _)| n == name) {
+            return Err(Error::validation(if first == role {
+                format!("Attribute Name is duplicated: {name}")
+            } else {
+                "The KeySchema contains multiple key attributes with the same name".to_string()
+            }));
+        }
     }
     let mut keys = IndexKeys {
         hash: Vec::with_capacity(hashes),

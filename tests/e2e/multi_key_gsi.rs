@@ -453,7 +453,7 @@ async fn multi_attribute_gsi_queries_fail_with_dynamodb_messages() {
         (
             "tournament = :t AND league = :r AND round > :a AND bracket = :b",
             eu(&[(":a", n(1)), (":b", s("upper"))]),
-            "Query key condition not supported",
+            "RANGE key attributes round must have equality conditions specified in the query because a condition is present on key attribute bracket",
         ),
         (
             "tournament = :t AND league = :r AND round = :a",
@@ -464,6 +464,19 @@ async fn multi_attribute_gsi_queries_fail_with_dynamodb_messages() {
     for (cond, vals, want) in cases {
         assert_eq!(fails(cond, vals).await, want, "{cond}");
     }
+    // A FilterExpression may not name any key attribute of the index; the table's key
+    // (not one of the index's) it may.
+    let filtered = |filter: &str, v: Av| {
+        let q = query(&c, &t, EU, &eu(&[(":f", v)])).filter_expression(filter);
+        async move { q.send().await }
+    };
+    let m = validation(filtered("seq > :f", n(0)).await);
+    assert_eq!(
+        m,
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: seq"
+    );
+    let out = filtered("id = :f", s("g1")).await.unwrap();
+    assert_eq!(ids(out.items()), ["g1"]);
     // An ExclusiveStartKey must name every index key attribute.
     let mut esk = game(GAMES[0]);
     esk.remove("score");
@@ -502,22 +515,34 @@ async fn create_and_update_table_refuse_invalid_multi_attribute_gsis() {
     let c = server.client();
     let all = || include(&["score"]);
     let five = ["tournament", "league", "round", "bracket", "seq"];
+    let invalid = "One or more parameter values were invalid: ";
     let m = refused_create(&c, elements(&five, &[]), all()).await;
     assert_eq!(
         m,
-        "One or more parameter values were invalid: Too many HASH keys specified for index: bad. An index KeySchema can have at most 4 HASH keys, provided: 5"
+        format!("{invalid}The KeySchema exceeds the maximum allowed number of HASH key attributes")
     );
     let m = refused_create(&c, elements(&["id"], &five), all()).await;
     assert_eq!(
         m,
-        "One or more parameter values were invalid: Too many RANGE keys specified for index: bad. An index KeySchema can have at most 4 RANGE keys, provided: 5"
+        format!(
+            "{invalid}The KeySchema exceeds the maximum allowed number of RANGE key attributes"
+        )
     );
     let mut keys = elements(&["tournament"], &["round"]);
     keys.extend(elements(&["league"], &[]));
     let m = refused_create(&c, keys, all()).await;
     assert_eq!(
         m,
-        "One or more parameter values were invalid: Invalid key order. Every HASH key must be specified before the RANGE keys in the KeySchema of index: bad"
+        format!(
+            "{invalid}All HASH key attributes must precede RANGE key attributes in the KeySchema"
+        )
+    );
+    let m = refused_create(&c, elements(&["tournament", "tournament"], &[]), all()).await;
+    assert_eq!(m, "Attribute Name is duplicated: tournament");
+    let m = refused_create(&c, elements(&["tournament", "league"], &["league"]), all()).await;
+    assert_eq!(
+        m,
+        "The KeySchema contains multiple key attributes with the same name"
     );
     // A key attribute missing from AttributeDefinitions.
     let m = refused_create(&c, elements(&["tournament", "stage"], &["round"]), all()).await;

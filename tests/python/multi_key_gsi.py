@@ -194,7 +194,18 @@ def invalid_queries_fail_as_dynamodb_does():
                       "because a condition is present on key attribute grp")
     expect_validation(lambda: query("tid = :t AND div = :d AND rnd > :r AND grp = :g",
                                     {**v, ":r": {"N": "1"}, ":g": {"S": "a"}}),
-                      "Query key condition not supported")
+                      "RANGE key attributes rnd must have equality conditions specified in the query "
+                      "because a condition is present on key attribute grp")
+    expect_validation(lambda: query("tid = :t AND div > :d", v), "Query key condition not supported")
+    expect_validation(lambda: query("tid = :t AND div = :d", {**v, ":g": {"S": "a"}}, FilterExpression="grp = :g"),
+                      "Filter Expression can only contain non-primary key attributes: Primary key attribute: grp")
+    # The legacy KeyConditions work on a multi-attribute key as on any other.
+    got = ddb.query(TableName=TABLE, IndexName=INDEX, KeyConditions={
+        "tid": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "t1"}]},
+        "div": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "d1"}]},
+        "rnd": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "2"}]},
+    })
+    eq(ids(got["Items"]), ["m4", "m3"], "KeyConditions")
 
 
 @check

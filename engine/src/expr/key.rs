@@ -96,9 +96,10 @@ impl From<KeyCondition> for CompositeKeyCondition {
 /// last given with `=`. The conditions are `(attribute, condition)` in the request's
 /// order, at most one per attribute. The error is the complete message.
 ///
-/// The messages for a missing attribute and a non-equality are DynamoDB's for a
-/// one-and-one key; the one for a gap in the sort attributes is the one moto's tests
-/// (checked against DynamoDB) expect to name the skipped attribute.
+/// The messages for a missing or non-equal partition attribute and for a non-key
+/// attribute are DynamoDB's for a one-and-one key. The one for a sort attribute left
+/// out or not `=` before a later one is DynamoDB's, as tests run against it record it
+/// (for a gap and for a range condition alike).
 pub(crate) fn composite_key_condition(
     conditions: Vec<(String, SortCondition)>,
     hash: &[&str],
@@ -117,7 +118,7 @@ pub(crate) fn composite_key_condition(
             Some(_) => return Err("Query key condition not supported".into()),
         }
     }
-    let given: Vec<Option<SortCondition>> = range.iter().map(|r| take(r)).collect();
+    let mut given: Vec<Option<SortCondition>> = range.iter().map(|r| take(r)).collect();
     if !conditions.is_empty() {
         // A condition on a non-key attribute: DynamoDB names the first sort attribute
         // the query leaves out, as it does for a one-and-one key.
@@ -127,26 +128,23 @@ pub(crate) fn composite_key_condition(
         });
     }
     let used = given.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-    if let Some(gap) = given[..used].iter().position(Option::is_none) {
-        let next = range[gap + 1..used]
-            .iter()
-            .zip(&given[gap + 1..used])
-            .find(|(_, g)| g.is_some())
-            .map_or("", |(r, _)| *r);
-        return Err(format!(
-            "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {next}",
-            range[gap]
-        ));
+    given.truncate(used);
+    let present: Vec<bool> = given.iter().map(Option::is_some).collect();
+    let sort = given.pop().flatten();
+    let mut sort_prefix = Vec::with_capacity(given.len());
+    for (i, g) in given.into_iter().enumerate() {
+        match g {
+            Some(SortCondition::Eq(v)) => sort_prefix.push(v),
+            _ => {
+                // The next attribute with a condition (there is one: the last used).
+                let next = (i + 1..used).find(|&j| present[j]).map_or("", |j| range[j]);
+                return Err(format!(
+                    "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {next}",
+                    range[i]
+                ));
+            }
+        }
     }
-    let mut given = given.into_iter().take(used).flatten().collect::<Vec<_>>();
-    let sort = given.pop();
-    let sort_prefix = given
-        .into_iter()
-        .map(|c| match c {
-            SortCondition::Eq(v) => Ok(v),
-            _ => Err("Query key condition not supported".to_string()),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(CompositeKeyCondition {
         partition,
         sort_prefix,
@@ -410,7 +408,11 @@ mod tests {
                     ("r1", SortCondition::Gt(s("a"))),
                     ("r2", eq("b")),
                 ],
-                "Query key condition not supported",
+                "RANGE key attributes r1 must have equality conditions specified in the query because a condition is present on key attribute r2",
+            ),
+            (
+                &[("h1", eq("x")), ("h2", eq("y")), ("r3", eq("c"))],
+                "RANGE key attributes r1 must have equality conditions specified in the query because a condition is present on key attribute r3",
             ),
             (
                 &[("h1", eq("x")), ("h2", eq("y")), ("other", eq("z"))],

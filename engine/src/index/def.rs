@@ -241,9 +241,7 @@ pub fn validate_indexes(
             return Err(invalid(format!("Duplicate index name: {}", input.name)));
         }
         let key_schema = match input.kind {
-            IndexKind::Global => {
-                resolve_global_index_keys(&input.name, &input.key_schema, definitions)?
-            }
+            IndexKind::Global => resolve_global_index_keys(&input.key_schema, definitions)?,
             IndexKind::Local => {
                 let key_schema = resolve_key_schema(&input.key_schema, definitions)?;
                 if table.range.is_none() {

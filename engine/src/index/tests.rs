@@ -310,10 +310,23 @@ fn global_index_key_schemas_take_up_to_four_attributes_of_each_role() {
         ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
     );
     let err = |roles: &[(usize, KeyRole)]| validate(roles).unwrap_err().to_string();
-    assert!(err(&[(1, H), (2, H), (3, H), (4, H), (5, H)]).contains("Too many HASH keys"));
-    assert!(err(&[(1, H), (2, R), (3, R), (4, R), (5, R), (6, R)]).contains("Too many RANGE keys"));
-    assert!(err(&[(1, H), (2, R), (3, H)]).contains("Invalid key order"));
-    assert!(err(&[(1, H), (2, H), (1, R)]).contains("Duplicate attribute name"));
+    let invalid = "One or more parameter values were invalid: ";
+    let too_many = |role: &str| {
+        format!(
+            "{invalid}The KeySchema exceeds the maximum allowed number of {role} key attributes"
+        )
+    };
+    assert_eq!(
+        err(&[(1, H), (2, H), (3, H), (4, H), (5, H)]),
+        too_many("HASH")
+    );
+    let six = [(1, H), (2, R), (3, R), (4, R), (5, R), (6, R)];
+    assert_eq!(err(&six), too_many("RANGE"));
+    let order = "All HASH key attributes must precede RANGE key attributes in the KeySchema";
+    assert_eq!(err(&[(1, H), (2, R), (3, H)]), format!("{invalid}{order}"));
+    let same = "The KeySchema contains multiple key attributes with the same name";
+    assert_eq!(err(&[(1, H), (2, H), (1, R)]), same);
+    assert_eq!(err(&[(1, H), (1, H)]), "Attribute Name is duplicated: a1");
     assert!(err(&[(1, H), (11, H), (3, R)]).contains("Keys: [a11]"));
     assert!(err(&[(2, R), (1, H), (3, H)]).contains("The first KeySchemaElement is not a HASH"));
     // A one-and-one schema keeps the table's rules and messages.

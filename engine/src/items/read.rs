@@ -249,6 +249,21 @@ fn read_range<K>(
             "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
         )));
     }
+    // A Query's FilterExpression may not name a key attribute of what it reads (the
+    // index's keys, all of them on a multi-attribute key; a table key that is not one
+    // of the index's may be filtered on), as DynamoDB refuses it.
+    if !r.legacy_filter_names_keys
+        && r.filter.is_some()
+        && let Some(f) = &filter
+    {
+        let mut heads = Vec::new();
+        f.attribute_heads(&mut heads);
+        if let Some(k) = schema.names().find(|k| heads.contains(k)) {
+            return Err(Error::validation(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
+            )));
+        }
+    }
     let projection = read_projection(&mut resolver, r.projection, r.attributes_to_get)?;
     resolver.finish()?;
     let select = resolve_select(
