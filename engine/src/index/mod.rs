@@ -26,6 +26,13 @@
 //! [index_id: u32][shard: u16][hash: u64][enc(index pk)][enc(index sk)]?[enc(table pk)][enc(table sk)]?
 //! ```
 //!
+//! A global index with a multi-attribute key (up to four HASH and four RANGE
+//! attributes) has `enc` of every HASH value, then of every RANGE value, in KeySchema
+//! order, after a hash of all the HASH values together (`keys.rs`): its partition is
+//! the tuple of HASH values and its order that of the tuple of RANGE values, and a
+//! Query's equal leading values are a key prefix. One attribute of each role is the
+//! layout above byte for byte.
+//!
 //! The head is an item key (`keys.rs`) of the index's own key values; the table key
 //! after it tells apart items that share index key values, which an index allows. As
 //! `enc` is prefix-free, "index keys = v" is a key prefix, which is how Query reads an
