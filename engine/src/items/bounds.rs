@@ -154,3 +154,109 @@ pub(crate) fn scan_bounds(
     };
     Ok((lo, hi))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ops::RangeBounds;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::keys::{KeyType, composite_item_key};
+    use crate::schema::KeyAttribute;
+
+    fn attr(name: &str, key_type: KeyType) -> KeyAttribute {
+        KeyAttribute {
+            name: name.into(),
+            key_type,
+        }
+    }
+
+    /// HASH (S, N), RANGE (S, N): a multi-attribute key.
+    fn keys() -> IndexKeys {
+        IndexKeys {
+            hash: vec![attr("h1", KeyType::S), attr("h2", KeyType::N)],
+            range: vec![attr("r1", KeyType::S), attr("r2", KeyType::N)],
+        }
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn n(v: i64) -> AttributeValue {
+        AttributeValue::N(v.into())
+    }
+
+    fn sort_condition() -> impl Strategy<Value = SortCondition> {
+        let v = -5i64..5;
+        prop_oneof![
+            v.clone().prop_map(|x| SortCondition::Eq(n(x))),
+            v.clone().prop_map(|x| SortCondition::Lt(n(x))),
+            v.clone().prop_map(|x| SortCondition::Le(n(x))),
+            v.clone().prop_map(|x| SortCondition::Gt(n(x))),
+            v.clone().prop_map(|x| SortCondition::Ge(n(x))),
+            (v.clone(), v).prop_map(|(a, b)| SortCondition::Between(n(a.min(b)), n(a.max(b)))),
+        ]
+    }
+
+    proptest! {
+        /// The key range of a Query on a multi-attribute key holds exactly the entries
+        /// whose partition values are equal, whose leading sort value is equal and whose
+        /// next sort value meets the condition (the table key after them included).
+        #[test]
+        fn composite_query_ranges_hold_exactly_the_matching_entries(
+            entry in (prop_oneof![Just("a"), Just("ab"), Just("b")], -6i64..6, -2i64..2),
+            cond in sort_condition(),
+            prefix_only in any::<bool>(),
+        ) {
+            let (r1, r2, h2) = entry;
+            let kc = CompositeKeyCondition {
+                partition: vec![s("p"), n(1)],
+                sort_prefix: vec![s("ab")],
+                sort: (!prefix_only).then(|| cond.clone()),
+            };
+            let range = query_bounds(3, 4, &keys(), &kc).unwrap();
+            let (h1v, h2v, r1v, r2v) = (s("p"), n(h2), s(r1), n(r2));
+            let mut key =
+                composite_item_key(3, 4, &[&h1v, &h2v], &[&r1v, &r2v]).unwrap().0;
+            encode_key_value(&s("table-key"), &mut key);
+            let want = h2 == 1 && r1 == "ab" && (prefix_only || cond.matches(&r2v));
+            prop_assert_eq!(range.contains(&key), want);
+        }
+    }
+
+    #[test]
+    fn begins_with_on_a_later_sort_attribute_is_a_prefix_range() {
+        let keys = IndexKeys {
+            hash: vec![attr("h", KeyType::S)],
+            range: vec![attr("r1", KeyType::N), attr("r2", KeyType::S)],
+        };
+        let kc = CompositeKeyCondition {
+            partition: vec![s("p")],
+            sort_prefix: vec![n(2)],
+            sort: Some(SortCondition::BeginsWith(s("up"))),
+        };
+        let range = query_bounds(3, 1, &keys, &kc).unwrap();
+        let key = |r1: i64, r2: &str| {
+            composite_item_key(3, 1, &[&s("p")], &[&n(r1), &s(r2)])
+                .unwrap()
+                .0
+        };
+        assert!(range.contains(&key(2, "upper")));
+        assert!(range.contains(&key(2, "up")));
+        assert!(!range.contains(&key(2, "lower")));
+        assert!(!range.contains(&key(3, "upper")));
+        // A value of the wrong type for its attribute is DynamoDB's type mismatch.
+        let wrong = CompositeKeyCondition {
+            partition: vec![s("p")],
+            sort_prefix: vec![s("two")],
+            sort: None,
+        };
+        let m = query_bounds(3, 1, &keys, &wrong).unwrap_err().to_string();
+        assert!(
+            m.contains("Condition parameter type does not match schema type"),
+            "{m}"
+        );
+    }
+}
