@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, check_key_sizes,
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput, check_key_sizes,
     check_not_empty_key, item_key_attribute, resolve_key_schema, validate_table_name,
     validate_tags, validate_throughput,
 };
@@ -43,6 +43,30 @@ pub struct TableDef {
     /// version 2), so definitions written before indexes existed still decode.
     #[serde(skip)]
     pub indexes: Vec<IndexDef>,
+    /// Deletion protection and the table class. Stored after the indexes (since format
+    /// version 4), so older definitions decode with the defaults (unprotected, no class
+    /// set), which is what those tables had.
+    #[serde(skip)]
+    pub settings: TableSettings,
+}
+
+/// A table's settings that change nothing about how its items are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSettings {
+    /// While set, DeleteTable is refused.
+    pub deletion_protection: bool,
+    /// The table class, once a client set one: DynamoDB reports `TableClassSummary`
+    /// only for such tables (the default class is implied by its absence).
+    pub table_class: Option<TableClassSetting>,
+}
+
+/// A table class a client set, and when UpdateTable last changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableClassSetting {
+    pub class: TableClass,
+    /// Epoch milliseconds of the last UpdateTable that set the class; `None` when it
+    /// was set by CreateTable (DynamoDB then reports no `LastUpdateDateTime`).
+    pub updated_at_ms: Option<u64>,
 }
 
 /// A live table: its current definition plus counters kept in memory.
@@ -112,6 +136,10 @@ pub struct CreateTableInput {
     pub tags: Vec<(String, String)>,
     pub stream: Option<StreamSpecification>,
     pub indexes: Vec<IndexInput>,
+    /// `DeletionProtectionEnabled` (false when absent).
+    pub deletion_protection: bool,
+    /// `TableClass`, when given.
+    pub table_class: Option<TableClass>,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -190,7 +218,7 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
 
 impl TableDef {
     /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
-    /// the definition, then postcard of its indexes.
+    /// the definition, then postcard of its indexes, then postcard of its settings.
     /// A definition that cannot be encoded is an [`Error::Internal`] of the change
     /// that would store it: an empty payload must never be written in its place.
     pub fn encode(&self) -> Result<Vec<u8>> {
@@ -203,6 +231,7 @@ impl TableDef {
         let mut out = vec![TABLE_DEF_VERSION];
         out.extend(postcard::to_stdvec(self).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.settings).map_err(failed)?);
         Ok(out)
     }
 
@@ -220,10 +249,19 @@ impl TableDef {
                 def.indexes = indexes.into_iter().map(IndexDefV2::upgrade).collect();
                 Ok(def)
             }
-            Some((&TABLE_DEF_VERSION, rest)) => {
+            // Version 3: indexes with their build state, no settings.
+            Some((3, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
                 def.indexes = postcard::from_bytes(rest).map_err(corrupt)?;
+                Ok(def)
+            }
+            Some((&TABLE_DEF_VERSION, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes;
+                def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
             Some((v, _)) => Err(Error::Storage(format!(
@@ -296,8 +334,9 @@ impl TableDef {
 }
 
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
-/// ([`IndexBuild`]). Versions 1 and 2 are still read.
-const TABLE_DEF_VERSION: u8 = 3;
+/// ([`IndexBuild`]), 4 the table's settings ([`TableSettings`]). Versions 1 to 3 are
+/// still read.
+const TABLE_DEF_VERSION: u8 = 4;
 
 /// An index as format version 2 stored it: the fields of [`IndexDef`] before `build`,
 /// in the same order (postcard is positional).
@@ -361,6 +400,7 @@ mod tests {
             created_at_ms: 1,
             shards: 1,
             tags: BTreeMap::new(),
+            settings: TableSettings::default(),
             indexes: vec![IndexDef {
                 name: "by_x".into(),
                 kind: IndexKind::Global,
@@ -388,6 +428,28 @@ mod tests {
             assert_eq!(back.indexes, def.indexes);
             assert_eq!(back.key_schema, def.key_schema);
         }
+    }
+
+    #[test]
+    fn settings_round_trip_and_version_3_definitions_decode_unprotected() {
+        let mut def = table(IndexBuild::WithTable);
+        def.settings = TableSettings {
+            deletion_protection: true,
+            table_class: Some(TableClassSetting {
+                class: TableClass::StandardInfrequentAccess,
+                updated_at_ms: Some(5),
+            }),
+        };
+        let back = TableDef::decode(&def.encode().unwrap()).unwrap();
+        assert_eq!(back.settings, def.settings);
+        assert_eq!(back.indexes, def.indexes);
+        // Version 3 wrote the definition and the indexes only.
+        let mut v3 = vec![3];
+        v3.extend(postcard::to_stdvec(&def).unwrap());
+        v3.extend(postcard::to_stdvec(&def.indexes).unwrap());
+        let back = TableDef::decode(&v3).unwrap();
+        assert_eq!(back.settings, TableSettings::default());
+        assert_eq!(back.indexes, def.indexes);
     }
 
     #[test]

@@ -70,7 +70,7 @@ mod value;
 mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{CreateTableInput, TableDef};
+pub use crate::catalog::{CreateTableInput, TableClassSetting, TableDef, TableSettings};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::config::{
@@ -95,7 +95,7 @@ pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_has
 pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput, key_type_descriptor,
     validate_table_name,
 };
 pub use crate::stored::{SetKind, StoredItem, Visitor};

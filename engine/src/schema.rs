@@ -59,6 +59,34 @@ pub struct Throughput {
     pub write_capacity_units: i64,
 }
 
+/// A table's class (`TableClass`), which DynamoDB bills by; Eddy stores every class alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableClass {
+    Standard,
+    StandardInfrequentAccess,
+}
+
+impl TableClass {
+    /// Parses `TableClass` with DynamoDB's error for a value outside the set (its own
+    /// message, not the generic enum constraint; case-sensitive: `standard` is refused).
+    pub fn parse(s: &str) -> Result<TableClass> {
+        match s {
+            "STANDARD" => Ok(TableClass::Standard),
+            "STANDARD_INFREQUENT_ACCESS" => Ok(TableClass::StandardInfrequentAccess),
+            _ => Err(Error::validation(
+                "Invalid table-class parameter provided. Please try again with a valid table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableClass::Standard => "STANDARD",
+            TableClass::StandardInfrequentAccess => "STANDARD_INFREQUENT_ACCESS",
+        }
+    }
+}
+
 /// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
 pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
     constraint_errors(name_errors(name, field))

@@ -1,5 +1,6 @@
 //! The control plane: CreateTable, DescribeTable, ListTables, UpdateTable (billing mode,
-//! throughput, streams, global secondary indexes), DeleteTable, and the tags.
+//! throughput, streams, global secondary indexes, deletion protection, table class),
+//! DeleteTable, and the tags.
 //!
 //! Owns their request shapes and DynamoDB's `TableDescription`. Must not know how the
 //! engine validates or stores a table definition.
@@ -7,7 +8,7 @@
 use eddy_engine::{
     BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKind,
     IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, StreamSpecification,
-    StreamViewType, TableDescription, TableStatus, Throughput, UpdateTableInput,
+    StreamViewType, TableClass, TableDescription, TableStatus, Throughput, UpdateTableInput,
     key_type_descriptor,
 };
 use serde::Deserialize;
@@ -56,6 +57,8 @@ pub(super) struct CreateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     global_secondary_indexes: Option<Vec<WireIndex>>,
     local_secondary_indexes: Option<Vec<WireIndex>>,
+    deletion_protection_enabled: Option<bool>,
+    table_class: Option<String>,
 }
 
 names_its_table!(CreateTableRequest);
@@ -229,6 +232,12 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
             .collect(),
         stream: stream_spec(r.stream_specification)?,
         indexes: index_inputs(r.global_secondary_indexes, r.local_secondary_indexes)?,
+        deletion_protection: r.deletion_protection_enabled.unwrap_or(false),
+        table_class: r
+            .table_class
+            .as_deref()
+            .map(TableClass::parse)
+            .transpose()?,
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -258,8 +267,16 @@ fn describe(d: &TableDescription) -> Value {
             "ReadCapacityUnits": def.throughput.read_capacity_units,
             "WriteCapacityUnits": def.throughput.write_capacity_units,
         },
-        "DeletionProtectionEnabled": false,
+        "DeletionProtectionEnabled": def.settings.deletion_protection,
     });
+    // Only a table whose class a client set reports it; the time only once
+    // UpdateTable changed it (as DynamoDB does).
+    if let Some(class) = def.settings.table_class {
+        v["TableClassSummary"] = json!({ "TableClass": class.class.as_str() });
+        if let Some(ms) = class.updated_at_ms {
+            v["TableClassSummary"]["LastUpdateDateTime"] = json!(ms as f64 / 1000.0);
+        }
+    }
     let (global, local) = index_descriptions(d);
     if !global.is_empty() {
         v["GlobalSecondaryIndexes"] = Value::Array(global);
@@ -412,6 +429,8 @@ pub(super) struct UpdateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     attribute_definitions: Option<Vec<AttributeDefinition>>,
     global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
+    deletion_protection_enabled: Option<bool>,
+    table_class: Option<String>,
 }
 
 names_its_table!(UpdateTableRequest);
@@ -493,6 +512,12 @@ pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec
             .map(attribute_definitions)
             .transpose()?,
         index_updates: index_updates(r.global_secondary_index_updates, other_changes)?,
+        deletion_protection: r.deletion_protection_enabled,
+        table_class: r
+            .table_class
+            .as_deref()
+            .map(TableClass::parse)
+            .transpose()?,
     };
     let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

@@ -1,0 +1,247 @@
+//! The control plane's settings and its refusals, through the AWS SDK for Rust (raw
+//! JSON where an SDK cannot send the mistake): deletion protection, the table class,
+//! UpdateTable's member rules, CreateTable's validation order, and the tags' errors.
+//! Each refusal is checked for DynamoDB's code and exact message.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableClass,
+};
+
+use crate::harness::{Server, raw_request, table_name};
+
+/// The code and message of an SDK error.
+fn refusal<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
+    (
+        e.code().unwrap_or("<none>").to_string(),
+        e.message().unwrap_or("<none>").to_string(),
+    )
+}
+
+fn validation(message: &str) -> (String, String) {
+    ("ValidationException".to_string(), message.to_string())
+}
+
+/// A CreateTable request for a hash-key table `pk` (S), on demand.
+fn create_request(
+    c: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    c.create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+}
+
+const PROTECTED: &str = "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.";
+
+/// CreateTable keeps `DeletionProtectionEnabled`; DeleteTable is refused while it is on,
+/// across a restart, until UpdateTable turns it off.
+#[tokio::test]
+async fn deletion_protection_refuses_delete_table_until_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = table_name("protected");
+    {
+        let server = Server::start_in(dir.path(), &[]);
+        let c = server.client();
+        let created = create_request(&c, &t)
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .unwrap();
+        let desc = created.table_description().unwrap();
+        assert_eq!(desc.deletion_protection_enabled(), Some(true));
+        // No class was given, so DynamoDB reports none.
+        assert!(desc.table_class_summary().is_none());
+        let e = c.delete_table().table_name(&t).send().await.unwrap_err();
+        assert_eq!(refusal(&e), validation(PROTECTED));
+        server.terminate();
+    }
+    let server = Server::start_in(dir.path(), &[]);
+    let c = server.client();
+    let t_desc = c.describe_table().table_name(&t).send().await.unwrap();
+    assert_eq!(
+        t_desc.table().unwrap().deletion_protection_enabled(),
+        Some(true),
+        "the flag survives a restart"
+    );
+    let e = c.delete_table().table_name(&t).send().await.unwrap_err();
+    assert_eq!(refusal(&e), validation(PROTECTED));
+    // The table is still there, and usable.
+    c.put_item()
+        .table_name(&t)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let updated = c
+        .update_table()
+        .table_name(&t)
+        .deletion_protection_enabled(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated
+            .table_description()
+            .unwrap()
+            .deletion_protection_enabled(),
+        Some(false)
+    );
+    let deleted = c.delete_table().table_name(&t).send().await.unwrap();
+    assert_eq!(
+        deleted
+            .table_description()
+            .unwrap()
+            .deletion_protection_enabled(),
+        Some(false)
+    );
+    let e = c.describe_table().table_name(&t).send().await.unwrap_err();
+    assert_eq!(refusal(&e).0, "ResourceNotFoundException");
+}
+
+/// UpdateTable can turn protection on for an unprotected table; the table class is
+/// reported once set, with its update time only after UpdateTable changed it.
+#[tokio::test]
+async fn update_table_sets_protection_and_table_class() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("class");
+    let created = create_request(&c, &t)
+        .table_class(TableClass::StandardInfrequentAccess)
+        .send()
+        .await
+        .unwrap();
+    let summary = created
+        .table_description()
+        .unwrap()
+        .table_class_summary()
+        .expect("a class given at creation is reported")
+        .clone();
+    assert_eq!(
+        summary.table_class(),
+        Some(&TableClass::StandardInfrequentAccess)
+    );
+    assert!(summary.last_update_date_time().is_none());
+
+    let updated = c
+        .update_table()
+        .table_name(&t)
+        .table_class(TableClass::Standard)
+        .send()
+        .await
+        .unwrap();
+    let summary = updated
+        .table_description()
+        .unwrap()
+        .table_class_summary()
+        .unwrap()
+        .clone();
+    assert_eq!(summary.table_class(), Some(&TableClass::Standard));
+    assert!(summary.last_update_date_time().is_some());
+
+    c.update_table()
+        .table_name(&t)
+        .deletion_protection_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let e = c.delete_table().table_name(&t).send().await.unwrap_err();
+    assert_eq!(refusal(&e), validation(PROTECTED));
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    assert_eq!(d.table().unwrap().deletion_protection_enabled(), Some(true));
+}
+
+/// UpdateTable's member rules: at least one change; deletion protection and the table
+/// class alone. They are checked before the table is looked up, as DynamoDB does.
+#[tokio::test]
+async fn update_table_member_rules() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("members");
+    create_request(&c, &t).send().await.unwrap();
+
+    let nothing = "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required";
+    for name in [t.as_str(), "no-such-table"] {
+        let e = c.update_table().table_name(name).send().await.unwrap_err();
+        assert_eq!(refusal(&e), validation(nothing), "{name}");
+    }
+    let e = c
+        .update_table()
+        .table_name(&t)
+        .deletion_protection_enabled(true)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(&e),
+        validation(
+            "One or more parameter values were invalid: DeletionProtection modification must be the only operation in the request"
+        )
+    );
+    let e = c
+        .update_table()
+        .table_name(&t)
+        .table_class(TableClass::Standard)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(&e),
+        validation(
+            "One or more parameter values were invalid: TableClass modification must be the only operation in the request"
+        )
+    );
+    // Nothing of a refused request was applied.
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    let d = d.table().unwrap();
+    assert_eq!(d.deletion_protection_enabled(), Some(false));
+    assert!(d.table_class_summary().is_none());
+
+    for op in ["CreateTable", "UpdateTable"] {
+        let body = if op == "CreateTable" {
+            serde_json::json!({
+                "TableName": table_name("badclass"),
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                "TableClass": "standard",
+            })
+        } else {
+            serde_json::json!({"TableName": t, "TableClass": "junk"})
+        };
+        let (status, body) = raw_request(
+            &server.endpoint,
+            "POST",
+            Some(&format!("DynamoDB_20120810.{op}")),
+            &body.to_string(),
+        );
+        assert_eq!(status, 400, "{op}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["__type"], "com.amazon.coral.validate#ValidationException",
+            "{op}"
+        );
+        assert_eq!(
+            v["message"],
+            "Invalid table-class parameter provided. Please try again with a valid table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].",
+            "{op}"
+        );
+    }
+}
