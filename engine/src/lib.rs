@@ -95,8 +95,8 @@ pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_has
 pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
-    BillingMode, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput, key_type_descriptor,
-    validate_table_name,
+    BillingMode, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput, check_table_name_length,
+    constraint_errors, key_type_descriptor, table_name_pattern_error, validate_table_name,
 };
 pub use crate::stored::{SetKind, StoredItem, Visitor};
 pub use crate::stream::def::{

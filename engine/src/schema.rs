@@ -87,9 +87,36 @@ impl TableClass {
     }
 }
 
-/// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
+/// Checks a table name as DynamoDB's control plane does: a length outside 3–255
+/// characters is its own message, checked before any other member of the request; a
+/// character outside `[a-zA-Z0-9_.-]` is a constraint violation.
 pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
-    constraint_errors(name_errors(name, field))
+    check_table_name_length(name)?;
+    constraint_errors(table_name_pattern_error(name, field).into_iter().collect())
+}
+
+/// DynamoDB's refusal of a table name of the wrong length (its own message, which the
+/// length constraints of the model would have phrased differently).
+pub fn check_table_name_length(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if !(TABLE_NAME_CHARS_MIN..=TABLE_NAME_CHARS_MAX).contains(&n) {
+        return Err(Error::validation(format!(
+            "TableName must be at least {TABLE_NAME_CHARS_MIN} characters long and at most {TABLE_NAME_CHARS_MAX} characters long"
+        )));
+    }
+    Ok(())
+}
+
+/// The pattern violation of a table name at `field`, if it has one.
+pub fn table_name_pattern_error(name: &str, field: &str) -> Option<String> {
+    (!name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+    .then(|| {
+        format!(
+            "Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    })
 }
 
 /// The constraint violations of a table or index name at `field`, in DynamoDB's words.
@@ -116,11 +143,17 @@ pub(crate) fn name_errors(name: &str, field: &str) -> Vec<String> {
     errors
 }
 
+/// How many constraint violations DynamoDB's validator reports at most: it stops
+/// collecting at this many (dynalite's tests record "10 validation errors detected" for
+/// a request with more).
+const VALIDATION_ERRORS_REPORTED_MAX: usize = 10;
+
 /// Joins constraint violations the way DynamoDB's validator reports them.
-pub fn constraint_errors(errors: Vec<String>) -> Result<()> {
+pub fn constraint_errors(mut errors: Vec<String>) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
+    errors.truncate(VALIDATION_ERRORS_REPORTED_MAX);
     let n = errors.len();
     let noun = if n == 1 { "error" } else { "errors" };
     Err(Error::validation(format!(
@@ -205,9 +238,10 @@ pub(crate) fn resolve_key_schema(
     let mut seen = std::collections::HashSet::new();
     for d in definitions {
         if !seen.insert(d.name.as_str()) {
-            return Err(Error::validation(
-                "Cannot have two attributes with the same name",
-            ));
+            return Err(Error::validation(format!(
+                "Attribute Name is duplicated: {}",
+                d.name
+            )));
         }
     }
     let lookup = |name: &str| -> Result<KeyAttribute> {
@@ -339,5 +373,53 @@ pub(crate) fn invalid_start_key(e: Error) -> Error {
             }
         )),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<()>) -> String {
+        match r {
+            Err(Error::Validation(m)) => m,
+            other => panic!("expected a ValidationException, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn table_names_are_refused_for_length_before_their_characters() {
+        let length = "TableName must be at least 3 characters long and at most 255 characters long";
+        assert_eq!(message(validate_table_name("a;", "tableName")), length);
+        assert_eq!(
+            message(validate_table_name(&"a".repeat(256), "tableName")),
+            length
+        );
+        assert_eq!(
+            message(validate_table_name("abc;", "tableName")),
+            "1 validation error detected: Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        );
+        assert!(validate_table_name("a-b_c.9", "tableName").is_ok());
+    }
+
+    #[test]
+    fn at_most_ten_violations_are_reported() {
+        let errors: Vec<String> = (0..27).map(|i| format!("e{i}")).collect();
+        let m = message(constraint_errors(errors));
+        assert!(
+            m.starts_with("10 validation errors detected: e0; e1;"),
+            "{m}"
+        );
+        assert!(m.ends_with("; e9"), "{m}");
+    }
+
+    #[test]
+    fn duplicate_attribute_definitions_name_the_attribute() {
+        let attr = |name: &str| KeyAttribute {
+            name: name.into(),
+            key_type: KeyType::S,
+        };
+        let r = resolve_key_schema(&[("pk".into(), KeyRole::Hash)], &[attr("pk"), attr("pk")]);
+        assert_eq!(message(r.map(|_| ())), "Attribute Name is duplicated: pk");
     }
 }

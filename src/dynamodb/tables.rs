@@ -15,27 +15,31 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
+use super::shape::{CreateTableShape, check_create_table, control_table_name};
 use crate::error::ApiError;
 
+/// An `AttributeDefinition`; a member left out is DynamoDB's ValidationException
+/// (see `shape.rs`), not a SerializationException, so every member is optional here.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AttributeDefinition {
-    attribute_name: String,
-    attribute_type: String,
+pub(super) struct AttributeDefinition {
+    pub(super) attribute_name: Option<String>,
+    pub(super) attribute_type: Option<String>,
+}
+
+/// A `KeySchemaElement`; optional members for the same reason.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeySchemaElement {
+    pub(super) attribute_name: Option<String>,
+    pub(super) key_type: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct KeySchemaElement {
-    attribute_name: String,
-    key_type: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProvisionedThroughput {
-    read_capacity_units: Option<i64>,
-    write_capacity_units: Option<i64>,
+pub(super) struct ProvisionedThroughput {
+    pub(super) read_capacity_units: Option<i64>,
+    pub(super) write_capacity_units: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +87,8 @@ struct WireProjection {
 fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, ApiError> {
     let mut key_schema = Vec::with_capacity(elements.len());
     for k in elements {
-        let role = match k.key_type.as_str() {
+        let key_type = required(k.key_type, "keySchema.1.member.keyType")?;
+        let role = match key_type.as_str() {
             "HASH" => KeyRole::Hash,
             "RANGE" => KeyRole::Range,
             other => {
@@ -93,7 +98,10 @@ fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, 
                 .into());
             }
         };
-        key_schema.push((k.attribute_name, role));
+        key_schema.push((
+            required(k.attribute_name, "keySchema.1.member.attributeName")?,
+            role,
+        ));
     }
     Ok(key_schema)
 }
@@ -195,7 +203,11 @@ fn throughput(p: Option<ProvisionedThroughput>) -> Result<Option<Throughput>, Ap
 fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttribute>, ApiError> {
     let mut definitions = Vec::with_capacity(list.len());
     for d in list {
-        let key_type = match d.attribute_type.as_str() {
+        let attribute_type = required(
+            d.attribute_type,
+            "attributeDefinitions.1.member.attributeType",
+        )?;
+        let key_type = match attribute_type.as_str() {
             "S" => KeyType::S,
             "N" => KeyType::N,
             "B" => KeyType::B,
@@ -207,7 +219,10 @@ fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttrib
             }
         };
         definitions.push(KeyAttribute {
-            name: d.attribute_name,
+            name: required(
+                d.attribute_name,
+                "attributeDefinitions.1.member.attributeName",
+            )?,
             key_type,
         });
     }
@@ -215,11 +230,18 @@ fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttrib
 }
 
 pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let name = control_table_name(r.table_name)?;
+    check_create_table(&CreateTableShape {
+        table_name: &name,
+        attribute_definitions: r.attribute_definitions.as_deref(),
+        key_schema: r.key_schema.as_deref(),
+        provisioned_throughput: r.provisioned_throughput.as_ref(),
+    })?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
     let input = CreateTableInput {
-        name: required(r.table_name, "tableName")?,
+        name,
         attribute_definitions: definitions,
         key_schema,
         billing_mode: billing_mode(r.billing_mode)?,
@@ -378,12 +400,12 @@ fn table_id(id: u32, created_ms: u64) -> String {
 }
 
 pub(super) fn describe_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
-    let d = engine.describe_table(&required(r.table_name, "tableName")?)?;
+    let d = engine.describe_table(&control_table_name(r.table_name)?)?;
     Ok(json_bytes(&json!({ "Table": describe(&d) })))
 }
 
 pub(super) fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
-    let d = engine.delete_table(&required(r.table_name, "tableName")?)?;
+    let d = engine.delete_table(&control_table_name(r.table_name)?)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
 }
 
@@ -500,6 +522,7 @@ fn index_updates(
 }
 
 pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let name = control_table_name(r.table_name)?;
     let other_changes = r.billing_mode.is_some()
         || r.provisioned_throughput.is_some()
         || r.stream_specification.is_some();
@@ -519,7 +542,7 @@ pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec
             .map(TableClass::parse)
             .transpose()?,
     };
-    let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
+    let d = engine.update_table(&name, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
 }
 

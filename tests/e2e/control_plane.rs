@@ -245,3 +245,135 @@ async fn update_table_member_rules() {
         );
     }
 }
+
+/// Sends `body` to `op` as raw JSON and returns DynamoDB's error type (the part of
+/// `__type` after `#`) and message; the request must fail with status 400.
+fn raw_refusal(endpoint: &str, op: &str, body: serde_json::Value) -> (String, String) {
+    let (status, text) = raw_request(
+        endpoint,
+        "POST",
+        Some(&format!("DynamoDB_20120810.{op}")),
+        &body.to_string(),
+    );
+    assert_eq!(status, 400, "{op}: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let kind = v["__type"].as_str().unwrap_or_default();
+    (
+        kind.rsplit_once('#').map_or(kind, |(_, c)| c).to_string(),
+        v["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// CreateTable's first errors, in DynamoDB's order: a missing or wrong-length table
+/// name on its own, then every shape violation together (missing members are
+/// ValidationExceptions, over-long key names are reported before any rule about what
+/// the definitions mean), then the rules (duplicate definitions).
+#[test]
+fn create_table_validation_order_and_messages() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let long = "k".repeat(256);
+    let null = |f: &str| {
+        format!("Value null at '{f}' failed to satisfy constraint: Member must not be null")
+    };
+    let cases: Vec<(serde_json::Value, String)> = vec![
+        (
+            serde_json::json!({}),
+            "The parameter 'TableName' is required but was not present in the request".into(),
+        ),
+        (
+            serde_json::json!({"TableName": "a;"}),
+            "TableName must be at least 3 characters long and at most 255 characters long".into(),
+        ),
+        (
+            serde_json::json!({"TableName": "abc;"}),
+            format!(
+                "3 validation errors detected: {}; Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; {}",
+                null("attributeDefinitions"),
+                null("keySchema")
+            ),
+        ),
+        (
+            serde_json::json!({
+                "TableName": "abc",
+                "AttributeDefinitions": [{}],
+                "KeySchema": [{"AttributeName": "pk"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            }),
+            format!(
+                "3 validation errors detected: {}; {}; {}",
+                null("attributeDefinitions.1.member.attributeName"),
+                null("attributeDefinitions.1.member.attributeType"),
+                null("keySchema.1.member.keyType")
+            ),
+        ),
+        (
+            serde_json::json!({
+                "TableName": "abc",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": long, "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            }),
+            format!(
+                "1 validation error detected: Value '{long}' at 'keySchema.1.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255"
+            ),
+        ),
+        (
+            serde_json::json!({
+                "TableName": "abc",
+                "AttributeDefinitions": [{"AttributeName": "", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
+            }),
+            "3 validation errors detected: Value '' at 'attributeDefinitions.1.member.attributeName' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '0' at 'provisionedThroughput.writeCapacityUnits' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '0' at 'provisionedThroughput.readCapacityUnits' failed to satisfy constraint: Member must have value greater than or equal to 1".into(),
+        ),
+        (
+            serde_json::json!({
+                "TableName": "abc",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "pk", "AttributeType": "N"},
+                ],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            }),
+            "Attribute Name is duplicated: pk".into(),
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(
+            raw_refusal(e, "CreateTable", body.clone()),
+            validation(&message),
+            "{body}"
+        );
+    }
+    // The other control-plane operations check the name the same way.
+    for op in ["DescribeTable", "DeleteTable", "UpdateTable"] {
+        assert_eq!(
+            raw_refusal(e, op, serde_json::json!({})),
+            validation("The parameter 'TableName' is required but was not present in the request"),
+            "{op}"
+        );
+        assert_eq!(
+            raw_refusal(e, op, serde_json::json!({"TableName": "ab"})),
+            validation(
+                "TableName must be at least 3 characters long and at most 255 characters long"
+            ),
+            "{op}"
+        );
+        assert_eq!(
+            raw_refusal(
+                e,
+                op,
+                serde_json::json!({"TableName": "ab c", "BillingMode": "PAY_PER_REQUEST"})
+            ),
+            validation(
+                "1 validation error detected: Value 'ab c' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+            ),
+            "{op}"
+        );
+    }
+    // Nothing was created by any of the refused requests.
+    let listed = crate::api::ddb(e, "ListTables", serde_json::json!({}));
+    assert_eq!(listed["TableNames"], serde_json::json!([]));
+}
