@@ -2,8 +2,10 @@
 //! lengths and enum values, reported together ("N validation errors detected: ...") in
 //! the order DynamoDB reports them, before any rule about what the members mean.
 //!
-//! Owns that first pass and its messages. Must not know what a valid key schema or
-//! index is (the engine checks that afterwards) nor the request's other operations.
+//! Owns that first pass, its messages, and the request shapes it reads (attribute
+//! definitions, key schema elements, provisioned throughput). Must not know what a
+//! valid key schema or index is (the engine checks that afterwards) nor the request's
+//! other operations.
 //!
 //! The order is DynamoDB's as dynalite's tests record it (they were written against
 //! real DynamoDB): `attributeDefinitions` (each member's name, then its type), then
@@ -11,9 +13,33 @@
 //! `keySchema` (its length, then each member's name and key type).
 
 use eddy_engine::{check_table_name_length, constraint_errors, table_name_pattern_error};
+use serde::Deserialize;
 
-use super::tables::{AttributeDefinition, KeySchemaElement, ProvisionedThroughput};
 use crate::error::ApiError;
+
+/// An `AttributeDefinition`; a member left out is DynamoDB's ValidationException
+/// (reported by this pass), not a SerializationException, so every member is optional here.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct AttributeDefinition {
+    pub(super) attribute_name: Option<String>,
+    pub(super) attribute_type: Option<String>,
+}
+
+/// A `KeySchemaElement`; optional members for the same reason.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct KeySchemaElement {
+    pub(super) attribute_name: Option<String>,
+    pub(super) key_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProvisionedThroughput {
+    pub(super) read_capacity_units: Option<i64>,
+    pub(super) write_capacity_units: Option<i64>,
+}
 
 /// DynamoDB's bounds on a key attribute name (`KeySchemaAttributeName`), in characters.
 const KEY_ATTRIBUTE_NAME_CHARS_MIN: usize = 1;

@@ -15,32 +15,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
-use super::shape::{CreateTableShape, check_create_table, control_table_name};
+use super::shape::{
+    AttributeDefinition, CreateTableShape, KeySchemaElement, ProvisionedThroughput,
+    check_create_table, control_table_name,
+};
 use crate::error::ApiError;
-
-/// An `AttributeDefinition`; a member left out is DynamoDB's ValidationException
-/// (see `shape.rs`), not a SerializationException, so every member is optional here.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct AttributeDefinition {
-    pub(super) attribute_name: Option<String>,
-    pub(super) attribute_type: Option<String>,
-}
-
-/// A `KeySchemaElement`; optional members for the same reason.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct KeySchemaElement {
-    pub(super) attribute_name: Option<String>,
-    pub(super) key_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct ProvisionedThroughput {
-    pub(super) read_capacity_units: Option<i64>,
-    pub(super) write_capacity_units: Option<i64>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
