@@ -63,6 +63,7 @@ mod stream;
 pub mod sync;
 mod system;
 mod tables;
+mod tags;
 mod tokens;
 mod transact;
 mod ttl;

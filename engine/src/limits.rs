@@ -55,6 +55,10 @@ pub const INDEX_NON_KEY_ATTRIBUTES_MAX: usize = 100;
 pub const INDEX_NON_KEY_ATTRIBUTES_PER_INDEX_MAX: usize = 20;
 /// Tags on one table.
 pub const TAGS_PER_RESOURCE_MAX: usize = 50;
+/// Characters of a tag key.
+pub const TAG_KEY_CHARS_MAX: usize = 128;
+/// Characters of a tag value (an empty value is allowed).
+pub const TAG_VALUE_CHARS_MAX: usize = 256;
 /// Hash shards a new table is split into, unless the server is told otherwise
 /// (`--table-shards`). DynamoDB starts a new table with one partition, so one stream
 /// shard, and simple stream readers rely on it. Each shard has its own stream log and

@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::keys::KeyType;
 use crate::limits::{
     KEY_ATTRIBUTE_NAME_BYTES_MAX, PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX,
-    TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAGS_PER_RESOURCE_MAX,
+    TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN, TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX,
+    TAGS_PER_RESOURCE_MAX,
 };
 use crate::value::{AttributeValue, Item};
 
@@ -189,23 +190,58 @@ pub fn validate_throughput(t: Throughput) -> Result<()> {
     constraint_errors(errors)
 }
 
-pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
-    if tags.len() > TAGS_PER_RESOURCE_MAX {
-        return Err(Error::LimitExceeded(format!(
-            "The number of tags exceeds the limit of {TAGS_PER_RESOURCE_MAX}"
+/// Whether `c` may appear in a tag key or value: letters and digits of any script,
+/// white space, and `+ - = . _ : / @` (DynamoDB's tagging restrictions; probes of
+/// DynamoDB also accept `@` and refuse other punctuation and emoji).
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "+-=._:/@".contains(c)
+}
+
+/// DynamoDB's refusal of a tag key that is not 1–128 characters of [`tag_char`] (a key
+/// to set or to remove).
+pub fn check_tag_key(key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if n == 0 || n > TAG_KEY_CHARS_MAX || !key.chars().all(tag_char) {
+        return Err(Error::validation(format!(
+            "The Tag Key provided is invalid, Key: {key}"
         )));
     }
+    Ok(())
+}
+
+/// DynamoDB's refusal of more than [`TAGS_PER_RESOURCE_MAX`] tags on a table, or tag
+/// keys in one request (a ValidationException, not a LimitExceededException).
+pub fn too_many_tags() -> Error {
+    Error::validation("Number of Tags exceed the current limit for the provided ResourceArn")
+}
+
+/// Checks tags as CreateTable and TagResource receive them: each key and value, then
+/// keys given twice, then the count.
+pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
-            ));
+        check_tag_key(k)?;
+        // Keys under `aws:` are DynamoDB's own.
+        if k.starts_with("aws:") {
+            return Err(Error::validation(format!(
+                "Tag Key cannot be prefixed with aws:, Key: {k}"
+            )));
         }
-        if v.chars().count() > 256 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag values must be 256 characters or less",
-            ));
+        if v.chars().count() > TAG_VALUE_CHARS_MAX || !v.chars().all(tag_char) {
+            return Err(Error::validation(format!(
+                "The Tag Value provided is invalid, Value: {v}"
+            )));
         }
+    }
+    for (k, _) in tags {
+        if !seen.insert(k.as_str()) {
+            return Err(Error::validation(format!(
+                "Duplicate Tag Keys provided as input: Duplicate Tag Key found {k}"
+            )));
+        }
+    }
+    if tags.len() > TAGS_PER_RESOURCE_MAX {
+        return Err(too_many_tags());
     }
     Ok(())
 }
@@ -400,6 +436,27 @@ mod tests {
             "1 validation error detected: Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         );
         assert!(validate_table_name("a-b_c.9", "tableName").is_ok());
+    }
+
+    #[test]
+    fn tags_take_letters_of_any_script_and_few_punctuation_marks() {
+        let one = |k: &str, v: &str| validate_tags(&[(k.to_string(), v.to_string())]);
+        assert!(one("ключ", "café 表\u{a0}a+b-c=d.e_f:g/h@i").is_ok());
+        assert!(one("k", "").is_ok());
+        for bad in ["a#b", "🔑", "a,b", "100%", "a;b", "<a>"] {
+            assert_eq!(
+                message(one(bad, "v")),
+                format!("The Tag Key provided is invalid, Key: {bad}")
+            );
+            assert_eq!(
+                message(one("k", bad)),
+                format!("The Tag Value provided is invalid, Value: {bad}")
+            );
+        }
+        assert_eq!(
+            message(one("aws:x", "v")),
+            "Tag Key cannot be prefixed with aws:, Key: aws:x"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The control plane: create, describe, list, update and delete tables, and tags.
+//! The control plane: create, describe, list, update and delete tables (their tags are
+//! `tags.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,8 +16,7 @@ use crate::index::plan::plan_updates;
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::meta::{allocate_table_id, persist_table, stage_table_def};
 use crate::schema::{
-    BillingMode, KeyAttribute, TableClass, Throughput, validate_table_name, validate_tags,
-    validate_throughput,
+    BillingMode, KeyAttribute, TableClass, Throughput, validate_table_name, validate_throughput,
 };
 use crate::state::State;
 use crate::stream::control::{disable_stream, enable_stream};
@@ -443,54 +443,6 @@ pub(crate) fn replace_def(state: &State, t: &Table, def: TableDef) -> Result<Tab
     });
     state.publish_table(Arc::clone(&table));
     Ok(describe(state, &table, TableStatus::Active))
-}
-
-/// Resolves a table ARN of this engine to its table.
-fn table_by_arn(state: &State, arn: &str) -> Result<Arc<Table>> {
-    let invalid = || {
-        Error::validation(format!(
-            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-        ))
-    };
-    let name = arn
-        .strip_prefix("arn:aws:dynamodb:")
-        .and_then(|rest| rest.split_once(":table/"))
-        .map(|(_, name)| name)
-        .ok_or_else(invalid)?;
-    state.table(name).map_err(|_| {
-        Error::not_found(format!(
-            "Requested resource not found: ResourcArn: {arn} not found"
-        ))
-    })
-}
-
-pub(crate) fn tag_resource(state: &State, arn: &str, tags: Vec<(String, String)>) -> Result<()> {
-    validate_tags(&tags)?;
-    let _guard = lock(&state.catalog_lock);
-    let t = table_by_arn(state, arn)?;
-    let mut def = t.def.clone();
-    def.tags.extend(tags);
-    validate_tags(&def.tags.clone().into_iter().collect::<Vec<_>>())?;
-    replace_def(state, &t, def).map(|_| ())
-}
-
-pub(crate) fn untag_resource(state: &State, arn: &str, keys: &[String]) -> Result<()> {
-    let _guard = lock(&state.catalog_lock);
-    let t = table_by_arn(state, arn)?;
-    let mut def = t.def.clone();
-    for k in keys {
-        def.tags.remove(k);
-    }
-    replace_def(state, &t, def).map(|_| ())
-}
-
-pub(crate) fn list_tags(state: &State, arn: &str) -> Result<Vec<(String, String)>> {
-    let t = table_by_arn(state, arn)?;
-    Ok(t.def
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
 }
 
 /// How long the purge of a deleted table waits before trying again while the disk is

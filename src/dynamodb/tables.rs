@@ -24,8 +24,30 @@ use crate::error::ApiError;
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Tag {
-    key: String,
-    value: String,
+    key: Option<String>,
+    value: Option<String>,
+}
+
+/// Tags as the engine takes them. A missing key or value is DynamoDB's refusal of the
+/// tag, naming the member as `null` (not a SerializationException).
+fn tag_pairs(tags: Vec<Tag>) -> Result<Vec<(String, String)>, ApiError> {
+    tags.into_iter()
+        .map(|t| {
+            let key = t
+                .key
+                .ok_or_else(|| Error::validation("The Tag Key provided is invalid, Key: null"))?;
+            let value = t.value.ok_or_else(|| {
+                Error::validation("The Tag Value provided is invalid, Value: null")
+            })?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// The `ResourceArn` of a tag operation: DynamoDB answers a missing one with this
+/// message (dynalite's tests, written against DynamoDB, record it).
+fn resource_arn(arn: Option<String>) -> Result<String, ApiError> {
+    arn.ok_or_else(|| Error::validation("Invalid TableArn").into())
 }
 
 #[derive(Deserialize)]
@@ -225,12 +247,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
         key_schema,
         billing_mode: billing_mode(r.billing_mode)?,
         throughput: throughput(r.provisioned_throughput)?,
-        tags: r
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
+        tags: tag_pairs(r.tags.unwrap_or_default())?,
         stream: stream_spec(r.stream_specification)?,
         indexes: index_inputs(r.global_secondary_indexes, r.local_secondary_indexes)?,
         deletion_protection: r.deletion_protection_enabled.unwrap_or(false),
@@ -541,27 +558,23 @@ impl NamesTables for TagRequest {
 }
 
 pub(super) fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
-    let tags = required(r.tags, "tags")?
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    engine.tag_resource(&required(r.resource_arn, "resourceArn")?, tags)?;
+    let arn = resource_arn(r.resource_arn)?;
+    let tags = tag_pairs(required(r.tags, "tags")?)?;
+    engine.tag_resource(&arn, tags)?;
     // DynamoDB answers TagResource and UntagResource with an empty body (their output
     // shape has no members).
     Ok(Vec::new())
 }
 
 pub(super) fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
-    engine.untag_resource(
-        &required(r.resource_arn, "resourceArn")?,
-        &required(r.tag_keys, "tagKeys")?,
-    )?;
+    let arn = resource_arn(r.resource_arn)?;
+    engine.untag_resource(&arn, &required(r.tag_keys, "tagKeys")?)?;
     Ok(Vec::new())
 }
 
 pub(super) fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
     let tags: Vec<Value> = engine
-        .list_tags(&required(r.resource_arn, "resourceArn")?)?
+        .list_tags(&resource_arn(r.resource_arn)?)?
         .into_iter()
         .map(|(k, v)| json!({ "Key": k, "Value": v }))
         .collect();

@@ -377,3 +377,200 @@ fn create_table_validation_order_and_messages() {
     let listed = crate::api::ddb(e, "ListTables", serde_json::json!({}));
     assert_eq!(listed["TableNames"], serde_json::json!([]));
 }
+
+fn tag(k: &str, v: &str) -> aws_sdk_dynamodb::types::Tag {
+    aws_sdk_dynamodb::types::Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .unwrap()
+}
+
+/// The tag operations' refusals: resource ARNs that are not table ARNs of this server
+/// (each with DynamoDB's own message), unknown tables, and tags DynamoDB does not take.
+/// A refused request applies none of its tags.
+#[tokio::test]
+async fn tag_operations_refuse_bad_arns_and_tags() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tags");
+    let created = create_request(&c, &t).send().await.unwrap();
+    let arn = created
+        .table_description()
+        .unwrap()
+        .table_arn()
+        .unwrap()
+        .to_string();
+    let (prefix, _) = arn.rsplit_once(":table/").unwrap();
+    let other_region = arn.replacen(":us-east-1:", ":eu-west-1:", 1);
+    assert_ne!(other_region, arn, "the server's region is us-east-1");
+    let missing = format!("{prefix}:table/no-such-table");
+    let invalid = "One or more parameter values were invalid: ";
+    let arn_cases = [
+        (
+            "abcd".to_string(),
+            validation(&format!("{invalid}ARNs must start with 'arn:': abcd")),
+        ),
+        (
+            "arn:aws:s3:::bucket".to_string(),
+            validation(&format!(
+                "{invalid}Provided Arn is not a DynamoDB resource arn: arn:aws:s3:::bucket"
+            )),
+        ),
+        (
+            format!("{arn}/index/by-x"),
+            validation(&format!(
+                "{invalid}Invalid resource arn provided, only table or stream is accepted. Provided resource arn: {arn}/index/by-x"
+            )),
+        ),
+        (
+            other_region.clone(),
+            validation(&format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {other_region}"
+            )),
+        ),
+        (
+            format!("{prefix}:table/ab"),
+            validation(&format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {prefix}:table/ab"
+            )),
+        ),
+        (
+            missing.clone(),
+            (
+                "ResourceNotFoundException".to_string(),
+                format!("Requested resource not found: ResourcArn: {missing} not found"),
+            ),
+        ),
+    ];
+    for (bad, expected) in &arn_cases {
+        let e = c
+            .list_tags_of_resource()
+            .resource_arn(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(&refusal(&e), expected, "ListTagsOfResource {bad}");
+        let e = c
+            .tag_resource()
+            .resource_arn(bad)
+            .tags(tag("k", "v"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(&refusal(&e), expected, "TagResource {bad}");
+        let e = c
+            .untag_resource()
+            .resource_arn(bad)
+            .tag_keys("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(&refusal(&e), expected, "UntagResource {bad}");
+    }
+
+    // Letters of any script, white space and + - = . _ : / @ are taken.
+    c.tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("ключ", "a+b-c=d.e_f:g/h@i"))
+        .tags(tag("empty", ""))
+        .send()
+        .await
+        .unwrap();
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(257);
+    let tag_cases = [
+        (
+            vec![],
+            "Atleast one Tag needs to be provided as Input.".to_string(),
+        ),
+        (
+            vec![tag("ok", "1"), tag("a#b", "v")],
+            "The Tag Key provided is invalid, Key: a#b".to_string(),
+        ),
+        (
+            vec![tag(&long_key, "v")],
+            format!("The Tag Key provided is invalid, Key: {long_key}"),
+        ),
+        (
+            vec![tag("k", &long_value)],
+            format!("The Tag Value provided is invalid, Value: {long_value}"),
+        ),
+        (
+            vec![tag("k", "100%")],
+            "The Tag Value provided is invalid, Value: 100%".to_string(),
+        ),
+        (
+            vec![tag("ok", "1"), tag("aws:zzz", "v")],
+            "Tag Key cannot be prefixed with aws:, Key: aws:zzz".to_string(),
+        ),
+        (
+            vec![tag("dup", "1"), tag("dup", "2")],
+            "Duplicate Tag Keys provided as input: Duplicate Tag Key found dup".to_string(),
+        ),
+        (
+            (0..49).map(|i| tag(&format!("n{i}"), "v")).collect(),
+            "Number of Tags exceed the current limit for the provided ResourceArn".to_string(),
+        ),
+    ];
+    for (tags, message) in tag_cases {
+        let e = c
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(&e), validation(&message));
+    }
+    let e = c
+        .untag_resource()
+        .resource_arn(&arn)
+        .set_tag_keys(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(&e),
+        validation("Atleast one Tag Key needs to be provided as Input.")
+    );
+    // Only the accepted tags are there.
+    let listed = c
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = listed.tags().iter().map(|t| t.key()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["empty", "ключ"]);
+
+    // What SDKs cannot send: no ResourceArn, a tag without its value.
+    let e = &server.endpoint;
+    assert_eq!(
+        raw_refusal(e, "ListTagsOfResource", serde_json::json!({})),
+        validation("Invalid TableArn")
+    );
+    assert_eq!(
+        raw_refusal(
+            e,
+            "TagResource",
+            serde_json::json!({"ResourceArn": arn, "Tags": [{"Key": "k"}]})
+        ),
+        validation("The Tag Value provided is invalid, Value: null")
+    );
+
+    // CreateTable checks its tags the same way and creates nothing when they are refused.
+    let t2 = table_name("tags51");
+    let e = create_request(&c, &t2)
+        .set_tags(Some((0..51).map(|i| tag(&format!("n{i}"), "v")).collect()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(&e),
+        validation("Number of Tags exceed the current limit for the provided ResourceArn")
+    );
+    let e = c.describe_table().table_name(&t2).send().await.unwrap_err();
+    assert_eq!(refusal(&e).0, "ResourceNotFoundException");
+}
