@@ -574,3 +574,66 @@ async fn tag_operations_refuse_bad_arns_and_tags() {
     let e = c.describe_table().table_name(&t2).send().await.unwrap_err();
     assert_eq!(refusal(&e).0, "ResourceNotFoundException");
 }
+
+/// DeleteTable describes the table without its key schema, attribute definitions,
+/// creation time and indexes, as DynamoDB does; DescribeTable has them all.
+#[test]
+fn delete_table_leaves_out_schema_and_indexes() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let t = table_name("deldesc");
+    crate::api::ddb(
+        e,
+        "CreateTable",
+        serde_json::json!({
+            "TableName": t,
+            "AttributeDefinitions": [
+                {"AttributeName": "p", "AttributeType": "S"},
+                {"AttributeName": "c", "AttributeType": "S"},
+                {"AttributeName": "x", "AttributeType": "S"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "p", "KeyType": "HASH"},
+                {"AttributeName": "c", "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": "hello",
+                "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            "LocalSecondaryIndexes": [{
+                "IndexName": "hithere",
+                "KeySchema": [
+                    {"AttributeName": "p", "KeyType": "HASH"},
+                    {"AttributeName": "x", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+    );
+    let left_out = [
+        "KeySchema",
+        "AttributeDefinitions",
+        "CreationDateTime",
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+    ];
+    let described = crate::api::ddb(e, "DescribeTable", serde_json::json!({"TableName": t}));
+    for m in left_out {
+        assert!(described["Table"].get(m).is_some(), "DescribeTable has {m}");
+    }
+    let deleted = crate::api::ddb(e, "DeleteTable", serde_json::json!({"TableName": t}));
+    let d = &deleted["TableDescription"];
+    for m in left_out {
+        assert!(d.get(m).is_none(), "DeleteTable leaves out {m}: {d}");
+    }
+    assert_eq!(d["TableName"], serde_json::json!(t));
+    assert_eq!(d["TableStatus"], "DELETING");
+    assert_eq!(d["TableArn"], described["Table"]["TableArn"]);
+    assert_eq!(d["TableId"], described["Table"]["TableId"]);
+    assert_eq!(d["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(d["ItemCount"], 0);
+    assert_eq!(d["TableSizeBytes"], 0);
+    assert_eq!(d["ProvisionedThroughput"]["ReadCapacityUnits"], 0);
+}
