@@ -41,3 +41,9 @@ fn boto3_expressions() {
 fn boto3_streams() {
     run_python_suite("streams.py");
 }
+
+/// Deletion protection, the table class and the tag operations' refusals through boto3.
+#[test]
+fn boto3_control_plane() {
+    run_python_suite("control_plane.py");
+}
