@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 
 use super::*;
-use crate::limits::EXPRESSION_NESTING_MAX;
+use crate::limits::{EXPRESSION_NESTING_MAX, EXPRESSION_OPERATORS_MAX};
 use crate::number::Number;
 use crate::value::{AttributeValue as V, Item};
 
@@ -820,18 +820,54 @@ fn size_limit_and_nesting_limit() {
         r.update(&format!("SET s = :s{}", " ".repeat(4096)))
             .is_err()
     );
-    let deep = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX + 1));
-    assert!(
-        r.condition(&deep)
-            .unwrap_err()
-            .to_string()
-            .contains("nesting"),
-        "nesting limit"
+    // DynamoDB bounds nesting only through its 300 operators: the deepest chains those
+    // allow parse (on a thread of their own when deeper than the caller's stack allows).
+    let nots = format!("{}s = :s", "NOT ".repeat(EXPRESSION_OPERATORS_MAX - 1));
+    // 299 NOTs: the comparison (true) negated an odd number of times.
+    assert!(!r.condition(&nots).unwrap().evaluate(&base_item()).unwrap());
+    let wrapped = format!(
+        "{}s = :s{}",
+        "(NOT ".repeat(EXPRESSION_OPERATORS_MAX - 1),
+        ")".repeat(EXPRESSION_OPERATORS_MAX - 1)
     );
-    let ok = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX));
-    assert!(r.condition(&ok).is_ok());
-    // deeply nested parentheses never overflow the stack
-    let parens = format!("{}s = :s{}", "(".repeat(2000), ")".repeat(2000));
+    assert!(
+        !r.condition(&wrapped)
+            .unwrap()
+            .evaluate(&base_item())
+            .unwrap()
+    );
+    let ands = format!("{}s = :s{}", "(s = :s AND ".repeat(149), ")".repeat(149));
+    assert!(r.filter(&ands).unwrap().evaluate(&base_item()).unwrap());
+    let too_many = format!("{}s = :s", "NOT ".repeat(EXPRESSION_OPERATORS_MAX));
+    assert_eq!(
+        r.condition(&too_many).unwrap_err().to_string(),
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    );
+    // Past every depth an expression within the operator limit can reach, the parser
+    // stops with its own message instead of recursing on.
+    let deep = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX + 1));
+    assert_eq!(
+        r.condition(&deep).unwrap_err().to_string(),
+        format!(
+            "Invalid ConditionExpression: The expression has exceeded the maximum nesting depth; nesting depth: {}, maximum: {EXPRESSION_NESTING_MAX}",
+            EXPRESSION_NESTING_MAX + 1
+        )
+    );
+    // Redundant parentheses nested as deep as the limit are DynamoDB's redundant
+    // parentheses; the deepest an expression's size allows never overflow the stack.
+    let parens = format!("{}s = :s{}", "(".repeat(600), ")".repeat(600));
+    assert_eq!(
+        r.condition(&parens).unwrap_err().to_string(),
+        "Invalid ConditionExpression: The expression has redundant parentheses;"
+    );
+    let parens = format!("{}s=:s{}", "(".repeat(2045), ")".repeat(2045));
+    assert!(r.condition(&parens).is_err());
+    let calls = format!(
+        "SET a = {}:s{}",
+        "list_append(".repeat(300),
+        ", :l)".repeat(300)
+    );
+    assert!(r.update(&calls).is_err());
     assert!(r.condition(&parens).is_err());
 }
 
