@@ -155,9 +155,12 @@ fn dummy_cond() -> Condition {
     Condition::AttributeExists(dummy_path())
 }
 
-/// The type an operand is known to have before evaluation (dynalite's `getType`).
+/// The type an operand is known to have before evaluation (dynalite's `getType`). The
+/// stand-in for an operand that already failed (an undefined value, a misused function)
+/// has none, so that it adds no second error.
 fn static_type(o: &Operand) -> Option<AttributeType> {
     match o {
+        Operand::Value(v) if v.placeholder == dummy_value().placeholder => None,
         Operand::Value(v) => Some(v.value.attribute_type()),
         Operand::Size(_) => Some(AttributeType::N),
         Operand::Path(_) => None,
@@ -560,6 +563,9 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             let rhs = self.parse_operand_term()?;
             let b = self.as_operand(rhs)?;
             self.check_distinct(op.symbol(), &a, &b);
+            if !matches!(op, Comparator::Eq | Comparator::Ne) {
+                self.check_orderable(op.symbol(), [&a, &b]);
+            }
             return Ok(Parsed {
                 node: Node::Cond(Condition::Compare(op, a, b)),
                 wrapped: false,
@@ -577,6 +583,7 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             self.advance();
             let hi = self.parse_operand_term()?;
             let hi = self.as_operand(hi)?;
+            self.check_orderable("BETWEEN", [&a, &lo, &hi]);
             self.check_between(&lo, &hi);
             return Ok(Parsed {
                 node: Node::Cond(Condition::Between(a, lo, hi)),
@@ -606,6 +613,20 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             });
         }
         Ok(lhs)
+    }
+
+    /// DynamoDB's check, made while parsing and so whatever the item holds, that every
+    /// constant operand of an ordering operator (`<`, `<=`, `>`, `>=`, `BETWEEN`) is of a
+    /// type that orders (S, N or B). An item's attribute of another type only makes the
+    /// comparison false; a constant of one is the request's mistake.
+    fn check_orderable<const N: usize>(&mut self, op: &str, operands: [&Operand; N]) {
+        let unorderable = operands.iter().find_map(|o| {
+            static_type(o)
+                .filter(|t| !matches!(t, AttributeType::S | AttributeType::N | AttributeType::B))
+        });
+        if let Some(t) = unorderable {
+            self.incorrect_operand_type(op, t);
+        }
     }
 
     fn check_between(&mut self, lo: &Operand, hi: &Operand) {

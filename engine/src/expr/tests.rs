@@ -184,9 +184,69 @@ const CONDITION_CASES: &[CondCase] = &[
     ("b > :bin12", Ok(true)),
     ("n < :s", Ok(false)),
     ("s < :n10", Ok(false)),
-    ("t < :f", Ok(false)),
+    // an ordering operator's constant must order (S, N or B), whatever the item holds
+    (
+        "t < :f",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: BOOL",
+        ),
+    ),
+    (
+        "nope <= :l",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <=, operand type: L",
+        ),
+    ),
+    (
+        ":m > n",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: >, operand type: M",
+        ),
+    ),
+    (
+        "n >= :null",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: >=, operand type: NULL",
+        ),
+    ),
+    (
+        "attribute_exists(s) OR n < :ns",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: NS",
+        ),
+    ),
+    (
+        "n BETWEEN :l AND :l2",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: L",
+        ),
+    ),
+    (
+        "n BETWEEN :n1 AND :t",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: BOOL",
+        ),
+    ),
+    (
+        ":ss BETWEEN n AND m",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: SS",
+        ),
+    ),
+    // an item's attribute of such a type only makes the comparison false; = and <>
+    // take constants of every type
+    ("l < m", Ok(false)),
+    ("t BETWEEN l AND m", Ok(false)),
+    ("l <> :m", Ok(true)),
+    ("t = :t", Ok(true)),
+    ("n IN (:l, :m, :t, :n5)", Ok(true)),
     ("nope < :n10", Ok(false)),
-    ("ss < :ss", Ok(false)),
+    (
+        "ss < :ss",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: SS",
+        ),
+    ),
     (":n1 < :n2", Ok(true)),
     ("m.b.c = :n1", Ok(true)),
     ("l[1] = :n1", Ok(true)),
@@ -2119,11 +2179,13 @@ fn arb_leaf() -> impl Strategy<Value = Condition> {
         ][..],
     );
     prop_oneof![
-        (cmp, lhs.clone(), arb_value()).prop_map(|(c, a, v)| Condition::Compare(
-            c,
-            a,
-            Operand::Value(v)
-        )),
+        // An ordering comparison with a constant that does not order is an error, not
+        // an expression: those constants are compared with `=` instead.
+        (cmp, lhs.clone(), arb_value()).prop_map(|(c, a, v)| {
+            let orders = matches!(v.value, V::S(_) | V::N(_) | V::B(_));
+            let c = if orders { c } else { Comparator::Eq };
+            Condition::Compare(c, a, Operand::Value(v))
+        }),
         lhs.clone().prop_map(|a| Condition::Between(
             a,
             Operand::Value(value_of(":n1")),
