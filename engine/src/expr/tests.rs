@@ -1053,6 +1053,19 @@ const UPDATE_CASES: &[UpdateCase] = &[
         "SET l[9] = :z",
         want!["l" => Some(|| l(vec![s("x"), n("1"), m(vec![("c", n("3"))]), s("z")]))],
     ),
+    // several writes past the end append in the order of their indexes
+    (
+        "SET l[84] = :z, l[37] = :b, l[17] = :x, l[50] = :n1",
+        want!["l" => Some(|| l(vec![s("x"), n("1"), m(vec![("c", n("3"))]), s("x"), s("b"), n("1"), s("z")]))],
+    ),
+    (
+        "SET l[9] = :z, l[1] = :b, l[4] = :x",
+        want!["l" => Some(|| l(vec![s("x"), s("b"), m(vec![("c", n("3"))]), s("x"), s("z")]))],
+    ),
+    (
+        "SET m.l[5] = :z REMOVE m.l[0]",
+        want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("2"), s("z")]))]))],
+    ),
     (
         "SET m.l[1] = m.l[0]",
         want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("1"), n("1")]))]))],
