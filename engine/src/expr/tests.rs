@@ -1097,7 +1097,40 @@ const UPDATE_CASES: &[UpdateCase] = &[
         "REMOVE m.b.c, m.l[0]",
         want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![])), ("l", l(vec![n("2")]))]))],
     ),
-    ("REMOVE nope.deep", want!["nope" => none()]),
+    // a missing leaf is nothing to remove, but its parent must exist (and be a
+    // container of the right kind)
+    (
+        "REMOVE m.nope, l[9]",
+        want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("1"), n("2")]))]))],
+    ),
+    (
+        "REMOVE nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE nope[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE m.nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE s[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE m[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE l.a",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "SET s = :ab REMOVE nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
     ("REMOVE #dot", want!["x.y" => none()]),
     // ADD
     ("ADD n :n1", want!["n" => Some(|| n("6"))]),

@@ -262,13 +262,12 @@ fn put(item: &mut Item, path: &Path, v: AttributeValue) -> Result<()> {
     Ok(())
 }
 
-/// Removes what is at `path`; nothing happens if it does not exist.
+/// Removes what is at `path`; nothing happens if it does not exist. Its parent must:
+/// DynamoDB refuses a REMOVE whose parent is missing or not a container of the right
+/// kind ("The document path provided in the update expression is invalid for update"),
+/// as it refuses such a SET.
 fn remove(item: &mut Item, path: &Path) -> Result<()> {
     let last = path.elems.last().ok_or_else(|| err(INVALID_PATH))?;
-    // A missing parent means there is nothing to remove.
-    if lookup_parent_missing(item, path) {
-        return Ok(());
-    }
     let parent = parent_mut(item, path)?;
     match (parent, last) {
         (None, PathElem::Attr(name)) => {
@@ -285,31 +284,4 @@ fn remove(item: &mut Item, path: &Path) -> Result<()> {
         _ => return Err(err(INVALID_PATH)),
     }
     Ok(())
-}
-
-/// Whether the parent of `path` is absent (as opposed to present with the wrong type).
-fn lookup_parent_missing(item: &Item, path: &Path) -> bool {
-    let n = path.elems.len();
-    for k in 1..n {
-        let prefix = Path {
-            elems: path.elems[..k].to_vec(),
-        };
-        if lookup(item, &prefix).is_none() {
-            // The step that fails is missing if its own parent has the right type.
-            let parent_ok = if k == 1 {
-                true
-            } else {
-                let pp = Path {
-                    elems: path.elems[..k - 1].to_vec(),
-                };
-                matches!(
-                    (lookup(item, &pp), &path.elems[k - 1]),
-                    (Some(AttributeValue::M(_)), PathElem::Attr(_))
-                        | (Some(AttributeValue::L(_)), PathElem::Index(_))
-                )
-            };
-            return parent_ok;
-        }
-    }
-    false
 }
