@@ -411,6 +411,14 @@ const CONDITION_CASES: &[CondCase] = &[
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"AND\""),
     ),
     (
+        "_u = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"_u\""),
+    ),
+    (
+        "m._a = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"._a\""),
+    ),
+    (
         "s = :s AND n",
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"n\""),
     ),
@@ -822,6 +830,14 @@ const CONDITION_CASES: &[CondCase] = &[
     (
         "s = :s AND",
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"AND\""),
+    ),
+    (
+        "_u = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"_u\""),
+    ),
+    (
+        "m._a = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"._a\""),
     ),
     (
         "foo(s) AND",
@@ -1256,6 +1272,35 @@ const UPDATE_CASES: &[UpdateCase] = &[
     (
         "",
         Err("Invalid UpdateExpression: The expression can not be empty;"),
+    ),
+    // a name token starts with a letter; `#` and `:` need at least one character after
+    (
+        "SET A123_ = :s, a_1 = :n1",
+        want!["A123_" => Some(|| s("abc")), "a_1" => Some(|| n("1"))],
+    ),
+    (
+        "SET _123 = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"SET _123\""),
+    ),
+    (
+        "SET _abc = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"SET _abc\""),
+    ),
+    (
+        "SET a = _f(s)",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"= _f\""),
+    ),
+    (
+        "SET 123a = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"123\", near: \"SET 123a\""),
+    ),
+    (
+        "SET # = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"#\", near: \"SET # =\""),
+    ),
+    (
+        "SET a = :",
+        Err("Invalid UpdateExpression: Syntax error; token: \":\", near: \"= :\""),
     ),
     (
         "s = :s",
@@ -2206,7 +2251,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
     prop::sample::select(&[":s", ":ab", ":n1", ":n5", ":t", ":ss", ":l"][..]).prop_map(value_of)
 }
 
-const COND_HEADS: &[&str] = &["a", "b", "c", "#a", "#n", "_u"];
+const COND_HEADS: &[&str] = &["a", "b", "c", "#a", "#n", "u_1"];
 
 fn arb_leaf() -> impl Strategy<Value = Condition> {
     let path = || arb_path(COND_HEADS);
