@@ -78,10 +78,13 @@ impl Errs {
                 .or(self.distinct)
                 .or(self.function),
             // updateParser: reserved, unknownFunction, section, attrName, attrVal,
-            // pathOverlap, pathConflict, operand, function.
+            // pathOverlap, pathConflict, operand, function; a misused function (which
+            // dynalite does not know in updates) ranks with the unknown ones, as in
+            // conditions.
             Mode::Update => self
                 .reserved
                 .or(self.unknown_function)
+                .or(self.misused_function)
                 .or(self.section)
                 .or(self.attr_name)
                 .or(self.attr_val)
@@ -1067,6 +1070,16 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
                 return Ok(dummy());
             };
             return Ok(UpdateOperand::IfNotExists(p, Box::new(b)));
+        }
+        // DynamoDB parses a list_append inside a list_append but refuses it ("The
+        // function is not allowed to be used this way in an expression"); other
+        // nestings (if_not_exists inside list_append, the usual way to append to a
+        // list that may not exist yet) are allowed.
+        if [&a, &b]
+            .iter()
+            .any(|o| matches!(o, UpdateOperand::ListAppend(..)))
+        {
+            self.misused(&name);
         }
         for o in [&a, &b] {
             if let UpdateOperand::Value(v) = o

@@ -1273,6 +1273,34 @@ const UPDATE_CASES: &[UpdateCase] = &[
         "",
         Err("Invalid UpdateExpression: The expression can not be empty;"),
     ),
+    // list_append inside list_append parses but is refused; if_not_exists inside it
+    // is the usual way to append to a list that may not exist
+    (
+        "SET l = list_append(list_append(:l, :l2), :l)",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET l = list_append(:l, list_append(l, :l2))",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET l = list_append(list_append(list_append(:l, :l2), :l), :l2)",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET nl = list_append(if_not_exists(nl, :l2), :l)",
+        want!["nl" => Some(|| l(vec![s("y"), s("x"), n("1")]))],
+    ),
+    (
+        "SET nl = if_not_exists(nope, list_append(:l2, :l))",
+        want!["nl" => Some(|| l(vec![s("y"), s("x"), n("1")]))],
+    ),
     // a name token starts with a letter; `#` and `:` need at least one character after
     (
         "SET A123_ = :s, a_1 = :n1",
