@@ -322,17 +322,27 @@ impl<'r> Resolver<'r> {
     }
 }
 
-/// An upper bound on how deeply `expr` nests: every `(` and every `not` (in any case,
-/// even inside a name) counts as a level, so it never underestimates the parser's
-/// recursion.
+/// An upper bound on how deeply the parser recurses for `expr`: the deepest nesting of
+/// parentheses (a function call's included) plus every `not` (in any case, even inside
+/// a name), since the `NOT`s on the parser's stack at any moment are some of them.
 fn nesting_bound(expr: &str) -> usize {
     let bytes = expr.as_bytes();
-    let parens = bytes.iter().filter(|&&b| b == b'(').count();
+    let (mut open, mut deepest) = (0usize, 0usize);
+    for &b in bytes {
+        match b {
+            b'(' => {
+                open += 1;
+                deepest = deepest.max(open);
+            }
+            b')' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
     let nots = bytes
         .windows(3)
         .filter(|w| w.eq_ignore_ascii_case(b"not"))
         .count();
-    parens + nots
+    deepest + nots
 }
 
 /// Convenience: the projection of `item` by a parsed [`Projection`].
