@@ -7,7 +7,9 @@ pub(crate) enum Tok {
     /// `[A-Za-z][A-Za-z0-9_]*`: a name, keyword or function name. DynamoDB's lexer
     /// starts one only at a letter: `_123` is the token `_` (a syntax error) and `123`.
     Ident,
-    /// `#[A-Za-z0-9_]+`: an expression attribute name (a lone `#` is no token).
+    /// `#[A-Za-z0-9_]+`: an expression attribute name (a lone `#` is no token; DynamoDB
+    /// refuses one with a ValidationException, and a syntax error on it is the likely
+    /// message, not confirmed).
     Name,
     /// `:[A-Za-z0-9_]+`: an expression attribute value (a lone `:` is no token).
     Value,

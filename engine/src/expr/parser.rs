@@ -621,7 +621,10 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
     /// DynamoDB's check, made while parsing and so whatever the item holds, that every
     /// constant operand of an ordering operator (`<`, `<=`, `>`, `>=`, `BETWEEN`) is of a
     /// type that orders (S, N or B). An item's attribute of another type only makes the
-    /// comparison false; a constant of one is the request's mistake.
+    /// comparison false; a constant of one is the request's mistake. (That it is a
+    /// ValidationException is confirmed against DynamoDB by ScyllaDB's Alternator tests;
+    /// the message follows begins_with's, as other emulators checked against DynamoDB
+    /// report it, and the operator is named as written: `<`, `BETWEEN`.)
     fn check_orderable<const N: usize>(&mut self, op: &str, operands: [&Operand; N]) {
         let unorderable = operands.iter().find_map(|o| {
             static_type(o)
