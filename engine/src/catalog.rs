@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::schema::{
-    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, check_key_sizes,
-    check_not_empty_key, item_key_attribute, resolve_key_schema, validate_table_name,
-    validate_tags, validate_throughput,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput,
+    check_key_sizes, check_not_empty_key, item_key_attribute, resolve_key_schema,
+    validate_table_name, validate_tags, validate_throughput,
 };
 use crate::stream::def::{StreamDef, StreamSpecification};
 use crate::sync::read;
@@ -43,6 +43,30 @@ pub struct TableDef {
     /// version 2), so definitions written before indexes existed still decode.
     #[serde(skip)]
     pub indexes: Vec<IndexDef>,
+    /// Deletion protection and the table class. Stored after the indexes (since format
+    /// version 4), so older definitions decode with the defaults (unprotected, no class
+    /// set), which is what those tables had.
+    #[serde(skip)]
+    pub settings: TableSettings,
+}
+
+/// A table's settings that change nothing about how its items are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSettings {
+    /// While set, DeleteTable is refused.
+    pub deletion_protection: bool,
+    /// The table class, once a client set one: DynamoDB reports `TableClassSummary`
+    /// only for such tables (the default class is implied by its absence).
+    pub table_class: Option<TableClassSetting>,
+}
+
+/// A table class a client set, and when UpdateTable last changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableClassSetting {
+    pub class: TableClass,
+    /// Epoch milliseconds of the last UpdateTable that set the class; `None` when it
+    /// was set by CreateTable (DynamoDB then reports no `LastUpdateDateTime`).
+    pub updated_at_ms: Option<u64>,
 }
 
 /// A live table: its current definition plus counters kept in memory.
@@ -112,6 +136,10 @@ pub struct CreateTableInput {
     pub tags: Vec<(String, String)>,
     pub stream: Option<StreamSpecification>,
     pub indexes: Vec<IndexInput>,
+    /// `DeletionProtectionEnabled` (false when absent).
+    pub deletion_protection: bool,
+    /// `TableClass`, when given.
+    pub table_class: Option<TableClass>,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -191,7 +219,7 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
 
 impl TableDef {
     /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
-    /// the definition, then postcard of its indexes.
+    /// the definition, then postcard of its indexes, then postcard of its settings.
     /// A definition that cannot be encoded is an [`Error::Internal`] of the change
     /// that would store it: an empty payload must never be written in its place.
     pub fn encode(&self) -> Result<Vec<u8>> {
@@ -204,6 +232,7 @@ impl TableDef {
         let mut out = vec![TABLE_DEF_VERSION];
         out.extend(postcard::to_stdvec(self).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.settings).map_err(failed)?);
         Ok(out)
     }
 
@@ -221,7 +250,8 @@ impl TableDef {
                 def.indexes = indexes.into_iter().map(IndexDefV2::upgrade).collect();
                 Ok(def)
             }
-            // Version 3: one-and-one index key schemas.
+            // Version 3: indexes with their build state and one-and-one key schemas,
+            // no settings.
             Some((3, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
@@ -229,10 +259,22 @@ impl TableDef {
                 def.indexes = indexes.into_iter().map(IndexDefV3::upgrade).collect();
                 Ok(def)
             }
+            // Version 4: the table's settings after one-and-one index key schemas.
+            Some((4, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let (indexes, rest): (Vec<IndexDefV3>, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes.into_iter().map(IndexDefV3::upgrade).collect();
+                def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
+                Ok(def)
+            }
             Some((&TABLE_DEF_VERSION, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
-                def.indexes = postcard::from_bytes(rest).map_err(corrupt)?;
+                let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes;
+                def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
             Some((v, _)) => Err(Error::Storage(format!(
@@ -305,13 +347,14 @@ impl TableDef {
 }
 
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
-/// ([`IndexBuild`]), 4 index keys of several attributes ([`IndexKeys`]). Versions 1 to
-/// 3 are still read. An index's entries are laid out the same in every version (a
-/// one-and-one key encodes as before), so only the definition is upgraded.
-const TABLE_DEF_VERSION: u8 = 4;
+/// ([`IndexBuild`]), 4 the table's settings ([`TableSettings`]), 5 index keys of
+/// several attributes ([`IndexKeys`]). Versions 1 to 4 are still read. An index's
+/// entries are laid out the same in every version (a one-and-one key encodes as
+/// before), so only the definition is upgraded.
+const TABLE_DEF_VERSION: u8 = 5;
 
-/// An index as format version 3 stored it: the fields of [`IndexDef`] in the same
-/// order, with a one-and-one key schema.
+/// An index as format versions 3 and 4 stored it: the fields of [`IndexDef`] in the
+/// same order, with a one-and-one key schema.
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 struct IndexDefV3 {
@@ -400,6 +443,7 @@ mod tests {
             created_at_ms: 1,
             shards: 1,
             tags: BTreeMap::new(),
+            settings: TableSettings::default(),
             indexes: vec![IndexDef {
                 name: "by_x".into(),
                 kind: IndexKind::Global,
@@ -446,11 +490,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn version_3_definitions_still_decode_with_one_attribute_keys() {
-        let def = simple_table(IndexBuild::Backfilled);
-        let old: Vec<IndexDefV3> = def
-            .indexes
+    /// The indexes of `def` as format versions 3 and 4 stored them.
+    fn v3_indexes(def: &TableDef) -> Vec<IndexDefV3> {
+        def.indexes
             .iter()
             .map(|i| IndexDefV3 {
                 name: i.name.clone(),
@@ -461,11 +503,49 @@ mod tests {
                 throughput: i.throughput,
                 build: i.build,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn version_3_definitions_still_decode_with_one_attribute_keys() {
+        let def = simple_table(IndexBuild::Backfilled);
         let mut bytes = vec![3];
         bytes.extend(postcard::to_stdvec(&def).unwrap());
-        bytes.extend(postcard::to_stdvec(&old).unwrap());
+        bytes.extend(postcard::to_stdvec(&v3_indexes(&def)).unwrap());
         let back = TableDef::decode(&bytes).unwrap();
+        assert_eq!(back.indexes, def.indexes);
+    }
+
+    #[test]
+    fn settings_round_trip_and_version_3_definitions_decode_unprotected() {
+        let settings = TableSettings {
+            deletion_protection: true,
+            table_class: Some(TableClassSetting {
+                class: TableClass::StandardInfrequentAccess,
+                updated_at_ms: Some(5),
+            }),
+        };
+        let mut def = table(IndexBuild::WithTable);
+        def.settings = settings.clone();
+        let back = TableDef::decode(&def.encode().unwrap()).unwrap();
+        assert_eq!(back.settings, def.settings);
+        assert_eq!(back.indexes, def.indexes);
+        // Version 3 wrote the definition and one-and-one indexes only; version 4 the
+        // settings after them.
+        let mut def = simple_table(IndexBuild::WithTable);
+        def.settings = settings;
+        let mut v3 = vec![3];
+        v3.extend(postcard::to_stdvec(&def).unwrap());
+        v3.extend(postcard::to_stdvec(&v3_indexes(&def)).unwrap());
+        let back = TableDef::decode(&v3).unwrap();
+        assert_eq!(back.settings, TableSettings::default());
+        assert_eq!(back.indexes, def.indexes);
+        let mut v4 = vec![4];
+        v4.extend(postcard::to_stdvec(&def).unwrap());
+        v4.extend(postcard::to_stdvec(&v3_indexes(&def)).unwrap());
+        v4.extend(postcard::to_stdvec(&def.settings).unwrap());
+        let back = TableDef::decode(&v4).unwrap();
+        assert_eq!(back.settings, def.settings);
         assert_eq!(back.indexes, def.indexes);
     }
 

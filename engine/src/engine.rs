@@ -144,15 +144,15 @@ impl Engine {
     }
 
     pub fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> Result<()> {
-        crate::tables::tag_resource(&self.state, arn, tags)
+        crate::tags::tag_resource(&self.state, arn, tags)
     }
 
     pub fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
-        crate::tables::untag_resource(&self.state, arn, keys)
+        crate::tags::untag_resource(&self.state, arn, keys)
     }
 
     pub fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>> {
-        crate::tables::list_tags(&self.state, arn)
+        crate::tags::list_tags(&self.state, arn)
     }
 
     pub fn put_item(&self, input: PutItemInput, done: Done<WriteOutput>) {

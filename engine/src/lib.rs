@@ -63,6 +63,7 @@ mod stream;
 pub mod sync;
 mod system;
 mod tables;
+mod tags;
 mod tokens;
 mod transact;
 mod ttl;
@@ -70,7 +71,7 @@ mod value;
 mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{CreateTableInput, TableDef};
+pub use crate::catalog::{CreateTableInput, TableClassSetting, TableDef, TableSettings};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::config::{
@@ -95,7 +96,8 @@ pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_has
 pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
-    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, key_type_descriptor,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput,
+    check_table_name_length, constraint_errors, key_type_descriptor, table_name_pattern_error,
     validate_table_name,
 };
 pub use crate::stored::{SetKind, StoredItem, Visitor};

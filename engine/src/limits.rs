@@ -61,6 +61,10 @@ pub const INDEX_HASH_ATTRIBUTES_MAX: usize = 4;
 pub const INDEX_RANGE_ATTRIBUTES_MAX: usize = 4;
 /// Tags on one table.
 pub const TAGS_PER_RESOURCE_MAX: usize = 50;
+/// Characters of a tag key.
+pub const TAG_KEY_CHARS_MAX: usize = 128;
+/// Characters of a tag value (an empty value is allowed).
+pub const TAG_VALUE_CHARS_MAX: usize = 256;
 /// Hash shards a new table is split into, unless the server is told otherwise
 /// (`--table-shards`). DynamoDB starts a new table with one partition, so one stream
 /// shard, and simple stream readers rely on it. Each shard has its own stream log and
@@ -83,10 +87,23 @@ pub const EXPRESSION_OPERATORS_MAX: usize = 300;
 /// Most operands of an `IN` comparison.
 pub const EXPRESSION_IN_OPERANDS_MAX: usize = 100;
 /// Deepest nesting of parentheses, `NOT`s and function calls the expression parser
-/// accepts; it bounds the parser's recursion. (Eddy's own limit: DynamoDB documents only
-/// the 4 KB expression size. 50 keeps a debug build's parse well inside a 2 MiB thread
-/// stack.)
-pub const EXPRESSION_NESTING_MAX: usize = 50;
+/// accepts; it bounds the parser's recursion. DynamoDB bounds nesting only through its
+/// operator limit, so this is set where no expression within
+/// [`EXPRESSION_OPERATORS_MAX`] can reach it: each operator adds at most two levels (a
+/// `NOT` and the one pair of parentheses around it), plus the outermost pair. Only an
+/// expression DynamoDB rejects anyway (too many operators, or redundant parentheses)
+/// gets this limit's message, which is Eddy's own.
+pub const EXPRESSION_NESTING_MAX: usize = 2 * EXPRESSION_OPERATORS_MAX + 1;
+/// Nesting (counted generously: every `(` and every `NOT`) up to which an expression is
+/// parsed on the caller's own stack; a deeper one is parsed on a thread of its own with
+/// [`EXPRESSION_DEEP_PARSE_STACK_BYTES`] of stack. A debug build's parser spends up to
+/// about 30 KiB of stack per level (measured), so 24 levels stay well inside the 2 MiB
+/// of a request's thread.
+pub const EXPRESSION_CALLER_STACK_NESTING_MAX: usize = 24;
+/// Stack of the thread that parses a deeply nested expression: room for
+/// [`EXPRESSION_NESTING_MAX`] levels at a debug build's cost per level (about 18 MiB),
+/// three times over. Only the pages the parse touches are ever backed by memory.
+pub const EXPRESSION_DEEP_PARSE_STACK_BYTES: usize = /* 64 MiB */ 64 * 1024 * 1024;
 /// Writes the group-commit writer folds into one fsync'd batch at most.
 pub const COMMIT_GROUP_WRITES_MAX: usize = 1024;
 /// Writes waiting for the writer before new ones are refused (back-pressure).

@@ -12,7 +12,7 @@ use crate::keys::KeyType;
 use crate::limits::{
     INDEX_HASH_ATTRIBUTES_MAX, INDEX_RANGE_ATTRIBUTES_MAX, KEY_ATTRIBUTE_NAME_BYTES_MAX,
     PARTITION_KEY_BYTES_MAX, SORT_KEY_BYTES_MAX, TABLE_NAME_CHARS_MAX, TABLE_NAME_CHARS_MIN,
-    TAGS_PER_RESOURCE_MAX,
+    TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX, TAGS_PER_RESOURCE_MAX,
 };
 use crate::value::{AttributeValue, Item};
 
@@ -97,9 +97,64 @@ pub struct Throughput {
     pub write_capacity_units: i64,
 }
 
-/// Checks a table name as DynamoDB does: 3–255 characters of `[a-zA-Z0-9_.-]`.
+/// A table's class (`TableClass`), which DynamoDB bills by; Eddy stores every class alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableClass {
+    Standard,
+    StandardInfrequentAccess,
+}
+
+impl TableClass {
+    /// Parses `TableClass` with DynamoDB's error for a value outside the set (its own
+    /// message, not the generic enum constraint; case-sensitive: `standard` is refused).
+    pub fn parse(s: &str) -> Result<TableClass> {
+        match s {
+            "STANDARD" => Ok(TableClass::Standard),
+            "STANDARD_INFREQUENT_ACCESS" => Ok(TableClass::StandardInfrequentAccess),
+            _ => Err(Error::validation(
+                "Invalid table-class parameter provided. Please try again with a valid table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableClass::Standard => "STANDARD",
+            TableClass::StandardInfrequentAccess => "STANDARD_INFREQUENT_ACCESS",
+        }
+    }
+}
+
+/// Checks a table name as DynamoDB's control plane does: a length outside 3–255
+/// characters is its own message, checked before any other member of the request; a
+/// character outside `[a-zA-Z0-9_.-]` is a constraint violation.
 pub fn validate_table_name(name: &str, field: &str) -> Result<()> {
-    constraint_errors(name_errors(name, field))
+    check_table_name_length(name)?;
+    constraint_errors(table_name_pattern_error(name, field).into_iter().collect())
+}
+
+/// DynamoDB's refusal of a table name of the wrong length (its own message, which the
+/// length constraints of the model would have phrased differently).
+pub fn check_table_name_length(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if !(TABLE_NAME_CHARS_MIN..=TABLE_NAME_CHARS_MAX).contains(&n) {
+        return Err(Error::validation(format!(
+            "TableName must be at least {TABLE_NAME_CHARS_MIN} characters long and at most {TABLE_NAME_CHARS_MAX} characters long"
+        )));
+    }
+    Ok(())
+}
+
+/// The pattern violation of a table name at `field`, if it has one.
+pub fn table_name_pattern_error(name: &str, field: &str) -> Option<String> {
+    (!name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+    .then(|| {
+        format!(
+            "Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    })
 }
 
 /// The constraint violations of a table or index name at `field`, in DynamoDB's words.
@@ -126,11 +181,17 @@ pub(crate) fn name_errors(name: &str, field: &str) -> Vec<String> {
     errors
 }
 
+/// How many constraint violations DynamoDB's validator reports at most: it stops
+/// collecting at this many (dynalite's tests record "10 validation errors detected" for
+/// a request with more).
+const VALIDATION_ERRORS_REPORTED_MAX: usize = 10;
+
 /// Joins constraint violations the way DynamoDB's validator reports them.
-pub fn constraint_errors(errors: Vec<String>) -> Result<()> {
+pub fn constraint_errors(mut errors: Vec<String>) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
+    errors.truncate(VALIDATION_ERRORS_REPORTED_MAX);
     let n = errors.len();
     let noun = if n == 1 { "error" } else { "errors" };
     Err(Error::validation(format!(
@@ -166,23 +227,58 @@ pub fn validate_throughput(t: Throughput) -> Result<()> {
     constraint_errors(errors)
 }
 
-pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
-    if tags.len() > TAGS_PER_RESOURCE_MAX {
-        return Err(Error::LimitExceeded(format!(
-            "The number of tags exceeds the limit of {TAGS_PER_RESOURCE_MAX}"
+/// Whether `c` may appear in a tag key or value: letters and digits of any script,
+/// white space, and `+ - = . _ : / @` (DynamoDB's tagging restrictions; probes of
+/// DynamoDB also accept `@` and refuse other punctuation and emoji).
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "+-=._:/@".contains(c)
+}
+
+/// DynamoDB's refusal of a tag key that is not 1–128 characters of [`tag_char`] (a key
+/// to set or to remove).
+pub fn check_tag_key(key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if n == 0 || n > TAG_KEY_CHARS_MAX || !key.chars().all(tag_char) {
+        return Err(Error::validation(format!(
+            "The Tag Key provided is invalid, Key: {key}"
         )));
     }
+    Ok(())
+}
+
+/// DynamoDB's refusal of more than [`TAGS_PER_RESOURCE_MAX`] tags on a table, or tag
+/// keys in one request (a ValidationException, not a LimitExceededException).
+pub fn too_many_tags() -> Error {
+    Error::validation("Number of Tags exceed the current limit for the provided ResourceArn")
+}
+
+/// Checks tags as CreateTable and TagResource receive them: each key and value, then
+/// keys given twice, then the count.
+pub fn validate_tags(tags: &[(String, String)]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
-            ));
+        check_tag_key(k)?;
+        // Keys under `aws:` are DynamoDB's own.
+        if k.starts_with("aws:") {
+            return Err(Error::validation(format!(
+                "Tag Key cannot be prefixed with aws:, Key: {k}"
+            )));
         }
-        if v.chars().count() > 256 {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Tag values must be 256 characters or less",
-            ));
+        if v.chars().count() > TAG_VALUE_CHARS_MAX || !v.chars().all(tag_char) {
+            return Err(Error::validation(format!(
+                "The Tag Value provided is invalid, Value: {v}"
+            )));
         }
+    }
+    for (k, _) in tags {
+        if !seen.insert(k.as_str()) {
+            return Err(Error::validation(format!(
+                "Duplicate Tag Keys provided as input: Duplicate Tag Key found {k}"
+            )));
+        }
+    }
+    if tags.len() > TAGS_PER_RESOURCE_MAX {
+        return Err(too_many_tags());
     }
     Ok(())
 }
@@ -283,9 +379,10 @@ fn check_key_elements(
     let mut seen = std::collections::HashSet::new();
     for d in definitions {
         if !seen.insert(d.name.as_str()) {
-            return Err(Error::validation(
-                "Cannot have two attributes with the same name",
-            ));
+            return Err(Error::validation(format!(
+                "Attribute Name is duplicated: {}",
+                d.name
+            )));
         }
     }
     Ok(())
@@ -431,5 +528,74 @@ pub(crate) fn invalid_start_key(e: Error) -> Error {
             }
         )),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<()>) -> String {
+        match r {
+            Err(Error::Validation(m)) => m,
+            other => panic!("expected a ValidationException, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn table_names_are_refused_for_length_before_their_characters() {
+        let length = "TableName must be at least 3 characters long and at most 255 characters long";
+        assert_eq!(message(validate_table_name("a;", "tableName")), length);
+        assert_eq!(
+            message(validate_table_name(&"a".repeat(256), "tableName")),
+            length
+        );
+        assert_eq!(
+            message(validate_table_name("abc;", "tableName")),
+            "1 validation error detected: Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        );
+        assert!(validate_table_name("a-b_c.9", "tableName").is_ok());
+    }
+
+    #[test]
+    fn tags_take_letters_of_any_script_and_few_punctuation_marks() {
+        let one = |k: &str, v: &str| validate_tags(&[(k.to_string(), v.to_string())]);
+        assert!(one("ключ", "café 表\u{a0}a+b-c=d.e_f:g/h@i").is_ok());
+        assert!(one("k", "").is_ok());
+        for bad in ["a#b", "🔑", "a,b", "100%", "a;b", "<a>"] {
+            assert_eq!(
+                message(one(bad, "v")),
+                format!("The Tag Key provided is invalid, Key: {bad}")
+            );
+            assert_eq!(
+                message(one("k", bad)),
+                format!("The Tag Value provided is invalid, Value: {bad}")
+            );
+        }
+        assert_eq!(
+            message(one("aws:x", "v")),
+            "Tag Key cannot be prefixed with aws:, Key: aws:x"
+        );
+    }
+
+    #[test]
+    fn at_most_ten_violations_are_reported() {
+        let errors: Vec<String> = (0..27).map(|i| format!("e{i}")).collect();
+        let m = message(constraint_errors(errors));
+        assert!(
+            m.starts_with("10 validation errors detected: e0; e1;"),
+            "{m}"
+        );
+        assert!(m.ends_with("; e9"), "{m}");
+    }
+
+    #[test]
+    fn duplicate_attribute_definitions_name_the_attribute() {
+        let attr = |name: &str| KeyAttribute {
+            name: name.into(),
+            key_type: KeyType::S,
+        };
+        let r = resolve_key_schema(&[("pk".into(), KeyRole::Hash)], &[attr("pk"), attr("pk")]);
+        assert_eq!(message(r.map(|_| ())), "Attribute Name is duplicated: pk");
     }
 }

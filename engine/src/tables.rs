@@ -1,10 +1,14 @@
-//! The control plane: create, describe, list, update and delete tables, and tags.
+//! The control plane: create, describe, list, update and delete tables (their tags are
+//! `tags.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::backfill::spawn_backfill;
-use crate::catalog::{CreateTableInput, Table, TableDef, TableStats, validate_create};
+use crate::catalog::{
+    CreateTableInput, Table, TableClassSetting, TableDef, TableSettings, TableStats,
+    validate_create,
+};
 use crate::clock::now_ms;
 use crate::error::{Error, Result, contain};
 use crate::index::def::{IndexUpdate, LiveIndex};
@@ -12,7 +16,7 @@ use crate::index::plan::plan_updates;
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::meta::{allocate_table_id, persist_table, stage_table_def};
 use crate::schema::{
-    BillingMode, KeyAttribute, Throughput, validate_table_name, validate_tags, validate_throughput,
+    BillingMode, KeyAttribute, TableClass, Throughput, validate_table_name, validate_throughput,
 };
 use crate::state::State;
 use crate::stream::control::{disable_stream, enable_stream};
@@ -68,6 +72,46 @@ pub struct UpdateTableInput {
     pub attribute_definitions: Option<Vec<KeyAttribute>>,
     /// `GlobalSecondaryIndexUpdates`.
     pub index_updates: Vec<IndexUpdate>,
+    /// `DeletionProtectionEnabled`, when given.
+    pub deletion_protection: Option<bool>,
+    /// `TableClass`, when given.
+    pub table_class: Option<TableClass>,
+}
+
+impl UpdateTableInput {
+    /// Whether the request changes anything but the deletion protection and the
+    /// table class (those two must come alone).
+    fn changes_capacity_streams_or_indexes(&self) -> bool {
+        self.billing_mode.is_some()
+            || self.throughput.is_some()
+            || self.stream.is_some()
+            || !self.index_updates.is_empty()
+    }
+
+    /// DynamoDB's checks of which members an UpdateTable may combine, made before the
+    /// table is looked up: at least one change, and deletion protection or the table
+    /// class alone (DynamoDB names deletion protection first when both are given).
+    fn check_members(&self) -> Result<()> {
+        let others = self.changes_capacity_streams_or_indexes();
+        if !others && self.deletion_protection.is_none() && self.table_class.is_none() {
+            // DynamoDB's list names members Eddy does not have (replicas, SSE, warm
+            // throughput); it is its fixed text for a request with no change.
+            return Err(Error::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
+            ));
+        }
+        if self.deletion_protection.is_some() && (others || self.table_class.is_some()) {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: DeletionProtection modification must be the only operation in the request",
+            ));
+        }
+        if self.table_class.is_some() && others {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: TableClass modification must be the only operation in the request",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The ARN of a table in this engine's region and account.
@@ -147,6 +191,14 @@ pub(crate) fn create_table(
         shards: state.config.table_shards.clamp(1, TABLE_SHARDS_MAX),
         tags: input.tags.iter().cloned().collect(),
         indexes,
+        settings: TableSettings {
+            deletion_protection: input.deletion_protection,
+            // A class given at creation has no LastUpdateDateTime in DynamoDB.
+            table_class: input.table_class.map(|class| TableClassSetting {
+                class,
+                updated_at_ms: None,
+            }),
+        },
     };
     let table = Arc::new(Table {
         stats: Arc::new(TableStats::with_indexes(&def.indexes)),
@@ -190,6 +242,11 @@ pub(crate) fn describe_table(state: &State, name: &str) -> Result<TableDescripti
 pub(crate) fn delete_table(state: &Arc<State>, name: &str) -> Result<TableDescription> {
     let _guard = lock(&state.catalog_lock);
     let t = control_table(state, name)?;
+    if t.def.settings.deletion_protection {
+        return Err(Error::validation(
+            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+        ));
+    }
     // One writer job, ordered with the writes: those queued before the delete
     // commit (with their stream records), later ones find no table. The
     // definition's removal, the stream's end (it stays readable until retention
@@ -253,17 +310,19 @@ pub(crate) fn update_table(
     name: &str,
     input: UpdateTableInput,
 ) -> Result<TableDescription> {
+    validate_table_name(name, "tableName")?;
+    input.check_members()?;
     let _guard = lock(&state.catalog_lock);
     let t = control_table(state, name)?;
     let mut def = t.def.clone();
-    if input.billing_mode.is_none()
-        && input.throughput.is_none()
-        && input.stream.is_none()
-        && input.index_updates.is_empty()
-    {
-        return Err(Error::validation(
-            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
-        ));
+    if let Some(on) = input.deletion_protection {
+        def.settings.deletion_protection = on;
+    }
+    if let Some(class) = input.table_class {
+        def.settings.table_class = Some(TableClassSetting {
+            class,
+            updated_at_ms: Some(now_ms()),
+        });
     }
     let mode = input.billing_mode.unwrap_or(def.billing_mode);
     match (mode, input.throughput) {
@@ -384,54 +443,6 @@ pub(crate) fn replace_def(state: &State, t: &Table, def: TableDef) -> Result<Tab
     });
     state.publish_table(Arc::clone(&table));
     Ok(describe(state, &table, TableStatus::Active))
-}
-
-/// Resolves a table ARN of this engine to its table.
-fn table_by_arn(state: &State, arn: &str) -> Result<Arc<Table>> {
-    let invalid = || {
-        Error::validation(format!(
-            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
-        ))
-    };
-    let name = arn
-        .strip_prefix("arn:aws:dynamodb:")
-        .and_then(|rest| rest.split_once(":table/"))
-        .map(|(_, name)| name)
-        .ok_or_else(invalid)?;
-    state.table(name).map_err(|_| {
-        Error::not_found(format!(
-            "Requested resource not found: ResourcArn: {arn} not found"
-        ))
-    })
-}
-
-pub(crate) fn tag_resource(state: &State, arn: &str, tags: Vec<(String, String)>) -> Result<()> {
-    validate_tags(&tags)?;
-    let _guard = lock(&state.catalog_lock);
-    let t = table_by_arn(state, arn)?;
-    let mut def = t.def.clone();
-    def.tags.extend(tags);
-    validate_tags(&def.tags.clone().into_iter().collect::<Vec<_>>())?;
-    replace_def(state, &t, def).map(|_| ())
-}
-
-pub(crate) fn untag_resource(state: &State, arn: &str, keys: &[String]) -> Result<()> {
-    let _guard = lock(&state.catalog_lock);
-    let t = table_by_arn(state, arn)?;
-    let mut def = t.def.clone();
-    for k in keys {
-        def.tags.remove(k);
-    }
-    replace_def(state, &t, def).map(|_| ())
-}
-
-pub(crate) fn list_tags(state: &State, arn: &str) -> Result<Vec<(String, String)>> {
-    let t = table_by_arn(state, arn)?;
-    Ok(t.def
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
 }
 
 /// How long the purge of a deleted table waits before trying again while the disk is

@@ -13,6 +13,7 @@ mod batch;
 mod items;
 mod query;
 pub(crate) mod request;
+mod shape;
 mod tables;
 mod transact;
 mod ttl;

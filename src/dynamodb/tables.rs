@@ -1,5 +1,6 @@
 //! The control plane: CreateTable, DescribeTable, ListTables, UpdateTable (billing mode,
-//! throughput, streams, global secondary indexes), DeleteTable, and the tags.
+//! throughput, streams, global secondary indexes, deletion protection, table class),
+//! DeleteTable, and the tags.
 //!
 //! Owns their request shapes and DynamoDB's `TableDescription`. Must not know how the
 //! engine validates or stores a table definition.
@@ -7,41 +8,46 @@
 use eddy_engine::{
     BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKeys, IndexKind,
     IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, StreamSpecification,
-    StreamViewType, TableDescription, TableStatus, Throughput, UpdateTableInput,
+    StreamViewType, TableClass, TableDescription, TableStatus, Throughput, UpdateTableInput,
     key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
+use super::shape::{
+    AttributeDefinition, CreateTableShape, KeySchemaElement, ProvisionedThroughput,
+    check_create_table, control_table_name,
+};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AttributeDefinition {
-    attribute_name: String,
-    attribute_type: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeySchemaElement {
-    attribute_name: String,
-    key_type: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProvisionedThroughput {
-    read_capacity_units: Option<i64>,
-    write_capacity_units: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
 struct Tag {
-    key: String,
-    value: String,
+    key: Option<String>,
+    value: Option<String>,
+}
+
+/// Tags as the engine takes them. A missing key or value is DynamoDB's refusal of the
+/// tag, naming the member as `null` (not a SerializationException).
+fn tag_pairs(tags: Vec<Tag>) -> Result<Vec<(String, String)>, ApiError> {
+    tags.into_iter()
+        .map(|t| {
+            let key = t
+                .key
+                .ok_or_else(|| Error::validation("The Tag Key provided is invalid, Key: null"))?;
+            let value = t.value.ok_or_else(|| {
+                Error::validation("The Tag Value provided is invalid, Value: null")
+            })?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// The `ResourceArn` of a tag operation: DynamoDB answers a missing one with this
+/// message (dynalite's tests, written against DynamoDB, record it).
+fn resource_arn(arn: Option<String>) -> Result<String, ApiError> {
+    arn.ok_or_else(|| Error::validation("Invalid TableArn").into())
 }
 
 #[derive(Deserialize)]
@@ -56,6 +62,8 @@ pub(super) struct CreateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     global_secondary_indexes: Option<Vec<WireIndex>>,
     local_secondary_indexes: Option<Vec<WireIndex>>,
+    deletion_protection_enabled: Option<bool>,
+    table_class: Option<String>,
 }
 
 names_its_table!(CreateTableRequest);
@@ -80,7 +88,8 @@ struct WireProjection {
 fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, ApiError> {
     let mut key_schema = Vec::with_capacity(elements.len());
     for k in elements {
-        let role = match k.key_type.as_str() {
+        let key_type = required(k.key_type, "keySchema.1.member.keyType")?;
+        let role = match key_type.as_str() {
             "HASH" => KeyRole::Hash,
             "RANGE" => KeyRole::Range,
             other => {
@@ -90,7 +99,10 @@ fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, 
                 .into());
             }
         };
-        key_schema.push((k.attribute_name, role));
+        key_schema.push((
+            required(k.attribute_name, "keySchema.1.member.attributeName")?,
+            role,
+        ));
     }
     Ok(key_schema)
 }
@@ -192,7 +204,11 @@ fn throughput(p: Option<ProvisionedThroughput>) -> Result<Option<Throughput>, Ap
 fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttribute>, ApiError> {
     let mut definitions = Vec::with_capacity(list.len());
     for d in list {
-        let key_type = match d.attribute_type.as_str() {
+        let attribute_type = required(
+            d.attribute_type,
+            "attributeDefinitions.1.member.attributeType",
+        )?;
+        let key_type = match attribute_type.as_str() {
             "S" => KeyType::S,
             "N" => KeyType::N,
             "B" => KeyType::B,
@@ -204,7 +220,10 @@ fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttrib
             }
         };
         definitions.push(KeyAttribute {
-            name: d.attribute_name,
+            name: required(
+                d.attribute_name,
+                "attributeDefinitions.1.member.attributeName",
+            )?,
             key_type,
         });
     }
@@ -212,23 +231,31 @@ fn attribute_definitions(list: Vec<AttributeDefinition>) -> Result<Vec<KeyAttrib
 }
 
 pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let name = control_table_name(r.table_name)?;
+    check_create_table(&CreateTableShape {
+        table_name: &name,
+        attribute_definitions: r.attribute_definitions.as_deref(),
+        key_schema: r.key_schema.as_deref(),
+        provisioned_throughput: r.provisioned_throughput.as_ref(),
+    })?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
     let input = CreateTableInput {
-        name: required(r.table_name, "tableName")?,
+        name,
         attribute_definitions: definitions,
         key_schema,
         billing_mode: billing_mode(r.billing_mode)?,
         throughput: throughput(r.provisioned_throughput)?,
-        tags: r
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
+        tags: tag_pairs(r.tags.unwrap_or_default())?,
         stream: stream_spec(r.stream_specification)?,
         indexes: index_inputs(r.global_secondary_indexes, r.local_secondary_indexes)?,
+        deletion_protection: r.deletion_protection_enabled.unwrap_or(false),
+        table_class: r
+            .table_class
+            .as_deref()
+            .map(TableClass::parse)
+            .transpose()?,
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -258,8 +285,16 @@ fn describe(d: &TableDescription) -> Value {
             "ReadCapacityUnits": def.throughput.read_capacity_units,
             "WriteCapacityUnits": def.throughput.write_capacity_units,
         },
-        "DeletionProtectionEnabled": false,
+        "DeletionProtectionEnabled": def.settings.deletion_protection,
     });
+    // Only a table whose class a client set reports it; the time only once
+    // UpdateTable changed it (as DynamoDB does).
+    if let Some(class) = def.settings.table_class {
+        v["TableClassSummary"] = json!({ "TableClass": class.class.as_str() });
+        if let Some(ms) = class.updated_at_ms {
+            v["TableClassSummary"]["LastUpdateDateTime"] = json!(ms as f64 / 1000.0);
+        }
+    }
     let (global, local) = index_descriptions(d);
     if !global.is_empty() {
         v["GlobalSecondaryIndexes"] = Value::Array(global);
@@ -371,13 +406,32 @@ fn table_id(id: u32, created_ms: u64) -> String {
 }
 
 pub(super) fn describe_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
-    let d = engine.describe_table(&required(r.table_name, "tableName")?)?;
+    let d = engine.describe_table(&control_table_name(r.table_name)?)?;
     Ok(json_bytes(&json!({ "Table": describe(&d) })))
 }
 
+/// The `TableDescription` members DeleteTable's answer leaves out.
+const DELETE_TABLE_LEAVES_OUT: [&str; 5] = [
+    "KeySchema",
+    "AttributeDefinitions",
+    "CreationDateTime",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+];
+
 pub(super) fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u8>, ApiError> {
-    let d = engine.delete_table(&required(r.table_name, "tableName")?)?;
-    Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
+    let d = engine.delete_table(&control_table_name(r.table_name)?)?;
+    let mut v = describe(&d);
+    // DynamoDB's DeleteTable describes the table without its schema, creation time and
+    // indexes (scylladb's Alternator tests, run against DynamoDB, record which members
+    // it leaves out; the API reference: "If the table is in the DELETING state, no
+    // information about indexes will be returned").
+    if let Some(members) = v.as_object_mut() {
+        for left_out in DELETE_TABLE_LEAVES_OUT {
+            members.remove(left_out);
+        }
+    }
+    Ok(json_bytes(&json!({ "TableDescription": v })))
 }
 
 #[derive(Deserialize)]
@@ -422,6 +476,8 @@ pub(super) struct UpdateTableRequest {
     stream_specification: Option<WireStreamSpecification>,
     attribute_definitions: Option<Vec<AttributeDefinition>>,
     global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
+    deletion_protection_enabled: Option<bool>,
+    table_class: Option<String>,
 }
 
 names_its_table!(UpdateTableRequest);
@@ -491,6 +547,7 @@ fn index_updates(
 }
 
 pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
+    let name = control_table_name(r.table_name)?;
     let other_changes = r.billing_mode.is_some()
         || r.provisioned_throughput.is_some()
         || r.stream_specification.is_some();
@@ -503,8 +560,14 @@ pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec
             .map(attribute_definitions)
             .transpose()?,
         index_updates: index_updates(r.global_secondary_index_updates, other_changes)?,
+        deletion_protection: r.deletion_protection_enabled,
+        table_class: r
+            .table_class
+            .as_deref()
+            .map(TableClass::parse)
+            .transpose()?,
     };
-    let d = engine.update_table(&required(r.table_name, "tableName")?, input)?;
+    let d = engine.update_table(&name, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))
 }
 
@@ -524,27 +587,23 @@ impl NamesTables for TagRequest {
 }
 
 pub(super) fn tag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
-    let tags = required(r.tags, "tags")?
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    engine.tag_resource(&required(r.resource_arn, "resourceArn")?, tags)?;
+    let arn = resource_arn(r.resource_arn)?;
+    let tags = tag_pairs(required(r.tags, "tags")?)?;
+    engine.tag_resource(&arn, tags)?;
     // DynamoDB answers TagResource and UntagResource with an empty body (their output
     // shape has no members).
     Ok(Vec::new())
 }
 
 pub(super) fn untag_resource(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
-    engine.untag_resource(
-        &required(r.resource_arn, "resourceArn")?,
-        &required(r.tag_keys, "tagKeys")?,
-    )?;
+    let arn = resource_arn(r.resource_arn)?;
+    engine.untag_resource(&arn, &required(r.tag_keys, "tagKeys")?)?;
     Ok(Vec::new())
 }
 
 pub(super) fn list_tags(engine: &Engine, r: TagRequest) -> Result<Vec<u8>, ApiError> {
     let tags: Vec<Value> = engine
-        .list_tags(&required(r.resource_arn, "resourceArn")?)?
+        .list_tags(&resource_arn(r.resource_arn)?)?
         .into_iter()
         .map(|(k, v)| json!({ "Key": k, "Value": v }))
         .collect();

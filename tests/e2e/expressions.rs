@@ -1091,3 +1091,423 @@ async fn legacy_parameters() {
         .unwrap();
     assert_eq!(after, before, "no failed request wrote");
 }
+
+/// A constant an operator cannot compare is the request's mistake, found while parsing
+/// (so even for a missing item, and before any item is filtered); an item's attribute
+/// of such a type only makes the comparison false. Conditions nest as deep as 300
+/// operators allow.
+#[tokio::test]
+async fn constant_operands_are_checked_while_parsing() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("constops");
+    create(&c, &t, false).await;
+    let stored = item(&[
+        ("pk", s("k")),
+        ("n", n("5")),
+        ("lst", l(vec![n("1"), n("2")])),
+    ]);
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(stored.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    let cases: Vec<ErrorCase> = vec![
+        (
+            "n < :v",
+            vec![(":v", l(vec![n("1")]))],
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: L",
+        ),
+        (
+            ":v >= n",
+            vec![(":v", m(&[("a", n("1"))]))],
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: >=, operand type: M",
+        ),
+        (
+            "n BETWEEN :a AND :b",
+            vec![(":a", l(vec![n("1")])), (":b", l(vec![n("2")]))],
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: L",
+        ),
+        (
+            "n BETWEEN :a AND :b",
+            vec![(":a", n("9")), (":b", n("1"))],
+            "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:9}, upper bound operand: AttributeValue: {N:1}",
+        ),
+        (
+            "n BETWEEN :a AND :b",
+            vec![(":a", n("1")), (":b", s("x"))],
+            "Invalid ConditionExpression: The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:x}",
+        ),
+        (
+            "begins_with(n, :v)",
+            vec![(":v", n("5"))],
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+        ),
+    ];
+    for (pk, exists) in [("k", true), ("missing", false)] {
+        for (expr, values, message) in &cases {
+            let r = c
+                .delete_item()
+                .table_name(&t)
+                .key("pk", s(pk))
+                .condition_expression(*expr)
+                .set_expression_attribute_values(Some(
+                    values
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
+                ))
+                .send()
+                .await;
+            assert_err(r, VALIDATION, message);
+            assert_eq!(get(&c, &t, pk).await.is_some(), exists, "{expr}");
+        }
+    }
+    assert_eq!(get(&c, &t, "k").await, Some(stored.clone()));
+
+    // In a filter the check comes before any item is read.
+    let r = c
+        .scan()
+        .table_name(&t)
+        .filter_expression("n > :v")
+        .expression_attribute_values(":v", Av::Bool(true))
+        .send()
+        .await;
+    assert_err(
+        r,
+        VALIDATION,
+        "Invalid FilterExpression: Incorrect operand type for operator or function; operator or function: >, operand type: BOOL",
+    );
+    // An attribute of a type that does not order only makes the comparison false; = and
+    // IN take constants of every type.
+    let r = c
+        .delete_item()
+        .table_name(&t)
+        .key("pk", s("k"))
+        .condition_expression("lst < :v")
+        .expression_attribute_values(":v", n("3"))
+        .send()
+        .await;
+    assert_err(r, CONDITION_FAILED, "The conditional request failed");
+    let out = c
+        .scan()
+        .table_name(&t)
+        .filter_expression("lst = :v AND lst IN (:w, :v)")
+        .expression_attribute_values(":v", l(vec![n("1"), n("2")]))
+        .expression_attribute_values(":w", m(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count, 1);
+
+    // Nesting is bounded by the 300 operators only: 299 NOTs around a comparison.
+    let deep = format!("{}attribute_exists(pk)", "NOT ".repeat(298));
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(stored.clone()))
+        .condition_expression(&deep)
+        .send()
+        .await
+        .unwrap();
+    let wrapped = format!(
+        "{}attribute_exists(pk){}",
+        "(NOT ".repeat(299),
+        ")".repeat(299)
+    );
+    let r = c
+        .put_item()
+        .table_name(&t)
+        .set_item(Some(stored.clone()))
+        .condition_expression(&wrapped)
+        .send()
+        .await;
+    assert_err(r, CONDITION_FAILED, "The conditional request failed");
+    let too_many = format!("{}attribute_exists(pk)", "NOT ".repeat(300));
+    let r = c
+        .put_item()
+        .table_name(&t)
+        .set_item(Some(stored.clone()))
+        .condition_expression(&too_many)
+        .send()
+        .await;
+    assert_err(
+        r,
+        VALIDATION,
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 301",
+    );
+    assert_eq!(get(&c, &t, "k").await, Some(stored));
+}
+
+/// UpdateExpression rules DynamoDB enforces: list writes past the end append in index
+/// order, REMOVE needs an existing container as parent, names start with a letter, and
+/// list_append does not nest in itself.
+#[tokio::test]
+async fn update_expression_paths_names_and_functions() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("updrules");
+    create(&c, &t, false).await;
+    let stored = item(&[
+        ("pk", s("k")),
+        ("a", l(vec![s("one"), s("two"), s("three")])),
+        ("doc", m(&[("x", n("1"))])),
+        ("str", s("hello")),
+    ]);
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(stored.clone()))
+        .send()
+        .await
+        .unwrap();
+    let update = |expr: &'static str, values: Vec<(&'static str, Av)>| {
+        c.update_item()
+            .table_name(&t)
+            .key("pk", s("k"))
+            .update_expression(expr)
+            .set_expression_attribute_values((!values.is_empty()).then(|| {
+                values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect()
+            }))
+            .send()
+    };
+
+    let errors: Vec<ErrorCase> = vec![
+        (
+            "REMOVE nope.x",
+            vec![],
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE nope[0]",
+            vec![],
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE str.x",
+            vec![],
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE doc[0]",
+            vec![],
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "SET _123 = :v",
+            vec![(":v", n("1"))],
+            "Invalid UpdateExpression: Syntax error; token: \"_\", near: \"SET _123\"",
+        ),
+        (
+            "SET a = list_append(list_append(:v, :w), :v)",
+            vec![(":v", l(vec![n("1")])), (":w", l(vec![n("2")]))],
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ];
+    for (expr, values, message) in errors {
+        assert_err(update(expr, values).await, VALIDATION, message);
+    }
+    assert_eq!(
+        get(&c, &t, "k").await,
+        Some(stored),
+        "no failed update wrote"
+    );
+
+    // A missing leaf under an existing parent is nothing to remove.
+    update("REMOVE doc.nope, a[17]", vec![]).await.unwrap();
+    update(
+        "SET a[84] = :a1, a[37] = :a2, a[17] = :a3, a[50] = :a4",
+        vec![
+            (":a1", s("a1")),
+            (":a2", s("a2")),
+            (":a3", s("a3")),
+            (":a4", s("a4")),
+        ],
+    )
+    .await
+    .unwrap();
+    update(
+        "SET b = list_append(if_not_exists(b, :empty), :v), Alpha_1 = :n",
+        vec![
+            (":empty", l(vec![])),
+            (":v", l(vec![n("7")])),
+            (":n", n("1")),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&c, &t, "k").await,
+        Some(item(&[
+            ("pk", s("k")),
+            (
+                "a",
+                l(vec![
+                    s("one"),
+                    s("two"),
+                    s("three"),
+                    s("a3"),
+                    s("a2"),
+                    s("a4"),
+                    s("a1"),
+                ])
+            ),
+            ("doc", m(&[("x", n("1"))])),
+            ("str", s("hello")),
+            ("b", l(vec![n("7")])),
+            ("Alpha_1", n("1")),
+        ]))
+    );
+
+    // A REMOVE-only update of a missing item leaves it missing, whatever the path.
+    c.update_item()
+        .table_name(&t)
+        .key("pk", s("gone"))
+        .update_expression("REMOVE x.y, z[0]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&c, &t, "gone").await, None);
+}
+
+/// Legacy Expected and QueryFilter check their constants as the expressions do: a type
+/// the operator cannot compare is a ValidationException before any item is read; EQ
+/// takes lists, maps and BOOL; NOT_CONTAINS fails on a missing attribute.
+#[tokio::test]
+async fn legacy_operators_check_their_constants() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("legacyops");
+    create(&c, &t, true).await;
+    for (i, extra) in [
+        (1, Some(l(vec![s("a"), n("1")]))),
+        (2, Some(m(&[("k", Av::Bool(true))]))),
+        (3, Some(Av::Bool(true))),
+        (4, None),
+    ] {
+        let mut it = item(&[("pk", s("p")), ("sk", n(&i.to_string()))]);
+        if let Some(v) = extra {
+            it.insert("x".into(), v);
+        }
+        c.put_item()
+            .table_name(&t)
+            .set_item(Some(it))
+            .send()
+            .await
+            .unwrap();
+    }
+    let key = item(&[("pk", s("p")), ("sk", n("1"))]);
+    let before = c
+        .get_item()
+        .table_name(&t)
+        .set_key(Some(key.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item;
+
+    // Expected: a list in LT or IN, a number in BEGINS_WITH, on an existing item and on
+    // a missing one alike.
+    let bad: Vec<(ComparisonOperator, Vec<Av>, &str)> = vec![
+        (
+            ComparisonOperator::Lt,
+            vec![l(vec![n("1")])],
+            "One or more parameter values were invalid: ComparisonOperator LT is not valid for L AttributeValue type",
+        ),
+        (
+            ComparisonOperator::In,
+            vec![l(vec![n("1")]), l(vec![n("2")])],
+            "One or more parameter values were invalid: ComparisonOperator IN is not valid for L AttributeValue type",
+        ),
+        (
+            ComparisonOperator::BeginsWith,
+            vec![n("3")],
+            "One or more parameter values were invalid: ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type",
+        ),
+    ];
+    for sk in ["1", "9"] {
+        for (op, values, message) in &bad {
+            let r = c
+                .delete_item()
+                .table_name(&t)
+                .key("pk", s("p"))
+                .key("sk", n(sk))
+                .expected(
+                    "x",
+                    ExpectedAttributeValue::builder()
+                        .comparison_operator(op.clone())
+                        .set_attribute_value_list(Some(values.clone()))
+                        .build(),
+                )
+                .send()
+                .await;
+            assert_err(r, VALIDATION, message);
+        }
+    }
+    // NOT_CONTAINS on an attribute the item lacks fails the condition.
+    let r = c
+        .delete_item()
+        .table_name(&t)
+        .key("pk", s("p"))
+        .key("sk", n("1"))
+        .expected(
+            "nope",
+            ExpectedAttributeValue::builder()
+                .comparison_operator(ComparisonOperator::NotContains)
+                .attribute_value_list(s("z"))
+                .build(),
+        )
+        .send()
+        .await;
+    assert_err(r, CONDITION_FAILED, "The conditional request failed");
+    let after = c
+        .get_item()
+        .table_name(&t)
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap()
+        .item;
+    assert_eq!(after, before, "no failed request wrote");
+
+    // QueryFilter: EQ on a list, a map and a BOOL; NOT_CONTAINS skips items without
+    // the attribute; IN with lists is refused.
+    let query = |op: ComparisonOperator, values: Vec<Av>| {
+        c.query()
+            .table_name(&t)
+            .key_conditions("pk", cond(ComparisonOperator::Eq, vec![s("p")]))
+            .query_filter("x", cond(op, values))
+            .send()
+    };
+    let sks = |out: &aws_sdk_dynamodb::operation::query::QueryOutput| -> Vec<String> {
+        out.items()
+            .iter()
+            .map(|i| i["sk"].as_n().unwrap().clone())
+            .collect()
+    };
+    for (v, want) in [
+        (l(vec![s("a"), n("1")]), "1"),
+        (m(&[("k", Av::Bool(true))]), "2"),
+        (Av::Bool(true), "3"),
+    ] {
+        let out = query(ComparisonOperator::Eq, vec![v]).await.unwrap();
+        assert_eq!(sks(&out), vec![want.to_string()]);
+    }
+    let out = query(ComparisonOperator::NotContains, vec![n("1")])
+        .await
+        .unwrap();
+    assert_eq!(sks(&out), vec!["2".to_string(), "3".to_string()]);
+    let r = query(
+        ComparisonOperator::In,
+        vec![l(vec![n("1")]), l(vec![n("2")])],
+    )
+    .await;
+    assert_err(
+        r,
+        VALIDATION,
+        "One or more parameter values were invalid: ComparisonOperator IN is not valid for L AttributeValue type",
+    );
+}

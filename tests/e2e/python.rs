@@ -47,3 +47,9 @@ fn boto3_streams() {
 fn boto3_multi_attribute_gsi() {
     run_python_suite("multi_key_gsi.py");
 }
+
+/// Deletion protection, the table class and the tag operations' refusals through boto3.
+#[test]
+fn boto3_control_plane() {
+    run_python_suite("control_plane.py");
+}

@@ -425,5 +425,61 @@ def legacy_and_expression_mixing():
     expect("Item" not in ddb.get_item(TableName=T["items"], Key={"pk": {"S": "mix"}}), "nothing written")
 
 
+@check
+def constants_the_operator_cannot_compare():
+    # Found while parsing: on a missing item too, and in a filter before any item.
+    key = {"pk": {"S": "no-such-item"}}
+    expect_error(VALIDATION, "Invalid ConditionExpression: Incorrect operand type for operator or "
+                             "function; operator or function: <, operand type: L",
+                 ddb.put_item, TableName=T["items"], Item=key, ConditionExpression="n < :v",
+                 ExpressionAttributeValues={":v": {"L": [{"N": "1"}]}})
+    expect_error(VALIDATION, "Invalid FilterExpression: Incorrect operand type for operator or "
+                             "function; operator or function: BETWEEN, operand type: M",
+                 ddb.scan, TableName=T["sorted"], FilterExpression="v BETWEEN :a AND :b",
+                 ExpressionAttributeValues={":a": {"M": {}}, ":b": {"M": {}}})
+    expect_error(VALIDATION, "One or more parameter values were invalid: ComparisonOperator GT is "
+                             "not valid for BOOL AttributeValue type",
+                 ddb.put_item, TableName=T["items"], Item=key,
+                 Expected={"n": {"ComparisonOperator": "GT", "AttributeValueList": [{"BOOL": True}]}})
+    expect_error(VALIDATION, "One or more parameter values were invalid: ComparisonOperator IN is "
+                             "not valid for L AttributeValue type",
+                 ddb.query, TableName=T["sorted"],
+                 KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}},
+                 QueryFilter={"doc": {"ComparisonOperator": "IN", "AttributeValueList": [{"L": []}]}})
+    expect("Item" not in ddb.get_item(TableName=T["items"], Key=key), "nothing written")
+    # EQ in a QueryFilter compares maps; NOT_CONTAINS skips items without the attribute.
+    out = ddb.query(TableName=T["sorted"],
+                    KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}},
+                    QueryFilter={"doc": {"ComparisonOperator": "EQ", "AttributeValueList": [
+                        {"M": {"name": {"S": "n3"}, "lst": {"L": [{"S": "a"}, {"S": "b"}, {"S": "c"}]}}}]}})
+    eq([i["sk"]["N"] for i in out["Items"]], ["3"], "EQ on a map")
+    out = ddb.query(TableName=T["sorted"],
+                    KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}},
+                    QueryFilter={"nope": {"ComparisonOperator": "NOT_CONTAINS",
+                                          "AttributeValueList": [{"S": "x"}]}})
+    eq(out["Count"], 0, "NOT_CONTAINS on a missing attribute")
+
+
+@check
+def update_paths_names_and_list_append():
+    t = res.Table(T["items"])
+    t.put_item(Item={"pk": "u", "a": ["one", "two", "three"], "s": "hello"})
+    key = {"pk": "u"}
+    for expr, message in [
+        ("REMOVE nope.x", "The document path provided in the update expression is invalid for update"),
+        ("REMOVE s[0]", "The document path provided in the update expression is invalid for update"),
+        ("SET _123 = :v", 'Invalid UpdateExpression: Syntax error; token: "_", near: "SET _123"'),
+        ("SET a = list_append(list_append(:v, :v), :v)",
+         "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; "
+         "function: list_append"),
+    ]:
+        values = {":v": ["x"]} if ":v" in expr else None
+        kwargs = {"ExpressionAttributeValues": values} if values else {}
+        expect_error(VALIDATION, message, t.update_item, Key=key, UpdateExpression=expr, **kwargs)
+    t.update_item(Key=key, UpdateExpression="SET a[84] = :a, a[37] = :b, a[17] = :c",
+                  ExpressionAttributeValues={":a": "a1", ":b": "a2", ":c": "a3"})
+    eq(t.get_item(Key=key)["Item"]["a"], ["one", "two", "three", "a3", "a2", "a1"], "appended by index")
+
+
 if __name__ == "__main__":
     sys.exit(run_all())

@@ -109,14 +109,19 @@ impl ComparisonOperator {
         }
     }
 
-    /// The value types the operator accepts in `AttributeValueList`.
+    /// The value types the operator accepts in `AttributeValueList`, in `Expected` as
+    /// in the filters. EQ and NE compare values of every type (lists, maps and BOOL
+    /// too, whatever the API reference's list says: DynamoDB filters on them);
+    /// CONTAINS and NOT_CONTAINS look for a scalar, BOOL and NULL included; the
+    /// ordering operators, IN and BETWEEN take only types that order. (AWS's own DAX
+    /// client makes the same checks when it turns these parameters into expressions.)
     fn accepts(self, t: AttributeType) -> bool {
         use AttributeType as T;
         use ComparisonOperator::*;
         match self {
-            Eq | Ne => matches!(t, T::S | T::N | T::B | T::Ss | T::Ns | T::Bs),
+            Eq | Ne | NotNull | Null => true,
             BeginsWith => matches!(t, T::S | T::B),
-            NotNull | Null => true,
+            Contains | NotContains => matches!(t, T::S | T::N | T::B | T::Bool | T::Null),
             _ => matches!(t, T::S | T::N | T::B),
         }
     }
@@ -295,7 +300,13 @@ fn build(attr: &str, op: ComparisonOperator, values: Vec<AttributeValue>) -> Con
                 C::Ge => cmp(Comparator::Ge, v),
                 C::Gt => cmp(Comparator::Gt, v),
                 C::Contains => Condition::Contains(p(), v),
-                C::NotContains => Condition::Not(Box::new(Condition::Contains(p(), v))),
+                // NOT_CONTAINS is false on an item without the attribute, so it is not
+                // simply CONTAINS negated (DynamoDB, and AWS's DAX client's translation
+                // of it: `attribute_exists(a) AND NOT contains(a, v)`).
+                C::NotContains => Condition::And(
+                    Box::new(Condition::AttributeExists(path(attr))),
+                    Box::new(Condition::Not(Box::new(Condition::Contains(p(), v)))),
+                ),
                 _ => Condition::BeginsWith(p(), v),
             }
         }
@@ -309,8 +320,11 @@ fn combine(conds: Vec<Condition>, op: ConditionalOperator) -> Option<Condition> 
     })
 }
 
-/// The checks every `AttributeValueList` gets: arity, one type, BETWEEN's order.
-fn check_list(op: ComparisonOperator, values: &[AttributeValue], check_types: bool) -> Result<()> {
+/// The checks every `AttributeValueList` gets, in `Expected`, the filters and
+/// `KeyConditions` alike: arity, one type, a type the operator takes, BETWEEN's order.
+/// They are made before any item is read, so a wrong constant is a ValidationException
+/// even when the item is missing.
+fn check_list(op: ComparisonOperator, values: &[AttributeValue]) -> Result<()> {
     for v in values {
         v.validate(1)?;
     }
@@ -327,7 +341,7 @@ fn check_list(op: ComparisonOperator, values: &[AttributeValue], check_types: bo
             ));
         }
     }
-    if check_types && let Some(bad) = values.iter().find(|v| !op.accepts(v.attribute_type())) {
+    if let Some(bad) = values.iter().find(|v| !op.accepts(v.attribute_type())) {
         return Err(invalid(format_args!(
             "ComparisonOperator {op} is not valid for {} AttributeValue type",
             bad.attribute_type()
@@ -353,7 +367,7 @@ pub fn filter_condition(
     let mut conds = Vec::with_capacity(filter.len());
     for (attr, c) in filter {
         check_attribute_name(attr)?;
-        check_list(c.operator, &c.values, true)?;
+        check_list(c.operator, &c.values)?;
         conds.push(build(attr, c.operator, c.values.clone()));
     }
     Ok(combine(conds, op))
@@ -394,7 +408,7 @@ pub fn expected_condition(
                 (None, Some(v)) => vec![v.clone()],
                 (None, None) => Vec::new(),
             };
-            check_list(cop, &values, false)?;
+            check_list(cop, &values)?;
             conds.push(build(attr, cop, values));
         } else if e.values.is_some() {
             return Err(invalid(format_args!(
@@ -430,7 +444,7 @@ pub fn key_conditions(
     sort_key: Option<&str>,
 ) -> Result<KeyCondition> {
     for c in conds.values() {
-        check_list(c.operator, &c.values, true)?;
+        check_list(c.operator, &c.values)?;
     }
     if conds.len() != 1 && conds.len() != 2 {
         return Err(Error::validation("Conditions can be of length 1 or 2 only"));
@@ -499,7 +513,7 @@ pub fn composite_key_conditions(
     use ComparisonOperator as C;
     let mut leaves = Vec::with_capacity(conds.len());
     for (attr, c) in conds {
-        check_list(c.operator, &c.values, true)?;
+        check_list(c.operator, &c.values)?;
         if matches!(
             c.operator,
             C::Null | C::NotNull | C::Ne | C::Contains | C::NotContains | C::In
@@ -694,7 +708,28 @@ mod tests {
             ("ss", "CONTAINS", vec![s("y")], Ok(true)),
             ("l", "CONTAINS", vec![n("1")], Ok(true)),
             ("ss", "NOT_CONTAINS", vec![s("z")], Ok(true)),
-            ("zz", "NOT_CONTAINS", vec![s("z")], Ok(true)),
+            // NOT_CONTAINS fails on a missing attribute (so does CONTAINS).
+            ("zz", "NOT_CONTAINS", vec![s("z")], Ok(false)),
+            ("zz", "CONTAINS", vec![s("z")], Ok(false)),
+            ("l", "NOT_CONTAINS", vec![n("2")], Ok(true)),
+            // EQ and NE take lists, maps, BOOL and NULL; CONTAINS takes BOOL and NULL.
+            (
+                "l",
+                "EQ",
+                vec![AttributeValue::L(vec![s("x"), n("1")])],
+                Ok(true),
+            ),
+            ("l", "NE", vec![AttributeValue::L(vec![s("x")])], Ok(true)),
+            (
+                "zz",
+                "EQ",
+                vec![AttributeValue::M(Default::default())],
+                Ok(false),
+            ),
+            ("a", "EQ", vec![AttributeValue::Bool(true)], Ok(false)),
+            ("a", "NE", vec![AttributeValue::Null], Ok(true)),
+            ("l", "CONTAINS", vec![AttributeValue::Bool(true)], Ok(false)),
+            ("l", "NOT_CONTAINS", vec![AttributeValue::Null], Ok(true)),
             ("s", "NOT_CONTAINS", vec![s("he")], Ok(false)),
             ("s", "BEGINS_WITH", vec![s("he")], Ok(true)),
             ("s", "BEGINS_WITH", vec![s("lo")], Ok(false)),
@@ -772,6 +807,41 @@ mod tests {
                 vec![n("9"), n("1")],
                 Err(
                     "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+                ),
+            ),
+            (
+                "l",
+                "IN",
+                vec![AttributeValue::L(vec![n("1")]), AttributeValue::L(vec![])],
+                Err(
+                    "One or more parameter values were invalid: ComparisonOperator IN is not valid for L AttributeValue type",
+                ),
+            ),
+            (
+                "a",
+                "BETWEEN",
+                vec![
+                    AttributeValue::Ns(vec![Number::parse("1").unwrap()]),
+                    AttributeValue::Ns(vec![Number::parse("2").unwrap()]),
+                ],
+                Err(
+                    "One or more parameter values were invalid: ComparisonOperator BETWEEN is not valid for NS AttributeValue type",
+                ),
+            ),
+            (
+                "a",
+                "GE",
+                vec![AttributeValue::M(Default::default())],
+                Err(
+                    "One or more parameter values were invalid: ComparisonOperator GE is not valid for M AttributeValue type",
+                ),
+            ),
+            (
+                "l",
+                "NOT_CONTAINS",
+                vec![AttributeValue::L(vec![n("1")])],
+                Err(
+                    "One or more parameter values were invalid: ComparisonOperator NOT_CONTAINS is not valid for L AttributeValue type",
                 ),
             ),
         ];
@@ -863,6 +933,81 @@ mod tests {
         assert_eq!(
             err("a", e(None, None, Some("BETWEEN"), Some(vec![n("1")]))),
             "One or more parameter values were invalid: Invalid number of argument(s) for the BETWEEN ComparisonOperator"
+        );
+        // Expected checks the constants' types as the filters do, before any item is
+        // read: a constant the operator cannot compare is a ValidationException, not a
+        // failed condition.
+        assert_eq!(
+            err(
+                "a",
+                e(
+                    None,
+                    None,
+                    Some("LT"),
+                    Some(vec![AttributeValue::L(vec![])])
+                )
+            ),
+            "One or more parameter values were invalid: ComparisonOperator LT is not valid for L AttributeValue type"
+        );
+        assert_eq!(
+            err("s", e(Some(n("3")), None, Some("BEGINS_WITH"), None)),
+            "One or more parameter values were invalid: ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type"
+        );
+        assert_eq!(
+            err(
+                "a",
+                e(
+                    None,
+                    None,
+                    Some("IN"),
+                    Some(vec![
+                        AttributeValue::L(vec![n("1")]),
+                        AttributeValue::L(vec![])
+                    ])
+                )
+            ),
+            "One or more parameter values were invalid: ComparisonOperator IN is not valid for L AttributeValue type"
+        );
+        assert_eq!(
+            err(
+                "a",
+                e(
+                    None,
+                    None,
+                    Some("CONTAINS"),
+                    Some(vec![AttributeValue::L(vec![])])
+                )
+            ),
+            "One or more parameter values were invalid: ComparisonOperator CONTAINS is not valid for L AttributeValue type"
+        );
+        assert_eq!(
+            err(
+                "a",
+                e(None, None, Some("BETWEEN"), Some(vec![n("4"), n("3")]))
+            ),
+            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"
+        );
+        // EQ and NE compare any type; NOT_CONTAINS fails on a missing attribute.
+        let list = AttributeValue::L(vec![s("x"), n("1")]);
+        assert_eq!(ev("l", e(Some(list.clone()), None, None, None)), Ok(true));
+        assert_eq!(
+            ev("l", e(None, None, Some("EQ"), Some(vec![list.clone()]))),
+            Ok(true)
+        );
+        assert_eq!(
+            ev("zz", e(None, None, Some("NE"), Some(vec![list]))),
+            Ok(true)
+        );
+        assert_eq!(
+            ev(
+                "zz",
+                e(None, None, Some("NOT_CONTAINS"), Some(vec![n("1")]))
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            ev("s", e(None, None, Some("NOT_CONTAINS"), Some(vec![s("z")]))),
+            Ok(true)
         );
     }
 

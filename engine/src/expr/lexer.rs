@@ -4,11 +4,14 @@
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tok {
-    /// `[A-Za-z_][A-Za-z0-9_]*`: a name, keyword or function name.
+    /// `[A-Za-z][A-Za-z0-9_]*`: a name, keyword or function name. DynamoDB's lexer
+    /// starts one only at a letter: `_123` is the token `_` (a syntax error) and `123`.
     Ident,
-    /// `#[A-Za-z0-9_]*`: an expression attribute name.
+    /// `#[A-Za-z0-9_]+`: an expression attribute name (a lone `#` is no token; DynamoDB
+    /// refuses one with a ValidationException, and a syntax error on it is the likely
+    /// message, not confirmed).
     Name,
-    /// `:[A-Za-z0-9_]*`: an expression attribute value.
+    /// `:[A-Za-z0-9_]+`: an expression attribute value (a lone `:` is no token).
     Value,
     /// `[0-9]+`: a list index.
     Int,
@@ -50,6 +53,7 @@ pub(crate) fn lex(src: &str) -> Vec<Token> {
             continue;
         }
         let mut end = start + c.len_utf8();
+        let next_is_ident_part = it.peek().is_some_and(|&(_, d)| is_ident_part(d));
         let mut take_while = |pred: fn(char) -> bool, end: &mut usize| {
             while let Some(&(i, d)) = it.peek() {
                 if !pred(d) {
@@ -60,7 +64,7 @@ pub(crate) fn lex(src: &str) -> Vec<Token> {
             }
         };
         let kind = match c {
-            c if c.is_ascii_alphabetic() || c == '_' => {
+            c if c.is_ascii_alphabetic() => {
                 take_while(is_ident_part, &mut end);
                 Tok::Ident
             }
@@ -68,13 +72,9 @@ pub(crate) fn lex(src: &str) -> Vec<Token> {
                 take_while(|d| d.is_ascii_digit(), &mut end);
                 Tok::Int
             }
-            '#' => {
+            '#' | ':' if next_is_ident_part => {
                 take_while(is_ident_part, &mut end);
-                Tok::Name
-            }
-            ':' => {
-                take_while(is_ident_part, &mut end);
-                Tok::Value
+                if c == '#' { Tok::Name } else { Tok::Value }
             }
             '(' => Tok::LParen,
             ')' => Tok::RParen,

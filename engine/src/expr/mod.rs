@@ -72,6 +72,7 @@ pub use reserved::{RESERVED_WORDS, is_reserved};
 use crate::error::{Error, Result};
 use crate::limits::{
     EXPRESSION_ATTRIBUTE_KEY_BYTES_MAX, EXPRESSION_ATTRIBUTES_BYTES_MAX, EXPRESSION_BYTES_MAX,
+    EXPRESSION_CALLER_STACK_NESTING_MAX, EXPRESSION_DEEP_PARSE_STACK_BYTES,
 };
 use crate::value::{AttributeValue, Item, check_attribute_name};
 use parser::{Context, Mode, PResult, Parser};
@@ -199,8 +200,11 @@ impl<'r> Resolver<'r> {
         kind: ExpressionKind,
         expr: &str,
         mode: Mode,
-        parse: impl FnOnce(Parser<'_, '_, 'r>) -> PResult<T>,
-    ) -> Result<T> {
+        parse: impl FnOnce(Parser<'_, '_, 'r>) -> PResult<T> + Send,
+    ) -> Result<T>
+    where
+        T: Send,
+    {
         let wrap = |msg: String| Error::validation(format!("Invalid {}: {msg}", kind.parameter()));
         if expr.is_empty() {
             return Err(wrap("The expression can not be empty;".into()));
@@ -217,7 +221,30 @@ impl<'r> Resolver<'r> {
             used_names: &mut self.used_names,
             used_values: &mut self.used_values,
         };
-        parse(Parser::new(expr, ctx, mode)).map_err(wrap)
+        if nesting_bound(expr) <= EXPRESSION_CALLER_STACK_NESTING_MAX {
+            return parse(Parser::new(expr, ctx, mode)).map_err(wrap);
+        }
+        // DynamoDB accepts expressions nested hundreds of levels deep (it bounds them by
+        // their operator count only), deeper than the recursive-descent parser can go
+        // on a request thread's stack, so such an expression is parsed on a thread of
+        // its own with a stack sized for the deepest nesting the parser accepts.
+        let parsed: PResult<T> = std::thread::scope(|s| -> Result<PResult<T>> {
+            let worker = std::thread::Builder::new()
+                .name("eddy-expr-parse".into())
+                .stack_size(EXPRESSION_DEEP_PARSE_STACK_BYTES)
+                .spawn_scoped(s, move || parse(Parser::new(expr, ctx, mode)))
+                .map_err(|e| {
+                    Error::Internal(format!(
+                        "cannot start a thread to parse a deeply nested {}: {e}",
+                        kind.parameter()
+                    ))
+                })?;
+            match worker.join() {
+                Ok(parsed) => Ok(parsed),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })?;
+        parsed.map_err(wrap)
     }
 
     /// Parses a ConditionExpression.
@@ -308,6 +335,29 @@ impl<'r> Resolver<'r> {
         }
         Ok(())
     }
+}
+
+/// An upper bound on how deeply the parser recurses for `expr`: the deepest nesting of
+/// parentheses (a function call's included) plus every `not` (in any case, even inside
+/// a name), since the `NOT`s on the parser's stack at any moment are some of them.
+fn nesting_bound(expr: &str) -> usize {
+    let bytes = expr.as_bytes();
+    let (mut open, mut deepest) = (0usize, 0usize);
+    for &b in bytes {
+        match b {
+            b'(' => {
+                open += 1;
+                deepest = deepest.max(open);
+            }
+            b')' => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let nots = bytes
+        .windows(3)
+        .filter(|w| w.eq_ignore_ascii_case(b"not"))
+        .count();
+    deepest + nots
 }
 
 /// Convenience: the projection of `item` by a parsed [`Projection`].

@@ -78,10 +78,13 @@ impl Errs {
                 .or(self.distinct)
                 .or(self.function),
             // updateParser: reserved, unknownFunction, section, attrName, attrVal,
-            // pathOverlap, pathConflict, operand, function.
+            // pathOverlap, pathConflict, operand, function; a misused function (which
+            // dynalite does not know in updates) ranks with the unknown ones, as in
+            // conditions.
             Mode::Update => self
                 .reserved
                 .or(self.unknown_function)
+                .or(self.misused_function)
                 .or(self.section)
                 .or(self.attr_name)
                 .or(self.attr_val)
@@ -155,9 +158,12 @@ fn dummy_cond() -> Condition {
     Condition::AttributeExists(dummy_path())
 }
 
-/// The type an operand is known to have before evaluation (dynalite's `getType`).
+/// The type an operand is known to have before evaluation (dynalite's `getType`). The
+/// stand-in for an operand that already failed (an undefined value, a misused function)
+/// has none, so that it adds no second error.
 fn static_type(o: &Operand) -> Option<AttributeType> {
     match o {
+        Operand::Value(v) if v.placeholder == dummy_value().placeholder => None,
         Operand::Value(v) => Some(v.value.attribute_type()),
         Operand::Size(_) => Some(AttributeType::N),
         Operand::Path(_) => None,
@@ -560,6 +566,9 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             let rhs = self.parse_operand_term()?;
             let b = self.as_operand(rhs)?;
             self.check_distinct(op.symbol(), &a, &b);
+            if !matches!(op, Comparator::Eq | Comparator::Ne) {
+                self.check_orderable(op.symbol(), [&a, &b]);
+            }
             return Ok(Parsed {
                 node: Node::Cond(Condition::Compare(op, a, b)),
                 wrapped: false,
@@ -577,6 +586,7 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             self.advance();
             let hi = self.parse_operand_term()?;
             let hi = self.as_operand(hi)?;
+            self.check_orderable("BETWEEN", [&a, &lo, &hi]);
             self.check_between(&lo, &hi);
             return Ok(Parsed {
                 node: Node::Cond(Condition::Between(a, lo, hi)),
@@ -606,6 +616,23 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
             });
         }
         Ok(lhs)
+    }
+
+    /// DynamoDB's check, made while parsing and so whatever the item holds, that every
+    /// constant operand of an ordering operator (`<`, `<=`, `>`, `>=`, `BETWEEN`) is of a
+    /// type that orders (S, N or B). An item's attribute of another type only makes the
+    /// comparison false; a constant of one is the request's mistake. (That it is a
+    /// ValidationException is confirmed against DynamoDB by ScyllaDB's Alternator tests;
+    /// the message follows begins_with's, as other emulators checked against DynamoDB
+    /// report it, and the operator is named as written: `<`, `BETWEEN`.)
+    fn check_orderable<const N: usize>(&mut self, op: &str, operands: [&Operand; N]) {
+        let unorderable = operands.iter().find_map(|o| {
+            static_type(o)
+                .filter(|t| !matches!(t, AttributeType::S | AttributeType::N | AttributeType::B))
+        });
+        if let Some(t) = unorderable {
+            self.incorrect_operand_type(op, t);
+        }
     }
 
     fn check_between(&mut self, lo: &Operand, hi: &Operand) {
@@ -1046,6 +1073,16 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
                 return Ok(dummy());
             };
             return Ok(UpdateOperand::IfNotExists(p, Box::new(b)));
+        }
+        // DynamoDB parses a list_append inside a list_append but refuses it ("The
+        // function is not allowed to be used this way in an expression"); other
+        // nestings (if_not_exists inside list_append, the usual way to append to a
+        // list that may not exist yet) are allowed.
+        if [&a, &b]
+            .iter()
+            .any(|o| matches!(o, UpdateOperand::ListAppend(..)))
+        {
+            self.misused(&name);
         }
         for o in [&a, &b] {
             if let UpdateOperand::Value(v) = o

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 
 use super::*;
-use crate::limits::EXPRESSION_NESTING_MAX;
+use crate::limits::{EXPRESSION_NESTING_MAX, EXPRESSION_OPERATORS_MAX};
 use crate::number::Number;
 use crate::value::{AttributeValue as V, Item};
 
@@ -184,9 +184,69 @@ const CONDITION_CASES: &[CondCase] = &[
     ("b > :bin12", Ok(true)),
     ("n < :s", Ok(false)),
     ("s < :n10", Ok(false)),
-    ("t < :f", Ok(false)),
+    // an ordering operator's constant must order (S, N or B), whatever the item holds
+    (
+        "t < :f",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: BOOL",
+        ),
+    ),
+    (
+        "nope <= :l",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <=, operand type: L",
+        ),
+    ),
+    (
+        ":m > n",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: >, operand type: M",
+        ),
+    ),
+    (
+        "n >= :null",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: >=, operand type: NULL",
+        ),
+    ),
+    (
+        "attribute_exists(s) OR n < :ns",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: NS",
+        ),
+    ),
+    (
+        "n BETWEEN :l AND :l2",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: L",
+        ),
+    ),
+    (
+        "n BETWEEN :n1 AND :t",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: BOOL",
+        ),
+    ),
+    (
+        ":ss BETWEEN n AND m",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: BETWEEN, operand type: SS",
+        ),
+    ),
+    // an item's attribute of such a type only makes the comparison false; = and <>
+    // take constants of every type
+    ("l < m", Ok(false)),
+    ("t BETWEEN l AND m", Ok(false)),
+    ("l <> :m", Ok(true)),
+    ("t = :t", Ok(true)),
+    ("n IN (:l, :m, :t, :n5)", Ok(true)),
     ("nope < :n10", Ok(false)),
-    ("ss < :ss", Ok(false)),
+    (
+        "ss < :ss",
+        Err(
+            "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: SS",
+        ),
+    ),
     (":n1 < :n2", Ok(true)),
     ("m.b.c = :n1", Ok(true)),
     ("l[1] = :n1", Ok(true)),
@@ -349,6 +409,14 @@ const CONDITION_CASES: &[CondCase] = &[
     (
         "s = :s AND",
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"AND\""),
+    ),
+    (
+        "_u = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"_u\""),
+    ),
+    (
+        "m._a = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"._a\""),
     ),
     (
         "s = :s AND n",
@@ -764,6 +832,14 @@ const CONDITION_CASES: &[CondCase] = &[
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"AND\""),
     ),
     (
+        "_u = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"_u\""),
+    ),
+    (
+        "m._a = :s",
+        Err("Invalid ConditionExpression: Syntax error; token: \"_\", near: \"._a\""),
+    ),
+    (
         "foo(s) AND",
         Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"AND\""),
     ),
@@ -820,18 +896,54 @@ fn size_limit_and_nesting_limit() {
         r.update(&format!("SET s = :s{}", " ".repeat(4096)))
             .is_err()
     );
-    let deep = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX + 1));
-    assert!(
-        r.condition(&deep)
-            .unwrap_err()
-            .to_string()
-            .contains("nesting"),
-        "nesting limit"
+    // DynamoDB bounds nesting only through its 300 operators: the deepest chains those
+    // allow parse (on a thread of their own when deeper than the caller's stack allows).
+    let nots = format!("{}s = :s", "NOT ".repeat(EXPRESSION_OPERATORS_MAX - 1));
+    // 299 NOTs: the comparison (true) negated an odd number of times.
+    assert!(!r.condition(&nots).unwrap().evaluate(&base_item()).unwrap());
+    let wrapped = format!(
+        "{}s = :s{}",
+        "(NOT ".repeat(EXPRESSION_OPERATORS_MAX - 1),
+        ")".repeat(EXPRESSION_OPERATORS_MAX - 1)
     );
-    let ok = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX));
-    assert!(r.condition(&ok).is_ok());
-    // deeply nested parentheses never overflow the stack
-    let parens = format!("{}s = :s{}", "(".repeat(2000), ")".repeat(2000));
+    assert!(
+        !r.condition(&wrapped)
+            .unwrap()
+            .evaluate(&base_item())
+            .unwrap()
+    );
+    let ands = format!("{}s = :s{}", "(s = :s AND ".repeat(149), ")".repeat(149));
+    assert!(r.filter(&ands).unwrap().evaluate(&base_item()).unwrap());
+    let too_many = format!("{}s = :s", "NOT ".repeat(EXPRESSION_OPERATORS_MAX));
+    assert_eq!(
+        r.condition(&too_many).unwrap_err().to_string(),
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    );
+    // Past every depth an expression within the operator limit can reach, the parser
+    // stops with its own message instead of recursing on.
+    let deep = format!("{}s = :s", "NOT ".repeat(EXPRESSION_NESTING_MAX + 1));
+    assert_eq!(
+        r.condition(&deep).unwrap_err().to_string(),
+        format!(
+            "Invalid ConditionExpression: The expression has exceeded the maximum nesting depth; nesting depth: {}, maximum: {EXPRESSION_NESTING_MAX}",
+            EXPRESSION_NESTING_MAX + 1
+        )
+    );
+    // Redundant parentheses nested as deep as the limit are DynamoDB's redundant
+    // parentheses; the deepest an expression's size allows never overflow the stack.
+    let parens = format!("{}s = :s{}", "(".repeat(600), ")".repeat(600));
+    assert_eq!(
+        r.condition(&parens).unwrap_err().to_string(),
+        "Invalid ConditionExpression: The expression has redundant parentheses;"
+    );
+    let parens = format!("{}s=:s{}", "(".repeat(2045), ")".repeat(2045));
+    assert!(r.condition(&parens).is_err());
+    let calls = format!(
+        "SET a = {}:s{}",
+        "list_append(".repeat(300),
+        ", :l)".repeat(300)
+    );
+    assert!(r.update(&calls).is_err());
     assert!(r.condition(&parens).is_err());
 }
 
@@ -957,6 +1069,19 @@ const UPDATE_CASES: &[UpdateCase] = &[
         "SET l[9] = :z",
         want!["l" => Some(|| l(vec![s("x"), n("1"), m(vec![("c", n("3"))]), s("z")]))],
     ),
+    // several writes past the end append in the order of their indexes
+    (
+        "SET l[84] = :z, l[37] = :b, l[17] = :x, l[50] = :n1",
+        want!["l" => Some(|| l(vec![s("x"), n("1"), m(vec![("c", n("3"))]), s("x"), s("b"), n("1"), s("z")]))],
+    ),
+    (
+        "SET l[9] = :z, l[1] = :b, l[4] = :x",
+        want!["l" => Some(|| l(vec![s("x"), s("b"), m(vec![("c", n("3"))]), s("x"), s("z")]))],
+    ),
+    (
+        "SET m.l[5] = :z REMOVE m.l[0]",
+        want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("2"), s("z")]))]))],
+    ),
     (
         "SET m.l[1] = m.l[0]",
         want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("1"), n("1")]))]))],
@@ -988,7 +1113,40 @@ const UPDATE_CASES: &[UpdateCase] = &[
         "REMOVE m.b.c, m.l[0]",
         want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![])), ("l", l(vec![n("2")]))]))],
     ),
-    ("REMOVE nope.deep", want!["nope" => none()]),
+    // a missing leaf is nothing to remove, but its parent must exist (and be a
+    // container of the right kind)
+    (
+        "REMOVE m.nope, l[9]",
+        want!["m" => Some(|| m(vec![("a", s("x")), ("b", m(vec![("c", n("1"))])), ("l", l(vec![n("1"), n("2")]))]))],
+    ),
+    (
+        "REMOVE nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE nope[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE m.nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE s[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE m[0]",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "REMOVE l.a",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
+    (
+        "SET s = :ab REMOVE nope.deep",
+        Err("The document path provided in the update expression is invalid for update"),
+    ),
     ("REMOVE #dot", want!["x.y" => none()]),
     // ADD
     ("ADD n :n1", want!["n" => Some(|| n("6"))]),
@@ -1114,6 +1272,63 @@ const UPDATE_CASES: &[UpdateCase] = &[
     (
         "",
         Err("Invalid UpdateExpression: The expression can not be empty;"),
+    ),
+    // list_append inside list_append parses but is refused; if_not_exists inside it
+    // is the usual way to append to a list that may not exist
+    (
+        "SET l = list_append(list_append(:l, :l2), :l)",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET l = list_append(:l, list_append(l, :l2))",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET l = list_append(list_append(list_append(:l, :l2), :l), :l2)",
+        Err(
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append",
+        ),
+    ),
+    (
+        "SET nl = list_append(if_not_exists(nl, :l2), :l)",
+        want!["nl" => Some(|| l(vec![s("y"), s("x"), n("1")]))],
+    ),
+    (
+        "SET nl = if_not_exists(nope, list_append(:l2, :l))",
+        want!["nl" => Some(|| l(vec![s("y"), s("x"), n("1")]))],
+    ),
+    // a name token starts with a letter; `#` and `:` need at least one character after
+    (
+        "SET A123_ = :s, a_1 = :n1",
+        want!["A123_" => Some(|| s("abc")), "a_1" => Some(|| n("1"))],
+    ),
+    (
+        "SET _123 = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"SET _123\""),
+    ),
+    (
+        "SET _abc = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"SET _abc\""),
+    ),
+    (
+        "SET a = _f(s)",
+        Err("Invalid UpdateExpression: Syntax error; token: \"_\", near: \"= _f\""),
+    ),
+    (
+        "SET 123a = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"123\", near: \"SET 123a\""),
+    ),
+    (
+        "SET # = :s",
+        Err("Invalid UpdateExpression: Syntax error; token: \"#\", near: \"SET # =\""),
+    ),
+    (
+        "SET a = :",
+        Err("Invalid UpdateExpression: Syntax error; token: \":\", near: \"= :\""),
     ),
     (
         "s = :s",
@@ -2064,7 +2279,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
     prop::sample::select(&[":s", ":ab", ":n1", ":n5", ":t", ":ss", ":l"][..]).prop_map(value_of)
 }
 
-const COND_HEADS: &[&str] = &["a", "b", "c", "#a", "#n", "_u"];
+const COND_HEADS: &[&str] = &["a", "b", "c", "#a", "#n", "u_1"];
 
 fn arb_leaf() -> impl Strategy<Value = Condition> {
     let path = || arb_path(COND_HEADS);
@@ -2083,11 +2298,13 @@ fn arb_leaf() -> impl Strategy<Value = Condition> {
         ][..],
     );
     prop_oneof![
-        (cmp, lhs.clone(), arb_value()).prop_map(|(c, a, v)| Condition::Compare(
-            c,
-            a,
-            Operand::Value(v)
-        )),
+        // An ordering comparison with a constant that does not order is an error, not
+        // an expression: those constants are compared with `=` instead.
+        (cmp, lhs.clone(), arb_value()).prop_map(|(c, a, v)| {
+            let orders = matches!(v.value, V::S(_) | V::N(_) | V::B(_));
+            let c = if orders { c } else { Comparator::Eq };
+            Condition::Compare(c, a, Operand::Value(v))
+        }),
         lhs.clone().prop_map(|a| Condition::Between(
             a,
             Operand::Value(value_of(":n1")),

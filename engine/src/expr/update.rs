@@ -1,10 +1,11 @@
 //! Applying an [`UpdateExpr`] to an item.
 //!
 //! Every right-hand side (SET values, ADD/DELETE results) is computed from the item as
-//! it was before the update, then the changes are written: SET, ADD and DELETE in
-//! source order, then REMOVE (list elements removed from the highest index down, so
-//! the indexes mean what they meant in the original item). Paths never overlap (the
-//! parser rejects that), so the order is otherwise unobservable.
+//! it was before the update, then the changes are written: SET, ADD and DELETE in path
+//! order (so writes past the end of a list append in index order), then REMOVE (list
+//! elements removed from the highest index down, so the indexes mean what they meant in
+//! the original item). Paths never overlap (the parser rejects that), so the order is
+//! otherwise unobservable.
 
 use std::collections::BTreeSet;
 
@@ -22,11 +23,6 @@ const INVALID_PATH: &str =
 
 fn err(msg: &str) -> Error {
     Error::validation(msg)
-}
-
-enum Write {
-    Put(AttributeValue),
-    Remove,
 }
 
 impl UpdateExpr {
@@ -83,9 +79,11 @@ impl UpdateExpr {
     /// a copy it can discard.
     pub fn applied(&self, mut item: Item) -> Result<Item> {
         let original: &Item = &item;
-        let mut writes: Vec<(&Path, Write)> = Vec::new();
+        let mut puts: Vec<(&Path, AttributeValue)> = Vec::new();
+        // A DELETE that empties a set removes the attribute, so it joins the REMOVEs.
+        let mut removes: Vec<&Path> = self.remove.iter().collect();
         for a in &self.set {
-            writes.push((&a.path, Write::Put(set_value(original, &a.value)?)));
+            puts.push((&a.path, set_value(original, &a.value)?));
         }
         for a in &self.add {
             let new = match (lookup(original, &a.path), &a.value.value) {
@@ -104,7 +102,7 @@ impl UpdateExpr {
                 }
                 _ => return Err(err(INCORRECT_TYPE)),
             };
-            writes.push((&a.path, Write::Put(new)));
+            puts.push((&a.path, new));
         }
         for a in &self.delete {
             let new = match (lookup(original, &a.path), &a.value.value) {
@@ -120,16 +118,20 @@ impl UpdateExpr {
                 }
                 _ => return Err(err(INCORRECT_TYPE)),
             };
-            writes.push((&a.path, new.map_or(Write::Remove, Write::Put)));
+            match new {
+                Some(v) => puts.push((&a.path, v)),
+                None => removes.push(&a.path),
+            }
         }
-        let mut removes: Vec<&Path> = self.remove.iter().collect();
+        // Writes past the end of a list append, and several of them append in the order
+        // of their indexes, not of the expression (DynamoDB: "the elements are sorted in
+        // order by element number"); the sort is stable and otherwise changes nothing, as
+        // the paths never overlap.
+        puts.sort_by(|a, b| path_order(a.0, b.0));
         removes.sort_by(|a, b| path_order(b, a));
 
-        for (path, w) in writes {
-            match w {
-                Write::Put(v) => put(&mut item, path, v)?,
-                Write::Remove => remove(&mut item, path)?,
-            }
+        for (path, v) in puts {
+            put(&mut item, path, v)?;
         }
         for path in removes {
             remove(&mut item, path)?;
@@ -260,13 +262,12 @@ fn put(item: &mut Item, path: &Path, v: AttributeValue) -> Result<()> {
     Ok(())
 }
 
-/// Removes what is at `path`; nothing happens if it does not exist.
+/// Removes what is at `path`; nothing happens if it does not exist. Its parent must:
+/// DynamoDB refuses a REMOVE whose parent is missing or not a container of the right
+/// kind ("The document path provided in the update expression is invalid for update"),
+/// as it refuses such a SET.
 fn remove(item: &mut Item, path: &Path) -> Result<()> {
     let last = path.elems.last().ok_or_else(|| err(INVALID_PATH))?;
-    // A missing parent means there is nothing to remove.
-    if lookup_parent_missing(item, path) {
-        return Ok(());
-    }
     let parent = parent_mut(item, path)?;
     match (parent, last) {
         (None, PathElem::Attr(name)) => {
@@ -283,31 +284,4 @@ fn remove(item: &mut Item, path: &Path) -> Result<()> {
         _ => return Err(err(INVALID_PATH)),
     }
     Ok(())
-}
-
-/// Whether the parent of `path` is absent (as opposed to present with the wrong type).
-fn lookup_parent_missing(item: &Item, path: &Path) -> bool {
-    let n = path.elems.len();
-    for k in 1..n {
-        let prefix = Path {
-            elems: path.elems[..k].to_vec(),
-        };
-        if lookup(item, &prefix).is_none() {
-            // The step that fails is missing if its own parent has the right type.
-            let parent_ok = if k == 1 {
-                true
-            } else {
-                let pp = Path {
-                    elems: path.elems[..k - 1].to_vec(),
-                };
-                matches!(
-                    (lookup(item, &pp), &path.elems[k - 1]),
-                    (Some(AttributeValue::M(_)), PathElem::Attr(_))
-                        | (Some(AttributeValue::L(_)), PathElem::Index(_))
-                )
-            };
-            return parent_ok;
-        }
-    }
-    false
 }

@@ -37,6 +37,7 @@ fn table(projection: IndexProjection) -> TableDef {
         created_at_ms: 0,
         shards: 1,
         tags: Default::default(),
+        settings: Default::default(),
         indexes: vec![IndexDef {
             name: "by_email".into(),
             kind: IndexKind::Global,
