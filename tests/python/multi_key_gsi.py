@@ -209,6 +209,44 @@ def invalid_queries_fail_as_dynamodb_does():
 
 
 @check
+def four_hash_and_four_range_attributes_of_mixed_types():
+    name = f"{PREFIX}-max"
+    hashes = [("h1", "S"), ("h2", "N"), ("h3", "B"), ("h4", "S")]
+    ranges = [("r1", "N"), ("r2", "S"), ("r3", "B"), ("r4", "S")]
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in [("pk", "S")] + hashes + ranges],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "max",
+            "KeySchema": [{"AttributeName": n, "KeyType": "HASH"} for n, _ in hashes]
+            + [{"AttributeName": n, "KeyType": "RANGE"} for n, _ in ranges],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    CREATED.append(name)
+    eq(len(ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]["KeySchema"]), 8, "8 elements")
+    table = res.Table(name)
+    base = {"h1": "a", "h2": 7, "h3": b"\x00\x01", "h4": "z"}
+    for pk, r1, r3 in [("k1", 10, b"\x01\x02"), ("k2", 10, b"\x01\xff"), ("k3", 9, b"\x02"), ("k4", 10, b"\x01")]:
+        table.put_item(Item={"pk": pk, **base, "r1": r1, "r2": "m", "r3": r3, "r4": "q"})
+    hash_cond = Key("h1").eq("a") & Key("h2").eq(7) & Key("h3").eq(b"\x00\x01") & Key("h4").eq("z")
+    items = table.query(IndexName="max", KeyConditionExpression=hash_cond)["Items"]
+    eq([i["pk"] for i in items], ["k3", "k4", "k1", "k2"], "ordered by (r1 numerically, r2, r3 bytewise, r4)")
+    cond = hash_cond & Key("r1").eq(10) & Key("r2").eq("m") & Key("r3").begins_with(b"\x01")
+    items = table.query(IndexName="max", KeyConditionExpression=cond)["Items"]
+    eq([i["pk"] for i in items], ["k4", "k1", "k2"], "begins_with on a binary third RANGE attribute")
+    eq(sorted(items[0]), ["h1", "h2", "h3", "h4", "pk", "r1", "r2", "r3", "r4"], "KEYS_ONLY carries every key")
+    all_eight = hash_cond & Key("r1").eq(10) & Key("r2").eq("m") & Key("r3").eq(b"\x01\x02") & Key("r4").eq("q")
+    eq([i["pk"] for i in table.query(IndexName="max", KeyConditionExpression=all_eight)["Items"]], ["k1"],
+       "equality on all eight attributes")
+    items = table.query(IndexName="max", KeyConditionExpression=Key("h1").eq("a") & Key("h2").eq(8)
+                        & Key("h3").eq(b"\x00\x01") & Key("h4").eq("z"))["Items"]
+    eq(items, [], "another partition")
+
+
+@check
 def gsi_definitions_are_checked():
     name = f"{PREFIX}-bad"
     base = dict(
