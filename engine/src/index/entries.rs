@@ -37,17 +37,17 @@ pub enum NoEntry {
     Violation,
 }
 
+/// An item's values of an index's partition attributes and of its sort attributes,
+/// each in KeySchema order.
+type KeyValues<'a> = (Vec<&'a AttributeValue>, Vec<&'a AttributeValue>);
+
 /// The index key values of an item (partition values, then sort values, each in
 /// KeySchema order), if the item belongs in the index: every index key attribute
 /// present, of its defined type, not empty, and within DynamoDB's key-size limits
 /// (which hold for each attribute of a multi-attribute key). The writer and the
 /// backfill decide with this one function, so they agree on what an index holds; an
 /// item missing any one attribute of a multi-attribute key is not in the index.
-#[allow(clippy::type_complexity)]
-fn index_keys<'a>(
-    index: &IndexDef,
-    item: &'a Item,
-) -> Result<(Vec<&'a AttributeValue>, Vec<&'a AttributeValue>), NoEntry> {
+fn index_keys<'a>(index: &IndexDef, item: &'a Item) -> Result<KeyValues<'a>, NoEntry> {
     let value = |attr: &KeyAttribute, bytes_max: usize| -> Result<&'a AttributeValue, NoEntry> {
         let v = item.get(&attr.name).ok_or(NoEntry::Missing)?;
         let eligible =
