@@ -7,6 +7,7 @@ mod control;
 mod crash;
 mod data;
 mod edge;
+mod endpoint;
 mod errors;
 mod expressions;
 mod faults;
