@@ -15,8 +15,12 @@ pub enum ApiError {
     Engine(Error),
     /// The body is not the JSON the operation expects.
     Serialization(String),
-    /// `X-Amz-Target` names no operation Eddy knows.
-    UnknownOperation,
+    /// `X-Amz-Target` names no operation Eddy knows: the operation (or the whole target,
+    /// when it names no service Eddy serves; empty when there is none).
+    UnknownOperation(String),
+    /// DynamoDB's `TableNotFoundException` (the backup operations' missing table, which
+    /// is not the engine's `ResourceNotFoundException`), with its message.
+    TableNotFound(String),
     /// A caller's grant refused the request (`code` is DynamoDB's, e.g.
     /// `AccessDeniedException`): only a function's table calls are gated.
     Refused { code: String, message: String },
@@ -62,11 +66,22 @@ impl ApiError {
                 "com.amazon.coral.service#SerializationException".into(),
                 m.clone(),
             ),
-            ApiError::UnknownOperation => (
+            // dynalite (whose tests ran against DynamoDB) records the type; DynamoDB's
+            // message is not recorded there. This one is DynamoDB Local's ("An unknown
+            // operation was requested."), naming the operation so that the client sees
+            // which call Eddy lacks.
+            ApiError::UnknownOperation(op) => (
                 bad,
                 "com.amazon.coral.service#UnknownOperationException".into(),
-                String::new(),
+                if op.is_empty() {
+                    "An unknown operation was requested: the request has no X-Amz-Target".into()
+                } else {
+                    format!("An unknown operation was requested: {op}")
+                },
             ),
+            ApiError::TableNotFound(m) => {
+                (bad, format!("{DYNAMODB}#TableNotFoundException"), m.clone())
+            }
             ApiError::Refused { code, message } => (
                 bad,
                 format!("com.amazon.coral.service#{code}"),

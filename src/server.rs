@@ -73,7 +73,7 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         .unwrap_or("");
     let (service, op) = match target.split_once('.') {
         Some((service @ ("DynamoDB_20120810" | "DynamoDBStreams_20120810"), op)) => (service, op),
-        _ => return ApiError::UnknownOperation.into_response(),
+        _ => return ApiError::UnknownOperation(target.to_owned()).into_response(),
     };
     // The body's share of the budget is held until the answer is ready: the request
     // parsed from it lives that long too.
@@ -102,7 +102,11 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         }
     };
     let result = if service == "DynamoDB_20120810" {
-        dynamodb::dispatch(&state.engine, op, &buffered.bytes).await
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        dynamodb::dispatch(&state.engine, op, &buffered.bytes, host).await
     } else {
         crate::streams::dispatch(&state.engine, op, &buffered.bytes).await
     };

@@ -9,6 +9,7 @@
 //! reads, item responses). This file only dispatches an operation by name, so nothing
 //! below imports it back.
 
+mod absent;
 mod batch;
 mod items;
 mod query;
@@ -21,6 +22,11 @@ use bytes::Bytes;
 use eddy_engine::Engine;
 use serde_json::json;
 
+use self::absent::{
+    describe_continuous_backups, describe_contributor_insights, describe_endpoints,
+    describe_kinesis_streaming_destination, describe_table_replica_auto_scaling,
+    list_global_tables,
+};
 use self::batch::{batch_get_item, batch_write_item};
 use self::items::{delete_item, get_item, put_item, update_item};
 use self::query::{query, scan};
@@ -33,9 +39,16 @@ use self::transact::{transact_get_items, transact_write_items};
 use self::ttl::{describe_time_to_live, update_time_to_live};
 use crate::error::ApiError;
 
-/// Runs one DynamoDB operation on a request body and returns the response body.
-pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
-    dispatch_gated(engine, op, body, None).await
+/// Runs one DynamoDB operation on a request body and returns the response body. `host`
+/// is the `Host` the request named, which the answers that name the endpoint
+/// (DescribeEndpoints) give back.
+pub async fn dispatch(
+    engine: &Engine,
+    op: &str,
+    body: &Bytes,
+    host: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
+    dispatch_from(engine, op, body, None, host).await
 }
 
 /// [`dispatch`] with a gate that sees the tables each request names, once it is parsed
@@ -45,6 +58,16 @@ pub(crate) async fn dispatch_gated(
     op: &str,
     body: &Bytes,
     gate: Gate<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    dispatch_from(engine, op, body, gate, None).await
+}
+
+async fn dispatch_from(
+    engine: &Engine,
+    op: &str,
+    body: &Bytes,
+    gate: Gate<'_>,
+    host: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
     // The operations that read no request still pass the gate, naming no table.
     if let (Some(gate), "DescribeLimits" | "DescribeEndpoints") = (gate, op) {
@@ -102,12 +125,20 @@ pub(crate) async fn dispatch_gated(
             "TableMaxReadCapacityUnits": 40000,
             "TableMaxWriteCapacityUnits": 40000,
         }))),
-        "DescribeEndpoints" => Ok(json_bytes(&json!({
-            "Endpoints": [{
-                "Address": format!("dynamodb.{}.amazonaws.com", engine.config().region),
-                "CachePeriodInMinutes": 1440,
-            }]
-        }))),
-        _ => Err(ApiError::UnknownOperation),
+        "DescribeEndpoints" => Ok(describe_endpoints(engine, host)),
+        "DescribeContinuousBackups" => {
+            describe_continuous_backups(engine, parse_gated(body, gate)?)
+        }
+        "DescribeContributorInsights" => {
+            describe_contributor_insights(engine, parse_gated(body, gate)?)
+        }
+        "DescribeKinesisStreamingDestination" => {
+            describe_kinesis_streaming_destination(engine, parse_gated(body, gate)?)
+        }
+        "DescribeTableReplicaAutoScaling" => {
+            describe_table_replica_auto_scaling(engine, parse_gated(body, gate)?)
+        }
+        "ListGlobalTables" => Ok(list_global_tables(parse_gated(body, gate)?)),
+        _ => Err(ApiError::UnknownOperation(op.to_owned())),
     }
 }

@@ -11,7 +11,7 @@ use flate2::write::{GzEncoder, ZlibEncoder};
 use serde_json::{Value, json};
 
 use crate::api::{Resp, create_table, ddb, http};
-use crate::harness::{Server, table_name};
+use crate::harness::{Server, raw_request, table_name};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::default());
@@ -194,4 +194,178 @@ fn a_chunked_request_over_16_mb_is_refused_with_413() {
     let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 413"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
+}
+
+/// A `GET /` with `Host: host`; the status and body.
+fn get_root(endpoint: &str, host: &str) -> (u16, String) {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an answer");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_root_and_describe_endpoints_name_the_host_the_client_used() {
+    let server = Server::start();
+    let (status, body) = get_root(&server.endpoint, "dynamodb.eu-west-1.amazonaws.com");
+    assert_eq!(status, 200);
+    assert_eq!(body, "healthy: dynamodb.eu-west-1.amazonaws.com ");
+    let (_, body) = get_root(&server.endpoint, "localhost:8000");
+    assert_eq!(body, "healthy: localhost:8000 ");
+
+    // The SDK names the host and port it was given.
+    let c = server.client();
+    let out = c.describe_endpoints().send().await.unwrap();
+    let [endpoint] = out.endpoints() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        endpoint.address(),
+        server.endpoint.trim_start_matches("http://")
+    );
+    assert_eq!(endpoint.cache_period_in_minutes(), 1440);
+}
+
+#[test]
+fn an_operation_eddy_lacks_is_an_unknown_operation_exception_that_names_it() {
+    let server = Server::start();
+    for (target, named) in [
+        ("DynamoDB_20120810.DescribeBackup", "DescribeBackup"),
+        ("DynamoDBStreams_20120810.ListShards", "ListShards"),
+        (
+            "Kinesis_20131202.ListStreams",
+            "Kinesis_20131202.ListStreams",
+        ),
+    ] {
+        let (status, body) = raw_request(&server.endpoint, "POST", Some(target), "{}");
+        assert_eq!(status, 400, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body["__type"],
+            "com.amazon.coral.service#UnknownOperationException"
+        );
+        assert_eq!(
+            body["message"],
+            format!("An unknown operation was requested: {named}")
+        );
+    }
+    let (status, body) = raw_request(&server.endpoint, "POST", None, "{}");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("has no X-Amz-Target"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calls_tools_make_on_every_table_answer_as_for_a_table_without_the_feature() {
+    use aws_sdk_dynamodb::types::{
+        ContinuousBackupsStatus, ContributorInsightsStatus, PointInTimeRecoveryStatus, TableStatus,
+    };
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("edge-absent");
+    crate::control::create(&c, &t, false).await;
+
+    let backups = c
+        .describe_continuous_backups()
+        .table_name(&t)
+        .send()
+        .await
+        .unwrap();
+    let d = backups.continuous_backups_description().unwrap();
+    assert_eq!(
+        d.continuous_backups_status(),
+        &ContinuousBackupsStatus::Enabled
+    );
+    assert_eq!(
+        d.point_in_time_recovery_description()
+            .unwrap()
+            .point_in_time_recovery_status(),
+        Some(&PointInTimeRecoveryStatus::Disabled)
+    );
+
+    let insights = c
+        .describe_contributor_insights()
+        .table_name(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(insights.table_name(), Some(t.as_str()));
+    assert_eq!(
+        insights.contributor_insights_status(),
+        Some(&ContributorInsightsStatus::Disabled)
+    );
+
+    let kinesis = c
+        .describe_kinesis_streaming_destination()
+        .table_name(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kinesis.table_name(), Some(t.as_str()));
+    assert!(kinesis.kinesis_data_stream_destinations().is_empty());
+
+    let global = c.list_global_tables().send().await.unwrap();
+    assert!(global.global_tables().is_empty());
+
+    let scaling = c
+        .describe_table_replica_auto_scaling()
+        .table_name(&t)
+        .send()
+        .await
+        .unwrap();
+    let d = scaling.table_auto_scaling_description().unwrap();
+    assert_eq!(d.table_name(), Some(t.as_str()));
+    assert_eq!(d.table_status(), Some(&TableStatus::Active));
+    assert!(d.replicas().is_empty());
+
+    // A table that does not exist.
+    let missing = "edge-absent-missing";
+    let not_found = format!("Requested resource not found: Table: {missing} not found");
+    let e = c
+        .describe_continuous_backups()
+        .table_name(missing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_table_not_found_exception(), "{e:?}");
+    assert_eq!(
+        e.meta().message(),
+        Some(&*format!("Table not found: {missing}"))
+    );
+    let e = c
+        .describe_contributor_insights()
+        .table_name(missing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    assert_eq!(e.meta().message(), Some(not_found.as_str()));
+    let e = c
+        .describe_kinesis_streaming_destination()
+        .table_name(missing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    assert_eq!(e.meta().message(), Some(not_found.as_str()));
+    let e = c
+        .describe_table_replica_auto_scaling()
+        .table_name(missing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    assert_eq!(e.meta().message(), Some(not_found.as_str()));
 }
