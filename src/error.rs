@@ -205,11 +205,22 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let mut resp = (status, body.to_string()).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-amz-json-1.0"),
-        );
-        resp
+        json_response(status, body.to_string().into_bytes())
     }
+}
+
+/// A DynamoDB answer: the JSON 1.0 content type and the CRC32 of the body in
+/// `x-amz-crc32`, which DynamoDB sends with every body, errors too (dynalite's tests,
+/// written against DynamoDB, check it on error bodies), and which SDKs verify when it
+/// is present.
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let crc = crc32fast::hash(&body);
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    resp
 }

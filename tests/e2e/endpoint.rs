@@ -369,3 +369,103 @@ async fn the_calls_tools_make_on_every_table_answer_as_for_a_table_without_the_f
     assert!(e.is_resource_not_found_exception(), "{e:?}");
     assert_eq!(e.meta().message(), Some(not_found.as_str()));
 }
+
+/// The `x-amz-crc32` header of an answer.
+fn crc_header(resp: &Resp) -> u32 {
+    resp.headers
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amz-crc32:"))
+        .unwrap_or_else(|| panic!("no x-amz-crc32 in {}", resp.headers))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn every_error_body_carries_its_crc32_as_dynamodb_sends_it() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let call = |target: &str, body: &str| {
+        http(
+            e,
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target", target),
+                ("Content-Type", "application/x-amz-json-1.0"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    for (resp, kind) in [
+        (
+            call(
+                "DynamoDB_20120810.GetItem",
+                r#"{"TableName":"missing","Key":{"id":{"S":"a"}}}"#,
+            ),
+            "ResourceNotFoundException",
+        ),
+        (
+            call("DynamoDB_20120810.ListTables", "{not json"),
+            "SerializationException",
+        ),
+        (
+            call("DynamoDB_20120810.NoSuchThing", "{}"),
+            "UnknownOperationException",
+        ),
+        (
+            call("DynamoDB_20120810.ListTables", r#"{"Limit":0}"#),
+            "ValidationException",
+        ),
+    ] {
+        assert_eq!(resp.status, 400, "{}", resp.text());
+        assert_eq!(error(&resp).0, kind, "{}", resp.text());
+        assert_eq!(crc_header(&resp), crc32fast::hash(&resp.body), "{kind}");
+    }
+    // A success body too.
+    let resp = call("DynamoDB_20120810.ListTables", "{}");
+    assert_eq!(resp.status, 200);
+    assert_eq!(crc_header(&resp), crc32fast::hash(&resp.body));
+}
+
+#[test]
+fn oversized_headers_and_urls_get_dynamodbs_400() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let list = |path: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![
+            ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
+            ("Content-Type", "application/x-amz-json-1.0"),
+        ];
+        headers.extend_from_slice(extra);
+        http(e, "POST", path, &headers, b"{}")
+    };
+    // Just under the limit: served.
+    let near = "x".repeat(eddy::server::REQUEST_HEADERS_BYTES_MAX - 1024);
+    assert_eq!(list("/", &[("X-Padding", &near)]).status, 200);
+    // One header over it, and many headers that add up to more.
+    let over = "x".repeat(eddy::server::REQUEST_HEADERS_BYTES_MAX + 1);
+    let piece = "y".repeat(1000);
+    let names: Vec<String> = (0..20).map(|i| format!("X-Piece-{i}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), piece.as_str())).collect();
+    for resp in [list("/", &[("X-Padding", &over)]), list("/", &many)] {
+        assert_eq!(resp.status, 400, "{}", resp.text());
+        let (_, message) = error(&resp);
+        assert!(message.contains("request headers are"), "{message}");
+        assert!(
+            resp.headers.contains("connection: close"),
+            "{}",
+            resp.headers
+        );
+        assert!(
+            resp.headers.contains("x-amzn-requestid:"),
+            "{}",
+            resp.headers
+        );
+    }
+    // A URL over 16 KB.
+    let path = format!("/{}", "p".repeat(eddy::server::REQUEST_TARGET_BYTES_MAX));
+    let resp = list(&path, &[]);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(error(&resp).1.contains("request URL is"), "{}", resp.text());
+}
