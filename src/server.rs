@@ -1,13 +1,15 @@
 //! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
 //! API under `/v1/` and `/metrics` from `api/`), the fast path for `POST /`, the
 //! containment of a panicking handler to its own request, and the server loop with
-//! graceful shutdown. Connections and their timeouts are `server/conn.rs`; request
-//! bodies, their size limits and the budget of body bytes are `body.rs`.
+//! graceful shutdown. Connections and their timeouts are `server/conn.rs`, CORS is
+//! `server/cors.rs`; request bodies, their size limits, their decompression and the
+//! budget of body bytes are `body.rs`.
 //!
 //! Owns the top of the edge: it knows every route, and no module imports it but the
 //! CLI that starts it.
 
 mod conn;
+mod cors;
 
 use std::net::SocketAddr;
 
@@ -29,6 +31,7 @@ pub use crate::body::{
     configure as configure_body_budget,
 };
 pub use conn::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT_MS, IDLE_TIMEOUT_MS};
+pub use cors::PREFLIGHT_MAX_AGE_S;
 
 use crate::api::Problem;
 use crate::body::coding::CodingError;
@@ -239,7 +242,28 @@ enum Shape {
 }
 
 impl Edge {
+    /// Answers a request: a preflight at once, anything else through [`Edge::route`],
+    /// with the CORS headers of a cross-origin request added.
     fn respond(&self, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+        if let Some(mut resp) = cors::options(&req) {
+            if let Ok(id) = HeaderValue::from_bytes(&request_id()) {
+                resp.headers_mut().insert("x-amzn-requestid", id);
+            }
+            return Box::pin(std::future::ready(resp));
+        }
+        let cross_origin = cors::applies(&req);
+        let routed = self.route(req);
+        if !cross_origin {
+            return routed;
+        }
+        Box::pin(async move {
+            let mut resp = routed.await;
+            cors::allow(&mut resp);
+            resp
+        })
+    }
+
+    fn route(&self, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send>> {
         let id = request_id();
         if let Some(why) = oversized_head(&req) {
             let v1 = req.uri().path().starts_with("/v1/");

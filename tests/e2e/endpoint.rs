@@ -469,3 +469,89 @@ fn oversized_headers_and_urls_get_dynamodbs_400() {
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(error(&resp).1.contains("request URL is"), "{}", resp.text());
 }
+
+/// The value of header `name` (lowercase) in an answer's head, if it is there.
+fn header<'r>(resp: &'r Resp, name: &str) -> Option<&'r str> {
+    resp.headers
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(str::trim)
+}
+
+#[test]
+fn cross_origin_requests_are_answered_as_dynamodb_answers_them() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    // A preflight of the JavaScript SDK: allowed, its method and headers echoed back.
+    let asked = "amz-sdk-invocation-id, amz-sdk-request, authorization, content-type, \
+                 x-amz-date, x-amz-target, x-amz-user-agent";
+    let resp = http(
+        e,
+        "OPTIONS",
+        "/",
+        &[
+            ("Origin", "http://localhost:3000"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", asked),
+        ],
+        b"",
+    );
+    assert_eq!(resp.status, 200, "{}", resp.headers);
+    assert_eq!(header(&resp, "access-control-allow-origin"), Some("*"));
+    assert_eq!(header(&resp, "access-control-allow-methods"), Some("post"));
+    assert_eq!(
+        header(&resp, "access-control-allow-headers"),
+        Some(asked.to_ascii_lowercase().as_str())
+    );
+    assert_eq!(
+        header(&resp, "access-control-max-age"),
+        Some(eddy::server::PREFLIGHT_MAX_AGE_S.to_string().as_str())
+    );
+    assert_eq!(header(&resp, "content-length"), Some("0"));
+    assert!(header(&resp, "x-amzn-requestid").is_some());
+    assert!(resp.body.is_empty());
+
+    // OPTIONS without an Origin is DynamoDB's 404.
+    let resp = http(e, "OPTIONS", "/", &[], b"");
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.text(), "<UnknownOperationException/>\n");
+    assert_eq!(header(&resp, "x-amz-crc32"), Some("3552371480"));
+
+    // The requests themselves, answered or refused, are readable by the page.
+    let call = |target: &str| {
+        http(
+            e,
+            "POST",
+            "/",
+            &[
+                ("Origin", "http://localhost:3000"),
+                ("X-Amz-Target", target),
+                ("Content-Type", "application/x-amz-json-1.0"),
+            ],
+            b"{}",
+        )
+    };
+    for (resp, status) in [
+        (call("DynamoDB_20120810.ListTables"), 200),
+        (call("DynamoDB_20120810.DescribeTable"), 400),
+    ] {
+        assert_eq!(resp.status, status, "{}", resp.text());
+        assert_eq!(header(&resp, "access-control-allow-origin"), Some("*"));
+        assert_eq!(
+            header(&resp, "access-control-expose-headers"),
+            Some("x-amzn-requestid")
+        );
+    }
+    // A request without an Origin, and the /v1 API, get none.
+    let resp = http(
+        e,
+        "POST",
+        "/",
+        &[("X-Amz-Target", "DynamoDB_20120810.ListTables")],
+        b"{}",
+    );
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+    let resp = http(e, "GET", "/v1/functions", &[("Origin", "http://x")], b"");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+}
