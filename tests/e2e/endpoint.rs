@@ -555,3 +555,111 @@ fn cross_origin_requests_are_answered_as_dynamodb_answers_them() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(header(&resp, "access-control-allow-origin"), None);
 }
+
+/// A server started with DynamoDB Local's command line (no `serve`, no Eddy flags);
+/// killed when dropped.
+struct LocalStyle {
+    child: std::process::Child,
+    endpoint: String,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl LocalStyle {
+    fn start(args: &[&str]) -> LocalStyle {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eddy");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("Eddy is listening on ") {
+                    let _ = tx.send(rest.trim().to_owned());
+                }
+            }
+        });
+        let (etx, erx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = etx.send(line);
+            }
+        });
+        let endpoint = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("eddy started");
+        LocalStyle {
+            child,
+            endpoint,
+            stderr: erx,
+        }
+    }
+}
+
+impl Drop for LocalStyle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free on the loopback address now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_locals_command_line_starts_eddy() {
+    // `java -jar DynamoDBLocal.jar -inMemory -port N -sharedDb`.
+    let port = free_port();
+    let port_arg = port.to_string();
+    let server = LocalStyle::start(&["-inMemory", "-port", &port_arg, "-sharedDb"]);
+    assert_eq!(server.endpoint, format!("http://127.0.0.1:{port}"));
+    let c = crate::harness::client(&server.endpoint);
+    let t = table_name("edge-local");
+    crate::control::create(&c, &t, false).await;
+    let names = c.list_tables().send().await.unwrap();
+    assert_eq!(names.table_names(), std::slice::from_ref(&t));
+    drop(server);
+
+    // `-dbPath DIR` keeps the tables in DIR across a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let port_arg = free_port().to_string();
+    let args = ["-sharedDb", "-dbPath", path, "-port", &port_arg];
+    let server = LocalStyle::start(&args);
+    let c = crate::harness::client(&server.endpoint);
+    crate::control::create(&c, &t, false).await;
+    drop(server);
+    let server = LocalStyle::start(&args);
+    let c = crate::harness::client(&server.endpoint);
+    let names = c.list_tables().send().await.unwrap();
+    assert_eq!(names.table_names(), std::slice::from_ref(&t));
+    drop(server);
+
+    // Without -sharedDb, Eddy says that its tables are shared all the same.
+    let port_arg = free_port().to_string();
+    let server = LocalStyle::start(&["-inMemory", "-port", &port_arg]);
+    // Printed before the server listens; read by its own thread.
+    let mut said = Vec::new();
+    while let Ok(line) = server.stderr.recv_timeout(Duration::from_secs(5)) {
+        let found = line.contains("without -sharedDb");
+        said.push(line);
+        if found {
+            break;
+        }
+    }
+    assert!(
+        said.iter().any(|l| l.contains("without -sharedDb")),
+        "{said:?}"
+    );
+}
