@@ -162,11 +162,12 @@ pub fn main() -> std::process::ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if dynamodb_local_style(&args) && !args.iter().any(|a| a == "-sharedDb") {
         // DynamoDB Local without -sharedDb keeps the tables of each access key and
-        // region apart; Eddy keeps one set for all of them.
+        // region apart: so does Eddy, by one mapping at the edge.
+        crate::server::configure_namespaces(true);
         eprintln!(
-            "eddy: started with DynamoDB Local's flags but without -sharedDb: Eddy keeps one \
-             set of tables for every access key and region, as DynamoDB Local does with \
-             -sharedDb"
+            "eddy: started with DynamoDB Local's flags but without -sharedDb: the tables of \
+             each access key and region are kept apart, as DynamoDB Local keeps them (in \
+             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)"
         );
     }
     let cli = Cli::parse_from(with_dynamodb_local_flags(args));

@@ -10,6 +10,7 @@
 
 mod conn;
 mod cors;
+mod namespace;
 
 use std::net::SocketAddr;
 
@@ -32,6 +33,7 @@ pub use crate::body::{
 };
 pub use conn::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT_MS, IDLE_TIMEOUT_MS};
 pub use cors::PREFLIGHT_MAX_AGE_S;
+pub use namespace::configure as configure_namespaces;
 
 use crate::api::Problem;
 use crate::body::coding::CodingError;
@@ -39,6 +41,8 @@ use crate::body::{self, BodyError};
 use crate::dynamodb;
 use crate::error::{ApiError, json_response};
 use crate::state::AppState;
+use bytes::Bytes;
+use namespace::Namespace;
 
 /// Largest request body DynamoDB accepts; a larger one is refused with 413 before it is
 /// read, as DynamoDB's front end does.
@@ -138,20 +142,49 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
             );
         }
     };
+    // DynamoDB Local's separate databases (off unless started its way without
+    // -sharedDb): the request's table names become its namespace's.
+    let namespace = Namespace::of(&parts.headers, &state.engine.config().region);
+    let request = match &namespace {
+        Some(ns) => ns
+            .inward(op, &buffered.bytes)
+            .map_or_else(|| buffered.bytes.clone(), Bytes::from),
+        None => buffered.bytes.clone(),
+    };
     let result = if service == "DynamoDB_20120810" {
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok());
-        dynamodb::dispatch(&state.engine, op, &buffered.bytes, host).await
+        dynamodb::dispatch(&state.engine, op, &request, host).await
     } else {
-        crate::streams::dispatch(&state.engine, op, &buffered.bytes).await
+        crate::streams::dispatch(&state.engine, op, &request).await
     };
+    drop(request);
     drop(buffered);
-    match result {
-        Ok(body) => json_response(StatusCode::OK, body),
-        Err(e) => e.into_response(),
-    }
+    let Some(ns) = namespace else {
+        return match result {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(e) => e.into_response(),
+        };
+    };
+    let (status, body) = match result {
+        Ok(body) => (StatusCode::OK, body),
+        Err(e) => {
+            let resp = e.into_response();
+            let status = resp.status();
+            match axum::body::to_bytes(resp.into_body(), usize::MAX).await {
+                Ok(body) => (status, body.to_vec()),
+                Err(_) => (status, Vec::new()),
+            }
+        }
+    };
+    let body = if body.is_empty() {
+        body
+    } else {
+        ns.outward(&body).unwrap_or(body)
+    };
+    json_response(status, body)
 }
 
 /// A DynamoDB-shaped error the edge itself answers: `{"__type", "message"}`.

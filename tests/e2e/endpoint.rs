@@ -663,3 +663,114 @@ async fn dynamodb_locals_command_line_starts_eddy() {
         "{said:?}"
     );
 }
+
+/// An SDK client signing with access key `key` for `region`.
+fn client_as(endpoint: &str, key: &str, region: &str) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_shared_db_each_access_key_and_region_has_its_own_tables() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let port = free_port().to_string();
+    let server = LocalStyle::start(&["-inMemory", "-port", &port]);
+    let e = &server.endpoint;
+    let alice = client_as(e, "ALICE", "us-east-1");
+    let bob = client_as(e, "BOB", "us-east-1");
+    let alice_eu = client_as(e, "ALICE", "eu-west-1");
+
+    // The same table name in three namespaces.
+    for c in [&alice, &bob, &alice_eu] {
+        crate::control::create(c, "users", false).await;
+    }
+    for (c, region) in [(&alice, "us-east-1"), (&alice_eu, "eu-west-1")] {
+        let d = c.describe_table().table_name("users").send().await.unwrap();
+        let t = d.table().unwrap();
+        assert_eq!(t.table_name(), Some("users"));
+        assert_eq!(
+            t.table_arn(),
+            Some(format!("arn:aws:dynamodb:{region}:000000000000:table/users").as_str())
+        );
+        let names = c.list_tables().send().await.unwrap();
+        assert_eq!(names.table_names(), ["users".to_owned()]);
+    }
+
+    // Items do not cross namespaces, whatever they hold.
+    let item = |id: &str| {
+        [
+            ("pk".to_owned(), AttributeValue::S(id.to_owned())),
+            (
+                "TableName".to_owned(),
+                AttributeValue::S("ALICE_us-east-1.users".into()),
+            ),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+    alice
+        .batch_write_item()
+        .request_items(
+            "users",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item("a1")))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = |c: aws_sdk_dynamodb::Client| async move {
+        c.get_item()
+            .table_name("users")
+            .key("pk", AttributeValue::S("a1".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+    };
+    let mine = got(alice.clone()).await.expect("alice's item");
+    assert_eq!(
+        mine["TableName"],
+        AttributeValue::S("ALICE_us-east-1.users".into()),
+        "item data is not rewritten"
+    );
+    assert!(got(bob.clone()).await.is_none());
+    assert!(got(alice_eu.clone()).await.is_none());
+
+    // A missing table is named as the client named it.
+    let err = bob
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.meta().message(),
+        Some("Requested resource not found: Table: orders not found")
+    );
+    // Deleting Bob's table leaves Alice's.
+    bob.delete_table().table_name("users").send().await.unwrap();
+    assert!(
+        bob.list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+    assert!(got(alice).await.is_some());
+}
