@@ -216,6 +216,26 @@ impl Namespace {
                 }
             }
         }
+        // ListStreams without a table lists every namespace's streams: keep this one's.
+        // A page that ends on another namespace's stream ends the list (its ARN cannot
+        // be named in this namespace), so that a listing of more than a page of streams
+        // across namespaces may stop early.
+        if let Some(streams) = v.get_mut("Streams").and_then(Value::as_array_mut) {
+            streams.retain(|s| {
+                s.get("TableName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.starts_with(&self.prefix))
+            });
+            let foreign = v
+                .get("LastEvaluatedStreamArn")
+                .and_then(Value::as_str)
+                .is_some_and(|arn| {
+                    split_arn(arn).is_none_or(|(_, _, rest)| !rest.starts_with(&self.prefix))
+                });
+            if foreign && let Some(o) = v.as_object_mut() {
+                o.remove("LastEvaluatedStreamArn");
+            }
+        }
         walk(&mut v, &mut |name| self.outward_name(name), &|arn| {
             self.outward_arn(arn)
         });

@@ -762,15 +762,39 @@ async fn without_shared_db_each_access_key_and_region_has_its_own_tables() {
         err.meta().message(),
         Some("Requested resource not found: Table: orders not found")
     );
+    // Streams: each namespace lists its own, with its region in the ARNs.
+    for c in [&alice, &bob, &alice_eu] {
+        crate::control::create_streamed(c, "events").await;
+    }
+    let streams = |key: &str, region: &str| {
+        use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(e)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
+            .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(config)
+    };
+    let eu = streams("ALICE", "eu-west-1");
+    let listed = eu.list_streams().send().await.unwrap();
+    let [only] = listed.streams() else {
+        panic!("{listed:?}")
+    };
+    assert_eq!(only.table_name(), Some("events"));
+    let arn = only.stream_arn().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:dynamodb:eu-west-1:000000000000:table/events/stream/"),
+        "{arn}"
+    );
+    let described = eu.describe_stream().stream_arn(arn).send().await.unwrap();
+    let d = described.stream_description().unwrap();
+    assert_eq!(d.table_name(), Some("events"));
+    assert_eq!(d.stream_arn(), Some(arn));
+
     // Deleting Bob's table leaves Alice's.
     bob.delete_table().table_name("users").send().await.unwrap();
-    assert!(
-        bob.list_tables()
-            .send()
-            .await
-            .unwrap()
-            .table_names()
-            .is_empty()
-    );
+    let left = bob.list_tables().send().await.unwrap();
+    assert_eq!(left.table_names(), ["events".to_owned()]);
     assert!(got(alice).await.is_some());
 }
