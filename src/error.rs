@@ -15,9 +15,12 @@ pub enum ApiError {
     Engine(Error),
     /// The body is not the JSON the operation expects.
     Serialization(String),
+    /// A dispatcher knows no operation of that name (the edge answers it as
+    /// [`ApiError::UnknownTarget`], naming it).
+    UnknownOperation,
     /// `X-Amz-Target` names no operation Eddy knows: the operation (or the whole target,
     /// when it names no service Eddy serves; empty when there is none).
-    UnknownOperation(String),
+    UnknownTarget(String),
     /// DynamoDB's `TableNotFoundException` (the backup operations' missing table, which
     /// is not the engine's `ResourceNotFoundException`), with its message.
     TableNotFound(String),
@@ -70,7 +73,12 @@ impl ApiError {
             // message is not recorded there. This one is DynamoDB Local's ("An unknown
             // operation was requested."), naming the operation so that the client sees
             // which call Eddy lacks.
-            ApiError::UnknownOperation(op) => (
+            ApiError::UnknownOperation => (
+                bad,
+                "com.amazon.coral.service#UnknownOperationException".into(),
+                "An unknown operation was requested.".into(),
+            ),
+            ApiError::UnknownTarget(op) => (
                 bad,
                 "com.amazon.coral.service#UnknownOperationException".into(),
                 if op.is_empty() {

@@ -114,7 +114,7 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         .unwrap_or("");
     let (service, op) = match target.split_once('.') {
         Some((service @ ("DynamoDB_20120810" | "DynamoDBStreams_20120810"), op)) => (service, op),
-        _ => return ApiError::UnknownOperation(target.to_owned()).into_response(),
+        _ => return ApiError::UnknownTarget(target.to_owned()).into_response(),
     };
     // The body's share of the budget is held until the answer is ready: the request
     // parsed from it lives that long too.
@@ -151,14 +151,22 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
             .map_or_else(|| buffered.bytes.clone(), Bytes::from),
         None => buffered.bytes.clone(),
     };
-    let result = if service == "DynamoDB_20120810" {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        dynamodb::dispatch(&state.engine, op, &request, host).await
-    } else {
-        crate::streams::dispatch(&state.engine, op, &request).await
+    let result = match (service, op) {
+        // DescribeEndpoints names the host the client used, which only the edge knows.
+        ("DynamoDB_20120810", "DescribeEndpoints") => {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            Ok(dynamodb::describe_endpoints(&state.engine, host))
+        }
+        ("DynamoDB_20120810", _) => dynamodb::dispatch(&state.engine, op, &request).await,
+        _ => crate::streams::dispatch(&state.engine, op, &request).await,
+    };
+    // The dispatchers do not know the operation's name in the answer: the edge names it.
+    let result = match result {
+        Err(ApiError::UnknownOperation) => Err(ApiError::UnknownTarget(op.to_owned())),
+        other => other,
     };
     drop(request);
     drop(buffered);

@@ -32,7 +32,7 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
         "DescribeStream" => describe_stream(engine, parse(body)?),
         "GetShardIterator" => get_shard_iterator(engine, parse(body)?),
         "GetRecords" => get_records(engine, parse(body)?),
-        _ => Err(ApiError::UnknownOperation(op.to_owned())),
+        _ => Err(ApiError::UnknownOperation),
     }
 }
 

@@ -21,7 +21,7 @@ pub const ENDPOINT_CACHE_PERIOD_MINUTES: u32 = 1440;
 /// DescribeEndpoints: `host` is the `Host` the client's request named (so a client that
 /// follows endpoint discovery comes back to this server); without one, DynamoDB's own
 /// name for the region.
-pub(super) fn describe_endpoints(engine: &Engine, host: Option<&str>) -> Vec<u8> {
+pub(crate) fn describe_endpoints(engine: &Engine, host: Option<&str>) -> Vec<u8> {
     let address = host.map_or_else(
         || format!("dynamodb.{}.amazonaws.com", engine.config().region),
         str::to_owned,

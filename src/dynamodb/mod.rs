@@ -22,8 +22,9 @@ use bytes::Bytes;
 use eddy_engine::Engine;
 use serde_json::json;
 
+pub(crate) use self::absent::describe_endpoints;
 use self::absent::{
-    describe_continuous_backups, describe_contributor_insights, describe_endpoints,
+    describe_continuous_backups, describe_contributor_insights,
     describe_kinesis_streaming_destination, describe_table_replica_auto_scaling,
     list_global_tables,
 };
@@ -39,16 +40,9 @@ use self::transact::{transact_get_items, transact_write_items};
 use self::ttl::{describe_time_to_live, update_time_to_live};
 use crate::error::ApiError;
 
-/// Runs one DynamoDB operation on a request body and returns the response body. `host`
-/// is the `Host` the request named, which the answers that name the endpoint
-/// (DescribeEndpoints) give back.
-pub async fn dispatch(
-    engine: &Engine,
-    op: &str,
-    body: &Bytes,
-    host: Option<&str>,
-) -> Result<Vec<u8>, ApiError> {
-    dispatch_from(engine, op, body, None, host).await
+/// Runs one DynamoDB operation on a request body and returns the response body.
+pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
+    dispatch_gated(engine, op, body, None).await
 }
 
 /// [`dispatch`] with a gate that sees the tables each request names, once it is parsed
@@ -58,16 +52,6 @@ pub(crate) async fn dispatch_gated(
     op: &str,
     body: &Bytes,
     gate: Gate<'_>,
-) -> Result<Vec<u8>, ApiError> {
-    dispatch_from(engine, op, body, gate, None).await
-}
-
-async fn dispatch_from(
-    engine: &Engine,
-    op: &str,
-    body: &Bytes,
-    gate: Gate<'_>,
-    host: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
     // The operations that read no request still pass the gate, naming no table.
     if let (Some(gate), "DescribeLimits" | "DescribeEndpoints") = (gate, op) {
@@ -119,13 +103,7 @@ async fn dispatch_from(
         "TagResource" => tag_resource(engine, parse_gated(body, gate)?),
         "UntagResource" => untag_resource(engine, parse_gated(body, gate)?),
         "ListTagsOfResource" => list_tags(engine, parse_gated(body, gate)?),
-        "DescribeLimits" => Ok(json_bytes(&json!({
-            "AccountMaxReadCapacityUnits": 80000,
-            "AccountMaxWriteCapacityUnits": 80000,
-            "TableMaxReadCapacityUnits": 40000,
-            "TableMaxWriteCapacityUnits": 40000,
-        }))),
-        "DescribeEndpoints" => Ok(describe_endpoints(engine, host)),
+        // Features Eddy lacks, as DynamoDB answers for a table without them.
         "DescribeContinuousBackups" => {
             describe_continuous_backups(engine, parse_gated(body, gate)?)
         }
@@ -139,6 +117,18 @@ async fn dispatch_from(
             describe_table_replica_auto_scaling(engine, parse_gated(body, gate)?)
         }
         "ListGlobalTables" => Ok(list_global_tables(parse_gated(body, gate)?)),
-        _ => Err(ApiError::UnknownOperation(op.to_owned())),
+        "DescribeLimits" => Ok(json_bytes(&json!({
+            "AccountMaxReadCapacityUnits": 80000,
+            "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000,
+            "TableMaxWriteCapacityUnits": 40000,
+        }))),
+        "DescribeEndpoints" => Ok(json_bytes(&json!({
+            "Endpoints": [{
+                "Address": format!("dynamodb.{}.amazonaws.com", engine.config().region),
+                "CachePeriodInMinutes": 1440,
+            }]
+        }))),
+        _ => Err(ApiError::UnknownOperation),
     }
 }
