@@ -8,6 +8,7 @@ mod control_plane;
 mod crash;
 mod data;
 mod edge;
+mod endpoint;
 mod errors;
 mod expressions;
 mod faults;
