@@ -18,6 +18,7 @@ mod pipeline_replication;
 mod pipeline_search;
 mod pipeline_view;
 mod python;
+mod reads;
 mod streams;
 mod transactions;
 mod triggers;

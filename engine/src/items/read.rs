@@ -107,7 +107,7 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.query_filter.as_ref(),
-        legacy_filter_names_keys: false,
+        filter_names_keys: false,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
@@ -160,7 +160,7 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.scan_filter.as_ref(),
-        legacy_filter_names_keys: true,
+        filter_names_keys: true,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
@@ -183,6 +183,36 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
     read_range(state, request, |_, _| Ok(()), bounds)
 }
 
+/// A Query's filter may not name a key attribute of the table or index it reads (its
+/// key condition does that); DynamoDB names the first key attribute, hash first, with
+/// the parameter's own wording (dynalite's tests, recorded against DynamoDB: "QueryFilter
+/// …" for the legacy filter, "Filter Expression …" for a FilterExpression, whose path
+/// counts by its top-level attribute, so `sk.a` and `sk[1]` name `sk`).
+fn check_filter_names_no_key(
+    schema: &KeySchema,
+    legacy: Option<&BTreeMap<String, LegacyCondition>>,
+    expression: Option<&Condition>,
+) -> Result<()> {
+    let (parameter, named) = match (legacy, expression) {
+        (Some(f), _) => ("QueryFilter", schema.names().find(|k| f.contains_key(*k))),
+        (None, Some(c)) => {
+            let mut heads = Vec::new();
+            c.attribute_heads(&mut heads);
+            (
+                "Filter Expression",
+                schema.names().find(|k| heads.contains(k)),
+            )
+        }
+        (None, None) => return Ok(()),
+    };
+    match named {
+        Some(k) => Err(Error::validation(format!(
+            "{parameter} can only contain non-primary key attributes: Primary key attribute: {k}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What Query and Scan ask alike: the table or index, the filter, the projection and
 /// how much to read.
 struct RangeRead<'a> {
@@ -193,8 +223,9 @@ struct RangeRead<'a> {
     filter: Option<&'a str>,
     /// `QueryFilter` or `ScanFilter`.
     legacy_filter: Option<&'a BTreeMap<String, LegacyCondition>>,
-    /// Whether the legacy filter may name key attributes (a Scan's may, a Query's not).
-    legacy_filter_names_keys: bool,
+    /// Whether the filter (either form) may name key attributes (a Scan's may, a
+    /// Query's not).
+    filter_names_keys: bool,
     conditional_operator: Option<ConditionalOperator>,
     projection: Option<&'a str>,
     attributes_to_get: Option<&'a [String]>,
@@ -224,13 +255,8 @@ fn read_range<K>(
         r.legacy_filter,
         r.conditional_operator,
     )?;
-    if !r.legacy_filter_names_keys
-        && let Some(f) = r.legacy_filter
-        && let Some(k) = schema.names().find(|k| f.contains_key(*k))
-    {
-        return Err(Error::validation(format!(
-            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
-        )));
+    if !r.filter_names_keys {
+        check_filter_names_no_key(schema, r.legacy_filter, r.filter.and(filter.as_ref()))?;
     }
     let projection = read_projection(&mut resolver, r.projection, r.attributes_to_get)?;
     resolver.finish()?;
