@@ -3,6 +3,8 @@
 //! that does not fit the projection, a projection path too deep or a list index too
 //! large.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
@@ -10,6 +12,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
+use crate::control::create;
 use crate::harness::{Server, table_name};
 
 fn s(v: &str) -> Av {
@@ -18,6 +21,13 @@ fn s(v: &str) -> Av {
 
 fn n(v: &str) -> Av {
     Av::N(v.into())
+}
+
+fn key(pairs: &[(&str, Av)]) -> HashMap<String, Av> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// The code and message of a failed call.
@@ -135,4 +145,207 @@ async fn query_filter_expression_may_not_name_a_key_attribute() {
     // The table is untouched by all this and still answers.
     let all = c.scan().table_name(&t).send().await.unwrap();
     assert_eq!(all.count, 0);
+}
+
+#[tokio::test]
+async fn exclusive_start_key_is_checked_against_the_read_it_resumes() {
+    let server = Server::start();
+    let c = server.client();
+    let hash_only = table_name("rd-esk-h");
+    create(&c, &hash_only, false).await;
+    let t = table_name("rd-esk");
+    create_indexed(&c, &t).await;
+    for i in 0..5 {
+        let item = key(&[
+            ("pk", s("p")),
+            ("sk", n(&i.to_string())),
+            ("g", s("g")),
+            ("h", n(&i.to_string())),
+        ]);
+        c.put_item()
+            .table_name(&t)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let invalid = "The provided starting key is invalid";
+    let mismatch = "The provided key element does not match the schema";
+
+    // A hash-only table: a Query's start key of the wrong shape, and a Scan's.
+    let query_h = |esk: HashMap<String, Av>| {
+        c.query()
+            .table_name(&hash_only)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("p"))
+            .set_exclusive_start_key(Some(esk))
+    };
+    for esk in [
+        key(&[]),
+        key(&[("other", s("p"))]),
+        key(&[("pk", s("p")), ("sk", n("1"))]),
+    ] {
+        assert_eq!(
+            failure(query_h(esk.clone()).send().await),
+            validation(invalid),
+            "{esk:?}"
+        );
+    }
+    assert_eq!(
+        failure(query_h(key(&[("pk", n("1"))])).send().await),
+        validation(mismatch)
+    );
+    let r = c
+        .scan()
+        .table_name(&hash_only)
+        .set_exclusive_start_key(Some(key(&[("pk", s("p")), ("sk", n("1"))])))
+        .send()
+        .await;
+    assert_eq!(failure(r), validation(&format!("{invalid}: {mismatch}")));
+
+    // A Query's start key must lie inside its key condition.
+    let query = |kc: &str, esk: HashMap<String, Av>| {
+        c.query()
+            .table_name(&t)
+            .key_condition_expression(kc)
+            .expression_attribute_values(":p", s("p"))
+            .set_exclusive_start_key(Some(esk))
+    };
+    let cases = [
+        (
+            "pk = :p",
+            key(&[("pk", s("q")), ("sk", n("1"))]),
+            "The provided starting key is outside query boundaries based on provided conditions",
+        ),
+        (
+            "pk = :p AND sk > :p3",
+            key(&[("pk", s("p")), ("sk", n("2"))]),
+            "The provided starting key does not match the range key predicate",
+        ),
+        (
+            "pk = :p AND sk > :p3",
+            key(&[("pk", s("q")), ("sk", n("2"))]),
+            "The provided starting key does not match the range key predicate",
+        ),
+        (
+            "pk = :p AND sk > :p3",
+            key(&[("pk", s("q")), ("sk", n("4"))]),
+            "The query can return at most one row and cannot be restarted",
+        ),
+    ];
+    for (kc, esk, want) in cases {
+        let mut q = query(kc, esk.clone());
+        if kc.contains(":p3") {
+            q = q.expression_attribute_values(":p3", n("3"));
+        }
+        assert_eq!(failure(q.send().await), validation(want), "{kc} {esk:?}");
+    }
+    // A start key inside the condition resumes after itself.
+    let page = query(
+        "pk = :p AND sk > :p3",
+        key(&[("pk", s("p")), ("sk", n("3"))]),
+    )
+    .expression_attribute_values(":p3", n("2"))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(page.count, 1);
+    assert_eq!(page.items()[0]["sk"], n("4"));
+
+    // An index Query: the start key holds the table's and the index's keys, and its
+    // index partition must be the one queried.
+    let query_ix = |esk: HashMap<String, Av>| {
+        c.query()
+            .table_name(&t)
+            .index_name("by_g")
+            .key_condition_expression("g = :g")
+            .expression_attribute_values(":g", s("g"))
+            .set_exclusive_start_key(Some(esk))
+    };
+    let r = query_ix(key(&[("pk", s("p")), ("sk", n("1")), ("g", s("g"))]));
+    assert_eq!(failure(r.send().await), validation(invalid));
+    let r = query_ix(key(&[
+        ("pk", s("p")),
+        ("sk", n("1")),
+        ("g", s("g")),
+        ("h", s("1")),
+    ]));
+    assert_eq!(failure(r.send().await), validation(mismatch));
+    let r = query_ix(key(&[
+        ("pk", s("p")),
+        ("sk", n("1")),
+        ("g", s("other")),
+        ("h", n("1")),
+    ]));
+    assert_eq!(
+        failure(r.send().await),
+        validation(
+            "The provided starting key is outside query boundaries based on provided conditions"
+        )
+    );
+    let page = query_ix(key(&[
+        ("pk", s("p")),
+        ("sk", n("1")),
+        ("g", s("g")),
+        ("h", n("1")),
+    ]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(page.count, 3);
+}
+
+#[tokio::test]
+async fn a_parallel_scan_start_key_must_lie_in_its_segment() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rd-seg");
+    create(&c, &t, false).await;
+    for i in 0..40 {
+        c.put_item()
+            .table_name(&t)
+            .item("pk", s(&format!("item-{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let segment = |seg: i32| c.scan().table_name(&t).segment(seg).total_segments(2);
+    let one = segment(1).send().await.unwrap();
+    let zero = segment(0).send().await.unwrap();
+    assert!(one.count > 0 && zero.count > 0, "both segments hold items");
+    assert_eq!(one.count + zero.count, 40);
+    let of_one = key(&[("pk", one.items()[0]["pk"].clone())]);
+    let r = segment(0).set_exclusive_start_key(Some(of_one.clone()));
+    assert_eq!(
+        failure(r.send().await),
+        validation(
+            "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 0"
+        )
+    );
+    // The segment's own keys resume it, page by page, to all of its items.
+    let mut seen = 0;
+    let mut start = None;
+    loop {
+        let page = segment(1)
+            .limit(7)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        seen += page.count;
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, one.count);
+    // A whole-table Scan takes any key of the table.
+    let rest = c
+        .scan()
+        .table_name(&t)
+        .set_exclusive_start_key(Some(of_one))
+        .send()
+        .await
+        .unwrap();
+    assert!(rest.count < 40);
 }

@@ -19,6 +19,7 @@ use crate::items::input::{
     Select, check_limit, find_index, read_filter, read_projection, resolve_select, start_key,
     storage_key_of,
 };
+use crate::items::start;
 use crate::keys::{KeyRange, check_range};
 use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
 use crate::schema::KeySchema;
@@ -128,7 +129,9 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         let range = match &input.exclusive_start_key {
             None => (lo, hi),
             Some(esk) => {
+                start::check_shape(&source.table.def, source.index, esk, true)?;
                 let k = source.start_key(esk)?;
+                start::check_query_bounds(schema, &kc, esk)?;
                 if input.scan_forward {
                     (Bound::Excluded(k), hi)
                 } else {
@@ -176,7 +179,12 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         )?;
         let lo = match &input.exclusive_start_key {
             None => lo,
-            Some(esk) => Bound::Excluded(source.start_key(esk)?),
+            Some(esk) => {
+                start::check_shape(&source.table.def, source.index, esk, false)?;
+                let k = source.start_key(esk)?;
+                start::check_segment(&(lo, hi.clone()), &k, input.segment, input.total_segments)?;
+                Bound::Excluded(k)
+            }
         };
         Ok(((lo, hi), true))
     };
