@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, Select,
 };
 
 use crate::control::create;
@@ -348,4 +348,84 @@ async fn a_parallel_scan_start_key_must_lie_in_its_segment() {
         .await
         .unwrap();
     assert!(rest.count < 40);
+}
+
+#[tokio::test]
+async fn select_must_fit_the_projection_and_the_index() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rd-select");
+    create_indexed(&c, &t).await;
+    let query = || {
+        c.query()
+            .table_name(&t)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("p"))
+    };
+    let scan = || c.scan().table_name(&t);
+    // A Query's messages carry the validation envelope, a Scan's do not.
+    let specific = "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES";
+    let r = query().select(Select::SpecificAttributes).send().await;
+    assert_eq!(
+        failure(r),
+        validation(&format!("1 validation error detected: {specific}"))
+    );
+    let r = scan().select(Select::SpecificAttributes).send().await;
+    assert_eq!(failure(r), validation(specific));
+    for (select, described) in [
+        (Select::AllAttributes, "ALL_ATTRIBUTES"),
+        (Select::Count, "only the Count"),
+    ] {
+        let r = query()
+            .select(select.clone())
+            .projection_expression("v")
+            .send()
+            .await;
+        assert_eq!(
+            failure(r),
+            validation(&format!(
+                "1 validation error detected: Cannot specify the ProjectionExpression when choosing to get {described}"
+            ))
+        );
+        let r = scan().select(select).attributes_to_get("v").send().await;
+        assert_eq!(
+            failure(r),
+            validation(&format!(
+                "Cannot specify the AttributesToGet when choosing to get {described}"
+            ))
+        );
+    }
+    let r = query().select(Select::AllProjectedAttributes).send().await;
+    assert_eq!(
+        failure(r),
+        validation(
+            "1 validation error detected: ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    );
+    let r = scan().select(Select::AllProjectedAttributes).send().await;
+    assert_eq!(
+        failure(r),
+        validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
+    );
+    // What fits is read.
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(key(&[("pk", s("p")), ("sk", n("1")), ("v", n("7"))])))
+        .send()
+        .await
+        .unwrap();
+    let r = query()
+        .select(Select::SpecificAttributes)
+        .projection_expression("v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.items(), [key(&[("v", n("7"))])]);
+    let r = scan()
+        .index_name("by_g")
+        .select(Select::AllProjectedAttributes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.count, 0);
 }

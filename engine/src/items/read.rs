@@ -108,7 +108,7 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.query_filter.as_ref(),
-        filter_names_keys: false,
+        query: true,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
@@ -163,7 +163,7 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.scan_filter.as_ref(),
-        filter_names_keys: true,
+        query: false,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
@@ -231,9 +231,9 @@ struct RangeRead<'a> {
     filter: Option<&'a str>,
     /// `QueryFilter` or `ScanFilter`.
     legacy_filter: Option<&'a BTreeMap<String, LegacyCondition>>,
-    /// Whether the filter (either form) may name key attributes (a Scan's may, a
-    /// Query's not).
-    filter_names_keys: bool,
+    /// A Query (not a Scan): its filter may not name key attributes, and its Select
+    /// errors carry DynamoDB's validation envelope.
+    query: bool,
     conditional_operator: Option<ConditionalOperator>,
     projection: Option<&'a str>,
     attributes_to_get: Option<&'a [String]>,
@@ -263,7 +263,7 @@ fn read_range<K>(
         r.legacy_filter,
         r.conditional_operator,
     )?;
-    if !r.filter_names_keys {
+    if r.query {
         check_filter_names_no_key(schema, r.legacy_filter, r.filter.and(filter.as_ref()))?;
     }
     let projection = read_projection(&mut resolver, r.projection, r.attributes_to_get)?;
@@ -273,6 +273,7 @@ fn read_range<K>(
         projection.is_some(),
         r.attributes_to_get.is_some(),
         index.is_some(),
+        r.query,
     )?;
     let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
     let limit = check_limit(r.limit)?;
