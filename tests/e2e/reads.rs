@@ -429,3 +429,64 @@ async fn select_must_fit_the_projection_and_the_index() {
         .unwrap();
     assert_eq!(r.count, 0);
 }
+
+#[tokio::test]
+async fn projection_paths_are_held_to_dynamodb_limits() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rd-proj");
+    create(&c, &t, false).await;
+    let item = key(&[("pk", s("p")), ("a", Av::L(vec![n("1"), n("2")]))]);
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let get = |projection: String| {
+        c.get_item()
+            .table_name(&t)
+            .key("pk", s("p"))
+            .projection_expression(projection)
+    };
+    // 32 levels, the top-level attribute counted, are read; 33 are refused.
+    let deepest = format!("a{}", ".b".repeat(31));
+    assert_eq!(get(deepest).send().await.unwrap().item(), Some(&key(&[])));
+    let too_deep = format!("a{}", ".b".repeat(32));
+    assert_eq!(
+        failure(get(too_deep.clone()).send().await),
+        validation(
+            "Invalid ProjectionExpression: The document path has too many nesting levels; nesting levels: 33"
+        )
+    );
+    let r = c
+        .query()
+        .table_name(&t)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("p"))
+        .projection_expression(too_deep)
+        .send()
+        .await;
+    assert_eq!(
+        failure(r).1,
+        "Invalid ProjectionExpression: The document path has too many nesting levels; nesting levels: 33"
+    );
+    // An index past the list's end selects nothing; one past a 32-bit integer is
+    // refused.
+    let past_end = get("a[999]".into()).send().await.unwrap();
+    assert_eq!(past_end.item(), Some(&key(&[])));
+    let r = c
+        .scan()
+        .table_name(&t)
+        .projection_expression("a[99999999999999]")
+        .send()
+        .await;
+    assert_eq!(
+        failure(r),
+        validation(
+            "Invalid ProjectionExpression: List index is not within the allowable range; index: [99999999999999]"
+        )
+    );
+    let first = get("a[0]".into()).send().await.unwrap();
+    assert_eq!(first.item(), Some(&key(&[("a", Av::L(vec![n("1")]))])));
+}
