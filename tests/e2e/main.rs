@@ -20,6 +20,7 @@ mod pipeline_view;
 mod python;
 mod reads;
 mod streams;
+mod streams_edges;
 mod transactions;
 mod triggers;
 mod ttl;
