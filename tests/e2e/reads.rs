@@ -490,3 +490,78 @@ async fn projection_paths_are_held_to_dynamodb_limits() {
     let first = get("a[0]".into()).send().await.unwrap();
     assert_eq!(first.item(), Some(&key(&[("a", Av::L(vec![n("1")]))])));
 }
+
+#[tokio::test]
+async fn query_and_scan_may_not_look_inside_a_key_attribute() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rd-keypath");
+    create_indexed(&c, &t).await;
+    let scalars = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed";
+    let scan = |filter: &str| {
+        c.scan()
+            .table_name(&t)
+            .filter_expression(filter)
+            .expression_attribute_values(":v", n("1"))
+    };
+    for (filter, named) in [
+        ("attribute_exists(pk.a) OR v = :v", "Key: pk"),
+        ("sk[0] = :v", "Key: sk"),
+        ("v = :v AND size(g.x) > :v", "IndexKey: g"),
+        ("h.x.y = :v OR g[1] = :v", "IndexKey: g"),
+    ] {
+        assert_eq!(
+            failure(scan(filter).send().await),
+            validation(&format!("{scalars}: {named}")),
+            "{filter}"
+        );
+    }
+    // A projection is held to it too, and is looked at before the filter.
+    let r = c
+        .query()
+        .table_name(&t)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("p"))
+        .projection_expression("v, h[2]")
+        .send()
+        .await;
+    assert_eq!(failure(r), validation(&format!("{scalars}: IndexKey: h")));
+    let r = scan("g.a = :v").projection_expression("sk.b").send().await;
+    assert_eq!(failure(r), validation(&format!("{scalars}: Key: sk")));
+    // Whole key attributes, and paths inside other attributes, are fine.
+    scan("g = :v AND v.a[1] = :v")
+        .projection_expression("pk, sk, m.x")
+        .send()
+        .await
+        .unwrap();
+    // A parallel Scan's start key outside its segment is reported first.
+    for i in 0..20 {
+        let item = key(&[("pk", s(&format!("p{i}"))), ("sk", n("1"))]);
+        c.put_item()
+            .table_name(&t)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let one = c
+        .scan()
+        .table_name(&t)
+        .segment(1)
+        .total_segments(2)
+        .send()
+        .await
+        .unwrap();
+    let esk = key(&[("pk", one.items()[0]["pk"].clone()), ("sk", n("1"))]);
+    let r = scan("attribute_exists(pk.a) OR v = :v")
+        .segment(0)
+        .total_segments(2)
+        .set_exclusive_start_key(Some(esk))
+        .send()
+        .await;
+    assert!(
+        failure(r)
+            .1
+            .contains("Please use ExclusiveStartKey with correct Segment")
+    );
+}

@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
-use crate::catalog::TableRef;
+use crate::catalog::{TableDef, TableRef};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
-use crate::expr::{Condition, KeyCondition, Projection, Resolver};
+use crate::expr::{Condition, KeyCondition, Path, Projection, Resolver};
 use crate::index::def::{IndexDef, IndexKind, IndexProjection};
 use crate::items::bounds::{query_bounds, scan_bounds};
 use crate::items::input::{
@@ -221,6 +221,41 @@ fn check_filter_names_no_key(
     }
 }
 
+/// A Query's or Scan's projection and filter may not look inside a key attribute of
+/// the table or of any of its indexes (`pk.a`, `pk[0]`): DynamoDB refuses it, naming
+/// the table's keys first, then the indexes', the projection's paths before the
+/// filter's (dynalite's validateKeyPaths, whose tests were recorded against DynamoDB).
+/// It is checked after the start key, as DynamoDB reports a start key outside its scan
+/// segment first.
+fn check_key_paths(
+    def: &TableDef,
+    projection: Option<&Projection>,
+    filter: Option<&Condition>,
+) -> Result<()> {
+    let projected: Vec<&Path> = projection.map_or_else(Vec::new, |p| p.paths.iter().collect());
+    let mut filtered = Vec::new();
+    if let Some(f) = filter {
+        f.attribute_paths(&mut filtered);
+    }
+    for paths in [projected, filtered] {
+        let nested = |name: &str| paths.iter().any(|p| p.elems.len() > 1 && p.head() == name);
+        let refuse = |kind: &str, name: &str| {
+            Err(Error::validation(format!(
+                "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+            )))
+        };
+        if let Some(k) = def.key_names().find(|k| nested(k)) {
+            return refuse("Key", k);
+        }
+        for ix in &def.indexes {
+            if let Some(k) = ix.key_schema.names().find(|k| nested(k)) {
+                return refuse("IndexKey", k);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What Query and Scan ask alike: the table or index, the filter, the projection and
 /// how much to read.
 struct RangeRead<'a> {
@@ -278,6 +313,7 @@ fn read_range<K>(
     let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
     let limit = check_limit(r.limit)?;
     let (range, forward) = bounds(&source, schema, key)?;
+    check_key_paths(&table.def, projection.as_ref(), filter.as_ref())?;
     let iter = state.items.range(check_range(range)?);
     let iter: Box<dyn Iterator<Item = fjall::Guard>> = if forward {
         Box::new(iter)
