@@ -161,7 +161,8 @@ pub(crate) fn transact_write_items(
         // else about the transaction (see `keys.rs`).
         let mut faults = Vec::with_capacity(input.actions.len());
         for action in &input.actions {
-            faults.push(keys::key_fault(&state.table(action.table())?.def, action)?);
+            let table = state.table(action.table())?;
+            faults.push(keys::key_fault(&table, action)?);
         }
         let first_fault = faults.iter().position(Option::is_some);
         let mut mutations = Vec::with_capacity(input.actions.len());

@@ -833,3 +833,97 @@ async fn size_limits_in_a_transaction() {
     assert!(get(&c, &t, "other").await.is_none());
     assert!(!get(&c, &t, "u").await.unwrap().contains_key("b"));
 }
+
+#[tokio::test]
+async fn index_keys_in_a_transaction() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-ixkeys");
+    let attr = |n: &str, ty| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ty)
+            .build()
+            .unwrap()
+    };
+    let hash = |n: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
+    c.create_table()
+        .table_name(&t)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .key_schema(hash("pk"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(hash("g"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let with_g = |pk: &str, g: Av| {
+        let mut i = key(pk);
+        i.insert("g".into(), g);
+        i
+    };
+    // An empty index key value is refused up front, for the whole request.
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("fine")))
+        .transact_items(put(&t, with_g("a", s(""))))
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert_eq!(e.code(), Some("ValidationException"));
+    assert_eq!(
+        e.message(),
+        Some(
+            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by_g, IndexKey: g"
+        )
+    );
+    // One of the wrong type cancels the transaction when the action is evaluated.
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("fine")))
+        .transact_items(put(&t, with_g("a", n("5"))))
+        .send()
+        .await
+        .unwrap_err();
+    let reasons = canceled(err.as_service_error().unwrap());
+    assert_eq!(reasons[0], ("None".to_string(), None, None));
+    assert_eq!(reasons[1].0, "ValidationError");
+    assert!(
+        reasons[1]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("Type mismatch for Index Key g Expected: S Actual: N IndexName: by_g"),
+        "{reasons:?}"
+    );
+    assert!(get(&c, &t, "fine").await.is_none());
+    // A good one is written.
+    c.transact_write_items()
+        .transact_items(put(&t, with_g("a", s("x"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&c, &t, "a").await.unwrap()["g"], s("x"));
+}
