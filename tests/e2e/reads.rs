@@ -565,3 +565,50 @@ async fn query_and_scan_may_not_look_inside_a_key_attribute() {
             .contains("Please use ExclusiveStartKey with correct Segment")
     );
 }
+
+#[tokio::test]
+async fn a_parallel_index_scan_pages_through_its_segments() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("rd-ixseg");
+    create_indexed(&c, &t).await;
+    for i in 0..30 {
+        let item = key(&[
+            ("pk", s(&format!("p{i}"))),
+            ("sk", n("1")),
+            ("g", s(&format!("g{i}"))),
+            ("h", n(&i.to_string())),
+        ]);
+        c.put_item()
+            .table_name(&t)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for segment in 0..3 {
+        let mut start = None;
+        loop {
+            let page = c
+                .scan()
+                .table_name(&t)
+                .index_name("by_g")
+                .segment(segment)
+                .total_segments(3)
+                .limit(4)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            seen.extend(page.items().iter().map(|i| i["pk"].clone()));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    seen.sort_by_key(|v| v.as_s().unwrap().clone());
+    seen.dedup();
+    assert_eq!(seen.len(), 30);
+}
