@@ -203,6 +203,24 @@ async fn exclusive_start_key_is_checked_against_the_read_it_resumes() {
         .await;
     assert_eq!(failure(r), validation(&format!("{invalid}: {mismatch}")));
 
+    // The start key's shape is checked before the key condition's meaning.
+    let on_other = |esk: HashMap<String, Av>| {
+        c.query()
+            .table_name(&hash_only)
+            .key_condition_expression("x = :p")
+            .expression_attribute_values(":p", s("p"))
+            .set_exclusive_start_key(Some(esk))
+    };
+    let r = on_other(key(&[("x", s("p"))])).send().await;
+    assert_eq!(failure(r), validation(invalid));
+    let r = on_other(key(&[("pk", s("p"))])).send().await;
+    let (code, message) = failure(r);
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("missed key schema element: pk"),
+        "{message}"
+    );
+
     // A Query's start key must lie inside its key condition.
     let query = |kc: &str, esk: HashMap<String, Av>| {
         c.query()
