@@ -2,9 +2,13 @@
 //! size limits checked against `Content-Length` before any byte is read (and while a
 //! chunked body arrives), and the body read deadline.
 //!
+//! Compressed bodies (`Content-Encoding`) are decoded by [`coding`], after they are read.
+//!
 //! Owns [`read`] and its [`BodyError`]. It does not know what a body means or which
 //! error shape a client expects: the DynamoDB edge and the `/v1` API each turn a
 //! `BodyError` into their own response.
+
+pub(crate) mod coding;
 
 use std::time::{Duration, Instant};
 

@@ -107,6 +107,48 @@ pub struct ServeArgs {
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
     smtp_url: Option<String>,
+    /// Port to listen on, on `--listen`'s address (DynamoDB Local's `-port`).
+    #[arg(long)]
+    port: Option<u16>,
+    /// One set of tables for every access key and region (DynamoDB Local's `-sharedDb`).
+    /// Eddy always keeps one set; the flag is accepted so that scripts written for
+    /// DynamoDB Local run unchanged.
+    #[arg(long)]
+    shared_db: bool,
+}
+
+/// DynamoDB Local's single-dash flags (`java -jar DynamoDBLocal.jar -inMemory -port 8000
+/// -sharedDb -dbPath DIR`) and the flags of Eddy they are: a script written for DynamoDB
+/// Local starts Eddy with its own arguments.
+const DYNAMODB_LOCAL_FLAGS: [(&str, &str); 4] = [
+    ("-inMemory", "--in-memory"),
+    ("-port", "--port"),
+    ("-sharedDb", "--shared-db"),
+    ("-dbPath", "--data-dir"),
+];
+
+/// The command line with DynamoDB Local's flags spelled as Eddy's; everything else is
+/// left as it is.
+fn with_dynamodb_local_flags(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| {
+            DYNAMODB_LOCAL_FLAGS
+                .iter()
+                .find(|(local, _)| arg.to_str() == Some(local))
+                .map_or(arg, |(_, eddy)| (*eddy).into())
+        })
+        .collect()
+}
+
+/// Whether the command line is DynamoDB Local's (any of its flags).
+fn dynamodb_local_style(args: &[std::ffi::OsString]) -> bool {
+    args.iter().any(|arg| {
+        DYNAMODB_LOCAL_FLAGS
+            .iter()
+            .any(|(local, _)| arg.to_str() == Some(local))
+    })
 }
 
 /// Parses the command line and runs it.
@@ -117,7 +159,18 @@ pub fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if dynamodb_local_style(&args) && !args.iter().any(|a| a == "-sharedDb") {
+        // DynamoDB Local without -sharedDb keeps the tables of each access key and
+        // region apart: so does Eddy, by one mapping at the edge.
+        crate::server::configure_namespaces(true);
+        eprintln!(
+            "eddy: started with DynamoDB Local's flags but without -sharedDb: the tables of \
+             each access key and region are kept apart, as DynamoDB Local keeps them (in \
+             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)"
+        );
+    }
+    let cli = Cli::parse_from(with_dynamodb_local_flags(args));
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         Some(Command::Function(a)) => return crate::remote::function(a),
@@ -152,7 +205,12 @@ fn exit_on_fatal_fault(fault: &Fault) {
     std::process::exit(code);
 }
 
-fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(port) = args.port {
+        args.listen.set_port(port);
+    }
+    // Accepted for DynamoDB Local's scripts; it is how Eddy always keeps its tables.
+    let _ = args.shared_db;
     let data_dir = if args.in_memory {
         std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
     } else {
@@ -212,4 +270,35 @@ fn run_serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     served?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> ServeArgs {
+        let args = with_dynamodb_local_flags(args.iter().map(std::ffi::OsString::from));
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match cli.command {
+            Some(Command::Serve(a)) => a,
+            None => cli.serve,
+            Some(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dynamodb_locals_flags_are_eddys() {
+        let a = parsed(&["eddy", "-inMemory", "-port", "8001", "-sharedDb"]);
+        assert!(a.in_memory && a.shared_db);
+        assert_eq!(a.port, Some(8001));
+        let a = parsed(&["eddy", "serve", "-dbPath", "/tmp/x", "-sharedDb"]);
+        assert_eq!(a.data_dir, PathBuf::from("/tmp/x"));
+        assert!(!a.in_memory);
+        // Eddy's own flags are unchanged.
+        let a = parsed(&["eddy", "--listen", "0.0.0.0:9000", "--in-memory"]);
+        assert!(a.in_memory && !a.shared_db);
+        assert_eq!(a.listen.port(), 9000);
+        assert!(dynamodb_local_style(&["eddy".into(), "-port".into()]));
+        assert!(!dynamodb_local_style(&["eddy".into(), "--port".into()]));
+    }
 }

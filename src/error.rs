@@ -15,8 +15,15 @@ pub enum ApiError {
     Engine(Error),
     /// The body is not the JSON the operation expects.
     Serialization(String),
-    /// `X-Amz-Target` names no operation Eddy knows.
+    /// A dispatcher knows no operation of that name (the edge answers it as
+    /// [`ApiError::UnknownTarget`], naming it).
     UnknownOperation,
+    /// `X-Amz-Target` names no operation Eddy knows: the operation (or the whole target,
+    /// when it names no service Eddy serves; empty when there is none).
+    UnknownTarget(String),
+    /// DynamoDB's `TableNotFoundException` (the backup operations' missing table, which
+    /// is not the engine's `ResourceNotFoundException`), with its message.
+    TableNotFound(String),
     /// A caller's grant refused the request (`code` is DynamoDB's, e.g.
     /// `AccessDeniedException`): only a function's table calls are gated.
     Refused { code: String, message: String },
@@ -62,11 +69,27 @@ impl ApiError {
                 "com.amazon.coral.service#SerializationException".into(),
                 m.clone(),
             ),
+            // dynalite (whose tests ran against DynamoDB) records the type; DynamoDB's
+            // message is not recorded there. This one is DynamoDB Local's ("An unknown
+            // operation was requested."), naming the operation so that the client sees
+            // which call Eddy lacks.
             ApiError::UnknownOperation => (
                 bad,
                 "com.amazon.coral.service#UnknownOperationException".into(),
-                String::new(),
+                "An unknown operation was requested.".into(),
             ),
+            ApiError::UnknownTarget(op) => (
+                bad,
+                "com.amazon.coral.service#UnknownOperationException".into(),
+                if op.is_empty() {
+                    "An unknown operation was requested: the request has no X-Amz-Target".into()
+                } else {
+                    format!("An unknown operation was requested: {op}")
+                },
+            ),
+            ApiError::TableNotFound(m) => {
+                (bad, format!("{DYNAMODB}#TableNotFoundException"), m.clone())
+            }
             ApiError::Refused { code, message } => (
                 bad,
                 format!("com.amazon.coral.service#{code}"),
@@ -190,11 +213,22 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let mut resp = (status, body.to_string()).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-amz-json-1.0"),
-        );
-        resp
+        json_response(status, body.to_string().into_bytes())
     }
+}
+
+/// A DynamoDB answer: the JSON 1.0 content type and the CRC32 of the body in
+/// `x-amz-crc32`, which DynamoDB sends with every body, errors too (dynalite's tests,
+/// written against DynamoDB, check it on error bodies), and which SDKs verify when it
+/// is present.
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let crc = crc32fast::hash(&body);
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    resp
 }

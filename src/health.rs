@@ -1,8 +1,10 @@
 //! `GET /` and `GET /health`: whether this Eddy can serve writes, as the engine reports
 //! it ([`Engine::health`](eddy_engine::Engine::health)).
 //!
-//! `GET /` keeps DynamoDB's answer, `healthy: dynamodb.<region>.amazonaws.com ` (SDK
-//! health checks and load balancers look at it), but only while writes can be served;
+//! `GET /` keeps DynamoDB's answer, `healthy: <host> ` where the host is the one the
+//! client named (`dynamodb.<region>.amazonaws.com` for DynamoDB's own clients, and
+//! without a `Host` header; SDK health checks and load balancers look at it), but only
+//! while writes can be served;
 //! otherwise it is a 503 with one line saying why. `GET /health` gives the details as
 //! JSON, with the same status codes:
 //!
@@ -26,7 +28,7 @@
 //! This module knows nothing of the DynamoDB API.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eddy_engine::{Health, HealthStatus};
 use serde_json::{Value, json};
@@ -34,13 +36,16 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 
 /// `GET /`.
-pub async fn root(State(state): State<AppState>) -> Response {
+pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let health = state.engine.health();
     match health.reason() {
-        None => format!(
-            "healthy: dynamodb.{}.amazonaws.com ",
-            state.engine.config().region
-        )
+        None => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => format!("healthy: {host} "),
+            None => format!(
+                "healthy: dynamodb.{}.amazonaws.com ",
+                state.engine.config().region
+            ),
+        }
         .into_response(),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,

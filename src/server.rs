@@ -1,13 +1,16 @@
 //! The HTTP edge: the axum router (DynamoDB on `POST /`, health on `GET /`, Eddy's own
 //! API under `/v1/` and `/metrics` from `api/`), the fast path for `POST /`, the
 //! containment of a panicking handler to its own request, and the server loop with
-//! graceful shutdown. Connections and their timeouts are `server/conn.rs`; request
-//! bodies, their size limits and the budget of body bytes are `body.rs`.
+//! graceful shutdown. Connections and their timeouts are `server/conn.rs`, CORS is
+//! `server/cors.rs`; request bodies, their size limits, their decompression and the
+//! budget of body bytes are `body.rs`.
 //!
 //! Owns the top of the edge: it knows every route, and no module imports it but the
 //! CLI that starts it.
 
 mod conn;
+mod cors;
+mod namespace;
 
 use std::net::SocketAddr;
 
@@ -29,16 +32,62 @@ pub use crate::body::{
     configure as configure_body_budget,
 };
 pub use conn::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT_MS, IDLE_TIMEOUT_MS};
+pub use cors::PREFLIGHT_MAX_AGE_S;
+pub use namespace::configure as configure_namespaces;
 
 use crate::api::Problem;
+use crate::body::coding::CodingError;
 use crate::body::{self, BodyError};
 use crate::dynamodb;
-use crate::error::ApiError;
+use crate::error::{ApiError, json_response};
 use crate::state::AppState;
+use bytes::Bytes;
+use namespace::Namespace;
 
 /// Largest request body DynamoDB accepts; a larger one is refused with 413 before it is
 /// read, as DynamoDB's front end does.
 pub const REQUEST_BODY_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
+
+/// Largest body a compressed DynamoDB request (`Content-Encoding: gzip` or `deflate`)
+/// may decompress to; beyond it the request is refused with 413 like a plain one over
+/// [`REQUEST_BODY_BYTES_MAX`]. DynamoDB itself does not bound it (ScyllaDB's
+/// Alternator tests found a 1 GB decompressed request accepted there); Eddy does, so
+/// that a small compressed body cannot make it hold more than a plain one.
+pub const REQUEST_BODY_DECODED_BYTES_MAX: usize = REQUEST_BODY_BYTES_MAX;
+
+/// Bytes of header lines (names, values, and 4 for `: ` and the line end) a request may
+/// carry. DynamoDB refuses a request whose headers are over 16 KB with a 400 Bad Request
+/// (ScyllaDB's Alternator tests, run against DynamoDB: test_manual_requests.py).
+/// hyper refuses on its own, with 431, a head over its read buffer (about 400 KB) or
+/// with more than 100 header lines, before the edge sees it.
+pub const REQUEST_HEADERS_BYTES_MAX: usize = 16 * 1024;
+/// Bytes of the request target (path and query) a request may name: DynamoDB refuses a
+/// longer URL with a 400 Bad Request too (same source). hyper answers 414 for a target
+/// over 64 KiB before the edge sees it.
+pub const REQUEST_TARGET_BYTES_MAX: usize = 16 * 1024;
+
+/// Why a request's head is over DynamoDB's limits, if it is.
+fn oversized_head(req: &Request) -> Option<String> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(req.uri().path().len(), |pq| pq.as_str().len());
+    if target > REQUEST_TARGET_BYTES_MAX {
+        return Some(format!(
+            "The request URL is {target} bytes long; the limit is {REQUEST_TARGET_BYTES_MAX} bytes"
+        ));
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (headers > REQUEST_HEADERS_BYTES_MAX).then(|| {
+        format!(
+            "The request headers are {headers} bytes; the limit is {REQUEST_HEADERS_BYTES_MAX} bytes"
+        )
+    })
+}
 
 /// The whole HTTP surface, callable without a socket (`app(state).oneshot(req)`).
 pub fn app(state: AppState) -> Router {
@@ -65,7 +114,7 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         .unwrap_or("");
     let (service, op) = match target.split_once('.') {
         Some((service @ ("DynamoDB_20120810" | "DynamoDBStreams_20120810"), op)) => (service, op),
-        _ => return ApiError::UnknownOperation.into_response(),
+        _ => return ApiError::UnknownTarget(target.to_owned()).into_response(),
     };
     // The body's share of the budget is held until the answer is ready: the request
     // parsed from it lives that long too.
@@ -73,38 +122,83 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Ok(buffered) => buffered,
         Err(e) => return body_error(&e, op),
     };
-    let result = if service == "DynamoDB_20120810" {
-        dynamodb::dispatch(&state.engine, op, &buffered.bytes).await
-    } else {
-        crate::streams::dispatch(&state.engine, op, &buffered.bytes).await
+    let buffered = match body::coding::coding(&parts.headers) {
+        Ok(coding) => body::coding::decode(buffered, coding, REQUEST_BODY_DECODED_BYTES_MAX).await,
+        Err(e) => Err(e),
     };
-    drop(buffered);
-    match result {
-        Ok(body) => {
-            let crc = crc32fast::hash(&body);
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.0"),
+    let buffered = match buffered {
+        Ok(buffered) => buffered,
+        Err(CodingError::Body(e)) => return body_error(&e, op),
+        // DynamoDB answers a body it cannot decode, and a coding it does not know, with a
+        // 500 InternalServerError (ScyllaDB's Alternator tests, run against DynamoDB:
+        // test_compressed_request.py). Its message there is not recorded; Eddy's says
+        // what is wrong with the body.
+        Err(e) => {
+            tracing::debug!(error = %e, operation = op, "a request body was not decoded");
+            return dynamodb_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("{DYNAMODB}#InternalServerError"),
+                &e.to_string(),
             );
-            // DynamoDB sends a CRC32 of every body; SDKs verify it when present.
-            h.insert("x-amz-crc32", HeaderValue::from(crc));
-            resp
         }
-        Err(e) => e.into_response(),
-    }
+    };
+    // DynamoDB Local's separate databases (off unless started its way without
+    // -sharedDb): the request's table names become its namespace's.
+    let namespace = Namespace::of(&parts.headers, &state.engine.config().region);
+    let request = match &namespace {
+        Some(ns) => ns
+            .inward(op, &buffered.bytes)
+            .map_or_else(|| buffered.bytes.clone(), Bytes::from),
+        None => buffered.bytes.clone(),
+    };
+    let result = match (service, op) {
+        // DescribeEndpoints names the host the client used, which only the edge knows.
+        ("DynamoDB_20120810", "DescribeEndpoints") => {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            Ok(dynamodb::describe_endpoints(&state.engine, host))
+        }
+        ("DynamoDB_20120810", _) => dynamodb::dispatch(&state.engine, op, &request).await,
+        _ => crate::streams::dispatch(&state.engine, op, &request).await,
+    };
+    // The dispatchers do not know the operation's name in the answer: the edge names it.
+    let result = match result {
+        Err(ApiError::UnknownOperation) => Err(ApiError::UnknownTarget(op.to_owned())),
+        other => other,
+    };
+    drop(request);
+    drop(buffered);
+    let Some(ns) = namespace else {
+        return match result {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(e) => e.into_response(),
+        };
+    };
+    let (status, body) = match result {
+        Ok(body) => (StatusCode::OK, body),
+        Err(e) => {
+            let resp = e.into_response();
+            let status = resp.status();
+            match axum::body::to_bytes(resp.into_body(), usize::MAX).await {
+                Ok(body) => (status, body.to_vec()),
+                Err(_) => (status, Vec::new()),
+            }
+        }
+    };
+    let body = if body.is_empty() {
+        body
+    } else {
+        ns.outward(&body).unwrap_or(body)
+    };
+    json_response(status, body)
 }
 
 /// A DynamoDB-shaped error the edge itself answers: `{"__type", "message"}`.
 fn dynamodb_error(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({ "__type": kind, "message": message });
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
-    resp
+    json_response(status, body.to_string().into_bytes())
 }
 
 /// A DynamoDB request whose body was not read.
@@ -189,8 +283,52 @@ enum Shape {
 }
 
 impl Edge {
+    /// Answers a request: a preflight at once, anything else through [`Edge::route`],
+    /// with the CORS headers of a cross-origin request added.
     fn respond(&self, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+        if let Some(mut resp) = cors::options(&req) {
+            if let Ok(id) = HeaderValue::from_bytes(&request_id()) {
+                resp.headers_mut().insert("x-amzn-requestid", id);
+            }
+            return Box::pin(std::future::ready(resp));
+        }
+        let cross_origin = cors::applies(&req);
+        let routed = self.route(req);
+        if !cross_origin {
+            return routed;
+        }
+        Box::pin(async move {
+            let mut resp = routed.await;
+            cors::allow(&mut resp);
+            resp
+        })
+    }
+
+    fn route(&self, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send>> {
         let id = request_id();
+        if let Some(why) = oversized_head(&req) {
+            let v1 = req.uri().path().starts_with("/v1/");
+            return Box::pin(async move {
+                let mut resp = if v1 {
+                    Problem::bad_request("RequestHeaderFieldsTooLarge", why).into_response()
+                } else {
+                    // DynamoDB's status; its body for this case is not recorded. The
+                    // type is coral's generic client error, so that SDKs show the message.
+                    dynamodb_error(
+                        StatusCode::BAD_REQUEST,
+                        "com.amazon.coral.service#BadRequestException",
+                        &why,
+                    )
+                };
+                // The body (if any) is not read: the connection cannot carry another request.
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                if let Ok(id) = HeaderValue::from_bytes(&id) {
+                    resp.headers_mut().insert("x-amzn-requestid", id);
+                }
+                resp
+            });
+        }
         if req.method() == Method::POST && req.uri().path() == "/" {
             let state = self.state.clone();
             Box::pin(async move {

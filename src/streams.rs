@@ -122,13 +122,76 @@ struct DescribeStreamRequest {
     stream_arn: Option<String>,
     limit: Option<i64>,
     exclusive_start_shard_id: Option<String>,
+    shard_filter: Option<WireShardFilter>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireShardFilter {
+    r#type: Option<String>,
+    shard_id: Option<String>,
+}
+
+/// Shortest and longest shard id a `ShardFilter` may name (the API's constraints).
+const SHARD_ID_CHARS_MIN: usize = 28;
+const SHARD_ID_CHARS_MAX: usize = 65;
+
+/// The shard a `ShardFilter` asks the children of, checked with the API's member
+/// constraints in DynamoDB's validation words. Which answer a filter without a type or
+/// a shard id gets could not be confirmed; both members are needed to mean anything,
+/// so either missing is a ValidationException.
+fn shard_filter_parent(f: WireShardFilter) -> Result<String, ApiError> {
+    let invalid = |m: String| ApiError::from(Error::validation(m));
+    match f.r#type.as_deref() {
+        Some("CHILD_SHARDS") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [CHILD_SHARDS]"
+            )));
+        }
+        None => {
+            return Err(invalid(
+                "ShardFilter requires a Type; the only one is CHILD_SHARDS".into(),
+            ));
+        }
+    }
+    let id = f.shard_id.ok_or_else(|| {
+        invalid("ShardFilter of Type CHILD_SHARDS requires the ShardId of the parent shard".into())
+    })?;
+    let chars = id.chars().count();
+    let constraint = if chars < SHARD_ID_CHARS_MIN {
+        format!("greater than or equal to {SHARD_ID_CHARS_MIN}")
+    } else if chars > SHARD_ID_CHARS_MAX {
+        format!("less than or equal to {SHARD_ID_CHARS_MAX}")
+    } else {
+        return Ok(id);
+    };
+    Err(invalid(format!(
+        "1 validation error detected: Value '{id}' at 'shardFilter.shardId' failed to satisfy constraint: Member must have length {constraint}"
+    )))
+}
+
+fn shard_not_found(shard_id: &str, arn: &str) -> ApiError {
+    Error::not_found(format!(
+        "Requested resource not found: Shard: {shard_id} in Stream: {arn} not found"
+    ))
+    .into()
 }
 
 fn describe_stream(engine: &Engine, r: DescribeStreamRequest) -> Result<Vec<u8>, ApiError> {
     let arn = required(r.stream_arn, "streamArn")?;
     let limit = limit_field(r.limit, STREAMS_PAGE_LIMIT_MAX, STREAMS_PAGE_LIMIT_MAX)?;
+    let parent = r.shard_filter.map(shard_filter_parent).transpose()?;
     let def = stream_by_arn(engine, &arn)?;
-    let shards = engine.stream_shards(&def)?;
+    let mut shards = engine.stream_shards(&def)?;
+    if let Some(parent) = parent {
+        // A stream's shards never split, so no shard has children; the parent must
+        // still be a shard of the stream, as a GetShardIterator's must.
+        if parse_shard_id(&def, &parent).is_none() {
+            return Err(shard_not_found(&parent, &arn));
+        }
+        shards.clear();
+    }
     let start = match &r.exclusive_start_shard_id {
         None => 0,
         Some(id) => parse_shard_id(&def, id).map_or(shards.len(), |s| usize::from(s) + 1),
@@ -234,11 +297,8 @@ fn get_shard_iterator(engine: &Engine, r: GetShardIteratorRequest) -> Result<Vec
     let shard_id_ = required(r.shard_id, "shardId")?;
     let kind = required(r.shard_iterator_type, "shardIteratorType")?;
     let def = stream_by_arn(engine, &arn)?;
-    let shard = parse_shard_id(&def, &shard_id_).ok_or_else(|| {
-        ApiError::from(Error::not_found(format!(
-            "Requested resource not found: Shard: {shard_id_} in Stream: {arn} not found"
-        )))
-    })?;
+    let shard =
+        parse_shard_id(&def, &shard_id_).ok_or_else(|| shard_not_found(&shard_id_, &arn))?;
     let sequence = || -> Result<u64, ApiError> {
         let s = r.sequence_number.as_deref().ok_or_else(|| {
             ApiError::from(Error::validation(format!(
@@ -279,8 +339,16 @@ fn get_shard_iterator(engine: &Engine, r: GetShardIteratorRequest) -> Result<Vec
     if position < horizon {
         return Err(trimmed(position, horizon, &shard_id_));
     }
+    // The number given may be at most the next sequence number the shard can hold; an
+    // AFTER_SEQUENCE_NUMBER iterator may then start one past it (as at the start of a
+    // shard no record reached yet, which DynamoDB gives: ScyllaDB's
+    // test_get_shard_iterator, run against DynamoDB).
+    let given = match kind.as_str() {
+        "AFTER_SEQUENCE_NUMBER" => position.saturating_sub(1),
+        _ => position,
+    };
     if r.sequence_number.is_some()
-        && position
+        && given
             > engine
                 .shard_head(&def, shard)
                 .saturating_add(1)

@@ -12,6 +12,12 @@ pub const TABLE_NAME_CHARS_MIN: usize = 3;
 pub const TABLE_NAME_CHARS_MAX: usize = 255;
 /// Deepest nesting of maps and lists in an attribute value.
 pub const NESTING_DEPTH_MAX: usize = 32;
+/// Most levels (names and list indexes, the top-level attribute counted) of a
+/// document path in an expression: 32, DynamoDB's nesting limit for documents.
+pub const DOCUMENT_PATH_LEVELS_MAX: usize = NESTING_DEPTH_MAX;
+/// Largest list index a document path may hold: DynamoDB parses it as a 32-bit signed
+/// integer and refuses what does not fit.
+pub const LIST_INDEX_MAX: u64 = i32::MAX as u64;
 /// Longest attribute name (key attributes are limited further by DynamoDB to 255). The
 /// documentation says 64 KB; the service accepts 65,535 bytes and refuses 65,536.
 pub const ATTRIBUTE_NAME_BYTES_MAX: usize = 65535;

@@ -1,6 +1,8 @@
 //! TransactWriteItems and TransactGetItems: DynamoDB's transactions.
 //!
-//! A TransactWriteItems validates every action on the caller's thread, with the same
+//! A TransactWriteItems first checks every action's key against its table's schema
+//! (`transact/keys.rs`: a key of the wrong shape cancels the transaction, as DynamoDB's
+//! does), then validates every action on the caller's thread, with the same
 //! code as the single-item writes (`items/write.rs`), then queues all their mutations as
 //! one writer job, so they commit in one fjall batch (with their change records) or
 //! not at all. The writer evaluates every action even after one failed, so a
@@ -23,7 +25,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::clock::now_ms;
 use crate::codec::decode_item;
-use crate::error::{Error, Result};
+use crate::error::{CancellationReason, Error, Result};
 use crate::items::input::{
     DeleteItemInput, Done, ExpressionAttributes, GetItemInput, PutItemInput, UpdateItemInput,
     storage_key_of,
@@ -107,6 +109,16 @@ fn check_token(token: &str) -> Result<()> {
 }
 
 impl TransactWriteAction {
+    /// The name of the table the action writes or checks.
+    fn table(&self) -> &str {
+        match self {
+            TransactWriteAction::Put(p) => &p.table,
+            TransactWriteAction::Update(u) => &u.table,
+            TransactWriteAction::Delete(d) => &d.table,
+            TransactWriteAction::ConditionCheck(c) => &c.table,
+        }
+    }
+
     /// The bytes the action counts toward [`TRANSACT_REQUEST_BYTES_MAX`]: a Put's
     /// item, the key of the others.
     fn size_bytes(&self) -> usize {
@@ -145,9 +157,22 @@ pub(crate) fn transact_write_items(
             .client_request_token
             .as_ref()
             .map(|_| fingerprint(&input.actions));
+        // Every action's key is checked against its table's schema before anything
+        // else about the transaction (see `keys.rs`).
+        let mut faults = Vec::with_capacity(input.actions.len());
+        for action in &input.actions {
+            let table = state.table(action.table())?;
+            faults.push(keys::key_fault(&table, action)?);
+        }
+        let first_fault = faults.iter().position(Option::is_some);
         let mut mutations = Vec::with_capacity(input.actions.len());
         let mut seen = HashSet::with_capacity(input.actions.len());
-        for action in input.actions {
+        for (action, fault) in input.actions.into_iter().zip(&faults) {
+            // The other actions are still validated: a request error of any of them
+            // is the answer before a cancellation.
+            if fault.is_some() {
+                continue;
+            }
             let mutation = match action {
                 TransactWriteAction::ConditionCheck(c) => prepare_condition_check(state, c)?,
                 TransactWriteAction::Put(p) => prepare_put(state, p)?.mutation,
@@ -156,10 +181,17 @@ pub(crate) fn transact_write_items(
             };
             // The storage key starts with the table id, so equal keys of two
             // tables differ.
-            if !seen.insert(mutation.key.clone()) {
+            if first_fault.is_none() && !seen.insert(mutation.key.clone()) {
                 return Err(Error::validation(MULTIPLE_OPERATIONS));
             }
             mutations.push(mutation);
+        }
+        if let Some(at) = first_fault {
+            let mut reasons = vec![CancellationReason::None; faults.len()];
+            if let Some(m) = faults.swap_remove(at) {
+                reasons[at] = CancellationReason::ValidationError(m);
+            }
+            return Err(Error::TransactionCanceled { reasons });
         }
         Ok((mutations, input.client_request_token.zip(fingerprint)))
     })();
@@ -330,6 +362,8 @@ pub(crate) fn expire_client_tokens(state: &State) -> Result<()> {
     }
     state.commit_outside(batch, None, "expiring client request tokens")
 }
+
+mod keys;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 //! reads, item responses). This file only dispatches an operation by name, so nothing
 //! below imports it back.
 
+mod absent;
 mod batch;
 mod items;
 mod query;
@@ -22,6 +23,12 @@ use bytes::Bytes;
 use eddy_engine::Engine;
 use serde_json::json;
 
+pub(crate) use self::absent::describe_endpoints;
+use self::absent::{
+    describe_continuous_backups, describe_contributor_insights,
+    describe_kinesis_streaming_destination, describe_table_replica_auto_scaling,
+    list_global_tables,
+};
 use self::batch::{batch_get_item, batch_write_item};
 use self::items::{delete_item, get_item, put_item, update_item};
 use self::query::{query, scan};
@@ -97,6 +104,20 @@ pub(crate) async fn dispatch_gated(
         "TagResource" => tag_resource(engine, parse_gated(body, gate)?),
         "UntagResource" => untag_resource(engine, parse_gated(body, gate)?),
         "ListTagsOfResource" => list_tags(engine, parse_gated(body, gate)?),
+        // Features Eddy lacks, as DynamoDB answers for a table without them.
+        "DescribeContinuousBackups" => {
+            describe_continuous_backups(engine, parse_gated(body, gate)?)
+        }
+        "DescribeContributorInsights" => {
+            describe_contributor_insights(engine, parse_gated(body, gate)?)
+        }
+        "DescribeKinesisStreamingDestination" => {
+            describe_kinesis_streaming_destination(engine, parse_gated(body, gate)?)
+        }
+        "DescribeTableReplicaAutoScaling" => {
+            describe_table_replica_auto_scaling(engine, parse_gated(body, gate)?)
+        }
+        "ListGlobalTables" => Ok(list_global_tables(parse_gated(body, gate)?)),
         "DescribeLimits" => Ok(json_bytes(&json!({
             "AccountMaxReadCapacityUnits": 80000,
             "AccountMaxWriteCapacityUnits": 80000,

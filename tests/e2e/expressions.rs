@@ -1078,7 +1078,7 @@ async fn legacy_parameters() {
     assert_err(
         r,
         VALIDATION,
-        "One or more parameter values were invalid: Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES",
+        "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES",
     );
     let after = c
         .get_item()

@@ -484,10 +484,7 @@ async fn multi_attribute_gsi_queries_fail_with_dynamodb_messages() {
     esk.remove("seq");
     let q = query(&c, &t, EU, &eu(&[])).set_exclusive_start_key(Some(esk));
     let m = validation(q.send().await);
-    assert_eq!(
-        m,
-        "The provided starting key is invalid: The provided key element does not match the schema"
-    );
+    assert_eq!(m, "The provided starting key is invalid");
 }
 
 /// Sends a CreateTable with one GSI of these elements and projection, on the usual

@@ -622,3 +622,308 @@ async fn transact_get_items_in_order_with_projection_and_missing_items() {
         Some("ResourceNotFoundException")
     );
 }
+
+fn update_key(table: &str, k: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(k))
+                .update_expression("SET v = :v")
+                .expression_attribute_values(":v", s("x"))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+fn delete_key(table: &str, k: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(k))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+fn check_key(table: &str, k: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(k))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn a_key_not_of_the_schema_cancels_the_transaction() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-keys");
+    create(&c, &t, false).await;
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(key("taken")))
+        .send()
+        .await
+        .unwrap();
+    let mismatch = "The provided key element does not match the schema";
+    let cases: Vec<(TransactWriteItem, &str)> = vec![
+        (
+            put(&t, HashMap::from([("pk".to_string(), n("5"))])),
+            "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N",
+        ),
+        (
+            put(&t, HashMap::from([("pk".to_string(), Av::L(vec![s("x")]))])),
+            "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: L",
+        ),
+        (
+            put(&t, HashMap::from([("v".to_string(), s("x"))])),
+            "One or more parameter values were invalid: Missing the key pk in the item",
+        ),
+        (
+            update_key(&t, HashMap::from([("pk".to_string(), n("5"))])),
+            mismatch,
+        ),
+        (
+            delete_key(&t, HashMap::from([("pk".to_string(), Av::L(vec![s("x")]))])),
+            mismatch,
+        ),
+        (
+            check_key(&t, HashMap::from([("pk".to_string(), n("5"))])),
+            mismatch,
+        ),
+        (
+            check_key(
+                &t,
+                HashMap::from([("pk".to_string(), s("a")), ("v".to_string(), s("b"))]),
+            ),
+            mismatch,
+        ),
+    ];
+    for (bad, message) in cases {
+        // The bad action is the second of three; the others get `None`, even the
+        // failing condition and the duplicate item, which are never looked at.
+        let err = c
+            .transact_write_items()
+            .transact_items(put(&t, key("fresh")))
+            .transact_items(bad)
+            .transact_items(check_key(&t, key("taken")))
+            .transact_items(delete_key(&t, key("fresh")))
+            .send()
+            .await
+            .unwrap_err();
+        let e = err.as_service_error().unwrap();
+        assert_eq!(
+            e.message(),
+            Some(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ValidationError, None, None]"
+            )
+        );
+        let none = ("None".to_string(), None, None);
+        assert_eq!(
+            canceled(e),
+            vec![
+                none.clone(),
+                (
+                    "ValidationError".to_string(),
+                    Some(message.to_string()),
+                    None
+                ),
+                none.clone(),
+                none,
+            ],
+            "{message}"
+        );
+        assert!(get(&c, &t, "fresh").await.is_none());
+    }
+    // An empty key value is refused up front, for the whole request.
+    for bad in [
+        put(&t, key("")),
+        update_key(&t, key("")),
+        delete_key(&t, key("")),
+        check_key(&t, key("")),
+    ] {
+        let err = c
+            .transact_write_items()
+            .transact_items(bad)
+            .transact_items(put(&t, HashMap::from([("pk".to_string(), n("5"))])))
+            .send()
+            .await
+            .unwrap_err();
+        let e = err.as_service_error().unwrap();
+        assert_eq!(e.code(), Some("ValidationException"));
+        assert_eq!(
+            e.message(),
+            Some(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn size_limits_in_a_transaction() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-size");
+    create(&c, &t, false).await;
+    let big = || s(&"x".repeat(300_000));
+    // A Put's item is known too large from the request: a request error.
+    let mut item = key("p");
+    item.insert("a".into(), big());
+    item.insert("b".into(), big());
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, item))
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert_eq!(e.code(), Some("ValidationException"));
+    assert_eq!(
+        e.message(),
+        Some("Item size has exceeded the maximum allowed size")
+    );
+    // An Update's result depends on the stored item: it cancels the transaction.
+    let mut item = key("u");
+    item.insert("a".into(), big());
+    c.put_item()
+        .table_name(&t)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let grow = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(&t)
+                .set_key(Some(key("u")))
+                .update_expression("SET b = :b")
+                .expression_attribute_values(":b", big())
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("other")))
+        .transact_items(grow)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        canceled(err.as_service_error().unwrap()),
+        vec![
+            ("None".to_string(), None, None),
+            (
+                "ValidationError".to_string(),
+                Some("Item size to update has exceeded the maximum allowed size".to_string()),
+                None
+            ),
+        ]
+    );
+    assert!(get(&c, &t, "other").await.is_none());
+    assert!(!get(&c, &t, "u").await.unwrap().contains_key("b"));
+}
+
+#[tokio::test]
+async fn index_keys_in_a_transaction() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("tx-ixkeys");
+    let attr = |n: &str, ty| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ty)
+            .build()
+            .unwrap()
+    };
+    let hash = |n: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
+    c.create_table()
+        .table_name(&t)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .key_schema(hash("pk"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(hash("g"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let with_g = |pk: &str, g: Av| {
+        let mut i = key(pk);
+        i.insert("g".into(), g);
+        i
+    };
+    // An empty index key value is refused up front, for the whole request.
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("fine")))
+        .transact_items(put(&t, with_g("a", s(""))))
+        .send()
+        .await
+        .unwrap_err();
+    let e = err.as_service_error().unwrap();
+    assert_eq!(e.code(), Some("ValidationException"));
+    assert_eq!(
+        e.message(),
+        Some(
+            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by_g, IndexKey: g"
+        )
+    );
+    // One of the wrong type cancels the transaction when the action is evaluated.
+    let err = c
+        .transact_write_items()
+        .transact_items(put(&t, key("fine")))
+        .transact_items(put(&t, with_g("a", n("5"))))
+        .send()
+        .await
+        .unwrap_err();
+    let reasons = canceled(err.as_service_error().unwrap());
+    assert_eq!(reasons[0], ("None".to_string(), None, None));
+    assert_eq!(reasons[1].0, "ValidationError");
+    assert!(
+        reasons[1]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("Type mismatch for Index Key g Expected: S Actual: N IndexName: by_g"),
+        "{reasons:?}"
+    );
+    assert!(get(&c, &t, "fine").await.is_none());
+    // A good one is written.
+    c.transact_write_items()
+        .transact_items(put(&t, with_g("a", s("x"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&c, &t, "a").await.unwrap()["g"], s("x"));
+}

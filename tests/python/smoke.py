@@ -478,6 +478,49 @@ def describe_endpoints():
 
 
 @check
+def feature_describes_boto3_and_cli():
+    """The read-only calls tools make on every table, for features Eddy lacks: what
+    DynamoDB answers for a table that does not use them, and for a missing table."""
+    name = table("items")
+    r = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    eq(r["ContinuousBackupsStatus"], "ENABLED", "ContinuousBackupsStatus")
+    eq(r["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"], "DISABLED",
+       "PointInTimeRecoveryStatus")
+    r = ddb.describe_contributor_insights(TableName=name)
+    eq((r["TableName"], r["ContributorInsightsStatus"]), (name, "DISABLED"),
+       "DescribeContributorInsights")
+    r = ddb.describe_kinesis_streaming_destination(TableName=name)
+    eq((r["TableName"], r["KinesisDataStreamDestinations"]), (name, []),
+       "DescribeKinesisStreamingDestination")
+    eq(ddb.list_global_tables()["GlobalTables"], [], "ListGlobalTables")
+    r = ddb.describe_table_replica_auto_scaling(TableName=name)["TableAutoScalingDescription"]
+    eq((r["TableName"], r["TableStatus"], r["Replicas"]), (name, "ACTIVE", []),
+       "DescribeTableReplicaAutoScaling")
+    # The same through the aws CLI.
+    out = aws("describe-continuous-backups", "--table-name", name)
+    eq(out["ContinuousBackupsDescription"]["ContinuousBackupsStatus"], "ENABLED",
+       "describe-continuous-backups")
+    out = aws("describe-contributor-insights", "--table-name", name)
+    eq(out["ContributorInsightsStatus"], "DISABLED", "describe-contributor-insights")
+    out = aws("describe-kinesis-streaming-destination", "--table-name", name)
+    eq(out["KinesisDataStreamDestinations"], [], "describe-kinesis-streaming-destination")
+    eq(aws("list-global-tables")["GlobalTables"], [], "list-global-tables")
+    out = aws("describe-table-replica-auto-scaling", "--table-name", name)
+    eq(out["TableAutoScalingDescription"]["TableStatus"], "ACTIVE",
+       "describe-table-replica-auto-scaling")
+    # A missing table.
+    missing = tname("no-such-table")
+    e = expect_error("TableNotFoundException", ddb.describe_continuous_backups,
+                     TableName=missing)
+    eq(e.response["Error"]["Message"], f"Table not found: {missing}", "message")
+    for call in (ddb.describe_contributor_insights, ddb.describe_kinesis_streaming_destination,
+                 ddb.describe_table_replica_auto_scaling):
+        e = expect_error("ResourceNotFoundException", call, TableName=missing)
+        eq(e.response["Error"]["Message"],
+           f"Requested resource not found: Table: {missing} not found", "message")
+
+
+@check
 def create_wait_delete_wait():
     name = create_table("tmp", ("k", "B"))
     resp = ddb.delete_table(TableName=name)

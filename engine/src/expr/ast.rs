@@ -142,11 +142,11 @@ pub enum Condition {
 }
 
 impl Operand {
-    fn attribute_heads<'a>(&'a self, out: &mut Vec<&'a str>) {
+    fn attribute_paths<'a>(&'a self, out: &mut Vec<&'a Path>) {
         match self {
-            Operand::Path(p) => out.push(p.head()),
+            Operand::Path(p) => out.push(p),
             Operand::Value(_) => {}
-            Operand::Size(o) => o.attribute_heads(out),
+            Operand::Size(o) => o.attribute_paths(out),
         }
     }
 }
@@ -154,33 +154,40 @@ impl Operand {
 impl Condition {
     /// The top-level attribute names the condition reads, in order, with repeats.
     pub fn attribute_heads<'a>(&'a self, out: &mut Vec<&'a str>) {
+        let mut paths = Vec::new();
+        self.attribute_paths(&mut paths);
+        out.extend(paths.into_iter().map(Path::head));
+    }
+
+    /// The document paths the condition reads, in order, with repeats.
+    pub fn attribute_paths<'a>(&'a self, out: &mut Vec<&'a Path>) {
         match self {
             Condition::Compare(_, a, b)
             | Condition::BeginsWith(a, b)
             | Condition::Contains(a, b) => {
-                a.attribute_heads(out);
-                b.attribute_heads(out);
+                a.attribute_paths(out);
+                b.attribute_paths(out);
             }
             Condition::Between(a, b, c) => {
                 for o in [a, b, c] {
-                    o.attribute_heads(out);
+                    o.attribute_paths(out);
                 }
             }
             Condition::In(a, list) => {
-                a.attribute_heads(out);
+                a.attribute_paths(out);
                 for o in list {
-                    o.attribute_heads(out);
+                    o.attribute_paths(out);
                 }
             }
-            Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => out.push(p.head()),
+            Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => out.push(p),
             Condition::AttributeType(p, o) => {
-                out.push(p.head());
-                o.attribute_heads(out);
+                out.push(p);
+                o.attribute_paths(out);
             }
-            Condition::Not(c) => c.attribute_heads(out),
+            Condition::Not(c) => c.attribute_paths(out),
             Condition::And(a, b) | Condition::Or(a, b) => {
-                a.attribute_heads(out);
-                b.attribute_heads(out);
+                a.attribute_paths(out);
+                b.attribute_paths(out);
             }
         }
     }

@@ -14,7 +14,10 @@ use std::collections::{BTreeSet, HashMap};
 use super::ast::*;
 use super::lexer::{Tok, Token, lex};
 use super::reserved::is_reserved;
-use crate::limits::{EXPRESSION_IN_OPERANDS_MAX, EXPRESSION_NESTING_MAX, EXPRESSION_OPERATORS_MAX};
+use crate::limits::{
+    DOCUMENT_PATH_LEVELS_MAX, EXPRESSION_IN_OPERANDS_MAX, EXPRESSION_NESTING_MAX,
+    EXPRESSION_OPERATORS_MAX, LIST_INDEX_MAX,
+};
 use crate::value::{AttributeType, AttributeValue};
 
 /// A parse failure: the message without the `Invalid XExpression: ` prefix.
@@ -385,17 +388,32 @@ impl<'s, 'p, 'r> Parser<'s, 'p, 'r> {
                     if self.peek() != Tok::Int {
                         return Err(self.syntax_error());
                     }
-                    let index: usize = match self.text(self.pos).parse() {
-                        Ok(i) => i,
-                        Err(_) => return Err(self.syntax_error()),
+                    // DynamoDB's words for an index past a 32-bit integer (recorded in
+                    // ScyllaDB's issue 25947); the digits are quoted as written.
+                    let digits = self.text(self.pos);
+                    let index = match digits.parse::<u64>() {
+                        Ok(i) if i <= LIST_INDEX_MAX => i as usize,
+                        _ => {
+                            return Err(format!(
+                                "List index is not within the allowable range; index: [{digits}]"
+                            ));
+                        }
                     };
                     self.advance();
                     self.expect(Tok::RBracket)?;
                     elems.push(PathElem::Index(index));
                 }
-                _ => return Ok(Path { elems }),
+                _ => break,
             }
         }
+        // DynamoDB's words, recorded in ScyllaDB's test_projection_expression.py.
+        if elems.len() > DOCUMENT_PATH_LEVELS_MAX {
+            return Err(format!(
+                "The document path has too many nesting levels; nesting levels: {}",
+                elems.len()
+            ));
+        }
+        Ok(Path { elems })
     }
 
     /// Records `path` as an update/projection target, noting overlap and conflict

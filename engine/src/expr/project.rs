@@ -70,3 +70,47 @@ impl Projection {
         project(item, &self.paths)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Error;
+    use crate::expr::Resolver;
+
+    fn projection(expr: &str) -> Result<usize, String> {
+        let mut r = Resolver::new(None, None).unwrap();
+        match r.projection(expr) {
+            Ok(p) => Ok(p.paths.len()),
+            Err(Error::Validation(m)) => Err(m),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_has_at_most_32_levels() {
+        let deepest = format!("a{}", ".b".repeat(31));
+        assert_eq!(projection(&deepest), Ok(1));
+        // List indexes count as levels too.
+        let with_index = format!("a{}[0]", ".b".repeat(30));
+        assert_eq!(projection(&with_index), Ok(1));
+        assert_eq!(
+            projection(&format!("x, a{}", ".b".repeat(32))),
+            Err(
+                "Invalid ProjectionExpression: The document path has too many nesting levels; nesting levels: 33"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn a_list_index_fits_a_32_bit_integer() {
+        assert_eq!(projection("a[2147483647]"), Ok(1));
+        for index in ["2147483648", "99999999999999", "99999999999999999999999"] {
+            assert_eq!(
+                projection(&format!("a[{index}]")),
+                Err(format!(
+                    "Invalid ProjectionExpression: List index is not within the allowable range; index: [{index}]"
+                ))
+            );
+        }
+    }
+}

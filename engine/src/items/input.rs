@@ -332,33 +332,46 @@ pub(crate) fn check_old_only(rv: ReturnValues) -> Result<()> {
     }
 }
 
+/// The Select a Query or Scan reads with, checked against its projection and index.
+/// The messages are those moto's tests recorded against DynamoDB (test_select.py,
+/// `aws_verified`): a Query's carry the "1 validation error detected: " envelope and a
+/// Scan's do not, and COUNT is described as "only the Count".
 pub(crate) fn resolve_select(
     select: Option<Select>,
     has_projection: bool,
     legacy_projection: bool,
     on_index: bool,
+    query: bool,
 ) -> Result<Select> {
     let parameter = if legacy_projection {
         "AttributesToGet"
     } else {
         "ProjectionExpression"
     };
+    let envelope = if query {
+        "1 validation error detected: "
+    } else {
+        ""
+    };
     match (select, has_projection) {
         (None, true) => Ok(Select::SpecificAttributes),
         // An index returns what it projects unless asked for more.
         (None, false) if on_index => Ok(Select::AllProjectedAttributes),
         (None, false) => Ok(Select::AllAttributes),
-        (Some(Select::SpecificAttributes), _) => Ok(Select::SpecificAttributes),
+        (Some(Select::SpecificAttributes), true) => Ok(Select::SpecificAttributes),
+        (Some(Select::SpecificAttributes), false) => Err(Error::validation(format!(
+            "{envelope}Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES"
+        ))),
         (Some(Select::AllProjectedAttributes), false) if on_index => {
             Ok(Select::AllProjectedAttributes)
         }
-        (Some(Select::AllProjectedAttributes), false) => Err(Error::validation(
-            "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for index queries",
-        )),
+        (Some(Select::AllProjectedAttributes), false) => Err(Error::validation(format!(
+            "{envelope}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        ))),
         (Some(s), true) => Err(Error::validation(format!(
-            "One or more parameter values were invalid: Cannot specify the {parameter} when choosing to get {}",
+            "{envelope}Cannot specify the {parameter} when choosing to get {}",
             match s {
-                Select::Count => "COUNT",
+                Select::Count => "only the Count",
                 Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
                 _ => "ALL_ATTRIBUTES",
             }

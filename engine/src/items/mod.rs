@@ -8,9 +8,11 @@
 //! every call shares), `write.rs` (PutItem, UpdateItem, DeleteItem, BatchWriteItem:
 //! validated into mutations for the writer), `read.rs` (GetItem, BatchGetItem, and
 //! Query and Scan through one shared read preparation) and `bounds.rs` (the key range
-//! a key condition or a scan segment selects).
+//! a key condition or a scan segment selects), `start.rs` (an ExclusiveStartKey checked
+//! against the read it resumes).
 
 pub(crate) mod bounds;
 pub(crate) mod input;
 pub(crate) mod read;
+pub(crate) mod start;
 pub(crate) mod write;

@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
-use crate::catalog::TableRef;
+use crate::catalog::{TableDef, TableRef};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
-use crate::expr::{CompositeKeyCondition, Condition, Projection, Resolver};
+use crate::expr::{CompositeKeyCondition, Condition, Path, Projection, Resolver};
 use crate::index::def::{IndexDef, IndexKind, IndexProjection};
 use crate::items::bounds::{query_bounds, scan_bounds};
 use crate::items::input::{
@@ -19,6 +19,7 @@ use crate::items::input::{
     Select, check_limit, find_index, read_filter, read_projection, resolve_select, start_key,
     storage_key_of,
 };
+use crate::items::start;
 use crate::keys::{KeyRange, check_range};
 use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
 use crate::schema::IndexKeys;
@@ -107,12 +108,13 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.query_filter.as_ref(),
-        legacy_filter_names_keys: false,
+        query: true,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
         select: input.select,
         limit: input.limit,
+        exclusive_start_key: input.exclusive_start_key.as_ref(),
     };
     let key_condition = |resolver: &mut Resolver<'_>, keys: &IndexKeys| {
         let kc: CompositeKeyCondition = if keys.is_composite() {
@@ -142,6 +144,7 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
             None => (lo, hi),
             Some(esk) => {
                 let k = source.start_key(esk)?;
+                start::check_query_bounds(schema, &kc, esk)?;
                 if input.scan_forward {
                     (Bound::Excluded(k), hi)
                 } else {
@@ -173,12 +176,13 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         attributes: &input.attributes,
         filter: input.filter.as_deref(),
         legacy_filter: input.scan_filter.as_ref(),
-        legacy_filter_names_keys: true,
+        query: false,
         conditional_operator: input.conditional_operator,
         projection: input.projection.as_deref(),
         attributes_to_get: input.attributes_to_get.as_deref(),
         select: input.select,
         limit: input.limit,
+        exclusive_start_key: input.exclusive_start_key.as_ref(),
     };
     let bounds = |source: &ReadSource<'_>, _: &IndexKeys, (): ()| {
         let (lo, hi) = scan_bounds(
@@ -189,11 +193,80 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         )?;
         let lo = match &input.exclusive_start_key {
             None => lo,
-            Some(esk) => Bound::Excluded(source.start_key(esk)?),
+            Some(esk) => {
+                let k = source.start_key(esk)?;
+                start::check_segment(&(lo, hi.clone()), &k, input.segment, input.total_segments)?;
+                Bound::Excluded(k)
+            }
         };
         Ok(((lo, hi), true))
     };
     read_range(state, request, |_, _| Ok(()), bounds)
+}
+
+/// A Query's filter may not name a key attribute of the table or index it reads (its
+/// key condition does that); DynamoDB names the first key attribute, hash first, with
+/// the parameter's own wording (dynalite's tests, recorded against DynamoDB: "QueryFilter
+/// …" for the legacy filter, "Filter Expression …" for a FilterExpression, whose path
+/// counts by its top-level attribute, so `sk.a` and `sk[1]` name `sk`).
+fn check_filter_names_no_key(
+    schema: &IndexKeys,
+    legacy: Option<&BTreeMap<String, LegacyCondition>>,
+    expression: Option<&Condition>,
+) -> Result<()> {
+    let (parameter, named) = match (legacy, expression) {
+        (Some(f), _) => ("QueryFilter", schema.names().find(|k| f.contains_key(*k))),
+        (None, Some(c)) => {
+            let mut heads = Vec::new();
+            c.attribute_heads(&mut heads);
+            (
+                "Filter Expression",
+                schema.names().find(|k| heads.contains(k)),
+            )
+        }
+        (None, None) => return Ok(()),
+    };
+    match named {
+        Some(k) => Err(Error::validation(format!(
+            "{parameter} can only contain non-primary key attributes: Primary key attribute: {k}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A Query's or Scan's projection and filter may not look inside a key attribute of
+/// the table or of any of its indexes (`pk.a`, `pk[0]`): DynamoDB refuses it, naming
+/// the table's keys first, then the indexes', the projection's paths before the
+/// filter's (dynalite's validateKeyPaths, whose tests were recorded against DynamoDB).
+/// It is checked after the start key, as DynamoDB reports a start key outside its scan
+/// segment first.
+fn check_key_paths(
+    def: &TableDef,
+    projection: Option<&Projection>,
+    filter: Option<&Condition>,
+) -> Result<()> {
+    let projected: Vec<&Path> = projection.map_or_else(Vec::new, |p| p.paths.iter().collect());
+    let mut filtered = Vec::new();
+    if let Some(f) = filter {
+        f.attribute_paths(&mut filtered);
+    }
+    for paths in [projected, filtered] {
+        let nested = |name: &str| paths.iter().any(|p| p.elems.len() > 1 && p.head() == name);
+        let refuse = |kind: &str, name: &str| {
+            Err(Error::validation(format!(
+                "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+            )))
+        };
+        if let Some(k) = def.key_names().find(|k| nested(k)) {
+            return refuse("Key", k);
+        }
+        for ix in &def.indexes {
+            if let Some(k) = ix.key_schema.names().find(|k| nested(k)) {
+                return refuse("IndexKey", k);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What Query and Scan ask alike: the table or index, the filter, the projection and
@@ -206,13 +279,15 @@ struct RangeRead<'a> {
     filter: Option<&'a str>,
     /// `QueryFilter` or `ScanFilter`.
     legacy_filter: Option<&'a BTreeMap<String, LegacyCondition>>,
-    /// Whether the legacy filter may name key attributes (a Scan's may, a Query's not).
-    legacy_filter_names_keys: bool,
+    /// A Query (not a Scan): its filter may not name key attributes, and its Select
+    /// errors carry DynamoDB's validation envelope.
+    query: bool,
     conditional_operator: Option<ConditionalOperator>,
     projection: Option<&'a str>,
     attributes_to_get: Option<&'a [String]>,
     select: Option<Select>,
     limit: Option<usize>,
+    exclusive_start_key: Option<&'a Item>,
 }
 
 /// The read preparation Query and Scan share, and the read itself: the table and
@@ -233,6 +308,12 @@ fn read_range<K>(
         |i| i.key_schema.clone(),
     );
     let schema = &keys;
+    // DynamoDB checks the start key's shape before the key condition's meaning
+    // (dynalite's tests pair a bad start key with a key condition on a non-key
+    // attribute and expect the start key's error).
+    if let Some(esk) = r.exclusive_start_key {
+        start::check_shape(&table.def, index, esk, r.query)?;
+    }
     let mut resolver = r.attributes.resolver()?;
     let key = key_condition(&mut resolver, schema)?;
     let filter = read_filter(
@@ -241,28 +322,8 @@ fn read_range<K>(
         r.legacy_filter,
         r.conditional_operator,
     )?;
-    if !r.legacy_filter_names_keys
-        && let Some(f) = r.legacy_filter
-        && let Some(k) = schema.names().find(|k| f.contains_key(*k))
-    {
-        return Err(Error::validation(format!(
-            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
-        )));
-    }
-    // A Query's FilterExpression may not name a key attribute of what it reads (the
-    // index's keys, all of them on a multi-attribute key; a table key that is not one
-    // of the index's may be filtered on), as DynamoDB refuses it.
-    if !r.legacy_filter_names_keys
-        && r.filter.is_some()
-        && let Some(f) = &filter
-    {
-        let mut heads = Vec::new();
-        f.attribute_heads(&mut heads);
-        if let Some(k) = schema.names().find(|k| heads.contains(k)) {
-            return Err(Error::validation(format!(
-                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
-            )));
-        }
+    if r.query {
+        check_filter_names_no_key(schema, r.legacy_filter, r.filter.and(filter.as_ref()))?;
     }
     let projection = read_projection(&mut resolver, r.projection, r.attributes_to_get)?;
     resolver.finish()?;
@@ -271,10 +332,12 @@ fn read_range<K>(
         projection.is_some(),
         r.attributes_to_get.is_some(),
         index.is_some(),
+        r.query,
     )?;
     let source = ReadSource::new(&table, index, select, projection.as_ref(), filter.as_ref())?;
     let limit = check_limit(r.limit)?;
     let (range, forward) = bounds(&source, schema, key)?;
+    check_key_paths(&table.def, projection.as_ref(), filter.as_ref())?;
     let iter = state.items.range(check_range(range)?);
     let iter: Box<dyn Iterator<Item = fjall::Guard>> = if forward {
         Box::new(iter)

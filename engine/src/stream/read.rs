@@ -82,9 +82,12 @@ pub(crate) fn stream_shards(state: &State, def: &StreamDef) -> Result<Vec<ShardI
     let mut out = Vec::with_capacity(usize::from(def.shards));
     for shard in 0..def.shards {
         let ending_seq = def.disabled_ms.map(|_| shard_head(state, def, shard));
+        // A shard starts at its oldest readable record: Eddy's shards outlive the
+        // retention of their records (DynamoDB's shards do not), and a client reading
+        // from a shard's StartingSequenceNumber must not be told it is trimmed.
         out.push(ShardInfo {
             shard,
-            starting_seq: def.start_seq + 1,
+            starting_seq: trim_horizon(state, def, shard),
             ending_seq,
         });
     }
