@@ -54,6 +54,7 @@ pub mod limits;
 mod meta;
 mod number;
 mod open;
+pub mod partiql;
 mod reader;
 mod reaper;
 mod schema;
