@@ -290,7 +290,7 @@ fn update(s: &Update, params: &[AttributeValue], def: &TableDef) -> Result<Lower
     let hash = p.name(&def.key_schema.hash.name);
     let mut condition = format!("attribute_exists({hash})");
     if !rest.is_empty() {
-        condition = format!("{condition} AND ({})", p.and_all(&rest)?);
+        condition = format!("{condition} AND {}", paren(p.and_all(&rest)?));
     }
     Ok(Lowered::Update(UpdateItemInput {
         table: s.table.clone(),
@@ -335,8 +335,8 @@ fn delete(s: &Delete, params: &[AttributeValue], def: &TableDef) -> Result<Lower
     } else {
         let hash = p.name(&def.key_schema.hash.name);
         Some(format!(
-            "attribute_not_exists({hash}) OR ({})",
-            p.and_all(&rest)?
+            "attribute_not_exists({hash}) OR {}",
+            paren(p.and_all(&rest)?)
         ))
     };
     Ok(Lowered::Delete(DeleteItemInput {
@@ -503,6 +503,31 @@ fn bag(items: &[Expr], params: &[AttributeValue]) -> Result<AttributeValue> {
     }
 }
 
+/// `(s)`, unless `s` is already one parenthesized whole: the expression language
+/// refuses redundant parentheses. Names and values are placeholders, so every
+/// parenthesis in `s` is syntax.
+fn paren(s: String) -> String {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && i + 1 < s.len() {
+                    return format!("({s})");
+                }
+            }
+            _ if depth == 0 => return format!("({s})"),
+            _ => {}
+        }
+    }
+    if s.starts_with('(') {
+        s
+    } else {
+        format!("({s})")
+    }
+}
+
 /// Writes expressions of the JSON API with generated placeholders.
 struct Printer<'p> {
     params: &'p [AttributeValue],
@@ -587,7 +612,7 @@ impl<'p> Printer<'p> {
     fn and_all(&mut self, conds: &[&Expr]) -> Result<String> {
         let parts = conds
             .iter()
-            .map(|c| self.cond(c).map(|s| format!("({s})")))
+            .map(|c| self.cond(c).map(paren))
             .collect::<Result<Vec<_>>>()?;
         Ok(parts.join(" AND "))
     }
@@ -601,9 +626,9 @@ impl<'p> Printer<'p> {
             )),
         };
         Ok(match e {
-            Expr::And(a, b) => format!("({}) AND ({})", self.cond(a)?, self.cond(b)?),
-            Expr::Or(a, b) => format!("({}) OR ({})", self.cond(a)?, self.cond(b)?),
-            Expr::Not(a) => format!("NOT ({})", self.cond(a)?),
+            Expr::And(a, b) => format!("{} AND {}", paren(self.cond(a)?), paren(self.cond(b)?)),
+            Expr::Or(a, b) => format!("{} OR {}", paren(self.cond(a)?), paren(self.cond(b)?)),
+            Expr::Not(a) => format!("NOT {}", paren(self.cond(a)?)),
             Expr::Cmp(op, a, b) => {
                 if matches!(**a, Expr::Missing) || matches!(**b, Expr::Missing) {
                     return Err(validation("MISSING must be compared using IS operator"));

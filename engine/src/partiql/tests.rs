@@ -240,7 +240,7 @@ fn writes_lower_onto_conditional_item_writes() {
     assert_eq!(u.update.as_deref(), Some("SET #p0 = #p0 + :v0 REMOVE #p1"));
     assert_eq!(
         u.condition.as_deref(),
-        Some("attribute_exists(#p2) AND ((#p0 < :v1))")
+        Some("attribute_exists(#p2) AND (#p0 < :v1)")
     );
 
     let Lowered::Delete(del) =
@@ -249,6 +249,23 @@ fn writes_lower_onto_conditional_item_writes() {
         panic!("not a delete");
     };
     assert_eq!(del.condition, None);
+}
+
+#[test]
+fn conditions_are_parenthesized_once() {
+    let d = def(false);
+    let Lowered::Scan(scan) = lower(
+        &parse("SELECT * FROM t WHERE (a = 1 OR NOT (b = 2)) AND c IS MISSING").unwrap(),
+        &[],
+        &d,
+    )
+    .unwrap() else {
+        panic!("not a scan");
+    };
+    assert_eq!(
+        scan.filter.as_deref(),
+        Some("((#p0 = :v0) OR (NOT (#p1 = :v1))) AND (attribute_not_exists(#p2))")
+    );
 }
 
 #[test]
