@@ -41,3 +41,9 @@ fn boto3_expressions() {
 fn boto3_streams() {
     run_python_suite("streams.py");
 }
+
+/// PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction) through boto3.
+#[test]
+fn boto3_partiql() {
+    run_python_suite("partiql.py");
+}
