@@ -105,3 +105,51 @@ fn duplicate(e: ApiError) -> ApiError {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+
+    use super::batch::{BatchExecuteRequest, ExecuteTransactionRequest};
+    use super::statement::ExecuteStatementRequest;
+    use crate::dynamodb::request::{NamesTables, parse_gated};
+    use crate::error::ApiError;
+
+    /// The tables a request names, as a function's grant sees them.
+    fn named<T: for<'a> serde::Deserialize<'a> + NamesTables>(body: &str) -> Vec<String> {
+        let seen = Mutex::new(Vec::new());
+        let gate = |tables: &[&str]| -> Result<(), ApiError> {
+            seen.lock()
+                .unwrap()
+                .extend(tables.iter().map(|t| t.to_string()));
+            Ok(())
+        };
+        let body = Bytes::from(body.to_owned());
+        let _: T = parse_gated(&body, Some(&gate)).unwrap_or_else(|_| panic!("{body:?}"));
+        seen.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_grant_sees_the_tables_the_statements_name() {
+        assert_eq!(
+            named::<ExecuteStatementRequest>(
+                r#"{"Statement": "SELECT * FROM \"users\".\"by_email\" WHERE email = ?"}"#
+            ),
+            ["users"]
+        );
+        assert_eq!(
+            named::<BatchExecuteRequest>(
+                r#"{"Statements": [{"Statement": "DELETE FROM audit WHERE pk = 'a'"}, {"Statement": "not parsed"}, {"Statement": "INSERT INTO \"users\" VALUE {'pk': 'a'}"}]}"#
+            ),
+            ["audit", "users"]
+        );
+        assert_eq!(
+            named::<ExecuteTransactionRequest>(
+                r#"{"TransactStatements": [{"Statement": "UPDATE secret SET a = 1 WHERE pk = 'a'"}]}"#
+            ),
+            ["secret"]
+        );
+    }
+}
