@@ -619,6 +619,54 @@ async fn execute_transaction_is_all_or_nothing() {
     assert!(r[1].item.is_some());
     assert!(r[2].item.is_none(), "the cancelled insert left nothing");
 
+    // EXISTS(SELECT ...) is a condition check on one item.
+    let failed = c
+        .execute_transaction()
+        .transact_statements(stmt(format!(
+            r#"EXISTS(SELECT * FROM "{t}" WHERE pk = 'a' AND n > 5)"#
+        )))
+        .transact_statements(stmt(format!(r#"DELETE FROM "{t}" WHERE pk = 'b'"#)))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        failed.message(),
+        Some(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]"
+        )
+    );
+    c.execute_transaction()
+        .transact_statements(stmt(format!(
+            r#"EXISTS(SELECT * FROM "{t}" WHERE pk = 'a' AND n = 2)"#
+        )))
+        .transact_statements(stmt(format!(r#"INSERT INTO "{t}" VALUE {{'pk': 'd'}}"#)))
+        .send()
+        .await
+        .unwrap();
+    for pk in ["b", "d"] {
+        let got = exec_ok(
+            &c,
+            &format!(r#"SELECT * FROM "{t}" WHERE pk = ?"#),
+            vec![s(pk)],
+        )
+        .await;
+        assert_eq!(
+            got.len(),
+            1,
+            "{pk}: kept by the failed transaction, written by the other"
+        );
+    }
+    assert_eq!(
+        exec_err(
+            &c,
+            &format!(r#"EXISTS(SELECT * FROM "{t}" WHERE pk = 'a')"#),
+            vec![]
+        )
+        .await,
+        validation("EXISTS can only be used in ExecuteTransaction write requests.")
+    );
+
     let mixed = c
         .execute_transaction()
         .transact_statements(stmt(format!(r#"SELECT * FROM "{t}" WHERE pk = 'a'"#)))

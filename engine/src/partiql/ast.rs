@@ -11,6 +11,8 @@ pub enum Statement {
     Insert(Insert),
     Update(Update),
     Delete(Delete),
+    /// `EXISTS(SELECT ...)`: a transaction's condition check on one item.
+    Exists(Select),
 }
 
 impl Statement {
@@ -21,6 +23,7 @@ impl Statement {
             Statement::Insert(s) => &s.table,
             Statement::Update(s) => &s.table,
             Statement::Delete(s) => &s.table,
+            Statement::Exists(s) => &s.table,
         }
     }
 

@@ -21,6 +21,7 @@ use crate::items::input::{
 };
 use crate::number::Number;
 use crate::schema::KeySchema;
+use crate::transact::ConditionCheckInput;
 use crate::value::{AttributeValue, Item};
 
 /// The JSON API request a statement became.
@@ -32,6 +33,8 @@ pub enum Lowered {
     Insert(PutItemInput),
     Update(UpdateItemInput),
     Delete(DeleteItemInput),
+    /// An `EXISTS(SELECT ...)`: only a transaction of writes can run it.
+    ConditionCheck(ConditionCheckInput),
 }
 
 /// Lowers a statement with its parameters against the table's definition.
@@ -42,6 +45,7 @@ pub fn lower(stmt: &Statement, params: &[AttributeValue], def: &TableDef) -> Res
         Statement::Insert(s) => insert(s, params, def),
         Statement::Update(s) => update(s, params, def),
         Statement::Delete(s) => delete(s, params, def),
+        Statement::Exists(s) => exists(s, params, def),
     }
 }
 
@@ -346,6 +350,36 @@ fn delete(s: &Delete, params: &[AttributeValue], def: &TableDef) -> Result<Lower
         return_values,
         attributes: p.finish(),
         ..Default::default()
+    }))
+}
+
+/// `EXISTS(SELECT ... WHERE <whole key> [AND <conditions>])`: the item must exist and
+/// meet the conditions.
+fn exists(s: &Select, params: &[AttributeValue], def: &TableDef) -> Result<Lowered> {
+    const NOT_ONE_ITEM: &str = "EXISTS() must contain a single item read with additional condition";
+    if s.index.is_some() {
+        return Err(validation(
+            "Operations on indices are not supported in transactions",
+        ));
+    }
+    let Some(filter) = &s.filter else {
+        return Err(validation(NOT_ONE_ITEM));
+    };
+    let conjuncts = conjuncts(filter);
+    let (key, rest) =
+        key_of(&conjuncts, &def.key_schema, params)?.ok_or_else(|| validation(NOT_ONE_ITEM))?;
+    let mut p = Printer::new(params);
+    let hash = p.name(&def.key_schema.hash.name);
+    let mut condition = format!("attribute_exists({hash})");
+    if !rest.is_empty() {
+        condition = format!("{condition} AND {}", paren(p.and_all(&rest)?));
+    }
+    Ok(Lowered::ConditionCheck(ConditionCheckInput {
+        table: s.table.clone(),
+        key,
+        condition,
+        attributes: p.finish(),
+        return_old_on_condition_failure: false,
     }))
 }
 

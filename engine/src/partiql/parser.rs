@@ -61,6 +61,12 @@ pub fn parse(src: &str) -> Result<Statement> {
         Statement::Update(p.update()?)
     } else if p.keyword("delete") {
         Statement::Delete(p.delete()?)
+    } else if p.keyword("exists") {
+        p.expect_punct("(")?;
+        p.expect_keyword("select")?;
+        let select = p.select()?;
+        p.expect_punct(")")?;
+        Statement::Exists(select)
     } else {
         return Err(malformed("Expected data manipulation"));
     };
@@ -90,7 +96,7 @@ pub fn parameter_count(stmt: &Statement) -> usize {
         }
     }
     match stmt {
-        Statement::Select(s) => s.filter.as_ref().map_or(0, walk),
+        Statement::Select(s) | Statement::Exists(s) => s.filter.as_ref().map_or(0, walk),
         Statement::Insert(s) => walk(&s.item),
         Statement::Update(s) => s
             .actions

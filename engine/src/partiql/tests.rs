@@ -269,6 +269,31 @@ fn conditions_are_parenthesized_once() {
 }
 
 #[test]
+fn exists_is_a_condition_check_on_one_item() {
+    let d = def(true);
+    let Lowered::ConditionCheck(check) = lower(
+        &parse("EXISTS(SELECT * FROM t WHERE pk = 'a' AND sk = 1 AND n > 2)").unwrap(),
+        &[],
+        &d,
+    )
+    .unwrap() else {
+        panic!("not a condition check");
+    };
+    assert_eq!(check.condition, "attribute_exists(#p0) AND (#p1 > :v0)");
+    assert_eq!(check.key.len(), 2);
+    let e = lower(
+        &parse("EXISTS(SELECT * FROM t WHERE pk = 'a')").unwrap(),
+        &[],
+        &d,
+    )
+    .unwrap_err();
+    assert_eq!(
+        message(e),
+        "EXISTS() must contain a single item read with additional condition"
+    );
+}
+
+#[test]
 fn writes_must_name_the_whole_key_and_enough_parameters() {
     let d = def(true);
     let cases = [

@@ -15,7 +15,7 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ParsedStatement, RawStatement, constraint, duplicate};
+use super::{ParsedStatement, RawStatement, constraint, duplicate, exists_outside_transaction};
 use crate::dynamodb::request::{
     NamesTables, blocking, check_return_metrics, json_bytes, return_old_on_failure, write,
 };
@@ -188,6 +188,7 @@ async fn batch_one(engine: &Engine, s: &mut ParsedStatement) -> Result<Option<It
             write(|done| engine.delete_item(d, done)).await?;
             Ok(None)
         }
+        Lowered::ConditionCheck(_) => Err(exists_outside_transaction()),
     }
 }
 
@@ -292,6 +293,10 @@ pub(in crate::dynamodb) async fn execute_transaction(
                 }
                 d.return_old_on_condition_failure = *return_old;
                 TransactWriteAction::Delete(d)
+            }
+            Lowered::ConditionCheck(mut c) => {
+                c.return_old_on_condition_failure = *return_old;
+                TransactWriteAction::ConditionCheck(c)
             }
             Lowered::Query(_) | Lowered::Scan(_) => {
                 return Err(Error::Internal("a transaction write became a read".into()).into());

@@ -98,6 +98,11 @@ fn constraint(detail: impl std::fmt::Display) -> Error {
     Error::validation(format!("1 validation error detected: {detail}"))
 }
 
+/// `EXISTS(...)` is a condition of a transaction's writes and nothing by itself.
+fn exists_outside_transaction() -> ApiError {
+    Error::validation("EXISTS can only be used in ExecuteTransaction write requests.").into()
+}
+
 /// An INSERT's condition failed: the key exists.
 fn duplicate(e: ApiError) -> ApiError {
     match e {

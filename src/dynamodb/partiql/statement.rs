@@ -12,7 +12,7 @@ use eddy_engine::{Engine, Error, Item, Page, ReturnValues, WriteOutput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ParsedStatement, RawStatement, constraint, duplicate};
+use super::{ParsedStatement, RawStatement, constraint, duplicate, exists_outside_transaction};
 use crate::dynamodb::request::{
     NamesTables, blocking, check_return_metrics, json_bytes, return_old_on_failure, write,
 };
@@ -123,6 +123,7 @@ pub(in crate::dynamodb) async fn execute_statement(
             let out = write(|done| engine.delete_item(d, done)).await?;
             Ok(write_response(returns.then_some(out)))
         }
+        Lowered::ConditionCheck(_) => Err(exists_outside_transaction()),
     }
 }
 
