@@ -619,6 +619,25 @@ async fn execute_transaction_is_all_or_nothing() {
     assert!(r[1].item.is_some());
     assert!(r[2].item.is_none(), "the cancelled insert left nothing");
 
+    // An INSERT of a key that exists cancels the transaction (reported as DynamoDB
+    // Local reports it).
+    let dup = c
+        .execute_transaction()
+        .transact_statements(stmt(format!(r#"INSERT INTO "{t}" VALUE {{'pk': 'a'}}"#)))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let ExecuteTransactionError::TransactionCanceledException(dup) = dup else {
+        panic!("not cancelled: {dup:?}");
+    };
+    let reason = &dup.cancellation_reasons()[0];
+    assert_eq!(reason.code(), Some("ValidationError"));
+    assert_eq!(
+        reason.message(),
+        Some("Duplicate primary key exists in table")
+    );
+
     // EXISTS(SELECT ...) is a condition check on one item.
     let failed = c
         .execute_transaction()

@@ -213,9 +213,10 @@ fn query_parts(
     {
         return Ok(None);
     }
-    let mut key_condition = p.cond(conjuncts[hash_at])?;
+    let mut key_condition = p.cond(&path_first(conjuncts[hash_at]))?;
     if let Some(i) = range_at {
-        key_condition = format!("{key_condition} AND {}", p.cond(conjuncts[i])?);
+        let range = p.cond(&path_first(conjuncts[i]))?;
+        key_condition = format!("{key_condition} AND {range}");
     }
     let filter = if rest.is_empty() {
         None
@@ -438,6 +439,24 @@ fn key_equality<'e>(e: &'e Expr, key: &str) -> Option<&'e Expr> {
     match (a.as_ref(), b.as_ref()) {
         (Expr::Path(p), v) | (v, Expr::Path(p)) if is_attribute(p, key) && is_value(v) => Some(v),
         _ => None,
+    }
+}
+
+/// A key comparison written value first (`5 < sk`) turned round (`sk > 5`), the form a
+/// KeyConditionExpression takes.
+fn path_first(e: &Expr) -> Expr {
+    match e {
+        Expr::Cmp(op, a, b) if !matches!(**a, Expr::Path(_)) && matches!(**b, Expr::Path(_)) => {
+            let flipped = match op {
+                CmpOp::Lt => CmpOp::Gt,
+                CmpOp::Le => CmpOp::Ge,
+                CmpOp::Gt => CmpOp::Lt,
+                CmpOp::Ge => CmpOp::Le,
+                other => *other,
+            };
+            Expr::Cmp(flipped, b.clone(), a.clone())
+        }
+        other => other.clone(),
     }
 }
 

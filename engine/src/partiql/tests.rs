@@ -203,6 +203,16 @@ fn a_select_on_the_partition_key_is_a_query_and_anything_else_a_scan() {
         AttributeValue::S("v".into())
     );
 
+    let Lowered::Query(q) = lower(
+        &parse("SELECT * FROM t WHERE 3 < sk AND 'x' = pk").unwrap(),
+        &[],
+        &d,
+    )
+    .unwrap() else {
+        panic!("not a query");
+    };
+    assert_eq!(q.key_condition.as_deref(), Some("#p0 = :v0 AND #p1 > :v1"));
+
     for stmt in [
         "SELECT * FROM t",
         "SELECT * FROM t WHERE pk > 'a'",
