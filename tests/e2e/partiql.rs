@@ -250,6 +250,26 @@ async fn insert_select_update_delete_with_parameters_and_dynamodb_errors() {
         validation("Number of parameters in request and statement don't match.")
     );
     assert_eq!(
+        exec_err(
+            &c,
+            &format!(r#"DELETE FROM "{t}" WHERE pk = ? AND sk = 1"#),
+            vec![n("1")]
+        )
+        .await,
+        validation(
+            "Key attribute's data type should match its data type in table's schema: Key pk"
+        )
+    );
+    assert_eq!(
+        exec_err(
+            &c,
+            &format!(r#"INSERT INTO "{t}" VALUE {{'pk': 'x'}}"#),
+            vec![]
+        )
+        .await,
+        validation("Key attribute should be present in the item: Key sk")
+    );
+    assert_eq!(
         exec_err(&c, r#"SELECT * FROM "no-such-table""#, vec![]).await,
         (
             "ResourceNotFoundException".into(),

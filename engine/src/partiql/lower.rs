@@ -19,8 +19,9 @@ use crate::items::input::{
     DeleteItemInput, ExpressionAttributes, GetItemInput, PutItemInput, QueryInput, ReturnValues,
     ScanInput, UpdateItemInput,
 };
+use crate::keys::KeyType;
 use crate::number::Number;
-use crate::schema::KeySchema;
+use crate::schema::{KeyAttribute, KeySchema};
 use crate::transact::ConditionCheckInput;
 use crate::value::{AttributeValue, Item};
 
@@ -195,6 +196,9 @@ fn query_parts(
     else {
         return Ok(None);
     };
+    if let Some(v) = key_equality(conjuncts[hash_at], &schema.hash.name) {
+        check_key_type(&schema.hash, &value_of(v, p.params)?)?;
+    }
     let range_at = schema.range.as_ref().and_then(|r| {
         conjuncts
             .iter()
@@ -235,6 +239,15 @@ fn insert(s: &Insert, params: &[AttributeValue], def: &TableDef) -> Result<Lower
             ));
         }
     };
+    for key in key_attributes(&def.key_schema) {
+        let value = item.get(&key.name).ok_or_else(|| {
+            validation(format!(
+                "Key attribute should be present in the item: Key {}",
+                key.name
+            ))
+        })?;
+        check_key_type(key, value)?;
+    }
     let mut p = Printer::new(params);
     let hash = p.name(&def.key_schema.hash.name);
     Ok(Lowered::Insert(PutItemInput {
@@ -406,7 +419,8 @@ fn key_of<'e>(
 ) -> Result<Option<(Item, Vec<&'e Expr>)>> {
     let mut key = Item::new();
     let mut used = vec![false; conjuncts.len()];
-    for name in schema.names() {
+    for attribute in key_attributes(schema) {
+        let name = attribute.name.as_str();
         let mut found = conjuncts
             .iter()
             .enumerate()
@@ -420,7 +434,9 @@ fn key_of<'e>(
             )));
         }
         used[i] = true;
-        key.insert(name.to_owned(), value_of(value, params)?);
+        let value = value_of(value, params)?;
+        check_key_type(attribute, &value)?;
+        key.insert(name.to_owned(), value);
     }
     let rest = conjuncts
         .iter()
@@ -429,6 +445,30 @@ fn key_of<'e>(
         .map(|(c, _)| *c)
         .collect();
     Ok(Some((key, rest)))
+}
+
+/// DynamoDB's PartiQL refuses a key value of another type than the schema's (its
+/// message is shared by DynamoDB Local's PartiQL front end, `ddb.partiql.shared`).
+fn check_key_type(key: &KeyAttribute, value: &AttributeValue) -> Result<()> {
+    let matches = matches!(
+        (key.key_type, value),
+        (KeyType::S, AttributeValue::S(_))
+            | (KeyType::N, AttributeValue::N(_))
+            | (KeyType::B, AttributeValue::B(_))
+    );
+    if matches {
+        Ok(())
+    } else {
+        Err(validation(format!(
+            "Key attribute's data type should match its data type in table's schema: Key {}",
+            key.name
+        )))
+    }
+}
+
+/// The key attributes of a schema, hash first.
+fn key_attributes(schema: &KeySchema) -> impl Iterator<Item = &KeyAttribute> {
+    std::iter::once(&schema.hash).chain(schema.range.as_ref())
 }
 
 /// `key = value` (either way round) with a literal or parameter as the value.
@@ -670,6 +710,19 @@ impl<'p> Printer<'p> {
         Ok(parts.join(" AND "))
     }
 
+    /// An operand of a condition: arithmetic is for SET values only.
+    fn cond_operand(&mut self, e: &Expr) -> Result<String> {
+        match e {
+            Expr::Arith(plus, _, _) => Err(validation(format!(
+                "Unsupported operator in Condition Expression. Operator: {}",
+                if *plus { "+" } else { "-" }
+            ))),
+            Expr::Call(f, _) if f == "size" => self.operand(e),
+            Expr::Call(f, _) => Err(validation(format!("Unrecognized function: {f}"))),
+            _ => self.operand(e),
+        }
+    }
+
     /// A condition of a WHERE.
     fn cond(&mut self, e: &Expr) -> Result<String> {
         let path_of = |e: &Expr| match e {
@@ -686,13 +739,18 @@ impl<'p> Printer<'p> {
                 if matches!(**a, Expr::Missing) || matches!(**b, Expr::Missing) {
                     return Err(validation("MISSING must be compared using IS operator"));
                 }
-                format!("{} {} {}", self.operand(a)?, op.symbol(), self.operand(b)?)
+                format!(
+                    "{} {} {}",
+                    self.cond_operand(a)?,
+                    op.symbol(),
+                    self.cond_operand(b)?
+                )
             }
             Expr::Between(a, low, high) => format!(
                 "{} BETWEEN {} AND {}",
-                self.operand(a)?,
-                self.operand(low)?,
-                self.operand(high)?
+                self.cond_operand(a)?,
+                self.cond_operand(low)?,
+                self.cond_operand(high)?
             ),
             Expr::In(a, items) => {
                 if items.is_empty() || !matches!(**a, Expr::Path(_)) {
@@ -700,10 +758,10 @@ impl<'p> Printer<'p> {
                         "IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member",
                     ));
                 }
-                let left = self.operand(a)?;
+                let left = self.cond_operand(a)?;
                 let items = items
                     .iter()
-                    .map(|i| self.operand(i))
+                    .map(|i| self.cond_operand(i))
                     .collect::<Result<Vec<_>>>()?;
                 format!("{left} IN ({})", items.join(", "))
             }
@@ -738,7 +796,7 @@ impl<'p> Printer<'p> {
             {
                 let args = args
                     .iter()
-                    .map(|a| self.operand(a))
+                    .map(|a| self.cond_operand(a))
                     .collect::<Result<Vec<_>>>()?;
                 format!("{f}({})", args.join(", "))
             }
