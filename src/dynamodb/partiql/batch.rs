@@ -15,10 +15,10 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ParsedStatement, RawStatement, constraint, duplicate, exists_outside_transaction};
-use crate::dynamodb::request::{
-    NamesTables, blocking, check_return_metrics, json_bytes, return_old_on_failure, write,
+use super::{
+    ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
+use crate::dynamodb::request::{NamesTables, blocking, check_return_metrics, json_bytes, write};
 use crate::error::ApiError;
 use crate::wire::WireOut;
 
@@ -105,7 +105,7 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
     r: BatchExecuteRequest,
 ) -> Result<Vec<u8>, ApiError> {
     check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
-    let mut statements = r.statements?;
+    let statements = r.statements?;
     let reads = statements
         .iter()
         .filter(|s| matches!(&s.parsed, Ok(p) if p.is_select()))
@@ -123,7 +123,7 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
         .into());
     }
     let mut responses = Vec::with_capacity(statements.len());
-    for s in &mut statements {
+    for s in statements {
         let table = s.table().map(str::to_owned);
         let mut response = Map::new();
         if let Some(t) = &table {
@@ -147,10 +147,14 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
 }
 
 /// Runs one statement of a batch: a read gives the item it found.
-async fn batch_one(engine: &Engine, s: &mut ParsedStatement) -> Result<Option<Item>, ApiError> {
-    let return_old = return_old_on_failure(s.return_values_on_condition_check_failure.take())?;
-    let consistent_read = s.consistent_read;
-    let (stmt, params) = s.take()?;
+async fn batch_one(engine: &Engine, s: ParsedStatement) -> Result<Option<Item>, ApiError> {
+    let Ready {
+        statement: stmt,
+        params,
+        consistent_read,
+        return_old,
+        ..
+    } = s.ready()?;
     if let Statement::Select(select) = &stmt
         && !names_full_key(select, &params, &engine.table_def(select.table.as_str())?)?
     {
@@ -237,14 +241,12 @@ pub(in crate::dynamodb) async fn execute_transaction(
     r: ExecuteTransactionRequest,
 ) -> Result<Vec<u8>, ApiError> {
     check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
-    let mut statements = r.statements?;
     // A transaction is all reads or all writes; any statement that does not parse
     // fails the whole request.
-    let mut parsed = Vec::with_capacity(statements.len());
-    for s in &mut statements {
-        let return_old = return_old_on_failure(s.return_values_on_condition_check_failure.take())?;
-        let (stmt, params) = s.take()?;
-        parsed.push((stmt, params, return_old));
+    let mut parsed = Vec::new();
+    for s in r.statements? {
+        let ready = s.ready()?;
+        parsed.push((ready.statement, ready.params, ready.return_old));
     }
     let reads = parsed.iter().filter(|(s, _, _)| s.is_select()).count();
     if reads > 0 && reads < parsed.len() {

@@ -19,6 +19,7 @@ use eddy_engine::partiql::ast::Statement;
 use eddy_engine::{AttributeValue, Error};
 use serde::Deserialize;
 
+use crate::dynamodb::request::return_old_on_failure;
 use crate::error::ApiError;
 use crate::wire::input::WireValue;
 
@@ -73,10 +74,11 @@ impl ParsedStatement {
         self.parsed.as_ref().ok().map(Statement::table)
     }
 
-    /// The parsed statement and its parameters, checked.
-    fn take(&mut self) -> Result<(Statement, Vec<AttributeValue>), ApiError> {
-        let parsed = std::mem::replace(&mut self.parsed, Err(Error::validation("")))?;
-        let params = match self.parameters.take() {
+    /// The statement ready to lower: parsed, its parameters and options checked.
+    fn ready(self) -> Result<Ready, ApiError> {
+        let return_old = return_old_on_failure(self.return_values_on_condition_check_failure)?;
+        let statement = self.parsed?;
+        let params = match self.parameters {
             None => Vec::new(),
             Some(p) if p.is_empty() => {
                 return Err(constraint(
@@ -89,8 +91,25 @@ impl ParsedStatement {
                 .map(WireValue::into_value)
                 .collect::<Result<_, _>>()?,
         };
-        Ok((parsed, params))
+        Ok(Ready {
+            text: self.text.unwrap_or_default(),
+            statement,
+            params,
+            consistent_read: self.consistent_read,
+            return_old,
+        })
     }
+}
+
+/// A statement with everything checked that can be checked without the table.
+struct Ready {
+    /// The statement as written (what a paging token belongs to).
+    text: String,
+    statement: Statement,
+    params: Vec<AttributeValue>,
+    consistent_read: bool,
+    /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
+    return_old: bool,
 }
 
 /// DynamoDB's one-constraint validation message.

@@ -12,10 +12,10 @@ use eddy_engine::{Engine, Error, Item, Page, ReturnValues, WriteOutput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ParsedStatement, RawStatement, constraint, duplicate, exists_outside_transaction};
-use crate::dynamodb::request::{
-    NamesTables, blocking, check_return_metrics, json_bytes, return_old_on_failure, write,
+use super::{
+    ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
+use crate::dynamodb::request::{NamesTables, blocking, check_return_metrics, json_bytes, write};
 use crate::error::ApiError;
 use crate::wire::input::{WireItem, into_item};
 use crate::wire::{WireOut, stored};
@@ -58,7 +58,7 @@ impl NamesTables for ExecuteStatementRequest {
 
 pub(in crate::dynamodb) async fn execute_statement(
     engine: &Engine,
-    mut r: ExecuteStatementRequest,
+    r: ExecuteStatementRequest,
 ) -> Result<Vec<u8>, ApiError> {
     check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
     let limit = match r.limit {
@@ -70,25 +70,36 @@ pub(in crate::dynamodb) async fn execute_statement(
         }
         l => l.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
     };
-    if let Some(t) = &r.next_token
-        && (t.is_empty() || t.chars().count() > PARTIQL_NEXT_TOKEN_CHARS_MAX)
-    {
-        return Err(constraint(format!(
-            "Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to {PARTIQL_NEXT_TOKEN_CHARS_MAX}"
-        ))
-        .into());
+    if let Some(t) = &r.next_token {
+        let bound = if t.is_empty() {
+            Some("greater than or equal to 1".to_owned())
+        } else if t.chars().count() > PARTIQL_NEXT_TOKEN_CHARS_MAX {
+            Some(format!(
+                "less than or equal to {PARTIQL_NEXT_TOKEN_CHARS_MAX}"
+            ))
+        } else {
+            None
+        };
+        if let Some(bound) = bound {
+            return Err(constraint(format!(
+                "Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length {bound}"
+            ))
+            .into());
+        }
     }
-    let return_old =
-        return_old_on_failure(r.statement.return_values_on_condition_check_failure.take())?;
-    let text = r.statement.text.clone().unwrap_or_default();
-    let (stmt, params) = r.statement.take()?;
+    let Ready {
+        text,
+        statement,
+        params,
+        consistent_read,
+        return_old,
+    } = r.statement.ready()?;
     let start_key = r
         .next_token
         .as_deref()
         .map(|t| decode_token(t, &text))
         .transpose()?;
-    let consistent_read = r.statement.consistent_read;
-    let lowered = engine.lower_partiql(&stmt, &params)?;
+    let lowered = engine.lower_partiql(&statement, &params)?;
     match lowered {
         Lowered::Query(mut q) => {
             q.limit = limit;
