@@ -1,7 +1,8 @@
 //! PartiQL for DynamoDB: the statements of `ExecuteStatement`,
 //! `BatchExecuteStatement` and `ExecuteTransaction`, parsed (`lexer.rs`, `parser.rs`
-//! into `ast.rs`) and lowered (`lower.rs`) onto the requests of the JSON API, which
-//! the engine then runs as it runs any other request.
+//! into `ast.rs`) and lowered (`lower.rs`, writing values and expressions with
+//! `print.rs`) onto the requests of the JSON API, which the engine then runs as it
+//! runs any other request.
 //!
 //! Owns the language and its DynamoDB error messages. Must not know the wire JSON,
 //! paging tokens or how the lowered requests are run.
@@ -10,6 +11,7 @@ pub mod ast;
 mod lexer;
 mod lower;
 mod parser;
+mod print;
 #[cfg(test)]
 mod tests;
 
