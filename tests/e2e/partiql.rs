@@ -446,6 +446,21 @@ async fn a_select_reads_a_global_index_named_after_the_table() {
     .collect();
     got.sort_by_key(|v| format!("{v:?}"));
     assert_eq!(got, vec![s("u1"), s("u3")]);
+    let consistent = c
+        .execute_statement()
+        .statement(format!(
+            r#"SELECT pk FROM "{t}"."by_email" WHERE email = 'a@x'"#
+        ))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(consistent.code(), Some("ValidationException"));
+    assert_eq!(
+        consistent.message(),
+        Some("Strongly consistent read is not supported on Global Secondary Indexes")
+    );
     assert_eq!(
         exec_err(
             &c,

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN_BASE64;
 use eddy_engine::limits::PARTIQL_NEXT_TOKEN_CHARS_MAX;
 use eddy_engine::partiql::Lowered;
-use eddy_engine::{Engine, Error, Item, Page, ReturnValues, WriteOutput};
+use eddy_engine::partiql::ast::Statement;
+use eddy_engine::{Engine, Error, IndexKind, Item, Page, ReturnValues, WriteOutput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -100,6 +101,12 @@ pub(in crate::dynamodb) async fn execute_statement(
         .map(|t| decode_token(t, &text))
         .transpose()?;
     let lowered = engine.lower_partiql(&statement, &params)?;
+    if let Statement::Select(select) = &statement
+        && consistent_read
+        && let Some(index) = &select.index
+    {
+        check_consistent_index(engine, &select.table, index)?;
+    }
     match lowered {
         Lowered::Query(mut q) => {
             q.limit = limit;
@@ -136,6 +143,23 @@ pub(in crate::dynamodb) async fn execute_statement(
         }
         Lowered::ConditionCheck(_) => Err(exists_outside_transaction()),
     }
+}
+
+/// A strongly consistent read of a global index is refused, in the words of
+/// DynamoDB's PartiQL front end (the JSON API's Query words it differently).
+fn check_consistent_index(engine: &Engine, table: &str, index: &str) -> Result<(), ApiError> {
+    let global = engine
+        .table_def(table)?
+        .indexes
+        .iter()
+        .any(|i| i.name == index && i.kind == IndexKind::Global);
+    if global {
+        return Err(Error::validation(
+            "Strongly consistent read is not supported on Global Secondary Indexes",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// A write answers `{"Items": []}`; with `RETURNING`, the item it returned.
