@@ -566,6 +566,40 @@ async fn batch_execute_statement_answers_each_statement() {
         )
     );
 
+    // A batch is all reads or all writes (DynamoDB documents the rule; the message is
+    // Eddy's, worded as ExecuteTransaction's for the same rule), and nothing of a
+    // refused batch runs.
+    let mixed = c
+        .batch_execute_statement()
+        .statements(stmt(
+            &format!(r#"SELECT * FROM "{t}" WHERE pk = 'new'"#),
+            vec![],
+        ))
+        .statements(stmt(
+            &format!(r#"INSERT INTO "{t}" VALUE {{'pk': 'mixed'}}"#),
+            vec![],
+        ))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(mixed.code(), Some("ValidationException"));
+    assert_eq!(
+        mixed.message(),
+        Some(
+            "BatchExecuteStatement API does not support both read and write operations in the same request."
+        )
+    );
+    assert!(
+        exec_ok(
+            &c,
+            &format!(r#"SELECT * FROM "{t}" WHERE pk = 'mixed'"#),
+            vec![]
+        )
+        .await
+        .is_empty()
+    );
+
     let too_many = c
         .batch_execute_statement()
         .set_statements(Some(
