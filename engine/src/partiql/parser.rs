@@ -10,7 +10,7 @@ use super::ast::{
     CmpOp, Delete, Expr, Insert, Path, Returning, Select, Statement, Step, Update, UpdateAction,
 };
 use super::lexer::{Tok, lex};
-use super::{incomplete_key, malformed};
+use super::{incomplete_key, malformed, validation};
 use crate::error::Result;
 
 /// Words that cannot be a bare attribute or table name (quote them to use them).
@@ -218,6 +218,11 @@ impl Parser {
 
     fn select(&mut self) -> Result<Select> {
         let projection = if self.punct("*") {
+            if matches!(self.peek(), Some(Tok::Punct(","))) {
+                return Err(validation(
+                    "Other attributes should not be present in the projection when '*' is used.",
+                ));
+            }
             None
         } else {
             let mut paths = vec![self.path()?];
@@ -233,6 +238,12 @@ impl Parser {
         } else {
             None
         };
+        self.no_alias()?;
+        if matches!(self.peek(), Some(Tok::Punct(","))) {
+            return Err(validation(
+                "Only select from a single table or index is supported.",
+            ));
+        }
         let filter = if self.keyword("where") {
             Some(self.expr()?)
         } else {
@@ -267,6 +278,11 @@ impl Parser {
     fn insert(&mut self) -> Result<Insert> {
         self.expect_keyword("into")?;
         let table = self.name()?;
+        if matches!(self.peek(), Some(Tok::Punct("<<"))) {
+            return Err(validation(
+                "Unsupported operation: Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
+            ));
+        }
         self.expect_keyword("value")?;
         let item = self.expr()?;
         Ok(Insert { table, item })
@@ -321,6 +337,22 @@ impl Parser {
         })
     }
 
+    /// `FROM t AS x` or `FROM t x`: DynamoDB names no row, so an alias is refused.
+    fn no_alias(&mut self) -> Result<()> {
+        // SQL clauses DynamoDB does not have are syntax errors, not aliases.
+        const CLAUSES: &[&str] = &[
+            "limit", "offset", "group", "having", "join", "inner", "left", "right", "union",
+        ];
+        let alias = self.peek_is_keyword("as")
+            || matches!(self.peek(), Some(Tok::Ident(w))
+                if !RESERVED.contains(&w.to_ascii_lowercase().as_str())
+                    && !CLAUSES.contains(&w.to_ascii_lowercase().as_str()));
+        if alias {
+            return Err(validation("Aliasing is not supported"));
+        }
+        Ok(())
+    }
+
     /// The WHERE an UPDATE or DELETE must have: without one, no key is named.
     fn where_clause(&mut self) -> Result<Expr> {
         if self.keyword("where") {
@@ -352,7 +384,7 @@ impl Parser {
             return Err(self.unexpected());
         };
         if !self.punct("*") {
-            return Err(super::validation(
+            return Err(validation(
                 "Expected '*' after ( MODIFIED | ALL ) ( NEW | OLD ) in RETURNING clause",
             ));
         }

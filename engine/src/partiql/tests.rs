@@ -165,6 +165,27 @@ fn refuses_malformed_statements_with_dynamodb_messages() {
             "UPDATE t SET a = 1 WHERE pk = 'a' RETURNING ALL NEW",
             "Expected '*' after ( MODIFIED | ALL ) ( NEW | OLD ) in RETURNING clause",
         ),
+        (
+            "SELECT *, a FROM t",
+            "Other attributes should not be present in the projection when '*' is used.",
+        ),
+        (
+            "SELECT * FROM t AS x WHERE x.pk = 'a'",
+            "Aliasing is not supported",
+        ),
+        ("SELECT * FROM t x", "Aliasing is not supported"),
+        (
+            "SELECT * FROM t LIMIT 5",
+            "Statement wasn't well formed, can't be processed: Unexpected token after expression",
+        ),
+        (
+            "SELECT * FROM a, b",
+            "Only select from a single table or index is supported.",
+        ),
+        (
+            "INSERT INTO t <<{'pk': 'a'}, {'pk': 'b'}>>",
+            "Unsupported operation: Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
+        ),
     ];
     for (stmt, want) in cases {
         assert_eq!(message(parse(stmt).unwrap_err()), want, "{stmt}");
