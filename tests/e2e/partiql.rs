@@ -8,12 +8,14 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::execute_statement::ExecuteStatementOutput;
+use aws_sdk_dynamodb::operation::execute_statement::{
+    ExecuteStatementError, ExecuteStatementOutput,
+};
 use aws_sdk_dynamodb::operation::execute_transaction::ExecuteTransactionError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BatchStatementErrorCodeEnum, BatchStatementRequest,
     BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, ParameterizedStatement,
-    Projection, ProjectionType, ScalarAttributeType,
+    Projection, ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use aws_sdk_dynamodbstreams::types::OperationType;
 use serde_json::json;
@@ -175,6 +177,21 @@ async fn insert_select_update_delete_with_parameters_and_dynamodb_errors() {
             "The conditional request failed".into()
         )
     );
+    // ReturnValuesOnConditionCheckFailure=ALL_OLD returns the item that failed it.
+    let failed = c
+        .execute_statement()
+        .statement(format!(
+            r#"UPDATE "{t}" SET n = 6 WHERE pk = 'p1' AND sk = 1 AND n > 10"#
+        ))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let ExecuteStatementError::ConditionalCheckFailedException(failed) = failed else {
+        panic!("not a condition failure: {failed:?}");
+    };
+    assert_eq!(failed.item().map(|i| i["n"].clone()), Some(n("5")));
     // UPDATE changes an item that exists; it never creates one.
     assert_eq!(
         exec_err(
