@@ -665,6 +665,8 @@ fn partiql_statement(table: &'static str) -> BoxedStrategy<Value> {
         "DELETE FROM \"{t}\" WHERE pk = ? AND sk = ? AND a <> ? RETURNING ALL OLD *",
         "DELETE FROM \"{t}\" WHERE pk = ? AND sk = ? AND sk = ?",
         "SELECT * FROM \"{t}\" WHERE a = MISSING",
+        "EXISTS(SELECT * FROM \"{t}\" WHERE pk = ? AND sk = ? AND a < ?)",
+        "SELECT *, a FROM \"{t}\" AS x, \"{t}\"",
         "SELECT * FROM",
         "((((((((((((((((((((",
         "INSERT INTO \"{t}\" VALUE <<{'pk': ?}>>",
