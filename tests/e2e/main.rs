@@ -15,6 +15,7 @@ mod faults;
 mod harness;
 mod indexes;
 mod limits;
+mod partiql;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;

@@ -47,3 +47,9 @@ fn boto3_streams() {
 fn boto3_control_plane() {
     run_python_suite("control_plane.py");
 }
+
+/// PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction) through boto3.
+#[test]
+fn boto3_partiql() {
+    run_python_suite("partiql.py");
+}
