@@ -27,7 +27,12 @@ pub enum ApiError {
     /// A caller's grant refused the request (`code` is DynamoDB's, e.g.
     /// `AccessDeniedException`): only a function's table calls are gated.
     Refused { code: String, message: String },
+    /// A PartiQL INSERT found its key taken (`DuplicateItemException`).
+    DuplicateItem,
 }
+
+/// DynamoDB's message of `DuplicateItemException`.
+pub const DUPLICATE_ITEM_MESSAGE: &str = "Duplicate primary key exists in table";
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -94,6 +99,11 @@ impl ApiError {
                 bad,
                 format!("com.amazon.coral.service#{code}"),
                 message.clone(),
+            ),
+            ApiError::DuplicateItem => (
+                bad,
+                format!("{DYNAMODB}#DuplicateItemException"),
+                DUPLICATE_ITEM_MESSAGE.into(),
             ),
             ApiError::Engine(e) => match e {
                 Error::Validation(m) => (

@@ -121,6 +121,22 @@ impl Engine {
         crate::tables::create_table(&self.state, input)
     }
 
+    /// Lowers a PartiQL statement onto the JSON API's request that does the same, against
+    /// the table's key schema as it is now (`ResourceNotFound` for no such table).
+    pub fn lower_partiql(
+        &self,
+        statement: &crate::partiql::ast::Statement,
+        params: &[crate::AttributeValue],
+    ) -> Result<crate::partiql::Lowered> {
+        let table = self.state.table(statement.table())?;
+        crate::partiql::lower(statement, params, &table.def)
+    }
+
+    /// The definition of a table as it is now (`ResourceNotFound` for no such table).
+    pub fn table_def(&self, name: &str) -> Result<TableDef> {
+        Ok(self.state.table(name)?.def.clone())
+    }
+
     pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
         crate::tables::describe_table(&self.state, name)
     }

@@ -33,7 +33,9 @@
 //!   catalog and its parts (`catalog.rs`, `schema.rs`, `index/`, `stream/def.rs`), the
 //!   item cache, and the lower layer (`keys.rs`, `codec.rs`, `reader.rs`, `stored.rs`,
 //!   `value.rs`, `number.rs`, `expr/`, `limits.rs`, `sync.rs`, `clock.rs`, `hash.rs`,
-//!   `error.rs`), which imports nothing above it.
+//!   `error.rs`), which imports nothing above it. `partiql/` (PartiQL's parser and
+//!   its lowering) builds the operations' input types from a statement and a table
+//!   definition; it reads no state, and only the facade calls it.
 
 mod backfill;
 mod buffers;
@@ -54,6 +56,7 @@ pub mod limits;
 mod meta;
 mod number;
 mod open;
+pub mod partiql;
 mod reader;
 mod reaper;
 mod schema;

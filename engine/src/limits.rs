@@ -36,6 +36,15 @@ pub const BATCH_WRITE_REQUESTS_MAX: usize = 25;
 pub const BATCH_GET_BYTES_MAX: usize = /* 16 MiB */ 16 * 1024 * 1024;
 /// Actions in one TransactWriteItems, and Gets in one TransactGetItems.
 pub const TRANSACT_ITEMS_MAX: usize = 100;
+/// Longest PartiQL statement, in bytes (of ExecuteStatement, and of each statement of
+/// a BatchExecuteStatement or ExecuteTransaction); the shortest is 1.
+pub const PARTIQL_STATEMENT_BYTES_MAX: usize = 8192;
+/// Statements in one BatchExecuteStatement.
+pub const PARTIQL_BATCH_STATEMENTS_MAX: usize = 25;
+/// Statements in one ExecuteTransaction.
+pub const PARTIQL_TRANSACTION_STATEMENTS_MAX: usize = 100;
+/// Longest `NextToken` of ExecuteStatement, in characters.
+pub const PARTIQL_NEXT_TOKEN_CHARS_MAX: usize = 32768;
 /// Aggregate size of the items of one transaction (DynamoDB: 4 MB): a
 /// TransactWriteItems' Put items and keys, the items a TransactGetItems reads.
 pub const TRANSACT_REQUEST_BYTES_MAX: usize = /* 4 MiB */ 4 * 1024 * 1024;

@@ -4,7 +4,8 @@
 //!
 //! One file per group of operations, as the engine groups them: `tables.rs` (the control
 //! plane and tags), `items.rs` (single-item reads and writes), `query.rs` (Query and
-//! Scan), `batch.rs`, `transact.rs`, `ttl.rs`; `request.rs` holds what they share (body
+//! Scan), `batch.rs`, `transact.rs`, `ttl.rs`, `partiql/` (ExecuteStatement,
+//! BatchExecuteStatement, ExecuteTransaction); `request.rs` holds what they share (body
 //! parsing, expression attributes, return values, writes bridged to async, blocking
 //! reads, item responses). This file only dispatches an operation by name, so nothing
 //! below imports it back.
@@ -12,6 +13,7 @@
 mod absent;
 mod batch;
 mod items;
+mod partiql;
 mod query;
 pub(crate) mod request;
 mod shape;
@@ -31,6 +33,7 @@ use self::absent::{
 };
 use self::batch::{batch_get_item, batch_write_item};
 use self::items::{delete_item, get_item, put_item, update_item};
+use self::partiql::{batch_execute_statement, execute_statement, execute_transaction};
 use self::query::{query, scan};
 use self::request::{Gate, blocking, json_bytes, parse_gated};
 use self::tables::{
@@ -81,6 +84,9 @@ pub(crate) async fn dispatch_gated(
             let req = parse_gated(body, gate)?;
             blocking(move || transact_get_items(&engine, req)).await
         }
+        "ExecuteStatement" => execute_statement(engine, parse_gated(body, gate)?).await,
+        "BatchExecuteStatement" => batch_execute_statement(engine, parse_gated(body, gate)?).await,
+        "ExecuteTransaction" => execute_transaction(engine, parse_gated(body, gate)?).await,
         // Catalog changes may wait for the writer (stream enable/disable).
         "CreateTable" => {
             let (engine, req) = (engine.clone(), parse_gated(body, gate)?);

@@ -16,6 +16,7 @@ mod harness;
 mod indexes;
 mod limits;
 mod multi_key_gsi;
+mod partiql;
 mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;

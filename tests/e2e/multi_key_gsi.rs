@@ -314,6 +314,21 @@ async fn multi_attribute_gsi_is_described_queried_paged_and_survives_a_restart()
         .key_conditions("round", gt.attribute_value_list(n(1)).build().unwrap());
     assert_eq!(query_ids(legacy).await, ["g3", "g5", "g4", "g6"]);
 
+    // PartiQL reads the index too: equality on every HASH attribute is a Query, and a
+    // condition on a RANGE attribute besides is read as a filter.
+    let partiql = async |extra: &str| {
+        let statement = format!(
+            "SELECT id FROM \"{t}\".\"{INDEX}\" WHERE tournament = 'w24' AND league = 'eu'{extra}"
+        );
+        let out = c.execute_statement().statement(statement).send().await;
+        ids(out.unwrap().items())
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(partiql("").await, all);
+    assert_eq!(partiql(" AND round = 2").await, ["g3", "g5", "g4"]);
+
     // Paging: LastEvaluatedKey holds the table's key and every index key attribute.
     let (items, stops) = pages(query(&c, &t, EU, &eu(&[])).limit(2)).await;
     assert_eq!(ids(&items), all);

@@ -53,3 +53,9 @@ fn boto3_multi_attribute_gsi() {
 fn boto3_control_plane() {
     run_python_suite("control_plane.py");
 }
+
+/// PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction) through boto3.
+#[test]
+fn boto3_partiql() {
+    run_python_suite("partiql.py");
+}

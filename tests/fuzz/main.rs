@@ -8,7 +8,9 @@
 //! binaries at and past 1,024 / 2,048 / 65,535 bytes and 400 KB, attribute names of 0 to
 //! 65,536 bytes, nesting 31 to 100, 38- and 39-digit numbers and exponents at the edges,
 //! empty and duplicate sets, attribute values with no type or two, wrong JSON types,
-//! expressions from the grammar fuzzer, batch and transaction lists past their limits;
+//! expressions from the grammar fuzzer, PartiQL statements (well formed, malformed,
+//! too long, too deep) with typed parameters, batch and transaction lists past their
+//! limits;
 //! a tenth of the bodies are then broken (truncated, not JSON, not UTF-8, nested
 //! deeper than the parser allows).
 //!
@@ -98,6 +100,8 @@ const OPERATIONS: &[&str] = &[
     "GetShardIterator",
     "GetRecords",
     "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
     "FooBar",
     "",
     "putitem",
@@ -556,6 +560,9 @@ const REQUIRED_FIELDS: &[&str] = &[
     "Tags",
     "TagKeys",
     "Keys",
+    "Statement",
+    "Statements",
+    "TransactStatements",
 ];
 /// The legacy parameters, which DynamoDB refuses next to expressions: rare.
 const LEGACY_FIELDS: &[&str] = &[
@@ -635,6 +642,81 @@ fn transact_write_items() -> BoxedStrategy<Value> {
     prop_oneof![
         8 => prop::collection::vec(action.clone(), 0..6),
         1 => prop::collection::vec(action, 99..TRANSACT_GENERATED_MAX),
+    ]
+    .prop_map(Value::Array)
+    .boxed()
+}
+
+/// PartiQL statements on `table`, with `?` placeholders: well formed ones of each kind
+/// (key reads, filters, index reads, writes with conditions and RETURNING), malformed
+/// ones, an empty one and one past the length limit.
+fn partiql_statement(table: &'static str) -> BoxedStrategy<Value> {
+    const TEMPLATES: &[&str] = &[
+        "SELECT * FROM \"{t}\" WHERE pk = ?",
+        "SELECT * FROM \"{t}\" WHERE pk = ? AND sk = ?",
+        "SELECT pk, a.b[3] FROM \"{t}\" WHERE pk = ? AND begins_with(sk, ?) ORDER BY sk DESC",
+        "SELECT * FROM \"{t}\" WHERE a IN [?, ?] OR NOT b IS MISSING AND size(c) > ?",
+        "SELECT * FROM \"{t}\".\"gsi\" WHERE g = ?",
+        "SELECT * FROM \"{t}\" WHERE pk = ? AND sk BETWEEN ? AND ?",
+        "INSERT INTO \"{t}\" VALUE {'pk': ?, 'sk': ?, 'a': ?, 's': <<'x', 'y'>>}",
+        "INSERT INTO \"{t}\" VALUE {'pk': ?, 'sk': ?, 'l': [1, {'m': -2.5e3}]}",
+        "UPDATE \"{t}\" SET a = ?, b = b + ? REMOVE c WHERE pk = ? AND sk = ? RETURNING ALL NEW *",
+        "UPDATE \"{t}\" SET s = set_add(s, <<1, 2>>) WHERE pk = ? AND a > ?",
+        "DELETE FROM \"{t}\" WHERE pk = ? AND sk = ? AND a <> ? RETURNING ALL OLD *",
+        "DELETE FROM \"{t}\" WHERE pk = ? AND sk = ? AND sk = ?",
+        "SELECT * FROM \"{t}\" WHERE a = MISSING",
+        "EXISTS(SELECT * FROM \"{t}\" WHERE pk = ? AND sk = ? AND a < ?)",
+        "SELECT *, a FROM \"{t}\" AS x, \"{t}\"",
+        "SELECT * FROM",
+        "((((((((((((((((((((",
+        "INSERT INTO \"{t}\" VALUE <<{'pk': ?}>>",
+        "UPSERT INTO \"{t}\" VALUE {'pk': ?}",
+        "SELECT * FROM \"{t}\" WHERE pk = '\u{1F600}' /* unterminated",
+        "",
+    ];
+    prop_oneof![
+        12 => prop::sample::select(TEMPLATES).prop_map(move |t| json!(t.replace("{t}", table))),
+        1 => Just(json!(format!("SELECT * FROM t WHERE a = '{}'", "x".repeat(8200)))),
+        1 => Just(json!(format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(500), ")".repeat(500)))),
+    ]
+    .boxed()
+}
+
+/// The `?` values of a statement: values of the table's key types mostly, any values,
+/// or an empty list.
+fn partiql_parameters(table: &'static str) -> BoxedStrategy<Value> {
+    let schema = schema_of(table);
+    let typed = if schema.is_empty() {
+        av()
+    } else {
+        prop::sample::select(schema.iter().map(|(_, ty)| *ty).collect::<Vec<_>>())
+            .prop_flat_map(typed_av)
+            .boxed()
+    };
+    prop::collection::vec(prop_oneof![3 => typed, 1 => av()], 0..6)
+        .prop_map(Value::Array)
+        .boxed()
+}
+
+/// The statements of a BatchExecuteStatement or ExecuteTransaction, under and past
+/// their limits.
+fn partiql_statements(table: &'static str, max: usize) -> BoxedStrategy<Value> {
+    let one = obj(vec![
+        ("Statement", partiql_statement(table)),
+        ("Parameters", partiql_parameters(table)),
+        (
+            "ConsistentRead",
+            any::<bool>().prop_map(|b| json!(b)).boxed(),
+        ),
+        (
+            "ReturnValuesOnConditionCheckFailure",
+            enum_field(&["NONE", "ALL_OLD"]),
+        ),
+    ])
+    .prop_map(Value::Object);
+    prop_oneof![
+        8 => prop::collection::vec(one.clone(), 0..6),
+        1 => prop::collection::vec(one, max..max + 2),
     ]
     .prop_map(Value::Array)
     .boxed()
@@ -958,6 +1040,28 @@ fn fields(
                 ),
             ],
             "TransactGetItems" => vec![("TransactItems", transact_get_items())],
+            "ExecuteStatement" => vec![
+                ("Statement", partiql_statement(table)),
+                ("Parameters", partiql_parameters(table)),
+                ("Limit", number_field()),
+                (
+                    "NextToken",
+                    choice(vec![], &["", "not a token", "eyJzIjoiMCIsImsiOnt9fQ"]),
+                ),
+                (
+                    "ConsistentRead",
+                    any::<bool>().prop_map(|b| json!(b)).boxed(),
+                ),
+                ("ReturnValuesOnConditionCheckFailure", rv_ccf()),
+            ],
+            "BatchExecuteStatement" => vec![("Statements", partiql_statements(table, 25))],
+            "ExecuteTransaction" => vec![
+                ("TransactStatements", partiql_statements(table, 100)),
+                (
+                    "ClientRequestToken",
+                    boxed("[a-z0-9]{0,4}".prop_map(|s| json!(s))),
+                ),
+            ],
             "CreateTable" => vec![
                 (
                     "TableName",

@@ -3,7 +3,7 @@
 //! Owns the allow-list: the checks that need no parsing run before a request reaches
 //! the host's [`TableApi`](super::TableApi); the host parses the request once and asks
 //! the [`TableGrant`] about the tables it names before anything runs. It denies what it
-//! cannot check (no table named, PartiQL). Must not know how requests are parsed or
+//! cannot check (no table named). Must not know how requests are parsed or
 //! executed.
 
 use super::tables::{TableCallError, TableGrant};
@@ -17,14 +17,10 @@ pub const OPERATION_NAME_BYTES_MAX: usize = 64;
 pub(crate) type Denied = TableCallError;
 
 /// Checks what can be checked before the request is parsed: that `operation` is a
-/// DynamoDB operation name, not PartiQL (whose statements name tables in text), and
-/// that the request is within DynamoDB's size limit. The tables it names are checked
-/// by [`TableGrant::allow`] once the host has parsed it.
-pub(crate) fn check_request(
-    function: &str,
-    operation: &str,
-    request_json: &str,
-) -> Result<(), Denied> {
+/// DynamoDB operation name, and that the request is within DynamoDB's size limit. The
+/// tables it names (for PartiQL, the tables its parsed statements name) are checked by
+/// [`TableGrant::allow`] once the host has parsed it.
+pub(crate) fn check_request(operation: &str, request_json: &str) -> Result<(), Denied> {
     if operation.is_empty()
         || operation.len() > OPERATION_NAME_BYTES_MAX
         || !operation.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -32,16 +28,6 @@ pub(crate) fn check_request(
         return Err(TableCallError::new(
             "UnknownOperationException",
             format!("not a DynamoDB operation: {operation:?}"),
-        ));
-    }
-    if matches!(
-        operation,
-        "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction"
-    ) {
-        return Err(denied(
-            function,
-            operation,
-            "PartiQL statements (use the item operations on granted tables)",
         ));
     }
     if request_json.len() > DYNAMODB_REQUEST_BYTES_MAX {
@@ -112,7 +98,7 @@ mod tests {
             function: "f",
             granted: &granted,
         };
-        check_request("f", op, "{}")
+        check_request(op, "{}")
             .and_then(|()| grant.allow(op, named))
             .err()
             .map(|e| e.code)
@@ -138,7 +124,8 @@ mod tests {
             ("BatchWriteItem", &["users", "audit"], ok.clone()),
             ("BatchGetItem", &["users", "other"], denied.clone()),
             ("ListTables", &[], denied.clone()),
-            ("ExecuteStatement", &["users"], denied.clone()),
+            ("ExecuteStatement", &["users"], ok.clone()),
+            ("ExecuteTransaction", &["users", "other"], denied.clone()),
             (
                 "Put Item",
                 &["users"],
@@ -150,7 +137,7 @@ mod tests {
         }
         let oversized = "x".repeat(DYNAMODB_REQUEST_BYTES_MAX + 1);
         assert_eq!(
-            check_request("f", "PutItem", &oversized).map_err(|e| e.code),
+            check_request("PutItem", &oversized).map_err(|e| e.code),
             Err("ValidationException".to_owned())
         );
     }

@@ -226,8 +226,7 @@ impl dynamodb::Host for InvocationState {
         request_json: String,
     ) -> Result<String, dynamodb::ErrorRecord> {
         let to_record = |TableCallError { code, message }| dynamodb::ErrorRecord { code, message };
-        grant::check_request(&self.deployment.name, &operation, &request_json)
-            .map_err(to_record)?;
+        grant::check_request(&operation, &request_json).map_err(to_record)?;
         self.tables
             .call(TableCall {
                 operation: &operation,
