@@ -480,7 +480,13 @@ fn bisecting_isolates_a_failing_batch_down_to_single_records() {
     for f in s.scan("failures") {
         assert_eq!(f["batchSize"], n(1), "bisected down to one record");
     }
-    let m = json!(rt.get(&id).unwrap())["Metrics"].clone();
+    // The metric is counted just after each failure record is written, so the last
+    // one may still be on its way when the sixth record is seen.
+    let metrics = || json!(rt.get(&id).unwrap())["Metrics"].clone();
+    wait_until("the failure destination's metric", || {
+        metrics()["SentToFailureDestination"].as_u64() >= Some(6)
+    });
+    let m = metrics();
     assert_eq!(m["SentToFailureDestination"].as_u64(), Some(6), "{m}");
     rt.shutdown();
 }
