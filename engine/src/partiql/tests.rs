@@ -377,3 +377,37 @@ fn writes_must_name_the_whole_key_and_enough_parameters() {
         assert_eq!(message(e), want, "{stmt}");
     }
 }
+
+#[test]
+fn the_table_name_span_covers_the_table_token_only() {
+    let cases = [
+        ("SELECT * FROM users WHERE pk = 'users'", "users", "users"),
+        (
+            "select a FROM \"users\".\"byEmail\" WHERE b = 1",
+            "\"users\"",
+            "users",
+        ),
+        (
+            "INSERT INTO /* c */ users VALUE {'pk': 'x'}",
+            "users",
+            "users",
+        ),
+        (
+            "UPDATE \"us\"\"ers\" SET a = 1 WHERE pk = 'x'",
+            "\"us\"\"ers\"",
+            "us\"ers",
+        ),
+        ("DELETE FROM users WHERE pk = 'x';", "users", "users"),
+        (
+            "EXISTS(SELECT * FROM users WHERE pk = 'x')",
+            "users",
+            "users",
+        ),
+    ];
+    for (stmt, text, name) in cases {
+        let (got, span) = super::table_name_span(stmt).expect(stmt);
+        assert_eq!(&stmt[span], text, "{stmt}");
+        assert_eq!(got, name, "{stmt}");
+    }
+    assert_eq!(super::table_name_span("SELECT * FROM"), None);
+}
