@@ -110,6 +110,17 @@ impl UpdateTableInput {
                 "One or more parameter values were invalid: TableClass modification must be the only operation in the request",
             ));
         }
+        // A stream change comes alone or with a switch to on-demand: with provisioned
+        // throughput (or a switch to provisioned) DynamoDB refuses it as a static rule,
+        // although no IOPS update is running (ack-api-quirks' DDB-TABLE-382, measured
+        // on idle tables; the message is the one Terraform users report in
+        // terraform-provider-aws#35673).
+        let iops = self.throughput.is_some() || self.billing_mode == Some(BillingMode::Provisioned);
+        if self.stream.is_some() && iops {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: You cannot modify stream status while updating table IOPS",
+            ));
+        }
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! between the two (table names, ARNs, whose region becomes the request's).
 //!
 //! Owns that mapping. It knows where DynamoDB's JSON carries table names and ARNs and
-//! where it carries items (never rewritten), nothing of what an operation does. Off
+//! where it carries items (never rewritten), nothing of what an operation does. A
+//! PartiQL `Statement` names its table in its text: the engine's PartiQL parser says
+//! where, and that name is rewritten like any other. Off
 //! unless [`configure`] turned it on: `eddy serve` keeps one namespace, which triggers
 //! and functions name tables in.
 
@@ -52,6 +54,12 @@ const USER_DATA: [&str; 19] = [
     "ItemCollectionKey",
     "Parameters",
 ];
+/// Members whose string value is a PartiQL statement (of ExecuteStatement, and of the
+/// entries of BatchExecuteStatement's `Statements` and ExecuteTransaction's
+/// `TransactStatements`).
+const STATEMENT_MEMBER: &str = "Statement";
+/// The longest statement DynamoDB accepts, in characters.
+const STATEMENT_CHARS_MAX: usize = 8192;
 /// Members whose string value is a table name.
 const NAME_MEMBERS: [&str; 3] = [
     "TableName",
@@ -192,7 +200,31 @@ impl Namespace {
         walk(&mut v, &mut |name| Some(self.inward_name(name)), &|arn| {
             self.inward_arn(arn)
         });
+        walk_statements(&mut v, &|stmt| self.inward_statement(stmt));
         Some(v.to_string().into_bytes())
+    }
+
+    /// A PartiQL statement naming the engine's table. A statement that does not parse
+    /// is passed on as it is, so that it is refused with the parser's message; a table
+    /// name DynamoDB refuses is too, so that it is refused as not found.
+    fn inward_statement(&self, stmt: &str) -> Option<String> {
+        // A statement too long for DynamoDB is refused with a message that quotes it,
+        // which must quote the client's statement.
+        if stmt.chars().count() > STATEMENT_CHARS_MAX {
+            return None;
+        }
+        let (name, span) = eddy_engine::partiql::table_name_span(stmt)?;
+        let inward = self.inward_name(&name);
+        if inward == name {
+            return None;
+        }
+        // The engine's name has a '.' and maybe a '-': quoted, it stays one name.
+        let quoted = format!("\"{}\"", inward.replace('"', "\"\""));
+        Some(format!(
+            "{}{quoted}{}",
+            &stmt[..span.start],
+            &stmt[span.end..]
+        ))
     }
 
     /// Rewrites an answer's table names and ARNs to the client's; table names of other
@@ -301,6 +333,28 @@ fn walk_object(
     }
 }
 
+/// Rewrites, in place, every PartiQL statement of a request (by `stmt`, `None` leaving
+/// it as it is), leaving user data (such as `Parameters`) alone.
+fn walk_statements(v: &mut Value, stmt: &dyn Fn(&str) -> Option<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                match v {
+                    _ if USER_DATA.contains(&k.as_str()) => {}
+                    Value::String(s) if k == STATEMENT_MEMBER => {
+                        if let Some(new) = stmt(s) {
+                            *s = new;
+                        }
+                    }
+                    other => walk_statements(other, stmt),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|e| walk_statements(e, stmt)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +419,33 @@ mod tests {
             out["Responses"]["users"][0]["TableName"]["S"],
             "AKID_eu-west-1.x"
         );
+    }
+
+    #[test]
+    fn partiql_statements_name_the_namespace_tables() {
+        let req = inward(json!({
+            "Statement": "SELECT * FROM \"users\".\"byEmail\" WHERE pk = 'users'",
+            "Parameters": [{"S": "users"}],
+            "Statements": [{"Statement": "DELETE FROM orders WHERE pk = ?"}],
+            "TransactStatements": [{"Statement": "INSERT INTO t-1 VALUE {'a': 1}"}],
+        }));
+        assert_eq!(
+            req["Statement"],
+            "SELECT * FROM \"AKID_eu-west-1.users\".\"byEmail\" WHERE pk = 'users'"
+        );
+        assert_eq!(req["Parameters"][0]["S"], "users");
+        assert_eq!(
+            req["Statements"][0]["Statement"],
+            "DELETE FROM \"AKID_eu-west-1.orders\" WHERE pk = ?"
+        );
+        // Neither a statement that does not parse nor a name DynamoDB refuses is
+        // rewritten.
+        assert_eq!(
+            req["TransactStatements"][0]["Statement"],
+            "INSERT INTO t-1 VALUE {'a': 1}"
+        );
+        let odd = inward(json!({"Statement": "SELECT * FROM \"a b\""}));
+        assert_eq!(odd["Statement"], "SELECT * FROM \"a b\"");
     }
 
     #[test]

@@ -208,11 +208,53 @@ async fn update_table_member_rules() {
             "One or more parameter values were invalid: TableClass modification must be the only operation in the request"
         )
     );
+    // A stream change with provisioned throughput, or with a switch to provisioned.
+    let stream = aws_sdk_dynamodb::types::StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+        .build()
+        .unwrap();
+    let throughput = aws_sdk_dynamodb::types::ProvisionedThroughput::builder()
+        .read_capacity_units(5)
+        .write_capacity_units(5)
+        .build()
+        .unwrap();
+    for with_mode in [false, true] {
+        let mut req = c
+            .update_table()
+            .table_name(&t)
+            .stream_specification(stream.clone())
+            .provisioned_throughput(throughput.clone());
+        if with_mode {
+            req = req.billing_mode(BillingMode::Provisioned);
+        }
+        let e = req.send().await.unwrap_err();
+        assert_eq!(
+            refusal(&e),
+            validation(
+                "One or more parameter values were invalid: You cannot modify stream status while updating table IOPS"
+            ),
+            "with BillingMode: {with_mode}"
+        );
+    }
     // Nothing of a refused request was applied.
     let d = c.describe_table().table_name(&t).send().await.unwrap();
     let d = d.table().unwrap();
     assert_eq!(d.deletion_protection_enabled(), Some(false));
     assert!(d.table_class_summary().is_none());
+    assert!(d.stream_specification().is_none());
+    assert_eq!(
+        d.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(&BillingMode::PayPerRequest)
+    );
+    // With a switch to on demand, the stream change is accepted.
+    c.update_table()
+        .table_name(&t)
+        .stream_specification(stream)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
 
     for op in ["CreateTable", "UpdateTable"] {
         let body = if op == "CreateTable" {

@@ -798,3 +798,87 @@ async fn without_shared_db_each_access_key_and_region_has_its_own_tables() {
     assert_eq!(left.table_names(), ["events".to_owned()]);
     assert!(got(alice).await.is_some());
 }
+
+#[tokio::test]
+async fn without_shared_db_partiql_statements_name_their_namespace_tables() {
+    use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ParameterizedStatement};
+    let port = free_port().to_string();
+    let server = LocalStyle::start(&["-inMemory", "-port", &port]);
+    let e = &server.endpoint;
+    let alice = client_as(e, "ALICE", "us-east-1");
+    let bob = client_as(e, "BOB", "us-east-1");
+    for c in [&alice, &bob] {
+        crate::control::create(c, "users", false).await;
+    }
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+
+    // ExecuteStatement writes and reads the caller's own table, quoted or not.
+    alice
+        .execute_statement()
+        .statement("INSERT INTO users VALUE {'pk': 'a1', 'who': 'alice'}")
+        .send()
+        .await
+        .unwrap();
+    let select = |c: aws_sdk_dynamodb::Client, stmt: &'static str| async move {
+        c.execute_statement()
+            .statement(stmt)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    };
+    let mine = select(alice.clone(), r#"SELECT * FROM "users" WHERE pk = 'a1'"#).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["who"], s("alice"));
+    assert!(select(bob.clone(), "SELECT * FROM users").await.is_empty());
+
+    // BatchExecuteStatement and ExecuteTransaction too.
+    let batch = bob
+        .batch_execute_statement()
+        .statements(
+            BatchStatementRequest::builder()
+                .statement("INSERT INTO users VALUE {'pk': 'b1'}")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(batch.responses()[0].error().is_none(), "{batch:?}");
+    bob.execute_transaction()
+        .transact_statements(
+            ParameterizedStatement::builder()
+                .statement("UPDATE users SET who = ? WHERE pk = 'b1'")
+                .parameters(s("bob"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let bobs = select(bob.clone(), "SELECT * FROM users").await;
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0]["who"], s("bob"));
+    assert_eq!(select(alice.clone(), "SELECT * FROM users").await.len(), 1);
+
+    // A table of no namespace of the caller's is not found, whatever it is called.
+    for stmt in [
+        "SELECT * FROM orders",
+        r#"SELECT * FROM "ALICE_us-east-1.users""#,
+    ] {
+        let err = bob
+            .execute_statement()
+            .statement(stmt)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{stmt}: {err:?}");
+        assert_eq!(
+            err.meta().message(),
+            Some("Requested resource not found"),
+            "{stmt}"
+        );
+    }
+}

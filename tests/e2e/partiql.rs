@@ -305,6 +305,99 @@ async fn insert_select_update_delete_with_parameters_and_dynamodb_errors() {
     );
 }
 
+/// A SELECT naming several partitions (`pk IN (...)`, `pk = a OR pk = b`) reads them
+/// one Query each, in the order named, as DynamoDB runs it without a full table scan
+/// (its developer guide's SELECT reference): Limit counts only the named partitions'
+/// items, and paging goes on across the Queries.
+#[tokio::test]
+async fn a_select_on_several_partitions_reads_them_one_query_each() {
+    let server = Server::start();
+    let c = server.client();
+    let t = table_name("pqlin");
+    create(&c, &t, true).await;
+    for (pk, count) in [("p", 3), ("q", 1), ("r", 12)] {
+        for i in 0..count {
+            exec_ok(
+                &c,
+                &format!(r#"INSERT INTO "{t}" VALUE {{'pk': ?, 'sk': ?}}"#),
+                vec![s(pk), n(&i.to_string())],
+            )
+            .await;
+        }
+    }
+    let want = ["q0", "p0", "p1", "p2"];
+    for (statement, params) in [
+        (
+            format!(r#"SELECT * FROM "{t}" WHERE pk IN ('q', ?, 'q')"#),
+            vec![s("p")],
+        ),
+        (
+            format!(r#"SELECT * FROM "{t}" WHERE pk = 'q' OR ? = pk"#),
+            vec![s("p")],
+        ),
+        (
+            format!(r#"SELECT * FROM "{t}" WHERE sk < 9 AND pk IN ['q', 'x', 'p']"#),
+            vec![],
+        ),
+    ] {
+        for limit in [None, Some(1), Some(2), Some(3)] {
+            let mut seen = Vec::new();
+            let mut token = None;
+            let mut pages = 0;
+            loop {
+                let out = c
+                    .execute_statement()
+                    .statement(&statement)
+                    .set_parameters((!params.is_empty()).then(|| params.clone()))
+                    .set_limit(limit)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e:?}"));
+                pages += 1;
+                assert!(pages <= 8, "{statement} {limit:?}: too many pages");
+                for item in out.items() {
+                    let (Av::S(pk), Av::N(sk)) = (&item["pk"], &item["sk"]) else {
+                        panic!("{item:?}")
+                    };
+                    seen.push(format!("{pk}{sk}"));
+                }
+                token = out.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(seen, want, "{statement} {limit:?}");
+            match limit {
+                // One page holds every partition's items.
+                None => assert_eq!(pages, 1, "{statement}"),
+                // Partition r's 12 items are never read: a Scan would page through
+                // 16 items, more than 8 pages of 2.
+                Some(l) => assert!(pages <= 4usize.div_ceil(l as usize) + 2, "{statement} {l}"),
+            }
+        }
+    }
+    // A token belongs to its statement.
+    let other = format!(r#"SELECT * FROM "{t}" WHERE pk IN ('q', 'p')"#);
+    let first = c
+        .execute_statement()
+        .statement(&other)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .execute_statement()
+        .statement(format!(r#"SELECT * FROM "{t}" WHERE pk IN ('p', 'q')"#))
+        .set_next_token(first.next_token)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"));
+    assert_eq!(err.message(), Some("NextToken does not match request"));
+}
+
 #[tokio::test]
 async fn a_select_pages_with_limit_and_next_token() {
     let server = Server::start();

@@ -220,6 +220,43 @@ async fn exclusive_start_key_is_checked_against_the_read_it_resumes() {
         message.contains("missed key schema element: pk"),
         "{message}"
     );
+    // But after the expressions' own errors (syntax, names, values), which are request
+    // validation: dynalite's validations run validateExpressions before any table check.
+    let bad_shape = key(&[("x", s("p"))]);
+    let r = c
+        .query()
+        .table_name(&hash_only)
+        .key_condition_expression("pk = = :p")
+        .expression_attribute_values(":p", s("p"))
+        .set_exclusive_start_key(Some(bad_shape.clone()))
+        .send()
+        .await;
+    assert_eq!(
+        failure(r),
+        validation("Invalid KeyConditionExpression: Syntax error; token: \"=\", near: \"= = :p\"")
+    );
+    let r = query_h(bad_shape.clone())
+        .filter_expression("a = :nope")
+        .send()
+        .await;
+    assert_eq!(
+        failure(r),
+        validation(
+            "Invalid FilterExpression: An expression attribute value used in expression is not defined; attribute value: :nope"
+        )
+    );
+    let r = c
+        .scan()
+        .table_name(&t)
+        .index_name("by_g")
+        .projection_expression("a,,b")
+        .set_exclusive_start_key(Some(bad_shape))
+        .send()
+        .await;
+    assert_eq!(
+        failure(r),
+        validation("Invalid ProjectionExpression: Syntax error; token: \",\", near: \",,b\"")
+    );
 
     // A Query's start key must lie inside its key condition.
     let query = |kc: &str, esk: HashMap<String, Av>| {

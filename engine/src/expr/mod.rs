@@ -275,6 +275,15 @@ impl<'r> Resolver<'r> {
         })
     }
 
+    /// Parses a KeyConditionExpression as an expression only, without checking it
+    /// against a key schema: what DynamoDB validates before it looks at the table.
+    pub fn key_condition_syntax(&mut self, expr: &str) -> Result<()> {
+        self.run(ExpressionKind::KeyCondition, expr, Mode::Condition, |p| {
+            p.parse_condition()
+        })
+        .map(drop)
+    }
+
     /// Parses a KeyConditionExpression and checks it against the key schema of the
     /// table or index being queried.
     pub fn key_condition(

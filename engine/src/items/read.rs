@@ -106,6 +106,7 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         index: input.index.as_deref(),
         consistent_read: input.consistent_read,
         attributes: &input.attributes,
+        key_condition: input.key_condition.as_deref(),
         filter: input.filter.as_deref(),
         legacy_filter: input.query_filter.as_ref(),
         query: true,
@@ -174,6 +175,7 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         index: input.index.as_deref(),
         consistent_read: input.consistent_read,
         attributes: &input.attributes,
+        key_condition: None,
         filter: input.filter.as_deref(),
         legacy_filter: input.scan_filter.as_ref(),
         query: false,
@@ -269,6 +271,23 @@ fn check_key_paths(
     Ok(())
 }
 
+/// The request's expressions parsed as expressions only (the key condition without
+/// the key schema), in the order the read parses them, and their names and values
+/// each used: the expression errors DynamoDB reports before a start key's.
+fn check_expressions(r: &RangeRead<'_>) -> Result<()> {
+    let mut resolver = r.attributes.resolver()?;
+    if let Some(kc) = r.key_condition {
+        resolver.key_condition_syntax(kc)?;
+    }
+    if let Some(f) = r.filter {
+        resolver.filter(f)?;
+    }
+    if let Some(p) = r.projection {
+        resolver.projection(p)?;
+    }
+    resolver.finish()
+}
+
 /// What Query and Scan ask alike: the table or index, the filter, the projection and
 /// how much to read.
 struct RangeRead<'a> {
@@ -276,6 +295,8 @@ struct RangeRead<'a> {
     index: Option<&'a str>,
     consistent_read: bool,
     attributes: &'a ExpressionAttributes,
+    /// A Query's KeyConditionExpression.
+    key_condition: Option<&'a str>,
     filter: Option<&'a str>,
     /// `QueryFilter` or `ScanFilter`.
     legacy_filter: Option<&'a BTreeMap<String, LegacyCondition>>,
@@ -310,8 +331,13 @@ fn read_range<K>(
     let schema = &keys;
     // DynamoDB checks the start key's shape before the key condition's meaning
     // (dynalite's tests pair a bad start key with a key condition on a non-key
-    // attribute and expect the start key's error).
+    // attribute and expect the start key's error), but after the expressions
+    // themselves: their syntax, names and values are request validation, which comes
+    // before anything that needs the table (dynalite's validations/query.js and
+    // scan.js run validateExpressions there). Only a request with a start key pays for
+    // parsing its expressions twice.
     if let Some(esk) = r.exclusive_start_key {
+        check_expressions(&r)?;
         start::check_shape(&table.def, index, esk, r.query)?;
     }
     let mut resolver = r.attributes.resolver()?;

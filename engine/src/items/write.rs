@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::expr::legacy;
-use crate::expr::{Condition, Path, UpdateExpr, project as project_paths};
+use crate::expr::{
+    Condition, Path, PathElem, SetValue, UpdateExpr, UpdateOperand, project as project_paths,
+};
 use crate::items::input::{
     BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite, PutItemInput,
     ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only, storage_key_of,
@@ -18,7 +20,7 @@ use crate::items::input::{
 };
 use crate::limits::{BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX};
 use crate::state::State;
-use crate::value::{Item, item_size_bytes};
+use crate::value::{AttributeValue, Item, item_size_bytes};
 use crate::writer::job::{Applied, Change, Mutation, MutationFn};
 use crate::writer::submit::submit;
 
@@ -191,6 +193,12 @@ pub(crate) fn prepare_update(state: &State, input: UpdateItemInput) -> Result<Pr
     if let Some(u) = &update {
         u.check_key_update(&table.def.key_names().collect::<Vec<_>>())?;
         touched = u.target_paths();
+        if input.update.is_some() {
+            crate::index::entries::check_update_values(
+                &table.stats.live_indexes(),
+                plain_top_level_sets(u),
+            )?;
+        }
     }
     let legacy_update = input.update.is_none();
     let return_old = input.return_old_on_condition_failure;
@@ -224,6 +232,19 @@ pub(crate) fn prepare_update(state: &State, input: UpdateItemInput) -> Result<Pr
         return_values: input.return_values,
         touched,
     })
+}
+
+/// The top-level attributes an update expression sets to a plain `:value`, with the
+/// value: what DynamoDB checks against the indexes' keys before reading the item.
+fn plain_top_level_sets(u: &UpdateExpr) -> impl Iterator<Item = (&str, &AttributeValue)> {
+    u.set
+        .iter()
+        .filter_map(|a| match (&a.path.elems[..], &a.value) {
+            ([PathElem::Attr(n)], SetValue::Operand(UpdateOperand::Value(v))) => {
+                Some((n.name.as_str(), &v.value))
+            }
+            _ => None,
+        })
 }
 
 /// Applies all requests of a BatchWriteItem together. Eddy never throttles, so

@@ -3,6 +3,8 @@
 //!
 //! Owns the token shapes. Must not know the grammar.
 
+use std::ops::Range;
+
 use super::malformed;
 use crate::error::Result;
 
@@ -25,8 +27,9 @@ const PUNCTS: [&str; 23] = [
     "<", ">", "+", "-", "?",
 ];
 
-/// Splits a statement into tokens.
-pub(super) fn lex(src: &str) -> Result<Vec<Tok>> {
+/// Splits a statement into tokens, each with the byte range of `src` it was read from
+/// (so that a caller can rewrite one token of the text, such as the table name).
+pub(super) fn lex_spanned(src: &str) -> Result<Vec<(Tok, Range<usize>)>> {
     let mut out = Vec::new();
     let bytes = src.as_bytes();
     let mut i = 0;
@@ -44,26 +47,27 @@ pub(super) fn lex(src: &str) -> Result<Vec<Tok>> {
             i += end + 4;
         } else if c == b'\'' || c == b'"' {
             let (text, used) = quoted(rest, c as char)?;
-            out.push(if c == b'\'' {
+            let tok = if c == b'\'' {
                 Tok::Str(text)
             } else {
                 Tok::Quoted(text)
-            });
+            };
+            out.push((tok, i..i + used));
             i += used;
         } else if c.is_ascii_digit()
             || (c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
         {
             let used = number_len(rest);
-            out.push(Tok::Num(rest[..used].to_owned()));
+            out.push((Tok::Num(rest[..used].to_owned()), i..i + used));
             i += used;
         } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
             let used = rest
                 .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '$'))
                 .unwrap_or(rest.len());
-            out.push(Tok::Ident(rest[..used].to_owned()));
+            out.push((Tok::Ident(rest[..used].to_owned()), i..i + used));
             i += used;
         } else if let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(**p)) {
-            out.push(Tok::Punct(p));
+            out.push((Tok::Punct(p), i..i + p.len()));
             i += p.len();
         } else {
             let ch = rest.chars().next().unwrap_or('?');

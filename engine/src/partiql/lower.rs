@@ -1,5 +1,7 @@
 //! Lowering: a parsed statement becomes the request of the JSON API that does the same
-//! thing — SELECT a Query (the WHERE names the partition key by equality) or a Scan,
+//! thing — SELECT a Query (the WHERE names the partition key by equality), one Query
+//! per partition (it names the partition key by `IN` or by equalities joined by `OR`)
+//! or a Scan,
 //! INSERT a PutItem that must not find the key, UPDATE an UpdateItem that must find
 //! it, DELETE a DeleteItem — with generated `#pN` names and `:vN` values. So streams,
 //! indexes, conditions and triggers see exactly what the JSON API would have done.
@@ -28,6 +30,10 @@ use crate::value::{AttributeValue, Item};
 #[derive(Debug, Clone)]
 pub enum Lowered {
     Query(QueryInput),
+    /// A SELECT naming several partitions (`pk IN (...)`, `pk = a OR pk = b`): one
+    /// Query per distinct value, in the order the statement names them, which the
+    /// caller runs one after the other as one read.
+    Queries(Vec<QueryInput>),
     Scan(ScanInput),
     /// An INSERT: its condition fails exactly when the key already exists.
     Insert(PutItemInput),
@@ -36,6 +42,11 @@ pub enum Lowered {
     /// An `EXISTS(SELECT ...)`: only a transaction of writes can run it.
     ConditionCheck(ConditionCheckInput),
 }
+
+/// Partition values a SELECT may name by `IN` or `OR` and still run as one Query per
+/// value; a statement naming more stays a Scan (correct, if slower), which keeps the
+/// Queries one read runs bounded.
+const PARTITION_QUERIES_MAX: usize = 100;
 
 /// Lowers a statement with its parameters against the table's definition.
 pub fn lower(stmt: &Statement, params: &[AttributeValue], def: &TableDef) -> Result<Lowered> {
@@ -119,6 +130,13 @@ fn select(s: &Select, params: &[AttributeValue], def: &TableDef) -> Result<Lower
         (Some(schema), Some(filter)) => query_parts(&mut p, filter, schema)?,
         _ => None,
     };
+    if query.is_none()
+        && s.order_by.is_empty()
+        && let (Some(schema), Some(filter)) = (schema, &s.filter)
+        && let Some(queries) = partition_queries(s, filter, schema, params)?
+    {
+        return Ok(Lowered::Queries(queries));
+    }
     if !s.order_by.is_empty() {
         check_order_by(s, schema, query.is_some())?;
     }
@@ -146,6 +164,101 @@ fn select(s: &Select, params: &[AttributeValue], def: &TableDef) -> Result<Lower
             })
         }
     })
+}
+
+/// One Query per partition value when exactly one of the WHERE's top-level conjuncts
+/// names the (one-attribute) partition key by `IN` or by equalities joined by `OR`,
+/// and the WHERE with that conjunct turned into one equality is a Query; values of
+/// another type than the key's (which match nothing) leave the statement a Scan, as
+/// do more than [`PARTITION_QUERIES_MAX`] values.
+fn partition_queries(
+    s: &Select,
+    filter: &Expr,
+    schema: &IndexKeys,
+    params: &[AttributeValue],
+) -> Result<Option<Vec<QueryInput>>> {
+    let [hash] = schema.hash.as_slice() else {
+        return Ok(None);
+    };
+    let conjuncts = conjuncts(filter);
+    let mut named = conjuncts
+        .iter()
+        .enumerate()
+        .filter_map(|(at, c)| partition_values(c, &hash.name).map(|v| (at, v)));
+    let (Some((at, values)), None) = (named.next(), named.next()) else {
+        return Ok(None);
+    };
+    let mut seen: Vec<AttributeValue> = Vec::with_capacity(values.len());
+    let mut queries = Vec::with_capacity(values.len());
+    for v in values {
+        let value = value_of(v, params)?;
+        if !hash.key_type.is_type_of(&value) {
+            return Ok(None);
+        }
+        if seen.contains(&value) {
+            continue;
+        }
+        seen.push(value);
+        if seen.len() > PARTITION_QUERIES_MAX {
+            return Ok(None);
+        }
+        let key = Path {
+            name: hash.name.clone(),
+            steps: Vec::new(),
+        };
+        let equality = Expr::Cmp(CmpOp::Eq, Box::new(Expr::Path(key)), Box::new(v.clone()));
+        let Some(one) = conjuncts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == at {
+                    equality.clone()
+                } else {
+                    (*c).clone()
+                }
+            })
+            .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+        else {
+            return Ok(None);
+        };
+        let mut p = Printer::new(params);
+        let projection = projection(&mut p, s)?;
+        let Some((key_condition, filter)) = query_parts(&mut p, &one, schema)? else {
+            return Ok(None);
+        };
+        queries.push(QueryInput {
+            table: s.table.clone(),
+            key_condition: Some(key_condition),
+            filter,
+            projection,
+            attributes: p.finish(),
+            // Without ORDER BY (which keeps a statement off this path) a Query reads
+            // its partition in key order.
+            scan_forward: true,
+            index: s.index.clone(),
+            ..Default::default()
+        });
+    }
+    Ok(Some(queries))
+}
+
+/// The values `e` names the key by: `key IN (v, ...)`, or equalities and `IN`s of the
+/// key joined by `OR`; `None` if it is anything else.
+fn partition_values<'e>(e: &'e Expr, key: &str) -> Option<Vec<&'e Expr>> {
+    match e {
+        Expr::Or(a, b) => {
+            let mut v = partition_values(a, key)?;
+            v.extend(partition_values(b, key)?);
+            Some(v)
+        }
+        Expr::In(a, values) => match a.as_ref() {
+            Expr::Path(p) if is_attribute(p, key) && values.iter().all(is_value) => {
+                Some(values.iter().collect())
+            }
+            _ => None,
+        },
+        other => key_equality(other, key).map(|v| vec![v]),
+    }
 }
 
 fn check_order_by(s: &Select, schema: Option<&IndexKeys>, is_query: bool) -> Result<()> {

@@ -16,7 +16,7 @@ mod print;
 mod tests;
 
 pub use self::lower::{Lowered, lower, lower_get, names_full_key};
-pub use self::parser::{parameter_count, parse};
+pub use self::parser::{parameter_count, parse, table_name_span};
 
 use crate::error::Error;
 

@@ -9,9 +9,10 @@
 use super::ast::{
     CmpOp, Delete, Expr, Insert, Path, Returning, Select, Statement, Step, Update, UpdateAction,
 };
-use super::lexer::{Tok, lex};
+use super::lexer::{Tok, lex_spanned};
 use super::{incomplete_key, malformed, validation};
 use crate::error::Result;
+use std::ops::Range;
 
 /// Words that cannot be a bare attribute or table name (quote them to use them).
 const RESERVED: &[&str] = &[
@@ -46,12 +47,26 @@ const EXPR_DEPTH_MAX: usize = 100;
 
 /// Parses one statement (an optional `;` may end it).
 pub fn parse(src: &str) -> Result<Statement> {
-    let toks = lex(src)?;
+    parse_spanned(src).map(|(stmt, _)| stmt)
+}
+
+/// The statement's table name and the byte range of `src` that names it (a bare or
+/// `"quoted"` name, quotes included), if the statement parses: what a caller that
+/// keeps tables under other names rewrites before the statement is run.
+pub fn table_name_span(src: &str) -> Option<(String, Range<usize>)> {
+    parse_spanned(src)
+        .ok()
+        .map(|(stmt, span)| (stmt.table().to_owned(), span))
+}
+
+fn parse_spanned(src: &str) -> Result<(Statement, Range<usize>)> {
+    let (toks, spans): (Vec<Tok>, Vec<Range<usize>>) = lex_spanned(src)?.into_iter().unzip();
     let mut p = Parser {
         toks,
         pos: 0,
         params: 0,
         depth: 0,
+        table_at: 0,
     };
     let stmt = if p.keyword("select") {
         Statement::Select(p.select()?)
@@ -74,7 +89,8 @@ pub fn parse(src: &str) -> Result<Statement> {
     if p.pos < p.toks.len() {
         return Err(malformed("Unexpected token after expression"));
     }
-    Ok(stmt)
+    let span = spans.get(p.table_at).cloned().unwrap_or_default();
+    Ok((stmt, span))
 }
 
 /// How many `?` a statement holds, counted as the parser numbered them.
@@ -118,6 +134,8 @@ struct Parser {
     /// `?` seen so far: the next one's number.
     params: usize,
     depth: usize,
+    /// The index in `toks` of the table's name.
+    table_at: usize,
 }
 
 impl Parser {
@@ -171,6 +189,12 @@ impl Parser {
             }
             Some(t) => malformed(&format!("Unexpected token: {}", show(t))),
         }
+    }
+
+    /// The statement's table name, whose token is remembered.
+    fn table_name(&mut self) -> Result<String> {
+        self.table_at = self.pos;
+        self.name()
     }
 
     /// A table, attribute or index name: bare (not a keyword) or `"quoted"`.
@@ -232,7 +256,7 @@ impl Parser {
             Some(paths)
         };
         self.expect_keyword("from")?;
-        let table = self.name()?;
+        let table = self.table_name()?;
         let index = if self.punct(".") {
             Some(self.name()?)
         } else {
@@ -277,7 +301,7 @@ impl Parser {
 
     fn insert(&mut self) -> Result<Insert> {
         self.expect_keyword("into")?;
-        let table = self.name()?;
+        let table = self.table_name()?;
         if matches!(self.peek(), Some(Tok::Punct("<<"))) {
             return Err(validation(
                 "Unsupported operation: Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
@@ -289,7 +313,7 @@ impl Parser {
     }
 
     fn update(&mut self) -> Result<Update> {
-        let table = self.name()?;
+        let table = self.table_name()?;
         let mut actions = Vec::new();
         loop {
             if self.keyword("set") {
@@ -327,7 +351,7 @@ impl Parser {
 
     fn delete(&mut self) -> Result<Delete> {
         self.expect_keyword("from")?;
-        let table = self.name()?;
+        let table = self.table_name()?;
         let filter = self.where_clause()?;
         let returning = self.returning()?;
         Ok(Delete {

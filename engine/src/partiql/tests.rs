@@ -238,11 +238,48 @@ fn a_select_on_the_partition_key_is_a_query_and_anything_else_a_scan() {
     for stmt in [
         "SELECT * FROM t",
         "SELECT * FROM t WHERE pk > 'a'",
-        "SELECT * FROM t WHERE pk = 'a' OR pk = 'b'",
+        "SELECT * FROM t WHERE pk = 'a' OR c = 'b'",
         "SELECT * FROM t WHERE pk = 'a' AND sk > 1 AND sk < 5",
+        "SELECT * FROM t WHERE pk IN ('a', 1)",
+        "SELECT * FROM t WHERE pk IN ('a', 'b') AND pk = 'c'",
+        "SELECT * FROM t WHERE pk IN ('a', 'b') AND sk > 1 AND sk < 5",
     ] {
         let l = lower(&parse(stmt).unwrap(), &[], &d).unwrap();
         assert!(matches!(l, Lowered::Scan(_)), "{stmt}: {l:?}");
+    }
+}
+
+#[test]
+fn a_select_on_several_partitions_is_one_query_per_partition() {
+    let d = def(true);
+    for stmt in [
+        "SELECT a FROM t WHERE pk IN ['x', ?, 'x'] AND sk > 3 AND c = 1",
+        "SELECT a FROM t WHERE (pk = 'x' OR ? = pk) AND sk > 3 AND c = 1",
+        "SELECT a FROM t WHERE sk > 3 AND (pk = 'x' OR pk IN (?, 'y')) AND c = 1",
+    ] {
+        let l = lower(&parse(stmt).unwrap(), &[AttributeValue::S("y".into())], &d).unwrap();
+        let Lowered::Queries(qs) = l else {
+            panic!("{stmt}: {l:?}");
+        };
+        let partitions: Vec<_> = qs
+            .iter()
+            .map(|q| {
+                let values = q.attributes.values.as_ref().unwrap();
+                let names = q.attributes.names.as_ref().unwrap();
+                let (name, value) = q.key_condition.as_deref().unwrap()[..9]
+                    .split_once(" = ")
+                    .unwrap();
+                assert_eq!(names[name], "pk", "{stmt}");
+                assert!(q.filter.is_some() && q.scan_forward, "{stmt}");
+                assert_eq!(q.projection.as_deref(), Some("#p0"), "{stmt}");
+                values[value].clone()
+            })
+            .collect();
+        assert_eq!(
+            partitions,
+            [AttributeValue::S("x".into()), AttributeValue::S("y".into())],
+            "{stmt}"
+        );
     }
 }
 
@@ -376,4 +413,38 @@ fn writes_must_name_the_whole_key_and_enough_parameters() {
             .unwrap_err();
         assert_eq!(message(e), want, "{stmt}");
     }
+}
+
+#[test]
+fn the_table_name_span_covers_the_table_token_only() {
+    let cases = [
+        ("SELECT * FROM users WHERE pk = 'users'", "users", "users"),
+        (
+            "select a FROM \"users\".\"byEmail\" WHERE b = 1",
+            "\"users\"",
+            "users",
+        ),
+        (
+            "INSERT INTO /* c */ users VALUE {'pk': 'x'}",
+            "users",
+            "users",
+        ),
+        (
+            "UPDATE \"us\"\"ers\" SET a = 1 WHERE pk = 'x'",
+            "\"us\"\"ers\"",
+            "us\"ers",
+        ),
+        ("DELETE FROM users WHERE pk = 'x';", "users", "users"),
+        (
+            "EXISTS(SELECT * FROM users WHERE pk = 'x')",
+            "users",
+            "users",
+        ),
+    ];
+    for (stmt, text, name) in cases {
+        let (got, span) = super::table_name_span(stmt).expect(stmt);
+        assert_eq!(&stmt[span], text, "{stmt}");
+        assert_eq!(got, name, "{stmt}");
+    }
+    assert_eq!(super::table_name_span("SELECT * FROM"), None);
 }

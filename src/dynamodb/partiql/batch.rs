@@ -173,8 +173,10 @@ async fn batch_one(engine: &Engine, s: ParsedStatement) -> Result<Option<Item>, 
             })
             .await
         }
-        // A read that names the whole key is always a Query.
-        Lowered::Scan(_) => Err(Error::Internal("a batch read became a Scan".into()).into()),
+        // A read that names the whole key is always one Query.
+        Lowered::Scan(_) | Lowered::Queries(_) => {
+            Err(Error::Internal("a batch read became a Scan or several Queries".into()).into())
+        }
         Lowered::Insert(mut put) => {
             put.return_old_on_condition_failure = return_old;
             write(|done| engine.put_item(put, done))
@@ -300,7 +302,7 @@ pub(in crate::dynamodb) async fn execute_transaction(
                 c.return_old_on_condition_failure = *return_old;
                 TransactWriteAction::ConditionCheck(c)
             }
-            Lowered::Query(_) | Lowered::Scan(_) => {
+            Lowered::Query(_) | Lowered::Scan(_) | Lowered::Queries(_) => {
                 return Err(Error::Internal("a transaction write became a read".into()).into());
             }
         };

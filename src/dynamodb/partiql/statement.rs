@@ -6,10 +6,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN_BASE64;
+use eddy_engine::limits::PAGE_BYTES_MAX;
 use eddy_engine::limits::PARTIQL_NEXT_TOKEN_CHARS_MAX;
 use eddy_engine::partiql::Lowered;
 use eddy_engine::partiql::ast::Statement;
-use eddy_engine::{Engine, Error, IndexKind, Item, Page, ReturnValues, WriteOutput};
+use eddy_engine::{
+    Engine, Error, IndexKind, Item, Page, QueryInput, ReturnValues, StoredItem, WriteOutput,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -95,7 +98,7 @@ pub(in crate::dynamodb) async fn execute_statement(
         consistent_read,
         return_old,
     } = r.statement.ready()?;
-    let start_key = r
+    let resume = r
         .next_token
         .as_deref()
         .map(|t| decode_token(t, &text))
@@ -111,16 +114,20 @@ pub(in crate::dynamodb) async fn execute_statement(
         Lowered::Query(mut q) => {
             q.limit = limit;
             q.consistent_read = consistent_read;
-            q.exclusive_start_key = start_key;
+            q.exclusive_start_key = resume.map(Resume::single).transpose()?;
             let engine = engine.clone();
             blocking(move || read_output(&engine.query(&q)?, &text)).await
         }
         Lowered::Scan(mut s) => {
             s.limit = limit;
             s.consistent_read = consistent_read;
-            s.exclusive_start_key = start_key;
+            s.exclusive_start_key = resume.map(Resume::single).transpose()?;
             let engine = engine.clone();
             blocking(move || read_output(&engine.scan(&s)?, &text)).await
+        }
+        Lowered::Queries(qs) => {
+            let engine = engine.clone();
+            blocking(move || run_queries(&engine, qs, limit, consistent_read, resume, &text)).await
         }
         Lowered::Insert(mut put) => {
             put.return_old_on_condition_failure = return_old;
@@ -172,19 +179,117 @@ fn write_response(out: Option<WriteOutput>) -> Vec<u8> {
     json_bytes(&json!({ "Items": items }))
 }
 
+/// A SELECT on several partitions: its Queries run one after the other as one read,
+/// `Limit` counting the items read by all of them, and a page ending after the 1 MB a
+/// Query page reads (a Query stops at it by itself; several together stop at the end
+/// of the Query that passes it). The token names the Query to go on with, and its
+/// start key if it stopped inside it.
+fn run_queries(
+    engine: &Engine,
+    queries: Vec<QueryInput>,
+    limit: Option<usize>,
+    consistent_read: bool,
+    resume: Option<Resume>,
+    statement: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let Resume {
+        query: first,
+        key: mut start,
+    } = resume.unwrap_or_default();
+    if first >= queries.len() {
+        return Err(invalid_token());
+    }
+    let count = queries.len();
+    let mut items: Vec<StoredItem> = Vec::new();
+    let mut bytes = 0usize;
+    let mut remaining = limit;
+    for (at, mut q) in queries.into_iter().enumerate().skip(first) {
+        q.limit = remaining;
+        q.consistent_read = consistent_read;
+        q.exclusive_start_key = start.take();
+        let page = engine.query(&q)?;
+        bytes += page
+            .items
+            .iter()
+            .map(StoredItem::encoded_len)
+            .sum::<usize>();
+        items.extend(page.items);
+        if let Some(key) = page.last_evaluated_key {
+            let resume = Resume {
+                query: at,
+                key: Some(key),
+            };
+            return output(&items, Some(&resume), statement);
+        }
+        if let Some(r) = &mut remaining {
+            *r = r.saturating_sub(page.scanned_count);
+        }
+        let full = remaining == Some(0) || bytes >= PAGE_BYTES_MAX;
+        if full && at + 1 < count {
+            let resume = Resume {
+                query: at + 1,
+                key: None,
+            };
+            return output(&items, Some(&resume), statement);
+        }
+    }
+    output(&items, None, statement)
+}
+
 /// A read's page: `Items`, and while more follow, `NextToken` and `LastEvaluatedKey`.
 fn read_output(page: &Page, statement: &str) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(32 + stored::json_len_hint(&page.items));
+    let resume = page.last_evaluated_key.clone().map(|key| Resume {
+        query: 0,
+        key: Some(key),
+    });
+    output(&page.items, resume.as_ref(), statement)
+}
+
+/// `Items`, and while more follow, `NextToken` (and `LastEvaluatedKey` when the read
+/// stopped inside a Query or Scan rather than between two Queries).
+fn output(
+    items: &[StoredItem],
+    resume: Option<&Resume>,
+    statement: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(32 + stored::json_len_hint(items));
     out.extend_from_slice(br#"{"Items":"#);
-    stored::write_items(&mut out, &page.items)?;
-    if let Some(key) = &page.last_evaluated_key {
-        out.extend_from_slice(br#","LastEvaluatedKey":"#);
-        let _ = serde_json::to_writer(&mut out, &WireOut(key));
+    stored::write_items(&mut out, items)?;
+    if let Some(resume) = resume {
+        if let Some(key) = &resume.key {
+            out.extend_from_slice(br#","LastEvaluatedKey":"#);
+            let _ = serde_json::to_writer(&mut out, &WireOut(key));
+        }
         out.extend_from_slice(br#","NextToken":"#);
-        let _ = serde_json::to_writer(&mut out, &encode_token(key, statement));
+        let _ = serde_json::to_writer(&mut out, &encode_token(resume, statement));
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// Where a read goes on: the Query of a several-partition SELECT (0 for any other
+/// read), and the key it starts after (`None`: that Query's start).
+#[derive(Default)]
+struct Resume {
+    query: usize,
+    key: Option<Item>,
+}
+
+impl Resume {
+    /// The start key of a read that is one Query or Scan.
+    fn single(self) -> Result<Item, ApiError> {
+        match self {
+            Resume {
+                query: 0,
+                key: Some(key),
+            } => Ok(key),
+            _ => Err(invalid_token()),
+        }
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::Engine(Error::validation("Invalid NextToken"))
 }
 
 /// The statement a token belongs to, as a short fingerprint: a token is refused for
@@ -193,24 +298,35 @@ fn fingerprint(statement: &str) -> String {
     format!("{:016x}", eddy_engine::hash::fnv1a_64(statement.as_bytes()))
 }
 
-/// `NextToken`: the page's last key and the statement's fingerprint, opaque to the
+/// `NextToken`: where the read goes on and the statement's fingerprint, opaque to the
 /// client (base64 of JSON).
-fn encode_token(key: &Item, statement: &str) -> String {
-    let body = json!({ "s": fingerprint(statement), "k": WireOut(key) });
+fn encode_token(resume: &Resume, statement: &str) -> String {
+    let mut body = json!({ "s": fingerprint(statement) });
+    if let Some(key) = &resume.key {
+        body["k"] = json!(WireOut(key));
+    }
+    if resume.query > 0 {
+        body["q"] = json!(resume.query);
+    }
     TOKEN_BASE64.encode(body.to_string())
 }
 
-fn decode_token(token: &str, statement: &str) -> Result<Item, ApiError> {
-    let invalid = || ApiError::Engine(Error::validation("Invalid NextToken"));
-    let bytes = TOKEN_BASE64.decode(token).map_err(|_| invalid())?;
+fn decode_token(token: &str, statement: &str) -> Result<Resume, ApiError> {
+    let bytes = TOKEN_BASE64.decode(token).map_err(|_| invalid_token())?;
     #[derive(Deserialize)]
     struct Token {
         s: String,
-        k: WireItem,
+        k: Option<WireItem>,
+        #[serde(default)]
+        q: usize,
     }
-    let t: Token = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let t: Token = serde_json::from_slice(&bytes).map_err(|_| invalid_token())?;
     if t.s != fingerprint(statement) {
         return Err(Error::validation("NextToken does not match request").into());
     }
-    into_item(t.k).map_err(|_| invalid())
+    let key =
+        t.k.map(into_item)
+            .transpose()
+            .map_err(|_| invalid_token())?;
+    Ok(Resume { query: t.q, key })
 }
