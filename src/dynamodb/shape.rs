@@ -8,15 +8,16 @@
 //! and SSE specifications). Must not know what a valid key schema or index is (the
 //! engine checks that afterwards) nor how a request is carried out.
 //!
-//! The order is DynamoDB's as dynalite's tests record it (they were written against
-//! real DynamoDB): `attributeDefinitions` (each member's name, then its type), then
+//! The errors are listed in the order dynalite's tests (written against real DynamoDB)
+//! name them: `attributeDefinitions` (each member's type, then its name), then
 //! `tableName`, then `provisionedThroughput` (write units, then read units), then
-//! `keySchema` (its length, then each member's name and key type), then the indexes.
-//! Within an index the missing members come first (`keySchema`, `projection`,
-//! `indexName`), then the index name's violations, its throughput, its key schema and
-//! its projection (dynalite's "bad GlobalSecondaryIndex names" test). Where the members
-//! after the indexes go (`billingMode`, `streamSpecification`, `sSESpecification`) no
-//! record shows; they follow in the API reference's order.
+//! `keySchema` (its length, then each member's name and key type), then the indexes
+//! (each: name, key schema, projection, throughput). dynalite's tests check which
+//! errors a message lists, not their order, so where a recording of DynamoDB's own
+//! answer shows an order it wins (an attribute definition's type before its name, an
+//! index's name before its key schema). Where the members after the indexes go
+//! (`billingMode`, `streamSpecification`, `sSESpecification`) no record shows; they
+//! follow in the API reference's order.
 
 use eddy_engine::{check_table_name_length, constraint_errors, table_name_pattern_error};
 use serde::Deserialize;
@@ -220,15 +221,17 @@ fn definitions(list: Option<&[AttributeDefinition]>, errors: &mut Vec<String>) {
         return;
     };
     for (i, d) in list.iter().enumerate() {
+        // The type before the name: two recordings of DynamoDB refusing an empty
+        // definition (CreateTable's and UpdateTable's) list them so.
         let field = |m: &str| format!("attributeDefinitions.{}.member.{m}", i + 1);
-        match &d.attribute_name {
-            None => errors.push(null(&field("attributeName"))),
-            Some(n) => errors.extend(name_length(n, &field("attributeName"))),
-        }
         match d.attribute_type.as_deref() {
             None => errors.push(null(&field("attributeType"))),
             Some("S" | "N" | "B") => {}
             Some(other) => errors.push(not_in(other, &field("attributeType"), "B, N, S")),
+        }
+        match &d.attribute_name {
+            None => errors.push(null(&field("attributeName"))),
+            Some(n) => errors.extend(name_length(n, &field("attributeName"))),
         }
     }
 }
@@ -318,31 +321,29 @@ fn projection(p: &WireProjection, prefix: &str, errors: &mut Vec<String>) {
     }
 }
 
-/// One index at `prefix` (`globalSecondaryIndexes.1.member`, ...), in the order the
-/// module's doc gives.
+/// One index at `prefix` (`globalSecondaryIndexes.1.member`, ...): its name, key
+/// schema, projection and throughput, each missing or violating, in that order (a
+/// recording of DynamoDB refusing an empty GlobalSecondaryIndexOverride, the same
+/// shape, lists the name's, then the key schema's).
 fn index(ix: &WireIndex, prefix: &str, errors: &mut Vec<String>) {
     let field = |m: &str| format!("{prefix}.{m}");
-    if ix.key_schema.is_none() {
-        errors.push(null(&field("keySchema")));
-    }
-    if ix.projection.is_none() {
-        errors.push(null(&field("projection")));
-    }
     match &ix.index_name {
         None => errors.push(null(&field("indexName"))),
         Some(name) => index_name_errors(name, &field("indexName"), errors),
+    }
+    match &ix.key_schema {
+        None => errors.push(null(&field("keySchema"))),
+        Some(keys) => key_elements(keys, &field("keySchema"), None, errors),
+    }
+    match &ix.projection {
+        None => errors.push(null(&field("projection"))),
+        Some(p) => projection(p, &field("projection"), errors),
     }
     throughput(
         ix.provisioned_throughput.as_ref(),
         &field("provisionedThroughput"),
         errors,
     );
-    if let Some(keys) = &ix.key_schema {
-        key_elements(keys, &field("keySchema"), None, errors);
-    }
-    if let Some(p) = &ix.projection {
-        projection(p, &field("projection"), errors);
-    }
 }
 
 fn indexes(list: Option<&[WireIndex]>, field: &str, errors: &mut Vec<String>) {
@@ -509,9 +510,9 @@ pub(super) fn check_update_table(r: &UpdateTableShape<'_>) -> Result<(), ApiErro
     Ok(constraint_errors(errors)?)
 }
 
-/// The first pass over a listing's start name (a table name's constraints) and page
-/// size (`limit`, from 1 to `limit_max` when it has one): the start name first, as
-/// dynalite's ListTables tests (written against DynamoDB) record it.
+/// The first pass over a listing's page size (`limit`, from 1 to `limit_max` when it has
+/// one) and start name (a table name's constraints): the limit first, as a DynamoDB
+/// answer quoted in dynalite's early source lists them.
 pub(super) fn check_list_start_and_limit(
     start: Option<&str>,
     start_field: &str,
@@ -519,9 +520,12 @@ pub(super) fn check_list_start_and_limit(
     limit_max: Option<i64>,
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
+    if let Some(limit) = limit {
+        errors.extend(range_error(limit, "limit", 1, limit_max));
+    }
     if let Some(start) = start {
-        // DynamoDB reports the pattern before the length here (dynalite's tests and a
-        // recording of DynamoDB answering an empty ExclusiveStartTableName agree).
+        // DynamoDB reports the pattern before the length here (the same quoted answer,
+        // and a recording of DynamoDB answering an empty ExclusiveStartTableName).
         errors.extend(pattern_error(start, start_field));
         errors.extend(length_error(
             start.chars().count(),
@@ -530,9 +534,6 @@ pub(super) fn check_list_start_and_limit(
             INDEX_NAME_CHARS_MIN,
             Some(INDEX_NAME_CHARS_MAX),
         ));
-    }
-    if let Some(limit) = limit {
-        errors.extend(range_error(limit, "limit", 1, limit_max));
     }
     Ok(constraint_errors(errors)?)
 }

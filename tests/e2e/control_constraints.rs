@@ -117,13 +117,13 @@ fn create_table_cases() -> Vec<Case> {
             create(json!({"GlobalSecondaryIndexes": [{}]})),
             VE,
             &errors(&[
+                null(&format!("{g1}.indexName")),
                 null(&format!("{g1}.keySchema")),
                 null(&format!("{g1}.projection")),
-                null(&format!("{g1}.indexName")),
             ]),
         ),
-        // dynalite's "bad GlobalSecondaryIndex names": name, throughput, key schema, in
-        // index order; the name's length before its pattern as a recording shows.
+        // dynalite's "bad GlobalSecondaryIndex names": in index order, each index's name
+        // (its length before its pattern, as a recording shows), key schema, throughput.
         case(
             "CreateTable",
             create(json!({"GlobalSecondaryIndexes": [
@@ -136,6 +136,7 @@ fn create_table_cases() -> Vec<Case> {
             &errors(&[
                 length("h;", &format!("{g1}.indexName"), GE, 3),
                 pattern("h;", &format!("{g1}.indexName")),
+                length("[]", &format!("{g1}.keySchema"), GE, 1),
                 range(
                     0,
                     &format!("{g1}.provisionedThroughput.writeCapacityUnits"),
@@ -148,7 +149,6 @@ fn create_table_cases() -> Vec<Case> {
                     GE,
                     1,
                 ),
-                length("[]", &format!("{g1}.keySchema"), GE, 1),
                 length(&long, "globalSecondaryIndexes.2.member.indexName", LE, 255),
                 null("globalSecondaryIndexes.2.member.provisionedThroughput.writeCapacityUnits"),
                 null("globalSecondaryIndexes.2.member.provisionedThroughput.readCapacityUnits"),
@@ -239,9 +239,9 @@ fn create_table_cases() -> Vec<Case> {
             ]})),
             VE,
             &errors(&[
+                null("localSecondaryIndexes.2.member.indexName"),
                 null("localSecondaryIndexes.2.member.keySchema"),
                 null("localSecondaryIndexes.2.member.projection"),
-                null("localSecondaryIndexes.2.member.indexName"),
             ]),
         ),
         // At most ten errors are reported.
@@ -252,7 +252,7 @@ fn create_table_cases() -> Vec<Case> {
             &format!(
                 "10 validation errors detected: {}",
                 (1..=4)
-                    .flat_map(|i| ["keySchema", "projection", "indexName"]
+                    .flat_map(|i| ["indexName", "keySchema", "projection"]
                         .map(|m| null(&format!("globalSecondaryIndexes.{i}.member.{m}"))))
                     .take(10)
                     .collect::<Vec<_>>()
@@ -285,6 +285,33 @@ fn create_table_cases() -> Vec<Case> {
                 GE,
                 1,
             )),
+        ),
+        // A recording of DynamoDB: an empty definition's type before its name.
+        case(
+            "CreateTable",
+            create(json!({"AttributeDefinitions": [{}]})),
+            VE,
+            &errors(&[
+                null("attributeDefinitions.1.member.attributeType"),
+                null("attributeDefinitions.1.member.attributeName"),
+            ]),
+        ),
+        // dynalite: the billing mode's throughput rule before the keys' definitions.
+        case(
+            "CreateTable",
+            json!({"TableName": "constraints_new", "AttributeDefinitions": [],
+                "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}]}),
+            VE,
+            "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+        ),
+        case(
+            "CreateTable",
+            json!({"TableName": "constraints_new", "AttributeDefinitions": [],
+                "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "a", "KeyType": "HASH"}],
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                "BillingMode": "PAY_PER_REQUEST"}),
+            VE,
+            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
         ),
         case(
             "CreateTable",
@@ -403,9 +430,9 @@ fn update_table_cases() -> Vec<Case> {
             json!({"TableName": LIVE, "GlobalSecondaryIndexUpdates": [{"Create": {}}]}),
             VE,
             &errors(&[
+                null(&format!("{u1}.create.indexName")),
                 null(&format!("{u1}.create.keySchema")),
                 null(&format!("{u1}.create.projection")),
-                null(&format!("{u1}.create.indexName")),
             ]),
         ),
         case(
@@ -482,9 +509,9 @@ fn other_cases() -> Vec<Case> {
             json!({"ExclusiveStartTableName": "a;", "Limit": 500}),
             VE,
             &errors(&[
+                range(500, "limit", LE, 100),
                 pattern("a;", "exclusiveStartTableName"),
                 length("a;", "exclusiveStartTableName", GE, 3),
-                range(500, "limit", LE, 100),
             ]),
         ),
         case(
