@@ -425,6 +425,14 @@ fn update_table_cases() -> Vec<Case> {
                 )),
             ]),
         ),
+        // A recording of DynamoDB: on an on-demand table an index update may only change
+        // its on-demand or warm throughput.
+        case(
+            "UpdateTable",
+            json!({"TableName": LIVE, "GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": "gsi1"}}]}),
+            VE,
+            "One or more parameter values were invalid: The only Updates for index: gsi1 when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput",
+        ),
         case(
             "UpdateTable",
             json!({"TableName": LIVE, "GlobalSecondaryIndexUpdates": [{"Create": {}}]}),
@@ -646,9 +654,17 @@ fn control_plane_constraints_answer_as_dynamodb_does() {
         "CreateTable",
         &json!({
             "TableName": LIVE,
-            "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "a", "AttributeType": "S"},
+                {"AttributeName": "b", "AttributeType": "S"}
+            ],
             "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST"
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [{
+                "IndexName": "gsi1",
+                "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}
+            }]
         }),
     );
     assert_eq!(status, 200);
