@@ -83,6 +83,14 @@ pub(super) struct WireSseSpecification {
     kms_master_key_id: Option<String>,
 }
 
+/// `OnDemandThroughput`: read for its range only (Eddy does not cap request rates).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WireOnDemandThroughput {
+    max_read_request_units: Option<i64>,
+    max_write_request_units: Option<i64>,
+}
+
 /// DynamoDB's bounds on a key attribute name (`KeySchemaAttributeName`), in characters.
 const KEY_ATTRIBUTE_NAME_CHARS_MIN: usize = 1;
 const KEY_ATTRIBUTE_NAME_CHARS_MAX: usize = 255;
@@ -536,4 +544,25 @@ pub(super) fn check_list_start_and_limit(
         ));
     }
     Ok(constraint_errors(errors)?)
+}
+
+/// A table's `OnDemandThroughput`: each maximum is -1 (no maximum) or at least 1. A
+/// recording of DynamoDB refusing {0, 0} on UpdateTable gives the message (read units
+/// first); CreateTable's is not confirmed and taken to be the same.
+pub(super) fn check_on_demand_throughput(
+    t: Option<&WireOnDemandThroughput>,
+) -> Result<(), ApiError> {
+    let Some(t) = t else { return Ok(()) };
+    for (v, member) in [
+        (t.max_read_request_units, "MaxReadRequestUnits"),
+        (t.max_write_request_units, "MaxWriteRequestUnits"),
+    ] {
+        if v.is_some_and(|v| v != -1 && v < 1) {
+            return Err(eddy_engine::Error::validation(format!(
+                "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for table is outside of valid range"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }

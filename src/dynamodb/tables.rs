@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
 use super::shape::{
     AttributeDefinition, CreateTableShape, IndexUpdateShape, KeySchemaElement,
-    ProvisionedThroughput, UpdateTableShape, WireIndex, WireSseSpecification,
-    WireStreamSpecification, check_capacity_bounds, check_create_table, check_list_start_and_limit,
-    check_update_table, control_table_name,
+    ProvisionedThroughput, UpdateTableShape, WireIndex, WireOnDemandThroughput,
+    WireSseSpecification, WireStreamSpecification, check_capacity_bounds, check_create_table,
+    check_list_start_and_limit, check_on_demand_throughput, check_update_table, control_table_name,
 };
 use crate::error::ApiError;
 
@@ -68,6 +68,7 @@ pub(super) struct CreateTableRequest {
     table_class: Option<String>,
     #[serde(rename = "SSESpecification")]
     sse_specification: Option<WireSseSpecification>,
+    on_demand_throughput: Option<WireOnDemandThroughput>,
 }
 
 names_its_table!(CreateTableRequest);
@@ -227,6 +228,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
     if r.billing_mode.as_deref() != Some("PAY_PER_REQUEST") {
         check_capacity_bounds(r.provisioned_throughput.as_ref(), None)?;
     }
+    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
@@ -469,6 +471,7 @@ pub(super) struct UpdateTableRequest {
     table_class: Option<String>,
     #[serde(rename = "SSESpecification")]
     sse_specification: Option<WireSseSpecification>,
+    on_demand_throughput: Option<WireOnDemandThroughput>,
 }
 
 names_its_table!(UpdateTableRequest);
@@ -572,6 +575,7 @@ fn check_update_table_shape(name: &str, r: &UpdateTableRequest) -> Result<(), Ap
     for u in updates.iter().filter_map(|u| u.update.as_ref()) {
         check_capacity_bounds(u.provisioned_throughput.as_ref(), u.index_name.as_deref())?;
     }
+    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
     Ok(())
 }
 

@@ -435,6 +435,22 @@ fn update_table_cases() -> Vec<Case> {
         ),
         case(
             "UpdateTable",
+            json!({"TableName": LIVE, "OnDemandThroughput": {"MaxReadRequestUnits": 0, "MaxWriteRequestUnits": 0}}),
+            VE,
+            "One or more parameter values were invalid: Requested MaxReadRequestUnits for OnDemandThroughput for table is outside of valid range",
+        ),
+        // CreateTable's words are not confirmed: taken to be UpdateTable's.
+        case(
+            "CreateTable",
+            create(
+                json!({"BillingMode": "PAY_PER_REQUEST", "ProvisionedThroughput": null,
+                "OnDemandThroughput": {"MaxReadRequestUnits": -1, "MaxWriteRequestUnits": -2}}),
+            ),
+            VE,
+            "One or more parameter values were invalid: Requested MaxWriteRequestUnits for OnDemandThroughput for table is outside of valid range",
+        ),
+        case(
+            "UpdateTable",
             json!({"TableName": LIVE, "GlobalSecondaryIndexUpdates": [{"Create": {}}]}),
             VE,
             &errors(&[
