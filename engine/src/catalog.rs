@@ -154,8 +154,28 @@ pub struct ValidCreate {
 /// Validates a CreateTable request and resolves its key schema and indexes.
 pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
     validate_table_name(&input.name, "tableName")?;
-    let schema = resolve_key_schema(&input.key_schema, &input.attribute_definitions)?;
     let billing = input.billing_mode.unwrap_or(BillingMode::Provisioned);
+    // The billing mode's throughput rules come before the key schema's (dynalite's
+    // CreateTable tests, written against DynamoDB: a missing ProvisionedThroughput is
+    // reported even when the keys have no definitions).
+    let throughput = match (billing, input.throughput) {
+        (BillingMode::Provisioned, None) => {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            ));
+        }
+        (BillingMode::Provisioned, Some(t)) => {
+            validate_throughput(t)?;
+            t
+        }
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        (BillingMode::PayPerRequest, None) => Throughput::default(),
+    };
+    let schema = resolve_key_schema(&input.key_schema, &input.attribute_definitions)?;
     let indexes = crate::index::def::validate_indexes(
         &input.indexes,
         &schema,
@@ -191,23 +211,6 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
             )
         }));
     }
-    let throughput = match (billing, input.throughput) {
-        (BillingMode::Provisioned, None) => {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-            ));
-        }
-        (BillingMode::Provisioned, Some(t)) => {
-            validate_throughput(t)?;
-            t
-        }
-        (BillingMode::PayPerRequest, Some(_)) => {
-            return Err(Error::validation(
-                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-            ));
-        }
-        (BillingMode::PayPerRequest, None) => Throughput::default(),
-    };
     validate_tags(&input.tags)?;
     Ok(ValidCreate {
         key_schema: schema,

@@ -12,7 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
+use super::shape::check_list_start_and_limit;
 use crate::error::ApiError;
+
+/// DynamoDB's bounds on an `IndexName`, in characters.
+const INDEX_NAME_CHARS_MIN: usize = 3;
+const INDEX_NAME_CHARS_MAX: usize = 255;
 
 /// How long a client may keep an endpoint DescribeEndpoints names, in minutes
 /// (DynamoDB: 1440).
@@ -52,6 +57,9 @@ pub(super) fn describe_continuous_backups(
     r: TableNameRequest,
 ) -> Result<Vec<u8>, ApiError> {
     let name = required(r.table_name, "tableName")?;
+    // A name DynamoDB could never have given a table is refused as DescribeTable
+    // refuses it, not reported missing.
+    eddy_engine::validate_table_name(&name, "tableName")?;
     if engine.describe_table(&name).is_err() {
         return Err(ApiError::TableNotFound(format!("Table not found: {name}")));
     }
@@ -78,6 +86,22 @@ pub(super) fn describe_contributor_insights(
     r: ContributorInsightsRequest,
 ) -> Result<Vec<u8>, ApiError> {
     let name = existing(engine, r.table_name)?;
+    if let Some(index) = r.index_name.as_deref() {
+        // A recording of DynamoDB answering an empty IndexName shows this message of its
+        // own, like TableName's; the pattern's is the generic constraint's (not confirmed).
+        let n = index.chars().count();
+        if !(INDEX_NAME_CHARS_MIN..=INDEX_NAME_CHARS_MAX).contains(&n) {
+            return Err(eddy_engine::Error::validation(format!(
+                "IndexName must be at least {INDEX_NAME_CHARS_MIN} characters long and at most {INDEX_NAME_CHARS_MAX} characters long"
+            ))
+            .into());
+        }
+        eddy_engine::constraint_errors(
+            eddy_engine::table_name_pattern_error(index, "indexName")
+                .into_iter()
+                .collect(),
+        )?;
+    }
     let mut out = json!({ "TableName": name, "ContributorInsightsStatus": "DISABLED" });
     if let Some(index) = r.index_name {
         out["IndexName"] = json!(index);
@@ -117,9 +141,7 @@ pub(super) fn describe_table_replica_auto_scaling(
 pub(super) struct ListGlobalTablesRequest {
     // Read so that a malformed request is refused as DynamoDB refuses it; there is
     // nothing to page through.
-    #[allow(dead_code, reason = "parsed for its type only")]
     exclusive_start_global_table_name: Option<String>,
-    #[allow(dead_code, reason = "parsed for its type only")]
     limit: Option<i64>,
     #[allow(dead_code, reason = "parsed for its type only")]
     region_name: Option<String>,
@@ -134,6 +156,13 @@ impl NamesTables for ListGlobalTablesRequest {
 
 /// ListGlobalTables: none (it lists only global tables of version 2017.11.29, which a
 /// table becomes only through CreateGlobalTable).
-pub(super) fn list_global_tables(_r: ListGlobalTablesRequest) -> Vec<u8> {
-    json_bytes(&json!({ "GlobalTables": [] }))
+pub(super) fn list_global_tables(r: ListGlobalTablesRequest) -> Result<Vec<u8>, ApiError> {
+    // The API reference gives Limit a minimum of 1 and no maximum.
+    check_list_start_and_limit(
+        r.exclusive_start_global_table_name.as_deref(),
+        "exclusiveStartGlobalTableName",
+        r.limit,
+        None,
+    )?;
+    Ok(json_bytes(&json!({ "GlobalTables": [] })))
 }

@@ -123,7 +123,7 @@ pub(crate) async fn dispatch_gated(
         "DescribeTableReplicaAutoScaling" => {
             describe_table_replica_auto_scaling(engine, parse_gated(body, gate)?)
         }
-        "ListGlobalTables" => Ok(list_global_tables(parse_gated(body, gate)?)),
+        "ListGlobalTables" => list_global_tables(parse_gated(body, gate)?),
         "DescribeLimits" => Ok(json_bytes(&json!({
             "AccountMaxReadCapacityUnits": 80000,
             "AccountMaxWriteCapacityUnits": 80000,

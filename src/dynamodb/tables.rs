@@ -16,8 +16,10 @@ use serde_json::{Value, json};
 
 use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table, required};
 use super::shape::{
-    AttributeDefinition, CreateTableShape, KeySchemaElement, ProvisionedThroughput,
-    check_create_table, control_table_name,
+    AttributeDefinition, CreateTableShape, IndexUpdateShape, KeySchemaElement,
+    ProvisionedThroughput, UpdateTableShape, WireIndex, WireOnDemandThroughput,
+    WireSseSpecification, WireStreamSpecification, check_capacity_bounds, check_create_table,
+    check_list_start_and_limit, check_on_demand_throughput, check_update_table, control_table_name,
 };
 use crate::error::ApiError;
 
@@ -64,26 +66,12 @@ pub(super) struct CreateTableRequest {
     local_secondary_indexes: Option<Vec<WireIndex>>,
     deletion_protection_enabled: Option<bool>,
     table_class: Option<String>,
+    #[serde(rename = "SSESpecification")]
+    sse_specification: Option<WireSseSpecification>,
+    on_demand_throughput: Option<WireOnDemandThroughput>,
 }
 
 names_its_table!(CreateTableRequest);
-
-/// A `GlobalSecondaryIndex` or `LocalSecondaryIndex` of CreateTable.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireIndex {
-    index_name: Option<String>,
-    key_schema: Option<Vec<KeySchemaElement>>,
-    projection: Option<WireProjection>,
-    provisioned_throughput: Option<ProvisionedThroughput>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireProjection {
-    projection_type: Option<String>,
-    non_key_attributes: Option<Vec<String>>,
-}
 
 fn key_roles(elements: Vec<KeySchemaElement>) -> Result<Vec<(String, KeyRole)>, ApiError> {
     let mut key_schema = Vec::with_capacity(elements.len());
@@ -148,13 +136,6 @@ fn index_inputs(
         }
     }
     Ok(out)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireStreamSpecification {
-    stream_enabled: Option<bool>,
-    stream_view_type: Option<String>,
 }
 
 fn stream_spec(
@@ -237,7 +218,17 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
         attribute_definitions: r.attribute_definitions.as_deref(),
         key_schema: r.key_schema.as_deref(),
         provisioned_throughput: r.provisioned_throughput.as_ref(),
+        local_secondary_indexes: r.local_secondary_indexes.as_deref(),
+        global_secondary_indexes: r.global_secondary_indexes.as_deref(),
+        billing_mode: r.billing_mode.as_deref(),
+        stream_specification: r.stream_specification.as_ref(),
+        sse_specification: r.sse_specification.as_ref(),
     })?;
+    // A table billed per request has no capacity to bound (the engine refuses one given).
+    if r.billing_mode.as_deref() != Some("PAY_PER_REQUEST") {
+        check_capacity_bounds(r.provisioned_throughput.as_ref(), None)?;
+    }
+    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
@@ -434,6 +425,9 @@ pub(super) fn delete_table(engine: &Engine, r: TableNameRequest) -> Result<Vec<u
     Ok(json_bytes(&json!({ "TableDescription": v })))
 }
 
+/// The most table names one ListTables page may ask for (`Limit`).
+const LIST_TABLES_LIMIT_MAX: i64 = 100;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ListTablesRequest {
@@ -449,16 +443,13 @@ impl NamesTables for ListTablesRequest {
 }
 
 pub(super) fn list_tables(engine: &Engine, r: ListTablesRequest) -> Result<Vec<u8>, ApiError> {
-    let limit = match r.limit {
-        Some(l) if l < 1 => {
-            return Err(Error::validation(format!(
-                "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            ))
-            .into());
-        }
-        Some(l) => Some(usize::try_from(l).unwrap_or(usize::MAX)),
-        None => None,
-    };
+    check_list_start_and_limit(
+        r.exclusive_start_table_name.as_deref(),
+        "exclusiveStartTableName",
+        r.limit,
+        Some(LIST_TABLES_LIMIT_MAX),
+    )?;
+    let limit = r.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let (names, last) = engine.list_tables(r.exclusive_start_table_name.as_deref(), limit)?;
     let mut v = json!({ "TableNames": names });
     if let Some(last) = last {
@@ -478,6 +469,9 @@ pub(super) struct UpdateTableRequest {
     global_secondary_index_updates: Option<Vec<WireIndexUpdate>>,
     deletion_protection_enabled: Option<bool>,
     table_class: Option<String>,
+    #[serde(rename = "SSESpecification")]
+    sse_specification: Option<WireSseSpecification>,
+    on_demand_throughput: Option<WireOnDemandThroughput>,
 }
 
 names_its_table!(UpdateTableRequest);
@@ -546,8 +540,51 @@ fn index_updates(
     Ok(out)
 }
 
-pub(super) fn update_table(engine: &Engine, r: UpdateTableRequest) -> Result<Vec<u8>, ApiError> {
-    let name = control_table_name(r.table_name)?;
+/// UpdateTable's first pass, then its capacity bounds (the table's, then each index
+/// update's, as dynalite's checks order them).
+fn check_update_table_shape(name: &str, r: &UpdateTableRequest) -> Result<(), ApiError> {
+    let updates: Vec<&WireIndexUpdate> =
+        r.global_secondary_index_updates.iter().flatten().collect();
+    let index_updates = updates
+        .iter()
+        .map(|u| match (&u.create, &u.delete, &u.update) {
+            (Some(c), None, None) => IndexUpdateShape::Create(c),
+            (None, Some(d), None) => IndexUpdateShape::Named {
+                member: "delete",
+                index_name: d.index_name.as_deref(),
+                throughput: None,
+            },
+            (None, None, Some(u)) => IndexUpdateShape::Named {
+                member: "update",
+                index_name: u.index_name.as_deref(),
+                throughput: u.provisioned_throughput.as_ref(),
+            },
+            _ => IndexUpdateShape::Other,
+        })
+        .collect();
+    check_update_table(&UpdateTableShape {
+        table_name: name,
+        attribute_definitions: r.attribute_definitions.as_deref(),
+        provisioned_throughput: r.provisioned_throughput.as_ref(),
+        billing_mode: r.billing_mode.as_deref(),
+        index_updates,
+        stream_specification: r.stream_specification.as_ref(),
+        sse_specification: r.sse_specification.as_ref(),
+    })?;
+    check_capacity_bounds(r.provisioned_throughput.as_ref(), None)?;
+    for u in updates.iter().filter_map(|u| u.update.as_ref()) {
+        check_capacity_bounds(u.provisioned_throughput.as_ref(), u.index_name.as_deref())?;
+    }
+    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
+    Ok(())
+}
+
+pub(super) fn update_table(
+    engine: &Engine,
+    mut r: UpdateTableRequest,
+) -> Result<Vec<u8>, ApiError> {
+    let name = control_table_name(r.table_name.take())?;
+    check_update_table_shape(&name, &r)?;
     let other_changes = r.billing_mode.is_some()
         || r.provisioned_throughput.is_some()
         || r.stream_specification.is_some();

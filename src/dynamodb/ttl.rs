@@ -7,7 +7,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::request::{TableNameRequest, json_bytes, names_its_table, required};
+use super::shape::{length_error, null};
 use crate::error::ApiError;
+
+/// DynamoDB's bounds on `TimeToLiveSpecification.AttributeName`, in characters.
+const TTL_ATTRIBUTE_NAME_CHARS_MIN: usize = 1;
+const TTL_ATTRIBUTE_NAME_CHARS_MAX: usize = 255;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -31,6 +36,23 @@ pub(super) fn update_time_to_live(
 ) -> Result<Vec<u8>, ApiError> {
     let table = required(r.table_name, "tableName")?;
     let spec = required(r.time_to_live_specification, "timeToLiveSpecification")?;
+    // The specification's members are reported together, the name first (a recording
+    // of DynamoDB answering an empty specification shows both, in this order).
+    let mut errors = Vec::new();
+    match &spec.attribute_name {
+        None => errors.push(null("timeToLiveSpecification.attributeName")),
+        Some(n) => errors.extend(length_error(
+            n.chars().count(),
+            n,
+            "timeToLiveSpecification.attributeName",
+            TTL_ATTRIBUTE_NAME_CHARS_MIN,
+            Some(TTL_ATTRIBUTE_NAME_CHARS_MAX),
+        )),
+    }
+    if spec.enabled.is_none() {
+        errors.push(null("timeToLiveSpecification.enabled"));
+    }
+    eddy_engine::constraint_errors(errors)?;
     let name = required(spec.attribute_name, "timeToLiveSpecification.attributeName")?;
     let enabled = required(spec.enabled, "timeToLiveSpecification.enabled")?;
     engine.update_time_to_live(&table, enabled, &name)?;

@@ -344,8 +344,9 @@ fn create_table_validation_order_and_messages() {
             }),
             format!(
                 "3 validation errors detected: {}; {}; {}",
-                null("attributeDefinitions.1.member.attributeName"),
+                // The type first, as recordings of DynamoDB show.
                 null("attributeDefinitions.1.member.attributeType"),
+                null("attributeDefinitions.1.member.attributeName"),
                 null("keySchema.1.member.keyType")
             ),
         ),

@@ -4,6 +4,7 @@
 
 mod api;
 mod control;
+mod control_constraints;
 mod control_plane;
 mod crash;
 mod data;

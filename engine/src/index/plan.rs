@@ -73,9 +73,21 @@ pub(crate) fn plan_updates(
                         validate_throughput(*t)?;
                         ix.throughput = Some(*t);
                     }
-                    _ => {
+                    // A recording of DynamoDB refusing an index update that names only
+                    // the index (and one with an empty OnDemandThroughput) on an
+                    // on-demand table; Eddy has neither OnDemandThroughput nor
+                    // WarmThroughput to update, so every update there is refused so.
+                    (BillingMode::PayPerRequest, _) => {
                         return Err(invalid(format!(
-                            "ProvisionedThroughput of index {name} can only be updated on a PROVISIONED table"
+                            "The only Updates for index: {name} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                        )));
+                    }
+                    // No record shows DynamoDB's answer to an update without throughput
+                    // on a provisioned table: CreateTable's words for an index without
+                    // one are the most plausible.
+                    (BillingMode::Provisioned, None) => {
+                        return Err(invalid(format!(
+                            "ProvisionedThroughput is not specified for index: {name}"
                         )));
                     }
                 }
