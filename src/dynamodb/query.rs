@@ -10,6 +10,7 @@ use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
 use super::request::{expr_attrs, names_its_table, required};
+use super::violations::{RETURN_CONSUMED_CAPACITY, Violations};
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -86,11 +87,46 @@ pub(super) struct QueryRequest {
     conditional_operator: Option<String>,
     index_name: Option<String>,
     consistent_read: Option<bool>,
+    return_consumed_capacity: Option<String>,
 }
 
 names_its_table!(QueryRequest);
 
+/// DynamoDB's bounds on an index name (`IndexName`), in characters.
+const INDEX_NAME_CHARS_MIN: usize = 3;
+const INDEX_NAME_CHARS_MAX: usize = 255;
+/// The largest `Segment` DynamoDB's model allows (one less than the most segments).
+const SEGMENT_MAX: i64 = 999_999;
+
+impl QueryRequest {
+    /// The model constraints of Query's and Scan's members that nothing else checks:
+    /// the capacity flag, an empty `AttributesToGet` (before the expression families are
+    /// compared) and the index name's length and pattern, reported together
+    /// before the table or index is looked up.
+    fn check_members(&self) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        v.one_of(
+            self.return_consumed_capacity.as_deref(),
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+        if self.attributes_to_get.as_ref().is_some_and(Vec::is_empty) {
+            v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
+        }
+        let index = self.index_name.as_deref();
+        v.name_pattern(index, "indexName");
+        v.length(
+            index,
+            "indexName",
+            INDEX_NAME_CHARS_MIN,
+            INDEX_NAME_CHARS_MAX,
+        );
+        v.finish()
+    }
+}
+
 pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members()?;
     let select_ = select(r.select)?;
     let input = QueryInput {
         table: required(r.table_name, "tableName")?,
@@ -126,6 +162,10 @@ fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> 
 }
 
 pub(super) fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members()?;
+    let mut v = Violations::new();
+    v.range(r.segment, "segment", 0, SEGMENT_MAX);
+    v.finish()?;
     let select_ = select(r.select)?;
     let input = ScanInput {
         table: required(r.table_name, "tableName")?,

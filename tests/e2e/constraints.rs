@@ -1,0 +1,352 @@
+//! The member constraints of the data-plane operations and the Streams API, one row
+//! per constraint: DynamoDB's service model (botocore's `service-2.json`) gives each
+//! member's type, length, range and enum; the messages are DynamoDB's, as dynalite's
+//! tests record them against real DynamoDB where they do ("N validation errors
+//! detected: Value ... at '<memberPath>' failed to satisfy constraint: ..."). Each row
+//! is sent raw, so no client-side validation stands in between.
+
+use crate::harness::{Server, raw_request};
+
+/// (X-Amz-Target, request body, DynamoDB's ValidationException message).
+const ROWS: &[(&str, &str, &str)] = &[
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{"Key":{"pk":{"S":"a"}}}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{"TableName":"tbl"}"#,
+        "1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"AttributesToGet":[]}"#,
+        "1 validation error detected: Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"Key":{"pk":{"S":"a"}}}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl"}"#,
+        "1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnValues":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnItemCollectionMetrics":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnValuesOnConditionCheckFailure":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ConditionalOperator":"x"}"#,
+        "1 validation error detected: Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]",
+    ),
+    (
+        "DynamoDB_20120810.DeleteItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":{"a":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'expected.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"Key":{"pk":{"S":"a"}}}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl"}"#,
+        "1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnValues":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnItemCollectionMetrics":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ReturnValuesOnConditionCheckFailure":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"ConditionalOperator":"x"}"#,
+        "1 validation error detected: Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"Expected":{"a":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'expected.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{}"#,
+        "2 validation errors detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null; Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","Key":{"pk":{"S":"a"}},"AttributeUpdates":{"a":{"Action":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'attributeUpdates.a.member.action' failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"Item":{"pk":{"S":"a"}}}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl"}"#,
+        "1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnItemCollectionMetrics":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValues":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ConditionalOperator":"x"}"#,
+        "1 validation error detected: Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValuesOnConditionCheckFailure":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","Item":{"pk":{"S":"a"}},"Expected":{"a":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'expected.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"Select":"x"}"#,
+        "1 validation error detected: Value 'x' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"ConditionalOperator":"x"}"#,
+        "1 validation error detected: Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"AttributesToGet":[]}"#,
+        "1 validation error detected: Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"IndexName":"ab"}"#,
+        "1 validation error detected: Value 'ab' at 'indexName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"IndexName":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        "1 validation error detected: Value 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' at 'indexName' failed to satisfy constraint: Member must have length less than or equal to 255",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"IndexName":"ab;c"}"#,
+        "1 validation error detected: Value 'ab;c' at 'indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"QueryFilter":{"a":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'queryFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}},"QueryFilter":{"a":{}}}"#,
+        "1 validation error detected: Value null at 'queryFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Select":"x"}"#,
+        "1 validation error detected: Value 'x' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","ConditionalOperator":"x"}"#,
+        "1 validation error detected: Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","AttributesToGet":[]}"#,
+        "1 validation error detected: Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","IndexName":"ab"}"#,
+        "1 validation error detected: Value 'ab' at 'indexName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","IndexName":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        "1 validation error detected: Value 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' at 'indexName' failed to satisfy constraint: Member must have length less than or equal to 255",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","IndexName":"ab;c"}"#,
+        "1 validation error detected: Value 'ab;c' at 'indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","ScanFilter":{"a":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'scanFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","ScanFilter":{"a":{}}}"#,
+        "1 validation error detected: Value null at 'scanFilter.a.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditions":{"pk":{"ComparisonOperator":"x"}}}"#,
+        "1 validation error detected: Value 'x' at 'keyConditions.pk.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","KeyConditions":{"pk":{}}}"#,
+        "1 validation error detected: Value null at 'keyConditions.pk.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Segment":-1,"TotalSegments":2}"#,
+        "1 validation error detected: Value '-1' at 'segment' failed to satisfy constraint: Member must have value greater than or equal to 0",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Segment":1000000,"TotalSegments":2}"#,
+        "1 validation error detected: Value '1000000' at 'segment' failed to satisfy constraint: Member must have value less than or equal to 999999",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Segment":0,"TotalSegments":0}"#,
+        "1 validation error detected: Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"TableName":"tbl","Segment":0,"TotalSegments":1000001}"#,
+        "1 validation error detected: Value '1000001' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000",
+    ),
+    (
+        "DynamoDB_20120810.GetItem",
+        r#"{"TableName":"tbl","ReturnConsumedCapacity":"hi"}"#,
+        "2 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+];
+
+/// Sends one raw request; answers its status, the exception name (after `#`) and message.
+fn send(endpoint: &str, target: &str, body: &str) -> (u16, String, String) {
+    let (status, text) = raw_request(endpoint, "POST", Some(target), body);
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{target} {body}: not JSON ({e}): {text}"));
+    let kind = v["__type"].as_str().unwrap_or_default();
+    let kind = kind.rsplit('#').next().unwrap_or_default().to_owned();
+    let message = v["message"]
+        .as_str()
+        .or_else(|| v["Message"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, message)
+}
+
+#[test]
+fn every_checked_member_constraint_gets_dynamodbs_validation_message() {
+    let server = Server::start();
+    // A table with a stream exists, so a row's answer is its shape's and never a
+    // missing table's.
+    let (status, text) = raw_request(
+        &server.endpoint,
+        "POST",
+        Some("DynamoDB_20120810.CreateTable"),
+        r#"{"TableName":"tbl","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"}}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    let mut wrong = Vec::new();
+    for (target, body, want) in ROWS {
+        let (status, kind, message) = send(&server.endpoint, target, body);
+        if (status, kind.as_str(), message.as_str()) != (400, "ValidationException", *want) {
+            wrong.push(format!(
+                "{target} {body}\n   got  {status} {kind}: {message}\n   want 400 ValidationException: {want}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} rows differ:\n{}",
+        wrong.len(),
+        ROWS.len(),
+        wrong.join("\n")
+    );
+}
