@@ -111,11 +111,17 @@ pub(super) fn return_values(rv: Option<String>) -> Result<ReturnValues, ApiError
 }
 
 pub(super) fn return_old_on_failure(v: Option<String>) -> Result<bool, ApiError> {
+    return_old_on_failure_at(v, "returnValuesOnConditionCheckFailure")
+}
+
+/// [`return_old_on_failure`] of a member at `field` (inside a list, DynamoDB names the
+/// member by its path, `transactItems.1.member.put.returnValuesOnConditionCheckFailure`).
+pub(super) fn return_old_on_failure_at(v: Option<String>, field: &str) -> Result<bool, ApiError> {
     match v.as_deref() {
         None | Some("NONE") => Ok(false),
         Some("ALL_OLD") => Ok(true),
         Some(other) => Err(Error::validation(format!(
-            "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+            "1 validation error detected: Value '{other}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
         ))
         .into()),
     }

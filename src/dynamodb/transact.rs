@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{
-    NamesTables, check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure,
+    NamesTables, check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure_at,
     write,
 };
 use crate::error::ApiError;
@@ -82,8 +82,10 @@ fn transact_action(i: usize, w: TransactWriteItem) -> Result<TransactWriteAction
     let field = |name: &str| format!("transactItems.{}.member.{kind}.{name}", i + 1);
     let table = required(a.table_name, &field("tableName"))?;
     let attributes = expr_attrs(a.expression_attribute_names, a.expression_attribute_values)?;
-    let return_old_on_condition_failure =
-        return_old_on_failure(a.return_values_on_condition_check_failure)?;
+    let return_old_on_condition_failure = return_old_on_failure_at(
+        a.return_values_on_condition_check_failure,
+        &field("returnValuesOnConditionCheckFailure"),
+    )?;
     let key = |k: Option<WireItem>| into_item(required(k, &field("key"))?);
     Ok(match kind {
         "conditionCheck" => TransactWriteAction::ConditionCheck(ConditionCheckInput {

@@ -77,6 +77,15 @@ impl Violations {
         }
     }
 
+    /// A map at `field` with a value list outside `min..=max` entries. DynamoDB prints
+    /// the whole map as its own objects here; the message leaves the value out, as the
+    /// engine's message for a batch of too many writes does.
+    pub(crate) fn map_value_length(&mut self, field: &str, min: usize, max: usize) {
+        self.0.push(format!(
+            "Value at '{field}' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to {min}]"
+        ));
+    }
+
     /// A number member outside `min..=max`.
     pub(crate) fn range(&mut self, v: Option<i64>, field: &str, min: i64, max: i64) {
         let Some(v) = v else { return };

@@ -300,6 +300,171 @@ const ROWS: &[(&str, &str, &str)] = &[
         "1 validation error detected: Value '1000001' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000",
     ),
     (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{}}"#,
+        "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{"tbl":{"Keys":[{"pk":{"S":"a"}}]}},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{"tbl":{}}}"#,
+        "1 validation error detected: Value null at 'requestItems.tbl.member.keys' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{"tbl":{"Keys":[]}}}"#,
+        "1 validation error detected: Value '[]' at 'requestItems.tbl.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{"tbl":{"Keys":[{"pk":{"S":"a"}}],"AttributesToGet":[]}}}"#,
+        "1 validation error detected: Value '[]' at 'requestItems.tbl.member.attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{}}"#,
+        "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{"tbl":[]}}"#,
+        "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{"tbl":[{"PutRequest":{"Item":{"pk":{"S":"a"}}}}]},"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{"tbl":[{"PutRequest":{"Item":{"pk":{"S":"a"}}}}]},"ReturnItemCollectionMetrics":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{"tbl":[{"PutRequest":{}}]}}"#,
+        "1 validation error detected: Value null at 'requestItems.tbl.member.1.member.putRequest.item' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"RequestItems":{"tbl":[{"DeleteRequest":{}}]}}"#,
+        "1 validation error detected: Value null at 'requestItems.tbl.member.1.member.deleteRequest.key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"TransactItems":[]}"#,
+        "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"TransactItems":[{}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.get' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"TransactItems":[{"Get":{"Key":{"pk":{"S":"a"}}}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.get.tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"TransactItems":[{"Get":{"TableName":"tbl"}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.get.key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"TransactItems":[{"Get":{"TableName":"tbl","Key":{"pk":{"S":"a"}}}}],"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[]}"#,
+        "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"Item":{"pk":{"S":"a"}}}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.put.tableName' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl"}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.put.item' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Delete":{"TableName":"tbl"}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.delete.key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Update":{"TableName":"tbl","Key":{"pk":{"S":"a"}}}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.update.updateExpression' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"ConditionCheck":{"TableName":"tbl","Key":{"pk":{"S":"a"}}}}]}"#,
+        "1 validation error detected: Value null at 'transactItems.1.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl","Item":{"pk":{"S":"a"}},"ReturnValuesOnConditionCheckFailure":"x"}}]}"#,
+        "1 validation error detected: Value 'x' at 'transactItems.1.member.put.returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl","Item":{"pk":{"S":"a"}}}}],"ClientRequestToken":""}"#,
+        "1 validation error detected: Value '' at 'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl","Item":{"pk":{"S":"a"}}}}],"ClientRequestToken":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        "1 validation error detected: Value 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl","Item":{"pk":{"S":"a"}}}}],"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Put":{"TableName":"tbl","Item":{"pk":{"S":"a"}}}}],"ReturnItemCollectionMetrics":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchWriteItem",
+        r#"{"ReturnConsumedCapacity":"hi","ReturnItemCollectionMetrics":"hi"}"#,
+        "3 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]; Value null at 'requestItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchGetItem",
+        r#"{"RequestItems":{"tbl":{}},"ReturnConsumedCapacity":"hi"}"#,
+        "2 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'requestItems.tbl.member.keys' failed to satisfy constraint: Member must not be null",
+    ),
+    (
         "DynamoDB_20120810.GetItem",
         r#"{"TableName":"tbl","ReturnConsumedCapacity":"hi"}"#,
         "2 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'key' failed to satisfy constraint: Member must not be null",
