@@ -455,6 +455,121 @@ const ROWS: &[(&str, &str, &str)] = &[
         "1 validation error detected: Value 'x' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]",
     ),
     (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'statement' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":""}"#,
+        "1 validation error detected: Value '' at 'statement' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":"SELECT * FROM tbl","Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":"SELECT * FROM tbl","NextToken":""}"#,
+        "1 validation error detected: Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":"SELECT * FROM tbl","Parameters":[]}"#,
+        "1 validation error detected: Value '[]' at 'parameters' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":"SELECT * FROM tbl","ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Statement":"SELECT * FROM tbl","ReturnValuesOnConditionCheckFailure":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'statements' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[]}"#,
+        "1 validation error detected: Value '[]' at 'statements' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{}]}"#,
+        "1 validation error detected: Value null at 'statements.1.member.statement' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{"Statement":""}]}"#,
+        "1 validation error detected: Value '' at 'statements.1.member.statement' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{"Statement":"SELECT * FROM tbl","Parameters":[]}]}"#,
+        "1 validation error detected: Value '[]' at 'statements.1.member.parameters' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{"Statement":"SELECT * FROM tbl","ReturnValuesOnConditionCheckFailure":"x"}]}"#,
+        "1 validation error detected: Value 'x' at 'statements.1.member.returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{"Statement":"SELECT * FROM tbl"}],"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'transactStatements' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[]}"#,
+        "1 validation error detected: Value '[]' at 'transactStatements' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{}]}"#,
+        "1 validation error detected: Value null at 'transactStatements.1.member.statement' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":""}]}"#,
+        "1 validation error detected: Value '' at 'transactStatements.1.member.statement' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":"SELECT * FROM tbl WHERE pk='a'","Parameters":[]}]}"#,
+        "1 validation error detected: Value '[]' at 'transactStatements.1.member.parameters' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":"SELECT * FROM tbl WHERE pk='a'","ReturnValuesOnConditionCheckFailure":"x"}]}"#,
+        "1 validation error detected: Value 'x' at 'transactStatements.1.member.returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":"SELECT * FROM tbl WHERE pk='a'"}],"ClientRequestToken":""}"#,
+        "1 validation error detected: Value '' at 'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":"SELECT * FROM tbl WHERE pk='a'"}],"ClientRequestToken":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        "1 validation error detected: Value 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"Statement":"SELECT * FROM tbl WHERE pk='a'"}],"ReturnConsumedCapacity":"x"}"#,
+        "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
         "DynamoDB_20120810.BatchWriteItem",
         r#"{"ReturnConsumedCapacity":"hi","ReturnItemCollectionMetrics":"hi"}"#,
         "3 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]; Value null at 'requestItems' failed to satisfy constraint: Member must not be null",

@@ -43,7 +43,7 @@ pub(in crate::dynamodb) struct ExecuteStatementRequest {
 impl From<RawExecute> for ExecuteStatementRequest {
     fn from(r: RawExecute) -> Self {
         ExecuteStatementRequest {
-            statement: ParsedStatement::read(r.statement, "statement"),
+            statement: ParsedStatement::read(r.statement, String::new()),
             next_token: r.next_token,
             limit: r.limit,
             return_consumed_capacity: r.return_consumed_capacity,
