@@ -570,6 +570,96 @@ const ROWS: &[(&str, &str, &str)] = &[
         "1 validation error detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
     ),
     (
+        "DynamoDBStreams_20120810.ListStreams",
+        r#"{"Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDBStreams_20120810.ListStreams",
+        r#"{"TableName":"ab"}"#,
+        "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+    ),
+    (
+        "DynamoDBStreams_20120810.ListStreams",
+        r#"{"TableName":"ab;c"}"#,
+        "1 validation error detected: Value 'ab;c' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+    ),
+    (
+        "DynamoDBStreams_20120810.ListStreams",
+        r#"{"ExclusiveStartStreamArn":"a"}"#,
+        "1 validation error detected: Value 'a' at 'exclusiveStartStreamArn' failed to satisfy constraint: Member must have length greater than or equal to 37",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'streamArn' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"a"}"#,
+        "1 validation error detected: Value 'a' at 'streamArn' failed to satisfy constraint: Member must have length greater than or equal to 37",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ExclusiveStartShardId":"a"}"#,
+        "1 validation error detected: Value 'a' at 'exclusiveStartShardId' failed to satisfy constraint: Member must have length greater than or equal to 28",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardFilter":{"Type":"x"}}"#,
+        "1 validation error detected: Value 'x' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [CHILD_SHARDS]",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardFilter":{"Type":"CHILD_SHARDS","ShardId":"a"}}"#,
+        "1 validation error detected: Value 'a' at 'shardFilter.shardId' failed to satisfy constraint: Member must have length greater than or equal to 28",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetShardIterator",
+        r#"{}"#,
+        "3 validation errors detected: Value null at 'streamArn' failed to satisfy constraint: Member must not be null; Value null at 'shardId' failed to satisfy constraint: Member must not be null; Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetShardIterator",
+        r#"{"StreamArn":"a","ShardId":"aaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardIteratorType":"LATEST"}"#,
+        "1 validation error detected: Value 'a' at 'streamArn' failed to satisfy constraint: Member must have length greater than or equal to 37",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetShardIterator",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardId":"a","ShardIteratorType":"LATEST"}"#,
+        "1 validation error detected: Value 'a' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 28",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetShardIterator",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardId":"aaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardIteratorType":"x"}"#,
+        "1 validation error detected: Value 'x' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetShardIterator",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardId":"aaaaaaaaaaaaaaaaaaaaaaaaaaaa","ShardIteratorType":"AT_SEQUENCE_NUMBER","SequenceNumber":"1"}"#,
+        "1 validation error detected: Value '1' at 'sequenceNumber' failed to satisfy constraint: Member must have length greater than or equal to 21",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetRecords",
+        r#"{}"#,
+        "1 validation error detected: Value null at 'shardIterator' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetRecords",
+        r#"{"ShardIterator":""}"#,
+        "1 validation error detected: Value '' at 'shardIterator' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    ),
+    (
+        "DynamoDBStreams_20120810.GetRecords",
+        r#"{"ShardIterator":"a","Limit":0}"#,
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
         "DynamoDB_20120810.BatchWriteItem",
         r#"{"ReturnConsumedCapacity":"hi","ReturnItemCollectionMetrics":"hi"}"#,
         "3 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]; Value null at 'requestItems' failed to satisfy constraint: Member must not be null",
@@ -583,6 +673,11 @@ const ROWS: &[(&str, &str, &str)] = &[
         "DynamoDB_20120810.GetItem",
         r#"{"TableName":"tbl","ReturnConsumedCapacity":"hi"}"#,
         "2 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDBStreams_20120810.DescribeStream",
+        r#"{"StreamArn":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","Limit":0,"ExclusiveStartShardId":"a"}"#,
+        "2 validation errors detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'a' at 'exclusiveStartShardId' failed to satisfy constraint: Member must have length greater than or equal to 28",
     ),
 ];
 
