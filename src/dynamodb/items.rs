@@ -37,12 +37,14 @@ pub(super) struct PutItemRequest {
 names_its_table!(PutItemRequest);
 
 /// The first pass DynamoDB makes over a one-item request, reported together: the
-/// capacity and metrics flags, then the table name and the item or key (the order
-/// dynalite's tests record for GetItem and BatchWriteItem). `key` is `("item", ..)`
-/// for PutItem; `metrics` is `None` for GetItem, which has no such member.
+/// capacity and metrics flags, an empty `AttributesToGet`, then the table name and the
+/// item or key (the order dynalite's tests record for GetItem and BatchWriteItem).
+/// `key` is `("item", ..)` for PutItem; `metrics` is `None` for GetItem, which has no
+/// such member, and `attributes_to_get` is `None` for all but GetItem.
 fn check_members(
     capacity: Option<&str>,
     metrics: Option<Option<&str>>,
+    attributes_to_get: Option<&[String]>,
     table: Option<&String>,
     key: (&str, Option<&WireItem>),
 ) -> Result<(), ApiError> {
@@ -54,6 +56,9 @@ fn check_members(
             "returnItemCollectionMetrics",
             RETURN_ITEM_COLLECTION_METRICS,
         );
+    }
+    if attributes_to_get.is_some_and(<[String]>::is_empty) {
+        v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
     }
     v.not_null(table, "tableName");
     v.not_null(key.1, key.0);
@@ -75,6 +80,7 @@ pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u
     check_members(
         r.return_consumed_capacity.as_deref(),
         Some(r.return_item_collection_metrics.as_deref()),
+        None,
         r.table_name.as_ref(),
         ("item", r.item.as_ref()),
     )?;
@@ -121,6 +127,12 @@ impl KeyedRequest {
         check_members(
             self.return_consumed_capacity.as_deref(),
             writes.then_some(self.return_item_collection_metrics.as_deref()),
+            // Only GetItem has `AttributesToGet`.
+            if writes {
+                None
+            } else {
+                self.attributes_to_get.as_deref()
+            },
             self.table_name.as_ref(),
             ("key", self.key.as_ref()),
         )
