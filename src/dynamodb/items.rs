@@ -36,14 +36,20 @@ pub(super) struct PutItemRequest {
 
 names_its_table!(PutItemRequest);
 
+/// `ReturnValues`' members as DynamoDB lists them (dynalite's recorded messages).
+const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
+
 /// The first pass DynamoDB makes over a one-item request, reported together: the
-/// capacity and metrics flags, an empty `AttributesToGet`, then the table name and the
-/// item or key (the order dynalite's tests record for GetItem and BatchWriteItem).
+/// capacity and metrics flags, `ReturnValues`' enum, an empty `AttributesToGet`, then
+/// the table name and the item or key (the order dynalite's tests record for GetItem,
+/// UpdateItem and BatchWriteItem; its recordings of PutItem and DeleteItem list the
+/// same violations in other orders, so DynamoDB's order is not stable).
 /// `key` is `("item", ..)` for PutItem; `metrics` is `None` for GetItem, which has no
 /// such member, and `attributes_to_get` is `None` for all but GetItem.
 fn check_members(
     capacity: Option<&str>,
     metrics: Option<Option<&str>>,
+    return_values: Option<&str>,
     attributes_to_get: Option<&[String]>,
     table: Option<&String>,
     key: (&str, Option<&WireItem>),
@@ -57,6 +63,7 @@ fn check_members(
             RETURN_ITEM_COLLECTION_METRICS,
         );
     }
+    v.one_of(return_values, "returnValues", RETURN_VALUES);
     if attributes_to_get.is_some_and(<[String]>::is_empty) {
         v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
     }
@@ -80,6 +87,7 @@ pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u
     check_members(
         r.return_consumed_capacity.as_deref(),
         Some(r.return_item_collection_metrics.as_deref()),
+        r.return_values.as_deref(),
         None,
         r.table_name.as_ref(),
         ("item", r.item.as_ref()),
@@ -127,6 +135,7 @@ impl KeyedRequest {
         check_members(
             self.return_consumed_capacity.as_deref(),
             writes.then_some(self.return_item_collection_metrics.as_deref()),
+            self.return_values.as_deref(),
             // Only GetItem has `AttributesToGet`.
             if writes {
                 None

@@ -684,6 +684,16 @@ const ROWS: &[(&str, &str, &str)] = &[
         r#"{"TableName":"tbl","ReturnConsumedCapacity":"hi","AttributesToGet":[]}"#,
         "3 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1; Value null at 'key' failed to satisfy constraint: Member must not be null",
     ),
+    (
+        "DynamoDB_20120810.UpdateItem",
+        r#"{"TableName":"tbl","ReturnConsumedCapacity":"hi","ReturnItemCollectionMetrics":"hi","ReturnValues":"hi"}"#,
+        "4 validation errors detected: Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]; Value 'hi' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; Value null at 'key' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.PutItem",
+        r#"{"TableName":"tbl","ReturnValues":"hi"}"#,
+        "2 validation errors detected: Value 'hi' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; Value null at 'item' failed to satisfy constraint: Member must not be null",
+    ),
 ];
 
 /// The rows whose value is too long to write out: (target, member, length, the
