@@ -694,6 +694,16 @@ const ROWS: &[(&str, &str, &str)] = &[
         r#"{"TableName":"tbl","ReturnValues":"hi"}"#,
         "2 validation errors detected: Value 'hi' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; Value null at 'item' failed to satisfy constraint: Member must not be null",
     ),
+    (
+        "DynamoDB_20120810.Scan",
+        r#"{"Limit":0,"Select":"x","ConditionalOperator":"x","Segment":-1,"TotalSegments":0}"#,
+        "6 validation errors detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null; Value 'x' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]; Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'x' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]; Value '-1' at 'segment' failed to satisfy constraint: Member must have value greater than or equal to 0; Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.Query",
+        r#"{"TableName":"tbl","ReturnConsumedCapacity":"x","IndexName":"a;","Limit":-1}"#,
+        "4 validation errors detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'a;' at 'indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value 'a;' at 'indexName' failed to satisfy constraint: Member must have length greater than or equal to 3; Value '-1' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
 ];
 
 /// The rows whose value is too long to write out: (target, member, length, the
