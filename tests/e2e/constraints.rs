@@ -704,6 +704,21 @@ const ROWS: &[(&str, &str, &str)] = &[
         r#"{"TableName":"tbl","ReturnConsumedCapacity":"x","IndexName":"a;","Limit":-1}"#,
         "4 validation errors detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value 'a;' at 'indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value 'a;' at 'indexName' failed to satisfy constraint: Member must have length greater than or equal to 3; Value '-1' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
     ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"ReturnConsumedCapacity":"x","ClientRequestToken":""}"#,
+        "3 validation errors detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value '' at 'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 1; Value null at 'transactItems' failed to satisfy constraint: Member must not be null",
+    ),
+    (
+        "DynamoDB_20120810.TransactWriteItems",
+        r#"{"TransactItems":[{"Update":{"ReturnValuesOnConditionCheckFailure":"x"}}]}"#,
+        "4 validation errors detected: Value null at 'transactItems.1.member.update.tableName' failed to satisfy constraint: Member must not be null; Value null at 'transactItems.1.member.update.key' failed to satisfy constraint: Member must not be null; Value null at 'transactItems.1.member.update.updateExpression' failed to satisfy constraint: Member must not be null; Value 'x' at 'transactItems.1.member.update.returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.TransactGetItems",
+        r#"{"ReturnConsumedCapacity":"x","TransactItems":[{"Get":{}}]}"#,
+        "3 validation errors detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'transactItems.1.member.get.tableName' failed to satisfy constraint: Member must not be null; Value null at 'transactItems.1.member.get.key' failed to satisfy constraint: Member must not be null",
+    ),
 ];
 
 /// The rows whose value is too long to write out: (target, member, length, the
