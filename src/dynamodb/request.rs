@@ -1,7 +1,6 @@
 //! What the DynamoDB operations share: reading a request body into its shape, the
-//! common request fields (expression attributes, return values, capacity and metrics
-//! flags, a table name), bridging an engine write or a blocking read to async, and
-//! writing an item response. The Streams API (`streams.rs`) reads its requests with
+//! common request fields (expression attributes, return values, a table name), bridging
+//! an engine write or a blocking read to async, and writing an item response. The Streams API (`streams.rs`) reads its requests with
 //! these too.
 //!
 //! Owns these helpers. Must not know any one operation.
@@ -155,31 +154,6 @@ pub(super) fn item_response(field: &'static str, item: &eddy_engine::Item) -> Ve
         }
     }
     json_bytes(&One(field, WireOut(item)))
-}
-
-/// `ReturnConsumedCapacity` and `ReturnItemCollectionMetrics` are checked and accepted;
-/// Eddy has no capacity to report.
-pub(super) fn check_return_metrics(
-    capacity: Option<&str>,
-    metrics: Option<&str>,
-) -> Result<(), ApiError> {
-    if let Some(v) = capacity
-        && !matches!(v, "INDEXES" | "TOTAL" | "NONE")
-    {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value '{v}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
-        ))
-        .into());
-    }
-    if let Some(v) = metrics
-        && !matches!(v, "SIZE" | "NONE")
-    {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value '{v}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
-        ))
-        .into());
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]

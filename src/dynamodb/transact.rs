@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use super::request::{
     NamesTables, expr_attrs, json_bytes, required, return_old_on_failure_at, write,
 };
-use super::violations::{RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, Violations};
+use super::violations::{
+    RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS,
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations,
+};
 use crate::error::ApiError;
 use crate::wire::WireOut;
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -44,9 +47,6 @@ impl NamesTables for TransactWriteRequest {
 /// DynamoDB's bounds on a `ClientRequestToken`, in characters.
 const CLIENT_REQUEST_TOKEN_CHARS_MIN: usize = 1;
 const CLIENT_REQUEST_TOKEN_CHARS_MAX: usize = 36;
-
-/// `ReturnValuesOnConditionCheckFailure`'s members as DynamoDB lists them.
-const RETURN_VALUES_ON_CONDITION_CHECK_FAILURE: &[&str] = &["ALL_OLD", "NONE"];
 
 /// A missing or empty `TransactItems` (an empty list prints as `[]`); its upper bound
 /// is the engine's.

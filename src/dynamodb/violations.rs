@@ -16,6 +16,8 @@ pub(crate) const RETURN_CONSUMED_CAPACITY: &[&str] = &["INDEXES", "TOTAL", "NONE
 /// The enum members DynamoDB lists for `ReturnItemCollectionMetrics`, in its order.
 pub(crate) const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
 
+/// The enum members DynamoDB lists for `ReturnValuesOnConditionCheckFailure`.
+pub(crate) const RETURN_VALUES_ON_CONDITION_CHECK_FAILURE: &[&str] = &["ALL_OLD", "NONE"];
 /// The pattern of a table or index name, as DynamoDB prints it.
 pub(crate) const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 
@@ -84,6 +86,12 @@ impl Violations {
         self.0.push(format!(
             "Value at '{field}' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to {min}]"
         ));
+    }
+
+    /// A violation its caller phrased ("Value ... at '...' failed to satisfy
+    /// constraint: ..."), for a member whose bound is not one of the forms above.
+    pub(crate) fn phrased(&mut self, detail: String) {
+        self.0.push(detail);
     }
 
     /// A number member outside `min..=max`.

@@ -719,6 +719,21 @@ const ROWS: &[(&str, &str, &str)] = &[
         r#"{"ReturnConsumedCapacity":"x","TransactItems":[{"Get":{}}]}"#,
         "3 validation errors detected: Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value null at 'transactItems.1.member.get.tableName' failed to satisfy constraint: Member must not be null; Value null at 'transactItems.1.member.get.key' failed to satisfy constraint: Member must not be null",
     ),
+    (
+        "DynamoDB_20120810.ExecuteStatement",
+        r#"{"Limit":0,"NextToken":"","ReturnConsumedCapacity":"x"}"#,
+        "4 validation errors detected: Value null at 'statement' failed to satisfy constraint: Member must not be null; Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    ),
+    (
+        "DynamoDB_20120810.BatchExecuteStatement",
+        r#"{"Statements":[{},{"Statement":"SELECT * FROM tbl","Parameters":[]}],"ReturnConsumedCapacity":"x"}"#,
+        "3 validation errors detected: Value null at 'statements.1.member.statement' failed to satisfy constraint: Member must not be null; Value '[]' at 'statements.2.member.parameters' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
+    (
+        "DynamoDB_20120810.ExecuteTransaction",
+        r#"{"TransactStatements":[{"ReturnValuesOnConditionCheckFailure":"x"}],"ClientRequestToken":"","ReturnConsumedCapacity":"x"}"#,
+        "4 validation errors detected: Value null at 'transactStatements.1.member.statement' failed to satisfy constraint: Member must not be null; Value 'x' at 'transactStatements.1.member.returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]; Value '' at 'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+    ),
 ];
 
 /// The rows whose value is too long to write out: (target, member, length, the

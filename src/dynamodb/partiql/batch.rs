@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use super::{
     ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
-use crate::dynamodb::request::{NamesTables, blocking, check_return_metrics, json_bytes, write};
-use crate::dynamodb::violations::Violations;
+use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
+use crate::dynamodb::violations::{RETURN_CONSUMED_CAPACITY, Violations};
 use crate::error::ApiError;
 
 /// DynamoDB's bounds on a `ClientRequestToken`, in characters.
@@ -111,15 +111,21 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
     engine: &Engine,
     r: BatchExecuteRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
     let statements = r.statements?;
     // A statement's member constraints are the request's, checked before any statement
     // runs (as for every list member of DynamoDB's requests, e.g. TransactGetItems's);
     // only what a statement means is answered for it alone. Not confirmed against
     // BatchExecuteStatement itself.
+    let mut v = Violations::new();
     for s in &statements {
-        s.check_members()?;
+        s.check_members(&mut v);
     }
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
+    v.finish()?;
     let reads = statements
         .iter()
         .filter(|s| matches!(&s.parsed, Ok(p) if p.is_select()))
@@ -254,21 +260,30 @@ pub(in crate::dynamodb) async fn execute_transaction(
     engine: &Engine,
     r: ExecuteTransactionRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
-    // The engine checks a write transaction's token; a read transaction has the same
-    // member, with the same bounds, and DynamoDB checks it before anything else.
+    let statements = r.statements?;
+    // The statements' member constraints, then the token's (the engine checks a write
+    // transaction's token; a read transaction has the same member, with the same
+    // bounds) and the capacity flag, reported together before anything runs.
     let mut v = Violations::new();
+    for s in &statements {
+        s.check_members(&mut v);
+    }
     v.length(
         r.client_request_token.as_deref(),
         "clientRequestToken",
         CLIENT_REQUEST_TOKEN_CHARS_MIN,
         CLIENT_REQUEST_TOKEN_CHARS_MAX,
     );
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
     v.finish()?;
     // A transaction is all reads or all writes; any statement that does not parse
     // fails the whole request.
     let mut parsed = Vec::new();
-    for s in r.statements? {
+    for s in statements {
         let ready = s.ready()?;
         parsed.push((ready.statement, ready.params, ready.return_old));
     }

@@ -20,6 +20,7 @@ use eddy_engine::{AttributeValue, Error};
 use serde::Deserialize;
 
 use crate::dynamodb::request::return_old_on_failure_at;
+use crate::dynamodb::violations::{RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations};
 use crate::error::ApiError;
 use crate::wire::input::WireValue;
 
@@ -67,22 +68,28 @@ impl ParsedStatement {
     }
 
     /// The statement's member constraints alone (its text present and of a valid
-    /// length, its parameters not empty, its return-values flag in its enum): what
-    /// DynamoDB's first pass over the whole request checks, so that a batch answers a
-    /// violation for the request rather than for the one statement.
-    fn check_members(&self) -> Result<(), ApiError> {
+    /// length, its parameters not empty, its return-values flag in its enum), added to
+    /// the request's: DynamoDB's first pass checks them over the whole request, so a
+    /// batch answers a violation for the request rather than for the one statement.
+    fn check_members(&self, v: &mut Violations) {
         let field = format!("{}statement", self.member);
         if let Some(detail) = statement_violation(self.text.as_deref(), &field) {
-            return Err(constraint(detail).into());
+            v.phrased(detail);
         }
         if self.parameters.as_ref().is_some_and(Vec::is_empty) {
-            return Err(empty_parameters(&self.member).into());
+            v.count(
+                Some("[]"),
+                0,
+                &format!("{}parameters", self.member),
+                1,
+                usize::MAX,
+            );
         }
-        return_old_on_failure_at(
-            self.return_values_on_condition_check_failure.clone(),
+        v.one_of(
+            self.return_values_on_condition_check_failure.as_deref(),
             &format!("{}returnValuesOnConditionCheckFailure", self.member),
-        )?;
-        Ok(())
+            RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+        );
     }
 
     /// The table the statement names, when it parsed.
