@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::dynamodb::request::{json_bytes, parse, required};
+use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
 use crate::wire::WireOut;
 
@@ -51,6 +52,45 @@ fn limit_field(limit: Option<i64>, max: usize, default: usize) -> Result<usize, 
     }
 }
 
+/// The Streams API's bounds on its members, in characters (its service model's).
+const STREAM_ARN_CHARS_MIN: usize = 37;
+const STREAM_ARN_CHARS_MAX: usize = 1024;
+const STREAMS_TABLE_NAME_CHARS_MIN: usize = 3;
+const STREAMS_TABLE_NAME_CHARS_MAX: usize = 255;
+const SEQUENCE_NUMBER_CHARS_MIN: usize = 21;
+const SEQUENCE_NUMBER_CHARS_MAX: usize = 40;
+const SHARD_ITERATOR_CHARS_MIN: usize = 1;
+const SHARD_ITERATOR_CHARS_MAX: usize = 2048;
+
+/// The shard iterator types, in the order Eddy's message has always listed them (which
+/// order DynamoDB Streams prints could not be confirmed).
+const SHARD_ITERATOR_TYPES: &[&str] = &[
+    "AFTER_SEQUENCE_NUMBER",
+    "LATEST",
+    "AT_SEQUENCE_NUMBER",
+    "TRIM_HORIZON",
+];
+
+/// A `Limit`'s lower bound, collected with the request's other violations (its upper
+/// bound is Eddy's page size, checked by `limit_field` afterwards).
+fn limit_min(v: &mut Violations, limit: Option<i64>) {
+    v.range(limit, "limit", 1, i64::MAX);
+}
+
+/// A stream ARN's presence (when `required`) and length, before its form is read: a
+/// value too short or too long is a constraint violation, not an invalid ARN.
+fn stream_arn(v: &mut Violations, arn: Option<&String>, field: &str, required: bool) {
+    if required {
+        v.not_null(arn, field);
+    }
+    v.length(
+        arn.map(String::as_str),
+        field,
+        STREAM_ARN_CHARS_MIN,
+        STREAM_ARN_CHARS_MAX,
+    );
+}
+
 fn stream_not_found(arn: &str) -> ApiError {
     Error::not_found(format!(
         "Requested resource not found: Stream: {arn} not found"
@@ -82,10 +122,28 @@ struct ListStreamsRequest {
 }
 
 fn list_streams(engine: &Engine, r: ListStreamsRequest) -> Result<Vec<u8>, ApiError> {
+    // The service model's constraints, collected in its member order. The table name's
+    // are the data plane's (pattern, then length, as dynalite records for GetItem), not
+    // the control plane's own length message; DynamoDB Streams' answer could not be
+    // confirmed.
+    let mut v = Violations::new();
+    let table = r.table_name.as_deref();
+    v.name_pattern(table, "tableName");
+    v.length(
+        table,
+        "tableName",
+        STREAMS_TABLE_NAME_CHARS_MIN,
+        STREAMS_TABLE_NAME_CHARS_MAX,
+    );
+    limit_min(&mut v, r.limit);
+    stream_arn(
+        &mut v,
+        r.exclusive_start_stream_arn.as_ref(),
+        "exclusiveStartStreamArn",
+        false,
+    );
+    v.finish()?;
     let limit = limit_field(r.limit, STREAMS_PAGE_LIMIT_MAX, STREAMS_PAGE_LIMIT_MAX)?;
-    if let Some(t) = &r.table_name {
-        eddy_engine::validate_table_name(t, "tableName")?;
-    }
     let all = engine.list_streams(r.table_name.as_deref());
     let start = match &r.exclusive_start_stream_arn {
         None => 0,
@@ -179,6 +237,16 @@ fn shard_not_found(shard_id: &str, arn: &str) -> ApiError {
 }
 
 fn describe_stream(engine: &Engine, r: DescribeStreamRequest) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    stream_arn(&mut v, r.stream_arn.as_ref(), "streamArn", true);
+    limit_min(&mut v, r.limit);
+    v.length(
+        r.exclusive_start_shard_id.as_deref(),
+        "exclusiveStartShardId",
+        SHARD_ID_CHARS_MIN,
+        SHARD_ID_CHARS_MAX,
+    );
+    v.finish()?;
     let arn = required(r.stream_arn, "streamArn")?;
     let limit = limit_field(r.limit, STREAMS_PAGE_LIMIT_MAX, STREAMS_PAGE_LIMIT_MAX)?;
     let parent = r.shard_filter.map(shard_filter_parent).transpose()?;
@@ -293,6 +361,28 @@ struct GetShardIteratorRequest {
 }
 
 fn get_shard_iterator(engine: &Engine, r: GetShardIteratorRequest) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    stream_arn(&mut v, r.stream_arn.as_ref(), "streamArn", true);
+    v.not_null(r.shard_id.as_ref(), "shardId");
+    v.length(
+        r.shard_id.as_deref(),
+        "shardId",
+        SHARD_ID_CHARS_MIN,
+        SHARD_ID_CHARS_MAX,
+    );
+    v.not_null(r.shard_iterator_type.as_ref(), "shardIteratorType");
+    v.one_of(
+        r.shard_iterator_type.as_deref(),
+        "shardIteratorType",
+        SHARD_ITERATOR_TYPES,
+    );
+    v.length(
+        r.sequence_number.as_deref(),
+        "sequenceNumber",
+        SEQUENCE_NUMBER_CHARS_MIN,
+        SEQUENCE_NUMBER_CHARS_MAX,
+    );
+    v.finish()?;
     let arn = required(r.stream_arn, "streamArn")?;
     let shard_id_ = required(r.shard_id, "shardId")?;
     let kind = required(r.shard_iterator_type, "shardIteratorType")?;
@@ -377,6 +467,16 @@ struct GetRecordsRequest {
 }
 
 fn get_records(engine: &Engine, r: GetRecordsRequest) -> Result<Vec<u8>, ApiError> {
+    let mut v = Violations::new();
+    v.not_null(r.shard_iterator.as_ref(), "shardIterator");
+    v.length(
+        r.shard_iterator.as_deref(),
+        "shardIterator",
+        SHARD_ITERATOR_CHARS_MIN,
+        SHARD_ITERATOR_CHARS_MAX,
+    );
+    limit_min(&mut v, r.limit);
+    v.finish()?;
     let raw = required(r.shard_iterator, "shardIterator")?;
     let limit = limit_field(r.limit, GET_RECORDS_LIMIT_MAX, GET_RECORDS_LIMIT_MAX)?;
     let it = ShardIterator::decode(&raw)

@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 
+use eddy_engine::limits::BATCH_WRITE_REQUESTS_MAX;
 use eddy_engine::{BatchGetTable, BatchWriteRequest, Engine, Error};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
+use super::violations::{RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, Violations};
 use crate::error::ApiError;
 use crate::wire::WireItems;
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -18,6 +20,54 @@ use crate::wire::input::{WireItem, WireValue, into_item};
 #[serde(rename_all = "PascalCase")]
 pub(super) struct BatchGetRequest {
     request_items: Option<HashMap<String, KeysAndAttributes>>,
+    return_consumed_capacity: Option<String>,
+}
+
+/// How many tables a batch may name at least (`RequestItems` is never empty).
+const BATCH_TABLES_MIN: usize = 1;
+
+/// The model's bounds on a map that has none we check here (its size is the engine's).
+const UNBOUNDED: usize = usize::MAX;
+
+/// The members of a batch request's `RequestItems` DynamoDB checks first: present and
+/// not empty (an empty map prints as `{}`).
+fn check_request_items<T>(items: Option<&HashMap<String, T>>, v: &mut Violations) {
+    v.not_null(items, "requestItems");
+    if let Some(items) = items {
+        v.count(
+            Some("{}"),
+            items.len(),
+            "requestItems",
+            BATCH_TABLES_MIN,
+            UNBOUNDED,
+        );
+    }
+}
+
+impl BatchGetRequest {
+    /// DynamoDB's first pass, in the order dynalite's tests record it: the capacity
+    /// flag, `RequestItems`, then each table's `Keys` (present, not empty) and
+    /// `AttributesToGet` (not empty), named by the table.
+    fn check_members(&self) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        v.one_of(
+            self.return_consumed_capacity.as_deref(),
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+        check_request_items(self.request_items.as_ref(), &mut v);
+        for (table, ka) in self.request_items.iter().flatten() {
+            let field = |m: &str| format!("requestItems.{table}.member.{m}");
+            v.not_null(ka.keys.as_ref(), &field("keys"));
+            if ka.keys.as_ref().is_some_and(Vec::is_empty) {
+                v.count(Some("[]"), 0, &field("keys"), 1, UNBOUNDED);
+            }
+            if ka.attributes_to_get.as_ref().is_some_and(Vec::is_empty) {
+                v.count(Some("[]"), 0, &field("attributesToGet"), 1, UNBOUNDED);
+            }
+        }
+        v.finish()
+    }
 }
 
 impl NamesTables for BatchGetRequest {
@@ -45,6 +95,7 @@ struct KeysAndAttributes {
 }
 
 pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members()?;
     let items = required(r.request_items, "requestItems")?;
     let mut tables = Vec::with_capacity(items.len());
     for (name, ka) in items {
@@ -84,6 +135,49 @@ pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<
 #[serde(rename_all = "PascalCase")]
 pub(super) struct BatchWriteRequestBody {
     request_items: Option<HashMap<String, Vec<WriteRequest>>>,
+    return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
+}
+
+impl BatchWriteRequestBody {
+    /// DynamoDB's first pass, in the order dynalite's tests record it: the capacity and
+    /// metrics flags, `RequestItems`, then each request's missing key or item, named by
+    /// the table and the request's 1-based position.
+    fn check_members(&self) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        v.one_of(
+            self.return_consumed_capacity.as_deref(),
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+        v.one_of(
+            self.return_item_collection_metrics.as_deref(),
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
+        );
+        check_request_items(self.request_items.as_ref(), &mut v);
+        if self
+            .request_items
+            .iter()
+            .flatten()
+            .any(|(_, reqs)| reqs.is_empty())
+        {
+            // The recorded answer (dynalite's "empty list in RequestItems").
+            v.map_value_length("requestItems", 1, BATCH_WRITE_REQUESTS_MAX);
+        }
+        for (table, reqs) in self.request_items.iter().flatten() {
+            for (i, w) in reqs.iter().enumerate() {
+                let field = |m: &str| format!("requestItems.{table}.member.{}.member.{m}", i + 1);
+                if let Some(d) = &w.delete_request {
+                    v.not_null(d.key.as_ref(), &field("deleteRequest.key"));
+                }
+                if let Some(p) = &w.put_request {
+                    v.not_null(p.item.as_ref(), &field("putRequest.item"));
+                }
+            }
+        }
+        v.finish()
+    }
 }
 
 impl NamesTables for BatchWriteRequestBody {
@@ -118,6 +212,7 @@ pub(super) async fn batch_write_item(
     engine: &Engine,
     r: BatchWriteRequestBody,
 ) -> Result<Vec<u8>, ApiError> {
+    r.check_members()?;
     let items = required(r.request_items, "requestItems")?;
     let mut requests = Vec::with_capacity(items.len());
     for (name, reqs) in items {

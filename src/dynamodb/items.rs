@@ -12,6 +12,7 @@ use super::request::{
     expr_attrs, names_its_table, required, return_old_on_failure, return_values, write,
     write_output,
 };
+use super::violations::{RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, Violations};
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireExpected};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -29,9 +30,47 @@ pub(super) struct PutItemRequest {
     expression_attribute_values: Option<HashMap<String, WireValue>>,
     expected: Option<HashMap<String, WireExpected>>,
     conditional_operator: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 names_its_table!(PutItemRequest);
+
+/// `ReturnValues`' members as DynamoDB lists them (dynalite's recorded messages).
+const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
+
+/// The first pass DynamoDB makes over a one-item request, reported together: the
+/// capacity and metrics flags, `ReturnValues`' enum, an empty `AttributesToGet`, then
+/// the table name and the item or key (the order dynalite's tests record for GetItem,
+/// UpdateItem and BatchWriteItem; its recordings of PutItem and DeleteItem list the
+/// same violations in other orders, so DynamoDB's order is not stable).
+/// `key` is `("item", ..)` for PutItem; `metrics` is `None` for GetItem, which has no
+/// such member, and `attributes_to_get` is `None` for all but GetItem.
+fn check_members(
+    capacity: Option<&str>,
+    metrics: Option<Option<&str>>,
+    return_values: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+    table: Option<&String>,
+    key: (&str, Option<&WireItem>),
+) -> Result<(), ApiError> {
+    let mut v = Violations::new();
+    v.one_of(capacity, "returnConsumedCapacity", RETURN_CONSUMED_CAPACITY);
+    if let Some(metrics) = metrics {
+        v.one_of(
+            metrics,
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
+        );
+    }
+    v.one_of(return_values, "returnValues", RETURN_VALUES);
+    if attributes_to_get.is_some_and(<[String]>::is_empty) {
+        v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
+    }
+    v.not_null(table, "tableName");
+    v.not_null(key.1, key.0);
+    v.finish()
+}
 
 /// The legacy `Expected` / `ConditionalOperator` of a write.
 fn legacy_write(
@@ -45,6 +84,14 @@ fn legacy_write(
 }
 
 pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u8>, ApiError> {
+    check_members(
+        r.return_consumed_capacity.as_deref(),
+        Some(r.return_item_collection_metrics.as_deref()),
+        r.return_values.as_deref(),
+        None,
+        r.table_name.as_ref(),
+        ("item", r.item.as_ref()),
+    )?;
     let input = PutItemInput {
         table: required(r.table_name, "tableName")?,
         item: into_item(required(r.item, "item")?)?,
@@ -77,11 +124,34 @@ pub(super) struct KeyedRequest {
     expected: Option<HashMap<String, WireExpected>>,
     conditional_operator: Option<String>,
     attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
+    return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
+}
+
+impl KeyedRequest {
+    /// [`check_members`] for a keyed request; `writes` says whether the operation has
+    /// `ReturnItemCollectionMetrics` (GetItem has not).
+    fn check_members(&self, writes: bool) -> Result<(), ApiError> {
+        check_members(
+            self.return_consumed_capacity.as_deref(),
+            writes.then_some(self.return_item_collection_metrics.as_deref()),
+            self.return_values.as_deref(),
+            // Only GetItem has `AttributesToGet`.
+            if writes {
+                None
+            } else {
+                self.attributes_to_get.as_deref()
+            },
+            self.table_name.as_ref(),
+            ("key", self.key.as_ref()),
+        )
+    }
 }
 
 names_its_table!(KeyedRequest);
 
 pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members(true)?;
     let input = DeleteItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,
@@ -99,6 +169,7 @@ pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<
 }
 
 pub(super) async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members(true)?;
     let input = UpdateItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,
@@ -118,6 +189,7 @@ pub(super) async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<
 }
 
 pub(super) fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members(false)?;
     let input = GetItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,

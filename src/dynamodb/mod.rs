@@ -20,6 +20,7 @@ mod shape;
 mod tables;
 mod transact;
 mod ttl;
+pub(crate) mod violations;
 
 use bytes::Bytes;
 use eddy_engine::Engine;

@@ -10,6 +10,7 @@ use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
 use super::request::{expr_attrs, names_its_table, required};
+use super::violations::{RETURN_CONSUMED_CAPACITY, Violations};
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -86,11 +87,71 @@ pub(super) struct QueryRequest {
     conditional_operator: Option<String>,
     index_name: Option<String>,
     consistent_read: Option<bool>,
+    return_consumed_capacity: Option<String>,
 }
 
 names_its_table!(QueryRequest);
 
+/// DynamoDB's bounds on an index name (`IndexName`), in characters.
+const INDEX_NAME_CHARS_MIN: usize = 3;
+const INDEX_NAME_CHARS_MAX: usize = 255;
+/// The most segments DynamoDB's model allows a parallel Scan, and so its largest
+/// `Segment` (zero-based).
+const TOTAL_SEGMENTS_MAX: i64 = 1_000_000;
+const SEGMENT_MAX: i64 = TOTAL_SEGMENTS_MAX - 1;
+/// `Select`'s and `ConditionalOperator`'s members as DynamoDB lists them (dynalite's
+/// recorded messages).
+const SELECT: &[&str] = &[
+    "SPECIFIC_ATTRIBUTES",
+    "COUNT",
+    "ALL_ATTRIBUTES",
+    "ALL_PROJECTED_ATTRIBUTES",
+];
+const CONDITIONAL_OPERATOR: &[&str] = &["OR", "AND"];
+
+impl QueryRequest {
+    /// DynamoDB's first pass over Query's and Scan's own members, reported together
+    /// before the table or index is looked up: the capacity flag, an empty
+    /// `AttributesToGet` (before the expression families are compared), the missing
+    /// table name, the index name's pattern and length, `Select`, `Limit` and
+    /// `ConditionalOperator`, and for Scan (`scan`) its segment numbers. dynalite's
+    /// recordings list these in differing orders, so DynamoDB's order is not stable.
+    fn check_members(&self, scan: bool) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        v.one_of(
+            self.return_consumed_capacity.as_deref(),
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+        if self.attributes_to_get.as_ref().is_some_and(Vec::is_empty) {
+            v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
+        }
+        v.not_null(self.table_name.as_ref(), "tableName");
+        let index = self.index_name.as_deref();
+        v.name_pattern(index, "indexName");
+        v.length(
+            index,
+            "indexName",
+            INDEX_NAME_CHARS_MIN,
+            INDEX_NAME_CHARS_MAX,
+        );
+        v.one_of(self.select.as_deref(), "select", SELECT);
+        v.range(self.limit, "limit", 1, i64::MAX);
+        v.one_of(
+            self.conditional_operator.as_deref(),
+            "conditionalOperator",
+            CONDITIONAL_OPERATOR,
+        );
+        if scan {
+            v.range(self.segment, "segment", 0, SEGMENT_MAX);
+            v.range(self.total_segments, "totalSegments", 1, TOTAL_SEGMENTS_MAX);
+        }
+        v.finish()
+    }
+}
+
 pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members(false)?;
     let select_ = select(r.select)?;
     let input = QueryInput {
         table: required(r.table_name, "tableName")?,
@@ -126,6 +187,7 @@ fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> 
 }
 
 pub(super) fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
+    r.check_members(true)?;
     let select_ = select(r.select)?;
     let input = ScanInput {
         table: required(r.table_name, "tableName")?,

@@ -1,7 +1,6 @@
 //! What the DynamoDB operations share: reading a request body into its shape, the
-//! common request fields (expression attributes, return values, capacity and metrics
-//! flags, a table name), bridging an engine write or a blocking read to async, and
-//! writing an item response. The Streams API (`streams.rs`) reads its requests with
+//! common request fields (expression attributes, return values, a table name), bridging
+//! an engine write or a blocking read to async, and writing an item response. The Streams API (`streams.rs`) reads its requests with
 //! these too.
 //!
 //! Owns these helpers. Must not know any one operation.
@@ -111,11 +110,17 @@ pub(super) fn return_values(rv: Option<String>) -> Result<ReturnValues, ApiError
 }
 
 pub(super) fn return_old_on_failure(v: Option<String>) -> Result<bool, ApiError> {
+    return_old_on_failure_at(v, "returnValuesOnConditionCheckFailure")
+}
+
+/// [`return_old_on_failure`] of a member at `field` (inside a list, DynamoDB names the
+/// member by its path, `transactItems.1.member.put.returnValuesOnConditionCheckFailure`).
+pub(super) fn return_old_on_failure_at(v: Option<String>, field: &str) -> Result<bool, ApiError> {
     match v.as_deref() {
         None | Some("NONE") => Ok(false),
         Some("ALL_OLD") => Ok(true),
         Some(other) => Err(Error::validation(format!(
-            "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+            "1 validation error detected: Value '{other}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
         ))
         .into()),
     }
@@ -149,31 +154,6 @@ pub(super) fn item_response(field: &'static str, item: &eddy_engine::Item) -> Ve
         }
     }
     json_bytes(&One(field, WireOut(item)))
-}
-
-/// `ReturnConsumedCapacity` and `ReturnItemCollectionMetrics` are checked and accepted;
-/// Eddy has no capacity to report.
-pub(super) fn check_return_metrics(
-    capacity: Option<&str>,
-    metrics: Option<&str>,
-) -> Result<(), ApiError> {
-    if let Some(v) = capacity
-        && !matches!(v, "INDEXES" | "TOTAL" | "NONE")
-    {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value '{v}' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
-        ))
-        .into());
-    }
-    if let Some(v) = metrics
-        && !matches!(v, "SIZE" | "NONE")
-    {
-        return Err(Error::validation(format!(
-            "1 validation error detected: Value '{v}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
-        ))
-        .into());
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]

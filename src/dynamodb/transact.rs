@@ -14,8 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{
-    NamesTables, check_return_metrics, expr_attrs, json_bytes, required, return_old_on_failure,
-    write,
+    NamesTables, expr_attrs, json_bytes, required, return_old_on_failure_at, write,
+};
+use super::violations::{
+    RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS,
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations,
 };
 use crate::error::ApiError;
 use crate::wire::WireOut;
@@ -38,6 +41,77 @@ impl NamesTables for TransactWriteRequest {
             .flat_map(|w| [&w.condition_check, &w.put, &w.update, &w.delete])
             .filter_map(|a| a.as_ref()?.table_name.as_deref())
             .collect()
+    }
+}
+
+/// DynamoDB's bounds on a `ClientRequestToken`, in characters.
+const CLIENT_REQUEST_TOKEN_CHARS_MIN: usize = 1;
+const CLIENT_REQUEST_TOKEN_CHARS_MAX: usize = 36;
+
+/// A missing or empty `TransactItems` (an empty list prints as `[]`); its upper bound
+/// is the engine's.
+fn check_transact_items<T>(items: Option<&Vec<T>>, v: &mut Violations) {
+    v.not_null(items, "transactItems");
+    if items.is_some_and(Vec::is_empty) {
+        v.count(Some("[]"), 0, "transactItems", 1, usize::MAX);
+    }
+}
+
+impl TransactWriteRequest {
+    /// DynamoDB's first pass, reported together: the capacity and metrics flags, the
+    /// token's length, `TransactItems`, then each action's missing members and its
+    /// return-values flag, named by the action's 1-based position.
+    fn check_members(&self) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        v.one_of(
+            self.return_consumed_capacity.as_deref(),
+            "returnConsumedCapacity",
+            RETURN_CONSUMED_CAPACITY,
+        );
+        v.one_of(
+            self.return_item_collection_metrics.as_deref(),
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
+        );
+        v.length(
+            self.client_request_token.as_deref(),
+            "clientRequestToken",
+            CLIENT_REQUEST_TOKEN_CHARS_MIN,
+            CLIENT_REQUEST_TOKEN_CHARS_MAX,
+        );
+        check_transact_items(self.transact_items.as_ref(), &mut v);
+        for (i, w) in self.transact_items.iter().flatten().enumerate() {
+            for (kind, action) in [
+                ("conditionCheck", &w.condition_check),
+                ("put", &w.put),
+                ("update", &w.update),
+                ("delete", &w.delete),
+            ] {
+                let Some(a) = action else { continue };
+                let field = |name: &str| format!("transactItems.{}.member.{kind}.{name}", i + 1);
+                v.not_null(a.table_name.as_ref(), &field("tableName"));
+                if kind == "put" {
+                    v.not_null(a.item.as_ref(), &field("item"));
+                } else {
+                    v.not_null(a.key.as_ref(), &field("key"));
+                }
+                if kind == "conditionCheck" {
+                    v.not_null(
+                        a.condition_expression.as_ref(),
+                        &field("conditionExpression"),
+                    );
+                }
+                if kind == "update" {
+                    v.not_null(a.update_expression.as_ref(), &field("updateExpression"));
+                }
+                v.one_of(
+                    a.return_values_on_condition_check_failure.as_deref(),
+                    &field("returnValuesOnConditionCheckFailure"),
+                    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+                );
+            }
+        }
+        v.finish()
     }
 }
 
@@ -82,8 +156,10 @@ fn transact_action(i: usize, w: TransactWriteItem) -> Result<TransactWriteAction
     let field = |name: &str| format!("transactItems.{}.member.{kind}.{name}", i + 1);
     let table = required(a.table_name, &field("tableName"))?;
     let attributes = expr_attrs(a.expression_attribute_names, a.expression_attribute_values)?;
-    let return_old_on_condition_failure =
-        return_old_on_failure(a.return_values_on_condition_check_failure)?;
+    let return_old_on_condition_failure = return_old_on_failure_at(
+        a.return_values_on_condition_check_failure,
+        &field("returnValuesOnConditionCheckFailure"),
+    )?;
     let key = |k: Option<WireItem>| into_item(required(k, &field("key"))?);
     Ok(match kind {
         "conditionCheck" => TransactWriteAction::ConditionCheck(ConditionCheckInput {
@@ -125,10 +201,7 @@ pub(super) async fn transact_write_items(
     engine: &Engine,
     r: TransactWriteRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(
-        r.return_consumed_capacity.as_deref(),
-        r.return_item_collection_metrics.as_deref(),
-    )?;
+    r.check_members()?;
     let items = required(r.transact_items, "transactItems")?;
     let input = TransactWriteInput {
         actions: items
@@ -178,7 +251,22 @@ pub(super) fn transact_get_items(
     engine: &Engine,
     r: TransactGetRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
+    let mut v = Violations::new();
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
+    check_transact_items(r.transact_items.as_ref(), &mut v);
+    for (i, t) in r.transact_items.iter().flatten().enumerate() {
+        let field = |name: &str| format!("transactItems.{}.member.{name}", i + 1);
+        v.not_null(t.get.as_ref(), &field("get"));
+        if let Some(g) = &t.get {
+            v.not_null(g.table_name.as_ref(), &field("get.tableName"));
+            v.not_null(g.key.as_ref(), &field("get.key"));
+        }
+    }
+    v.finish()?;
     let items = required(r.transact_items, "transactItems")?;
     let mut gets = Vec::with_capacity(items.len());
     for (i, t) in items.into_iter().enumerate() {

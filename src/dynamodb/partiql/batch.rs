@@ -18,8 +18,13 @@ use serde_json::{Map, Value, json};
 use super::{
     ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
-use crate::dynamodb::request::{NamesTables, blocking, check_return_metrics, json_bytes, write};
+use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
+use crate::dynamodb::violations::{RETURN_CONSUMED_CAPACITY, Violations};
 use crate::error::ApiError;
+
+/// DynamoDB's bounds on a `ClientRequestToken`, in characters.
+const CLIENT_REQUEST_TOKEN_CHARS_MIN: usize = 1;
+const CLIENT_REQUEST_TOKEN_CHARS_MAX: usize = 36;
 use crate::wire::WireOut;
 
 /// Reads a request's statements, checking their count first.
@@ -33,21 +38,23 @@ fn read_statements(
             "Value null at '{field}' failed to satisfy constraint: Member must not be null"
         ))
     })?;
-    if raw.is_empty() || raw.len() > max {
-        let bound = if raw.is_empty() {
-            "greater than or equal to 1".to_owned()
-        } else {
-            format!("less than or equal to {max}")
-        };
+    if raw.is_empty() {
+        // An empty list prints as `[]`, as DynamoDB prints every empty list member.
         return Err(constraint(format!(
-            "Value at '{field}' failed to satisfy constraint: Member must have length {bound}"
+            "Value '[]' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )));
+    }
+    if raw.len() > max {
+        // DynamoDB prints its own objects for the list here; the message leaves them out.
+        return Err(constraint(format!(
+            "Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
         )));
     }
     // DynamoDB names a member of a list by its 1-based position.
     Ok(raw
         .into_iter()
         .enumerate()
-        .map(|(i, s)| ParsedStatement::read(s, &format!("{field}.{}.member.statement", i + 1)))
+        .map(|(i, s)| ParsedStatement::read(s, format!("{field}.{}.member.", i + 1)))
         .collect())
 }
 
@@ -104,8 +111,21 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
     engine: &Engine,
     r: BatchExecuteRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
     let statements = r.statements?;
+    // A statement's member constraints are the request's, checked before any statement
+    // runs (as for every list member of DynamoDB's requests, e.g. TransactGetItems's);
+    // only what a statement means is answered for it alone. Not confirmed against
+    // BatchExecuteStatement itself.
+    let mut v = Violations::new();
+    for s in &statements {
+        s.check_members(&mut v);
+    }
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
+    v.finish()?;
     let reads = statements
         .iter()
         .filter(|s| matches!(&s.parsed, Ok(p) if p.is_select()))
@@ -242,11 +262,30 @@ pub(in crate::dynamodb) async fn execute_transaction(
     engine: &Engine,
     r: ExecuteTransactionRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
+    let statements = r.statements?;
+    // The statements' member constraints, then the token's (the engine checks a write
+    // transaction's token; a read transaction has the same member, with the same
+    // bounds) and the capacity flag, reported together before anything runs.
+    let mut v = Violations::new();
+    for s in &statements {
+        s.check_members(&mut v);
+    }
+    v.length(
+        r.client_request_token.as_deref(),
+        "clientRequestToken",
+        CLIENT_REQUEST_TOKEN_CHARS_MIN,
+        CLIENT_REQUEST_TOKEN_CHARS_MAX,
+    );
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
+    v.finish()?;
     // A transaction is all reads or all writes; any statement that does not parse
     // fails the whole request.
     let mut parsed = Vec::new();
-    for s in r.statements? {
+    for s in statements {
         let ready = s.ready()?;
         parsed.push((ready.statement, ready.params, ready.return_old));
     }

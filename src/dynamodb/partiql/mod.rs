@@ -19,7 +19,8 @@ use eddy_engine::partiql::ast::Statement;
 use eddy_engine::{AttributeValue, Error};
 use serde::Deserialize;
 
-use crate::dynamodb::request::return_old_on_failure;
+use crate::dynamodb::request::return_old_on_failure_at;
+use crate::dynamodb::violations::{RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations};
 use crate::error::ApiError;
 use crate::wire::input::WireValue;
 
@@ -39,6 +40,9 @@ pub(super) struct RawStatement {
 pub(super) struct ParsedStatement {
     /// `None` when the request had no `Statement`.
     text: Option<String>,
+    /// The path DynamoDB names the statement's members under: empty for
+    /// ExecuteStatement, `transactStatements.2.member.` inside a list.
+    member: String,
     parsed: Result<Statement, Error>,
     parameters: Option<Vec<WireValue>>,
     consistent_read: bool,
@@ -47,26 +51,45 @@ pub(super) struct ParsedStatement {
 
 impl ParsedStatement {
     /// Reads and parses one statement; `field` is its name in DynamoDB's messages.
-    fn read(raw: RawStatement, field: &str) -> ParsedStatement {
-        let parsed = match raw.statement.as_deref() {
-            None => Err(constraint(format!(
-                "Value null at '{field}' failed to satisfy constraint: Member must not be null"
-            ))),
-            Some("") => Err(constraint(format!(
-                "Value '' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
-            ))),
-            Some(s) if s.len() > PARTIQL_STATEMENT_BYTES_MAX => Err(constraint(format!(
-                "Value '{s}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {PARTIQL_STATEMENT_BYTES_MAX}"
-            ))),
-            Some(s) => eddy_engine::partiql::parse(s),
+    fn read(raw: RawStatement, member: String) -> ParsedStatement {
+        let field = &format!("{member}statement");
+        let parsed = match statement_violation(raw.statement.as_deref(), field) {
+            Some(detail) => Err(constraint(detail)),
+            None => eddy_engine::partiql::parse(raw.statement.as_deref().unwrap_or_default()),
         };
         ParsedStatement {
             text: raw.statement,
+            member,
             parsed,
             parameters: raw.parameters,
             consistent_read: raw.consistent_read.unwrap_or(false),
             return_values_on_condition_check_failure: raw.return_values_on_condition_check_failure,
         }
+    }
+
+    /// The statement's member constraints alone (its text present and of a valid
+    /// length, its parameters not empty, its return-values flag in its enum), added to
+    /// the request's: DynamoDB's first pass checks them over the whole request, so a
+    /// batch answers a violation for the request rather than for the one statement.
+    fn check_members(&self, v: &mut Violations) {
+        let field = format!("{}statement", self.member);
+        if let Some(detail) = statement_violation(self.text.as_deref(), &field) {
+            v.phrased(detail);
+        }
+        if self.parameters.as_ref().is_some_and(Vec::is_empty) {
+            v.count(
+                Some("[]"),
+                0,
+                &format!("{}parameters", self.member),
+                1,
+                usize::MAX,
+            );
+        }
+        v.one_of(
+            self.return_values_on_condition_check_failure.as_deref(),
+            &format!("{}returnValuesOnConditionCheckFailure", self.member),
+            RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+        );
     }
 
     /// The table the statement names, when it parsed.
@@ -76,15 +99,15 @@ impl ParsedStatement {
 
     /// The statement ready to lower: parsed, its parameters and options checked.
     fn ready(self) -> Result<Ready, ApiError> {
-        let return_old = return_old_on_failure(self.return_values_on_condition_check_failure)?;
+        let return_old = return_old_on_failure_at(
+            self.return_values_on_condition_check_failure,
+            &format!("{}returnValuesOnConditionCheckFailure", self.member),
+        )?;
         let statement = self.parsed?;
         let params = match self.parameters {
             None => Vec::new(),
             Some(p) if p.is_empty() => {
-                return Err(constraint(
-                    "Value '[]' at 'parameters' failed to satisfy constraint: Member must have length greater than or equal to 1",
-                )
-                .into());
+                return Err(empty_parameters(&self.member).into());
             }
             Some(p) => p
                 .into_iter()
@@ -110,6 +133,29 @@ struct Ready {
     consistent_read: bool,
     /// `ReturnValuesOnConditionCheckFailure = ALL_OLD`.
     return_old: bool,
+}
+
+/// The violation of a statement's text at `field`, if it has one.
+fn statement_violation(text: Option<&str>, field: &str) -> Option<String> {
+    match text {
+        None => Some(format!(
+            "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        )),
+        Some("") => Some(format!(
+            "Value '' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )),
+        Some(s) if s.len() > PARTIQL_STATEMENT_BYTES_MAX => Some(format!(
+            "Value '{s}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {PARTIQL_STATEMENT_BYTES_MAX}"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// An empty `Parameters` list of the statement whose members are under `member`.
+fn empty_parameters(member: &str) -> Error {
+    constraint(format!(
+        "Value '[]' at '{member}parameters' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    ))
 }
 
 /// DynamoDB's one-constraint validation message.

@@ -16,10 +16,9 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
-};
-use crate::dynamodb::request::{NamesTables, blocking, check_return_metrics, json_bytes, write};
+use super::{ParsedStatement, RawStatement, Ready, duplicate, exists_outside_transaction};
+use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
+use crate::dynamodb::violations::{RETURN_CONSUMED_CAPACITY, Violations};
 use crate::error::ApiError;
 use crate::wire::input::{WireItem, into_item};
 use crate::wire::{WireOut, stored};
@@ -46,7 +45,7 @@ pub(in crate::dynamodb) struct ExecuteStatementRequest {
 impl From<RawExecute> for ExecuteStatementRequest {
     fn from(r: RawExecute) -> Self {
         ExecuteStatementRequest {
-            statement: ParsedStatement::read(r.statement, "statement"),
+            statement: ParsedStatement::read(r.statement, String::new()),
             next_token: r.next_token,
             limit: r.limit,
             return_consumed_capacity: r.return_consumed_capacity,
@@ -64,33 +63,21 @@ pub(in crate::dynamodb) async fn execute_statement(
     engine: &Engine,
     r: ExecuteStatementRequest,
 ) -> Result<Vec<u8>, ApiError> {
-    check_return_metrics(r.return_consumed_capacity.as_deref(), None)?;
-    let limit = match r.limit {
-        Some(l) if l < 1 => {
-            return Err(constraint(format!(
-                "Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            ))
-            .into());
-        }
-        l => l.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
-    };
+    // DynamoDB's first pass over the request's members, reported together in its
+    // model's member order.
+    let mut v = Violations::new();
+    r.statement.check_members(&mut v);
     if let Some(t) = &r.next_token {
-        let bound = if t.is_empty() {
-            Some("greater than or equal to 1".to_owned())
-        } else if t.chars().count() > PARTIQL_NEXT_TOKEN_CHARS_MAX {
-            Some(format!(
-                "less than or equal to {PARTIQL_NEXT_TOKEN_CHARS_MAX}"
-            ))
-        } else {
-            None
-        };
-        if let Some(bound) = bound {
-            return Err(constraint(format!(
-                "Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length {bound}"
-            ))
-            .into());
-        }
+        v.length(Some(t), "nextToken", 1, PARTIQL_NEXT_TOKEN_CHARS_MAX);
     }
+    v.one_of(
+        r.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        RETURN_CONSUMED_CAPACITY,
+    );
+    v.range(r.limit, "limit", 1, i64::MAX);
+    v.finish()?;
+    let limit = r.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let Ready {
         text,
         statement,
