@@ -22,6 +22,9 @@
 use eddy_engine::{check_table_name_length, constraint_errors, table_name_pattern_error};
 use serde::Deserialize;
 
+use super::violations::{
+    NAME_PATTERN, enum_violation, length_violation, range_violation, violation,
+};
 use crate::error::ApiError;
 
 /// An `AttributeDefinition`; a member left out is DynamoDB's ValidationException
@@ -142,7 +145,7 @@ pub(super) struct UpdateTableShape<'a> {
 }
 
 pub(super) fn null(field: &str) -> String {
-    format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")
+    violation(None, field, "not be null")
 }
 
 /// The violation of a length (of a string, in characters, or of a list) between `min`
@@ -154,30 +157,12 @@ pub(super) fn length_error(
     min: usize,
     max: Option<usize>,
 ) -> Option<String> {
-    let (relation, bound) = if n < min {
-        ("greater than or equal to", min)
-    } else if let Some(max) = max.filter(|&m| n > m) {
-        ("less than or equal to", max)
-    } else {
-        return None;
-    };
-    Some(format!(
-        "Value '{shown}' at '{field}' failed to satisfy constraint: Member must have length {relation} {bound}"
-    ))
+    length_violation(Some(shown), n, field, min, max)
 }
 
 /// The violation of a value's range between `min` and `max`, if any.
 pub(super) fn range_error(v: i64, field: &str, min: i64, max: Option<i64>) -> Option<String> {
-    let (relation, bound) = if v < min {
-        ("greater than or equal to", min)
-    } else if let Some(max) = max.filter(|&m| v > m) {
-        ("less than or equal to", max)
-    } else {
-        return None;
-    };
-    Some(format!(
-        "Value '{v}' at '{field}' failed to satisfy constraint: Member must have value {relation} {bound}"
-    ))
+    range_violation(v, field, min, max)
 }
 
 /// The length violation of a key attribute name at `field`, if any.
@@ -210,17 +195,14 @@ pub(super) fn index_name_errors(name: &str, field: &str, errors: &mut Vec<String
 /// ExclusiveStartTableName reports the pattern besides the length).
 fn pattern_error(name: &str, field: &str) -> Option<String> {
     if name.is_empty() {
-        return Some(format!(
-            "Value '' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-        ));
+        let rule = format!("satisfy regular expression pattern: {NAME_PATTERN}");
+        return Some(violation(Some(""), field, &rule));
     }
     table_name_pattern_error(name, field)
 }
 
 fn not_in(value: &str, field: &str, set: &str) -> String {
-    format!(
-        "Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{set}]"
-    )
+    enum_violation(value, field, set)
 }
 
 fn definitions(list: Option<&[AttributeDefinition]>, errors: &mut Vec<String>) {

@@ -31,10 +31,7 @@ impl Violations {
     }
 
     fn push(&mut self, value: Option<&str>, field: &str, rule: &str) {
-        let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
-        self.0.push(format!(
-            "Value {value} at '{field}' failed to satisfy constraint: Member must {rule}"
-        ));
+        self.0.push(violation(value, field, rule));
     }
 
     /// A required member left out.
@@ -49,8 +46,7 @@ impl Violations {
         if let Some(v) = v
             && !set.contains(&v)
         {
-            let rule = format!("satisfy enum value set: [{}]", set.join(", "));
-            self.push(Some(v), field, &rule);
+            self.0.push(enum_violation(v, field, &set.join(", ")));
         }
     }
 
@@ -70,13 +66,8 @@ impl Violations {
         min: usize,
         max: usize,
     ) {
-        if n < min {
-            let rule = format!("have length greater than or equal to {min}");
-            self.push(shown, field, &rule);
-        } else if n > max {
-            let rule = format!("have length less than or equal to {max}");
-            self.push(shown, field, &rule);
-        }
+        self.0
+            .extend(length_violation(shown, n, field, min, Some(max)));
     }
 
     /// A map at `field` with a value list outside `min..=max` entries. DynamoDB prints
@@ -97,20 +88,7 @@ impl Violations {
     /// A number member outside `min..=max`.
     pub(crate) fn range(&mut self, v: Option<i64>, field: &str, min: i64, max: i64) {
         let Some(v) = v else { return };
-        let shown = v.to_string();
-        if v < min {
-            self.push(
-                Some(&shown),
-                field,
-                &format!("have value greater than or equal to {min}"),
-            );
-        } else if v > max {
-            self.push(
-                Some(&shown),
-                field,
-                &format!("have value less than or equal to {max}"),
-            );
-        }
+        self.0.extend(range_violation(v, field, min, Some(max)));
     }
 
     /// A table or index name outside DynamoDB's name pattern.
@@ -130,4 +108,55 @@ impl Violations {
     pub(crate) fn finish(self) -> Result<(), ApiError> {
         Ok(constraint_errors(self.0)?)
     }
+}
+
+/// One violation in DynamoDB's words: the value as it prints it (`null` for a member
+/// left out), the member's path and the rule it breaks. Every first-pass message of the
+/// API, here and in `shape.rs`, is made by this function.
+pub(crate) fn violation(value: Option<&str>, field: &str, rule: &str) -> String {
+    let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
+    format!("Value {value} at '{field}' failed to satisfy constraint: Member must {rule}")
+}
+
+/// The violation of a length (a string's in characters, or a list's or map's entries)
+/// outside `min..=max`, if any; `shown` is the value as DynamoDB prints it.
+pub(crate) fn length_violation(
+    shown: Option<&str>,
+    n: usize,
+    field: &str,
+    min: usize,
+    max: Option<usize>,
+) -> Option<String> {
+    if n < min {
+        let rule = format!("have length greater than or equal to {min}");
+        Some(violation(shown, field, &rule))
+    } else if let Some(max) = max.filter(|&m| n > m) {
+        let rule = format!("have length less than or equal to {max}");
+        Some(violation(shown, field, &rule))
+    } else {
+        None
+    }
+}
+
+/// The violation of a number outside `min..=max`, if any.
+pub(crate) fn range_violation(v: i64, field: &str, min: i64, max: Option<i64>) -> Option<String> {
+    let shown = v.to_string();
+    if v < min {
+        let rule = format!("have value greater than or equal to {min}");
+        Some(violation(Some(&shown), field, &rule))
+    } else if let Some(max) = max.filter(|&m| v > m) {
+        let rule = format!("have value less than or equal to {max}");
+        Some(violation(Some(&shown), field, &rule))
+    } else {
+        None
+    }
+}
+
+/// The violation of a string outside its enum, `set` as DynamoDB lists it.
+pub(crate) fn enum_violation(value: &str, field: &str, set: &str) -> String {
+    violation(
+        Some(value),
+        field,
+        &format!("satisfy enum value set: [{set}]"),
+    )
 }
