@@ -110,6 +110,13 @@ pub struct ServeArgs {
     /// Port to listen on, on `--listen`'s address (DynamoDB Local's `-port`).
     #[arg(long)]
     port: Option<u16>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first);
+    /// needs `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1); needs `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// One set of tables for every access key and region (DynamoDB Local's `-sharedDb`).
     /// Eddy always keeps one set; the flag is accepted so that scripts written for
     /// DynamoDB Local run unchanged.
@@ -211,6 +218,12 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     // Accepted for DynamoDB Local's scripts; it is how Eddy always keeps its tables.
     let _ = args.shared_db;
+    // Read before the store opens, so that a bad certificate or key fails fast and
+    // says which file is wrong.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let data_dir = if args.in_memory {
         std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
     } else {
@@ -259,6 +272,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             platform: std::sync::Arc::new(platform.clone()),
         },
         args.listen,
+        tls,
     ));
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();
@@ -299,6 +313,14 @@ mod tests {
         assert!(a.in_memory && !a.shared_db);
         assert_eq!(a.listen.port(), 9000);
         assert!(dynamodb_local_style(&["eddy".into(), "-port".into()]));
+        // A certificate needs its key and a key its certificate.
+        let a = parsed(&["eddy", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        assert_eq!(a.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(a.tls_key, Some(PathBuf::from("k.pem")));
+        for half in [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]] {
+            let err = Cli::try_parse_from(["eddy", half[0], half[1]]).expect_err("refused");
+            assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        }
         assert!(!dynamodb_local_style(&["eddy".into(), "--port".into()]));
     }
 }

@@ -19,6 +19,7 @@ pub mod server;
 pub mod services;
 mod state;
 pub mod streams;
+pub mod tls;
 pub mod wire;
 
 pub use server::app;

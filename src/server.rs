@@ -437,19 +437,37 @@ impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
     }
 }
 
-/// Binds `listen`, prints the endpoint, and serves until Ctrl-C or SIGTERM.
-pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
+/// Binds `listen`, prints the endpoint, and serves (HTTPS when `tls` is given) until
+/// Ctrl-C or SIGTERM.
+pub async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    println!("Eddy is listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("Eddy is listening on {scheme}://{addr}");
     println!(
-        "  aws dynamodb list-tables --endpoint-url http://{addr}   (any region and credentials)"
+        "  aws dynamodb list-tables --endpoint-url {scheme}://{addr}   (any region and credentials)"
     );
+    if tls.is_some() {
+        println!(
+            "  a self-signed certificate is trusted by pointing AWS_CA_BUNDLE (aws CLI, boto3) \
+             or NODE_EXTRA_CA_CERTS (JavaScript) at it"
+        );
+    }
     let edge = Edge {
         state: state.clone(),
         router: app(state.clone()),
     };
-    conn::serve(listener, edge, shutdown_signal()).await;
+    conn::serve(
+        listener,
+        tls.map(tokio_rustls::TlsAcceptor::from),
+        edge,
+        shutdown_signal(),
+    )
+    .await;
     println!("Eddy is shutting down");
     // Triggers first: their consumers finish the batch in hand (which may write through
     // the engine) and store their checkpoints.

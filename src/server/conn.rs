@@ -1,8 +1,10 @@
 //! The accept loop and the life of each connection: at most [`CONNECTIONS_MAX`] at once,
-//! the header read timeout, the idle keep-alive timeout, and graceful shutdown.
+//! the TLS handshake when the listener has a certificate, the header read timeout, the
+//! idle keep-alive timeout, and graceful shutdown.
 //!
-//! Owns sockets and HTTP/1.1 framing (hyper); what a request means is the business of
-//! the service it is given. It does not know DynamoDB, `/v1` or the engine.
+//! Owns sockets, TLS sessions (tokio-rustls, configured by `tls.rs`) and HTTP/1.1
+//! framing (hyper); what a request means is the business of the service it is given.
+//! It does not know DynamoDB, `/v1` or the engine.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 /// Connections served at once. At the cap the server stops accepting until one closes:
 /// further clients wait in the kernel's listen backlog (their connect succeeds, their
@@ -36,6 +39,14 @@ pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// A keep-alive connection with no request in flight and nothing sent or received for
 /// this long is closed (SDK clients reopen a connection when they need one).
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
+/// The first byte of every TLS connection (a handshake record). A connection to a TLS
+/// listener that starts with anything else is a plain-HTTP client at the wrong scheme.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+/// What a plain-HTTP client at a TLS listener is told before the connection closes (the
+/// words of Go's net/http, which answers the same mistake the same way).
+const PLAIN_HTTP_REFUSAL: &str = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+/// Bytes of a plain-HTTP request read (and dropped) after its refusal, at most.
+const PLAIN_HTTP_DRAIN_BYTES_MAX: usize = 64 * 1024;
 /// After an accept error other than a failed handshake (out of file descriptors), the
 /// loop pauses this long before accepting again, so that it does not spin.
 const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
@@ -48,20 +59,22 @@ pub(crate) trait Serve: Clone + Send + Sync + 'static {
     -> Pin<Box<dyn Future<Output = Response> + Send>>;
 }
 
-/// Accepts connections on `listener` and serves each with `service` until `shutdown`
-/// resolves; then stops accepting, lets every connection finish its request in flight
-/// and close, and returns when all have.
+/// Accepts connections on `listener` (over TLS when `tls` is given) and serves each
+/// with `service` until `shutdown` resolves; then stops accepting, lets every
+/// connection finish its request in flight and close, and returns when all have.
 pub(crate) async fn serve<S: Serve>(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     service: S,
     shutdown: impl Future<Output = ()>,
 ) {
-    serve_at_most(listener, service, shutdown, CONNECTIONS_MAX).await;
+    serve_at_most(listener, tls, service, shutdown, CONNECTIONS_MAX).await;
 }
 
 /// [`serve`] with a given connection cap.
 pub(crate) async fn serve_at_most<S: Serve>(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     service: S,
     shutdown: impl Future<Output = ()>,
     connections_max: usize,
@@ -91,7 +104,13 @@ pub(crate) async fn serve_at_most<S: Serve>(
         };
         // Responses are written whole; Nagle's algorithm would only delay them.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(stream, service.clone(), place, stopping.clone()));
+        tokio::spawn(connection(
+            stream,
+            tls.clone(),
+            service.clone(),
+            place,
+            stopping.clone(),
+        ));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -115,14 +134,75 @@ async fn accept_error(e: io::Error) {
 }
 
 /// Serves one connection until it closes, the client is too slow or idle too long, or
-/// the server shuts down.
+/// the server shuts down; a TLS one after its handshake, which runs on this task so
+/// that a slow handshake holds up no one else, and holds the connection's place.
 async fn connection<S: Serve>(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     service: S,
     _place: OwnedSemaphorePermit,
     mut stopping: watch::Receiver<bool>,
 ) {
     let clock = Arc::new(Clock::new());
+    let Some(acceptor) = tls else {
+        return http(stream, clock, service, stopping).await;
+    };
+    // The handshake counts against the first request's header timeout, which runs from
+    // the connection's opening: a client that never finishes it holds its place no
+    // longer than one that never sends a request.
+    let deadline = clock.opened + Duration::from_millis(HEADER_READ_TIMEOUT_MS);
+    let secured = tokio::select! {
+        secured = tokio::time::timeout_at(deadline, handshake(stream, acceptor)) => secured,
+        _ = stopping.changed() => return,
+    };
+    match secured {
+        Ok(Some(stream)) => http(stream, clock, service, stopping).await,
+        Ok(None) => {}
+        Err(_) => tracing::debug!("closing a connection whose TLS handshake was too slow"),
+    }
+}
+
+/// The server's side of a TLS handshake; `None` when the client left, sent plain HTTP
+/// (answered with a 400 that says so, in plain HTTP), or failed the handshake.
+async fn handshake(
+    mut stream: TcpStream,
+    acceptor: TlsAcceptor,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut first = [0_u8; 1];
+    if !matches!(stream.peek(&mut first).await, Ok(1)) {
+        return None;
+    }
+    if first[0] != TLS_HANDSHAKE_RECORD {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = stream.write_all(PLAIN_HTTP_REFUSAL.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        // The request is read and dropped before the socket closes: closing with unread
+        // bytes would reset the connection, and the client could lose the answer.
+        let mut drained = 0;
+        let mut buf = [0_u8; 4096];
+        while drained < PLAIN_HTTP_DRAIN_BYTES_MAX {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on a connection (plain, or a TLS session after its handshake).
+async fn http<S, I>(stream: I, clock: Arc<Clock>, service: S, mut stopping: watch::Receiver<bool>)
+where
+    S: Serve,
+    I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let io = TokioIo::new(Watched {
         io: stream,
         clock: clock.clone(),
@@ -301,13 +381,14 @@ impl Drop for Busy {
     }
 }
 
-/// A socket that tells its connection's [`Clock`] when bytes come and go.
-struct Watched {
-    io: TcpStream,
+/// A socket (or a TLS session, whose decrypted bytes it then watches) that tells its
+/// connection's [`Clock`] when bytes come and go.
+struct Watched<I> {
+    io: I,
     clock: Arc<Clock>,
 }
 
-impl AsyncRead for Watched {
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -322,7 +403,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
