@@ -13,8 +13,7 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 
 /// The server the client commands talk to by default (`eddy serve`'s default address).
@@ -25,12 +24,17 @@ pub const REQUEST_TIMEOUT_MS: u64 = 960_000;
 /// The event `eddy function invoke` sends without `--event`: an empty stream batch.
 pub const INVOKE_EVENT_DEFAULT: &str = r#"{"Records":[]}"#;
 
-/// `--endpoint`, shared by the client commands.
+/// `--endpoint` and `--ca-cert`, shared by the client commands.
 #[derive(Debug, Args, Clone)]
 pub struct Endpoint {
-    /// The Eddy server to talk to.
+    /// The Eddy server to talk to (`http://` or `https://`).
     #[arg(long, global = true, default_value = ENDPOINT_DEFAULT)]
     endpoint: String,
+    /// A PEM certificate to trust for an `https://` endpoint besides the public roots:
+    /// the server's self-signed certificate, or the CA that signed it. Default: the
+    /// file named by EDDY_CA_CERT.
+    #[arg(long, global = true)]
+    ca_cert: Option<PathBuf>,
 }
 
 /// `eddy function …`
@@ -191,7 +195,7 @@ enum ScheduleCommand {
 
 /// Runs `eddy schedule …`.
 pub fn schedule(args: ScheduleArgs) -> std::process::ExitCode {
-    run(&args.endpoint.endpoint, schedule_request(args.command))
+    run(&args.endpoint, schedule_request(args.command))
 }
 
 fn schedule_request(command: ScheduleCommand) -> Result<ApiRequest, String> {
@@ -239,12 +243,12 @@ fn schedule_request(command: ScheduleCommand) -> Result<ApiRequest, String> {
 
 /// Runs `eddy function …`.
 pub fn function(args: FunctionArgs) -> std::process::ExitCode {
-    run(&args.endpoint.endpoint, function_request(args.command))
+    run(&args.endpoint, function_request(args.command))
 }
 
 /// Runs `eddy trigger …`.
 pub fn trigger(args: TriggerArgs) -> std::process::ExitCode {
-    run(&args.endpoint.endpoint, trigger_request(args.command))
+    run(&args.endpoint, trigger_request(args.command))
 }
 
 /// One API request a command makes.
@@ -428,7 +432,7 @@ fn encode(s: &str) -> String {
 }
 
 /// Sends the request and prints the outcome.
-fn run(endpoint: &str, request: Result<ApiRequest, String>) -> std::process::ExitCode {
+fn run(endpoint: &Endpoint, request: Result<ApiRequest, String>) -> std::process::ExitCode {
     let outcome = request.and_then(|request| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -466,29 +470,76 @@ fn run(endpoint: &str, request: Result<ApiRequest, String>) -> std::process::Exi
     }
 }
 
-async fn send(endpoint: &str, request: ApiRequest) -> Result<(hyper::StatusCode, Bytes), String> {
-    let uri = format!("{}{}", endpoint.trim_end_matches('/'), request.path);
+/// Sends one request on a connection of its own (plain, or TLS for `https://`) and
+/// reads the whole response.
+async fn send(
+    endpoint: &Endpoint,
+    request: ApiRequest,
+) -> Result<(hyper::StatusCode, Bytes), String> {
+    let base = endpoint.endpoint.trim_end_matches('/');
+    let uri: hyper::Uri = format!("{base}{}", request.path)
+        .parse()
+        .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
+    let tls = match uri.scheme_str() {
+        Some("https") => Some(crate::tls::client_config(
+            crate::tls::ca_cert_path(endpoint.ca_cert.as_deref()).as_deref(),
+        )?),
+        Some("http") => None,
+        _ => {
+            return Err(format!(
+                "invalid endpoint {base}: it must start with http:// or https://"
+            ));
+        }
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("invalid endpoint {base}: no host"))?
+        .to_owned();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let authority = uri
+        .authority()
+        .map_or_else(|| host.clone(), ToString::to_string);
+    let path = uri
+        .path_and_query()
+        .map_or("/", hyper::http::uri::PathAndQuery::as_str)
+        .to_owned();
     let http = Request::builder()
         .method(request.method)
-        .uri(&uri)
+        .uri(&path)
+        .header(hyper::header::HOST, &authority)
         .header(hyper::header::CONTENT_TYPE, request.content_type)
         .body(Full::new(Bytes::from(request.body)))
         .map_err(|e| format!("invalid request to {uri}: {e}"))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let exchange = async {
-        let response = client.request(http).await.map_err(|e| {
-            format!("cannot reach Eddy at {endpoint} ({e}); is `eddy serve` running there?")
-        })?;
+        let unreachable = |e: &dyn std::fmt::Display| {
+            format!("cannot reach Eddy at {base} ({e}); is `eddy serve` running there?")
+        };
+        let io = crate::tls::connect(&host, port, tls)
+            .await
+            .map_err(|e| match e {
+                crate::tls::ConnectError::Unreachable(e) => unreachable(&e),
+                crate::tls::ConnectError::Tls(e) => format!("cannot talk to Eddy at {base}: {e}"),
+            })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| unreachable(&e))?;
+        tokio::spawn(connection);
+        let response = sender
+            .send_request(http)
+            .await
+            .map_err(|e| unreachable(&e))?;
         let status = response.status();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("reading the response from {endpoint}: {e}"))?
+            .map_err(|e| format!("reading the response from {base}: {e}"))?
             .to_bytes();
         Ok((status, body))
     };
     tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), exchange)
         .await
-        .map_err(|_| format!("no response from {endpoint} within {REQUEST_TIMEOUT_MS} ms"))?
+        .map_err(|_| format!("no response from {base} within {REQUEST_TIMEOUT_MS} ms"))?
 }
