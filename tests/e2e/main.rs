@@ -27,6 +27,7 @@ mod python;
 mod reads;
 mod streams;
 mod streams_edges;
+mod tls;
 mod transactions;
 mod triggers;
 mod ttl;

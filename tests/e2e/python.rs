@@ -59,3 +59,23 @@ fn boto3_control_plane() {
 fn boto3_partiql() {
     run_python_suite("partiql.py");
 }
+
+/// boto3 (`verify=` and `AWS_CA_BUNDLE`) and the aws CLI (`AWS_CA_BUNDLE`) over
+/// `https://` with a self-signed certificate (`eddy serve --tls-cert/--tls-key`).
+#[test]
+fn boto3_and_aws_cli_over_https() {
+    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
+    });
+    let (server, certificate) = crate::tls::start_https();
+    let path = format!("{}/tests/python/tls.py", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&python)
+        .arg(&path)
+        .arg(&server.endpoint)
+        .arg(&certificate.cert)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tls.py failed:\n{stdout}\n{stderr}");
+}
