@@ -63,7 +63,8 @@ enum FunctionCommand {
         #[arg(long = "env")]
         env: Vec<String>,
         /// A host the function may reach over outbound HTTP (repeatable): `name` for
-        /// any port, `name:port` for one.
+        /// the scheme's default port only (80 for http, 443 for https), `name:port` for
+        /// exactly that port.
         #[arg(long = "host")]
         hosts: Vec<String>,
         /// A full-text search index the function may read and write (repeatable).

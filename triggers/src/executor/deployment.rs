@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::DeployError;
+use super::host_grant::{HostGrant, HostGrantError};
 
 /// Function names are 1 to this many characters of `[A-Za-z0-9_-]` (Lambda's rule).
 pub const FUNCTION_NAME_CHARS_MAX: usize = 64;
@@ -46,8 +47,9 @@ pub struct FunctionConfig {
     pub environment: BTreeMap<String, String>,
     /// Tables the function may reach through the DynamoDB capability.
     pub tables: BTreeSet<String>,
-    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows any
-    /// port of that host, `name:port` only that port.
+    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows only
+    /// the scheme's default port of that host (80 for `http`, 443 for `https`),
+    /// `name:port` exactly that port.
     pub hosts: BTreeSet<String>,
     /// Full-text search indexes the function may read and write (the `search` import).
     pub indexes: BTreeSet<String>,
@@ -132,12 +134,12 @@ impl FunctionConfig {
                 ),
             );
         }
-        if let Some(host) = self
-            .hosts
-            .iter()
-            .find(|h| h.is_empty() || h.len() > HOST_NAME_BYTES_MAX || h.contains(['/', ' ']))
-        {
-            return invalid("hosts", format!("{host:?} is not a host name"));
+        for host in &self.hosts {
+            if let Err(HostGrantError::Malformed(message) | HostGrantError::Wildcard(message)) =
+                HostGrant::parse(host, false)
+            {
+                return invalid("hosts", message);
+            }
         }
         if self.indexes.len() > GRANTED_INDEXES_MAX {
             return invalid(

@@ -14,6 +14,7 @@ mod bindings;
 mod deployment;
 mod grant;
 mod host;
+mod host_grant;
 mod logs;
 mod services;
 mod store;
