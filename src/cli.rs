@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
     smtp_url: Option<String>,
+    /// Let deployments opt into wildcard outbound host grants (`*`, `*.domain`) with
+    /// `allow_any_host`. Off by default: a function then reaches only the exact hosts
+    /// it is granted.
+    #[arg(long)]
+    permit_any_host_grants: bool,
     /// Port to listen on, on `--listen`'s address (DynamoDB Local's `-port`).
     #[arg(long)]
     port: Option<u16>,
@@ -251,6 +256,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let options = PlatformOptions {
         smtp_url: args.smtp_url.clone(),
+        permit_any_host_grants: args.permit_any_host_grants,
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     let served = runtime.block_on(serve(

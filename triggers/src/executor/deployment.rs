@@ -51,6 +51,11 @@ pub struct FunctionConfig {
     /// the scheme's default port of that host (80 for `http`, 443 for `https`),
     /// `name:port` exactly that port.
     pub hosts: BTreeSet<String>,
+    /// Whether `hosts` may hold wildcards (`*` for every host, `*.domain` for its
+    /// subdomains). Refused at deploy time unless the server permits it
+    /// (`eddy serve --permit-any-host-grants`): a wildcard reaches far more than one
+    /// exact grant, so it takes an explicit opt-in by both the deployer and the operator.
+    pub allow_any_host: bool,
     /// Full-text search indexes the function may read and write (the `search` import).
     pub indexes: BTreeSet<String>,
     /// Whether the function may send e-mail (the `email` import) through the server's
@@ -66,6 +71,7 @@ impl Default for FunctionConfig {
             environment: BTreeMap::new(),
             tables: BTreeSet::new(),
             hosts: BTreeSet::new(),
+            allow_any_host: false,
             indexes: BTreeSet::new(),
             email: false,
         }
@@ -74,7 +80,13 @@ impl Default for FunctionConfig {
 
 impl FunctionConfig {
     /// Checks every field against its limit; the error names the field.
-    pub fn validate(&self, memory_mb_max: u32) -> Result<(), DeployError> {
+    /// `any_host_permitted` is whether the server lets deployments opt into wildcard
+    /// host grants.
+    pub fn validate(
+        &self,
+        memory_mb_max: u32,
+        any_host_permitted: bool,
+    ) -> Result<(), DeployError> {
         let invalid = |field: &'static str, message: String| {
             Err(DeployError::InvalidConfig { field, message })
         };
@@ -134,9 +146,17 @@ impl FunctionConfig {
                 ),
             );
         }
+        if self.allow_any_host && !any_host_permitted {
+            return invalid(
+                "allow_any_host",
+                "this server does not permit wildcard host grants (start it with \
+                 --permit-any-host-grants to allow them)"
+                    .to_owned(),
+            );
+        }
         for host in &self.hosts {
             if let Err(HostGrantError::Malformed(message) | HostGrantError::Wildcard(message)) =
-                HostGrant::parse(host, false)
+                HostGrant::parse(host, self.allow_any_host)
             {
                 return invalid("hosts", message);
             }
@@ -260,14 +280,38 @@ mod tests {
             ),
         ];
         for (field, config) in cases {
-            match config.validate(512) {
+            match config.validate(512, false) {
                 Err(DeployError::InvalidConfig { field: got, .. }) => assert_eq!(got, *field),
                 other => panic!("{field}: {other:?}"),
             }
         }
         FunctionConfig::default()
-            .validate(512)
+            .validate(512, false)
             .expect("the default is valid");
+    }
+
+    #[test]
+    fn wildcard_hosts_need_allow_any_host_and_the_servers_permission() {
+        let wildcard = FunctionConfig {
+            hosts: ["*".to_owned(), "*.example.com:8443".to_owned()].into(),
+            ..Default::default()
+        };
+        let field = |config: &FunctionConfig, permitted| match config.validate(512, permitted) {
+            Err(DeployError::InvalidConfig { field, message }) => Some((field, message)),
+            Ok(()) => None,
+            Err(other) => panic!("{other:?}"),
+        };
+        let (name, message) = field(&wildcard, true).expect("refused without the opt-in");
+        assert_eq!(name, "hosts");
+        assert!(message.contains("wildcard"), "{message}");
+        let opted_in = FunctionConfig {
+            allow_any_host: true,
+            ..wildcard
+        };
+        let (name, message) = field(&opted_in, false).expect("refused by the server");
+        assert_eq!(name, "allow_any_host");
+        assert!(message.contains("--permit-any-host-grants"), "{message}");
+        assert_eq!(field(&opted_in, true), None);
     }
 
     #[test]

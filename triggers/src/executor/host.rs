@@ -60,6 +60,7 @@ impl InvocationState {
         tables: Arc<dyn TableApi>,
         context: CallContext,
         services: Services,
+        any_host_grants_permitted: bool,
         invocation: u64,
         deadline: Instant,
     ) -> Self {
@@ -89,6 +90,7 @@ impl InvocationState {
             log,
             outbound: OutboundHttp {
                 deployment: deployment.clone(),
+                wildcards_allowed: any_host_grants_permitted && deployment.config.allow_any_host,
                 deadline,
             },
             deployment,
@@ -128,6 +130,9 @@ struct OutboundHttp {
     /// The deployment, shared (not its host set copied) so that an invocation that makes
     /// no request pays nothing for the allow-list.
     deployment: Arc<Deployment>,
+    /// Whether the deployment's wildcard grants count: it opted in and the server
+    /// permits it.
+    wildcards_allowed: bool,
     deadline: Instant,
 }
 
@@ -153,7 +158,11 @@ impl WasiHttpHooks for OutboundHttp {
             > + Send,
     > {
         _ = fut;
-        let allowed = host_allowed(&self.deployment.config.hosts, false, request.uri());
+        let allowed = host_allowed(
+            &self.deployment.config.hosts,
+            self.wildcards_allowed,
+            request.uri(),
+        );
         let left = self
             .deadline
             .saturating_duration_since(Instant::now())

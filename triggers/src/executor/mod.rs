@@ -98,6 +98,10 @@ pub struct ExecutorConfig {
     pub memory_mb_max: u32,
     /// Invocations that may wait for a slot at once; one more is refused at once.
     pub queue_depth_max: u32,
+    /// Whether deployments may opt into wildcard host grants (`allow_any_host`). Also
+    /// checked at each request, so a deployment stored while it was permitted gains
+    /// nothing from its wildcards once the server no longer permits them.
+    pub any_host_grants_permitted: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -106,6 +110,7 @@ impl Default for ExecutorConfig {
             instances_max: INSTANCES_MAX,
             memory_mb_max: 512,
             queue_depth_max: INVOKE_QUEUE_DEPTH_MAX,
+            any_host_grants_permitted: false,
         }
     }
 }
@@ -471,6 +476,7 @@ impl Executor {
             tables.clone(),
             context,
             self.inner.services.clone(),
+            self.inner.config.any_host_grants_permitted,
             invocation,
             deadline,
         );

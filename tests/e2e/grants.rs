@@ -1,0 +1,174 @@
+//! Outbound HTTP grants of functions end to end: the real binary, the `/v1/` API, the
+//! `http-client` test guest (it makes the request its event describes and reports the
+//! response or the error) and a plain HTTP server on loopback that counts what reaches
+//! it. A grant is exact: no port means the scheme's default port only; wildcards need
+//! both the deployment's `allow_any_host` and the server's `--permit-any-host-grants`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::api::{deploy, guest, send_json};
+use crate::harness::Server;
+
+/// A one-thread HTTP/1.1 server on 127.0.0.1 that answers every request with `200 hello`
+/// and counts the requests it got.
+fn serve() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+            );
+        }
+    });
+    (addr, hits)
+}
+
+/// The endpoint's `host:port`.
+fn authority(endpoint: &str) -> &str {
+    endpoint.trim_start_matches("http://")
+}
+
+/// Invokes the `http-client` function deployed as `name` with a GET of `url`.
+fn fetch(endpoint: &str, name: &str, url: &str) -> Value {
+    send_json(
+        endpoint,
+        "POST",
+        &format!("/v1/functions/{name}/invoke"),
+        &json!({"method": "GET", "url": url}),
+    )
+    .expect(200)
+}
+
+/// Asserts that the invocation failed with the guest's `denied:` error.
+fn assert_denied(out: &Value) {
+    assert_eq!(out["error"]["kind"], "FunctionError", "{out}");
+    assert!(
+        out["error"].to_string().contains("denied:"),
+        "the request should have been denied: {out}"
+    );
+}
+
+#[test]
+fn a_host_grant_without_a_port_reaches_only_the_default_port() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let (addr, hits) = serve();
+    let port = addr.port();
+    let client = guest("http_client");
+
+    // `localhost` alone is port 80 (http) or 443 (https) of localhost, not every port:
+    // neither the local server nor this Eddy's own API.
+    deploy(e, "bare", "?host=localhost", &client).expect(201);
+    assert_denied(&fetch(e, "bare", &format!("http://localhost:{port}/")));
+    let own = authority(e).rsplit_once(':').expect("port").1;
+    assert_denied(&fetch(
+        e,
+        "bare",
+        &format!("http://localhost:{own}/v1/functions"),
+    ));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a denied request got through"
+    );
+
+    // `localhost:PORT` is exactly that port.
+    deploy(e, "exact", &format!("?host=localhost:{port}"), &client).expect(201);
+    let out = fetch(e, "exact", &format!("http://localhost:{port}/"));
+    assert_eq!(out["result"]["status"], 200, "{out}");
+    assert_eq!(out["result"]["body"], "hello", "{out}");
+    assert_denied(&fetch(e, "exact", &format!("http://127.0.0.1:{port}/")));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn malformed_and_wildcard_host_grants_are_refused_at_deploy() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let client = guest("http_client");
+    for (query, needle) in [
+        ("?host=*", "\"*\" is a wildcard: grant exact hosts"),
+        ("?host=*.example.com", "is a wildcard"),
+        ("?host=example.com:0", "the port is not 1-65535"),
+        ("?host=example.com:http", "the port is not 1-65535"),
+        ("?host=http://example.com", "is not a host grant"),
+        ("?host=user@example.com", "is not a host grant"),
+        ("?host=%5B::1", "is not a host grant"),
+    ] {
+        deploy(e, "wild", query, &client).expect_error(400, Some("hosts"), needle);
+    }
+    // The JSON form is checked the same way.
+    let body = json!({
+        "wasm_base64": base64_of(&client),
+        "config": {"hosts": ["*"]},
+    });
+    send_json(e, "PUT", "/v1/functions/wild", &body).expect_error(
+        400,
+        Some("hosts"),
+        "allow_any_host",
+    );
+    // Opting in is refused by a server that does not permit it.
+    deploy(e, "wild", "?allow_any_host=true&host=*", &client).expect_error(
+        400,
+        Some("allow_any_host"),
+        "--permit-any-host-grants",
+    );
+    // Nothing was deployed.
+    crate::api::get(e, "/v1/functions/wild").expect_error(404, None, "wild");
+}
+
+#[test]
+fn wildcard_grants_work_when_the_deployment_opts_in_and_the_server_permits_it() {
+    let server = Server::start_with(&["--permit-any-host-grants"]);
+    let e = &server.endpoint;
+    let (addr, hits) = serve();
+    let port = addr.port();
+    let client = guest("http_client");
+
+    // Still refused without the deployment's own opt-in.
+    deploy(e, "any", &format!("?host=*:{port}"), &client).expect_error(
+        400,
+        Some("hosts"),
+        "wildcard",
+    );
+    deploy(
+        e,
+        "any",
+        &format!("?allow_any_host=true&host=*:{port}"),
+        &client,
+    )
+    .expect(201);
+    let out = fetch(e, "any", &format!("http://127.0.0.1:{port}/"));
+    assert_eq!(out["result"]["status"], 200, "{out}");
+    // A wildcard with a port is still that port only.
+    assert_denied(&fetch(
+        e,
+        "any",
+        &format!("http://127.0.0.1:{}/", port.wrapping_add(1).max(1)),
+    ));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// Standard base64 (the JSON deploy form's `wasm_base64`).
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
