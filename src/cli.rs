@@ -254,9 +254,13 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Bound before the platform starts, so that functions are told the real address
+    // (with the port the system chose for `:0`) that their outbound HTTP may not reach.
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(args.listen))?;
     let options = PlatformOptions {
         smtp_url: args.smtp_url.clone(),
         permit_any_host_grants: args.permit_any_host_grants,
+        listeners: vec![listener.local_addr()?],
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     let served = runtime.block_on(serve(
@@ -264,7 +268,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             engine,
             platform: std::sync::Arc::new(platform.clone()),
         },
-        args.listen,
+        listener,
     ));
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();

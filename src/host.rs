@@ -46,6 +46,9 @@ pub struct PlatformOptions {
     pub smtp_url: Option<String>,
     /// Whether deployments may opt into wildcard host grants (`allow_any_host`).
     pub permit_any_host_grants: bool,
+    /// The addresses the server is bound to, which functions' outbound HTTP may never
+    /// reach (a function reaches this server only through its DynamoDB capability).
+    pub listeners: Vec<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -82,6 +85,7 @@ impl Platform {
         let executor = Executor::with_services(
             ExecutorConfig {
                 any_host_grants_permitted: options.permit_any_host_grants,
+                listeners: options.listeners.clone(),
                 ..ExecutorConfig::default()
             },
             services,

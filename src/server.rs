@@ -12,8 +12,6 @@ mod conn;
 mod cors;
 mod namespace;
 
-use std::net::SocketAddr;
-
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
@@ -437,9 +435,9 @@ impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
     }
 }
 
-/// Binds `listen`, prints the endpoint, and serves until Ctrl-C or SIGTERM.
-pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+/// Serves on `listener` (already bound, so that the platform knows its address), prints
+/// the endpoint, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     println!("Eddy is listening on http://{addr}");
     println!(

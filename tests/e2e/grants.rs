@@ -66,6 +66,16 @@ fn assert_denied(out: &Value) {
     );
 }
 
+/// Asserts that the invocation failed because the request would have reached this
+/// server's own listener (`wasi:http`'s `destination-IP-prohibited`).
+fn assert_own_listener_refused(out: &Value) {
+    assert_eq!(out["error"]["kind"], "FunctionError", "{out}");
+    assert!(
+        out["error"].to_string().contains("DestinationIpProhibited"),
+        "the request should have been refused as this server's own listener: {out}"
+    );
+}
+
 #[test]
 fn a_host_grant_without_a_port_reaches_only_the_default_port() {
     let server = Server::start();
@@ -78,7 +88,7 @@ fn a_host_grant_without_a_port_reaches_only_the_default_port() {
     // neither the local server nor this Eddy's own API.
     deploy(e, "bare", "?host=localhost", &client).expect(201);
     assert_denied(&fetch(e, "bare", &format!("http://localhost:{port}/")));
-    let own = authority(e).rsplit_once(':').expect("port").1;
+    let own = port_of(e);
     assert_denied(&fetch(
         e,
         "bare",
@@ -165,6 +175,76 @@ fn wildcard_grants_work_when_the_deployment_opts_in_and_the_server_permits_it() 
         &format!("http://127.0.0.1:{}/", port.wrapping_add(1).max(1)),
     ));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// The port of `endpoint` (`http://host:port`).
+fn port_of(endpoint: &str) -> u16 {
+    authority(endpoint)
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("a port")
+}
+
+/// This machine's address on its default route, if it has one (a UDP "connection"
+/// sends nothing; it only picks the source address).
+fn outward_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn a_function_cannot_reach_this_eddy_even_when_granted_its_address() {
+    let server = Server::start_with(&["--permit-any-host-grants"]);
+    let e = &server.endpoint;
+    let port = port_of(e);
+    let client = guest("http_client");
+    // Every way of naming this server's listener: its IP, a name that resolves to it,
+    // another loopback address, and a wildcard.
+    let grants = format!(
+        "?allow_any_host=true&host=127.0.0.1:{port}&host=localhost:{port}\
+         &host=127.0.0.2:{port}&host=*:{port}"
+    );
+    deploy(e, "escalate", &grants, &client).expect(201);
+    for url in [
+        format!("http://127.0.0.1:{port}/v1/functions"),
+        format!("http://localhost:{port}/v1/functions"),
+        format!("http://127.0.0.2:{port}/v1/functions"),
+    ] {
+        assert_own_listener_refused(&fetch(e, "escalate", &url));
+    }
+    // Through the API it could deploy a function granted more than itself: refused,
+    // and nothing is deployed.
+    let out = send_json(
+        e,
+        "POST",
+        "/v1/functions/escalate/invoke",
+        &json!({
+            "method": "PUT",
+            "url": format!("http://127.0.0.1:{port}/v1/functions/wider?host=example.com"),
+            "body": "",
+        }),
+    )
+    .expect(200);
+    assert_own_listener_refused(&out);
+    crate::api::get(e, "/v1/functions/wider").expect_error(404, None, "wider");
+}
+
+#[test]
+fn a_server_on_every_address_is_unreachable_on_each_of_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_listening(dir.path(), "0.0.0.0:0", &[]);
+    let port = port_of(&server.endpoint);
+    let e = &format!("http://127.0.0.1:{port}");
+    let client = guest("http_client");
+    let mut hosts = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    hosts.extend(outward_ip().map(|ip| ip.to_string()));
+    let query: Vec<String> = hosts.iter().map(|h| format!("host={h}:{port}")).collect();
+    deploy(e, "escalate", &format!("?{}", query.join("&")), &client).expect(201);
+    for host in &hosts {
+        assert_own_listener_refused(&fetch(e, "escalate", &format!("http://{host}:{port}/")));
+    }
 }
 
 /// Standard base64 (the JSON deploy form's `wasm_base64`).

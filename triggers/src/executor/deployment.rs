@@ -29,8 +29,6 @@ pub const ENVIRONMENT_BYTES_MAX: usize = 4 * 1024;
 pub const GRANTED_TABLES_MAX: usize = 100;
 /// Hosts one deployment may be granted for outbound HTTP.
 pub const GRANTED_HOSTS_MAX: usize = 100;
-/// A granted host name is at most this long (DNS).
-pub const HOST_NAME_BYTES_MAX: usize = 253;
 /// Search indexes one deployment may be granted.
 pub const GRANTED_INDEXES_MAX: usize = 100;
 /// Characters in a search index name.

@@ -29,6 +29,7 @@ use super::deployment::Deployment;
 use super::grant;
 use super::host_grant::host_allowed;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
+use super::outbound;
 use super::services::{MailError, MailMessage, SearchError, Services};
 use super::tables::{CallContext, TableApi, TableCall, TableCallError, TableGrant};
 
@@ -60,7 +61,7 @@ impl InvocationState {
         tables: Arc<dyn TableApi>,
         context: CallContext,
         services: Services,
-        any_host_grants_permitted: bool,
+        policy: outbound::OutboundPolicy,
         invocation: u64,
         deadline: Instant,
     ) -> Self {
@@ -90,7 +91,9 @@ impl InvocationState {
             log,
             outbound: OutboundHttp {
                 deployment: deployment.clone(),
-                wildcards_allowed: any_host_grants_permitted && deployment.config.allow_any_host,
+                wildcards_allowed: policy.any_host_grants_permitted
+                    && deployment.config.allow_any_host,
+                listeners: policy.listeners,
                 deadline,
             },
             deployment,
@@ -123,7 +126,8 @@ impl WasiHttpView for InvocationState {
     }
 }
 
-/// Outbound HTTP of one invocation: only to the deployment's granted hosts, and never
+/// Outbound HTTP of one invocation: only to the deployment's granted hosts, never to
+/// this server's own listener (see `outbound.rs`), and never
 /// past the invocation's deadline (a host call cannot be interrupted by the epoch, so the
 /// connect and first-byte timeouts are cut to the time left).
 struct OutboundHttp {
@@ -133,6 +137,8 @@ struct OutboundHttp {
     /// Whether the deployment's wildcard grants count: it opted in and the server
     /// permits it.
     wildcards_allowed: bool,
+    /// This server's listening addresses, which no request may reach.
+    listeners: Arc<[std::net::SocketAddr]>,
     deadline: Instant,
 }
 
@@ -175,14 +181,14 @@ impl WasiHttpHooks for OutboundHttp {
         ] {
             *timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        let listeners = self.listeners.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
 
             if !allowed {
                 return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
             }
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) = outbound::send(request, options, listeners).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,

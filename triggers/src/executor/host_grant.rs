@@ -10,6 +10,9 @@
 
 use std::net::Ipv6Addr;
 
+/// A host grant is at most this long: a DNS name (253) with `:port`.
+pub(crate) const HOST_GRANT_BYTES_MAX: usize = 253 + 6;
+
 /// A granted host, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HostGrant {
@@ -39,7 +42,7 @@ impl HostGrant {
                  [ipv6]:port"
             )))
         };
-        if granted.is_empty() || granted.len() > super::deployment::HOST_NAME_BYTES_MAX {
+        if granted.is_empty() || granted.len() > HOST_GRANT_BYTES_MAX {
             return malformed("empty or too long");
         }
         // A bare IPv6 literal (`::1`) has colons but no port.
