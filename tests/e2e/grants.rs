@@ -168,6 +168,31 @@ fn wildcard_grants_work_when_the_deployment_opts_in_and_the_server_permits_it() 
     .expect(201);
     let out = fetch(e, "any", &format!("http://127.0.0.1:{port}/"));
     assert_eq!(out["result"]["status"], 200, "{out}");
+    // The CLI's flag says the same: without it the wildcard is refused, with it the
+    // deployment keeps the opt-in.
+    let path = crate::api::guest_path("http_client");
+    let path = path.to_str().expect("a UTF-8 path");
+    let out = crate::api::eddy(e, &["function", "deploy", "cli", path, "--host", "*"]);
+    assert!(
+        !out.status.success(),
+        "a wildcard without --allow-any-host deployed"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is a wildcard"), "{stderr}");
+    let deployed = crate::api::eddy_ok(
+        e,
+        &[
+            "function",
+            "deploy",
+            "cli",
+            path,
+            "--host",
+            "*",
+            "--allow-any-host",
+        ],
+    );
+    assert_eq!(deployed["config"]["allow_any_host"], true, "{deployed}");
+    assert_eq!(deployed["config"]["hosts"], json!(["*"]), "{deployed}");
     // A wildcard with a port is still that port only.
     assert_denied(&fetch(
         e,
