@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
     smtp_url: Option<String>,
+    /// Let deployments opt into wildcard outbound host grants (`*`, `*.domain`) with
+    /// `allow_any_host`. Off by default: a function then reaches only the exact hosts
+    /// it is granted.
+    #[arg(long)]
+    permit_any_host_grants: bool,
     /// Port to listen on, on `--listen`'s address (DynamoDB Local's `-port`).
     #[arg(long)]
     port: Option<u16>,
@@ -216,7 +221,8 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(port) = args.port {
         args.listen.set_port(port);
     }
-    // Accepted for DynamoDB Local's scripts; it is how Eddy always keeps its tables.
+    // Read before parsing (in `main`): without it, DynamoDB Local's flags turn on one
+    // namespace per access key and region; `eddy serve` always shares one.
     let _ = args.shared_db;
     // Read before the store opens, so that a bad certificate or key fails fast and
     // says which file is wrong.
@@ -262,8 +268,13 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Bound before the platform starts, so that functions are told the real address
+    // (with the port the system chose for `:0`) that their outbound HTTP may not reach.
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(args.listen))?;
     let options = PlatformOptions {
         smtp_url: args.smtp_url.clone(),
+        permit_any_host_grants: args.permit_any_host_grants,
+        listeners: vec![listener.local_addr()?],
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     let served = runtime.block_on(serve(
@@ -271,7 +282,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             engine,
             platform: std::sync::Arc::new(platform.clone()),
         },
-        args.listen,
+        listener,
         tls,
     ));
     // Already done when `serve` ran to its end; not when it failed to start.

@@ -44,6 +44,11 @@ pub struct PlatformOptions {
     /// The SMTP server functions granted `email` send through (`smtp://host:port`); none
     /// means the `email` capability is denied.
     pub smtp_url: Option<String>,
+    /// Whether deployments may opt into wildcard host grants (`allow_any_host`).
+    pub permit_any_host_grants: bool,
+    /// The addresses the server is bound to, which functions' outbound HTTP may never
+    /// reach (a function reaches this server only through its DynamoDB capability).
+    pub listeners: Vec<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -77,8 +82,15 @@ impl Platform {
             search: Some(search.clone() as _),
             mail,
         };
-        let executor = Executor::with_services(ExecutorConfig::default(), services)
-            .map_err(|e| e.to_string())?;
+        let executor = Executor::with_services(
+            ExecutorConfig {
+                any_host_grants_permitted: options.permit_any_host_grants,
+                listeners: options.listeners.clone(),
+                ..ExecutorConfig::default()
+            },
+            services,
+        )
+        .map_err(|e| e.to_string())?;
         let functions = Arc::new(
             FunctionStore::open(&functions_dir, &executor)
                 .map_err(|e| format!("cannot open the function store: {e}"))?,

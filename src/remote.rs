@@ -67,9 +67,14 @@ enum FunctionCommand {
         #[arg(long = "env")]
         env: Vec<String>,
         /// A host the function may reach over outbound HTTP (repeatable): `name` for
-        /// any port, `name:port` for one.
+        /// the scheme's default port only (80 for http, 443 for https), `name:port` for
+        /// exactly that port.
         #[arg(long = "host")]
         hosts: Vec<String>,
+        /// Let `--host` name wildcards (`*`, `*.domain`); refused unless the server runs
+        /// with `--permit-any-host-grants`.
+        #[arg(long)]
+        allow_any_host: bool,
         /// A full-text search index the function may read and write (repeatable).
         #[arg(long = "index")]
         indexes: Vec<String>,
@@ -284,6 +289,7 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
             tables,
             env,
             hosts,
+            allow_any_host,
             indexes,
             email,
         } => {
@@ -302,6 +308,9 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
                 ("index", &indexes),
             ] {
                 query.extend(values.iter().map(|v| format!("{key}={}", encode(v))));
+            }
+            if allow_any_host {
+                query.push("allow_any_host=true".to_owned());
             }
             if email {
                 query.push("email=true".to_owned());

@@ -12,8 +12,6 @@ mod conn;
 mod cors;
 mod namespace;
 
-use std::net::SocketAddr;
-
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
@@ -437,14 +435,13 @@ impl<F: Future<Output = Response> + ?Sized> Future for CatchPanic<'_, F> {
     }
 }
 
-/// Binds `listen`, prints the endpoint, and serves (HTTPS when `tls` is given) until
-/// Ctrl-C or SIGTERM.
+/// Serves on `listener` (already bound, so that the platform knows its address), prints
+/// the endpoint, and serves (HTTPS when `tls` is given) until Ctrl-C or SIGTERM.
 pub async fn serve(
     state: AppState,
-    listen: SocketAddr,
+    listener: tokio::net::TcpListener,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("Eddy is listening on {scheme}://{addr}");

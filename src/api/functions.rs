@@ -90,7 +90,7 @@ struct DeployJson {
 
 /// `PUT /v1/functions/{name}`: the body is the component (`application/wasm`), the
 /// configuration is in the query (`memory_mb`, `timeout_ms`, `table`/`tables`, `env`,
-/// `host`/`hosts`, `index`/`indexes`, `email`); or the body is `{"wasm_base64", "config"}` (`application/json`).
+/// `host`/`hosts`, `allow_any_host`, `index`/`indexes`, `email`); or the body is `{"wasm_base64", "config"}` (`application/json`).
 async fn deploy(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -199,6 +199,11 @@ fn config_from_query(query: &str) -> Result<FunctionConfig, Problem> {
                     .filter(|i| !i.is_empty())
                     .map(str::to_owned),
             ),
+            "allow_any_host" => {
+                config.allow_any_host = value.parse().map_err(|_| {
+                    Problem::invalid("allow_any_host", format!("{value:?} is not true or false"))
+                })?;
+            }
             "email" => {
                 config.email = value.parse().map_err(|_| {
                     Problem::invalid("email", format!("{value:?} is not true or false"))
@@ -214,7 +219,7 @@ fn config_from_query(query: &str) -> Result<FunctionConfig, Problem> {
                 return Err(Problem::invalid(
                     other,
                     "unknown parameter: use memory_mb, timeout_ms, table, env (KEY=VALUE), host, \
-                     index or email",
+                     allow_any_host, index or email",
                 ));
             }
         }

@@ -14,6 +14,7 @@ mod endpoint;
 mod errors;
 mod expressions;
 mod faults;
+mod grants;
 mod harness;
 mod indexes;
 mod limits;

@@ -476,6 +476,7 @@ fn a_full_queue_refuses_at_once_and_time_waiting_for_a_slot_counts_against_the_d
         instances_max: 1,
         memory_mb_max: 128,
         queue_depth_max: 1,
+        ..ExecutorConfig::default()
     })
     .expect("executor");
     let store = FunctionStore::open(dir.path(), &executor).expect("open");

@@ -101,12 +101,16 @@ fn invoke(store: &FunctionStore, executor: &Executor, event: Value) -> Result<Va
 #[test]
 fn a_granted_host_is_reached_with_method_path_headers_and_body() {
     let (addr, hits) = serve(Duration::ZERO);
-    for granted in [addr.to_string(), "127.0.0.1".to_owned()] {
+    let by_name = format!("localhost:{}", addr.port());
+    for (granted, authority) in [
+        (addr.to_string(), addr.to_string()),
+        (by_name.clone(), by_name),
+    ] {
         let (_dir, store, executor) = deploy(std::slice::from_ref(&granted), 5_000);
         let response = invoke(
             &store,
             &executor,
-            json!({"method": "POST", "url": format!("http://{addr}/items?x=1"), "body": "hello"}),
+            json!({"method": "POST", "url": format!("http://{authority}/items?x=1"), "body": "hello"}),
         )
         .unwrap_or_else(|e| panic!("granted {granted}: {e}"));
         assert_eq!(response["status"], 200, "{response}");
@@ -122,7 +126,14 @@ fn a_granted_host_is_reached_with_method_path_headers_and_body() {
 fn any_other_host_or_port_is_denied_without_a_connection() {
     let (addr, hits) = serve(Duration::ZERO);
     let other_port = format!("127.0.0.1:{}", addr.port().wrapping_add(1).max(1));
-    for hosts in [vec![], vec![other_port], vec!["localhost".to_owned()]] {
+    // A grant without a port allows only the scheme's default port (80 here), never
+    // another port of the same host.
+    for hosts in [
+        vec![],
+        vec![other_port],
+        vec!["localhost".to_owned()],
+        vec!["127.0.0.1".to_owned()],
+    ] {
         let (_dir, store, executor) = deploy(&hosts, 5_000);
         let err = invoke(&store, &executor, json!({"url": format!("http://{addr}/")}))
             .expect_err("must be denied");

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::DeployError;
+use super::host_grant::{HostGrant, HostGrantError};
 
 /// Function names are 1 to this many characters of `[A-Za-z0-9_-]` (Lambda's rule).
 pub const FUNCTION_NAME_CHARS_MAX: usize = 64;
@@ -28,8 +29,6 @@ pub const ENVIRONMENT_BYTES_MAX: usize = 4 * 1024;
 pub const GRANTED_TABLES_MAX: usize = 100;
 /// Hosts one deployment may be granted for outbound HTTP.
 pub const GRANTED_HOSTS_MAX: usize = 100;
-/// A granted host name is at most this long (DNS).
-pub const HOST_NAME_BYTES_MAX: usize = 253;
 /// Search indexes one deployment may be granted.
 pub const GRANTED_INDEXES_MAX: usize = 100;
 /// Characters in a search index name.
@@ -46,9 +45,15 @@ pub struct FunctionConfig {
     pub environment: BTreeMap<String, String>,
     /// Tables the function may reach through the DynamoDB capability.
     pub tables: BTreeSet<String>,
-    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows any
-    /// port of that host, `name:port` only that port.
+    /// Hosts the function may reach over outbound HTTP (`wasi:http`): `name` allows only
+    /// the scheme's default port of that host (80 for `http`, 443 for `https`),
+    /// `name:port` exactly that port.
     pub hosts: BTreeSet<String>,
+    /// Whether `hosts` may hold wildcards (`*` for every host, `*.domain` for its
+    /// subdomains). Refused at deploy time unless the server permits it
+    /// (`eddy serve --permit-any-host-grants`): a wildcard reaches far more than one
+    /// exact grant, so it takes an explicit opt-in by both the deployer and the operator.
+    pub allow_any_host: bool,
     /// Full-text search indexes the function may read and write (the `search` import).
     pub indexes: BTreeSet<String>,
     /// Whether the function may send e-mail (the `email` import) through the server's
@@ -64,6 +69,7 @@ impl Default for FunctionConfig {
             environment: BTreeMap::new(),
             tables: BTreeSet::new(),
             hosts: BTreeSet::new(),
+            allow_any_host: false,
             indexes: BTreeSet::new(),
             email: false,
         }
@@ -72,7 +78,13 @@ impl Default for FunctionConfig {
 
 impl FunctionConfig {
     /// Checks every field against its limit; the error names the field.
-    pub fn validate(&self, memory_mb_max: u32) -> Result<(), DeployError> {
+    /// `any_host_permitted` is whether the server lets deployments opt into wildcard
+    /// host grants.
+    pub fn validate(
+        &self,
+        memory_mb_max: u32,
+        any_host_permitted: bool,
+    ) -> Result<(), DeployError> {
         let invalid = |field: &'static str, message: String| {
             Err(DeployError::InvalidConfig { field, message })
         };
@@ -132,12 +144,20 @@ impl FunctionConfig {
                 ),
             );
         }
-        if let Some(host) = self
-            .hosts
-            .iter()
-            .find(|h| h.is_empty() || h.len() > HOST_NAME_BYTES_MAX || h.contains(['/', ' ']))
-        {
-            return invalid("hosts", format!("{host:?} is not a host name"));
+        if self.allow_any_host && !any_host_permitted {
+            return invalid(
+                "allow_any_host",
+                "this server does not permit wildcard host grants (start it with \
+                 --permit-any-host-grants to allow them)"
+                    .to_owned(),
+            );
+        }
+        for host in &self.hosts {
+            if let Err(HostGrantError::Malformed(message) | HostGrantError::Wildcard(message)) =
+                HostGrant::parse(host, self.allow_any_host)
+            {
+                return invalid("hosts", message);
+            }
         }
         if self.indexes.len() > GRANTED_INDEXES_MAX {
             return invalid(
@@ -258,14 +278,38 @@ mod tests {
             ),
         ];
         for (field, config) in cases {
-            match config.validate(512) {
+            match config.validate(512, false) {
                 Err(DeployError::InvalidConfig { field: got, .. }) => assert_eq!(got, *field),
                 other => panic!("{field}: {other:?}"),
             }
         }
         FunctionConfig::default()
-            .validate(512)
+            .validate(512, false)
             .expect("the default is valid");
+    }
+
+    #[test]
+    fn wildcard_hosts_need_allow_any_host_and_the_servers_permission() {
+        let wildcard = FunctionConfig {
+            hosts: ["*".to_owned(), "*.example.com:8443".to_owned()].into(),
+            ..Default::default()
+        };
+        let field = |config: &FunctionConfig, permitted| match config.validate(512, permitted) {
+            Err(DeployError::InvalidConfig { field, message }) => Some((field, message)),
+            Ok(()) => None,
+            Err(other) => panic!("{other:?}"),
+        };
+        let (name, message) = field(&wildcard, true).expect("refused without the opt-in");
+        assert_eq!(name, "hosts");
+        assert!(message.contains("wildcard"), "{message}");
+        let opted_in = FunctionConfig {
+            allow_any_host: true,
+            ..wildcard
+        };
+        let (name, message) = field(&opted_in, false).expect("refused by the server");
+        assert_eq!(name, "allow_any_host");
+        assert!(message.contains("--permit-any-host-grants"), "{message}");
+        assert_eq!(field(&opted_in, true), None);
     }
 
     #[test]

@@ -27,7 +27,9 @@ use eddy_engine::sync::lock;
 use super::bindings::eddy::function::{config, dynamodb, email, logging, search};
 use super::deployment::Deployment;
 use super::grant;
+use super::host_grant::host_allowed;
 use super::logs::{InvocationLog, LogLevel, OutputStream, SharedInvocationLog};
+use super::outbound;
 use super::services::{MailError, MailMessage, SearchError, Services};
 use super::tables::{CallContext, TableApi, TableCall, TableCallError, TableGrant};
 
@@ -59,6 +61,7 @@ impl InvocationState {
         tables: Arc<dyn TableApi>,
         context: CallContext,
         services: Services,
+        policy: outbound::OutboundPolicy,
         invocation: u64,
         deadline: Instant,
     ) -> Self {
@@ -88,6 +91,9 @@ impl InvocationState {
             log,
             outbound: OutboundHttp {
                 deployment: deployment.clone(),
+                wildcards_allowed: policy.any_host_grants_permitted
+                    && deployment.config.allow_any_host,
+                listeners: policy.listeners,
                 deadline,
             },
             deployment,
@@ -120,13 +126,19 @@ impl WasiHttpView for InvocationState {
     }
 }
 
-/// Outbound HTTP of one invocation: only to the deployment's granted hosts, and never
+/// Outbound HTTP of one invocation: only to the deployment's granted hosts, never to
+/// this server's own listener (see `outbound.rs`), and never
 /// past the invocation's deadline (a host call cannot be interrupted by the epoch, so the
 /// connect and first-byte timeouts are cut to the time left).
 struct OutboundHttp {
     /// The deployment, shared (not its host set copied) so that an invocation that makes
     /// no request pays nothing for the allow-list.
     deployment: Arc<Deployment>,
+    /// Whether the deployment's wildcard grants count: it opted in and the server
+    /// permits it.
+    wildcards_allowed: bool,
+    /// This server's listening addresses, which no request may reach.
+    listeners: Arc<[std::net::SocketAddr]>,
     deadline: Instant,
 }
 
@@ -152,7 +164,11 @@ impl WasiHttpHooks for OutboundHttp {
             > + Send,
     > {
         _ = fut;
-        let allowed = host_allowed(&self.deployment.config.hosts, request.uri());
+        let allowed = host_allowed(
+            &self.deployment.config.hosts,
+            self.wildcards_allowed,
+            request.uri(),
+        );
         let left = self
             .deadline
             .saturating_duration_since(Instant::now())
@@ -165,44 +181,20 @@ impl WasiHttpHooks for OutboundHttp {
         ] {
             *timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        let listeners = self.listeners.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
 
             if !allowed {
                 return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
             }
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) = outbound::send(request, options, listeners).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
     }
-}
-
-/// Whether `uri`'s authority is granted: a granted `name` allows every port of that host,
-/// `name:port` only that port (the scheme's default port when the URI names none). Host
-/// names compare case-insensitively.
-pub(crate) fn host_allowed(hosts: &std::collections::BTreeSet<String>, uri: &http::Uri) -> bool {
-    let Some(host) = uri.host() else {
-        return false;
-    };
-    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
-        Some("http") => 80,
-        _ => 443,
-    });
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    hosts.iter().any(|granted| {
-        let (name, granted_port) = match granted.rsplit_once(':') {
-            Some((name, p)) if !name.ends_with(':') && p.parse::<u16>().is_ok() => {
-                (name, p.parse::<u16>().ok())
-            }
-            _ => (granted.as_str(), None),
-        };
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        name.eq_ignore_ascii_case(host) && granted_port.is_none_or(|p| p == port)
-    })
 }
 
 impl logging::Host for InvocationState {
@@ -500,48 +492,5 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use super::host_allowed;
-
-    fn allowed(granted: &[&str], uri: &str) -> bool {
-        let granted: BTreeSet<String> = granted.iter().map(|h| (*h).to_owned()).collect();
-        host_allowed(&granted, &uri.parse().expect("a URI"))
-    }
-
-    #[test]
-    fn a_bare_name_allows_every_port_and_a_port_only_that_port() {
-        assert!(allowed(&["api.example.com"], "https://api.example.com/x"));
-        assert!(allowed(
-            &["api.example.com"],
-            "http://api.example.com:8080/x"
-        ));
-        assert!(allowed(&["127.0.0.1:8001"], "http://127.0.0.1:8001/"));
-        assert!(!allowed(&["127.0.0.1:8001"], "http://127.0.0.1:8002/"));
-        // Without a port in the URI, the scheme's default port is the one compared.
-        assert!(allowed(&["example.com:443"], "https://example.com/"));
-        assert!(!allowed(&["example.com:443"], "http://example.com/"));
-        assert!(allowed(&["example.com:80"], "http://example.com/"));
-    }
-
-    #[test]
-    fn names_compare_exactly_but_case_insensitively() {
-        assert!(allowed(&["Example.COM"], "https://example.com/"));
-        assert!(!allowed(&["example.com"], "https://api.example.com/"));
-        assert!(!allowed(&["example.com"], "https://example.com.evil.test/"));
-        assert!(!allowed(&["localhost"], "http://127.0.0.1/"));
-        assert!(!allowed(&[], "http://127.0.0.1/"));
-    }
-
-    #[test]
-    fn ipv6_literals_match_with_or_without_brackets() {
-        assert!(allowed(&["[::1]:8001"], "http://[::1]:8001/"));
-        assert!(allowed(&["::1"], "http://[::1]:8001/"));
-        assert!(!allowed(&["[::1]:8001"], "http://[::1]:8002/"));
     }
 }

@@ -11,10 +11,13 @@
 //! the result (checkpoints, retries): that is the triggers' business.
 
 mod bindings;
+mod config;
 mod deployment;
 mod grant;
 mod host;
+mod host_grant;
 mod logs;
+mod outbound;
 mod services;
 mod store;
 mod tables;
@@ -34,6 +37,7 @@ use wasmtime::{
     UpdateDeadline,
 };
 
+pub use config::{ExecutorConfig, INSTANCES_MAX, INVOKE_QUEUE_DEPTH_MAX};
 pub use deployment::{FunctionConfig, INDEX_NAME_CHARS_MAX, is_index_name};
 pub use logs::{LogLevel, LogLine};
 pub use services::{MailApi, MailError, MailMessage, SearchApi, SearchError, SearchHit, Services};
@@ -79,36 +83,6 @@ pub const TABLE_KEEP_RESIDENT_BYTES: usize = 64 * 1024;
 /// timers keep the default priority: their delivery latency is the platform's promise,
 /// and a lower priority would also yield it to every other process on the machine.
 pub const INVOCATION_THREAD_NICE: i32 = 10;
-/// Instance slots (invocations running at once) of the default configuration.
-pub const INSTANCES_MAX: u32 = 64;
-/// Invocations that may wait for an instance slot at once in the default configuration.
-/// One more is refused at once with [`InvokeError::Throttled`] (Lambda's
-/// `TooManyRequestsException`), so that a burst costs a bounded number of waiting
-/// callers, not an unbounded queue whose deadlines pass while it waits.
-pub const INVOKE_QUEUE_DEPTH_MAX: u32 = 256;
-
-/// Engine-wide settings, fixed for the executor's life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutorConfig {
-    /// Invocations that run at once; more wait for a slot. Sizes the instance pool.
-    pub instances_max: u32,
-    /// The largest memory limit a deployment may ask for, MiB; sizes the pool's memory
-    /// slots (virtual address space, committed only as guests grow).
-    pub memory_mb_max: u32,
-    /// Invocations that may wait for a slot at once; one more is refused at once.
-    pub queue_depth_max: u32,
-}
-
-impl Default for ExecutorConfig {
-    fn default() -> Self {
-        Self {
-            instances_max: INSTANCES_MAX,
-            memory_mb_max: 512,
-            queue_depth_max: INVOKE_QUEUE_DEPTH_MAX,
-        }
-    }
-}
-
 /// The outcome of one invocation.
 #[derive(Debug)]
 pub struct Invocation {
@@ -231,6 +205,8 @@ struct Inner {
     linker: Linker<InvocationState>,
     config: ExecutorConfig,
     services: Services,
+    /// What outbound HTTP may reach beyond the grants, shared with every invocation.
+    outbound: outbound::OutboundPolicy,
     slots: Slots,
     invocations: AtomicU64,
     compilations: AtomicU64,
@@ -295,6 +271,10 @@ impl Executor {
                 engine,
                 linker,
                 slots: Slots::new(instances, config.queue_depth_max),
+                outbound: outbound::OutboundPolicy {
+                    any_host_grants_permitted: config.any_host_grants_permitted,
+                    listeners: config.listeners.clone().into(),
+                },
                 config,
                 services,
                 invocations: AtomicU64::new(0),
@@ -470,6 +450,7 @@ impl Executor {
             tables.clone(),
             context,
             self.inner.services.clone(),
+            self.inner.outbound.clone(),
             invocation,
             deadline,
         );

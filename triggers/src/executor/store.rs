@@ -225,7 +225,8 @@ impl FunctionStore {
         config: FunctionConfig,
     ) -> Result<Arc<FunctionVersion>, DeployError> {
         validate_name(name)?;
-        config.validate(self.executor.config().memory_mb_max)?;
+        let limits = self.executor.config();
+        config.validate(limits.memory_mb_max, limits.any_host_grants_permitted)?;
         // Checked before compiling (the expensive part) and again under the writer lock,
         // where it is decided.
         self.check_quota(name)?;
