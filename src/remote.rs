@@ -247,6 +247,57 @@ pub fn trigger(args: TriggerArgs) -> std::process::ExitCode {
     run(&args.endpoint.endpoint, trigger_request(args.command))
 }
 
+/// `eddy key …`
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an access key; its secret is shown only in this answer.
+    Create {
+        /// The user the key belongs to (default `default`).
+        #[arg(long)]
+        user: Option<String>,
+        /// Make it an administrator's key (it may deploy, change and delete functions,
+        /// triggers, schedules and keys).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List the access keys (without their secrets).
+    List,
+    /// Delete an access key.
+    Delete { id: String },
+}
+
+pub fn key(args: KeyArgs) -> std::process::ExitCode {
+    let request = match args.command {
+        KeyCommand::Create { user, admin } => {
+            let mut body = Map::new();
+            if let Some(user) = user {
+                body.insert("User".into(), json!(user));
+            }
+            body.insert("Admin".into(), json!(admin));
+            ApiRequest::json(
+                Method::POST,
+                "/v1/iam/keys".into(),
+                Value::Object(body).to_string().into_bytes(),
+            )
+        }
+        KeyCommand::List => ApiRequest::get("/v1/iam/keys".into()),
+        KeyCommand::Delete { id } => ApiRequest::json(
+            Method::DELETE,
+            format!("/v1/iam/keys/{}", encode(&id)),
+            Vec::new(),
+        ),
+    };
+    run(&args.endpoint.endpoint, Ok(request))
+}
+
 /// One API request a command makes.
 struct ApiRequest {
     method: Method,
@@ -468,10 +519,42 @@ fn run(endpoint: &str, request: Result<ApiRequest, String>) -> std::process::Exi
 
 async fn send(endpoint: &str, request: ApiRequest) -> Result<(hyper::StatusCode, Bytes), String> {
     let uri = format!("{}{}", endpoint.trim_end_matches('/'), request.path);
-    let http = Request::builder()
-        .method(request.method)
+    let mut builder = Request::builder()
+        .method(request.method.clone())
         .uri(&uri)
-        .header(hyper::header::CONTENT_TYPE, request.content_type)
+        .header(hyper::header::CONTENT_TYPE, request.content_type);
+    // With credentials in the environment (as the AWS CLI reads them) the request is
+    // signed, for a server that verifies signatures.
+    if let (Ok(id), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        let parsed: hyper::Uri = uri
+            .parse()
+            .map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
+        let host = parsed
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        let token = std::env::var("AWS_SESSION_TOKEN").ok();
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".to_owned());
+        for (name, value) in crate::auth::sign::sign_headers(
+            request.method.as_str(),
+            &request.path,
+            &host,
+            &request.body,
+            &id,
+            &secret,
+            token.as_deref(),
+            &region,
+            std::time::SystemTime::now(),
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    let http = builder
         .body(Full::new(Bytes::from(request.body)))
         .map_err(|e| format!("invalid request to {uri}: {e}"))?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
