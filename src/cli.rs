@@ -214,6 +214,18 @@ fn exit_on_fatal_fault(fault: &Fault) {
     std::process::exit(code);
 }
 
+/// `--auth`, else `off` on a loopback address (only this machine can connect) and
+/// `sigv4` on any other.
+fn auth_mode(flag: Option<&str>, listen: SocketAddr) -> crate::auth::Mode {
+    use crate::auth::Mode;
+    match flag {
+        Some("sigv4") => Mode::SigV4,
+        Some(_) => Mode::Off,
+        None if listen.ip().is_loopback() => Mode::Off,
+        None => Mode::SigV4,
+    }
+}
+
 /// Opens the credential store, sets the mode (by `--auth`, else by the listen address)
 /// and, when requests are verified, makes sure an administrator's key exists: the one of
 /// `EDDY_ROOT_ACCESS_KEY_ID` / `EDDY_ROOT_SECRET_ACCESS_KEY`, or one generated at the first
@@ -224,12 +236,7 @@ fn configure_auth(
     data_dir: Option<&std::path::Path>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use crate::auth::{Mode, keys};
-    let mode = match args.auth.as_deref() {
-        Some("sigv4") => Mode::SigV4,
-        Some(_) => Mode::Off,
-        None if args.listen.ip().is_loopback() => Mode::Off,
-        None => Mode::SigV4,
-    };
+    let mode = auth_mode(args.auth.as_deref(), args.listen);
     let store = std::sync::Arc::new(crate::auth::Keys::open(engine)?);
     if mode == Mode::SigV4 {
         let from_env = match (
@@ -348,6 +355,18 @@ mod tests {
             None => cli.serve,
             Some(other) => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn auth_defaults_to_off_on_loopback_only() {
+        use crate::auth::Mode;
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(auth_mode(None, at("127.0.0.1:8000")), Mode::Off);
+        assert_eq!(auth_mode(None, at("[::1]:8000")), Mode::Off);
+        assert_eq!(auth_mode(None, at("0.0.0.0:8000")), Mode::SigV4);
+        assert_eq!(auth_mode(None, at("10.1.2.3:8000")), Mode::SigV4);
+        assert_eq!(auth_mode(Some("off"), at("0.0.0.0:8000")), Mode::Off);
+        assert_eq!(auth_mode(Some("sigv4"), at("127.0.0.1:8000")), Mode::SigV4);
     }
 
     #[test]

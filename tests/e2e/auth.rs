@@ -379,6 +379,49 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
         ok && out.contains(&id) && !out.contains(&secret),
         "{out}{err}"
     );
+    // An unauthenticated deploy is refused before its component is looked at; an
+    // administrator's signed upload passes the guard and reaches the deploy's own checks.
+    let wasm = dir.path().join("not-a-component.wasm");
+    std::fs::write(&wasm, b"\0asm not really").unwrap();
+    let wasm = wasm.to_str().unwrap();
+    let (ok, _, err) = eddy(&ep, None, &["function", "deploy", "f", wasm]);
+    assert!(
+        !ok && err.contains("403") && err.contains("MissingAuthenticationTokenException"),
+        "{err}"
+    );
+    let (ok, _, err) = eddy(
+        &ep,
+        Some((&id, &secret)),
+        &["function", "deploy", "f", wasm],
+    );
+    assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+    let (ok, _, err) = eddy(
+        &ep,
+        Some((&root_id, &root_secret)),
+        &["function", "deploy", "f", wasm],
+    );
+    assert!(!ok && err.contains("400"), "{err}");
+    // The Streams API is verified too.
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .endpoint_url(&ep)
+            .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+                &id, "wrong", None, None, "test",
+            ))
+            .build(),
+    );
+    let e = streams
+        .list_streams()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodbstreams::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidSignatureException")
+    );
     let (ok, _, err) = eddy(&ep, Some((&root_id, &root_secret)), &["key", "delete", &id]);
     assert!(ok, "{err}");
     let e = c
@@ -391,4 +434,57 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
         aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
         Some("UnrecognizedClientException")
     );
+}
+
+/// The root credential of `EDDY_ROOT_*`: nothing is generated, it is an administrator's,
+/// and the keys it makes survive a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_root_credential_comes_from_the_environment_and_keys_are_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("EDDY_ROOT_ACCESS_KEY_ID", "EDDYROOTFROMENV00000"),
+        (
+            "EDDY_ROOT_SECRET_ACCESS_KEY",
+            "root-secret-from-the-environment",
+        ),
+    ];
+    let root = Some(("EDDYROOTFROMENV00000", "root-secret-from-the-environment"));
+    let server = Server::start_with_env(dir.path(), "127.0.0.1:0", &["--auth", "sigv4"], &env);
+    assert!(!dir.path().join("root-credentials").exists());
+    let (ok, out, err) = eddy(
+        &server.endpoint,
+        root,
+        &["key", "create", "--user", "ops", "--admin"],
+    );
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let id = created["AccessKeyId"].as_str().unwrap().to_owned();
+    let secret = created["SecretAccessKey"].as_str().unwrap().to_owned();
+    assert_eq!(created["Admin"], true);
+    let status = server.terminate();
+    assert!(status.success());
+
+    // Restarted without the environment: the stored keys still sign in.
+    let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
+    assert!(!dir.path().join("root-credentials").exists());
+    client_with(&server.endpoint, &id, &secret)
+        .list_tables()
+        .send()
+        .await
+        .unwrap();
+    let (ok, out, err) = eddy(&server.endpoint, Some((&id, &secret)), &["key", "list"]);
+    assert!(
+        ok && out.contains("EDDYROOTFROMENV00000") && out.contains(&id),
+        "{out}{err}"
+    );
+    // An unsigned request is refused; an auth-off server on loopback takes it.
+    let (ok, _, err) = eddy(&server.endpoint, None, &["key", "list"]);
+    assert!(
+        !ok && err.contains("MissingAuthenticationTokenException"),
+        "{err}"
+    );
+    drop(server);
+    let server = Server::start_in(dir.path(), &[]);
+    let (ok, out, err) = eddy(&server.endpoint, None, &["key", "list"]);
+    assert!(ok && out.contains(&id), "{out}{err}");
 }
