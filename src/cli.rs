@@ -248,7 +248,7 @@ fn configure_auth(
         };
         if let Some((key, file)) = store.bootstrap_root(from_env, data_dir)? {
             let kept = file.map_or_else(
-                || "it is not kept anywhere (--in-memory): note it now".to_owned(),
+                || "It is kept nowhere else (--in-memory): note it now".to_owned(),
                 |f| {
                     format!(
                         "it is also kept in {} (readable by its owner only)",

@@ -550,6 +550,9 @@ async fn send(endpoint: &str, request: ApiRequest) -> Result<(hyper::StatusCode,
             token.as_deref(),
             &region,
             std::time::SystemTime::now(),
+            // The server buffers a signed /v1 body up to its limit to check it; a
+            // larger one is sent unbound.
+            request.body.len() > crate::auth::V1_SIGNED_BODY_BYTES_MAX,
         ) {
             builder = builder.header(name, value);
         }

@@ -147,6 +147,10 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
         .headers()
         .get("x-amz-content-sha256")
         .is_some_and(|v| v.as_bytes() == sign::UNSIGNED_PAYLOAD.as_bytes());
+    // Nothing of the body is read for a request whose signature fails without it.
+    if let Err(e) = verify::prepare(&auth.keys, req.uri(), req.headers(), SystemTime::now()) {
+        return e.v1_response();
+    }
     let (parts, body) = req.into_parts();
     let (body, bytes) = if unsigned {
         (body, None)

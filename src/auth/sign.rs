@@ -169,7 +169,8 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// Signs a request for the CLI: the headers to add (`x-amz-date`,
 /// `x-amz-content-sha256`, `authorization`, and `x-amz-security-token` with a session
-/// token) to a request that also carries `host`.
+/// token) to a request that also carries `host`. With `unsigned_payload` the body is not
+/// bound (`X-Amz-Content-Sha256: UNSIGNED-PAYLOAD`), for a body too large to hash twice.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_headers(
     method: &str,
@@ -181,9 +182,14 @@ pub fn sign_headers(
     session_token: Option<&str>,
     region: &str,
     now: SystemTime,
+    unsigned_payload: bool,
 ) -> Vec<(&'static str, String)> {
     let amz_date = format_amz_date(now);
-    let payload_hash = sha256_hex(body);
+    let payload_hash = if unsigned_payload {
+        UNSIGNED_PAYLOAD.to_owned()
+    } else {
+        sha256_hex(body)
+    };
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));

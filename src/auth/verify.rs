@@ -34,6 +34,20 @@ pub fn verify(
     body: Option<&[u8]>,
     now: SystemTime,
 ) -> Result<std::sync::Arc<Key>, AuthError> {
+    let (signed, date, key) = prepare(keys, uri, headers, now)?;
+    let scope = parse::scope(&signed.credential)?;
+    check_signature(&signed, &scope, date, &key, method, uri, headers, body)?;
+    check_token(&key, signed.security_token.as_deref()).map(|()| key)
+}
+
+/// Every check that needs no body, up to finding the access key: a request that fails
+/// them is refused before its body is read.
+pub fn prepare(
+    keys: &Keys,
+    uri: &Uri,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Result<(parse::Signed, SystemTime, std::sync::Arc<Key>), AuthError> {
     let signed = parse::signed(headers, uri.query())?;
     let Some(date) = sign::parse_amz_date(&signed.date) else {
         return Err(AuthError::Incomplete(format!(
@@ -85,6 +99,22 @@ pub fn verify(
     let Some(key) = keys.get(scope.key) else {
         return Err(AuthError::Unrecognized(UNKNOWN_KEY));
     };
+    Ok((signed, date, key))
+}
+
+/// The signature itself, compared in constant time with the one computed from what
+/// was received.
+#[allow(clippy::too_many_arguments)]
+fn check_signature(
+    signed: &parse::Signed,
+    scope: &parse::Scope<'_>,
+    date: SystemTime,
+    key: &Key,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Result<(), AuthError> {
     let names: Vec<&str> = signed.signed_headers.split(';').collect();
     let header_values: Vec<(String, String)> = names
         .iter()
@@ -140,7 +170,7 @@ pub fn verify(
             &sts,
         );
         if bool::from(expected.as_bytes().ct_eq(signed.signature.as_bytes())) {
-            return check_token(&key, signed.security_token.as_deref()).map(|()| key);
+            return Ok(());
         }
         first.get_or_insert((canonical, sts));
     }

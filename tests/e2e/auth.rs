@@ -90,6 +90,18 @@ fn dynamodb_signed(
     at: SystemTime,
     signed_body: &str,
 ) -> Vec<(String, String)> {
+    dynamodb_signed_as(endpoint, id, secret, at, signed_body, false)
+}
+
+/// [`dynamodb_signed`], optionally with `X-Amz-Content-Sha256: UNSIGNED-PAYLOAD`.
+fn dynamodb_signed_as(
+    endpoint: &str,
+    id: &str,
+    secret: &str,
+    at: SystemTime,
+    signed_body: &str,
+    unsigned: bool,
+) -> Vec<(String, String)> {
     let host = endpoint.trim_start_matches("http://");
     let mut headers: Vec<(String, String)> = eddy::auth::sign::sign_headers(
         "POST",
@@ -101,6 +113,7 @@ fn dynamodb_signed(
         None,
         "us-east-1",
         at,
+        unsigned,
     )
     .into_iter()
     .map(|(n, v)| (n.to_owned(), v))
@@ -277,6 +290,11 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
         message.starts_with("The request signature we calculated does not match"),
         "{message}"
     );
+
+    // A signature that says UNSIGNED-PAYLOAD binds no body.
+    let unsigned = dynamodb_signed_as(&ep, &id, &secret, now, "", true);
+    let (status, body) = send(&ep, "POST", "/", &unsigned, "{\"Limit\":1}");
+    assert_eq!(status, 200, "{body}");
 
     // A clock 20 minutes behind, and 20 minutes ahead.
     let past = now - Duration::from_secs(20 * 60);
