@@ -251,7 +251,7 @@ fn configure_auth(
                 || "It is kept nowhere else (--in-memory): note it now".to_owned(),
                 |f| {
                     format!(
-                        "it is also kept in {} (readable by its owner only)",
+                        "It is also kept in {} (readable by its owner only)",
                         f.display()
                     )
                 },
