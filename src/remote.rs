@@ -267,6 +267,10 @@ enum KeyCommand {
         /// triggers, schedules and keys).
         #[arg(long)]
         admin: bool,
+        /// Also generate a session token, which every request of the key must carry
+        /// (`X-Amz-Security-Token`, `AWS_SESSION_TOKEN`).
+        #[arg(long)]
+        session_token: bool,
     },
     /// List the access keys (without their secrets).
     List,
@@ -276,12 +280,19 @@ enum KeyCommand {
 
 pub fn key(args: KeyArgs) -> std::process::ExitCode {
     let request = match args.command {
-        KeyCommand::Create { user, admin } => {
+        KeyCommand::Create {
+            user,
+            admin,
+            session_token,
+        } => {
             let mut body = Map::new();
             if let Some(user) = user {
                 body.insert("User".into(), json!(user));
             }
             body.insert("Admin".into(), json!(admin));
+            if session_token {
+                body.insert("SessionToken".into(), json!(true));
+            }
             ApiRequest::json(
                 Method::POST,
                 "/v1/iam/keys".into(),

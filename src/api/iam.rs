@@ -48,6 +48,9 @@ struct CreateKey {
     user: Option<String>,
     #[serde(rename = "Admin", default)]
     admin: bool,
+    /// Whether the key gets a session token that requests must carry.
+    #[serde(rename = "SessionToken", default)]
+    session_token: bool,
 }
 
 async fn list_keys() -> ApiResult {
@@ -77,11 +80,14 @@ async fn create_key(headers: HeaderMap, body: Body) -> ApiResult {
             ),
         ));
     }
-    let key = blocking(move || store.create(&user, request.admin))
+    let key = blocking(move || store.create(&user, request.admin, request.session_token))
         .await?
         .map_err(|e| Problem::internal(e.to_string()))?;
     let mut v = listed(&key);
     v["SecretAccessKey"] = json!(key.secret_access_key);
+    if let Some(token) = &key.session_token {
+        v["SessionToken"] = json!(token);
+    }
     created(&v)
 }
 

@@ -21,6 +21,8 @@ const KEY_PREFIX: &str = "auth/key/";
 const KEY_ID_RANDOM_BYTES: usize = 10;
 /// Random bytes of a generated secret (40 characters of base64, as AWS's secrets).
 const SECRET_RANDOM_BYTES: usize = 30;
+/// Random bytes of a generated session token (64 characters of base64).
+const TOKEN_RANDOM_BYTES: usize = 48;
 /// The root credential's user name.
 pub const ROOT_USER: &str = "root";
 /// Environment variables naming the root credential.
@@ -147,12 +149,24 @@ impl Keys {
     }
 
     /// Generates and stores a new credential.
-    pub fn create(&self, user: &str, admin: bool) -> Result<Arc<Key>, StoreError> {
+    /// With `session_token`, requests must also carry the generated token
+    /// (`X-Amz-Security-Token`), as with AWS's temporary credentials.
+    pub fn create(
+        &self,
+        user: &str,
+        admin: bool,
+        session_token: bool,
+    ) -> Result<Arc<Key>, StoreError> {
+        let token = if session_token {
+            Some(base64::engine::general_purpose::STANDARD.encode(random(TOKEN_RANDOM_BYTES)?))
+        } else {
+            None
+        };
         let key = Key {
             access_key_id: format!("EDDY{}", base32(&random(KEY_ID_RANDOM_BYTES)?)),
             secret_access_key: base64::engine::general_purpose::STANDARD
                 .encode(random(SECRET_RANDOM_BYTES)?),
-            session_token: None,
+            session_token: token,
             user: user.to_owned(),
             admin,
             created_ms: now_ms(),
@@ -203,7 +217,7 @@ impl Keys {
         if self.list().iter().any(|k| k.admin) {
             return Ok(None);
         }
-        let key = self.create(ROOT_USER, true)?;
+        let key = self.create(ROOT_USER, true, false)?;
         let file = match data_dir {
             Some(dir) => Some(write_root_file(dir, &key)?),
             None => None,

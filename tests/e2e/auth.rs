@@ -495,6 +495,51 @@ async fn the_root_credential_comes_from_the_environment_and_keys_are_durable() {
         ok && out.contains("EDDYROOTFROMENV00000") && out.contains(&id),
         "{out}{err}"
     );
+    // A key with a session token: requests must carry it.
+    let (ok, out, err) = eddy(
+        &server.endpoint,
+        Some((&id, &secret)),
+        &["key", "create", "--user", "temp", "--session-token"],
+    );
+    assert!(ok, "{err}");
+    let temp: Value = serde_json::from_str(&out).unwrap();
+    let (temp_id, temp_secret, token) = (
+        temp["AccessKeyId"].as_str().unwrap(),
+        temp["SecretAccessKey"].as_str().unwrap(),
+        temp["SessionToken"].as_str().unwrap(),
+    );
+    let with_token = |token: Option<&str>| {
+        Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&server.endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new(
+                    temp_id,
+                    temp_secret,
+                    token.map(str::to_owned),
+                    None,
+                    "test",
+                ))
+                .build(),
+        )
+    };
+    with_token(Some(token)).list_tables().send().await.unwrap();
+    for wrong in [None, Some("not-the-token")] {
+        let e = with_token(wrong)
+            .list_tables()
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        let meta = aws_sdk_dynamodb::error::ProvideErrorMetadata::meta(&e);
+        assert_eq!(meta.code(), Some("UnrecognizedClientException"));
+        assert_eq!(
+            meta.message(),
+            Some("The security token included in the request is invalid")
+        );
+    }
+
     // An unsigned request is refused; an auth-off server on loopback takes it.
     let (ok, _, err) = eddy(&server.endpoint, None, &["key", "list"]);
     assert!(
