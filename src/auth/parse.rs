@@ -14,6 +14,9 @@ use super::AuthError;
 /// The only algorithm DynamoDB accepts.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
+/// The longest life of a presigned URL, seconds (SigV4's week).
+pub const PRESIGNED_EXPIRES_S_MAX: u64 = 7 * 24 * 3600;
+
 /// A signature as the request states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
@@ -183,6 +186,13 @@ fn presigned(
             ))
         })?),
     };
+    // SigV4 caps a presigned URL's life at a week; the wording is S3's (DynamoDB's own
+    // for this case is not recorded).
+    if expires_s.is_some_and(|s| s > PRESIGNED_EXPIRES_S_MAX) {
+        return Err(AuthError::Incomplete(format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is {PRESIGNED_EXPIRES_S_MAX}"
+        )));
+    }
     Ok(Signed {
         algorithm: get("X-Amz-Algorithm").unwrap_or_default(),
         credential: get("X-Amz-Credential").unwrap_or_default(),
@@ -269,6 +279,19 @@ mod tests {
                     .to_owned()
             ))
         );
+        let presigned_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F20260101%2Fr%2Fdynamodb%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab";
+        let s = signed(
+            &HeaderMap::new(),
+            Some(&format!("{presigned_query}&X-Amz-Expires=300")),
+        )
+        .unwrap();
+        assert!(s.presigned);
+        assert_eq!(s.credential, "K/20260101/r/dynamodb/aws4_request");
+        assert_eq!(s.expires_s, Some(300));
+        assert!(matches!(
+            signed(&HeaderMap::new(), Some(&format!("{presigned_query}&X-Amz-Expires=604801"))),
+            Err(AuthError::Incomplete(m)) if m.starts_with("X-Amz-Expires must be less than a week")
+        ));
         let e = signed(&HeaderMap::new(), Some("X-Amz-Algorithm=AWS4-HMAC-SHA256")).unwrap_err();
         assert!(matches!(e, AuthError::Incomplete(m) if m.starts_with(
             "AWS query-string parameters must include 'X-Amz-Credential'. ")));
