@@ -45,6 +45,9 @@ enum Command {
     Trigger(crate::remote::TriggerArgs),
     /// Run functions on cron schedules on a running server.
     Schedule(crate::remote::ScheduleArgs),
+    /// Create, list and delete access keys on a running server (needs an
+    /// administrator's key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    Key(crate::remote::KeyArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -127,6 +130,11 @@ pub struct ServeArgs {
     /// DynamoDB Local run unchanged.
     #[arg(long)]
     shared_db: bool,
+    /// `sigv4` (verify every DynamoDB, Streams and /v1 request's AWS Signature Version 4
+    /// against the stored keys) or `off`. Default: `off` when listening on a loopback
+    /// address, `sigv4` otherwise.
+    #[arg(long, value_parser = ["off", "sigv4"])]
+    auth: Option<String>,
 }
 
 /// DynamoDB Local's single-dash flags (`java -jar DynamoDBLocal.jar -inMemory -port 8000
@@ -188,6 +196,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Function(a)) => return crate::remote::function(a),
         Some(Command::Trigger(a)) => return crate::remote::trigger(a),
         Some(Command::Schedule(a)) => return crate::remote::schedule(a),
+        Some(Command::Key(a)) => return crate::remote::key(a),
         None => cli.serve,
     };
     match run_serve(args) {
@@ -215,6 +224,63 @@ fn exit_on_fatal_fault(fault: &Fault) {
          data directory: it recovers every acknowledged write from its journal."
     );
     std::process::exit(code);
+}
+
+/// `--auth`, else `off` on a loopback address (only this machine can connect) and
+/// `sigv4` on any other.
+fn auth_mode(flag: Option<&str>, listen: SocketAddr) -> crate::auth::Mode {
+    use crate::auth::Mode;
+    match flag {
+        Some("sigv4") => Mode::SigV4,
+        Some(_) => Mode::Off,
+        None if listen.ip().is_loopback() => Mode::Off,
+        None => Mode::SigV4,
+    }
+}
+
+/// Opens the credential store, sets the mode (by `--auth`, else by the listen address)
+/// and, when requests are verified, makes sure an administrator's key exists: the one of
+/// `EDDY_ROOT_ACCESS_KEY_ID` / `EDDY_ROOT_SECRET_ACCESS_KEY`, or one generated at the first
+/// start and printed once.
+fn configure_auth(
+    args: &ServeArgs,
+    engine: &Engine,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::auth::{Mode, keys};
+    let mode = auth_mode(args.auth.as_deref(), args.listen);
+    let store = std::sync::Arc::new(crate::auth::Keys::open(engine)?);
+    if mode == Mode::SigV4 {
+        let from_env = match (
+            std::env::var(keys::ROOT_KEY_ENV),
+            std::env::var(keys::ROOT_SECRET_ENV),
+        ) {
+            (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
+            _ => None,
+        };
+        if let Some((key, file)) = store.bootstrap_root(from_env, data_dir)? {
+            let kept = file.map_or_else(
+                || "It is kept nowhere else (--in-memory): note it now".to_owned(),
+                |f| {
+                    format!(
+                        "It is also kept in {} (readable by its owner only)",
+                        f.display()
+                    )
+                },
+            );
+            eprintln!(
+                "eddy: created the root credential (an administrator's key), shown only now:\n  \
+                 AWS_ACCESS_KEY_ID={}\n  AWS_SECRET_ACCESS_KEY={}\n{kept}; set {} and {} \
+                 to choose it yourself",
+                key.access_key_id,
+                key.secret_access_key,
+                keys::ROOT_KEY_ENV,
+                keys::ROOT_SECRET_ENV
+            );
+        }
+    }
+    crate::auth::configure(mode, store);
+    Ok(())
 }
 
 fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -265,6 +331,11 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !args.in_memory {
         println!("Eddy data directory: {}", args.data_dir.display());
     }
+    configure_auth(
+        &args,
+        &engine,
+        (!args.in_memory).then_some(data_dir.as_path()),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -309,6 +380,18 @@ mod tests {
             None => cli.serve,
             Some(other) => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn auth_defaults_to_off_on_loopback_only() {
+        use crate::auth::Mode;
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(auth_mode(None, at("127.0.0.1:8000")), Mode::Off);
+        assert_eq!(auth_mode(None, at("[::1]:8000")), Mode::Off);
+        assert_eq!(auth_mode(None, at("0.0.0.0:8000")), Mode::SigV4);
+        assert_eq!(auth_mode(None, at("10.1.2.3:8000")), Mode::SigV4);
+        assert_eq!(auth_mode(Some("off"), at("0.0.0.0:8000")), Mode::Off);
+        assert_eq!(auth_mode(Some("sigv4"), at("127.0.0.1:8000")), Mode::SigV4);
     }
 
     #[test]

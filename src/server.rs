@@ -96,7 +96,7 @@ pub fn app(state: AppState) -> Router {
                 .post(|State(state): State<AppState>, req: Request| dynamodb_request(state, req)),
         )
         .route("/health", get(crate::health::details))
-        .merge(crate::api::routes())
+        .merge(crate::api::routes().layer(axum::middleware::from_fn(crate::auth::v1_guard)))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -120,6 +120,12 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Ok(buffered) => buffered,
         Err(e) => return body_error(&e, op),
     };
+    // The signature covers the body as sent (before any decompression).
+    if let Some(refused) =
+        crate::auth::check_dynamodb(&parts.method, &parts.uri, &parts.headers, &buffered.bytes)
+    {
+        return refused;
+    }
     let buffered = match body::coding::coding(&parts.headers) {
         Ok(coding) => body::coding::decode(buffered, coding, REQUEST_BODY_DECODED_BYTES_MAX).await,
         Err(e) => Err(e),

@@ -18,12 +18,13 @@
 //! Layout: `problem.rs` (the error shape, and the mapping of the executor's, the
 //! triggers' and the schedules' errors to it), `common.rs` (reading bodies, query strings
 //! and JSON; answering JSON; blocking work), then one file per concern, each with its own
-//! routes: `functions.rs`, `triggers.rs`, `schedules.rs`, `search.rs` (which maps a search
+//! routes: `functions.rs`, `triggers.rs`, `schedules.rs`, `iam.rs` (access keys), `search.rs` (which maps a search
 //! failure itself, since the field it names depends on the route), `metrics.rs`. This
 //! file only merges them, so nothing imports it back.
 
 mod common;
 mod functions;
+mod iam;
 mod metrics;
 mod problem;
 mod schedules;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(functions::routes())
         .merge(triggers::routes())
         .merge(schedules::routes())
+        .merge(iam::routes())
         .merge(search::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         .merge(metrics::routes())

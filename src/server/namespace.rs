@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
 /// Whether requests are namespaced; set once, before the first request.
@@ -103,12 +103,8 @@ impl Namespace {
         if !ON.get().copied().unwrap_or(false) {
             return None;
         }
-        let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
-        let mut parts = scope.split('/');
-        let key = parts.next()?;
-        let region = parts.nth(1)?;
-        Some(Namespace::new(key, region, engine_region))
+        let (key, region) = crate::auth::header_scope(headers)?;
+        Some(Namespace::new(&key, &region, engine_region))
     }
 
     fn new(key: &str, region: &str, engine_region: &str) -> Namespace {
@@ -358,6 +354,7 @@ fn walk_statements(v: &mut Value, stmt: &dyn Fn(&str) -> Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
     use serde_json::json;
 
     fn ns() -> Namespace {

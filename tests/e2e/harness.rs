@@ -42,10 +42,25 @@ impl Server {
     /// Starts a server on `data_dir` listening on `listen` (a fixed port lets a restarted
     /// server keep the address its peers were given).
     pub fn start_listening(data_dir: &Path, listen: &str, extra_args: &[&str]) -> Server {
+        Server::start_with_env(data_dir, listen, extra_args, &[])
+    }
+
+    /// Starts a server with extra environment variables (the root credential's).
+    #[allow(
+        dead_code,
+        reason = "the soak (tests/soak), which shares this file, does not use it"
+    )]
+    pub fn start_with_env(
+        data_dir: &Path,
+        listen: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

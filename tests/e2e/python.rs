@@ -79,3 +79,55 @@ fn boto3_and_aws_cli_over_https() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "tls.py failed:\n{stdout}\n{stderr}");
 }
+
+/// SigV4 verification through boto3 and the aws CLI, with a key made by `eddy key
+/// create` (signed with the root credential the server generated at first start).
+#[test]
+fn boto3_and_aws_cli_sigv4() {
+    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
+    let root = std::fs::read_to_string(dir.path().join("root-credentials")).expect("root file");
+    let field = |name: &str| {
+        root.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .expect("root field")
+            .to_owned()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args([
+            "key",
+            "create",
+            "--user",
+            "py",
+            "--endpoint",
+            &server.endpoint,
+        ])
+        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
+        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("eddy key create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
+    let path = format!("{}/tests/python/auth.py", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&python)
+        .arg(&path)
+        .arg(&server.endpoint)
+        .env("EDDY_KEY_ID", key["AccessKeyId"].as_str().expect("id"))
+        .env(
+            "EDDY_KEY_SECRET",
+            key["SecretAccessKey"].as_str().expect("secret"),
+        )
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "auth.py failed:\n{stdout}\n{stderr}");
+}

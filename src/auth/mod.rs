@@ -1,0 +1,191 @@
+//! Access control: Signature Version 4 on every DynamoDB, Streams and `/v1` request
+//! (`--auth sigv4`), or none (`--auth off`, the default on a loopback address), and
+//! whether the signer is an administrator (`/v1` changes and `/v1/iam` need one).
+//!
+//! Owns the mode, the credentials (`keys.rs`), reading a signature (`parse.rs`), the
+//! SigV4 computation (`sign.rs`), verifying (`verify.rs`) and the answers to a refused
+//! request. Must not know what a request does once it is let through.
+
+pub mod keys;
+mod parse;
+pub mod sign;
+mod verify;
+
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub use keys::{Key, Keys};
+pub use parse::header_scope;
+pub use verify::CLOCK_SKEW_MS_MAX;
+
+/// The service name of Eddy's signatures (DynamoDB's and DynamoDB Streams' signing name).
+pub const SERVICE: &str = "dynamodb";
+
+/// Largest `/v1` body buffered to check its payload hash; a request sending more must
+/// sign it as `UNSIGNED-PAYLOAD` (the CLI signs the bodies it sends, all smaller).
+pub const V1_SIGNED_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Whether requests are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Off,
+    SigV4,
+}
+
+struct Auth {
+    mode: Mode,
+    keys: Arc<Keys>,
+}
+
+static AUTH: OnceLock<Auth> = OnceLock::new();
+
+/// Sets the mode and the credential store, once, before the first request; false if
+/// they were already set.
+pub fn configure(mode: Mode, keys: Arc<Keys>) -> bool {
+    AUTH.set(Auth { mode, keys }).is_ok()
+}
+
+/// The credential store, once configured (the `/v1/iam` routes use it).
+pub fn keys() -> Option<&'static Arc<Keys>> {
+    AUTH.get().map(|a| &a.keys)
+}
+
+/// Why a request was refused: DynamoDB's error types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    Missing,
+    Incomplete(String),
+    InvalidSignature(String),
+    Unrecognized(&'static str),
+    /// A valid signature of a key that is not an administrator's, on an
+    /// administrator's route.
+    NotAdmin(String),
+}
+
+impl AuthError {
+    fn kind(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "MissingAuthenticationTokenException",
+            AuthError::Incomplete(_) => "IncompleteSignatureException",
+            AuthError::InvalidSignature(_) => "InvalidSignatureException",
+            AuthError::Unrecognized(_) => "UnrecognizedClientException",
+            AuthError::NotAdmin(_) => "AccessDeniedException",
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            AuthError::Missing => "Request is missing Authentication Token",
+            AuthError::Incomplete(m) | AuthError::InvalidSignature(m) | AuthError::NotAdmin(m) => m,
+            AuthError::Unrecognized(m) => m,
+        }
+    }
+
+    /// DynamoDB's answer: 400 with `com.amazon.coral.service#<type>` (dynalite).
+    fn dynamodb_response(&self) -> Response {
+        let body = serde_json::json!({
+            "__type": format!("com.amazon.coral.service#{}", self.kind()),
+            "message": self.message(),
+        });
+        crate::error::json_response(StatusCode::BAD_REQUEST, body.to_string().into_bytes())
+    }
+
+    /// The `/v1` API's answer: its error shape with the same type, and 403, as AWS's
+    /// REST APIs (Lambda's) refuse a signature.
+    fn v1_response(&self) -> Response {
+        let body = serde_json::json!({
+            "error": {"code": self.kind(), "message": self.message()},
+        });
+        crate::error::json_response(StatusCode::FORBIDDEN, body.to_string().into_bytes())
+    }
+}
+
+/// Verifies a DynamoDB or Streams request (its body already read); the answer to send
+/// instead when it is refused.
+pub fn check_dynamodb(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    let auth = AUTH.get()?;
+    if auth.mode == Mode::Off {
+        return None;
+    }
+    verify::verify(
+        &auth.keys,
+        method,
+        uri,
+        headers,
+        Some(body),
+        SystemTime::now(),
+    )
+    .err()
+    .map(|e| e.dynamodb_response())
+}
+
+/// Whether a `/v1` route needs an administrator: every change, and all of `/v1/iam`.
+fn needs_admin(method: &Method, path: &str) -> bool {
+    path.starts_with("/v1/iam") || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The `/v1` guard (an axum middleware): verifies the signature, and that the signer
+/// is an administrator where the route needs one. Other routes pass untouched.
+pub async fn v1_guard(req: Request, next: Next) -> Response {
+    let Some(auth) = AUTH.get() else {
+        return next.run(req).await;
+    };
+    if auth.mode == Mode::Off || !req.uri().path().starts_with("/v1/") {
+        return next.run(req).await;
+    }
+    let unsigned = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes() == sign::UNSIGNED_PAYLOAD.as_bytes());
+    // Nothing of the body is read for a request whose signature fails without it.
+    if let Err(e) = verify::prepare(&auth.keys, req.uri(), req.headers(), SystemTime::now()) {
+        return e.v1_response();
+    }
+    let (parts, body) = req.into_parts();
+    let (body, bytes) = if unsigned {
+        (body, None)
+    } else {
+        match axum::body::to_bytes(body, V1_SIGNED_BODY_BYTES_MAX).await {
+            Ok(bytes) => (axum::body::Body::from(bytes.clone()), Some(bytes)),
+            Err(_) => {
+                return AuthError::InvalidSignature(format!(
+                    "A signed body is at most {V1_SIGNED_BODY_BYTES_MAX} bytes; sign a larger one as UNSIGNED-PAYLOAD"
+                ))
+                .v1_response();
+            }
+        }
+    };
+    let verified = verify::verify(
+        &auth.keys,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        bytes.as_deref(),
+        SystemTime::now(),
+    );
+    let key = match verified {
+        Ok(key) => key,
+        Err(e) => return e.v1_response(),
+    };
+    if needs_admin(&parts.method, parts.uri.path()) && !key.admin {
+        return AuthError::NotAdmin(format!(
+            "User {} (access key {}) is not authorized to perform {} {}: it needs an administrator's key",
+            key.user,
+            key.access_key_id,
+            parts.method,
+            parts.uri.path()
+        ))
+        .v1_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
