@@ -96,7 +96,7 @@ pub fn app(state: AppState) -> Router {
                 .post(|State(state): State<AppState>, req: Request| dynamodb_request(state, req)),
         )
         .route("/health", get(crate::health::details))
-        .merge(crate::api::routes().layer(axum::middleware::from_fn(crate::auth::v1_guard)))
+        .merge(crate::api::routes().layer(axum::middleware::from_fn(crate::api::v1_guard)))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -24,6 +24,7 @@
 
 mod common;
 mod functions;
+mod guard;
 mod iam;
 mod metrics;
 mod problem;
@@ -37,6 +38,7 @@ use axum::http::Uri;
 pub use functions::{
     DEPLOY_JSON_BYTES_MAX, INVOKE_EVENT_BYTES_MAX, UPLOADS_CONCURRENT_MAX, configure_uploads,
 };
+pub use guard::v1_guard;
 pub use problem::Problem;
 pub use triggers::TRIGGER_BODY_BYTES_MAX;
 

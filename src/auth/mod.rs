@@ -4,19 +4,18 @@
 //!
 //! Owns the mode, the credentials (`keys.rs`), reading a signature (`parse.rs`), the
 //! SigV4 computation (`sign.rs`), verifying (`verify.rs`) and the answers to a refused
-//! request. Must not know what a request does once it is let through.
+//! request. Must not know what a request does once it is let through (the `/v1` guard
+//! that calls it lives with the `/v1` routes, in `api/guard.rs`).
 
 pub mod keys;
 mod parse;
 pub mod sign;
-mod verify;
+pub mod verify;
 
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::Response;
 
 pub use keys::{Key, Keys};
@@ -48,6 +47,14 @@ static AUTH: OnceLock<Auth> = OnceLock::new();
 /// they were already set.
 pub fn configure(mode: Mode, keys: Arc<Keys>) -> bool {
     AUTH.set(Auth { mode, keys }).is_ok()
+}
+
+/// The credential store when requests are verified (`--auth sigv4`); `None` with
+/// `--auth off`.
+pub fn verifying() -> Option<&'static Arc<Keys>> {
+    AUTH.get()
+        .filter(|a| a.mode == Mode::SigV4)
+        .map(|a| &a.keys)
 }
 
 /// The credential store, once configured (the `/v1/iam` routes use it).
@@ -97,7 +104,7 @@ impl AuthError {
 
     /// The `/v1` API's answer: its error shape with the same type, and 403, as AWS's
     /// REST APIs (Lambda's) refuse a signature.
-    fn v1_response(&self) -> Response {
+    pub fn v1_response(&self) -> Response {
         let body = serde_json::json!({
             "error": {"code": self.kind(), "message": self.message()},
         });
@@ -127,65 +134,4 @@ pub fn check_dynamodb(
     )
     .err()
     .map(|e| e.dynamodb_response())
-}
-
-/// Whether a `/v1` route needs an administrator: every change, and all of `/v1/iam`.
-fn needs_admin(method: &Method, path: &str) -> bool {
-    path.starts_with("/v1/iam") || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// The `/v1` guard (an axum middleware): verifies the signature, and that the signer
-/// is an administrator where the route needs one. Other routes pass untouched.
-pub async fn v1_guard(req: Request, next: Next) -> Response {
-    let Some(auth) = AUTH.get() else {
-        return next.run(req).await;
-    };
-    if auth.mode == Mode::Off || !req.uri().path().starts_with("/v1/") {
-        return next.run(req).await;
-    }
-    let unsigned = req
-        .headers()
-        .get("x-amz-content-sha256")
-        .is_some_and(|v| v.as_bytes() == sign::UNSIGNED_PAYLOAD.as_bytes());
-    // Nothing of the body is read for a request whose signature fails without it.
-    if let Err(e) = verify::prepare(&auth.keys, req.uri(), req.headers(), SystemTime::now()) {
-        return e.v1_response();
-    }
-    let (parts, body) = req.into_parts();
-    let (body, bytes) = if unsigned {
-        (body, None)
-    } else {
-        match axum::body::to_bytes(body, V1_SIGNED_BODY_BYTES_MAX).await {
-            Ok(bytes) => (axum::body::Body::from(bytes.clone()), Some(bytes)),
-            Err(_) => {
-                return AuthError::InvalidSignature(format!(
-                    "A signed body is at most {V1_SIGNED_BODY_BYTES_MAX} bytes; sign a larger one as UNSIGNED-PAYLOAD"
-                ))
-                .v1_response();
-            }
-        }
-    };
-    let verified = verify::verify(
-        &auth.keys,
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        bytes.as_deref(),
-        SystemTime::now(),
-    );
-    let key = match verified {
-        Ok(key) => key,
-        Err(e) => return e.v1_response(),
-    };
-    if needs_admin(&parts.method, parts.uri.path()) && !key.admin {
-        return AuthError::NotAdmin(format!(
-            "User {} (access key {}) is not authorized to perform {} {}: it needs an administrator's key",
-            key.user,
-            key.access_key_id,
-            parts.method,
-            parts.uri.path()
-        ))
-        .v1_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
 }

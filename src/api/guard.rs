@@ -1,0 +1,87 @@
+//! The `/v1` guard (an axum middleware on the `/v1` routes): with `--auth sigv4`, the
+//! request's signature is verified and an administrator's key is required where the
+//! route changes something or manages keys.
+//!
+//! Owns which routes need an administrator and how a signed body is read for its hash:
+//! under the edge's body budget, as every other body, so that requests carrying a known
+//! access key id but no valid signature cannot buffer memory past the budget. Must not
+//! know how a signature is computed (`crate::auth`).
+
+use std::time::SystemTime;
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::problem::Problem;
+use crate::auth::{AuthError, V1_SIGNED_BODY_BYTES_MAX, sign, verify};
+
+/// Whether a `/v1` route needs an administrator: every change, and all of `/v1/iam`.
+fn needs_admin(method: &Method, path: &str) -> bool {
+    path.starts_with("/v1/iam") || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Verifies the signature of a `/v1` request, and that the signer is an administrator
+/// where the route needs one. Other routes, and every route with `--auth off`, pass
+/// untouched.
+pub async fn v1_guard(req: Request, next: Next) -> Response {
+    let Some(keys) = crate::auth::verifying() else {
+        return next.run(req).await;
+    };
+    if !req.uri().path().starts_with("/v1/") {
+        return next.run(req).await;
+    }
+    let unsigned = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes() == sign::UNSIGNED_PAYLOAD.as_bytes());
+    // Nothing of the body is read for a request whose signature fails without it.
+    if let Err(e) = verify::prepare(keys, req.uri(), req.headers(), SystemTime::now()) {
+        return e.v1_response();
+    }
+    let (parts, body) = req.into_parts();
+    let (body, bytes) = if unsigned {
+        (body, None)
+    } else {
+        // The body's share of the budget is held only while its hash is checked; the
+        // route then reads it again from memory and takes its own share.
+        match crate::body::read(&parts.headers, body, V1_SIGNED_BODY_BYTES_MAX).await {
+            Ok(buffered) => (
+                axum::body::Body::from(buffered.bytes.clone()),
+                Some(buffered),
+            ),
+            Err(crate::body::BodyError::TooLarge { .. }) => {
+                return AuthError::InvalidSignature(format!(
+                    "A signed body is at most {V1_SIGNED_BODY_BYTES_MAX} bytes; sign a larger one as UNSIGNED-PAYLOAD"
+                ))
+                .v1_response();
+            }
+            Err(e) => return Problem::body(&e).into_response(),
+        }
+    };
+    let verified = verify::verify(
+        keys,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        bytes.as_ref().map(|b| &b.bytes[..]),
+        SystemTime::now(),
+    );
+    drop(bytes);
+    let key = match verified {
+        Ok(key) => key,
+        Err(e) => return e.v1_response(),
+    };
+    if needs_admin(&parts.method, parts.uri.path()) && !key.admin {
+        return AuthError::NotAdmin(format!(
+            "User {} (access key {}) is not authorized to perform {} {}: it needs an administrator's key",
+            key.user,
+            key.access_key_id,
+            parts.method,
+            parts.uri.path()
+        ))
+        .v1_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
