@@ -126,8 +126,8 @@ pub struct ServeArgs {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// One set of tables for every access key and region (DynamoDB Local's `-sharedDb`).
-    /// Eddy always keeps one set; the flag is accepted so that scripts written for
-    /// DynamoDB Local run unchanged.
+    /// `eddy serve` always keeps one set; started with DynamoDB Local's flags, Eddy keeps
+    /// one per access key and region unless this is given.
     #[arg(long)]
     shared_db: bool,
     /// `sigv4` (verify every DynamoDB, Streams and /v1 request's AWS Signature Version 4
@@ -135,6 +135,14 @@ pub struct ServeArgs {
     /// address, `sigv4` otherwise.
     #[arg(long, value_parser = ["off", "sigv4"])]
     auth: Option<String>,
+    /// With `--auth sigv4`, let anyone read `/metrics` unsigned (for a Prometheus
+    /// scraper without credentials).
+    #[arg(long)]
+    public_metrics: bool,
+    /// With `--auth sigv4`, let anyone make `/v1` reads (GET, HEAD) unsigned; `/v1/iam`
+    /// and every change still need a key.
+    #[arg(long)]
+    public_v1_reads: bool,
 }
 
 /// DynamoDB Local's single-dash flags (`java -jar DynamoDBLocal.jar -inMemory -port 8000
@@ -279,7 +287,11 @@ fn configure_auth(
             );
         }
     }
-    crate::auth::configure(mode, store);
+    let public = crate::auth::Public {
+        metrics: args.public_metrics,
+        v1_reads: args.public_v1_reads,
+    };
+    crate::auth::configure(mode, store, public);
     Ok(())
 }
 

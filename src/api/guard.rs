@@ -1,6 +1,7 @@
-//! The `/v1` guard (an axum middleware on the `/v1` routes): with `--auth sigv4`, the
-//! request's signature is verified and an administrator's key is required where the
-//! route changes something or manages keys.
+//! The `/v1` guard (an axum middleware on the `/v1` routes and `/metrics`): with
+//! `--auth sigv4`, the request's signature is verified and an administrator's key is
+//! required where the route changes something or manages keys; `/metrics` and `/v1`
+//! reads may be made public by flags.
 //!
 //! Owns which routes need an administrator and how a signed body is read for its hash:
 //! under the edge's body budget, as every other body, so that requests carrying a known
@@ -22,14 +23,28 @@ fn needs_admin(method: &Method, path: &str) -> bool {
     path.starts_with("/v1/iam") || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Verifies the signature of a `/v1` request, and that the signer is an administrator
-/// where the route needs one. Other routes, and every route with `--auth off`, pass
-/// untouched.
+/// Whether anyone may make this request unsigned: `/metrics` and `/v1` reads when the
+/// server was told to make them public; `/v1/iam` never.
+fn is_public(method: &Method, path: &str) -> bool {
+    let public = crate::auth::public();
+    if path == METRICS_PATH {
+        return public.metrics;
+    }
+    public.v1_reads && matches!(*method, Method::GET | Method::HEAD) && !path.starts_with("/v1/iam")
+}
+
+/// The Prometheus route, guarded as `/v1` reads are.
+const METRICS_PATH: &str = "/metrics";
+
+/// Verifies the signature of a `/v1` or `/metrics` request, and that the signer is an
+/// administrator where the route needs one. Other routes, public ones, and every route
+/// with `--auth off`, pass untouched.
 pub async fn v1_guard(req: Request, next: Next) -> Response {
     let Some(keys) = crate::auth::verifying() else {
         return next.run(req).await;
     };
-    if !req.uri().path().starts_with("/v1/") {
+    let path = req.uri().path();
+    if !(path.starts_with("/v1/") || path == METRICS_PATH) || is_public(req.method(), path) {
         return next.run(req).await;
     }
     let unsigned = req

@@ -36,17 +36,34 @@ pub enum Mode {
     SigV4,
 }
 
+/// What anyone may read unsigned while requests are verified (`--public-metrics`,
+/// `--public-v1-reads`): by default nothing but `GET /` and `/health`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Public {
+    /// `GET /metrics`.
+    pub metrics: bool,
+    /// `GET` and `HEAD` on `/v1` (functions, triggers, schedules, logs, search), never
+    /// `/v1/iam`.
+    pub v1_reads: bool,
+}
+
 struct Auth {
     mode: Mode,
     keys: Arc<Keys>,
+    public: Public,
 }
 
 static AUTH: OnceLock<Auth> = OnceLock::new();
 
-/// Sets the mode and the credential store, once, before the first request; false if
-/// they were already set.
-pub fn configure(mode: Mode, keys: Arc<Keys>) -> bool {
-    AUTH.set(Auth { mode, keys }).is_ok()
+/// Sets the mode, the credential store and what is public, once, before the first
+/// request; false if they were already set.
+pub fn configure(mode: Mode, keys: Arc<Keys>, public: Public) -> bool {
+    AUTH.set(Auth { mode, keys, public }).is_ok()
+}
+
+/// What anyone may read unsigned (nothing, before [`configure`]).
+pub fn public() -> Public {
+    AUTH.get().map(|a| a.public).unwrap_or_default()
 }
 
 /// The credential store when requests are verified (`--auth sigv4`); `None` with

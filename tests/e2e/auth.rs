@@ -551,3 +551,44 @@ async fn the_root_credential_comes_from_the_environment_and_keys_are_durable() {
     let (ok, out, err) = eddy(&server.endpoint, None, &["key", "list"]);
     assert!(ok && out.contains(&id), "{out}{err}");
 }
+
+/// With `--auth sigv4`, `/metrics` and `/v1` reads need a signature unless the server
+/// makes them public; `/v1/iam` and every change need one whatever the flags.
+#[test]
+fn metrics_and_v1_reads_are_public_only_by_flag() {
+    let root_env = [
+        ("EDDY_ROOT_ACCESS_KEY_ID", "EDDYROOTPUBLIC000000"),
+        ("EDDY_ROOT_SECRET_ACCESS_KEY", "root-secret-public-reads"),
+    ];
+    let missing = |r: crate::api::Resp| {
+        let body = r.expect(403);
+        assert_eq!(
+            body["error"]["code"], "MissingAuthenticationTokenException",
+            "{body}"
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), "127.0.0.1:0", &["--auth", "sigv4"], &root_env);
+    missing(crate::api::get(&server.endpoint, "/metrics"));
+    missing(crate::api::get(&server.endpoint, "/v1/functions"));
+    drop(server);
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        "127.0.0.1:0",
+        &["--auth", "sigv4", "--public-metrics", "--public-v1-reads"],
+        &root_env,
+    );
+    let metrics = crate::api::get(&server.endpoint, "/metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.text());
+    assert!(metrics.text().contains("# TYPE"), "{}", metrics.text());
+    crate::api::get(&server.endpoint, "/v1/functions").expect(200);
+    missing(crate::api::get(&server.endpoint, "/v1/iam/keys"));
+    missing(crate::api::send_json(
+        &server.endpoint,
+        "POST",
+        "/v1/triggers",
+        &serde_json::json!({"FunctionName": "f", "TableName": "t"}),
+    ));
+}
