@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
-use super::violations::{RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, Violations};
+use super::violations::Violations;
 use crate::error::ApiError;
 use crate::wire::WireItems;
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -50,11 +50,7 @@ impl BatchGetRequest {
     /// `AttributesToGet` (not empty), named by the table.
     fn check_members(&self) -> Result<(), ApiError> {
         let mut v = Violations::new();
-        v.one_of(
-            self.return_consumed_capacity.as_deref(),
-            "returnConsumedCapacity",
-            RETURN_CONSUMED_CAPACITY,
-        );
+        v.return_consumed_capacity(self.return_consumed_capacity.as_deref());
         check_request_items(self.request_items.as_ref(), &mut v);
         for (table, ka) in self.request_items.iter().flatten() {
             let field = |m: &str| format!("requestItems.{table}.member.{m}");
@@ -145,16 +141,8 @@ impl BatchWriteRequestBody {
     /// the table and the request's 1-based position.
     fn check_members(&self) -> Result<(), ApiError> {
         let mut v = Violations::new();
-        v.one_of(
-            self.return_consumed_capacity.as_deref(),
-            "returnConsumedCapacity",
-            RETURN_CONSUMED_CAPACITY,
-        );
-        v.one_of(
-            self.return_item_collection_metrics.as_deref(),
-            "returnItemCollectionMetrics",
-            RETURN_ITEM_COLLECTION_METRICS,
-        );
+        v.return_consumed_capacity(self.return_consumed_capacity.as_deref());
+        v.return_item_collection_metrics(self.return_item_collection_metrics.as_deref());
         check_request_items(self.request_items.as_ref(), &mut v);
         if self
             .request_items

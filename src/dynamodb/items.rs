@@ -12,7 +12,7 @@ use super::request::{
     expr_attrs, names_its_table, required, return_old_on_failure, return_values, write,
     write_output,
 };
-use super::violations::{RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, Violations};
+use super::violations::Violations;
 use crate::error::ApiError;
 use crate::legacy::{self, WireAttributeUpdate, WireExpected};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -55,13 +55,9 @@ fn check_members(
     key: (&str, Option<&WireItem>),
 ) -> Result<(), ApiError> {
     let mut v = Violations::new();
-    v.one_of(capacity, "returnConsumedCapacity", RETURN_CONSUMED_CAPACITY);
+    v.return_consumed_capacity(capacity);
     if let Some(metrics) = metrics {
-        v.one_of(
-            metrics,
-            "returnItemCollectionMetrics",
-            RETURN_ITEM_COLLECTION_METRICS,
-        );
+        v.return_item_collection_metrics(metrics);
     }
     v.one_of(return_values, "returnValues", RETURN_VALUES);
     if attributes_to_get.is_some_and(<[String]>::is_empty) {

@@ -10,7 +10,7 @@ use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
 use super::request::{expr_attrs, names_its_table, required};
-use super::violations::{RETURN_CONSUMED_CAPACITY, Violations};
+use super::violations::Violations;
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -118,11 +118,7 @@ impl QueryRequest {
     /// recordings list these in differing orders, so DynamoDB's order is not stable.
     fn check_members(&self, scan: bool) -> Result<(), ApiError> {
         let mut v = Violations::new();
-        v.one_of(
-            self.return_consumed_capacity.as_deref(),
-            "returnConsumedCapacity",
-            RETURN_CONSUMED_CAPACITY,
-        );
+        v.return_consumed_capacity(self.return_consumed_capacity.as_deref());
         if self.attributes_to_get.as_ref().is_some_and(Vec::is_empty) {
             v.count(Some("[]"), 0, "attributesToGet", 1, usize::MAX);
         }

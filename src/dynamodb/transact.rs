@@ -16,10 +16,7 @@ use serde_json::{Value, json};
 use super::request::{
     NamesTables, expr_attrs, json_bytes, required, return_old_on_failure_at, write,
 };
-use super::violations::{
-    RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS,
-    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations,
-};
+use super::violations::{RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, Violations};
 use crate::error::ApiError;
 use crate::wire::WireOut;
 use crate::wire::input::{WireItem, WireValue, into_item};
@@ -63,16 +60,8 @@ impl TransactWriteRequest {
     /// return-values flag, named by the action's 1-based position.
     fn check_members(&self) -> Result<(), ApiError> {
         let mut v = Violations::new();
-        v.one_of(
-            self.return_consumed_capacity.as_deref(),
-            "returnConsumedCapacity",
-            RETURN_CONSUMED_CAPACITY,
-        );
-        v.one_of(
-            self.return_item_collection_metrics.as_deref(),
-            "returnItemCollectionMetrics",
-            RETURN_ITEM_COLLECTION_METRICS,
-        );
+        v.return_consumed_capacity(self.return_consumed_capacity.as_deref());
+        v.return_item_collection_metrics(self.return_item_collection_metrics.as_deref());
         v.length(
             self.client_request_token.as_deref(),
             "clientRequestToken",
@@ -252,11 +241,7 @@ pub(super) fn transact_get_items(
     r: TransactGetRequest,
 ) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
-    v.one_of(
-        r.return_consumed_capacity.as_deref(),
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
-    );
+    v.return_consumed_capacity(r.return_consumed_capacity.as_deref());
     check_transact_items(r.transact_items.as_ref(), &mut v);
     for (i, t) in r.transact_items.iter().flatten().enumerate() {
         let field = |name: &str| format!("transactItems.{}.member.{name}", i + 1);

@@ -41,6 +41,20 @@ impl Violations {
         }
     }
 
+    /// `ReturnConsumedCapacity` outside its enum (every operation that takes it).
+    pub(crate) fn return_consumed_capacity(&mut self, v: Option<&str>) {
+        self.one_of(v, "returnConsumedCapacity", RETURN_CONSUMED_CAPACITY);
+    }
+
+    /// `ReturnItemCollectionMetrics` outside its enum (every write that takes it).
+    pub(crate) fn return_item_collection_metrics(&mut self, v: Option<&str>) {
+        self.one_of(
+            v,
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
+        );
+    }
+
     /// A string member outside its enum.
     pub(crate) fn one_of(&mut self, v: Option<&str>, field: &str, set: &[&str]) {
         if let Some(v) = v

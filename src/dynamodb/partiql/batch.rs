@@ -19,7 +19,7 @@ use super::{
     ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
-use crate::dynamodb::violations::{RETURN_CONSUMED_CAPACITY, Violations};
+use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
 
 /// DynamoDB's bounds on a `ClientRequestToken`, in characters.
@@ -120,11 +120,7 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
     for s in &statements {
         s.check_members(&mut v);
     }
-    v.one_of(
-        r.return_consumed_capacity.as_deref(),
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
-    );
+    v.return_consumed_capacity(r.return_consumed_capacity.as_deref());
     v.finish()?;
     let reads = statements
         .iter()
@@ -276,11 +272,7 @@ pub(in crate::dynamodb) async fn execute_transaction(
         CLIENT_REQUEST_TOKEN_CHARS_MIN,
         CLIENT_REQUEST_TOKEN_CHARS_MAX,
     );
-    v.one_of(
-        r.return_consumed_capacity.as_deref(),
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
-    );
+    v.return_consumed_capacity(r.return_consumed_capacity.as_deref());
     v.finish()?;
     // A transaction is all reads or all writes; any statement that does not parse
     // fails the whole request.

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::{ParsedStatement, RawStatement, Ready, duplicate, exists_outside_transaction};
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
-use crate::dynamodb::violations::{RETURN_CONSUMED_CAPACITY, Violations};
+use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
 use crate::wire::input::{WireItem, into_item};
 use crate::wire::{WireOut, stored};
@@ -70,11 +70,7 @@ pub(in crate::dynamodb) async fn execute_statement(
     if let Some(t) = &r.next_token {
         v.length(Some(t), "nextToken", 1, PARTIQL_NEXT_TOKEN_CHARS_MAX);
     }
-    v.one_of(
-        r.return_consumed_capacity.as_deref(),
-        "returnConsumedCapacity",
-        RETURN_CONSUMED_CAPACITY,
-    );
+    v.return_consumed_capacity(r.return_consumed_capacity.as_deref());
     v.range(r.limit, "limit", 1, i64::MAX);
     v.finish()?;
     let limit = r.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
