@@ -9,6 +9,7 @@
 
 pub mod keys;
 mod parse;
+pub mod policy;
 pub mod sign;
 pub mod verify;
 
