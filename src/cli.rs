@@ -48,6 +48,9 @@ enum Command {
     /// Create, list and delete access keys on a running server (needs an
     /// administrator's key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
     Key(crate::remote::KeyArgs),
+    /// Create, list and delete users, and attach IAM policies to them, on a running
+    /// server (needs an administrator's key).
+    User(crate::remote::UserArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -205,6 +208,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Trigger(a)) => return crate::remote::trigger(a),
         Some(Command::Schedule(a)) => return crate::remote::schedule(a),
         Some(Command::Key(a)) => return crate::remote::key(a),
+        Some(Command::User(a)) => return crate::remote::user(a),
         None => cli.serve,
     };
     match run_serve(args) {
@@ -291,7 +295,8 @@ fn configure_auth(
         metrics: args.public_metrics,
         v1_reads: args.public_v1_reads,
     };
-    crate::auth::configure(mode, store, public);
+    let users = std::sync::Arc::new(crate::auth::Users::open(engine)?);
+    crate::auth::configure(mode, store, users, public);
     Ok(())
 }
 

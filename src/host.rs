@@ -19,6 +19,7 @@ use eddy_triggers::{
     Executor, ExecutorConfig, FunctionStore, Services, TableApi, TableCall, TableCallError,
 };
 
+use crate::auth::decide::Subject;
 use crate::error::ApiError;
 use crate::services::mail::Mailer;
 use crate::services::search::SearchIndexes;
@@ -164,10 +165,21 @@ impl TableApi for EngineTables {
         let engine = self.engine.caused_by(call.context.origin_hops);
         // The request is parsed once, by the operation; the grant sees the tables it
         // names before anything runs.
-        let gate = |named: &[&str]| {
-            call.grant
-                .allow(operation, named)
-                .map_err(|TableCallError { code, message }| ApiError::Refused { code, message })
+        // The tables granted to the deployment are its role's policy, evaluated on
+        // each action and resource the request needs, as a user's policies are.
+        let config = self.engine.config();
+        let role = Subject::function_role(
+            call.grant.function(),
+            call.grant.tables(),
+            &config.account_id,
+        );
+        let gate = |request: &dyn crate::dynamodb::request::NamesTables| {
+            let accesses = request.accesses(operation, &engine)?;
+            role.allow_dynamodb(&accesses, &config.region, &config.account_id)
+                .map_err(|d| ApiError::Refused {
+                    code: "AccessDeniedException".to_owned(),
+                    message: format!("{} (grant tables in the function's deployment)", d.message),
+                })
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.handle.block_on(crate::dynamodb::dispatch_gated(

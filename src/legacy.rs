@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::wire::input::WireValue;
 
 /// One entry of `KeyConditions`, `QueryFilter` or `ScanFilter`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct WireCondition {
     attribute_value_list: Option<Vec<WireValue>>,

@@ -5,6 +5,10 @@
 //! prints the response JSON pretty on stdout; a failure prints the server's error
 //! message on stderr and exits non-zero. No semantics live here.
 
+mod iam;
+
+pub use iam::{KeyArgs, UserArgs, key, user};
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -254,68 +258,6 @@ pub fn function(args: FunctionArgs) -> std::process::ExitCode {
 /// Runs `eddy trigger …`.
 pub fn trigger(args: TriggerArgs) -> std::process::ExitCode {
     run(&args.endpoint, trigger_request(args.command))
-}
-
-/// `eddy key …`
-#[derive(Debug, Args)]
-pub struct KeyArgs {
-    #[command(flatten)]
-    endpoint: Endpoint,
-    #[command(subcommand)]
-    command: KeyCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum KeyCommand {
-    /// Create an access key; its secret is shown only in this answer.
-    Create {
-        /// The user the key belongs to (default `default`).
-        #[arg(long)]
-        user: Option<String>,
-        /// Make it an administrator's key (it may deploy, change and delete functions,
-        /// triggers, schedules and keys).
-        #[arg(long)]
-        admin: bool,
-        /// Also generate a session token, which every request of the key must carry
-        /// (`X-Amz-Security-Token`, `AWS_SESSION_TOKEN`).
-        #[arg(long)]
-        session_token: bool,
-    },
-    /// List the access keys (without their secrets).
-    List,
-    /// Delete an access key.
-    Delete { id: String },
-}
-
-pub fn key(args: KeyArgs) -> std::process::ExitCode {
-    let request = match args.command {
-        KeyCommand::Create {
-            user,
-            admin,
-            session_token,
-        } => {
-            let mut body = Map::new();
-            if let Some(user) = user {
-                body.insert("User".into(), json!(user));
-            }
-            body.insert("Admin".into(), json!(admin));
-            if session_token {
-                body.insert("SessionToken".into(), json!(true));
-            }
-            ApiRequest::json(
-                Method::POST,
-                "/v1/iam/keys".into(),
-                Value::Object(body).to_string().into_bytes(),
-            )
-        }
-        KeyCommand::List => ApiRequest::get("/v1/iam/keys".into()),
-        KeyCommand::Delete { id } => ApiRequest::json(
-            Method::DELETE,
-            format!("/v1/iam/keys/{}", encode(&id)),
-            Vec::new(),
-        ),
-    };
-    run(&args.endpoint, Ok(request))
 }
 
 /// One API request a command makes.

@@ -34,6 +34,7 @@ pub use cors::PREFLIGHT_MAX_AGE_S;
 pub use namespace::configure as configure_namespaces;
 
 use crate::api::Problem;
+use crate::auth::decide::Subject;
 use crate::body::coding::CodingError;
 use crate::body::{self, BodyError};
 use crate::dynamodb;
@@ -103,6 +104,14 @@ pub fn app(state: AppState) -> Router {
 
 const DYNAMODB: &str = "com.amazonaws.dynamodb.v20120810";
 
+/// A request a policy refused: DynamoDB's `AccessDeniedException` (400).
+fn denied(d: crate::auth::decide::Denial) -> ApiError {
+    ApiError::Refused {
+        code: "AccessDeniedException".to_owned(),
+        message: d.message,
+    }
+}
+
 async fn dynamodb_request(state: AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let target = parts
@@ -121,11 +130,29 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(e) => return body_error(&e, op),
     };
     // The signature covers the body as sent (before any decompression).
-    if let Some(refused) =
-        crate::auth::check_dynamodb(&parts.method, &parts.uri, &parts.headers, &buffered.bytes)
-    {
-        return refused;
-    }
+    let signer = match crate::auth::check_dynamodb(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &buffered.bytes,
+    ) {
+        Ok(signer) => signer,
+        Err(refused) => return refused.dynamodb_response(),
+    };
+    // A key that is not an administrator's is held to its user's policies.
+    let subject = signer.filter(|k| !k.admin).and_then(|key| {
+        let users = crate::auth::users()?;
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Some(Subject::of(
+            &key,
+            users,
+            &state.engine.config().account_id,
+            peer,
+        ))
+    });
     let buffered = match body::coding::coding(&parts.headers) {
         Ok(coding) => body::coding::decode(buffered, coding, REQUEST_BODY_DECODED_BYTES_MAX).await,
         Err(e) => Err(e),
@@ -164,8 +191,31 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
                 .and_then(|h| h.to_str().ok());
             Ok(dynamodb::describe_endpoints(&state.engine, host))
         }
-        ("DynamoDB_20120810", _) => dynamodb::dispatch(&state.engine, op, &request).await,
-        _ => crate::streams::dispatch(&state.engine, op, &request).await,
+        ("DynamoDB_20120810", _) => match &subject {
+            None => dynamodb::dispatch(&state.engine, op, &request).await,
+            Some(subject) => {
+                let config = state.engine.config();
+                let gate = |r: &dyn dynamodb::request::NamesTables| {
+                    let accesses = r.accesses(op, &state.engine)?;
+                    subject
+                        .allow_dynamodb(&accesses, &config.region, &config.account_id)
+                        .map_err(denied)
+                };
+                dynamodb::dispatch_gated(&state.engine, op, &request, Some(&gate)).await
+            }
+        },
+        _ => {
+            let allowed = subject.as_ref().map_or(Ok(()), |subject| {
+                let resource = crate::streams::resource_of(&state.engine, op, &request);
+                subject
+                    .allow(&format!("dynamodb:{op}"), &resource, &[])
+                    .map_err(denied)
+            });
+            match allowed {
+                Ok(()) => crate::streams::dispatch(&state.engine, op, &request).await,
+                Err(e) => Err(e),
+            }
+        }
     };
     // The dispatchers do not know the operation's name in the answer: the edge names it.
     let result = match result {

@@ -37,6 +37,33 @@ pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>
     }
 }
 
+/// The resource an access policy authorizes a Streams request on: the stream's ARN
+/// (from `StreamArn`, or the stream a shard iterator reads), or `*` for ListStreams
+/// and for a request that names no stream it can read (it fails on its own).
+pub fn resource_of(engine: &Engine, op: &str, body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Named {
+        stream_arn: Option<String>,
+        shard_iterator: Option<String>,
+    }
+    let Ok(named) = serde_json::from_slice::<Named>(body) else {
+        return "*".to_owned();
+    };
+    if op == "ListStreams" {
+        return "*".to_owned();
+    }
+    if let Some(arn) = named.stream_arn {
+        return arn;
+    }
+    named
+        .shard_iterator
+        .as_deref()
+        .and_then(ShardIterator::decode)
+        .and_then(|it| engine.stream(it.stream_id))
+        .map_or_else(|| "*".to_owned(), |def| engine.stream_arn(&def))
+}
+
 fn limit_field(limit: Option<i64>, max: usize, default: usize) -> Result<usize, ApiError> {
     match limit {
         None => Ok(default),

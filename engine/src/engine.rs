@@ -24,7 +24,7 @@ use crate::stream::registry::CommitListener;
 use crate::tables::{TableDescription, UpdateTableInput};
 use crate::transact::TransactWriteInput;
 use crate::ttl::TimeToLiveDescription;
-use crate::value::Item;
+use crate::value::{AttributeValue, Item};
 
 /// A handle to the engine; cheap to clone, shared by all request handlers.
 #[derive(Clone)]
@@ -194,6 +194,12 @@ impl Engine {
 
     pub fn query(&self, input: &QueryInput) -> Result<Page> {
         crate::items::read::query(&self.state, input)
+    }
+
+    /// The partition-key values a Query reads (`dynamodb:LeadingKeys` for an access
+    /// policy), resolved as the Query resolves them.
+    pub fn query_partition(&self, input: &QueryInput) -> Result<Vec<AttributeValue>> {
+        crate::items::read::query_partition(&self.state, input)
     }
 
     pub fn scan(&self, input: &ScanInput) -> Result<Page> {

@@ -3,7 +3,14 @@
 //! required where the route changes something or manages keys; `/metrics` and `/v1`
 //! reads may be made public by flags.
 //!
-//! Owns which routes need an administrator and how a signed body is read for its hash:
+//! A key that is not an administrator's may make `/v1` reads its user's policies allow:
+//! each read is an `eddy:` action on a named resource (`eddy:GetFunctionLogs` on
+//! `arn:eddy:<region>:<account>:function/<name>`, `eddy:Search` on
+//! `…:search-index/<name>`), so function logs and search indexes are authorized per
+//! name.
+//!
+//! Owns which routes need an administrator, the `/v1` reads' actions and resources, and
+//! how a signed body is read for its hash:
 //! under the edge's body budget, as every other body, so that requests carrying a known
 //! access key id but no valid signature cannot buffer memory past the budget. Must not
 //! know how a signature is computed (`crate::auth`).
@@ -16,6 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::problem::Problem;
+use crate::auth::decide::Subject;
 use crate::auth::{AuthError, V1_SIGNED_BODY_BYTES_MAX, sign, verify};
 
 /// Whether a `/v1` route needs an administrator: every change, and all of `/v1/iam`.
@@ -88,6 +96,12 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
         Ok(key) => key,
         Err(e) => return e.v1_response(),
     };
+    if !key.admin
+        && !needs_admin(&parts.method, parts.uri.path())
+        && let Err(message) = allow_read(&key, parts.uri.path(), &parts.extensions)
+    {
+        return AuthError::NotAdmin(message).v1_response();
+    }
     if needs_admin(&parts.method, parts.uri.path()) && !key.admin {
         return AuthError::NotAdmin(format!(
             "User {} (access key {}) is not authorized to perform {} {}: it needs an administrator's key",
@@ -99,4 +113,51 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
         .v1_response();
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The `eddy:` action and resource of a `/v1` read: a list is on `*`, one named
+/// function, trigger, schedule or search index on its ARN.
+pub(crate) fn read_action(path: &str, region: &str, account: &str) -> (String, String) {
+    let arn = |kind: &str, name: &str| format!("arn:eddy:{region}:{account}:{kind}/{name}");
+    let parts: Vec<&str> = path
+        .trim_start_matches("/v1/")
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let decoded = |p: &str| crate::percent::decode_component(p).unwrap_or_else(|| p.to_owned());
+    match parts.as_slice() {
+        ["functions"] => ("eddy:ListFunctions".into(), "*".into()),
+        ["functions", name] => ("eddy:GetFunction".into(), arn("function", &decoded(name))),
+        ["functions", name, "logs"] => (
+            "eddy:GetFunctionLogs".into(),
+            arn("function", &decoded(name)),
+        ),
+        ["triggers"] => ("eddy:ListTriggers".into(), "*".into()),
+        ["triggers", id, ..] => ("eddy:GetTrigger".into(), arn("trigger", &decoded(id))),
+        ["schedules"] => ("eddy:ListSchedules".into(), "*".into()),
+        ["schedules", name, ..] => ("eddy:GetSchedule".into(), arn("schedule", &decoded(name))),
+        ["search"] => ("eddy:ListSearchIndexes".into(), "*".into()),
+        ["search", index, ..] => ("eddy:Search".into(), arn("search-index", &decoded(index))),
+        _ => ("eddy:Get".into(), "*".into()),
+    }
+}
+
+/// Whether the user of a key that is not an administrator's may make this read.
+fn allow_read(
+    key: &crate::auth::Key,
+    path: &str,
+    extensions: &axum::http::Extensions,
+) -> Result<(), String> {
+    let Some(users) = crate::auth::users() else {
+        return Err("the user store is not open".to_owned());
+    };
+    let config = users.engine_config();
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let subject = Subject::of(key, users, &config.account_id, peer);
+    let (action, resource) = read_action(path, &config.region, &config.account_id);
+    subject
+        .allow(&action, &resource, &[])
+        .map_err(|d| d.message)
 }

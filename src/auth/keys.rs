@@ -67,7 +67,13 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-fn now_ms() -> u64 {
+impl StoreError {
+    pub(super) fn new(message: String) -> StoreError {
+        StoreError(message)
+    }
+}
+
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -80,7 +86,7 @@ fn random(n: usize) -> Result<Vec<u8>, StoreError> {
 }
 
 /// RFC 4648 base32 without padding (upper case, digits 2-7).
-fn base32(bytes: &[u8]) -> String {
+pub(super) fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = String::new();
     let (mut acc, mut bits) = (0u32, 0u32);

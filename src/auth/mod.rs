@@ -7,10 +7,12 @@
 //! request. Must not know what a request does once it is let through (the `/v1` guard
 //! that calls it lives with the `/v1` routes, in `api/guard.rs`).
 
+pub mod decide;
 pub mod keys;
 mod parse;
 pub mod policy;
 pub mod sign;
+pub mod users;
 pub mod verify;
 
 use std::sync::{Arc, OnceLock};
@@ -21,6 +23,7 @@ use axum::response::Response;
 
 pub use keys::{Key, Keys};
 pub use parse::header_scope;
+pub use users::Users;
 pub use verify::CLOCK_SKEW_MS_MAX;
 
 /// The service name of Eddy's signatures (DynamoDB's and DynamoDB Streams' signing name).
@@ -51,6 +54,7 @@ pub struct Public {
 struct Auth {
     mode: Mode,
     keys: Arc<Keys>,
+    users: Arc<Users>,
     public: Public,
 }
 
@@ -58,8 +62,20 @@ static AUTH: OnceLock<Auth> = OnceLock::new();
 
 /// Sets the mode, the credential store and what is public, once, before the first
 /// request; false if they were already set.
-pub fn configure(mode: Mode, keys: Arc<Keys>, public: Public) -> bool {
-    AUTH.set(Auth { mode, keys, public }).is_ok()
+pub fn configure(mode: Mode, keys: Arc<Keys>, users: Arc<Users>, public: Public) -> bool {
+    AUTH.set(Auth {
+        mode,
+        keys,
+        users,
+        public,
+    })
+    .is_ok()
+}
+
+/// The users and their policies, once configured (the `/v1/iam` routes and the
+/// policy checks use them).
+pub fn users() -> Option<&'static Arc<Users>> {
+    AUTH.get().map(|a| &a.users)
 }
 
 /// What anyone may read unsigned (nothing, before [`configure`]).
@@ -112,7 +128,7 @@ impl AuthError {
     }
 
     /// DynamoDB's answer: 400 with `com.amazon.coral.service#<type>` (dynalite).
-    fn dynamodb_response(&self) -> Response {
+    pub fn dynamodb_response(&self) -> Response {
         let body = serde_json::json!({
             "__type": format!("com.amazon.coral.service#{}", self.kind()),
             "message": self.message(),
@@ -130,18 +146,18 @@ impl AuthError {
     }
 }
 
-/// Verifies a DynamoDB or Streams request (its body already read); the answer to send
-/// instead when it is refused.
+/// Verifies a DynamoDB or Streams request (its body already read): the signer's key
+/// (`None` with `--auth off`), or why it is refused (`AuthError::dynamodb_response` is
+/// the answer to send).
 pub fn check_dynamodb(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Option<Response> {
-    let auth = AUTH.get()?;
-    if auth.mode == Mode::Off {
-        return None;
-    }
+) -> Result<Option<Arc<Key>>, AuthError> {
+    let Some(auth) = AUTH.get().filter(|a| a.mode == Mode::SigV4) else {
+        return Ok(None);
+    };
     verify::verify(
         &auth.keys,
         method,
@@ -150,6 +166,5 @@ pub fn check_dynamodb(
         Some(body),
         SystemTime::now(),
     )
-    .err()
-    .map(|e| e.dynamodb_response())
+    .map(Some)
 }

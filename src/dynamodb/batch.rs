@@ -10,6 +10,10 @@ use eddy_engine::{BatchGetTable, BatchWriteRequest, Engine, Error};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
+use super::access::{
+    Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, attribute_names,
+    expression_names, leading_keys, select_of,
+};
 use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
 use super::violations::Violations;
 use crate::error::ApiError;
@@ -72,6 +76,31 @@ impl NamesTables for BatchGetRequest {
             .iter()
             .flat_map(|items| items.keys().map(String::as_str))
             .collect()
+    }
+
+    /// One access per table, with every key's partition value and the projection.
+    fn accesses(&self, op: &str, engine: &Engine) -> AccessResult {
+        let mut out = Vec::new();
+        for (table, ka) in self.request_items.iter().flatten() {
+            let mut names = expression_names(
+                &ka.expression_attribute_names,
+                &ka.expression_attribute_values,
+                ka.projection_expression.as_deref(),
+                None,
+            )?;
+            names.extend(ka.attributes_to_get.iter().flatten().cloned());
+            let projects = ka.projection_expression.is_some() || ka.attributes_to_get.is_some();
+            out.push(
+                Access::new(op, Some(table))
+                    .with(
+                        KEY_LEADING,
+                        leading_keys(engine, table, ka.keys.iter().flatten()),
+                    )
+                    .with(KEY_ATTRIBUTES, attribute_names(None, Some(&names)))
+                    .with(KEY_SELECT, select_of(None, projects).into_iter().collect()),
+            );
+        }
+        Ok(out)
     }
 }
 
@@ -174,6 +203,30 @@ impl NamesTables for BatchWriteRequestBody {
             .iter()
             .flat_map(|items| items.keys().map(String::as_str))
             .collect()
+    }
+
+    /// One access per table, with the partition value of every put and delete, and
+    /// the attributes of every item put.
+    fn accesses(&self, op: &str, engine: &Engine) -> AccessResult {
+        let mut out = Vec::new();
+        for (table, reqs) in self.request_items.iter().flatten() {
+            let items = reqs.iter().filter_map(|w| {
+                w.put_request
+                    .as_ref()
+                    .and_then(|p| p.item.as_ref())
+                    .or_else(|| w.delete_request.as_ref().and_then(|d| d.key.as_ref()))
+            });
+            let mut names = Vec::new();
+            for p in reqs.iter().filter_map(|w| w.put_request.as_ref()) {
+                names.extend(attribute_names(p.item.as_ref(), None));
+            }
+            out.push(
+                Access::new(op, Some(table))
+                    .with(KEY_LEADING, leading_keys(engine, table, items))
+                    .with(KEY_ATTRIBUTES, attribute_names(None, Some(&names))),
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -8,9 +8,12 @@ use std::collections::HashMap;
 use eddy_engine::{DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateItemInput};
 use serde::Deserialize;
 
+use super::access::{
+    Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_RETURN_VALUES, KEY_SELECT,
+    attribute_names, expression_names, leading_keys, select_of,
+};
 use super::request::{
-    expr_attrs, names_its_table, required, return_old_on_failure, return_values, write,
-    write_output,
+    NamesTables, expr_attrs, required, return_old_on_failure, return_values, write, write_output,
 };
 use super::violations::Violations;
 use crate::error::ApiError;
@@ -34,7 +37,22 @@ pub(super) struct PutItemRequest {
     return_item_collection_metrics: Option<String>,
 }
 
-names_its_table!(PutItemRequest);
+impl NamesTables for PutItemRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
+
+    fn accesses(&self, op: &str, engine: &Engine) -> AccessResult {
+        let table = self.table_name.as_deref();
+        let leading = table.map_or_else(Vec::new, |t| leading_keys(engine, t, self.item.iter()));
+        Ok(vec![
+            Access::new(op, table)
+                .with(KEY_LEADING, leading)
+                .with(KEY_ATTRIBUTES, attribute_names(self.item.as_ref(), None))
+                .with_one(KEY_RETURN_VALUES, self.return_values.as_deref()),
+        ])
+    }
+}
 
 /// `ReturnValues`' members as DynamoDB lists them (dynalite's recorded messages).
 const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
@@ -144,7 +162,47 @@ impl KeyedRequest {
     }
 }
 
-names_its_table!(KeyedRequest);
+impl NamesTables for KeyedRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
+
+    /// GetItem, UpdateItem and DeleteItem: the key's partition value, the attributes
+    /// read (a projection) or written (an update), `Select` of a read and
+    /// `ReturnValues` of a write.
+    fn accesses(&self, op: &str, engine: &Engine) -> AccessResult {
+        let table = self.table_name.as_deref();
+        let leading = table.map_or_else(Vec::new, |t| leading_keys(engine, t, self.key.iter()));
+        let get = op == "GetItem";
+        let mut names = expression_names(
+            &self.expression_attribute_names,
+            &self.expression_attribute_values,
+            self.projection_expression.as_deref().filter(|_| get),
+            self.update_expression
+                .as_deref()
+                .filter(|_| op == "UpdateItem"),
+        )?;
+        if get {
+            names.extend(self.attributes_to_get.iter().flatten().cloned());
+        }
+        names.extend(
+            self.attribute_updates
+                .iter()
+                .flat_map(|u| u.keys().cloned()),
+        );
+        names.sort();
+        names.dedup();
+        let access = Access::new(op, table)
+            .with(KEY_LEADING, leading)
+            .with(KEY_ATTRIBUTES, names);
+        Ok(vec![if get {
+            let projects = self.projection_expression.is_some() || self.attributes_to_get.is_some();
+            access.with(KEY_SELECT, select_of(None, projects).into_iter().collect())
+        } else {
+            access.with_one(KEY_RETURN_VALUES, self.return_values.as_deref())
+        }])
+    }
+}
 
 pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(true)?;

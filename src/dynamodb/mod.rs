@@ -11,6 +11,7 @@
 //! below imports it back.
 
 mod absent;
+pub(crate) mod access;
 mod batch;
 mod items;
 mod partiql;
@@ -60,7 +61,7 @@ pub(crate) async fn dispatch_gated(
 ) -> Result<Vec<u8>, ApiError> {
     // The operations that read no request still pass the gate, naming no table.
     if let (Some(gate), "DescribeLimits" | "DescribeEndpoints") = (gate, op) {
-        gate(&[])?;
+        gate(&request::NoTable)?;
     }
     match op {
         "PutItem" => put_item(engine, parse_gated(body, gate)?).await,

@@ -9,7 +9,11 @@ use std::collections::HashMap;
 use eddy_engine::{Engine, Error, Page, QueryInput, ScanInput, Select};
 use serde::Deserialize;
 
-use super::request::{expr_attrs, names_its_table, required};
+use super::access::{
+    Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, expression_names, select_of,
+    value_text,
+};
+use super::request::{NamesTables, expr_attrs, required};
 use super::violations::Violations;
 use crate::error::ApiError;
 use crate::legacy::{self, WireCondition};
@@ -90,7 +94,60 @@ pub(super) struct QueryRequest {
     return_consumed_capacity: Option<String>,
 }
 
-names_its_table!(QueryRequest);
+impl NamesTables for QueryRequest {
+    fn tables(&self) -> Vec<&str> {
+        self.table_name.as_deref().into_iter().collect()
+    }
+
+    /// Query and Scan on the table or the index: the attributes projected, `Select`,
+    /// and for a Query the partition it reads (resolved from the key condition as the
+    /// Query resolves it; a Scan reads no one partition, so it has no leading keys).
+    fn accesses(&self, op: &str, engine: &Engine) -> AccessResult {
+        let table = self.table_name.as_deref();
+        let mut names = expression_names(
+            &self.expression_attribute_names,
+            &self.expression_attribute_values,
+            self.projection_expression.as_deref(),
+            None,
+        )?;
+        names.extend(self.attributes_to_get.iter().flatten().cloned());
+        names.sort();
+        names.dedup();
+        let projects = self.projection_expression.is_some() || self.attributes_to_get.is_some();
+        let mut leading = Vec::new();
+        if let (Some(table), "Query") = (table, op) {
+            let input = QueryInput {
+                table: table.to_owned(),
+                key_condition: self.key_condition_expression.clone(),
+                attributes: expr_attrs(
+                    self.expression_attribute_names.clone(),
+                    self.expression_attribute_values.clone(),
+                )?,
+                index: self.index_name.clone(),
+                consistent_read: self.consistent_read.unwrap_or(false),
+                key_conditions: legacy::conditions(self.key_conditions.clone(), "keyConditions")?,
+                ..QueryInput::default()
+            };
+            // A request the Query would refuse states no partition; it is refused
+            // with its own error when it runs.
+            if let Ok(values) = engine.query_partition(&input) {
+                leading = values.iter().filter_map(value_text).collect();
+            }
+        }
+        Ok(vec![
+            Access::new(op, table)
+                .on_index(self.index_name.as_deref())
+                .with(KEY_LEADING, leading)
+                .with(KEY_ATTRIBUTES, names)
+                .with(
+                    KEY_SELECT,
+                    select_of(self.select.as_deref(), projects)
+                        .into_iter()
+                        .collect(),
+                ),
+        ])
+    }
+}
 
 /// DynamoDB's bounds on an index name (`IndexName`), in characters.
 const INDEX_NAME_CHARS_MIN: usize = 3;

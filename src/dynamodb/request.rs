@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use eddy_engine::{Done, Error, ExpressionAttributes, ReturnValues, WriteOutput};
+use eddy_engine::{Done, Engine, Error, ExpressionAttributes, ReturnValues, WriteOutput};
 use serde::Deserialize;
 
+use super::access::{Access, AccessResult};
 use crate::error::ApiError;
 use crate::wire::WireOut;
 use crate::wire::input::{WireValue, into_values};
@@ -22,12 +23,26 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiErr
 /// Who may run a parsed request: given the tables it names (perhaps none), allows it or
 /// says why not. Requests from the HTTP edge have none; a function's table calls check
 /// their grant here, on the request as parsed for the operation, so it is parsed once.
-pub(crate) type Gate<'g> = Option<&'g (dyn Fn(&[&str]) -> Result<(), ApiError> + Sync)>;
+pub(crate) type Gate<'g> = Option<&'g (dyn Fn(&dyn NamesTables) -> Result<(), ApiError> + Sync)>;
 
 /// The tables a request names, as a grant sees them: `TableName`, the keys of
 /// `RequestItems`, each transaction action's `TableName` (an ARN is left as it is).
 pub(crate) trait NamesTables {
     fn tables(&self) -> Vec<&str>;
+
+    /// What the request does, for an access policy (see `access.rs`): by default the
+    /// operation `op` on each table it names, or on no table (`*`), with no condition
+    /// keys; the data-plane shapes state their keys and per-item actions themselves.
+    fn accesses(&self, op: &str, _engine: &Engine) -> AccessResult {
+        let tables = self.tables();
+        if tables.is_empty() {
+            return Ok(vec![Access::new(op, None)]);
+        }
+        Ok(tables
+            .into_iter()
+            .map(|t| Access::new(op, Some(t)))
+            .collect())
+    }
 }
 
 /// Implements [`NamesTables`] for request shapes whose one table is their
@@ -50,7 +65,7 @@ pub(crate) fn parse_gated<'a, T: Deserialize<'a> + NamesTables>(
 ) -> Result<T, ApiError> {
     let request: T = parse(body)?;
     if let Some(gate) = gate {
-        gate(&request.tables())?;
+        gate(&request)?;
     }
     Ok(request)
 }
@@ -91,7 +106,7 @@ pub(super) async fn write<T: Send + 'static>(start: impl FnOnce(Done<T>)) -> Res
     }
 }
 
-pub(super) fn expr_attrs(
+pub(crate) fn expr_attrs(
     names: Option<HashMap<String, String>>,
     values: Option<HashMap<String, WireValue>>,
 ) -> Result<ExpressionAttributes, ApiError> {
@@ -163,3 +178,12 @@ pub(super) struct TableNameRequest {
 }
 
 names_its_table!(TableNameRequest);
+
+/// A request that names no table (DescribeLimits, DescribeEndpoints).
+pub(crate) struct NoTable;
+
+impl NamesTables for NoTable {
+    fn tables(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}

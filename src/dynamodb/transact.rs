@@ -13,6 +13,10 @@ use eddy_engine::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::access::{
+    Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, attribute_names,
+    expression_names, leading_keys, select_of,
+};
 use super::request::{
     NamesTables, expr_attrs, json_bytes, required, return_old_on_failure_at, write,
 };
@@ -38,6 +42,40 @@ impl NamesTables for TransactWriteRequest {
             .flat_map(|w| [&w.condition_check, &w.put, &w.update, &w.delete])
             .filter_map(|a| a.as_ref()?.table_name.as_deref())
             .collect()
+    }
+
+    /// Each action is its own IAM action on its table (DynamoDB authorizes a
+    /// transaction's PutItem, UpdateItem, DeleteItem and ConditionCheckItem one by
+    /// one), with its item's partition value and the attributes it writes.
+    fn accesses(&self, _op: &str, engine: &Engine) -> AccessResult {
+        let mut out = Vec::new();
+        for w in self.transact_items.iter().flatten() {
+            let actions = [
+                ("ConditionCheckItem", &w.condition_check),
+                ("PutItem", &w.put),
+                ("UpdateItem", &w.update),
+                ("DeleteItem", &w.delete),
+            ];
+            for (action, a) in actions {
+                let Some(a) = a else { continue };
+                let table = a.table_name.as_deref();
+                let item = a.item.as_ref().or(a.key.as_ref());
+                let leading = table.map_or_else(Vec::new, |t| leading_keys(engine, t, item));
+                let mut names = expression_names(
+                    &a.expression_attribute_names,
+                    &a.expression_attribute_values,
+                    None,
+                    a.update_expression.as_deref(),
+                )?;
+                names.extend(attribute_names(a.item.as_ref(), None));
+                out.push(
+                    Access::new(action, table)
+                        .with(KEY_LEADING, leading)
+                        .with(KEY_ATTRIBUTES, attribute_names(None, Some(&names))),
+                );
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -218,6 +256,38 @@ impl NamesTables for TransactGetRequest {
             .flatten()
             .filter_map(|g| g.get.as_ref()?.table_name.as_deref())
             .collect()
+    }
+
+    /// Each read is a GetItem on its table, with its key's partition value.
+    fn accesses(&self, _op: &str, engine: &Engine) -> AccessResult {
+        let mut out = Vec::new();
+        for g in self
+            .transact_items
+            .iter()
+            .flatten()
+            .filter_map(|g| g.get.as_ref())
+        {
+            let table = g.table_name.as_deref();
+            let leading = table.map_or_else(Vec::new, |t| leading_keys(engine, t, g.key.iter()));
+            let names = expression_names(
+                &g.expression_attribute_names,
+                &None,
+                g.projection_expression.as_deref(),
+                None,
+            )?;
+            out.push(
+                Access::new("GetItem", table)
+                    .with(KEY_LEADING, leading)
+                    .with(KEY_ATTRIBUTES, attribute_names(None, Some(&names)))
+                    .with(
+                        KEY_SELECT,
+                        select_of(None, g.projection_expression.is_some())
+                            .into_iter()
+                            .collect(),
+                    ),
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -20,7 +20,7 @@ use super::BASE64;
 use crate::error::ApiError;
 
 /// An attribute value as the client sent it, before validation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct WireValue {
     #[serde(rename = "S")]
     s: Option<String>,
@@ -57,6 +57,16 @@ fn decode_base64(s: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 impl WireValue {
+    /// A key value as an access policy compares it (`dynamodb:LeadingKeys`): the
+    /// string, the number as written, or the binary's base64; `None` for a type no key
+    /// may have.
+    pub fn key_text(&self) -> Option<&str> {
+        self.s
+            .as_deref()
+            .or(self.n.as_deref())
+            .or(self.b.as_deref())
+    }
+
     /// Checks the value and builds the engine's form of it.
     pub fn into_value(self) -> Result<AttributeValue, ApiError> {
         let set = [

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::harness::Server;
 
-fn client_with(endpoint: &str, id: &str, secret: &str) -> Client {
+pub(crate) fn client_with(endpoint: &str, id: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -28,7 +28,11 @@ fn client_with(endpoint: &str, id: &str, secret: &str) -> Client {
 }
 
 /// Runs `eddy <args>` with `id`/`secret` as the environment's AWS credentials.
-fn eddy(endpoint: &str, creds: Option<(&str, &str)>, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn eddy(
+    endpoint: &str,
+    creds: Option<(&str, &str)>,
+    args: &[&str],
+) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_eddy"));
     cmd.args(args).args(["--endpoint", endpoint]);
     cmd.env_remove("AWS_ACCESS_KEY_ID")
@@ -47,7 +51,7 @@ fn eddy(endpoint: &str, creds: Option<(&str, &str)>, args: &[&str]) -> (bool, St
 }
 
 /// Sends one raw request and returns the status and the body as JSON.
-fn send(
+pub(crate) fn send(
     endpoint: &str,
     method: &str,
     path: &str,
@@ -123,7 +127,7 @@ fn dynamodb_signed_as(
     headers
 }
 
-fn error_of(body: &Value) -> (&str, &str) {
+pub(crate) fn error_of(body: &Value) -> (&str, &str) {
     (
         body["__type"].as_str().unwrap_or(""),
         body["message"].as_str().unwrap_or(""),
@@ -162,6 +166,31 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
     let id = created["AccessKeyId"].as_str().unwrap().to_owned();
     let secret = created["SecretAccessKey"].as_str().unwrap().to_owned();
     assert_eq!(created["Admin"], false);
+    // A new user may do nothing until a policy allows it (IAM's implicit deny).
+    let e = client_with(&ep, &id, &secret)
+        .list_tables()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDeniedException")
+    );
+    let (ok, _, err) = eddy(
+        &ep,
+        Some((&root_id, &root_secret)),
+        &[
+            "user",
+            "policy",
+            "put",
+            "alice",
+            "full",
+            "--managed",
+            "AmazonDynamoDBFullAccess",
+        ],
+    );
+    assert!(ok, "{err}");
 
     // Allowed calls with the new key.
     let c = client_with(&ep, &id, &secret);
@@ -390,6 +419,29 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
     assert!(!ok && err.contains("AccessDeniedException"), "{err}");
     let (ok, _, err) = eddy(&ep, Some((&id, &secret)), &["key", "list"]);
     assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+    // A /v1 read needs its eddy: action allowed by the user's policies.
+    let (ok, _, err) = eddy(&ep, Some((&id, &secret)), &["function", "list"]);
+    assert!(!ok && err.contains("eddy:ListFunctions"), "{err}");
+    let policy = dir.path().join("list.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eddy:List*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = eddy(
+        &ep,
+        Some((&root_id, &root_secret)),
+        &[
+            "user",
+            "policy",
+            "put",
+            "alice",
+            "lists",
+            "--file",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
     let (ok, out, err) = eddy(&ep, Some((&id, &secret)), &["function", "list"]);
     assert!(ok, "{out}{err}");
     let (ok, out, err) = eddy(&ep, Some((&root_id, &root_secret)), &["key", "list"]);
@@ -500,6 +552,20 @@ async fn the_root_credential_comes_from_the_environment_and_keys_are_durable() {
         &server.endpoint,
         Some((&id, &secret)),
         &["key", "create", "--user", "temp", "--session-token"],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = eddy(
+        &server.endpoint,
+        Some((&id, &secret)),
+        &[
+            "user",
+            "policy",
+            "put",
+            "temp",
+            "read",
+            "--managed",
+            "AmazonDynamoDBReadOnlyAccess",
+        ],
     );
     assert!(ok, "{err}");
     let temp: Value = serde_json::from_str(&out).unwrap();

@@ -25,6 +25,7 @@ mod pipeline_email;
 mod pipeline_replication;
 mod pipeline_search;
 mod pipeline_view;
+mod policies;
 mod python;
 mod reads;
 mod streams;

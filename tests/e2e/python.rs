@@ -116,6 +116,29 @@ fn boto3_and_aws_cli_sigv4() {
         String::from_utf8_lossy(&out.stderr)
     );
     let key: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
+    // The key's user may use every DynamoDB action (AWS's managed full-access policy).
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args([
+            "user",
+            "policy",
+            "put",
+            "py",
+            "full",
+            "--managed",
+            "AmazonDynamoDBFullAccess",
+            "--endpoint",
+            &server.endpoint,
+        ])
+        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
+        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("eddy user policy put");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let path = format!("{}/tests/python/auth.py", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(&python)
         .arg(&path)

@@ -28,6 +28,32 @@ pub struct ExpressionAttributes {
 }
 
 impl ExpressionAttributes {
+    /// The top-level attribute names a ProjectionExpression reads and an
+    /// UpdateExpression writes, `#name` placeholders resolved: what an access policy
+    /// knows as `dynamodb:Attributes`. An invalid expression is the error the request
+    /// itself would answer.
+    pub fn accessed_attributes(
+        &self,
+        projection: Option<&str>,
+        update: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut resolver = self.resolver()?;
+        let mut names = Vec::new();
+        if let Some(p) = projection {
+            names.extend(
+                resolver
+                    .projection(p)?
+                    .paths
+                    .iter()
+                    .map(|p| p.head().to_owned()),
+            );
+        }
+        if let Some(u) = update {
+            names.extend(resolver.update(u)?.touched_attributes());
+        }
+        Ok(names)
+    }
+
     pub(crate) fn resolver(&self) -> Result<Resolver<'_>> {
         let resolver = Resolver::new(self.names.as_ref(), self.values.as_ref())?;
         if let Some(values) = &self.values {

@@ -74,6 +74,56 @@ pub(crate) fn get_item_stored(state: &State, input: &GetItemInput) -> Result<Opt
     }))
 }
 
+/// A Query's key condition resolved against the key of the table or index it reads.
+fn resolve_key_condition(
+    input: &QueryInput,
+    resolver: &mut Resolver<'_>,
+    keys: &IndexKeys,
+) -> Result<CompositeKeyCondition> {
+    let no_key_condition = || {
+        Error::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        )
+    };
+    Ok(if keys.is_composite() {
+        // A global index's multi-attribute key has its own rules.
+        let hash: Vec<&str> = keys.hash.iter().map(|a| a.name.as_str()).collect();
+        let range: Vec<&str> = keys.range.iter().map(|a| a.name.as_str()).collect();
+        match (input.key_condition.as_deref(), &input.key_conditions) {
+            (Some(kc), _) => resolver.composite_key_condition(kc, &hash, &range)?,
+            (None, Some(kc)) => legacy::composite_key_conditions(kc, &hash, &range)?,
+            (None, None) => return Err(no_key_condition()),
+        }
+    } else {
+        let hash = &keys.hash[0].name;
+        let range = keys.range.first().map(|r| r.name.as_str());
+        match (input.key_condition.as_deref(), &input.key_conditions) {
+            (Some(kc), _) => resolver.key_condition(kc, hash, range)?,
+            (None, Some(kc)) => legacy::key_conditions(kc, hash, range)?,
+            (None, None) => return Err(no_key_condition()),
+        }
+        .into()
+    })
+}
+
+/// The partition-key values a Query reads (what an access policy knows as
+/// `dynamodb:LeadingKeys`), resolved exactly as the Query resolves them, against the
+/// table's key or, on an index, the index's. An invalid request is the error the
+/// Query itself would answer.
+pub(crate) fn query_partition(
+    state: &State,
+    input: &QueryInput,
+) -> Result<Vec<crate::value::AttributeValue>> {
+    let table = state.table(&input.table)?;
+    let index = find_index(&table, input.index.as_deref(), input.consistent_read)?;
+    let keys = index.map_or_else(
+        || IndexKeys::of(&table.def.key_schema),
+        |i| i.key_schema.clone(),
+    );
+    let mut resolver = input.attributes.resolver()?;
+    Ok(resolve_key_condition(input, &mut resolver, &keys)?.partition)
+}
+
 pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
     // As DynamoDB: KeyConditions next to expression parameters is only a mix when
     // KeyConditionExpression is one of them.
@@ -118,26 +168,7 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         exclusive_start_key: input.exclusive_start_key.as_ref(),
     };
     let key_condition = |resolver: &mut Resolver<'_>, keys: &IndexKeys| {
-        let kc: CompositeKeyCondition = if keys.is_composite() {
-            // A global index's multi-attribute key has its own rules.
-            let hash: Vec<&str> = keys.hash.iter().map(|a| a.name.as_str()).collect();
-            let range: Vec<&str> = keys.range.iter().map(|a| a.name.as_str()).collect();
-            match (input.key_condition.as_deref(), &input.key_conditions) {
-                (Some(kc), _) => resolver.composite_key_condition(kc, &hash, &range)?,
-                (None, Some(kc)) => legacy::composite_key_conditions(kc, &hash, &range)?,
-                (None, None) => return Err(no_key_condition()),
-            }
-        } else {
-            let hash = &keys.hash[0].name;
-            let range = keys.range.first().map(|r| r.name.as_str());
-            match (input.key_condition.as_deref(), &input.key_conditions) {
-                (Some(kc), _) => resolver.key_condition(kc, hash, range)?,
-                (None, Some(kc)) => legacy::key_conditions(kc, hash, range)?,
-                (None, None) => return Err(no_key_condition()),
-            }
-            .into()
-        };
-        Ok(kc)
+        resolve_key_condition(input, resolver, keys)
     };
     let bounds = |source: &ReadSource<'_>, schema: &IndexKeys, kc: CompositeKeyCondition| {
         let (lo, hi) = query_bounds(source.id(), source.table.def.shards, schema, &kc)?;

@@ -13,8 +13,7 @@
 
 use std::net::IpAddr;
 
-use super::parse::PolicyError;
-use super::{Variables, glob};
+use super::{PolicyError, Variables, glob};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {

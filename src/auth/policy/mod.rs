@@ -13,12 +13,22 @@ mod parse;
 
 use std::net::IpAddr;
 
-pub use parse::PolicyError;
-
 /// The longest policy document, in characters (IAM's limit for a managed policy; an
 /// inline user policy is limited to 2,048 in IAM, which is too small for a policy
 /// that lists several tables with conditions).
 pub const POLICY_DOCUMENT_CHARS_MAX: usize = 6_144;
+
+/// Why a document is refused (IAM's `MalformedPolicyDocument`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError(pub String);
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PolicyError {}
 
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,19 +102,20 @@ impl Policy {
         parse::parse(text)
     }
 
-    /// The policy that allows every action on every resource (an administrator's).
-    pub fn allow_all() -> Policy {
+    /// The policy of one statement that allows `actions` on `resources`, with no
+    /// condition (a function's role).
+    pub fn allow(actions: Vec<String>, resources: Vec<String>) -> Policy {
         Policy {
             variables: true,
             statements: vec![Statement {
                 effect: Effect::Allow,
                 actions: Patterns {
                     not: false,
-                    patterns: vec!["*".to_owned()],
+                    patterns: actions,
                 },
                 resources: Patterns {
                     not: false,
-                    patterns: vec!["*".to_owned()],
+                    patterns: resources,
                 },
                 conditions: Vec::new(),
             }],

@@ -8,19 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::condition::Condition;
-use super::{Effect, POLICY_DOCUMENT_CHARS_MAX, Patterns, Policy, Statement};
-
-/// Why a document is refused (IAM's `MalformedPolicyDocument`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError(pub String);
-
-impl std::fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for PolicyError {}
+use super::{Effect, POLICY_DOCUMENT_CHARS_MAX, Patterns, Policy, PolicyError, Statement};
 
 fn err<T>(message: impl Into<String>) -> Result<T, PolicyError> {
     Err(PolicyError(message.into()))

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::{
     ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
+use crate::dynamodb::access::AccessResult;
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
 use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
@@ -88,6 +89,15 @@ impl NamesTables for BatchExecuteRequest {
             .flatten()
             .filter_map(ParsedStatement::table)
             .collect()
+    }
+
+    fn accesses(&self, _op: &str, engine: &Engine) -> AccessResult {
+        Ok(self
+            .statements
+            .iter()
+            .flatten()
+            .map(|s| s.access(engine))
+            .collect())
     }
 }
 
@@ -251,6 +261,15 @@ impl NamesTables for ExecuteTransactionRequest {
             .flatten()
             .filter_map(ParsedStatement::table)
             .collect()
+    }
+
+    fn accesses(&self, _op: &str, engine: &Engine) -> AccessResult {
+        Ok(self
+            .statements
+            .iter()
+            .flatten()
+            .map(|s| s.access(engine))
+            .collect())
     }
 }
 

@@ -97,6 +97,38 @@ impl ParsedStatement {
         self.parsed.as_ref().ok().map(Statement::table)
     }
 
+    /// The statement as an access policy sees it: `PartiQLSelect`, `PartiQLInsert`,
+    /// `PartiQLUpdate` or `PartiQLDelete` on its table (or index), with the partition
+    /// values it reads or writes, found by lowering it as it will run. A statement that
+    /// does not parse or lower states no keys; it is refused with its own error when it
+    /// runs.
+    fn access(&self, engine: &eddy_engine::Engine) -> crate::dynamodb::access::Access {
+        use crate::dynamodb::access::{Access, KEY_LEADING, leading_of_lowered};
+        let Ok(stmt) = &self.parsed else {
+            return Access::new("PartiQLSelect", None);
+        };
+        let (action, index) = match stmt {
+            Statement::Select(s) | Statement::Exists(s) => ("PartiQLSelect", s.index.as_deref()),
+            Statement::Insert(_) => ("PartiQLInsert", None),
+            Statement::Update(_) => ("PartiQLUpdate", None),
+            Statement::Delete(_) => ("PartiQLDelete", None),
+        };
+        let params: Option<Vec<AttributeValue>> = self
+            .parameters
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.into_value().ok())
+            .collect();
+        let leading = params
+            .and_then(|params| engine.lower_partiql(stmt, &params).ok())
+            .map(|lowered| leading_of_lowered(engine, &lowered))
+            .unwrap_or_default();
+        Access::new(action, Some(stmt.table()))
+            .on_index(index)
+            .with(KEY_LEADING, leading)
+    }
+
     /// The statement ready to lower: parsed, its parameters and options checked.
     fn ready(self) -> Result<Ready, ApiError> {
         let return_old = return_old_on_failure_at(
@@ -190,10 +222,10 @@ mod tests {
     /// The tables a request names, as a function's grant sees them.
     fn named<T: for<'a> serde::Deserialize<'a> + NamesTables>(body: &str) -> Vec<String> {
         let seen = Mutex::new(Vec::new());
-        let gate = |tables: &[&str]| -> Result<(), ApiError> {
+        let gate = |request: &dyn NamesTables| -> Result<(), ApiError> {
             seen.lock()
                 .unwrap()
-                .extend(tables.iter().map(|t| t.to_string()));
+                .extend(request.tables().iter().map(|t| t.to_string()));
             Ok(())
         };
         let body = Bytes::from(body.to_owned());

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ParsedStatement, RawStatement, Ready, duplicate, exists_outside_transaction};
+use crate::dynamodb::access::AccessResult;
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
 use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
@@ -56,6 +57,10 @@ impl From<RawExecute> for ExecuteStatementRequest {
 impl NamesTables for ExecuteStatementRequest {
     fn tables(&self) -> Vec<&str> {
         self.statement.table().into_iter().collect()
+    }
+
+    fn accesses(&self, _op: &str, engine: &Engine) -> AccessResult {
+        Ok(vec![self.statement.access(engine)])
     }
 }
 

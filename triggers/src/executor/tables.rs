@@ -66,3 +66,15 @@ pub struct TableGrant<'a> {
     pub(crate) function: &'a str,
     pub(crate) granted: &'a BTreeSet<String>,
 }
+
+impl<'a> TableGrant<'a> {
+    /// The function the grant is of.
+    pub fn function(&self) -> &'a str {
+        self.function
+    }
+
+    /// The tables granted: the host makes them the function's role policy.
+    pub fn tables(&self) -> impl Iterator<Item = &'a str> {
+        self.granted.iter().map(String::as_str)
+    }
+}

@@ -98,7 +98,16 @@ impl TableApi for RecordingTables {
         if let Some(items) = request["RequestItems"].as_object() {
             named.extend(items.keys().map(String::as_str));
         }
-        call.grant.allow(operation, &named)?;
+        let granted: Vec<&str> = call.grant.tables().collect();
+        if named.is_empty() || named.iter().any(|t| !granted.contains(t)) {
+            return Err(TableCallError::new(
+                "AccessDeniedException",
+                format!(
+                    "function {} is not granted {named:?} for {operation}",
+                    call.grant.function()
+                ),
+            ));
+        }
         self.calls
             .lock()
             .unwrap()
