@@ -60,6 +60,7 @@ pub mod partiql;
 mod reader;
 mod reaper;
 mod schema;
+mod seal;
 mod state;
 mod stored;
 mod stream;
@@ -103,6 +104,7 @@ pub use crate::schema::{
     check_table_name_length, constraint_errors, key_type_descriptor, table_name_pattern_error,
     validate_table_name,
 };
+pub use crate::seal::{SEAL_KEY_BYTES, SEALED_TAG, Seal, SealKey};
 pub use crate::stored::{SetKind, StoredItem, Visitor};
 pub use crate::stream::def::{
     EventName, SHARD_ITERATOR_TTL_MS, StreamDef, StreamSpecification, StreamViewType,

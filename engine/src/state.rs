@@ -39,6 +39,7 @@ use crate::catalog::TableRef;
 use crate::config::{Durability, EngineConfig};
 use crate::error::{Error, Result, panic_text};
 use crate::health::{FaultKind, Health, StorageState, Vitals, WriterState};
+use crate::seal::Seal;
 use crate::stored::StoredItem;
 use crate::stream::registry::StreamRegistry;
 use crate::sync::{lock, read, write};
@@ -53,6 +54,8 @@ pub(crate) struct State {
     pub(crate) config: EngineConfig,
     pub(crate) db: Database,
     pub(crate) items: Keyspace,
+    /// Seals the values of `items` and `records` (a no-op without a key; `seal.rs`).
+    pub(crate) seal: Seal,
     /// Point reads of `items` go through it; the writer keeps it coherent.
     pub(crate) cache: ItemCache,
     /// The bound on fjall's memtables, kept by the writer.
@@ -145,7 +148,10 @@ impl State {
             return Ok(hit);
         }
         let ticket = cache.ticket(key);
-        let item = self.items.get(key)?.map(StoredItem::from_slice);
+        let item = match self.items.get(key)? {
+            Some(v) => Some(StoredItem::from_slice(self.seal.open(key, v)?)),
+            None => None,
+        };
         if let Some(ticket) = ticket {
             cache.fill(key, ticket, item.clone());
         }
