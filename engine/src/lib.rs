@@ -75,7 +75,9 @@ mod value;
 mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{CreateTableInput, TableClassSetting, TableDef, TableSettings};
+pub use crate::catalog::{
+    CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
+};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::config::{

@@ -17,6 +17,7 @@ mod partiql;
 mod query;
 pub(crate) mod request;
 mod shape;
+mod sse;
 mod tables;
 mod transact;
 mod ttl;
