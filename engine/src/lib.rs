@@ -32,6 +32,7 @@
 //!   operations: the writer (`writer/`), the catalog's `meta` records (`meta.rs`), the
 //!   catalog and its parts (`catalog.rs`, `schema.rs`, `index/`, `stream/def.rs`), the
 //!   item cache, and the lower layer (`keys.rs`, `codec.rs`, `reader.rs`, `stored.rs`,
+//!   `seal.rs`,
 //!   `value.rs`, `number.rs`, `expr/`, `limits.rs`, `sync.rs`, `clock.rs`, `hash.rs`,
 //!   `error.rs`), which imports nothing above it. `partiql/` (PartiQL's parser and
 //!   its lowering) builds the operations' input types from a statement and a table

@@ -2,8 +2,9 @@
 //! fjall and opened after they come back.
 //!
 //! With a key ([`SealKey`], 256 bits, given by `EngineConfig::seal_key`), every value the
-//! engine writes to the `items` keyspace (items and index entries) and to the `streams`
-//! keyspace (change records) is sealed with AES-256-GCM: a fresh random 96-bit nonce per
+//! engine writes to the `items` keyspace (items and index entries), the `streams`
+//! keyspace (change records) and the `system` keyspace (other subsystems' records) is
+//! sealed with AES-256-GCM, and so are the function store's files (`Seal::seal_bytes`): a fresh random 96-bit nonce per
 //! value and the value's storage key as associated data, so a sealed value moved to
 //! another key fails to open like a tampered one. A sealed value is
 //!
@@ -12,8 +13,9 @@
 //! ```
 //!
 //! A clear value never starts with `0xE5` (items start with their codec's format
-//! version 1, change records with their version 1 or 2, wasm with `\0asm` and
-//! compiled code with ELF's `\x7f`), so a reader tells the two apart by the first byte
+//! version 1, change records with their version 1 or 2, system records are JSON, text
+//! or small big-endian counters, wasm starts with `\0asm`, compiled code with ELF's
+//! `\x7f` and manifests with `{`), so a reader tells the two apart by the first byte
 //! and a key added to a directory that was written without one still reads the old
 //! clear values while sealing every new write. Keys stay in clear: their order is
 //! the table's order, which Query, Scan and the stream's shards read by range.
