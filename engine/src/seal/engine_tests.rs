@@ -98,11 +98,11 @@ fn create(engine: &Engine) {
         .unwrap();
 }
 
-/// Every value of `items` and `streams`, read straight from fjall.
+/// Every value of `items`, `streams` and `system`, read straight from fjall.
 fn raw_values(dir: &Path) -> Vec<Vec<u8>> {
     let db = fjall::Database::builder(dir).open().unwrap();
     let mut out = Vec::new();
-    for name in ["items", "streams"] {
+    for name in ["items", "streams", "system"] {
         let ks = db
             .keyspace(name, fjall::KeyspaceCreateOptions::default)
             .unwrap();
@@ -124,12 +124,16 @@ fn items_index_entries_and_records_are_sealed_and_need_their_key() {
     create(&engine);
     put(&engine, "a");
     put(&engine, "b");
+    engine.system_put(b"sub/one", MARKER.as_bytes()).unwrap();
+    engine
+        .system_put_relaxed(b"sub/two", MARKER.as_bytes())
+        .unwrap();
     engine.shutdown();
     drop(engine);
 
     let values = raw_values(dir.path());
-    // Two items, two index entries, two change records.
-    assert_eq!(values.len(), 6, "{values:?}");
+    // Two items, two index entries, two change records, two system records.
+    assert_eq!(values.len(), 8, "{values:?}");
     for v in &values {
         assert_eq!(v.first(), Some(&SEALED_TAG));
         assert!(!has_marker(v), "a value is stored in clear");
@@ -148,6 +152,13 @@ fn items_index_entries_and_records_are_sealed_and_need_their_key() {
 
     let engine = open(dir.path(), Some(key(1))).unwrap();
     assert_eq!(get(&engine, "a").unwrap()["secret"], s(MARKER));
+    assert_eq!(
+        engine.system_get(b"sub/one").unwrap().unwrap(),
+        MARKER.as_bytes()
+    );
+    let scanned = engine.system_scan(b"sub/").unwrap();
+    assert_eq!(scanned.len(), 2);
+    assert!(scanned.iter().all(|(_, v)| v == MARKER.as_bytes()));
     let table = engine.state.table("things").unwrap();
     assert_eq!(
         table
@@ -208,4 +219,29 @@ fn a_key_added_to_a_clear_directory_reads_old_values_and_seals_new_ones() {
     // From now on the directory needs the key.
     let e = open(dir.path(), None).unwrap_err();
     assert!(e.to_string().contains("no encryption key"), "{e}");
+}
+
+#[test]
+fn a_tampered_value_is_an_error_never_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), Some(key(1))).unwrap();
+    create(&engine);
+    put(&engine, "a");
+    engine.shutdown();
+    drop(engine);
+    {
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let items = db
+            .keyspace("items", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let (k, v) = items.iter().next().unwrap().into_inner().unwrap();
+        let mut bad = v.to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        items.insert(k, bad).unwrap();
+        db.persist(fjall::PersistMode::SyncAll).unwrap();
+    }
+    // Opening counts every item, so the tampered one is found there.
+    let e = open(dir.path(), Some(key(1))).unwrap_err();
+    assert!(e.to_string().contains("fails its authentication"), "{e}");
 }
