@@ -20,6 +20,10 @@
 //! clear values while sealing every new write. Keys stay in clear: their order is
 //! the table's order, which Query, Scan and the stream's shards read by range.
 //!
+//! Random nonces bound how much one key should seal: below about 2^32 values the chance
+//! of a repeated nonce (which would break GCM) stays negligible. Eddy has no key
+//! rotation yet; the README says so.
+//!
 //! Without a key, [`Seal::seal`] and [`Seal::open`] hand the value back as it is (a
 //! reference count, no copy), so the default path costs nothing. A directory that was
 //! ever opened with a key holds a sealed check value in `meta` ([`CHECK_KEY`]):
