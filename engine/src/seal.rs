@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_and_clear_length() {
+    fn round_trip_adds_tag_nonce_and_auth_tag() {
         let seal = Seal::new(Some(key(7)));
         let clear = Slice::from(b"\x01the marker value".as_slice());
         let sealed = seal.seal(b"k1", &clear);
