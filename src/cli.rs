@@ -128,6 +128,13 @@ pub struct ServeArgs {
     /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1); needs `--tls-cert`.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Encrypt stored values at rest with the 256-bit key in this file, written as 64
+    /// hexadecimal digits (`openssl rand -hex 32 > eddy.key`). Items, index entries,
+    /// stream records, system records and deployed functions are sealed with AES-256-GCM;
+    /// keys and table definitions stay in clear. A data directory once opened with a
+    /// key can only be opened with it; tables may then declare `SSESpecification`.
+    #[arg(long)]
+    encryption_key_file: Option<PathBuf>,
     /// One set of tables for every access key and region (DynamoDB Local's `-sharedDb`).
     /// `eddy serve` always keeps one set; started with DynamoDB Local's flags, Eddy keeps
     /// one per access key and region unless this is given.
@@ -313,6 +320,10 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
     };
+    let seal_key = match &args.encryption_key_file {
+        Some(path) => Some(eddy_engine::SealKey::load(path)?),
+        None => None,
+    };
     let data_dir = if args.in_memory {
         std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
     } else {
@@ -343,6 +354,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         block_cache_bytes: budget.block_cache_bytes(),
         disk_reserve_bytes: args.disk_reserve_mib.saturating_mul(MIB),
         on_fatal: Some(FatalHook::new(exit_on_fatal_fault)),
+        seal_key,
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

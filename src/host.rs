@@ -93,7 +93,7 @@ impl Platform {
         )
         .map_err(|e| e.to_string())?;
         let functions = Arc::new(
-            FunctionStore::open(&functions_dir, &executor)
+            FunctionStore::open_sealed(&functions_dir, &executor, engine.seal().clone())
                 .map_err(|e| format!("cannot open the function store: {e}"))?,
         );
         let tables: Arc<dyn TableApi> = Arc::new(EngineTables {

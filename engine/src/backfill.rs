@@ -41,6 +41,7 @@ use crate::index::def::{BackfillCursor, IndexBuild, IndexDef, LiveIndex};
 use crate::index::entries::{NoEntry, entry_key, project, table_key};
 use crate::keys::{check_range, prefix_end, table_prefix};
 use crate::meta::{count_items, stage_table_def};
+use crate::seal::Seal;
 use crate::state::State;
 use crate::stored::StoredItem;
 use crate::sync::{lock, write};
@@ -101,16 +102,17 @@ fn load_cursor(meta: &Keyspace, index_id: u32) -> Result<Option<Vec<u8>>> {
 /// whose cursor is loaded here.
 pub(crate) fn count_indexes(
     items: &Keyspace,
+    seal: &Seal,
     meta: &Keyspace,
     def: &TableDef,
     stats: &TableStats,
 ) -> Result<()> {
     for live in stats.live_indexes().iter() {
         let (n, bytes) = match &live.backfill {
-            None => count_items(items, live.def.id)?,
+            None => count_items(items, seal, live.def.id)?,
             Some(cursor) => {
                 let last = load_cursor(meta, live.def.id)?;
-                let counted = count_visited(items, def, &live.def, last.as_deref())?;
+                let counted = count_visited(items, seal, def, &live.def, last.as_deref())?;
                 *lock(&cursor.last) = last;
                 counted
             }
@@ -124,6 +126,7 @@ pub(crate) fn count_indexes(
 /// The item count and size of `index`'s entries for table items up to `last`.
 fn count_visited(
     items: &Keyspace,
+    seal: &Seal,
     table: &TableDef,
     index: &IndexDef,
     last: Option<&[u8]>,
@@ -133,8 +136,8 @@ fn count_visited(
     };
     let (mut n, mut bytes) = (0i64, 0i64);
     for kv in items.prefix(index.id.to_be_bytes()) {
-        let (_, v) = kv.into_inner()?;
-        let entry = decode_item(&v)?;
+        let (k, v) = kv.into_inner()?;
+        let entry = decode_item(&seal.open(&k, v)?)?;
         if table_key(table, &entry).is_some_and(|k| k.as_slice() <= last) {
             n += 1;
             bytes += item_size_bytes(&entry) as i64;
@@ -204,13 +207,15 @@ fn walk(
     let mut last = None;
     for kv in inner.items.range(check_range((from, to))?) {
         let (k, v) = kv.into_inner()?;
+        let v = inner.seal.open(&k, v)?;
         let item = decode_item(&v)?;
         match entry_key(table, &live.def, &item) {
             Ok(key) => {
                 let projected = project(table, &live.def, &item);
                 indexed_bytes += item_size_bytes(&projected) as i64;
                 let stored = StoredItem::encode(&projected);
-                batch.insert(&inner.items, key, stored.slice().clone());
+                let value = inner.seal.seal(&key, stored.slice());
+                batch.insert(&inner.items, key, value);
                 step.indexed += 1;
             }
             Err(NoEntry::Violation) => step.violations += 1,
@@ -389,7 +394,8 @@ fn repair_backfill(state: &State, table: &TableRef, index_id: u32) -> Result<()>
                 return Ok(());
             };
             let last = load_cursor(&inner.meta, index_id)?;
-            let (n, bytes) = count_visited(&inner.items, &t.def, &l.def, last.as_deref())?;
+            let (n, bytes) =
+                count_visited(&inner.items, &inner.seal, &t.def, &l.def, last.as_deref())?;
             *lock(&cursor.last) = last;
             l.counters.item_count.store(n, Ordering::Relaxed);
             l.counters.size_bytes.store(bytes, Ordering::Relaxed);

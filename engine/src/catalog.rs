@@ -58,6 +58,22 @@ pub struct TableSettings {
     /// The table class, once a client set one: DynamoDB reports `TableClassSummary`
     /// only for such tables (the default class is implied by its absence).
     pub table_class: Option<TableClassSetting>,
+    /// The table's declared server-side encryption (`SSESpecification` with `Enabled`),
+    /// `None` for DynamoDB's default (an AWS owned key, which DescribeTable does not
+    /// report). It only records the declaration: with an encryption key every value is
+    /// sealed whatever a table declares (`seal.rs`). Stored after the other settings
+    /// (since format version 6), so older definitions decode without it.
+    #[serde(skip)]
+    pub sse: Option<SseSetting>,
+}
+
+/// A table's declared server-side encryption with a KMS key; Eddy's encryption key
+/// stands in for KMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SseSetting {
+    /// `KMSMasterKeyId` as the client gave it (a key id, key ARN, alias name or alias
+    /// ARN); `None` for the account's default key.
+    pub kms_master_key_id: Option<String>,
 }
 
 /// A table class a client set, and when UpdateTable last changed it.
@@ -140,6 +156,8 @@ pub struct CreateTableInput {
     pub deletion_protection: bool,
     /// `TableClass`, when given.
     pub table_class: Option<TableClass>,
+    /// `SSESpecification` with `Enabled`, when given.
+    pub sse: Option<SseSetting>,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -222,7 +240,8 @@ pub fn validate_create(input: &CreateTableInput) -> Result<ValidCreate> {
 
 impl TableDef {
     /// Encodes the definition for the `meta` keyspace: a version byte, then postcard of
-    /// the definition, then postcard of its indexes, then postcard of its settings.
+    /// the definition, then postcard of its indexes, then postcard of its settings,
+    /// then postcard of its declared encryption.
     /// A definition that cannot be encoded is an [`Error::Internal`] of the change
     /// that would store it: an empty payload must never be written in its place.
     pub fn encode(&self) -> Result<Vec<u8>> {
@@ -236,6 +255,7 @@ impl TableDef {
         out.extend(postcard::to_stdvec(self).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.settings).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.settings.sse).map_err(failed)?);
         Ok(out)
     }
 
@@ -272,12 +292,23 @@ impl TableDef {
                 def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
-            Some((&TABLE_DEF_VERSION, rest)) => {
+            // Version 5: index keys of several attributes, no declared encryption.
+            Some((5, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
                 let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
                 def.indexes = indexes;
                 def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
+                Ok(def)
+            }
+            Some((&TABLE_DEF_VERSION, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes;
+                let (settings, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.settings = settings;
+                def.settings.sse = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
             Some((v, _)) => Err(Error::Storage(format!(
@@ -351,10 +382,11 @@ impl TableDef {
 
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
 /// ([`IndexBuild`]), 4 the table's settings ([`TableSettings`]), 5 index keys of
-/// several attributes ([`IndexKeys`]). Versions 1 to 4 are still read. An index's
+/// several attributes ([`IndexKeys`]), 6 the declared encryption ([`SseSetting`]).
+/// Versions 1 to 5 are still read. An index's
 /// entries are laid out the same in every version (a one-and-one key encodes as
 /// before), so only the definition is upgraded.
-const TABLE_DEF_VERSION: u8 = 5;
+const TABLE_DEF_VERSION: u8 = 6;
 
 /// An index as format versions 3 and 4 stored it: the fields of [`IndexDef`] in the
 /// same order, with a one-and-one key schema.
@@ -527,6 +559,7 @@ mod tests {
                 class: TableClass::StandardInfrequentAccess,
                 updated_at_ms: Some(5),
             }),
+            sse: None,
         };
         let mut def = table(IndexBuild::WithTable);
         def.settings = settings.clone();
@@ -549,6 +582,35 @@ mod tests {
         v4.extend(postcard::to_stdvec(&def.settings).unwrap());
         let back = TableDef::decode(&v4).unwrap();
         assert_eq!(back.settings, def.settings);
+        assert_eq!(back.indexes, def.indexes);
+    }
+
+    #[test]
+    fn declared_encryption_round_trips_and_version_5_decodes_without_it() {
+        let mut def = table(IndexBuild::Backfilled);
+        def.settings.deletion_protection = true;
+        for sse in [
+            None,
+            Some(SseSetting {
+                kms_master_key_id: None,
+            }),
+            Some(SseSetting {
+                kms_master_key_id: Some("alias/orders".into()),
+            }),
+        ] {
+            def.settings.sse = sse;
+            let back = TableDef::decode(&def.encode().unwrap()).unwrap();
+            assert_eq!(back.settings, def.settings);
+            assert_eq!(back.indexes, def.indexes);
+        }
+        // Version 5 wrote the settings last, without the declared encryption.
+        let mut v5 = vec![5];
+        v5.extend(postcard::to_stdvec(&def).unwrap());
+        v5.extend(postcard::to_stdvec(&def.indexes).unwrap());
+        v5.extend(postcard::to_stdvec(&def.settings).unwrap());
+        let back = TableDef::decode(&v5).unwrap();
+        assert!(back.settings.deletion_protection);
+        assert_eq!(back.settings.sse, None);
         assert_eq!(back.indexes, def.indexes);
     }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::health::{DISK_RESERVE_BYTES_DEFAULT, FatalHook};
+use crate::seal::SealKey;
 
 /// The Time to Live sweeper's default interval.
 pub const TTL_SWEEP_MS_DEFAULT: u64 = 10_000;
@@ -52,6 +53,10 @@ pub struct EngineConfig {
     /// Called when a fault leaves the engine unable to write (see [`FatalHook`]);
     /// without one the engine refuses writes from then on and reports itself failed.
     pub on_fatal: Option<FatalHook>,
+    /// The encryption-at-rest key: with one, item, index-entry and change-record values
+    /// are sealed before they reach fjall (see `seal.rs`); without, they are stored in
+    /// clear. A directory once opened with a key can only be opened with that key.
+    pub seal_key: Option<SealKey>,
 }
 
 /// fjall's block cache's default size (fjall's own default is 32 MiB).
@@ -80,6 +85,7 @@ impl EngineConfig {
             block_cache_bytes: BLOCK_CACHE_BYTES_DEFAULT,
             disk_reserve_bytes: DISK_RESERVE_BYTES_DEFAULT,
             on_fatal: None,
+            seal_key: None,
         }
     }
 }

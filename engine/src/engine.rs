@@ -79,6 +79,12 @@ impl Engine {
     }
 
     /// Stops taking writes, lets the writer finish what is queued, and flushes.
+    /// How stored values are sealed (encryption at rest), for the subsystems that keep
+    /// their own files in the data directory (the function store) and seal them alike.
+    pub fn seal(&self) -> &crate::seal::Seal {
+        &self.state.seal
+    }
+
     pub fn shutdown(&self) {
         self.state.shutdown();
     }

@@ -32,6 +32,7 @@
 //!   operations: the writer (`writer/`), the catalog's `meta` records (`meta.rs`), the
 //!   catalog and its parts (`catalog.rs`, `schema.rs`, `index/`, `stream/def.rs`), the
 //!   item cache, and the lower layer (`keys.rs`, `codec.rs`, `reader.rs`, `stored.rs`,
+//!   `seal.rs`,
 //!   `value.rs`, `number.rs`, `expr/`, `limits.rs`, `sync.rs`, `clock.rs`, `hash.rs`,
 //!   `error.rs`), which imports nothing above it. `partiql/` (PartiQL's parser and
 //!   its lowering) builds the operations' input types from a statement and a table
@@ -60,6 +61,7 @@ pub mod partiql;
 mod reader;
 mod reaper;
 mod schema;
+mod seal;
 mod state;
 mod stored;
 mod stream;
@@ -74,7 +76,9 @@ mod value;
 mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
-pub use crate::catalog::{CreateTableInput, TableClassSetting, TableDef, TableSettings};
+pub use crate::catalog::{
+    CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
+};
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
 pub use crate::config::{
@@ -103,6 +107,7 @@ pub use crate::schema::{
     check_table_name_length, constraint_errors, key_type_descriptor, table_name_pattern_error,
     validate_table_name,
 };
+pub use crate::seal::{SEAL_KEY_BYTES, SEALED_TAG, Seal, SealKey};
 pub use crate::stored::{SetKind, StoredItem, Visitor};
 pub use crate::stream::def::{
     EventName, SHARD_ITERATOR_TTL_MS, StreamDef, StreamSpecification, StreamViewType,

@@ -9,16 +9,18 @@ use fjall::{Keyspace, PersistMode};
 use crate::catalog::TableDef;
 use crate::codec::decode_item;
 use crate::error::{Error, Result};
+use crate::seal::Seal;
 use crate::state::State;
 use crate::value::item_size_bytes;
 use crate::writer::staging::Staging;
 
 /// The item count and size of a table or index, by its storage id (counted on open,
 /// since the counters live in memory).
-pub(crate) fn count_items(items: &Keyspace, id: u32) -> Result<(i64, i64)> {
+pub(crate) fn count_items(items: &Keyspace, seal: &Seal, id: u32) -> Result<(i64, i64)> {
     let (mut n, mut bytes) = (0i64, 0i64);
     for kv in items.prefix(id.to_be_bytes()) {
-        let (_, v) = kv.into_inner()?;
+        let (k, v) = kv.into_inner()?;
+        let v = seal.open(&k, v)?;
         n += 1;
         bytes += item_size_bytes(&decode_item(&v)?) as i64;
     }

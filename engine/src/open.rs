@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::health::{DiskGuard, Vitals};
 use crate::limits::WRITE_QUEUE_DEPTH_MAX;
 use crate::meta::{count_items, load_ttl};
+use crate::seal::Seal;
 #[cfg(test)]
 use crate::state::Injected;
 use crate::state::State;
@@ -76,6 +77,8 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
             )));
         }
     }
+    let seal = Seal::new(config.seal_key.clone());
+    seal.check_directory(&meta)?;
     let streams = StreamRegistry::load(&meta, &records)?;
     let client_tokens = ClientTokens::load(&meta, now_ms())?;
     let mut tables = BTreeMap::new();
@@ -83,9 +86,9 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
         let (_, v) = kv.into_inner()?;
         let def = TableDef::decode(&v)?;
         let stats = Arc::new(TableStats::with_indexes(&def.indexes));
-        let (n, bytes) = count_items(&items, def.id)?;
+        let (n, bytes) = count_items(&items, &seal, def.id)?;
         stats.add(n, bytes);
-        crate::backfill::count_indexes(&items, &meta, &def, &stats)?;
+        crate::backfill::count_indexes(&items, &seal, &meta, &def, &stats)?;
         *write(&stats.ttl_attribute) = load_ttl(&meta, def.id)?;
         *write(&stats.stream) = read(&streams.defs)
             .values()
@@ -115,6 +118,7 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
         config,
         db,
         items,
+        seal,
         meta,
         records,
         system,

@@ -12,10 +12,18 @@
 //! | `meta` | `b"table/" + name` | a `TableDef` (version byte + postcard), see `catalog.rs` |
 //! | `meta` | `b"txtoken/" + completed_ms u64 + token` | the transaction's `u128` fingerprint, see `tokens.rs` |
 //! | `meta` | `b"backfill/" + index_id u32` | an unfinished index backfill's cursor, see `backfill.rs` |
+//! | `meta` | `b"seal_check"` | present once the directory was opened with an encryption key: a sealed known text, see `seal.rs` |
 //! | `items` | `[table_id u32][shard u16][hash u64][enc(pk)][enc(sk)]?`, see `keys.rs` | the item, see `codec.rs` |
 //! | `items` | `[index_id u32][shard u16][hash u64][enc(index keys)][enc(table keys)]`, see `index/` | the item as the index projects it |
 //! | `streams`, `meta` | the stream log and its catalog, see `stream/` | |
 //! | `system` | any key of another subsystem (trigger definitions, checkpoints) | its bytes |
+//!
+//! With an encryption key (`EngineConfig::seal_key`) every value of `items`, `streams`
+//! and `system` is sealed (`seal.rs`: `0xE5`, nonce, AES-256-GCM ciphertext and tag, the
+//! storage key as associated data); without one it is stored as the table shows. Keys
+//! are never sealed: their byte order is the order every range read depends on, so the
+//! encoded key attributes of tables and indexes stay in clear. `meta` stays in clear
+//! too: it holds names, schemas and counters, read before any value is opened.
 //!
 //! The data directory also holds `reaping/`: hard links the reaper (`reaper.rs`) keeps
 //! to fjall's table and journal files, so that freeing a deleted file happens on its
@@ -39,6 +47,7 @@ use crate::catalog::TableRef;
 use crate::config::{Durability, EngineConfig};
 use crate::error::{Error, Result, panic_text};
 use crate::health::{FaultKind, Health, StorageState, Vitals, WriterState};
+use crate::seal::Seal;
 use crate::stored::StoredItem;
 use crate::stream::registry::StreamRegistry;
 use crate::sync::{lock, read, write};
@@ -53,6 +62,8 @@ pub(crate) struct State {
     pub(crate) config: EngineConfig,
     pub(crate) db: Database,
     pub(crate) items: Keyspace,
+    /// Seals the values of `items` and `records` (a no-op without a key; `seal.rs`).
+    pub(crate) seal: Seal,
     /// Point reads of `items` go through it; the writer keeps it coherent.
     pub(crate) cache: ItemCache,
     /// The bound on fjall's memtables, kept by the writer.
@@ -145,7 +156,10 @@ impl State {
             return Ok(hit);
         }
         let ticket = cache.ticket(key);
-        let item = self.items.get(key)?.map(StoredItem::from_slice);
+        let item = match self.items.get(key)? {
+            Some(v) => Some(StoredItem::from_slice(self.seal.open(key, v)?)),
+            None => None,
+        };
         if let Some(ticket) = ticket {
             cache.fill(key, ticket, item.clone());
         }

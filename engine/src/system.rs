@@ -2,6 +2,9 @@
 //! definitions and checkpoints here), in the `system` keyspace, so one data directory
 //! holds everything and one fsync policy covers it.
 //!
+//! With an encryption key the values are sealed like items (`seal.rs`): they hold
+//! access keys' secrets, trigger definitions and window state; keys stay in clear.
+//!
 //! It owns the bounds of a system key and value; it must not know what the keys mean.
 
 use crate::error::{Error, Result};
@@ -12,7 +15,8 @@ use crate::writer::staging::Staging;
 /// A key or value the storage layer cannot hold is an [`Error::Validation`]
 /// (`keys::check_storage_key`), never a panic inside fjall.
 pub(crate) fn system_put(state: &State, key: &[u8], value: &[u8]) -> Result<()> {
-    check_system_entry(key, value)?;
+    let value = state.seal.seal(key, &value.into());
+    check_system_entry(key, &value)?;
     let mut staging = Staging::default();
     staging.insert(&state.system, key, value);
     state.commit_outside(staging, state.sync_mode(), "storing a system key")
@@ -23,7 +27,8 @@ pub(crate) fn system_put(state: &State, key: &[u8], value: &[u8]) -> Result<()> 
 /// harmless, such as a trigger checkpoint (a lost one means a redelivery, which
 /// at-least-once allows).
 pub(crate) fn system_put_relaxed(state: &State, key: &[u8], value: &[u8]) -> Result<()> {
-    check_system_entry(key, value)?;
+    let value = state.seal.seal(key, &value.into());
+    check_system_entry(key, &value)?;
     let mut staging = Staging::default();
     staging.insert(&state.system, key, value);
     state.commit_outside(staging, None, "storing a system key")
@@ -31,7 +36,10 @@ pub(crate) fn system_put_relaxed(state: &State, key: &[u8], value: &[u8]) -> Res
 
 pub(crate) fn system_get(state: &State, key: &[u8]) -> Result<Option<Vec<u8>>> {
     crate::keys::check_storage_key(key)?;
-    Ok(state.system.get(key)?.map(|v| v.to_vec()))
+    match state.system.get(key)? {
+        Some(v) => Ok(Some(state.seal.open(key, v)?.to_vec())),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn system_delete(state: &State, key: &[u8]) -> Result<()> {
@@ -50,6 +58,7 @@ pub(crate) fn system_scan(state: &State, prefix: &[u8]) -> Result<Vec<(Vec<u8>, 
     let mut out = Vec::new();
     for kv in state.system.prefix(prefix) {
         let (k, v) = kv.into_inner()?;
+        let v = state.seal.open(&k, v)?;
         out.push((k.to_vec(), v.to_vec()));
     }
     Ok(out)

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use crate::backfill::spawn_backfill;
 use crate::catalog::{
-    CreateTableInput, Table, TableClassSetting, TableDef, TableSettings, TableStats,
+    CreateTableInput, SseSetting, Table, TableClassSetting, TableDef, TableSettings, TableStats,
     validate_create,
 };
 use crate::clock::now_ms;
@@ -76,6 +76,8 @@ pub struct UpdateTableInput {
     pub deletion_protection: Option<bool>,
     /// `TableClass`, when given.
     pub table_class: Option<TableClass>,
+    /// `SSESpecification`, when given: `Some(None)` goes back to DynamoDB's default key.
+    pub sse: Option<Option<SseSetting>>,
 }
 
 impl UpdateTableInput {
@@ -86,6 +88,7 @@ impl UpdateTableInput {
             || self.throughput.is_some()
             || self.stream.is_some()
             || !self.index_updates.is_empty()
+            || self.sse.is_some()
     }
 
     /// DynamoDB's checks of which members an UpdateTable may combine, made before the
@@ -209,6 +212,7 @@ pub(crate) fn create_table(
                 class,
                 updated_at_ms: None,
             }),
+            sse: input.sse.clone(),
         },
     };
     let table = Arc::new(Table {
@@ -334,6 +338,9 @@ pub(crate) fn update_table(
             class,
             updated_at_ms: Some(now_ms()),
         });
+    }
+    if let Some(sse) = &input.sse {
+        def.settings.sse = sse.clone();
     }
     let mode = input.billing_mode.unwrap_or(def.billing_mode);
     match (mode, input.throughput) {

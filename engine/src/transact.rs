@@ -261,7 +261,7 @@ pub(crate) fn transact_get_items(
     let mut out = Vec::with_capacity(plans.len());
     for (key, projection) in plans {
         let item = match snapshot.get(&state.items, &key)? {
-            Some(v) => decode_item(&v)?,
+            Some(v) => decode_item(&state.seal.open(&key, v)?)?,
             None => {
                 out.push(None);
                 continue;

@@ -245,7 +245,7 @@ fn expire_table(state: &State, t: &TableRef, attribute: &str, scan_max: usize) -
             resume = Some(k.to_vec());
             break;
         }
-        let item = StoredItem::from_slice(v);
+        let item = StoredItem::from_slice(state.seal.open(&k, v)?);
         if expiry_of_stored(&item, attribute)?.is_some_and(|at| is_expired(at, now)) {
             keys.push(k.to_vec());
         }

@@ -18,6 +18,7 @@ mod partiql;
 mod query;
 pub(crate) mod request;
 mod shape;
+mod sse;
 mod tables;
 mod transact;
 mod ttl;

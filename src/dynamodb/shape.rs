@@ -76,14 +76,15 @@ pub(super) struct WireStreamSpecification {
     pub(super) stream_view_type: Option<String>,
 }
 
-/// `SSESpecification`: read for its constraints only. Eddy encrypts nothing at rest
-/// itself, so a valid specification changes nothing.
+/// `SSESpecification`: its member constraints are checked here, its meaning in `sse.rs`.
 #[derive(Deserialize)]
 pub(super) struct WireSseSpecification {
+    #[serde(rename = "Enabled")]
+    pub(super) enabled: Option<bool>,
     #[serde(rename = "SSEType")]
-    sse_type: Option<String>,
+    pub(super) sse_type: Option<String>,
     #[serde(rename = "KMSMasterKeyId")]
-    kms_master_key_id: Option<String>,
+    pub(super) kms_master_key_id: Option<String>,
 }
 
 /// `OnDemandThroughput`: read for its range only (Eddy does not cap request rates).

@@ -1,5 +1,6 @@
 //! The control plane: CreateTable, DescribeTable, ListTables, UpdateTable (billing mode,
-//! throughput, streams, global secondary indexes, deletion protection, table class),
+//! throughput, streams, global secondary indexes, deletion protection, table class,
+//! server-side encryption, read in `sse.rs`),
 //! DeleteTable, and the tags.
 //!
 //! Owns their request shapes and DynamoDB's `TableDescription`. Must not know how the
@@ -21,6 +22,7 @@ use super::shape::{
     WireSseSpecification, WireStreamSpecification, check_capacity_bounds, check_create_table,
     check_list_start_and_limit, check_on_demand_throughput, check_update_table, control_table_name,
 };
+use super::sse::{sse_description, sse_setting};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -247,6 +249,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
             .as_deref()
             .map(TableClass::parse)
             .transpose()?,
+        sse: sse_setting(r.sse_specification, engine.seal().is_on())?.flatten(),
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -285,6 +288,9 @@ fn describe(d: &TableDescription) -> Value {
         if let Some(ms) = class.updated_at_ms {
             v["TableClassSummary"]["LastUpdateDateTime"] = json!(ms as f64 / 1000.0);
         }
+    }
+    if let Some(sse) = sse_description(def, &d.arn) {
+        v["SSEDescription"] = sse;
     }
     let (global, local) = index_descriptions(d);
     if !global.is_empty() {
@@ -603,6 +609,7 @@ pub(super) fn update_table(
             .as_deref()
             .map(TableClass::parse)
             .transpose()?,
+        sse: sse_setting(r.sse_specification, engine.seal().is_on())?,
     };
     let d = engine.update_table(&name, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

@@ -11,6 +11,7 @@ mod control_plane;
 mod crash;
 mod data;
 mod edge;
+mod encryption;
 mod endpoint;
 mod errors;
 mod expressions;

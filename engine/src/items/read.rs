@@ -598,8 +598,8 @@ fn read_page(
             .collect()
     };
     for kv in iter {
-        let (_, v) = kv.into_inner()?;
-        let mut stored = StoredItem::from_slice(v);
+        let (k, v) = kv.into_inner()?;
+        let mut stored = StoredItem::from_slice(state.seal.open(&k, v)?);
         if source.fetch {
             // The entry's table key names the item; a write that deleted it after
             // this read began leaves the entry as the answer.

@@ -150,6 +150,7 @@ pub(crate) fn read_shard(
         }
         let (k, v) = kv.into_inner()?;
         let seq = seq_of_key(&k)?;
+        let v = state.seal.open(&k, v)?;
         bytes += v.len();
         out.records.push(decode_record(seq, &v)?);
         out.next_seq = seq + 1;

@@ -33,6 +33,7 @@ pub(crate) fn trim_streams(state: &State) -> Result<()> {
                 .enumerate()
             {
                 let (k, v) = kv.into_inner()?;
+                let v = state.seal.open(&k, v)?;
                 let created = v
                     .get(2..10)
                     .and_then(|b| b.try_into().ok())

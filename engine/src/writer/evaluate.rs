@@ -62,7 +62,7 @@ pub(crate) fn evaluate(
                 None => match inner.cache.get(&m.key) {
                     Some(cached) => cached.map(|s| s.decode()).transpose()?,
                     None => match inner.items.get(&m.key)? {
-                        Some(bytes) => Some(decode_item(&bytes)?),
+                        Some(bytes) => Some(decode_item(&inner.seal.open(&m.key, bytes)?)?),
                         None => None,
                     },
                 },

@@ -251,9 +251,11 @@ fn stage_items(
         if let Some(new) = &s.change {
             let stored = new.as_ref().map(StoredItem::encode);
             match &stored {
-                Some(item) => out
-                    .staging
-                    .insert(&inner.items, s.key.clone(), item.slice().clone()),
+                Some(item) => out.staging.insert(
+                    &inner.items,
+                    s.key.clone(),
+                    inner.seal.seal(&s.key, item.slice()),
+                ),
                 None => out.staging.remove(&inner.items, s.key.clone()),
             }
             out.written.push((s.key.clone(), stored));
@@ -301,7 +303,8 @@ fn stage_index_entries(
             staging.remove(&inner.items, key);
         }
         if let Some((key, item)) = c.insert {
-            staging.insert(&inner.items, key, StoredItem::encode(&item).slice().clone());
+            let value = inner.seal.seal(&key, StoredItem::encode(&item).slice());
+            staging.insert(&inner.items, key, value);
         }
         deltas.push((c.counters, c.items_delta, c.bytes_delta));
     }
@@ -340,7 +343,9 @@ fn stage_record(
         .get(4..6)
         .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
     let seq = inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-    staging.insert(&inner.records, record_key(stream.id, shard, seq), record);
+    let key = record_key(stream.id, shard, seq);
+    let record = inner.seal.seal(&key, &record.into());
+    staging.insert(&inner.records, key, record);
     note_head(
         heads,
         ShardHead {

@@ -15,6 +15,11 @@
 //!                     version exists iff its manifest does
 //! ```
 //!
+//! With the engine's encryption key ([`FunctionStore::open_sealed`]) the three files are
+//! sealed like stored items (`eddy_engine::Seal`, the file's `<name>/v<N>.<ext>` path as
+//! associated data, so a file renamed to another function or version fails to open);
+//! file names stay in clear. The function logs (`logs.rs`) stay in clear.
+//!
 //! Every file is written to `*.tmp`, fsynced and renamed, then the directory is fsynced.
 //! Redeploying creates version N+1; the newest [`VERSIONS_KEPT_MAX`] versions stay on
 //! disk, the newest loadable one is served.
@@ -28,6 +33,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use eddy_engine::Seal;
 use eddy_engine::sync::{lock, read, write};
 
 use super::bindings::FunctionPre;
@@ -154,6 +160,8 @@ pub struct FunctionStore {
     functions: RwLock<BTreeMap<String, Arc<FunctionVersion>>>,
     /// Serializes deploys and deletes (version numbering, files).
     writer: Mutex<()>,
+    /// Seals the files (a no-op without a key).
+    seal: Seal,
 }
 
 impl std::fmt::Debug for FunctionStore {
@@ -171,6 +179,16 @@ impl FunctionStore {
     /// A function whose versions all fail to load is skipped with an error log rather than
     /// failing the whole store.
     pub fn open(dir: impl AsRef<Path>, executor: &Executor) -> Result<Self, StoreError> {
+        Self::open_sealed(dir, executor, Seal::default())
+    }
+
+    /// [`FunctionStore::open`] with files sealed by `seal` (the engine's, so that the
+    /// one key file covers the whole data directory).
+    pub fn open_sealed(
+        dir: impl AsRef<Path>,
+        executor: &Executor,
+        seal: Seal,
+    ) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_owned();
         fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let mut functions = BTreeMap::new();
@@ -193,7 +211,7 @@ impl FunctionStore {
             let mut versions = manifest_versions(&path)?;
             versions.sort_unstable_by(|a, b| b.cmp(a));
             let loaded = versions.into_iter().find_map(|version| {
-                match load_version(executor, &path, &name, version, logs.clone()) {
+                match load_version(executor, &seal, &path, &name, version, logs.clone()) {
                     Ok(loaded) => Some(loaded),
                     Err(e) => {
                         tracing::error!(function = %name, version, error = %e, "cannot load function version");
@@ -213,6 +231,7 @@ impl FunctionStore {
             executor: executor.clone(),
             functions: RwLock::new(functions),
             writer: Mutex::new(()),
+            seal,
         })
     }
 
@@ -254,14 +273,21 @@ impl FunctionStore {
             wasm_bytes: wasm.len() as u64,
             config,
         };
-        write_atomic(&function_dir.join(format!("v{version}.wasm")), wasm)?;
-        write_atomic(&function_dir.join(format!("v{version}.cwasm")), &compiled)?;
+        let sealed = |ext: &str, bytes: &[u8]| {
+            let file = format!("v{version}.{ext}");
+            let bytes = self
+                .seal
+                .seal_bytes(file_name(name, &file).as_bytes(), bytes);
+            (function_dir.join(file), bytes)
+        };
+        let (path, bytes) = sealed("wasm", wasm);
+        write_atomic(&path, &bytes)?;
+        let (path, bytes) = sealed("cwasm", &compiled);
+        write_atomic(&path, &bytes)?;
         let manifest_json =
             serde_json::to_vec_pretty(&manifest).expect("a manifest always serializes");
-        write_atomic(
-            &function_dir.join(format!("v{version}.json")),
-            &manifest_json,
-        )?;
+        let (path, bytes) = sealed("json", &manifest_json);
+        write_atomic(&path, &bytes)?;
         sync_dir(&self.dir)?;
 
         let logs = self.get(name).map_or_else(
@@ -327,16 +353,29 @@ impl FunctionStore {
     }
 }
 
+/// The name a function's file is sealed under: `<function>/<file>`.
+fn file_name(function: &str, file: &str) -> String {
+    format!("{function}/{file}")
+}
+
+/// Reads a function's file and opens it if it is sealed.
+fn read_file(seal: &Seal, dir: &Path, name: &str, file: &str) -> Result<Vec<u8>, String> {
+    let path = dir.join(file);
+    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    seal.open_bytes(file_name(name, file).as_bytes(), bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn load_version(
     executor: &Executor,
+    seal: &Seal,
     dir: &Path,
     name: &str,
     version: u32,
     logs: Arc<LogRing>,
 ) -> Result<FunctionVersion, String> {
     let manifest_path = dir.join(format!("v{version}.json"));
-    let manifest: Manifest = fs::read(&manifest_path)
-        .map_err(|e| e.to_string())
+    let manifest: Manifest = read_file(seal, dir, name, &format!("v{version}.json"))
         .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
         .map_err(|e| format!("manifest {}: {e}", manifest_path.display()))?;
     if manifest.format != MANIFEST_FORMAT || manifest.name != name || manifest.version != version {
@@ -346,18 +385,18 @@ fn load_version(
         ));
     }
     let cwasm_path = dir.join(format!("v{version}.cwasm"));
-    let cached = fs::read(&cwasm_path)
-        .map_err(|e| e.to_string())
+    let cached = read_file(seal, dir, name, &format!("v{version}.cwasm"))
         .and_then(|bytes| executor.load_compiled(&bytes).map_err(|e| e.to_string()));
     let (pre, origin) = match cached {
         Ok(pre) => (pre, Origin::Cached),
         Err(e) => {
             tracing::warn!(function = %name, version, error = %e, "compiled cache unusable; recompiling");
-            let wasm_path = dir.join(format!("v{version}.wasm"));
-            let wasm = fs::read(&wasm_path).map_err(|e| format!("{}: {e}", wasm_path.display()))?;
+            let wasm = read_file(seal, dir, name, &format!("v{version}.wasm"))?;
             let (component, pre) = executor.compile(&wasm).map_err(|e| e.to_string())?;
             match component.serialize() {
                 Ok(compiled) => {
+                    let file = file_name(name, &format!("v{version}.cwasm"));
+                    let compiled = seal.seal_bytes(file.as_bytes(), &compiled);
                     if let Err(e) = write_atomic(&cwasm_path, &compiled) {
                         tracing::warn!(function = %name, version, error = %e, "cannot rewrite the compiled cache");
                     }
