@@ -143,7 +143,8 @@ fn either(s: &Map<String, Value>, name: &str, not_name: &str) -> Result<Patterns
         (None, Some(v)) => (true, v),
         (None, None) => {
             return err(if name == "Action" {
-                "Missing required field Action".to_owned()
+                // IAM's message (recorded in aws-cdk#7615).
+                "Policy statement must contain actions.".to_owned()
             } else {
                 "Policy statement must contain resources.".to_owned()
             });

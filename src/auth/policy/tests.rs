@@ -265,7 +265,7 @@ fn malformed_documents_are_refused_with_what_is_wrong() {
         ),
         (
             r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#,
-            "Missing required field Action",
+            "Policy statement must contain actions.",
         ),
         (
             r#"{"Statement":[{"Effect":"Allow","Action":"dynamodb:*"}]}"#,
