@@ -24,10 +24,11 @@ fn run_python_suite(script: &str) {
     assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
 }
 
-/// The control plane and data plane through boto3 and the aws CLI.
+/// The control plane and data plane through boto3 and the aws CLI, every call signed
+/// with a key the test creates and allowed by its user's policy.
 #[test]
 fn boto3_and_aws_cli_smoke() {
-    run_python_suite("smoke.py");
+    run_python_suite_signed("smoke.py");
 }
 
 /// The expression language and the legacy parameters through boto3.
@@ -80,13 +81,11 @@ fn boto3_and_aws_cli_over_https() {
     assert!(out.status.success(), "tls.py failed:\n{stdout}\n{stderr}");
 }
 
-/// SigV4 verification through boto3 and the aws CLI, with a key made by `eddy key
-/// create` (signed with the root credential the server generated at first start).
-#[test]
-fn boto3_and_aws_cli_sigv4() {
-    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
-    });
+/// A server with `--auth sigv4` and a key of a user allowed every DynamoDB action
+/// (AWS's managed full-access policy), made as a user would: `eddy key create` and
+/// `eddy user policy put`, signed with the root credential generated at first start.
+/// The server, its directory, and the key's id and secret.
+fn signed_server() -> (Server, tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
     let root = std::fs::read_to_string(dir.path().join("root-credentials")).expect("root file");
@@ -96,61 +95,62 @@ fn boto3_and_aws_cli_sigv4() {
             .expect("root field")
             .to_owned()
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args([
-            "key",
-            "create",
-            "--user",
-            "py",
-            "--endpoint",
-            &server.endpoint,
-        ])
-        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
-        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .expect("eddy key create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
-    // The key's user may use every DynamoDB action (AWS's managed full-access policy).
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args([
-            "user",
-            "policy",
-            "put",
-            "py",
-            "full",
-            "--managed",
-            "AmazonDynamoDBFullAccess",
-            "--endpoint",
-            &server.endpoint,
-        ])
-        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
-        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .expect("eddy user policy put");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = format!("{}/tests/python/auth.py", env!("CARGO_MANIFEST_DIR"));
+    let eddy = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(args)
+            .args(["--endpoint", &server.endpoint])
+            .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
+            .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("run eddy");
+        assert!(
+            out.status.success(),
+            "eddy {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let key: serde_json::Value =
+        serde_json::from_slice(&eddy(&["key", "create", "--user", "py"])).expect("key JSON");
+    eddy(&[
+        "user",
+        "policy",
+        "put",
+        "py",
+        "full",
+        "--managed",
+        "AmazonDynamoDBFullAccess",
+    ]);
+    let id = key["AccessKeyId"].as_str().expect("id").to_owned();
+    let secret = key["SecretAccessKey"].as_str().expect("secret").to_owned();
+    (server, dir, id, secret)
+}
+
+/// Runs `tests/python/<script>` against a server that verifies signatures, with a key
+/// the test creates (`EDDY_KEY_ID`, `EDDY_KEY_SECRET`): every call the suite makes is
+/// signed and passes the key's user's policy.
+fn run_python_suite_signed(script: &str) {
+    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
+    });
+    let (server, _dir, id, secret) = signed_server();
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(&python)
         .arg(&path)
         .arg(&server.endpoint)
-        .env("EDDY_KEY_ID", key["AccessKeyId"].as_str().expect("id"))
-        .env(
-            "EDDY_KEY_SECRET",
-            key["SecretAccessKey"].as_str().expect("secret"),
-        )
+        .env("EDDY_KEY_ID", id)
+        .env("EDDY_KEY_SECRET", secret)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "auth.py failed:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+}
+
+/// SigV4 verification through boto3 and the aws CLI, with a key made by `eddy key
+/// create`: allowed calls, and each refusal with DynamoDB's error.
+#[test]
+fn boto3_and_aws_cli_sigv4() {
+    run_python_suite_signed("auth.py");
 }

@@ -72,8 +72,9 @@ ENDPOINT = sys.argv[1].rstrip("/")
 FILTERS = sys.argv[2:]
 REGION = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
 DEADLINE = time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300"))
-ACCESS_KEY = "AKIDEXAMPLE"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+# A key the test created when the server verifies signatures (`--auth sigv4`), else any.
+ACCESS_KEY = os.environ.get("EDDY_KEY_ID", "AKIDEXAMPLE")
+SECRET_KEY = os.environ.get("EDDY_KEY_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = f"smoke-{RUN_ID}"
 
