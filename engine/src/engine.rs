@@ -138,6 +138,12 @@ impl Engine {
         crate::partiql::lower(statement, params, &table.def)
     }
 
+    /// The name of a table's partition-key attribute, without copying its definition
+    /// (an access policy's `dynamodb:LeadingKeys` is read from it on every request).
+    pub fn partition_key_name(&self, name: &str) -> Result<String> {
+        Ok(self.state.table(name)?.def.key_schema.hash.name.clone())
+    }
+
     /// The definition of a table as it is now (`ResourceNotFound` for no such table).
     pub fn table_def(&self, name: &str) -> Result<TableDef> {
         Ok(self.state.table(name)?.def.clone())

@@ -8,15 +8,19 @@
 //! how a signature is checked.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::keys::Key;
 use super::policy::{self, Decision, Policy, Principal};
-use super::users::Users;
+use super::users::{User, Users};
 use crate::dynamodb::access::{Access, table_name};
 
 /// Who asks, with the policies that apply.
 pub struct Subject {
     pub principal: Principal,
+    /// The user's record (its policies are evaluated where they are, not copied).
+    user: Option<Arc<User>>,
+    /// Policies of their own (a function's role).
     policies: Vec<Policy>,
     admin: bool,
 }
@@ -33,9 +37,8 @@ impl Subject {
                 arn: format!("arn:aws:iam::{account}:user/{}", key.user),
                 source_ip,
             },
-            policies: user
-                .map(|u| u.policies.values().map(|(_, p)| p.clone()).collect())
-                .unwrap_or_default(),
+            user,
+            policies: Vec::new(),
             admin: key.admin,
         }
     }
@@ -62,6 +65,7 @@ impl Subject {
             vec![Policy::allow(vec!["dynamodb:*".to_owned()], resources)]
         };
         Subject {
+            user: None,
             principal: Principal {
                 user: function.to_owned(),
                 user_id: format!("eddy-function-{function}:{function}"),
@@ -95,7 +99,12 @@ impl Subject {
             resource,
             keys,
         };
-        match policy::evaluate(&self.policies, &self.principal, &request) {
+        let user = self.user.iter().flat_map(|u| u.policies.values().map(|(_, p)| p));
+        match policy::evaluate(
+            self.policies.iter().chain(user),
+            &self.principal,
+            &request,
+        ) {
             Decision::Allow => Ok(()),
             decision => Err(Denial {
                 message: denial_message(&self.principal.arn, action, resource, decision),

@@ -80,10 +80,7 @@ pub(crate) fn table_name(name: &str) -> &str {
 /// The table's partition-key attribute name; `None` when there is no such table (the
 /// request then fails on its own, with DynamoDB's error for it).
 pub(crate) fn partition_key(engine: &Engine, table: &str) -> Option<String> {
-    engine
-        .table_def(table_name(table))
-        .ok()
-        .map(|def| def.key_schema.hash.name)
+    engine.partition_key_name(table_name(table)).ok()
 }
 
 /// The partition-key values of `items` (keys or whole items) of `table`.
