@@ -99,12 +99,11 @@ impl Subject {
             resource,
             keys,
         };
-        let user = self.user.iter().flat_map(|u| u.policies.values().map(|(_, p)| p));
-        match policy::evaluate(
-            self.policies.iter().chain(user),
-            &self.principal,
-            &request,
-        ) {
+        let user = self
+            .user
+            .iter()
+            .flat_map(|u| u.policies.values().map(|(_, p)| p));
+        match policy::evaluate(self.policies.iter().chain(user), &self.principal, &request) {
             Decision::Allow => Ok(()),
             decision => Err(Denial {
                 message: denial_message(&self.principal.arn, action, resource, decision),

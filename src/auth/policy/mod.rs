@@ -33,9 +33,9 @@ impl std::error::Error for PolicyError {}
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    /// `Version` is `2012-10-17`: policy variables (`${aws:username}`) are replaced.
-    /// Under `2008-10-17` (or no version) they are literal text, as in IAM.
-    variables: bool,
+    /// The statements, in document order. Policy variables (`${aws:username}`) in
+    /// resources and condition values are replaced as they are evaluated (the
+    /// document's `Version` is `2012-10-17`, which IAM requires for that).
     statements: Vec<Statement>,
 }
 
@@ -55,6 +55,7 @@ struct Patterns {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Statement {
+    sid: Option<String>,
     effect: Effect,
     actions: Patterns,
     resources: Patterns,
@@ -106,8 +107,8 @@ impl Policy {
     /// condition (a function's role).
     pub fn allow(actions: Vec<String>, resources: Vec<String>) -> Policy {
         Policy {
-            variables: true,
             statements: vec![Statement {
+                sid: None,
                 effect: Effect::Allow,
                 actions: Patterns {
                     not: false,
@@ -131,10 +132,7 @@ pub fn evaluate<'p>(
 ) -> Decision {
     let mut allowed = false;
     for policy in policies {
-        let vars = Variables {
-            principal,
-            on: policy.variables,
-        };
+        let vars = Variables { principal };
         for s in &policy.statements {
             if !s.applies(&vars, principal, request) {
                 continue;
@@ -193,17 +191,16 @@ fn context_values(principal: &Principal, request: &Request<'_>, key: &str) -> Op
     }
 }
 
-/// Policy variables (`${aws:username}`) of a `2012-10-17` policy.
+/// Policy variables (`${aws:username}`).
 struct Variables<'a> {
     principal: &'a Principal,
-    on: bool,
 }
 
 impl Variables<'_> {
     /// `text` with its variables replaced; `None` when one has no value here (IAM then
     /// treats the element as matching nothing).
     fn substitute(&self, text: &str) -> Option<String> {
-        if !self.on || !text.contains("${") {
+        if !text.contains("${") {
             return Some(text.to_owned());
         }
         let mut out = String::with_capacity(text.len());

@@ -1,7 +1,8 @@
 //! Reading an IAM policy document: `Version`, `Id`, and `Statement` (one object or a
 //! list) whose members are `Sid`, `Effect`, `Action`/`NotAction`,
 //! `Resource`/`NotResource` and `Condition`. A document that IAM would refuse is
-//! refused with `MalformedPolicyDocument` and what is wrong, never half-read.
+//! refused with `MalformedPolicyDocument` and IAM's message (moto's tests record IAM's
+//! answers for malformed documents), never half-read.
 //!
 //! Owns the document's syntax. Must not know how a policy is evaluated.
 
@@ -18,47 +19,41 @@ fn err<T>(message: impl Into<String>) -> Result<T, PolicyError> {
 /// them by the document's size).
 const STATEMENTS_MAX: usize = 100;
 
+/// IAM's message for most malformed documents (moto's recorded cases of IAM's answers).
+const SYNTAX: &str = "Syntax errors in policy.";
+
 pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
     let chars = text.chars().count();
     if chars > POLICY_DOCUMENT_CHARS_MAX {
         return err(format!(
-            "Cannot exceed quota for PolicySize: {POLICY_DOCUMENT_CHARS_MAX} (the document has {chars} characters)"
+            "Cannot exceed quota for PolicySize: {POLICY_DOCUMENT_CHARS_MAX}"
         ));
     }
-    let doc: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return err(format!("Syntax errors in policy: {e}")),
+    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(text) else {
+        return err(SYNTAX);
     };
-    let Value::Object(doc) = doc else {
-        return err("Syntax errors in policy: a policy document is a JSON object");
-    };
-    let mut variables = false;
-    let mut statements = None;
-    for (name, value) in &doc {
-        match name.as_str() {
-            "Version" => match value.as_str() {
-                Some("2012-10-17") => variables = true,
-                Some("2008-10-17") => variables = false,
-                _ => {
-                    return err(format!(
-                        "The policy's Version must be \"2012-10-17\" or \"2008-10-17\", not {value}"
-                    ));
-                }
-            },
-            "Id" => {}
-            "Statement" => statements = Some(value),
-            other => return err(format!("Syntax errors in policy: unknown field {other}")),
+    if doc
+        .keys()
+        .any(|k| !matches!(k.as_str(), "Version" | "Id" | "Statement"))
+        || doc.get("Id").is_some_and(|id| !id.is_string())
+    {
+        return err(SYNTAX);
+    }
+    // Identity policies need the version under which policy variables are replaced;
+    // IAM refuses an older or missing one with this message, another value as syntax.
+    match doc.get("Version") {
+        None => return err("Policy document must be version 2012-10-17 or greater."),
+        Some(Value::String(v)) if v == "2012-10-17" => {}
+        Some(Value::String(v)) if v == "2008-10-17" => {
+            return err("Policy document must be version 2012-10-17 or greater.");
         }
+        Some(_) => return err(SYNTAX),
     }
-    let statements = match statements {
-        Some(Value::Array(list)) => list.iter().collect::<Vec<_>>(),
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) if !list.is_empty() => list.iter().collect::<Vec<_>>(),
         Some(one @ Value::Object(_)) => vec![one],
-        Some(_) => return err("Statement must be an object or a list of objects"),
-        None => return err("Missing required field Statement"),
+        _ => return err(SYNTAX),
     };
-    if statements.is_empty() {
-        return err("Missing required field Statement (the list is empty)");
-    }
     if statements.len() > STATEMENTS_MAX {
         return err(format!(
             "A policy holds at most {STATEMENTS_MAX} statements, not {}",
@@ -69,62 +64,78 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
         .into_iter()
         .map(statement)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Policy {
-        variables,
-        statements,
-    })
+    let mut sids: Vec<&str> = statements.iter().filter_map(|s| s.sid.as_deref()).collect();
+    sids.sort_unstable();
+    if sids.windows(2).any(|w| w[0] == w[1]) {
+        return err("Statement IDs (SID) in a single policy must be unique.");
+    }
+    Ok(Policy { statements })
 }
 
 fn statement(value: &Value) -> Result<Statement, PolicyError> {
     let Value::Object(s) = value else {
-        return err("Each statement must be a JSON object");
+        return err(SYNTAX);
     };
-    for name in s.keys() {
-        if !matches!(
+    // An identity-based policy names no principal: the user it is attached to is.
+    if s.contains_key("Principal") || s.contains_key("NotPrincipal") {
+        return err("Policy document should not specify a principal.");
+    }
+    if s.keys().any(|name| {
+        !matches!(
             name.as_str(),
             "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition"
-        ) {
-            // An identity-based policy names no principal: the user it is attached to is.
-            if name == "Principal" || name == "NotPrincipal" {
-                return err("Policy document should not specify a principal.");
-            }
-            return err(format!("Syntax errors in policy: unknown field {name}"));
-        }
-    }
-    if let Some(sid) = s.get("Sid")
-        && !sid
-            .as_str()
-            .is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric()))
+        )
+    }) || s.get("Sid").is_some_and(|sid| !sid.is_string())
     {
-        return err(format!(
-            "Statement IDs (SID) must be alpha-numeric, got {sid}"
-        ));
+        return err(SYNTAX);
     }
     let effect = match s.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
-        Some(other) => {
-            return err(format!(
-                "Invalid effect: {other} (it is \"Allow\" or \"Deny\")"
-            ));
+        // IAM's older parser still knows the word in another case, and says so.
+        Some(e) if e.eq_ignore_ascii_case("allow") || e.eq_ignore_ascii_case("deny") => {
+            return err("The policy failed legacy parsing");
         }
-        None => return err("Missing required field Effect"),
+        _ => return err(SYNTAX),
     };
-    let actions = either(s, "Action", "NotAction")?;
+    let actions = either(
+        s,
+        "Action",
+        "NotAction",
+        "Policy statement must contain actions.",
+    )?;
     for a in &actions.patterns {
-        if a != "*" && !a.contains(':') {
-            return err(format!(
-                "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. (got \"{a}\")"
-            ));
+        if a == "*" {
+            continue;
+        }
+        match a.matches(':').count() {
+            0 => {
+                return err(
+                    "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+                );
+            }
+            1 => {}
+            _ => return err("Actions/Condition can contain only one colon."),
         }
     }
-    let resources = either(s, "Resource", "NotResource")?;
+    let resources = either(
+        s,
+        "Resource",
+        "NotResource",
+        "Policy statement must contain resources.",
+    )?;
+    for r in &resources.patterns {
+        if r != "*" && !r.starts_with("arn:") {
+            return err(format!("Resource {r} must be in ARN format or \"*\"."));
+        }
+    }
     let conditions = match s.get("Condition") {
         None => Vec::new(),
         Some(Value::Object(c)) => conditions(c)?,
-        Some(_) => return err("Condition must be a JSON object"),
+        Some(_) => return err(SYNTAX),
     };
     Ok(Statement {
+        sid: s.get("Sid").and_then(Value::as_str).map(str::to_owned),
         effect,
         actions,
         resources,
@@ -133,27 +144,22 @@ fn statement(value: &Value) -> Result<Statement, PolicyError> {
 }
 
 /// `Action` or `NotAction` (or the resource pair): exactly one of them, a string or a
-/// non-empty list of strings.
-fn either(s: &Map<String, Value>, name: &str, not_name: &str) -> Result<Patterns, PolicyError> {
+/// list of strings; `missing` is IAM's message when there is none (or an empty list).
+fn either(
+    s: &Map<String, Value>,
+    name: &str,
+    not_name: &str,
+    missing: &str,
+) -> Result<Patterns, PolicyError> {
     let (not, value) = match (s.get(name), s.get(not_name)) {
-        (Some(_), Some(_)) => {
-            return err(format!("A statement has {name} or {not_name}, not both"));
-        }
+        (Some(_), Some(_)) => return err(SYNTAX),
         (Some(v), None) => (false, v),
         (None, Some(v)) => (true, v),
-        (None, None) => {
-            return err(if name == "Action" {
-                // IAM's message (recorded in aws-cdk#7615).
-                "Policy statement must contain actions.".to_owned()
-            } else {
-                "Policy statement must contain resources.".to_owned()
-            });
-        }
+        (None, None) => return err(missing),
     };
-    let patterns = strings(value)
-        .ok_or_else(|| PolicyError(format!("{name} must be a string or a list of strings")))?;
+    let patterns = strings(value).ok_or_else(|| PolicyError(SYNTAX.to_owned()))?;
     if patterns.is_empty() {
-        return err(format!("{name} must not be an empty list"));
+        return err(missing);
     }
     Ok(Patterns { not, patterns })
 }
@@ -172,9 +178,7 @@ fn conditions(c: &Map<String, Value>) -> Result<Vec<Condition>, PolicyError> {
     let mut out = Vec::new();
     for (operator, block) in c {
         let Value::Object(block) = block else {
-            return err(format!(
-                "The condition operator {operator} must map condition keys to values"
-            ));
+            return err(SYNTAX);
         };
         for (key, values) in block {
             let values = match values {
@@ -191,11 +195,7 @@ fn conditions(c: &Map<String, Value>) -> Result<Vec<Condition>, PolicyError> {
                     .collect(),
                 other => strings(other),
             }
-            .ok_or_else(|| {
-                PolicyError(format!(
-                    "The values of {operator} {key} must be strings, numbers or booleans"
-                ))
-            })?;
+            .ok_or_else(|| PolicyError(SYNTAX.to_owned()))?;
             out.push(Condition::parse(operator, key, values)?);
         }
     }
