@@ -121,11 +121,17 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(e) => return body_error(&e, op),
     };
     // The signature covers the body as sent (before any decompression).
-    if let Some(refused) =
-        crate::auth::check_dynamodb(&parts.method, &parts.uri, &parts.headers, &buffered.bytes)
-    {
-        return refused;
-    }
+    let key = match crate::auth::check_dynamodb(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &buffered.bytes,
+    ) {
+        Ok(key) => key,
+        Err(refused) => {
+            return crate::audit::dynamodb_refused(&parts, op, &buffered.bytes, refused);
+        }
+    };
     let buffered = match body::coding::coding(&parts.headers) {
         Ok(coding) => body::coding::decode(buffered, coding, REQUEST_BODY_DECODED_BYTES_MAX).await,
         Err(e) => Err(e),
@@ -172,6 +178,10 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(ApiError::UnknownOperation) => Err(ApiError::UnknownTarget(op.to_owned())),
         other => other,
     };
+    let status = result
+        .as_ref()
+        .map_or_else(|e| e.status(), |_| StatusCode::OK);
+    crate::audit::dynamodb_change(key.as_deref(), &parts, op, &request, status.as_u16());
     drop(request);
     drop(buffered);
     let Some(ns) = namespace else {
