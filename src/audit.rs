@@ -475,11 +475,17 @@ fn refused(parts: &Parts, action: &str, resource: &str, resp: Response) -> Respo
     resp
 }
 
-/// Records a DynamoDB request if it is a control-plane change (`op` among
-/// [`DYNAMODB_CHANGES`]), with the status it was answered with. `body` is the request
-/// as dispatched.
+/// Whether DynamoDB operation `op` is recorded (the log is open, and `op` changes the
+/// control plane: one of [`DYNAMODB_CHANGES`]); the edge asks before it works out a
+/// status, so that the data plane's requests pay nothing for the log.
+pub fn records_change(op: &str) -> bool {
+    enabled() && DYNAMODB_CHANGES.contains(&op)
+}
+
+/// Records a DynamoDB control-plane change (see [`records_change`]) with the status it
+/// was answered with. `body` is the request as dispatched.
 pub fn dynamodb_change(key: Option<&Key>, parts: &Parts, op: &str, body: &[u8], status: u16) {
-    if !enabled() || !DYNAMODB_CHANGES.contains(&op) {
+    if !records_change(op) {
         return;
     }
     change(

@@ -178,10 +178,12 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(ApiError::UnknownOperation) => Err(ApiError::UnknownTarget(op.to_owned())),
         other => other,
     };
-    let status = result
-        .as_ref()
-        .map_or_else(|e| e.status(), |_| StatusCode::OK);
-    crate::audit::dynamodb_change(key.as_deref(), &parts, op, &request, status.as_u16());
+    if crate::audit::records_change(op) {
+        let status = result
+            .as_ref()
+            .map_or_else(|e| e.status(), |_| StatusCode::OK);
+        crate::audit::dynamodb_change(key.as_deref(), &parts, op, &request, status.as_u16());
+    }
     drop(request);
     drop(buffered);
     let Some(ns) = namespace else {
