@@ -16,7 +16,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-PORT=${PORT:-8765}
+# The listening address; port 0 lets the system choose a free one each time.
+LISTEN=${LISTEN:-127.0.0.1:0}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-2}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -33,6 +34,7 @@ ROOT_ID=EDDYAUTHCOSTROOT0000
 ROOT_SECRET=$(head -c 30 /dev/urandom | base64)
 scratch=$(mktemp -d)
 server=""
+endpoint=""
 stop() {
     if [[ -n "$server" ]]; then
         kill "$server" 2>/dev/null || true
@@ -45,11 +47,12 @@ trap 'stop; rm -rf "$scratch"' EXIT
 # start MODE: starts the server with --auth MODE and waits until it listens.
 start() {
     EDDY_ROOT_ACCESS_KEY_ID=$ROOT_ID EDDY_ROOT_SECRET_ACCESS_KEY=$ROOT_SECRET \
-        "$EDDY" serve --listen "127.0.0.1:$PORT" --in-memory --auth "$1" \
+        "$EDDY" serve --listen "$LISTEN" --in-memory --auth "$1" \
         >"$scratch/server-$1.log" 2>&1 &
     server=$!
     for _ in $(seq "$STARTUP_WAIT_DS"); do
-        grep -q "Eddy is listening" "$scratch/server-$1.log" && return 0
+        endpoint=$(sed -n 's/^Eddy is listening on //p' "$scratch/server-$1.log")
+        [[ -n "$endpoint" ]] && return 0
         kill -0 "$server" 2>/dev/null || break
         sleep 0.1
     done
@@ -64,7 +67,7 @@ load() {
     local name=$1
     shift
     AWS_ACCESS_KEY_ID=$ROOT_ID AWS_SECRET_ACCESS_KEY=$ROOT_SECRET \
-        "$EDDY_LOAD" --endpoint "http://127.0.0.1:$PORT" --workloads get \
+        "$EDDY_LOAD" --endpoint "$endpoint" --workloads get \
         --connections "$CONNECTIONS" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
         --gets "$GETS" --parts 1 "$@" >"$scratch/$name.txt"
     local row
