@@ -19,7 +19,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,10 +33,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Key, Refusal};
 
-/// Lines waiting for the writer thread, at most. A line of at most a few KiB (its
-/// fields are clipped to [`AUDIT_FIELD_CHARS_MAX`]) makes this a few MiB at worst; a
-/// line that finds the queue full is dropped and counted.
+/// Lines waiting for the writer thread, at most; a line that finds the queue full is
+/// dropped and counted.
 pub const AUDIT_QUEUE_LINES_MAX: usize = 4096;
+/// Bytes of the lines waiting for the writer thread, at most (a line is usually a few
+/// hundred bytes; a refusal's can be a few KiB, and one naming odd characters more).
+pub const AUDIT_QUEUE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Longest time between a line's write and its fsync.
 pub const AUDIT_SYNC_INTERVAL_MS: u64 = 1000;
 /// Longest wait at shutdown for the queued lines to reach the file.
@@ -139,8 +141,18 @@ struct Line {
 /// The open log: the queue to the writer thread and the counters.
 struct Log {
     queue: SyncSender<Message>,
+    counters: Arc<Counters>,
+}
+
+/// What the requests and the writer thread share.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Lines dropped because the queue was full or the file refused them.
     dropped: AtomicU64,
-    written: Arc<AtomicU64>,
+    /// Lines written to the file.
+    written: AtomicU64,
+    /// Bytes of the lines in the queue.
+    queued_bytes: AtomicUsize,
 }
 
 enum Message {
@@ -162,16 +174,12 @@ pub fn configure(path: &Path) -> io::Result<()> {
         .open(path)
         .map_err(|e| io::Error::new(e.kind(), format!("audit log {}: {e}", path.display())))?;
     let (queue, lines) = std::sync::mpsc::sync_channel(AUDIT_QUEUE_LINES_MAX);
-    let written = Arc::new(AtomicU64::new(0));
-    let counted = written.clone();
+    let counters = Arc::new(Counters::default());
+    let shared = counters.clone();
     std::thread::Builder::new()
         .name("eddy-audit".into())
-        .spawn(move || write_lines(file, &lines, &counted))?;
-    let log = Log {
-        queue,
-        dropped: AtomicU64::new(0),
-        written,
-    };
+        .spawn(move || write_lines(file, &lines, &shared))?;
+    let log = Log { queue, counters };
     if LOG.set(log).is_err() {
         return Err(io::Error::other("the audit log is already open"));
     }
@@ -189,12 +197,14 @@ pub fn close() {
 
 /// Lines dropped because the queue was full or the file refused them.
 pub fn dropped() -> u64 {
-    LOG.get().map_or(0, |l| l.dropped.load(Ordering::Relaxed))
+    LOG.get()
+        .map_or(0, |l| l.counters.dropped.load(Ordering::Relaxed))
 }
 
 /// Lines written to the file.
 pub fn written() -> u64 {
-    LOG.get().map_or(0, |l| l.written.load(Ordering::Relaxed))
+    LOG.get()
+        .map_or(0, |l| l.counters.written.load(Ordering::Relaxed))
 }
 
 /// Whether the log is open (`--audit-log`).
@@ -204,7 +214,7 @@ pub fn enabled() -> bool {
 
 /// The writer thread: takes lines off the queue in batches, writes and flushes each
 /// batch, and syncs the file at most every [`AUDIT_SYNC_INTERVAL_MS`].
-fn write_lines(file: File, lines: &Receiver<Message>, written: &AtomicU64) {
+fn write_lines(file: File, lines: &Receiver<Message>, counters: &Counters) {
     let interval = Duration::from_millis(AUDIT_SYNC_INTERVAL_MS);
     let mut out = BufWriter::new(file);
     let mut synced = Instant::now();
@@ -231,8 +241,11 @@ fn write_lines(file: File, lines: &Receiver<Message>, written: &AtomicU64) {
             match message {
                 Message::Line(line) => {
                     batch += 1;
+                    counters
+                        .queued_bytes
+                        .fetch_sub(line.len(), Ordering::Relaxed);
                     if let Err(e) = out.write_all(line.as_bytes()) {
-                        lost(&e, 1);
+                        lost(counters, &e, 1);
                     }
                 }
                 Message::Close(ack) => closing.push(ack),
@@ -241,10 +254,10 @@ fn write_lines(file: File, lines: &Receiver<Message>, written: &AtomicU64) {
         if batch > 0 {
             match out.flush() {
                 Ok(()) => {
-                    written.fetch_add(batch, Ordering::Relaxed);
+                    counters.written.fetch_add(batch, Ordering::Relaxed);
                     unsynced = true;
                 }
-                Err(e) => lost(&e, batch),
+                Err(e) => lost(counters, &e, batch),
             }
         }
         if unsynced && (!closing.is_empty() || synced.elapsed() >= interval) {
@@ -261,20 +274,26 @@ fn write_lines(file: File, lines: &Receiver<Message>, written: &AtomicU64) {
 }
 
 /// Lines the file refused: counted as dropped, and said.
-fn lost(e: &io::Error, n: u64) {
+fn lost(counters: &Counters, e: &io::Error, n: u64) {
     tracing::error!(error = %e, lines = n, "cannot write to the audit log; lines are lost");
-    if let Some(log) = LOG.get() {
-        log.dropped.fetch_add(n, Ordering::Relaxed);
-    }
+    counters.dropped.fetch_add(n, Ordering::Relaxed);
 }
 
 impl Log {
-    /// Queues a line, or counts it dropped when the queue is full.
+    /// Queues a line, or counts it dropped when the queue is full (of lines or bytes).
     fn push(&self, line: String) {
+        let c = &self.counters;
+        let n = line.len();
+        if c.queued_bytes.fetch_add(n, Ordering::Relaxed) + n > AUDIT_QUEUE_BYTES_MAX {
+            c.queued_bytes.fetch_sub(n, Ordering::Relaxed);
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match self.queue.try_send(Message::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                c.queued_bytes.fetch_sub(n, Ordering::Relaxed);
+                c.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -575,212 +594,4 @@ pub async fn v1_changes(req: Request, next: Next) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parsed(text: &str) -> Line {
-        assert!(text.ends_with('\n') && !text[..text.len() - 1].contains('\n'));
-        serde_json::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn times_are_iso_8601_utc_with_milliseconds() {
-        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
-        // 2026-12-07T05:52:48.123Z.
-        assert_eq!(iso8601_ms(1_796_622_768_123), "2026-12-07T05:52:48.123Z");
-        assert_eq!(iso8601_ms(951_782_400_007), "2000-02-29T00:00:00.007Z");
-    }
-
-    #[test]
-    fn a_denial_is_one_line_with_every_field() {
-        let who = Identity {
-            user: Some("alice".into()),
-            access_key_id: Some("EDDYKEY".into()),
-        };
-        let ip = Some("::ffff:10.1.2.3".parse().unwrap());
-        let message = "The request signature we calculated does not match\n'POST\n/\n\"x\"'";
-        let text = line(
-            1_796_622_768_123,
-            Event::Denied,
-            &who,
-            true,
-            ip,
-            "dynamodb:ListTables",
-            "",
-            Some(400),
-            Some(("InvalidSignatureException", message)),
-        );
-        assert_eq!(
-            text,
-            format!(
-                "{{\"time\":\"2026-12-07T05:52:48.123Z\",\"event\":\"denied\",\"identity\":\"key\",\
-                 \"user\":\"alice\",\"access_key_id\":\"EDDYKEY\",\"source_ip\":\"10.1.2.3\",\
-                 \"action\":\"dynamodb:ListTables\",\"resource\":\"*\",\"status\":400,\
-                 \"error_type\":\"InvalidSignatureException\",\"message\":{}}}\n",
-                serde_json::to_string(message).unwrap()
-            )
-        );
-        assert_eq!(parsed(&text).message.as_deref(), Some(message));
-    }
-
-    #[test]
-    fn a_change_has_its_status_and_no_error_and_nobody_is_anonymous_or_auth_off() {
-        let nobody = Identity::default();
-        let text = line(
-            0,
-            Event::Change,
-            &nobody,
-            false,
-            None,
-            "dynamodb:CreateTable",
-            "t",
-            Some(200),
-            None,
-        );
-        let l = parsed(&text);
-        assert_eq!(
-            (l.event.as_str(), l.identity.as_str(), l.status),
-            ("change", "auth-off", Some(200))
-        );
-        assert_eq!((l.user, l.access_key_id, l.source_ip), (None, None, None));
-        assert!(!text.contains("error_type") && !text.contains("message"));
-        assert!(text.contains("\"user\":null,\"access_key_id\":null,\"source_ip\":null"));
-        let l = parsed(&line(
-            0,
-            Event::Denied,
-            &nobody,
-            true,
-            None,
-            "a",
-            "r",
-            None,
-            Some(("E", "m")),
-        ));
-        assert_eq!(l.identity, "anonymous");
-        assert_eq!(l.status, None);
-    }
-
-    #[test]
-    fn long_fields_are_clipped() {
-        let long = "é".repeat(AUDIT_FIELD_CHARS_MAX + 10);
-        let l = parsed(&line(
-            0,
-            Event::Denied,
-            &Identity::default(),
-            true,
-            None,
-            "a",
-            &long,
-            None,
-            Some(("E", &long)),
-        ));
-        assert_eq!(l.resource.chars().count(), AUDIT_FIELD_CHARS_MAX + 1);
-        assert_eq!(
-            l.message.unwrap().chars().count(),
-            AUDIT_FIELD_CHARS_MAX + 1
-        );
-    }
-
-    #[test]
-    fn v1_routes_are_named_actions_on_named_resources() {
-        let a = |m: Method, p: &str| v1_action(&m, p);
-        let s = |x: &str, y: &str| (x.to_owned(), y.to_owned());
-        assert_eq!(
-            a(Method::PUT, "/v1/functions/f"),
-            s("eddy:CreateFunction", "f")
-        );
-        assert_eq!(
-            a(Method::DELETE, "/v1/functions/f"),
-            s("eddy:DeleteFunction", "f")
-        );
-        assert_eq!(
-            a(Method::POST, "/v1/functions/f/invoke"),
-            s("eddy:InvokeFunction", "f")
-        );
-        assert_eq!(
-            a(Method::POST, "/v1/triggers"),
-            s("eddy:CreateTrigger", "*")
-        );
-        assert_eq!(
-            a(Method::PATCH, "/v1/triggers/u-1"),
-            s("eddy:UpdateTrigger", "u-1")
-        );
-        assert_eq!(
-            a(Method::DELETE, "/v1/schedules/n"),
-            s("eddy:DeleteSchedule", "n")
-        );
-        assert_eq!(
-            a(Method::POST, "/v1/iam/keys"),
-            s("eddy:CreateAccessKey", "*")
-        );
-        assert_eq!(
-            a(Method::DELETE, "/v1/iam/keys/EDDYK"),
-            s("eddy:DeleteAccessKey", "EDDYK")
-        );
-        assert_eq!(
-            a(Method::GET, "/v1/iam/keys"),
-            s("GET /v1/iam/keys", "/v1/iam/keys")
-        );
-        assert_eq!(
-            a(Method::POST, "/v1/nothing"),
-            s("POST /v1/nothing", "/v1/nothing")
-        );
-        assert_eq!(created_name("eddy:CreateTrigger"), Some("UUID"));
-        assert_eq!(created_name("eddy:DeleteTrigger"), None);
-    }
-
-    #[test]
-    fn dynamodb_requests_name_their_table_or_arn() {
-        assert_eq!(
-            dynamodb_resource(br#"{"TableName":"t","KeySchema":[]}"#),
-            "t"
-        );
-        assert_eq!(
-            dynamodb_resource(br#"{"ResourceArn":"arn:aws:dynamodb:r:1:table/t","Tags":[]}"#),
-            "arn:aws:dynamodb:r:1:table/t"
-        );
-        assert_eq!(dynamodb_resource(b"{}"), "*");
-        assert_eq!(dynamodb_resource(b"not json"), "*");
-    }
-
-    #[test]
-    fn a_full_queue_drops_and_counts_instead_of_waiting() {
-        let (queue, lines) = std::sync::mpsc::sync_channel(2);
-        let log = Log {
-            queue,
-            dropped: AtomicU64::new(0),
-            written: Arc::new(AtomicU64::new(0)),
-        };
-        for i in 0..5 {
-            log.push(format!("{i}\n"));
-        }
-        assert_eq!(log.dropped.load(Ordering::Relaxed), 3);
-        assert_eq!(lines.try_iter().count(), 2);
-    }
-
-    #[test]
-    fn the_writer_appends_every_line_and_close_waits_for_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        std::fs::write(&path, "earlier\n").unwrap();
-        let file = OpenOptions::new().append(true).open(&path).unwrap();
-        let (queue, lines) = std::sync::mpsc::sync_channel(AUDIT_QUEUE_LINES_MAX);
-        let written = Arc::new(AtomicU64::new(0));
-        let counted = written.clone();
-        let writer = std::thread::spawn(move || write_lines(file, &lines, &counted));
-        for i in 0..100 {
-            queue.send(Message::Line(format!("{i}\n"))).unwrap();
-        }
-        let (ack, done) = std::sync::mpsc::sync_channel(1);
-        queue.send(Message::Close(ack)).unwrap();
-        done.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(written.load(Ordering::Relaxed), 100);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let expected: String = std::iter::once("earlier\n".to_owned())
-            .chain((0..100).map(|i| format!("{i}\n")))
-            .collect();
-        assert_eq!(text, expected);
-        drop(queue);
-        writer.join().unwrap();
-    }
-}
+mod tests;
