@@ -153,6 +153,18 @@ pub struct ServeArgs {
     /// and every change still need a key.
     #[arg(long)]
     public_v1_reads: bool,
+    /// Append a JSON-lines audit log to this file (created readable by its owner only):
+    /// one line per request refused by authentication or a policy (`denied`: the access
+    /// key it named, the error type and message), and per control-plane change, failed
+    /// ones too (`change`: DynamoDB's CreateTable, UpdateTable, DeleteTable,
+    /// UpdateTimeToLive, TagResource, UntagResource, and every /v1 POST, PUT, PATCH and
+    /// DELETE: functions, triggers, schedules, keys), each with the time, the identity
+    /// (user and access key id, `anonymous` or `auth-off`), the source IP, the action,
+    /// the resource and the status. Off by default. Lines are flushed as they come and
+    /// fsync'd at most once a second; when the writer falls behind, lines are dropped
+    /// and counted in /metrics (eddy_audit_lines_dropped_total), never waited for.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
 }
 
 /// DynamoDB Local's single-dash flags (`java -jar DynamoDBLocal.jar -inMemory -port 8000
@@ -365,6 +377,9 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         &engine,
         (!args.in_memory).then_some(data_dir.as_path()),
     )?;
+    if let Some(path) = &args.audit_log {
+        crate::audit::configure(path)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -387,6 +402,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     ));
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();
+    crate::audit::close();
     if args.in_memory {
         // The engine's scratch directory goes when the engine does; the functions and
         // search indexes are removed here.

@@ -179,6 +179,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status the error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     /// The error as a DynamoDB client's SDK sees it: the exception name (the part of
     /// `__type` after `#`) and the message. The function capability reports it so.
     pub fn code_and_message(&self) -> (String, String) {

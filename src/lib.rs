@@ -3,6 +3,7 @@
 //! and engine results and errors into DynamoDB's responses.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 mod blocking;
 mod body;

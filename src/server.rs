@@ -104,8 +104,21 @@ pub fn app(state: AppState) -> Router {
 
 const DYNAMODB: &str = "com.amazonaws.dynamodb.v20120810";
 
-/// A request a policy refused: DynamoDB's `AccessDeniedException` (400).
-fn denied(d: crate::auth::decide::Denial) -> ApiError {
+/// A request a policy refused: DynamoDB's `AccessDeniedException` (400), recorded in
+/// the audit log.
+fn denied(
+    key: Option<&crate::auth::Key>,
+    subject: &Subject,
+    d: crate::auth::decide::Denial,
+) -> ApiError {
+    crate::audit::denied(
+        &crate::audit::Identity::of(key),
+        subject.principal.source_ip,
+        &d.action,
+        &d.resource,
+        "AccessDeniedException",
+        &d.message,
+    );
     ApiError::Refused {
         code: "AccessDeniedException".to_owned(),
         message: d.message,
@@ -130,27 +143,25 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(e) => return body_error(&e, op),
     };
     // The signature covers the body as sent (before any decompression).
-    let signer = match crate::auth::check_dynamodb(
+    let key = match crate::auth::check_dynamodb(
         &parts.method,
         &parts.uri,
         &parts.headers,
         &buffered.bytes,
     ) {
-        Ok(signer) => signer,
-        Err(refused) => return refused.dynamodb_response(),
+        Ok(key) => key,
+        Err(refused) => {
+            return crate::audit::dynamodb_refused(&parts, op, &buffered.bytes, refused);
+        }
     };
     // A key that is not an administrator's is held to its user's policies.
-    let subject = signer.filter(|k| !k.admin).and_then(|key| {
+    let subject = key.as_ref().filter(|k| !k.admin).and_then(|key| {
         let users = crate::auth::users()?;
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
         Some(Subject::of(
-            &key,
+            key,
             users,
             &state.engine.config().account_id,
-            peer,
+            crate::audit::source_ip(&parts.extensions),
         ))
     });
     let buffered = match body::coding::coding(&parts.headers) {
@@ -199,7 +210,7 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
                     let accesses = r.accesses(op, &state.engine)?;
                     subject
                         .allow_dynamodb(&accesses, &config.region, &config.account_id)
-                        .map_err(denied)
+                        .map_err(|d| denied(key.as_deref(), subject, d))
                 };
                 dynamodb::dispatch_gated(&state.engine, op, &request, Some(&gate)).await
             }
@@ -209,7 +220,7 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
                 let resource = crate::streams::resource_of(&state.engine, op, &request);
                 subject
                     .allow(&format!("dynamodb:{op}"), &resource, &[])
-                    .map_err(denied)
+                    .map_err(|d| denied(key.as_deref(), subject, d))
             });
             match allowed {
                 Ok(()) => crate::streams::dispatch(&state.engine, op, &request).await,
@@ -222,6 +233,12 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         Err(ApiError::UnknownOperation) => Err(ApiError::UnknownTarget(op.to_owned())),
         other => other,
     };
+    if crate::audit::records_change(op) {
+        let status = result
+            .as_ref()
+            .map_or_else(|e| e.status(), |_| StatusCode::OK);
+        crate::audit::dynamodb_change(key.as_deref(), &parts, op, &request, status.as_u16());
+    }
     drop(request);
     drop(buffered);
     let Some(ns) = namespace else {

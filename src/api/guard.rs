@@ -19,6 +19,7 @@ use std::time::SystemTime;
 
 use axum::extract::Request;
 use axum::http::Method;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -59,11 +60,11 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
         .headers()
         .get("x-amz-content-sha256")
         .is_some_and(|v| v.as_bytes() == sign::UNSIGNED_PAYLOAD.as_bytes());
+    let (mut parts, body) = req.into_parts();
     // Nothing of the body is read for a request whose signature fails without it.
-    if let Err(e) = verify::prepare(keys, req.uri(), req.headers(), SystemTime::now()) {
-        return e.v1_response();
+    if let Err(e) = verify::prepare(keys, &parts.uri, &parts.headers, SystemTime::now()) {
+        return refuse(&parts, &e);
     }
-    let (parts, body) = req.into_parts();
     let (body, bytes) = if unsigned {
         (body, None)
     } else {
@@ -75,10 +76,10 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
                 Some(buffered),
             ),
             Err(crate::body::BodyError::TooLarge { .. }) => {
-                return AuthError::InvalidSignature(format!(
+                let e = AuthError::InvalidSignature(format!(
                     "A signed body is at most {V1_SIGNED_BODY_BYTES_MAX} bytes; sign a larger one as UNSIGNED-PAYLOAD"
-                ))
-                .v1_response();
+                ));
+                return refuse(&parts, &e);
             }
             Err(e) => return Problem::body(&e).into_response(),
         }
@@ -94,24 +95,26 @@ pub async fn v1_guard(req: Request, next: Next) -> Response {
     drop(bytes);
     let key = match verified {
         Ok(key) => key,
-        Err(e) => return e.v1_response(),
+        Err(e) => return refuse(&parts, &e),
     };
     if !key.admin
         && !needs_admin(&parts.method, parts.uri.path())
         && let Err(message) = allow_read(&key, parts.uri.path(), &parts.extensions)
     {
-        return AuthError::NotAdmin(message).v1_response();
+        return refuse(&parts, &AuthError::NotAdmin(message));
     }
     if needs_admin(&parts.method, parts.uri.path()) && !key.admin {
-        return AuthError::NotAdmin(format!(
+        let e = AuthError::NotAdmin(format!(
             "User {} (access key {}) is not authorized to perform {} {}: it needs an administrator's key",
             key.user,
             key.access_key_id,
             parts.method,
             parts.uri.path()
-        ))
-        .v1_response();
+        ));
+        return refuse(&parts, &e);
     }
+    // The routes (and the audit log's record of a change) read who signed.
+    parts.extensions.insert(key);
     next.run(Request::from_parts(parts, body)).await
 }
 
@@ -152,12 +155,19 @@ fn allow_read(
         return Err("the user store is not open".to_owned());
     };
     let config = users.engine_config();
-    let peer = extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    let subject = Subject::of(key, users, &config.account_id, peer);
+    let subject = Subject::of(
+        key,
+        users,
+        &config.account_id,
+        crate::audit::source_ip(extensions),
+    );
     let (action, resource) = read_action(path, &config.region, &config.account_id);
     subject
         .allow(&action, &resource, &[])
         .map_err(|d| d.message)
+}
+
+/// The `/v1` answer to a refused request, recorded in the audit log.
+fn refuse(parts: &Parts, e: &AuthError) -> Response {
+    crate::audit::v1_refused(parts, e.v1_response())
 }

@@ -68,6 +68,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Request-body bytes buffered by the HTTP edge.",
         crate::body::bytes_in_flight() as f64,
     );
+    if crate::audit::enabled() {
+        series(
+            "eddy_audit_lines_written_total",
+            "counter",
+            "Lines written to the audit log.",
+            crate::audit::written() as f64,
+        );
+        series(
+            "eddy_audit_lines_dropped_total",
+            "counter",
+            "Audit log lines dropped because its queue was full or the file refused them.",
+            crate::audit::dropped() as f64,
+        );
+    }
     out.push_str(&crate::prometheus::triggers(&platform.triggers.metrics()));
     out.push_str(&crate::prometheus::schedules(&platform.schedules.metrics()));
     let mut resp = out.into_response();

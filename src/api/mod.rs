@@ -53,6 +53,9 @@ pub fn routes() -> Router<AppState> {
         .merge(iam::routes())
         .merge(search::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
+        // Inside the guard (which `server::app` layers around these routes): it sees the
+        // verified key the guard leaves in the request.
+        .layer(axum::middleware::from_fn(crate::audit::v1_changes))
         .merge(metrics::routes())
 }
 

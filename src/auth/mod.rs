@@ -109,7 +109,8 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    fn kind(&self) -> &'static str {
+    /// DynamoDB's name for the error (the part of `__type` after `#`).
+    pub fn kind(&self) -> &'static str {
         match self {
             AuthError::Missing => "MissingAuthenticationTokenException",
             AuthError::Incomplete(_) => "IncompleteSignatureException",
@@ -119,7 +120,7 @@ impl AuthError {
         }
     }
 
-    fn message(&self) -> &str {
+    pub fn message(&self) -> &str {
         match self {
             AuthError::Missing => "Request is missing Authentication Token",
             AuthError::Incomplete(m) | AuthError::InvalidSignature(m) | AuthError::NotAdmin(m) => m,
@@ -133,7 +134,19 @@ impl AuthError {
             "__type": format!("com.amazon.coral.service#{}", self.kind()),
             "message": self.message(),
         });
-        crate::error::json_response(StatusCode::BAD_REQUEST, body.to_string().into_bytes())
+        let resp =
+            crate::error::json_response(StatusCode::BAD_REQUEST, body.to_string().into_bytes());
+        self.mark(resp)
+    }
+
+    /// A refusal carries its error in the response's extensions, so that whoever
+    /// records refusals (the audit log) reads why without parsing the body.
+    fn mark(&self, mut resp: Response) -> Response {
+        resp.extensions_mut().insert(Refusal {
+            kind: self.kind(),
+            message: self.message().to_owned(),
+        });
+        resp
     }
 
     /// The `/v1` API's answer: its error shape with the same type, and 403, as AWS's
@@ -142,19 +155,44 @@ impl AuthError {
         let body = serde_json::json!({
             "error": {"code": self.kind(), "message": self.message()},
         });
-        crate::error::json_response(StatusCode::FORBIDDEN, body.to_string().into_bytes())
+        let resp =
+            crate::error::json_response(StatusCode::FORBIDDEN, body.to_string().into_bytes());
+        self.mark(resp)
+    }
+}
+
+/// Why a request was refused, in the extensions of its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// DynamoDB's error type (`InvalidSignatureException`, …).
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// The access key id a request names (in its `Authorization` header or its presigned
+/// query string), whether or not its signature is valid.
+pub fn claimed_key_id(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    match parse::signed(headers, uri.query()) {
+        Ok(signed) => parse::scope(&signed.credential)
+            .ok()
+            .map(|scope| scope.key.to_owned()),
+        Err(_) => header_scope(headers).map(|(key, _)| key),
     }
 }
 
 /// Verifies a DynamoDB or Streams request (its body already read): the signer's key
-/// (`None` with `--auth off`), or why it is refused (`AuthError::dynamodb_response` is
-/// the answer to send).
+/// (`None` with `--auth off`), or the answer to send instead when it is refused (which
+/// carries its [`Refusal`]).
+#[allow(
+    clippy::result_large_err,
+    reason = "a refusal is the rare path, and its answer is moved once, to the client"
+)]
 pub fn check_dynamodb(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<Arc<Key>>, AuthError> {
+) -> Result<Option<Arc<Key>>, Response> {
     let Some(auth) = AUTH.get().filter(|a| a.mode == Mode::SigV4) else {
         return Ok(None);
     };
@@ -167,4 +205,5 @@ pub fn check_dynamodb(
         SystemTime::now(),
     )
     .map(Some)
+    .map_err(|e| e.dynamodb_response())
 }

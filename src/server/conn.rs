@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -16,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -91,11 +92,11 @@ pub(crate) async fn serve_at_most<S: Serve>(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_error(e).await;
                     continue;
@@ -106,6 +107,7 @@ pub(crate) async fn serve_at_most<S: Serve>(
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
             stream,
+            peer,
             tls.clone(),
             service.clone(),
             place,
@@ -138,6 +140,7 @@ async fn accept_error(e: io::Error) {
 /// that a slow handshake holds up no one else, and holds the connection's place.
 async fn connection<S: Serve>(
     stream: TcpStream,
+    peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     service: S,
     _place: OwnedSemaphorePermit,
@@ -145,7 +148,7 @@ async fn connection<S: Serve>(
 ) {
     let clock = Arc::new(Clock::new());
     let Some(acceptor) = tls else {
-        return http(stream, clock, service, stopping).await;
+        return http(stream, peer, clock, service, stopping).await;
     };
     // The handshake counts against the first request's header timeout, which runs from
     // the connection's opening: a client that never finishes it holds its place no
@@ -156,7 +159,7 @@ async fn connection<S: Serve>(
         _ = stopping.changed() => return,
     };
     match secured {
-        Ok(Some(stream)) => http(stream, clock, service, stopping).await,
+        Ok(Some(stream)) => http(stream, peer, clock, service, stopping).await,
         Ok(None) => {}
         Err(_) => tracing::debug!("closing a connection whose TLS handshake was too slow"),
     }
@@ -198,8 +201,13 @@ async fn handshake(
 }
 
 /// Serves HTTP/1.1 on a connection (plain, or a TLS session after its handshake).
-async fn http<S, I>(stream: I, clock: Arc<Clock>, service: S, mut stopping: watch::Receiver<bool>)
-where
+async fn http<S, I>(
+    stream: I,
+    peer: SocketAddr,
+    clock: Arc<Clock>,
+    service: S,
+    mut stopping: watch::Receiver<bool>,
+) where
     S: Serve,
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -210,6 +218,7 @@ where
     let handler = Handler {
         service,
         clock: clock.clone(),
+        peer: ConnectInfo(peer),
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     // The header timeout is this module's (it also covers a new connection that sends
@@ -253,10 +262,13 @@ where
     }
 }
 
-/// The hyper service of one connection: marks each request in flight and hands it on.
+/// The hyper service of one connection: marks each request in flight and hands it on,
+/// with the client's address in its extensions (axum's [`ConnectInfo`]: the audit log
+/// records it, and policies may test it).
 struct Handler<S> {
     service: S,
     clock: Arc<Clock>,
+    peer: ConnectInfo<SocketAddr>,
 }
 
 impl<S: Serve> hyper::service::Service<hyper::Request<Incoming>> for Handler<S> {
@@ -266,7 +278,9 @@ impl<S: Serve> hyper::service::Service<hyper::Request<Incoming>> for Handler<S> 
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let busy = self.clock.busy();
-        WithInfallible(self.service.serve(request.map(Body::new), busy))
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(self.peer);
+        WithInfallible(self.service.serve(request, busy))
     }
 }
 

@@ -3,6 +3,7 @@
 //! One test binary made of modules keeps link time down as the suite grows.
 
 mod api;
+mod audit;
 mod auth;
 mod constraints;
 mod control;

@@ -31,7 +31,11 @@ const POLICY: &str = r#"{
       "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:username}"]}}
     },
     {"Sid": "LogsOfOwnFunctions", "Effect": "Allow", "Action": "eddy:GetFunctionLogs",
-     "Resource": "arn:eddy:*:*:function/${aws:username}-*"}
+     "Resource": "arn:eddy:*:*:function/${aws:username}-*"},
+    {"Sid": "DescribeFromHere", "Effect": "Allow", "Action": "dynamodb:DescribeTable",
+     "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}},
+    {"Sid": "ListFromElsewhere", "Effect": "Allow", "Action": "dynamodb:ListTables",
+     "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
   ]
 }"#;
 
@@ -111,7 +115,11 @@ async fn create_games(root: &Client) {
 #[tokio::test(flavor = "multi_thread")]
 async fn leading_keys_confine_a_user_to_their_own_items() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
+    let audit = dir.path().join("audit.jsonl");
+    let server = Server::start_in(
+        dir.path(),
+        &["--auth", "sigv4", "--audit-log", audit.to_str().unwrap()],
+    );
     let ep = server.endpoint.clone();
     let root_file = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
     let field = |name: &str| {
@@ -263,6 +271,16 @@ async fn leading_keys_confine_a_user_to_their_own_items() {
         "PartiQLInsert",
     );
 
+    // aws:SourceIp is the client's address (this test's is loopback).
+    alice
+        .describe_table()
+        .table_name("games")
+        .send()
+        .await
+        .unwrap();
+    let (code, message) = refusal(alice.list_tables().send().await);
+    assert_eq!(code, "AccessDeniedException", "{message}");
+
     // No statement allows Scan or any other table.
     assert_denied(
         refusal(alice.scan().table_name("games").send().await),
@@ -350,4 +368,24 @@ async fn leading_keys_confine_a_user_to_their_own_items() {
     );
     let (ok, out, err) = eddy(&ep, as_root, &["user", "policy", "list", "alice"]);
     assert!(ok && !out.contains("\"bad\""), "{out}{err}");
+
+    // Each policy denial is in the audit log with the user and the key.
+    drop(server);
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let denial = lines
+        .iter()
+        .find(|l| l["action"] == "dynamodb:GetItem")
+        .expect("the GetItem denial is audited");
+    assert_eq!(denial["event"], "denied");
+    assert_eq!(denial["user"], "alice");
+    assert_eq!(denial["access_key_id"], created["AccessKeyId"]);
+    assert_eq!(denial["error_type"], "AccessDeniedException");
+    assert_eq!(
+        denial["resource"],
+        "arn:aws:dynamodb:us-east-1:000000000000:table/games"
+    );
 }

@@ -43,6 +43,9 @@
 //! cargo run --release -p eddy-load -- --workloads put-same,update,put-same,update
 //! ```
 //!
+//! `--sign` signs every request with SigV4 (`sign.rs`) for a server on `--auth sigv4`;
+//! `tests/load/auth-cost.sh` measures what verification costs GetItem with it.
+//!
 //! The table goes to stdout, followed by notes (load-generator CPU per run, first error
 //! bodies); progress goes to stderr. The load generator shares the machine with the server:
 //! check the `gen CPU` note (100% = one core) to see how much of the machine it used.
@@ -51,10 +54,12 @@
 //! benchmark program, not server code, read top to bottom (limits, request shapes, the
 //! connection, the histogram, the workloads, set-up, the runs), and nothing else links it.
 
+mod sign;
+
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -224,6 +229,22 @@ struct Args {
     /// The replicated table, for `--replication-lag` (hash key `id`, a string).
     #[arg(long, default_value = "profiles")]
     replicated_table: String,
+    /// Sign every request with SigV4, as an AWS SDK does (for a server started with
+    /// `--auth sigv4`), with `--access-key-id`/`--secret-access-key` or else the
+    /// environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    /// Without it requests carry a fixed dummy signature, which only a server that
+    /// does not verify accepts.
+    #[arg(long)]
+    sign: bool,
+    /// The access key id to sign with (implies `--sign`).
+    #[arg(long)]
+    access_key_id: Option<String>,
+    /// The secret to sign with (else AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    secret_access_key: Option<String>,
+    /// The region of the signatures' credential scope (else AWS_REGION, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
 }
 
 fn validate(a: &Args) -> Result<(), String> {
@@ -466,17 +487,76 @@ impl Op {
     }
 }
 
+/// The credentials every request is signed with (`--sign`); unset, requests carry a
+/// fixed dummy signature.
+static SIGNER: OnceLock<sign::Signer> = OnceLock::new();
+static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+
 fn api_request(host: &HeaderValue, op: Op, body: String) -> Request<Full<Bytes>> {
+    let target = op.target();
+    let signed = SIGNER.get().map(|signer| {
+        let host = host.to_str().unwrap_or("");
+        let target = target.to_str().unwrap_or("");
+        let signed = signer.sign(host, JSON_CT, target, body.as_bytes(), SystemTime::now());
+        (signed, signer.session_token())
+    });
     let mut req = Request::new(Full::new(Bytes::from(body)));
     *req.method_mut() = Method::POST;
     *req.uri_mut() = Uri::from_static("/");
     let h = req.headers_mut();
     h.insert(HOST, host.clone());
     h.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CT));
-    h.insert(X_AMZ_TARGET.clone(), op.target());
-    h.insert(AUTHORIZATION, HeaderValue::from_static(AUTH));
-    h.insert(X_AMZ_DATE.clone(), HeaderValue::from_static(AMZ_DATE));
+    h.insert(X_AMZ_TARGET.clone(), target);
+    match signed {
+        // Both are ASCII: a hex signature, a date, and the credential's parts.
+        Some((signed, token)) => {
+            if let Ok(v) = HeaderValue::from_str(&signed.authorization) {
+                h.insert(AUTHORIZATION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&signed.amz_date) {
+                h.insert(X_AMZ_DATE.clone(), v);
+            }
+            if let Some(v) = token.and_then(|t| HeaderValue::from_str(t).ok()) {
+                h.insert(X_AMZ_SECURITY_TOKEN.clone(), v);
+            }
+        }
+        None => {
+            h.insert(AUTHORIZATION, HeaderValue::from_static(AUTH));
+            h.insert(X_AMZ_DATE.clone(), HeaderValue::from_static(AMZ_DATE));
+        }
+    }
     req
+}
+
+/// The signer of `--sign` (or `--access-key-id`): the flags' credentials, else the
+/// environment's, as the AWS SDKs read them.
+fn signer(a: &Args) -> Result<Option<sign::Signer>, String> {
+    if !a.sign && a.access_key_id.is_none() {
+        return Ok(None);
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let id = a
+        .access_key_id
+        .clone()
+        .or_else(|| env("AWS_ACCESS_KEY_ID"))
+        .ok_or("--sign needs --access-key-id or AWS_ACCESS_KEY_ID")?;
+    let secret = a
+        .secret_access_key
+        .clone()
+        .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+        .ok_or("--sign needs --secret-access-key or AWS_SECRET_ACCESS_KEY")?;
+    let region = a
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    Ok(Some(sign::Signer::new(
+        id,
+        secret,
+        env("AWS_SESSION_TOKEN"),
+        region,
+    )))
 }
 
 fn ceiling_request(host: &HeaderValue) -> Request<Full<Bytes>> {
@@ -1187,8 +1267,12 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
             rows.push(row);
         }
     }
+    let signing = SIGNER.get().map_or_else(
+        || "unsigned (dummy signature)".to_owned(),
+        |s| format!("SigV4-signed as {}", s.access_key_id()),
+    );
     println!(
-        "eddy-load {} ({} threads), {}s warm-up + {}s measured per row",
+        "eddy-load {} ({} threads), {}s warm-up + {}s measured per row, {signing}",
         args.endpoint, args.threads, args.warmup_s, args.duration_s
     );
     println!();
@@ -1448,6 +1532,16 @@ fn main() -> ExitCode {
     if let Err(e) = validate(&args) {
         eprintln!("eddy-load: {e}");
         return ExitCode::from(2);
+    }
+    match signer(&args) {
+        Ok(Some(signer)) => {
+            let _ = SIGNER.set(signer);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("eddy-load: {e}");
+            return ExitCode::from(2);
+        }
     }
     let target = match parse_endpoint(&args.endpoint) {
         Ok(t) => t,
