@@ -6,6 +6,8 @@
 //!
 //! Owns those checks and their messages. Must not know how an error is rendered.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, Method, Uri};
@@ -162,12 +164,9 @@ fn check_signature(
             payload_hash,
         });
         let sts = sign::string_to_sign(&signed.date, &scope_text, &canonical);
-        let expected = sign::signature(
-            &key.secret_access_key,
-            date,
-            scope.region,
-            scope.service,
-            &sts,
+        let expected = aws_sigv4::sign::v4::calculate_signature(
+            signing_key(key, date, scope),
+            sts.as_bytes(),
         );
         if bool::from(expected.as_bytes().ct_eq(signed.signature.as_bytes())) {
             return Ok(());
@@ -181,6 +180,61 @@ fn check_signature(
          documentation for details.\n\nThe Canonical String for this request should have \
          been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{sts}'\n"
     )))
+}
+
+/// Signing keys already derived, by access key, secret, day, region and service: the
+/// derivation is four HMACs, the same for every request of a key in a day, and SDKs
+/// cache it too. The map is emptied when it reaches its bound (a new day's keys then
+/// fill it again).
+static SIGNING_KEYS: LazyLock<RwLock<HashMap<SigningScope, [u8; SIGNING_KEY_BYTES]>>> =
+    LazyLock::new(Default::default);
+/// The most signing keys kept.
+const SIGNING_KEYS_CACHED_MAX: usize = 4096;
+/// An HMAC-SHA256 key.
+const SIGNING_KEY_BYTES: usize = 32;
+
+/// What a signing key is derived from; the secret only as a fingerprint, so that a
+/// replaced secret never meets the old key and no secret is kept twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SigningScope {
+    access_key_id: String,
+    secret_fingerprint: u64,
+    day: String,
+    region: String,
+    service: String,
+}
+
+/// The signing key of `key` for the scope's day, region and service, derived by
+/// `aws-sigv4` once and then cached.
+fn signing_key(key: &Key, date: SystemTime, scope: &parse::Scope<'_>) -> [u8; SIGNING_KEY_BYTES] {
+    use std::hash::{Hash, Hasher};
+    let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
+    key.secret_access_key.hash(&mut fingerprint);
+    let id = SigningScope {
+        access_key_id: key.access_key_id.clone(),
+        secret_fingerprint: fingerprint.finish(),
+        day: scope.date.to_owned(),
+        region: scope.region.to_owned(),
+        service: scope.service.to_owned(),
+    };
+    if let Some(k) = SIGNING_KEYS.read().ok().and_then(|m| m.get(&id).copied()) {
+        return k;
+    }
+    let derived = aws_sigv4::sign::v4::generate_signing_key(
+        &key.secret_access_key,
+        date,
+        scope.region,
+        scope.service,
+    );
+    let mut k = [0u8; SIGNING_KEY_BYTES];
+    k.copy_from_slice(derived.as_ref());
+    if let Ok(mut m) = SIGNING_KEYS.write() {
+        if m.len() >= SIGNING_KEYS_CACHED_MAX {
+            m.clear();
+        }
+        m.insert(id, k);
+    }
+    k
 }
 
 /// The 15-minute window around the server's clock (and a presigned URL's expiry).

@@ -5,9 +5,14 @@
 #   1. --auth off,   requests unsigned (a fixed dummy signature): the baseline;
 #   2. --auth off,   requests signed per request as an SDK signs them (the load generator
 #                    shares the machine, so its own signing work is measured apart);
-#   3. --auth sigv4, requests signed with the root key (EDDY_ROOT_* / AWS_*).
-# It prints the three req/s figures and the ratios: 3/2 is what verifying costs the
-# server, 3/1 what signing and verifying cost together on this machine.
+#   3. --auth sigv4, requests signed with the root key (EDDY_ROOT_* / AWS_*): an
+#                    administrator's, which no policy is evaluated for;
+#   4. --auth sigv4, requests signed with the key of a user whose policy allows them
+#                    (AmazonDynamoDBFullAccess, made with `eddy key create` and
+#                    `eddy user policy put`): verification and policy evaluation.
+# It prints the four req/s figures and the ratios: 3/2 is what verifying costs the
+# server, 4/2 verifying and evaluating a policy, 3/1 signing and verifying together on
+# this machine.
 #
 #   tests/load/auth-cost.sh                      # builds release binaries, 10 s per run
 #   DURATION_S=3 WARMUP_S=1 CONNECTIONS=8 GETS=1000 \
@@ -66,7 +71,7 @@ start() {
 load() {
     local name=$1
     shift
-    AWS_ACCESS_KEY_ID=$ROOT_ID AWS_SECRET_ACCESS_KEY=$ROOT_SECRET \
+    AWS_ACCESS_KEY_ID=${LOAD_KEY_ID:-$ROOT_ID} AWS_SECRET_ACCESS_KEY=${LOAD_SECRET:-$ROOT_SECRET} \
         "$EDDY_LOAD" --endpoint "$endpoint" --workloads get \
         --connections "$CONNECTIONS" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
         --gets "$GETS" --parts 1 "$@" >"$scratch/$name.txt"
@@ -87,13 +92,25 @@ signed_off=$(load off-signed --sign --no-setup)
 stop
 start sigv4
 signed=$(load sigv4-signed --sign)
+# A user allowed every DynamoDB action, made as a user would, signing the same workload
+# on the table the root run set up.
+user=$(AWS_ACCESS_KEY_ID=$ROOT_ID AWS_SECRET_ACCESS_KEY=$ROOT_SECRET \
+    "$EDDY" key create --user bench --endpoint "$endpoint")
+AWS_ACCESS_KEY_ID=$ROOT_ID AWS_SECRET_ACCESS_KEY=$ROOT_SECRET \
+    "$EDDY" user policy put bench full --managed AmazonDynamoDBFullAccess \
+    --endpoint "$endpoint" >/dev/null
+user_id=$(sed -n 's/.*"AccessKeyId": *"\([^"]*\)".*/\1/p' <<<"$user")
+user_secret=$(sed -n 's/.*"SecretAccessKey": *"\([^"]*\)".*/\1/p' <<<"$user")
+policy=$(LOAD_KEY_ID=$user_id LOAD_SECRET=$user_secret load sigv4-policy --sign --no-setup)
 stop
 
 echo "GetItem req/s, $CONNECTIONS connections, ${DURATION_S}s measured per run:"
 printf '  %-36s %10s\n' "--auth off, unsigned requests" "$unsigned" \
     "--auth off, signed requests" "$signed_off" \
-    "--auth sigv4, signed requests" "$signed"
-awk -v u="$unsigned" -v o="$signed_off" -v s="$signed" 'BEGIN {
+    "--auth sigv4, signed requests" "$signed" \
+    "--auth sigv4, a user's policy evaluated" "$policy"
+awk -v u="$unsigned" -v o="$signed_off" -v s="$signed" -v p="$policy" 'BEGIN {
     printf "  verification (sigv4 / off, both signed):     %.3f (%+.1f%%)\n", s / o, (s / o - 1) * 100
+    printf "  verification + policy (user / off signed):   %.3f (%+.1f%%)\n", p / o, (p / o - 1) * 100
     printf "  signing + verification (sigv4 / unsigned):   %.3f (%+.1f%%)\n", s / u, (s / u - 1) * 100
 }'
