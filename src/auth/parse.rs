@@ -7,7 +7,7 @@
 //! incomplete. Must not know any key or secret: whether the signature is right is
 //! `verify.rs`'s business.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 
 use super::AuthError;
 
@@ -73,9 +73,10 @@ fn header_params(auth: &str) -> Vec<(&str, &str)> {
 /// when it does not have five parts (trailing slashes are ignored, as DynamoDB does).
 pub fn scope(credential: &str) -> Result<Scope<'_>, AuthError> {
     let trimmed = credential.trim_end_matches('/');
-    let parts: Vec<&str> = trimmed.split('/').collect();
-    match parts[..] {
-        [key, date, region, service, terminator] => Ok(Scope {
+    let mut parts = trimmed.split('/');
+    let mut next = || parts.next();
+    match (next(), next(), next(), next(), next(), next()) {
+        (Some(key), Some(date), Some(region), Some(service), Some(terminator), None) => Ok(Scope {
             key,
             date,
             region,
@@ -89,16 +90,20 @@ pub fn scope(credential: &str) -> Result<Scope<'_>, AuthError> {
     }
 }
 
+/// Header names read on every request, made once rather than parsed each time.
+const SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+const AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+
 /// The signature of a request: from its `Authorization` header, else from its query
 /// string; DynamoDB's errors when it has none or an incomplete one.
 pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthError> {
-    let header_value = |name: &str| {
+    let header_value = |name: HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let token_header = header_value("x-amz-security-token");
+    let token_header = header_value(SECURITY_TOKEN);
     let Some(auth) = headers.get(header::AUTHORIZATION) else {
         let pairs = query.map(query_pairs).unwrap_or_default();
         if pairs.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
@@ -119,7 +124,7 @@ pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthEr
             .map(|(_, v)| (*v).to_owned())
             .filter(|v| !v.is_empty())
     };
-    let date = header_value("x-amz-date").or_else(|| header_value("date"));
+    let date = header_value(AMZ_DATE).or_else(|| header_value(header::DATE));
     let mut msg = String::new();
     for name in ["Credential", "Signature", "SignedHeaders"] {
         if get(name).is_none() {

@@ -7,16 +7,21 @@
 //! Owns those checks and their messages. Must not know how an error is rendered.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, SystemTime};
 
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, Uri};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::keys::{Key, Keys};
 use super::parse::{self, ALGORITHM};
 use super::sign::{self, Parts, UNSIGNED_PAYLOAD};
 use super::{AuthError, SERVICE};
+
+/// The header naming the payload hash, made once rather than parsed per request.
+const CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
 
 /// How far a request's date may be from the server's clock, either way (DynamoDB's 15
 /// minutes).
@@ -111,32 +116,47 @@ fn check_signature(
     signed: &parse::Signed,
     scope: &parse::Scope<'_>,
     date: SystemTime,
-    key: &Key,
+    key: &Arc<Key>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Option<&[u8]>,
 ) -> Result<(), AuthError> {
     let names: Vec<&str> = signed.signed_headers.split(';').collect();
-    let header_values: Vec<(String, String)> = names
+    // A header sent more than once is signed as its values joined by `,`; the common
+    // single value is borrowed as it is. The few headers a request has are scanned by
+    // name rather than each signed name parsed and hashed for a lookup.
+    let found: Vec<(&str, Vec<&str>)> = names
         .iter()
         .map(|name| {
             let values: Vec<&str> = headers
-                .get_all(*name)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
+                .filter(|(n, _)| n.as_str() == *name)
+                .filter_map(|(_, v)| v.to_str().ok())
                 .map(str::trim)
                 .collect();
-            ((*name).to_owned(), values.join(","))
+            (*name, values)
+        })
+        .collect();
+    let joined: Vec<Option<String>> = found
+        .iter()
+        .map(|(_, values)| (values.len() > 1).then(|| values.join(",")))
+        .collect();
+    let header_values: Vec<(&str, &str)> = found
+        .iter()
+        .zip(&joined)
+        .map(|((name, values), joined)| {
+            let value = joined
+                .as_deref()
+                .unwrap_or_else(|| values.first().copied().unwrap_or(""));
+            (*name, value)
         })
         .collect();
     let query: Vec<(String, String)> = parse::query_pairs(uri.query().unwrap_or(""))
         .into_iter()
         .filter(|(k, _)| k != "X-Amz-Signature")
         .collect();
-    let declared = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok());
+    let declared = headers.get(CONTENT_SHA256).and_then(|v| v.to_str().ok());
     // The payload hashes the signer may have used: UNSIGNED-PAYLOAD when it says so
     // (or, for a presigned URL, which binds no body unless it says otherwise), else
     // the hash of the body as received, so that a changed body fails.
@@ -149,31 +169,41 @@ fn check_signature(
     {
         candidates.push(sign::sha256_hex(body));
     }
-    let scope_text = format!(
-        "{}/{}/{}/{}",
-        scope.date, scope.region, scope.service, scope.terminator
-    );
-    let mut first = None;
+    // The credential scope as signed: the credential after its access key id.
+    let scope_text = signed
+        .credential
+        .trim_end_matches('/')
+        .split_once('/')
+        .map_or("", |(_, scope)| scope);
+    let provided = sign::signature_bytes(&signed.signature);
+    let parts = |payload_hash| Parts {
+        method: method.as_str(),
+        path: uri.path(),
+        query: &query,
+        headers: &header_values,
+        signed_headers: &signed.signed_headers,
+        payload_hash,
+    };
+    // The canonical request is hashed and the string to sign is MACed as they are
+    // written, without building either text; the texts are built only to say what was
+    // expected when the signature does not match.
+    let keyed = signing_mac(key, date, scope);
     for payload_hash in &candidates {
-        let canonical = sign::canonical_request(&Parts {
-            method: method.as_str(),
-            path: uri.path(),
-            query: &query,
-            headers: &header_values,
-            signed_headers: &signed.signed_headers,
-            payload_hash,
-        });
-        let sts = sign::string_to_sign(&signed.date, &scope_text, &canonical);
-        let expected = aws_sigv4::sign::v4::calculate_signature(
-            signing_key(key, date, scope),
-            sts.as_bytes(),
-        );
-        if bool::from(expected.as_bytes().ct_eq(signed.signature.as_bytes())) {
+        let mut canonical = Sha256::new();
+        sign::write_canonical_request(&parts(payload_hash), &mut canonical);
+        let canonical_hex = sign::hex_lower(&canonical.finalize());
+        let mut mac = keyed.clone();
+        sign::write_string_to_sign(&signed.date, scope_text, &canonical_hex, &mut mac);
+        // The signature is checked as bytes, in constant time (`verify_slice`).
+        if provided.is_some_and(|p| mac.verify_slice(&p).is_ok()) {
             return Ok(());
         }
-        first.get_or_insert((canonical, sts));
     }
-    let (canonical, sts) = first.unwrap_or_default();
+    let (canonical, sts) = candidates.first().map_or_else(Default::default, |hash| {
+        let canonical = sign::canonical_request(&parts(hash));
+        let sts = sign::string_to_sign(&signed.date, scope_text, &canonical);
+        (canonical, sts)
+    });
     Err(AuthError::InvalidSignature(format!(
         "The request signature we calculated does not match the signature you provided. \
          Check your AWS Secret Access Key and signing method. Consult the service \
@@ -182,43 +212,46 @@ fn check_signature(
     )))
 }
 
-/// Signing keys already derived, by access key, secret, day, region and service: the
-/// derivation is four HMACs, the same for every request of a key in a day, and SDKs
-/// cache it too. The map is emptied when it reaches its bound (a new day's keys then
-/// fill it again).
-static SIGNING_KEYS: LazyLock<RwLock<HashMap<SigningScope, [u8; SIGNING_KEY_BYTES]>>> =
-    LazyLock::new(Default::default);
+/// HMACs keyed with a signing key, by what the key is derived from: the derivation is
+/// four HMACs, the same for every request of an access key in a day, and SDKs cache it
+/// too; keeping the keyed HMAC also saves hashing the key into its pads per request.
+/// Entries are found by a hash of their scope without building a key, and the map is
+/// emptied when it reaches its bound (a new day's keys then fill it again).
+static SIGNING_KEYS: LazyLock<RwLock<HashMap<u64, SigningKey>>> = LazyLock::new(Default::default);
 /// The most signing keys kept.
 const SIGNING_KEYS_CACHED_MAX: usize = 4096;
-/// An HMAC-SHA256 key.
-const SIGNING_KEY_BYTES: usize = 32;
 
-/// What a signing key is derived from; the secret only as a fingerprint, so that a
-/// replaced secret never meets the old key and no secret is kept twice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SigningScope {
-    access_key_id: String,
-    secret_fingerprint: u64,
+/// A derived signing key and what it was derived from. The credential is held as the
+/// stored `Key` itself: a replaced or deleted key is another allocation, so its old
+/// signing key is never found for it, and no secret is kept twice.
+#[derive(Clone)]
+struct SigningKey {
+    key: Arc<Key>,
     day: String,
     region: String,
     service: String,
+    mac: Hmac<Sha256>,
 }
 
-/// The signing key of `key` for the scope's day, region and service, derived by
-/// `aws-sigv4` once and then cached.
-fn signing_key(key: &Key, date: SystemTime, scope: &parse::Scope<'_>) -> [u8; SIGNING_KEY_BYTES] {
-    use std::hash::{Hash, Hasher};
-    let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
-    key.secret_access_key.hash(&mut fingerprint);
-    let id = SigningScope {
-        access_key_id: key.access_key_id.clone(),
-        secret_fingerprint: fingerprint.finish(),
-        day: scope.date.to_owned(),
-        region: scope.region.to_owned(),
-        service: scope.service.to_owned(),
-    };
-    if let Some(k) = SIGNING_KEYS.read().ok().and_then(|m| m.get(&id).copied()) {
-        return k;
+/// The HMAC keyed with `key`'s signing key for the scope's day, region and service
+/// (derived by `aws-sigv4` once, then cached).
+fn signing_mac(key: &Arc<Key>, date: SystemTime, scope: &parse::Scope<'_>) -> Hmac<Sha256> {
+    use std::hash::BuildHasher;
+    let slot =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one((&key.access_key_id, scope.date, scope.region, scope.service));
+    let hit = SIGNING_KEYS.read().ok().and_then(|m| {
+        m.get(&slot)
+            .filter(|e| {
+                Arc::ptr_eq(&e.key, key)
+                    && e.day == scope.date
+                    && e.region == scope.region
+                    && e.service == scope.service
+            })
+            .map(|e| e.mac.clone())
+    });
+    if let Some(mac) = hit {
+        return mac;
     }
     let derived = aws_sigv4::sign::v4::generate_signing_key(
         &key.secret_access_key,
@@ -226,15 +259,24 @@ fn signing_key(key: &Key, date: SystemTime, scope: &parse::Scope<'_>) -> [u8; SI
         scope.region,
         scope.service,
     );
-    let mut k = [0u8; SIGNING_KEY_BYTES];
-    k.copy_from_slice(derived.as_ref());
+    let mac =
+        Hmac::<Sha256>::new_from_slice(derived.as_ref()).expect("HMAC takes a key of any length");
     if let Ok(mut m) = SIGNING_KEYS.write() {
         if m.len() >= SIGNING_KEYS_CACHED_MAX {
             m.clear();
         }
-        m.insert(id, k);
+        m.insert(
+            slot,
+            SigningKey {
+                key: key.clone(),
+                day: scope.date.to_owned(),
+                region: scope.region.to_owned(),
+                service: scope.service.to_owned(),
+                mac: mac.clone(),
+            },
+        );
     }
-    k
+    mac
 }
 
 /// The 15-minute window around the server's clock (and a presigned URL's expiry).
