@@ -123,9 +123,7 @@ impl Subject {
         for a in accesses {
             let resource = dynamodb_resource(a, region, account);
             let action = format!("dynamodb:{}", a.action);
-            let keys: Vec<(&str, Vec<String>)> =
-                a.keys.iter().map(|(k, v)| (*k, v.clone())).collect();
-            self.allow(&action, &resource, &keys)?;
+            self.allow(&action, &resource, &a.keys)?;
         }
         Ok(())
     }

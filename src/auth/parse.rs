@@ -52,21 +52,19 @@ pub struct Scope<'a> {
 pub fn header_scope(headers: &HeaderMap) -> Option<(String, String)> {
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let params = header_params(auth);
-    let credential = params.iter().find(|(k, _)| *k == "Credential")?.1;
+    let credential = params.into_iter().find(|(k, _)| *k == "Credential")?.1;
     let scope = scope(credential).ok()?;
     Some((scope.key.to_owned(), scope.region.to_owned()))
 }
 
 /// The `key=value` parameters after the algorithm of an `Authorization` header, split
 /// the way DynamoDB splits them (spaces are dropped, commas separate).
-fn header_params(auth: &str) -> Vec<(&str, &str)> {
+fn header_params(auth: &str) -> impl Iterator<Item = (&str, &str)> {
     let rest = auth.trim().split_once(' ').map_or("", |(_, rest)| rest);
-    rest.split(',')
-        .filter_map(|p| {
-            let p = p.trim();
-            p.split_once('=').map(|(k, v)| (k.trim(), v.trim()))
-        })
-        .collect()
+    rest.split(',').filter_map(|p| {
+        let p = p.trim();
+        p.split_once('=').map(|(k, v)| (k.trim(), v.trim()))
+    })
 }
 
 /// Splits a credential into its scope; DynamoDB's IncompleteSignatureException
@@ -116,18 +114,28 @@ pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthEr
     if !auth.trim().starts_with("AWS4-") {
         return Err(AuthError::Missing);
     }
-    let params = header_params(auth);
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    // Each parameter is read in one pass (the first of a name counts); an empty value
+    // counts as missing.
+    let (mut credential, mut signature, mut signed_headers) = (None, None, None);
+    for (k, v) in header_params(auth) {
+        let slot: &mut Option<&str> = match k {
+            "Credential" => &mut credential,
+            "Signature" => &mut signature,
+            "SignedHeaders" => &mut signed_headers,
+            _ => continue,
+        };
+        slot.get_or_insert(v);
+    }
+    let [credential, signature, signed_headers] =
+        [credential, signature, signed_headers].map(|v| v.filter(|v| !v.is_empty()));
     let date = header_value(AMZ_DATE).or_else(|| header_value(header::DATE));
     let mut msg = String::new();
-    for name in ["Credential", "Signature", "SignedHeaders"] {
-        if get(name).is_none() {
+    for (name, value) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed_headers),
+    ] {
+        if value.is_none() {
             msg.push_str(&format!(
                 "Authorization header requires '{name}' parameter. "
             ));
@@ -143,9 +151,9 @@ pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthEr
     }
     Ok(Signed {
         algorithm: auth.trim().split(' ').next().unwrap_or("").to_owned(),
-        credential: get("Credential").unwrap_or_default(),
-        signed_headers: get("SignedHeaders").unwrap_or_default(),
-        signature: get("Signature").unwrap_or_default(),
+        credential: credential.unwrap_or_default().to_owned(),
+        signed_headers: signed_headers.unwrap_or_default().to_owned(),
+        signature: signature.unwrap_or_default().to_owned(),
         date: date.unwrap_or_default(),
         expires_s: None,
         security_token: token_header,

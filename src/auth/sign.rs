@@ -34,6 +34,26 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// A SHA-256 digest in lower-case hex, on the stack (two per verified request).
+pub struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    pub fn of(digest: &[u8]) -> HexDigest {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'0'; 64];
+        for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        HexDigest(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// The 32 bytes of a 64-digit lower-case hex signature; `None` for anything else.
 pub fn signature_bytes(hex: &str) -> Option<[u8; 32]> {
     let digit = |c: u8| match c {

@@ -126,32 +126,28 @@ fn check_signature(
     // A header sent more than once is signed as its values joined by `,`; the common
     // single value is borrowed as it is. The few headers a request has are scanned by
     // name rather than each signed name parsed and hashed for a lookup.
-    let found: Vec<(&str, Vec<&str>)> = names
+    let found: Vec<(&str, std::borrow::Cow<'_, str>)> = names
         .iter()
         .map(|name| {
-            let values: Vec<&str> = headers
+            let mut value = std::borrow::Cow::Borrowed("");
+            let values = headers
                 .iter()
                 .filter(|(n, _)| n.as_str() == *name)
                 .filter_map(|(_, v)| v.to_str().ok())
-                .map(str::trim)
-                .collect();
-            (*name, values)
-        })
-        .collect();
-    let joined: Vec<Option<String>> = found
-        .iter()
-        .map(|(_, values)| (values.len() > 1).then(|| values.join(",")))
-        .collect();
-    let header_values: Vec<(&str, &str)> = found
-        .iter()
-        .zip(&joined)
-        .map(|((name, values), joined)| {
-            let value = joined
-                .as_deref()
-                .unwrap_or_else(|| values.first().copied().unwrap_or(""));
+                .map(str::trim);
+            for (i, v) in values.enumerate() {
+                if i == 0 {
+                    value = std::borrow::Cow::Borrowed(v);
+                } else {
+                    let joined = value.to_mut();
+                    joined.push(',');
+                    joined.push_str(v);
+                }
+            }
             (*name, value)
         })
         .collect();
+    let header_values: Vec<(&str, &str)> = found.iter().map(|(n, v)| (*n, v.as_ref())).collect();
     let query: Vec<(String, String)> = parse::query_pairs(uri.query().unwrap_or(""))
         .into_iter()
         .filter(|(k, _)| k != "X-Amz-Signature")
@@ -160,15 +156,14 @@ fn check_signature(
     // The payload hashes the signer may have used: UNSIGNED-PAYLOAD when it says so
     // (or, for a presigned URL, which binds no body unless it says otherwise), else
     // the hash of the body as received, so that a changed body fails.
-    let mut candidates = Vec::new();
-    if declared == Some(UNSIGNED_PAYLOAD) || (signed.presigned && declared.is_none()) {
-        candidates.push(UNSIGNED_PAYLOAD.to_owned());
-    }
-    if declared != Some(UNSIGNED_PAYLOAD)
-        && let Some(body) = body
-    {
-        candidates.push(sign::sha256_hex(body));
-    }
+    let unsigned = declared == Some(UNSIGNED_PAYLOAD) || (signed.presigned && declared.is_none());
+    let body_hash = body
+        .filter(|_| declared != Some(UNSIGNED_PAYLOAD))
+        .map(|b| sign::HexDigest::of(&Sha256::digest(b)));
+    let candidates: [Option<&str>; 2] = [
+        unsigned.then_some(UNSIGNED_PAYLOAD),
+        body_hash.as_ref().map(sign::HexDigest::as_str),
+    ];
     // The credential scope as signed: the credential after its access key id.
     let scope_text = signed
         .credential
@@ -188,22 +183,27 @@ fn check_signature(
     // written, without building either text; the texts are built only to say what was
     // expected when the signature does not match.
     let keyed = signing_mac(key, date, scope);
-    for payload_hash in &candidates {
+    for payload_hash in candidates.iter().flatten() {
         let mut canonical = Sha256::new();
         sign::write_canonical_request(&parts(payload_hash), &mut canonical);
-        let canonical_hex = sign::hex_lower(&canonical.finalize());
+        let canonical_hex = sign::HexDigest::of(&canonical.finalize());
         let mut mac = keyed.clone();
-        sign::write_string_to_sign(&signed.date, scope_text, &canonical_hex, &mut mac);
+        sign::write_string_to_sign(&signed.date, scope_text, canonical_hex.as_str(), &mut mac);
         // The signature is checked as bytes, in constant time (`verify_slice`).
         if provided.is_some_and(|p| mac.verify_slice(&p).is_ok()) {
             return Ok(());
         }
     }
-    let (canonical, sts) = candidates.first().map_or_else(Default::default, |hash| {
-        let canonical = sign::canonical_request(&parts(hash));
-        let sts = sign::string_to_sign(&signed.date, scope_text, &canonical);
-        (canonical, sts)
-    });
+    let (canonical, sts) =
+        candidates
+            .iter()
+            .flatten()
+            .next()
+            .map_or_else(Default::default, |hash| {
+                let canonical = sign::canonical_request(&parts(hash));
+                let sts = sign::string_to_sign(&signed.date, scope_text, &canonical);
+                (canonical, sts)
+            });
     Err(AuthError::InvalidSignature(format!(
         "The request signature we calculated does not match the signature you provided. \
          Check your AWS Secret Access Key and signing method. Consult the service \

@@ -231,15 +231,46 @@ impl Variables<'_> {
 
 /// IAM's wildcard match: `*` is any run of characters, `?` any one character.
 pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    glob_case(pattern, text, false)
+}
+
+/// [`glob`], ignoring ASCII case where `ignore_case` (actions). ASCII text, nearly all of
+/// it (ARNs, actions, key values), is matched byte by byte without copying.
+fn glob_case(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard(pattern.as_bytes(), text.as_bytes(), |a, b| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        });
+    }
+    let lower = |s: &str| {
+        if ignore_case {
+            s.to_lowercase()
+        } else {
+            s.to_owned()
+        }
+    };
+    let (p, t): (Vec<char>, Vec<char>) = (
+        lower(pattern).chars().collect(),
+        lower(text).chars().collect(),
+    );
+    wildcard(&p, &t, |a, b| a == b)
+}
+
+/// The wildcard match over any symbols, `*` and `?` being those of the pattern.
+fn wildcard<T: Copy + PartialEq + From<u8>>(p: &[T], t: &[T], eq: impl Fn(&T, &T) -> bool) -> bool {
+    let (star_sym, any_sym) = (T::from(b'*'), T::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
     // The last `*` seen and the text position it was tried at, for backtracking.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] != star_sym && (p[pi] == any_sym || eq(&p[pi], &t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star_sym {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -250,7 +281,7 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star_sym)
 }
 
 #[cfg(test)]
