@@ -99,11 +99,15 @@ impl TableApi for RecordingTables {
             named.extend(items.keys().map(String::as_str));
         }
         let granted: Vec<&str> = call.grant.tables().collect();
-        if named.is_empty() || named.iter().any(|t| !granted.contains(t)) {
+        let refused = match named.iter().find(|t| !granted.contains(t)) {
+            Some(table) => Some(format!("table/{table}")),
+            None => named.is_empty().then(|| "*".to_owned()),
+        };
+        if let Some(resource) = refused {
             return Err(TableCallError::new(
                 "AccessDeniedException",
                 format!(
-                    "function {} is not granted {named:?} for {operation}",
+                    "function {} is not authorized to perform: dynamodb:{operation} on resource: {resource}",
                     call.grant.function()
                 ),
             ));
