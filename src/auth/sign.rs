@@ -56,21 +56,34 @@ impl HexDigest {
 
 /// The 32 bytes of a 64-digit lower-case hex signature; `None` for anything else.
 pub fn signature_bytes(hex: &str) -> Option<[u8; 32]> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        // A signature is lower-case hex; another spelling is a different signature.
-        _ => None,
+    // The value of each lower-case hex digit; 0xff for every other byte.
+    const VALUES: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
     };
     let h = hex.as_bytes();
     if h.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (digit(h[2 * i])? << 4) | digit(h[2 * i + 1])?;
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(h.chunks_exact(2)) {
+        let (hi, lo) = (VALUES[usize::from(pair[0])], VALUES[usize::from(pair[1])]);
+        bad |= (hi | lo) & 0xf0;
+        *o = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
+    // A signature is lower-case hex; another spelling is a different signature.
+    (bad == 0).then_some(out)
 }
 
 /// What the canonical request is built from.
