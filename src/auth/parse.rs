@@ -7,6 +7,8 @@
 //! incomplete. Must not know any key or secret: whether the signature is right is
 //! `verify.rs`'s business.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderMap, HeaderName, header};
 
 use super::AuthError;
@@ -17,21 +19,22 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The longest life of a presigned URL, seconds (SigV4's week).
 pub const PRESIGNED_EXPIRES_S_MAX: u64 = 7 * 24 * 3600;
 
-/// A signature as the request states it.
+/// A signature as the request states it: borrowed from its headers (the common case,
+/// read on every request), owned when decoded from a presigned query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signed {
-    pub algorithm: String,
+pub struct Signed<'a> {
+    pub algorithm: Cow<'a, str>,
     /// The whole `Credential` (`key/date/region/service/terminator`).
-    pub credential: String,
+    pub credential: Cow<'a, str>,
     /// `SignedHeaders`, lower-case names separated by `;`.
-    pub signed_headers: String,
-    pub signature: String,
+    pub signed_headers: Cow<'a, str>,
+    pub signature: Cow<'a, str>,
     /// `X-Amz-Date` (or `Date`), as sent.
-    pub date: String,
+    pub date: Cow<'a, str>,
     /// `X-Amz-Expires` of a presigned query string, seconds.
     pub expires_s: Option<u64>,
     /// `X-Amz-Security-Token`, from the header or the query.
-    pub security_token: Option<String>,
+    pub security_token: Option<Cow<'a, str>>,
     /// Whether the signature came in the query string.
     pub presigned: bool,
 }
@@ -94,13 +97,8 @@ const AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
 
 /// The signature of a request: from its `Authorization` header, else from its query
 /// string; DynamoDB's errors when it has none or an incomplete one.
-pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthError> {
-    let header_value = |name: HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+pub fn signed<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<Signed<'a>, AuthError> {
+    let header_value = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let token_header = header_value(SECURITY_TOKEN);
     let Some(auth) = headers.get(header::AUTHORIZATION) else {
         let pairs = query.map(query_pairs).unwrap_or_default();
@@ -150,22 +148,22 @@ pub fn signed(headers: &HeaderMap, query: Option<&str>) -> Result<Signed, AuthEr
         return Err(AuthError::Incomplete(format!("{msg}Authorization={auth}")));
     }
     Ok(Signed {
-        algorithm: auth.trim().split(' ').next().unwrap_or("").to_owned(),
-        credential: credential.unwrap_or_default().to_owned(),
-        signed_headers: signed_headers.unwrap_or_default().to_owned(),
-        signature: signature.unwrap_or_default().to_owned(),
-        date: date.unwrap_or_default(),
+        algorithm: Cow::Borrowed(auth.trim().split(' ').next().unwrap_or("")),
+        credential: Cow::Borrowed(credential.unwrap_or_default()),
+        signed_headers: Cow::Borrowed(signed_headers.unwrap_or_default()),
+        signature: Cow::Borrowed(signature.unwrap_or_default()),
+        date: Cow::Borrowed(date.unwrap_or_default()),
         expires_s: None,
-        security_token: token_header,
+        security_token: token_header.map(Cow::Borrowed),
         presigned: false,
     })
 }
 
 /// The signature of a presigned query string.
-fn presigned(
+fn presigned<'a>(
     pairs: &[(String, String)],
-    token_header: Option<String>,
-) -> Result<Signed, AuthError> {
+    token_header: Option<&'a str>,
+) -> Result<Signed<'a>, AuthError> {
     let get = |name: &str| {
         pairs
             .iter()
@@ -207,13 +205,15 @@ fn presigned(
         )));
     }
     Ok(Signed {
-        algorithm: get("X-Amz-Algorithm").unwrap_or_default(),
-        credential: get("X-Amz-Credential").unwrap_or_default(),
-        signed_headers: get("X-Amz-SignedHeaders").unwrap_or_default(),
-        signature: get("X-Amz-Signature").unwrap_or_default(),
-        date: get("X-Amz-Date").unwrap_or_default(),
+        algorithm: Cow::Owned(get("X-Amz-Algorithm").unwrap_or_default()),
+        credential: Cow::Owned(get("X-Amz-Credential").unwrap_or_default()),
+        signed_headers: Cow::Owned(get("X-Amz-SignedHeaders").unwrap_or_default()),
+        signature: Cow::Owned(get("X-Amz-Signature").unwrap_or_default()),
+        date: Cow::Owned(get("X-Amz-Date").unwrap_or_default()),
         expires_s,
-        security_token: get("X-Amz-Security-Token").or(token_header),
+        security_token: get("X-Amz-Security-Token")
+            .map(Cow::Owned)
+            .or(token_header.map(Cow::Borrowed)),
         presigned: true,
     })
 }
@@ -293,11 +293,8 @@ mod tests {
             ))
         );
         let presigned_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F20260101%2Fr%2Fdynamodb%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab";
-        let s = signed(
-            &HeaderMap::new(),
-            Some(&format!("{presigned_query}&X-Amz-Expires=300")),
-        )
-        .unwrap();
+        let none = HeaderMap::new();
+        let s = signed(&none, Some(&format!("{presigned_query}&X-Amz-Expires=300"))).unwrap();
         assert!(s.presigned);
         assert_eq!(s.credential, "K/20260101/r/dynamodb/aws4_request");
         assert_eq!(s.expires_s, Some(300));

@@ -49,12 +49,12 @@ pub fn verify(
 
 /// Every check that needs no body, up to finding the access key: a request that fails
 /// them is refused before its body is read.
-pub fn prepare(
+pub fn prepare<'a>(
     keys: &Keys,
     uri: &Uri,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
     now: SystemTime,
-) -> Result<(parse::Signed, SystemTime, std::sync::Arc<Key>), AuthError> {
+) -> Result<(parse::Signed<'a>, SystemTime, std::sync::Arc<Key>), AuthError> {
     let signed = parse::signed(headers, uri.query())?;
     let Some(date) = sign::parse_amz_date(&signed.date) else {
         return Err(AuthError::Incomplete(format!(
@@ -113,7 +113,7 @@ pub fn prepare(
 /// was received.
 #[allow(clippy::too_many_arguments)]
 fn check_signature(
-    signed: &parse::Signed,
+    signed: &parse::Signed<'_>,
     scope: &parse::Scope<'_>,
     date: SystemTime,
     key: &Arc<Key>,
@@ -281,7 +281,7 @@ fn signing_mac(key: &Arc<Key>, date: SystemTime, scope: &parse::Scope<'_>) -> Hm
 
 /// The 15-minute window around the server's clock (and a presigned URL's expiry).
 fn check_window(
-    signed: &parse::Signed,
+    signed: &parse::Signed<'_>,
     date: SystemTime,
     now: SystemTime,
 ) -> Result<(), AuthError> {

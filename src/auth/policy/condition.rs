@@ -148,7 +148,7 @@ impl Condition {
         }
         // The policy's values, with the variables replaced; one without a value here
         // matches nothing.
-        let policy: Vec<String> = self
+        let policy: Vec<std::borrow::Cow<'_, str>> = self
             .values
             .iter()
             .filter_map(|v| vars.substitute(v))
@@ -166,7 +166,7 @@ impl Condition {
 
     /// Whether one request value passes: it matches one of the policy's values, or for
     /// a negated operator, none of them.
-    fn one(&self, policy: &[String], value: &str) -> bool {
+    fn one(&self, policy: &[std::borrow::Cow<'_, str>], value: &str) -> bool {
         let matched = policy.iter().any(|p| self.matches(p, value));
         matched != self.negated
     }

@@ -199,9 +199,9 @@ struct Variables<'a> {
 impl Variables<'_> {
     /// `text` with its variables replaced; `None` when one has no value here (IAM then
     /// treats the element as matching nothing).
-    fn substitute(&self, text: &str) -> Option<String> {
+    fn substitute<'t>(&self, text: &'t str) -> Option<std::borrow::Cow<'t, str>> {
         if !text.contains("${") {
-            return Some(text.to_owned());
+            return Some(std::borrow::Cow::Borrowed(text));
         }
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -225,7 +225,7 @@ impl Variables<'_> {
             rest = &after[end + 1..];
         }
         out.push_str(rest);
-        Some(out)
+        Some(std::borrow::Cow::Owned(out))
     }
 }
 
