@@ -6,8 +6,10 @@
 //! Owns the store, the generation of new credentials and the root credential's
 //! bootstrap. Must not know HTTP or how a signature is checked.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
@@ -53,6 +55,16 @@ pub type Generated = (Arc<Key>, Option<std::path::PathBuf>);
 pub struct Keys {
     engine: Engine,
     cache: RwLock<HashMap<String, Arc<Key>>>,
+    /// Counts every change of the store, so that a thread's copy of the last key it
+    /// looked up ([`Keys::get_recent`]) is known to be current without taking the lock.
+    generation: AtomicU64,
+}
+
+thread_local! {
+    /// The last key this thread found, with the store and generation it came from:
+    /// a connection's requests come from one key, and finding it again then takes
+    /// neither the store's lock (shared by every worker thread) nor a hash.
+    static RECENT_KEY: RefCell<Option<(usize, u64, Arc<Key>)>> = const { RefCell::new(None) };
 }
 
 /// A store failure (the engine refused the write or the read).
@@ -119,12 +131,32 @@ impl Keys {
         Ok(Keys {
             engine: engine.clone(),
             cache: RwLock::new(cache),
+            generation: AtomicU64::new(0),
         })
     }
 
     /// The credential of an access key id.
     pub fn get(&self, id: &str) -> Option<Arc<Key>> {
         self.cache.read().ok()?.get(id).cloned()
+    }
+
+    /// [`Keys::get`] for the per-request lookup: the thread's last key when it is the
+    /// one asked for and the store has not changed since, else the store's.
+    pub fn get_recent(&self, id: &str) -> Option<Arc<Key>> {
+        let store = std::ptr::from_ref(self) as usize;
+        let generation = self.generation.load(Ordering::Acquire);
+        let hit = RECENT_KEY.with_borrow(|recent| {
+            recent
+                .as_ref()
+                .filter(|(s, g, k)| *s == store && *g == generation && k.access_key_id == id)
+                .map(|(_, _, k)| k.clone())
+        });
+        if hit.is_some() {
+            return hit;
+        }
+        let key = self.get(id)?;
+        RECENT_KEY.set(Some((store, generation, key.clone())));
+        Some(key)
     }
 
     /// Every credential, by access key id.
@@ -151,6 +183,7 @@ impl Keys {
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(key.access_key_id.clone(), key.clone());
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(key)
     }
 
@@ -191,6 +224,7 @@ impl Keys {
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(id);
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(true)
     }
 
@@ -258,6 +292,31 @@ fn write_root_file(dir: &Path, key: &Key) -> Result<std::path::PathBuf, StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_threads_recent_key_is_never_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(eddy_engine::EngineConfig::new(dir.path())).unwrap();
+        let keys = Keys::open(&engine).unwrap();
+        let key = keys.create("alice", false, false).unwrap();
+        let id = key.access_key_id.clone();
+        assert_eq!(
+            keys.get_recent(&id).unwrap().secret_access_key,
+            key.secret_access_key
+        );
+        assert!(
+            keys.get_recent(&id).is_some(),
+            "found again from the thread's copy"
+        );
+        // A replaced secret is seen at once, and so is a deleted key.
+        let mut replaced = (*key).clone();
+        replaced.secret_access_key = "new".to_owned();
+        keys.put(replaced).unwrap();
+        assert_eq!(keys.get_recent(&id).unwrap().secret_access_key, "new");
+        keys.delete(&id).unwrap();
+        assert!(keys.get_recent(&id).is_none());
+        engine.shutdown();
+    }
 
     #[test]
     fn base32_is_rfc_4648() {

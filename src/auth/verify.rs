@@ -103,7 +103,7 @@ pub fn prepare<'a>(
     if !msg.is_empty() {
         return Err(AuthError::InvalidSignature(msg.trim_end().to_owned()));
     }
-    let Some(key) = keys.get(scope.key) else {
+    let Some(key) = keys.get_recent(scope.key) else {
         return Err(AuthError::Unrecognized(UNKNOWN_KEY));
     };
     Ok((signed, date, key))
@@ -236,6 +236,37 @@ struct SigningKey {
 /// The HMAC keyed with `key`'s signing key for the scope's day, region and service
 /// (derived by `aws-sigv4` once, then cached).
 fn signing_mac(key: &Arc<Key>, date: SystemTime, scope: &parse::Scope<'_>) -> Hmac<Sha256> {
+    let same = |e: &SigningKey| {
+        Arc::ptr_eq(&e.key, key)
+            && e.day == scope.date
+            && e.region == scope.region
+            && e.service == scope.service
+    };
+    // The thread's last signing key first: no lock, no hash.
+    if let Some(mac) =
+        RECENT_SIGNING_KEY.with_borrow(|r| r.as_ref().filter(|e| same(e)).map(|e| e.mac.clone()))
+    {
+        return mac;
+    }
+    let mac = shared_signing_mac(key, date, scope);
+    RECENT_SIGNING_KEY.set(Some(SigningKey {
+        key: key.clone(),
+        day: scope.date.to_owned(),
+        region: scope.region.to_owned(),
+        service: scope.service.to_owned(),
+        mac: mac.clone(),
+    }));
+    mac
+}
+
+thread_local! {
+    /// The signing key this thread used last (a connection's requests share one).
+    static RECENT_SIGNING_KEY: std::cell::RefCell<Option<SigningKey>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`signing_mac`] from the map every thread shares.
+fn shared_signing_mac(key: &Arc<Key>, date: SystemTime, scope: &parse::Scope<'_>) -> Hmac<Sha256> {
     use std::hash::BuildHasher;
     let slot =
         std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
