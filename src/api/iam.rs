@@ -49,22 +49,24 @@ fn users() -> Result<&'static std::sync::Arc<Users>, Problem> {
     })
 }
 
-/// IAM's rule for user names: 1-64 characters of `[A-Za-z0-9+=,.@_-]`.
-fn check_user_name(user: &str) -> Result<(), Problem> {
-    if user.is_empty()
-        || user.chars().count() > USER_NAME_CHARS_MAX
-        || !user
+/// IAM's rule for user and policy names: 1 to `max` characters of `[A-Za-z0-9+=,.@_-]`.
+fn check_name(field: &str, name: &str, max: usize) -> Result<(), Problem> {
+    if name.is_empty()
+        || name.chars().count() > max
+        || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     {
         return Err(Problem::bad_request(
             "InvalidParameterValueException",
-            format!(
-                "User must be 1-{USER_NAME_CHARS_MAX} characters of [A-Za-z0-9+=,.@_-], got '{user}'"
-            ),
+            format!("{field} must be 1-{max} characters of [A-Za-z0-9+=,.@_-], got '{name}'"),
         ));
     }
     Ok(())
+}
+
+fn check_user_name(user: &str) -> Result<(), Problem> {
+    check_name("User", user, USER_NAME_CHARS_MAX)
 }
 
 fn user_error(e: UserError) -> Problem {
@@ -167,19 +169,7 @@ async fn put_policy(
     body: Body,
 ) -> ApiResult {
     let users = users()?;
-    if name.is_empty()
-        || name.chars().count() > POLICY_NAME_CHARS_MAX
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-    {
-        return Err(Problem::bad_request(
-            "InvalidParameterValueException",
-            format!(
-                "PolicyName must be 1-{POLICY_NAME_CHARS_MAX} characters of [A-Za-z0-9+=,.@_-], got '{name}'"
-            ),
-        ));
-    }
+    check_name("PolicyName", &name, POLICY_NAME_CHARS_MAX)?;
     let buffered = read_body(&headers, body, POLICY_BODY_BYTES_MAX).await?;
     let document = String::from_utf8(buffered.bytes.to_vec()).map_err(|_| {
         Problem::bad_request(

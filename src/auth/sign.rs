@@ -18,23 +18,11 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// SHA-256 of `bytes`, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_lower(&Sha256::digest(bytes))
+    HexDigest::of(&Sha256::digest(bytes)).as_str().to_owned()
 }
 
-/// Lower-case hex of `bytes`, by table: the `hex` crate's iterator was a visible share
-/// of a verified request's CPU (two digests per request).
-pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = vec![0u8; bytes.len() * 2];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0x0f)];
-    }
-    // Only ASCII digits were written.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// A SHA-256 digest in lower-case hex, on the stack (two per verified request).
+/// A SHA-256 digest in lower-case hex, by table and on the stack (two per verified
+/// request; the `hex` crate's iterator was a visible share of a verified request's CPU).
 pub struct HexDigest([u8; 64]);
 
 impl HexDigest {
@@ -390,7 +378,7 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         let bytes: Vec<u8> = (0..32).map(|i| i * 8 + 1).collect();
-        let text = hex_lower(&bytes);
+        let text = HexDigest::of(&bytes).as_str().to_owned();
         assert_eq!(text, hex::encode(&bytes));
         assert_eq!(signature_bytes(&text).unwrap().to_vec(), bytes);
         assert!(signature_bytes(&text.to_uppercase()).is_none());

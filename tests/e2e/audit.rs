@@ -3,11 +3,9 @@
 //! what and the outcome; data-plane requests leave none.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -15,6 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::Value;
 
+use crate::auth::client_with;
 use crate::harness::Server;
 
 /// How long a line may take to reach the file (the writer flushes each batch at once).
@@ -23,31 +22,9 @@ const LINE_WAIT_MS: u64 = 10_000;
 const ROOT_ID: &str = "EDDYAUDITROOT0000000";
 const ROOT_SECRET: &str = "audit-root-secret";
 
-fn client_with(endpoint: &str, id: &str, secret: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
-        .build();
-    Client::from_conf(config)
-}
-
 /// Runs `eddy <args>` against `endpoint` signed with `creds`.
 fn eddy(endpoint: &str, creds: (&str, &str), args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .env("AWS_ACCESS_KEY_ID", creds.0)
-        .env("AWS_SECRET_ACCESS_KEY", creds.1)
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .expect("run eddy");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::auth::eddy(endpoint, Some(creds), args)
 }
 
 async fn create_table(c: &Client, name: &str) -> Result<(), String> {

@@ -140,15 +140,7 @@ async fn sigv4_verifies_every_request_and_refuses_with_dynamodbs_errors() {
     let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
     let ep = server.endpoint.clone();
     // The root credential generated at first start, kept in the data directory.
-    let root_file = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
-    let field = |name: &str| {
-        root_file
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let (root_id, root_secret) = (field("aws_access_key_id"), field("aws_secret_access_key"));
+    let (root_id, root_secret) = crate::harness::root_credentials(dir.path());
 
     // A key made with the CLI, signed with the root credential; unsigned, refused.
     let (ok, _, err) = eddy(&ep, None, &["key", "create", "--user", "alice"]);

@@ -275,3 +275,16 @@ pub async fn read_shards(
     }
     shards
 }
+
+/// The root credential a server started with `--auth sigv4` generated at its first
+/// start, read from `<data_dir>/root-credentials`: its access key id and secret.
+pub fn root_credentials(data_dir: &Path) -> (String, String) {
+    let file = std::fs::read_to_string(data_dir.join("root-credentials")).expect("root file");
+    let field = |name: &str| {
+        file.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .expect("root field")
+            .to_owned()
+    };
+    (field("aws_access_key_id"), field("aws_secret_access_key"))
+}

@@ -121,15 +121,7 @@ async fn leading_keys_confine_a_user_to_their_own_items() {
         &["--auth", "sigv4", "--audit-log", audit.to_str().unwrap()],
     );
     let ep = server.endpoint.clone();
-    let root_file = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
-    let field = |name: &str| {
-        root_file
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let root = (field("aws_access_key_id"), field("aws_secret_access_key"));
+    let root = crate::harness::root_credentials(dir.path());
     let as_root = Some((root.0.as_str(), root.1.as_str()));
     create_games(&client_with(&ep, &root.0, &root.1)).await;
 

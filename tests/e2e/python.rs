@@ -88,19 +88,13 @@ fn boto3_and_aws_cli_over_https() {
 fn signed_server() -> (Server, tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
-    let root = std::fs::read_to_string(dir.path().join("root-credentials")).expect("root file");
-    let field = |name: &str| {
-        root.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
-            .expect("root field")
-            .to_owned()
-    };
+    let (root_id, root_secret) = crate::harness::root_credentials(dir.path());
     let eddy = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(args)
             .args(["--endpoint", &server.endpoint])
-            .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
-            .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
+            .env("AWS_ACCESS_KEY_ID", &root_id)
+            .env("AWS_SECRET_ACCESS_KEY", &root_secret)
             .env_remove("AWS_SESSION_TOKEN")
             .output()
             .expect("run eddy");
