@@ -109,6 +109,9 @@ pub struct TableStats {
     pub stream: std::sync::RwLock<Option<Arc<StreamDef>>>,
     /// The Time to Live attribute, when TTL is enabled (see `ttl.rs`).
     pub ttl_attribute: std::sync::RwLock<Option<String>>,
+    /// The throughput the table and its indexes may consume, and what they consumed
+    /// (see `capacity/`).
+    pub capacity: crate::capacity::Governor,
 }
 
 impl TableStats {

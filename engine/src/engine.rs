@@ -340,4 +340,17 @@ impl Engine {
     ) -> bool {
         crate::stream::read::wait_for_records(&self.state, def, shard, from_seq, timeout)
     }
+
+    /// The capacity totals of table `name` (consumed and provisioned units, throttled
+    /// requests), for metrics and auto scaling.
+    pub fn capacity_totals(&self, name: &str) -> Result<crate::capacity::CapacityTotals> {
+        let table = self.state.table(name)?;
+        Ok(table.stats.capacity.totals())
+    }
+
+    /// The capacity's time source in epoch milliseconds: the wall clock, or the clock
+    /// tests drive (see `capacity/`).
+    pub fn capacity_now_ms(&self) -> u64 {
+        crate::clock::now_ms()
+    }
 }

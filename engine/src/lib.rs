@@ -41,6 +41,7 @@
 mod backfill;
 mod buffers;
 mod cache;
+pub mod capacity;
 mod catalog;
 pub mod clock;
 mod codec;
