@@ -55,6 +55,33 @@ pub enum Error {
     /// The engine is shutting down and takes no more writes.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The table, an index or one partition key has no throughput left for now
+    /// (`ProvisionedThroughputExceededException` or `ThrottlingException`, both
+    /// retryable); see `capacity/`.
+    #[error("{}", .0.message)]
+    Throttled(Throttle),
+}
+
+/// Why a request was throttled, as DynamoDB reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    pub exception: ThrottleException,
+    /// DynamoDB's message for this kind of throttling.
+    pub message: &'static str,
+    /// `ThrottlingReasons[].reason`: resource, operation and limit, as
+    /// `TableWriteProvisionedThroughputExceeded`.
+    pub reason: String,
+    /// `ThrottlingReasons[].resource`: the ARN of the table or index.
+    pub resource: String,
+}
+
+/// The exception a throttled request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleException {
+    /// Provisioned capacity (of the table, an index or a hot key) ran out.
+    ProvisionedThroughputExceeded,
+    /// An on-demand table's maximum, or a hot key of an on-demand table.
+    Throttling,
 }
 
 /// Why one action of a cancelled transaction failed, or that it did not.

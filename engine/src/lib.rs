@@ -87,7 +87,9 @@ pub use crate::config::{
     STREAM_RETENTION_MS_DEFAULT, TTL_SWEEP_MS_DEFAULT,
 };
 pub use crate::engine::Engine;
-pub use crate::error::{CancellationReason, Error, Result, panic_text};
+pub use crate::error::{
+    CancellationReason, Error, Result, Throttle, ThrottleException, panic_text,
+};
 pub use crate::health::{
     DISK_RESERVE_BYTES_DEFAULT, DiskHealth, FatalHook, Fault, FaultKind, Health, HealthStatus,
     StorageState, WriterState,
