@@ -109,6 +109,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = eddy_engine::TTL_SWEEP_MS_DEFAULT,
           value_parser = clap::value_parser!(u64).range(1..))]
     ttl_sweep_ms: u64,
+    /// The clock of capacity (throttling, burst capacity, the daily limit on
+    /// throughput decreases): `wall`, or `manual`, which stands still until an
+    /// administrator moves it with `POST /v1/capacity/clock` (for deterministic tests).
+    #[arg(long, default_value = "wall", value_parser = ["wall", "manual"])]
+    capacity_clock: String,
     /// The SMTP server that functions granted `email` send through, e.g.
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
@@ -367,6 +372,11 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         disk_reserve_bytes: args.disk_reserve_mib.saturating_mul(MIB),
         on_fatal: Some(FatalHook::new(exit_on_fatal_fault)),
         seal_key,
+        capacity_clock: if args.capacity_clock == "manual" {
+            eddy_engine::capacity::CapacityClock::manual()
+        } else {
+            eddy_engine::capacity::CapacityClock::wall()
+        },
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     if !args.in_memory {

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use eddy_engine::{CancellationReason, Error};
+use eddy_engine::{CancellationReason, Error, ThrottleException};
 use serde_json::{Value, json};
 
 use crate::wire::WireOut;
@@ -157,6 +157,19 @@ impl ApiError {
                     "com.amazon.coral.availability#ServiceUnavailableException".into(),
                     "The server is shutting down".into(),
                 ),
+                // Both are 400s the SDKs retry with backoff (their throttling codes).
+                Error::Throttled(t) => (
+                    bad,
+                    match t.exception {
+                        ThrottleException::ProvisionedThroughputExceeded => {
+                            format!("{DYNAMODB}#ProvisionedThroughputExceededException")
+                        }
+                        ThrottleException::Throttling => {
+                            "com.amazon.coral.availability#ThrottlingException".into()
+                        }
+                    },
+                    t.message.to_string(),
+                ),
                 Error::Unavailable(m) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "com.amazon.coral.availability#ServiceUnavailableException".into(),
@@ -218,6 +231,15 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Engine(Error::ConditionalCheckFailed { item: Some(item) }) => {
                 body["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
+            }
+            ApiError::Engine(Error::Throttled(t)) => {
+                // The member's spelling differs between the two exceptions in
+                // DynamoDB's service model.
+                let member = match t.exception {
+                    ThrottleException::ProvisionedThroughputExceeded => "ThrottlingReasons",
+                    ThrottleException::Throttling => "throttlingReasons",
+                };
+                body[member] = json!([{ "reason": t.reason, "resource": t.resource }]);
             }
             ApiError::Engine(Error::TransactionCanceled { reasons }) => {
                 body["CancellationReasons"] = cancellation_reasons(reasons);

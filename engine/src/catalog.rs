@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::schema::{
-    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput,
-    check_key_sizes, check_not_empty_key, item_key_attribute, resolve_key_schema,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, OnDemandThroughput, TableClass,
+    Throughput, check_key_sizes, check_not_empty_key, item_key_attribute, resolve_key_schema,
     validate_table_name, validate_tags, validate_throughput,
 };
 use crate::stream::def::{StreamDef, StreamSpecification};
@@ -65,6 +65,23 @@ pub struct TableSettings {
     /// (since format version 6), so older definitions decode without it.
     #[serde(skip)]
     pub sse: Option<SseSetting>,
+    /// The on-demand maximums and the history of throughput changes. Stored after the
+    /// declared encryption (since format version 7), so older definitions decode
+    /// without maximums or changes, which is what those tables had.
+    #[serde(skip)]
+    pub capacity: CapacitySetting,
+}
+
+/// What a table's throughput rules remember: its on-demand maximums, and when its
+/// provisioned throughput last went up and down (the daily limit on decreases).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacitySetting {
+    pub on_demand: OnDemandThroughput,
+    /// Epoch milliseconds of the last increase and decrease.
+    pub last_increase_ms: Option<u64>,
+    pub last_decrease_ms: Option<u64>,
+    /// Decreases made during the UTC day of `last_decrease_ms`.
+    pub decreases_that_day: u32,
 }
 
 /// A table's declared server-side encryption with a KMS key; Eddy's encryption key
@@ -161,6 +178,8 @@ pub struct CreateTableInput {
     pub table_class: Option<TableClass>,
     /// `SSESpecification` with `Enabled`, when given.
     pub sse: Option<SseSetting>,
+    /// `OnDemandThroughput`, when given.
+    pub on_demand: Option<OnDemandThroughput>,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -259,6 +278,7 @@ impl TableDef {
         out.extend(postcard::to_stdvec(&self.indexes).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.settings).map_err(failed)?);
         out.extend(postcard::to_stdvec(&self.settings.sse).map_err(failed)?);
+        out.extend(postcard::to_stdvec(&self.settings.capacity).map_err(failed)?);
         Ok(out)
     }
 
@@ -304,7 +324,8 @@ impl TableDef {
                 def.settings = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
-            Some((&TABLE_DEF_VERSION, rest)) => {
+            // Version 6: the declared encryption last, no capacity settings.
+            Some((6, rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
                 let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
@@ -312,6 +333,18 @@ impl TableDef {
                 let (settings, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
                 def.settings = settings;
                 def.settings.sse = postcard::from_bytes(rest).map_err(corrupt)?;
+                Ok(def)
+            }
+            Some((&TABLE_DEF_VERSION, rest)) => {
+                let (mut def, rest): (TableDef, _) =
+                    postcard::take_from_bytes(rest).map_err(corrupt)?;
+                let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.indexes = indexes;
+                let (settings, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.settings = settings;
+                let (sse, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
+                def.settings.sse = sse;
+                def.settings.capacity = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
             Some((v, _)) => Err(Error::Storage(format!(
@@ -385,11 +418,11 @@ impl TableDef {
 
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
 /// ([`IndexBuild`]), 4 the table's settings ([`TableSettings`]), 5 index keys of
-/// several attributes ([`IndexKeys`]), 6 the declared encryption ([`SseSetting`]).
-/// Versions 1 to 5 are still read. An index's
+/// several attributes ([`IndexKeys`]), 6 the declared encryption ([`SseSetting`]), 7
+/// the capacity settings ([`CapacitySetting`]). Versions 1 to 6 are still read. An index's
 /// entries are laid out the same in every version (a one-and-one key encodes as
 /// before), so only the definition is upgraded.
-const TABLE_DEF_VERSION: u8 = 6;
+const TABLE_DEF_VERSION: u8 = 7;
 
 /// An index as format versions 3 and 4 stored it: the fields of [`IndexDef`] in the
 /// same order, with a one-and-one key schema.
@@ -563,6 +596,7 @@ mod tests {
                 updated_at_ms: Some(5),
             }),
             sse: None,
+            capacity: CapacitySetting::default(),
         };
         let mut def = table(IndexBuild::WithTable);
         def.settings = settings.clone();
@@ -615,6 +649,33 @@ mod tests {
         assert!(back.settings.deletion_protection);
         assert_eq!(back.settings.sse, None);
         assert_eq!(back.indexes, def.indexes);
+    }
+
+    #[test]
+    fn capacity_settings_round_trip_and_version_6_decodes_without_them() {
+        let mut def = table(IndexBuild::Backfilled);
+        def.settings.capacity = CapacitySetting {
+            on_demand: OnDemandThroughput {
+                max_read_request_units: Some(10),
+                max_write_request_units: None,
+            },
+            last_increase_ms: Some(5),
+            last_decrease_ms: Some(7),
+            decreases_that_day: 3,
+        };
+        def.settings.sse = Some(SseSetting {
+            kms_master_key_id: None,
+        });
+        let back = TableDef::decode(&def.encode().unwrap()).unwrap();
+        assert_eq!(back.settings, def.settings);
+        let mut v6 = vec![6];
+        v6.extend(postcard::to_stdvec(&def).unwrap());
+        v6.extend(postcard::to_stdvec(&def.indexes).unwrap());
+        v6.extend(postcard::to_stdvec(&def.settings).unwrap());
+        v6.extend(postcard::to_stdvec(&def.settings.sse).unwrap());
+        let back = TableDef::decode(&v6).unwrap();
+        assert_eq!(back.settings.sse, def.settings.sse);
+        assert_eq!(back.settings.capacity, CapacitySetting::default());
     }
 
     #[test]

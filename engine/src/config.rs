@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::capacity::CapacityClock;
 use crate::health::{DISK_RESERVE_BYTES_DEFAULT, FatalHook};
 use crate::seal::SealKey;
 
@@ -57,6 +58,9 @@ pub struct EngineConfig {
     /// are sealed before they reach fjall (see `seal.rs`); without, they are stored in
     /// clear. A directory once opened with a key can only be opened with that key.
     pub seal_key: Option<SealKey>,
+    /// The time source of capacity (throttling, burst, the daily decrease limit): the
+    /// wall clock, or a manual clock tests drive (see `capacity/clock.rs`).
+    pub capacity_clock: CapacityClock,
 }
 
 /// fjall's block cache's default size (fjall's own default is 32 MiB).
@@ -86,6 +90,7 @@ impl EngineConfig {
             disk_reserve_bytes: DISK_RESERVE_BYTES_DEFAULT,
             on_fatal: None,
             seal_key: None,
+            capacity_clock: CapacityClock::wall(),
         }
     }
 }

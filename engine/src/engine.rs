@@ -13,8 +13,8 @@ use crate::config::EngineConfig;
 use crate::error::Result;
 use crate::health::Health;
 use crate::items::input::{
-    BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, GetItemInput, Page,
-    PutItemInput, QueryInput, ScanInput, UpdateItemInput, WriteOutput,
+    BatchGetOutput, BatchGetTable, BatchWriteOutput, BatchWriteRequest, DeleteItemInput, Done,
+    GetItemInput, Page, PutItemInput, QueryInput, ScanInput, UpdateItemInput, WriteOutput,
 };
 use crate::state::State;
 use crate::stored::StoredItem;
@@ -222,12 +222,12 @@ impl Engine {
         crate::items::read::batch_get_item(&self.state, tables)
     }
 
-    /// Applies all requests of a BatchWriteItem together. Eddy never throttles, so
-    /// nothing is ever left unprocessed.
+    /// Applies the requests of a BatchWriteItem together; those refused for
+    /// throughput come back unprocessed (all refused is the throttling error).
     pub fn batch_write_item(
         &self,
         requests: Vec<(String, Vec<BatchWriteRequest>)>,
-        done: Done<()>,
+        done: Done<BatchWriteOutput>,
     ) {
         crate::items::write::batch_write_item(&self.state, self.origin_hops, requests, done)
     }
@@ -351,6 +351,12 @@ impl Engine {
     /// The capacity's time source in epoch milliseconds: the wall clock, or the clock
     /// tests drive (see `capacity/`).
     pub fn capacity_now_ms(&self) -> u64 {
-        crate::clock::now_ms()
+        self.state.config.capacity_clock.now_ms()
+    }
+
+    /// Moves the manual capacity clock forward by `ms` and returns its new reading;
+    /// `None` when the engine runs on the wall clock.
+    pub fn advance_capacity_clock(&self, ms: u64) -> Option<u64> {
+        self.state.config.capacity_clock.advance(ms)
     }
 }

@@ -95,6 +95,8 @@ pub enum CancellationReason {
     /// Applying the action to the current item broke a rule (an update on an
     /// attribute of the wrong type, an item grown past its size limit).
     ValidationError(String),
+    /// The action's table, index or key had no throughput left.
+    Throttled(Throttle),
 }
 
 impl CancellationReason {
@@ -104,6 +106,11 @@ impl CancellationReason {
             CancellationReason::None => "None",
             CancellationReason::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
             CancellationReason::ValidationError(_) => "ValidationError",
+            // The codes of DynamoDB's API reference (TransactionCanceledException).
+            CancellationReason::Throttled(t) => match t.exception {
+                ThrottleException::ProvisionedThroughputExceeded => "ProvisionedThroughputExceeded",
+                ThrottleException::Throttling => "ThrottlingError",
+            },
         }
     }
 
@@ -115,6 +122,7 @@ impl CancellationReason {
                 Some("The conditional request failed")
             }
             CancellationReason::ValidationError(m) => Some(m),
+            CancellationReason::Throttled(t) => Some(t.message),
         }
     }
 }

@@ -70,6 +70,7 @@ pub mod sync;
 mod system;
 mod tables;
 mod tags;
+pub mod throughput;
 mod tokens;
 mod transact;
 mod ttl;
@@ -78,7 +79,7 @@ mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
 pub use crate::catalog::{
-    CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
+    CapacitySetting, CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
 };
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
@@ -98,17 +99,17 @@ pub use crate::index::def::{
     IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate,
 };
 pub use crate::items::input::{
-    BatchGetOutput, BatchGetTable, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes,
-    GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues, ScanInput, Select,
-    UpdateItemInput, WriteOutput,
+    BatchGetOutput, BatchGetTable, BatchWriteOutput, BatchWriteRequest, DeleteItemInput, Done,
+    ExpressionAttributes, GetItemInput, LegacyWrite, Page, PutItemInput, QueryInput, ReturnValues,
+    ScanInput, Select, UpdateItemInput, WriteOutput,
 };
 pub use crate::keys::{KeyType, decode_key_value, encode_key_value, partition_hash, shard_of};
 pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
-    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, TableClass, Throughput,
-    check_table_name_length, constraint_errors, key_type_descriptor, table_name_pattern_error,
-    validate_table_name,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, OnDemandThroughput, TableClass,
+    Throughput, check_table_name_length, constraint_errors, key_type_descriptor,
+    table_name_pattern_error, validate_table_name,
 };
 pub use crate::seal::{SEAL_KEY_BYTES, SEALED_TAG, Seal, SealKey};
 pub use crate::stored::{SetKind, StoredItem, Visitor};

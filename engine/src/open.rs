@@ -94,6 +94,14 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
             .values()
             .find(|s| s.table_id == def.id && s.is_enabled())
             .cloned();
+        let arn = format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            config.region, config.account_id, def.name
+        );
+        stats.capacity.configure(
+            &config.capacity_clock,
+            crate::throughput::capacity_spec(&def, arn),
+        );
         tables.insert(def.name.clone(), Arc::new(Table { def, stats }));
     }
     // Sequence numbers never go back, even when every record was trimmed.

@@ -97,6 +97,14 @@ pub struct Throughput {
     pub write_capacity_units: i64,
 }
 
+/// An on-demand table's maximums (`OnDemandThroughput`): request units per second,
+/// `None` for no maximum. In a request, -1 asks to remove a maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OnDemandThroughput {
+    pub max_read_request_units: Option<i64>,
+    pub max_write_request_units: Option<i64>,
+}
+
 /// A table's class (`TableClass`), which DynamoDB bills by; Eddy stores every class alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableClass {

@@ -122,6 +122,12 @@ impl State {
     }
 
     pub(crate) fn publish_table(&self, table: TableRef) {
+        // The throughput the definition sets is in force from the moment it is visible.
+        let spec = crate::throughput::capacity_spec(&table.def, self.table_arn(&table.def.name));
+        table
+            .stats
+            .capacity
+            .configure(&self.config.capacity_clock, spec);
         write(&self.tables).insert(table.def.name.clone(), table);
     }
 

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use crate::backfill::spawn_backfill;
 use crate::catalog::{
-    CreateTableInput, SseSetting, Table, TableClassSetting, TableDef, TableSettings, TableStats,
-    validate_create,
+    CapacitySetting, CreateTableInput, SseSetting, Table, TableClassSetting, TableDef,
+    TableSettings, TableStats, validate_create,
 };
 use crate::clock::now_ms;
 use crate::error::{Error, Result, contain};
@@ -16,13 +16,15 @@ use crate::index::plan::plan_updates;
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::meta::{allocate_table_id, persist_table, stage_table_def};
 use crate::schema::{
-    BillingMode, KeyAttribute, TableClass, Throughput, validate_table_name, validate_throughput,
+    BillingMode, KeyAttribute, OnDemandThroughput, TableClass, Throughput, validate_table_name,
+    validate_throughput,
 };
 use crate::state::State;
 use crate::stream::control::{disable_stream, enable_stream};
 use crate::stream::def::{StreamDef, StreamSpecification};
 use crate::stream::read::latest_stream;
 use crate::sync::{lock, write};
+use crate::throughput::{check_on_demand, merge_on_demand, record_change};
 use crate::writer::staging::Staging;
 use crate::writer::submit::control;
 
@@ -60,6 +62,8 @@ pub struct TableDescription {
     pub stream_enabled: bool,
     /// Item count and size of each index, in the order of `def.indexes`.
     pub index_counts: Vec<(i64, i64)>,
+    /// `NumberOfDecreasesToday` by the capacity clock.
+    pub decreases_today: u32,
 }
 
 /// The parts of UpdateTable the engine applies.
@@ -78,6 +82,8 @@ pub struct UpdateTableInput {
     pub table_class: Option<TableClass>,
     /// `SSESpecification`, when given: `Some(None)` goes back to DynamoDB's default key.
     pub sse: Option<Option<SseSetting>>,
+    /// `OnDemandThroughput`, when given (-1 removes a maximum).
+    pub on_demand: Option<OnDemandThroughput>,
 }
 
 impl UpdateTableInput {
@@ -96,21 +102,38 @@ impl UpdateTableInput {
     /// class alone (DynamoDB names deletion protection first when both are given).
     fn check_members(&self) -> Result<()> {
         let others = self.changes_capacity_streams_or_indexes();
-        if !others && self.deletion_protection.is_none() && self.table_class.is_none() {
+        if !others
+            && self.deletion_protection.is_none()
+            && self.table_class.is_none()
+            && self.on_demand.is_none()
+        {
             // DynamoDB's list names members Eddy does not have (replicas, SSE, warm
             // throughput); it is its fixed text for a request with no change.
             return Err(Error::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
             ));
         }
-        if self.deletion_protection.is_some() && (others || self.table_class.is_some()) {
+        let on_demand = self.on_demand.is_some();
+        if self.deletion_protection.is_some() && (others || self.table_class.is_some() || on_demand)
+        {
             return Err(Error::validation(
                 "One or more parameter values were invalid: DeletionProtection modification must be the only operation in the request",
             ));
         }
-        if self.table_class.is_some() && others {
+        if self.table_class.is_some() && (others || on_demand) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: TableClass modification must be the only operation in the request",
+            ));
+        }
+        // Measured on DynamoDB (ack-api-quirks): maximums go alone or with BillingMode.
+        if on_demand
+            && (self.throughput.is_some()
+                || self.stream.is_some()
+                || !self.index_updates.is_empty()
+                || self.sse.is_some())
+        {
+            return Err(Error::validation(
+                "One or more parameter values were invalid: OnDemandThroughput can only be combined with BillingMode in an UpdateTable request",
             ));
         }
         // A stream change comes alone or with a switch to on-demand: with provisioned
@@ -145,6 +168,10 @@ fn describe(state: &State, t: &Table, status: TableStatus) -> TableDescription {
         item_count: t.stats.item_count.load(Ordering::Relaxed),
         size_bytes: t.stats.size_bytes.load(Ordering::Relaxed),
         arn: table_arn(state, &t.def.name),
+        decreases_today: crate::throughput::decreases_today(
+            &t.def.settings.capacity,
+            state.config.capacity_clock.now_ms(),
+        ),
         stream_enabled: latest.as_ref().is_some_and(|s| s.is_enabled()),
         index_counts: t
             .def
@@ -173,6 +200,9 @@ pub(crate) fn create_table(
     let valid = validate_create(&input)?;
     let (key_schema, billing_mode, throughput) =
         (valid.key_schema, valid.billing, valid.throughput);
+    let on_demand = input.on_demand.unwrap_or_default();
+    check_on_demand(billing_mode, &on_demand)?;
+    let on_demand = merge_on_demand(OnDemandThroughput::default(), &on_demand);
     let stream_view = input
         .stream
         .map(StreamSpecification::enabling)
@@ -213,6 +243,10 @@ pub(crate) fn create_table(
                 updated_at_ms: None,
             }),
             sse: input.sse.clone(),
+            capacity: CapacitySetting {
+                on_demand,
+                ..CapacitySetting::default()
+            },
         },
     };
     let table = Arc::new(Table {
@@ -351,6 +385,11 @@ pub(crate) fn update_table(
         }
         (BillingMode::Provisioned, Some(tp)) => {
             validate_throughput(tp)?;
+            // A switch from on-demand sets the throughput; it is no decrease.
+            if def.billing_mode == BillingMode::Provisioned {
+                let now = state.config.capacity_clock.now_ms();
+                record_change(&mut def.settings.capacity, def.throughput, tp, now)?;
+            }
             def.throughput = tp;
         }
         (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
@@ -363,6 +402,14 @@ pub(crate) fn update_table(
     }
     if mode == BillingMode::PayPerRequest && def.billing_mode != mode {
         def.pay_per_request_since_ms = Some(now_ms());
+    }
+    if let Some(od) = &input.on_demand {
+        check_on_demand(mode, od)?;
+        def.settings.capacity.on_demand = merge_on_demand(def.settings.capacity.on_demand, od);
+    }
+    // Maximums belong to on-demand: a switch to provisioned leaves none behind.
+    if mode == BillingMode::Provisioned {
+        def.settings.capacity.on_demand = OnDemandThroughput::default();
     }
     def.billing_mode = mode;
     // Index updates are checked before anything changes, so a refused one leaves

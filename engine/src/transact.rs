@@ -31,7 +31,8 @@ use crate::items::input::{
     storage_key_of,
 };
 use crate::items::read::{prepare_get, project};
-use crate::items::write::{conditional, prepare_delete, prepare_put, prepare_update};
+use crate::items::write::{admit_write, conditional, prepare_delete, prepare_put, prepare_update};
+use crate::keys::partition_hash_of_key;
 use crate::limits::{
     CLIENT_REQUEST_TOKEN_CHARS_MAX, CLIENT_REQUEST_TOKEN_WINDOW_MS, TRANSACT_ITEMS_MAX,
     TRANSACT_REQUEST_BYTES_MAX,
@@ -193,6 +194,13 @@ pub(crate) fn transact_write_items(
             }
             return Err(Error::TransactionCanceled { reasons });
         }
+        // Throughput is asked for once the whole request is valid; a refused action
+        // cancels the transaction with DynamoDB's throttling reason.
+        for (at, m) in mutations.iter().enumerate() {
+            if let Err(e) = admit_write(m) {
+                return Err(cancelled_by(e, at, mutations.len()));
+            }
+        }
         Ok((mutations, input.client_request_token.zip(fingerprint)))
     })();
     let (mutations, token) = match prepared {
@@ -225,6 +233,14 @@ pub(crate) fn transact_write_items(
     }
 }
 
+/// The cancellation of a transaction whose action `at` (of `n`) was throttled.
+fn cancelled_by(e: Error, at: usize, n: usize) -> Error {
+    let Error::Throttled(t) = e else { return e };
+    let mut reasons = vec![CancellationReason::None; n];
+    reasons[at] = CancellationReason::Throttled(t);
+    Error::TransactionCanceled { reasons }
+}
+
 /// Validates a ConditionCheck and builds its mutation, which writes nothing.
 fn prepare_condition_check(state: &State, input: ConditionCheckInput) -> Result<Mutation> {
     let table = state.table(&input.table)?;
@@ -249,12 +265,23 @@ pub(crate) fn transact_get_items(
     check_count(gets.len())?;
     let mut plans = Vec::with_capacity(gets.len());
     let mut seen = HashSet::with_capacity(gets.len());
+    let mut tables = Vec::with_capacity(gets.len());
     for g in gets {
-        let (_, key, projection) = prepare_get(state, g)?;
+        let (table, key, projection) = prepare_get(state, g)?;
+        tables.push(table);
         if !seen.insert(key.clone()) {
             return Err(Error::validation(MULTIPLE_OPERATIONS));
         }
         plans.push((key, projection));
+    }
+    for (at, ((key, _), table)) in plans.iter().zip(&tables).enumerate() {
+        let admitted = table
+            .stats
+            .capacity
+            .admit_read(None, partition_hash_of_key(key));
+        if let Err(e) = admitted {
+            return Err(cancelled_by(e, at, plans.len()));
+        }
     }
     let snapshot = state.db.snapshot();
     let mut bytes = 0usize;

@@ -19,9 +19,11 @@
 //! triggers' and the schedules' errors to it), `common.rs` (reading bodies, query strings
 //! and JSON; answering JSON; blocking work), then one file per concern, each with its own
 //! routes: `functions.rs`, `triggers.rs`, `schedules.rs`, `iam.rs` (access keys), `search.rs` (which maps a search
-//! failure itself, since the field it names depends on the route), `metrics.rs`. This
+//! failure itself, since the field it names depends on the route), `metrics.rs`,
+//! `capacity.rs` (the manual capacity clock). This
 //! file only merges them, so nothing imports it back.
 
+mod capacity;
 mod common;
 mod functions;
 mod guard;
@@ -52,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(schedules::routes())
         .merge(iam::routes())
         .merge(search::routes())
+        .merge(capacity::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         // Inside the guard (which `server::app` layers around these routes): it sees the
         // verified key the guard leaves in the request.

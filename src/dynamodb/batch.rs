@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use eddy_engine::limits::BATCH_WRITE_REQUESTS_MAX;
 use eddy_engine::{BatchGetTable, BatchWriteRequest, Engine, Error};
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use super::access::{
     Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, attribute_names,
@@ -17,8 +17,8 @@ use super::access::{
 use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
 use super::violations::Violations;
 use crate::error::ApiError;
-use crate::wire::WireItems;
 use crate::wire::input::{WireItem, WireValue, into_item};
+use crate::wire::{WireItems, WireOut};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -272,6 +272,19 @@ pub(super) async fn batch_write_item(
         }
         requests.push((name, converted));
     }
-    write(|done| engine.batch_write_item(requests, done)).await?;
-    Ok(b"{\"UnprocessedItems\":{}}".to_vec())
+    let out = write(|done| engine.batch_write_item(requests, done)).await?;
+    let mut unprocessed = Map::new();
+    for (name, reqs) in &out.unprocessed {
+        let reqs: Vec<Value> = reqs
+            .iter()
+            .map(|r| match r {
+                BatchWriteRequest::Put(item) => json!({ "PutRequest": { "Item": WireOut(item) } }),
+                BatchWriteRequest::Delete(key) => {
+                    json!({ "DeleteRequest": { "Key": WireOut(key) } })
+                }
+            })
+            .collect();
+        unprocessed.insert(name.clone(), Value::Array(reqs));
+    }
+    Ok(json_bytes(&json!({ "UnprocessedItems": unprocessed })))
 }

@@ -91,8 +91,8 @@ pub(super) struct WireSseSpecification {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct WireOnDemandThroughput {
-    max_read_request_units: Option<i64>,
-    max_write_request_units: Option<i64>,
+    pub(super) max_read_request_units: Option<i64>,
+    pub(super) max_write_request_units: Option<i64>,
 }
 
 /// DynamoDB's bounds on a key attribute name (`KeySchemaAttributeName`), in characters.

@@ -8,9 +8,9 @@
 
 use eddy_engine::{
     BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKeys, IndexKind,
-    IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, StreamSpecification,
-    StreamViewType, TableClass, TableDescription, TableStatus, Throughput, UpdateTableInput,
-    key_type_descriptor,
+    IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, OnDemandThroughput,
+    StreamSpecification, StreamViewType, TableClass, TableDescription, TableStatus, Throughput,
+    UpdateTableInput, key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -156,6 +156,13 @@ fn stream_spec(
     .transpose()
 }
 
+fn on_demand(t: WireOnDemandThroughput) -> OnDemandThroughput {
+    OnDemandThroughput {
+        max_read_request_units: t.max_read_request_units,
+        max_write_request_units: t.max_write_request_units,
+    }
+}
+
 fn billing_mode(s: Option<String>) -> Result<Option<BillingMode>, ApiError> {
     s.map(|s| match s.as_str() {
         "PROVISIONED" => Ok(BillingMode::Provisioned),
@@ -250,6 +257,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
             .map(TableClass::parse)
             .transpose()?,
         sse: sse_setting(r.sse_specification, engine.seal().is_on())?.flatten(),
+        on_demand: r.on_demand_throughput.map(on_demand),
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -275,11 +283,46 @@ fn describe(d: &TableDescription) -> Value {
         "ItemCount": d.item_count,
         "TableSizeBytes": d.size_bytes,
         "ProvisionedThroughput": {
-            "NumberOfDecreasesToday": 0,
+            "NumberOfDecreasesToday": d.decreases_today,
             "ReadCapacityUnits": def.throughput.read_capacity_units,
             "WriteCapacityUnits": def.throughput.write_capacity_units,
         },
         "DeletionProtectionEnabled": def.settings.deletion_protection,
+    });
+    let capacity = &def.settings.capacity;
+    for (ms, member) in [
+        (capacity.last_increase_ms, "LastIncreaseDateTime"),
+        (capacity.last_decrease_ms, "LastDecreaseDateTime"),
+    ] {
+        if let Some(ms) = ms {
+            v["ProvisionedThroughput"][member] = json!(ms as f64 / 1000.0);
+        }
+    }
+    // The maximums a client set (none reports no member, as DynamoDB does once they
+    // were removed).
+    let mut maximums = serde_json::Map::new();
+    for (max, member) in [
+        (
+            capacity.on_demand.max_read_request_units,
+            "MaxReadRequestUnits",
+        ),
+        (
+            capacity.on_demand.max_write_request_units,
+            "MaxWriteRequestUnits",
+        ),
+    ] {
+        if let Some(max) = max {
+            maximums.insert(member.into(), json!(max));
+        }
+    }
+    if !maximums.is_empty() {
+        v["OnDemandThroughput"] = Value::Object(maximums);
+    }
+    let (warm_read, warm_write) = eddy_engine::throughput::warm_throughput(def);
+    v["WarmThroughput"] = json!({
+        "ReadUnitsPerSecond": warm_read,
+        "WriteUnitsPerSecond": warm_write,
+        "Status": "ACTIVE",
     });
     // Only a table whose class a client set reports it; the time only once
     // UpdateTable changed it (as DynamoDB does).
@@ -610,6 +653,7 @@ pub(super) fn update_table(
             .map(TableClass::parse)
             .transpose()?,
         sse: sse_setting(r.sse_specification, engine.seal().is_on())?,
+        on_demand: r.on_demand_throughput.map(on_demand),
     };
     let d = engine.update_table(&name, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

@@ -309,6 +309,13 @@ pub struct BatchGetOutput {
     pub unprocessed: Vec<(String, Vec<Item>)>,
 }
 
+/// What a BatchWriteItem left undone: the requests refused for throughput, per table,
+/// for the client to send again (`UnprocessedItems`).
+#[derive(Debug, Clone, Default)]
+pub struct BatchWriteOutput {
+    pub unprocessed: Vec<(String, Vec<BatchWriteRequest>)>,
+}
+
 /// One request of a BatchWriteItem.
 #[derive(Debug, Clone)]
 pub enum BatchWriteRequest {

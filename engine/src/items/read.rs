@@ -20,12 +20,12 @@ use crate::items::input::{
     storage_key_of,
 };
 use crate::items::start;
-use crate::keys::{KeyRange, check_range};
+use crate::keys::{KeyRange, check_range, composite_partition_hash, partition_hash_of_key};
 use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
 use crate::schema::IndexKeys;
 use crate::state::State;
 use crate::stored::StoredItem;
-use crate::value::{Item, item_size_bytes};
+use crate::value::{AttributeValue, Item, item_size_bytes};
 
 pub(crate) fn project(item: Item, projection: Option<&Projection>) -> Item {
     match projection {
@@ -64,7 +64,11 @@ pub(crate) fn get_item(state: &State, input: &GetItemInput) -> Result<Option<Ite
 
 /// [`Engine::get_item`] as stored: without a projection the item is not decoded.
 pub(crate) fn get_item_stored(state: &State, input: &GetItemInput) -> Result<Option<StoredItem>> {
-    let (_, key, projection) = prepare_get(state, input)?;
+    let (table, key, projection) = prepare_get(state, input)?;
+    table
+        .stats
+        .capacity
+        .admit_read(None, partition_hash_of_key(&key))?;
     let Some(stored) = state.read_stored(&key)? else {
         return Ok(None);
     };
@@ -171,6 +175,8 @@ pub(crate) fn query(state: &State, input: &QueryInput) -> Result<Page> {
         resolve_key_condition(input, resolver, keys)
     };
     let bounds = |source: &ReadSource<'_>, schema: &IndexKeys, kc: CompositeKeyCondition| {
+        let partition: Vec<&AttributeValue> = kc.partition.iter().collect();
+        source.admit(Some(composite_partition_hash(&partition)))?;
         let (lo, hi) = query_bounds(source.id(), source.table.def.shards, schema, &kc)?;
         let range = match &input.exclusive_start_key {
             None => (lo, hi),
@@ -218,6 +224,7 @@ pub(crate) fn scan(state: &State, input: &ScanInput) -> Result<Page> {
         exclusive_start_key: input.exclusive_start_key.as_ref(),
     };
     let bounds = |source: &ReadSource<'_>, _: &IndexKeys, (): ()| {
+        source.admit(None)?;
         let (lo, hi) = scan_bounds(
             source.id(),
             source.table.def.shards,
@@ -459,14 +466,28 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
     }
     let mut out = BatchGetOutput::default();
     let mut bytes = 0usize;
+    // A key its table's throughput refuses is left unprocessed; when every key is
+    // refused, the batch fails with the (first) throttling error, as DynamoDB documents.
+    let (mut admitted, mut throttled) = (false, None);
     for (t, keys, projection) in plans {
         let mut found = Vec::new();
         let mut unprocessed = Vec::new();
+        let table = state.table(&t.table)?;
         for (sk, k) in keys {
             if bytes >= BATCH_GET_BYTES_MAX {
                 unprocessed.push(k.clone());
                 continue;
             }
+            if let Err(e) = table
+                .stats
+                .capacity
+                .admit_read(None, partition_hash_of_key(&sk))
+            {
+                throttled.get_or_insert(e);
+                unprocessed.push(k.clone());
+                continue;
+            }
+            admitted = true;
             if let Some(item) = state.read_item(&sk)? {
                 bytes += item_size_bytes(&item);
                 found.push(project(item, projection.as_ref()));
@@ -476,6 +497,9 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
         if !unprocessed.is_empty() {
             out.unprocessed.push((t.table.clone(), unprocessed));
         }
+    }
+    if !admitted && let Some(e) = throttled {
+        return Err(e);
     }
     Ok(out)
 }
@@ -552,6 +576,15 @@ impl<'a> ReadSource<'a> {
             index,
             fetch: needs_table,
         })
+    }
+
+    /// Admits the read on the throughput of the table or index it reads (see
+    /// `capacity/`), on the partition a Query names.
+    fn admit(&self, partition: Option<u64>) -> Result<()> {
+        self.table
+            .stats
+            .capacity
+            .admit_read(self.index.map(|i| i.name.as_str()), partition)
     }
 
     /// The storage id the read's keys start with.

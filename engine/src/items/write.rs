@@ -14,10 +14,11 @@ use crate::expr::{
     Condition, Path, PathElem, SetValue, UpdateExpr, UpdateOperand, project as project_paths,
 };
 use crate::items::input::{
-    BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite, PutItemInput,
-    ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only, storage_key_of,
-    storage_key_of_item, write_condition,
+    BatchWriteOutput, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite,
+    PutItemInput, ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only,
+    storage_key_of, storage_key_of_item, write_condition,
 };
+use crate::keys::partition_hash_of_key;
 use crate::limits::{BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX};
 use crate::state::State;
 use crate::value::{AttributeValue, Item, item_size_bytes};
@@ -89,6 +90,9 @@ fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: 
         Ok(p) => p,
         Err(e) => return done(Err(e)),
     };
+    if let Err(e) = admit_write(&p.mutation) {
+        return done(Err(e));
+    }
     let (rv, touched) = (p.return_values, p.touched);
     submit(
         state,
@@ -96,6 +100,15 @@ fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: 
         vec![p.mutation],
         Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
     );
+}
+
+/// Admits a validated write on its table's throughput (see `capacity/`), on the
+/// partition its key names.
+pub(crate) fn admit_write(m: &Mutation) -> Result<()> {
+    m.table
+        .stats
+        .capacity
+        .admit_write(partition_hash_of_key(&m.key))
 }
 
 /// What PutItem and DeleteItem check alike: the parameter families, ReturnValues,
@@ -247,13 +260,14 @@ fn plain_top_level_sets(u: &UpdateExpr) -> impl Iterator<Item = (&str, &Attribut
         })
 }
 
-/// Applies all requests of a BatchWriteItem together. Eddy never throttles, so
-/// nothing is ever left unprocessed.
+/// Applies the requests of a BatchWriteItem together. A request its table's
+/// throughput refuses is left unprocessed; when every request is refused, the batch
+/// fails with the (first) throttling error, as DynamoDB documents.
 pub(crate) fn batch_write_item(
     state: &State,
     hops: u8,
     requests: Vec<(String, Vec<BatchWriteRequest>)>,
-    done: Done<()>,
+    done: Done<BatchWriteOutput>,
 ) {
     let prepared = (|| {
         let total: usize = requests.iter().map(|(_, r)| r.len()).sum();
@@ -269,34 +283,56 @@ pub(crate) fn batch_write_item(
         }
         let mut mutations = Vec::with_capacity(total);
         let mut seen = HashSet::new();
+        let mut out = BatchWriteOutput::default();
+        let mut throttled = None;
         for (name, reqs) in requests {
             let table = state.table(&name)?;
+            let mut left = Vec::new();
             for r in reqs {
-                let (key, change) = match r {
+                let key = match &r {
                     BatchWriteRequest::Put(item) => {
-                        check_item(&table, &item)?;
-                        (storage_key_of_item(&table, &item)?, Change::Put(item))
+                        check_item(&table, item)?;
+                        storage_key_of_item(&table, item)?
                     }
-                    BatchWriteRequest::Delete(key) => {
-                        (storage_key_of(&table, &key)?, Change::Delete)
-                    }
+                    BatchWriteRequest::Delete(key) => storage_key_of(&table, key)?,
                 };
                 if !seen.insert(key.clone()) {
                     return Err(Error::validation(
                         "Provided list of item keys contains duplicates",
                     ));
                 }
+                let admitted = table
+                    .stats
+                    .capacity
+                    .admit_write(partition_hash_of_key(&key));
+                if let Err(e) = admitted {
+                    throttled.get_or_insert(e);
+                    left.push(r);
+                    continue;
+                }
+                let change = match r {
+                    BatchWriteRequest::Put(item) => Change::Put(item),
+                    BatchWriteRequest::Delete(_) => Change::Delete,
+                };
                 mutations.push(Mutation {
                     table: TableRef::clone(&table),
                     key,
                     apply: Box::new(move |_| Ok(change)),
                 });
             }
+            if !left.is_empty() {
+                out.unprocessed.push((name, left));
+            }
         }
-        Ok(mutations)
+        if mutations.is_empty()
+            && let Some(e) = throttled
+        {
+            return Err(e);
+        }
+        Ok((mutations, out))
     })();
     match prepared {
-        Ok(m) => submit(state, hops, m, Box::new(move |r| done(r.map(|_| ())))),
+        Ok((m, out)) => submit(state, hops, m, Box::new(move |r| done(r.map(|_| out)))),
         Err(e) => done(Err(e)),
     }
 }
