@@ -201,6 +201,10 @@ pub(crate) fn transact_write_items(
                 return Err(cancelled_by(e, at, mutations.len()));
             }
         }
+        for m in &mutations {
+            let capacity = &m.table.stats.capacity;
+            capacity.charge_stand_in(partition_hash_of_key(&m.key), 0.0, 2.0);
+        }
         Ok((mutations, input.client_request_token.zip(fingerprint)))
     })();
     let (mutations, token) = match prepared {

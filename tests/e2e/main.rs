@@ -32,6 +32,7 @@ mod python;
 mod reads;
 mod streams;
 mod streams_edges;
+mod throttling;
 mod tls;
 mod transactions;
 mod triggers;

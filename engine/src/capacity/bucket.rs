@@ -40,10 +40,11 @@ impl Bucket {
         }
     }
 
-    /// Whether an operation may start: the bucket is positive.
-    pub(crate) fn admits(&mut self, now_ms: u64) -> bool {
+    /// Whether an operation may start: the bucket is positive once `pending` units
+    /// (admitted earlier in the same batch, not charged yet) are set aside.
+    pub(crate) fn admits(&mut self, now_ms: u64, pending: f64) -> bool {
         self.refill(now_ms);
-        self.tokens > 0.0
+        self.tokens - pending > 0.0
     }
 
     /// Takes what an admitted operation consumed, into debt if need be.

@@ -65,10 +65,9 @@ pub(crate) fn get_item(state: &State, input: &GetItemInput) -> Result<Option<Ite
 /// [`Engine::get_item`] as stored: without a projection the item is not decoded.
 pub(crate) fn get_item_stored(state: &State, input: &GetItemInput) -> Result<Option<StoredItem>> {
     let (table, key, projection) = prepare_get(state, input)?;
-    table
-        .stats
-        .capacity
-        .admit_read(None, partition_hash_of_key(&key))?;
+    let partition = partition_hash_of_key(&key);
+    table.stats.capacity.admit_read(None, partition)?;
+    table.stats.capacity.charge_stand_in(partition, 1.0, 0.0);
     let Some(stored) = state.read_stored(&key)? else {
         return Ok(None);
     };
@@ -469,25 +468,29 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
     // A key its table's throughput refuses is left unprocessed; when every key is
     // refused, the batch fails with the (first) throttling error, as DynamoDB documents.
     let (mut admitted, mut throttled) = (false, None);
+    let mut charges = Vec::new();
     for (t, keys, projection) in plans {
         let mut found = Vec::new();
         let mut unprocessed = Vec::new();
         let table = state.table(&t.table)?;
+        // The units this table's reads consumed so far in the batch: a batch larger
+        // than the table's bucket is partly processed.
+        let mut pending = 0.0;
         for (sk, k) in keys {
             if bytes >= BATCH_GET_BYTES_MAX {
                 unprocessed.push(k.clone());
                 continue;
             }
-            if let Err(e) = table
-                .stats
-                .capacity
-                .admit_read(None, partition_hash_of_key(&sk))
-            {
+            let partition = partition_hash_of_key(&sk);
+            let capacity = &table.stats.capacity;
+            if let Err(e) = capacity.admit_read_after(None, partition, pending) {
                 throttled.get_or_insert(e);
                 unprocessed.push(k.clone());
                 continue;
             }
             admitted = true;
+            pending += 1.0;
+            charges.push((TableRef::clone(&table), partition));
             if let Some(item) = state.read_item(&sk)? {
                 bytes += item_size_bytes(&item);
                 found.push(project(item, projection.as_ref()));
@@ -500,6 +503,9 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
     }
     if !admitted && let Some(e) = throttled {
         return Err(e);
+    }
+    for (table, partition) in charges {
+        table.stats.capacity.charge_stand_in(partition, 1.0, 0.0);
     }
     Ok(out)
 }

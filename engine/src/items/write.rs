@@ -93,6 +93,8 @@ fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: 
     if let Err(e) = admit_write(&p.mutation) {
         return done(Err(e));
     }
+    let capacity = &p.mutation.table.stats.capacity;
+    capacity.charge_stand_in(partition_hash_of_key(&p.mutation.key), 0.0, 1.0);
     let (rv, touched) = (p.return_values, p.touched);
     submit(
         state,
@@ -285,9 +287,13 @@ pub(crate) fn batch_write_item(
         let mut seen = HashSet::new();
         let mut out = BatchWriteOutput::default();
         let mut throttled = None;
+        let mut charges = Vec::with_capacity(total);
         for (name, reqs) in requests {
             let table = state.table(&name)?;
             let mut left = Vec::new();
+            // The units the table's requests admitted so far will consume: a batch
+            // larger than the table's bucket is partly processed.
+            let mut pending = 0.0;
             for r in reqs {
                 let key = match &r {
                     BatchWriteRequest::Put(item) => {
@@ -301,15 +307,19 @@ pub(crate) fn batch_write_item(
                         "Provided list of item keys contains duplicates",
                     ));
                 }
-                let admitted = table
-                    .stats
-                    .capacity
-                    .admit_write(partition_hash_of_key(&key));
+                let partition = partition_hash_of_key(&key);
+                let admitted = table.stats.capacity.admit_write_after(partition, pending);
                 if let Err(e) = admitted {
                     throttled.get_or_insert(e);
                     left.push(r);
                     continue;
                 }
+                let units = match &r {
+                    BatchWriteRequest::Put(item) => item_size_bytes(item).div_ceil(1024).max(1),
+                    BatchWriteRequest::Delete(_) => 1,
+                } as f64;
+                pending += units;
+                charges.push((TableRef::clone(&table), partition, units));
                 let change = match r {
                     BatchWriteRequest::Put(item) => Change::Put(item),
                     BatchWriteRequest::Delete(_) => Change::Delete,
@@ -328,6 +338,9 @@ pub(crate) fn batch_write_item(
             && let Some(e) = throttled
         {
             return Err(e);
+        }
+        for (table, partition, units) in charges {
+            table.stats.capacity.charge_stand_in(partition, 0.0, units);
         }
         Ok((mutations, out))
     })();
