@@ -9,10 +9,15 @@ use crate::harness::Server;
 
 /// Runs `tests/python/<script>` against a fresh server; fails with its output.
 fn run_python_suite(script: &str) {
+    run_python_suite_on(script, &[]);
+}
+
+/// [`run_python_suite`] against a server started with `server_flags`.
+fn run_python_suite_on(script: &str, server_flags: &[&str]) {
     let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
         panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
     });
-    let server = Server::start();
+    let server = Server::start_with(server_flags);
     let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(&python)
         .arg(&path)
@@ -29,6 +34,12 @@ fn run_python_suite(script: &str) {
 #[test]
 fn boto3_and_aws_cli_smoke() {
     run_python_suite_signed("smoke.py");
+}
+
+/// Provisioned throughput enforced, through boto3, on a manual capacity clock.
+#[test]
+fn boto3_throttling() {
+    run_python_suite_on("throttling.py", &["--capacity-clock", "manual"]);
 }
 
 /// The expression language and the legacy parameters through boto3.

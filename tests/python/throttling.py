@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Provisioned throughput enforced, seen through boto3, against a server started with
+`--capacity-clock manual` (the test moves the clock with POST /v1/capacity/clock).
+
+Usage:
+    python tests/python/throttling.py http://127.0.0.1:PORT [NAME_FILTER...]
+
+Same conventions as expressions.py: one line per check, then "N passed, M failed"; the
+exit code is 0 only if every check passed. It asserts what DynamoDB answers (error
+codes and exact messages). Tables are named "thr-<random>-<role>" and deleted at the
+end (best effort).
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from checks import CheckFailed, check, eq, expect
+from checks import run as run_checks
+
+if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
+    print(__doc__)
+    print("error: missing endpoint URL argument")
+    sys.exit(2)
+
+ENDPOINT = sys.argv[1].rstrip("/")
+FILTERS = sys.argv[2:]
+REGION = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
+DEADLINE = time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300"))
+PREFIX = f"thr-{uuid.uuid4().hex[:8]}"
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
+
+SESSION = boto3.session.Session(region_name=REGION)
+# No retries: each refusal is seen as it is.
+CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
+ddb = SESSION.client("dynamodb", endpoint_url=ENDPOINT, config=CONFIG)
+
+TABLE_MESSAGE = ("The level of configured provisioned throughput for the table was exceeded. "
+                 "Consider increasing your provisioning level with the UpdateTable API.")
+CREATED = []
+
+
+def advance(ms):
+    req = urllib.request.Request(f"{ENDPOINT}/v1/capacity/clock", data=json.dumps({"advance_ms": ms}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        eq(r.status, 200, "clock moved")
+
+
+def expect_error(code, message, fn, *args, **kwargs):
+    """Call fn, which must fail with a 400 ClientError of `code` and exactly `message`."""
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        eq(err.get("Code"), code, "error code")
+        eq(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), 400, "HTTP status")
+        eq(err.get("Message"), message, "error message")
+        return e
+    raise CheckFailed(f"expected {code}, but the call succeeded")
+
+
+def create_table(role, read, write):
+    name = f"{PREFIX}-{role}"
+    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     ProvisionedThroughput={"ReadCapacityUnits": read, "WriteCapacityUnits": write})
+    CREATED.append(name)
+    return name
+
+
+def delete_created_tables():
+    for name in CREATED:
+        try:
+            ddb.delete_table(TableName=name)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+def put(table, pk):
+    return ddb.put_item(TableName=table, Item={"pk": {"S": pk}})
+
+
+@check
+def a_provisioned_table_throttles_and_refills():
+    t = create_table("put", 1, 2)
+    put(t, "a")
+    put(t, "b")
+    e = expect_error("ProvisionedThroughputExceededException", TABLE_MESSAGE, put, t, "c")
+    expect(ddb.exceptions.ProvisionedThroughputExceededException is not None, "modelled exception")
+    reasons = e.response.get("ThrottlingReasons")
+    eq([r["reason"] for r in reasons], ["TableWriteProvisionedThroughputExceeded"], "throttling reasons")
+    advance(1000)
+    put(t, "c")
+
+
+@check
+def batch_write_leaves_throttled_items_unprocessed():
+    t = create_table("batch", 1, 2)
+    requests = [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in ("a", "b", "c", "d")]
+    out = ddb.batch_write_item(RequestItems={t: requests})
+    eq(out["UnprocessedItems"], {t: requests[2:]}, "the throttled requests, as sent")
+    advance(1000)
+    out = ddb.batch_write_item(RequestItems=out["UnprocessedItems"])
+    eq(out["UnprocessedItems"], {}, "all in after a second")
+    eq(ddb.scan(TableName=t)["Count"], 4, "every item written once")
+
+
+@check
+def describe_table_reports_decreases_and_warm_throughput():
+    t = create_table("describe", 5, 5)
+    ddb.update_table(TableName=t, ProvisionedThroughput={"ReadCapacityUnits": 4, "WriteCapacityUnits": 6})
+    desc = ddb.describe_table(TableName=t)["Table"]
+    pt = desc["ProvisionedThroughput"]
+    eq(pt["NumberOfDecreasesToday"], 1, "NumberOfDecreasesToday")
+    expect("LastIncreaseDateTime" in pt and "LastDecreaseDateTime" in pt, "both dates reported")
+    eq(desc["WarmThroughput"], {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"},
+       "WarmThroughput")
+
+
+if __name__ == "__main__":
+    sys.exit(run_checks(f"Throttling checks against {ENDPOINT} (tables {PREFIX}-*)", FILTERS, DEADLINE,
+                        delete_created_tables))
