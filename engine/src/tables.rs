@@ -387,6 +387,7 @@ pub(crate) fn update_table(
             validate_throughput(tp)?;
             // A switch from on-demand sets the throughput; it is no decrease.
             if def.billing_mode == BillingMode::Provisioned {
+                crate::throughput::check_changes(def.throughput, tp)?;
                 let now = state.config.capacity_clock.now_ms();
                 record_change(&mut def.settings.capacity, def.throughput, tp, now)?;
             }

@@ -70,6 +70,21 @@ pub fn decreases_today(setting: &CapacitySetting, now_ms: u64) -> u32 {
     }
 }
 
+/// DynamoDB refuses an UpdateTable whose ProvisionedThroughput is the table's own
+/// (dynalite's UpdateTable validation, written against DynamoDB, gives the text).
+pub(crate) fn check_changes(old: Throughput, new: Throughput) -> Result<()> {
+    if old != new {
+        return Ok(());
+    }
+    Err(Error::validation(format!(
+        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+        old.read_capacity_units,
+        new.read_capacity_units,
+        old.write_capacity_units,
+        new.write_capacity_units
+    )))
+}
+
 /// Records a change of a table's provisioned throughput from `old` to `new` at
 /// `now_ms`, refusing a decrease beyond the day's limit with DynamoDB's
 /// LimitExceededException. A change that lowers either unit is a decrease; one that

@@ -505,3 +505,20 @@ async fn a_hot_partition_key_is_throttled_while_the_table_has_headroom() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn update_table_to_the_same_throughput_is_refused() {
+    let server = manual_server();
+    let c = no_retries(&server.endpoint);
+    let t = table_name("same");
+    create(&c, &t, Some((3, 4))).await;
+    let (code, message) = set_throughput(&c, &t, 3, 4).await.unwrap_err();
+    assert_eq!(code, "ValidationException");
+    assert_eq!(
+        message,
+        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: 3. Requested ReadCapacityUnits: 3. Current WriteCapacityUnits provisioned for the table: 4. Requested WriteCapacityUnits: 4. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+    );
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    let pt = d.table.unwrap().provisioned_throughput.unwrap();
+    assert_eq!(pt.number_of_decreases_today, Some(0));
+}
