@@ -422,6 +422,14 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
                     "ReadCapacityUnits": t.read_capacity_units,
                     "WriteCapacityUnits": t.write_capacity_units,
                 });
+                // A global index starts with the same warm throughput as a table.
+                v["WarmThroughput"] = json!({
+                    "ReadUnitsPerSecond": eddy_engine::throughput::WARM_READ_UNITS_PER_S_DEFAULT
+                        .max(t.read_capacity_units),
+                    "WriteUnitsPerSecond": eddy_engine::throughput::WARM_WRITE_UNITS_PER_S_DEFAULT
+                        .max(t.write_capacity_units),
+                    "Status": status,
+                });
                 global.push(v);
             }
             IndexKind::Local => local.push(v),

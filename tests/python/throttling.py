@@ -78,11 +78,14 @@ def expect_error(code, message, fn, *args, **kwargs):
     raise CheckFailed(f"expected {code}, but the call succeeded")
 
 
-def create_table(role, read, write):
+def create_table(role, read, write, **extra):
     name = f"{PREFIX}-{role}"
-    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    attrs = [{"AttributeName": "pk", "AttributeType": "S"}]
+    if "GlobalSecondaryIndexes" in extra:
+        attrs.append({"AttributeName": "g", "AttributeType": "S"})
+    ddb.create_table(TableName=name, AttributeDefinitions=attrs,
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     ProvisionedThroughput={"ReadCapacityUnits": read, "WriteCapacityUnits": write})
+                     ProvisionedThroughput={"ReadCapacityUnits": read, "WriteCapacityUnits": write}, **extra)
     CREATED.append(name)
     return name
 
@@ -126,7 +129,10 @@ def batch_write_leaves_throttled_items_unprocessed():
 
 @check
 def describe_table_reports_decreases_and_warm_throughput():
-    t = create_table("describe", 5, 5)
+    gsi = {"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+           "Projection": {"ProjectionType": "KEYS_ONLY"},
+           "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}
+    t = create_table("describe", 5, 5, GlobalSecondaryIndexes=[gsi])
     ddb.update_table(TableName=t, ProvisionedThroughput={"ReadCapacityUnits": 4, "WriteCapacityUnits": 6})
     desc = ddb.describe_table(TableName=t)["Table"]
     pt = desc["ProvisionedThroughput"]
@@ -134,6 +140,8 @@ def describe_table_reports_decreases_and_warm_throughput():
     expect("LastIncreaseDateTime" in pt and "LastDecreaseDateTime" in pt, "both dates reported")
     eq(desc["WarmThroughput"], {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"},
        "WarmThroughput")
+    eq(desc["GlobalSecondaryIndexes"][0]["WarmThroughput"],
+       {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"}, "the index's WarmThroughput")
 
 
 if __name__ == "__main__":

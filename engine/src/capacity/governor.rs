@@ -11,6 +11,7 @@
 //! it a [`CapacitySpec`] built from the table's definition).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -97,7 +98,32 @@ impl Limits {
 type Rate = (f64, f64);
 
 /// The tracked keys of one shard, by (slot, partition hash).
-type KeyMap = HashMap<(u32, u64), KeyBuckets>;
+type KeyMap = HashMap<(u32, u64), KeyBuckets, BuildHasherDefault<KeyHasher>>;
+
+/// The keys are partition hashes already (xxh3 of the value): hashing them again with
+/// SipHash would only cost time on every request.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 ^= u64::from(n).rotate_left(32);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
 
 /// One secondary index as the governor needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,7 +257,7 @@ impl Default for Partitions {
     fn default() -> Partitions {
         Partitions {
             shards: (0..PARTITION_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(KeyMap::default()))
                 .collect(),
         }
     }
@@ -261,7 +287,9 @@ impl KeyBuckets {
 
 impl Partitions {
     fn shard(&self, hash: u64) -> &Mutex<KeyMap> {
-        &self.shards[(hash % PARTITION_SHARDS as u64) as usize]
+        // The top bits choose the shard, so the low bits the map's buckets use stay
+        // uniform within one.
+        &self.shards[(hash >> 60) as usize % PARTITION_SHARDS]
     }
 
     /// Whether the key admits an operation: an untracked key has full buckets.
