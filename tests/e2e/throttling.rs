@@ -522,3 +522,59 @@ async fn update_table_to_the_same_throughput_is_refused() {
     let pt = d.table.unwrap().provisioned_throughput.unwrap();
     assert_eq!(pt.number_of_decreases_today, Some(0));
 }
+
+#[tokio::test]
+async fn the_decrease_history_and_on_demand_maximums_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, od) = (table_name("keep"), table_name("keepod"));
+    {
+        let server = Server::start_in(dir.path(), &["--capacity-clock", "manual"]);
+        let c = no_retries(&server.endpoint);
+        create(&c, &t, Some((10, 10))).await;
+        set_throughput(&c, &t, 5, 10).await.unwrap();
+        set_throughput(&c, &t, 5, 20).await.unwrap();
+        create(&c, &od, None).await;
+        c.update_table()
+            .table_name(&od)
+            .on_demand_throughput(
+                OnDemandThroughput::builder()
+                    .max_read_request_units(7)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let server = Server::start_in(dir.path(), &["--capacity-clock", "manual"]);
+    let c = no_retries(&server.endpoint);
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    let pt = d.table.unwrap().provisioned_throughput.unwrap();
+    assert_eq!(pt.number_of_decreases_today, Some(1));
+    assert!(pt.last_decrease_date_time.is_some() && pt.last_increase_date_time.is_some());
+    assert_eq!(
+        (pt.read_capacity_units, pt.write_capacity_units),
+        (Some(5), Some(20))
+    );
+    let d = c.describe_table().table_name(&od).send().await.unwrap();
+    let max = d.table.unwrap().on_demand_throughput.unwrap();
+    assert_eq!(max.max_read_request_units, Some(7));
+    // The maximum is enforced again after the restart.
+    put(&c, &od, "a").await.unwrap();
+    for n in 0..7 {
+        c.get_item()
+            .table_name(&od)
+            .key("pk", Av::S(format!("k{n}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let e = c
+        .get_item()
+        .table_name(&od)
+        .key("pk", Av::S("a".into()))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("ThrottlingException"));
+}
