@@ -128,6 +128,17 @@ def batch_write_leaves_throttled_items_unprocessed():
 
 
 @check
+def batch_execute_statement_reports_throttled_statements():
+    t = create_table("partiql", 1, 2)
+    out = ddb.batch_execute_statement(Statements=[
+        {"Statement": f"INSERT INTO \"{t}\" VALUE {{'pk': '{k}'}}"} for k in ("a", "b", "c")
+    ])["Responses"]
+    eq([r.get("Error", {}).get("Code") for r in out], [None, None, "ProvisionedThroughputExceeded"],
+       "the third statement is throttled")
+    eq(out[2]["Error"]["Message"], TABLE_MESSAGE, "its message")
+
+
+@check
 def describe_table_reports_decreases_and_warm_throughput():
     gsi = {"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
            "Projection": {"ProjectionType": "KEYS_ONLY"},

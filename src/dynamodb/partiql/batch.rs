@@ -108,6 +108,7 @@ fn batch_error(e: &ApiError) -> Value {
     let code = match code.strip_suffix("Exception").unwrap_or(&code) {
         "Validation" => "ValidationError".to_owned(),
         "ServiceUnavailable" => "InternalServerError".to_owned(),
+        "Throttling" => "ThrottlingError".to_owned(),
         other => other.to_owned(),
     };
     let mut error = json!({ "Code": code, "Message": message });
