@@ -9,6 +9,8 @@
 
 pub mod consumed;
 pub mod governor;
+pub mod units;
 
 pub use self::consumed::{Consumed, IndexConsumed};
 pub use self::governor::{CapacityTotals, Governor, IndexTotals};
+pub use self::units::ReadKind;
