@@ -492,7 +492,7 @@ fn apply(engine: &Engine, table: &str, op: &Op) -> eddy_engine::Result<()> {
                     Err(key) => BatchWriteRequest::Delete(key.clone()),
                 })
                 .collect();
-            wait(|d| engine.batch_write_item(vec![(t, reqs)], d))
+            wait(|d| engine.batch_write_item(vec![(t, reqs)], d)).map(|_| ())
         }
         Op::Transact(actions, token) => {
             let actions = actions
@@ -534,6 +534,7 @@ fn apply(engine: &Engine, table: &str, op: &Op) -> eddy_engine::Result<()> {
                     d,
                 )
             })
+            .map(|_| ())
         }
     }
 }

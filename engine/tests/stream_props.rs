@@ -178,7 +178,7 @@ fn apply(engine: &Engine, op: &Op) {
                     None => BatchWriteRequest::Delete(key(*k)),
                 })
                 .collect();
-            wait(|d| engine.batch_write_item(vec![(t, reqs)], d))
+            wait(|d| engine.batch_write_item(vec![(t, reqs)], d)).map(|_| ())
         }
         Op::Transact(actions) => {
             let actions = actions.iter().map(|(k, a)| tx(&t, *k, a)).collect();
@@ -191,6 +191,7 @@ fn apply(engine: &Engine, op: &Op) {
                     d,
                 )
             })
+            .map(|_| ())
         }
     };
     match r {

@@ -7,12 +7,15 @@
 
 use std::collections::HashSet;
 
+use crate::capacity::Consumed;
+use crate::capacity::units::{key_partition, merge_by_table};
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::expr::legacy;
 use crate::expr::{
     Condition, Path, PathElem, SetValue, UpdateExpr, UpdateOperand, project as project_paths,
 };
+use crate::items::consume;
 use crate::items::input::{
     BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite, PutItemInput,
     ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only, storage_key_of,
@@ -90,11 +93,19 @@ fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: 
         Err(e) => return done(Err(e)),
     };
     let (rv, touched) = (p.return_values, p.touched);
+    let table = TableRef::clone(&p.mutation.table);
+    let partition = key_partition(&p.mutation.key);
     submit(
         state,
         hops,
         vec![p.mutation],
-        Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
+        Box::new(move |r| {
+            done(r.map(|a| {
+                let out = single_output(a, rv, &touched, &table);
+                consume::charge(&table, partition, &out.consumed);
+                out
+            }))
+        }),
     );
 }
 
@@ -247,13 +258,14 @@ fn plain_top_level_sets(u: &UpdateExpr) -> impl Iterator<Item = (&str, &Attribut
         })
 }
 
-/// Applies all requests of a BatchWriteItem together. Eddy never throttles, so
+/// Applies all requests of a BatchWriteItem together, answering the capacity consumed
+/// per table (each item a PutItem or DeleteItem of its own). Eddy never throttles, so
 /// nothing is ever left unprocessed.
 pub(crate) fn batch_write_item(
     state: &State,
     hops: u8,
     requests: Vec<(String, Vec<BatchWriteRequest>)>,
-    done: Done<()>,
+    done: Done<Vec<Consumed>>,
 ) {
     let prepared = (|| {
         let total: usize = requests.iter().map(|(_, r)| r.len()).sum();
@@ -296,9 +308,42 @@ pub(crate) fn batch_write_item(
         Ok(mutations)
     })();
     match prepared {
-        Ok(m) => submit(state, hops, m, Box::new(move |r| done(r.map(|_| ())))),
+        Ok(m) => {
+            let targets = write_targets(&m);
+            submit(
+                state,
+                hops,
+                m,
+                Box::new(move |r| done(r.map(|a| charge_writes(&targets, &a, false)))),
+            )
+        }
         Err(e) => done(Err(e)),
     }
+}
+
+/// The table and partition of each mutation of a job, in order: what its writes are
+/// charged to once applied.
+pub(crate) fn write_targets(mutations: &[Mutation]) -> Vec<(TableRef, Option<u64>)> {
+    mutations
+        .iter()
+        .map(|m| (TableRef::clone(&m.table), key_partition(&m.key)))
+        .collect()
+}
+
+/// Charges each applied write of a job to its table and partition, and answers what
+/// they consumed per table, in the order the tables were first written.
+pub(crate) fn charge_writes(
+    targets: &[(TableRef, Option<u64>)],
+    applied: &[Applied],
+    transaction: bool,
+) -> Vec<Consumed> {
+    let mut per_table = Vec::new();
+    for ((table, partition), a) in targets.iter().zip(applied) {
+        let c = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), transaction);
+        consume::charge(table, *partition, &c);
+        merge_by_table(&mut per_table, &c);
+    }
+    per_table
 }
 
 /// Applies an update and holds the result to DynamoDB's item rules. Besides the size,
@@ -322,10 +367,16 @@ fn apply_update(u: &UpdateExpr, item: Item) -> Result<Item> {
 /// `touched` is the paths an update wrote: UPDATED_OLD / UPDATED_NEW return the item
 /// projected onto them (a nested path returns the nested value inside its parents, as a
 /// ProjectionExpression would).
-fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> WriteOutput {
+fn single_output(
+    applied: Vec<Applied>,
+    rv: ReturnValues,
+    touched: &[Path],
+    table: &TableRef,
+) -> WriteOutput {
     let Some(a) = applied.into_iter().next() else {
         return WriteOutput::default();
     };
+    let consumed = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), false);
     let pick = |item: Option<Item>| -> Option<Item> {
         let picked = project_paths(&item?, touched);
         (!picked.is_empty()).then_some(picked)
@@ -337,5 +388,8 @@ fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> W
         ReturnValues::UpdatedOld => pick(a.old),
         ReturnValues::UpdatedNew => pick(a.new),
     };
-    WriteOutput { attributes }
+    WriteOutput {
+        attributes,
+        consumed,
+    }
 }
