@@ -147,3 +147,159 @@ pub(crate) fn range_read_consumed(
 pub(crate) fn charge(table: &TableRef, partition: Option<u64>, consumed: &Consumed) {
     table.stats.capacity.charge(partition, consumed);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::def::{IndexBuild, IndexKind};
+    use crate::keys::KeyType;
+    use crate::schema::{BillingMode, IndexKeys, KeyAttribute, KeySchema, Throughput};
+    use crate::value::AttributeValue;
+
+    fn attr(name: &str) -> KeyAttribute {
+        KeyAttribute {
+            name: name.into(),
+            key_type: KeyType::S,
+        }
+    }
+
+    /// A table `pk` with a global index on `g` of the given projection.
+    fn table(projection: IndexProjection) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            id: 1,
+            key_schema: KeySchema {
+                hash: attr("pk"),
+                range: None,
+            },
+            attribute_definitions: vec![attr("pk"), attr("g")],
+            billing_mode: BillingMode::PayPerRequest,
+            throughput: Throughput::default(),
+            pay_per_request_since_ms: None,
+            created_at_ms: 0,
+            shards: 1,
+            tags: Default::default(),
+            settings: Default::default(),
+            indexes: vec![IndexDef {
+                name: "gsi".into(),
+                kind: IndexKind::Global,
+                id: 2,
+                key_schema: IndexKeys {
+                    hash: vec![attr("g")],
+                    range: Vec::new(),
+                },
+                projection,
+                throughput: None,
+                build: IndexBuild::WithTable,
+            }],
+        }
+    }
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+            .collect()
+    }
+
+    /// A rule, the item before and after, the index's projection, the change.
+    type Row = (
+        &'static str,
+        Option<Item>,
+        Option<Item>,
+        IndexProjection,
+        EntryChange,
+    );
+
+    /// Each row: what the write did, the item before and after, the projection, and
+    /// the change the index sees (GSI.md's "Write Capacity Units" cases; sizes are the
+    /// entry's: `pk` + `g` (+ `p` when projected)).
+    #[test]
+    fn entry_changes_by_dynamodb_cases() {
+        use EntryChange::*;
+        let include = IndexProjection::Include(vec!["p".into()]);
+        let rows: Vec<Row> = vec![
+            (
+                "new item with the index key: put into the index",
+                None,
+                Some(item(&[("pk", "a"), ("g", "x"), ("p", "1"), ("o", "zz")])),
+                include.clone(),
+                // pk+a, g+x, p+1 = 7 bytes; `o` is not projected.
+                Insert { new_bytes: 7 },
+            ),
+            (
+                "never in the index",
+                Some(item(&[("pk", "a")])),
+                Some(item(&[("pk", "a"), ("o", "1")])),
+                include.clone(),
+                Absent,
+            ),
+            (
+                "index key attribute removed",
+                Some(item(&[("pk", "a"), ("g", "x")])),
+                Some(item(&[("pk", "a")])),
+                include.clone(),
+                Remove { old_bytes: 5 },
+            ),
+            (
+                "deleted item that was in the index",
+                Some(item(&[("pk", "a"), ("g", "x")])),
+                None,
+                IndexProjection::KeysOnly,
+                Remove { old_bytes: 5 },
+            ),
+            (
+                "index key changed",
+                Some(item(&[("pk", "a"), ("g", "x")])),
+                Some(item(&[("pk", "a"), ("g", "yy")])),
+                include.clone(),
+                Move {
+                    old_bytes: 5,
+                    new_bytes: 6,
+                },
+            ),
+            (
+                "projected attribute changed",
+                Some(item(&[("pk", "a"), ("g", "x"), ("p", "1")])),
+                Some(item(&[("pk", "a"), ("g", "x"), ("p", "22")])),
+                include.clone(),
+                Update {
+                    old_bytes: 7,
+                    new_bytes: 8,
+                },
+            ),
+            (
+                "unprojected attribute changed",
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "1")])),
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "2")])),
+                include.clone(),
+                Unchanged,
+            ),
+            (
+                "any attribute changed under ALL",
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "1")])),
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "22")])),
+                IndexProjection::All,
+                Update {
+                    old_bytes: 7,
+                    new_bytes: 8,
+                },
+            ),
+            (
+                "identical overwrite",
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "1")])),
+                Some(item(&[("pk", "a"), ("g", "x"), ("o", "1")])),
+                IndexProjection::All,
+                Unchanged,
+            ),
+        ];
+        for (rule, old, new, projection, want) in rows {
+            let t = table(projection);
+            assert_eq!(
+                entry_change(&t, &t.indexes[0], old.as_ref(), new.as_ref()),
+                want,
+                "{rule}"
+            );
+        }
+    }
+}
