@@ -264,6 +264,12 @@ def partiql_execute_statement():
     out = ddb.execute_statement(Statement=f"SELECT * FROM \"{t}\" WHERE pk = 'pq'", ConsistentRead=True,
                                 ReturnConsumedCapacity="TOTAL")
     eq(total(out, t), 1.0, "SELECT by key, strongly")
+    out = ddb.batch_execute_statement(Statements=[
+        {"Statement": f"SELECT * FROM \"{t}\" WHERE pk = 'pq'", "ConsistentRead": True},
+        {"Statement": f"SELECT * FROM \"{t}\" WHERE pk = 'absent'", "ConsistentRead": True},
+    ], ReturnConsumedCapacity="TOTAL")
+    eq(out["ConsumedCapacity"], [{"TableName": t, "CapacityUnits": 2.0}],
+       "BatchExecuteStatement: one entry for the table, each read on its own")
     out = ddb.execute_transaction(TransactStatements=[
         {"Statement": f"UPDATE \"{t}\" SET n = 1 WHERE pk = 'pq'"},
     ], ReturnConsumedCapacity="TOTAL")
