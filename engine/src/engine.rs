@@ -200,7 +200,11 @@ impl Engine {
     }
 
     /// [`Engine::get_item`] as stored: without a projection the item is not decoded.
-    pub fn get_item_stored(&self, input: &GetItemInput) -> Result<Option<StoredItem>> {
+    /// With it, the capacity the read consumed (charged to the table already).
+    pub fn get_item_stored(
+        &self,
+        input: &GetItemInput,
+    ) -> Result<(Option<StoredItem>, crate::capacity::Consumed)> {
         crate::items::read::get_item_stored(&self.state, input)
     }
 
@@ -222,8 +226,9 @@ impl Engine {
         crate::items::read::batch_get_item(&self.state, tables)
     }
 
-    /// Applies the requests of a BatchWriteItem together; those refused for
-    /// throughput come back unprocessed (all refused is the throttling error).
+    /// Applies the requests of a BatchWriteItem together, answering the capacity they
+    /// consumed per table; those refused for throughput come back unprocessed (all
+    /// refused is the throttling error).
     pub fn batch_write_item(
         &self,
         requests: Vec<(String, Vec<BatchWriteRequest>)>,
@@ -232,14 +237,22 @@ impl Engine {
         crate::items::write::batch_write_item(&self.state, self.origin_hops, requests, done)
     }
 
-    /// Applies all actions atomically, or none: see the module documentation.
-    pub fn transact_write_items(&self, input: TransactWriteInput, done: Done<()>) {
+    /// Applies all actions atomically, or none: see the module documentation. Answers
+    /// the capacity consumed per table.
+    pub fn transact_write_items(
+        &self,
+        input: TransactWriteInput,
+        done: Done<Vec<crate::capacity::Consumed>>,
+    ) {
         crate::transact::transact_write_items(&self.state, self.origin_hops, input, done)
     }
 
     /// Reads up to [`TRANSACT_ITEMS_MAX`](crate::limits::TRANSACT_ITEMS_MAX) items from one snapshot; `None` for an item
-    /// that does not exist, in request order.
-    pub fn transact_get_items(&self, gets: &[GetItemInput]) -> Result<Vec<Option<Item>>> {
+    /// that does not exist, in request order; with the capacity consumed per table.
+    pub fn transact_get_items(
+        &self,
+        gets: &[GetItemInput],
+    ) -> Result<(Vec<Option<Item>>, Vec<crate::capacity::Consumed>)> {
         crate::transact::transact_get_items(&self.state, gets)
     }
 

@@ -104,14 +104,6 @@ impl KeyType {
 /// Bytes of the fixed header of an item key: table id, shard, partition hash.
 pub const KEY_HEADER_LEN: usize = 4 + 2 + 8;
 
-/// The partition hash an item (or index entry) key carries after its table id and
-/// shard: the [`partition_hash`] of its partition key value, which the capacity
-/// governor keys its per-partition ceilings by.
-pub fn partition_hash_of_key(key: &[u8]) -> Option<u64> {
-    let bytes = key.get(6..KEY_HEADER_LEN)?;
-    Some(u64::from_be_bytes(bytes.try_into().ok()?))
-}
-
 /// Checks a key against the bounds the storage layer accepts
 /// ([`STORAGE_KEY_BYTES_MIN`]..=[`STORAGE_KEY_BYTES_MAX`]). fjall and lsm-tree *assert*
 /// these bounds, in writes and in the bounds of range reads alike, so a key outside

@@ -23,16 +23,21 @@ use std::sync::Arc;
 use fjall::Readable as _;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::capacity::Consumed;
+use crate::capacity::units::{ReadKind, key_partition, merge_by_table, read_units};
 use crate::clock::now_ms;
 use crate::codec::decode_item;
 use crate::error::{CancellationReason, Error, Result};
+use crate::items::consume;
 use crate::items::input::{
     DeleteItemInput, Done, ExpressionAttributes, GetItemInput, PutItemInput, UpdateItemInput,
     storage_key_of,
 };
 use crate::items::read::{prepare_get, project};
-use crate::items::write::{admit_write, conditional, prepare_delete, prepare_put, prepare_update};
-use crate::keys::partition_hash_of_key;
+use crate::items::write::{
+    admit_write, charge_writes, conditional, prepare_delete, prepare_put, prepare_update,
+    write_targets,
+};
 use crate::limits::{
     CLIENT_REQUEST_TOKEN_CHARS_MAX, CLIENT_REQUEST_TOKEN_WINDOW_MS, TRANSACT_ITEMS_MAX,
     TRANSACT_REQUEST_BYTES_MAX,
@@ -138,7 +143,7 @@ pub(crate) fn transact_write_items(
     state: &State,
     hops: u8,
     input: TransactWriteInput,
-    done: Done<()>,
+    done: Done<Vec<Consumed>>,
 ) {
     let prepared = (|| {
         check_count(input.actions.len())?;
@@ -201,29 +206,28 @@ pub(crate) fn transact_write_items(
                 return Err(cancelled_by(e, at, mutations.len()));
             }
         }
-        for m in &mutations {
-            let capacity = &m.table.stats.capacity;
-            capacity.charge_stand_in(partition_hash_of_key(&m.key), 0.0, 2.0);
-        }
         Ok((mutations, input.client_request_token.zip(fingerprint)))
     })();
     let (mutations, token) = match prepared {
         Ok(p) => p,
         Err(e) => return done(Err(e)),
     };
+    // Each action is charged as a transactional write on its table (ConditionCheck
+    // too, on the item it read), its index writes as outside a transaction.
+    let targets = write_targets(&mutations);
     let Some((token, fingerprint)) = token else {
         return submit_transaction(
             state,
             hops,
             mutations,
             None,
-            Box::new(move |r| done(r.map(|_| ()))),
+            Box::new(move |r| done(r.map(|a| charge_writes(&targets, &a, true)))),
         );
     };
     let tokens = Arc::clone(&state.client_tokens);
     match tokens.admit(&token, fingerprint, now_ms()) {
         Err(e) => done(Err(e)),
-        Ok(Admission::Replay) => done(Ok(())),
+        Ok(Admission::Replay) => done(replay_consumed(state, &mutations)),
         Ok(Admission::First) => submit_transaction(
             state,
             hops,
@@ -231,7 +235,7 @@ pub(crate) fn transact_write_items(
             Some(token_record(&token, fingerprint, now_ms())),
             Box::new(move |r| {
                 tokens.finish(&token, fingerprint, r.is_ok(), now_ms());
-                done(r.map(|_| ()));
+                done(r.map(|a| charge_writes(&targets, &a, true)));
             }),
         ),
     }
@@ -243,6 +247,25 @@ fn cancelled_by(e: Error, at: usize, n: usize) -> Error {
     let mut reasons = vec![CancellationReason::None; n];
     reasons[at] = CancellationReason::Throttled(t);
     Error::TransactionCanceled { reasons }
+}
+
+/// What a replayed TransactWriteItems (a client request token seen before) consumed:
+/// DynamoDB answers it by reading, a transactional read of each item the transaction
+/// names (dynamodb-conformance's captures: 2 read units for a small item on the replay
+/// where the first call took 2 write units). Eddy reads the items as they are now.
+fn replay_consumed(state: &State, mutations: &[Mutation]) -> Result<Vec<Consumed>> {
+    let mut per_table = Vec::new();
+    for m in mutations {
+        let bytes = match state.read_stored(&m.key)? {
+            Some(s) => s.size_bytes()?,
+            None => 0,
+        };
+        let mut c = Consumed::on_table(&m.table.def.name);
+        c.table_read_units = read_units(bytes, ReadKind::Transactional);
+        consume::charge(&m.table, key_partition(&m.key), &c);
+        merge_by_table(&mut per_table, &c);
+    }
+    Ok(per_table)
 }
 
 /// Validates a ConditionCheck and builds its mutation, which writes nothing.
@@ -265,24 +288,19 @@ fn prepare_condition_check(state: &State, input: ConditionCheckInput) -> Result<
 pub(crate) fn transact_get_items(
     state: &State,
     gets: &[GetItemInput],
-) -> Result<Vec<Option<Item>>> {
+) -> Result<(Vec<Option<Item>>, Vec<Consumed>)> {
     check_count(gets.len())?;
     let mut plans = Vec::with_capacity(gets.len());
     let mut seen = HashSet::with_capacity(gets.len());
-    let mut tables = Vec::with_capacity(gets.len());
     for g in gets {
         let (table, key, projection) = prepare_get(state, g)?;
-        tables.push(table);
         if !seen.insert(key.clone()) {
             return Err(Error::validation(MULTIPLE_OPERATIONS));
         }
-        plans.push((key, projection));
+        plans.push((table, key, projection));
     }
-    for (at, ((key, _), table)) in plans.iter().zip(&tables).enumerate() {
-        let admitted = table
-            .stats
-            .capacity
-            .admit_read(None, partition_hash_of_key(key));
+    for (at, (table, key, _)) in plans.iter().enumerate() {
+        let admitted = table.stats.capacity.admit_read(None, key_partition(key));
         if let Err(e) = admitted {
             return Err(cancelled_by(e, at, plans.len()));
         }
@@ -290,21 +308,36 @@ pub(crate) fn transact_get_items(
     let snapshot = state.db.snapshot();
     let mut bytes = 0usize;
     let mut out = Vec::with_capacity(plans.len());
-    for (key, projection) in plans {
+    // Each item is a transactional read, a missing one too (dynamodb-conformance's
+    // captures via dynoxide issue 37: one present and one missing item cost 4).
+    let mut reads = Vec::with_capacity(plans.len());
+    for (table, key, projection) in plans {
         let item = match snapshot.get(&state.items, &key)? {
             Some(v) => decode_item(&state.seal.open(&key, v)?)?,
             None => {
+                reads.push((table, key, 0));
                 out.push(None);
                 continue;
             }
         };
-        bytes += item_size_bytes(&item);
+        let size = item_size_bytes(&item);
+        bytes += size;
         if bytes > TRANSACT_REQUEST_BYTES_MAX {
             return Err(Error::validation(TOO_LARGE));
         }
+        reads.push((table, key, size));
         out.push(Some(project(item, projection.as_ref())));
     }
-    Ok(out)
+    // Charged only once the whole transaction was read: a refused one answers
+    // nothing, and is charged nothing.
+    let mut per_table = Vec::new();
+    for (table, key, size) in reads {
+        let mut c = Consumed::on_table(&table.def.name);
+        c.table_read_units = read_units(size, ReadKind::Transactional);
+        consume::charge(&table, key_partition(&key), &c);
+        merge_by_table(&mut per_table, &c);
+    }
+    Ok((out, per_table))
 }
 
 /// A stable digest of a transaction's actions (everything but the token), to tell a

@@ -534,6 +534,7 @@ fn apply(engine: &Engine, table: &str, op: &Op) -> eddy_engine::Result<()> {
                     d,
                 )
             })
+            .map(|_| ())
         }
     }
 }

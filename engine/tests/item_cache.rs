@@ -48,7 +48,8 @@ fn read(engine: &Engine, k: usize) -> i64 {
             key: key(k),
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+        .0;
     match item.map(|i| i.decode().unwrap()) {
         None => -1,
         Some(i) => match &i["n"] {

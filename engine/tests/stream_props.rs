@@ -191,6 +191,7 @@ fn apply(engine: &Engine, op: &Op) {
                     d,
                 )
             })
+            .map(|_| ())
         }
     };
     match r {

@@ -102,7 +102,7 @@ fn transact(
             let _ = tx.send(r);
         }),
     );
-    rx.recv().expect("writer answered")
+    rx.recv().expect("writer answered").map(|_| ())
 }
 
 fn get(engine: &Engine, table: &str, pk: &str) -> Option<Item> {
@@ -336,7 +336,8 @@ fn transact_get_reads_in_order_with_projection() {
             g("aaa", "nope", None),
             g("aaa", "x", None),
         ])
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(
         got,
         vec![

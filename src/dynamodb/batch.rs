@@ -14,6 +14,7 @@ use super::access::{
     Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, attribute_names,
     expression_names, leading_keys, select_of,
 };
+use super::capacity::{self, Detail, Split};
 use super::request::{NamesTables, expr_attrs, json_bytes, required, write};
 use super::violations::Violations;
 use crate::error::ApiError;
@@ -109,10 +110,7 @@ impl NamesTables for BatchGetRequest {
 struct KeysAndAttributes {
     keys: Option<Vec<WireItem>>,
     projection_expression: Option<String>,
-    #[allow(
-        dead_code,
-        reason = "reads are always consistent; accepted for compatibility"
-    )]
+    /// Eddy's reads are always current; this decides only what they cost.
     consistent_read: Option<bool>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<HashMap<String, WireValue>>,
@@ -121,6 +119,7 @@ struct KeysAndAttributes {
 
 pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members()?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let items = required(r.request_items, "requestItems")?;
     let mut tables = Vec::with_capacity(items.len());
     for (name, ka) in items {
@@ -136,6 +135,7 @@ pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<
                 ka.expression_attribute_values,
             )?,
             attributes_to_get: ka.attributes_to_get,
+            consistent_read: ka.consistent_read.unwrap_or(false),
         });
     }
     let out = engine.batch_get_item(&tables)?;
@@ -150,10 +150,12 @@ pub(super) fn batch_get_item(engine: &Engine, r: BatchGetRequest) -> Result<Vec<
     for (name, keys) in &out.unprocessed {
         unprocessed.insert(name.clone(), json!({ "Keys": WireItems(keys) }));
     }
-    Ok(json_bytes(&json!({
+    let mut body = json_bytes(&json!({
         "Responses": responses,
         "UnprocessedKeys": unprocessed,
-    })))
+    }));
+    capacity::append(&mut body, capacity::list(&out.consumed, detail, Split::No));
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -254,6 +256,7 @@ pub(super) async fn batch_write_item(
     r: BatchWriteRequestBody,
 ) -> Result<Vec<u8>, ApiError> {
     r.check_members()?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let items = required(r.request_items, "requestItems")?;
     let mut requests = Vec::with_capacity(items.len());
     for (name, reqs) in items {
@@ -286,5 +289,7 @@ pub(super) async fn batch_write_item(
             .collect();
         unprocessed.insert(name.clone(), Value::Array(reqs));
     }
-    Ok(json_bytes(&json!({ "UnprocessedItems": unprocessed })))
+    let mut body = json_bytes(&json!({ "UnprocessedItems": unprocessed }));
+    capacity::append(&mut body, capacity::list(&out.consumed, detail, Split::No));
+    Ok(body)
 }

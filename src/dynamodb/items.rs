@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 
-use eddy_engine::{DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateItemInput};
+use eddy_engine::{
+    DeleteItemInput, Engine, GetItemInput, PutItemInput, UpdateItemInput, WriteOutput,
+};
 use serde::Deserialize;
 
 use super::access::{
     Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_RETURN_VALUES, KEY_SELECT,
     attribute_names, expression_names, leading_keys, select_of,
 };
+use super::capacity::{self, Detail, Split};
 use super::request::{
     NamesTables, expr_attrs, required, return_old_on_failure, return_values, write, write_output,
 };
@@ -106,6 +109,7 @@ pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u
         r.table_name.as_ref(),
         ("item", r.item.as_ref()),
     )?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let input = PutItemInput {
         table: required(r.table_name, "tableName")?,
         item: into_item(required(r.item, "item")?)?,
@@ -117,8 +121,9 @@ pub(super) async fn put_item(engine: &Engine, r: PutItemRequest) -> Result<Vec<u
         )?,
         legacy: legacy_write(r.expected, r.conditional_operator)?,
     };
-    Ok(write_output(
+    Ok(write_answer(
         write(|done| engine.put_item(input, done)).await?,
+        detail,
     ))
 }
 
@@ -140,6 +145,7 @@ pub(super) struct KeyedRequest {
     attribute_updates: Option<HashMap<String, WireAttributeUpdate>>,
     return_consumed_capacity: Option<String>,
     return_item_collection_metrics: Option<String>,
+    consistent_read: Option<bool>,
 }
 
 impl KeyedRequest {
@@ -206,6 +212,7 @@ impl NamesTables for KeyedRequest {
 
 pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(true)?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let input = DeleteItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,
@@ -217,13 +224,15 @@ pub(super) async fn delete_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<
         )?,
         legacy: legacy_write(r.expected, r.conditional_operator)?,
     };
-    Ok(write_output(
+    Ok(write_answer(
         write(|done| engine.delete_item(input, done)).await?,
+        detail,
     ))
 }
 
 pub(super) async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(true)?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let input = UpdateItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,
@@ -237,29 +246,44 @@ pub(super) async fn update_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<
         legacy: legacy_write(r.expected, r.conditional_operator)?,
         attribute_updates: legacy::attribute_updates(r.attribute_updates)?,
     };
-    Ok(write_output(
+    Ok(write_answer(
         write(|done| engine.update_item(input, done)).await?,
+        detail,
     ))
 }
 
 pub(super) fn get_item(engine: &Engine, r: KeyedRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(false)?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let input = GetItemInput {
         table: required(r.table_name, "tableName")?,
         key: into_item(required(r.key, "key")?)?,
         projection: r.projection_expression,
         attributes: expr_attrs(r.expression_attribute_names, r.expression_attribute_values)?,
         attributes_to_get: r.attributes_to_get,
+        consistent_read: r.consistent_read.unwrap_or(false),
     };
-    match engine.get_item_stored(&input)? {
+    let (item, consumed) = engine.get_item_stored(&input)?;
+    let mut out = match item {
         Some(item) => {
             let mut out =
                 Vec::with_capacity(16 + stored::json_len_hint(std::slice::from_ref(&item)));
             out.extend_from_slice(br#"{"Item":"#);
             stored::write_item(&mut out, &item)?;
             out.push(b'}');
-            Ok(out)
+            out
         }
-        None => Ok(b"{}".to_vec()),
-    }
+        None => b"{}".to_vec(),
+    };
+    capacity::append(&mut out, capacity::object(&consumed, detail, Split::No));
+    Ok(out)
+}
+
+/// A single write's answer: its `Attributes` and, if asked for, its
+/// `ConsumedCapacity`.
+fn write_answer(mut out: WriteOutput, detail: Detail) -> Vec<u8> {
+    let consumed = std::mem::take(&mut out.consumed);
+    let mut body = write_output(out);
+    capacity::append(&mut body, capacity::object(&consumed, detail, Split::No));
+    body
 }

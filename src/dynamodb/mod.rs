@@ -7,12 +7,13 @@
 //! Scan), `batch.rs`, `transact.rs`, `ttl.rs`, `partiql/` (ExecuteStatement,
 //! BatchExecuteStatement, ExecuteTransaction); `request.rs` holds what they share (body
 //! parsing, expression attributes, return values, writes bridged to async, blocking
-//! reads, item responses). This file only dispatches an operation by name, so nothing
+//! reads, item responses) and `capacity.rs` the `ConsumedCapacity` member they answer. This file only dispatches an operation by name, so nothing
 //! below imports it back.
 
 mod absent;
 pub(crate) mod access;
 mod batch;
+mod capacity;
 mod items;
 mod partiql;
 mod query;

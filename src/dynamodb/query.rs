@@ -13,6 +13,7 @@ use super::access::{
     Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, expression_names, select_of,
     value_text,
 };
+use super::capacity::{self, Detail, Split};
 use super::request::{NamesTables, expr_attrs, required};
 use super::violations::Violations;
 use crate::error::ApiError;
@@ -205,6 +206,7 @@ impl QueryRequest {
 
 pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(false)?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let select_ = select(r.select)?;
     let input = QueryInput {
         table: required(r.table_name, "tableName")?,
@@ -224,7 +226,12 @@ pub(super) fn query(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiErro
         conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.query(&input)?;
-    page_output(&page, select_)
+    let mut out = page_output(&page, select_)?;
+    capacity::append(
+        &mut out,
+        capacity::object(&page.consumed, detail, Split::No),
+    );
+    Ok(out)
 }
 
 fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
@@ -241,6 +248,7 @@ fn segment_number(v: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> 
 
 pub(super) fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError> {
     r.check_members(true)?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let select_ = select(r.select)?;
     let input = ScanInput {
         table: required(r.table_name, "tableName")?,
@@ -259,7 +267,12 @@ pub(super) fn scan(engine: &Engine, r: QueryRequest) -> Result<Vec<u8>, ApiError
         conditional_operator: legacy::conditional_operator(r.conditional_operator)?,
     };
     let page = engine.scan(&input)?;
-    page_output(&page, select_)
+    let mut out = page_output(&page, select_)?;
+    capacity::append(
+        &mut out,
+        capacity::object(&page.consumed, detail, Split::No),
+    );
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -276,6 +289,7 @@ mod tests {
             count: 1,
             scanned_count: 2,
             last_evaluated_key: Some(item),
+            consumed: Default::default(),
         };
         let all = page_output(&page, None).unwrap();
         assert_eq!(

@@ -17,6 +17,7 @@ use super::access::{
     Access, AccessResult, KEY_ATTRIBUTES, KEY_LEADING, KEY_SELECT, attribute_names,
     expression_names, leading_keys, select_of,
 };
+use super::capacity::{self, Detail, Split};
 use super::request::{
     NamesTables, expr_attrs, json_bytes, required, return_old_on_failure_at, write,
 };
@@ -229,6 +230,7 @@ pub(super) async fn transact_write_items(
     r: TransactWriteRequest,
 ) -> Result<Vec<u8>, ApiError> {
     r.check_members()?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     let items = required(r.transact_items, "transactItems")?;
     let input = TransactWriteInput {
         actions: items
@@ -238,8 +240,16 @@ pub(super) async fn transact_write_items(
             .collect::<Result<_, _>>()?,
         client_request_token: r.client_request_token,
     };
-    write(|done| engine.transact_write_items(input, done)).await?;
-    Ok(b"{}".to_vec())
+    // A cancelled transaction fails before this, and answers no ConsumedCapacity
+    // (dynamodb-conformance's captures: "A failing condition cancels the transaction,
+    // and the response carries no ConsumedCapacity at all").
+    let consumed = write(|done| engine.transact_write_items(input, done)).await?;
+    let mut body = b"{}".to_vec();
+    capacity::append(
+        &mut body,
+        capacity::list(&consumed, detail, Split::ReadWrite),
+    );
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -333,15 +343,22 @@ pub(super) fn transact_get_items(
             projection: g.projection_expression,
             attributes: expr_attrs(g.expression_attribute_names, None)?,
             attributes_to_get: None,
+            consistent_read: true,
         });
     }
-    let responses: Vec<Value> = engine
-        .transact_get_items(&gets)?
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
+    let (items, consumed) = engine.transact_get_items(&gets)?;
+    let responses: Vec<Value> = items
         .iter()
         .map(|item| match item {
             Some(item) => json!({ "Item": WireOut(item) }),
             None => json!({}),
         })
         .collect();
-    Ok(json_bytes(&json!({ "Responses": responses })))
+    let mut body = json_bytes(&json!({ "Responses": responses }));
+    capacity::append(
+        &mut body,
+        capacity::list(&consumed, detail, Split::ReadWrite),
+    );
+    Ok(body)
 }

@@ -72,6 +72,13 @@ fn boto3_partiql() {
     run_python_suite("partiql.py");
 }
 
+/// ConsumedCapacity of every operation that takes ReturnConsumedCapacity, exact
+/// numbers, through boto3.
+#[test]
+fn boto3_consumed_capacity() {
+    run_python_suite("consumed_capacity.py");
+}
+
 /// boto3 (`verify=` and `AWS_CA_BUNDLE`) and the aws CLI (`AWS_CA_BUNDLE`) over
 /// `https://` with a self-signed certificate (`eddy serve --tls-cert/--tls-key`).
 #[test]

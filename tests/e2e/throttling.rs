@@ -558,12 +558,14 @@ async fn the_decrease_history_and_on_demand_maximums_survive_a_restart() {
     let d = c.describe_table().table_name(&od).send().await.unwrap();
     let max = d.table.unwrap().on_demand_throughput.unwrap();
     assert_eq!(max.max_read_request_units, Some(7));
-    // The maximum is enforced again after the restart.
+    // The maximum is enforced again after the restart: seven strongly consistent
+    // reads of at most 4 KB take the second's seven units.
     put(&c, &od, "a").await.unwrap();
     for n in 0..7 {
         c.get_item()
             .table_name(&od)
             .key("pk", Av::S(format!("k{n}")))
+            .consistent_read(true)
             .send()
             .await
             .unwrap();
@@ -572,6 +574,7 @@ async fn the_decrease_history_and_on_demand_maximums_survive_a_restart() {
         .get_item()
         .table_name(&od)
         .key("pk", Av::S("a".into()))
+        .consistent_read(true)
         .send()
         .await
         .unwrap_err()

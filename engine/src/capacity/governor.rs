@@ -543,22 +543,6 @@ impl Governor {
         }
     }
 
-    /// STAND-IN until the exact units of each operation are charged (helper "units",
-    /// issue 17): charges an estimate (one write unit per started KB of a put, one per
-    /// delete; one read unit per started 4 KB read, half for an eventually consistent
-    /// read). Every call is marked `charge_stand_in` so that it can be removed in one
-    /// sweep once `charge` is called with the operations' real `Consumed`.
-    pub fn charge_stand_in(&self, partition: Option<u64>, read_units: f64, write_units: f64) {
-        self.charge(
-            partition,
-            &Consumed {
-                table_read_units: read_units,
-                table_write_units: write_units,
-                ..Consumed::default()
-            },
-        );
-    }
-
     /// The table's totals so far.
     pub fn totals(&self) -> CapacityTotals {
         let shape = read(&self.shape);

@@ -15,7 +15,9 @@ pub mod governor;
 pub mod messages;
 #[cfg(test)]
 mod tests;
+pub mod units;
 
 pub use self::clock::CapacityClock;
 pub use self::consumed::{Consumed, IndexConsumed};
 pub use self::governor::{CapacitySpec, CapacityTotals, Governor, IndexSpec, IndexTotals, Limits};
+pub use self::units::ReadKind;

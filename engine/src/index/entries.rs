@@ -139,7 +139,7 @@ pub fn start_key(table: &TableDef, index: &IndexDef, esk: &Item) -> Result<Vec<u
 }
 
 /// Whether the index's entries carry attribute `name`, given its key attribute names.
-fn projects(index: &IndexDef, keys: &[&str], name: &str) -> bool {
+pub(crate) fn projects(index: &IndexDef, keys: &[&str], name: &str) -> bool {
     match &index.projection {
         IndexProjection::All => true,
         IndexProjection::KeysOnly => keys.contains(&name),

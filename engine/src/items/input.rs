@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::capacity::Consumed;
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::expr::legacy::{
@@ -219,6 +220,8 @@ pub struct UpdateItemInput {
 #[derive(Debug, Clone, Default)]
 pub struct WriteOutput {
     pub attributes: Option<Item>,
+    /// The capacity the write consumed (see `capacity/units.rs`).
+    pub consumed: Consumed,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -229,6 +232,9 @@ pub struct GetItemInput {
     pub attributes: ExpressionAttributes,
     /// Legacy `AttributesToGet` (instead of `projection`).
     pub attributes_to_get: Option<Vec<String>>,
+    /// `ConsistentRead`: Eddy's reads are always current, but a strongly consistent
+    /// read costs twice the capacity of an eventually consistent one.
+    pub consistent_read: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -281,6 +287,8 @@ pub struct Page {
     pub count: usize,
     pub scanned_count: usize,
     pub last_evaluated_key: Option<Item>,
+    /// The capacity the page's read consumed.
+    pub consumed: Consumed,
 }
 
 impl Page {
@@ -299,6 +307,8 @@ pub struct BatchGetTable {
     pub attributes: ExpressionAttributes,
     /// Legacy `AttributesToGet` (instead of `projection`).
     pub attributes_to_get: Option<Vec<String>>,
+    /// `ConsistentRead` of this table's reads (it decides their capacity only).
+    pub consistent_read: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -307,13 +317,17 @@ pub struct BatchGetOutput {
     pub responses: Vec<(String, Vec<Item>)>,
     /// Keys not read because the response reached its size limit.
     pub unprocessed: Vec<(String, Vec<Item>)>,
+    /// The capacity consumed, one entry per table read.
+    pub consumed: Vec<Consumed>,
 }
 
-/// What a BatchWriteItem left undone: the requests refused for throughput, per table,
-/// for the client to send again (`UnprocessedItems`).
+/// What a BatchWriteItem answers: the requests refused for throughput, per table, for
+/// the client to send again (`UnprocessedItems`), and what the others consumed.
 #[derive(Debug, Clone, Default)]
 pub struct BatchWriteOutput {
     pub unprocessed: Vec<(String, Vec<BatchWriteRequest>)>,
+    /// The capacity the processed requests consumed, per table.
+    pub consumed: Vec<crate::capacity::Consumed>,
 }
 
 /// One request of a BatchWriteItem.

@@ -12,6 +12,7 @@
 //! against the read it resumes).
 
 pub(crate) mod bounds;
+pub(crate) mod consume;
 pub(crate) mod input;
 pub(crate) mod read;
 pub(crate) mod start;

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
+use crate::capacity::Consumed;
+use crate::capacity::units::{ReadKind, key_partition, read_units};
 use crate::catalog::{TableDef, TableRef};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
@@ -19,8 +21,8 @@ use crate::items::input::{
     Select, check_limit, find_index, read_filter, read_projection, resolve_select, start_key,
     storage_key_of,
 };
-use crate::items::start;
-use crate::keys::{KeyRange, check_range, composite_partition_hash, partition_hash_of_key};
+use crate::items::{consume, start};
+use crate::keys::{KeyRange, check_range, composite_partition_hash};
 use crate::limits::{BATCH_GET_BYTES_MAX, BATCH_GET_KEYS_MAX, PAGE_BYTES_MAX};
 use crate::schema::IndexKeys;
 use crate::state::State;
@@ -58,23 +60,40 @@ pub(crate) fn prepare_get(
 
 pub(crate) fn get_item(state: &State, input: &GetItemInput) -> Result<Option<Item>> {
     get_item_stored(state, input)?
+        .0
         .map(|stored| stored.decode())
         .transpose()
 }
 
-/// [`Engine::get_item`] as stored: without a projection the item is not decoded.
-pub(crate) fn get_item_stored(state: &State, input: &GetItemInput) -> Result<Option<StoredItem>> {
+/// [`Engine::get_item`] as stored: without a projection the item is not decoded. With
+/// it, the capacity the read consumed, which is charged to the table here: the whole
+/// item's size counts whatever the projection keeps, and a missing item still costs
+/// the minimum (see `capacity/units.rs`).
+pub(crate) fn get_item_stored(
+    state: &State,
+    input: &GetItemInput,
+) -> Result<(Option<StoredItem>, Consumed)> {
     let (table, key, projection) = prepare_get(state, input)?;
-    let partition = partition_hash_of_key(&key);
+    let partition = key_partition(&key);
     table.stats.capacity.admit_read(None, partition)?;
-    table.stats.capacity.charge_stand_in(partition, 1.0, 0.0);
-    let Some(stored) = state.read_stored(&key)? else {
-        return Ok(None);
+    let stored = state.read_stored(&key)?;
+    let bytes = match &stored {
+        Some(s) => s.size_bytes()?,
+        None => 0,
     };
-    Ok(Some(match projection {
-        None => stored,
-        Some(p) => StoredItem::encode(&project(stored.decode()?, Some(&p))),
-    }))
+    let mut consumed = Consumed::on_table(&table.def.name);
+    consumed.table_read_units = read_units(bytes, ReadKind::of(input.consistent_read));
+    consume::charge(&table, partition, &consumed);
+    let Some(stored) = stored else {
+        return Ok((None, consumed));
+    };
+    Ok((
+        Some(match projection {
+            None => stored,
+            Some(p) => StoredItem::encode(&project(stored.decode()?, Some(&p))),
+        }),
+        consumed,
+    ))
 }
 
 /// A Query's key condition resolved against the key of the table or index it reads.
@@ -411,10 +430,14 @@ fn read_range<K>(
         state,
         &source,
         iter,
-        limit,
-        filter.as_ref(),
-        projection.as_ref(),
-        select,
+        PageRead {
+            limit,
+            filter: filter.as_ref(),
+            projection: projection.as_ref(),
+            select,
+            kind: ReadKind::of(r.consistent_read),
+            query: r.query,
+        },
     )
 }
 
@@ -461,41 +484,50 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
             }
             keys.push((sk, k));
         }
-        plans.push((t, keys, projection));
+        plans.push((t, table, keys, projection));
     }
     let mut out = BatchGetOutput::default();
     let mut bytes = 0usize;
     // A key its table's throughput refuses is left unprocessed; when every key is
     // refused, the batch fails with the (first) throttling error, as DynamoDB documents.
     let (mut admitted, mut throttled) = (false, None);
-    let mut charges = Vec::new();
-    for (t, keys, projection) in plans {
+    for (t, table, keys, projection) in plans {
         let mut found = Vec::new();
         let mut unprocessed = Vec::new();
-        let table = state.table(&t.table)?;
-        // The units this table's reads consumed so far in the batch: a batch larger
-        // than the table's bucket is partly processed.
-        let mut pending = 0.0;
+        // Each key is a GetItem of its own: its item rounded up alone, a missing one
+        // at the minimum (ProvisionedThroughput.md, BatchGetItem).
+        let kind = ReadKind::of(t.consistent_read);
+        let mut consumed = Consumed::on_table(&table.def.name);
         for (sk, k) in keys {
             if bytes >= BATCH_GET_BYTES_MAX {
                 unprocessed.push(k.clone());
                 continue;
             }
-            let partition = partition_hash_of_key(&sk);
-            let capacity = &table.stats.capacity;
-            if let Err(e) = capacity.admit_read_after(None, partition, pending) {
+            // The reads admitted before in this batch are not charged yet: they are
+            // set aside, so a batch larger than the table's bucket is partly processed.
+            let pending = consumed.table_read_units;
+            let admission =
+                table
+                    .stats
+                    .capacity
+                    .admit_read_after(None, key_partition(&sk), pending);
+            if let Err(e) = admission {
                 throttled.get_or_insert(e);
                 unprocessed.push(k.clone());
                 continue;
             }
             admitted = true;
-            pending += 1.0;
-            charges.push((TableRef::clone(&table), partition));
-            if let Some(item) = state.read_item(&sk)? {
-                bytes += item_size_bytes(&item);
+            let item = state.read_item(&sk)?;
+            let size = item.as_ref().map_or(0, item_size_bytes);
+            consumed.table_read_units += read_units(size, kind);
+            if let Some(item) = item {
+                bytes += size;
                 found.push(project(item, projection.as_ref()));
             }
         }
+        // A table's keys name many partitions; its charge names none.
+        consume::charge(&table, None, &consumed);
+        crate::capacity::units::merge_by_table(&mut out.consumed, &consumed);
         out.responses.push((t.table.clone(), found));
         if !unprocessed.is_empty() {
             out.unprocessed.push((t.table.clone(), unprocessed));
@@ -503,9 +535,6 @@ pub(crate) fn batch_get_item(state: &State, tables: &[BatchGetTable]) -> Result<
     }
     if !admitted && let Some(e) = throttled {
         return Err(e);
-    }
-    for (table, partition) in charges {
-        table.stats.capacity.charge_stand_in(partition, 1.0, 0.0);
     }
     Ok(out)
 }
@@ -614,19 +643,41 @@ impl<'a> ReadSource<'a> {
     }
 }
 
+/// How one page is read: how much, what of it is returned, and what it costs.
+struct PageRead<'a> {
+    limit: Option<usize>,
+    filter: Option<&'a Condition>,
+    projection: Option<&'a Projection>,
+    select: Select,
+    kind: ReadKind,
+    /// A Query (its items share one partition, which the capacity is charged on).
+    query: bool,
+}
+
 /// Reads one page: stops after `limit` items were evaluated or the page reached its
 /// size limit, applies the filter to what was read, and projects what is returned.
+/// The capacity is counted on everything read, before the filter, and charged here.
 fn read_page(
     state: &State,
     source: &ReadSource<'_>,
     iter: Box<dyn Iterator<Item = fjall::Guard> + '_>,
-    limit: Option<usize>,
-    filter: Option<&Condition>,
-    projection: Option<&Projection>,
-    select: Select,
+    how: PageRead<'_>,
 ) -> Result<Page> {
+    let PageRead {
+        limit,
+        filter,
+        projection,
+        select,
+        kind,
+        query,
+    } = how;
     let mut page = Page::default();
     let mut bytes = 0usize;
+    // What the capacity is counted on: the sizes of the items (or index entries) read,
+    // summed, and the table items fetched for a local index, each on its own.
+    let mut read_bytes = 0usize;
+    let mut fetched_units = 0.0;
+    let mut partition = None;
     let mut last: Option<Item> = None;
     let mut stopped_early = false;
     let key_names = source.key_names();
@@ -638,12 +689,18 @@ fn read_page(
     };
     for kv in iter {
         let (k, v) = kv.into_inner()?;
+        if query && partition.is_none() {
+            partition = key_partition(&k);
+        }
         let mut stored = StoredItem::from_slice(state.seal.open(&k, v)?);
+        let mut entry_bytes = None;
         if source.fetch {
+            entry_bytes = Some(stored.size_bytes()?);
             // The entry's table key names the item; a write that deleted it after
             // this read began leaves the entry as the answer.
             let key = storage_key_of(source.table, &source.table.def.key_of(&stored.decode()?))?;
             if let Some(full) = state.read_stored(&key)? {
+                fetched_units += read_units(full.size_bytes()?, kind);
                 stored = full;
             }
         }
@@ -654,10 +711,12 @@ fn read_page(
             (None, None) => None,
             _ => Some(stored.decode()?),
         };
-        bytes += match &item {
+        let size = match &item {
             Some(item) => item_size_bytes(item),
             None => stored.size_bytes()?,
         };
+        bytes += size;
+        read_bytes += entry_bytes.unwrap_or(size);
         let matches = match (filter, &item) {
             (Some(f), Some(item)) => f.evaluate(item)?,
             _ => true,
@@ -686,5 +745,8 @@ fn read_page(
     if stopped_early {
         page.last_evaluated_key = last;
     }
+    page.consumed =
+        consume::range_read_consumed(source.table, source.index, kind, read_bytes, fetched_units);
+    consume::charge(source.table, partition, &page.consumed);
     Ok(page)
 }

@@ -7,18 +7,20 @@
 
 use std::collections::HashSet;
 
+use crate::capacity::Consumed;
+use crate::capacity::units::{key_partition, merge_by_table};
 use crate::catalog::TableRef;
 use crate::error::{Error, Result};
 use crate::expr::legacy;
 use crate::expr::{
     Condition, Path, PathElem, SetValue, UpdateExpr, UpdateOperand, project as project_paths,
 };
+use crate::items::consume;
 use crate::items::input::{
     BatchWriteOutput, BatchWriteRequest, DeleteItemInput, Done, ExpressionAttributes, LegacyWrite,
     PutItemInput, ReturnValues, UpdateItemInput, WriteOutput, check_item, check_old_only,
     storage_key_of, storage_key_of_item, write_condition,
 };
-use crate::keys::partition_hash_of_key;
 use crate::limits::{BATCH_WRITE_REQUESTS_MAX, ITEM_BYTES_MAX};
 use crate::state::State;
 use crate::value::{AttributeValue, Item, item_size_bytes};
@@ -93,24 +95,27 @@ fn submit_write(state: &State, hops: u8, prepared: Result<PreparedWrite>, done: 
     if let Err(e) = admit_write(&p.mutation) {
         return done(Err(e));
     }
-    let capacity = &p.mutation.table.stats.capacity;
-    capacity.charge_stand_in(partition_hash_of_key(&p.mutation.key), 0.0, 1.0);
     let (rv, touched) = (p.return_values, p.touched);
+    let table = TableRef::clone(&p.mutation.table);
+    let partition = key_partition(&p.mutation.key);
     submit(
         state,
         hops,
         vec![p.mutation],
-        Box::new(move |r| done(r.map(|a| single_output(a, rv, &touched)))),
+        Box::new(move |r| {
+            done(r.map(|a| {
+                let out = single_output(a, rv, &touched, &table);
+                consume::charge(&table, partition, &out.consumed);
+                out
+            }))
+        }),
     );
 }
 
 /// Admits a validated write on its table's throughput (see `capacity/`), on the
 /// partition its key names.
 pub(crate) fn admit_write(m: &Mutation) -> Result<()> {
-    m.table
-        .stats
-        .capacity
-        .admit_write(partition_hash_of_key(&m.key))
+    m.table.stats.capacity.admit_write(key_partition(&m.key))
 }
 
 /// What PutItem and DeleteItem check alike: the parameter families, ReturnValues,
@@ -262,7 +267,8 @@ fn plain_top_level_sets(u: &UpdateExpr) -> impl Iterator<Item = (&str, &Attribut
         })
 }
 
-/// Applies the requests of a BatchWriteItem together. A request its table's
+/// Applies the requests of a BatchWriteItem together, answering the capacity consumed
+/// per table (each item a PutItem or DeleteItem of its own). A request its table's
 /// throughput refuses is left unprocessed; when every request is refused, the batch
 /// fails with the (first) throttling error, as DynamoDB documents.
 pub(crate) fn batch_write_item(
@@ -287,7 +293,6 @@ pub(crate) fn batch_write_item(
         let mut seen = HashSet::new();
         let mut out = BatchWriteOutput::default();
         let mut throttled = None;
-        let mut charges = Vec::with_capacity(total);
         for (name, reqs) in requests {
             let table = state.table(&name)?;
             let mut left = Vec::new();
@@ -307,7 +312,7 @@ pub(crate) fn batch_write_item(
                         "Provided list of item keys contains duplicates",
                     ));
                 }
-                let partition = partition_hash_of_key(&key);
+                let partition = key_partition(&key);
                 let admitted = table.stats.capacity.admit_write_after(partition, pending);
                 if let Err(e) = admitted {
                     throttled.get_or_insert(e);
@@ -319,7 +324,6 @@ pub(crate) fn batch_write_item(
                     BatchWriteRequest::Delete(_) => 1,
                 } as f64;
                 pending += units;
-                charges.push((TableRef::clone(&table), partition, units));
                 let change = match r {
                     BatchWriteRequest::Put(item) => Change::Put(item),
                     BatchWriteRequest::Delete(_) => Change::Delete,
@@ -339,15 +343,50 @@ pub(crate) fn batch_write_item(
         {
             return Err(e);
         }
-        for (table, partition, units) in charges {
-            table.stats.capacity.charge_stand_in(partition, 0.0, units);
-        }
         Ok((mutations, out))
     })();
     match prepared {
-        Ok((m, out)) => submit(state, hops, m, Box::new(move |r| done(r.map(|_| out)))),
+        Ok((m, mut out)) => {
+            let targets = write_targets(&m);
+            submit(
+                state,
+                hops,
+                m,
+                Box::new(move |r| {
+                    done(r.map(|a| {
+                        out.consumed = charge_writes(&targets, &a, false);
+                        out
+                    }))
+                }),
+            )
+        }
         Err(e) => done(Err(e)),
     }
+}
+
+/// The table and partition of each mutation of a job, in order: what its writes are
+/// charged to once applied.
+pub(crate) fn write_targets(mutations: &[Mutation]) -> Vec<(TableRef, Option<u64>)> {
+    mutations
+        .iter()
+        .map(|m| (TableRef::clone(&m.table), key_partition(&m.key)))
+        .collect()
+}
+
+/// Charges each applied write of a job to its table and partition, and answers what
+/// they consumed per table, in the order the tables were first written.
+pub(crate) fn charge_writes(
+    targets: &[(TableRef, Option<u64>)],
+    applied: &[Applied],
+    transaction: bool,
+) -> Vec<Consumed> {
+    let mut per_table = Vec::new();
+    for ((table, partition), a) in targets.iter().zip(applied) {
+        let c = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), transaction);
+        consume::charge(table, *partition, &c);
+        merge_by_table(&mut per_table, &c);
+    }
+    per_table
 }
 
 /// Applies an update and holds the result to DynamoDB's item rules. Besides the size,
@@ -371,10 +410,16 @@ fn apply_update(u: &UpdateExpr, item: Item) -> Result<Item> {
 /// `touched` is the paths an update wrote: UPDATED_OLD / UPDATED_NEW return the item
 /// projected onto them (a nested path returns the nested value inside its parents, as a
 /// ProjectionExpression would).
-fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> WriteOutput {
+fn single_output(
+    applied: Vec<Applied>,
+    rv: ReturnValues,
+    touched: &[Path],
+    table: &TableRef,
+) -> WriteOutput {
     let Some(a) = applied.into_iter().next() else {
         return WriteOutput::default();
     };
+    let consumed = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), false);
     let pick = |item: Option<Item>| -> Option<Item> {
         let picked = project_paths(&item?, touched);
         (!picked.is_empty()).then_some(picked)
@@ -386,5 +431,8 @@ fn single_output(applied: Vec<Applied>, rv: ReturnValues, touched: &[Path]) -> W
         ReturnValues::UpdatedOld => pick(a.old),
         ReturnValues::UpdatedNew => pick(a.new),
     };
-    WriteOutput { attributes }
+    WriteOutput {
+        attributes,
+        consumed,
+    }
 }

@@ -89,6 +89,8 @@ pub fn lower_get(
         projection,
         attributes: p.finish(),
         attributes_to_get: None,
+        // The caller sets the statement's ConsistentRead.
+        consistent_read: false,
     }))
 }
 

@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 
+use crate::capacity::Consumed;
+use crate::capacity::units::{item_write_units, key_partition};
 use crate::catalog::{TableRef, is_deleted};
 use crate::codec::decode_item;
 use crate::error::{CancellationReason, Error, Result};
 use crate::state::State;
-use crate::value::Item;
+use crate::value::{Item, item_size_bytes};
 use crate::writer::job::{Change, Mutation};
 use crate::writer::staging::storage_bounds_fault;
 
@@ -93,7 +95,12 @@ pub(crate) fn evaluate(
                 cancelled = true;
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                if matches!(e, Error::ConditionalCheckFailed { .. }) {
+                    charge_failed_condition(&m.table, &m.key, old.as_ref());
+                }
+                return Err(e);
+            }
         };
         if cancelled {
             continue;
@@ -120,4 +127,14 @@ pub(crate) fn evaluate(
         return Err(Error::TransactionCanceled { reasons });
     }
     Ok(staged)
+}
+
+/// A write whose condition failed still consumes write capacity ("If the expression
+/// evaluates to false, DynamoDB still consumes write capacity units from the table",
+/// ProvisionedThroughput.md): charged on the item it was checked against, at least one
+/// unit. The failure answers no ConsumedCapacity, so only the governor sees it.
+fn charge_failed_condition(table: &TableRef, key: &[u8], old: Option<&Item>) {
+    let mut c = Consumed::on_table(&table.def.name);
+    c.table_write_units = item_write_units(old.map(item_size_bytes), None);
+    table.stats.capacity.charge(key_partition(key), &c);
 }

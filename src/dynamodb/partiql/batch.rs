@@ -5,6 +5,8 @@
 //! Owns their request shapes and responses. Must not know how a statement is lowered
 //! or how the engine commits a transaction.
 
+use eddy_engine::capacity::Consumed;
+use eddy_engine::capacity::units::merge_by_table;
 use eddy_engine::limits::{PARTIQL_BATCH_STATEMENTS_MAX, PARTIQL_TRANSACTION_STATEMENTS_MAX};
 use eddy_engine::partiql::ast::Statement;
 use eddy_engine::partiql::{Lowered, lower_get, names_full_key};
@@ -19,6 +21,7 @@ use super::{
     ParsedStatement, RawStatement, Ready, constraint, duplicate, exists_outside_transaction,
 };
 use crate::dynamodb::access::AccessResult;
+use crate::dynamodb::capacity::{self, Detail, Split};
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
 use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
@@ -149,6 +152,8 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
         )
         .into());
     }
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
+    let mut consumed = Vec::new();
     let mut responses = Vec::with_capacity(statements.len());
     for s in statements {
         let table = s.table().map(str::to_owned);
@@ -157,24 +162,34 @@ pub(in crate::dynamodb) async fn batch_execute_statement(
             response.insert("TableName".into(), json!(t));
         }
         match batch_one(engine, s).await {
-            Ok(Some(item)) => {
-                response.insert(
-                    "Item".into(),
-                    serde_json::to_value(WireOut(&item)).unwrap_or_default(),
-                );
+            Ok((item, c)) => {
+                merge_by_table(&mut consumed, &c);
+                if let Some(item) = item {
+                    response.insert(
+                        "Item".into(),
+                        serde_json::to_value(WireOut(&item)).unwrap_or_default(),
+                    );
+                }
             }
-            Ok(None) => {}
             Err(e) => {
                 response.insert("Error".into(), batch_error(&e));
             }
         }
         responses.push(Value::Object(response));
     }
-    Ok(json_bytes(&json!({ "Responses": responses })))
+    // One entry per table, the total alone (an assumption: DynamoDB's split into read
+    // and write units is confirmed for the transactions only).
+    let mut body = json_bytes(&json!({ "Responses": responses }));
+    capacity::append(&mut body, capacity::list(&consumed, detail, Split::No));
+    Ok(body)
 }
 
-/// Runs one statement of a batch: a read gives the item it found.
-async fn batch_one(engine: &Engine, s: ParsedStatement) -> Result<Option<Item>, ApiError> {
+/// Runs one statement of a batch: a read gives the item it found; either gives what it
+/// consumed.
+async fn batch_one(
+    engine: &Engine,
+    s: ParsedStatement,
+) -> Result<(Option<Item>, Consumed), ApiError> {
     let Ready {
         statement: stmt,
         params,
@@ -196,7 +211,8 @@ async fn batch_one(engine: &Engine, s: ParsedStatement) -> Result<Option<Item>, 
             let engine = engine.clone();
             blocking(move || {
                 let page = engine.query(&q)?;
-                Ok(page.items.first().map(|i| i.decode()).transpose()?)
+                let item = page.items.first().map(|i| i.decode()).transpose()?;
+                Ok((item, page.consumed))
             })
             .await
         }
@@ -206,20 +222,20 @@ async fn batch_one(engine: &Engine, s: ParsedStatement) -> Result<Option<Item>, 
         }
         Lowered::Insert(mut put) => {
             put.return_old_on_condition_failure = return_old;
-            write(|done| engine.put_item(put, done))
+            let out = write(|done| engine.put_item(put, done))
                 .await
                 .map_err(duplicate)?;
-            Ok(None)
+            Ok((None, out.consumed))
         }
         Lowered::Update(mut u) => {
             u.return_old_on_condition_failure = return_old;
-            write(|done| engine.update_item(u, done)).await?;
-            Ok(None)
+            let out = write(|done| engine.update_item(u, done)).await?;
+            Ok((None, out.consumed))
         }
         Lowered::Delete(mut d) => {
             d.return_old_on_condition_failure = return_old;
-            write(|done| engine.delete_item(d, done)).await?;
-            Ok(None)
+            let out = write(|done| engine.delete_item(d, done)).await?;
+            Ok((None, out.consumed))
         }
         Lowered::ConditionCheck(_) => Err(exists_outside_transaction()),
     }
@@ -294,6 +310,7 @@ pub(in crate::dynamodb) async fn execute_transaction(
     );
     v.return_consumed_capacity(r.return_consumed_capacity.as_deref());
     v.finish()?;
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
     // A transaction is all reads or all writes; any statement that does not parse
     // fails the whole request.
     let mut parsed = Vec::new();
@@ -315,15 +332,20 @@ pub(in crate::dynamodb) async fn execute_transaction(
             .collect::<Result<Vec<_>, _>>()?;
         let engine = engine.clone();
         return blocking(move || {
-            let responses: Vec<Value> = engine
-                .transact_get_items(&gets)?
+            let (items, consumed) = engine.transact_get_items(&gets)?;
+            let responses: Vec<Value> = items
                 .iter()
                 .map(|item| match item {
                     Some(item) => json!({ "Item": WireOut(item) }),
                     None => json!({}),
                 })
                 .collect();
-            Ok(json_bytes(&json!({ "Responses": responses })))
+            let mut body = json_bytes(&json!({ "Responses": responses }));
+            capacity::append(
+                &mut body,
+                capacity::list(&consumed, detail, Split::ReadWrite),
+            );
+            Ok(body)
         })
         .await;
     }
@@ -365,7 +387,14 @@ pub(in crate::dynamodb) async fn execute_transaction(
         client_request_token: r.client_request_token,
     };
     match write(|done| engine.transact_write_items(input, done)).await {
-        Ok(()) => Ok(b"{}".to_vec()),
+        Ok(consumed) => {
+            let mut body = b"{}".to_vec();
+            capacity::append(
+                &mut body,
+                capacity::list(&consumed, detail, Split::ReadWrite),
+            );
+            Ok(body)
+        }
         Err(ApiError::Engine(Error::TransactionCanceled { reasons })) => {
             Err(Error::TransactionCanceled {
                 reasons: duplicate_reasons(reasons, &inserts),

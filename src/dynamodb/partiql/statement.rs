@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN_BASE64;
+use eddy_engine::capacity::Consumed;
 use eddy_engine::limits::PAGE_BYTES_MAX;
 use eddy_engine::limits::PARTIQL_NEXT_TOKEN_CHARS_MAX;
 use eddy_engine::partiql::Lowered;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::{ParsedStatement, RawStatement, Ready, duplicate, exists_outside_transaction};
 use crate::dynamodb::access::AccessResult;
+use crate::dynamodb::capacity::{self, Detail, Split};
 use crate::dynamodb::request::{NamesTables, blocking, json_bytes, write};
 use crate::dynamodb::violations::Violations;
 use crate::error::ApiError;
@@ -98,46 +100,62 @@ pub(in crate::dynamodb) async fn execute_statement(
     {
         check_consistent_index(engine, &select.table, index)?;
     }
-    match lowered {
+    let detail = Detail::of(r.return_consumed_capacity.as_deref());
+    let (mut body, consumed) = match lowered {
         Lowered::Query(mut q) => {
             q.limit = limit;
             q.consistent_read = consistent_read;
             q.exclusive_start_key = resume.map(Resume::single).transpose()?;
             let engine = engine.clone();
-            blocking(move || read_output(&engine.query(&q)?, &text)).await
+            blocking(move || {
+                let page = engine.query(&q)?;
+                Ok((read_output(&page, &text)?, page.consumed))
+            })
+            .await?
         }
         Lowered::Scan(mut s) => {
             s.limit = limit;
             s.consistent_read = consistent_read;
             s.exclusive_start_key = resume.map(Resume::single).transpose()?;
             let engine = engine.clone();
-            blocking(move || read_output(&engine.scan(&s)?, &text)).await
+            blocking(move || {
+                let page = engine.scan(&s)?;
+                Ok((read_output(&page, &text)?, page.consumed))
+            })
+            .await?
         }
         Lowered::Queries(qs) => {
             let engine = engine.clone();
-            blocking(move || run_queries(&engine, qs, limit, consistent_read, resume, &text)).await
+            blocking(move || run_queries(&engine, qs, limit, consistent_read, resume, &text))
+                .await?
         }
         Lowered::Insert(mut put) => {
             put.return_old_on_condition_failure = return_old;
-            write(|done| engine.put_item(put, done))
+            let out = write(|done| engine.put_item(put, done))
                 .await
                 .map_err(duplicate)?;
-            Ok(write_response(None))
+            (write_response(None), out.consumed)
         }
         Lowered::Update(mut u) => {
             u.return_old_on_condition_failure = return_old;
             let returns = u.return_values != ReturnValues::None;
-            let out = write(|done| engine.update_item(u, done)).await?;
-            Ok(write_response(returns.then_some(out)))
+            let mut out = write(|done| engine.update_item(u, done)).await?;
+            let consumed = std::mem::take(&mut out.consumed);
+            (write_response(returns.then_some(out)), consumed)
         }
         Lowered::Delete(mut d) => {
             d.return_old_on_condition_failure = return_old;
             let returns = d.return_values != ReturnValues::None;
-            let out = write(|done| engine.delete_item(d, done)).await?;
-            Ok(write_response(returns.then_some(out)))
+            let mut out = write(|done| engine.delete_item(d, done)).await?;
+            let consumed = std::mem::take(&mut out.consumed);
+            (write_response(returns.then_some(out)), consumed)
         }
-        Lowered::ConditionCheck(_) => Err(exists_outside_transaction()),
-    }
+        Lowered::ConditionCheck(_) => return Err(exists_outside_transaction()),
+    };
+    // ExecuteStatement answers the total alone, as the JSON API's single operations
+    // do (dynamodb-conformance's captures).
+    capacity::append(&mut body, capacity::object(&consumed, detail, Split::No));
+    Ok(body)
 }
 
 /// A strongly consistent read of a global index is refused, in the words of
@@ -179,7 +197,9 @@ fn run_queries(
     consistent_read: bool,
     resume: Option<Resume>,
     statement: &str,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<(Vec<u8>, Consumed), ApiError> {
+    // What every Query of the read consumed together.
+    let mut consumed = Consumed::default();
     let Resume {
         query: first,
         key: mut start,
@@ -196,6 +216,10 @@ fn run_queries(
         q.consistent_read = consistent_read;
         q.exclusive_start_key = start.take();
         let page = engine.query(&q)?;
+        if consumed.table.is_empty() {
+            consumed.table.clone_from(&page.consumed.table);
+        }
+        consumed.absorb(&page.consumed);
         bytes += page
             .items
             .iter()
@@ -207,7 +231,7 @@ fn run_queries(
                 query: at,
                 key: Some(key),
             };
-            return output(&items, Some(&resume), statement);
+            return Ok((output(&items, Some(&resume), statement)?, consumed));
         }
         if let Some(r) = &mut remaining {
             *r = r.saturating_sub(page.scanned_count);
@@ -218,10 +242,10 @@ fn run_queries(
                 query: at + 1,
                 key: None,
             };
-            return output(&items, Some(&resume), statement);
+            return Ok((output(&items, Some(&resume), statement)?, consumed));
         }
     }
-    output(&items, None, statement)
+    Ok((output(&items, None, statement)?, consumed))
 }
 
 /// A read's page: `Items`, and while more follow, `NextToken` and `LastEvaluatedKey`.
