@@ -581,3 +581,73 @@ async fn the_decrease_history_and_on_demand_maximums_survive_a_restart() {
         .into_service_error();
     assert_eq!(e.code(), Some("ThrottlingException"));
 }
+
+#[tokio::test]
+async fn a_global_index_out_of_capacity_throttles_the_tables_writes() {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let server = manual_server();
+    let c = no_retries(&server.endpoint);
+    let t = table_name("gsi");
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let hash = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
+    let throughput = |units| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(units)
+            .write_capacity_units(units)
+            .build()
+            .unwrap()
+    };
+    c.create_table()
+        .table_name(&t)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("g"))
+        .key_schema(hash("pk"))
+        .provisioned_throughput(throughput(100))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(hash("g"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .provisioned_throughput(throughput(1))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put_g = |pk: &'static str| {
+        c.put_item()
+            .table_name(&t)
+            .item("pk", Av::S(pk.into()))
+            .item("g", Av::S("x".into()))
+            .send()
+    };
+    // The index's one unit goes to the first write's entry.
+    put_g("a").await.unwrap();
+    let e = put_g("b").await.unwrap_err().into_service_error();
+    assert_eq!(e.code(), Some("ProvisionedThroughputExceededException"));
+    assert_eq!(
+        e.message(),
+        Some(
+            "The level of configured provisioned throughput for one or more global secondary indexes of the table was exceeded. Consider increasing your provisioning level for the under-provisioned global secondary indexes with the UpdateTable API."
+        )
+    );
+    advance(&server.endpoint, 1_000);
+    put_g("b").await.unwrap();
+}

@@ -296,8 +296,10 @@ pub(crate) fn batch_write_item(
         for (name, reqs) in requests {
             let table = state.table(&name)?;
             let mut left = Vec::new();
-            // The units the table's requests admitted so far will consume: a batch
-            // larger than the table's bucket is partly processed.
+            // The units the table's requests admitted so far will consume (estimated
+            // before they run: a put's own size in 1 KB units, one for a delete; the
+            // exact units are charged once the batch ran), so that a batch larger
+            // than the table's bucket is partly processed, as DynamoDB's is.
             let mut pending = 0.0;
             for r in reqs {
                 let key = match &r {
