@@ -141,6 +141,19 @@ pub(crate) fn read_action(path: &str, region: &str, account: &str) -> (String, S
         ["schedules", name, ..] => ("eddy:GetSchedule".into(), arn("schedule", &decoded(name))),
         ["search"] => ("eddy:ListSearchIndexes".into(), "*".into()),
         ["search", index, ..] => ("eddy:Search".into(), arn("search-index", &decoded(index))),
+        // Auto scaling's reads are Application Auto Scaling's own actions.
+        ["autoscaling", "targets"] => (
+            "application-autoscaling:DescribeScalableTargets".into(),
+            "*".into(),
+        ),
+        ["autoscaling", "policies"] => (
+            "application-autoscaling:DescribeScalingPolicies".into(),
+            "*".into(),
+        ),
+        ["autoscaling", "activities"] => (
+            "application-autoscaling:DescribeScalingActivities".into(),
+            "*".into(),
+        ),
         _ => ("eddy:Get".into(), "*".into()),
     }
 }
