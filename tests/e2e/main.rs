@@ -5,6 +5,7 @@
 mod api;
 mod audit;
 mod auth;
+mod autoscaling;
 mod constraints;
 mod control;
 mod control_constraints;
