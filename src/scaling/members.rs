@@ -358,3 +358,130 @@ impl Filter {
         Value::Object(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn err(r: Result<Named, AasError>) -> AasError {
+        match r {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn constraint_messages_are_corals_and_gathered_in_member_order() {
+        let e = err(named(&body(json!({})), |_| {}));
+        assert_eq!(e.kind, "ValidationException");
+        assert_eq!(
+            e.message,
+            "3 validation errors detected: Value null at 'serviceNamespace' failed to satisfy constraint: Member must not be null; Value null at 'resourceId' failed to satisfy constraint: Member must not be null; Value null at 'scalableDimension' failed to satisfy constraint: Member must not be null"
+        );
+        let e = err(named(
+            &body(
+                json!({"ServiceNamespace": "", "ResourceId": "table/T", "ScalableDimension": "dynamodb:table:ReadCapacityUnits"}),
+            ),
+            |_| {},
+        ));
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value '' at 'serviceNamespace' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+        let long = "x".repeat(RESOURCE_ID_CHARS_MAX + 1);
+        let e = err(named(
+            &body(
+                json!({"ServiceNamespace": "dynamodb", "ResourceId": long, "ScalableDimension": "dynamodb:table:ReadCapacityUnits"}),
+            ),
+            |_| {},
+        ));
+        assert!(
+            e.message
+                .ends_with("Member must have length less than or equal to 1600"),
+            "{}",
+            e.message
+        );
+        let e = err(named(
+            &body(
+                json!({"ServiceNamespace": "dynamodb", "ResourceId": 7, "ScalableDimension": "x"}),
+            ),
+            |_| {},
+        ));
+        assert_eq!(e.kind, "SerializationException");
+    }
+
+    #[test]
+    fn a_valid_member_of_another_service_is_unsupported() {
+        for (ns, id, dim) in [
+            ("ecs", "table/T", "dynamodb:table:ReadCapacityUnits"),
+            (
+                "dynamodb",
+                "service/c/s",
+                "dynamodb:table:ReadCapacityUnits",
+            ),
+            ("dynamodb", "table/T", "ecs:service:DesiredCount"),
+            (
+                "dynamodb",
+                "table/T/index/I",
+                "dynamodb:table:ReadCapacityUnits",
+            ),
+            ("dynamodb", "table/T", "dynamodb:index:WriteCapacityUnits"),
+        ] {
+            let e = err(named(
+                &body(json!({"ServiceNamespace": ns, "ResourceId": id, "ScalableDimension": dim})),
+                |_| {},
+            ));
+            assert_eq!(e.message, UNSUPPORTED, "{ns} {id} {dim}");
+        }
+        let n = named(
+            &body(json!({"ServiceNamespace": "dynamodb", "ResourceId": "table/T/index/I", "ScalableDimension": "dynamodb:index:WriteCapacityUnits"})),
+            |_| {},
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(n.resource.index.as_deref(), Some("I"));
+        assert_eq!(n.dimension, Dimension::IndexWrite);
+    }
+
+    #[test]
+    fn describe_pages_by_next_token() {
+        let f = Filter::read(
+            &body(json!({"ServiceNamespace": "dynamodb", "MaxResults": 2})),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let items: Vec<Value> = (0..5).map(|i| json!(i)).collect();
+        let first = f.page("Items", items.clone());
+        assert_eq!(first, json!({"Items": [0, 1], "NextToken": "2"}));
+        let f = Filter::read(
+            &body(json!({"ServiceNamespace": "dynamodb", "MaxResults": 2, "NextToken": "4"})),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(f.page("Items", items), json!({"Items": [4]}));
+        let e = Filter::read(
+            &body(json!({"ServiceNamespace": "dynamodb", "MaxResults": 51})),
+            None,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value '51' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50"
+        );
+        let e = Filter::read(
+            &body(json!({"ServiceNamespace": "dynamodb", "NextToken": "x"})),
+            None,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.kind, "InvalidNextTokenException");
+        // Another namespace matches nothing.
+        let f = Filter::read(&body(json!({"ServiceNamespace": "ecs"})), None)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!f.matches("table/T", Dimension::TableRead));
+    }
+}
