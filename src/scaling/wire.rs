@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::{AasError, CHANGES, call};
+use crate::auth::AuthError;
 use crate::auth::decide::Subject;
 
 /// The `X-Amz-Target` prefix of Application Auto Scaling.
@@ -60,7 +61,7 @@ pub async fn request(parts: Parts, body: Body, op: String) -> Response {
         &buffered.bytes,
     ) {
         Ok(key) => key,
-        Err(refused) => return refused,
+        Err(refused) => return crate::audit::scaling_refused(&parts, &op, refused),
     };
     let Some(scaling) = super::get() else {
         return error(&AasError {
@@ -71,11 +72,11 @@ pub async fn request(parts: Parts, body: Body, op: String) -> Response {
     // A key that is not an administrator's may read what its user's policies allow
     // (`application-autoscaling:Describe…`); every change needs an administrator.
     if let Some(key) = key.as_ref().filter(|k| !k.admin) {
+        // DynamoDB's refusal (`com.amazon.coral.service#AccessDeniedException`, which
+        // the SDKs read as `AccessDeniedException`), recorded in the audit log.
         let denied = |message: String| {
-            answer(
-                StatusCode::BAD_REQUEST,
-                &json!({ "__type": "AccessDeniedException", "message": message }),
-            )
+            let resp = AuthError::NotAdmin(message).dynamodb_response();
+            crate::audit::scaling_refused(&parts, &op, resp)
         };
         if CHANGES.contains(&op.as_str()) {
             return denied(format!(
@@ -110,13 +111,31 @@ pub async fn request(parts: Parts, body: Body, op: String) -> Response {
         }
     };
     drop(buffered);
+    let resource = body
+        .get("ResourceId")
+        .and_then(Value::as_str)
+        .unwrap_or("*")
+        .to_owned();
+    let changes = CHANGES.contains(&op.as_str());
+    let audited_op = op.clone();
     let result = crate::blocking::run(move || call(&scaling, &op, &body)).await;
-    match result {
+    let resp = match result {
         Some(Ok(v)) => answer(StatusCode::OK, &v),
         Some(Err(e)) => error(&e),
         None => error(&AasError {
             kind: "InternalServiceException",
             message: "the server is shutting down".into(),
         }),
+    };
+    // A change is recorded in the audit log with its status, failed ones too.
+    if changes {
+        crate::audit::change(
+            &crate::audit::Identity::of(key.as_deref()),
+            crate::audit::source_ip(&parts.extensions),
+            &format!("application-autoscaling:{audited_op}"),
+            &resource,
+            resp.status().as_u16(),
+        );
     }
+    resp
 }

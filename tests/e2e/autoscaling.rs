@@ -404,3 +404,125 @@ async fn capacity_rises_under_load_and_falls_after_it_for_a_table_and_its_index(
     assert!(causes.iter().any(|c| c.contains("AlarmHigh")), "{causes:?}");
     assert!(causes.iter().any(|c| c.contains("AlarmLow")), "{causes:?}");
 }
+
+/// Application Auto Scaling's protocol on `POST /` (JSON 1.1) and on
+/// `POST /v1/autoscaling`, both by `X-Amz-Target`; the changes made the first way are
+/// in the audit log with their status, failed ones too.
+#[test]
+fn the_aws_protocol_answers_json_1_1_and_its_changes_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let server = Server::start_with(&["--audit-log", log.to_str().unwrap()]);
+    let e = server.endpoint.clone();
+    let table = table_name("audited");
+    create_provisioned(&e, &table, 5);
+    let resource = format!("table/{table}");
+    let call = |path: &str, op: &str, body: Value| {
+        crate::api::http(
+            &e,
+            "POST",
+            path,
+            &[
+                ("X-Amz-Target", &format!("AnyScaleFrontendService.{op}")),
+                ("Content-Type", "application/x-amz-json-1.1"),
+            ],
+            body.to_string().as_bytes(),
+        )
+    };
+    let target = json!({
+        "ServiceNamespace": "dynamodb",
+        "ResourceId": resource,
+        "ScalableDimension": "dynamodb:table:ReadCapacityUnits",
+        "MinCapacity": 2,
+        "MaxCapacity": 4,
+    });
+    let ok = call("/", "RegisterScalableTarget", target.clone());
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(
+        ok.headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/x-amz-json-1.1"),
+        "{}",
+        ok.headers
+    );
+    let missing = call(
+        "/",
+        "DeregisterScalableTarget",
+        json!({
+            "ServiceNamespace": "dynamodb",
+            "ResourceId": resource,
+            "ScalableDimension": "dynamodb:table:WriteCapacityUnits",
+        }),
+    );
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json()["__type"], "ObjectNotFoundException");
+    // The same operations under /v1, in the /v1 error shape.
+    let listed = call(
+        "/v1/autoscaling",
+        "DescribeScalableTargets",
+        json!({"ResourceIds": [resource]}),
+    );
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(listed.json()["ScalableTargets"][0]["MaxCapacity"], 4);
+    let v1_missing = call(
+        "/v1/autoscaling",
+        "DeleteScalingPolicy",
+        json!({
+            "ResourceId": resource,
+            "ScalableDimension": "dynamodb:table:ReadCapacityUnits",
+            "PolicyName": "none",
+        }),
+    );
+    assert_eq!(v1_missing.status, 404);
+    assert_eq!(
+        v1_missing.json()["error"]["code"],
+        "ObjectNotFoundException"
+    );
+    let unknown = call("/v1/autoscaling", "PutScheduledAction", json!({}));
+    assert_eq!(unknown.status, 400, "{}", unknown.text());
+
+    // The audit log: both changes of the AWS protocol, with their status.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|l: &Value| {
+                l["action"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("application-autoscaling:"))
+            })
+            .collect();
+        if lines.len() >= 2 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seen: Vec<(&str, &str, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap(),
+                l["resource"].as_str().unwrap(),
+                l["status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "application-autoscaling:RegisterScalableTarget",
+                resource.as_str(),
+                200
+            ),
+            (
+                "application-autoscaling:DeregisterScalableTarget",
+                resource.as_str(),
+                400
+            ),
+        ]
+    );
+    assert!(lines.iter().all(|l| l["event"] == "change"), "{lines:#?}");
+}
