@@ -470,6 +470,42 @@ mod tests {
     }
 
     #[test]
+    fn auto_scalings_time_constants_default_to_dynamodbs_and_are_flags() {
+        let a = parsed(&["eddy"]);
+        assert_eq!(
+            (
+                a.autoscaling_tick_ms,
+                a.autoscaling_scale_out_after_s,
+                a.autoscaling_scale_in_after_s,
+                a.autoscaling_default_cooldown_s
+            ),
+            (5_000, 120, 900, 0)
+        );
+        let a = parsed(&[
+            "eddy",
+            "--autoscaling-tick-ms",
+            "100",
+            "--autoscaling-scale-out-after-s",
+            "2",
+            "--autoscaling-scale-in-after-s",
+            "4",
+            "--autoscaling-default-cooldown-s",
+            "1",
+        ]);
+        assert_eq!(
+            (
+                a.autoscaling_tick_ms,
+                a.autoscaling_scale_out_after_s,
+                a.autoscaling_scale_in_after_s,
+                a.autoscaling_default_cooldown_s
+            ),
+            (100, 2, 4, 1)
+        );
+        let err = Cli::try_parse_from(["eddy", "--autoscaling-tick-ms", "0"]).expect_err("0 ms");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
     fn dynamodb_locals_flags_are_eddys() {
         let a = parsed(&["eddy", "-inMemory", "-port", "8001", "-sharedDb"]);
         assert!(a.in_memory && a.shared_db);

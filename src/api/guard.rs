@@ -184,3 +184,29 @@ fn allow_read(
 fn refuse(parts: &Parts, e: &AuthError) -> Response {
     crate::audit::v1_refused(parts, e.v1_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_scaling_reads_are_application_auto_scalings_actions() {
+        let action = |path: &str| read_action(path, "us-east-1", "000000000000").0;
+        assert_eq!(
+            action("/v1/autoscaling/targets"),
+            "application-autoscaling:DescribeScalableTargets"
+        );
+        assert_eq!(
+            action("/v1/autoscaling/policies"),
+            "application-autoscaling:DescribeScalingPolicies"
+        );
+        assert_eq!(
+            action("/v1/autoscaling/activities"),
+            "application-autoscaling:DescribeScalingActivities"
+        );
+        // Every change needs an administrator whatever the route.
+        assert!(needs_admin(&Method::PUT, "/v1/autoscaling/targets"));
+        assert!(needs_admin(&Method::POST, "/v1/autoscaling"));
+        assert!(!needs_admin(&Method::GET, "/v1/autoscaling/policies"));
+    }
+}
