@@ -23,7 +23,7 @@ use super::members::{
     Filter, POLICY_NAME_CHARS_MAX, RESOURCE_ID_CHARS_MAX, Violations, boolean, integer, named,
     one_of, required, string,
 };
-use super::model::{Activity, Policy, Target, uuid};
+use super::model::{Activity, Policy, SCALABLE_TARGETS_MAX, Target, uuid};
 use super::{Scaling, current_capacity, set_capacity};
 
 /// The operations that change something (an administrator's, with `--auth sigv4`).
@@ -166,10 +166,19 @@ fn register(scaling: &Scaling, body: &Map<String, Value>) -> Result<Value, AasEr
             scale_out_suspended: suspended.and_then(|s| s.1).unwrap_or(false),
         },
     };
-    scaling
+    let stored = scaling
         .store
-        .put_target(engine, target.clone())
+        .put_target(engine, target.clone(), SCALABLE_TARGETS_MAX)
         .map_err(AasError::internal)?;
+    if !stored {
+        // AWS's quota; its message is not recorded, the wording is Eddy's.
+        return Err(AasError {
+            kind: "LimitExceededException",
+            message: format!(
+                "A server keeps at most {SCALABLE_TARGETS_MAX} scalable targets for DynamoDB"
+            ),
+        });
+    }
     // "If the specified resource is active, it changes the resource's current capacity
     // to a value inside this range" (the API reference); DynamoDB's floor is 1 unit.
     if let Ok(Some(current)) = current_capacity(engine, &n.resource, n.dimension)

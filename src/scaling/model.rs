@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 const TARGET_PREFIX: &str = "autoscaling/target/";
 /// Prefix of the system keys of scaling policies.
 const POLICY_PREFIX: &str = "autoscaling/policy/";
+/// Scalable targets one server keeps: Application Auto Scaling's default quota of
+/// scalable targets for DynamoDB (its user guide's quotas page).
+pub const SCALABLE_TARGETS_MAX: usize = 5000;
 /// Scaling activities kept in memory for DescribeScalingActivities, newest last; older
 /// ones are dropped (AWS keeps six weeks; Eddy keeps the activities of this run only).
 pub const ACTIVITIES_MAX: usize = 1000;
@@ -226,8 +229,21 @@ impl Store {
         self.lock().policies.values().cloned().collect()
     }
 
-    /// Stores a target (durably first, then in memory).
-    pub fn put_target(&self, engine: &Engine, t: Target) -> Result<(), StoreError> {
+    /// Stores a target (durably first, then in memory); a new one only while there
+    /// are fewer than `targets_max` (`Ok(false)` when there are that many).
+    pub fn put_target(
+        &self,
+        engine: &Engine,
+        t: Target,
+        targets_max: usize,
+    ) -> Result<bool, StoreError> {
+        {
+            let records = self.lock();
+            let key = (t.resource_id.clone(), t.dimension);
+            if !records.targets.contains_key(&key) && records.targets.len() >= targets_max {
+                return Ok(false);
+            }
+        }
         let value = serde_json::to_vec(&t).map_err(|e| e.to_string())?;
         engine
             .system_put(target_key(&t.resource_id, t.dimension).as_bytes(), &value)
@@ -235,7 +251,7 @@ impl Store {
         self.lock()
             .targets
             .insert((t.resource_id.clone(), t.dimension), t);
-        Ok(())
+        Ok(true)
     }
 
     /// Removes a target and its policies; false when there was none.
@@ -382,6 +398,110 @@ mod tests {
             Dimension::TableWrite.metric(),
             "DynamoDBWriteCapacityUtilization"
         );
+    }
+
+    fn engine() -> Engine {
+        let dir = std::env::temp_dir().join(format!("eddy-scaling-store-{}", uuid()));
+        let mut config = eddy_engine::EngineConfig::new(dir);
+        config.in_memory = true;
+        Engine::open(config).unwrap()
+    }
+
+    fn target(id: &str, dimension: Dimension) -> Target {
+        Target {
+            resource_id: id.into(),
+            dimension,
+            min: 1,
+            max: 10,
+            created_ms: 1,
+            arn: format!("arn:{id}"),
+            scale_in_suspended: false,
+            scale_out_suspended: false,
+        }
+    }
+
+    /// What survives a restart is the e2e tests' (tests/e2e/autoscaling.rs); here the
+    /// bound and the deregistering of a target's policies, in the keyspace too.
+    #[test]
+    fn the_target_count_is_bounded_and_a_target_takes_its_policies_with_it() {
+        let e = engine();
+        let store = Store::open(&e).unwrap();
+        assert_eq!(
+            store.put_target(&e, target("table/A", Dimension::TableRead), 2),
+            Ok(true)
+        );
+        assert_eq!(
+            store.put_target(&e, target("table/B", Dimension::TableRead), 2),
+            Ok(true)
+        );
+        // A third is over the bound; changing one already there is not.
+        assert_eq!(
+            store.put_target(&e, target("table/C", Dimension::TableRead), 2),
+            Ok(false)
+        );
+        let changed = Target {
+            max: 20,
+            ..target("table/B", Dimension::TableRead)
+        };
+        assert_eq!(store.put_target(&e, changed, 2), Ok(true));
+        let policy = Policy {
+            name: "p".into(),
+            resource_id: "table/B".into(),
+            dimension: Dimension::TableRead,
+            arn: "arn:p".into(),
+            target_value: 70.0,
+            scale_in_cooldown_s: Some(5),
+            scale_out_cooldown_s: None,
+            disable_scale_in: false,
+            created_ms: 2,
+        };
+        store.put_policy(&e, policy.clone()).unwrap();
+        // A second store on the same engine reads what the first wrote.
+        let again = Store::open(&e).unwrap();
+        let kept: Vec<(String, i64)> = again
+            .targets()
+            .into_iter()
+            .map(|t| (t.resource_id, t.max))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![("table/A".to_owned(), 10), ("table/B".to_owned(), 20)]
+        );
+        assert_eq!(again.policies(), vec![policy]);
+        assert_eq!(
+            store.delete_target(&e, "table/B", Dimension::TableRead),
+            Ok(true)
+        );
+        assert_eq!(
+            store.delete_target(&e, "table/B", Dimension::TableRead),
+            Ok(false)
+        );
+        assert!(store.policies().is_empty());
+        assert!(Store::open(&e).unwrap().policies().is_empty());
+        assert_eq!(Store::open(&e).unwrap().targets().len(), 1);
+        e.shutdown();
+    }
+
+    #[test]
+    fn activities_are_bounded_and_listed_newest_first() {
+        let store = Store::default();
+        for i in 0..ACTIVITIES_MAX + 5 {
+            store.record(Activity {
+                id: i.to_string(),
+                resource_id: "table/T".into(),
+                dimension: Dimension::TableWrite,
+                description: String::new(),
+                cause: String::new(),
+                start_ms: i as u64,
+                end_ms: i as u64,
+                status: "Successful",
+                status_message: None,
+            });
+        }
+        let all = store.activities();
+        assert_eq!(all.len(), ACTIVITIES_MAX);
+        assert_eq!(all[0].id, (ACTIVITIES_MAX + 4).to_string());
+        assert_eq!(all[ACTIVITIES_MAX - 1].id, "5");
     }
 
     #[test]
