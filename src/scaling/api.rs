@@ -23,7 +23,7 @@ use super::members::{
     Filter, POLICY_NAME_CHARS_MAX, RESOURCE_ID_CHARS_MAX, Violations, boolean, integer, named,
     one_of, required, string,
 };
-use super::model::{Activity, Policy, SCALABLE_TARGETS_MAX, Target, uuid};
+use super::model::{Activity, Dimension, Policy, SCALABLE_TARGETS_MAX, Target, uuid};
 use super::{Scaling, current_capacity, set_capacity};
 
 /// The operations that change something (an administrator's, with `--auth sigv4`).
@@ -185,28 +185,50 @@ fn register(scaling: &Scaling, body: &Map<String, Value>) -> Result<Value, AasEr
         && let Some(to) = clamp_into(current, min.max(1), max.max(1))
     {
         let applied = set_capacity(engine, &n.resource, n.dimension, to);
+        // AWS's wording for such an activity (the Application Auto Scaling user guide's
+        // describe-scaling-activities example).
+        let cause = if to > current {
+            format!("minimum capacity was set to {min}")
+        } else {
+            format!("maximum capacity was set to {max}")
+        };
+        let (status, status_message) = outcome(n.dimension, to, &applied);
         scaling.store.record(Activity {
             id: uuid(),
             resource_id: n.resource_id.clone(),
             dimension: n.dimension,
             description: format!("Setting {} to {to}.", n.dimension.units()),
-            cause: format!(
-                "minimum capacity {min} and maximum capacity {max} set by RegisterScalableTarget"
-            ),
+            cause,
             start_ms: now,
             end_ms: engine.capacity_now_ms(),
-            status: if applied.is_ok() {
-                "Successful"
-            } else {
-                "Failed"
-            },
-            status_message: Some(match applied {
-                Ok(()) => "Successfully set capacity.".to_owned(),
-                Err(e) => format!("Failed to set capacity to {to}: {e}"),
-            }),
+            status,
+            status_message: Some(status_message),
+            details: None,
         });
     }
     Ok(json!({ "ScalableTargetARN": target.arn }))
+}
+
+/// An activity's `StatusCode` and `StatusMessage` after setting `to` units (AWS's
+/// wording on success, from the user guide's examples).
+pub(super) fn outcome(
+    dimension: Dimension,
+    to: i64,
+    applied: &Result<(), String>,
+) -> (&'static str, String) {
+    match applied {
+        Ok(()) => (
+            "Successful",
+            format!(
+                "Successfully set {} to {to}. Change successfully fulfilled by dynamodb.",
+                dimension.units()
+            ),
+        ),
+        Err(e) => (
+            "Failed",
+            format!("Failed to set {} to {to}: {e}", dimension.units()),
+        ),
+    }
 }
 
 fn deregister(scaling: &Scaling, body: &Map<String, Value>) -> Result<Value, AasError> {
@@ -480,6 +502,9 @@ fn describe_activities(scaling: &Scaling, body: &Map<String, Value>) -> Result<V
             });
             if let Some(m) = a.status_message {
                 out["StatusMessage"] = json!(m);
+            }
+            if let Some(d) = a.details {
+                out["Details"] = json!(d);
             }
             out
         })

@@ -6,8 +6,9 @@
 //! `system` keyspace), `decide.rs` (when and how far to scale: a pure function),
 //! `scaler.rs` (the thread that reads the engine's capacity totals every tick and
 //! applies the decisions through UpdateTable), `api.rs` (the seven operations in
-//! Application Auto Scaling's JSON shapes, with its errors), `wire.rs` (the operations
-//! over HTTP: AWS's JSON 1.1 protocol and the `/v1/autoscaling` routes).
+//! Application Auto Scaling's JSON shapes), `members.rs` (reading and checking their
+//! members, with the service's errors), `wire.rs` (AWS's JSON 1.1 protocol on `POST /`;
+//! the `/v1/autoscaling` routes are `src/api/autoscaling.rs`).
 //!
 //! Owns auto scaling. Must not know how capacity is counted or enforced (the engine's
 //! `capacity/` does; this module reads `Engine::capacity_totals` and

@@ -150,6 +150,8 @@ pub struct Activity {
     /// `Successful` or `Failed`.
     pub status: &'static str,
     pub status_message: Option<String>,
+    /// `Details`: what the scaler saw (the window's utilization).
+    pub details: Option<String>,
 }
 
 /// Targets, policies (write-through to the `system` keyspace) and recent activities.
@@ -496,6 +498,7 @@ mod tests {
                 end_ms: i as u64,
                 status: "Successful",
                 status_message: None,
+                details: None,
             });
         }
         let all = store.activities();

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::api::outcome;
 use super::decide::{Decision, Settings, Tracker, step};
 use super::model::{Activity, Dimension, Policy, Resource, Target, uuid};
 use super::{Scaling, current_capacity, set_capacity};
@@ -116,29 +117,30 @@ fn follow(scaling: &Scaling, target: &Target, policy: &Policy, tracker: &mut Tra
     };
     let applied = set_capacity(&scaling.engine, &resource, target.dimension, to);
     let end_ms = scaling.engine.capacity_now_ms();
-    let (status, status_message) = match &applied {
-        Ok(()) => ("Successful", Some("Successfully set capacity.".to_owned())),
-        Err(e) => (
-            "Failed",
-            Some(format!("Failed to set capacity to {to}: {e}")),
-        ),
-    };
     if let Err(e) = &applied {
         tracing::warn!(resource = %target.resource_id, dimension = target.dimension.as_str(), to, error = %e, "auto scaling could not change the capacity");
     }
+    let (status, status_message) = outcome(target.dimension, to, &applied);
+    // AWS names the CloudWatch alarm that fired (`TargetTracking-<resource>-AlarmHigh-
+    // <id>`); Eddy has no alarms, so the id is the policy's, from its ARN.
+    let alarm_id = policy.arn.split(':').nth(6).unwrap_or(policy.name.as_str());
     scaling.store.record(Activity {
         id: uuid(),
         resource_id: target.resource_id.clone(),
         dimension: target.dimension,
         description: format!("Setting {} to {to}.", target.dimension.units()),
         cause: format!(
-            "monitor alarm TargetTracking-{}-{alarm} in state ALARM triggered policy {} \
-             (utilization {utilization:.1}% of {provisioned}, target {}%)",
-            target.resource_id, policy.name, policy.target_value
+            "monitor alarm TargetTracking-{}-{alarm}-{alarm_id} in state ALARM triggered policy {}",
+            target.resource_id, policy.name
         ),
         start_ms: now_ms,
         end_ms,
         status,
-        status_message,
+        status_message: Some(status_message),
+        details: Some(format!(
+            "{} {utilization:.1}% of {provisioned} units over the window, target {}%",
+            target.dimension.metric(),
+            policy.target_value
+        )),
     });
 }

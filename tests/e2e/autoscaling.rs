@@ -125,6 +125,10 @@ fn targets_and_policies_through_the_eddy_cli_survive_a_restart() {
         activities["ScalingActivities"][0]["StatusCode"],
         "Successful"
     );
+    assert_eq!(
+        activities["ScalingActivities"][0]["Cause"],
+        "minimum capacity was set to 10"
+    );
 
     let policy = eddy_ok(
         &e,

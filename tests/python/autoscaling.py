@@ -141,6 +141,14 @@ def register_clamps_and_describes():
     acts = aas.describe_scaling_activities(ServiceNamespace="dynamodb", ResourceId=rid)["ScalingActivities"]
     eq(acts[0]["Description"], "Setting write capacity units to 10.", "the clamp's activity")
     eq(acts[0]["StatusCode"], "Successful", "activity status")
+    eq(acts[0]["Cause"], "minimum capacity was set to 10", "activity cause")
+    eq(acts[0]["StatusMessage"],
+       "Successfully set write capacity units to 10. Change successfully fulfilled by dynamodb.",
+       "activity status message")
+    acts = aas.describe_scaling_activities(ServiceNamespace="dynamodb",
+                                           ResourceId=f"{rid}/index/byG")["ScalingActivities"]
+    eq([(a["Description"], a["Cause"]) for a in acts],
+       [("Setting read capacity units to 2.", "maximum capacity was set to 2")], "the index's activity")
 
 
 @check
