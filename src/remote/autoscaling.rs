@@ -59,8 +59,10 @@ enum TargetCommand {
     Put {
         #[command(flatten)]
         scalable: Scalable,
+        /// The lowest capacity auto scaling sets (required for a new target).
         #[arg(long)]
         min: Option<i64>,
+        /// The highest capacity auto scaling sets (required for a new target).
         #[arg(long)]
         max: Option<i64>,
     },
@@ -80,14 +82,18 @@ enum TargetCommand {
 enum PolicyCommand {
     /// Put a target-tracking policy (PutScalingPolicy).
     Put {
+        /// The policy's name (one policy per target: its metric is the target's).
         name: String,
         #[command(flatten)]
         scalable: Scalable,
         /// Target utilization, percent (20 to 90).
         #[arg(long)]
         target_value: f64,
+        /// Seconds after a scale-in before another (default: the server's
+        /// --autoscaling-default-cooldown-s).
         #[arg(long)]
         scale_in_cooldown_s: Option<i64>,
+        /// Seconds after a scale-out before another (default: as for scale-in).
         #[arg(long)]
         scale_out_cooldown_s: Option<i64>,
         /// Never lower the capacity.
@@ -101,6 +107,7 @@ enum PolicyCommand {
     },
     /// Delete a scaling policy (DeleteScalingPolicy).
     Delete {
+        /// The policy's name.
         name: String,
         #[command(flatten)]
         scalable: Scalable,
