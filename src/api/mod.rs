@@ -22,6 +22,7 @@
 //! failure itself, since the field it names depends on the route), `metrics.rs`. This
 //! file only merges them, so nothing imports it back.
 
+mod autoscaling;
 mod common;
 mod functions;
 mod guard;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .merge(schedules::routes())
         .merge(iam::routes())
         .merge(search::routes())
+        .merge(autoscaling::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         // Inside the guard (which `server::app` layers around these routes): it sees the
         // verified key the guard leaves in the request.
