@@ -469,6 +469,15 @@ pub fn dynamodb_refused(parts: &Parts, op: &str, body: &[u8], resp: Response) ->
     refused(parts, &format!("dynamodb:{op}"), &resource, resp)
 }
 
+/// Records a refused Application Auto Scaling request (`scaling/wire.rs`; the answer
+/// carries its [`Refusal`]) and hands the answer back.
+pub fn scaling_refused(parts: &Parts, op: &str, resp: Response) -> Response {
+    if !enabled() {
+        return resp;
+    }
+    refused(parts, &format!("application-autoscaling:{op}"), "*", resp)
+}
+
 /// Records a refused `/v1` (or `/metrics`) request and hands the answer back.
 pub fn v1_refused(parts: &Parts, resp: Response) -> Response {
     if !enabled() {

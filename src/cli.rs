@@ -51,6 +51,9 @@ enum Command {
     /// Create, list and delete users, and attach IAM policies to them, on a running
     /// server (needs an administrator's key).
     User(crate::remote::UserArgs),
+    /// Auto scaling of provisioned capacity on a running server: scalable targets,
+    /// target-tracking policies and the scaling activities.
+    Autoscaling(crate::remote::AutoscalingArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -170,6 +173,23 @@ pub struct ServeArgs {
     /// and counted in /metrics (eddy_audit_lines_dropped_total), never waited for.
     #[arg(long)]
     audit_log: Option<PathBuf>,
+    /// How often auto scaling reads each scaled table's consumed capacity, in
+    /// milliseconds.
+    #[arg(long, default_value_t = crate::scaling::TICK_MS_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    autoscaling_tick_ms: u64,
+    /// How long utilization must stay above a policy's target before auto scaling
+    /// raises the capacity, in seconds (DynamoDB: 2 minutes).
+    #[arg(long, default_value_t = crate::scaling::SCALE_OUT_AFTER_S_DEFAULT)]
+    autoscaling_scale_out_after_s: u64,
+    /// How long utilization must stay 20 points below a policy's target before auto
+    /// scaling lowers the capacity, in seconds (DynamoDB: 15 minutes).
+    #[arg(long, default_value_t = crate::scaling::SCALE_IN_AFTER_S_DEFAULT)]
+    autoscaling_scale_in_after_s: u64,
+    /// The cooldown, both ways, of a scaling policy that gives no ScaleInCooldown or
+    /// ScaleOutCooldown, in seconds (DynamoDB: 0).
+    #[arg(long, default_value_t = crate::scaling::COOLDOWN_S_DEFAULT)]
+    autoscaling_default_cooldown_s: u64,
 }
 
 /// DynamoDB Local's single-dash flags (`java -jar DynamoDBLocal.jar -inMemory -port 8000
@@ -233,6 +253,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Schedule(a)) => return crate::remote::schedule(a),
         Some(Command::Key(a)) => return crate::remote::key(a),
         Some(Command::User(a)) => return crate::remote::user(a),
+        Some(Command::Autoscaling(a)) => return crate::remote::autoscaling(a),
         None => cli.serve,
     };
     match run_serve(args) {
@@ -390,6 +411,15 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.audit_log {
         crate::audit::configure(path)?;
     }
+    crate::scaling::start(
+        &engine,
+        crate::scaling::Config {
+            tick_ms: args.autoscaling_tick_ms,
+            scale_out_after_ms: args.autoscaling_scale_out_after_s.saturating_mul(1000),
+            scale_in_after_ms: args.autoscaling_scale_in_after_s.saturating_mul(1000),
+            default_cooldown_ms: args.autoscaling_default_cooldown_s.saturating_mul(1000),
+        },
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -447,6 +477,42 @@ mod tests {
         assert_eq!(auth_mode(None, at("10.1.2.3:8000")), Mode::SigV4);
         assert_eq!(auth_mode(Some("off"), at("0.0.0.0:8000")), Mode::Off);
         assert_eq!(auth_mode(Some("sigv4"), at("127.0.0.1:8000")), Mode::SigV4);
+    }
+
+    #[test]
+    fn auto_scalings_time_constants_default_to_dynamodbs_and_are_flags() {
+        let a = parsed(&["eddy"]);
+        assert_eq!(
+            (
+                a.autoscaling_tick_ms,
+                a.autoscaling_scale_out_after_s,
+                a.autoscaling_scale_in_after_s,
+                a.autoscaling_default_cooldown_s
+            ),
+            (5_000, 120, 900, 0)
+        );
+        let a = parsed(&[
+            "eddy",
+            "--autoscaling-tick-ms",
+            "100",
+            "--autoscaling-scale-out-after-s",
+            "2",
+            "--autoscaling-scale-in-after-s",
+            "4",
+            "--autoscaling-default-cooldown-s",
+            "1",
+        ]);
+        assert_eq!(
+            (
+                a.autoscaling_tick_ms,
+                a.autoscaling_scale_out_after_s,
+                a.autoscaling_scale_in_after_s,
+                a.autoscaling_default_cooldown_s
+            ),
+            (100, 2, 4, 1)
+        );
+        let err = Cli::try_parse_from(["eddy", "--autoscaling-tick-ms", "0"]).expect_err("0 ms");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod legacy;
 mod percent;
 pub mod prometheus;
 pub mod remote;
+pub mod scaling;
 pub mod server;
 pub mod services;
 mod state;

@@ -5,8 +5,10 @@
 //! prints the response JSON pretty on stdout; a failure prints the server's error
 //! message on stderr and exits non-zero. No semantics live here.
 
+mod autoscaling;
 mod iam;
 
+pub use autoscaling::{AutoscalingArgs, autoscaling};
 pub use iam::{KeyArgs, UserArgs, key, user};
 
 use std::io::Read;

@@ -132,6 +132,11 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // Application Auto Scaling's own protocol shares the port (`scaling/wire.rs`).
+    if let Some(op) = target.strip_prefix("AnyScaleFrontendService.") {
+        let op = op.to_owned();
+        return crate::scaling::wire::request(parts, body, op).await;
+    }
     let (service, op) = match target.split_once('.') {
         Some((service @ ("DynamoDB_20120810" | "DynamoDBStreams_20120810"), op)) => (service, op),
         _ => return ApiError::UnknownTarget(target.to_owned()).into_response(),

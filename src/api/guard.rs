@@ -141,6 +141,19 @@ pub(crate) fn read_action(path: &str, region: &str, account: &str) -> (String, S
         ["schedules", name, ..] => ("eddy:GetSchedule".into(), arn("schedule", &decoded(name))),
         ["search"] => ("eddy:ListSearchIndexes".into(), "*".into()),
         ["search", index, ..] => ("eddy:Search".into(), arn("search-index", &decoded(index))),
+        // Auto scaling's reads are Application Auto Scaling's own actions.
+        ["autoscaling", "targets"] => (
+            "application-autoscaling:DescribeScalableTargets".into(),
+            "*".into(),
+        ),
+        ["autoscaling", "policies"] => (
+            "application-autoscaling:DescribeScalingPolicies".into(),
+            "*".into(),
+        ),
+        ["autoscaling", "activities"] => (
+            "application-autoscaling:DescribeScalingActivities".into(),
+            "*".into(),
+        ),
         _ => ("eddy:Get".into(), "*".into()),
     }
 }
@@ -170,4 +183,30 @@ fn allow_read(
 /// The `/v1` answer to a refused request, recorded in the audit log.
 fn refuse(parts: &Parts, e: &AuthError) -> Response {
     crate::audit::v1_refused(parts, e.v1_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_scaling_reads_are_application_auto_scalings_actions() {
+        let action = |path: &str| read_action(path, "us-east-1", "000000000000").0;
+        assert_eq!(
+            action("/v1/autoscaling/targets"),
+            "application-autoscaling:DescribeScalableTargets"
+        );
+        assert_eq!(
+            action("/v1/autoscaling/policies"),
+            "application-autoscaling:DescribeScalingPolicies"
+        );
+        assert_eq!(
+            action("/v1/autoscaling/activities"),
+            "application-autoscaling:DescribeScalingActivities"
+        );
+        // Every change needs an administrator whatever the route.
+        assert!(needs_admin(&Method::PUT, "/v1/autoscaling/targets"));
+        assert!(needs_admin(&Method::POST, "/v1/autoscaling"));
+        assert!(!needs_admin(&Method::GET, "/v1/autoscaling/policies"));
+    }
 }

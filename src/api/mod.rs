@@ -23,6 +23,7 @@
 //! `capacity.rs` (the manual capacity clock). This
 //! file only merges them, so nothing imports it back.
 
+mod autoscaling;
 mod capacity;
 mod common;
 mod functions;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .merge(iam::routes())
         .merge(search::routes())
         .merge(capacity::routes())
+        .merge(autoscaling::routes())
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         // Inside the guard (which `server::app` layers around these routes): it sees the
         // verified key the guard leaves in the request.

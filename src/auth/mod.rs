@@ -28,6 +28,9 @@ pub use verify::CLOCK_SKEW_MS_MAX;
 
 /// The service name of Eddy's signatures (DynamoDB's and DynamoDB Streams' signing name).
 pub const SERVICE: &str = "dynamodb";
+/// Application Auto Scaling's signing name: its calls (`scaling/wire.rs`) come signed
+/// for it, on the same port and with the same keys.
+pub const SCALING_SERVICE: &str = "application-autoscaling";
 
 /// Largest `/v1` body buffered to check its payload hash; a request sending more must
 /// sign it as `UNSIGNED-PAYLOAD` (the CLI signs the bodies it sends, all smaller).

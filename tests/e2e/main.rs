@@ -5,6 +5,7 @@
 mod api;
 mod audit;
 mod auth;
+mod autoscaling;
 mod capacity_units;
 mod constraints;
 mod control;

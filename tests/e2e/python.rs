@@ -66,6 +66,39 @@ fn boto3_control_plane() {
     run_python_suite("control_plane.py");
 }
 
+/// Auto scaling through Application Auto Scaling's protocol (boto3 and the aws CLI).
+#[test]
+fn boto3_and_aws_cli_autoscaling() {
+    run_python_suite("autoscaling.py");
+}
+
+/// The same on a server that verifies signatures: the administrator's key (signing
+/// for `application-autoscaling`) may do everything, a DynamoDB-only user's nothing.
+#[test]
+fn boto3_and_aws_cli_autoscaling_signed() {
+    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
+    });
+    let (server, dir, id, secret) = signed_server();
+    let (root_id, root_secret) = crate::harness::root_credentials(dir.path());
+    let path = format!("{}/tests/python/autoscaling.py", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&python)
+        .arg(&path)
+        .arg(&server.endpoint)
+        .env("EDDY_ADMIN_ID", root_id)
+        .env("EDDY_ADMIN_SECRET", root_secret)
+        .env("EDDY_KEY_ID", id)
+        .env("EDDY_KEY_SECRET", secret)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "autoscaling.py failed:\n{stdout}\n{stderr}"
+    );
+}
+
 /// PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction) through boto3.
 #[test]
 fn boto3_partiql() {
