@@ -303,7 +303,6 @@ async fn write_load(endpoint: String, table: String, stop: Arc<AtomicBool>, writ
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Engine::capacity_totals to count consumed units (the capacity helpers' branches); a stub returns zeros until they are merged"]
 async fn capacity_rises_under_load_and_falls_after_it_for_a_table_and_its_index() {
     let server = Server::start_with(&[
         "--autoscaling-tick-ms",
