@@ -73,10 +73,19 @@ pub struct TableSettings {
 }
 
 /// What a table's throughput rules remember: its on-demand maximums, and when its
-/// provisioned throughput last went up and down (the daily limit on decreases).
+/// provisioned throughput (and each global index's) last went up and down (the daily
+/// limit on decreases).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapacitySetting {
     pub on_demand: OnDemandThroughput,
+    pub changes: ThroughputChanges,
+    /// The same per global index, by name; an index without changes is absent.
+    pub indexes: BTreeMap<String, ThroughputChanges>,
+}
+
+/// When a provisioned throughput last went up and down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughputChanges {
     /// Epoch milliseconds of the last increase and decrease.
     pub last_increase_ms: Option<u64>,
     pub last_decrease_ms: Option<u64>,
@@ -659,9 +668,12 @@ mod tests {
                 max_read_request_units: Some(10),
                 max_write_request_units: None,
             },
-            last_increase_ms: Some(5),
-            last_decrease_ms: Some(7),
-            decreases_that_day: 3,
+            changes: ThroughputChanges {
+                last_increase_ms: Some(5),
+                last_decrease_ms: Some(7),
+                decreases_that_day: 3,
+            },
+            indexes: BTreeMap::from([("by_x".to_string(), ThroughputChanges::default())]),
         };
         def.settings.sse = Some(SseSetting {
             kms_master_key_id: None,

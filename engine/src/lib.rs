@@ -80,6 +80,7 @@ mod writer;
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
 pub use crate::catalog::{
     CapacitySetting, CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
+    ThroughputChanges,
 };
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};

@@ -62,8 +62,8 @@ pub struct TableDescription {
     pub stream_enabled: bool,
     /// Item count and size of each index, in the order of `def.indexes`.
     pub index_counts: Vec<(i64, i64)>,
-    /// `NumberOfDecreasesToday` by the capacity clock.
-    pub decreases_today: u32,
+    /// The capacity clock's reading, which `NumberOfDecreasesToday` is counted by.
+    pub capacity_now_ms: u64,
 }
 
 /// The parts of UpdateTable the engine applies.
@@ -168,10 +168,7 @@ fn describe(state: &State, t: &Table, status: TableStatus) -> TableDescription {
         item_count: t.stats.item_count.load(Ordering::Relaxed),
         size_bytes: t.stats.size_bytes.load(Ordering::Relaxed),
         arn: table_arn(state, &t.def.name),
-        decreases_today: crate::throughput::decreases_today(
-            &t.def.settings.capacity,
-            state.config.capacity_clock.now_ms(),
-        ),
+        capacity_now_ms: state.config.capacity_clock.now_ms(),
         stream_enabled: latest.as_ref().is_some_and(|s| s.is_enabled()),
         index_counts: t
             .def
@@ -389,7 +386,7 @@ pub(crate) fn update_table(
             if def.billing_mode == BillingMode::Provisioned {
                 crate::throughput::check_changes(def.throughput, tp)?;
                 let now = state.config.capacity_clock.now_ms();
-                record_change(&mut def.settings.capacity, def.throughput, tp, now)?;
+                record_change(&mut def.settings.capacity.changes, def.throughput, tp, now)?;
             }
             def.throughput = tp;
         }
@@ -420,6 +417,22 @@ pub(crate) fn update_table(
         &input.index_updates,
         input.attribute_definitions.as_deref(),
     )?;
+    // Each global index's provisioned throughput has its own daily decrease limit.
+    let now = state.config.capacity_clock.now_ms();
+    for ix in &def.indexes {
+        let old = t.def.index(&ix.name).and_then(|o| o.throughput);
+        if let (Some(new), Some(old)) = (ix.throughput, old)
+            && new != old
+        {
+            let changes = def.settings.capacity.indexes.entry(ix.name.clone());
+            record_change(changes.or_default(), old, new, now)?;
+        }
+    }
+    let names: Vec<&str> = def.indexes.iter().map(|i| i.name.as_str()).collect();
+    def.settings
+        .capacity
+        .indexes
+        .retain(|name, _| names.contains(&name.as_str()));
     // A stream change is checked here and applied below, in the same writer job as
     // the new definition.
     let stream_change = match input.stream {

@@ -5,7 +5,7 @@
 //! It owns those rules; it must not know the wire or how definitions are stored.
 
 use crate::capacity::{CapacitySpec, IndexSpec, Limits};
-use crate::catalog::{CapacitySetting, TableDef};
+use crate::catalog::{TableDef, ThroughputChanges};
 use crate::clock::civil_from_days;
 use crate::error::{Error, Result};
 use crate::schema::{BillingMode, OnDemandThroughput, Throughput};
@@ -63,7 +63,7 @@ pub(crate) fn capacity_spec(def: &TableDef, arn: String) -> CapacitySpec {
 }
 
 /// The decreases made during the UTC day of `now_ms` (`NumberOfDecreasesToday`).
-pub fn decreases_today(setting: &CapacitySetting, now_ms: u64) -> u32 {
+pub fn decreases_today(setting: &ThroughputChanges, now_ms: u64) -> u32 {
     match setting.last_decrease_ms {
         Some(last) if last / DAY_MS == now_ms / DAY_MS => setting.decreases_that_day,
         _ => 0,
@@ -90,7 +90,7 @@ pub(crate) fn check_changes(old: Throughput, new: Throughput) -> Result<()> {
 /// LimitExceededException. A change that lowers either unit is a decrease; one that
 /// raises either is an increase (a change can be both).
 pub(crate) fn record_change(
-    setting: &mut CapacitySetting,
+    setting: &mut ThroughputChanges,
     old: Throughput,
     new: Throughput,
     now_ms: u64,
@@ -234,7 +234,7 @@ mod tests {
     fn four_decreases_any_time_then_one_an_hour_and_a_new_day_starts_afresh() {
         // 2019-03-24 09:07:28 UTC, a Sunday.
         let start = 1_553_418_448_000;
-        let mut s = CapacitySetting::default();
+        let mut s = ThroughputChanges::default();
         for n in 0..4u64 {
             record_change(&mut s, tp(10, 10), tp(5, 10), start + n).unwrap();
         }

@@ -10,7 +10,7 @@ use eddy_engine::{
     BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKeys, IndexKind,
     IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, OnDemandThroughput,
     StreamSpecification, StreamViewType, TableClass, TableDescription, TableStatus, Throughput,
-    UpdateTableInput, key_type_descriptor,
+    ThroughputChanges, UpdateTableInput, key_type_descriptor,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -283,21 +283,18 @@ fn describe(d: &TableDescription) -> Value {
         "ItemCount": d.item_count,
         "TableSizeBytes": d.size_bytes,
         "ProvisionedThroughput": {
-            "NumberOfDecreasesToday": d.decreases_today,
+            "NumberOfDecreasesToday": 0,
             "ReadCapacityUnits": def.throughput.read_capacity_units,
             "WriteCapacityUnits": def.throughput.write_capacity_units,
         },
         "DeletionProtectionEnabled": def.settings.deletion_protection,
     });
     let capacity = &def.settings.capacity;
-    for (ms, member) in [
-        (capacity.last_increase_ms, "LastIncreaseDateTime"),
-        (capacity.last_decrease_ms, "LastDecreaseDateTime"),
-    ] {
-        if let Some(ms) = ms {
-            v["ProvisionedThroughput"][member] = json!(ms as f64 / 1000.0);
-        }
-    }
+    throughput_changes(
+        &mut v["ProvisionedThroughput"],
+        &capacity.changes,
+        d.capacity_now_ms,
+    );
     // The maximums a client set (none reports no member, as DynamoDB does once they
     // were removed).
     let mut maximums = serde_json::Map::new();
@@ -364,6 +361,20 @@ fn describe(d: &TableDescription) -> Value {
     v
 }
 
+/// `NumberOfDecreasesToday`, `LastIncreaseDateTime` and `LastDecreaseDateTime` of a
+/// table's or a global index's `ProvisionedThroughput`.
+fn throughput_changes(pt: &mut Value, changes: &ThroughputChanges, now_ms: u64) {
+    pt["NumberOfDecreasesToday"] = json!(eddy_engine::throughput::decreases_today(changes, now_ms));
+    for (ms, member) in [
+        (changes.last_increase_ms, "LastIncreaseDateTime"),
+        (changes.last_decrease_ms, "LastDecreaseDateTime"),
+    ] {
+        if let Some(ms) = ms {
+            pt[member] = json!(ms as f64 / 1000.0);
+        }
+    }
+}
+
 fn key_schema_json(k: &KeySchema) -> Value {
     index_key_schema_json(&IndexKeys::of(k))
 }
@@ -422,6 +433,9 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
                     "ReadCapacityUnits": t.read_capacity_units,
                     "WriteCapacityUnits": t.write_capacity_units,
                 });
+                if let Some(changes) = d.def.settings.capacity.indexes.get(&ix.name) {
+                    throughput_changes(&mut v["ProvisionedThroughput"], changes, d.capacity_now_ms);
+                }
                 // A global index starts with the same warm throughput as a table.
                 v["WarmThroughput"] = json!({
                     "ReadUnitsPerSecond": eddy_engine::throughput::WARM_READ_UNITS_PER_S_DEFAULT

@@ -651,3 +651,98 @@ async fn a_global_index_out_of_capacity_throttles_the_tables_writes() {
     advance(&server.endpoint, 1_000);
     put_g("b").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_global_indexs_decreases_are_limited_on_their_own() {
+    use aws_sdk_dynamodb::types::{
+        GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, Projection, ProjectionType,
+        UpdateGlobalSecondaryIndexAction,
+    };
+    let server = manual_server();
+    let c = no_retries(&server.endpoint);
+    let t = table_name("gdec");
+    let throughput = |read| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(read)
+            .write_capacity_units(10)
+            .build()
+            .unwrap()
+    };
+    let hash = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    c.create_table()
+        .table_name(&t)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("g"))
+        .key_schema(hash("pk"))
+        .provisioned_throughput(throughput(10))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(hash("g"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .provisioned_throughput(throughput(10))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let set_index = |read| {
+        c.update_table()
+            .table_name(&t)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .update(
+                        UpdateGlobalSecondaryIndexAction::builder()
+                            .index_name("by_g")
+                            .provisioned_throughput(throughput(read))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    for read in [9, 8, 7, 6] {
+        set_index(read).await.unwrap();
+    }
+    let e = set_index(5).await.unwrap_err().into_service_error();
+    assert_eq!(e.code(), Some("LimitExceededException"));
+    assert!(
+        e.message()
+            .unwrap()
+            .contains("Number of decreases today: 4."),
+        "{:?}",
+        e.message()
+    );
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    let table = d.table.unwrap();
+    let ix = table.global_secondary_indexes.unwrap()[0]
+        .provisioned_throughput
+        .clone()
+        .unwrap();
+    assert_eq!(ix.number_of_decreases_today, Some(4));
+    assert_eq!(ix.read_capacity_units, Some(6));
+    assert!(ix.last_decrease_date_time.is_some());
+    // The table's own decreases are counted apart.
+    let pt = table.provisioned_throughput.unwrap();
+    assert_eq!(pt.number_of_decreases_today, Some(0));
+    set_throughput(&c, &t, 9, 10).await.unwrap();
+}
