@@ -57,12 +57,31 @@ struct Registry {
     names: Vec<Box<str>>,
 }
 
-static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
-    RwLock::new(Registry {
-        by_name: HashMap::new(),
-        names: vec!["".into(), "_other".into()],
-    })
-});
+impl Registry {
+    fn new() -> Self {
+        Registry {
+            by_name: HashMap::new(),
+            names: vec!["".into(), "_other".into()],
+        }
+    }
+
+    /// The slot of table `name`: its own, made now if there is room, else `_other`.
+    fn slot_for(&mut self, name: &str) -> u16 {
+        if let Some(slot) = self.by_name.get(name) {
+            return *slot;
+        }
+        if self.names.len() >= SLOTS {
+            return SLOT_OTHER;
+        }
+        // SLOTS is far below u16::MAX, so the slot fits.
+        let slot = self.names.len() as u16;
+        self.names.push(name.into());
+        self.by_name.insert(name.into(), slot);
+        slot
+    }
+}
+
+static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| RwLock::new(Registry::new()));
 
 type Row = [AtomicU64; OUTCOMES_COUNT];
 
@@ -111,7 +130,8 @@ pub struct Tally {
 
 #[derive(Debug, Default)]
 struct Named {
-    slots: [u16; TABLES_PER_REQUEST_COUNTED_MAX],
+    /// The slots counted: up to the per-request maximum, and `_other` after them.
+    slots: [u16; TABLES_PER_REQUEST_COUNTED_MAX + 1],
     len: usize,
     /// Names without a slot yet: given one after the request if they are a table then
     /// (so that CreateTable counts under its own table).
@@ -131,6 +151,22 @@ impl Named {
         } else {
             self.overflow = true;
         }
+    }
+
+    /// The slots the request is counted under, once its pending names are resolved:
+    /// `_other` after the tables counted apart if it named more, the no-table slot if
+    /// it named none.
+    fn finish(&mut self) -> &[u16] {
+        if self.overflow && !self.slots[..self.len].contains(&SLOT_OTHER) {
+            // `add` keeps `len` at most the maximum, so the last place is free.
+            self.slots[self.len] = SLOT_OTHER;
+            self.len += 1;
+        }
+        if self.len == 0 {
+            self.slots[0] = SLOT_NONE;
+            self.len = 1;
+        }
+        &self.slots[..self.len]
     }
 }
 
@@ -176,7 +212,8 @@ fn lookup(name: &str) -> Option<u16> {
 }
 
 /// The slot of a name not registered when its request was parsed: a new slot if it is
-/// a table now and there is room, else `_other`.
+/// a table now and there is room, else `_other` (so that names of no table, which any
+/// client can make up, never take a slot).
 fn register(engine: &Engine, name: &str) -> u16 {
     if let Some(slot) = lookup(name) {
         return slot;
@@ -184,18 +221,10 @@ fn register(engine: &Engine, name: &str) -> u16 {
     if engine.partition_key_name(name).is_err() {
         return SLOT_OTHER;
     }
-    let mut registry = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(slot) = registry.by_name.get(name) {
-        return *slot;
-    }
-    if registry.names.len() >= SLOTS {
-        return SLOT_OTHER;
-    }
-    // SLOTS is far below u16::MAX, so the slot fits.
-    let slot = registry.names.len() as u16;
-    registry.names.push(name.into());
-    registry.by_name.insert(name.into(), slot);
-    slot
+    REGISTRY
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .slot_for(name)
 }
 
 pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, elapsed: Duration) {
@@ -216,18 +245,7 @@ pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, 
         let slot = register(engine, &name);
         named.add(slot);
     }
-    if named.overflow {
-        named.overflow = false;
-        if !named.slots[..named.len].contains(&SLOT_OTHER) {
-            named.slots[named.len.min(TABLES_PER_REQUEST_COUNTED_MAX - 1)] = SLOT_OTHER;
-            named.len = (named.len + 1).min(TABLES_PER_REQUEST_COUNTED_MAX);
-        }
-    }
-    if named.len == 0 {
-        named.slots[0] = SLOT_NONE;
-        named.len = 1;
-    }
-    for slot in &named.slots[..named.len] {
+    for slot in named.finish() {
         let rows = stripe.tables[usize::from(*slot)].get_or_init(|| {
             Box::new(TableRows {
                 ops: std::array::from_fn(|_| OnceLock::new()),
@@ -312,4 +330,62 @@ pub(super) fn render() -> String {
         let _ = writeln!(out, "{name}_count{{operation=\"{op_name}\"}} {count}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_past_the_limit_fold_into_other() {
+        let mut registry = Registry::new();
+        let slots: Vec<u16> = (0..METRIC_TABLES_MAX + 3)
+            .map(|i| registry.slot_for(&format!("t{i}")))
+            .collect();
+        assert_eq!(
+            slots[0], 2,
+            "the first table's slot follows \"\" and _other"
+        );
+        assert_eq!(slots[METRIC_TABLES_MAX - 1] as usize, METRIC_TABLES_MAX + 1);
+        assert!(slots[METRIC_TABLES_MAX..].iter().all(|s| *s == SLOT_OTHER));
+        assert_eq!(registry.names.len(), SLOTS);
+        // A table with a slot keeps it.
+        assert_eq!(registry.slot_for("t5"), slots[5]);
+    }
+
+    #[test]
+    fn a_request_counts_once_per_table_and_once_under_other_past_the_maximum() {
+        let mut named = Named::default();
+        assert_eq!(named.finish(), &[SLOT_NONE]);
+
+        let mut named = Named::default();
+        named.add(7);
+        named.add(7);
+        named.add(9);
+        assert_eq!(named.finish(), &[7, 9]);
+
+        let mut named = Named::default();
+        let many = TABLES_PER_REQUEST_COUNTED_MAX as u16 + 4;
+        for slot in 10..10 + many {
+            named.add(slot);
+        }
+        let counted = named.finish().to_vec();
+        assert_eq!(counted.len(), TABLES_PER_REQUEST_COUNTED_MAX + 1);
+        assert_eq!(
+            counted[..TABLES_PER_REQUEST_COUNTED_MAX],
+            (10..)
+                .take(TABLES_PER_REQUEST_COUNTED_MAX)
+                .collect::<Vec<u16>>()[..]
+        );
+        assert_eq!(counted[TABLES_PER_REQUEST_COUNTED_MAX], SLOT_OTHER);
+    }
+
+    #[test]
+    fn a_table_arn_counts_under_its_name() {
+        let tally = Tally::default();
+        tally.note("arn:aws:dynamodb:us-east-1:123456789012:table/orders");
+        tally.note("orders");
+        let named = tally.named.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(named.pending, vec!["orders".to_owned()]);
+    }
 }
