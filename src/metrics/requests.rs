@@ -191,7 +191,8 @@ impl Tally {
     }
 }
 
-/// The slot of a registered table name.
+/// The slot of a registered table name (`_other` for any name once the registry is
+/// full).
 fn lookup(name: &str) -> Option<u16> {
     let cached = LAST.with_borrow(|last| {
         last.as_ref()
@@ -201,12 +202,16 @@ fn lookup(name: &str) -> Option<u16> {
     if cached.is_some() {
         return cached;
     }
-    let slot = REGISTRY
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .by_name
-        .get(name)
-        .copied()?;
+    let slot = {
+        let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+        match registry.by_name.get(name) {
+            Some(slot) => *slot,
+            // Once every slot is taken a new name can only be `_other`: known at once,
+            // with no check of the engine and no write lock, on every request.
+            None if registry.names.len() >= SLOTS => SLOT_OTHER,
+            None => return None,
+        }
+    };
     LAST.set(Some((name.into(), slot)));
     Some(slot)
 }
