@@ -73,6 +73,48 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .map(|v| v.parse().expect("a number"))
 }
 
+/// Prometheus' text format as a scraper reads it: every family's `# TYPE` comes once,
+/// after its `# HELP` and before its samples, and every sample belongs to the family
+/// declared last (a histogram's as `_bucket`, `_sum` or `_count`) with a number value.
+fn well_formed(text: &str) {
+    let mut typed = std::collections::BTreeSet::new();
+    let mut helped = std::collections::BTreeSet::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().expect("a name");
+            assert!(helped.insert(name.to_owned()), "HELP twice for {name}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("a name and a type");
+            assert!(typed.insert(name.to_owned()), "TYPE twice for {name}");
+            if name.starts_with("eddy_dynamodb_") {
+                assert!(helped.contains(name), "{name} has no HELP");
+            }
+            current = Some((name.to_owned(), kind.to_owned()));
+        } else if !line.is_empty() {
+            let (series, value) = line.rsplit_once(' ').expect("a sample");
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("value of {line}"));
+            let name = series.split('{').next().expect("a name");
+            let (family, kind) = current
+                .as_ref()
+                .unwrap_or_else(|| panic!("{line} before any TYPE"));
+            let ok = if kind == "histogram" {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix) == Some(family.as_str()))
+            } else {
+                name == family
+            };
+            assert!(
+                ok,
+                "{line} is not of the family {family} declared before it"
+            );
+        }
+    }
+}
+
 fn requests(text: &str, op: &str, table: &str, outcome: &str) -> Option<f64> {
     value(
         text,
@@ -190,6 +232,8 @@ async fn metrics_count_requests_by_operation_table_and_outcome_with_latency_hist
             "{family} in:\n{text}"
         );
     }
+
+    well_formed(&text);
 
     // PutItem's histogram: 4 requests (3 ok, 1 failed condition), cumulative buckets
     // that never fall, ending at the count, and a positive sum.
