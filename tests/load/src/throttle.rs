@@ -171,6 +171,16 @@ async fn writer(
     first_error
 }
 
+/// The run's phases in whole seconds since its start: the burst ends with the second
+/// of the first throttled write (or after the whole wait when none came), the window
+/// starts [`SETTLE_S`] later and lasts `duration_s`. Returns (burst end, window start,
+/// window end).
+fn phases(first_throttle_ms: Option<u64>, burst_wait_s: u64, duration_s: u64) -> (u64, u64, u64) {
+    let burst_end_s = first_throttle_ms.map_or(burst_wait_s, |ms| ms / 1000 + 1);
+    let from = burst_end_s + SETTLE_S;
+    (burst_end_s, from, from + duration_s)
+}
+
 /// The `throttle` workload with `conns` connections (see the module's comment).
 pub(super) async fn run(args: &Args, target: &Target, conns: usize) -> Result<bool, BoxError> {
     let wcu = args
@@ -220,14 +230,11 @@ pub(super) async fn run(args: &Args, target: &Target, conns: usize) -> Result<bo
     }
     let first = first_throttle_ms.load(Ordering::Relaxed);
     let throttled_at_all = first != u64::MAX;
-    // The burst ends with the second of the first throttled write (or the wait).
-    let burst_end_s = if throttled_at_all {
-        first / 1000 + 1
-    } else {
-        burst_wait_s
-    };
-    let window_from = burst_end_s + SETTLE_S;
-    let window_to = window_from + args.duration_s;
+    let (burst_end_s, window_from, window_to) = phases(
+        throttled_at_all.then_some(first),
+        burst_wait_s,
+        args.duration_s,
+    );
     stop_ms.store(window_to * 1000, Ordering::Relaxed);
     let mut first_error = None;
     for h in handles {
@@ -304,6 +311,15 @@ pub(super) async fn run(args: &Args, target: &Target, conns: usize) -> Result<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_starts_after_the_burst_and_a_settling_second() {
+        // The first throttled write 4.2 s in: seconds 0..=4 are the burst, 5 settles.
+        assert_eq!(phases(Some(4_200), 60, 30), (5, 6, 36));
+        assert_eq!(phases(Some(0), 60, 30), (1, 2, 32));
+        // None throttled within the wait: the window follows the wait.
+        assert_eq!(phases(None, 60, 30), (60, 61, 91));
+    }
 
     #[test]
     fn throttling_is_read_from_the_error_type() {
