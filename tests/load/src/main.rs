@@ -28,6 +28,10 @@
 //! * `ceiling` `GET /` on the same server: the HTTP ceiling of the machine (DynamoDB answers
 //!   200 `healthy: dynamodb.us-east-1.amazonaws.com `; a 2xx body not starting with
 //!   `healthy:` counts as bad body)
+//! * `throttle` PutItem as fast as possible to `<table>-throttle`, PROVISIONED with `--wcu`
+//!   units: accepted vs throttled writes per second, the burst printed apart, and the
+//!   sustained accepted writes/s over `--duration-s` against the WCU (`throttle.rs`; it
+//!   prints its own report and fails the command when the rate is not within 5%)
 //!
 //! Unless `--no-setup` is given it first (re)creates the table (`--table`, default
 //! `loadbench`: pk S hash, sk S range, PAY_PER_REQUEST; an existing table is deleted first)
@@ -42,6 +46,9 @@
 //!     --workloads put,get,query,mixed,ceiling [--gets 20000 --parts 1000] [--no-setup]
 //! cargo run --release -p eddy-load -- --workloads put-same,update,put-same,update
 //! ```
+//!
+//! `--wcu N` (and `--rcu N`) make the set-up table PROVISIONED with that capacity instead
+//! of PAY_PER_REQUEST; `tests/load/capacity-cost.sh` compares the two.
 //!
 //! `--sign` signs every request with SigV4 (`sign.rs`) for a server on `--auth sigv4`;
 //! `tests/load/auth-cost.sh` measures what verification costs GetItem with it.
