@@ -98,7 +98,7 @@ pub fn app(state: AppState) -> Router {
             get(crate::health::root).post(
                 |State(state): State<AppState>, req: Request| async move {
                     // Requests through the router (tests' `oneshot`) are not counted.
-                    dynamodb_request(state, req, &Tally::default()).await
+                    dynamodb_request(&state, req, &Tally::default()).await
                 },
             ),
         )
@@ -132,7 +132,7 @@ fn denied(
 }
 
 /// Answers a DynamoDB or DynamoDB Streams request; `tally` learns the tables it names.
-async fn dynamodb_request(state: AppState, req: Request, tally: &Tally) -> Response {
+async fn dynamodb_request(state: &AppState, req: Request, tally: &Tally) -> Response {
     let (parts, body) = req.into_parts();
     let target = parts
         .headers
@@ -434,10 +434,9 @@ impl Edge {
                         .to_owned()
                 };
                 let tally = Tally::default();
-                let engine = state.engine.clone();
-                let handled = pin!(dynamodb_request(state, req, &tally));
+                let handled = pin!(dynamodb_request(&state, req, &tally));
                 let resp = contain(handled, Shape::DynamoDb, operation, id).await;
-                metrics::record(&engine, op, &tally, &resp, started.elapsed());
+                metrics::record(&state.engine, op, &tally, &resp, started.elapsed());
                 resp
             })
         } else {
