@@ -227,7 +227,7 @@ fn cancellation_reasons(reasons: &[CancellationReason]) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, message) = self.parts();
-        let mut body = json!({ "__type": kind, "message": message });
+        let mut body = json!({ "__type": &kind, "message": message });
         match &self {
             ApiError::Engine(Error::ConditionalCheckFailed { item: Some(item) }) => {
                 body["Item"] = serde_json::to_value(WireOut(item)).unwrap_or_default();
@@ -250,7 +250,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        json_response(status, body.to_string().into_bytes())
+        let mut resp = json_response(status, body.to_string().into_bytes());
+        crate::metrics::mark_error(&mut resp, &kind);
+        resp
     }
 }
 

@@ -144,7 +144,7 @@ impl Platform {
     }
 }
 
-/// A function's DynamoDB capability: one operation through [`crate::dynamodb::dispatch`],
+/// A function's DynamoDB capability: one operation through [`crate::dynamodb::dispatch_gated`],
 /// exactly as if a client had sent it to `POST /`.
 struct EngineTables {
     engine: Engine,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod host;
 mod legacy;
+pub mod metrics;
 mod percent;
 pub mod prometheus;
 pub mod remote;

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -39,6 +40,7 @@ use crate::body::coding::CodingError;
 use crate::body::{self, BodyError};
 use crate::dynamodb;
 use crate::error::{ApiError, json_response};
+use crate::metrics::{self, Tally};
 use crate::state::AppState;
 use bytes::Bytes;
 use namespace::Namespace;
@@ -93,8 +95,12 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/",
-            get(crate::health::root)
-                .post(|State(state): State<AppState>, req: Request| dynamodb_request(state, req)),
+            get(crate::health::root).post(
+                |State(state): State<AppState>, req: Request| async move {
+                    // Requests through the router (tests' `oneshot`) are not counted.
+                    dynamodb_request(&state, req, &Tally::default()).await
+                },
+            ),
         )
         .route("/health", get(crate::health::details))
         .merge(crate::api::routes().layer(axum::middleware::from_fn(crate::api::v1_guard)))
@@ -125,7 +131,8 @@ fn denied(
     }
 }
 
-async fn dynamodb_request(state: AppState, req: Request) -> Response {
+/// Answers a DynamoDB or DynamoDB Streams request; `tally` learns the tables it names.
+async fn dynamodb_request(state: &AppState, req: Request, tally: &Tally) -> Response {
     let (parts, body) = req.into_parts();
     let target = parts
         .headers
@@ -208,10 +215,17 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
             Ok(dynamodb::describe_endpoints(&state.engine, host))
         }
         ("DynamoDB_20120810", _) => match &subject {
-            None => dynamodb::dispatch(&state.engine, op, &request).await,
+            None => {
+                let gate = |r: &dyn dynamodb::request::NamesTables| {
+                    r.tables().into_iter().for_each(|t| tally.note(t));
+                    Ok(())
+                };
+                dynamodb::dispatch_gated(&state.engine, op, &request, Some(&gate)).await
+            }
             Some(subject) => {
                 let config = state.engine.config();
                 let gate = |r: &dyn dynamodb::request::NamesTables| {
+                    r.tables().into_iter().for_each(|t| tally.note(t));
                     let accesses = r.accesses(op, &state.engine)?;
                     subject
                         .allow_dynamodb(&accesses, &config.region, &config.account_id)
@@ -252,10 +266,13 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
             Err(e) => e.into_response(),
         };
     };
+    // The error's outcome mark (for the request metrics) moves to the rewritten answer.
+    let mut marked = Response::new(axum::body::Body::empty());
     let (status, body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err(e) => {
             let resp = e.into_response();
+            crate::metrics::carry_mark(&resp, &mut marked);
             let status = resp.status();
             match axum::body::to_bytes(resp.into_body(), usize::MAX).await {
                 Ok(body) => (status, body.to_vec()),
@@ -268,13 +285,17 @@ async fn dynamodb_request(state: AppState, req: Request) -> Response {
     } else {
         ns.outward(&body).unwrap_or(body)
     };
-    json_response(status, body)
+    let mut resp = json_response(status, body);
+    crate::metrics::carry_mark(&marked, &mut resp);
+    resp
 }
 
 /// A DynamoDB-shaped error the edge itself answers: `{"__type", "message"}`.
 fn dynamodb_error(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({ "__type": kind, "message": message });
-    json_response(status, body.to_string().into_bytes())
+    let mut resp = json_response(status, body.to_string().into_bytes());
+    crate::metrics::mark_error(&mut resp, kind);
+    resp
 }
 
 /// A DynamoDB request whose body was not read.
@@ -408,15 +429,20 @@ impl Edge {
         if req.method() == Method::POST && req.uri().path() == "/" {
             let state = self.state.clone();
             Box::pin(async move {
+                let started = Instant::now();
                 let target = req.headers().get("x-amz-target").cloned();
+                let op = metrics::operation(target.as_ref().and_then(|t| t.to_str().ok()));
                 let operation = || {
                     let target = target.as_ref().and_then(|t| t.to_str().ok());
                     target
                         .map_or("POST /", |t| t.rsplit('.').next().unwrap_or(t))
                         .to_owned()
                 };
-                let handled = pin!(dynamodb_request(state, req));
-                contain(handled, Shape::DynamoDb, operation, id).await
+                let tally = Tally::default();
+                let handled = pin!(dynamodb_request(&state, req, &tally));
+                let resp = contain(handled, Shape::DynamoDb, operation, id).await;
+                metrics::record(&state.engine, op, &tally, &resp, started.elapsed());
+                resp
             })
         } else {
             let router = self.router.clone();

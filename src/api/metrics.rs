@@ -16,8 +16,8 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// `GET /metrics`: every trigger's counters plus a few server gauges, in Prometheus'
-/// text format.
+/// `GET /metrics`: a few server gauges, the DynamoDB request and capacity families and
+/// every trigger's counters, in Prometheus' text format.
 async fn metrics(State(state): State<AppState>) -> Response {
     let platform = &state.platform;
     let mut out = String::new();
@@ -82,6 +82,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             crate::audit::dropped() as f64,
         );
     }
+    out.push_str(&crate::metrics::render(&state.engine));
     out.push_str(&crate::prometheus::triggers(&platform.triggers.metrics()));
     out.push_str(&crate::prometheus::schedules(&platform.schedules.metrics()));
     let mut resp = out.into_response();

@@ -137,8 +137,9 @@ impl AuthError {
             "__type": format!("com.amazon.coral.service#{}", self.kind()),
             "message": self.message(),
         });
-        let resp =
+        let mut resp =
             crate::error::json_response(StatusCode::BAD_REQUEST, body.to_string().into_bytes());
+        crate::metrics::mark_error(&mut resp, self.kind());
         self.mark(resp)
     }
 

@@ -48,13 +48,9 @@ use self::transact::{transact_get_items, transact_write_items};
 use self::ttl::{describe_time_to_live, update_time_to_live};
 use crate::error::ApiError;
 
-/// Runs one DynamoDB operation on a request body and returns the response body.
-pub async fn dispatch(engine: &Engine, op: &str, body: &Bytes) -> Result<Vec<u8>, ApiError> {
-    dispatch_gated(engine, op, body, None).await
-}
-
-/// [`dispatch`] with a gate that sees the tables each request names, once it is parsed
-/// and before anything runs (a function's table grant; see `Gate`).
+/// Runs one DynamoDB operation on a request body and returns the response body; the
+/// gate sees the tables the request names, once it is parsed and before anything runs
+/// (a function's table grant, a user's policy, the request metrics; see `Gate`).
 pub(crate) async fn dispatch_gated(
     engine: &Engine,
     op: &str,

@@ -23,6 +23,7 @@ mod grants;
 mod harness;
 mod indexes;
 mod limits;
+mod metrics;
 mod multi_key_gsi;
 mod partiql;
 mod pipeline_email;

@@ -22,6 +22,7 @@ const WALKTHROUGHS: &[&str] = &[
     "materialized-view",
     "search",
     "replication",
+    "voting",
 ];
 
 /// How long one `sh` block may run (a cold `cargo build` of a function included).
@@ -504,4 +505,9 @@ fn search() {
 #[test]
 fn replication() {
     run_walkthrough("replication");
+}
+
+#[test]
+fn voting() {
+    run_walkthrough("voting");
 }

@@ -28,6 +28,10 @@
 //! * `ceiling` `GET /` on the same server: the HTTP ceiling of the machine (DynamoDB answers
 //!   200 `healthy: dynamodb.us-east-1.amazonaws.com `; a 2xx body not starting with
 //!   `healthy:` counts as bad body)
+//! * `throttle` PutItem as fast as possible to `<table>-throttle`, PROVISIONED with `--wcu`
+//!   units: accepted vs throttled writes per second, the burst printed apart, and the
+//!   sustained accepted writes/s over `--duration-s` against the WCU (`throttle.rs`; it
+//!   prints its own report and fails the command when the rate is not within 5%)
 //!
 //! Unless `--no-setup` is given it first (re)creates the table (`--table`, default
 //! `loadbench`: pk S hash, sk S range, PAY_PER_REQUEST; an existing table is deleted first)
@@ -43,6 +47,9 @@
 //! cargo run --release -p eddy-load -- --workloads put-same,update,put-same,update
 //! ```
 //!
+//! `--wcu N` (and `--rcu N`) make the set-up table PROVISIONED with that capacity instead
+//! of PAY_PER_REQUEST; `tests/load/capacity-cost.sh` compares the two.
+//!
 //! `--sign` signs every request with SigV4 (`sign.rs`) for a server on `--auth sigv4`;
 //! `tests/load/auth-cost.sh` measures what verification costs GetItem with it.
 //!
@@ -55,6 +62,7 @@
 //! connection, the histogram, the workloads, set-up, the runs), and nothing else links it.
 
 mod sign;
+mod throttle;
 
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -127,6 +135,11 @@ const PRELOAD_PAD_LEN: usize = 170;
 const PART_ITEMS: usize = 10;
 /// Share of GetItem in the mixed workload, percent.
 const MIXED_GET_PERCENT: u64 = 80;
+/// The most provisioned units `--wcu`/`--rcu` may ask for (DynamoDB's default table
+/// quota is 40,000 of each; a raised quota can be higher).
+const CAPACITY_UNITS_MAX: u64 = 1_000_000;
+/// The longest `--throttle-backoff-ms`.
+const THROTTLE_BACKOFF_MS_MAX: u64 = 10_000;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Workload {
@@ -137,6 +150,9 @@ enum Workload {
     Update,
     PutSame,
     Ceiling,
+    /// Writes as fast as it can to a PROVISIONED table of `--wcu` units and compares the
+    /// sustained accepted writes/s with the WCU (`throttle.rs`).
+    Throttle,
 }
 
 impl Workload {
@@ -149,6 +165,7 @@ impl Workload {
             Workload::Update => "update",
             Workload::PutSame => "put-same",
             Workload::Ceiling => "ceiling",
+            Workload::Throttle => "throttle",
         }
     }
 }
@@ -245,6 +262,22 @@ struct Args {
     /// The region of the signatures' credential scope (else AWS_REGION, else us-east-1).
     #[arg(long)]
     region: Option<String>,
+    /// Provisioned write capacity units: the set-up table is made PROVISIONED (instead of
+    /// PAY_PER_REQUEST) with this many, and the `throttle` workload's table too.
+    #[arg(long)]
+    wcu: Option<u64>,
+    /// Provisioned read capacity units (with `--wcu`; else the same as `--wcu`, and 1
+    /// for the throttle workload's table).
+    #[arg(long)]
+    rcu: Option<u64>,
+    /// The throttle workload: longest wait for the first throttled write (the end of the
+    /// table's burst capacity) before the measured window starts anyway.
+    #[arg(long, default_value_t = 60)]
+    burst_wait_s: u64,
+    /// The throttle workload: a writer's pause after a throttled write, in milliseconds
+    /// (0: retry at once, the hardest case for the server).
+    #[arg(long, default_value_t = 0)]
+    throttle_backoff_ms: u64,
 }
 
 fn validate(a: &Args) -> Result<(), String> {
@@ -295,6 +328,29 @@ fn validate(a: &Args) -> Result<(), String> {
     }
     if a.workloads.is_empty() {
         return Err("--workloads is empty".into());
+    }
+    if [a.wcu, a.rcu]
+        .iter()
+        .flatten()
+        .any(|&u| u == 0 || u > CAPACITY_UNITS_MAX)
+    {
+        return Err(format!(
+            "--wcu and --rcu must be 1..={CAPACITY_UNITS_MAX} (capacity_units_max)"
+        ));
+    }
+    if a.workloads.contains(&Workload::Throttle) && a.wcu.is_none() {
+        return Err("the throttle workload needs --wcu".into());
+    }
+    if a.burst_wait_s > throttle::BURST_WAIT_S_MAX {
+        return Err(format!(
+            "--burst-wait-s must be 0..={} (burst_wait_s_max)",
+            throttle::BURST_WAIT_S_MAX
+        ));
+    }
+    if a.throttle_backoff_ms > THROTTLE_BACKOFF_MS_MAX {
+        return Err(format!(
+            "--throttle-backoff-ms must be 0..={THROTTLE_BACKOFF_MS_MAX} (throttle_backoff_ms_max)"
+        ));
     }
     // Table names go into JSON bodies unescaped: keep to DynamoDB's allowed characters.
     let ok_chars = a
@@ -759,7 +815,8 @@ impl Gen {
 
     fn next(&mut self) -> (Request<Full<Bytes>>, Check) {
         match self.workload {
-            Workload::Put => {
+            // The throttle workload has its own writers (`throttle.rs`); here it is a put.
+            Workload::Put | Workload::Throttle => {
                 self.counter += 1;
                 let pk = format!("p-{}-{}-{}", self.runtag, self.conn_id, self.counter);
                 let body = self.put_body(&pk, self.counter);
@@ -1163,6 +1220,13 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
         "BillingMode": "PAY_PER_REQUEST"
     });
     let mut create = create;
+    if let Some(units) = args.wcu.or(args.rcu) {
+        create["BillingMode"] = json!("PROVISIONED");
+        create["ProvisionedThroughput"] = json!({
+            "ReadCapacityUnits": args.rcu.unwrap_or(units),
+            "WriteCapacityUnits": args.wcu.unwrap_or(units),
+        });
+    }
     if let Some(view) = &args.stream_view_type {
         create["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
     }
@@ -1228,7 +1292,9 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     if let Some(n) = args.replication_lag {
         return replication_lag(&args, &target, n).await;
     }
-    if !args.no_setup {
+    // The throttle workload makes its own table.
+    let only_throttle = args.workloads.iter().all(|w| *w == Workload::Throttle);
+    if !args.no_setup && !only_throttle {
         setup(&args, &target).await?;
     }
     if let Some(n) = args.getrecords_drain {
@@ -1249,6 +1315,7 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
         timeout: Duration::from_secs(args.timeout_s),
     };
     let mut rows = Vec::new();
+    let mut throttle_failed = false;
     let mut first = true;
     for &wl in &args.workloads {
         for &c in &args.connections {
@@ -1256,6 +1323,10 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
                 tokio::time::sleep(Duration::from_millis(PAUSE_BETWEEN_RUNS_MS)).await;
             }
             first = false;
+            if wl == Workload::Throttle {
+                throttle_failed |= !throttle::run(&args, &cfg.target, c).await?;
+                continue;
+            }
             eprintln!(
                 "run: {} with {c} connections, {}s warm-up + {}s measured ...",
                 wl.name(),
@@ -1266,6 +1337,17 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
             eprintln!("{}", row_line(&row));
             rows.push(row);
         }
+    }
+    // A throttle run that missed its goal fails the command, after every table printed.
+    let verdict = || -> Result<(), BoxError> {
+        if throttle_failed {
+            Err("throttle: nothing was throttled, or the sustained accepted writes/s were not within 5% of the WCU".into())
+        } else {
+            Ok(())
+        }
+    };
+    if rows.is_empty() {
+        return verdict();
     }
     let signing = SIGNER.get().map_or_else(
         || "unsigned (dummy signature)".to_owned(),
@@ -1309,7 +1391,7 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
             println!("- {} c{} first error: {e}", r.workload.name(), r.conns);
         }
     }
-    Ok(())
+    verdict()
 }
 
 /// Writes `n` records into one partition of a fresh stream-enabled table and reads them

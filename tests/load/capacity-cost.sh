@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The cost of capacity accounting and admission on unthrottled PutItem and GetItem
+# throughput, in one run (the goal of issue 17: at most 5%). The same server binary is
+# started afresh on a scratch store (--in-memory) for each configuration, and
+# eddy-load's `put` and `get` workloads run against each:
+#   1. an on-demand (PAY_PER_REQUEST) table: units computed and charged, no buckets;
+#   2. a PROVISIONED table with capacity far above what the machine can drive
+#      (CAPACITY_UNITS read and write units, 40,000 by default, DynamoDB's default
+#      table quota): units computed and charged, and every request admitted through
+#      the token buckets, never refused;
+#   3. only if the server has a switch to turn accounting off (`eddy serve
+#      --capacity-accounting off`, looked for in `eddy serve --help`): the on-demand
+#      table with accounting off, the baseline the overhead is measured against;
+#   4. only if EDDY_BASELINE names a server binary built without capacity accounting
+#      (e.g. from the commit before it): the on-demand table on that binary, a baseline
+#      across builds when the server has no switch.
+# Every request must succeed (a throttled one fails the run: the point is the cost on
+# requests that are not throttled). It prints the req/s of each and the ratios.
+#
+#   tests/load/capacity-cost.sh                  # builds release binaries, 10 s per run
+#   ROUNDS=1 DURATION_S=3 WARMUP_S=1 CONNECTIONS=8 GETS=1000 \
+#     EDDY=target/debug/eddy EDDY_LOAD=target/debug/eddy-load tests/load/capacity-cost.sh
+#                                                # a smoke run of the script itself
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+# The listening address; port 0 lets the system choose a free one each time.
+LISTEN=${LISTEN:-127.0.0.1:0}
+DURATION_S=${DURATION_S:-10}
+WARMUP_S=${WARMUP_S:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+GETS=${GETS:-20000}
+CAPACITY_UNITS=${CAPACITY_UNITS:-40000}
+ROUNDS=${ROUNDS:-3}
+# Longest wait for a server to print its endpoint, in tenths of a second.
+STARTUP_WAIT_DS=300
+if [[ -z "${EDDY:-}" || -z "${EDDY_LOAD:-}" ]]; then
+    cargo build --release -p eddy -p eddy-load
+fi
+EDDY=${EDDY:-target/release/eddy}
+EDDY_LOAD=${EDDY_LOAD:-target/release/eddy-load}
+EDDY_BASELINE=${EDDY_BASELINE:-}
+
+scratch=$(mktemp -d)
+server=""
+endpoint=""
+stop() {
+    if [[ -n "$server" ]]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        server=""
+    fi
+}
+trap 'stop; rm -rf "$scratch"' EXIT
+
+# start NAME BINARY [FLAGS]: starts a server and waits until it listens.
+start() {
+    local name=$1 binary=$2
+    shift 2
+    # Made before the server starts, so that the first look for its endpoint finds it
+    # (the background command's redirection may not have run yet).
+    : >"$scratch/server-$name.log"
+    "$binary" serve --listen "$LISTEN" --in-memory "$@" >"$scratch/server-$name.log" 2>&1 &
+    server=$!
+    for _ in $(seq "$STARTUP_WAIT_DS"); do
+        endpoint=$(sed -n 's/^Eddy is listening on //p' "$scratch/server-$name.log")
+        [[ -n "$endpoint" ]] && return 0
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$scratch/server-$name.log" >&2
+    echo "capacity-cost: the server ($name) did not start" >&2
+    exit 1
+}
+
+# load NAME [FLAGS]: runs the put and get workloads and prints "PUT GET" req/s (the
+# rows' third column); the whole report goes to $scratch/NAME.txt.
+load() {
+    local name=$1
+    shift
+    "$EDDY_LOAD" --endpoint "$endpoint" --workloads put,get \
+        --connections "$CONNECTIONS" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
+        --gets "$GETS" --parts 1 "$@" >"$scratch/$name.txt"
+    local figures=""
+    for workload in put get; do
+        local row
+        row=$(grep "^| $workload |" "$scratch/$name.txt") || {
+            cat "$scratch/$name.txt" >&2
+            exit 1
+        }
+        # A run with errors (a throttled request among them) measures nothing.
+        figures+=$(awk -F'|' -v name="$name $workload" '{ gsub(/ /, ""); if ($9 != 0 || $10 != 0) {
+            print "capacity-cost: " name ": " $9 " non-2xx and " $10 " bad bodies" > "/dev/stderr"; exit 1 }
+            print $4 }' <<<"$row")" "
+    done
+    echo "$figures"
+}
+
+# The configurations run in turn, ROUNDS times, and each one's median counts: the
+# machine is shared (builds, other benchmarks), and alternating spreads any slow
+# stretch over all of them instead of one.
+has_switch=""
+if "$EDDY" serve --help | grep -q -- '--capacity-accounting'; then
+    has_switch=yes
+fi
+declare -A puts gets
+# measure CONFIG BINARY LOAD_FLAGS [-- SERVER_FLAGS]: one round of one configuration.
+measure() {
+    local config=$1 binary=$2 load_flags=$3
+    shift 3
+    start "$config" "$binary" "$@"
+    local put get
+    # The flags are words without spaces, split on purpose.
+    # shellcheck disable=SC2086
+    read -r put get <<<"$(load "$config" --table "cc-$config" $load_flags)"
+    stop
+    puts[$config]+="$put "
+    gets[$config]+="$get "
+}
+for round in $(seq "$ROUNDS"); do
+    echo "capacity-cost: round $round of $ROUNDS" >&2
+    measure on-demand "$EDDY" ""
+    measure provisioned "$EDDY" "--wcu $CAPACITY_UNITS --rcu $CAPACITY_UNITS"
+    if [[ -n "$has_switch" ]]; then
+        measure off "$EDDY" "" --capacity-accounting off
+    fi
+    if [[ -n "$EDDY_BASELINE" ]]; then
+        measure baseline "$EDDY_BASELINE" ""
+    fi
+done
+# median FIGURES: the middle of the figures (the lower middle of an even count).
+median() {
+    tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+ondemand_put=$(median "${puts[on-demand]}") ondemand_get=$(median "${gets[on-demand]}")
+prov_put=$(median "${puts[provisioned]}") prov_get=$(median "${gets[provisioned]}")
+off_put="" off_get="" base_put="" base_get=""
+if [[ -n "$has_switch" ]]; then
+    off_put=$(median "${puts[off]}") off_get=$(median "${gets[off]}")
+fi
+if [[ -n "$EDDY_BASELINE" ]]; then
+    base_put=$(median "${puts[baseline]}") base_get=$(median "${gets[baseline]}")
+fi
+
+echo "PutItem and GetItem req/s, $CONNECTIONS connections, ${DURATION_S}s measured per run, median of $ROUNDS rounds:"
+printf '  %-50s %10s %10s\n' "" put get \
+    "on-demand table" "$ondemand_put" "$ondemand_get" \
+    "provisioned table ($CAPACITY_UNITS RCU and WCU)" "$prov_put" "$prov_get"
+if [[ -n "$off_put" ]]; then
+    printf '  %-50s %10s %10s\n' "on-demand table, --capacity-accounting off" "$off_put" "$off_get"
+fi
+if [[ -n "$base_put" ]]; then
+    printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$base_put" "$base_get"
+fi
+# ratio LABEL A_PUT A_GET B_PUT B_GET: prints A/B for put and get.
+ratio() {
+    awk -v l="$1" -v ap="$2" -v ag="$3" -v bp="$4" -v bg="$5" 'BEGIN {
+        printf "  %-50s put %.3f (%+.1f%%)  get %.3f (%+.1f%%)\n", l, ap / bp, (ap / bp - 1) * 100, ag / bg, (ag / bg - 1) * 100
+    }'
+}
+ratio "admission (provisioned / on-demand):" "$prov_put" "$prov_get" "$ondemand_put" "$ondemand_get"
+if [[ -n "$off_put" ]]; then
+    ratio "accounting (on-demand, on / off):" "$ondemand_put" "$ondemand_get" "$off_put" "$off_get"
+    ratio "accounting + admission (provisioned / off):" "$prov_put" "$prov_get" "$off_put" "$off_get"
+fi
+if [[ -n "$base_put" ]]; then
+    ratio "accounting (on-demand, this / baseline build):" "$ondemand_put" "$ondemand_get" "$base_put" "$base_get"
+    ratio "accounting + admission (provisioned / baseline):" "$prov_put" "$prov_get" "$base_put" "$base_get"
+fi
+if [[ -z "$off_put" && -z "$base_put" ]]; then
+    echo "  (no baseline without accounting: the server has no --capacity-accounting switch and"
+    echo "   EDDY_BASELINE is unset; set it to a build without capacity accounting to compare)"
+fi
