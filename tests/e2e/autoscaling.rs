@@ -305,8 +305,10 @@ async fn write_load(endpoint: String, table: String, stop: Arc<AtomicBool>, writ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_rises_under_load_and_falls_after_it_for_a_table_and_its_index() {
     let server = Server::start_with(&[
+        // A tick of a second: with throughput enforced, a throttled load's units arrive
+        // a few at a time, and a shorter tick could see none and end the high run.
         "--autoscaling-tick-ms",
-        "200",
+        "1000",
         "--autoscaling-scale-out-after-s",
         "2",
         "--autoscaling-scale-in-after-s",
@@ -357,7 +359,7 @@ async fn capacity_rises_under_load_and_falls_after_it_for_a_table_and_its_index(
 
     // Load far above 50% of 5 units: both capacities must rise.
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(write_load(e.clone(), table.clone(), stop.clone(), 4));
+    let load = tokio::spawn(write_load(e.clone(), table.clone(), stop.clone(), 8));
     let (e2, t2) = (e.clone(), table.clone());
     let raised = tokio::task::spawn_blocking(move || {
         wait_for(
