@@ -294,10 +294,9 @@ async fn metrics_count_requests_by_operation_table_and_outcome_with_latency_hist
     }
 }
 
-/// The capacity figures themselves come from `Engine::capacity_totals`, a stub (all
-/// zeros, no indexes) until the capacity accounting and the governor land.
+/// The capacity figures themselves come from `Engine::capacity_totals`: the governor's
+/// counters, charged with each operation's units.
 #[tokio::test]
-#[ignore = "needs Engine::capacity_totals from the units and governor branches (issue 17); un-ignore at merge"]
 async fn metrics_show_provisioned_and_consumed_units_per_table_and_index() {
     let server = Server::start();
     let c = server.client();
