@@ -5,8 +5,10 @@
 # eddy-load's `put` and `get` workloads run against each:
 #   1. an on-demand (PAY_PER_REQUEST) table: units computed and charged, no buckets;
 #   2. a PROVISIONED table with capacity far above what the machine can drive
-#      (CAPACITY_UNITS read and write units, 40,000 by default, DynamoDB's default
-#      table quota): units computed and charged, and every request admitted through
+#      (CAPACITY_UNITS read and write units, 1,000,000 by default: DynamoDB's default
+#      table quota of 40,000 is below what an in-memory store takes here, and a
+#      throttled request would measure nothing): units computed and charged, and
+#      every request admitted through
 #      the token buckets, never refused;
 #   3. only if the server has a switch to turn accounting off (`eddy serve
 #      --capacity-accounting off`, looked for in `eddy serve --help`): the on-demand
@@ -30,7 +32,7 @@ DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 GETS=${GETS:-20000}
-CAPACITY_UNITS=${CAPACITY_UNITS:-40000}
+CAPACITY_UNITS=${CAPACITY_UNITS:-1000000}
 ROUNDS=${ROUNDS:-3}
 # Longest wait for a server to print its endpoint, in tenths of a second.
 STARTUP_WAIT_DS=300
