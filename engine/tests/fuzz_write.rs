@@ -620,6 +620,9 @@ fn dynamodb_outcome(e: &Error) -> bool {
             | Error::TransactionCanceled { .. }
             | Error::IdempotentParameterMismatch(_)
             | Error::TransactionInProgress(_)
+            // Large items on one key outrun its per-key ceiling (1,000 write units a
+            // second); a throttled write must change nothing, as any refusal.
+            | Error::Throttled(_)
     )
 }
 
@@ -747,6 +750,7 @@ fn run_case(engine: &Engine, table: &str, case: &Case) -> Result<(), TestCaseErr
                     Error::Validation(_) => "Validation",
                     Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
                     Error::TransactionCanceled { .. } => "TransactionCanceled",
+                    Error::Throttled(_) => "Throttled",
                     _ => "idempotency",
                 };
                 *REFUSED
