@@ -363,7 +363,8 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let data_dir = if args.in_memory {
-        std::env::temp_dir().join(format!("eddy-mem-{}", std::process::id()))
+        remove_orphaned_scratch_dirs();
+        std::env::temp_dir().join(format!("{IN_MEMORY_DIR_PREFIX}{}", std::process::id()))
     } else {
         args.data_dir.clone()
     };
@@ -444,13 +445,47 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     platform.shutdown();
     crate::audit::close();
     if args.in_memory {
-        // The engine's scratch directory goes when the engine does; the functions and
-        // search indexes are removed here.
+        // The engine is shut down (its writer stopped), so nothing writes into the
+        // scratch directory any more: it goes whole, with the functions and search
+        // indexes. Background threads still holding an engine handle (the auto scaler
+        // runs as long as the process) keep it alive, so its removal cannot wait for
+        // the engine to drop.
         let _ = std::fs::remove_dir_all(&functions_dir);
-        let _ = std::fs::remove_dir_all(data_dir.join("search"));
+        let _ = std::fs::remove_dir_all(&data_dir);
     }
     served?;
     Ok(())
+}
+
+/// The scratch directory of `--in-memory` is this prefix and the process id, under the
+/// system's temporary directory.
+const IN_MEMORY_DIR_PREFIX: &str = "eddy-mem-";
+
+/// Removes the scratch directories of `--in-memory` servers that are gone without
+/// cleaning up (killed with SIGKILL, or crashed): a directory whose process id names no
+/// running process. Its journal can hold hundreds of megabytes, and a test run starts
+/// and kills many such servers. Linux only (it asks `/proc`); elsewhere nothing is
+/// removed.
+fn remove_orphaned_scratch_dirs() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(IN_MEMORY_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

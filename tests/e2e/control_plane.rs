@@ -680,3 +680,28 @@ fn delete_table_leaves_out_schema_and_indexes() {
     assert_eq!(d["TableSizeBytes"], 0);
     assert_eq!(d["ProvisionedThroughput"]["ReadCapacityUnits"], 0);
 }
+
+/// `--in-memory` keeps its scratch store in `<temp>/eddy-mem-<pid>`: a clean shutdown
+/// removes it, and a server starting removes those of processes that are gone (killed
+/// with SIGKILL), which a test run leaves by the hundred.
+#[tokio::test]
+async fn in_memory_scratch_directories_do_not_outlive_their_servers() {
+    let temp = std::env::temp_dir();
+    // A process id above the kernel's largest (4,194,304) names no process.
+    let orphan = temp.join("eddy-mem-4999999");
+    std::fs::create_dir_all(orphan.join("keyspaces")).unwrap();
+    std::fs::write(orphan.join("0.jnl"), b"journal").unwrap();
+    let server = Server::start_with(&["--in-memory"]);
+    let scratch = temp.join(format!("eddy-mem-{}", server.pid()));
+    assert!(scratch.is_dir(), "{} while serving", scratch.display());
+    assert!(!orphan.exists(), "an orphaned scratch directory was left");
+    let c = server.client();
+    c.list_tables().send().await.unwrap();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !scratch.exists(),
+        "{} after a clean shutdown",
+        scratch.display()
+    );
+}
