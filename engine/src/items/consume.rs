@@ -14,19 +14,16 @@ use crate::catalog::{TableDef, TableRef};
 use crate::index::def::{IndexDef, IndexProjection};
 use crate::index::entries::{entry_key, entry_key_names, projects};
 use crate::value::{Item, item_size_bytes};
+use crate::writer::job::Applied;
 
 /// What one write of one item (`old` before, `new` after; `None` for no item)
 /// consumed on its table and on each index whose entry it changed. A transaction's
 /// write costs the table twice as much; its index writes cost what they cost outside
 /// one (see `capacity/units.rs`).
-pub(crate) fn write_consumed(
-    table: &TableRef,
-    old: Option<&Item>,
-    new: Option<&Item>,
-    transaction: bool,
-) -> Consumed {
+pub(crate) fn write_consumed(table: &TableRef, applied: &Applied, transaction: bool) -> Consumed {
     let mut c = Consumed::on_table(&table.def.name);
-    let (old_bytes, new_bytes) = (old.map(item_size_bytes), new.map(item_size_bytes));
+    let (old, new) = (applied.old.as_ref(), applied.new.as_ref());
+    let (old_bytes, new_bytes) = (applied.old_bytes, applied.new_bytes);
     c.table_write_units = if transaction {
         transact_item_write_units(old_bytes, new_bytes)
     } else {

@@ -384,7 +384,7 @@ pub(crate) fn charge_writes(
 ) -> Vec<Consumed> {
     let mut per_table = Vec::new();
     for ((table, partition), a) in targets.iter().zip(applied) {
-        let c = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), transaction);
+        let c = consume::write_consumed(table, a, transaction);
         consume::charge(table, *partition, &c);
         merge_by_table(&mut per_table, &c);
     }
@@ -421,7 +421,7 @@ fn single_output(
     let Some(a) = applied.into_iter().next() else {
         return WriteOutput::default();
     };
-    let consumed = consume::write_consumed(table, a.old.as_ref(), a.new.as_ref(), false);
+    let consumed = consume::write_consumed(table, &a, false);
     let pick = |item: Option<Item>| -> Option<Item> {
         let picked = project_paths(&item?, touched);
         (!picked.is_empty()).then_some(picked)

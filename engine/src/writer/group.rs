@@ -248,7 +248,10 @@ fn stage_items(
     }
     let mut applied = Vec::with_capacity(staged.len());
     for s in staged {
+        let old_bytes = s.old.as_ref().map(item_size_bytes);
+        let mut new_bytes = old_bytes;
         if let Some(new) = &s.change {
+            new_bytes = new.as_ref().map(item_size_bytes);
             let stored = new.as_ref().map(StoredItem::encode);
             match &stored {
                 Some(item) => out.staging.insert(
@@ -260,10 +263,13 @@ fn stage_items(
             }
             out.written.push((s.key.clone(), stored));
             stage_index_entries(inner, &mut out.staging, &mut out.index_deltas, &s, new);
-            let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| item_size_bytes(i) as i64);
+            let size = |bytes: Option<usize>| bytes.map_or(0, |b| b as i64);
             let count = i64::from(new.is_some()) - i64::from(s.old.is_some());
-            out.deltas
-                .push((Arc::clone(&s.table.stats), count, size(new) - size(&s.old)));
+            out.deltas.push((
+                Arc::clone(&s.table.stats),
+                count,
+                size(new_bytes) - size(old_bytes),
+            ));
             stage_record(
                 inner,
                 &mut out.staging,
@@ -279,7 +285,12 @@ fn stage_items(
             Some(new) => new,
             None => s.old.clone(),
         };
-        applied.push(Applied { old: s.old, new });
+        applied.push(Applied {
+            old: s.old,
+            new,
+            old_bytes,
+            new_bytes,
+        });
     }
     Ok(applied)
 }

@@ -24,6 +24,12 @@ pub enum Change {
 pub struct Applied {
     pub old: Option<Item>,
     pub new: Option<Item>,
+    /// Their sizes as DynamoDB counts them (`item_size_bytes`), measured once by the
+    /// writer, which needs them for the table's size anyway: what the write consumed is
+    /// computed from them in the write's completion, on the writer thread, so that
+    /// accounting walks no item a second time there.
+    pub old_bytes: Option<usize>,
+    pub new_bytes: Option<usize>,
 }
 
 pub(crate) type MutationFn = Box<dyn FnOnce(Option<&Item>) -> Result<Change> + Send>;
