@@ -17,7 +17,8 @@
 #      (e.g. from the commit before it): the on-demand table on that binary, a baseline
 #      across builds when the server has no switch.
 # Every request must succeed (a throttled one fails the run: the point is the cost on
-# requests that are not throttled). It prints the req/s of each and the ratios.
+# requests that are not throttled). It prints the req/s of each and the ratios, then the
+# server's CPU time per request of each (Linux: read from /proc) and their ratios.
 #
 #   tests/load/capacity-cost.sh                  # builds release binaries, 10 s per run
 #   ROUNDS=1 DURATION_S=3 WARMUP_S=1 CONNECTIONS=8 GETS=1000 \
@@ -75,27 +76,47 @@ start() {
     exit 1
 }
 
-# load NAME [FLAGS]: runs the put and get workloads and prints "PUT GET" req/s (the
-# rows' third column); the whole report goes to $scratch/NAME.txt.
+# cpu_ticks: the server's user and system CPU time so far, in clock ticks (Linux).
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$server/stat"
+}
+
+# load NAME [FLAGS]: runs the put workload (after the set-up) and then the get workload
+# (on the same data), and prints "PUT GET PUT_CPU GET_CPU": the req/s (the rows' third
+# column) and the server's CPU time per request in microseconds, warm-up included (the
+# CPU the server spent during each workload over the requests it answered). CPU per
+# request is the steadier figure on a shared machine: throughput moves with whatever
+# else runs, the work a request costs does not. Each report goes to $scratch/NAME-*.txt.
 load() {
     local name=$1
     shift
-    "$EDDY_LOAD" --endpoint "$endpoint" --workloads put,get \
-        --connections "$CONNECTIONS" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
-        --gets "$GETS" --parts 1 "$@" >"$scratch/$name.txt"
-    local figures=""
+    local figures="" cpus="" tick_us
+    tick_us=$((1000000 / $(getconf CLK_TCK)))
     for workload in put get; do
-        local row
-        row=$(grep "^| $workload |" "$scratch/$name.txt") || {
-            cat "$scratch/$name.txt" >&2
+        local before after row
+        # The set-up (table, preload) runs before the first workload and outside its
+        # CPU time: one second of puts on one connection, not measured.
+        if [[ $workload == put ]]; then
+            "$EDDY_LOAD" --endpoint "$endpoint" --workloads put --duration-s 1 --warmup-s 0 \
+                --connections 1 --gets "$GETS" --parts 1 "$@" >/dev/null
+        fi
+        before=$(cpu_ticks)
+        "$EDDY_LOAD" --endpoint "$endpoint" --workloads "$workload" --no-setup \
+            --connections "$CONNECTIONS" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
+            --gets "$GETS" --parts 1 "$@" >"$scratch/$name-$workload.txt"
+        after=$(cpu_ticks)
+        row=$(grep "^| $workload |" "$scratch/$name-$workload.txt") || {
+            cat "$scratch/$name-$workload.txt" >&2
             exit 1
         }
         # A run with errors (a throttled request among them) measures nothing.
         figures+=$(awk -F'|' -v name="$name $workload" '{ gsub(/ /, ""); if ($9 != 0 || $10 != 0) {
             print "capacity-cost: " name ": " $9 " non-2xx and " $10 " bad bodies" > "/dev/stderr"; exit 1 }
             print $4 }' <<<"$row")" "
+        cpus+=$(awk -F'|' -v t=$((after - before)) -v us="$tick_us" -v d="$DURATION_S" -v w="$WARMUP_S" '{
+            gsub(/ /, ""); printf "%.2f", t * us / ($4 * (d + w)) }' <<<"$row")" "
     done
-    echo "$figures"
+    echo "$figures$cpus"
 }
 
 # The configurations run in turn, ROUNDS times, and each one's median counts: the
@@ -105,19 +126,21 @@ has_switch=""
 if "$EDDY" serve --help | grep -q -- '--capacity-accounting'; then
     has_switch=yes
 fi
-declare -A puts gets
+declare -A puts gets put_cpus get_cpus
 # measure CONFIG BINARY LOAD_FLAGS [-- SERVER_FLAGS]: one round of one configuration.
 measure() {
     local config=$1 binary=$2 load_flags=$3
     shift 3
     start "$config" "$binary" "$@"
-    local put get
+    local put get put_cpu get_cpu
     # The flags are words without spaces, split on purpose.
     # shellcheck disable=SC2086
-    read -r put get <<<"$(load "$config" --table "cc-$config" $load_flags)"
+    read -r put get put_cpu get_cpu <<<"$(load "$config" --table "cc-$config" $load_flags)"
     stop
     puts[$config]+="$put "
     gets[$config]+="$get "
+    put_cpus[$config]+="$put_cpu "
+    get_cpus[$config]+="$get_cpu "
 }
 for round in $(seq "$ROUNDS"); do
     echo "capacity-cost: round $round of $ROUNDS" >&2
@@ -168,6 +191,27 @@ fi
 if [[ -n "$base_put" ]]; then
     ratio "accounting (on-demand, this / baseline build):" "$ondemand_put" "$ondemand_get" "$base_put" "$base_get"
     ratio "accounting + admission (provisioned / baseline):" "$prov_put" "$prov_get" "$base_put" "$base_get"
+fi
+# The server's CPU time per request, the steadier measure of what accounting costs.
+cpu_of() {
+    median "$1"
+}
+echo "Server CPU per request (microseconds, warm-up included), median of $ROUNDS rounds:"
+printf '  %-50s %10s %10s\n' "" put get \
+    "on-demand table" "$(cpu_of "${put_cpus[on-demand]}")" "$(cpu_of "${get_cpus[on-demand]}")" \
+    "provisioned table ($CAPACITY_UNITS RCU and WCU)" "$(cpu_of "${put_cpus[provisioned]}")" "$(cpu_of "${get_cpus[provisioned]}")"
+if [[ -n "$has_switch" ]]; then
+    printf '  %-50s %10s %10s\n' "on-demand table, --capacity-accounting off" "$(cpu_of "${put_cpus[off]}")" "$(cpu_of "${get_cpus[off]}")"
+fi
+if [[ -n "$EDDY_BASELINE" ]]; then
+    printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
+    # The CPU ratios: this build's cost per request over the baseline's.
+    ratio "CPU per request (on-demand, this / baseline):" \
+        "$(cpu_of "${put_cpus[on-demand]}")" "$(cpu_of "${get_cpus[on-demand]}")" \
+        "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
+    ratio "CPU per request (provisioned / baseline):" \
+        "$(cpu_of "${put_cpus[provisioned]}")" "$(cpu_of "${get_cpus[provisioned]}")" \
+        "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
 fi
 if [[ -z "$off_put" && -z "$base_put" ]]; then
     echo "  (no baseline without accounting: the server has no --capacity-accounting switch and"
