@@ -47,10 +47,17 @@ impl Bucket {
         self.tokens - pending > 0.0
     }
 
-    /// Takes what an admitted operation consumed, into debt if need be.
-    pub(crate) fn take(&mut self, now_ms: u64, units: f64) {
+    /// Takes what an admitted operation consumed, into debt if need be. Returns, when
+    /// the bucket is left with nothing (it admits nothing now), the first millisecond
+    /// at which the refill makes it positive again.
+    pub(crate) fn take(&mut self, now_ms: u64, units: f64) -> Option<u64> {
         self.refill(now_ms);
         self.tokens -= units;
+        (self.tokens <= 0.0).then(|| {
+            // One millisecond more than the debt takes to repay, so the bucket holds
+            // more than nothing then.
+            self.at_ms + (-self.tokens * 1000.0 / self.rate).ceil() as u64 + 1
+        })
     }
 
     /// Whether the bucket holds all it can (an idle one).

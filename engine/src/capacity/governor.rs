@@ -251,6 +251,11 @@ impl Counters {
 #[derive(Debug)]
 struct Partitions {
     shards: Box<[Mutex<KeyMap>]>,
+    /// Until when (epoch milliseconds on the capacity clock) some key's bucket may hold
+    /// nothing: the latest moment a take left a bucket empty will be repaid. Before it
+    /// a key may refuse; from it on every key admits, so admission needs no lock and no
+    /// lookup (the common case: no key is hot).
+    exhausted_until_ms: AtomicU64,
 }
 
 impl Default for Partitions {
@@ -259,6 +264,7 @@ impl Default for Partitions {
             shards: (0..PARTITION_SHARDS)
                 .map(|_| Mutex::new(KeyMap::default()))
                 .collect(),
+            exhausted_until_ms: AtomicU64::new(0),
         }
     }
 }
@@ -294,6 +300,9 @@ impl Partitions {
 
     /// Whether the key admits an operation: an untracked key has full buckets.
     fn admits(&self, slot: u32, hash: u64, op: Op, now: u64) -> bool {
+        if now >= self.exhausted_until_ms.load(Ordering::Acquire) {
+            return true;
+        }
         match lock(self.shard(hash)).get_mut(&(slot, hash)) {
             Some(b) => b.side(op).admits(now, 0.0),
             None => true,
@@ -312,10 +321,14 @@ impl Partitions {
                 return;
             }
         }
-        map.entry((slot, hash))
+        let empty_until = map
+            .entry((slot, hash))
             .or_insert_with(|| KeyBuckets::new(now))
             .side(op)
             .take(now, units);
+        if let Some(until) = empty_until {
+            self.exhausted_until_ms.fetch_max(until, Ordering::AcqRel);
+        }
     }
 }
 
