@@ -1,11 +1,57 @@
 """The small check runner shared by the Python suites (smoke.py, expressions.py,
-streams.py): assertion helpers and a registry of check functions that runs every
-check, reports each failure and goes on, and ends with `N passed, M failed`."""
+streams.py, ...): assertion helpers, a registry of check functions that runs every
+check, reports each failure and goes on, and ends with `N passed, M failed`, and the
+command line and client set-up the unsigned suites share (`standalone`)."""
 
+import os
+import sys
 import time
 import traceback
+import uuid
+from types import SimpleNamespace
 
+import boto3
 import botocore.exceptions
+from botocore.config import Config
+
+
+def standalone(doc, prefix):
+    """The set-up of a suite run as `suite.py ENDPOINT [FILTER...]`: the endpoint and
+    name filters from the command line (the usage and exit code 2 without them), a
+    deadline from EDDY_SMOKE_DEADLINE (seconds, default 300), a table prefix
+    `<prefix>-<random>`, dummy credentials with every shared config file shut out (so
+    nothing on the machine changes what the suite sends), and a DynamoDB client that
+    does not retry, so each refusal is seen as it is."""
+    if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
+        print(doc)
+        print("error: missing endpoint URL argument")
+        sys.exit(2)
+    region = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    endpoint = sys.argv[1].rstrip("/")
+    session = boto3.session.Session(region_name=region)
+    config = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
+    return SimpleNamespace(
+        endpoint=endpoint,
+        filters=sys.argv[2:],
+        region=region,
+        deadline=time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300")),
+        prefix=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        session=session,
+        config=config,
+        ddb=session.client("dynamodb", endpoint_url=endpoint, config=config),
+    )
 
 
 class CheckFailed(AssertionError):

@@ -15,44 +15,16 @@ Environment: EDDY_SMOKE_REGION (default us-east-1), EDDY_SMOKE_DEADLINE (seconds
 the whole run, default 300).
 """
 
-import os
 import sys
-import time
-import uuid
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from checks import CheckFailed, check, eq, expect
+from checks import CheckFailed, check, eq, expect, standalone
 from checks import run as run_checks
 
-if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
-    print(__doc__)
-    print("error: missing endpoint URL argument")
-    sys.exit(2)
-
-ENDPOINT = sys.argv[1].rstrip("/")
-FILTERS = sys.argv[2:]
-REGION = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
-DEADLINE = time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300"))
-PREFIX = f"cc-{uuid.uuid4().hex[:8]}"
-
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-)
-os.environ.pop("AWS_SESSION_TOKEN", None)
-os.environ.pop("AWS_PROFILE", None)
-
-SESSION = boto3.session.Session(region_name=REGION)
-CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
-ddb = SESSION.client("dynamodb", endpoint_url=ENDPOINT, config=CONFIG)
+S = standalone(__doc__, "cc")
+ENDPOINT, FILTERS, REGION, DEADLINE, PREFIX = S.endpoint, S.filters, S.region, S.deadline, S.prefix
+SESSION, CONFIG, ddb = S.session, S.config, S.ddb
 
 T = {}
 CREATED = []
