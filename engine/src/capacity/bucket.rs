@@ -60,6 +60,17 @@ impl Bucket {
         })
     }
 
+    /// The first millisecond at which the bucket holds all it can again, if nothing
+    /// more is taken.
+    pub(crate) fn full_at_ms(&mut self, now_ms: u64) -> u64 {
+        self.refill(now_ms);
+        let missing = self.cap - self.tokens;
+        if missing <= 0.0 {
+            return self.at_ms;
+        }
+        self.at_ms + (missing * 1000.0 / self.rate).ceil() as u64
+    }
+
     /// Whether the bucket holds all it can (an idle one).
     pub(crate) fn is_full(&mut self, now_ms: u64) -> bool {
         self.refill(now_ms);

@@ -19,6 +19,7 @@ use crate::capacity::bucket::Bucket;
 use crate::capacity::clock::CapacityClock;
 use crate::capacity::consumed::Consumed;
 use crate::capacity::messages::{Op, Why, throttle};
+use crate::capacity::sieve::{Sieve, Verdict};
 use crate::error::Result;
 use crate::index::def::IndexKind;
 use crate::sync::{lock, read, write};
@@ -256,6 +257,9 @@ struct Partitions {
     /// a key may refuse; from it on every key admits, so admission needs no lock and no
     /// lookup (the common case: no key is hot).
     exhausted_until_ms: AtomicU64,
+    /// The cheap count in front of the map: a key only enters it once its cell's
+    /// units come near its ceiling (see `sieve.rs`).
+    sieve: Sieve,
 }
 
 impl Default for Partitions {
@@ -265,6 +269,7 @@ impl Default for Partitions {
                 .map(|_| Mutex::new(KeyMap::default()))
                 .collect(),
             exhausted_until_ms: AtomicU64::new(0),
+            sieve: Sieve::default(),
         }
     }
 }
@@ -313,6 +318,16 @@ impl Partitions {
         if units <= 0.0 {
             return;
         }
+        let (ceiling, side) = match op {
+            Op::Read => (PARTITION_READ_UNITS_PER_S, 0),
+            Op::Write => (PARTITION_WRITE_UNITS_PER_S, 1),
+        };
+        // The slot and the side make separate counts of one key hash.
+        let sieve_key = hash ^ (u64::from(slot) << 1 | side).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        let units = match self.sieve.charge(sieve_key, units, ceiling, now) {
+            Verdict::Untracked => return,
+            Verdict::Exact(units) => units,
+        };
         let mut map = lock(self.shard(hash));
         let per_shard = PARTITIONS_TRACKED_MAX / PARTITION_SHARDS;
         if map.len() >= per_shard && !map.contains_key(&(slot, hash)) {
@@ -321,11 +336,12 @@ impl Partitions {
                 return;
             }
         }
-        let empty_until = map
+        let bucket = map
             .entry((slot, hash))
             .or_insert_with(|| KeyBuckets::new(now))
-            .side(op)
-            .take(now, units);
+            .side(op);
+        let empty_until = bucket.take(now, units);
+        self.sieve.tracked_until(sieve_key, bucket.full_at_ms(now));
         if let Some(until) = empty_until {
             self.exhausted_until_ms.fetch_max(until, Ordering::AcqRel);
         }
@@ -554,6 +570,12 @@ impl Governor {
             self.partitions.take(0, h, Op::Read, read, now);
             self.partitions.take(0, h, Op::Write, write, now);
         }
+    }
+
+    /// How many keys have exact buckets now.
+    #[cfg(test)]
+    pub(crate) fn tracked_keys(&self) -> usize {
+        self.partitions.shards.iter().map(|s| lock(s).len()).sum()
     }
 
     /// The table's totals so far.

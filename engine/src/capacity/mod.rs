@@ -2,7 +2,8 @@
 //! (`consumed.rs` holds the result's shape), and the throughput each table and index
 //! may consume (`governor.rs`: provisioned token buckets with burst capacity, on-demand
 //! maximums, the per-partition ceilings; `bucket.rs` one bucket; `messages.rs` the
-//! throttling errors; `clock.rs` the time source tests can drive).
+//! throttling errors; `clock.rs` the time source tests can drive; `sieve.rs` the cheap count that
+//! keeps keys far from their ceiling out of the exact per-key buckets).
 //!
 //! It owns the arithmetic of units and the buckets; it must not know the wire shapes
 //! (the server crate builds `ConsumedCapacity` JSON from [`Consumed`]) nor how items
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod consumed;
 pub mod governor;
 pub mod messages;
+mod sieve;
 #[cfg(test)]
 mod tests;
 pub mod units;

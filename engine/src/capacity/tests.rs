@@ -325,3 +325,32 @@ fn the_tracked_keys_stay_bounded() {
     }
     assert!(g.admit_write(Some(u64::MAX)).is_err());
 }
+
+#[test]
+fn keys_far_from_their_ceiling_get_no_exact_buckets() {
+    let clock = CapacityClock::manual_at(0);
+    let g = governor(&clock, Limits::default(), vec![]);
+    // A thousand keys at a hundred units a second each, for ten seconds.
+    for _ in 0..10 {
+        for key in 0..1_000 {
+            assert!(write(&g, key, 1.0));
+            g.charge(Some(key), &reads(1.0));
+        }
+        for _ in 0..99 {
+            for key in 0..10 {
+                g.charge(Some(key), &writes(1.0));
+            }
+        }
+        clock.advance(1_000);
+    }
+    assert_eq!(g.tracked_keys(), 0);
+    // A hot key gets one, and is throttled at its ceiling all the same: what other
+    // keys sharing its cells took last second may count against it, at most a few
+    // units here.
+    let admitted = (0..2_000).take_while(|_| write(&g, 5_000, 1.0)).count();
+    assert!(
+        (990..=PARTITION_WRITE_UNITS_PER_S as usize).contains(&admitted),
+        "{admitted}"
+    );
+    assert_eq!(g.tracked_keys(), 1);
+}
