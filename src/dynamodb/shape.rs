@@ -60,6 +60,10 @@ pub(super) struct WireIndex {
     pub(super) key_schema: Option<Vec<KeySchemaElement>>,
     pub(super) projection: Option<WireProjection>,
     pub(super) provisioned_throughput: Option<ProvisionedThroughput>,
+    /// A global index's; a local index has neither member in the API, and is not read
+    /// for them.
+    pub(super) on_demand_throughput: Option<WireOnDemandThroughput>,
+    pub(super) warm_throughput: Option<WireWarmThroughput>,
 }
 
 #[derive(Deserialize)]
@@ -87,12 +91,20 @@ pub(super) struct WireSseSpecification {
     pub(super) kms_master_key_id: Option<String>,
 }
 
-/// `OnDemandThroughput`: read for its range only (Eddy does not cap request rates).
+/// `OnDemandThroughput` of a table or a global index.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct WireOnDemandThroughput {
     pub(super) max_read_request_units: Option<i64>,
     pub(super) max_write_request_units: Option<i64>,
+}
+
+/// `WarmThroughput` of a table or a global index.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WireWarmThroughput {
+    pub(super) read_units_per_second: Option<i64>,
+    pub(super) write_units_per_second: Option<i64>,
 }
 
 /// DynamoDB's bounds on a key attribute name (`KeySchemaAttributeName`), in characters.

@@ -17,8 +17,9 @@ use crate::limits::{
     LOCAL_INDEXES_PER_TABLE_MAX,
 };
 use crate::schema::{
-    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, Throughput, constraint_errors,
-    name_errors, resolve_global_index_keys, resolve_key_schema, validate_throughput,
+    BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, OnDemandThroughput, Throughput,
+    WarmThroughput, constraint_errors, name_errors, resolve_global_index_keys, resolve_key_schema,
+    validate_throughput,
 };
 use crate::sync::lock;
 
@@ -93,6 +94,10 @@ pub struct IndexInput {
     pub projection_type: Option<String>,
     pub non_key_attributes: Option<Vec<String>>,
     pub throughput: Option<Throughput>,
+    /// A global index's `OnDemandThroughput` and `WarmThroughput`, when given (kept
+    /// in the table's capacity settings, checked by `throughput.rs`).
+    pub on_demand: Option<OnDemandThroughput>,
+    pub warm: Option<WarmThroughput>,
 }
 
 /// An index the writer keeps, with its counters.
@@ -141,8 +146,17 @@ impl BackfillCursor {
 pub enum IndexUpdate {
     Create(IndexInput),
     Delete(String),
-    /// A new provisioned throughput for the index.
-    Update(String, Option<Throughput>),
+    /// New throughput settings for the index.
+    Update(String, IndexThroughputUpdate),
+}
+
+/// What an index `Update` changes: its provisioned throughput (a provisioned table's),
+/// its on-demand maximums (an on-demand table's), its warm throughput (either).
+#[derive(Debug, Clone, Default)]
+pub struct IndexThroughputUpdate {
+    pub provisioned: Option<Throughput>,
+    pub on_demand: Option<OnDemandThroughput>,
+    pub warm: Option<WarmThroughput>,
 }
 
 impl IndexUpdate {

@@ -139,6 +139,8 @@ fn one_online_index_change_at_a_time_but_a_backfilling_index_can_be_deleted() {
         projection_type: Some("ALL".into()),
         non_key_attributes: None,
         throughput: None,
+        on_demand: None,
+        warm: None,
     });
     let limit = |updates: &[IndexUpdate]| {
         let mut def = t.clone();
@@ -282,6 +284,8 @@ fn global_index_key_schemas_take_up_to_four_attributes_of_each_role() {
             projection_type: Some("ALL".into()),
             non_key_attributes: None,
             throughput: None,
+            on_demand: None,
+            warm: None,
         };
         validate_indexes(
             &[input],
@@ -349,6 +353,8 @@ fn projected_attribute_names_are_held_to_their_length() {
             projection_type: Some("INCLUDE".into()),
             non_key_attributes: Some(names),
             throughput: None,
+            on_demand: None,
+            warm: None,
         };
         validate_indexes(
             &[input],
