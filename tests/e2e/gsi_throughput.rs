@@ -385,3 +385,71 @@ async fn index_maximums_and_warm_throughput_are_validated_as_dynamodb_does() {
     let w = ix.warm_throughput.clone().unwrap();
     assert_eq!(w.read_units_per_second, Some(12_500));
 }
+
+/// Creates table `name` keyed by the string `pk` with `warm` as its WarmThroughput:
+/// provisioned at 10 units each way, or on demand.
+async fn create_warm(
+    c: &Client,
+    name: &str,
+    provisioned: bool,
+    warm: WarmThroughput,
+) -> Result<(), (String, String)> {
+    let req = c
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .warm_throughput(warm);
+    let req = if provisioned {
+        req.provisioned_throughput(units(10, 10))
+    } else {
+        req.billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+    };
+    req.send().await.map(|_| ()).map_err(refusal)
+}
+
+#[tokio::test]
+async fn a_tables_warm_throughput_is_taken_at_creation_and_checked() {
+    let server = manual_server();
+    let c = no_retries(&server.endpoint);
+    assert_eq!(
+        create_warm(&c, &table_name("w1"), false, warm(Some(1), Some(1)))
+            .await
+            .unwrap_err(),
+        (
+            "ValidationException".to_string(),
+            "One or more parameter values were invalid: Requested ReadUnitsPerSecond for WarmThroughput for table is lower than initial throughput for OnDemand. See: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html#on-demand-capacity-mode-initial".to_string()
+        )
+    );
+    assert_eq!(
+        create_warm(&c, &table_name("w2"), true, warm(Some(5), None))
+            .await
+            .unwrap_err()
+            .1,
+        "One or more parameter values were invalid: Requested ReadUnitsPerSecond for WarmThroughput for table is lower than ReadCapacityUnits of ProvisionedThroughput"
+    );
+    // One member given: the other keeps DynamoDB's initial throughput.
+    let t = table_name("w3");
+    create_warm(&c, &t, false, warm(None, Some(6_000)))
+        .await
+        .unwrap();
+    let d = c.describe_table().table_name(&t).send().await.unwrap();
+    let w = d.table.unwrap().warm_throughput.unwrap();
+    assert_eq!(
+        (w.read_units_per_second, w.write_units_per_second),
+        (Some(12_000), Some(6_000))
+    );
+    assert_eq!(w.status.unwrap().as_str(), "ACTIVE");
+}
