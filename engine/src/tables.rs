@@ -205,7 +205,7 @@ pub(crate) fn create_table(
     let (key_schema, billing_mode, throughput) =
         (valid.key_schema, valid.billing, valid.throughput);
     let on_demand = input.on_demand.unwrap_or_default();
-    check_on_demand(billing_mode, &on_demand)?;
+    check_on_demand(billing_mode, &on_demand, false)?;
     let on_demand = merge_on_demand(OnDemandThroughput::default(), &on_demand);
     let warm = input.warm.unwrap_or_default();
     let table_throughput = (billing_mode == BillingMode::Provisioned).then_some(throughput);
@@ -436,7 +436,7 @@ pub(crate) fn update_table(
         def.pay_per_request_since_ms = Some(now_ms());
     }
     if let Some(od) = &input.on_demand {
-        check_on_demand(mode, od)?;
+        check_on_demand(mode, od, true)?;
         def.settings.capacity.on_demand = merge_on_demand(def.settings.capacity.on_demand, od);
     }
     // Maximums belong to on-demand: a switch to provisioned leaves none behind, on the

@@ -173,9 +173,14 @@ fn long_date(ms: u64) -> String {
 }
 
 /// Checks `OnDemandThroughput` for a table of `mode`: only on-demand tables take it,
-/// and each maximum is at least 1, or -1 for none. The messages are DynamoDB's as
-/// measured (ack-api-quirks' UpdateTable and CreateTable probes).
-pub(crate) fn check_on_demand(mode: BillingMode, od: &OnDemandThroughput) -> Result<()> {
+/// and each maximum is at least 1, or -1 for none in an UpdateTable (`update`;
+/// CreateTable refuses -1 as out of range). The messages are DynamoDB's as measured
+/// (ack-api-quirks' UpdateTable and CreateTable probes).
+pub(crate) fn check_on_demand(
+    mode: BillingMode,
+    od: &OnDemandThroughput,
+    update: bool,
+) -> Result<()> {
     for (value, member) in [
         (od.max_read_request_units, "MaxReadRequestUnits"),
         (od.max_write_request_units, "MaxWriteRequestUnits"),
@@ -186,7 +191,7 @@ pub(crate) fn check_on_demand(mode: BillingMode, od: &OnDemandThroughput) -> Res
                 "One or more parameter values were invalid: {member} for OnDemandThroughput cannot be specified when the table BillingMode is PROVISIONED"
             )));
         }
-        if v < 1 && v != -1 {
+        if v < 1 && !(update && v == -1) {
             return Err(Error::validation(format!(
                 "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for table is outside of valid range"
             )));
@@ -433,9 +438,9 @@ mod tests {
             max_read_request_units: r,
             max_write_request_units: w,
         };
-        assert!(check_on_demand(BillingMode::PayPerRequest, &od(Some(1), None)).is_ok());
+        assert!(check_on_demand(BillingMode::PayPerRequest, &od(Some(1), None), false).is_ok());
         let Err(Error::Validation(m)) =
-            check_on_demand(BillingMode::PayPerRequest, &od(None, Some(0)))
+            check_on_demand(BillingMode::PayPerRequest, &od(None, Some(0)), true)
         else {
             panic!("0 is no maximum")
         };
@@ -443,9 +448,11 @@ mod tests {
             m,
             "One or more parameter values were invalid: Requested MaxWriteRequestUnits for OnDemandThroughput for table is outside of valid range"
         );
-        assert!(check_on_demand(BillingMode::PayPerRequest, &od(Some(-1), None)).is_ok());
+        assert!(check_on_demand(BillingMode::PayPerRequest, &od(Some(-1), None), true).is_ok());
+        // CreateTable has no maximum to remove.
+        assert!(check_on_demand(BillingMode::PayPerRequest, &od(Some(-1), None), false).is_err());
         let Err(Error::Validation(m)) =
-            check_on_demand(BillingMode::Provisioned, &od(Some(5), None))
+            check_on_demand(BillingMode::Provisioned, &od(Some(5), None), true)
         else {
             panic!("on a provisioned table")
         };

@@ -541,18 +541,20 @@ pub(super) fn check_list_start_and_limit(
     Ok(constraint_errors(errors)?)
 }
 
-/// A table's `OnDemandThroughput`: each maximum is -1 (no maximum) or at least 1. A
-/// recording of DynamoDB refusing {0, 0} on UpdateTable gives the message (read units
-/// first); CreateTable's is not confirmed and taken to be the same.
+/// A table's `OnDemandThroughput`: each maximum at least 1, or -1 (no maximum) when
+/// UpdateTable gives it (`removes`). Recordings of DynamoDB refusing {0, 0} on
+/// UpdateTable and {0, 0}, {-1, -1} and {-2, -2} on CreateTable give the message (read
+/// units first; ack-api-quirks).
 pub(super) fn check_on_demand_throughput(
     t: Option<&WireOnDemandThroughput>,
+    removes: bool,
 ) -> Result<(), ApiError> {
     let Some(t) = t else { return Ok(()) };
     for (v, member) in [
         (t.max_read_request_units, "MaxReadRequestUnits"),
         (t.max_write_request_units, "MaxWriteRequestUnits"),
     ] {
-        if v.is_some_and(|v| v != -1 && v < 1) {
+        if v.is_some_and(|v| v < 1 && !(removes && v == -1)) {
             return Err(eddy_engine::Error::validation(format!(
                 "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for table is outside of valid range"
             ))

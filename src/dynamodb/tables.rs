@@ -237,7 +237,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
     if r.billing_mode.as_deref() != Some("PAY_PER_REQUEST") {
         check_capacity_bounds(r.provisioned_throughput.as_ref(), None)?;
     }
-    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
+    check_on_demand_throughput(r.on_demand_throughput.as_ref(), false)?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
@@ -631,7 +631,7 @@ fn check_update_table_shape(name: &str, r: &UpdateTableRequest) -> Result<(), Ap
     for u in updates.iter().filter_map(|u| u.update.as_ref()) {
         check_capacity_bounds(u.provisioned_throughput.as_ref(), u.index_name.as_deref())?;
     }
-    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
+    check_on_demand_throughput(r.on_demand_throughput.as_ref(), true)?;
     Ok(())
 }
 
