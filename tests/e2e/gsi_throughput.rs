@@ -372,6 +372,53 @@ async fn index_maximums_and_warm_throughput_are_validated_as_dynamodb_does() {
             "MaxWriteRequestUnits for OnDemandThroughput for index: by_g cannot be specified when the table BillingMode is PROVISIONED"
         )
     );
+    // An index created by UpdateTable on an on-demand table takes no provisioned
+    // units, in UpdateTable's words (not CreateTable's).
+    let od = table_name("gv6");
+    create_with_index(&c, &od, None, by_g()).await.unwrap();
+    let e = c
+        .update_table()
+        .table_name(&od)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("h")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name("by_h")
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("h")
+                                .key_type(KeyType::Hash)
+                                .build()
+                                .unwrap(),
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .provisioned_throughput(units(4, 5))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(refusal)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        invalid(
+            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: by_h when BillingMode is PAY_PER_REQUEST"
+        )
+    );
     // A provisioned index's warm throughput may rise on its own.
     update_g(
         &c,

@@ -376,3 +376,43 @@ fn projected_attribute_names_are_held_to_their_length() {
         )
     );
 }
+
+#[test]
+fn provisioned_units_for_an_on_demand_index_are_refused_in_each_calls_words() {
+    let defs = vec![attr("pk", KeyType::S), attr("g", KeyType::S)];
+    let table_key = KeySchema {
+        hash: attr("pk", KeyType::S),
+        range: None,
+    };
+    let input = IndexInput {
+        name: "gsi".into(),
+        kind: IndexKind::Global,
+        key_schema: vec![("g".into(), KeyRole::Hash)],
+        projection_type: Some("ALL".into()),
+        non_key_attributes: None,
+        throughput: Some(Throughput {
+            read_capacity_units: 4,
+            write_capacity_units: 5,
+        }),
+        on_demand: None,
+        warm: None,
+    };
+    let refused = |update_position| match validate_indexes(
+        std::slice::from_ref(&input),
+        &table_key,
+        &defs,
+        BillingMode::PayPerRequest,
+        update_position,
+    ) {
+        Err(Error::Validation(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(None),
+        "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: gsi when BillingMode is PAY_PER_REQUEST"
+    );
+    assert_eq!(
+        refused(Some(1)),
+        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: gsi when BillingMode is PAY_PER_REQUEST"
+    );
+}
