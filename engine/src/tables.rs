@@ -471,6 +471,7 @@ pub(crate) fn update_table(
             record_change(changes.or_default(), old, new, now)?;
         }
     }
+    crate::throughput::record_warm(&t.def, &mut def);
     let names: Vec<&str> = def.indexes.iter().map(|i| i.name.as_str()).collect();
     def.settings
         .capacity

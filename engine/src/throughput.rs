@@ -24,9 +24,9 @@ pub const DECREASE_INTERVAL_MS: u64 = 3_600_000;
 
 const DAY_MS: u64 = 86_400_000;
 
-/// A new table's warm throughput: what DynamoDB reports for a new on-demand table
+/// A new on-demand table's (or index's) warm throughput: what DynamoDB reports for it
 /// (12,000 read and 4,000 write units per second, the documented minimums of
-/// `WarmThroughput`). Eddy does not throttle an on-demand table below it.
+/// `WarmThroughput` on demand). Eddy does not throttle an on-demand table below it.
 pub const WARM_READ_UNITS_PER_S_DEFAULT: i64 = 12_000;
 pub const WARM_WRITE_UNITS_PER_S_DEFAULT: i64 = 4_000;
 
@@ -274,30 +274,84 @@ impl std::fmt::Display for WarmOwner<'_> {
     }
 }
 
-/// The warm throughput in force (read, write units per second) given what clients
-/// asked for: DynamoDB's default for a new table or index, or more when a client asked
-/// for more or the provisioned throughput is higher.
-pub fn warm_units(asked: WarmThroughput, throughput: Option<Throughput>) -> (i64, i64) {
+/// The warm throughput in force (read, write units per second) of a table or index
+/// billed by `mode`, from what was recorded (`recorded`: what clients asked for, and
+/// what was in force before the last change, see [`record_warm`]) and its provisioned
+/// throughput: on demand at least DynamoDB's initial throughput; provisioned, at least
+/// the provisioned units (ack-api-quirks measured a 1/1 table at 1/1, then 3/3 after
+/// 3/3 and a decrease).
+pub fn warm_units(
+    mode: BillingMode,
+    recorded: WarmThroughput,
+    throughput: Option<Throughput>,
+) -> (i64, i64) {
     let t = throughput.unwrap_or_default();
+    let (read, write) = match mode {
+        BillingMode::PayPerRequest => (
+            WARM_READ_UNITS_PER_S_DEFAULT,
+            WARM_WRITE_UNITS_PER_S_DEFAULT,
+        ),
+        // A provisioned table has at least one unit each way.
+        BillingMode::Provisioned => (1, 1),
+    };
     (
-        WARM_READ_UNITS_PER_S_DEFAULT
-            .max(asked.read_units_per_second.unwrap_or(0))
+        read.max(recorded.read_units_per_second.unwrap_or(0))
             .max(t.read_capacity_units),
-        WARM_WRITE_UNITS_PER_S_DEFAULT
-            .max(asked.write_units_per_second.unwrap_or(0))
+        write
+            .max(recorded.write_units_per_second.unwrap_or(0))
             .max(t.write_capacity_units),
     )
 }
 
 /// The table's warm throughput (read, write units per second).
 pub fn warm_throughput(def: &TableDef) -> (i64, i64) {
-    warm_units(def.settings.capacity.warm, Some(def.throughput))
+    warm_units(
+        def.billing_mode,
+        def.settings.capacity.warm,
+        Some(def.throughput),
+    )
 }
 
 /// A global index's warm throughput (read, write units per second).
 pub fn index_warm_throughput(def: &TableDef, index: &IndexDef) -> (i64, i64) {
-    let asked = def.settings.capacity.index_limits.get(&index.name);
-    warm_units(asked.map(|l| l.warm).unwrap_or_default(), index.throughput)
+    let recorded = def.settings.capacity.index_limits.get(&index.name);
+    warm_units(
+        def.billing_mode,
+        recorded.map(|l| l.warm).unwrap_or_default(),
+        index.throughput,
+    )
+}
+
+/// Records in `new` (the definition an UpdateTable is about to publish) that warm
+/// throughput never decreases: the table and each global index it keeps stay at
+/// least at what `old` had in force. So a provisioned table keeps the highest units
+/// it was ever provisioned with, and a table that was on demand keeps the initial
+/// throughput after a switch back to provisioned, as DynamoDB was measured doing
+/// (ack-api-quirks).
+pub(crate) fn record_warm(old: &TableDef, new: &mut TableDef) {
+    let keep = |before: (i64, i64), after: (i64, i64)| WarmThroughput {
+        read_units_per_second: Some(before.0.max(after.0)),
+        write_units_per_second: Some(before.1.max(after.1)),
+    };
+    new.settings.capacity.warm = keep(warm_throughput(old), warm_throughput(new));
+    let mut kept = Vec::new();
+    for ix in &new.indexes {
+        if let Some(was) = old.index(&ix.name).filter(|o| o.id == ix.id) {
+            let warm = keep(
+                index_warm_throughput(old, was),
+                index_warm_throughput(new, ix),
+            );
+            kept.push((ix.name.clone(), warm));
+        }
+    }
+    for (name, warm) in kept {
+        new.settings
+            .capacity
+            .index_limits
+            .entry(name)
+            .or_default()
+            .warm = warm;
+    }
 }
 
 /// Checks the `WarmThroughput` of a table or index being created: on demand, each
@@ -526,16 +580,29 @@ mod tests {
             m,
             "One or more parameter values were invalid: Requested ReadUnitsPerSecond for WarmThroughput for table is lower than ReadCapacityUnits of ProvisionedThroughput"
         );
-        // In force: the default, what was asked, or the provisioned units if higher.
-        assert_eq!(warm_units(warm(None, None), None), (12_000, 4_000));
+        // In force: the initial throughput on demand (the provisioned units otherwise),
+        // what was asked, or the provisioned units if higher.
         assert_eq!(
-            warm_units(warm(Some(15_000), None), Some(tp(1, 9_000))),
+            warm_units(on_demand, warm(None, None), None),
+            (12_000, 4_000)
+        );
+        assert_eq!(
+            warm_units(on_demand, warm(Some(15_000), None), Some(tp(1, 9_000))),
             (15_000, 9_000)
+        );
+        let provisioned = BillingMode::Provisioned;
+        assert_eq!(
+            warm_units(provisioned, warm(None, None), Some(tp(1, 2))),
+            (1, 2)
+        );
+        assert_eq!(
+            warm_units(provisioned, warm(Some(50), None), Some(tp(1, 2))),
+            (50, 2)
         );
         // A change: the same value is accepted, a lower one refused, a member not given
         // keeps what was asked.
         let asked = warm(Some(15_000), None);
-        let now = warm_units(asked, None);
+        let now = warm_units(on_demand, asked, None);
         let same = change_warm(WarmOwner::Table, now, asked, &warm(Some(15_000), None)).unwrap();
         assert_eq!(same, asked);
         let up = change_warm(WarmOwner::Table, now, asked, &warm(None, Some(5_000))).unwrap();

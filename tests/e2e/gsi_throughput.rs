@@ -499,4 +499,41 @@ async fn a_tables_warm_throughput_is_taken_at_creation_and_checked() {
         (Some(12_000), Some(6_000))
     );
     assert_eq!(w.status.unwrap().as_str(), "ACTIVE");
+    // A provisioned table's is the highest it was provisioned with, and a table that
+    // was on demand keeps the initial throughput after it (as DynamoDB was measured).
+    let p = table_name("w4");
+    create_warm(&c, &p, true, warm(None, None)).await.unwrap();
+    let warm_of = |name: String| {
+        let c = c.clone();
+        async move {
+            let d = c.describe_table().table_name(name).send().await.unwrap();
+            let w = d.table.unwrap().warm_throughput.unwrap();
+            (
+                w.read_units_per_second.unwrap(),
+                w.write_units_per_second.unwrap(),
+            )
+        }
+    };
+    assert_eq!(warm_of(p.clone()).await, (10, 10));
+    let billing = |mode, throughput| {
+        c.update_table()
+            .table_name(&p)
+            .billing_mode(mode)
+            .set_provisioned_throughput(throughput)
+            .send()
+    };
+    use aws_sdk_dynamodb::types::BillingMode;
+    billing(BillingMode::Provisioned, Some(units(30, 5)))
+        .await
+        .unwrap();
+    billing(BillingMode::Provisioned, Some(units(2, 2)))
+        .await
+        .unwrap();
+    assert_eq!(warm_of(p.clone()).await, (30, 10));
+    billing(BillingMode::PayPerRequest, None).await.unwrap();
+    assert_eq!(warm_of(p.clone()).await, (12_000, 4_000));
+    billing(BillingMode::Provisioned, Some(units(1, 1)))
+        .await
+        .unwrap();
+    assert_eq!(warm_of(p.clone()).await, (12_000, 4_000));
 }

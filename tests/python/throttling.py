@@ -120,10 +120,12 @@ def describe_table_reports_decreases_and_warm_throughput():
     pt = desc["ProvisionedThroughput"]
     eq(pt["NumberOfDecreasesToday"], 1, "NumberOfDecreasesToday")
     expect("LastIncreaseDateTime" in pt and "LastDecreaseDateTime" in pt, "both dates reported")
-    eq(desc["WarmThroughput"], {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"},
+    # A provisioned table's warm throughput is the highest it was provisioned with
+    # (DynamoDB was measured so: ack-api-quirks), its index's its own units.
+    eq(desc["WarmThroughput"], {"ReadUnitsPerSecond": 5, "WriteUnitsPerSecond": 6, "Status": "ACTIVE"},
        "WarmThroughput")
     eq(desc["GlobalSecondaryIndexes"][0]["WarmThroughput"],
-       {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"}, "the index's WarmThroughput")
+       {"ReadUnitsPerSecond": 1, "WriteUnitsPerSecond": 1, "Status": "ACTIVE"}, "the index's WarmThroughput")
 
 
 if __name__ == "__main__":
