@@ -25,8 +25,8 @@ use crate::stream::def::{StreamDef, StreamSpecification};
 use crate::stream::read::latest_stream;
 use crate::sync::{lock, write};
 use crate::throughput::{
-    WarmOwner, change_warm, check_index_on_demand, check_new_warm, check_on_demand,
-    merge_on_demand, record_change, warm_throughput,
+    WarmOwner, change_warm, check_new_warm, check_on_demand, merge_on_demand, new_index_capacity,
+    record_change, warm_throughput,
 };
 use crate::writer::staging::Staging;
 use crate::writer::submit::control;
@@ -213,23 +213,8 @@ pub(crate) fn create_table(
     // Each global index's own maximums and warm throughput, by name.
     let mut index_limits = std::collections::BTreeMap::new();
     for (given, index) in input.indexes.iter().zip(&valid.indexes) {
-        if let Some(od) = &given.on_demand {
-            check_index_on_demand(billing_mode, &index.name, od, false)?;
-        }
-        if let Some(w) = &given.warm {
-            check_new_warm(
-                WarmOwner::Index(&index.name),
-                billing_mode,
-                index.throughput,
-                w,
-            )?;
-        }
-        let limits = crate::catalog::IndexCapacity {
-            on_demand: given.on_demand.unwrap_or_default(),
-            warm: given.warm.unwrap_or_default(),
-        };
-        if limits != crate::catalog::IndexCapacity::default() {
-            index_limits.insert(index.name.clone(), limits);
+        if let Some(kept) = new_index_capacity(billing_mode, given, index)? {
+            index_limits.insert(index.name.clone(), kept);
         }
     }
     let stream_view = input

@@ -6,10 +6,10 @@
 //! It owns those rules; it must not know the wire or how definitions are stored.
 
 use crate::capacity::{CapacitySpec, IndexSpec, Limits};
-use crate::catalog::{TableDef, ThroughputChanges};
+use crate::catalog::{IndexCapacity, TableDef, ThroughputChanges};
 use crate::clock::civil_from_days;
 use crate::error::{Error, Result};
-use crate::index::def::IndexDef;
+use crate::index::def::{IndexDef, IndexInput};
 use crate::schema::{BillingMode, OnDemandThroughput, Throughput, WarmThroughput};
 
 /// DynamoDB allows four decreases of a table's provisioned throughput at any time of a
@@ -229,6 +229,27 @@ pub(crate) fn check_index_on_demand(
         }
     }
     Ok(())
+}
+
+/// Checks the `OnDemandThroughput` and `WarmThroughput` of `input`, a global index being
+/// created (by CreateTable or UpdateTable's index Create) as `index` on a table billed
+/// by `mode`; returns what the catalog keeps for it, `None` when it has neither.
+pub(crate) fn new_index_capacity(
+    mode: BillingMode,
+    input: &IndexInput,
+    index: &IndexDef,
+) -> Result<Option<IndexCapacity>> {
+    if let Some(od) = &input.on_demand {
+        check_index_on_demand(mode, &index.name, od, false)?;
+    }
+    if let Some(warm) = &input.warm {
+        check_new_warm(WarmOwner::Index(&index.name), mode, index.throughput, warm)?;
+    }
+    let kept = IndexCapacity {
+        on_demand: input.on_demand.unwrap_or_default(),
+        warm: input.warm.unwrap_or_default(),
+    };
+    Ok((kept != IndexCapacity::default()).then_some(kept))
 }
 
 /// The maximums after an UpdateTable's `OnDemandThroughput`: a member given replaces

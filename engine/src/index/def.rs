@@ -63,7 +63,8 @@ pub struct IndexDef {
     /// a global index's may have several attributes of each role.
     pub key_schema: IndexKeys,
     pub projection: IndexProjection,
-    /// A global index's own capacity on a provisioned table (reported, not enforced).
+    /// A global index's own capacity on a provisioned table (enforced by the governor;
+    /// an on-demand index's maximums are in the table's capacity settings).
     pub throughput: Option<Throughput>,
     /// Where the index's build stands.
     pub build: IndexBuild,

@@ -11,8 +11,8 @@ use crate::schema::{
     BillingMode, KeyAttribute, OnDemandThroughput, key_type_descriptor, validate_throughput,
 };
 use crate::throughput::{
-    WarmOwner, change_warm, check_index_on_demand, check_new_warm, index_warm_throughput,
-    merge_on_demand,
+    WarmOwner, change_warm, check_index_on_demand, index_warm_throughput, merge_on_demand,
+    new_index_capacity,
 };
 
 /// DynamoDB's refusal of a second online index change on a table.
@@ -181,22 +181,9 @@ pub(crate) fn plan_updates(
                 )?;
                 def.attribute_definitions = merged;
                 let mut index = new.remove(0);
-                if let Some(od) = &input.on_demand {
-                    check_index_on_demand(def.billing_mode, &index.name, od, false)?;
-                }
-                if let Some(warm) = &input.warm {
-                    let owner = WarmOwner::Index(&index.name);
-                    check_new_warm(owner, def.billing_mode, index.throughput, warm)?;
-                }
-                let limits = crate::catalog::IndexCapacity {
-                    on_demand: input.on_demand.unwrap_or_default(),
-                    warm: input.warm.unwrap_or_default(),
-                };
-                if limits != crate::catalog::IndexCapacity::default() {
-                    def.settings
-                        .capacity
-                        .index_limits
-                        .insert(index.name.clone(), limits);
+                if let Some(kept) = new_index_capacity(def.billing_mode, input, &index)? {
+                    let limits = &mut def.settings.capacity.index_limits;
+                    limits.insert(index.name.clone(), kept);
                 }
                 index.build = IndexBuild::Backfilling;
                 def.indexes.push(index.clone());
