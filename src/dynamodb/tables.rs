@@ -419,7 +419,7 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
                 if let Some(maximums) = limits.and_then(|l| maximums_json(&l.on_demand)) {
                     v["OnDemandThroughput"] = maximums;
                 }
-                // A global index starts with the same warm throughput as a table.
+                // An index's warm throughput follows a table's rules (its own units).
                 let units = eddy_engine::throughput::index_warm_throughput(&d.def, ix);
                 v["WarmThroughput"] = warm_json(units, status);
                 global.push(v);

@@ -128,6 +128,32 @@ def describe_table_reports_decreases_and_warm_throughput():
        {"ReadUnitsPerSecond": 1, "WriteUnitsPerSecond": 1, "Status": "ACTIVE"}, "the index's WarmThroughput")
 
 
+
+@check
+def an_on_demand_index_maximum_throttles_the_tables_writes():
+    name = f"{PREFIX}-gmax"
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "OnDemandThroughput": {"MaxWriteRequestUnits": 1}}])
+    CREATED.append(name)
+    index = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"][0]
+    eq(index["OnDemandThroughput"], {"MaxWriteRequestUnits": 1}, "the index's maximum")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "g": {"S": "x"}})
+    e = expect_error("ThrottlingException",
+                     "Throughput exceeds the maximum OnDemandThroughput configured on table or index",
+                     ddb.put_item, TableName=name, Item={"pk": {"S": "b"}, "g": {"S": "x"}})
+    reasons = e.response.get("throttlingReasons") or []
+    eq([r["reason"] for r in reasons], ["IndexWriteMaxOnDemandThroughputExceeded"], "throttling reasons")
+    expect(reasons[0]["resource"].endswith(f":table/{name}/index/by_g"), "the index's ARN")
+    advance(1000)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "b"}, "g": {"S": "x"}})
+
+
 if __name__ == "__main__":
     sys.exit(run_checks(f"Throttling checks against {ENDPOINT} (tables {PREFIX}-*)", FILTERS, DEADLINE,
                         delete_created_tables))
