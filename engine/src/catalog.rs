@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexInput, IndexStats, LiveIndex};
 use crate::schema::{
     BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, OnDemandThroughput, TableClass,
-    Throughput, check_key_sizes, check_not_empty_key, item_key_attribute, resolve_key_schema,
-    validate_table_name, validate_tags, validate_throughput,
+    Throughput, WarmThroughput, check_key_sizes, check_not_empty_key, item_key_attribute,
+    resolve_key_schema, validate_table_name, validate_tags, validate_throughput,
 };
 use crate::stream::def::{StreamDef, StreamSpecification};
 use crate::sync::read;
@@ -81,6 +81,40 @@ pub struct CapacitySetting {
     pub changes: ThroughputChanges,
     /// The same per global index, by name; an index without changes is absent.
     pub indexes: BTreeMap<String, ThroughputChanges>,
+    /// The warm throughput clients asked for (since format version 8; older tables
+    /// have DynamoDB's default, which is what they reported).
+    pub warm: WarmThroughput,
+    /// Each global index's on-demand maximums and warm throughput, by name; an index
+    /// with neither is absent (since format version 8).
+    pub index_limits: BTreeMap<String, IndexCapacity>,
+}
+
+/// A global index's own on-demand maximums and the warm throughput asked for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexCapacity {
+    pub on_demand: OnDemandThroughput,
+    pub warm: WarmThroughput,
+}
+
+/// [`CapacitySetting`] as format version 7 stored it: the same fields, in the same
+/// order (postcard is positional), without warm throughput and index maximums.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CapacitySettingV7 {
+    on_demand: OnDemandThroughput,
+    changes: ThroughputChanges,
+    indexes: BTreeMap<String, ThroughputChanges>,
+}
+
+impl CapacitySettingV7 {
+    fn upgrade(self) -> CapacitySetting {
+        CapacitySetting {
+            on_demand: self.on_demand,
+            changes: self.changes,
+            indexes: self.indexes,
+            ..CapacitySetting::default()
+        }
+    }
 }
 
 /// When a provisioned throughput last went up and down.
@@ -189,6 +223,8 @@ pub struct CreateTableInput {
     pub sse: Option<SseSetting>,
     /// `OnDemandThroughput`, when given.
     pub on_demand: Option<OnDemandThroughput>,
+    /// `WarmThroughput`, when given.
+    pub warm: Option<WarmThroughput>,
 }
 
 /// A CreateTable request, checked: the key schema, billing, throughput and indexes
@@ -344,7 +380,9 @@ impl TableDef {
                 def.settings.sse = postcard::from_bytes(rest).map_err(corrupt)?;
                 Ok(def)
             }
-            Some((&TABLE_DEF_VERSION, rest)) => {
+            // Version 7: the capacity settings without warm throughput and index
+            // maximums; version 8 with them.
+            Some((&version @ (7 | TABLE_DEF_VERSION), rest)) => {
                 let (mut def, rest): (TableDef, _) =
                     postcard::take_from_bytes(rest).map_err(corrupt)?;
                 let (indexes, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
@@ -353,7 +391,13 @@ impl TableDef {
                 def.settings = settings;
                 let (sse, rest) = postcard::take_from_bytes(rest).map_err(corrupt)?;
                 def.settings.sse = sse;
-                def.settings.capacity = postcard::from_bytes(rest).map_err(corrupt)?;
+                def.settings.capacity = if version == 7 {
+                    postcard::from_bytes::<CapacitySettingV7>(rest)
+                        .map_err(corrupt)?
+                        .upgrade()
+                } else {
+                    postcard::from_bytes(rest).map_err(corrupt)?
+                };
                 Ok(def)
             }
             Some((v, _)) => Err(Error::Storage(format!(
@@ -428,10 +472,11 @@ impl TableDef {
 /// The version of the stored form of a [`TableDef`]: 3 added the indexes' build state
 /// ([`IndexBuild`]), 4 the table's settings ([`TableSettings`]), 5 index keys of
 /// several attributes ([`IndexKeys`]), 6 the declared encryption ([`SseSetting`]), 7
-/// the capacity settings ([`CapacitySetting`]). Versions 1 to 6 are still read. An index's
+/// the capacity settings ([`CapacitySetting`]), 8 their warm throughput and index
+/// maximums ([`IndexCapacity`]). Versions 1 to 7 are still read. An index's
 /// entries are laid out the same in every version (a one-and-one key encodes as
 /// before), so only the definition is upgraded.
-const TABLE_DEF_VERSION: u8 = 7;
+const TABLE_DEF_VERSION: u8 = 8;
 
 /// An index as format versions 3 and 4 stored it: the fields of [`IndexDef`] in the
 /// same order, with a one-and-one key schema.
@@ -674,6 +719,7 @@ mod tests {
                 decreases_that_day: 3,
             },
             indexes: BTreeMap::from([("by_x".to_string(), ThroughputChanges::default())]),
+            ..CapacitySetting::default()
         };
         def.settings.sse = Some(SseSetting {
             kms_master_key_id: None,
@@ -688,6 +734,42 @@ mod tests {
         let back = TableDef::decode(&v6).unwrap();
         assert_eq!(back.settings.sse, def.settings.sse);
         assert_eq!(back.settings.capacity, CapacitySetting::default());
+    }
+
+    #[test]
+    fn index_maximums_and_warm_throughput_round_trip_and_version_7_decodes_without_them() {
+        let mut def = table(IndexBuild::Backfilled);
+        let limits = IndexCapacity {
+            on_demand: OnDemandThroughput {
+                max_read_request_units: None,
+                max_write_request_units: Some(3),
+            },
+            warm: WarmThroughput {
+                read_units_per_second: Some(13_000),
+                write_units_per_second: None,
+            },
+        };
+        def.settings.capacity.index_limits = BTreeMap::from([("by_x".to_string(), limits)]);
+        def.settings.capacity.warm.write_units_per_second = Some(5_000);
+        def.settings.capacity.changes.decreases_that_day = 2;
+        let back = TableDef::decode(&def.encode().unwrap()).unwrap();
+        assert_eq!(back.settings, def.settings);
+        let capacity = &def.settings.capacity;
+        let v7_capacity = CapacitySettingV7 {
+            on_demand: capacity.on_demand,
+            changes: capacity.changes,
+            indexes: capacity.indexes.clone(),
+        };
+        let mut v7 = vec![7];
+        v7.extend(postcard::to_stdvec(&def).unwrap());
+        v7.extend(postcard::to_stdvec(&def.indexes).unwrap());
+        v7.extend(postcard::to_stdvec(&def.settings).unwrap());
+        v7.extend(postcard::to_stdvec(&def.settings.sse).unwrap());
+        v7.extend(postcard::to_stdvec(&v7_capacity).unwrap());
+        let back = TableDef::decode(&v7).unwrap();
+        assert_eq!(back.settings.capacity.changes.decreases_that_day, 2);
+        assert_eq!(back.settings.capacity.warm, WarmThroughput::default());
+        assert!(back.settings.capacity.index_limits.is_empty());
     }
 
     #[test]

@@ -79,8 +79,8 @@ mod writer;
 
 pub use crate::buffers::{WRITE_BUFFER_BYTES_DEFAULT, WRITE_BUFFER_BYTES_MIN, WRITE_STALL_MS_MAX};
 pub use crate::catalog::{
-    CapacitySetting, CreateTableInput, SseSetting, TableClassSetting, TableDef, TableSettings,
-    ThroughputChanges,
+    CapacitySetting, CreateTableInput, IndexCapacity, SseSetting, TableClassSetting, TableDef,
+    TableSettings, ThroughputChanges,
 };
 pub use crate::clock::iso8601_ms;
 pub use crate::codec::{decode_item, encode_item};
@@ -97,7 +97,8 @@ pub use crate::health::{
     StorageState, WriterState,
 };
 pub use crate::index::def::{
-    IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexUpdate,
+    IndexBuild, IndexDef, IndexInput, IndexKind, IndexProjection, IndexThroughputUpdate,
+    IndexUpdate,
 };
 pub use crate::items::input::{
     BatchGetOutput, BatchGetTable, BatchWriteOutput, BatchWriteRequest, DeleteItemInput, Done,
@@ -109,7 +110,7 @@ pub use crate::number::Number;
 pub use crate::reader::NumberRef;
 pub use crate::schema::{
     BillingMode, IndexKeys, KeyAttribute, KeyRole, KeySchema, OnDemandThroughput, TableClass,
-    Throughput, check_table_name_length, constraint_errors, key_type_descriptor,
+    Throughput, WarmThroughput, check_table_name_length, constraint_errors, key_type_descriptor,
     table_name_pattern_error, validate_table_name,
 };
 pub use crate::seal::{SEAL_KEY_BYTES, SEALED_TAG, Seal, SealKey};

@@ -105,6 +105,15 @@ pub struct OnDemandThroughput {
     pub max_write_request_units: Option<i64>,
 }
 
+/// `WarmThroughput` as a request gives it, and as the catalog remembers what clients
+/// asked for: read and write units per second a table or global index can take at
+/// once, each `None` when not given (DynamoDB's default, or more, is then in force).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WarmThroughput {
+    pub read_units_per_second: Option<i64>,
+    pub write_units_per_second: Option<i64>,
+}
+
 /// A table's class (`TableClass`), which DynamoDB bills by; Eddy stores every class alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableClass {

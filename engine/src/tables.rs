@@ -16,15 +16,18 @@ use crate::index::plan::plan_updates;
 use crate::limits::{LIST_TABLES_LIMIT_MAX, TABLE_SHARDS_MAX};
 use crate::meta::{allocate_table_id, persist_table, stage_table_def};
 use crate::schema::{
-    BillingMode, KeyAttribute, OnDemandThroughput, TableClass, Throughput, validate_table_name,
-    validate_throughput,
+    BillingMode, KeyAttribute, OnDemandThroughput, TableClass, Throughput, WarmThroughput,
+    validate_table_name, validate_throughput,
 };
 use crate::state::State;
 use crate::stream::control::{disable_stream, enable_stream};
 use crate::stream::def::{StreamDef, StreamSpecification};
 use crate::stream::read::latest_stream;
 use crate::sync::{lock, write};
-use crate::throughput::{check_on_demand, merge_on_demand, record_change};
+use crate::throughput::{
+    WarmOwner, change_warm, check_new_warm, check_on_demand, merge_on_demand, new_index_capacity,
+    record_change, warm_throughput,
+};
 use crate::writer::staging::Staging;
 use crate::writer::submit::control;
 
@@ -84,6 +87,8 @@ pub struct UpdateTableInput {
     pub sse: Option<Option<SseSetting>>,
     /// `OnDemandThroughput`, when given (-1 removes a maximum).
     pub on_demand: Option<OnDemandThroughput>,
+    /// `WarmThroughput`, when given.
+    pub warm: Option<WarmThroughput>,
 }
 
 impl UpdateTableInput {
@@ -106,21 +111,23 @@ impl UpdateTableInput {
             && self.deletion_protection.is_none()
             && self.table_class.is_none()
             && self.on_demand.is_none()
+            && self.warm.is_none()
         {
-            // DynamoDB's list names members Eddy does not have (replicas, SSE, warm
-            // throughput); it is its fixed text for a request with no change.
+            // DynamoDB's list names members Eddy does not have (replicas); it is its
+            // fixed text for a request with no change.
             return Err(Error::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
             ));
         }
         let on_demand = self.on_demand.is_some();
-        if self.deletion_protection.is_some() && (others || self.table_class.is_some() || on_demand)
+        let capacity = on_demand || self.warm.is_some();
+        if self.deletion_protection.is_some() && (others || self.table_class.is_some() || capacity)
         {
             return Err(Error::validation(
                 "One or more parameter values were invalid: DeletionProtection modification must be the only operation in the request",
             ));
         }
-        if self.table_class.is_some() && (others || on_demand) {
+        if self.table_class.is_some() && (others || capacity) {
             return Err(Error::validation(
                 "One or more parameter values were invalid: TableClass modification must be the only operation in the request",
             ));
@@ -198,8 +205,18 @@ pub(crate) fn create_table(
     let (key_schema, billing_mode, throughput) =
         (valid.key_schema, valid.billing, valid.throughput);
     let on_demand = input.on_demand.unwrap_or_default();
-    check_on_demand(billing_mode, &on_demand)?;
+    check_on_demand(billing_mode, &on_demand, false)?;
     let on_demand = merge_on_demand(OnDemandThroughput::default(), &on_demand);
+    let warm = input.warm.unwrap_or_default();
+    let table_throughput = (billing_mode == BillingMode::Provisioned).then_some(throughput);
+    check_new_warm(WarmOwner::Table, billing_mode, table_throughput, &warm)?;
+    // Each global index's own maximums and warm throughput, by name.
+    let mut index_limits = std::collections::BTreeMap::new();
+    for (given, index) in input.indexes.iter().zip(&valid.indexes) {
+        if let Some(kept) = new_index_capacity(billing_mode, given, index)? {
+            index_limits.insert(index.name.clone(), kept);
+        }
+    }
     let stream_view = input
         .stream
         .map(StreamSpecification::enabling)
@@ -242,6 +259,8 @@ pub(crate) fn create_table(
             sse: input.sse.clone(),
             capacity: CapacitySetting {
                 on_demand,
+                warm,
+                index_limits,
                 ..CapacitySetting::default()
             },
         },
@@ -402,12 +421,21 @@ pub(crate) fn update_table(
         def.pay_per_request_since_ms = Some(now_ms());
     }
     if let Some(od) = &input.on_demand {
-        check_on_demand(mode, od)?;
+        check_on_demand(mode, od, true)?;
         def.settings.capacity.on_demand = merge_on_demand(def.settings.capacity.on_demand, od);
     }
-    // Maximums belong to on-demand: a switch to provisioned leaves none behind.
+    // Maximums belong to on-demand: a switch to provisioned leaves none behind, on the
+    // table or its indexes.
     if mode == BillingMode::Provisioned {
         def.settings.capacity.on_demand = OnDemandThroughput::default();
+        for limits in def.settings.capacity.index_limits.values_mut() {
+            limits.on_demand = OnDemandThroughput::default();
+        }
+    }
+    if let Some(warm) = &input.warm {
+        let asked = def.settings.capacity.warm;
+        def.settings.capacity.warm =
+            change_warm(WarmOwner::Table, warm_throughput(&t.def), asked, warm)?;
     }
     def.billing_mode = mode;
     // Index updates are checked before anything changes, so a refused one leaves
@@ -428,11 +456,15 @@ pub(crate) fn update_table(
             record_change(changes.or_default(), old, new, now)?;
         }
     }
+    crate::throughput::record_warm(&t.def, &mut def);
     let names: Vec<&str> = def.indexes.iter().map(|i| i.name.as_str()).collect();
     def.settings
         .capacity
         .indexes
         .retain(|name, _| names.contains(&name.as_str()));
+    def.settings.capacity.index_limits.retain(|name, limits| {
+        names.contains(&name.as_str()) && *limits != crate::catalog::IndexCapacity::default()
+    });
     // A stream change is checked here and applied below, in the same writer job as
     // the new definition.
     let stream_change = match input.stream {

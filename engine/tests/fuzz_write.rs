@@ -666,6 +666,8 @@ fn create(engine: &Engine, name: &str, s: &Schema) -> eddy_engine::Result<()> {
         non_key_attributes: (s.gsi_projection == Proj::Include)
             .then(|| vec!["a".into(), "v".into()]),
         throughput: None,
+        on_demand: None,
+        warm: None,
     }];
     if let Some(l) = s.lsi {
         defs.push(KeyAttribute {
@@ -679,6 +681,8 @@ fn create(engine: &Engine, name: &str, s: &Schema) -> eddy_engine::Result<()> {
             projection_type: Some("ALL".into()),
             non_key_attributes: None,
             throughput: None,
+            on_demand: None,
+            warm: None,
         });
     }
     engine

@@ -50,6 +50,8 @@ fn engine() -> (Engine, tempfile::TempDir) {
                 projection_type: Some("ALL".into()),
                 non_key_attributes: None,
                 throughput: None,
+                on_demand: None,
+                warm: None,
             }],
             ..CreateTableInput::default()
         })

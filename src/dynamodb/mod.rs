@@ -21,6 +21,7 @@ pub(crate) mod request;
 mod shape;
 mod sse;
 mod tables;
+mod throughput;
 mod transact;
 mod ttl;
 pub(crate) mod violations;

@@ -60,6 +60,10 @@ pub(super) struct WireIndex {
     pub(super) key_schema: Option<Vec<KeySchemaElement>>,
     pub(super) projection: Option<WireProjection>,
     pub(super) provisioned_throughput: Option<ProvisionedThroughput>,
+    /// A global index's; a local index has neither member in the API, and is not read
+    /// for them.
+    pub(super) on_demand_throughput: Option<WireOnDemandThroughput>,
+    pub(super) warm_throughput: Option<WireWarmThroughput>,
 }
 
 #[derive(Deserialize)]
@@ -87,12 +91,20 @@ pub(super) struct WireSseSpecification {
     pub(super) kms_master_key_id: Option<String>,
 }
 
-/// `OnDemandThroughput`: read for its range only (Eddy does not cap request rates).
+/// `OnDemandThroughput` of a table or a global index.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct WireOnDemandThroughput {
     pub(super) max_read_request_units: Option<i64>,
     pub(super) max_write_request_units: Option<i64>,
+}
+
+/// `WarmThroughput` of a table or a global index.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WireWarmThroughput {
+    pub(super) read_units_per_second: Option<i64>,
+    pub(super) write_units_per_second: Option<i64>,
 }
 
 /// DynamoDB's bounds on a key attribute name (`KeySchemaAttributeName`), in characters.
@@ -529,18 +541,20 @@ pub(super) fn check_list_start_and_limit(
     Ok(constraint_errors(errors)?)
 }
 
-/// A table's `OnDemandThroughput`: each maximum is -1 (no maximum) or at least 1. A
-/// recording of DynamoDB refusing {0, 0} on UpdateTable gives the message (read units
-/// first); CreateTable's is not confirmed and taken to be the same.
+/// A table's `OnDemandThroughput`: each maximum at least 1, or -1 (no maximum) when
+/// UpdateTable gives it (`removes`). Recordings of DynamoDB refusing {0, 0} on
+/// UpdateTable and {0, 0}, {-1, -1} and {-2, -2} on CreateTable give the message (read
+/// units first; ack-api-quirks).
 pub(super) fn check_on_demand_throughput(
     t: Option<&WireOnDemandThroughput>,
+    removes: bool,
 ) -> Result<(), ApiError> {
     let Some(t) = t else { return Ok(()) };
     for (v, member) in [
         (t.max_read_request_units, "MaxReadRequestUnits"),
         (t.max_write_request_units, "MaxWriteRequestUnits"),
     ] {
-        if v.is_some_and(|v| v != -1 && v < 1) {
+        if v.is_some_and(|v| v < 1 && !(removes && v == -1)) {
             return Err(eddy_engine::Error::validation(format!(
                 "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for table is outside of valid range"
             ))

@@ -8,7 +8,7 @@
 
 use eddy_engine::{
     BillingMode, CreateTableInput, Engine, Error, IndexBuild, IndexInput, IndexKeys, IndexKind,
-    IndexProjection, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType, OnDemandThroughput,
+    IndexProjection, IndexThroughputUpdate, IndexUpdate, KeyAttribute, KeyRole, KeySchema, KeyType,
     StreamSpecification, StreamViewType, TableClass, TableDescription, TableStatus, Throughput,
     ThroughputChanges, UpdateTableInput, key_type_descriptor,
 };
@@ -19,10 +19,12 @@ use super::request::{NamesTables, TableNameRequest, json_bytes, names_its_table,
 use super::shape::{
     AttributeDefinition, CreateTableShape, IndexUpdateShape, KeySchemaElement,
     ProvisionedThroughput, UpdateTableShape, WireIndex, WireOnDemandThroughput,
-    WireSseSpecification, WireStreamSpecification, check_capacity_bounds, check_create_table,
-    check_list_start_and_limit, check_on_demand_throughput, check_update_table, control_table_name,
+    WireSseSpecification, WireStreamSpecification, WireWarmThroughput, check_capacity_bounds,
+    check_create_table, check_list_start_and_limit, check_on_demand_throughput, check_update_table,
+    control_table_name,
 };
 use super::sse::{sse_description, sse_setting};
+use super::throughput::{maximums_json, on_demand, warm, warm_json};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -71,6 +73,7 @@ pub(super) struct CreateTableRequest {
     #[serde(rename = "SSESpecification")]
     sse_specification: Option<WireSseSpecification>,
     on_demand_throughput: Option<WireOnDemandThroughput>,
+    warm_throughput: Option<WireWarmThroughput>,
 }
 
 names_its_table!(CreateTableRequest);
@@ -127,7 +130,11 @@ fn index_inputs(
         for (i, ix) in list.into_iter().enumerate() {
             let member = |m: &str| format!("{field}.{}.member.{m}", i + 1);
             let projection = required(ix.projection, &member("projection"))?;
+            // Only a global index has on-demand maximums and warm throughput.
+            let global = kind == IndexKind::Global;
             out.push(IndexInput {
+                on_demand: ix.on_demand_throughput.filter(|_| global).map(on_demand),
+                warm: ix.warm_throughput.filter(|_| global).map(warm),
                 name: required(ix.index_name, &member("indexName"))?,
                 kind,
                 key_schema: key_roles(required(ix.key_schema, &member("keySchema"))?)?,
@@ -154,13 +161,6 @@ fn stream_spec(
         })
     })
     .transpose()
-}
-
-fn on_demand(t: WireOnDemandThroughput) -> OnDemandThroughput {
-    OnDemandThroughput {
-        max_read_request_units: t.max_read_request_units,
-        max_write_request_units: t.max_write_request_units,
-    }
 }
 
 fn billing_mode(s: Option<String>) -> Result<Option<BillingMode>, ApiError> {
@@ -237,7 +237,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
     if r.billing_mode.as_deref() != Some("PAY_PER_REQUEST") {
         check_capacity_bounds(r.provisioned_throughput.as_ref(), None)?;
     }
-    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
+    check_on_demand_throughput(r.on_demand_throughput.as_ref(), false)?;
     let definitions =
         attribute_definitions(required(r.attribute_definitions, "attributeDefinitions")?)?;
     let key_schema = key_roles(required(r.key_schema, "keySchema")?)?;
@@ -258,6 +258,7 @@ pub(super) fn create_table(engine: &Engine, r: CreateTableRequest) -> Result<Vec
             .transpose()?,
         sse: sse_setting(r.sse_specification, engine.seal().is_on())?.flatten(),
         on_demand: r.on_demand_throughput.map(on_demand),
+        warm: r.warm_throughput.map(warm),
     };
     let desc = engine.create_table(input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&desc) })))
@@ -295,32 +296,10 @@ fn describe(d: &TableDescription) -> Value {
         &capacity.changes,
         d.capacity_now_ms,
     );
-    // The maximums a client set (none reports no member, as DynamoDB does once they
-    // were removed).
-    let mut maximums = serde_json::Map::new();
-    for (max, member) in [
-        (
-            capacity.on_demand.max_read_request_units,
-            "MaxReadRequestUnits",
-        ),
-        (
-            capacity.on_demand.max_write_request_units,
-            "MaxWriteRequestUnits",
-        ),
-    ] {
-        if let Some(max) = max {
-            maximums.insert(member.into(), json!(max));
-        }
+    if let Some(maximums) = maximums_json(&capacity.on_demand) {
+        v["OnDemandThroughput"] = maximums;
     }
-    if !maximums.is_empty() {
-        v["OnDemandThroughput"] = Value::Object(maximums);
-    }
-    let (warm_read, warm_write) = eddy_engine::throughput::warm_throughput(def);
-    v["WarmThroughput"] = json!({
-        "ReadUnitsPerSecond": warm_read,
-        "WriteUnitsPerSecond": warm_write,
-        "Status": "ACTIVE",
-    });
+    v["WarmThroughput"] = warm_json(eddy_engine::throughput::warm_throughput(def), "ACTIVE");
     // Only a table whose class a client set reports it; the time only once
     // UpdateTable changed it (as DynamoDB does).
     if let Some(class) = def.settings.table_class {
@@ -436,14 +415,13 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
                 if let Some(changes) = d.def.settings.capacity.indexes.get(&ix.name) {
                     throughput_changes(&mut v["ProvisionedThroughput"], changes, d.capacity_now_ms);
                 }
-                // A global index starts with the same warm throughput as a table.
-                v["WarmThroughput"] = json!({
-                    "ReadUnitsPerSecond": eddy_engine::throughput::WARM_READ_UNITS_PER_S_DEFAULT
-                        .max(t.read_capacity_units),
-                    "WriteUnitsPerSecond": eddy_engine::throughput::WARM_WRITE_UNITS_PER_S_DEFAULT
-                        .max(t.write_capacity_units),
-                    "Status": status,
-                });
+                let limits = d.def.settings.capacity.index_limits.get(&ix.name);
+                if let Some(maximums) = limits.and_then(|l| maximums_json(&l.on_demand)) {
+                    v["OnDemandThroughput"] = maximums;
+                }
+                // An index's warm throughput follows a table's rules (its own units).
+                let units = eddy_engine::throughput::index_warm_throughput(&d.def, ix);
+                v["WarmThroughput"] = warm_json(units, status);
                 global.push(v);
             }
             IndexKind::Local => local.push(v),
@@ -543,6 +521,7 @@ pub(super) struct UpdateTableRequest {
     #[serde(rename = "SSESpecification")]
     sse_specification: Option<WireSseSpecification>,
     on_demand_throughput: Option<WireOnDemandThroughput>,
+    warm_throughput: Option<WireWarmThroughput>,
 }
 
 names_its_table!(UpdateTableRequest);
@@ -561,6 +540,8 @@ struct WireIndexUpdate {
 struct WireIndexName {
     index_name: Option<String>,
     provisioned_throughput: Option<ProvisionedThroughput>,
+    on_demand_throughput: Option<WireOnDemandThroughput>,
+    warm_throughput: Option<WireWarmThroughput>,
 }
 
 fn index_updates(
@@ -592,7 +573,11 @@ fn index_updates(
                     u.index_name,
                     "globalSecondaryIndexUpdates.1.member.update.indexName",
                 )?,
-                throughput(u.provisioned_throughput)?,
+                IndexThroughputUpdate {
+                    provisioned: throughput(u.provisioned_throughput)?,
+                    on_demand: u.on_demand_throughput.map(on_demand),
+                    warm: u.warm_throughput.map(warm),
+                },
             ),
             (None, None, None) => {
                 return Err(Error::validation(
@@ -646,7 +631,7 @@ fn check_update_table_shape(name: &str, r: &UpdateTableRequest) -> Result<(), Ap
     for u in updates.iter().filter_map(|u| u.update.as_ref()) {
         check_capacity_bounds(u.provisioned_throughput.as_ref(), u.index_name.as_deref())?;
     }
-    check_on_demand_throughput(r.on_demand_throughput.as_ref())?;
+    check_on_demand_throughput(r.on_demand_throughput.as_ref(), true)?;
     Ok(())
 }
 
@@ -676,6 +661,7 @@ pub(super) fn update_table(
             .transpose()?,
         sse: sse_setting(r.sse_specification, engine.seal().is_on())?,
         on_demand: r.on_demand_throughput.map(on_demand),
+        warm: r.warm_throughput.map(warm),
     };
     let d = engine.update_table(&name, input)?;
     Ok(json_bytes(&json!({ "TableDescription": describe(&d) })))

@@ -24,7 +24,9 @@ pub mod wire;
 
 use std::sync::{Arc, OnceLock};
 
-use eddy_engine::{BillingMode, Engine, IndexKind, IndexUpdate, UpdateTableInput};
+use eddy_engine::{
+    BillingMode, Engine, IndexKind, IndexThroughputUpdate, IndexUpdate, UpdateTableInput,
+};
 
 use self::model::{Dimension, Resource, Store};
 
@@ -163,7 +165,13 @@ pub fn set_capacity(
                 .and_then(|i| i.throughput)
                 .unwrap_or_default();
             UpdateTableInput {
-                index_updates: vec![IndexUpdate::Update(name.clone(), Some(with(current)))],
+                index_updates: vec![IndexUpdate::Update(
+                    name.clone(),
+                    IndexThroughputUpdate {
+                        provisioned: Some(with(current)),
+                        ..IndexThroughputUpdate::default()
+                    },
+                )],
                 ..UpdateTableInput::default()
             }
         }

@@ -20,6 +20,7 @@ mod errors;
 mod expressions;
 mod faults;
 mod grants;
+mod gsi_throughput;
 mod harness;
 mod indexes;
 mod limits;

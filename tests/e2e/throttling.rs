@@ -11,9 +11,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::builders::GlobalSecondaryIndexBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    OnDemandThroughput, ProvisionedThroughput, PutRequest, ScalarAttributeType, WriteRequest,
+    AttributeDefinition, AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, OnDemandThroughput, Projection, ProjectionType, ProvisionedThroughput, PutRequest,
+    ScalarAttributeType, WriteRequest,
 };
 use serde_json::json;
 
@@ -22,12 +24,12 @@ use crate::harness::{Server, raw_request, table_name};
 
 const TABLE_MESSAGE: &str = "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.";
 
-fn manual_server() -> Server {
+pub(crate) fn manual_server() -> Server {
     Server::start_with(&["--capacity-clock", "manual"])
 }
 
 /// Moves the server's capacity clock forward.
-fn advance(endpoint: &str, ms: u64) {
+pub(crate) fn advance(endpoint: &str, ms: u64) {
     let r = send_json(
         endpoint,
         "POST",
@@ -38,7 +40,7 @@ fn advance(endpoint: &str, ms: u64) {
 }
 
 /// A client that does not retry, so each refusal is seen as it is.
-fn no_retries(endpoint: &str) -> Client {
+pub(crate) fn no_retries(endpoint: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -80,6 +82,16 @@ async fn create(c: &Client, name: &str, throughput: Option<(i64, i64)>) {
     req.send().await.unwrap();
 }
 
+/// A refused call's error code and message.
+pub(crate) fn refusal<E: ProvideErrorMetadata, R>(
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> (String, String) {
+    (
+        e.code().unwrap_or_default().to_string(),
+        e.message().unwrap_or_default().to_string(),
+    )
+}
+
 async fn put(c: &Client, table: &str, pk: &str) -> Result<(), (String, String)> {
     c.put_item()
         .table_name(table)
@@ -87,13 +99,66 @@ async fn put(c: &Client, table: &str, pk: &str) -> Result<(), (String, String)> 
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.code().unwrap_or_default().to_string(),
-                e.message().unwrap_or_default().to_string(),
-            )
-        })
+        .map_err(refusal)
+}
+
+/// Provisioned units, `read` and `write` a second.
+pub(crate) fn units(read: i64, write: i64) -> ProvisionedThroughput {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(read)
+        .write_capacity_units(write)
+        .build()
+        .unwrap()
+}
+
+fn hash(name: &str) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(KeyType::Hash)
+        .build()
+        .unwrap()
+}
+
+/// The global index `by_g`, keyed by the string attribute `g` and projecting every
+/// attribute; the caller gives its throughput.
+pub(crate) fn by_g() -> GlobalSecondaryIndexBuilder {
+    GlobalSecondaryIndex::builder()
+        .index_name("by_g")
+        .key_schema(hash("g"))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+}
+
+/// Creates table `name`, keyed by the string `pk`, with `index` (see [`by_g`]):
+/// provisioned at `table`, or on demand when `table` is `None`.
+pub(crate) async fn create_with_index(
+    c: &Client,
+    name: &str,
+    table: Option<ProvisionedThroughput>,
+    index: GlobalSecondaryIndexBuilder,
+) -> Result<(), (String, String)> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let req = c
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("g"))
+        .key_schema(hash("pk"))
+        .global_secondary_indexes(index.build().unwrap());
+    let req = match table {
+        Some(t) => req.provisioned_throughput(t),
+        None => req.billing_mode(BillingMode::PayPerRequest),
+    };
+    req.send().await.map(|_| ()).map_err(refusal)
 }
 
 #[tokio::test]
@@ -584,51 +649,11 @@ async fn the_decrease_history_and_on_demand_maximums_survive_a_restart() {
 
 #[tokio::test]
 async fn a_global_index_out_of_capacity_throttles_the_tables_writes() {
-    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
     let server = manual_server();
     let c = no_retries(&server.endpoint);
     let t = table_name("gsi");
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let hash = |name: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(KeyType::Hash)
-            .build()
-            .unwrap()
-    };
-    let throughput = |units| {
-        ProvisionedThroughput::builder()
-            .read_capacity_units(units)
-            .write_capacity_units(units)
-            .build()
-            .unwrap()
-    };
-    c.create_table()
-        .table_name(&t)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("g"))
-        .key_schema(hash("pk"))
-        .provisioned_throughput(throughput(100))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(hash("g"))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .provisioned_throughput(throughput(1))
-                .build()
-                .unwrap(),
-        )
-        .send()
+    let index = by_g().provisioned_throughput(units(1, 1));
+    create_with_index(&c, &t, Some(units(100, 100)), index)
         .await
         .unwrap();
     let put_g = |pk: &'static str| {
@@ -654,54 +679,13 @@ async fn a_global_index_out_of_capacity_throttles_the_tables_writes() {
 
 #[tokio::test]
 async fn a_global_indexs_decreases_are_limited_on_their_own() {
-    use aws_sdk_dynamodb::types::{
-        GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, Projection, ProjectionType,
-        UpdateGlobalSecondaryIndexAction,
-    };
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndexUpdate, UpdateGlobalSecondaryIndexAction};
     let server = manual_server();
     let c = no_retries(&server.endpoint);
     let t = table_name("gdec");
-    let throughput = |read| {
-        ProvisionedThroughput::builder()
-            .read_capacity_units(read)
-            .write_capacity_units(10)
-            .build()
-            .unwrap()
-    };
-    let hash = |name: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(KeyType::Hash)
-            .build()
-            .unwrap()
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    c.create_table()
-        .table_name(&t)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("g"))
-        .key_schema(hash("pk"))
-        .provisioned_throughput(throughput(10))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(hash("g"))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .provisioned_throughput(throughput(10))
-                .build()
-                .unwrap(),
-        )
-        .send()
+    let throughput = |read| units(read, 10);
+    let index = by_g().provisioned_throughput(throughput(10));
+    create_with_index(&c, &t, Some(throughput(10)), index)
         .await
         .unwrap();
     let set_index = |read| {

@@ -97,6 +97,8 @@ fn add_index(engine: &Engine, table: &str, name: &str, hash: &str, range: Option
             projection_type: Some("ALL".into()),
             non_key_attributes: None,
             throughput: None,
+            on_demand: None,
+            warm: None,
         })],
         ..UpdateTableInput::default()
     };
@@ -226,6 +228,8 @@ fn a_backfilling_index_cannot_be_read_and_takes_writes_that_violate_its_key() {
             projection_type: Some("KEYS_ONLY".into()),
             non_key_attributes: None,
             throughput: None,
+            on_demand: None,
+            warm: None,
         })],
         ..UpdateTableInput::default()
     };

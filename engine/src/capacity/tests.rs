@@ -289,6 +289,58 @@ fn an_on_demand_maximum_is_enforced_and_a_table_without_one_is_not() {
 }
 
 #[test]
+fn an_on_demand_global_index_maximum_throttles_the_tables_writes_and_the_index_reads() {
+    let clock = CapacityClock::manual_at(0);
+    let max = |read, write| Limits::OnDemand {
+        max_read: read,
+        max_write: write,
+    };
+    let g = governor(
+        &clock,
+        Limits::default(),
+        vec![
+            gsi("by_x", max(Some(2), Some(1))),
+            gsi("free", max(None, None)),
+        ],
+    );
+    let index = |name: &str, read_units, write_units| IndexConsumed {
+        name: name.into(),
+        kind: IndexKind::Global,
+        read_units,
+        write_units,
+    };
+    let mut c = writes(1.0);
+    c.indexes.push(index("by_x", 0.0, 1.0));
+    g.admit_write(Some(1)).unwrap();
+    g.charge(Some(1), &c);
+    let Err(Error::Throttled(t)) = g.admit_write(Some(2)) else {
+        panic!("the write is admitted past the index's maximum")
+    };
+    assert_eq!(t.exception, ThrottleException::Throttling);
+    assert_eq!(t.message, ON_DEMAND_MAXIMUM_MESSAGE);
+    assert_eq!(t.reason, "IndexWriteMaxOnDemandThroughputExceeded");
+    assert_eq!(t.resource, format!("{ARN}/index/by_x"));
+    // Its reads have their own maximum; the other index and the table have none.
+    let read = Consumed {
+        table: "t".into(),
+        indexes: vec![index("by_x", 2.0, 0.0)],
+        ..Consumed::default()
+    };
+    g.admit_read(Some("by_x"), None).unwrap();
+    g.charge(None, &read);
+    let Err(Error::Throttled(t)) = g.admit_read(Some("by_x"), None) else {
+        panic!("the index read is admitted past its maximum")
+    };
+    assert_eq!(t.reason, "IndexReadMaxOnDemandThroughputExceeded");
+    g.admit_read(Some("free"), None).unwrap();
+    g.admit_read(None, None).unwrap();
+    // A second later both maximums admit again.
+    clock.advance(1_000);
+    g.admit_write(Some(2)).unwrap();
+    g.admit_read(Some("by_x"), None).unwrap();
+}
+
+#[test]
 fn a_new_rate_keeps_the_unused_units_and_a_new_mode_starts_afresh() {
     let clock = CapacityClock::manual_at(0);
     let g = governor(&clock, provisioned(1, 10), vec![]);

@@ -7,7 +7,13 @@ use crate::catalog::TableDef;
 use crate::error::{Error, Result};
 use crate::index::def::{IndexBuild, IndexDef, IndexKind, IndexUpdate, invalid, validate_indexes};
 use crate::limits::GLOBAL_INDEXES_PER_TABLE_MAX;
-use crate::schema::{BillingMode, KeyAttribute, key_type_descriptor, validate_throughput};
+use crate::schema::{
+    BillingMode, KeyAttribute, OnDemandThroughput, key_type_descriptor, validate_throughput,
+};
+use crate::throughput::{
+    WarmOwner, change_warm, check_index_on_demand, index_warm_throughput, merge_on_demand,
+    new_index_capacity,
+};
 
 /// DynamoDB's refusal of a second online index change on a table.
 pub(crate) const ONE_ONLINE_INDEX: &str = "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table";
@@ -61,23 +67,22 @@ pub(crate) fn plan_updates(
     let (mut build, mut drop) = (None, None);
     for (at, u) in updates.iter().enumerate() {
         match u {
-            IndexUpdate::Update(name, throughput) => {
+            IndexUpdate::Update(name, change) => {
                 let billing = def.billing_mode;
-                let ix = def
+                let at = def
                     .indexes
-                    .iter_mut()
-                    .find(|i| i.name == *name && i.kind == IndexKind::Global)
+                    .iter()
+                    .position(|i| i.name == *name && i.kind == IndexKind::Global)
                     .ok_or_else(|| not_found(name))?;
-                match (billing, throughput) {
-                    (BillingMode::Provisioned, Some(t)) => {
-                        validate_throughput(*t)?;
-                        ix.throughput = Some(*t);
-                    }
+                let empty = OnDemandThroughput::default();
+                let on_demand = change.on_demand.filter(|od| *od != empty);
+                match (billing, change.provisioned, on_demand, change.warm) {
                     // A recording of DynamoDB refusing an index update that names only
                     // the index (and one with an empty OnDemandThroughput) on an
-                    // on-demand table; Eddy has neither OnDemandThroughput nor
-                    // WarmThroughput to update, so every update there is refused so.
-                    (BillingMode::PayPerRequest, _) => {
+                    // on-demand table; provisioned units there are taken to be refused
+                    // the same way.
+                    (BillingMode::PayPerRequest, Some(_), _, _)
+                    | (BillingMode::PayPerRequest, None, None, None) => {
                         return Err(invalid(format!(
                             "The only Updates for index: {name} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
                         )));
@@ -85,11 +90,36 @@ pub(crate) fn plan_updates(
                     // No record shows DynamoDB's answer to an update without throughput
                     // on a provisioned table: CreateTable's words for an index without
                     // one are the most plausible.
-                    (BillingMode::Provisioned, None) => {
+                    (BillingMode::Provisioned, None, _, None) => {
+                        if let Some(od) = &change.on_demand {
+                            check_index_on_demand(billing, name, od, true)?;
+                        }
                         return Err(invalid(format!(
                             "ProvisionedThroughput is not specified for index: {name}"
                         )));
                     }
+                    _ => {}
+                }
+                if let Some(od) = &change.on_demand {
+                    check_index_on_demand(billing, name, od, true)?;
+                }
+                let current_warm = index_warm_throughput(def, &def.indexes[at]);
+                let limits = def
+                    .settings
+                    .capacity
+                    .index_limits
+                    .entry(name.clone())
+                    .or_default();
+                if let Some(warm) = &change.warm {
+                    limits.warm =
+                        change_warm(WarmOwner::Index(name), current_warm, limits.warm, warm)?;
+                }
+                if let Some(od) = &change.on_demand {
+                    limits.on_demand = merge_on_demand(limits.on_demand, od);
+                }
+                if let Some(t) = change.provisioned {
+                    validate_throughput(t)?;
+                    def.indexes[at].throughput = Some(t);
                 }
             }
             IndexUpdate::Delete(name) => {
@@ -151,6 +181,10 @@ pub(crate) fn plan_updates(
                 )?;
                 def.attribute_definitions = merged;
                 let mut index = new.remove(0);
+                if let Some(kept) = new_index_capacity(def.billing_mode, input, &index)? {
+                    let limits = &mut def.settings.capacity.index_limits;
+                    limits.insert(index.name.clone(), kept);
+                }
                 index.build = IndexBuild::Backfilling;
                 def.indexes.push(index.clone());
                 build = Some(index);

@@ -139,6 +139,8 @@ fn one_online_index_change_at_a_time_but_a_backfilling_index_can_be_deleted() {
         projection_type: Some("ALL".into()),
         non_key_attributes: None,
         throughput: None,
+        on_demand: None,
+        warm: None,
     });
     let limit = |updates: &[IndexUpdate]| {
         let mut def = t.clone();
@@ -282,6 +284,8 @@ fn global_index_key_schemas_take_up_to_four_attributes_of_each_role() {
             projection_type: Some("ALL".into()),
             non_key_attributes: None,
             throughput: None,
+            on_demand: None,
+            warm: None,
         };
         validate_indexes(
             &[input],
@@ -349,6 +353,8 @@ fn projected_attribute_names_are_held_to_their_length() {
             projection_type: Some("INCLUDE".into()),
             non_key_attributes: Some(names),
             throughput: None,
+            on_demand: None,
+            warm: None,
         };
         validate_indexes(
             &[input],
@@ -368,5 +374,45 @@ fn projected_attribute_names_are_held_to_their_length() {
         format!(
             "1 validation error detected: Value '[a, {long}]' at 'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]"
         )
+    );
+}
+
+#[test]
+fn provisioned_units_for_an_on_demand_index_are_refused_in_each_calls_words() {
+    let defs = vec![attr("pk", KeyType::S), attr("g", KeyType::S)];
+    let table_key = KeySchema {
+        hash: attr("pk", KeyType::S),
+        range: None,
+    };
+    let input = IndexInput {
+        name: "gsi".into(),
+        kind: IndexKind::Global,
+        key_schema: vec![("g".into(), KeyRole::Hash)],
+        projection_type: Some("ALL".into()),
+        non_key_attributes: None,
+        throughput: Some(Throughput {
+            read_capacity_units: 4,
+            write_capacity_units: 5,
+        }),
+        on_demand: None,
+        warm: None,
+    };
+    let refused = |update_position| match validate_indexes(
+        std::slice::from_ref(&input),
+        &table_key,
+        &defs,
+        BillingMode::PayPerRequest,
+        update_position,
+    ) {
+        Err(Error::Validation(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(None),
+        "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: gsi when BillingMode is PAY_PER_REQUEST"
+    );
+    assert_eq!(
+        refused(Some(1)),
+        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: gsi when BillingMode is PAY_PER_REQUEST"
     );
 }

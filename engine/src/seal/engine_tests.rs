@@ -92,6 +92,8 @@ fn create(engine: &Engine) {
                 projection_type: Some("ALL".into()),
                 non_key_attributes: None,
                 throughput: None,
+                on_demand: None,
+                warm: None,
             }],
             ..CreateTableInput::default()
         })

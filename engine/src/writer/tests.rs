@@ -77,6 +77,8 @@ fn create_table(engine: &Engine) {
                 projection_type: Some("ALL".into()),
                 non_key_attributes: None,
                 throughput: None,
+                on_demand: None,
+                warm: None,
             }],
             ..Default::default()
         })
