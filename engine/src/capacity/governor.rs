@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use crate::capacity::bucket::Bucket;
 use crate::capacity::clock::CapacityClock;
@@ -22,7 +24,7 @@ use crate::capacity::messages::{Op, Why, throttle};
 use crate::capacity::sieve::{Sieve, Verdict};
 use crate::error::Result;
 use crate::index::def::IndexKind;
-use crate::sync::{lock, read, write};
+use crate::sync::lock;
 
 /// DynamoDB retains up to five minutes of unused provisioned capacity (burst capacity).
 pub const BURST_WINDOW_S: f64 = 300.0;
@@ -148,7 +150,10 @@ pub struct CapacitySpec {
 #[derive(Debug, Default)]
 pub struct Governor {
     /// The settings and buckets in force; replaced whole by [`Governor::configure`].
-    shape: RwLock<Arc<Shape>>,
+    shape: ArcSwap<Shape>,
+    /// Held while a new shape is built from the old, so two reconfigurations do not
+    /// each start from the same old one.
+    configuring: Mutex<()>,
     counters: Counters,
     partitions: Partitions,
 }
@@ -173,8 +178,8 @@ struct IndexState {
 /// The read and write buckets of a table or index; `None` where nothing is limited.
 #[derive(Debug, Default)]
 struct Buckets {
-    read: Option<Mutex<Bucket>>,
-    write: Option<Mutex<Bucket>>,
+    read: Option<Bucket>,
+    write: Option<Bucket>,
 }
 
 impl Buckets {
@@ -184,16 +189,10 @@ impl Buckets {
     fn retuned(old: Option<(&Buckets, Limits)>, limits: Limits, now: u64) -> Buckets {
         let (read, write) = limits.rates();
         let same_kind = old.filter(|(_, l)| l.provisioned() == limits.provisioned());
-        let one = |rate: Option<Rate>, old: Option<&Mutex<Bucket>>| {
-            rate.map(|(rate, window)| {
-                Mutex::new(match old {
-                    Some(b) => {
-                        let mut b = lock(b).clone();
-                        b.retune(now, rate, window);
-                        b
-                    }
-                    None => Bucket::new(rate, window, now),
-                })
+        let one = |rate: Option<Rate>, old: Option<&Bucket>| {
+            rate.map(|(rate, window)| match old {
+                Some(b) => b.retuned(now, rate, window),
+                None => Bucket::new(rate, window, now),
             })
         };
         Buckets {
@@ -274,7 +273,7 @@ impl Default for Partitions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct KeyBuckets {
     read: Bucket,
     write: Bucket,
@@ -387,7 +386,8 @@ impl Governor {
     /// that stay keep what they had unused; a new index starts with one second's
     /// worth, as a new table does.
     pub fn configure(&self, clock: &CapacityClock, spec: CapacitySpec) {
-        let mut shape = write(&self.shape);
+        let _configuring = lock(&self.configuring);
+        let shape = self.shape.load_full();
         let now = clock.now_ms();
         let buckets = Buckets::retuned(Some((&shape.buckets, shape.limits)), spec.limits, now);
         let indexes = spec
@@ -411,18 +411,18 @@ impl Governor {
                 }
             })
             .collect();
-        *shape = Arc::new(Shape {
+        self.shape.store(Arc::new(Shape {
             clock: clock.clone(),
             arn: spec.arn,
             limits: spec.limits,
             buckets,
             indexes,
-        });
+        }));
     }
 
     /// The time source the governor reads.
     pub fn now_ms(&self) -> u64 {
-        read(&self.shape).clock.now_ms()
+        self.shape.load().clock.now_ms()
     }
 
     /// Admits a read of the table (`index` None) or of one index, on the partition
@@ -441,7 +441,7 @@ impl Governor {
         partition: Option<u64>,
         pending: f64,
     ) -> Result<()> {
-        let shape = read(&self.shape);
+        let shape = self.shape.load();
         let now = shape.clock.now_ms();
         let gsi = index.and_then(|name| {
             shape
@@ -471,7 +471,7 @@ impl Governor {
             ))
         };
         if let Some(b) = &buckets.read
-            && !lock(b).admits(now, pending)
+            && !b.admits(now, pending)
         {
             return refuse(Why::Capacity);
         }
@@ -492,7 +492,7 @@ impl Governor {
     /// [`Governor::admit_write`] for one write of a batch, with `pending` units its
     /// earlier writes to the table consumed and have not been charged yet.
     pub fn admit_write_after(&self, partition: Option<u64>, pending: f64) -> Result<()> {
-        let shape = read(&self.shape);
+        let shape = self.shape.load();
         let now = shape.clock.now_ms();
         let table_refusal = |why: Why| {
             self.counters.throttled(Op::Write);
@@ -505,13 +505,13 @@ impl Governor {
             ))
         };
         if let Some(b) = &shape.buckets.write
-            && !lock(b).admits(now, pending)
+            && !b.admits(now, pending)
         {
             return table_refusal(Why::Capacity);
         }
         for ix in &shape.indexes {
             if let Some(b) = &ix.buckets.write
-                && !lock(b).admits(now, 0.0)
+                && !b.admits(now, 0.0)
             {
                 self.counters.throttled(Op::Write);
                 ix.counters.throttled(Op::Write);
@@ -538,7 +538,7 @@ impl Governor {
     /// partition key's buckets. A global index's writes land on partitions of the
     /// index the caller does not name, so they are not charged per key.
     pub fn charge(&self, partition: Option<u64>, consumed: &Consumed) {
-        let shape = read(&self.shape);
+        let shape = self.shape.load();
         let now = shape.clock.now_ms();
         let (mut read, mut write) = (consumed.table_read_units, consumed.table_write_units);
         self.counters.add(read, write);
@@ -580,7 +580,7 @@ impl Governor {
 
     /// The table's totals so far.
     pub fn totals(&self) -> CapacityTotals {
-        let shape = read(&self.shape);
+        let shape = self.shape.load();
         let (read_units, write_units) = self.counters.units();
         let (provisioned_read_units, provisioned_write_units) = provisioned(shape.limits);
         CapacityTotals {
@@ -612,10 +612,10 @@ impl Governor {
     }
 }
 
-fn take(bucket: &Option<Mutex<Bucket>>, now: u64, units: f64) {
+fn take(bucket: &Option<Bucket>, now: u64, units: f64) {
     if let Some(b) = bucket
         && units > 0.0
     {
-        lock(b).take(now, units);
+        b.take(now, units);
     }
 }

@@ -109,7 +109,7 @@ fn the_sustained_accepted_rate_equals_the_provisioned_rate() {
 
 #[test]
 fn unused_capacity_accrues_up_to_300_seconds_as_burst() {
-    let mut b = Bucket::new(10.0, BURST_WINDOW_S, 0);
+    let b = Bucket::new(10.0, BURST_WINDOW_S, 0);
     assert_eq!(b.tokens(0), 10.0);
     assert_eq!(b.tokens(100_000), 1_010.0);
     assert_eq!(b.tokens(1_000_000), 3_000.0);
