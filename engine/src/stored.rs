@@ -76,6 +76,19 @@ impl StoredItem {
         Ok(())
     }
 
+    /// An upper bound of [`StoredItem::size_bytes`] without reading the item: twice its
+    /// encoded length. A value's stored form is never less than half (plus one byte)
+    /// of its size as DynamoDB counts it: a string, a binary or a number is stored
+    /// with its tag and length, at least what it counts; a null or a boolean is one
+    /// byte stored and counted; a set's elements count at most one byte more than
+    /// stored; a list or map counts 3 bytes and 1 per element (plus the names) where
+    /// it stores a tag, a length and a name's length, so by induction each value
+    /// counts at most twice its stored bytes less one. GetItem charges reads from it
+    /// when it alone decides the units (any size up to 4 KB is one read unit).
+    pub fn size_bytes_at_most(&self) -> usize {
+        2 * self.bytes.len()
+    }
+
     /// The item's size as DynamoDB counts it (`item_size_bytes` of the decoded item).
     ///
     /// Query and Scan call this for every item they pass, so it only reads tags and
@@ -345,6 +358,25 @@ mod tests {
         format!("{a:?}") == format!("{b:?}")
     }
 
+    #[test]
+    fn the_size_bound_holds_where_counting_outgrows_storing() {
+        use crate::number::Number;
+        let n = |s: &str| Number::parse(s).unwrap();
+        let nulls = AttributeValue::L(vec![AttributeValue::Null; 100]);
+        let empties = AttributeValue::L(vec![AttributeValue::M(Item::new()); 50]);
+        let numbers = AttributeValue::Ns(vec![n("-1"), n("-0.1"), n("-10"), n("0")]);
+        for value in [nulls, empties, numbers] {
+            let item = Item::from([(String::new(), value)]);
+            let stored = StoredItem::encode(&item);
+            assert!(
+                stored.size_bytes().unwrap() <= stored.size_bytes_at_most(),
+                "{item:?}: {} > {}",
+                stored.size_bytes().unwrap(),
+                stored.size_bytes_at_most()
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn view_reads_what_decode_reads(item in arb_item()) {
@@ -352,6 +384,7 @@ mod tests {
             let rebuilt = rebuild(&stored).unwrap();
             prop_assert!(same(&rebuilt, &item), "{rebuilt:?} != {item:?}");
             prop_assert_eq!(stored.size_bytes().unwrap(), item_size_bytes(&item));
+            prop_assert!(stored.size_bytes().unwrap() <= stored.size_bytes_at_most());
         }
 
         #[test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
 use crate::capacity::Consumed;
-use crate::capacity::units::{ReadKind, key_partition, read_units};
+use crate::capacity::units::{READ_UNIT_BYTES, ReadKind, key_partition, read_units};
 use crate::catalog::{TableDef, TableRef};
 use crate::error::{Error, Result};
 use crate::expr::legacy::{self, ConditionalOperator, LegacyCondition};
@@ -77,7 +77,10 @@ pub(crate) fn get_item_stored(
     let partition = key_partition(&key);
     table.stats.capacity.admit_read(None, partition)?;
     let stored = state.read_stored(&key)?;
+    // Any size up to a read unit costs one, so an item whose bound is inside it need
+    // not be walked to be sized.
     let bytes = match &stored {
+        Some(s) if s.size_bytes_at_most() <= READ_UNIT_BYTES => s.size_bytes_at_most(),
         Some(s) => s.size_bytes()?,
         None => 0,
     };
