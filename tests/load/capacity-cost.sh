@@ -142,16 +142,25 @@ measure() {
     put_cpus[$config]+="$put_cpu "
     get_cpus[$config]+="$get_cpu "
 }
+configs=(on-demand provisioned)
+if [[ -n "$has_switch" ]]; then
+    configs+=(off)
+fi
+if [[ -n "$EDDY_BASELINE" ]]; then
+    configs+=(baseline)
+fi
 for round in $(seq "$ROUNDS"); do
     echo "capacity-cost: round $round of $ROUNDS" >&2
-    measure on-demand "$EDDY" ""
-    measure provisioned "$EDDY" "--wcu $CAPACITY_UNITS --rcu $CAPACITY_UNITS"
-    if [[ -n "$has_switch" ]]; then
-        measure off "$EDDY" "" --capacity-accounting off
-    fi
-    if [[ -n "$EDDY_BASELINE" ]]; then
-        measure baseline "$EDDY_BASELINE" ""
-    fi
+    # Each round starts with the next configuration, so that none always runs first
+    # (the first run of a round measured costlier here, whichever it was).
+    for at in $(seq 0 $((${#configs[@]} - 1))); do
+        case ${configs[$(((at + round - 1) % ${#configs[@]}))]} in
+        on-demand) measure on-demand "$EDDY" "" ;;
+        provisioned) measure provisioned "$EDDY" "--wcu $CAPACITY_UNITS --rcu $CAPACITY_UNITS" ;;
+        off) measure off "$EDDY" "" --capacity-accounting off ;;
+        baseline) measure baseline "$EDDY_BASELINE" "" ;;
+        esac
+    done
 done
 # median FIGURES: the middle of the figures (the lower middle of an even count).
 median() {
@@ -177,41 +186,47 @@ fi
 if [[ -n "$base_put" ]]; then
     printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$base_put" "$base_get"
 fi
-# ratio LABEL A_PUT A_GET B_PUT B_GET: prints A/B for put and get.
+# paired A_FIGURES B_FIGURES: the median over the rounds of A's figure over B's in the
+# same round. The machine drifts from one round to the next (a run can be 30% slower
+# than the one before it, whatever it measures); a pair measured a minute apart
+# drifts far less, so the median of the pairs is the steadier ratio.
+paired() {
+    paste <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) |
+        awk '{ print $1 / $2 }' | sort -g |
+        awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+# ratio LABEL A B FIGURES_PUT FIGURES_GET: prints A over B, for put and get, paired by
+# round; FIGURES_* name the arrays (puts, gets, put_cpus, get_cpus).
 ratio() {
-    awk -v l="$1" -v ap="$2" -v ag="$3" -v bp="$4" -v bg="$5" 'BEGIN {
-        printf "  %-50s put %.3f (%+.1f%%)  get %.3f (%+.1f%%)\n", l, ap / bp, (ap / bp - 1) * 100, ag / bg, (ag / bg - 1) * 100
+    local -n put_figures=$4 get_figures=$5
+    awk -v l="$1" -v p="$(paired "${put_figures[$2]}" "${put_figures[$3]}")" \
+        -v g="$(paired "${get_figures[$2]}" "${get_figures[$3]}")" 'BEGIN {
+        printf "  %-50s put %.3f (%+.1f%%)  get %.3f (%+.1f%%)\n", l, p, (p - 1) * 100, g, (g - 1) * 100
     }'
 }
-ratio "admission (provisioned / on-demand):" "$prov_put" "$prov_get" "$ondemand_put" "$ondemand_get"
+echo "Ratios of req/s, the median over the rounds of each round's ratio:"
+ratio "admission (provisioned / on-demand):" provisioned on-demand puts gets
 if [[ -n "$off_put" ]]; then
-    ratio "accounting (on-demand, on / off):" "$ondemand_put" "$ondemand_get" "$off_put" "$off_get"
-    ratio "accounting + admission (provisioned / off):" "$prov_put" "$prov_get" "$off_put" "$off_get"
+    ratio "accounting (on-demand, on / off):" on-demand off puts gets
+    ratio "accounting + admission (provisioned / off):" provisioned off puts gets
 fi
 if [[ -n "$base_put" ]]; then
-    ratio "accounting (on-demand, this / baseline build):" "$ondemand_put" "$ondemand_get" "$base_put" "$base_get"
-    ratio "accounting + admission (provisioned / baseline):" "$prov_put" "$prov_get" "$base_put" "$base_get"
+    ratio "accounting (on-demand, this / baseline build):" on-demand baseline puts gets
+    ratio "accounting + admission (provisioned / baseline):" provisioned baseline puts gets
 fi
 # The server's CPU time per request, the steadier measure of what accounting costs.
-cpu_of() {
-    median "$1"
-}
 echo "Server CPU per request (microseconds, warm-up included), median of $ROUNDS rounds:"
 printf '  %-50s %10s %10s\n' "" put get \
-    "on-demand table" "$(cpu_of "${put_cpus[on-demand]}")" "$(cpu_of "${get_cpus[on-demand]}")" \
-    "provisioned table ($CAPACITY_UNITS RCU and WCU)" "$(cpu_of "${put_cpus[provisioned]}")" "$(cpu_of "${get_cpus[provisioned]}")"
+    "on-demand table" "$(median "${put_cpus[on-demand]}")" "$(median "${get_cpus[on-demand]}")" \
+    "provisioned table ($CAPACITY_UNITS RCU and WCU)" "$(median "${put_cpus[provisioned]}")" "$(median "${get_cpus[provisioned]}")"
 if [[ -n "$has_switch" ]]; then
-    printf '  %-50s %10s %10s\n' "on-demand table, --capacity-accounting off" "$(cpu_of "${put_cpus[off]}")" "$(cpu_of "${get_cpus[off]}")"
+    printf '  %-50s %10s %10s\n' "on-demand table, --capacity-accounting off" "$(median "${put_cpus[off]}")" "$(median "${get_cpus[off]}")"
 fi
 if [[ -n "$EDDY_BASELINE" ]]; then
-    printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
-    # The CPU ratios: this build's cost per request over the baseline's.
-    ratio "CPU per request (on-demand, this / baseline):" \
-        "$(cpu_of "${put_cpus[on-demand]}")" "$(cpu_of "${get_cpus[on-demand]}")" \
-        "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
-    ratio "CPU per request (provisioned / baseline):" \
-        "$(cpu_of "${put_cpus[provisioned]}")" "$(cpu_of "${get_cpus[provisioned]}")" \
-        "$(cpu_of "${put_cpus[baseline]}")" "$(cpu_of "${get_cpus[baseline]}")"
+    printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$(median "${put_cpus[baseline]}")" "$(median "${get_cpus[baseline]}")"
+    echo "Ratios of CPU per request, the median over the rounds of each round's ratio:"
+    ratio "CPU per request (on-demand, this / baseline):" on-demand baseline put_cpus get_cpus
+    ratio "CPU per request (provisioned / baseline):" provisioned baseline put_cpus get_cpus
 fi
 if [[ -z "$off_put" && -z "$base_put" ]]; then
     echo "  (no baseline without accounting: the server has no --capacity-accounting switch and"
