@@ -4,7 +4,7 @@
 //! Owns the mapping's stored form and where its checkpoints and window state live. Must
 //! not know how consumers deliver nor how a mapping is shown.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use eddy_engine::sync::{lock, read};
@@ -112,6 +112,9 @@ impl Counters {
     }
 }
 
+/// The state of a mapping whose consumers are not all running yet (Lambda's word).
+pub(crate) const STATE_CREATING: &str = "Creating";
+
 /// A mapping's lifecycle state and last result, in Lambda's words.
 #[derive(Debug, Clone)]
 pub(crate) struct Status {
@@ -137,6 +140,9 @@ pub(crate) struct Mapping {
     pub created_ms: u64,
     /// Set when the mapping is deleted (or the runtime stops): consumers exit.
     pub stopped: AtomicBool,
+    /// Consumers of a new mapping that have not started yet: it is `Creating` (as
+    /// Lambda reports a new mapping) until the last of them has its checkpoint.
+    pub starting: AtomicUsize,
     pub workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -168,6 +174,27 @@ impl Mapping {
         let mut s = lock(&self.status);
         if s.last_result != result {
             s.last_result = result.to_string();
+        }
+    }
+
+    /// A consumer of this mapping has loaded its checkpoint and runs. When it is the
+    /// last one a new mapping waited for, the mapping leaves `Creating` for `Enabled`
+    /// (or `Disabled`, when it was created disabled).
+    pub(crate) fn consumer_started(&self) {
+        let was = self
+            .starting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if was == Ok(1) {
+            self.creation_done();
+        }
+    }
+
+    /// Ends `Creating`: the state the configuration asks for.
+    pub(crate) fn creation_done(&self) {
+        let enabled = read(&self.live).config.enabled;
+        let mut s = lock(&self.status);
+        if s.state == STATE_CREATING {
+            s.state = if enabled { "Enabled" } else { "Disabled" }.into();
         }
     }
 

@@ -20,7 +20,7 @@ mod render;
 mod source;
 mod view;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use eddy_engine::clock::now_ms;
@@ -30,7 +30,7 @@ use eddy_engine::{Engine, StreamDef};
 use crate::error::TriggerError;
 use crate::executor::{Executor, FunctionStore, TableApi};
 use crate::registry::Registry;
-use mapping::{Counters, Live, Mapping, Status, Stored, checkpoint_key};
+use mapping::{Counters, Live, Mapping, STATE_CREATING, Status, Stored, checkpoint_key};
 
 pub use config::{
     BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, DestinationConfig, Filter, FilterCriteria, MappingConfig,
@@ -160,6 +160,7 @@ impl TriggerRuntime {
             metrics: Counters::default(),
             created_ms: s.created_ms,
             stopped: AtomicBool::new(false),
+            starting: AtomicUsize::new(0),
             workers: Mutex::new(Vec::new()),
         });
         if let Some(e) = broken {
@@ -191,10 +192,8 @@ impl TriggerRuntime {
         }
         self.registry().check_room()?;
         let stream = self.resolve_stream(r)?;
-        let position = config::starting_position(
-            r.starting_position.as_deref(),
-            r.starting_position_timestamp,
-        )?;
+        let position =
+            config::starting_position(r.starting_position.as_deref(), &engine.stream_arn(&stream))?;
         let base = MappingConfig {
             function_name,
             stream_id: stream.id,
@@ -229,8 +228,19 @@ impl TriggerRuntime {
         self.write_initial_checkpoints(&stored, &stream)?;
         let mapping = self.install(stored);
         self.registry().persist(&mapping.id, &mapping.stored())?;
+        // Lambda answers a new mapping as `Creating` and reports it `Enabled` once it
+        // polls: here, once every consumer has loaded its checkpoint and runs. The
+        // answer is taken before they start, so it is always `Creating`.
+        let lanes = self.inner.source.shards(&stream).len()
+            * mapping.config().parallelization_factor as usize;
+        mapping.starting.store(lanes, Ordering::Release);
+        mapping.set_state(STATE_CREATING, "User action");
+        let created = self.view(&mapping);
         self.spawn_consumers(&mapping);
-        Ok(self.view(&mapping))
+        if lanes == 0 {
+            mapping.creation_done();
+        }
+        Ok(created)
     }
 
     fn resolve_stream(&self, r: &MappingRequest) -> Result<Arc<StreamDef>, TriggerError> {

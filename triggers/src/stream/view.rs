@@ -16,6 +16,9 @@ use eddy_engine::sync::lock;
 pub struct TriggerView {
     #[serde(rename = "UUID")]
     pub uuid: String,
+    /// `arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>`, as Lambda names
+    /// a mapping.
+    pub event_source_mapping_arn: String,
     pub function_arn: String,
     /// The function's name (the last part of `FunctionArn`); not shown.
     #[serde(skip)]
@@ -125,6 +128,10 @@ pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
     let s = lock(&m.status).clone();
     TriggerView {
         uuid: m.id.clone(),
+        event_source_mapping_arn: format!(
+            "arn:aws:lambda:{region}:{account}:event-source-mapping:{}",
+            m.id
+        ),
         function_arn: format!(
             "arn:aws:lambda:{region}:{account}:function:{}",
             c.function_name

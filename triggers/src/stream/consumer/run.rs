@@ -74,6 +74,7 @@ impl Consumer {
     pub(crate) fn run(self) {
         let mut pos = load_checkpoint(self.engine(), &self.mapping.id, self.shard, self.lane)
             .unwrap_or_else(|| self.source().trim_horizon(&self.stream, self.shard));
+        self.mapping.consumer_started();
         // Consecutive rounds that panicked at one position: (position, rounds).
         let mut panicked: Option<(u64, u32)> = None;
         while !self.stopped() {
