@@ -39,6 +39,7 @@ mod streams_edges;
 mod throttling;
 mod tls;
 mod transactions;
+mod trigger_semantics;
 mod triggers;
 mod ttl;
 mod walkthroughs;

@@ -434,7 +434,7 @@ fn partial_failures_retry_from_the_lowest_failed_record_then_go_to_the_failure_d
         f["condition"],
         AttributeValue::S("RetryAttemptsExhausted".into())
     );
-    let AttributeValue::S(records) = &f["records"] else {
+    let AttributeValue::S(records) = &f["eddyRecords"] else {
         panic!("records")
     };
     let records: Value = serde_json::from_str(records).unwrap();
@@ -629,7 +629,7 @@ fn a_panic_while_delivering_a_batch_is_that_batchs_failure_and_the_consumer_goes
         failures[0]["condition"],
         AttributeValue::S("RetryAttemptsExhausted".into())
     );
-    let AttributeValue::S(records) = &failures[0]["records"] else {
+    let AttributeValue::S(records) = &failures[0]["eddyRecords"] else {
         panic!("records")
     };
     assert!(records.contains("boom"), "{records}");

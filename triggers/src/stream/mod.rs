@@ -213,6 +213,7 @@ impl TriggerRuntime {
             enabled: true,
         };
         let config = base.apply(r)?;
+        self.check_request_destination(r)?;
         check_supported(&config)?;
         // Compiled now, so a bad pattern is refused before anything is stored.
         Live::compile(config.clone())?;
@@ -241,6 +242,21 @@ impl TriggerRuntime {
             mapping.creation_done();
         }
         Ok(created)
+    }
+
+    /// Checks the failure destination a request names, as Lambda checks an `OnFailure`
+    /// destination when a mapping is created or updated: one Eddy cannot write to is
+    /// refused before anything is saved.
+    fn check_request_destination(&self, r: &MappingRequest) -> Result<(), TriggerError> {
+        let destination = r
+            .destination_config
+            .as_ref()
+            .and_then(|d| d.on_failure.as_ref())
+            .and_then(|o| o.destination.as_deref());
+        match destination {
+            Some(d) => consumer::check_destination(self.engine(), d),
+            None => Ok(()),
+        }
     }
 
     fn resolve_stream(&self, r: &MappingRequest) -> Result<Arc<StreamDef>, TriggerError> {
@@ -376,6 +392,7 @@ impl TriggerRuntime {
             }
             next.function_name.clone_from(f);
         }
+        self.check_request_destination(r)?;
         check_supported(&next)?;
         let next = Live::compile(next)?;
         // Consumers restart with the new configuration. A new parallelization factor

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::super::MappingConfig;
 use super::super::render::{Rendered, RenderedBatch};
-use super::lane::{Consumer, Failed, Failure, Outcome, RECURSION_HOPS_MAX, backoff_ms};
+use super::lane::{Attempts, Consumer, Failed, Failure, Outcome, RECURSION_HOPS_MAX, backoff_ms};
 use super::window::{WINDOW_STATE_BYTES_MAX, WindowCtx, iso_us};
 use crate::executor::CallContext;
 
@@ -48,6 +48,7 @@ impl Consumer {
                 cfg,
                 Failed::Rendered(rendered, &looped),
                 "RecursiveInvocationDetected",
+                Attempts::default(),
             ) {
                 return Outcome::Interrupted;
             }
@@ -58,9 +59,34 @@ impl Consumer {
         }
         let mut attempts: u32 = 0;
         let mut throttles: u32 = 0;
+        let mut tried = Attempts::default();
         loop {
             if self.stopped() {
                 return Outcome::Interrupted;
+            }
+            // Records retention removed from the stream while they were retried are
+            // given up, as Lambda gives up a record when it expires (with
+            // `MaximumRetryAttempts` and `MaximumRecordAgeInSeconds` at -1 that is the
+            // only end of a poison record): the shard moves on, instead of retrying a
+            // copy of what the stream no longer holds.
+            let horizon = self.source().trim_horizon(&self.stream, self.shard);
+            if batch[0].seq < horizon {
+                let expired = batch.iter().take_while(|r| r.seq < horizon).count();
+                if let Outcome::Interrupted = self.give_up(
+                    cfg,
+                    Failed::Rendered(rendered, &batch[..expired]),
+                    "RecordAgeExceeded",
+                    tried,
+                ) {
+                    return Outcome::Interrupted;
+                }
+                if expired == batch.len() {
+                    return Outcome::Done;
+                }
+                batch.drain(..expired);
+                *pos = batch[0].seq;
+                self.save(*pos);
+                continue;
             }
             if cfg.maximum_record_age_s >= 0 {
                 let age_us = now_us().saturating_sub(batch[0].created_us);
@@ -69,12 +95,15 @@ impl Consumer {
                         cfg,
                         Failed::Rendered(rendered, &batch),
                         "RecordAgeExceeded",
+                        tried,
                     );
                 }
             }
             let result = self.contained(|| self.invoke(cfg, rendered, &batch));
             match result {
                 Ok(response) => {
+                    tried.invokes += 1;
+                    tried.function_error = None;
                     match failed_from(&response, &batch, cfg.report_batch_item_failures) {
                         Ok(None) => {
                             self.mapping.set_result("OK");
@@ -87,6 +116,7 @@ impl Consumer {
                             self.save(*pos);
                             batch.drain(..first_failed);
                             attempts = 0;
+                            tried = Attempts::default();
                             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
@@ -102,6 +132,8 @@ impl Consumer {
                     continue;
                 }
                 Err(Failure::Failed(e)) => {
+                    tried.invokes += 1;
+                    tried.function_error = Some("Unhandled");
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.problem(&format!("Function call failed: {e}"));
                 }
@@ -122,6 +154,7 @@ impl Consumer {
                     cfg,
                     Failed::Rendered(rendered, &batch),
                     "RetryAttemptsExhausted",
+                    tried,
                 );
             }
             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);

@@ -1,30 +1,118 @@
 //! The failure destination: a batch whose retries or age ran out is written, with
-//! Lambda's on-failure record, into the mapping's destination table (retried until it
-//! is), or dropped when there is none.
+//! Lambda's on-failure invocation record, into the mapping's destination table, or
+//! dropped when there is none. A destination checked when the mapping was saved can
+//! still fail later (the table deleted): the write is retried a bounded number of times
+//! and the batch is then dropped, visibly, so that the shard never blocks on it.
 //!
-//! Owns the destination item's shape and key. Must not know why a batch failed beyond
-//! the condition it is given.
+//! Owns the destination item's shape and key, and which destinations are writable.
+//! Must not know why a batch failed beyond the condition and attempts it is given.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use eddy_engine::clock::now_us;
-use eddy_engine::{AttributeValue, Item, PutItemInput, format_sequence_number};
-use serde_json::json;
+use eddy_engine::clock::{iso8601_ms, now_ms, rfc3339_ms};
+use eddy_engine::{
+    AttributeValue, Engine, Item, KeySchema, KeyType, PutItemInput, format_sequence_number,
+};
+use serde_json::{Value, json};
 
 use super::super::MappingConfig;
-use super::super::render::RenderedBatch;
-use super::lane::{Consumer, Failed, Outcome, backoff_ms};
+use super::super::render::{Rendered, RenderedBatch};
+use super::lane::{Attempts, Consumer, Failed, Outcome, backoff_ms};
+use crate::error::TriggerError;
+
+/// Writes of one failed batch to its destination before the batch is dropped. With the
+/// lane's backoff they span about 2.5 s: enough for a passing fault (a throttled or
+/// briefly full destination), short enough that a destination that is gone does not
+/// hold the shard.
+pub(super) const DESTINATION_ATTEMPTS_MAX: u32 = 8;
+
+/// The failure record's `version` (Lambda's documented invocation record).
+const INVOCATION_RECORD_VERSION: &str = "1.0";
+
+/// Checks that `destination` (a table name or a DynamoDB table ARN, Eddy's failure
+/// destination) names a table Eddy can write failure records to: Lambda refuses an
+/// `OnFailure` destination it cannot use when the mapping is created or updated, with
+/// `InvalidParameterValueException` "The destination ARN <ARN> is invalid." (its words
+/// for an ARN of a kind it does not take); the reason after them is Eddy's.
+pub(crate) fn check_destination(engine: &Engine, destination: &str) -> Result<(), TriggerError> {
+    let invalid = |why: String| {
+        TriggerError::invalid(
+            "DestinationConfig",
+            format!("The destination ARN {destination} is invalid: {why}"),
+        )
+    };
+    if destination.starts_with("arn:") {
+        let parts: Vec<&str> = destination.splitn(6, ':').collect();
+        let is_table = parts.len() == 6
+            && parts[2] == "dynamodb"
+            && parts[5]
+                .strip_prefix("table/")
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+        if !is_table {
+            return Err(invalid(
+                "Eddy sends failed batches to a DynamoDB table, named or by its table ARN \
+                 (arn:aws:dynamodb:<region>:<account>:table/<name>); queues, topics, buckets \
+                 and stream ARNs are not destinations here"
+                    .into(),
+            ));
+        }
+    }
+    let table = super::super::config::table_name_of(destination);
+    let def = engine
+        .table_def(&table)
+        .map_err(|_| invalid(format!("table {table} does not exist")))?;
+    item_key(&def.key_schema, "", 0).map_err(invalid)?;
+    Ok(())
+}
+
+/// The destination item's key: its partition key holds the failure's id (so it must be
+/// a string or binary), a sort key the first sequence number.
+fn item_key(schema: &KeySchema, id: &str, first_seq: u64) -> Result<Item, String> {
+    let text = |t: KeyType, text: String| match t {
+        KeyType::S => Some(AttributeValue::S(text)),
+        KeyType::B => Some(AttributeValue::B(text.into_bytes())),
+        KeyType::N => None,
+    };
+    let mut key = Item::new();
+    let hash = &schema.hash;
+    let v = text(hash.key_type, id.to_string()).ok_or_else(|| {
+        format!(
+            "its partition key {} is a number; a failure destination's partition key must \
+             be a string or binary (it holds the failure's id)",
+            hash.name
+        )
+    })?;
+    key.insert(hash.name.clone(), v);
+    if let Some(range) = &schema.range {
+        let v = match range.key_type {
+            KeyType::N => AttributeValue::N(eddy_engine::Number::from_i64(first_seq as i64)),
+            t => text(t, format_sequence_number(first_seq)).unwrap_or(AttributeValue::Null),
+        };
+        key.insert(range.name.clone(), v);
+    }
+    Ok(key)
+}
+
+/// An arrival time as Lambda's invocation record writes it: ISO 8601 UTC to the second
+/// (`2019-11-14T00:13:19Z`).
+fn iso_seconds(us: u64) -> String {
+    let ms = us / 1000;
+    format!("{}Z", &iso8601_ms(ms)[..19])
+}
 
 impl Consumer {
-    /// Retries or age ran out: send the batch to the failure destination (retrying
-    /// that until it works), or drop it when there is none, as Lambda does.
+    /// Retries or age ran out: send the batch to the failure destination, or drop it
+    /// when there is none, as Lambda does. A destination that cannot be written
+    /// [`DESTINATION_ATTEMPTS_MAX`] times in a row loses the batch too (counted as
+    /// dropped, and said in `LastProcessingResult`), so that the shard moves on.
     pub(super) fn give_up(
         &self,
         cfg: &MappingConfig,
         batch: Failed<'_>,
         condition: &str,
+        attempts: Attempts,
     ) -> Outcome {
         let Some(table) = &cfg.on_failure_table else {
             self.mapping
@@ -42,7 +130,7 @@ impl Consumer {
                 return Outcome::Interrupted;
             }
             let sent = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                self.send_to_destination(cfg, table, &batch, condition)
+                self.send_to_destination(cfg, table, &batch, condition, attempts)
             }))
             .unwrap_or_else(|panic| {
                 Err(format!(
@@ -60,25 +148,87 @@ impl Consumer {
                     return Outcome::Done;
                 }
                 Err(e) => {
-                    self.problem(&format!(
-                        "cannot write to the failure destination {table}: {e}"
-                    ));
                     attempt += 1;
-                    let backoff = backoff_ms(attempt);
-                    self.sleep_unless_stopped(Duration::from_millis(backoff));
+                    if attempt >= DESTINATION_ATTEMPTS_MAX {
+                        self.mapping
+                            .metrics
+                            .dropped
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        self.problem(&format!(
+                            "{condition}: batch dropped: the failure destination {table} \
+                             could not be written {attempt} times: {e}"
+                        ));
+                        return Outcome::Done;
+                    }
+                    self.problem(&format!(
+                        "cannot write to the failure destination {table} (attempt {attempt} \
+                         of {DESTINATION_ATTEMPTS_MAX}): {e}"
+                    ));
+                    self.sleep_unless_stopped(Duration::from_millis(backoff_ms(attempt)));
                 }
             }
         }
     }
 
-    /// Writes one item describing the failed batch (Lambda's on-failure record, plus the
-    /// records themselves) into the destination table.
+    /// Lambda's invocation record of a failed batch, as its documented example has it
+    /// (services-dynamodb-errors): `requestContext`, `responseContext` (when the
+    /// function was invoked), `version`, `timestamp` and `DDBStreamBatchInfo`. Lambda
+    /// sends no records with it; Eddy keeps them beside it in the item.
+    fn invocation_record(
+        &self,
+        cfg: &MappingConfig,
+        id: &str,
+        batch: (&Rendered, &Rendered, usize),
+        condition: &str,
+        attempts: Attempts,
+    ) -> Value {
+        let (first, last, size) = batch;
+        let config = self.engine().config();
+        let mut record = json!({
+            "requestContext": {
+                "requestId": id,
+                "functionArn": format!(
+                    "arn:aws:lambda:{}:{}:function:{}",
+                    config.region, config.account_id, cfg.function_name
+                ),
+                "condition": condition,
+                "approximateInvokeCount": attempts.invokes,
+            },
+            "version": INVOCATION_RECORD_VERSION,
+            "timestamp": rfc3339_ms(now_ms()),
+            "DDBStreamBatchInfo": {
+                "shardId": self.stream.shard_id(self.shard),
+                "startSequenceNumber": format_sequence_number(first.seq),
+                "endSequenceNumber": format_sequence_number(last.seq),
+                "approximateArrivalOfFirstRecord": iso_seconds(first.created_us),
+                "approximateArrivalOfLastRecord": iso_seconds(last.created_us),
+                "batchSize": size,
+                "streamArn": cfg.stream_arn,
+            },
+        });
+        // A batch the function never saw (expired or too old before its first
+        // invocation, or a recursive loop) has no response to describe.
+        if attempts.invokes > 0 {
+            let mut response = json!({ "statusCode": 200, "executedVersion": "$LATEST" });
+            if let Some(error) = attempts.function_error {
+                response["functionError"] = Value::from(error);
+            }
+            record["responseContext"] = response;
+        }
+        record
+    }
+
+    /// Writes one item describing the failed batch into the destination table: its key
+    /// (the failure's id, and the first sequence number for a sort key), the
+    /// invocation record as JSON in `context`, its main fields as attributes to query
+    /// by, and — Eddy's extension, named so — the records in `eddyRecords`.
     pub(super) fn send_to_destination(
         &self,
         cfg: &MappingConfig,
         table: &str,
         failed: &Failed<'_>,
         condition: &str,
+        attempts: Attempts,
     ) -> Result<(), String> {
         // A batch that could not be rendered for delivery is rendered here, once more.
         let raw;
@@ -95,10 +245,12 @@ impl Consumer {
             }
         };
         let engine = self.engine();
-        let desc = engine.describe_table(table).map_err(|e| e.to_string())?;
+        let def = engine.table_def(table).map_err(|e| e.to_string())?;
         let first = &batch[0];
         let last = &batch[batch.len() - 1];
         let shard_id = self.stream.shard_id(self.shard);
+        // The id is the batch's place in the stream, so that a write retried after an
+        // unknown outcome overwrites its own item rather than adding a second one.
         let id = format!(
             "{}:{}:{}",
             self.mapping.id,
@@ -108,26 +260,10 @@ impl Consumer {
         let records = rendered
             .records_array(batch)
             .map_err(|e| format!("a rendered record is not JSON: {e}"))?;
-        let context = json!({
-            "requestContext": {
-                "requestId": id,
-                "functionArn": format!("arn:aws:lambda:{}:{}:function:{}", engine.config().region, engine.config().account_id, cfg.function_name),
-                "condition": condition,
-                "approximateInvokeCount": self.mapping.metrics.invocations.load(Ordering::Relaxed),
-            },
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": format_sequence_number(first.seq),
-                "endSequenceNumber": format_sequence_number(last.seq),
-                "approximateArrivalOfFirstRecord": first.created_us as f64 / 1e6,
-                "approximateArrivalOfLastRecord": last.created_us as f64 / 1e6,
-                "batchSize": batch.len(),
-                "streamArn": cfg.stream_arn,
-            },
-            "timestamp": now_us() as f64 / 1e6,
-        });
+        let record =
+            self.invocation_record(cfg, &id, (first, last, batch.len()), condition, attempts);
         let s = |v: String| AttributeValue::S(v);
-        let mut item = Item::new();
+        let mut item = item_key(&def.key_schema, &id, first.seq)?;
         item.insert("condition".into(), s(condition.into()));
         item.insert("triggerId".into(), s(self.mapping.id.clone()));
         item.insert("functionName".into(), s(cfg.function_name.clone()));
@@ -144,34 +280,8 @@ impl Consumer {
             "batchSize".into(),
             AttributeValue::N(eddy_engine::Number::from_i64(batch.len() as i64)),
         );
-        item.insert("context".into(), s(context.to_string()));
-        item.insert("records".into(), s(records));
-        // The destination's own key: its hash key holds the failure id, a sort key (if
-        // any) the first sequence number.
-        let key_value = |t: eddy_engine::KeyType, text: String| match t {
-            eddy_engine::KeyType::S => Some(AttributeValue::S(text)),
-            eddy_engine::KeyType::B => Some(AttributeValue::B(text.into_bytes())),
-            eddy_engine::KeyType::N => None,
-        };
-        let hash = &desc.def.key_schema.hash;
-        let v = key_value(hash.key_type, id).ok_or_else(|| {
-            format!(
-                "the destination's partition key {} must be a string or binary",
-                hash.name
-            )
-        })?;
-        item.insert(hash.name.clone(), v);
-        if let Some(range) = &desc.def.key_schema.range {
-            let v = match range.key_type {
-                eddy_engine::KeyType::N => {
-                    AttributeValue::N(eddy_engine::Number::from_i64(first.seq as i64))
-                }
-                t => {
-                    key_value(t, format_sequence_number(first.seq)).unwrap_or(AttributeValue::Null)
-                }
-            };
-            item.insert(range.name.clone(), v);
-        }
+        item.insert("context".into(), s(record.to_string()));
+        item.insert("eddyRecords".into(), s(records));
         let (tx, rx) = std::sync::mpsc::channel();
         engine.put_item(
             PutItemInput {

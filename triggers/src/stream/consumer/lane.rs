@@ -84,6 +84,19 @@ impl Failed<'_> {
     }
 }
 
+/// What the function made of a batch before it was given up: the failure record's
+/// `requestContext.approximateInvokeCount` and `responseContext`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Attempts {
+    /// Invocations of this batch (of these very records, a bisected half counting its
+    /// own) that reached the function.
+    pub(super) invokes: u32,
+    /// The last invocation's `functionError` (`Unhandled`: the function failed or
+    /// trapped), or `None` when it answered (with failed items, or a response that
+    /// failed the batch).
+    pub(super) function_error: Option<&'static str>,
+}
+
 /// What became of a batch.
 pub(super) enum Outcome {
     /// Handled (by the function or the failure destination): move past it.

@@ -23,4 +23,5 @@ mod lane;
 mod run;
 mod window;
 
+pub(crate) use destination::check_destination;
 pub(crate) use lane::{Consumer, load_checkpoint};

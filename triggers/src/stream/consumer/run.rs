@@ -19,7 +19,8 @@ use super::super::render::RenderedBatch;
 use super::super::source::SourceError;
 use super::super::{MappingConfig, Runtime};
 use super::lane::{
-    CONTROL_CHECK_MS, Consumer, EVENT_BYTES_MAX, Failed, Outcome, backoff_ms, load_checkpoint,
+    Attempts, CONTROL_CHECK_MS, Consumer, EVENT_BYTES_MAX, Failed, Outcome, backoff_ms,
+    load_checkpoint,
 };
 use super::window::load_window;
 
@@ -282,7 +283,12 @@ impl Consumer {
         } else {
             return false;
         };
-        if let Outcome::Interrupted = self.give_up(cfg, Failed::Raw(&batch.records), condition) {
+        if let Outcome::Interrupted = self.give_up(
+            cfg,
+            Failed::Raw(&batch.records),
+            condition,
+            Attempts::default(),
+        ) {
             return false;
         }
         *pos = batch.upto;
