@@ -7,9 +7,9 @@
 //! Each test is one departure from Lambda that was fixed: a poison record with the
 //! default infinite retries ends when it expires from the stream; a failure destination
 //! Eddy cannot write to is refused when the mapping is saved, and one that fails later
-//! does not hold the shard; the failure record has Lambda's documented shape; a new
-//! mapping is `Creating`, then `Enabled`, and names its ARN; `AT_TIMESTAMP` is refused
-//! for a DynamoDB stream.
+//! does not hold the shard; the failure record has Lambda's documented shape; a window
+//! answer without `state` fails; a new mapping is `Creating`, then `Enabled`, and names
+//! its ARN; `AT_TIMESTAMP` is refused for a DynamoDB stream.
 
 use std::time::Duration;
 
@@ -400,6 +400,45 @@ fn the_failure_record_has_lambdas_documented_shape() {
         );
         assert_eq!(records[0]["eventName"], "INSERT");
     }
+}
+
+/// "When using tumbling windows, the function response must contain a state property;
+/// if it does not, Lambda considers it a failed invocation": a window invocation
+/// answered without `state` is retried and, its retries spent, given up.
+#[test]
+fn a_tumbling_window_answer_without_state_is_a_failed_invocation() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let (src, failures) = (table_name("src"), table_name("failures"));
+    create_table(e, &src, true);
+    create_table(e, &failures, false);
+    deploy(e, "stateless", "", &guest("noop")).expect(201);
+    let t = create_trigger(
+        e,
+        json!({
+            "FunctionName": "stateless", "TableName": src, "StartingPosition": "TRIM_HORIZON",
+            "TumblingWindowInSeconds": 60, "MaximumRetryAttempts": 1,
+            "DestinationConfig": {"OnFailure": {"Destination": failures}},
+        }),
+    );
+    let id = t["UUID"].as_str().expect("UUID").to_owned();
+    put(e, &src, "a", false);
+    let items = wait_for("the failed window batch", WAIT, || {
+        let items = scan(e, &failures);
+        if items.is_empty() {
+            Err(trigger(e, &id).to_string())
+        } else {
+            Ok(items)
+        }
+    });
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["condition"]["S"], "RetryAttemptsExhausted");
+    let shown = trigger(e, &id);
+    assert_eq!(
+        metric(&shown, "Errors"),
+        2,
+        "the invocation and its retry: {shown}"
+    );
 }
 
 /// A new mapping is answered `Creating`, as Lambda answers CreateEventSourceMapping, and

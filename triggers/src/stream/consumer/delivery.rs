@@ -297,10 +297,22 @@ impl Consumer {
                 if let Some(w) = window
                     && !w.is_final
                 {
-                    let state = serde_json::from_str::<Value>(&r)
+                    // "When using tumbling windows, the function response must contain
+                    // a state property; if it does not, Lambda considers it a failed
+                    // invocation" (Lambda's guide, services-ddb-windows). A `null`
+                    // state carries nothing either. The final invocation's state is
+                    // deleted with the window, so its answer is not read.
+                    let Some(state) = serde_json::from_str::<Value>(&r)
                         .ok()
                         .and_then(|v| v.get("state").cloned())
-                        .unwrap_or(Value::Null);
+                        .filter(|s| !s.is_null())
+                    else {
+                        return Err(Failure::Failed(
+                            "the response to a tumbling-window invocation has no state \
+                             property, so the invocation failed (return {\"state\": {...}})"
+                                .into(),
+                        ));
+                    };
                     if state.to_string().len() > WINDOW_STATE_BYTES_MAX {
                         return Err(Failure::Failed(format!(
                             "the window state is over {WINDOW_STATE_BYTES_MAX} bytes"
