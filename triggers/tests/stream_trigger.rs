@@ -525,6 +525,36 @@ fn invalid_parameters_name_the_field() {
         ))
         .unwrap_err();
     assert!(err.to_string().contains("Function not found"), "{err}");
+    // Lambda takes AT_TIMESTAMP only for Kinesis.
+    let mut r = base.clone();
+    r["StartingPosition"] = json!("AT_TIMESTAMP");
+    r["StartingPositionTimestamp"] = json!(1_700_000_000);
+    let err = rt.create(&request(r)).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "StartingPosition: Unsupported starting position for arn type: arn:aws:dynamodb:"
+        ),
+        "{err}"
+    );
+    // A failure destination Eddy cannot write to is refused when the mapping is saved.
+    for (destination, why) in [
+        (
+            "arn:aws:sns:us-east-1:000000000000:topic",
+            "a DynamoDB table",
+        ),
+        ("missing", "table missing does not exist"),
+    ] {
+        let mut r = base.clone();
+        r["DestinationConfig"] = json!({"OnFailure": {"Destination": destination}});
+        let err = rt.create(&request(r)).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "DestinationConfig: The destination ARN {destination} is invalid"
+            )) && err.contains(why),
+            "{err}"
+        );
+    }
+    assert!(rt.is_empty(), "nothing refused was saved");
     assert!(serde_json::from_value::<MappingRequest>(json!({"BatchSiz": 5})).is_err());
     rt.shutdown();
 }

@@ -299,3 +299,44 @@ impl Consumer {
             .map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_engine::KeyAttribute;
+
+    fn schema(hash: KeyType, range: Option<KeyType>) -> KeySchema {
+        KeySchema {
+            hash: KeyAttribute {
+                name: "pk".into(),
+                key_type: hash,
+            },
+            range: range.map(|key_type| KeyAttribute {
+                name: "sk".into(),
+                key_type,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_item_key_holds_the_failure_id_and_the_first_sequence_number() {
+        let key = item_key(&schema(KeyType::S, Some(KeyType::N)), "t:s:1", 42).unwrap();
+        assert_eq!(key["pk"], AttributeValue::S("t:s:1".into()));
+        assert_eq!(
+            key["sk"],
+            AttributeValue::N(eddy_engine::Number::from_i64(42))
+        );
+        let key = item_key(&schema(KeyType::B, Some(KeyType::S)), "id", 7).unwrap();
+        assert_eq!(key["pk"], AttributeValue::B(b"id".to_vec()));
+        assert_eq!(key["sk"], AttributeValue::S(format_sequence_number(7)));
+        let err = item_key(&schema(KeyType::N, None), "id", 7).unwrap_err();
+        assert!(err.contains("partition key pk is a number"), "{err}");
+    }
+
+    #[test]
+    fn arrival_times_are_iso_8601_to_the_second_as_in_lambdas_record() {
+        // 2019-11-14T00:13:19.5Z, the arrival of Lambda's documented example.
+        assert_eq!(iso_seconds(1_573_690_399_500_000), "2019-11-14T00:13:19Z");
+        assert_eq!(iso_seconds(0), "1970-01-01T00:00:00Z");
+    }
+}
