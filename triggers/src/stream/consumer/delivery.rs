@@ -131,6 +131,10 @@ impl Consumer {
                     self.throttled(&e, throttles);
                     continue;
                 }
+                Err(Failure::Unreached(e)) => {
+                    self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    self.problem(&format!("Function call failed: {e}"));
+                }
                 Err(Failure::Failed(e)) => {
                     tried.invokes += 1;
                     tried.function_error = Some("Unhandled");
@@ -232,7 +236,7 @@ impl Consumer {
         window: Option<&WindowCtx>,
     ) -> Result<String, Failure> {
         let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
-            return Err(Failure::Failed(format!(
+            return Err(Failure::Unreached(format!(
                 "function {} is not deployed",
                 cfg.function_name
             )));
@@ -258,7 +262,7 @@ impl Consumer {
         }
         event.push(b'}');
         // The codec writes JSON, which is UTF-8.
-        let event = String::from_utf8(event).map_err(|e| Failure::Failed(e.to_string()))?;
+        let event = String::from_utf8(event).map_err(|e| Failure::Unreached(e.to_string()))?;
         let metrics = &self.mapping.metrics;
         // The function's own writes carry one more hop than the records that caused them.
         let hops = batch

@@ -57,12 +57,16 @@ pub(super) enum Failure {
     Throttled(String),
     /// The function or the host failed: the mapping's retry policy applies.
     Failed(String),
+    /// The host failed before the function ran (it is not deployed, the event could not
+    /// be built): the retry policy applies, but no invocation is counted for the
+    /// failure record's `approximateInvokeCount`.
+    Unreached(String),
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Throttled(m) | Failure::Failed(m) => f.write_str(m),
+            Failure::Throttled(m) | Failure::Failed(m) | Failure::Unreached(m) => f.write_str(m),
         }
     }
 }

@@ -128,7 +128,7 @@ impl Consumer {
                     self.throttled(&e, throttles);
                     continue;
                 }
-                Err(Failure::Failed(e)) => {
+                Err(Failure::Failed(e) | Failure::Unreached(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     self.problem(&format!("final window invocation failed: {e}"));
                 }
