@@ -31,9 +31,7 @@ impl Consumer {
                 .metrics
                 .dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.problem(&format!(
-                "{condition}: batch dropped (no failure destination)"
-            ));
+            self.report_given_up(&batch, condition, None);
             return Outcome::Done;
         };
         let mut attempt = 0u32;
@@ -56,14 +54,12 @@ impl Consumer {
                         .metrics
                         .sent_to_failure_destination
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    self.problem(&format!("{condition}: batch sent to {table}"));
+                    self.report_given_up(&batch, condition, Some(table));
                     return Outcome::Done;
                 }
                 Err(e) => {
-                    self.problem(&format!(
-                        "cannot write to the failure destination {table}: {e}"
-                    ));
                     attempt += 1;
+                    self.report_destination_failed(&batch, table, attempt, &e);
                     let backoff = backoff_ms(attempt);
                     self.sleep_unless_stopped(Duration::from_millis(backoff));
                 }
