@@ -232,7 +232,17 @@ fn register(engine: &Engine, name: &str) -> u16 {
         .slot_for(name)
 }
 
-pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, elapsed: Duration) {
+/// The table slots one request was counted under (see [`Named::finish`]).
+pub(super) type Counted = ([u16; TABLES_PER_REQUEST_COUNTED_MAX + 1], usize);
+
+/// Counts one request; returns the table slots it was counted under.
+pub(super) fn record(
+    engine: &Engine,
+    op: usize,
+    tally: &Tally,
+    outcome: usize,
+    elapsed: Duration,
+) -> Counted {
     let stripe = &STRIPES_ALL[STRIPE.with(|s| *s)];
     let histogram = &stripe.latency[op];
     let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
@@ -250,7 +260,8 @@ pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, 
         let slot = register(engine, &name);
         named.add(slot);
     }
-    for slot in named.finish() {
+    let len = named.finish().len();
+    for slot in &named.slots[..len] {
         let rows = stripe.tables[usize::from(*slot)].get_or_init(|| {
             Box::new(TableRows {
                 ops: std::array::from_fn(|_| OnceLock::new()),
@@ -259,6 +270,21 @@ pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, 
         let row = rows.ops[op].get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
         row[outcome].fetch_add(1, Ordering::Relaxed);
     }
+    (named.slots, len)
+}
+
+/// The names of the table slots a request was counted under (`""` for none).
+pub(super) fn slot_names((slots, len): &Counted) -> Vec<String> {
+    let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+    slots[..*len]
+        .iter()
+        .map(|slot| {
+            registry
+                .names
+                .get(usize::from(*slot))
+                .map_or_else(String::new, |n| n.to_string())
+        })
+        .collect()
 }
 
 /// `eddy_dynamodb_requests_total` and `eddy_dynamodb_request_duration_seconds`.
