@@ -74,9 +74,9 @@ fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Prometheus' text format as a scraper reads it: every family's `# TYPE` comes once,
-/// after its `# HELP` and before its samples, and every sample belongs to the family
+/// after its `# HELP` (which every family has) and before its samples, and every sample belongs to the family
 /// declared last (a histogram's as `_bucket`, `_sum` or `_count`) with a number value.
-fn well_formed(text: &str) {
+pub fn well_formed(text: &str) {
     let mut typed = std::collections::BTreeSet::new();
     let mut helped = std::collections::BTreeSet::new();
     let mut current: Option<(String, String)> = None;
@@ -87,9 +87,7 @@ fn well_formed(text: &str) {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("a name and a type");
             assert!(typed.insert(name.to_owned()), "TYPE twice for {name}");
-            if name.starts_with("eddy_dynamodb_") {
-                assert!(helped.contains(name), "{name} has no HELP");
-            }
+            assert!(helped.contains(name), "{name} has no HELP");
             current = Some((name.to_owned(), kind.to_owned()));
         } else if !line.is_empty() {
             let (series, value) = line.rsplit_once(' ').expect("a sample");

@@ -1,0 +1,314 @@
+//! A failing trigger is visible, within a second, where an operator looks: the
+//! server's log at its default level (stderr), `GET /v1/triggers/{id}` and
+//! `eddy trigger show` (`RecentErrors`), `eddy function logs --follow`, and `/metrics`
+//! (every family with `# HELP` and `# TYPE`, table sizes, and an iterator age that
+//! falls to 0 once the trigger has caught up).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::api::{
+    WAIT, create_table, create_trigger, ddb, deploy, eddy_ok, get, guest, trigger, wait_delivered,
+    wait_for,
+};
+use crate::harness::{Server, table_name};
+use crate::metrics::well_formed;
+
+/// How soon a failure must show, as issue 18 asks.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(1);
+
+fn put(endpoint: &str, table: &str, id: &str) {
+    ddb(
+        endpoint,
+        "PutItem",
+        json!({"TableName": table, "Item": {"id": {"S": id}}}),
+    );
+}
+
+fn metrics_text(endpoint: &str) -> String {
+    let m = get(endpoint, "/metrics");
+    assert_eq!(m.status, 200);
+    m.text()
+}
+
+/// The value of the sample `series` (name and labels exactly), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
+}
+
+/// The log lines with `message` of trigger `id`.
+fn log_lines(log: &std::sync::Mutex<String>, message: &str, id: &str) -> Vec<String> {
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .lines()
+        .filter(|l| l.contains(message) && l.contains(&format!("trigger={id}")))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn recent_errors(shown: &Value) -> Vec<Value> {
+    shown["RecentErrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no RecentErrors: {shown}"))
+        .clone()
+}
+
+#[test]
+fn a_failing_trigger_shows_its_error_in_the_log_the_api_the_cli_and_the_metrics_within_a_second() {
+    let (server, log) = Server::start_logged(&[]);
+    let e = &server.endpoint;
+    let table = table_name("fails");
+    create_table(e, &table, true);
+    deploy(e, "boom", "", &guest("trap")).expect(201);
+    // Two records written before the trigger starts at TRIM_HORIZON make one batch of
+    // two, which fails and is bisected; each half fails, is retried once and given up.
+    put(e, &table, "a");
+    put(e, &table, "b");
+    let created = create_trigger(
+        e,
+        json!({
+            "FunctionName": "boom",
+            "TableName": table,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 10,
+            "MaximumRetryAttempts": 1,
+            "BisectBatchOnFunctionError": true,
+        }),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["function", "logs", "boom", "--follow", "--endpoint", e])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start eddy function logs --follow");
+    let (tx, followed) = mpsc::channel();
+    let out = follower.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+
+    // The server's log, at the default level.
+    let failed = wait_for("the failure in the server's log", VISIBLE_WITHIN, || {
+        log_lines(&log, "a trigger's invocation failed", &id)
+            .into_iter()
+            .next()
+            .ok_or_else(String::new)
+    });
+    for field in [
+        " WARN ",
+        "function=boom",
+        "shard=shardId-",
+        "sequence=",
+        "attempt=1",
+        "error=",
+        "trapped",
+    ] {
+        assert!(failed.contains(field), "{field} in {failed}");
+    }
+    // The API.
+    let first = wait_for("the failure in RecentErrors", VISIBLE_WITHIN, || {
+        let shown = trigger(e, &id);
+        recent_errors(&shown)
+            .into_iter()
+            .next()
+            .ok_or_else(|| shown.to_string())
+    });
+    assert_eq!(first["Kind"], "FunctionError", "{first}");
+    assert_eq!(first["Attempt"], 1, "{first}");
+    assert!(
+        first["Error"]
+            .as_str()
+            .is_some_and(|t| t.contains("trapped")),
+        "{first}"
+    );
+    assert!(
+        first["ShardId"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("shardId-")),
+        "{first}"
+    );
+    let seq = |v: &Value, k: &str| -> u128 {
+        v[k].as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {v}"))
+    };
+    assert!(
+        seq(&first, "FirstSequenceNumber") < seq(&first, "LastSequenceNumber"),
+        "the first failure is of the batch of two: {first}"
+    );
+    let time = first["Time"].as_str().expect("Time");
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "RFC 3339 with milliseconds: {time}"
+    );
+    assert!(
+        failed.contains(&format!(
+            "sequence={}..{}",
+            first["FirstSequenceNumber"].as_str().unwrap_or_default(),
+            first["LastSequenceNumber"].as_str().unwrap_or_default()
+        )),
+        "the log and the API name the same records: {failed} / {first}"
+    );
+    // The metrics.
+    let errors = format!("eddy_trigger_errors_total{{trigger=\"{id}\",function=\"boom\"}}");
+    wait_for("the failure in /metrics", VISIBLE_WITHIN, || {
+        let text = metrics_text(e);
+        match sample(&text, &errors) {
+            Some(n) if n >= 1.0 => Ok(()),
+            other => Err(format!("{errors} is {other:?}")),
+        }
+    });
+
+    // Both halves are given up (no failure destination): bisect, retry and give-up
+    // are in the log too, and the API keeps the give-ups.
+    let shown = wait_for("both halves given up", WAIT, || {
+        let shown = trigger(e, &id);
+        if shown["Metrics"]["Dropped"] == 2 {
+            Ok(shown)
+        } else {
+            Err(shown["Metrics"].to_string())
+        }
+    });
+    let kinds: Vec<&str> = shown["RecentErrors"]
+        .as_array()
+        .expect("RecentErrors")
+        .iter()
+        .filter_map(|e| e["Kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "FunctionError",
+            "FunctionError",
+            "FunctionError",
+            "RetryAttemptsExhausted",
+            "FunctionError",
+            "FunctionError",
+            "RetryAttemptsExhausted",
+        ],
+        "{shown}"
+    );
+    assert_eq!(
+        log_lines(&log, "bisecting a trigger's failed batch", &id).len(),
+        1
+    );
+    assert_eq!(
+        log_lines(&log, "retrying a trigger's failed batch", &id).len(),
+        2
+    );
+    let given_up = log_lines(&log, "a trigger gave up a batch", &id);
+    assert_eq!(given_up.len(), 2, "{given_up:?}");
+    assert!(
+        given_up[0].contains("condition=\"RetryAttemptsExhausted\"")
+            || given_up[0].contains("condition=RetryAttemptsExhausted"),
+        "{}",
+        given_up[0]
+    );
+    assert!(given_up[0].contains("records=1"), "{}", given_up[0]);
+    // `eddy trigger show` prints the same errors.
+    let cli = eddy_ok(e, &["trigger", "show", &id]);
+    assert_eq!(cli["RecentErrors"], shown["RecentErrors"]);
+    // `eddy function logs --follow` printed the failures as they came, once each.
+    let mut lines = Vec::new();
+    while let Ok(line) = followed.recv_timeout(Duration::from_millis(2_000)) {
+        lines.push(line);
+        if lines
+            .iter()
+            .filter(|l| l.contains(&format!("[trigger {id}]")))
+            .count()
+            == 7
+        {
+            break;
+        }
+    }
+    let shown_errors: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(&format!("[trigger {id}]")))
+        .collect();
+    assert_eq!(shown_errors.len(), 7, "{lines:#?}");
+    assert!(
+        shown_errors[0].contains(&format!(" ERROR [trigger {id}] FunctionError shardId-"))
+            && shown_errors[0].contains("attempt 1: trapped"),
+        "{}",
+        shown_errors[0]
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("] about to panic")),
+        "the function's own lines are followed too: {lines:#?}"
+    );
+    // Ctrl-C ends it, successfully.
+    let status = Command::new("kill")
+        .args(["-INT", &follower.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let ended = follower.wait().expect("wait");
+    assert!(ended.success(), "{ended}");
+
+    // Every family /metrics prints has HELP and TYPE; the table's size is there.
+    let text = metrics_text(e);
+    well_formed(&text);
+    for family in [
+        "eddy_trigger_errors_total",
+        "eddy_trigger_iterator_age_seconds",
+        "eddy_schedule_invocations_total",
+        "eddy_dynamodb_table_items",
+        "eddy_dynamodb_table_size_bytes",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} in:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            &format!("eddy_dynamodb_table_items{{table=\"{table}\",index=\"\"}}")
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("eddy_dynamodb_table_size_bytes{{table=\"{table}\",index=\"\"}}")
+        )
+        .is_some_and(|b| b > 0.0),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_iterator_age_is_zero_once_a_trigger_has_caught_up() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let table = table_name("caught-up");
+    create_table(e, &table, true);
+    deploy(e, "noop", "", &guest("noop")).expect(201);
+    put(e, &table, "old");
+    // The record is over a second old when it is delivered, so its age shows.
+    std::thread::sleep(Duration::from_millis(1_200));
+    let created = create_trigger(
+        e,
+        json!({"FunctionName": "noop", "TableName": table, "StartingPosition": "TRIM_HORIZON"}),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    wait_delivered(e, &id, 1, WAIT);
+    let age = format!("eddy_trigger_iterator_age_seconds{{trigger=\"{id}\",function=\"noop\"}}");
+    wait_for("the iterator age to fall to 0", VISIBLE_WITHIN, || {
+        let text = metrics_text(e);
+        match sample(&text, &age) {
+            Some(0.0) => Ok(()),
+            other => Err(format!("{age} is {other:?}")),
+        }
+    });
+    assert_eq!(trigger(e, &id)["Metrics"]["IteratorAgeMilliseconds"], 0.0);
+}
