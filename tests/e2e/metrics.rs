@@ -262,6 +262,24 @@ async fn metrics_count_requests_by_operation_table_and_outcome_with_latency_hist
         value(&text, &format!("{h}_count{{operation=\"Scan\"}}")),
         None
     );
+    // The same latencies by operation and table: PutItem's 4 requests were all on t,
+    // the batch write is counted under each of its tables, GetItem's on no table
+    // under `_other`.
+    let ht = "eddy_dynamodb_table_request_duration_seconds";
+    for (op, table, n) in [
+        ("PutItem", t.as_str(), Some(4.0)),
+        ("PutItem", &u, None),
+        ("GetItem", &t, Some(2.0)),
+        ("GetItem", "_other", Some(1.0)),
+        ("BatchWriteItem", &t, Some(1.0)),
+        ("BatchWriteItem", &u, Some(1.0)),
+        ("ListTables", "", Some(1.0)),
+    ] {
+        let series = format!("{ht}_count{{operation=\"{op}\",table=\"{table}\"}}");
+        assert_eq!(value(&text, &series), n, "{series} in:\n{text}");
+    }
+    let put_on_t = format!("{ht}_bucket{{operation=\"PutItem\",table=\"{t}\",le=\"+Inf\"}}");
+    assert_eq!(value(&text, &put_on_t), Some(4.0), "{text}");
 
     // The capacity families name every table (index "" for the table itself).
     for family in [
