@@ -54,7 +54,7 @@ pub(super) fn logs(
 }
 
 /// What has been printed: log lines by (invocation, version, line within it), trigger
-/// errors by (trigger, time, kind, first sequence number, attempt). Each poll keeps
+/// errors by their trigger and every member. Each poll keeps
 /// only the keys the server still holds, so the sets stay as small as its rings.
 #[derive(Default)]
 struct Printed {
@@ -131,10 +131,9 @@ fn new_lines(
     {
         let id = mapping["UUID"].as_str().unwrap_or("");
         for e in mapping["RecentErrors"].as_array().into_iter().flatten() {
-            let key = format!(
-                "{id} {} {} {} {}",
-                e["Time"], e["Kind"], e["FirstSequenceNumber"], e["Attempt"]
-            );
+            // Every member: two errors of one millisecond differ in their records
+            // (a bisected batch and its first half) or their attempt.
+            let key = format!("{id} {e}");
             if !printed.errors.contains(&key) {
                 let time = e["Time"].as_str().unwrap_or("").to_string();
                 fresh.push((time, render_trigger_error(id, e)));
@@ -230,6 +229,21 @@ mod tests {
             new_lines(&mut printed, &more, &triggers, None),
             ["2026-01-01T00:00:02.000Z INFO  [v1 #2] three k=v"]
         );
+    }
+
+    #[test]
+    fn errors_of_one_millisecond_on_different_records_are_both_printed() {
+        let error = |last: &str| {
+            json!({
+                "Time": "2026-01-01T00:00:01.500Z", "Kind": "FunctionError", "Error": "e",
+                "ShardId": "s", "FirstSequenceNumber": "1", "LastSequenceNumber": last,
+                "Attempt": 1,
+            })
+        };
+        let triggers = json!({"EventSourceMappings": [{"UUID": "t", "RecentErrors": [error("2"), error("1")]}]});
+        let mut printed = Printed::default();
+        let lines = new_lines(&mut printed, &json!({}), &triggers, None);
+        assert_eq!(lines.len(), 2, "{lines:?}");
     }
 
     #[test]
