@@ -61,7 +61,7 @@ fn recent_errors(shown: &Value) -> Vec<Value> {
 
 #[test]
 fn a_failing_trigger_shows_its_error_in_the_log_the_api_the_cli_and_the_metrics_within_a_second() {
-    let (server, log) = Server::start_logged(&[]);
+    let (server, log) = Server::start_logged(&[], None);
     let e = &server.endpoint;
     let table = table_name("fails");
     create_table(e, &table, true);
@@ -83,7 +83,10 @@ fn a_failing_trigger_shows_its_error_in_the_log_the_api_the_cli_and_the_metrics_
     );
     let id = created["UUID"].as_str().expect("UUID").to_owned();
     let mut follower = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["function", "logs", "boom", "--follow", "--endpoint", e])
+        // A backlog larger than the lines this test makes, so that every error is
+        // printed whether it came before the first poll or after it.
+        .args(["function", "logs", "boom", "--follow", "--limit", "1000"])
+        .args(["--endpoint", e])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start eddy function logs --follow");
@@ -311,4 +314,154 @@ fn the_iterator_age_is_zero_once_a_trigger_has_caught_up() {
         }
     });
     assert_eq!(trigger(e, &id)["Metrics"]["IteratorAgeMilliseconds"], 0.0);
+}
+
+#[test]
+fn a_function_writing_to_a_missing_table_is_logged_until_a_retry_succeeds() {
+    let (server, log) = Server::start_logged(&[], None);
+    let e = &server.endpoint;
+    let (table, seen) = (table_name("source"), table_name("seen-later"));
+    create_table(e, &table, true);
+    // The recorder writes what it sees into `seen`, which does not exist yet.
+    deploy(
+        e,
+        "recorder",
+        &format!("?table={seen}&env=table={seen}"),
+        &guest("recorder"),
+    )
+    .expect(201);
+    let created = create_trigger(
+        e,
+        json!({"FunctionName": "recorder", "TableName": table, "StartingPosition": "TRIM_HORIZON"}),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    put(e, &table, "k1");
+    let failed = wait_for("the first failure in the log", VISIBLE_WITHIN, || {
+        log_lines(&log, "a trigger's invocation failed", &id)
+            .into_iter()
+            .next()
+            .ok_or_else(String::new)
+    });
+    assert!(failed.contains("function=recorder"), "{failed}");
+    assert!(
+        failed.contains("ResourceNotFoundException"),
+        "the function's error: {failed}"
+    );
+    wait_for("a second attempt", WAIT, || {
+        let lines = log_lines(&log, "a trigger's invocation failed", &id);
+        if lines.iter().any(|l| l.contains("attempt=2")) {
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let shown = trigger(e, &id);
+    let errors = recent_errors(&shown);
+    assert!(
+        errors.iter().all(|x| x["Kind"] == "FunctionError"
+            && x["Error"]
+                .as_str()
+                .is_some_and(|t| t.contains("ResourceNotFoundException"))),
+        "{shown}"
+    );
+    // Once the table exists a retry succeeds, and the log says so (INFO, by default).
+    create_table(e, &seen, false);
+    let recovered = wait_for("the successful retry in the log", WAIT, || {
+        log_lines(&log, "a trigger's batch succeeded on retry", &id)
+            .into_iter()
+            .next()
+            .ok_or_else(String::new)
+    });
+    assert!(recovered.contains(" INFO "), "{recovered}");
+    assert!(recovered.contains("function=recorder"), "{recovered}");
+    let attempts = log_lines(&log, "a trigger's invocation failed", &id).len();
+    assert!(
+        recovered.contains(&format!("attempt={}", attempts + 1)),
+        "the successful attempt follows the {attempts} failed ones: {recovered}"
+    );
+    let shown = wait_delivered(e, &id, 1, WAIT);
+    assert_eq!(shown["LastProcessingResult"], "OK", "{shown}");
+}
+
+#[test]
+fn a_batch_sent_to_the_failure_destination_is_logged_and_kept() {
+    let (server, log) = Server::start_logged(&[], None);
+    let e = &server.endpoint;
+    let (table, dlq) = (table_name("poison"), table_name("dlq"));
+    create_table(e, &table, true);
+    create_table(e, &dlq, false);
+    let dlq_arn = ddb(e, "DescribeTable", json!({"TableName": dlq}))["Table"]["TableArn"]
+        .as_str()
+        .expect("TableArn")
+        .to_owned();
+    deploy(e, "boom", "", &guest("trap")).expect(201);
+    let created = create_trigger(
+        e,
+        json!({
+            "FunctionName": "boom",
+            "TableName": table,
+            "StartingPosition": "TRIM_HORIZON",
+            "MaximumRetryAttempts": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": dlq_arn}},
+        }),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    put(e, &table, "poison");
+    let sent = wait_for("the send in the log", VISIBLE_WITHIN, || {
+        log_lines(&log, "a trigger gave up a batch", &id)
+            .into_iter()
+            .next()
+            .ok_or_else(String::new)
+    });
+    assert!(
+        sent.contains(&format!("batch sent to {dlq}")) && sent.contains("records=1"),
+        "{sent}"
+    );
+    let shown = trigger(e, &id);
+    let last = recent_errors(&shown).pop().expect("an error");
+    assert_eq!(last["Kind"], "RetryAttemptsExhausted", "{shown}");
+    assert_eq!(
+        last["Error"],
+        format!("RetryAttemptsExhausted: batch sent to {dlq}"),
+        "{shown}"
+    );
+    assert_eq!(last["FirstSequenceNumber"], last["LastSequenceNumber"]);
+    assert_eq!(shown["Metrics"]["SentToFailureDestination"], 1, "{shown}");
+}
+
+#[test]
+fn every_dynamodb_request_is_a_debug_line() {
+    let (server, log) = Server::start_logged(&[], Some("warn,eddy=debug"));
+    let e = &server.endpoint;
+    let table = table_name("debugged");
+    create_table(e, &table, false);
+    put(e, &table, "k1");
+    let line = wait_for("the PutItem line", VISIBLE_WITHIN, || {
+        log.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .lines()
+            .find(|l| l.contains("DynamoDB request") && l.contains("PutItem"))
+            .map(str::to_owned)
+            .ok_or_else(String::new)
+    });
+    for field in [
+        " DEBUG ",
+        "operation=\"PutItem\"",
+        &format!("table={table}"),
+        "status=200",
+        "outcome=\"ok\"",
+        "duration_ms=",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    // At the default level there is no such line.
+    let (quiet, quiet_log) = Server::start_logged(&[], None);
+    create_table(&quiet.endpoint, &table, false);
+    put(&quiet.endpoint, &table, "k1");
+    std::thread::sleep(Duration::from_millis(200));
+    let all = quiet_log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert!(!all.contains("DynamoDB request"), "{all}");
 }

@@ -94,20 +94,29 @@ impl Server {
         }
     }
 
-    /// Starts a server on a fresh temporary data directory at the default log level
-    /// (`EDDY_LOG` unset), keeping what it writes on stderr (its log): the second value
-    /// holds every line so far. The lines are echoed to the test's stderr too.
+    /// Starts a server on a fresh temporary data directory with `EDDY_LOG` set to
+    /// `log_filter` (`None`: unset, the default level), keeping what it writes on
+    /// stderr (its log): the second value holds every line so far. The lines are echoed
+    /// to the test's stderr too.
     #[allow(
         dead_code,
         reason = "the soak (tests/soak), which shares this file, does not use it"
     )]
-    pub fn start_logged(extra_args: &[&str]) -> (Server, Arc<Mutex<String>>) {
+    pub fn start_logged(
+        extra_args: &[&str],
+        log_filter: Option<&str>,
+    ) -> (Server, Arc<Mutex<String>>) {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(temp.path())
             .args(extra_args)
-            .env_remove("EDDY_LOG")
+            .env_remove("EDDY_LOG");
+        if let Some(filter) = log_filter {
+            command.env("EDDY_LOG", filter);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
