@@ -291,7 +291,10 @@ fn a_failing_trigger_shows_its_error_in_the_log_the_api_the_cli_and_the_metrics_
 
 #[test]
 fn the_iterator_age_is_zero_once_a_trigger_has_caught_up() {
-    let server = Server::start();
+    // With the audit log on, so that its families are among those checked at the end.
+    let audit = tempfile::tempdir().expect("temp dir");
+    let audit_log = audit.path().join("audit.jsonl");
+    let server = Server::start_with(&["--audit-log", audit_log.to_str().expect("UTF-8")]);
     let e = &server.endpoint;
     let table = table_name("caught-up");
     create_table(e, &table, true);
@@ -314,6 +317,21 @@ fn the_iterator_age_is_zero_once_a_trigger_has_caught_up() {
         }
     });
     assert_eq!(trigger(e, &id)["Metrics"]["IteratorAgeMilliseconds"], 0.0);
+    // Every family the endpoint prints, the server's and the audit log's included,
+    // has HELP and TYPE.
+    let text = metrics_text(e);
+    well_formed(&text);
+    for family in [
+        "eddy_uptime_seconds",
+        "eddy_audit_lines_written_total",
+        "eddy_trigger_iterator_age_seconds",
+        "eddy_dynamodb_table_request_duration_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} in:\n{text}"
+        );
+    }
 }
 
 #[test]
