@@ -8,6 +8,7 @@
 //! the rings still hold. Must not know how the server keeps logs or errors.
 
 use std::collections::HashSet;
+use std::io::Write as _;
 use std::time::Duration;
 
 use hyper::Method;
@@ -21,8 +22,8 @@ pub const FOLLOW_POLL_MS: u64 = 500;
 /// Lines printed from the backlog when following starts (unless `--limit` says).
 pub const FOLLOW_BACKLOG_LINES_DEFAULT: usize = 20;
 
-/// Follows the logs of function `name` until Ctrl-C (exit 0) or a failed request
-/// (exit 1, with the reason on stderr).
+/// Follows the logs of function `name` until Ctrl-C or a closed stdout (exit 0), or a
+/// failed request (exit 1, with the reason on stderr).
 pub(super) fn logs(
     endpoint: &Endpoint,
     name: &str,
@@ -77,9 +78,15 @@ async fn follow(endpoint: &Endpoint, name: &str, limit: Option<usize>) -> Result
         } else {
             None
         };
+        let mut out = std::io::stdout().lock();
         for line in new_lines(&mut printed, &logs, &triggers, backlog) {
-            println!("{line}");
+            // A reader that went away (`| head`) ends the follow, quietly, as it
+            // ends any Unix tool.
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                return Ok(());
+            }
         }
+        drop(out);
         first = false;
         tokio::time::sleep(Duration::from_millis(FOLLOW_POLL_MS)).await;
     }

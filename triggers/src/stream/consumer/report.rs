@@ -201,7 +201,9 @@ impl Consumer {
 
     /// The lane has read every record there is: nothing waits, so the iterator age
     /// (the age of the newest record delivered) is 0, not what it was at the last
-    /// delivery, which would keep a lag alert firing on an idle trigger.
+    /// delivery, which would keep a lag alert firing on an idle trigger. The gauge is
+    /// one per mapping: with several shards or lanes it is the word of the lane that
+    /// spoke last (a lagging lane writes its age again at its next invocation).
     pub(super) fn report_caught_up(&self) {
         self.mapping
             .metrics
