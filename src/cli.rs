@@ -226,12 +226,22 @@ fn dynamodb_local_style(args: &[std::ffi::OsString]) -> bool {
     })
 }
 
+/// The log filter without `EDDY_LOG`: warnings and errors, and the trigger reports'
+/// INFO events too (a batch that succeeded after failed attempts), so that the log
+/// says how a run of trigger failures ended, not only that it began.
+const LOG_FILTER_DEFAULT: &str = "warn,eddy_triggers::stream::consumer::report=info";
+
 /// Parses the command line and runs it.
 pub fn main() -> std::process::ExitCode {
+    // The log goes to stderr (stdout is the server's start-up lines and the client
+    // commands' JSON), coloured only on a terminal, so that a log file or a pipe gets
+    // plain `key=value` fields.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(LOG_FILTER_DEFAULT)),
         )
         .init();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();

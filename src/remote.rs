@@ -6,6 +6,7 @@
 //! message on stderr and exits non-zero. No semantics live here.
 
 mod autoscaling;
+mod follow;
 mod iam;
 
 pub use autoscaling::{AutoscalingArgs, autoscaling};
@@ -98,6 +99,10 @@ enum FunctionCommand {
         /// Only the newest N lines.
         #[arg(long)]
         limit: Option<usize>,
+        /// Keep printing new lines, and the errors of the function's triggers, until
+        /// Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
     },
     /// Delete a function and all its versions.
     Delete { name: String },
@@ -254,6 +259,14 @@ fn schedule_request(command: ScheduleCommand) -> Result<ApiRequest, String> {
 
 /// Runs `eddy function …`.
 pub fn function(args: FunctionArgs) -> std::process::ExitCode {
+    if let FunctionCommand::Logs {
+        name,
+        limit,
+        follow: true,
+    } = &args.command
+    {
+        return follow::logs(&args.endpoint, name, *limit);
+    }
     run(&args.endpoint, function_request(args.command))
 }
 
@@ -337,7 +350,7 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
         FunctionCommand::Show { name } => {
             ApiRequest::get(format!("/v1/functions/{}", encode(&name)))
         }
-        FunctionCommand::Logs { name, limit } => ApiRequest::get(format!(
+        FunctionCommand::Logs { name, limit, .. } => ApiRequest::get(format!(
             "/v1/functions/{}/logs{}",
             encode(&name),
             limit.map_or(String::new(), |l| format!("?limit={l}"))

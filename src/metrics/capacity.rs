@@ -58,21 +58,11 @@ fn own(t: &CapacityTotals) -> IndexTotals {
     }
 }
 
-pub(super) fn render(engine: &Engine) -> String {
-    // ListTables' pages, until the last; a table listed but deleted before its totals
-    // are read is left out.
-    let mut names = Vec::new();
-    let mut after: Option<String> = None;
-    while let Ok((page, last)) = engine.list_tables(after.as_deref(), None) {
-        names.extend(page);
-        match last {
-            Some(last) => after = Some(last),
-            None => break,
-        }
-    }
+/// The capacity families of `names` (a table deleted since it was listed is left out).
+pub(super) fn render(engine: &Engine, names: &[String]) -> String {
     let mut rows: Vec<(String, String, IndexTotals)> = Vec::new();
     for table in names {
-        let Ok(totals) = engine.capacity_totals(&table) else {
+        let Ok(totals) = engine.capacity_totals(table) else {
             continue;
         };
         rows.push((table.clone(), String::new(), own(&totals)));

@@ -9,6 +9,7 @@
 
 mod capacity;
 mod requests;
+mod tables;
 
 use std::time::Duration;
 
@@ -177,14 +178,43 @@ fn outcome_of(resp: &Response) -> usize {
 /// Counts one answered request of operation `op` (see [`operation`]) that named the
 /// tables in `tally`, and its latency.
 pub fn record(engine: &Engine, op: usize, tally: &Tally, resp: &Response, elapsed: Duration) {
-    requests::record(engine, op, tally, outcome_of(resp), elapsed);
+    let outcome = outcome_of(resp);
+    let counted = requests::record(engine, op, tally, outcome, elapsed);
+    // One line per request at DEBUG (`EDDY_LOG=debug`); the names are looked up only
+    // when the line is written, so that a request at the default level pays nothing.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(
+            operation = OPERATIONS[op],
+            table = %requests::slot_names(&counted).join(","),
+            status = resp.status().as_u16(),
+            outcome = OUTCOMES[outcome],
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "DynamoDB request"
+        );
+    }
 }
 
-/// Every DynamoDB request and capacity family, in Prometheus' text format.
+/// Every DynamoDB request, capacity and table-size family, in Prometheus' text format.
 pub fn render(engine: &Engine) -> String {
+    let names = table_names(engine);
     let mut out = requests::render();
-    out.push_str(&capacity::render(engine));
+    out.push_str(&capacity::render(engine, &names));
+    out.push_str(&tables::render(engine, &names));
     out
+}
+
+/// Every table's name: ListTables' pages, until the last.
+fn table_names(engine: &Engine) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    while let Ok((page, last)) = engine.list_tables(after.as_deref(), None) {
+        names.extend(page);
+        match last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    names
 }
 
 /// A label value with Prometheus' escapes (backslash, double quote, line feed).

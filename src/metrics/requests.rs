@@ -89,8 +89,12 @@ type Row = [AtomicU64; OUTCOMES_COUNT];
 /// table first sees the operation.
 struct TableRows {
     ops: [OnceLock<Box<Row>>; OPERATIONS_COUNT],
+    /// The latency histogram of each operation on this table, made when the table
+    /// first sees the operation.
+    latency: [OnceLock<Box<Histogram>>; OPERATIONS_COUNT],
 }
 
+#[derive(Default)]
 struct Histogram {
     /// Requests per bucket (not cumulative; the last is `+Inf`).
     buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
@@ -106,10 +110,7 @@ static STRIPES_ALL: LazyLock<Box<[Stripe]>> = LazyLock::new(|| {
     (0..STRIPES)
         .map(|_| Stripe {
             tables: (0..SLOTS).map(|_| OnceLock::new()).collect(),
-            latency: std::array::from_fn(|_| Histogram {
-                buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-                sum_ns: AtomicU64::new(0),
-            }),
+            latency: std::array::from_fn(|_| Histogram::default()),
         })
         .collect()
 });
@@ -232,17 +233,19 @@ fn register(engine: &Engine, name: &str) -> u16 {
         .slot_for(name)
 }
 
-pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, elapsed: Duration) {
+/// The table slots one request was counted under (see [`Named::finish`]).
+pub(super) type Counted = ([u16; TABLES_PER_REQUEST_COUNTED_MAX + 1], usize);
+
+/// Counts one request; returns the table slots it was counted under.
+pub(super) fn record(
+    engine: &Engine,
+    op: usize,
+    tally: &Tally,
+    outcome: usize,
+    elapsed: Duration,
+) -> Counted {
     let stripe = &STRIPES_ALL[STRIPE.with(|s| *s)];
-    let histogram = &stripe.latency[op];
-    let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    let bucket = LATENCY_BUCKETS_US
-        .iter()
-        .position(|bound| us <= *bound)
-        .unwrap_or(LATENCY_BUCKETS_US.len());
-    histogram.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-    let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-    histogram.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    stripe.latency[op].observe(elapsed);
 
     let mut named =
         std::mem::take(&mut *tally.named.lock().unwrap_or_else(PoisonError::into_inner));
@@ -250,15 +253,77 @@ pub(super) fn record(engine: &Engine, op: usize, tally: &Tally, outcome: usize, 
         let slot = register(engine, &name);
         named.add(slot);
     }
-    for slot in named.finish() {
+    let len = named.finish().len();
+    for slot in &named.slots[..len] {
         let rows = stripe.tables[usize::from(*slot)].get_or_init(|| {
             Box::new(TableRows {
                 ops: std::array::from_fn(|_| OnceLock::new()),
+                latency: std::array::from_fn(|_| OnceLock::new()),
             })
         });
         let row = rows.ops[op].get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
         row[outcome].fetch_add(1, Ordering::Relaxed);
+        rows.latency[op].get_or_init(Box::default).observe(elapsed);
     }
+    (named.slots, len)
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|bound| us <= *bound)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// The samples of one histogram series (the stripes' copies summed): cumulative
+/// buckets, sum and count, labelled `labels`; nothing for a series that saw no request.
+fn write_histogram<'a>(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    stripes: impl Iterator<Item = &'a Histogram>,
+) {
+    let mut buckets = [0u64; LATENCY_BUCKETS_US.len() + 1];
+    let mut sum_ns = 0u64;
+    for h in stripes {
+        for (total, b) in buckets.iter_mut().zip(&h.buckets) {
+            *total += b.load(Ordering::Relaxed);
+        }
+        sum_ns = sum_ns.wrapping_add(h.sum_ns.load(Ordering::Relaxed));
+    }
+    let count: u64 = buckets.iter().sum();
+    if count == 0 {
+        return;
+    }
+    // Writing into a String cannot fail.
+    let mut cumulative = 0;
+    for (bound, n) in LATENCY_BUCKETS_S.iter().zip(&buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", sum_ns as f64 / 1e9);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+}
+
+/// The names of the table slots a request was counted under (`""` for none).
+pub(super) fn slot_names((slots, len): &Counted) -> Vec<String> {
+    let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+    slots[..*len]
+        .iter()
+        .map(|slot| {
+            registry
+                .names
+                .get(usize::from(*slot))
+                .map_or_else(String::new, |n| n.to_string())
+        })
+        .collect()
 }
 
 /// `eddy_dynamodb_requests_total` and `eddy_dynamodb_request_duration_seconds`.
@@ -302,37 +367,26 @@ pub(super) fn render() -> String {
     );
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (op, op_name) in OPERATIONS.iter().enumerate() {
-        let mut buckets = [0u64; LATENCY_BUCKETS_US.len() + 1];
-        let mut sum_ns = 0u64;
-        for stripe in STRIPES_ALL.iter() {
-            let h = &stripe.latency[op];
-            for (total, b) in buckets.iter_mut().zip(&h.buckets) {
-                *total += b.load(Ordering::Relaxed);
-            }
-            sum_ns = sum_ns.wrapping_add(h.sum_ns.load(Ordering::Relaxed));
+        let stripes = STRIPES_ALL.iter().map(|stripe| &stripe.latency[op]);
+        write_histogram(&mut out, name, &format!("operation=\"{op_name}\""), stripes);
+    }
+    let name = "eddy_dynamodb_table_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from a DynamoDB API request's arrival to its answer, by operation \
+         and table (labelled as in eddy_dynamodb_requests_total; a request naming several \
+         tables is counted under each)."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (slot, table) in names.iter().enumerate() {
+        for (op, op_name) in OPERATIONS.iter().enumerate() {
+            let stripes = STRIPES_ALL
+                .iter()
+                .filter_map(|stripe| stripe.tables[slot].get()?.latency[op].get())
+                .map(|h| &**h);
+            let labels = format!("operation=\"{op_name}\",table=\"{}\"", escape(table));
+            write_histogram(&mut out, name, &labels, stripes);
         }
-        let count: u64 = buckets.iter().sum();
-        if count == 0 {
-            continue;
-        }
-        let mut cumulative = 0;
-        for (bound, n) in LATENCY_BUCKETS_S.iter().zip(&buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{operation=\"{op_name}\",le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{operation=\"{op_name}\",le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "{name}_sum{{operation=\"{op_name}\"}} {}",
-            sum_ns as f64 / 1e9
-        );
-        let _ = writeln!(out, "{name}_count{{operation=\"{op_name}\"}} {count}");
     }
     out
 }

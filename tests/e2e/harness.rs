@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
@@ -91,6 +92,71 @@ impl Server {
             endpoint,
             _temp: None,
         }
+    }
+
+    /// Starts a server on a fresh temporary data directory with `EDDY_LOG` set to
+    /// `log_filter` (`None`: unset, the default level), keeping what it writes on
+    /// stderr (its log): the second value holds every line so far. The lines are echoed
+    /// to the test's stderr too.
+    #[allow(
+        dead_code,
+        reason = "the soak (tests/soak), which shares this file, does not use it"
+    )]
+    pub fn start_logged(
+        extra_args: &[&str],
+        log_filter: Option<&str>,
+    ) -> (Server, Arc<Mutex<String>>) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(temp.path())
+            .args(extra_args)
+            .env_remove("EDDY_LOG");
+        if let Some(filter) = log_filter {
+            command.env("EDDY_LOG", filter);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eddy");
+        let log = Arc::new(Mutex::new(String::new()));
+        let kept = Arc::clone(&log);
+        let pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("[eddy] {line}");
+                let mut all = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.strip_prefix("Eddy is listening on ") {
+                    let _ = tx.send(rest.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let endpoint = rx
+            .recv_timeout(Duration::from_millis(STARTUP_TIMEOUT_MS))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "eddy did not start in time: {}",
+                    log.lock().unwrap_or_else(PoisonError::into_inner)
+                )
+            });
+        let server = Server {
+            child,
+            endpoint,
+            _temp: Some(temp),
+        };
+        (server, log)
     }
 
     pub fn client(&self) -> Client {

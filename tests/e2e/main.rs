@@ -18,6 +18,7 @@ mod encryption;
 mod endpoint;
 mod errors;
 mod expressions;
+mod failures_visible;
 mod faults;
 mod grants;
 mod gsi_throughput;

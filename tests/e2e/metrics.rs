@@ -74,9 +74,9 @@ fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Prometheus' text format as a scraper reads it: every family's `# TYPE` comes once,
-/// after its `# HELP` and before its samples, and every sample belongs to the family
+/// after its `# HELP` (which every family has) and before its samples, and every sample belongs to the family
 /// declared last (a histogram's as `_bucket`, `_sum` or `_count`) with a number value.
-fn well_formed(text: &str) {
+pub fn well_formed(text: &str) {
     let mut typed = std::collections::BTreeSet::new();
     let mut helped = std::collections::BTreeSet::new();
     let mut current: Option<(String, String)> = None;
@@ -87,9 +87,7 @@ fn well_formed(text: &str) {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("a name and a type");
             assert!(typed.insert(name.to_owned()), "TYPE twice for {name}");
-            if name.starts_with("eddy_dynamodb_") {
-                assert!(helped.contains(name), "{name} has no HELP");
-            }
+            assert!(helped.contains(name), "{name} has no HELP");
             current = Some((name.to_owned(), kind.to_owned()));
         } else if !line.is_empty() {
             let (series, value) = line.rsplit_once(' ').expect("a sample");
@@ -264,6 +262,24 @@ async fn metrics_count_requests_by_operation_table_and_outcome_with_latency_hist
         value(&text, &format!("{h}_count{{operation=\"Scan\"}}")),
         None
     );
+    // The same latencies by operation and table: PutItem's 4 requests were all on t,
+    // the batch write is counted under each of its tables, GetItem's on no table
+    // under `_other`.
+    let ht = "eddy_dynamodb_table_request_duration_seconds";
+    for (op, table, n) in [
+        ("PutItem", t.as_str(), Some(4.0)),
+        ("PutItem", &u, None),
+        ("GetItem", &t, Some(2.0)),
+        ("GetItem", "_other", Some(1.0)),
+        ("BatchWriteItem", &t, Some(1.0)),
+        ("BatchWriteItem", &u, Some(1.0)),
+        ("ListTables", "", Some(1.0)),
+    ] {
+        let series = format!("{ht}_count{{operation=\"{op}\",table=\"{table}\"}}");
+        assert_eq!(value(&text, &series), n, "{series} in:\n{text}");
+    }
+    let put_on_t = format!("{ht}_bucket{{operation=\"PutItem\",table=\"{t}\",le=\"+Inf\"}}");
+    assert_eq!(value(&text, &put_on_t), Some(4.0), "{text}");
 
     // The capacity families name every table (index "" for the table itself).
     for family in [

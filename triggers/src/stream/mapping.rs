@@ -11,6 +11,7 @@ use eddy_engine::sync::{lock, read};
 use serde::{Deserialize, Serialize};
 
 use super::config::MappingConfig;
+use super::failures::RecentErrors;
 use super::filter::FilterPattern;
 use crate::registry::{Definition, Entry};
 
@@ -137,6 +138,8 @@ pub(crate) struct Mapping {
     pub live: RwLock<std::sync::Arc<Live>>,
     pub status: Mutex<Status>,
     pub metrics: Counters,
+    /// The last errors of its consumers, as `GET /v1/triggers/{id}` shows them.
+    pub recent_errors: RecentErrors,
     pub created_ms: u64,
     /// Set when the mapping is deleted (or the runtime stops): consumers exit.
     pub stopped: AtomicBool,

@@ -14,6 +14,7 @@
 
 mod config;
 mod consumer;
+mod failures;
 mod filter;
 mod mapping;
 mod render;
@@ -36,6 +37,7 @@ pub use config::{
     BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, DestinationConfig, Filter, FilterCriteria, MappingConfig,
     MappingRequest, OnFailure, StartingPosition,
 };
+pub use failures::{RECENT_ERRORS_MAX, RecentError};
 pub use filter::FilterPattern;
 pub use mapping::TriggerMetrics;
 pub use render::EventCodec;
@@ -158,6 +160,7 @@ impl TriggerRuntime {
                 last_modified_ms: s.last_modified_ms,
             }),
             metrics: Counters::default(),
+            recent_errors: Default::default(),
             created_ms: s.created_ms,
             stopped: AtomicBool::new(false),
             starting: AtomicUsize::new(0),

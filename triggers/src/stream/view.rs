@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::config::StartingPosition;
+use super::failures::RecentError;
 use super::mapping::{Mapping, TriggerMetrics};
 use eddy_engine::sync::lock;
 
@@ -41,6 +42,9 @@ pub struct TriggerView {
     pub state: String,
     pub state_transition_reason: String,
     pub last_processing_result: String,
+    /// The last errors of the mapping's consumers (Eddy's; Lambda shows only
+    /// `LastProcessingResult`), oldest first.
+    pub recent_errors: Vec<RecentError>,
     /// Epoch seconds.
     pub last_modified: f64,
     pub metrics: MetricsView,
@@ -170,6 +174,7 @@ pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
         state: s.state,
         state_transition_reason: s.reason,
         last_processing_result: s.last_result,
+        recent_errors: m.recent_errors.snapshot(),
         last_modified: s.last_modified_ms as f64 / 1000.0,
         metrics: m.metrics.snapshot().into(),
     }

@@ -106,12 +106,18 @@ impl Consumer {
                     tried.function_error = None;
                     match failed_from(&response, &batch, cfg.report_batch_item_failures) {
                         Ok(None) => {
+                            self.report_handled(&batch, attempts);
                             self.mapping.set_result("OK");
                             return Outcome::Done;
                         }
                         Ok(Some(first_failed)) if first_failed > 0 => {
                             // Records before the first failure are handled: checkpoint
                             // them and retry the rest.
+                            self.report_invocation_failed(
+                                &batch[first_failed..],
+                                attempts + 1,
+                                "the function reported these records failed (batchItemFailures)",
+                            );
                             *pos = batch[first_failed].seq;
                             self.save(*pos);
                             batch.drain(..first_failed);
@@ -120,9 +126,21 @@ impl Consumer {
                             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        Ok(Some(_)) | Err(()) => {
+                        Ok(Some(_)) => {
                             self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                            self.problem("Function call failed");
+                            self.report_invocation_failed(
+                                &batch,
+                                attempts + 1,
+                                "the function reported the first record failed (batchItemFailures)",
+                            );
+                        }
+                        Err(()) => {
+                            self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                            self.report_invocation_failed(
+                                &batch,
+                                attempts + 1,
+                                "the function's batchItemFailures is malformed",
+                            );
                         }
                     }
                 }
@@ -139,11 +157,12 @@ impl Consumer {
                     tried.invokes += 1;
                     tried.function_error = Some("Unhandled");
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    self.problem(&format!("Function call failed: {e}"));
+                    self.report_invocation_failed(&batch, attempts + 1, &e);
                 }
             }
             // The batch failed.
             if cfg.bisect_on_error && batch.len() > 1 {
+                self.report_bisect(&batch, attempts + 1);
                 let (left, right) = batch.split_at(batch.len() / 2);
                 for half in [left, right] {
                     if let Outcome::Interrupted = self.deliver(cfg, rendered, half, pos) {
@@ -163,6 +182,7 @@ impl Consumer {
             }
             self.mapping.metrics.retries.fetch_add(1, Ordering::Relaxed);
             let backoff = backoff_ms(attempts);
+            self.report_retry(&batch, attempts, backoff);
             self.sleep_unless_stopped(Duration::from_millis(backoff));
         }
     }

@@ -119,9 +119,7 @@ impl Consumer {
                 .metrics
                 .dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.problem(&format!(
-                "{condition}: batch dropped (no failure destination)"
-            ));
+            self.report_given_up(&batch, condition, None);
             return Outcome::Done;
         };
         let mut attempt = 0u32;
@@ -144,11 +142,12 @@ impl Consumer {
                         .metrics
                         .sent_to_failure_destination
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    self.problem(&format!("{condition}: batch sent to {table}"));
+                    self.report_given_up(&batch, condition, Some(table));
                     return Outcome::Done;
                 }
                 Err(e) => {
                     attempt += 1;
+                    self.report_destination_failed(&batch, table, attempt, &e);
                     if attempt >= DESTINATION_ATTEMPTS_MAX {
                         self.mapping
                             .metrics
@@ -160,10 +159,6 @@ impl Consumer {
                         ));
                         return Outcome::Done;
                     }
-                    self.problem(&format!(
-                        "cannot write to the failure destination {table} (attempt {attempt} \
-                         of {DESTINATION_ATTEMPTS_MAX}): {e}"
-                    ));
                     self.sleep_unless_stopped(Duration::from_millis(backoff_ms(attempt)));
                 }
             }

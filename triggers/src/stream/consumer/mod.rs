@@ -20,6 +20,7 @@
 mod delivery;
 mod destination;
 mod lane;
+mod report;
 mod run;
 mod window;
 

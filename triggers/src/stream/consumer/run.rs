@@ -182,6 +182,7 @@ impl Consumer {
                     .set_result("OK: the shard is closed and every record was processed");
                 return Round::Finished;
             }
+            self.report_caught_up();
             self.source().wait(
                 &self.stream,
                 self.shard,
