@@ -24,10 +24,74 @@ use crate::auth::{AuthError, sign, verify};
 /// JSON); the guard buffers a signed body up to this to check its hash.
 pub(super) const SIGNED_BODY_BYTES_MAX: usize = crate::body::DEPLOY_JSON_BYTES_MAX;
 
-/// Verifies the signature, then the signer's permission for the route's action.
+/// Largest answer read back to find the name of what a create made, for the audit log
+/// (a `FunctionConfiguration` or a mapping is a few KB).
+const CREATED_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// Verifies the signature and the signer's permission for the route's action (through
+/// [`checked`]), and with `--audit-log` records every change, as `/v1`'s are: the
+/// `lambda:` action, the ARN of what it changed and the status. Invoke is a call of the
+/// function, not a change of it (CloudTrail logs it as a data event), and is not
+/// recorded.
 pub(super) async fn guard(req: Request, next: Next) -> Response {
+    let (op, resource) = operation(req.method(), req.uri().path());
+    let change = crate::audit::enabled()
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && op != "InvokeFunction";
+    if !change {
+        return checked(req, next).await.0;
+    }
+    let ip = crate::audit::source_ip(req.extensions());
+    let (resp, key) = checked(req, next).await;
+    if key.is_none() && crate::auth::verifying().is_some() {
+        // Refused before it ran: recorded as denied by `checked`.
+        return resp;
+    }
+    let (region, account) = crate::auth::users().map_or_else(
+        || ("*".to_owned(), "*".to_owned()),
+        |u| {
+            let c = u.engine_config();
+            (c.region.clone(), c.account_id.clone())
+        },
+    );
+    let status = resp.status();
+    let (resp, resource) = match resource {
+        Resource::Any if status.is_success() => {
+            let (head, body) = resp.into_parts();
+            let bytes = axum::body::to_bytes(body, CREATED_BODY_BYTES_MAX)
+                .await
+                .unwrap_or_default();
+            let created: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+            let resource = match created.as_ref() {
+                Some(v) if v.get("UUID").is_some() => {
+                    Resource::Mapping(v["UUID"].as_str().unwrap_or_default().to_owned())
+                }
+                Some(v) => {
+                    Resource::Function(v["FunctionName"].as_str().unwrap_or_default().to_owned())
+                }
+                None => Resource::Any,
+            };
+            (
+                Response::from_parts(head, axum::body::Body::from(bytes)),
+                resource,
+            )
+        }
+        other => (resp, other),
+    };
+    crate::audit::change(
+        &crate::audit::Identity::of(key.as_deref()),
+        ip,
+        &format!("lambda:{op}"),
+        &resource.arn(&region, &account),
+        status.as_u16(),
+    );
+    resp
+}
+
+/// The answer, and the verified key (`None` with `--auth off`, or when refused).
+async fn checked(req: Request, next: Next) -> (Response, Option<std::sync::Arc<crate::auth::Key>>) {
     let Some(keys) = crate::auth::verifying() else {
-        return next.run(req).await;
+        return (next.run(req).await, None);
     };
     let unsigned = req
         .headers()
@@ -36,7 +100,7 @@ pub(super) async fn guard(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     // Nothing of the body is read for a request whose signature fails without it.
     if let Err(e) = verify::prepare(keys, &parts.uri, &parts.headers, SystemTime::now()) {
-        return refuse(&e);
+        return (refuse(&parts, &e), None);
     }
     let (body, bytes) = if unsigned {
         (body, None)
@@ -47,8 +111,8 @@ pub(super) async fn guard(req: Request, next: Next) -> Response {
                 Some(buffered),
             ),
             Err(e) => {
-                return LambdaError::body(&e, &operation(&parts.method, parts.uri.path()).0)
-                    .into_response();
+                let op = operation(&parts.method, parts.uri.path()).0;
+                return (LambdaError::body(&e, &op).into_response(), None);
             }
         }
     };
@@ -63,11 +127,14 @@ pub(super) async fn guard(req: Request, next: Next) -> Response {
     drop(bytes);
     let key = match verified {
         Ok(key) => key,
-        Err(e) => return refuse(&e),
+        Err(e) => return (refuse(&parts, &e), None),
     };
     if !key.admin {
         let Some(users) = crate::auth::users() else {
-            return LambdaError::service("the user store is not open").into_response();
+            return (
+                LambdaError::service("the user store is not open").into_response(),
+                None,
+            );
         };
         let config = users.engine_config();
         let subject = Subject::of(
@@ -88,16 +155,33 @@ pub(super) async fn guard(req: Request, next: Next) -> Response {
                 "AccessDeniedException",
                 &d.message,
             );
-            return LambdaError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message)
+            let resp = LambdaError::new(StatusCode::FORBIDDEN, "AccessDeniedException", d.message)
                 .into_response();
+            return (resp, None);
         }
     }
-    parts.extensions.insert(key);
-    next.run(Request::from_parts(parts, body)).await
+    parts.extensions.insert(key.clone());
+    (next.run(Request::from_parts(parts, body)).await, Some(key))
 }
 
-/// A refused signature: its DynamoDB-named type (the same names Lambda uses) with 403.
-fn refuse(e: &AuthError) -> Response {
+/// A refused signature: its DynamoDB-named type (the same names Lambda uses) with 403,
+/// recorded in the audit log with the access key the request claimed.
+fn refuse(parts: &axum::http::request::Parts, e: &AuthError) -> Response {
+    if crate::audit::enabled() {
+        let (op, resource) = operation(&parts.method, parts.uri.path());
+        let resource = match resource {
+            Resource::Any => "*".to_owned(),
+            Resource::Function(name) | Resource::Mapping(name) => name,
+        };
+        crate::audit::denied(
+            &crate::audit::Identity::claimed(parts),
+            crate::audit::source_ip(&parts.extensions),
+            &format!("lambda:{op}"),
+            &resource,
+            e.kind(),
+            e.message(),
+        );
+    }
     LambdaError::new(StatusCode::FORBIDDEN, e.kind(), e.message()).into_response()
 }
 

@@ -124,15 +124,24 @@ fn run_lambda_suite(signed: Option<(Server, [String; 4])>) {
         panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
     });
     let path = format!("{}/tests/python/lambda_api.py", env!("CARGO_MANIFEST_DIR"));
+    // The unsigned server keeps an audit log, which the suite reads for its changes.
+    let audit = tempfile::tempdir().expect("temp dir");
+    let audit_log = audit.path().join("audit.jsonl");
     let (server, keys) = match signed {
         Some((server, keys)) => (server, Some(keys)),
-        None => (Server::start(), None),
+        None => (
+            Server::start_with(&["--audit-log", audit_log.to_str().expect("UTF-8 path")]),
+            None,
+        ),
     };
     let mut command = Command::new(&python);
     command
         .arg(&path)
         .arg(&server.endpoint)
         .env("EDDY_TEST_GUESTS_DIR", crate::api::guests_dir());
+    if keys.is_none() {
+        command.env("EDDY_AUDIT_LOG", &audit_log);
+    }
     if let Some([admin_id, admin_secret, id, secret]) = keys {
         command
             .env("EDDY_ADMIN_ID", admin_id)

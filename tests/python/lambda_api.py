@@ -426,6 +426,29 @@ def a_users_key_is_held_to_lambda_actions():
     expect(p.returncode != 0 and "AccessDeniedException" in p.stderr, p.stderr)
 
 
+@check
+def the_audit_log_records_lambda_changes():
+    path = os.environ.get("EDDY_AUDIT_LOG")
+    if not path:
+        return  # Only on a server started with --audit-log (tests/e2e/python.rs).
+    fn = name("audited")
+    arn = create(fn, guest("noop"))["FunctionArn"]
+    lam.invoke(FunctionName=fn, Payload=b"{}")
+    lam.delete_function(FunctionName=fn)
+    refused(lambda: lam.delete_function(FunctionName=fn), "ResourceNotFoundException", 404)
+    wanted = [("lambda:CreateFunction", 201), ("lambda:DeleteFunction", 204), ("lambda:DeleteFunction", 404)]
+    deadline = time.monotonic() + 5
+    while True:
+        with open(path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        seen = [(x["action"], x.get("status")) for x in lines if x.get("resource") == arn]
+        if seen == wanted or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    eq(seen, wanted, "the audit log's lines for the function (Invoke is not a change)")
+    expect(all(x["event"] == "change" for x in lines if x.get("resource") == arn), lines)
+
+
 def cleanup():
     for fn in CREATED_FUNCTIONS:
         try:
