@@ -230,11 +230,7 @@ pub(super) async fn create(
     )?;
     let engine_config = state.engine.config();
     let arn = function_arn(&engine_config.region, &engine_config.account_id, &name);
-    if state.platform.functions.get(&name).is_some() {
-        return Err(LambdaError::conflict(format!(
-            "Function already exist: {name}"
-        )));
-    }
+    let creating = Creating::claim(&state, &name)?;
     let mut meta = Meta {
         version: 0,
         description: r.description.unwrap_or_default(),
@@ -247,6 +243,8 @@ pub(super) async fn create(
     };
     let (functions, engine) = (state.platform.functions.clone(), state.engine.clone());
     let function = blocking(move || {
+        // The claim is held until the deploy is done, even if the client goes away.
+        let _creating = creating;
         let f = functions
             .deploy(&name, &wasm, config)
             .map_err(LambdaError::deploy)?;
@@ -260,6 +258,34 @@ pub(super) async fn create(
         StatusCode::CREATED,
         &configuration(&state, &function.0, Some(&function.1)),
     ))
+}
+
+/// Names a CreateFunction is deploying now. The function store replaces a function
+/// deployed under an existing name (that is `/v1`'s deploy); Lambda's create refuses
+/// one, so two creates of one name at once must not both deploy.
+static CREATING: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A claim on a name in [`CREATING`], given up when dropped.
+struct Creating(String);
+
+impl Creating {
+    /// Claims `name` for a create: refused as Lambda refuses a create of an existing
+    /// function if one is deployed or being created.
+    fn claim(state: &AppState, name: &str) -> Result<Creating, LambdaError> {
+        let conflict = || LambdaError::conflict(format!("Function already exist: {name}"));
+        let mut creating = eddy_engine::sync::lock(&CREATING);
+        if state.platform.functions.get(name).is_some() || !creating.insert(name.to_owned()) {
+            return Err(conflict());
+        }
+        Ok(Creating(name.to_owned()))
+    }
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        eddy_engine::sync::lock(&CREATING).remove(&self.0);
+    }
 }
 
 fn out_of_range(value: i64, member: &str, min: i64, max: i64) -> LambdaError {

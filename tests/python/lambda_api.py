@@ -197,6 +197,31 @@ def create_function_from_a_zip_and_the_refusals_of_bad_code():
 
 
 @check
+def two_creates_of_one_name_at_once_deploy_one():
+    import threading
+
+    fn = name("race")
+    results = []
+
+    def attempt():
+        try:
+            lam.create_function(FunctionName=fn, Role=ROLE, Code={"ZipFile": guest("noop")})
+            results.append("created")
+        except ClientError as e:
+            results.append(e.response["Error"]["Code"])
+
+    # Two: the server takes two uploads at once by default, a third would be throttled.
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    CREATED_FUNCTIONS.append(fn)
+    eq(sorted(results), ["ResourceConflictException", "created"], "one create wins")
+    eq(lam.get_function(FunctionName=fn)["Configuration"]["RevisionId"], "1", "deployed once")
+
+
+@check
 def list_functions_pages_with_marker_and_max_items():
     for i in range(3):
         create(name(f"page{i}"), guest("noop"))
