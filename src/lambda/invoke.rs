@@ -104,11 +104,22 @@ pub(super) async fn invoke(
         // function's log, as a Lambda asynchronous invocation's are in its log group.
         drop(body);
         tokio::spawn(async move {
+            let name = function.name().to_owned();
             let _ = tokio::time::timeout_at(ticket.deadline().into(), ticket.slot()).await;
-            if ticket.has_slot() {
-                let _ = ticket.run_on_thread(function, event, tables).await;
+            let invocation = if ticket.has_slot() {
+                ticket.run_on_thread(function, event, tables).await
             } else {
-                let _ = ticket.expire();
+                ticket.expire()
+            };
+            // Nobody waits for the answer: a failure is said on the server's log, or it
+            // would be seen nowhere but in the function's own lines.
+            if let Err(e) = &invocation.result {
+                tracing::warn!(
+                    function = %name,
+                    version,
+                    error = %e,
+                    "an asynchronous invocation (Lambda's Event) failed; it is not retried"
+                );
             }
         });
         return Ok(StatusCode::ACCEPTED.into_response());
