@@ -83,7 +83,7 @@ impl Identity {
     }
 
     /// The access key a request names, with its user when the key exists.
-    fn claimed(parts: &Parts) -> Identity {
+    pub(crate) fn claimed(parts: &Parts) -> Identity {
         let access_key_id = crate::auth::claimed_key_id(&parts.headers, &parts.uri);
         let user = access_key_id
             .as_deref()
@@ -124,8 +124,9 @@ struct Line {
     user: Option<String>,
     access_key_id: Option<String>,
     source_ip: Option<String>,
-    /// `dynamodb:<Operation>`, `eddy:<Operation>` for `/v1` changes, or the method and
-    /// path of another `/v1` request.
+    /// `dynamodb:<Operation>`, `eddy:<Operation>` for `/v1` changes, `lambda:<Operation>`
+    /// for Lambda's API (`crate::lambda`), or the method and path of another `/v1`
+    /// request.
     action: String,
     /// A table name or ARN, a function, trigger, schedule or key; `*` when none.
     resource: String,

@@ -13,6 +13,7 @@ mod dynamodb;
 pub mod error;
 pub mod health;
 pub mod host;
+pub mod lambda;
 mod legacy;
 pub mod metrics;
 mod percent;

@@ -104,6 +104,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/health", get(crate::health::details))
         .merge(crate::api::routes().layer(axum::middleware::from_fn(crate::api::v1_guard)))
+        // Lambda's REST API (`/2015-03-31/…`), with its own guard and error shape.
+        .merge(crate::lambda::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -71,6 +71,13 @@ pub fn configure_uploads(bytes: u64) -> bool {
         .is_ok()
 }
 
+/// One of the upload slots if one is free: Lambda's CreateFunction and
+/// UpdateFunctionCode (`crate::lambda`) deploy through the same slots as `PUT
+/// /v1/functions/{name}`, since what they bound is the same memory and cores.
+pub(crate) fn upload_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    uploads().slots.try_acquire().ok()
+}
+
 pub(super) fn uploads() -> &'static Uploads {
     UPLOADS.get_or_init(|| Uploads {
         slots: tokio::sync::Semaphore::new(UPLOADS_CONCURRENT_MAX),

@@ -38,6 +38,7 @@ mod triggers;
 use axum::Router;
 use axum::http::Uri;
 
+pub(crate) use functions::upload_slot;
 pub use functions::{
     DEPLOY_JSON_BYTES_MAX, INVOKE_EVENT_BYTES_MAX, UPLOADS_CONCURRENT_MAX, configure_uploads,
 };

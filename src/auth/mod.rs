@@ -31,6 +31,8 @@ pub const SERVICE: &str = "dynamodb";
 /// Application Auto Scaling's signing name: its calls (`scaling/wire.rs`) come signed
 /// for it, on the same port and with the same keys.
 pub const SCALING_SERVICE: &str = "application-autoscaling";
+/// Lambda's signing name: its REST API (`crate::lambda`) shares the port and the keys.
+pub const LAMBDA_SERVICE: &str = "lambda";
 
 /// Largest `/v1` body buffered to check its payload hash; a request sending more must
 /// sign it as `UNSIGNED-PAYLOAD` (the CLI signs the bodies it sends, all smaller).

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use super::keys::{Key, Keys};
 use super::parse::{self, ALGORITHM};
 use super::sign::{self, Parts, UNSIGNED_PAYLOAD};
-use super::{AuthError, SCALING_SERVICE, SERVICE};
+use super::{AuthError, LAMBDA_SERVICE, SCALING_SERVICE, SERVICE};
 
 /// The header naming the payload hash, made once rather than parsed per request.
 const CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
@@ -80,7 +80,7 @@ pub fn prepare<'a>(
     if scope.region.is_empty() {
         msg.push_str("Credential should be scoped to a valid region, not ''. ");
     }
-    if scope.service != SERVICE && scope.service != SCALING_SERVICE {
+    if ![SERVICE, SCALING_SERVICE, LAMBDA_SERVICE].contains(&scope.service) {
         msg.push_str(&format!(
             "Credential should be scoped to correct service: '{SERVICE}'. "
         ));

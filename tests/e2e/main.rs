@@ -24,6 +24,7 @@ mod grants;
 mod gsi_throughput;
 mod harness;
 mod indexes;
+mod lambda_api;
 mod limits;
 mod metrics;
 mod multi_key_gsi;

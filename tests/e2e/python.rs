@@ -99,6 +99,65 @@ fn boto3_and_aws_cli_autoscaling_signed() {
     );
 }
 
+/// Lambda's API on Eddy's port through boto3's `lambda` client and `aws lambda`:
+/// functions from a plain `.wasm` and from a zip, Invoke's headers, the event-source
+/// mapping operations delivering a stream, and Lambda's errors.
+#[test]
+fn boto3_and_aws_cli_lambda_api() {
+    run_lambda_suite(None);
+}
+
+/// The same on a server that verifies signatures (the suite signs for `lambda` with the
+/// administrator's key), where a DynamoDB-only user's key is refused each Lambda
+/// action by name.
+#[test]
+fn boto3_and_aws_cli_lambda_api_signed() {
+    let (server, dir, id, secret) = signed_server();
+    let (root_id, root_secret) = crate::harness::root_credentials(dir.path());
+    run_lambda_suite(Some((server, [root_id, root_secret, id, secret])));
+}
+
+/// Runs `lambda_api.py` against a fresh server, or against `signed` with its keys
+/// (administrator's id and secret, then a DynamoDB-only user's).
+fn run_lambda_suite(signed: Option<(Server, [String; 4])>) {
+    let python = std::env::var("EDDY_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("EDDY_TEST_PYTHON is not set: run the suite with ./tests/run.sh, which installs boto3 and the aws CLI")
+    });
+    let path = format!("{}/tests/python/lambda_api.py", env!("CARGO_MANIFEST_DIR"));
+    // The unsigned server keeps an audit log, which the suite reads for its changes.
+    let audit = tempfile::tempdir().expect("temp dir");
+    let audit_log = audit.path().join("audit.jsonl");
+    let (server, keys) = match signed {
+        Some((server, keys)) => (server, Some(keys)),
+        None => (
+            Server::start_with(&["--audit-log", audit_log.to_str().expect("UTF-8 path")]),
+            None,
+        ),
+    };
+    let mut command = Command::new(&python);
+    command
+        .arg(&path)
+        .arg(&server.endpoint)
+        .env("EDDY_TEST_GUESTS_DIR", crate::api::guests_dir());
+    if keys.is_none() {
+        command.env("EDDY_AUDIT_LOG", &audit_log);
+    }
+    if let Some([admin_id, admin_secret, id, secret]) = keys {
+        command
+            .env("EDDY_ADMIN_ID", admin_id)
+            .env("EDDY_ADMIN_SECRET", admin_secret)
+            .env("EDDY_KEY_ID", id)
+            .env("EDDY_KEY_SECRET", secret);
+    }
+    let out = command.output().expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "lambda_api.py failed:\n{stdout}\n{stderr}"
+    );
+}
+
 /// PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction) through boto3.
 #[test]
 fn boto3_partiql() {
