@@ -1,0 +1,165 @@
+//! The `eddy` command line as a user meets it, through the real binary: the endpoint
+//! (`EDDY_ENDPOINT`, `--endpoint`, no scheme), exit codes, a closed pipe, the messages
+//! naming the real cause, and the server's start-up lines and refusals.
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::api::{deploy, eddy, eddy_ok, guest};
+use crate::harness::Server;
+
+/// Runs `eddy <args>` with `env` and no `--endpoint`.
+fn eddy_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .env_remove("EDDY_ENDPOINT")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run eddy")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A local address where nothing listens (a port the system handed out, then freed).
+fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+#[test]
+fn every_client_command_takes_its_endpoint_from_eddy_endpoint_and_the_flag_wins() {
+    let server = Server::start();
+    let e = server.endpoint.as_str();
+    let schemeless = e.strip_prefix("http://").expect("an http endpoint");
+    let commands: [&[&str]; 5] = [
+        &["function", "list"],
+        &["trigger", "list"],
+        &["schedule", "list"],
+        &["autoscaling", "target", "list"],
+        &["user", "list"],
+    ];
+    for args in commands {
+        for endpoint in [e, schemeless] {
+            let out = eddy_env(args, &[("EDDY_ENDPOINT", endpoint)]);
+            assert!(
+                out.status.success(),
+                "EDDY_ENDPOINT={endpoint} eddy {args:?}: {}",
+                text(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).expect("JSON on stdout");
+        }
+    }
+    // `--endpoint` without a scheme means http:// too.
+    let listed = eddy_ok(schemeless, &["function", "list"]);
+    assert_eq!(listed["functions"], json!([]));
+
+    // The flag wins over the variable: a dead address in the flag fails even though
+    // the variable names the live server, and the message names the flag's address.
+    let dead = dead_endpoint();
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["function", "list", "--endpoint", &dead])
+        .env("EDDY_ENDPOINT", e)
+        .output()
+        .expect("run eddy");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let port = dead.rsplit(':').next().expect("a port");
+    assert!(
+        err.starts_with(&format!(
+            "eddy: cannot reach Eddy at {dead}: nothing is listening at 127.0.0.1:{port} \
+             (connection refused). Is Eddy running there? Start it with `eddy serve`, or give \
+             its address with --endpoint or EDDY_ENDPOINT"
+        )),
+        "{err}"
+    );
+
+    // A scheme Eddy does not speak, or a port that is not one, is named as such.
+    let out = eddy_env(
+        &["function", "list"],
+        &[("EDDY_ENDPOINT", "ftp://127.0.0.1:1")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "eddy: EDDY_ENDPOINT \"ftp://127.0.0.1:1\": the scheme ftp:// is not one Eddy speaks: \
+         use http:// or https:// (or host:port, which means http://)"
+    );
+    let err = text(&eddy(&format!("{e}/v1"), &["function", "list"]).stderr);
+    assert!(err.contains("has a path; give only the server"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    for name in ["a", "b", "c"] {
+        deploy(e, name, "", &guest("noop")).expect(201);
+    }
+    // The reader is gone before the command writes a byte (as `| head -1` is after its
+    // line): every write of the listing fails with EPIPE.
+    for args in [
+        ["function", "list"].as_slice(),
+        ["function", "show", "a"].as_slice(),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(args)
+            .args(["--endpoint", e])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run eddy");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "eddy {args:?}: {err}");
+        assert_eq!(err, "", "eddy {args:?} wrote to stderr");
+    }
+    // Through a shell, as a user types it.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' function list --endpoint {e} | head -1",
+            env!("CARGO_BIN_EXE_eddy")
+        ))
+        .output()
+        .expect("run sh");
+    assert_eq!(text(&out.stdout), "{\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn invoke_exits_3_when_the_function_fails_and_0_when_it_returns() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    deploy(e, "trap", "", &guest("trap")).expect(201);
+    deploy(e, "noop", "", &guest("noop")).expect(201);
+
+    let out = eddy(e, &["function", "invoke", "trap"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The output is the invocation as on success, with its error.
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(shown["error"]["kind"], "Trap", "{shown}");
+    let message = shown["error"]["message"].as_str().expect("a message");
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!("eddy: function trap failed: Trap: {message}")
+    );
+
+    let out = eddy(e, &["function", "invoke", "noop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(shown["error"], Value::Null, "{shown}");
+
+    // A request that fails is 1, with the server's error.
+    let out = eddy(e, &["function", "invoke", "missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "eddy: 404 Not Found: ResourceNotFoundException: Function not found: missing"
+    );
+}
