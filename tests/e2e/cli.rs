@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::api::{deploy, eddy, eddy_ok, guest};
+use crate::api::{create_table, deploy, eddy, eddy_ok, guest, guest_path};
 use crate::harness::Server;
 
 /// Runs `eddy <args>` with `env` and no `--endpoint`.
@@ -161,5 +161,68 @@ fn invoke_exits_3_when_the_function_fails_and_0_when_it_returns() {
     assert_eq!(
         text(&out.stderr).trim_end(),
         "eddy: 404 Not Found: ResourceNotFoundException: Function not found: missing"
+    );
+}
+
+#[test]
+fn a_trigger_on_a_missing_table_says_the_table_does_not_exist() {
+    let server = Server::start();
+    let e = &server.endpoint;
+    let recorder = guest_path("recorder");
+    let recorder = recorder.to_str().expect("a UTF-8 path");
+    eddy_ok(e, &["function", "deploy", "recorder", recorder]);
+
+    let out = eddy(
+        e,
+        &[
+            "trigger",
+            "create",
+            "--function",
+            "recorder",
+            "--table",
+            "missing",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "eddy: 404 Not Found: ResourceNotFoundException: Table not found: missing"
+    );
+    // The same for a table ARN, which means the table's latest stream.
+    let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/missing";
+    let out = eddy(
+        e,
+        &[
+            "trigger",
+            "create",
+            "--function",
+            "recorder",
+            "--stream-arn",
+            arn,
+        ],
+    );
+    assert!(
+        text(&out.stderr).ends_with("Table not found: missing\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A table that exists without a stream is still told to enable one.
+    create_table(e, "plain", false);
+    let out = eddy(
+        e,
+        &[
+            "trigger",
+            "create",
+            "--function",
+            "recorder",
+            "--table",
+            "plain",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("table plain has no enabled stream"), "{err}");
+    assert_eq!(
+        crate::api::get(e, "/v1/triggers").expect(200)["EventSourceMappings"],
+        json!([])
     );
 }
