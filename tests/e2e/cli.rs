@@ -2,12 +2,18 @@
 //! (`EDDY_ENDPOINT`, `--endpoint`, no scheme), exit codes, a closed pipe, the messages
 //! naming the real cause, and the server's start-up lines and refusals.
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{create_table, deploy, eddy, eddy_ok, guest, guest_path};
+use crate::api::{create_table, create_trigger, deploy, eddy, eddy_ok, guest, guest_path};
 use crate::harness::Server;
+
+/// How long a server refused at start-up may take to exit.
+const REFUSAL_TIMEOUT_MS: u64 = 20_000;
 
 /// Runs `eddy <args>` with `env` and no `--endpoint`.
 fn eddy_env(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -225,4 +231,121 @@ fn a_trigger_on_a_missing_table_says_the_table_does_not_exist() {
         crate::api::get(e, "/v1/triggers").expect(200)["EventSourceMappings"],
         json!([])
     );
+}
+
+/// Starts `eddy serve <args>` expecting it to refuse and exit; returns its exit code
+/// and stderr.
+fn refused_serve(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start eddy");
+    let deadline = Instant::now() + Duration::from_millis(REFUSAL_TIMEOUT_MS);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("eddy serve {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn a_taken_port_or_data_directory_stops_a_second_server_with_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Server::start_in(dir.path(), &[]);
+    let addr = first.endpoint.strip_prefix("http://").expect("http");
+
+    let (code, err) = refused_serve(&["--in-memory", "--listen", addr]);
+    assert_eq!(code, Some(1), "{err}");
+    let port = addr.rsplit(':').next().expect("a port");
+    assert_eq!(
+        err,
+        format!(
+            "eddy: cannot listen on {addr}: the address is already in use (another Eddy, or \
+             another server, listens on port {port}): stop it, or choose another address with \
+             --listen ADDR:PORT or --port N\n"
+        )
+    );
+
+    let data_dir = dir.path().to_str().expect("a UTF-8 path");
+    let (code, err) = refused_serve(&["--data-dir", data_dir, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "eddy: the data directory {data_dir} is in use by another Eddy (process {}), which \
+             holds {}: stop it, or start this one on another directory (--data-dir DIR, or \
+             --in-memory)\n",
+            first.pid(),
+            Path::new(data_dir).join("eddy.lock").display()
+        )
+    );
+    // The first server is untouched and still serves.
+    eddy_ok(&first.endpoint, &["function", "list"]);
+    // Once it is gone, the directory is free (the lock dies with the process).
+    first.kill9();
+    let again = Server::start_in(dir.path(), &[]);
+    eddy_ok(&again.endpoint, &["function", "list"]);
+}
+
+#[test]
+fn start_up_lines_name_the_routes_and_what_was_loaded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir.path(), &[]);
+    let e = server.endpoint.clone();
+    create_table(&e, "users", true);
+    deploy(&e, "recorder", "", &guest("noop")).expect(201);
+    deploy(&e, "indexer", "", &guest("noop")).expect(201);
+    create_trigger(
+        &e,
+        json!({"FunctionName": "recorder", "TableName": "users", "StartingPosition": "LATEST"}),
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start eddy");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("  loaded")) {
+        match lines.next() {
+            Some(Ok(line)) => seen.push(line),
+            _ => panic!("the server's output ended early: {seen:?}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("Eddy is listening on "))
+        .expect("the listening line")
+        .to_owned();
+    let expected = [
+        format!("Eddy data directory: {}", dir.path().display()),
+        format!("Eddy is listening on {url}"),
+        format!(
+            "  DynamoDB and Streams: aws dynamodb list-tables --endpoint-url {url}   (any \
+             region and credentials)"
+        ),
+        format!(
+            "  functions, triggers, schedules: {url}/v1   (eddy function list --endpoint \
+             {url}, or EDDY_ENDPOINT={url})"
+        ),
+        format!("  metrics: {url}/metrics   health: {url}/health"),
+        "  loaded 2 functions (indexer, recorder), 1 trigger (recorder on users) and no \
+         schedules"
+            .to_owned(),
+    ];
+    assert_eq!(seen, expected);
 }
