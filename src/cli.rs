@@ -241,10 +241,10 @@ pub fn main() -> std::process::ExitCode {
         // DynamoDB Local without -sharedDb keeps the tables of each access key and
         // region apart: so does Eddy, by one mapping at the edge.
         crate::server::configure_namespaces(true);
-        eprintln!(
+        crate::console::err(
             "eddy: started with DynamoDB Local's flags but without -sharedDb: the tables of \
              each access key and region are kept apart, as DynamoDB Local keeps them (in \
-             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)"
+             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)",
         );
     }
     let cli = Cli::parse_from(with_dynamodb_local_flags(args));
@@ -278,10 +278,11 @@ fn exit_on_fatal_fault(fault: &Fault) {
         _ => EXIT_STORAGE_FAULT,
     };
     tracing::error!(%fault, code, "fatal fault, exiting");
-    eprintln!(
+    // Not `eprintln!`: a panic on a closed stderr would skip the exit below.
+    crate::console::err(&format!(
         "eddy: exiting (code {code}) after a fatal fault: {fault}. Restart Eddy on the same \
          data directory: it recovers every acknowledged write from its journal."
-    );
+    ));
     std::process::exit(code);
 }
 
@@ -327,7 +328,7 @@ fn configure_auth(
                     )
                 },
             );
-            eprintln!(
+            crate::console::err(&format!(
                 "eddy: created the root credential (an administrator's key), shown only now:\n  \
                  AWS_ACCESS_KEY_ID={}\n  AWS_SECRET_ACCESS_KEY={}\n{kept}; set {} and {} \
                  to choose it yourself",
@@ -335,7 +336,7 @@ fn configure_auth(
                 key.secret_access_key,
                 keys::ROOT_KEY_ENV,
                 keys::ROOT_SECRET_ENV
-            );
+            ));
         }
     }
     let public = crate::auth::Public {

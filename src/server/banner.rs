@@ -19,7 +19,7 @@ pub fn print(state: &AppState, url: &str, tls: bool) {
     let credentials = if open {
         "any region and credentials"
     } else {
-        "signed with an access key of this Eddy: --auth sigv4"
+        "requests must be signed with one of this Eddy's access keys: --auth sigv4"
     };
     let lines = [
         format!("Eddy is listening on {url}"),
