@@ -561,12 +561,22 @@ fn refusal(body: &[u8], base: &str) -> String {
             error.get("message")?.as_str()?
         ))
     });
-    eddys.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        let shown = if text.is_empty() { "(no body)" } else { text };
-        format!("{shown} (not an answer of Eddy's /v1 API: is {base} an Eddy server?)")
-    })
+    if let Some(error) = eddys {
+        // The server's words say what is missing; what to do about it is the client's.
+        return if error.starts_with("MissingAuthenticationTokenException:") {
+            format!(
+                "{error} (this Eddy verifies signatures: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY to one of its access keys; the root credential is \
+                 printed at its first start)"
+            )
+        } else {
+            error
+        };
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let shown = if text.is_empty() { "(no body)" } else { text };
+    format!("{shown} (not an answer of Eddy's /v1 API: is {base} an Eddy server?)")
 }
 
 #[cfg(test)]
@@ -586,6 +596,10 @@ mod tests {
             "(no body) (not an answer of Eddy's /v1 API: is http://h:1 an Eddy server?)"
         );
         assert!(refusal(b"<html>nginx</html>", "http://h:1").starts_with("<html>nginx</html> ("));
+        let unsigned = br#"{"error":{"code":"MissingAuthenticationTokenException","message":"Request is missing Authentication Token"}}"#;
+        assert!(
+            refusal(unsigned, "http://h:1").ends_with("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to one of its access keys; the root credential is printed at its first start)"),
+        );
     }
 
     #[test]

@@ -349,3 +349,25 @@ fn start_up_lines_name_the_routes_and_what_was_loaded() {
     ];
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn an_unsigned_command_to_a_verifying_server_says_what_to_set() {
+    let server = Server::start_with(&["--auth", "sigv4"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["function", "list", "--endpoint", &server.endpoint])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("run eddy");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "MissingAuthenticationTokenException: Request is missing Authentication Token (this \
+             Eddy verifies signatures: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to one \
+             of its access keys; the root credential is printed at its first start)"
+        ),
+        "{err}"
+    );
+}
