@@ -114,9 +114,10 @@ enum FunctionCommand {
     },
     /// Delete a function and all its versions.
     Delete { name: String },
-    /// Run a function once on an event and print its result and logs. Exits with 0 when
-    /// the function returned, 3 when it failed (its error is in the output's `error`
-    /// and on stderr) and 1 when the request failed.
+    /// Run a function once on an event and print its result and logs.
+    ///
+    /// Exits with 0 when the function returned, 3 when it failed (its error is in the
+    /// output's `error` and on stderr) and 1 when the request failed.
     Invoke {
         name: String,
         /// The event JSON: a file, or `-` for stdin (default: an empty stream batch).
