@@ -1,6 +1,8 @@
 //! The command line: `eddy serve` (the default) and its flags; `eddy function …` and
 //! `eddy trigger …` and `eddy schedule …` are clients of a running server (`remote.rs`).
 
+mod claim;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -249,10 +251,10 @@ pub fn main() -> std::process::ExitCode {
         // DynamoDB Local without -sharedDb keeps the tables of each access key and
         // region apart: so does Eddy, by one mapping at the edge.
         crate::server::configure_namespaces(true);
-        eprintln!(
+        crate::console::err(
             "eddy: started with DynamoDB Local's flags but without -sharedDb: the tables of \
              each access key and region are kept apart, as DynamoDB Local keeps them (in \
-             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)"
+             Eddy's /v1 API and triggers, table <name> of key K in region R is K_R.<name>)",
         );
     }
     let cli = Cli::parse_from(with_dynamodb_local_flags(args));
@@ -269,7 +271,7 @@ pub fn main() -> std::process::ExitCode {
     match run_serve(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("eddy: {e}");
+            crate::console::err(&format!("eddy: {e}"));
             std::process::ExitCode::FAILURE
         }
     }
@@ -286,10 +288,11 @@ fn exit_on_fatal_fault(fault: &Fault) {
         _ => EXIT_STORAGE_FAULT,
     };
     tracing::error!(%fault, code, "fatal fault, exiting");
-    eprintln!(
+    // Not `eprintln!`: a panic on a closed stderr would skip the exit below.
+    crate::console::err(&format!(
         "eddy: exiting (code {code}) after a fatal fault: {fault}. Restart Eddy on the same \
          data directory: it recovers every acknowledged write from its journal."
-    );
+    ));
     std::process::exit(code);
 }
 
@@ -335,7 +338,7 @@ fn configure_auth(
                     )
                 },
             );
-            eprintln!(
+            crate::console::err(&format!(
                 "eddy: created the root credential (an administrator's key), shown only now:\n  \
                  AWS_ACCESS_KEY_ID={}\n  AWS_SECRET_ACCESS_KEY={}\n{kept}; set {} and {} \
                  to choose it yourself",
@@ -343,7 +346,7 @@ fn configure_auth(
                 key.secret_access_key,
                 keys::ROOT_KEY_ENV,
                 keys::ROOT_SECRET_ENV
-            );
+            ));
         }
     }
     let public = crate::auth::Public {
@@ -378,6 +381,23 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.data_dir.clone()
     };
+    // Held until the process ends: a second Eddy on the same directory stops here with
+    // a message naming it, before either store is touched.
+    let _data_dir_lock = if args.in_memory {
+        None
+    } else {
+        Some(claim::data_dir(&data_dir)?)
+    };
+    // Bound before the store opens, so that a taken port fails at once (not after a
+    // long journal recovery), and before the platform starts, so that functions are
+    // told the real address (with the port the system chose for `:0`) that their
+    // outbound HTTP may not reach.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .map_err(|e| claim::cannot_listen(args.listen, &e))?;
     let functions_dir = data_dir.join("functions");
     let budget = MemoryBudget::new(args.memory_budget_mib.saturating_mul(MIB));
     crate::server::configure_body_budget(budget.request_bodies_bytes());
@@ -411,9 +431,11 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
-    if !args.in_memory {
-        println!("Eddy data directory: {}", args.data_dir.display());
-    }
+    let _ = crate::console::out(&if args.in_memory {
+        "Eddy keeps its data in memory (--in-memory): it is gone when the server stops".to_owned()
+    } else {
+        format!("Eddy data directory: {}", args.data_dir.display())
+    });
     configure_auth(
         &args,
         &engine,
@@ -431,12 +453,6 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             default_cooldown_ms: args.autoscaling_default_cooldown_s.saturating_mul(1000),
         },
     )?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    // Bound before the platform starts, so that functions are told the real address
-    // (with the port the system chose for `:0`) that their outbound HTTP may not reach.
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(args.listen))?;
     let options = PlatformOptions {
         smtp_url: args.smtp_url.clone(),
         permit_any_host_grants: args.permit_any_host_grants,

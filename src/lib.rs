@@ -9,6 +9,7 @@ mod blocking;
 mod body;
 pub mod budget;
 pub mod cli;
+pub mod console;
 mod dynamodb;
 pub mod error;
 pub mod health;

@@ -2,41 +2,54 @@
 //! the `/v1/` API of a running server (`--endpoint`, default the local one).
 //!
 //! Owns the subcommands' flags, turning them into requests, and printing: a success
-//! prints the response JSON pretty on stdout; a failure prints the server's error
-//! message on stderr and exits non-zero. No semantics live here.
+//! prints the response JSON pretty on stdout and exits 0; a failed request prints the
+//! server's error (or why it could not be reached) on stderr and exits 1
+//! ([`EXIT_REQUEST_FAILED`]); `function invoke` of a function that failed exits 3
+//! ([`EXIT_FUNCTION_FAILED`]). A reader that stops reading (`| head`) ends the output
+//! quietly. The endpoint is `--endpoint`, else `EDDY_ENDPOINT`, else the local default
+//! (`endpoint.rs`); sending is `transport.rs`. No semantics live here.
 
 mod autoscaling;
+mod endpoint;
 mod follow;
 mod iam;
+mod transport;
 
 pub use autoscaling::{AutoscalingArgs, autoscaling};
+pub use endpoint::{ENDPOINT_DEFAULT, ENDPOINT_ENV};
 pub use iam::{KeyArgs, UserArgs, key, user};
+use transport::send;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use bytes::Bytes;
 use clap::{Args, Subcommand};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use hyper::Method;
 use serde_json::{Map, Value, json};
 
-/// The server the client commands talk to by default (`eddy serve`'s default address).
-pub const ENDPOINT_DEFAULT: &str = "http://127.0.0.1:8000";
 /// Longest a client command waits for its response: the longest function timeout
 /// (15 minutes, for `invoke`) plus a minute.
 pub const REQUEST_TIMEOUT_MS: u64 = 960_000;
 /// The event `eddy function invoke` sends without `--event`: an empty stream batch.
 pub const INVOKE_EVENT_DEFAULT: &str = r#"{"Records":[]}"#;
 
+/// Exit code of a client command whose request failed: the server refused it (its
+/// error is printed), could not be reached, or the command's input was unreadable.
+pub const EXIT_REQUEST_FAILED: u8 = 1;
+/// Exit code of `eddy function invoke` when the request worked but the function failed
+/// (it returned an error, trapped, ran out of memory or time, or found no instance
+/// slot before its deadline): the output is the same JSON, with its `error` set. 2 is
+/// clap's, for a command line it cannot parse.
+pub const EXIT_FUNCTION_FAILED: u8 = 3;
+
 /// `--endpoint` and `--ca-cert`, shared by the client commands.
 #[derive(Debug, Args, Clone)]
 pub struct Endpoint {
-    /// The Eddy server to talk to (`http://` or `https://`).
-    #[arg(long, global = true, default_value = ENDPOINT_DEFAULT)]
-    endpoint: String,
+    /// The Eddy server to talk to: `http://host:port`, `https://host:port`, or
+    /// `host:port` (meaning `http://`). Default: the value of EDDY_ENDPOINT, else
+    /// http://127.0.0.1:8000.
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
     /// A PEM certificate to trust for an `https://` endpoint besides the public roots:
     /// the server's self-signed certificate, or the CA that signed it. Default: the
     /// file named by EDDY_CA_CERT.
@@ -107,6 +120,9 @@ enum FunctionCommand {
     /// Delete a function and all its versions.
     Delete { name: String },
     /// Run a function once on an event and print its result and logs.
+    ///
+    /// Exits with 0 when the function returned, 3 when it failed (its error is in the
+    /// output's `error` and on stderr) and 1 when the request failed.
     Invoke {
         name: String,
         /// The event JSON: a file, or `-` for stdin (default: an empty stream batch).
@@ -267,7 +283,11 @@ pub fn function(args: FunctionArgs) -> std::process::ExitCode {
     {
         return follow::logs(&args.endpoint, name, *limit);
     }
-    run(&args.endpoint, function_request(args.command))
+    let judge = match &args.command {
+        FunctionCommand::Invoke { name, .. } => Judge::Invocation(name.clone()),
+        _ => Judge::Status,
+    };
+    run_judged(&args.endpoint, function_request(args.command), &judge)
 }
 
 /// Runs `eddy trigger …`.
@@ -459,8 +479,37 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Sends the request and prints the outcome.
+impl Endpoint {
+    /// The server's base URL (no trailing `/`): `--endpoint`, else `EDDY_ENDPOINT`, else
+    /// the default; `host:port` means `http://host:port`.
+    fn base(&self) -> Result<String, String> {
+        let env = std::env::var(ENDPOINT_ENV).ok();
+        endpoint::resolve(self.endpoint.as_deref(), env.as_deref())
+    }
+}
+
+/// What makes a command's answer a success.
+enum Judge {
+    /// A 2xx status.
+    Status,
+    /// A 2xx status and an invocation whose `error` is null: `eddy function invoke` of
+    /// the named function, whose exit code says whether the function failed.
+    Invocation(String),
+}
+
+/// Sends the request and prints the outcome; the exit code says whether the request
+/// worked.
 fn run(endpoint: &Endpoint, request: Result<ApiRequest, String>) -> std::process::ExitCode {
+    run_judged(endpoint, request, &Judge::Status)
+}
+
+fn run_judged(
+    endpoint: &Endpoint,
+    request: Result<ApiRequest, String>,
+    judge: &Judge,
+) -> std::process::ExitCode {
+    use crate::console;
+    let failed = || std::process::ExitCode::from(EXIT_REQUEST_FAILED);
     let outcome = request.and_then(|request| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -470,132 +519,107 @@ fn run(endpoint: &Endpoint, request: Result<ApiRequest, String>) -> std::process
     });
     match outcome {
         Ok((status, body)) if status.is_success() => {
-            match serde_json::from_slice::<Value>(&body) {
-                Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-                Err(_) => println!("{}", String::from_utf8_lossy(&body)),
+            let parsed = serde_json::from_slice::<Value>(&body).ok();
+            let text = match &parsed {
+                Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+                None => String::from_utf8_lossy(&body).into_owned(),
+            };
+            if let Err(e) = console::out(&text) {
+                console::err(&format!("eddy: cannot write the output: {e}"));
+                return failed();
             }
-            std::process::ExitCode::SUCCESS
+            let error = parsed.as_ref().and_then(|v| v.get("error"));
+            match (judge, error) {
+                (Judge::Invocation(name), Some(error)) if !error.is_null() => {
+                    console::err(&format!(
+                        "eddy: function {name} failed: {}",
+                        invocation_error(error)
+                    ));
+                    std::process::ExitCode::from(EXIT_FUNCTION_FAILED)
+                }
+                _ => std::process::ExitCode::SUCCESS,
+            }
         }
         Ok((status, body)) => {
-            let message = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    let error = v.get("error")?;
-                    Some(format!(
-                        "{}: {}",
-                        error.get("code")?.as_str()?,
-                        error.get("message")?.as_str()?
-                    ))
-                })
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            eprintln!("eddy: {status}: {message}");
-            std::process::ExitCode::FAILURE
+            let base = endpoint.base().unwrap_or_default();
+            console::err(&format!("eddy: {status}: {}", refusal(&body, &base)));
+            failed()
         }
         Err(e) => {
-            eprintln!("eddy: {e}");
-            std::process::ExitCode::FAILURE
+            console::err(&format!("eddy: {e}"));
+            failed()
         }
     }
 }
 
-/// Sends one request on a connection of its own (plain, or TLS for `https://`) and
-/// reads the whole response.
-async fn send(
-    endpoint: &Endpoint,
-    request: ApiRequest,
-) -> Result<(hyper::StatusCode, Bytes), String> {
-    let base = endpoint.endpoint.trim_end_matches('/');
-    let uri: hyper::Uri = format!("{base}{}", request.path)
-        .parse()
-        .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
-    let tls = match uri.scheme_str() {
-        Some("https") => Some(crate::tls::client_config(
-            crate::tls::ca_cert_path(endpoint.ca_cert.as_deref()).as_deref(),
-        )?),
-        Some("http") => None,
-        _ => {
-            return Err(format!(
-                "invalid endpoint {base}: it must start with http:// or https://"
-            ));
-        }
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| format!("invalid endpoint {base}: no host"))?
-        .to_owned();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if tls.is_some() { 443 } else { 80 });
-    let authority = uri
-        .authority()
-        .map_or_else(|| host.clone(), ToString::to_string);
-    let path = uri
-        .path_and_query()
-        .map_or("/", hyper::http::uri::PathAndQuery::as_str)
-        .to_owned();
-    let mut builder = Request::builder()
-        .method(request.method.clone())
-        .uri(&path)
-        .header(hyper::header::HOST, &authority)
-        .header(hyper::header::CONTENT_TYPE, request.content_type);
-    // With credentials in the environment (as the AWS CLI reads them) the request is
-    // signed, for a server that verifies signatures.
-    if let (Ok(id), Ok(secret)) = (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        let token = std::env::var("AWS_SESSION_TOKEN").ok();
-        let region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|_| "us-east-1".to_owned());
-        for (name, value) in crate::auth::sign::sign_headers(
-            request.method.as_str(),
-            &path,
-            &authority,
-            &request.body,
-            &id,
-            &secret,
-            token.as_deref(),
-            &region,
-            std::time::SystemTime::now(),
-            // The server buffers a signed /v1 body up to its limit to check it; a
-            // larger one is sent unbound.
-            request.body.len() > crate::auth::V1_SIGNED_BODY_BYTES_MAX,
-        ) {
-            builder = builder.header(name, value);
-        }
+/// An invocation's `error` (`{"kind", "message"}`) as one line.
+fn invocation_error(error: &Value) -> String {
+    let field = |name: &str| error.get(name).and_then(Value::as_str).unwrap_or_default();
+    match (field("kind"), field("message")) {
+        ("", "") => error.to_string(),
+        (kind, "") => kind.to_owned(),
+        ("", message) => message.to_owned(),
+        (kind, message) => format!("{kind}: {message}"),
     }
-    let http = builder
-        .body(Full::new(Bytes::from(request.body)))
-        .map_err(|e| format!("invalid request to {uri}: {e}"))?;
-    let exchange = async {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            format!("cannot reach Eddy at {base} ({e}); is `eddy serve` running there?")
+}
+
+/// The error of a refused request: Eddy's `{"error": {"code", "message"}}` as
+/// `code: message`; anything else is not Eddy's answer (a proxy's, or another server's
+/// at that address), so it is shown as it came with a word about that.
+fn refusal(body: &[u8], base: &str) -> String {
+    let eddys = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        let error = v.get("error")?;
+        Some(format!(
+            "{}: {}",
+            error.get("code")?.as_str()?,
+            error.get("message")?.as_str()?
+        ))
+    });
+    if let Some(error) = eddys {
+        // The server's words say what is missing; what to do about it is the client's.
+        return if error.starts_with("MissingAuthenticationTokenException:") {
+            format!(
+                "{error} (this Eddy verifies signatures: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY to one of its access keys; the root credential is \
+                 printed at its first start)"
+            )
+        } else {
+            error
         };
-        let io = crate::tls::connect(&host, port, tls)
-            .await
-            .map_err(|e| match e {
-                crate::tls::ConnectError::Unreachable(e) => unreachable(&e),
-                crate::tls::ConnectError::Tls(e) => format!("cannot talk to Eddy at {base}: {e}"),
-            })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| unreachable(&e))?;
-        tokio::spawn(connection);
-        let response = sender
-            .send_request(http)
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("reading the response from {base}: {e}"))?
-            .to_bytes();
-        Ok((status, body))
-    };
-    tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), exchange)
-        .await
-        .map_err(|_| format!("no response from {base} within {REQUEST_TIMEOUT_MS} ms"))?
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let shown = if text.is_empty() { "(no body)" } else { text };
+    format!("{shown} (not an answer of Eddy's /v1 API: is {base} an Eddy server?)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_not_shaped_as_eddys_says_so() {
+        let eddys =
+            br#"{"error":{"code":"ResourceNotFoundException","message":"Function not found: f"}}"#;
+        assert_eq!(
+            refusal(eddys, "http://h:1"),
+            "ResourceNotFoundException: Function not found: f"
+        );
+        assert_eq!(
+            refusal(b"", "http://h:1"),
+            "(no body) (not an answer of Eddy's /v1 API: is http://h:1 an Eddy server?)"
+        );
+        assert!(refusal(b"<html>nginx</html>", "http://h:1").starts_with("<html>nginx</html> ("));
+        let unsigned = br#"{"error":{"code":"MissingAuthenticationTokenException","message":"Request is missing Authentication Token"}}"#;
+        assert!(
+            refusal(unsigned, "http://h:1").ends_with("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to one of its access keys; the root credential is printed at its first start)"),
+        );
+    }
+
+    #[test]
+    fn an_invocation_error_is_one_line() {
+        let e = json!({"kind": "FunctionError", "message": "boom"});
+        assert_eq!(invocation_error(&e), "FunctionError: boom");
+        assert_eq!(invocation_error(&json!({"kind": "Timeout"})), "Timeout");
+    }
 }

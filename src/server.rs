@@ -8,6 +8,7 @@
 //! Owns the top of the edge: it knows every route, and no module imports it but the
 //! CLI that starts it.
 
+mod banner;
 mod conn;
 mod cors;
 mod namespace;
@@ -550,16 +551,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("Eddy is listening on {scheme}://{addr}");
-    println!(
-        "  aws dynamodb list-tables --endpoint-url {scheme}://{addr}   (any region and credentials)"
-    );
-    if tls.is_some() {
-        println!(
-            "  a self-signed certificate is trusted by pointing AWS_CA_BUNDLE (aws CLI, boto3) \
-             or NODE_EXTRA_CA_CERTS (JavaScript) at it"
-        );
-    }
+    banner::print(&state, &format!("{scheme}://{addr}"), tls.is_some());
     let edge = Edge {
         state: state.clone(),
         router: app(state.clone()),
@@ -571,7 +563,9 @@ pub async fn serve(
         shutdown_signal(),
     )
     .await;
-    println!("Eddy is shutting down");
+    // Not `println!`: its reader may be gone (`eddy serve | head`), and a panic here
+    // would skip the clean shutdown below.
+    let _ = crate::console::out("Eddy is shutting down");
     // Triggers first: their consumers finish the batch in hand (which may write through
     // the engine) and store their checkpoints.
     let platform = state.platform.clone();

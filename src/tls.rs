@@ -101,7 +101,9 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 /// (most often a certificate not trusted), which wants a different hint.
 #[derive(Debug)]
 pub enum ConnectError {
-    Unreachable(String),
+    /// No TCP connection (its error's kind tells a refused connection, which means
+    /// nothing listens there, from an unknown host or a timeout).
+    Unreachable(std::io::Error),
     Tls(String),
 }
 
@@ -116,7 +118,7 @@ pub async fn connect(
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let tcp = TcpStream::connect((bare, port))
         .await
-        .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        .map_err(ConnectError::Unreachable)?;
     let _ = tcp.set_nodelay(true);
     let Some(config) = tls else {
         return Ok(Box::new(tcp));

@@ -39,10 +39,31 @@ async fn create_trigger(
     // A `CreateEventSourceMapping`-shaped body.
     let request: MappingRequest =
         definition_request(&headers, body, TRIGGER_BODY_BYTES_MAX).await?;
+    source_table_exists(&state, &request)?;
     let platform = state.platform.clone();
     created(&json!(
         blocking(move || platform.change_triggers(|t| t.create(&request))).await??
     ))
+}
+
+/// A trigger on a table that does not exist is refused as such (a 404 naming the
+/// table), not with the advice to enable the stream of a table that is not there.
+fn source_table_exists(state: &AppState, request: &MappingRequest) -> Result<(), Problem> {
+    // A stream ARN is looked up as a stream; a table ARN means that table.
+    let table = match (&request.event_source_arn, &request.table_name) {
+        (Some(arn), _) if arn.contains("/stream/") => return Ok(()),
+        (Some(arn), _) => arn
+            .split_once(":table/")
+            .map_or(arn.as_str(), |(_, t)| t.split('/').next().unwrap_or(t)),
+        (None, Some(table)) => table.as_str(),
+        (None, None) => return Ok(()),
+    };
+    match state.engine.describe_table(table) {
+        Err(eddy_engine::Error::ResourceNotFound(_)) => {
+            Err(Problem::not_found(format!("Table not found: {table}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `GET /v1/triggers[?FunctionName=F][&EventSourceArn=A]`, as Lambda's

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod autoscaling;
 mod capacity_units;
+mod cli;
 mod constraints;
 mod control;
 mod control_constraints;
