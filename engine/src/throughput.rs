@@ -181,19 +181,39 @@ pub(crate) fn check_on_demand(
     od: &OnDemandThroughput,
     update: bool,
 ) -> Result<()> {
+    check_maximums(mode, od, update, |member| {
+        (
+            format!("{member} for OnDemandThroughput cannot be specified"),
+            format!(
+                "Requested {member} for OnDemandThroughput for table is outside of valid range"
+            ),
+        )
+    })
+}
+
+/// The checks [`check_on_demand`] and [`check_index_on_demand`] share: `words(member)`
+/// gives the table's or the index's wording of the refusal on a provisioned table
+/// (before "when the table BillingMode is PROVISIONED") and of a value out of range.
+fn check_maximums(
+    mode: BillingMode,
+    od: &OnDemandThroughput,
+    update: bool,
+    words: impl Fn(&str) -> (String, String),
+) -> Result<()> {
     for (value, member) in [
         (od.max_read_request_units, "MaxReadRequestUnits"),
         (od.max_write_request_units, "MaxWriteRequestUnits"),
     ] {
         let Some(v) = value else { continue };
+        let (provisioned, out_of_range) = words(member);
         if mode == BillingMode::Provisioned {
             return Err(Error::validation(format!(
-                "One or more parameter values were invalid: {member} for OnDemandThroughput cannot be specified when the table BillingMode is PROVISIONED"
+                "One or more parameter values were invalid: {provisioned} when the table BillingMode is PROVISIONED"
             )));
         }
         if v < 1 && !(update && v == -1) {
             return Err(Error::validation(format!(
-                "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for table is outside of valid range"
+                "One or more parameter values were invalid: {out_of_range}"
             )));
         }
     }
@@ -212,23 +232,14 @@ pub(crate) fn check_index_on_demand(
     od: &OnDemandThroughput,
     update: bool,
 ) -> Result<()> {
-    for (value, member) in [
-        (od.max_read_request_units, "MaxReadRequestUnits"),
-        (od.max_write_request_units, "MaxWriteRequestUnits"),
-    ] {
-        let Some(v) = value else { continue };
-        if mode == BillingMode::Provisioned {
-            return Err(Error::validation(format!(
-                "One or more parameter values were invalid: {member} for OnDemandThroughput for index: {index} cannot be specified when the table BillingMode is PROVISIONED"
-            )));
-        }
-        if v < 1 && !(update && v == -1) {
-            return Err(Error::validation(format!(
-                "One or more parameter values were invalid: Requested {member} for OnDemandThroughput for index : {index} is outside of valid range"
-            )));
-        }
-    }
-    Ok(())
+    check_maximums(mode, od, update, |member| {
+        (
+            format!("{member} for OnDemandThroughput for index: {index} cannot be specified"),
+            format!(
+                "Requested {member} for OnDemandThroughput for index : {index} is outside of valid range"
+            ),
+        )
+    })
 }
 
 /// Checks the `OnDemandThroughput` and `WarmThroughput` of `input`, a global index being

@@ -170,21 +170,32 @@ fn grants_from_tags(
     Ok(())
 }
 
+/// An upload's request (CreateFunction, UpdateFunctionCode): one of `/v1`'s upload
+/// slots, held while the returned guard lives (429 when none is free), and the body read
+/// within [`DEPLOY_BODY_BYTES_MAX`] and parsed; the raw bytes go before the deploy.
+async fn read_upload<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    operation: &str,
+) -> Result<(impl Sized, T), LambdaError> {
+    let upload = crate::api::upload_slot().ok_or_else(|| {
+        LambdaError::throttled(
+            None,
+            "function uploads are in progress; retry when one is done",
+        )
+    })?;
+    let buffered = read_body(headers, body, DEPLOY_BODY_BYTES_MAX, operation).await?;
+    let request = parse(&buffered.bytes)?;
+    Ok((upload, request))
+}
+
 /// `POST /2015-03-31/functions`: deploys the component as a new function (201).
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> LambdaResult {
-    let _upload = crate::api::upload_slot().ok_or_else(|| {
-        LambdaError::throttled(
-            None,
-            "function uploads are in progress; retry when one is done",
-        )
-    })?;
-    let buffered = read_body(&headers, body, DEPLOY_BODY_BYTES_MAX, "CreateFunction").await?;
-    let r: CreateRequest = parse(&buffered.bytes)?;
-    drop(buffered);
+    let (_upload, r): (_, CreateRequest) = read_upload(&headers, body, "CreateFunction").await?;
     // The members botocore requires, checked here too for clients that do not.
     let Some(reference) = r.function_name.as_deref() else {
         return Err(LambdaError::invalid("FunctionName is required"));
@@ -501,15 +512,8 @@ pub(super) async fn update_code(
     headers: HeaderMap,
     body: Body,
 ) -> LambdaResult {
-    let _upload = crate::api::upload_slot().ok_or_else(|| {
-        LambdaError::throttled(
-            None,
-            "function uploads are in progress; retry when one is done",
-        )
-    })?;
-    let buffered = read_body(&headers, body, DEPLOY_BODY_BYTES_MAX, "UpdateFunctionCode").await?;
-    let r: UpdateCodeRequest = parse(&buffered.bytes)?;
-    drop(buffered);
+    let (_upload, r): (_, UpdateCodeRequest) =
+        read_upload(&headers, body, "UpdateFunctionCode").await?;
     let (f, meta) = resolve(&state, &reference, None)?;
     if let Some(revision) = r.revision_id.as_deref()
         && revision != f.version().to_string()
