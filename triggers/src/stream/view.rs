@@ -129,6 +129,9 @@ pub struct TriggerSeries {
 /// The view of `m`, with ARNs in `region` and `account`.
 pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
     let c = m.config();
+    // The counters are read before the status: a consumer reports an outcome before it
+    // counts it, so a counter seen to move comes with the result that explains it.
+    let metrics = m.metrics.snapshot().into();
     let s = lock(&m.status).clone();
     TriggerView {
         uuid: m.id.clone(),
@@ -176,7 +179,7 @@ pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
         last_processing_result: s.last_result,
         recent_errors: m.recent_errors.snapshot(),
         last_modified: s.last_modified_ms as f64 / 1000.0,
-        metrics: m.metrics.snapshot().into(),
+        metrics,
     }
 }
 

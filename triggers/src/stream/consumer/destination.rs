@@ -114,12 +114,14 @@ impl Consumer {
         condition: &str,
         attempts: Attempts,
     ) -> Outcome {
+        // Each outcome is reported before it is counted, so that whoever sees the
+        // counter move also sees why in `LastProcessingResult`.
         let Some(table) = &cfg.on_failure_table else {
+            self.report_given_up(&batch, condition, None);
             self.mapping
                 .metrics
                 .dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.report_given_up(&batch, condition, None);
             return Outcome::Done;
         };
         let mut attempt = 0u32;
@@ -138,25 +140,25 @@ impl Consumer {
             });
             match sent {
                 Ok(()) => {
+                    self.report_given_up(&batch, condition, Some(table));
                     self.mapping
                         .metrics
                         .sent_to_failure_destination
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    self.report_given_up(&batch, condition, Some(table));
                     return Outcome::Done;
                 }
                 Err(e) => {
                     attempt += 1;
                     self.report_destination_failed(&batch, table, attempt, &e);
                     if attempt >= DESTINATION_ATTEMPTS_MAX {
-                        self.mapping
-                            .metrics
-                            .dropped
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         self.problem(&format!(
                             "{condition}: batch dropped: the failure destination {table} \
                              could not be written {attempt} times: {e}"
                         ));
+                        self.mapping
+                            .metrics
+                            .dropped
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         return Outcome::Done;
                     }
                     self.sleep_unless_stopped(Duration::from_millis(backoff_ms(attempt)));
