@@ -15,23 +15,27 @@ import botocore.exceptions
 from botocore.config import Config
 
 
-def standalone(doc, prefix):
-    """The set-up of a suite run as `suite.py ENDPOINT [FILTER...]`: the endpoint and
-    name filters from the command line (the usage and exit code 2 without them), a
-    deadline from EDDY_SMOKE_DEADLINE (seconds, default 300), a table prefix
-    `<prefix>-<random>`, dummy credentials with every shared config file shut out (so
-    nothing on the machine changes what the suite sends), and a DynamoDB client that
-    does not retry, so each refusal is seen as it is."""
+def _command_line(doc):
+    """The endpoint and name filters of `suite.py ENDPOINT [FILTER...]`, or the usage
+    and exit code 2 without them."""
     if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
         print(doc)
         print("error: missing endpoint URL argument")
         sys.exit(2)
-    region = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
+    return sys.argv[1].rstrip("/"), sys.argv[2:]
+
+
+def _deadline():
+    """The suite's deadline from EDDY_SMOKE_DEADLINE (seconds, default 300)."""
+    return time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300"))
+
+
+def _shut_out_shared_config(env):
+    """Sets `env` and shuts every shared config file, session token and profile out, so
+    that nothing on the machine changes what the suite sends."""
     os.environ.update(
         {
-            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            "AWS_DEFAULT_REGION": region,
+            **env,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -39,18 +43,66 @@ def standalone(doc, prefix):
     )
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
-    endpoint = sys.argv[1].rstrip("/")
+
+
+# A client that does not retry, so each refusal is seen as it is.
+NO_RETRIES = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
+# The same without client-side validation, so the *server* must refuse bad input.
+NO_VALIDATION = Config(
+    connect_timeout=5, read_timeout=60, parameter_validation=False, retries={"total_max_attempts": 1}
+)
+
+
+def standalone(doc, prefix):
+    """The set-up of a suite run as `suite.py ENDPOINT [FILTER...]`: the endpoint and
+    name filters from the command line (the usage and exit code 2 without them), a
+    deadline from EDDY_SMOKE_DEADLINE (seconds, default 300), a table prefix
+    `<prefix>-<random>`, dummy credentials with every shared config file shut out (so
+    nothing on the machine changes what the suite sends), and a DynamoDB client that
+    does not retry, so each refusal is seen as it is."""
+    endpoint, filters = _command_line(doc)
+    region = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
+    _shut_out_shared_config(
+        {
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "AWS_DEFAULT_REGION": region,
+        }
+    )
     session = boto3.session.Session(region_name=region)
-    config = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
     return SimpleNamespace(
         endpoint=endpoint,
-        filters=sys.argv[2:],
+        filters=filters,
         region=region,
-        deadline=time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300")),
+        deadline=_deadline(),
         prefix=f"{prefix}-{uuid.uuid4().hex[:8]}",
         session=session,
-        config=config,
-        ddb=session.client("dynamodb", endpoint_url=endpoint, config=config),
+        config=NO_RETRIES,
+        ddb=session.client("dynamodb", endpoint_url=endpoint, config=NO_RETRIES),
+    )
+
+
+def signed(doc):
+    """The set-up of a suite that signs with the administrator's key (EDDY_ADMIN_ID and
+    EDDY_ADMIN_SECRET, by default the server's own defaults), run as `suite.py ENDPOINT
+    [FILTER...]`: the command line and deadline as `standalone` has them, every shared
+    config file shut out, and a session with that key. Clients are made with
+    `NO_RETRIES` or `NO_VALIDATION`."""
+    endpoint, filters = _command_line(doc)
+    region = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
+    key_id = os.environ.get("EDDY_ADMIN_ID", "AKIDEXAMPLE")
+    secret = os.environ.get("EDDY_ADMIN_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    _shut_out_shared_config({})
+    return SimpleNamespace(
+        endpoint=endpoint,
+        filters=filters,
+        region=region,
+        deadline=_deadline(),
+        key_id=key_id,
+        secret=secret,
+        session=boto3.session.Session(
+            aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=region
+        ),
     )
 
 

@@ -32,37 +32,17 @@ import uuid
 import zipfile
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from checks import CheckFailed, check, eq, expect
+from checks import NO_RETRIES, NO_VALIDATION, CheckFailed, check, eq, expect, signed
 from checks import run as run_checks
 
-if len(sys.argv) < 2 or not sys.argv[1].startswith("http"):
-    print(__doc__)
-    print("error: missing endpoint URL argument")
-    sys.exit(2)
-
-ENDPOINT = sys.argv[1].rstrip("/")
-FILTERS = sys.argv[2:]
-REGION = os.environ.get("EDDY_SMOKE_REGION", "us-east-1")
-DEADLINE = time.monotonic() + float(os.environ.get("EDDY_SMOKE_DEADLINE", "300"))
-ADMIN_ID = os.environ.get("EDDY_ADMIN_ID", "AKIDEXAMPLE")
-ADMIN_SECRET = os.environ.get("EDDY_ADMIN_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+SUITE = signed(__doc__)
+ENDPOINT, FILTERS, REGION, DEADLINE = SUITE.endpoint, SUITE.filters, SUITE.region, SUITE.deadline
+ADMIN_ID, ADMIN_SECRET = SUITE.key_id, SUITE.secret
 PREFIX = f"lam-{uuid.uuid4().hex[:8]}"
 GUESTS = os.environ.get("EDDY_TEST_GUESTS_DIR", "")
-
-for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-    os.environ.pop(k, None)
-os.environ.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                   "AWS_EC2_METADATA_DISABLED": "true"})
-
-SESSION = boto3.session.Session(
-    aws_access_key_id=ADMIN_ID, aws_secret_access_key=ADMIN_SECRET, region_name=REGION
-)
-BASE = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
-# No client-side validation, so the *server* must refuse bad input.
-RAW = Config(connect_timeout=5, read_timeout=60, parameter_validation=False,
-             retries={"total_max_attempts": 1})
+SESSION = SUITE.session
+BASE, RAW = NO_RETRIES, NO_VALIDATION
 ddb = SESSION.client("dynamodb", endpoint_url=ENDPOINT, config=BASE)
 lam = SESSION.client("lambda", endpoint_url=ENDPOINT, config=BASE)
 raw = SESSION.client("lambda", endpoint_url=ENDPOINT, config=RAW)

@@ -17,6 +17,23 @@ use super::super::failures::RecentError;
 use super::super::render::Rendered;
 use super::lane::{Consumer, Failed};
 
+/// A `tracing` event at `$level` carrying the fields every report of a lane has (the
+/// trigger, the function, the shard, the lane, the sequence range and the number of
+/// records), then the report's own fields and message.
+macro_rules! lane_event {
+    ($level:ident, $consumer:expr, $span:expr, $($rest:tt)+) => {
+        tracing::$level!(
+            trigger = %$consumer.mapping.id,
+            function = %$consumer.function_name(),
+            shard = %$consumer.stream.shard_id($consumer.shard),
+            lane = $consumer.lane,
+            sequence = %$span.range(),
+            records = $span.records,
+            $($rest)+
+        )
+    };
+}
+
 /// The records a report is about: the first and last sequence numbers and how many.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
@@ -77,13 +94,10 @@ impl Consumer {
     /// returned an error, trapped, timed out, or answered with failed records.
     pub(super) fn report_invocation_failed(&self, batch: &[Rendered], attempt: u32, error: &str) {
         let span = Span::of(batch);
-        tracing::warn!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            warn,
+            self,
+            span,
             attempt,
             error,
             "a trigger's invocation failed"
@@ -96,13 +110,10 @@ impl Consumer {
     /// A failed batch is tried again after `backoff_ms` (retry number `attempt`).
     pub(super) fn report_retry(&self, batch: &[Rendered], attempt: u32, backoff_ms: u64) {
         let span = Span::of(batch);
-        tracing::warn!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            warn,
+            self,
+            span,
             attempt,
             backoff_ms,
             "retrying a trigger's failed batch"
@@ -116,13 +127,10 @@ impl Consumer {
             return;
         }
         let span = Span::of(batch);
-        tracing::info!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            info,
+            self,
+            span,
             attempt = failed_attempts + 1,
             "a trigger's batch succeeded on retry"
         );
@@ -131,13 +139,10 @@ impl Consumer {
     /// A failed batch is split in two halves, each delivered on its own.
     pub(super) fn report_bisect(&self, batch: &[Rendered], attempt: u32) {
         let span = Span::of(batch);
-        tracing::warn!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            warn,
+            self,
+            span,
             attempt,
             "bisecting a trigger's failed batch"
         );
@@ -156,13 +161,10 @@ impl Consumer {
             Some(table) => format!("batch sent to {table}"),
             None => "batch dropped (no failure destination)".to_string(),
         };
-        tracing::warn!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            warn,
+            self,
+            span,
             condition,
             destination = sent_to.unwrap_or(""),
             "a trigger gave up a batch: {outcome}"
@@ -182,13 +184,10 @@ impl Consumer {
         error: &str,
     ) {
         let span = Span::of_failed(batch);
-        tracing::warn!(
-            trigger = %self.mapping.id,
-            function = %self.function_name(),
-            shard = %self.stream.shard_id(self.shard),
-            lane = self.lane,
-            sequence = %span.range(),
-            records = span.records,
+        lane_event!(
+            warn,
+            self,
+            span,
             destination = table,
             attempt,
             error,
