@@ -380,6 +380,8 @@ enum Shape {
     DynamoDb,
     /// The `/v1` API's `{"error": {"code", "message"}}` (and `/metrics`).
     V1,
+    /// Lambda's `x-amzn-ErrorType` and `{"Type", "message"}` (`/2015-03-31/…`).
+    Lambda,
 }
 
 impl Edge {
@@ -450,12 +452,14 @@ impl Edge {
         } else {
             let router = self.router.clone();
             Box::pin(async move {
-                let shape =
-                    if req.uri().path().starts_with("/v1/") || req.uri().path() == "/metrics" {
-                        Shape::V1
-                    } else {
-                        Shape::DynamoDb
-                    };
+                let path = req.uri().path();
+                let shape = if path.starts_with("/v1/") || path == "/metrics" {
+                    Shape::V1
+                } else if path.starts_with(crate::lambda::API_PREFIX) {
+                    Shape::Lambda
+                } else {
+                    Shape::DynamoDb
+                };
                 let route = format!("{} {}", req.method(), req.uri().path());
                 let handled = pin!(async move {
                     match router.oneshot(req).await {
@@ -515,6 +519,7 @@ where
                     "Internal server error",
                 ),
                 Shape::V1 => Problem::panicked(&request_id).into_response(),
+                Shape::Lambda => crate::lambda::panicked(&request_id),
             }
         }
     };
@@ -685,6 +690,35 @@ mod tests {
         let handler = pin!(async move { router.oneshot(req).await.unwrap() });
         let resp = contain(handler, Shape::V1, || "GET /v1/fine".into(), request_id()).await;
         assert_eq!(resp.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_lambda_handler_answers_in_lambdas_shape() {
+        let handler = pin!(async {
+            if true {
+                panic!("a bug in a Lambda handler");
+            }
+            "unreachable".into_response()
+        });
+        let resp = contain(
+            handler,
+            Shape::Lambda,
+            || "GET /2015-03-31/functions".into(),
+            request_id(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(resp.headers()["x-amzn-errortype"], "ServiceException");
+        let id = resp.headers()["x-amzn-requestid"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = json(resp).await;
+        assert_eq!(body["Type"], "Service", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(&id),
+            "the message names the request id: {body}"
+        );
     }
 
     #[test]

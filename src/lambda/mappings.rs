@@ -135,12 +135,25 @@ pub(super) async fn update(
     let request = mapping_request(&buffered.bytes, true)?;
     drop(buffered);
     // An unknown mapping is named as such before the request's members are judged.
-    state.platform.triggers.get(&uuid).map_err(mapping_error)?;
+    let before = state.platform.triggers.get(&uuid).map_err(mapping_error)?;
     let platform = state.platform.clone();
-    let view = blocking(move || platform.change_triggers(|t| t.update(&uuid, &request)))
+    let mut view = blocking(move || platform.change_triggers(|t| t.update(&uuid, &request)))
         .await?
         .map_err(mapping_error)?;
+    view.state = transition_state(&before.state, &view.state).to_owned();
     Ok(answer(StatusCode::ACCEPTED, &view_json(&view)))
+}
+
+/// The state Lambda answers UpdateEventSourceMapping with: the transition it has
+/// begun (`Enabling`, `Disabling`, or `Updating` when the mapping stays as it was),
+/// which a later GetEventSourceMapping shows finished. Eddy's consumers restart within
+/// the request, so only the answer shows the transition.
+fn transition_state(before: &str, after: &str) -> &'static str {
+    match (before == "Disabled", after == "Disabled") {
+        (true, false) => "Enabling",
+        (false, true) => "Disabling",
+        _ => "Updating",
+    }
 }
 
 /// `DELETE /2015-03-31/event-source-mappings/{uuid}`: 202 with the mapping, `Deleting`.

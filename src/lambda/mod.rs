@@ -35,6 +35,18 @@ use error::LambdaError;
 /// The version prefix of every Lambda route this module answers.
 pub(crate) const API_PREFIX: &str = "/2015-03-31";
 
+/// The answer to a Lambda request whose handler panicked: Lambda's retryable 500
+/// `ServiceException`, in its shape, so that the SDKs' Lambda clients read it (and
+/// retry) as they would read AWS's.
+pub(crate) fn panicked(request_id: &str) -> Response {
+    LambdaError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+        format!("Eddy failed to answer this request (request id {request_id})"),
+    )
+    .into_response()
+}
+
 /// Largest body of a request that is not CreateFunction, UpdateFunctionCode or Invoke
 /// (a mapping's fields: five 4,096-character filter patterns fit many times over).
 pub const LAMBDA_BODY_BYTES_MAX: usize = 256 * 1024;

@@ -319,7 +319,12 @@ def event_source_mappings_deliver_a_tables_stream_to_the_function():
     eq([x["UUID"] for x in listed], [uid], "listed by stream")
     up = lam.update_event_source_mapping(UUID=uid, BatchSize=5, Enabled=False)
     eq(up["ResponseMetadata"]["HTTPStatusCode"], 202, "UpdateEventSourceMapping's status")
-    eq((up["BatchSize"], up["State"]), (5, "Disabled"), "updated")
+    # Lambda answers with the transition it has begun; a read shows it done.
+    eq((up["BatchSize"], up["State"]), (5, "Disabling"), "updated")
+    eq(lam.get_event_source_mapping(UUID=uid)["State"], "Disabled", "disabled")
+    eq(lam.update_event_source_mapping(UUID=uid, BatchSize=6)["State"], "Updating", "a change")
+    eq(lam.update_event_source_mapping(UUID=uid, Enabled=True)["State"], "Enabling", "enabling")
+    eq(lam.get_event_source_mapping(UUID=uid)["State"], "Enabled", "enabled")
     refused(lambda: lam.get_event_source_mapping(UUID=str(uuid.uuid4())), "ResourceNotFoundException", 404,
             message="The resource you requested does not exist.")
     refused(lambda: lam.update_event_source_mapping(UUID=str(uuid.uuid4()), BatchSize=5),
