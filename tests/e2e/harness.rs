@@ -12,11 +12,16 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
 /// How long a server may take to print its endpoint.
 const STARTUP_TIMEOUT_MS: u64 = 20_000;
+/// Bytes of a server's log kept for a failing test to print (the newest).
+const SERVER_LOG_KEPT_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
     pub endpoint: String,
+    /// The server's log (stderr) so far, at most [`SERVER_LOG_KEPT_BYTES_MAX`].
+    log: Arc<Mutex<String>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -57,47 +62,18 @@ impl Server {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start eddy");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent && let Some(rest) = line.strip_prefix("Eddy is listening on ") {
-                    let _ = tx.send(rest.trim().to_string());
-                    sent = true;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
-        let endpoint = loop {
-            if let Ok(e) = rx.recv_timeout(Duration::from_millis(50)) {
-                break e;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("eddy exited during startup: {status}");
-            }
-            assert!(Instant::now() < deadline, "eddy did not start in time");
-        };
-        Server {
-            child,
-            endpoint,
-            _temp: None,
-        }
+            .envs(env.iter().copied());
+        Server::spawn(command)
     }
 
     /// Starts a server on a fresh temporary data directory with `EDDY_LOG` set to
-    /// `log_filter` (`None`: unset, the default level), keeping what it writes on
-    /// stderr (its log): the second value holds every line so far. The lines are echoed
-    /// to the test's stderr too.
+    /// `log_filter` (`None`: unset, the default level); the second value holds every
+    /// line of its log (stderr) so far.
     #[allow(
         dead_code,
         reason = "the soak (tests/soak), which shares this file, does not use it"
@@ -116,6 +92,16 @@ impl Server {
         if let Some(filter) = log_filter {
             command.env("EDDY_LOG", filter);
         }
+        let mut server = Server::spawn(command);
+        server._temp = Some(temp);
+        let log = Arc::clone(&server.log);
+        (server, log)
+    }
+
+    /// Starts `command` (an `eddy serve`) and waits for its endpoint. Its log (stderr) is
+    /// kept, not echoed: a passing test stays quiet, and a failing one prints the log of
+    /// each of its servers when it drops them (see [`Drop`]).
+    fn spawn(mut command: Command) -> Server {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -124,10 +110,16 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let kept = Arc::clone(&log);
         let pipe = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                eprintln!("[eddy] {line}");
                 let mut all = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                if all.len() + line.len() > SERVER_LOG_KEPT_BYTES_MAX {
+                    // The oldest half goes, at a line boundary, so the end stays whole.
+                    let cut = all[all.len() / 2..]
+                        .find('\n')
+                        .map_or(all.len(), |i| all.len() / 2 + i + 1);
+                    all.drain(..cut);
+                }
                 all.push_str(&line);
                 all.push('\n');
             }
@@ -143,20 +135,28 @@ impl Server {
                 }
             }
         });
-        let endpoint = rx
-            .recv_timeout(Duration::from_millis(STARTUP_TIMEOUT_MS))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "eddy did not start in time: {}",
-                    log.lock().unwrap_or_else(PoisonError::into_inner)
-                )
-            });
-        let server = Server {
+        let deadline = Instant::now() + Duration::from_millis(STARTUP_TIMEOUT_MS);
+        let endpoint = loop {
+            if let Ok(e) = rx.recv_timeout(Duration::from_millis(50)) {
+                break e;
+            }
+            let said = || log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("eddy exited during startup: {status}\n{}", said());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "eddy did not start in time\n{}",
+                said()
+            );
+        };
+        Server {
             child,
             endpoint,
-            _temp: Some(temp),
-        };
-        (server, log)
+            log,
+            log_reader: Some(log_reader),
+            _temp: None,
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -204,9 +204,21 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills the server. When the test is failing (this thread panics), the server's
+    /// log is printed, whole, after the failure.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Some(reader) = self.log_reader.take() {
+                let _ = reader.join();
+            }
+            let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            eprintln!(
+                "---- the log of eddy at {} ----\n{log}---- end of its log ----",
+                self.endpoint
+            );
+        }
     }
 }
 
