@@ -483,3 +483,36 @@ fn every_dynamodb_request_is_a_debug_line() {
         .clone();
     assert!(!all.contains("DynamoDB request"), "{all}");
 }
+
+/// A trigger whose function was deleted shows why its batches go nowhere: a
+/// `FunctionNotReached` entry in `RecentErrors` naming the function, and a log line,
+/// instead of only a `LastProcessingResult` string.
+#[test]
+fn a_trigger_whose_function_is_gone_says_so_in_recent_errors_and_the_log() {
+    let (server, log) = Server::start_logged(&[], None);
+    let e = &server.endpoint;
+    let table = table_name("orphan");
+    create_table(e, &table, true);
+    deploy(e, "gone", "", &guest("noop")).expect(201);
+    let created = create_trigger(
+        e,
+        json!({"FunctionName": "gone", "TableName": table, "StartingPosition": "TRIM_HORIZON"}),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    eddy_ok(e, &["function", "delete", "gone"]);
+    put(e, &table, "a");
+    let entry = wait_for("the unreached function in RecentErrors", WAIT, || {
+        let shown = trigger(e, &id);
+        recent_errors(&shown)
+            .into_iter()
+            .find(|r| r["Kind"] == "FunctionNotReached")
+            .ok_or_else(|| shown.to_string())
+    });
+    assert_eq!(entry["Error"], "function gone is not deployed", "{entry}");
+    assert_eq!(entry["Attempt"], 1, "{entry}");
+    let lines = log_lines(&log, "a trigger's batch did not reach its function", &id);
+    assert!(
+        lines.iter().any(|l| l.contains("function=gone")),
+        "{lines:?}"
+    );
+}

@@ -26,9 +26,12 @@ pub const RECENT_ERROR_BYTES_MAX: usize = 2 * 1024;
 pub struct RecentError {
     /// When it happened, RFC 3339 in UTC with milliseconds.
     pub time: String,
-    /// What failed: `FunctionError` (an invocation), `RetryAttemptsExhausted` /
-    /// `RecordAgeExceeded` / `RecursiveInvocationDetected` (a batch given up), or
-    /// `FailureDestinationError` (the failure destination refused the batch).
+    /// What failed: `FunctionError` (an invocation), `FunctionNotReached` (the batch
+    /// did not reach the function: it is not deployed, or its event could not be
+    /// built), `Throttled` (no capacity to run it; retried without using up an
+    /// attempt, which is then 0), `RetryAttemptsExhausted` / `RecordAgeExceeded` /
+    /// `RecursiveInvocationDetected` (a batch given up), or `FailureDestinationError`
+    /// (the failure destination refused the batch).
     pub kind: String,
     /// The error, as the function or the host reported it.
     pub error: String,

@@ -146,12 +146,12 @@ impl Consumer {
                 }
                 Err(Failure::Throttled(e)) => {
                     throttles += 1;
-                    self.throttled(&e, throttles);
+                    self.throttled(&batch, &e, throttles);
                     continue;
                 }
                 Err(Failure::Unreached(e)) => {
                     self.mapping.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    self.problem(&format!("Function call failed: {e}"));
+                    self.report_unreached(&batch, attempts + 1, &e);
                 }
                 Err(Failure::Failed(e)) => {
                     tried.invokes += 1;
@@ -209,14 +209,15 @@ impl Consumer {
         })
     }
 
-    /// A throttled attempt (the `throttles`th in a row): counted and reported, then a
-    /// backoff before the batch is tried again. It does not use up a retry attempt.
-    pub(super) fn throttled(&self, reason: &str, throttles: u32) {
+    /// A throttled attempt on `batch` (the `throttles`th in a row): counted and
+    /// reported, then a backoff before the batch is tried again. It does not use up a
+    /// retry attempt.
+    pub(super) fn throttled(&self, batch: &[Rendered], reason: &str, throttles: u32) {
         self.mapping
             .metrics
             .throttles
             .fetch_add(1, Ordering::Relaxed);
-        self.problem(&format!("Function call throttled: {reason}"));
+        self.report_throttled(batch, throttles, reason);
         self.sleep_unless_stopped(Duration::from_millis(backoff_ms(throttles)));
     }
 

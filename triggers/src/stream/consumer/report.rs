@@ -107,6 +107,41 @@ impl Consumer {
             .set_result(&format!("PROBLEM: Function call failed: {error}"));
     }
 
+    /// The batch did not reach the function (attempt `attempt`): it is not deployed,
+    /// or the event could not be built. The retry policy applies as to a failure.
+    pub(super) fn report_unreached(&self, batch: &[Rendered], attempt: u32, error: &str) {
+        let span = Span::of(batch);
+        lane_event!(
+            warn,
+            self,
+            span,
+            attempt,
+            error,
+            "a trigger's batch did not reach its function"
+        );
+        self.remember("FunctionNotReached", span, attempt, error);
+        self.mapping
+            .set_result(&format!("PROBLEM: Function call failed: {error}"));
+    }
+
+    /// An invocation was refused for want of capacity (the `throttles`th time in a row
+    /// for this batch; an empty batch is a window's final invocation). It is retried
+    /// after a backoff without using up an attempt.
+    pub(super) fn report_throttled(&self, batch: &[Rendered], throttles: u32, reason: &str) {
+        let span = Span::of(batch);
+        lane_event!(
+            warn,
+            self,
+            span,
+            throttles,
+            reason,
+            "a trigger's invocation was throttled"
+        );
+        self.remember("Throttled", span, 0, reason);
+        self.mapping
+            .set_result(&format!("PROBLEM: Function call throttled: {reason}"));
+    }
+
     /// A failed batch is tried again after `backoff_ms` (retry number `attempt`).
     pub(super) fn report_retry(&self, batch: &[Rendered], attempt: u32, backoff_ms: u64) {
         let span = Span::of(batch);

@@ -125,7 +125,7 @@ impl Consumer {
                 Ok(_) => return Outcome::Done,
                 Err(Failure::Throttled(e)) => {
                     throttles += 1;
-                    self.throttled(&e, throttles);
+                    self.throttled(&[], &e, throttles);
                     continue;
                 }
                 Err(Failure::Failed(e) | Failure::Unreached(e)) => {
