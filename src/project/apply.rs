@@ -288,3 +288,70 @@ fn apply_schedule(client: &Client, schedule: &Schedule) -> Result<Option<String>
     }
     Ok(Some(format!("updated schedule {}", schedule.name)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger() -> Trigger {
+        super::super::manifest::parse(
+            "[[trigger]]\nfunction = \"f\"\ntable = \"t\"\nbatch_size = 10\n\
+             on_failure_table = \"dead\"\nfilters = ['{\"eventName\": [\"INSERT\"]}']\n",
+        )
+        .expect("manifest")
+        .triggers
+        .remove(0)
+    }
+
+    #[test]
+    fn a_served_mapping_in_the_servers_words_matches_the_manifest() {
+        // As the server answers: a table ARN for the destination, the pattern as the
+        // text it was given (spacing may differ), the state instead of Enabled.
+        let served = json!({
+            "BatchSize": 10,
+            "FunctionResponseTypes": [],
+            "FilterCriteria": { "Filters": [{ "Pattern": "{\"eventName\":[\"INSERT\"]}" }] },
+            "DestinationConfig": { "OnFailure": {
+                "Destination": "arn:aws:dynamodb:us-east-1:000000000000:table/dead" } },
+            "State": "Enabled",
+        });
+        let fields = trigger_fields(&trigger());
+        let differing: Vec<&String> = fields
+            .iter()
+            .filter(|(k, v)| !trigger_field_matches(&served, k, v))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(differing.is_empty(), "{differing:?}");
+        // StartingPosition is never compared: Lambda cannot change it.
+        assert!(!fields.contains_key("StartingPosition"));
+    }
+
+    #[test]
+    fn each_difference_is_found() {
+        let served = json!({
+            "BatchSize": 100,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": { "Filters": [] },
+            "DestinationConfig": { "OnFailure": {} },
+        });
+        let fields = trigger_fields(&trigger());
+        let mut differing: Vec<&str> = fields
+            .iter()
+            .filter(|(k, v)| !trigger_field_matches(&served, k, v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        differing.sort_unstable();
+        assert_eq!(
+            differing,
+            [
+                "BatchSize",
+                "DestinationConfig",
+                "FilterCriteria",
+                "FunctionResponseTypes"
+            ]
+        );
+        let disabled = json!({ "State": "Disabled" });
+        assert!(!trigger_field_matches(&disabled, "Enabled", &json!(true)));
+        assert!(trigger_field_matches(&disabled, "Enabled", &json!(false)));
+    }
+}

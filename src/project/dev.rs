@@ -25,29 +25,31 @@ pub const DEV_POLL_MS: u64 = 500;
 /// Runs until the process is interrupted; returns only on an error that makes
 /// watching pointless (the server cannot be reached).
 pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
-    let functions = &project.manifest.functions;
-    if functions.is_empty() {
+    if project.manifest.functions.is_empty() {
         return Err(format!(
             "{} has no [[function]] to run",
             project.file.display()
         ));
     }
-    let prefixed = functions.len() > 1;
+    let mut project = project.clone();
     // The lines already there are noted first, so only what this session causes shows.
-    let mut followers: HashMap<&str, Follower> = HashMap::new();
-    for function in functions {
-        let follower = followers.entry(function.name.as_str()).or_default();
+    let mut followers: HashMap<String, Follower> = HashMap::new();
+    for function in &project.manifest.functions {
+        let follower = followers.entry(function.name.clone()).or_default();
         poll_logs(client, function, follower)?;
     }
-    let mut seen: HashMap<&str, Option<SystemTime>> = HashMap::new();
-    for function in functions {
-        seen.insert(&function.name, build::sources_mtime(project, function));
-        let first = deploy::build_if_stale(project, function).and_then(|()| {
-            if deploy::is_current(client, project, function)? {
+    let mut seen: HashMap<String, Option<SystemTime>> = HashMap::new();
+    for function in &project.manifest.functions {
+        seen.insert(
+            function.name.clone(),
+            build::sources_mtime(&project, function),
+        );
+        let first = deploy::build_if_stale(&project, function).and_then(|()| {
+            if deploy::is_current(client, &project, function)? {
                 eprintln!("eddy: {} is deployed and current", function.name);
                 return Ok(None);
             }
-            deploy::deploy(client, project, function).map(Some)
+            deploy::deploy(client, &project, function).map(Some)
         });
         report(function, first.transpose());
     }
@@ -55,17 +57,38 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
         "eddy: watching {} for changes (Ctrl-C to stop)",
         project.dir.display()
     );
+    let mut manifest_mtime = modified(&project.file);
     loop {
         std::thread::sleep(Duration::from_millis(DEV_POLL_MS));
-        for function in functions {
-            let now = build::sources_mtime(project, function);
-            if seen.get(function.name.as_str()).copied().flatten() != now {
-                seen.insert(&function.name, now);
-                let next = build::build(project, function)
-                    .and_then(|_| deploy::deploy(client, project, function));
+        // An edited manifest is read again, so changed grants or a new function are
+        // deployed with what it now says; one that does not parse keeps the last.
+        let now = modified(&project.file);
+        if now != manifest_mtime {
+            manifest_mtime = now;
+            match Project::load(&project.file) {
+                Ok(reloaded) if !reloaded.manifest.functions.is_empty() => {
+                    eprintln!("eddy: read {} again", project.file.display());
+                    project = reloaded;
+                }
+                Ok(_) => eprintln!(
+                    "eddy: {} has no [[function]] now; still running the previous manifest",
+                    project.file.display()
+                ),
+                Err(e) => eprintln!(
+                    "eddy: {e}\neddy: still running the previous manifest; save again to retry"
+                ),
+            }
+        }
+        let prefixed = project.manifest.functions.len() > 1;
+        for function in &project.manifest.functions {
+            let now = build::sources_mtime(&project, function);
+            if seen.get(&function.name).copied().flatten() != now {
+                seen.insert(function.name.clone(), now);
+                let next = build::build(&project, function)
+                    .and_then(|_| deploy::deploy(client, &project, function));
                 report(function, Some(next));
             }
-            let follower = followers.entry(function.name.as_str()).or_default();
+            let follower = followers.entry(function.name.clone()).or_default();
             for line in poll_logs(client, function, follower)? {
                 if prefixed {
                     println!("{}: {line}", function.name);
@@ -75,6 +98,10 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
             }
         }
     }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn report(function: &Function, outcome: Option<Result<u32, String>>) {

@@ -527,4 +527,125 @@ fn dev_rebuilds_and_redeploys_a_saved_edit_and_prints_its_log_line() {
         seen(&stderr, "watched keeps serving its previous version")
     });
     assert_eq!(eddy_ok(e, &["function", "show", "watched"])["version"], 2);
+
+    // An edited manifest is read again: the fixed source deploys with the new grant.
+    std::fs::write(&source, code.replace("handled", "saw")).expect("fix lib.rs");
+    let manifest = std::fs::read_to_string(dir.join("eddy.toml")).expect("manifest");
+    std::fs::write(
+        dir.join("eddy.toml"),
+        manifest.replace("tables = []", "tables = [\"dev-users\"]"),
+    )
+    .expect("edit eddy.toml");
+    wait_for("the grant's deploy", BUILD_WAIT, || {
+        seen(&stderr, "eddy: deployed watched version 3")
+    });
+    let shown = eddy_ok(e, &["function", "show", "watched"]);
+    assert_eq!(shown["config"]["tables"], json!(["dev-users"]));
+}
+
+/// A build script with the contract's interface (`build.sh DIR HANDLER OUT`, with
+/// `EDDY_SDK_DIR` and `EDDY_TOOLCHAIN_DIR`) that notes how it was called and "builds"
+/// by copying a test guest: what the CLI hands the Python and JavaScript scripts, and
+/// what it does with their output, without their toolchains (their own tests build
+/// real components).
+const RECORDING_BUILD_SH: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+printf '%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$EDDY_SDK_DIR" "$EDDY_TOOLCHAIN_DIR" >> "$EDDY_SDK_DIR/calls"
+cp "$GUEST_WASM" "$3"
+"#;
+
+#[test]
+fn a_python_project_is_built_by_the_sdks_script_with_the_contracts_arguments() {
+    let server = Server::start();
+    let e = server.endpoint.as_str();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let sdk = temp.path().join("sdk");
+    std::fs::create_dir_all(sdk.join("python")).expect("mkdir");
+    std::fs::write(sdk.join("python/build.sh"), RECORDING_BUILD_SH).expect("script");
+    let toolchains = temp.path().join("toolchains");
+    let project = temp.path().join("py");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    std::fs::write(
+        project.join("app.py"),
+        "def handler(event, ctx):\n    pass\n",
+    )
+    .expect("app");
+    std::fs::write(
+        project.join("eddy.toml"),
+        "[[function]]\nname = \"py-one\"\nlang = \"python\"\nhandler = \"app.handler\"\n\
+         tables = [\"py-seen\"]\n",
+    )
+    .expect("manifest");
+    let deploy = || {
+        eddy_cmd(e, &["function", "deploy", &project.display().to_string()])
+            .env("EDDY_SDK_DIR", &sdk)
+            .env("EDDY_TOOLCHAIN_DIR", &toolchains)
+            .env("GUEST_WASM", crate::api::guest_path("noop"))
+            .output()
+            .expect("run eddy")
+    };
+    let calls = || {
+        std::fs::read_to_string(sdk.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    let out = deploy();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "eddy: deployed py-one version 1\n");
+    let call = calls();
+    assert_eq!(call.len(), 1, "{call:?}");
+    let fields: Vec<&str> = call[0].split('|').collect();
+    assert_eq!(fields[0], project.display().to_string());
+    assert_eq!(fields[1], "app.handler");
+    let out_prefix = project
+        .join("target/eddy/py-one.wasm.tmp-")
+        .display()
+        .to_string();
+    assert!(fields[2].starts_with(&out_prefix), "{}", fields[2]);
+    assert_eq!(fields[3], sdk.display().to_string());
+    assert_eq!(fields[4], toolchains.display().to_string());
+    let shown = eddy_ok(e, &["function", "show", "py-one"]);
+    assert_eq!(shown["config"]["tables"], json!(["py-seen"]));
+    assert_eq!(
+        shown["wasm_bytes"],
+        std::fs::metadata(crate::api::guest_path("noop"))
+            .expect("guest")
+            .len()
+    );
+
+    // Nothing changed: deployed again without a build. A saved source: built again.
+    let out = deploy();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "eddy: deployed py-one version 2\n");
+    assert_eq!(calls().len(), 1);
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(
+        project.join("app.py"),
+        "def handler(event, ctx):\n    return None\n",
+    )
+    .expect("edit");
+    assert!(deploy().status.success());
+    assert_eq!(calls().len(), 2);
+
+    // An SDK directory without the language's script is a clear error.
+    let empty = temp.path().join("empty-sdk");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let out = eddy_cmd(e, &["function", "build", &project.display().to_string()])
+        .env("EDDY_SDK_DIR", &empty)
+        .env("EDDY_TOOLCHAIN_DIR", &toolchains)
+        .output()
+        .expect("run eddy");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).ends_with(&format!(
+            "eddy: function py-one: no python build script at {}: this eddy (or \
+             EDDY_SDK_DIR) has no python toolchain\n",
+            empty.join("python/build.sh").display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
 }
