@@ -1,6 +1,6 @@
 //! `eddy dev [DIR]`: deploys the project, then watches its sources (polling
 //! modification times every [`DEV_POLL_MS`]), rebuilds and redeploys a function whose
-//! sources changed, and prints the functions' new log lines and trigger errors, until
+//! sources changed and then stood still for one poll, and prints the functions' new log lines and trigger errors, until
 //! Ctrl-C. A failed build is printed and the served version keeps serving; the next
 //! save tries again.
 //!
@@ -58,6 +58,8 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
         project.dir.display()
     );
     let mut manifest_mtime = modified(&project.file);
+    // Sources seen changed at the last poll, by function: built when still so.
+    let mut pending: HashMap<String, Option<SystemTime>> = HashMap::new();
     loop {
         std::thread::sleep(Duration::from_millis(DEV_POLL_MS));
         // An edited manifest is read again, so changed grants or a new function are
@@ -82,11 +84,18 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
         let prefixed = project.manifest.functions.len() > 1;
         for function in &project.manifest.functions {
             let now = build::sources_mtime(&project, function);
-            if seen.get(&function.name).copied().flatten() != now {
+            let changed = seen.get(&function.name).copied().flatten() != now;
+            // A change is built once the sources have stood still for one poll: a save
+            // caught half-written (truncated, then written) is not built and deployed.
+            let settled = pending.get(&function.name) == Some(&now);
+            if changed && settled {
+                pending.remove(&function.name);
                 seen.insert(function.name.clone(), now);
                 let next = build::build(&project, function)
                     .and_then(|_| deploy::deploy(client, &project, function));
                 report(function, Some(next));
+            } else if changed {
+                pending.insert(function.name.clone(), now);
             }
             let follower = followers.entry(function.name.clone()).or_default();
             for line in poll_logs(client, function, follower)? {

@@ -169,6 +169,13 @@ pub struct Project {
 impl Project {
     /// Reads `eddy.toml` of the directory `dir`, or the file `path` when it names one.
     pub fn load(path: &Path) -> Result<Project, String> {
+        if !path.exists() {
+            return Err(format!(
+                "{}: no such file or directory (a project directory holding {MANIFEST_FILE}, \
+                 or its manifest)",
+                path.display()
+            ));
+        }
         let file = if path.is_dir() {
             path.join(MANIFEST_FILE)
         } else {

@@ -105,6 +105,9 @@ fn a_new_rust_function_deploys_from_its_directory_and_handles_a_write() {
     let e = server.endpoint.as_str();
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = temp.path().join("greeter");
+    // Whether the SDK's dependencies were compiled by an earlier run (the shared
+    // target directory persists): the printed time says which it measured.
+    let warm = shared("cargo-target").join("wasm32-wasip2").is_dir();
     let started = Instant::now();
     new_rust(e, "greeter", &dir);
     assert!(dir.join("src/lib.rs").is_file());
@@ -141,8 +144,14 @@ fn a_new_rust_function_deploys_from_its_directory_and_handles_a_write() {
             .ok_or_else(|| format!("logs: {messages:?}"))
     });
     eprintln!(
-        "newcomer path: `eddy function new` to the first handled record ({line:?}) took {:.1} s",
-        started.elapsed().as_secs_f64()
+        "newcomer path: `eddy function new` to the first handled record ({line:?}) took \
+         {:.1} s ({})",
+        started.elapsed().as_secs_f64(),
+        if warm {
+            "the SDK's dependencies were compiled by an earlier run"
+        } else {
+            "a cold build: the SDK's dependencies compiled too"
+        }
     );
 
     // The old form, NAME FILE with flags, still deploys; the flags do not go with DIR.
@@ -522,11 +531,25 @@ fn dev_rebuilds_and_redeploys_a_saved_edit_and_prints_its_log_line() {
     assert!(line.contains("[v2 #"), "{line}");
 
     // A build error is printed and the served version keeps serving.
+    let before = stderr.lock().unwrap_or_else(PoisonError::into_inner).len();
     std::fs::write(&source, "this is not rust").expect("break lib.rs");
     wait_for("the build error", BUILD_WAIT, || {
-        seen(&stderr, "watched keeps serving its previous version")
+        let lines = stderr.lock().unwrap_or_else(PoisonError::into_inner);
+        let after = &lines[before..];
+        match after
+            .iter()
+            .any(|l| l.contains("watched keeps serving its previous version"))
+        {
+            true => Ok(()),
+            false => Err(format!("{after:?}")),
+        }
     });
-    assert_eq!(eddy_ok(e, &["function", "show", "watched"])["version"], 2);
+    assert_eq!(
+        eddy_ok(e, &["function", "show", "watched"])["version"],
+        2,
+        "{:?}",
+        stderr.lock().unwrap_or_else(PoisonError::into_inner)
+    );
 
     // An edited manifest is read again: the fixed source deploys with the new grant.
     std::fs::write(&source, code.replace("handled", "saw")).expect("fix lib.rs");
