@@ -47,7 +47,17 @@ impl Answer {
                 .or_else(|| self.body.get("Message"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            return format!("{kind}: {message}");
+            let error = format!("{kind}: {message}");
+            // Said in the client commands' words (`remote::refusal`), for DynamoDB's
+            // answer to an unsigned request too.
+            return if kind == "MissingAuthenticationTokenException" {
+                format!(
+                    "{error} (this Eddy verifies signatures: set AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY to one of its access keys)"
+                )
+            } else {
+                error
+            };
         }
         format!("{}: {}", self.status, remote::refusal_text(&self.raw))
     }

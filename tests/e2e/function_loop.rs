@@ -672,3 +672,57 @@ fn a_python_project_is_built_by_the_sdks_script_with_the_contracts_arguments() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn apply_signs_its_dynamodb_and_v1_requests_for_a_server_that_verifies_them() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (id, secret) = ("EDDYROOTAPPLY0000000", "apply-root-secret");
+    let server = Server::start_with_env(
+        data.path(),
+        "127.0.0.1:0",
+        &["--auth", "sigv4"],
+        &[
+            ("EDDY_ROOT_ACCESS_KEY_ID", id),
+            ("EDDY_ROOT_SECRET_ACCESS_KEY", secret),
+        ],
+    );
+    let e = server.endpoint.as_str();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let manifest = temp.path().join("eddy.toml");
+    std::fs::write(
+        &manifest,
+        "[[table]]\nname = \"signed-users\"\npartition_key = { name = \"id\", type = \"S\" }\n\
+         stream = \"NEW_IMAGE\"\n",
+    )
+    .expect("manifest");
+    let shown = manifest.display().to_string();
+    let apply = |keys: bool| {
+        let mut command = eddy_cmd(e, &["apply", &shown]);
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN");
+        if keys {
+            command
+                .env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        command.output().expect("run eddy")
+    };
+    // Unsigned: refused, and said so (DynamoDB's own error type and message).
+    let out = apply(false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "eddy: describing table signed-users: MissingAuthenticationTokenException: "
+        ),
+        "{err}"
+    );
+    // Signed: created, then nothing to do.
+    let out = apply(true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "created table signed-users\n");
+    let out = apply(true);
+    assert_eq!(text(&out.stdout), "no changes\n");
+}
