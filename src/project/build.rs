@@ -19,6 +19,11 @@ use super::sdk;
 /// caches): their changes neither make a build stale nor wake `eddy dev`.
 pub const IGNORED_DIRS: [&str; 5] = ["target", "node_modules", "__pycache__", ".git", ".venv"];
 
+/// File names that are not sources though they live beside them: cargo rewrites
+/// `Cargo.lock` during a build (the template's lock is pruned to what the project uses
+/// on its first one), which must not count as a change to build again.
+pub const IGNORED_FILES: [&str; 1] = ["Cargo.lock"];
+
 /// Files looked at when deciding whether a function's sources changed: a bound on the
 /// walk of a project that holds more than sources.
 pub const SOURCE_FILES_MAX: usize = 10_000;
@@ -177,13 +182,13 @@ fn newest_under(dir: &Path, newest: &mut Option<SystemTime>, seen: &mut usize) {
         *seen += 1;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if IGNORED_DIRS.contains(&name.as_ref()) {
-            continue;
-        }
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            newest_under(&entry.path(), newest, seen);
-        } else if let Ok(modified) = meta.modified()
+            if !IGNORED_DIRS.contains(&name.as_ref()) {
+                newest_under(&entry.path(), newest, seen);
+            }
+        } else if !IGNORED_FILES.contains(&name.as_ref())
+            && let Ok(modified) = meta.modified()
             && newest.is_none_or(|n| modified > n)
         {
             *newest = Some(modified);

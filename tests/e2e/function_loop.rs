@@ -504,6 +504,21 @@ fn dev_rebuilds_and_redeploys_a_saved_edit_and_prints_its_log_line() {
         seen(&stderr, "eddy: deployed watched version 1")
     });
     wait_for("watching", BUILD_WAIT, || seen(&stderr, "eddy: watching"));
+    // What the build itself rewrote (cargo prunes the template's Cargo.lock) is not a
+    // change: nothing is built again while nobody edits.
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(
+        seen(&stderr, "eddy: building watched").is_ok()
+            && stderr
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|l| l.starts_with("eddy: building watched"))
+                .count()
+                == 1,
+        "{:?}",
+        stderr.lock().unwrap_or_else(PoisonError::into_inner)
+    );
     eddy_ok(
         e,
         &[
