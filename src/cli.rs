@@ -47,6 +47,12 @@ enum Command {
     Trigger(crate::remote::TriggerArgs),
     /// Run functions on cron schedules on a running server.
     Schedule(crate::remote::ScheduleArgs),
+    /// Deploy a project, then rebuild and redeploy it on every save and print its
+    /// functions' logs, until Ctrl-C.
+    Dev(crate::project::DevArgs),
+    /// Make a running server match a project's eddy.toml: create missing tables,
+    /// deploy changed functions, create or update triggers and schedules. Never deletes.
+    Apply(crate::project::ApplyArgs),
     /// Create, list and delete access keys on a running server (needs an
     /// administrator's key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
     Key(crate::remote::KeyArgs),
@@ -260,10 +266,17 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(with_dynamodb_local_flags(args));
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
-        Some(Command::Function(a)) => return crate::remote::function(a),
+        Some(Command::Function(a)) => {
+            return match a.project_command() {
+                Some(project) => crate::project::function(project),
+                None => crate::remote::function(a),
+            };
+        }
         Some(Command::Trigger(a)) => return crate::remote::trigger(a),
         Some(Command::Schedule(a)) => return crate::remote::schedule(a),
         Some(Command::Key(a)) => return crate::remote::key(a),
+        Some(Command::Dev(a)) => return crate::project::dev(a),
+        Some(Command::Apply(a)) => return crate::project::apply(a),
         Some(Command::User(a)) => return crate::remote::user(a),
         Some(Command::Autoscaling(a)) => return crate::remote::autoscaling(a),
         None => cli.serve,

@@ -18,6 +18,7 @@ pub mod lambda;
 mod legacy;
 pub mod metrics;
 mod percent;
+pub mod project;
 pub mod prometheus;
 pub mod remote;
 pub mod scaling;

@@ -12,6 +12,7 @@
 mod autoscaling;
 mod endpoint;
 mod follow;
+pub(crate) use follow::Follower;
 mod iam;
 mod transport;
 
@@ -68,12 +69,30 @@ pub struct FunctionArgs {
 
 #[derive(Debug, Subcommand)]
 enum FunctionCommand {
-    /// Deploy a WebAssembly component (wasm32-wasip2) as the next version of a function.
-    Deploy {
+    /// Write a new function project from a template (eddy.toml, the handler, a README).
+    New {
         /// The function's name (1-64 characters of [A-Za-z0-9_-]).
         name: String,
-        /// The component file.
-        file: PathBuf,
+        /// The language: rust, python or js.
+        #[arg(long, value_parser = ["rust", "python", "js"])]
+        lang: String,
+        /// Where to write it (default ./NAME); refused if it exists and is not empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build each function of a project's eddy.toml into target/eddy/NAME.wasm.
+    Build {
+        /// The project directory (default the current one).
+        dir: Option<PathBuf>,
+    },
+    /// Deploy a project (`deploy [DIR]`: build what changed, deploy each function of
+    /// its eddy.toml with the grants written there), or one WebAssembly component
+    /// (`deploy NAME FILE`, wasm32-wasip2) as the next version of a function.
+    Deploy {
+        /// `DIR` (default the current one), or `NAME FILE`: the function's name (1-64
+        /// characters of [A-Za-z0-9_-]) and the component file.
+        #[arg(value_name = "DIR | NAME FILE", num_args = 0..=2)]
+        target: Vec<String>,
         /// Memory limit of one invocation, MiB (default 128).
         #[arg(long)]
         memory_mb: Option<u32>,
@@ -273,6 +292,54 @@ fn schedule_request(command: ScheduleCommand) -> Result<ApiRequest, String> {
     })
 }
 
+/// `eddy function new|build|deploy [DIR]`: the project commands, which `crate::project`
+/// runs (cli.rs hands them over). This module must not call that one: the project
+/// commands send their requests through this module's transport.
+#[derive(Debug)]
+pub enum ProjectCommand {
+    New {
+        name: String,
+        lang: String,
+        dir: Option<PathBuf>,
+    },
+    Build {
+        dir: Option<PathBuf>,
+    },
+    Deploy {
+        endpoint: Endpoint,
+        dir: Option<PathBuf>,
+    },
+    /// `deploy [DIR]` given a flag of `deploy NAME FILE`: the message.
+    Refused(String),
+}
+
+impl FunctionArgs {
+    /// The project command this is, if it is one (else [`function`] runs it).
+    pub fn project_command(&self) -> Option<ProjectCommand> {
+        Some(match &self.command {
+            FunctionCommand::New { name, lang, dir } => ProjectCommand::New {
+                name: name.clone(),
+                lang: lang.clone(),
+                dir: dir.clone(),
+            },
+            FunctionCommand::Build { dir } => ProjectCommand::Build { dir: dir.clone() },
+            FunctionCommand::Deploy { target, .. } if target.len() < 2 => {
+                match deploy_flag_given(&self.command) {
+                    Some(flag) => ProjectCommand::Refused(format!(
+                        "{flag} goes with `deploy NAME FILE`; `deploy [DIR]` takes the \
+                         configuration from the project's eddy.toml"
+                    )),
+                    None => ProjectCommand::Deploy {
+                        endpoint: self.endpoint.clone(),
+                        dir: target.first().map(PathBuf::from),
+                    },
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
 /// Runs `eddy function …`.
 pub fn function(args: FunctionArgs) -> std::process::ExitCode {
     if let FunctionCommand::Logs {
@@ -300,6 +367,8 @@ struct ApiRequest {
     method: Method,
     path: String,
     content_type: &'static str,
+    /// `X-Amz-Target`, for a DynamoDB API call (`eddy apply` creating tables).
+    amz_target: Option<String>,
     body: Vec<u8>,
 }
 
@@ -313,6 +382,7 @@ impl ApiRequest {
             method,
             path,
             content_type: "application/json",
+            amz_target: None,
             body,
         }
     }
@@ -320,9 +390,11 @@ impl ApiRequest {
 
 fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
     Ok(match command {
+        FunctionCommand::New { .. } | FunctionCommand::Build { .. } => {
+            return Err("not a request".into());
+        }
         FunctionCommand::Deploy {
-            name,
-            file,
+            target,
             memory_mb,
             timeout_ms,
             tables,
@@ -332,7 +404,9 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
             indexes,
             email,
         } => {
-            let wasm = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let [name, file] =
+                <[String; 2]>::try_from(target).map_err(|_| "give DIR, or NAME FILE".to_owned())?;
+            let wasm = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
             let mut query = Vec::new();
             if let Some(m) = memory_mb {
                 query.push(format!("memory_mb={m}"));
@@ -363,6 +437,7 @@ fn function_request(command: FunctionCommand) -> Result<ApiRequest, String> {
                 method: Method::PUT,
                 path: format!("/v1/functions/{}{query}", encode(&name)),
                 content_type: "application/wasm",
+                amz_target: None,
                 body: wasm,
             }
         }
@@ -453,6 +528,66 @@ fn trigger_request(command: TriggerCommand) -> Result<ApiRequest, String> {
     })
 }
 
+/// The deploy flags given with `deploy [DIR]`, where the manifest says them instead.
+fn deploy_flag_given(command: &FunctionCommand) -> Option<&'static str> {
+    let FunctionCommand::Deploy {
+        memory_mb,
+        timeout_ms,
+        tables,
+        env,
+        hosts,
+        allow_any_host,
+        indexes,
+        email,
+        ..
+    } = command
+    else {
+        return None;
+    };
+    [
+        (memory_mb.is_some(), "--memory-mb"),
+        (timeout_ms.is_some(), "--timeout-ms"),
+        (!tables.is_empty(), "--table"),
+        (!env.is_empty(), "--env"),
+        (!hosts.is_empty(), "--host"),
+        (*allow_any_host, "--allow-any-host"),
+        (!indexes.is_empty(), "--index"),
+        (*email, "--email"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+/// One request of the project commands (`crate::project`): a `/v1` route, or with
+/// `amz_target` a DynamoDB API call, on the endpoint's server.
+pub(crate) async fn call(
+    endpoint: &Endpoint,
+    method: Method,
+    path: String,
+    content_type: &'static str,
+    amz_target: Option<String>,
+    body: Vec<u8>,
+) -> Result<(hyper::StatusCode, bytes::Bytes), String> {
+    let request = ApiRequest {
+        method,
+        path,
+        content_type,
+        amz_target,
+        body,
+    };
+    send(endpoint, request).await
+}
+
+/// A refused request's body as one line (see [`refusal`]).
+pub(crate) fn refusal_text(body: &[u8]) -> String {
+    refusal(body, "the endpoint")
+}
+
+/// Percent-encodes one path segment.
+pub(crate) fn encode_segment(s: &str) -> String {
+    encode(s)
+}
+
 /// A file's bytes, or stdin's for `-`.
 fn read_source(source: &str) -> Result<Vec<u8>, String> {
     if source == "-" {
@@ -482,7 +617,7 @@ fn encode(s: &str) -> String {
 impl Endpoint {
     /// The server's base URL (no trailing `/`): `--endpoint`, else `EDDY_ENDPOINT`, else
     /// the default; `host:port` means `http://host:port`.
-    fn base(&self) -> Result<String, String> {
+    pub(crate) fn base(&self) -> Result<String, String> {
         let env = std::env::var(ENDPOINT_ENV).ok();
         endpoint::resolve(self.endpoint.as_deref(), env.as_deref())
     }

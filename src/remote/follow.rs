@@ -63,6 +63,24 @@ struct Printed {
     errors: HashSet<String>,
 }
 
+/// The lines of one function not printed yet, for a caller that polls in its own loop
+/// (`eddy dev`): the first call only notes what is there (no backlog).
+#[derive(Default)]
+pub(crate) struct Follower {
+    printed: Printed,
+    started: bool,
+}
+
+impl Follower {
+    /// The new lines of `logs` (`GET /v1/functions/{name}/logs`) and `triggers`
+    /// (`GET /v1/triggers?FunctionName=…`), oldest first.
+    pub(crate) fn new_lines(&mut self, logs: &Value, triggers: &Value) -> Vec<String> {
+        let backlog = if self.started { None } else { Some(0) };
+        self.started = true;
+        new_lines(&mut self.printed, logs, triggers, backlog)
+    }
+}
+
 async fn follow(endpoint: &Endpoint, name: &str, limit: Option<usize>) -> Result<(), String> {
     let mut printed = Printed::default();
     let mut first = true;

@@ -71,6 +71,9 @@ pub(super) async fn send(
         .uri(&path)
         .header(hyper::header::HOST, &authority)
         .header(hyper::header::CONTENT_TYPE, request.content_type);
+    if let Some(target) = &request.amz_target {
+        builder = builder.header("x-amz-target", target);
+    }
     // With credentials in the environment (as the AWS CLI reads them) the request is
     // signed, for a server that verifies signatures.
     if let (Ok(id), Ok(secret)) = (
