@@ -92,7 +92,7 @@ async function main() {
       [
         `import * as user from ${JSON.stringify(handlerFile)};`,
         `import { exportHandler } from 'eddy';`,
-        `const run = exportHandler(user[${JSON.stringify(functionName)}], ${JSON.stringify(handler)});`,
+        `const run = exportHandler(user[${JSON.stringify(functionName)}], ${JSON.stringify(path.basename(handlerFile))}, ${JSON.stringify(functionName)});`,
         `export function handle(eventJson) { return run(eventJson); }`,
         '',
       ].join('\n'),
@@ -116,7 +116,7 @@ async function main() {
       });
     } catch {
       // esbuild has printed the errors (file:line:column and the offending code).
-      fail(`bundling ${path.relative(process.cwd(), handlerFile) || handlerFile} failed`);
+      fail(`bundling ${path.relative(path.resolve(projectDir), handlerFile)} failed`);
     }
 
     let component;

@@ -57,10 +57,10 @@ export const context = Object.freeze({ log, dynamodb, config, search, email, fet
  * Builds the component's `handle` export around `handler` (what the generated entry
  * module does; a handler module does not call it itself).
  */
-export function exportHandler(handler, name) {
+export function exportHandler(handler, moduleFile, functionName) {
   if (typeof handler !== 'function') {
     // Thrown while componentize-js evaluates the module, so the build fails with it.
-    throw new TypeError(`the handler module does not export a function named ${name}`);
+    throw new TypeError(`${moduleFile} does not export a function named ${functionName}`);
   }
   return (eventJson) => runHandler(handler, eventJson, context);
 }
