@@ -19,8 +19,48 @@ use crate::harness::{Server, table_name};
 /// (`<eventName>:<id>` holding the decoded images and each attribute's JS type), fails a
 /// record whose image has `flaky` on its first attempt only (counted in the derived
 /// table with `ctx.dynamodb.call`), and throws on a record whose image has `explode`.
+/// A scheduled event runs the SDK's table helpers and capability errors instead and
+/// logs what they returned (log line `helpers`, field `result`).
 const HANDLER_JS: &str = r#"
-import { BatchResponse, Decimal } from 'eddy';
+import { BatchResponse, CapabilityError, Decimal, DynamoDBError } from 'eddy';
+
+function helpers(ctx, table) {
+  const db = ctx.dynamodb;
+  const out = {};
+  db.put(table, { id: 'h', n: 1, tags: new Set(['x']) });
+  out.updated = db.update(table, { id: 'h' }, { n: 2, tags: undefined, extra: 'e' });
+  out.got = db.get(table, { id: 'h' });
+  out.missing = db.get(table, { id: 'no-such-item' });
+  out.queried = db.query(table, { id: 'h' });
+  out.deleted = db.delete(table, { id: 'h' });
+  out.afterDelete = db.get(table, { id: 'h' });
+  try {
+    db.call('PutItem', {
+      TableName: table,
+      Item: { id: { S: 'h' } },
+      ConditionExpression: 'attribute_exists(id)',
+    });
+  } catch (e) {
+    out.conditional = [e instanceof DynamoDBError, e.code, e.message];
+  }
+  try {
+    db.get('not-granted', { id: 'h' });
+  } catch (e) {
+    out.notGranted = [e instanceof DynamoDBError, e.code];
+  }
+  try {
+    ctx.search.query('no-index', 'x');
+  } catch (e) {
+    out.search = [e instanceof CapabilityError, e.kind];
+  }
+  try {
+    ctx.email.send({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
+  } catch (e) {
+    out.email = [e instanceof CapabilityError, e.kind];
+  }
+  out.config = [ctx.config.get('DERIVED') === table, ctx.config.get('NOT_SET') ?? 'unset'];
+  return out;
+}
 
 function kind(value) {
   if (value === null) return 'null';
@@ -33,6 +73,10 @@ function kind(value) {
 
 export async function handler(event, ctx) {
   const derived = ctx.config.get('DERIVED');
+  if (event.isScheduled) {
+    ctx.log.info('helpers', { result: helpers(ctx, derived) });
+    return;
+  }
   const response = new BatchResponse();
   for (const record of event.records) {
     const id = record.keys.id;
@@ -176,7 +220,7 @@ fn the_js_sdk_unit_tests_pass_under_node() {
 // takes about two minutes in a debug build, so the behaviours share it (each through its
 // own table and trigger).
 #[test]
-fn a_js_handler_sees_native_images_writes_derived_items_retries_partially_and_throws() {
+fn a_js_handler_gets_native_images_retries_partially_throws_and_calls_the_host_helpers() {
     let server = Server::start();
     let e = &server.endpoint;
     let source = table_name("jssrc");
@@ -330,6 +374,60 @@ fn a_js_handler_sees_native_images_writes_derived_items_retries_partially_and_th
         get_item(e, &derived, "INSERT:boom").is_none(),
         "nothing was written for the failed record"
     );
+
+    // A scheduled event: recognised as one, and the table helpers, DynamoDB errors,
+    // capability errors and configuration behave as documented against the real host.
+    let event_dir = tempfile::tempdir().expect("temp dir");
+    let event_file = event_dir.path().join("scheduled.json");
+    std::fs::write(
+        &event_file,
+        json!({"version": "0", "id": "tick", "detail-type": "Scheduled Event",
+               "source": "aws.events", "account": "000000000000", "time": "2026-01-01T00:00:00Z",
+               "region": "us-east-1", "resources": [], "detail": {}})
+        .to_string(),
+    )
+    .expect("write the event");
+    let invoked = eddy_ok(
+        e,
+        &[
+            "function",
+            "invoke",
+            "js-view",
+            "--event",
+            event_file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(invoked["error"], Value::Null, "{invoked}");
+    let line = invoked["logs"]
+        .as_array()
+        .and_then(|lines| lines.iter().find(|l| l["message"] == "helpers"))
+        .unwrap_or_else(|| panic!("no helpers line: {invoked}"));
+    let result: Value = serde_json::from_str(line["fields"]["result"].as_str().expect("result"))
+        .expect("the result is JSON");
+    let after = json!({"id": "h", "n": 2, "extra": "e"});
+    assert_eq!(result["updated"], after, "{result}");
+    assert_eq!(result["got"], after, "{result}");
+    assert_eq!(result["missing"], Value::Null, "{result}");
+    assert_eq!(result["queried"], json!([after]), "{result}");
+    assert_eq!(result["deleted"], after, "{result}");
+    assert_eq!(result["afterDelete"], Value::Null, "{result}");
+    assert_eq!(
+        result["conditional"],
+        json!([
+            true,
+            "ConditionalCheckFailedException",
+            "The conditional request failed"
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["notGranted"],
+        json!([true, "AccessDeniedException"]),
+        "{result}"
+    );
+    assert_eq!(result["search"], json!([true, "denied"]), "{result}");
+    assert_eq!(result["email"], json!([true, "denied"]), "{result}");
+    assert_eq!(result["config"], json!([true, "unset"]), "{result}");
 }
 
 #[test]
