@@ -202,13 +202,15 @@ fn seen(endpoint: &str, function: &str, ids: &[&str]) -> Vec<(String, u64)> {
 fn the_js_sdk_unit_tests_pass_under_node() {
     let output = Command::new("node")
         .arg("--test")
-        .arg(sdk_dir().join("js/test/"))
+        // The file itself, not the directory: newer Node versions read the arguments of
+        // --test as glob patterns of files.
+        .arg(sdk_dir().join("js/test/codec.test.mjs"))
         .output()
         .unwrap_or_else(|e| panic!("node is needed for the JavaScript SDK's tests: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "node --test functions/js/test failed:\n{stdout}\n{}",
+        "node --test functions/js/test/codec.test.mjs failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     // A run that found no test file would also exit 0.

@@ -1,6 +1,6 @@
 // Unit tests of the JavaScript SDK's pure modules (the DynamoDB JSON codec, events and
-// responses), run with plain Node: `node --test functions/js/test/`. The e2e suite runs
-// them too (tests/e2e/function_js.rs), so they are part of every test run.
+// responses), run with plain Node: `node --test functions/js/test/codec.test.mjs`. The
+// e2e suite runs them too (tests/e2e/function_js.rs), so they are part of every test run.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
