@@ -105,6 +105,26 @@ else
     step "Python venv skipped (EDDY_TEST_SKIP_VENV=1)"
 fi
 
+# --- js toolchain -------------------------------------------------------------
+# JavaScript functions are built with componentize-js and esbuild (npm), installed once
+# into the toolchain cache by the SDK's own script (idempotent: a no-op when present).
+# tests/e2e/function_js.rs builds with it and fails, never skips, without it.
+step "JavaScript toolchain (functions/js/install.sh)"
+export EDDY_TOOLCHAIN_DIR="$ROOT/target/toolchains"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        step "installing nodejs and npm (Debian)"
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    else
+        echo "error: node and npm are needed for the JavaScript functions' tests" >&2
+        exit 1
+    fi
+fi
+run node --version
+run env EDDY_SDK_DIR="$ROOT/functions" bash "$ROOT/functions/js/install.sh"
+echo "EDDY_TOOLCHAIN_DIR=$EDDY_TOOLCHAIN_DIR"
+
 # --- 4. Tests ----------------------------------------------------------------
 step "cargo test --workspace $*"
 run cargo test --workspace "$@"
