@@ -151,20 +151,43 @@ fn project(source: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Builds and deploys a JS function the way a user does until `eddy function deploy DIR`
-/// exists: `build.sh` (the manifest's handler `handler.handler`) into a temporary file,
-/// then `eddy function deploy NAME FILE` with `grants` (CLI flags such as `--table T`,
-/// `--env K=V`; the project's eddy.toml says the same). The one place to switch to the
-/// project form.
-fn build_and_deploy(server: &Server, project_dir: &Path, name: &str, grants: &[&str]) -> Value {
-    let out_dir = tempfile::tempdir().expect("temp dir");
-    let wasm = out_dir.path().join(format!("{name}.wasm"));
-    let (ok, stderr) = build(project_dir, "handler.handler", &wasm);
-    assert!(ok, "building {} failed:\n{stderr}", project_dir.display());
-    let file = wasm.to_str().expect("utf-8 path");
-    let mut args = vec!["function", "deploy", name, file];
-    args.extend_from_slice(grants);
-    eddy_ok(&server.endpoint, &args)
+/// A project made as a user makes one, `eddy function new NAME --lang js`, with its
+/// handler replaced by `source`.
+fn new_project(name: &str, source: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = parent.path().join(name);
+    let output = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["function", "new", name, "--lang", "js", "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("run eddy function new");
+    assert!(
+        output.status.success(),
+        "eddy function new failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::write(dir.join("handler.js"), source).expect("write handler.js");
+    (parent, dir)
+}
+
+/// Deploys the project in `project_dir` as a user does: `eddy function deploy DIR`
+/// builds it (the SDK's `build.sh`, the toolchain from `EDDY_TOOLCHAIN_DIR`) and deploys
+/// it with the grants of its `eddy.toml`.
+fn build_and_deploy(server: &Server, project_dir: &Path) {
+    // The toolchain must be the one tests/run.sh installed: a CLI left to its default
+    // cache would download its own, and hide a missing install step.
+    toolchain_dir();
+    let dir = project_dir.to_str().expect("utf-8 path");
+    let output = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["function", "deploy", dir, "--endpoint", &server.endpoint])
+        .output()
+        .expect("run eddy function deploy");
+    assert!(
+        output.status.success(),
+        "eddy function deploy {dir} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn get_item(endpoint: &str, table: &str, id: &str) -> Option<Value> {
@@ -219,7 +242,8 @@ fn the_js_sdk_unit_tests_pass_under_node() {
 }
 
 // One test, one deployment: deploying a 12 MB JavaScript component compiles it, which
-// takes about two minutes in a debug build, so the behaviours share it (each through its
+// takes 15-30 s even with the compiler's crates optimized in the debug build, so the
+// behaviours share it (each through its
 // own table and trigger).
 #[test]
 fn a_js_handler_gets_native_images_retries_partially_throws_and_calls_the_host_helpers() {
@@ -233,22 +257,16 @@ fn a_js_handler_gets_native_images_retries_partially_throws_and_calls_the_host_h
     create_table(e, &flaky, true);
     create_table(e, &throws, true);
     create_table(e, &derived, false);
-    let env = format!("DERIVED={derived}");
-    let project = project(HANDLER_JS);
+    let (_project, project) = new_project("js-view", HANDLER_JS);
     std::fs::write(
-        project.path().join("eddy.toml"),
+        project.join("eddy.toml"),
         format!(
             "[[function]]\nname = \"js-view\"\nlang = \"js\"\nhandler = \"handler.handler\"\n\
              tables = [\"{derived}\"]\nenvironment = {{ DERIVED = \"{derived}\" }}\n"
         ),
     )
     .expect("write eddy.toml");
-    build_and_deploy(
-        &server,
-        project.path(),
-        "js-view",
-        &["--table", &derived, "--env", &env],
-    );
+    build_and_deploy(&server, &project);
 
     // INSERT, MODIFY and REMOVE of one item holding every DynamoDB type.
     let item = json!({
