@@ -123,6 +123,11 @@ pub struct ServeArgs {
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
     smtp_url: Option<String>,
+    /// Export every table's stream records to NATS JetStream at this server, e.g.
+    /// `nats://127.0.0.1:4222` (one JetStream stream per table, see README). Off
+    /// without it: no connection to NATS is made.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// Let deployments opt into wildcard outbound host grants (`*`, `*.domain`) with
     /// `allow_any_host`. Off by default: a function then reaches only the exact hosts
     /// it is granted.
@@ -459,6 +464,9 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         listeners: vec![listener.local_addr()?],
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
+    if let Some(url) = &args.nats {
+        crate::export::start(&engine, url)?;
+    }
     let served = runtime.block_on(serve(
         AppState {
             engine,
@@ -469,6 +477,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     ));
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();
+    crate::export::shutdown();
     crate::audit::close();
     if args.in_memory {
         // The engine is shut down (its writer stopped), so nothing writes into the
