@@ -2,14 +2,15 @@
 //! JetStream with a bounded number of acknowledgements in flight, stores the
 //! acknowledged position, and retries from it with backoff while NATS is away.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, context::Context, message::PublishMessage};
 use bytes::Bytes;
-use eddy_engine::{StreamDef, StreamRecord};
+use eddy_engine::{StreamDef, StreamRecord, parse_sequence_number};
 use eddy_triggers::stream::{SourceError, StreamSource};
 
 use super::{Shared, checkpoint_key, lock, names};
@@ -77,12 +78,11 @@ pub(super) async fn run(shared: Arc<Shared>, url: String) {
         .event_callback(move |event| {
             let (shared, url) = events.clone();
             async move {
-                match event {
-                    async_nats::Event::Disconnected => {
-                        shared.outage_begins(&url, "disconnected from the server")
-                    }
-                    async_nats::Event::Connected => shared.outage_ends(&url),
-                    _ => {}
+                // The outage ends when a batch is acknowledged again, not on
+                // reconnection: acks lost with the old connection still fail
+                // afterwards, and belong to the same outage.
+                if let async_nats::Event::Disconnected = event {
+                    shared.outage_begins(&url, "disconnected from the server");
                 }
             }
         })
@@ -100,7 +100,8 @@ pub(super) async fn run(shared: Arc<Shared>, url: String) {
     let mut exporter = Exporter {
         shared,
         js,
-        ensured: HashSet::new(),
+        tables: HashMap::new(),
+        synced: HashSet::new(),
     };
     let mut failures: u32 = 0;
     tracing::info!(url, "exporting streams to NATS JetStream");
@@ -123,8 +124,9 @@ pub(super) async fn run(shared: Arc<Shared>, url: String) {
                 // Once per outage, not per attempt: the retries go on quietly.
                 exporter.shared.outage_begins(&url, &e);
                 failures = failures.saturating_add(1);
-                // A stream that was lost with the server (or never made) is made again.
-                exporter.ensured.clear();
+                // A stream that was lost with the server (or never made) is made again,
+                // and every shard is compared again with what JetStream holds.
+                exporter.forget();
                 tokio::time::sleep(Duration::from_millis(backoff_ms(failures))).await;
             }
         }
@@ -134,9 +136,12 @@ pub(super) async fn run(shared: Arc<Shared>, url: String) {
 struct Exporter {
     shared: Arc<Shared>,
     js: Context,
-    /// The tables whose JetStream stream has been created (or updated) on this
-    /// connection's server.
-    ensured: HashSet<String>,
+    /// Per table whose JetStream stream was created (or updated) since the last
+    /// failure: the stream's last sequence number, kept up to date from the acks.
+    tables: HashMap<String, u64>,
+    /// The shards whose position was compared with what JetStream holds since the last
+    /// failure (see [`Exporter::resync`]).
+    synced: HashSet<(u32, u16)>,
 }
 
 impl Exporter {
@@ -153,6 +158,13 @@ impl Exporter {
             }
         }
         Ok(progressed)
+    }
+
+    /// After a failure (and at the start) nothing is known of what JetStream holds:
+    /// forgets it, so that the next rounds ask again.
+    fn forget(&mut self) {
+        self.tables.clear();
+        self.synced.clear();
     }
 
     /// Publishes the next batch of one shard and checkpoints it once JetStream has
@@ -188,10 +200,50 @@ impl Exporter {
             lock(&self.shared.acked).insert((def.id, shard), from);
             return Ok(false);
         }
-        self.ensure_stream(def).await?;
-        self.publish(def, shard, &read.records).await?;
+        let stream_last = self.ensure_stream(def).await?;
+        if !self.synced.contains(&(def.id, shard)) {
+            self.resync(def, shard, from).await?;
+            // The position may have moved past records JetStream already holds: read
+            // again from there.
+            return Ok(true);
+        }
+        let last = self.publish(def, shard, &read.records, stream_last).await?;
+        self.tables.insert(def.table_name.clone(), last);
         self.set_position(def, shard, read.next)?;
         Ok(true)
+    }
+
+    /// Moves a shard's position past the last record JetStream holds on its subject:
+    /// records acknowledged but not checkpointed before a crash, or stored while their
+    /// acks were lost with the connection, are not published again, and the next
+    /// batch continues JetStream's copy of the shard exactly where it ends.
+    async fn resync(&mut self, def: &StreamDef, shard: u16, from: u64) -> Result<(), String> {
+        let config = self.shared.engine.config();
+        let name = names::stream_name(&config.region, &def.table_name);
+        let subject = names::subject(&config.region, def, shard);
+        let stream = self
+            .js
+            .get_stream_no_info(&name)
+            .await
+            .map_err(|e| format!("cannot open the JetStream stream {name}: {e}"))?;
+        match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(msg) => {
+                let stored = msg
+                    .headers
+                    .get(async_nats::header::NATS_MESSAGE_ID)
+                    .and_then(|id| id.as_str().rsplit('/').next().map(str::to_owned))
+                    .and_then(|seq| parse_sequence_number(&seq));
+                if let Some(seq) = stored
+                    && seq >= from
+                {
+                    self.set_position(def, shard, seq + 1)?;
+                }
+            }
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(format!("cannot read the last message of {subject}: {e}")),
+        }
+        self.synced.insert((def.id, shard));
+        Ok(())
     }
 
     /// Stores a shard's acknowledged position, durably: a checkpoint lost in a crash
@@ -206,16 +258,17 @@ impl Exporter {
     }
 
     /// Creates the table's JetStream stream, or brings its retention and
-    /// de-duplication window up to date.
-    async fn ensure_stream(&mut self, def: &StreamDef) -> Result<(), String> {
-        if self.ensured.contains(&def.table_name) {
-            return Ok(());
+    /// de-duplication window up to date. Returns the stream's last sequence number.
+    async fn ensure_stream(&mut self, def: &StreamDef) -> Result<u64, String> {
+        if let Some(last) = self.tables.get(&def.table_name) {
+            return Ok(*last);
         }
         let config = self.shared.engine.config();
         let region = &config.region;
         let max_age = Duration::from_millis(config.stream_retention_ms);
         let name = names::stream_name(region, &def.table_name);
-        self.js
+        let info = self
+            .js
             .create_or_update_stream(jetstream::stream::Config {
                 name: name.clone(),
                 subjects: vec![names::table_subjects(region, &def.table_name)],
@@ -227,28 +280,41 @@ impl Exporter {
             })
             .await
             .map_err(|e| format!("cannot create the JetStream stream {name}: {e}"))?;
-        self.ensured.insert(def.table_name.clone());
-        Ok(())
+        self.tables
+            .insert(def.table_name.clone(), info.state.last_sequence);
+        Ok(info.state.last_sequence)
     }
 
     /// Publishes `records` in order with their acknowledgements in flight together,
-    /// then waits for every one of them.
+    /// then waits for every one of them. Returns the stream's last sequence number.
+    ///
+    /// Order is kept when the connection drops in the middle: what the old socket held
+    /// is lost while what was still queued goes out on the new connection, which would
+    /// store record n+1 before n. So every record after the first expects the previous
+    /// one to be the last of its subject (`Nats-Expected-Last-Subject-Sequence`):
+    /// this exporter is the stream's only publisher and waits for a batch before the
+    /// next, so record i of a batch lands at `stream_last + 1 + i`. A record whose
+    /// predecessor is missing is refused, the round fails, and the next one resyncs.
     async fn publish(
         &self,
         def: &StreamDef,
         shard: u16,
         records: &[StreamRecord],
-    ) -> Result<(), String> {
+        stream_last: u64,
+    ) -> Result<u64, String> {
         let region = &self.shared.engine.config().region;
         let subject = names::subject(region, def, shard);
         let mut acks = Vec::with_capacity(records.len());
-        for rec in records {
+        for (i, rec) in records.iter().enumerate() {
             let wire = crate::streams::WireRecord::new(rec, def, region, None);
             // Serializing our own values into a Vec cannot fail.
             let payload = serde_json::to_vec(&wire).unwrap_or_default();
-            let msg = PublishMessage::build()
+            let mut msg = PublishMessage::build()
                 .payload(Bytes::from(payload))
                 .message_id(names::message_id(def, shard, rec.seq));
+            if i > 0 {
+                msg = msg.expected_last_subject_sequence(stream_last + i as u64);
+            }
             let ack = self
                 .js
                 .send_publish(subject.clone(), msg)
@@ -256,6 +322,7 @@ impl Exporter {
                 .map_err(|e| format!("cannot publish to {subject}: {e}"))?;
             acks.push(ack);
         }
+        let mut last = stream_last;
         for ack in acks {
             let ack = ack
                 .await
@@ -263,8 +330,9 @@ impl Exporter {
             if ack.duplicate {
                 self.shared.duplicates.fetch_add(1, Ordering::Relaxed);
             }
+            last = last.max(ack.sequence);
         }
-        Ok(())
+        Ok(last)
     }
 }
 

@@ -488,6 +488,14 @@ async fn sigkill_of_eddy_during_writes_exports_every_record_exactly_once() {
             "JetStream's de-duplication window dropped every republished record"
         );
     }
+    // Since its last start, how many records this server published again and JetStream
+    // dropped (the position is resynced with JetStream's last record first, so few).
+    let text = crate::api::get(&server.endpoint, "/metrics").text();
+    let dropped = text
+        .lines()
+        .find_map(|l| l.strip_prefix("eddy_export_duplicate_records_total "))
+        .expect("the duplicates counter");
+    eprintln!("duplicates JetStream dropped since the last restart: {dropped}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,52 +504,54 @@ async fn nats_killed_during_writes_the_export_catches_up() {
     let url = nats.url();
     let (server, log) = Server::start_logged(&eddy_args(&url), Some("warn,eddy::export=info"));
     let c = server.client();
-    let t = table_name("export-outage");
-    create_table(&c, &t).await;
-    for i in 0..50 {
-        write(&c, &t, i).await.unwrap();
+    let tables: Vec<String> = (0..2).map(|_| table_name("export-outage")).collect();
+    for t in &tables {
+        create_table(&c, t).await;
     }
+    // A steady load, exported as it goes; nats-server is killed twice in its middle,
+    // with batches in flight.
+    let writer = tokio::spawn(write_until_failure(c.clone(), tables.clone(), 0, 400));
+    for outage in 0..2 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        nats.kill9();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        if outage == 0 {
+            // The lag shows while NATS is away: records wait, and the oldest has an age.
+            let pending = metric(&server.endpoint, "eddy_export_pending_records", &tables[0]);
+            assert!(pending.unwrap() >= 1.0, "pending {pending:?}");
+            let age = metric(
+                &server.endpoint,
+                "eddy_export_oldest_pending_age_seconds",
+                &tables[0],
+            );
+            assert!(age.unwrap() >= 0.5, "age {age:?}");
+        }
+        nats.restart();
+    }
+    // The API was never held up by the missing NATS: every write was acknowledged.
+    assert_eq!(writer.await.unwrap(), 400, "every write succeeded");
     let js = nats.jetstream().await;
-    assert_exported(&server, &c, &js, &t).await;
-    nats.kill9();
-    // The API is not held up by the missing NATS.
-    let started = Instant::now();
-    for i in 50..150 {
-        write(&c, &t, i).await.unwrap();
+    for t in &tables {
+        let (n, duplicates) = assert_exported(&server, &c, &js, t).await;
+        eprintln!(
+            "{t}: {n} records exported across 2 nats-server kills, {duplicates} duplicates kept by JetStream"
+        );
+        assert!(n >= 300, "{n} records");
+        assert_eq!(duplicates, 0);
+        assert_eq!(
+            metric(&server.endpoint, "eddy_export_pending_records", t),
+            Some(0.0)
+        );
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "writes are not blocked by the export: {:?}",
-        started.elapsed()
-    );
-    // The lag shows: records wait, and the oldest has an age.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let pending = metric(&server.endpoint, "eddy_export_pending_records", &t).unwrap();
-    assert!(pending >= 100.0, "pending {pending}");
-    let age = metric(
-        &server.endpoint,
-        "eddy_export_oldest_pending_age_seconds",
-        &t,
-    )
-    .unwrap();
-    assert!(age >= 1.0, "age {age}");
-    nats.restart();
-    for i in 150..200 {
-        write(&c, &t, i).await.unwrap();
-    }
-    let js = nats.jetstream().await;
-    let (n, _) = assert_exported(&server, &c, &js, &t).await;
-    assert!(n >= 150, "{n} records");
-    assert_eq!(
-        metric(&server.endpoint, "eddy_export_pending_records", &t),
-        Some(0.0)
-    );
-    // One WARN for the outage, however many attempts failed, and word of the return.
+    // One WARN per outage, however many attempts failed (two outages close together
+    // may be one for the export, when no batch got through between them), and word of
+    // each return.
     let log = log.lock().unwrap().clone();
+    let warned = log.matches("the stream export to NATS failed").count();
+    assert!((1..=2).contains(&warned), "{warned} WARNs\n{log}");
     assert_eq!(
-        log.matches("the stream export to NATS failed").count(),
-        1,
+        log.matches("NATS is reachable again").count(),
+        warned,
         "{log}"
     );
-    assert!(log.contains("NATS is reachable again"), "{log}");
 }
