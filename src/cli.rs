@@ -376,6 +376,10 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
     };
+    // Likewise a `--nats` address that is not one.
+    if let Some(url) = &args.nats {
+        crate::export::check_url(url)?;
+    }
     let seal_key = match &args.encryption_key_file {
         Some(path) => Some(eddy_engine::SealKey::load(path)?),
         None => None,

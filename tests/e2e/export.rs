@@ -200,10 +200,15 @@ async fn eddy_records(server: &Server, c: &Client, table: &str) -> Vec<Seen> {
     out
 }
 
+/// A table's name on the NATS side (`.` is written `~`).
+fn nats_token(table: &str) -> String {
+    table.replace('.', "~")
+}
+
 /// Everything in `table`'s JetStream stream, in stream order, with how many messages
 /// repeated a message id already seen (none, if de-duplication worked).
 async fn jetstream_records(js: &jetstream::Context, table: &str) -> (Vec<Seen>, usize) {
-    let name = format!("EDDY_{REGION}_{table}");
+    let name = format!("EDDY_{REGION}_{}", nats_token(table));
     let Ok(stream) = js.get_stream(&name).await else {
         return (Vec::new(), 0);
     };
@@ -247,7 +252,7 @@ async fn jetstream_records(js: &jetstream::Context, table: &str) -> (Vec<Seen>, 
         );
         assert_eq!(
             msg.subject.as_str(),
-            format!("eddy.{REGION}.{table}.{shard}")
+            format!("eddy.{REGION}.{}.{shard}", nats_token(table))
         );
         out.push(seen);
     }
@@ -378,9 +383,16 @@ fn eddy_args(nats: &str) -> Vec<&str> {
 async fn export_equals_get_records_per_shard_in_order() {
     let nats = Nats::start();
     let url = nats.url();
-    let server = Server::start_with(&eddy_args(&url));
+    let mut args = eddy_args(&url);
+    args.extend(["--stream-retention-s", "3600"]);
+    let server = Server::start_with(&args);
     let c = server.client();
-    let tables: Vec<String> = (0..3).map(|_| table_name("export")).collect();
+    // A `.` in a table name is not allowed in NATS names: it is written `~` there.
+    let tables = vec![
+        table_name("export"),
+        table_name("export"),
+        table_name("export.dotted"),
+    ];
     for t in &tables {
         create_table(&c, t).await;
     }
@@ -395,16 +407,16 @@ async fn export_equals_get_records_per_shard_in_order() {
         // Some deletes find no item and write no record.
         assert!(n >= 100, "{t}: {n} records");
         assert_eq!(duplicates, 0);
-        // Retention follows the table's stream retention (24 h by default), and the
-        // de-duplication window is set.
+        // Retention follows the table's stream retention (`--stream-retention-s`), and
+        // the de-duplication window is set.
         let info = js
-            .get_stream(format!("EDDY_{REGION}_{t}"))
+            .get_stream(format!("EDDY_{REGION}_{}", nats_token(t)))
             .await
             .unwrap()
             .get_info()
             .await
             .unwrap();
-        assert_eq!(info.config.max_age, Duration::from_secs(24 * 3600));
+        assert_eq!(info.config.max_age, Duration::from_secs(3600));
         assert_eq!(info.config.duplicate_window, Duration::from_secs(120));
     }
     // Caught up: nothing is pending, and the families are declared.
@@ -441,6 +453,29 @@ async fn write_until_failure(c: Client, tables: Vec<String>, start: u32, rounds:
         }
     }
     rounds
+}
+
+#[test]
+fn a_nats_address_that_is_not_one_fails_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--nats",
+            "nats://bad host:x",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run eddy");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--nats nats://bad host:x: not a NATS server address"),
+        "{err}"
+    );
 }
 
 fn restart(dir: &Path, url: &str) -> Server {
