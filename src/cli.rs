@@ -481,7 +481,6 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     ));
     // Already done when `serve` ran to its end; not when it failed to start.
     platform.shutdown();
-    crate::export::shutdown();
     crate::audit::close();
     if args.in_memory {
         // The engine is shut down (its writer stopped), so nothing writes into the

@@ -39,9 +39,18 @@ struct Shared {
     /// Records JetStream answered as duplicates (published again after a restart or a
     /// failed round, and dropped by its de-duplication window) since this start.
     duplicates: AtomicU64,
-    /// Woken by every commit that wrote stream records.
+    /// Woken by every commit that wrote stream records, and by [`shutdown`].
     wake: tokio::sync::Notify,
+    /// Woken by [`shutdown`] only (it cuts a retry's backoff short, which commits must
+    /// not).
+    stopping: tokio::sync::Notify,
+    /// Told when the export thread ends.
+    ended: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
 }
+
+/// How long [`shutdown`] waits for the export to finish the batch in hand. A batch whose
+/// acks are still awaited after that is not lost: a restart resyncs with JetStream.
+const STOP_WAIT_MS: u64 = 2_000;
 
 /// The running export, if `--nats` was given.
 static EXPORT: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -116,7 +125,11 @@ pub fn start(engine: &Engine, url: &str) -> Result<(), String> {
         outage: AtomicBool::new(false),
         duplicates: AtomicU64::new(0),
         wake: tokio::sync::Notify::new(),
+        stopping: tokio::sync::Notify::new(),
+        ended: Mutex::new(None),
     });
+    let (ended_tx, ended_rx) = std::sync::mpsc::channel();
+    *lock(&shared.ended) = Some(ended_rx);
     if EXPORT.set(shared.clone()).is_err() {
         return Err("the NATS export is already running".to_owned());
     }
@@ -137,17 +150,24 @@ pub fn start(engine: &Engine, url: &str) -> Result<(), String> {
                 }
             };
             runtime.block_on(publish::run(shared, url));
+            let _ = ended_tx.send(());
         })
         .map_err(|e| format!("cannot start the NATS export: {e}"))?;
     Ok(())
 }
 
-/// Asks the export to stop after the batch in hand (its checkpoints are stored as each
-/// batch is acknowledged). Call before the engine shuts down.
+/// Stops the export after the batch in hand (its checkpoints are stored as each batch
+/// is acknowledged), waiting at most [`STOP_WAIT_MS`]. Blocks: call it off the async
+/// workers, before the engine shuts down.
 pub fn shutdown() {
-    if let Some(shared) = EXPORT.get() {
-        shared.stop.store(true, Ordering::Release);
-        shared.wake.notify_one();
+    let Some(shared) = EXPORT.get() else {
+        return;
+    };
+    shared.stop.store(true, Ordering::Release);
+    shared.wake.notify_one();
+    shared.stopping.notify_one();
+    if let Some(ended) = lock(&shared.ended).take() {
+        let _ = ended.recv_timeout(std::time::Duration::from_millis(STOP_WAIT_MS));
     }
 }
 

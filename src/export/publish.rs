@@ -127,7 +127,12 @@ pub(super) async fn run(shared: Arc<Shared>, url: String) {
                 // A stream that was lost with the server (or never made) is made again,
                 // and every shard is compared again with what JetStream holds.
                 exporter.forget();
-                tokio::time::sleep(Duration::from_millis(backoff_ms(failures))).await;
+                // Cut short by a shutdown (the stop flag is read again above).
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(backoff_ms(failures)),
+                    exporter.shared.stopping.notified(),
+                )
+                .await;
             }
         }
     }

@@ -440,6 +440,17 @@ async fn export_equals_get_records_per_shard_in_order() {
             Some(0.0)
         );
     }
+    // A server whose NATS is gone, with a record waiting, still stops cleanly and soon.
+    let mut nats = nats;
+    nats.kill9();
+    write(&c, &tables[0], 1000).await.unwrap();
+    let started = Instant::now();
+    assert!(server.terminate().success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        started.elapsed()
+    );
 }
 
 /// Writes to `tables` for `rounds` rounds, the i-th write of each in turn; stops at the
