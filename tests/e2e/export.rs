@@ -601,3 +601,23 @@ async fn nats_killed_during_writes_the_export_catches_up() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_down_at_the_start_the_export_begins_when_it_comes() {
+    let mut nats = Nats::start();
+    nats.kill9();
+    let url = nats.url();
+    // Eddy starts and serves without its NATS.
+    let server = Server::start_with(&eddy_args(&url));
+    let c = server.client();
+    let t = table_name("export-late");
+    create_table(&c, &t).await;
+    for i in 0..60 {
+        write(&c, &t, i).await.unwrap();
+    }
+    nats.restart();
+    let js = nats.jetstream().await;
+    let (n, duplicates) = assert_exported(&server, &c, &js, &t).await;
+    assert!(n >= 50, "{n} records");
+    assert_eq!(duplicates, 0);
+}
