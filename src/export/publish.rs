@@ -16,7 +16,8 @@ use eddy_triggers::stream::{SourceError, StreamSource};
 use super::{Shared, checkpoint_key, lock, names};
 
 /// Acknowledgements awaited at once: records published before the first of them is
-/// acknowledged. Bounds the memory a slow NATS can hold and what a failure republishes.
+/// acknowledged. Bounds the memory a slow NATS can hold and the work a failed batch
+/// wastes.
 pub(super) const ACKS_IN_FLIGHT_MAX: usize = 256;
 
 /// Records read from one shard per round (one checkpoint per round).
@@ -26,8 +27,9 @@ const READ_BATCH_RECORDS_MAX: usize = ACKS_IN_FLIGHT_MAX;
 const READ_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// JetStream's de-duplication window of every exported stream: a record published
-/// again within it (after a crash or a restart lost the checkpoint of records already
-/// acknowledged) is dropped by JetStream. A restart of Eddy must take less.
+/// again within it is dropped by JetStream. The resync with JetStream's last record
+/// (`Exporter::resync`) already avoids republishing; this is the second guard, for a
+/// record whose ack was lost while JetStream stored it. A restart of Eddy must take less.
 pub(super) const DUPLICATE_WINDOW_MS: u64 = 120_000;
 
 /// How long a publish waits for JetStream's acknowledgement before the round counts as
