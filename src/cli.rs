@@ -129,6 +129,11 @@ pub struct ServeArgs {
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
     smtp_url: Option<String>,
+    /// Export every table's stream records to NATS JetStream at this server, e.g.
+    /// `nats://127.0.0.1:4222` (one JetStream stream per table, see README). Off
+    /// without it: no connection to NATS is made.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// Let deployments opt into wildcard outbound host grants (`*`, `*.domain`) with
     /// `allow_any_host`. Off by default: a function then reaches only the exact hosts
     /// it is granted.
@@ -384,6 +389,10 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
     };
+    // Likewise a `--nats` address that is not one.
+    if let Some(url) = &args.nats {
+        crate::export::check_url(url)?;
+    }
     let seal_key = match &args.encryption_key_file {
         Some(path) => Some(eddy_engine::SealKey::load(path)?),
         None => None,
@@ -472,6 +481,9 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         listeners: vec![listener.local_addr()?],
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
+    if let Some(url) = &args.nats {
+        crate::export::start(&engine, url)?;
+    }
     let served = runtime.block_on(serve(
         AppState {
             engine,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod console;
 mod dynamodb;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod host;
 pub mod lambda;

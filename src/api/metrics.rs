@@ -83,6 +83,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         );
     }
     out.push_str(&crate::metrics::render(&state.engine));
+    // The export-lag families, when `--nats` runs an export (nothing otherwise).
+    out.push_str(&crate::export::render_metrics());
     out.push_str(&crate::prometheus::triggers(&platform.triggers.metrics()));
     out.push_str(&crate::prometheus::schedules(&platform.schedules.metrics()));
     let mut resp = out.into_response();

@@ -218,7 +218,7 @@ fn table_names(engine: &Engine) -> Vec<String> {
 }
 
 /// A label value with Prometheus' escapes (backslash, double quote, line feed).
-fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape(value: &str) -> std::borrow::Cow<'_, str> {
     if value.contains(['\\', '"', '\n']) {
         value
             .replace('\\', "\\\\")

@@ -18,6 +18,7 @@ mod edge;
 mod encryption;
 mod endpoint;
 mod errors;
+mod export;
 mod expressions;
 mod failures_visible;
 mod faults;
