@@ -5,10 +5,11 @@ Knows the WIT export's signature (`handle(event-json) -> result<string, string>`
 handler's calling convention; knows nothing of the host.
 """
 
+import os
 import sys
 import traceback
 
-from .context import Context
+from .context import Context, Err
 from .events import Event, response_json
 
 # How many characters of a handler's exception the function error carries: enough for
@@ -16,11 +17,17 @@ from .events import Event, response_json
 ERROR_MESSAGE_CHARS_MAX = 2000
 
 
+_SDK_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _describe(exc):
+    """`Type: message (at file:line in function)`, naming the innermost frame of the
+    user's code rather than of this SDK (a DynamoDBError is raised inside the SDK)."""
     text = "%s: %s" % (type(exc).__name__, exc)
     frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
+    own = [f for f in frames if os.path.dirname(os.path.abspath(f.filename)) != _SDK_DIR]
+    if own or frames:
+        last = (own or frames)[-1]
         text += " (at %s:%d in %s)" % (last.filename.rsplit("/", 1)[-1], last.lineno, last.name)
     return text[:ERROR_MESSAGE_CHARS_MAX]
 
@@ -30,8 +37,6 @@ def make_world(handler):
 
     class WitWorld:
         def handle(self, event_json):
-            from componentize_py_types import Err
-
             try:
                 event = Event.from_json(event_json)
                 return response_json(handler(event, Context()))
