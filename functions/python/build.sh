@@ -63,7 +63,8 @@ mkdir -p "$(dirname "$OUT")"
 TMP_OUT="$WORK/out.wasm"
 # componentize-py would otherwise add the caller's virtualenv to the Python path.
 unset VIRTUAL_ENV
-if ! (cd "$WORK" && "$TOOLCHAIN/bin/componentize-py" -d "$EDDY_SDK_DIR/wit" -w function \
+# A Rust backtrace of componentize-py itself would bury the Python error it reports.
+if ! (cd "$WORK" && RUST_BACKTRACE=0 "$TOOLCHAIN/bin/componentize-py" -d "$EDDY_SDK_DIR/wit" -w function \
         componentize -p "$WORK/app" -p "$WORK/sdk" -o "$TMP_OUT" "$ENTRY"); then
     fail "componentize-py failed to build $PROJECT (handler $HANDLER); see the error above"
 fi

@@ -21,6 +21,7 @@ mod errors;
 mod expressions;
 mod failures_visible;
 mod faults;
+mod function_python;
 mod grants;
 mod gsi_throughput;
 mod harness;
