@@ -7,6 +7,8 @@
 #   3. a Python venv at target/test-venv with tests/python/requirements.txt
 #      (boto3 + aws CLI), reinstalled only when requirements.txt or the base
 #      Python changes (stamp file target/test-venv/.requirements.stamp),
+#   3b. the Python functions' toolchain (functions/python/install.sh) in
+#      $EDDY_TOOLCHAIN_DIR (default target/toolchains),
 #   4. `cargo test --workspace`, with
 #        EDDY_TEST_GUESTS_DIR = functions/target/wasm32-wasip2/release
 #        EDDY_TEST_PYTHON = target/test-venv/bin/python
@@ -104,6 +106,13 @@ if [ "${EDDY_TEST_SKIP_VENV:-0}" != "1" ]; then
 else
     step "Python venv skipped (EDDY_TEST_SKIP_VENV=1)"
 fi
+
+# --- python toolchain -------------------------------------------------------
+# Python functions build with componentize-py (functions/python/install.sh, from PyPI)
+# into a toolchain cache the tests share; a test that needs it fails when it is missing.
+export EDDY_TOOLCHAIN_DIR="${EDDY_TOOLCHAIN_DIR:-$ROOT/target/toolchains}"
+step "python toolchain (functions/python/install.sh) in $EDDY_TOOLCHAIN_DIR"
+run bash "$ROOT/functions/python/install.sh"
 
 # --- 4. Tests ----------------------------------------------------------------
 step "cargo test --workspace $*"
