@@ -365,3 +365,71 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
         "{error}"
     );
 }
+
+/// Runs build.sh on `project` with `handler` into `out`; returns (success, stderr).
+fn build(project: &Path, handler: &str, out: &Path) -> (bool, String) {
+    let built = Command::new("bash")
+        .arg(repo().join("functions/python/build.sh"))
+        .arg(project)
+        .arg(handler)
+        .arg(out)
+        .env("EDDY_SDK_DIR", repo().join("functions"))
+        .env("EDDY_TOOLCHAIN_DIR", toolchain_dir())
+        .output()
+        .expect("run build.sh");
+    (
+        built.status.success(),
+        String::from_utf8_lossy(&built.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_python_template_builds_and_build_errors_say_what_is_wrong_and_leave_no_component() {
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    // The template as `eddy function new` copies it (its `{{name}}` placeholders are in
+    // comments and strings only) builds into a component.
+    let wasm = out_dir.path().join("template.wasm");
+    let (ok, stderr) = build(
+        &repo().join("functions/templates/python"),
+        "app.handler",
+        &wasm,
+    );
+    assert!(ok, "the template does not build: {stderr}");
+    let bytes = std::fs::read(&wasm).expect("the built component");
+    assert_eq!(&bytes[..4], b"\0asm", "not WebAssembly");
+
+    // A handler that is not module.function is refused before anything is built.
+    let none = out_dir.path().join("none.wasm");
+    let (ok, stderr) = build(&repo().join("functions/templates/python"), "handler", &none);
+    assert!(!ok);
+    assert!(
+        stderr.contains("eddy: python build: handler 'handler' is not of the form module.function"),
+        "{stderr}"
+    );
+    let (ok, stderr) = build(
+        &repo().join("functions/templates/python"),
+        "main.handler",
+        &none,
+    );
+    assert!(!ok);
+    assert!(stderr.contains("handler 'main.handler': no "), "{stderr}");
+
+    // A syntax error shows Python's own message, and no component is written.
+    let broken = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        broken.path().join("app.py"),
+        "def handler(event, ctx):\n    return (\n",
+    )
+    .expect("write app.py");
+    let (ok, stderr) = build(broken.path(), "app.handler", &none);
+    assert!(!ok);
+    assert!(
+        stderr.contains("SyntaxError: '(' was never closed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("componentize-py failed to build"),
+        "{stderr}"
+    );
+    assert!(!none.exists(), "a failed build left {}", none.display());
+}
