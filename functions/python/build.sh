@@ -52,6 +52,9 @@ cat >"$WORK/sdk/$ENTRY.py" <<PY
 import eddy._runtime
 from ${MODULE} import ${FUNCTION} as _handler
 
+# Modules the handler imports inside functions must be in the build-time snapshot.
+eddy._runtime.preimport("${MODULE}")
+
 if not callable(_handler):
     raise TypeError("handler ${MODULE}.${FUNCTION} is not a function")
 WitWorld = eddy._runtime.make_world(_handler)

@@ -91,7 +91,8 @@ fn build_and_deploy(server: &Server, project_dir: &Path, name: &str, grants: &[&
 /// The handler under test. Per record it logs what it saw (with the Python types of the
 /// decoded images), mirrors the item into the derived table (put on INSERT/MODIFY, delete
 /// on REMOVE), fails an item marked `fail_once` the first time it sees it (leaving a
-/// marker so that the retry succeeds), and raises on an item marked `explode`.
+/// marker so that the retry succeeds), and raises on an item marked `explode`. It imports
+/// a module inside the handler, which works only if build.sh imported it at build time.
 const HANDLER: &str = r#"
 import json
 import eddy
@@ -102,6 +103,9 @@ def type_names(image):
 
 
 def handler(event, ctx):
+    # Imported inside the handler: build.sh must have put it in the component's snapshot.
+    import fractions
+
     derived = ctx.config.get("DERIVED")
     response = eddy.BatchResponse()
     for record in event.records:
@@ -121,6 +125,7 @@ def handler(event, ctx):
             continue
         item = dict(new)
         item["last_event"] = record.event_name
+        item["third"] = str(fractions.Fraction(1, 3))
         if record.old_image:
             item["old_n"] = record.old_image["n"]
         if isinstance(new.get("n"), int):
@@ -329,6 +334,11 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
     // Decimal("2.50"); Eddy, like DynamoDB, drops the trailing zero.
     assert_eq!(derived_a["price_twice"], json!({"N": "2.5"}));
     assert_eq!(derived_a["last_event"], json!({"S": "MODIFY"}));
+    assert_eq!(
+        derived_a["third"],
+        json!({"S": "1/3"}),
+        "an import inside the handler"
+    );
     assert_eq!(
         item(e, "py-derived", "b")["last_event"],
         json!({"S": "INSERT"})
