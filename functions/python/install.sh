@@ -21,9 +21,18 @@ DEST="$EDDY_TOOLCHAIN_DIR/$NAME"
 # it was never renamed into place by this script.
 MARKER="$DEST/.installed"
 
-if [ -f "$MARKER" ] && [ -x "$DEST/bin/componentize-py" ]; then
+# The venv's interpreter links to the base Python it was made with; if that went away
+# (a Python upgrade), the toolchain is replaced rather than reported as installed.
+if [ -f "$MARKER" ] && [ -x "$DEST/bin/componentize-py" ] \
+    && "$DEST/venv/bin/python" -c '' >/dev/null 2>&1; then
     printf '%s\n' "$DEST"
     exit 0
+fi
+if [ -e "$DEST" ]; then
+    # Renamed away first, so that no run ever sees a half-deleted toolchain under DEST.
+    STALE="$(mktemp -d "$EDDY_TOOLCHAIN_DIR/.$NAME.stale.XXXXXX")"
+    mv -T "$DEST" "$STALE/old" 2>/dev/null || true
+    rm -rf "$STALE"
 fi
 
 PYTHON="${PYTHON:-python3}"

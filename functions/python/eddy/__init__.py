@@ -33,3 +33,9 @@ __all__ = [
     "encode",
     "encode_item",
 ]
+
+# Tracebacks and reprs name the public path (`eddy.DynamoDBError`), not the submodule.
+for _public in (BatchResponse, Context, DynamoDBError, EmailError, Event, Record, SearchError,
+                SearchHit):
+    _public.__module__ = __name__
+del _public
