@@ -150,6 +150,20 @@ class Events(unittest.TestCase):
         self.assertEqual(event["Records"][0]["dynamodb"]["NewImage"]["n"], {"N": "2"})
         self.assertIs(event["Records"][1], second)
 
+    def test_records_stay_plain_dicts_for_json_and_copies(self):
+        # Record.keys is the item's key, not dict.keys(): what uses the dict underneath
+        # (json, dict(), copy, unpacking) must not trip over it.
+        import copy
+
+        raw = json.loads(stream_event())
+        event = eddy.Event.from_json(stream_event())
+        self.assertEqual(json.loads(json.dumps(event)), raw)
+        record = event.records[0]
+        self.assertEqual(dict(record), raw["Records"][0])
+        self.assertEqual({**record}, raw["Records"][0])
+        self.assertEqual(copy.deepcopy(record), raw["Records"][0])
+        self.assertEqual(sorted(dict.keys(record))[:2], ["awsRegion", "dynamodb"])
+
     def test_scheduled_event(self):
         event = eddy.Event.from_json(json.dumps({
             "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
