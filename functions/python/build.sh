@@ -20,6 +20,7 @@ OUT="$3"
 [ -d "$PROJECT" ] || fail "no project directory $PROJECT"
 [ -f "$EDDY_SDK_DIR/wit/function.wit" ] || fail "no $EDDY_SDK_DIR/wit/function.wit"
 [ -f "$EDDY_SDK_DIR/python/eddy/__init__.py" ] || fail "no Python SDK in $EDDY_SDK_DIR/python/eddy"
+[ -f "$EDDY_SDK_DIR/python/wit/deps/http.wit" ] || fail "no $EDDY_SDK_DIR/python/wit/deps/http.wit"
 
 # module.function, the module possibly dotted (package.module.function).
 if ! [[ "$HANDLER" =~ ^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)\.([A-Za-z_][A-Za-z0-9_]*)$ ]]; then
@@ -66,8 +67,24 @@ mkdir -p "$(dirname "$OUT")"
 TMP_OUT="$WORK/out.wasm"
 # componentize-py would otherwise add the caller's virtualenv to the Python path.
 unset VIRTUAL_ENV
+# The component's world: the function world plus outbound HTTP (wasi:http), in one
+# generated package whose deps are function.wit and the WASI packages in python/wit/deps.
+PACKAGE="$(sed -n 's/^package \([^;]*\);.*/\1/p' "$EDDY_SDK_DIR/wit/function.wit" | head -n 1)"
+[ -n "$PACKAGE" ] || fail "no package line in $EDDY_SDK_DIR/wit/function.wit"
+mkdir -p "$WORK/wit/deps/eddy-function"
+cp "$EDDY_SDK_DIR/wit/function.wit" "$WORK/wit/deps/eddy-function/"
+cp "$EDDY_SDK_DIR/python/wit/deps/"*.wit "$WORK/wit/deps/"
+cat >"$WORK/wit/world.wit" <<WIT
+package eddy:python-function@0.1.0;
+
+world python-function {
+    include ${PACKAGE%@*}/function@${PACKAGE#*@};
+    import wasi:http/outgoing-handler@0.2.12;
+}
+WIT
 # A Rust backtrace of componentize-py itself would bury the Python error it reports.
-if ! (cd "$WORK" && RUST_BACKTRACE=0 "$TOOLCHAIN/bin/componentize-py" -d "$EDDY_SDK_DIR/wit" -w function \
+if ! (cd "$WORK" && RUST_BACKTRACE=0 "$TOOLCHAIN/bin/componentize-py" \
+        -d "$WORK/wit" -w python-function \
         componentize -p "$WORK/app" -p "$WORK/sdk" -o "$TMP_OUT" "$ENTRY"); then
     fail "componentize-py failed to build $PROJECT (handler $HANDLER); see the error above"
 fi

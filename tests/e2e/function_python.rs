@@ -2,21 +2,25 @@
 //! (functions/python), built by functions/python/build.sh with componentize-py and
 //! deployed to the real server, sees a table's INSERT, MODIFY and REMOVE records with
 //! native images, writes a derived table through `ctx.dynamodb`, reports a partial batch
-//! failure that Eddy retries from that record, and an exception in it is a function error
-//! in the trigger's RecentErrors. Also runs the SDK's CPython unit tests
+//! failure that Eddy retries from that record, reaches a granted host (and only that)
+//! through `ctx.http`, and an exception in it is a function error in the trigger's
+//! RecentErrors. Also runs the SDK's CPython unit tests
 //! (tests/python/test_eddy_sdk.py).
 //!
 //! Needs the Python toolchain in `$EDDY_TOOLCHAIN_DIR` (tests/run.sh installs it with
 //! functions/python/install.sh) and `$EDDY_TEST_PYTHON`; without them the tests fail and
 //! say so.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::{WAIT, create_table, create_trigger, ddb, logs, trigger, wait_for};
+use crate::api::{WAIT, create_table, create_trigger, ddb, logs, send_json, trigger, wait_for};
 use crate::harness::Server;
 
 /// The toolchain directory install.sh creates (its pinned componentize-py version).
@@ -106,6 +110,12 @@ def handler(event, ctx):
     # Imported inside the handler: build.sh must have put it in the component's snapshot.
     import fractions
 
+    # Invoked directly with {"url": ...}: fetch it through ctx.http and return what came.
+    if event.get("url"):
+        fetched = ctx.http.get(event["url"], headers={"x-from": "python"})
+        return {"status": fetched.status, "body": fetched.text(),
+                "type": fetched.header("Content-Type")}
+
     derived = ctx.config.get("DERIVED")
     response = eddy.BatchResponse()
     for record in event.records:
@@ -139,6 +149,48 @@ def handler(event, ctx):
             ctx.log.info("denied", code=err.code)
     return response
 "#;
+
+/// A one-thread HTTP/1.1 server on 127.0.0.1 that answers every request with `200 hello`
+/// and keeps the request heads it got.
+fn serve() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            seen.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+            );
+        }
+    });
+    (addr, heads)
+}
+
+/// Invokes `function` once with `event`; returns the invocation's output.
+fn invoke(endpoint: &str, function: &str, event: &Value) -> Value {
+    send_json(
+        endpoint,
+        "POST",
+        &format!("/v1/functions/{function}/invoke"),
+        event,
+    )
+    .expect(200)
+}
 
 fn write_project(dir: &Path) {
     std::fs::write(dir.join("app.py"), HANDLER).expect("write app.py");
@@ -196,6 +248,8 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
     create_table(e, "py-source", true);
     create_table(e, "py-derived", false);
     create_table(e, "py-explode", true);
+    let (web, heads) = serve();
+    let granted = web.to_string();
     let project = tempfile::tempdir().expect("temp dir");
     write_project(project.path());
     build_and_deploy(
@@ -203,6 +257,8 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
         project.path(),
         "pyview",
         &[
+            "--host",
+            &granted,
             "--table",
             "py-derived",
             "--env",
@@ -344,6 +400,36 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
         json!({"S": "INSERT"})
     );
     assert_eq!(item(e, "py-derived", "c"), Value::Null);
+
+    // Outbound HTTP through ctx.http reaches a granted host ...
+    let out = invoke(
+        e,
+        "pyview",
+        &json!({"url": format!("http://{web}/hello?x=1")}),
+    );
+    assert_eq!(out["error"], Value::Null, "{out}");
+    let result: Value = match &out["result"] {
+        Value::String(text) => serde_json::from_str(text).expect("the result is JSON"),
+        other => other.clone(),
+    };
+    assert_eq!(
+        result,
+        json!({"status": 200, "body": "hello", "type": "text/plain"}),
+        "{out}"
+    );
+    let head = heads.lock().unwrap_or_else(PoisonError::into_inner)[0].clone();
+    assert!(head.starts_with("GET /hello?x=1 HTTP/1.1\r\n"), "{head}");
+    assert!(head.to_lowercase().contains("x-from: python"), "{head}");
+    // ... and is denied, as a function error naming wasi:http's code, for any other.
+    let ungranted = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let other = ungranted.local_addr().expect("addr");
+    let out = invoke(e, "pyview", &json!({"url": format!("http://{other}/")}));
+    assert!(
+        out["error"]
+            .to_string()
+            .contains("HttpError: HttpRequestDenied"),
+        "{out}"
+    );
 
     // An exception is the invocation's function error, shown in RecentErrors.
     let boom = create_trigger(

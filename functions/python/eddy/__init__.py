@@ -18,6 +18,7 @@ component of functions/wit/function.wit with componentize-py.
 from .context import Context, DynamoDBError, EmailError, SearchError, SearchHit
 from .dynamodb_json import decode, decode_item, encode, encode_item
 from .events import BatchResponse, Event, Record
+from .http import HttpError, Response
 
 __all__ = [
     "BatchResponse",
@@ -25,7 +26,9 @@ __all__ = [
     "DynamoDBError",
     "EmailError",
     "Event",
+    "HttpError",
     "Record",
+    "Response",
     "SearchError",
     "SearchHit",
     "decode",
@@ -35,7 +38,7 @@ __all__ = [
 ]
 
 # Tracebacks and reprs name the public path (`eddy.DynamoDBError`), not the submodule.
-for _public in (BatchResponse, Context, DynamoDBError, EmailError, Event, Record, SearchError,
-                SearchHit):
+for _public in (BatchResponse, Context, DynamoDBError, EmailError, Event, HttpError, Record,
+                Response, SearchError, SearchHit):
     _public.__module__ = __name__
 del _public

@@ -12,6 +12,7 @@ nothing of events or of how the host runs the function.
 import json
 
 from .dynamodb_json import decode_item, encode, encode_item
+from .http import Http
 
 try:
     from componentize_py_types import Err
@@ -266,7 +267,7 @@ class Search:
 
 class Context:
     """What a handler can reach: `ctx.dynamodb`, `ctx.log`, `ctx.config`, `ctx.email`,
-    `ctx.search`."""
+    `ctx.search`, `ctx.http`."""
 
     def __init__(self):
         self.dynamodb = DynamoDB()
@@ -274,3 +275,4 @@ class Context:
         self.config = Config()
         self.email = Email()
         self.search = Search()
+        self.http = Http()
