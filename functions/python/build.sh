@@ -61,6 +61,23 @@ if not callable(_handler):
 WitWorld = eddy._runtime.make_world(_handler)
 PY
 
+# The project's requirements.txt, if any: pure-Python wheels only (the interpreter inside
+# the component is CPython 3.14 on WASI, which no native extension on PyPI targets).
+# Installed into the temporary directory, never into the project.
+COMPONENT_PYTHON_VERSION="3.14"
+PATHS=(-p "$WORK/app" -p "$WORK/sdk")
+if [ -f "$PROJECT/requirements.txt" ]; then
+    printf 'eddy: python build: installing requirements.txt (pure-Python wheels from PyPI) ...\n' >&2
+    if ! "$TOOLCHAIN/venv/bin/python" -m pip install --disable-pip-version-check --no-input \
+            --no-compile --target "$WORK/deps" --only-binary=:all: --platform any \
+            --implementation py --python-version "$COMPONENT_PYTHON_VERSION" \
+            -r "$PROJECT/requirements.txt" >"$WORK/pip.log" 2>&1; then
+        cat "$WORK/pip.log" >&2
+        fail "pip could not install $PROJECT/requirements.txt: only pure-Python wheels (py3-none-any) can go into a component"
+    fi
+    PATHS+=(-p "$WORK/deps")
+fi
+
 mkdir -p "$(dirname "$OUT")"
 # Written beside OUT and renamed: a failed build never leaves a truncated component that
 # a later deploy would pick up.
@@ -85,7 +102,7 @@ WIT
 # A Rust backtrace of componentize-py itself would bury the Python error it reports.
 if ! (cd "$WORK" && RUST_BACKTRACE=0 "$TOOLCHAIN/bin/componentize-py" \
         -d "$WORK/wit" -w python-function \
-        componentize -p "$WORK/app" -p "$WORK/sdk" -o "$TMP_OUT" "$ENTRY"); then
+        componentize "${PATHS[@]}" -o "$TMP_OUT" "$ENTRY"); then
     fail "componentize-py failed to build $PROJECT (handler $HANDLER); see the error above"
 fi
 cp "$TMP_OUT" "$OUT.tmp.$$"

@@ -480,7 +480,7 @@ fn build(project: &Path, handler: &str, out: &Path) -> (bool, String) {
 }
 
 #[test]
-fn the_python_template_builds_and_build_errors_say_what_is_wrong_and_leave_no_component() {
+fn the_python_template_and_a_project_with_requirements_build_and_build_errors_say_what_is_wrong() {
     let out_dir = tempfile::tempdir().expect("temp dir");
     // The template as `eddy function new` copies it (its `{{name}}` placeholders are in
     // comments and strings only) builds into a component.
@@ -493,6 +493,37 @@ fn the_python_template_builds_and_build_errors_say_what_is_wrong_and_leave_no_co
     assert!(ok, "the template does not build: {stderr}");
     let bytes = std::fs::read(&wasm).expect("the built component");
     assert_eq!(&bytes[..4], b"\0asm", "not WebAssembly");
+
+    // A requirements.txt of pure-Python wheels is installed into the build (not into the
+    // project) and importable: app.py imports it at build time, inside the component's
+    // interpreter, so a missing package would fail the build.
+    let with_deps = tempfile::tempdir().expect("temp dir");
+    std::fs::write(with_deps.path().join("requirements.txt"), "six==1.16.0\n")
+        .expect("write requirements.txt");
+    std::fs::write(
+        with_deps.path().join("app.py"),
+        "import six\n\ndef handler(event, ctx):\n    return {\"six\": six.__version__}\n",
+    )
+    .expect("write app.py");
+    let (ok, stderr) = build(
+        with_deps.path(),
+        "app.handler",
+        &out_dir.path().join("deps.wasm"),
+    );
+    assert!(
+        ok,
+        "a project with requirements.txt does not build: {stderr}"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(with_deps.path())
+        .expect("list the project")
+        .map(|f| f.expect("entry").file_name())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["app.py", "requirements.txt"],
+        "build.sh wrote into the project"
+    );
 
     // A handler that is not module.function is refused before anything is built.
     let none = out_dir.path().join("none.wasm");
