@@ -41,7 +41,7 @@ mkdir -p "$WORK/app" "$WORK/sdk"
 
 # The project, without build outputs and caches (they may be large or stale).
 tar -C "$PROJECT" --exclude=./target --exclude=./.git --exclude='__pycache__' \
-    --exclude='*.pyc' --exclude=./.venv -cf - . | tar -C "$WORK/app" -xf -
+    --exclude='*.pyc' --exclude=./.venv --exclude=./venv --exclude=./node_modules -cf - . | tar -C "$WORK/app" -xf -
 cp -R "$EDDY_SDK_DIR/python/eddy" "$WORK/sdk/eddy"
 rm -rf "$WORK/sdk/eddy/__pycache__"
 
