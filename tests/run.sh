@@ -7,6 +7,8 @@
 #   3. a Python venv at target/test-venv with tests/python/requirements.txt
 #      (boto3 + aws CLI), reinstalled only when requirements.txt or the base
 #      Python changes (stamp file target/test-venv/.requirements.stamp),
+#   3b. the Python functions' toolchain (functions/python/install.sh) in
+#      $EDDY_TOOLCHAIN_DIR (default target/toolchains),
 #   4. `cargo test --workspace`, with
 #        EDDY_TEST_GUESTS_DIR = functions/target/wasm32-wasip2/release
 #        EDDY_TEST_PYTHON = target/test-venv/bin/python
@@ -106,12 +108,18 @@ else
     step "Python venv skipped (EDDY_TEST_SKIP_VENV=1)"
 fi
 
+# --- python toolchain -------------------------------------------------------
+# Python functions build with componentize-py (functions/python/install.sh, from PyPI)
+# into a toolchain cache the tests share; a test that needs it fails when it is missing.
+export EDDY_TOOLCHAIN_DIR="${EDDY_TOOLCHAIN_DIR:-$ROOT/target/toolchains}"
+step "python toolchain (functions/python/install.sh) in $EDDY_TOOLCHAIN_DIR"
+run bash "$ROOT/functions/python/install.sh"
+
 # --- js toolchain -------------------------------------------------------------
 # JavaScript functions are built with componentize-js and esbuild (npm), installed once
 # into the toolchain cache by the SDK's own script (idempotent: a no-op when present).
 # tests/e2e/function_js.rs builds with it and fails, never skips, without it.
 step "JavaScript toolchain (functions/js/install.sh)"
-export EDDY_TOOLCHAIN_DIR="$ROOT/target/toolchains"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         step "installing nodejs and npm (Debian)"

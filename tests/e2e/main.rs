@@ -24,6 +24,7 @@ mod failures_visible;
 mod faults;
 mod function_js;
 mod function_loop;
+mod function_python;
 mod grants;
 mod gsi_throughput;
 mod harness;
