@@ -55,41 +55,32 @@ fn toolchain_dir() -> PathBuf {
     dir
 }
 
-/// Builds the Python project in `project_dir` (handler `app.handler`) and deploys it as
-/// `name` with `grants` (the flags of `eddy function deploy NAME FILE`).
-///
-/// The one place that builds and deploys Python: once `eddy function deploy DIR` exists it
-/// replaces both steps.
-fn build_and_deploy(server: &Server, project_dir: &Path, name: &str, grants: &[&str]) {
-    let out_dir = tempfile::tempdir().expect("temp dir");
-    let wasm = out_dir.path().join(format!("{name}.wasm"));
-    let built = Command::new("bash")
-        .arg(repo().join("functions/python/build.sh"))
-        .arg(project_dir)
-        .arg("app.handler")
-        .arg(&wasm)
-        .env("EDDY_SDK_DIR", repo().join("functions"))
-        .env("EDDY_TOOLCHAIN_DIR", toolchain_dir())
-        .output()
-        .expect("run build.sh");
-    assert!(
-        built.status.success(),
-        "build.sh failed:\n{}\n{}",
-        String::from_utf8_lossy(&built.stdout),
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let deployed = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["function", "deploy", name])
-        .arg(&wasm)
-        .args(grants)
-        .args(["--endpoint", &server.endpoint])
-        .output()
-        .expect("run eddy function deploy");
-    assert!(
-        deployed.status.success(),
-        "eddy function deploy failed: {}",
-        String::from_utf8_lossy(&deployed.stderr)
-    );
+/// Makes a project as a user does, `eddy function new NAME --lang python`, puts the
+/// test's handler in its `app.py` and `manifest` in its `eddy.toml`, and deploys it with
+/// `eddy function deploy DIR`: the CLI builds it with the SDK's `build.sh` (the toolchain
+/// tests/run.sh installed) and deploys it with the manifest's grants.
+fn new_and_deploy(server: &Server, parent: &Path, name: &str, manifest: &str) {
+    // The toolchain must be the one tests/run.sh installed: a CLI left to its default
+    // cache would download its own, and hide a missing install step.
+    toolchain_dir();
+    let dir = parent.join(name);
+    let eddy = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(args)
+            .output()
+            .expect("run eddy");
+        assert!(
+            output.status.success(),
+            "eddy {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let shown = dir.to_str().expect("utf-8 path");
+    eddy(&["function", "new", name, "--lang", "python", "--dir", shown]);
+    write_project(&dir);
+    std::fs::write(dir.join("eddy.toml"), manifest).expect("write eddy.toml");
+    eddy(&["function", "deploy", shown, "--endpoint", &server.endpoint]);
 }
 
 /// The handler under test. Per record it logs what it saw (with the Python types of the
@@ -251,28 +242,16 @@ fn a_python_handler_sees_native_images_writes_a_derived_table_retries_from_a_fai
     let (web, heads) = serve();
     let granted = web.to_string();
     let project = tempfile::tempdir().expect("temp dir");
-    write_project(project.path());
-    build_and_deploy(
+    new_and_deploy(
         &server,
         project.path(),
         "pyview",
-        &[
-            "--host",
-            &granted,
-            "--table",
-            "py-derived",
-            "--env",
-            "DERIVED=py-derived",
-            "--timeout-ms",
-            "30000",
-        ],
+        &format!(
+            "[[function]]\nname = \"pyview\"\nlang = \"python\"\nhandler = \"app.handler\"\n\
+             timeout_ms = 30000\nhosts = [\"{granted}\"]\ntables = [\"py-derived\"]\n\
+             environment = {{ DERIVED = \"py-derived\" }}\n"
+        ),
     );
-    // The build wrote nothing into the project but what the test put there.
-    let files: Vec<_> = std::fs::read_dir(project.path())
-        .expect("list the project")
-        .map(|f| f.expect("entry").file_name())
-        .collect();
-    assert_eq!(files, ["app.py"], "build.sh wrote into the project");
 
     // Five records written before the trigger starts at TRIM_HORIZON: one batch.
     let a = json!({
