@@ -19,46 +19,57 @@ use super::tables;
 
 /// Makes the server match `project`; prints each change.
 pub fn apply(client: &Client, project: &Project) -> Result<(), String> {
-    let manifest = &project.manifest;
-    // Every check that can refuse comes before the first change.
-    let mut plans = Vec::new();
-    for table in &manifest.tables {
-        plans.push((table, tables::plan(client, table)?));
-    }
-    let mut changes = 0usize;
-    let mut say = |line: String| {
-        changes += 1;
-        println!("{line}");
-    };
-    for (table, plan) in plans {
-        for line in tables::carry_out(client, table, plan)? {
-            say(line);
-        }
-    }
-    for function in &manifest.functions {
+    let mut changes = apply_tables(client, project)?;
+    for function in &project.manifest.functions {
         deploy::build_if_stale(project, function)?;
         if !deploy::is_current(client, project, function)? {
             let version = deploy::deploy(client, project, function)?;
-            say(format!(
-                "deployed function {} version {version}",
-                function.name
-            ));
+            println!("deployed function {} version {version}", function.name);
+            changes += 1;
         }
     }
-    for trigger in &manifest.triggers {
-        if let Some(line) = apply_trigger(client, trigger)? {
-            say(line);
-        }
-    }
-    for schedule in &manifest.schedules {
-        if let Some(line) = apply_schedule(client, schedule)? {
-            say(line);
-        }
-    }
+    changes += apply_attachments(client, project)?;
     if changes == 0 {
         println!("no changes");
     }
     Ok(())
+}
+
+/// Makes the server's tables match the manifest's, after checking every one (a table
+/// with other keys refuses before anything changes); prints one line per change and
+/// returns how many there were.
+pub fn apply_tables(client: &Client, project: &Project) -> Result<usize, String> {
+    let mut plans = Vec::new();
+    for table in &project.manifest.tables {
+        plans.push((table, tables::plan(client, table)?));
+    }
+    let mut changes = 0usize;
+    for (table, plan) in plans {
+        for line in tables::carry_out(client, table, plan)? {
+            println!("{line}");
+            changes += 1;
+        }
+    }
+    Ok(changes)
+}
+
+/// Makes the server's triggers and schedules match the manifest's (their functions
+/// and tables must exist); prints one line per change and returns how many there were.
+pub fn apply_attachments(client: &Client, project: &Project) -> Result<usize, String> {
+    let mut changes = 0usize;
+    for trigger in &project.manifest.triggers {
+        if let Some(line) = apply_trigger(client, trigger)? {
+            println!("{line}");
+            changes += 1;
+        }
+    }
+    for schedule in &project.manifest.schedules {
+        if let Some(line) = apply_schedule(client, schedule)? {
+            println!("{line}");
+            changes += 1;
+        }
+    }
+    Ok(changes)
 }
 
 /// The mapping fields the manifest sets, in Lambda's names. `StartingPosition` is

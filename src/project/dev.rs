@@ -1,4 +1,5 @@
-//! `eddy dev [DIR]`: deploys the project, then watches its sources (polling
+//! `eddy dev [DIR]`: makes the server match the project as `eddy apply` does (its
+//! tables, functions, triggers and schedules), then watches its sources (polling
 //! modification times every [`DEV_POLL_MS`]), rebuilds and redeploys a function whose
 //! sources changed and then stood still for one poll, and prints the functions' new log lines and trigger errors, until
 //! Ctrl-C. A failed build is printed and the served version keeps serving; the next
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use hyper::Method;
 use serde_json::{Value, json};
 
+use super::apply;
 use super::build;
 use super::client::{Client, encode};
 use super::deploy;
@@ -38,6 +40,9 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
         let follower = followers.entry(function.name.clone()).or_default();
         poll_logs(client, function, follower)?;
     }
+    // The manifest's tables first, so that its triggers have something to watch; a
+    // table that exists with other keys ends `dev` as it ends `apply`.
+    apply::apply_tables(client, &project)?;
     let mut seen: HashMap<String, Option<SystemTime>> = HashMap::new();
     for function in &project.manifest.functions {
         seen.insert(
@@ -52,6 +57,11 @@ pub fn dev(client: &Client, project: &Project) -> Result<(), String> {
             deploy::deploy(client, &project, function).map(Some)
         });
         report(function, first.transpose());
+    }
+    // Then its triggers and schedules, so that a write fires the function at once. One
+    // that cannot be made yet (its function did not build) is said and left to `apply`.
+    if let Err(e) = apply::apply_attachments(client, &project) {
+        eprintln!("eddy: {e}");
     }
     eprintln!(
         "eddy: watching {} for changes (Ctrl-C to stop)",

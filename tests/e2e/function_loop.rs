@@ -741,3 +741,49 @@ fn apply_signs_its_dynamodb_and_v1_requests_for_a_server_that_verifies_them() {
     let out = apply(true);
     assert_eq!(text(&out.stdout), "no changes\n");
 }
+
+/// The newcomer's path in Python, as the template's README tells it: `eddy function new`,
+/// then one command, `eddy dev`, which creates the template's table and trigger and
+/// deploys the function; a write to the table runs the handler, whose log line `eddy dev`
+/// prints. The time from `new` to that line is printed for the notes (not asserted).
+#[test]
+fn a_newcomer_runs_eddy_dev_on_a_new_python_function_and_a_write_is_handled() {
+    // The toolchain tests/run.sh installed, or a clear failure.
+    crate::function_python::toolchain_dir();
+    let server = Server::start();
+    let e = server.endpoint.as_str();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("hello");
+    let shown = dir.display().to_string();
+    let started = Instant::now();
+    run_ok(
+        e,
+        &[
+            "function", "new", "hello", "--lang", "python", "--dir", &shown,
+        ],
+    );
+    let mut child = eddy_cmd(e, &["dev", &shown])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start eddy dev");
+    let stdout = collect(child.stdout.take().expect("stdout"));
+    let stderr = collect(child.stderr.take().expect("stderr"));
+    let _child = Killed(child);
+    wait_for("eddy dev to deploy and watch", BUILD_WAIT, || {
+        seen(&stderr, "eddy: watching")
+    });
+    seen(&stdout, "created table hello-items").expect("the template's table");
+    seen(&stdout, "created trigger").expect("the template's trigger");
+    seen(&stderr, "eddy: deployed hello version 1").expect("the function");
+
+    put_item(e, "hello-items", "ada");
+    let line = wait_for("the handled write in eddy dev's output", BUILD_WAIT, || {
+        seen(&stdout, "] INSERT keys=")
+    });
+    eprintln!(
+        "newcomer path (Python, debug server): `eddy function new` to the first handled \
+         record ({line:?}) took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -35,7 +35,7 @@ fn repo() -> PathBuf {
 }
 
 /// The shared toolchain cache, which must hold the Python toolchain.
-fn toolchain_dir() -> PathBuf {
+pub(crate) fn toolchain_dir() -> PathBuf {
     let dir = std::env::var_os("EDDY_TOOLCHAIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
