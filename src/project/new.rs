@@ -62,6 +62,7 @@ pub fn new(name: &str, lang: &str, dir: Option<&Path>) -> Result<String, String>
         let bytes = match std::str::from_utf8(bytes) {
             Ok(text) => text
                 .replace("{{name}}", name)
+                .replace("{{crate_name}}", &crate_name(name))
                 .replace("{{sdk_dir}}", &toml_path(&sdk_dir))
                 .into_bytes(),
             Err(_) => bytes.to_vec(),
@@ -81,15 +82,42 @@ pub fn new(name: &str, lang: &str, dir: Option<&Path>) -> Result<String, String>
         "eddy: wrote the {lang} function {name} in {shown}\n\
          next:\n  \
          cd {shown}\n  \
-         eddy dev                # deploy it to the local Eddy, redeploy on save, print its logs\n  \
+         eddy dev                # create {name}-items and its trigger, deploy, redeploy on save, print its logs\n  \
          eddy function deploy    # build and deploy once\n  \
          eddy apply              # also create eddy.toml's tables, triggers and schedules",
         lang = lang.as_str()
     ))
 }
 
+/// The cargo package name of a Rust function `name`. Every function name is one of
+/// cargo's names but for those that start with a digit or are the names of Rust's own
+/// crates, which cargo refuses; they get the prefix `fn-` (the component's name comes
+/// from the manifest, not from the package).
+fn crate_name(name: &str) -> String {
+    const RUST_CRATES: [&str; 6] = ["test", "core", "std", "alloc", "proc_macro", "proc-macro"];
+    if name.starts_with(|c: char| c.is_ascii_digit()) || RUST_CRATES.contains(&name) {
+        format!("fn-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// A path as the inside of a TOML basic string: backslashes (Windows) and quotes
 /// escaped.
 fn toml_path(path: &str) -> String {
     path.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crate_name;
+
+    #[test]
+    fn a_function_name_cargo_refuses_gets_a_package_name_it_takes() {
+        assert_eq!(crate_name("greeter"), "greeter");
+        assert_eq!(crate_name("order-totals_2"), "order-totals_2");
+        assert_eq!(crate_name("1st"), "fn-1st");
+        assert_eq!(crate_name("test"), "fn-test");
+        assert_eq!(crate_name("std"), "fn-std");
+    }
 }
