@@ -17,6 +17,7 @@ mod consumer;
 mod failures;
 mod filter;
 mod mapping;
+mod remote;
 mod render;
 mod source;
 mod view;
@@ -40,6 +41,7 @@ pub use config::{
 pub use failures::{RECENT_ERRORS_MAX, RecentError};
 pub use filter::FilterPattern;
 pub use mapping::TriggerMetrics;
+pub use remote::{RemoteError, StreamsApi, aws_endpoint};
 pub use render::EventCodec;
 pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{
@@ -59,6 +61,9 @@ pub struct RuntimeDeps {
     pub functions: Arc<FunctionStore>,
     pub tables: Arc<dyn TableApi>,
     pub codec: Arc<dyn EventCodec>,
+    /// Sends DynamoDB Streams calls to remote endpoints, for triggers on a remote
+    /// stream (`SourceEndpoint`); `None` refuses them.
+    pub streams_api: Option<Arc<dyn StreamsApi>>,
 }
 
 /// The stream trigger runtime: every mapping and its consumers.
@@ -194,13 +199,20 @@ impl TriggerRuntime {
             )));
         }
         self.registry().check_room()?;
-        let stream = self.resolve_stream(r)?;
-        let position =
-            config::starting_position(r.starting_position.as_deref(), &engine.stream_arn(&stream))?;
+        let remote_endpoint = self.remote_endpoint(r)?;
+        let (stream, stream_arn, remote_shards) = match &remote_endpoint {
+            Some(endpoint) => self.describe_remote(r, endpoint)?,
+            None => {
+                let stream = self.resolve_stream(r)?;
+                let arn = engine.stream_arn(&stream);
+                (stream, arn, Vec::new())
+            }
+        };
+        let position = config::starting_position(r.starting_position.as_deref(), &stream_arn)?;
         let base = MappingConfig {
             function_name,
             stream_id: stream.id,
-            stream_arn: engine.stream_arn(&stream),
+            stream_arn,
             table_name: stream.table_name.clone(),
             batch_size: BATCH_SIZE_DEFAULT,
             batching_window_s: 0,
@@ -214,6 +226,7 @@ impl TriggerRuntime {
             filters: Vec::new(),
             tumbling_window_s: 0,
             enabled: true,
+            source_endpoint: remote_endpoint.clone(),
         };
         let config = base.apply(r)?;
         self.check_request_destination(r)?;
@@ -229,14 +242,17 @@ impl TriggerRuntime {
         };
         // Where each consumer starts is decided now and stored, so a restart neither
         // replays from the start nor skips what arrived meanwhile.
-        self.write_initial_checkpoints(&stored, &stream)?;
+        if remote_endpoint.is_some() {
+            self.write_remote_start(&stored, &remote_shards)?;
+        } else {
+            self.write_initial_checkpoints(&stored, &stream)?;
+        }
         let mapping = self.install(stored);
         self.registry().persist(&mapping.id, &mapping.stored())?;
         // Lambda answers a new mapping as `Creating` and reports it `Enabled` once it
         // polls: here, once every consumer has loaded its checkpoint and runs. The
         // answer is taken before they start, so it is always `Creating`.
-        let lanes = self.inner.source.shards(&stream).len()
-            * mapping.config().parallelization_factor as usize;
+        let lanes = usize::from(stream.shards) * mapping.config().parallelization_factor as usize;
         mapping.starting.store(lanes, Ordering::Release);
         mapping.set_state(STATE_CREATING, "User action");
         let created = self.view(&mapping);
@@ -311,17 +327,34 @@ impl TriggerRuntime {
 
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
         let cfg = mapping.config();
-        let source = &self.inner.source;
+        let mut workers = lock(&mapping.workers);
+        let (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>) =
+            match &cfg.source_endpoint {
+                None => (
+                    Arc::clone(&self.inner.source),
+                    Arc::clone(&self.inner.deps.codec),
+                ),
+                Some(endpoint) => match self.start_remote(mapping, &cfg, endpoint) {
+                    Ok((src, poller)) => {
+                        workers.push(poller);
+                        (src.clone(), src)
+                    }
+                    Err(e) => {
+                        mapping.set_state("Disabled", &e);
+                        return;
+                    }
+                },
+            };
         let Some(stream) = source.stream(cfg.stream_id) else {
             mapping.set_state("Disabled", "The stream no longer exists");
             return;
         };
-        let mut workers = lock(&mapping.workers);
         for SourceShard { shard, .. } in source.shards(&stream) {
             for lane in 0..cfg.parallelization_factor {
                 let c = consumer::Consumer::new(
                     Arc::clone(&self.inner),
                     Arc::clone(mapping),
+                    (Arc::clone(&source), Arc::clone(&codec)),
                     Arc::clone(&stream),
                     shard,
                     lane,
@@ -375,7 +408,7 @@ impl TriggerRuntime {
     pub fn update(&self, id: &str, r: &MappingRequest) -> Result<TriggerView, TriggerError> {
         let _one_change_at_a_time = self.registry().change();
         let m = self.registry().get(id)?;
-        if r.event_source_arn.is_some() || r.table_name.is_some() {
+        if r.event_source_arn.is_some() || r.table_name.is_some() || r.source_endpoint.is_some() {
             return Err(TriggerError::invalid(
                 "EventSourceArn",
                 "cannot be changed; create a new trigger",
@@ -402,7 +435,8 @@ impl TriggerRuntime {
         // redistributes items over lanes, so every lane restarts from the oldest lane
         // checkpoint of its shard: records may be delivered again, none is skipped.
         self.stop_consumers(&m);
-        let (engine, source) = (self.engine(), &self.inner.source);
+        let engine = self.engine();
+        let source = self.source_of(id, &current);
         if next.config.parallelization_factor != current.parallelization_factor
             && let Some(stream) = source.stream(current.stream_id)
         {

@@ -233,7 +233,7 @@ impl Consumer {
             Failed::Rendered(rendered, batch) => (rendered, batch),
             Failed::Raw(records) => {
                 raw = RenderedBatch::render(
-                    self.rt.deps.codec.as_ref(),
+                    self.codec.as_ref(),
                     &self.stream,
                     &cfg.stream_arn,
                     records,
