@@ -18,7 +18,7 @@ use serde_json::Value;
 
 /// Longest one remote call may take: `GetRecords` answers at once, so a slower answer
 /// is a sick endpoint, retried by the poller.
-const CALL_TIMEOUT_MS: u64 = 10_000;
+const CALL_TIMEOUT_MS: u64 = 5_000;
 
 /// The target prefix of DynamoDB Streams' JSON protocol.
 const TARGET_PREFIX: &str = "DynamoDBStreams_20120810";

@@ -34,6 +34,27 @@ pub(crate) fn system_put_relaxed(state: &State, key: &[u8], value: &[u8]) -> Res
     state.commit_outside(staging, None, "storing a system key")
 }
 
+/// Writes `puts` and removes `deletes` in one atomic, durable commit: after a crash
+/// either all of them happened or none did (a remote stream's mirror commits its
+/// records with the remote position they reach, and trims what every consumer passed).
+pub(crate) fn system_batch(
+    state: &State,
+    puts: &[(Vec<u8>, Vec<u8>)],
+    deletes: &[Vec<u8>],
+) -> Result<()> {
+    let mut staging = Staging::default();
+    for (key, value) in puts {
+        let value = state.seal.seal(key, &value.as_slice().into());
+        check_system_entry(key, &value)?;
+        staging.insert(&state.system, key, value);
+    }
+    for key in deletes {
+        crate::keys::check_storage_key(key)?;
+        staging.remove(&state.system, key);
+    }
+    state.commit_outside(staging, state.sync_mode(), "writing system keys")
+}
+
 pub(crate) fn system_get(state: &State, key: &[u8]) -> Result<Option<Vec<u8>>> {
     crate::keys::check_storage_key(key)?;
     match state.system.get(key)? {

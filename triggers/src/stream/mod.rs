@@ -54,6 +54,14 @@ pub use view::{
 /// `ServiceQuotaExceededException`).
 pub const TRIGGERS_MAX: usize = 128;
 
+/// What a mapping's consumers share: where they read and how records are written.
+struct Lanes {
+    mapping: Arc<Mapping>,
+    source: Arc<dyn StreamSource>,
+    codec: Arc<dyn EventCodec>,
+    stream: Arc<StreamDef>,
+}
+
 /// What the runtime needs from its host.
 pub struct RuntimeDeps {
     pub engine: Engine,
@@ -328,46 +336,73 @@ impl TriggerRuntime {
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
         let cfg = mapping.config();
         let mut workers = lock(&mapping.workers);
-        let (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>) =
-            match &cfg.source_endpoint {
-                None => (
-                    Arc::clone(&self.inner.source),
-                    Arc::clone(&self.inner.deps.codec),
-                ),
-                Some(endpoint) => match self.start_remote(mapping, &cfg, endpoint) {
-                    Ok((src, poller)) => {
-                        workers.push(poller);
-                        (src.clone(), src)
-                    }
-                    Err(e) => {
-                        mapping.set_state("Disabled", &e);
-                        return;
-                    }
-                },
-            };
+        let remote = cfg
+            .source_endpoint
+            .as_ref()
+            .map(|_| self.remote_source(&mapping.id, &cfg));
+        let (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>) = match &remote {
+            None => (
+                Arc::clone(&self.inner.source),
+                Arc::clone(&self.inner.deps.codec),
+            ),
+            Some(src) => (src.clone(), src.clone()),
+        };
         let Some(stream) = source.stream(cfg.stream_id) else {
             mapping.set_state("Disabled", "The stream no longer exists");
             return;
         };
-        for SourceShard { shard, .. } in source.shards(&stream) {
-            for lane in 0..cfg.parallelization_factor {
-                let c = consumer::Consumer::new(
-                    Arc::clone(&self.inner),
-                    Arc::clone(mapping),
-                    (Arc::clone(&source), Arc::clone(&codec)),
-                    Arc::clone(&stream),
-                    shard,
-                    lane,
-                );
-                let spawned = std::thread::Builder::new()
-                    .name(format!("eddy-trigger-{shard}-{lane}"))
-                    .spawn(move || c.run());
-                match spawned {
-                    Ok(h) => workers.push(h),
-                    Err(e) => {
-                        tracing::error!(trigger = %mapping.id, shard, lane, error = %e, "cannot start a consumer thread");
-                        mapping.set_state("Disabled", &format!("cannot start a consumer: {e}"))
-                    }
+        let lanes = Lanes {
+            mapping: Arc::clone(mapping),
+            source,
+            codec,
+            stream,
+        };
+        for SourceShard { shard, .. } in lanes.source.shards(&lanes.stream) {
+            self.spawn_shard(&lanes, shard, &mut workers);
+        }
+        if let (Some(src), Some(endpoint)) = (remote, &cfg.source_endpoint) {
+            // The poller starts the consumers of shards it discovers later.
+            let rt = self.clone();
+            let on_new_shard = Box::new(move |shard: u16| {
+                let mut workers = lock(&lanes.mapping.workers);
+                // Checked under the lock that `stop_consumers` drains: a consumer
+                // started here is always joined with the others.
+                if !lanes.mapping.stopped.load(Ordering::Acquire) {
+                    rt.spawn_shard(&lanes, shard, &mut workers);
+                }
+            });
+            match self.start_poller(mapping, &cfg, endpoint, src, on_new_shard) {
+                Ok(poller) => workers.push(poller),
+                Err(e) => mapping.set_state("Disabled", &e),
+            }
+        }
+    }
+
+    /// Starts the consumer threads of one shard (one per lane).
+    fn spawn_shard(
+        &self,
+        lanes: &Lanes,
+        shard: u16,
+        workers: &mut Vec<std::thread::JoinHandle<()>>,
+    ) {
+        let mapping = &lanes.mapping;
+        for lane in 0..mapping.config().parallelization_factor {
+            let c = consumer::Consumer::new(
+                Arc::clone(&self.inner),
+                Arc::clone(mapping),
+                (Arc::clone(&lanes.source), Arc::clone(&lanes.codec)),
+                Arc::clone(&lanes.stream),
+                shard,
+                lane,
+            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("eddy-trigger-{shard}-{lane}"))
+                .spawn(move || c.run());
+            match spawned {
+                Ok(h) => workers.push(h),
+                Err(e) => {
+                    tracing::error!(trigger = %mapping.id, shard, lane, error = %e, "cannot start a consumer thread");
+                    mapping.set_state("Disabled", &format!("cannot start a consumer: {e}"))
                 }
             }
         }

@@ -99,6 +99,7 @@ impl TriggerRuntime {
                 last_seq: None,
                 next_pos: shard_base(u16::try_from(i).unwrap_or(u16::MAX)),
                 closed: false,
+                trimmed_to: 0,
             })
             .collect();
         let table = config::table_name_of(&arn);
@@ -130,20 +131,22 @@ impl TriggerRuntime {
         Ok(())
     }
 
-    /// The mirror a remote mapping's consumers read, and its poller's thread.
-    pub(in super::super) fn start_remote(
+    /// Starts the poller of a remote mapping's mirror; `on_new_shard` starts the
+    /// consumers of a shard it discovers.
+    pub(in super::super) fn start_poller(
         &self,
         mapping: &Arc<Mapping>,
         cfg: &MappingConfig,
         endpoint: &str,
-    ) -> Result<(Arc<RemoteSource>, JoinHandle<()>), String> {
+        source: Arc<RemoteSource>,
+        on_new_shard: Box<dyn Fn(u16) + Send>,
+    ) -> Result<JoinHandle<()>, String> {
         let api = self
             .inner
             .deps
             .streams_api
             .clone()
             .ok_or("remote streams are not enabled here")?;
-        let source = self.remote_source(&mapping.id, cfg);
         let poller = Poller {
             engine: self.engine().clone(),
             mapping: Arc::clone(mapping),
@@ -151,19 +154,29 @@ impl TriggerRuntime {
             endpoint: endpoint.to_owned(),
             arn: cfg.stream_arn.clone(),
             start_latest: cfg.starting_position == StartingPosition::Latest,
-            source: Arc::clone(&source),
+            source,
+            on_new_shard,
         };
-        let handle = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("eddy-remote-poller".into())
             .spawn(move || poller.run())
-            .map_err(|e| format!("cannot start the remote stream's poller: {e}"))?;
-        Ok((source, handle))
+            .map_err(|e| format!("cannot start the remote stream's poller: {e}"))
     }
 
-    fn remote_source(&self, id: &str, cfg: &MappingConfig) -> Arc<RemoteSource> {
+    /// The mirror of a remote mapping, as its consumers read it.
+    pub(in super::super) fn remote_source(
+        &self,
+        id: &str,
+        cfg: &MappingConfig,
+    ) -> Arc<RemoteSource> {
         let shards = super::load_shards(self.engine(), id).len();
         let stream = Arc::new(remote_stream_def(&cfg.stream_arn, &cfg.table_name, shards));
-        RemoteSource::new(self.engine().clone(), id, stream)
+        RemoteSource::new(
+            self.engine().clone(),
+            id,
+            stream,
+            cfg.parallelization_factor,
+        )
     }
 
     /// Where a mapping's records are read: this Eddy's stream log, or its mirror.

@@ -83,6 +83,17 @@ pub(crate) struct ShardState {
     pub next_pos: u64,
     /// The remote shard is closed and everything in it is mirrored.
     pub closed: bool,
+    /// The first position still in the mirror (records every lane passed are removed);
+    /// 0 before the first trim.
+    #[serde(default)]
+    pub trimmed_to: u64,
+}
+
+impl ShardState {
+    /// The first position the mirror still holds of shard number `shard`.
+    pub(crate) fn horizon(&self, shard: u16) -> u64 {
+        self.trimmed_to.max(shard_base(shard))
+    }
 }
 
 /// The mirror's shards, in order of discovery (parents before their children).
@@ -137,18 +148,27 @@ pub(crate) struct RemoteSource {
     engine: Engine,
     id: String,
     stream: Arc<StreamDef>,
+    /// The mapping's lanes per shard (its `ParallelizationFactor`): a child shard is
+    /// read once every lane passed the end of its parent.
+    lanes: u32,
     shards: Mutex<Vec<ShardState>>,
     /// Bumped (and waiters woken) whenever the poller mirrored records.
     changed: (Mutex<u64>, Condvar),
 }
 
 impl RemoteSource {
-    pub(crate) fn new(engine: Engine, id: &str, stream: Arc<StreamDef>) -> Arc<RemoteSource> {
+    pub(crate) fn new(
+        engine: Engine,
+        id: &str,
+        stream: Arc<StreamDef>,
+        lanes: u32,
+    ) -> Arc<RemoteSource> {
         let shards = load_shards(&engine, id);
         Arc::new(RemoteSource {
             engine,
             id: id.to_owned(),
             stream,
+            lanes,
             shards: Mutex::new(shards),
             changed: (Mutex::new(0), Condvar::new()),
         })
@@ -168,6 +188,32 @@ impl RemoteSource {
 
     fn shard_state(&self, shard: u16) -> Option<ShardState> {
         lock(&self.shards).get(usize::from(shard)).cloned()
+    }
+
+    /// Whether shard `shard` may be delivered: it has no parent in the mirror, or the
+    /// parent is closed and every lane's checkpoint is past its last record, so a
+    /// child's records never reach the function before its parent's.
+    fn parent_delivered(&self, shard: u16) -> bool {
+        let (parent, end) = {
+            let shards = lock(&self.shards);
+            let Some(pid) = shards
+                .get(usize::from(shard))
+                .and_then(|s| s.parent_id.clone())
+            else {
+                return true;
+            };
+            let Some((i, p)) = shards.iter().enumerate().find(|(_, o)| o.shard_id == pid) else {
+                return true;
+            };
+            if !p.closed {
+                return false;
+            }
+            (u16::try_from(i).unwrap_or(u16::MAX), p.next_pos)
+        };
+        (0..self.lanes.max(1)).all(|lane| {
+            super::consumer::load_checkpoint(&self.engine, &self.id, parent, lane)
+                .is_some_and(|c| c >= end)
+        })
     }
 }
 
@@ -223,7 +269,8 @@ impl StreamSource for RemoteSource {
     }
 
     fn trim_horizon(&self, _stream: &StreamDef, shard: u16) -> u64 {
-        shard_base(shard)
+        self.shard_state(shard)
+            .map_or(shard_base(shard), |s| s.horizon(shard))
     }
 
     /// A remote mapping's `LATEST` was taken by the poller (its first iterator), so
@@ -247,7 +294,16 @@ impl StreamSource for RemoteSource {
                 drained: true,
             });
         };
-        let from = from.max(shard_base(shard));
+        if from < state.horizon(shard) {
+            return Err(SourceError::Trimmed);
+        }
+        if !self.parent_delivered(shard) {
+            return Ok(SourceRead {
+                records: Vec::new(),
+                next: from,
+                drained: false,
+            });
+        }
         let mut records = Vec::new();
         let mut bytes = 0usize;
         let mut pos = from;
@@ -279,7 +335,8 @@ impl StreamSource for RemoteSource {
     fn wait(&self, _stream: &StreamDef, shard: u16, from: u64, timeout: Duration) -> bool {
         let has = |s: &RemoteSource| {
             s.shard_state(shard)
-                .is_some_and(|st| st.next_pos > from.max(shard_base(shard)) || st.closed)
+                .is_some_and(|st| st.next_pos > from || st.closed)
+                && s.parent_delivered(shard)
         };
         if has(self) {
             return true;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use eddy_engine::Engine;
 use serde_json::json;
 
+use super::super::consumer::load_checkpoint;
 use super::super::mapping::Mapping;
 use super::{
     RemoteError, RemoteSource, ShardState, StreamsApi, record_key, shard_base, shards_key,
@@ -29,6 +30,10 @@ const FAILURE_BACKOFF_MS_MIN: u64 = 250;
 const FAILURE_BACKOFF_MS_MAX: u64 = 10_000;
 /// Pages of `DescribeStream` read at most (100 shards each).
 const DESCRIBE_PAGES_MAX: usize = 100;
+/// How often records every lane passed are removed from the mirror…
+const TRIM_INTERVAL_MS: u64 = 1_000;
+/// …and at most how many in one commit.
+const TRIM_RECORDS_MAX: usize = 10_000;
 /// Longest the poller sleeps before it looks at its mapping again.
 const STOP_CHECK_MS: u64 = 50;
 
@@ -105,6 +110,8 @@ pub(crate) struct Poller {
     /// mirrored yet.
     pub start_latest: bool,
     pub source: Arc<RemoteSource>,
+    /// Starts the consumers of a shard discovered after the mapping started.
+    pub on_new_shard: Box<dyn Fn(u16) + Send>,
 }
 
 impl Poller {
@@ -125,6 +132,7 @@ impl Poller {
         let mut iterators: Vec<Option<String>> = vec![None; shards.len()];
         let mut failures = 0u32;
         let mut described = Instant::now();
+        let mut trimmed = Instant::now();
         while !self.stopped() {
             if !self.mapping.config().enabled {
                 self.sleep(POLL_INTERVAL_MS);
@@ -145,6 +153,12 @@ impl Poller {
                         error = Some(e);
                         break;
                     }
+                }
+            }
+            if trimmed.elapsed() >= Duration::from_millis(TRIM_INTERVAL_MS) {
+                trimmed = Instant::now();
+                if let Err(e) = self.trim(&mut shards) {
+                    error.get_or_insert(e);
                 }
             }
             if described.elapsed() >= Duration::from_millis(DESCRIBE_INTERVAL_MS) {
@@ -201,7 +215,7 @@ impl Poller {
         iterators: &mut Vec<Option<String>>,
     ) -> Result<(), RemoteError> {
         let described = describe_shards(self.api.as_ref(), &self.endpoint, &self.arn)?;
-        let mut added = false;
+        let mut added = Vec::new();
         for d in described {
             if shards.iter().any(|s| s.shard_id == d.shard_id) {
                 continue;
@@ -213,25 +227,65 @@ impl Poller {
                 last_seq: None,
                 next_pos: shard_base(index),
                 closed: false,
+                trimmed_to: 0,
             });
             iterators.push(None);
-            added = true;
+            added.push(index);
         }
-        if added {
-            self.commit(shards)?;
+        if !added.is_empty() {
+            self.commit(shards, Vec::new(), Vec::new())?;
+            for shard in added {
+                (self.on_new_shard)(shard);
+            }
         }
         Ok(())
     }
 
-    /// Stores the shards' states durably (after the records they count) and lets the
-    /// consumers read on.
-    fn commit(&self, shards: &[ShardState]) -> Result<(), RemoteError> {
+    /// Stores the shards' states, the records they now count (`puts`) and the
+    /// removal of records every lane passed (`deletes`) in one atomic commit, and lets
+    /// the consumers read on. After a crash the mirror holds exactly the records its
+    /// remote positions say, so polling again from them neither skips nor repeats.
+    fn commit(
+        &self,
+        shards: &[ShardState],
+        mut puts: Vec<(Vec<u8>, Vec<u8>)>,
+        deletes: Vec<Vec<u8>>,
+    ) -> Result<(), RemoteError> {
         let bytes = serde_json::to_vec(shards).map_err(|e| local(&e))?;
+        puts.push((shards_key(&self.mapping.id), bytes));
         self.engine
-            .system_put(&shards_key(&self.mapping.id), &bytes)
+            .system_batch(&puts, &deletes)
             .map_err(|e| local(&e))?;
         self.source.committed(shards.to_vec());
         Ok(())
+    }
+
+    /// Removes the mirrored records every lane of every shard has passed, at most
+    /// [`TRIM_RECORDS_MAX`] a round.
+    fn trim(&self, shards: &mut [ShardState]) -> Result<(), RemoteError> {
+        let lanes = self.mapping.config().parallelization_factor.max(1);
+        let mut deletes = Vec::new();
+        for (i, s) in shards.iter_mut().enumerate() {
+            let shard = u16::try_from(i).unwrap_or(u16::MAX);
+            let from = s.horizon(shard);
+            let passed = (0..lanes)
+                .map(|lane| {
+                    load_checkpoint(&self.engine, &self.mapping.id, shard, lane).unwrap_or(from)
+                })
+                .min()
+                .unwrap_or(from)
+                .min(s.next_pos);
+            let room = TRIM_RECORDS_MAX.saturating_sub(deletes.len()) as u64;
+            let to = passed.min(from.saturating_add(room));
+            if to > from {
+                deletes.extend((from..to).map(|pos| record_key(&self.mapping.id, pos)));
+                s.trimmed_to = to;
+            }
+        }
+        if deletes.is_empty() {
+            return Ok(());
+        }
+        self.commit(shards, Vec::new(), deletes)
     }
 
     /// A new iterator for shard `s`: after the last mirrored record, or at the
@@ -290,16 +344,13 @@ impl Poller {
         let records = out["Records"].as_array().cloned().unwrap_or_default();
         let count = records.len();
         let s = &mut shards[i];
+        let mut puts = Vec::with_capacity(count);
         for mut r in records {
             if let Some(o) = r.as_object_mut() {
                 o.insert("eventSourceARN".into(), json!(self.arn));
             }
             let bytes = serde_json::to_vec(&r).map_err(|e| local(&e))?;
-            // Not synced one by one: the shard state written after them is synced,
-            // and it is what makes them visible.
-            self.engine
-                .system_put_relaxed(&record_key(&self.mapping.id, s.next_pos), &bytes)
-                .map_err(|e| local(&e))?;
+            puts.push((record_key(&self.mapping.id, s.next_pos), bytes));
             s.next_pos += 1;
             if let Some(seq) = r["dynamodb"]["SequenceNumber"].as_str() {
                 s.last_seq = Some(seq.to_owned());
@@ -310,7 +361,7 @@ impl Poller {
             None => s.closed = true,
         }
         if count > 0 || s.closed {
-            self.commit(shards)?;
+            self.commit(shards, puts, Vec::new())?;
         }
         Ok(count >= GET_RECORDS_LIMIT)
     }
