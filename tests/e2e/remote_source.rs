@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::api::{create_table, create_trigger, ddb, deploy, get, guest, trigger, wait_until};
+use crate::api::{
+    create_table, create_trigger, ddb, deploy, eddy_ok, get, guest, send_json, trigger, wait_until,
+};
 use crate::harness::{Server, table_name};
 
 /// Shards of the remote's tables: more than one, so that each shard's order is kept
@@ -235,5 +237,70 @@ fn a_remote_stream_trigger_delivers_what_a_local_trigger_does_across_restarts_an
             .unwrap_or("")
             .starts_with("PROBLEM"),
         "{t}"
+    );
+}
+
+#[test]
+fn a_remote_source_is_created_through_lambdas_api_and_the_cli_and_bad_endpoints_are_refused() {
+    let remote = Server::start();
+    let r = remote.endpoint.clone();
+    let local = Server::start();
+    let l = local.endpoint.clone();
+    let src = table_name("src");
+    create_table(&r, &src, true);
+    let arn = ddb(&r, "DescribeTable", json!({"TableName": src}))["Table"]["LatestStreamArn"]
+        .as_str()
+        .expect("LatestStreamArn")
+        .to_owned();
+    deploy(&l, "noop", "", &guest("noop")).expect(201);
+
+    // Lambda's CreateEventSourceMapping, with Eddy's member.
+    let body = json!({
+        "FunctionName": "noop", "EventSourceArn": arn, "SourceEndpoint": r,
+        "StartingPosition": "LATEST",
+    });
+    let m = send_json(&l, "POST", "/2015-03-31/event-source-mappings/", &body).expect(202);
+    assert_eq!(m["EventSourceArn"], arn, "{m}");
+    assert_eq!(m["SourceEndpoint"], r, "{m}");
+
+    // `eddy trigger create --stream-arn … --source-endpoint …`.
+    let t = eddy_ok(
+        &l,
+        &[
+            "trigger",
+            "create",
+            "--function",
+            "noop",
+            "--stream-arn",
+            &arn,
+            "--source-endpoint",
+            &r,
+        ],
+    );
+    assert_eq!(t["SourceEndpoint"], r, "{t}");
+    assert_eq!(t["StartingPosition"], "LATEST", "{t}");
+
+    // An endpoint that is not a URL, and one where nothing answers, are refused before
+    // anything is stored.
+    let with_endpoint = |endpoint: &str| {
+        let mut b = body.clone();
+        b["SourceEndpoint"] = json!(endpoint);
+        send_json(&l, "POST", "/v1/triggers", &b)
+    };
+    with_endpoint("ftp://example.com").expect_error(
+        400,
+        Some("SourceEndpoint"),
+        "must start with http:// or https://",
+    );
+    with_endpoint("http://127.0.0.1:1").expect_error(
+        400,
+        Some("EventSourceArn"),
+        &format!("cannot describe the stream {arn} at http://127.0.0.1:1"),
+    );
+    let listed = get(&l, "/v1/triggers").expect(200);
+    assert_eq!(
+        listed["EventSourceMappings"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
     );
 }
