@@ -38,6 +38,8 @@ struct Remote {
     /// `ExpiredIteratorException`, once.
     expire_next: Mutex<bool>,
     get_records: Mutex<u32>,
+    /// Every endpoint called.
+    endpoints: Mutex<Vec<String>>,
 }
 
 fn record(shard: &str, i: usize, key: &str) -> Value {
@@ -76,7 +78,8 @@ fn error(code: &str) -> RemoteError {
 }
 
 impl StreamsApi for Remote {
-    fn call(&self, _endpoint: &str, operation: &str, body: &Value) -> Result<Value, RemoteError> {
+    fn call(&self, endpoint: &str, operation: &str, body: &Value) -> Result<Value, RemoteError> {
+        self.endpoints.lock().unwrap().push(endpoint.to_owned());
         let shards = self.shards.lock().unwrap();
         let index_of = |id: &str| shards.iter().position(|s| s.id == id);
         match operation {
@@ -313,5 +316,32 @@ fn a_remote_stream_is_delivered_parents_first_with_its_own_ids_and_resumes_after
     // Counters are this process's: the three records since the restart.
     assert_eq!(view["Metrics"]["RecordsDelivered"], 3, "{view}");
     assert_eq!(view["Metrics"]["FilteredOut"], 0, "{view}");
+    rt.shutdown();
+}
+
+#[test]
+fn a_stream_arn_of_another_region_without_an_endpoint_is_read_from_aws() {
+    let s = Setup::new();
+    *s.remote.shards.lock().unwrap() = vec![Shard {
+        id: "shard-0",
+        parent: None,
+        records: Vec::new(),
+        closed: false,
+    }];
+    let rt = s.runtime();
+    let request: MappingRequest = serde_json::from_value(json!({
+        "FunctionName": "recorder",
+        "EventSourceArn": ARN,
+        "StartingPosition": "LATEST",
+    }))
+    .unwrap();
+    let view = rt.create(&request).unwrap();
+    let aws = "https://streams.dynamodb.eu-west-1.amazonaws.com";
+    assert_eq!(view.source_endpoint.as_deref(), Some(aws));
+    let called = s.remote.endpoints.lock().unwrap().clone();
+    assert!(
+        !called.is_empty() && called.iter().all(|e| e == aws),
+        "{called:?}"
+    );
     rt.shutdown();
 }
