@@ -162,6 +162,13 @@ fn a_remote_stream_trigger_delivers_what_a_local_trigger_does_across_restarts_an
             s.starts_with("PROBLEM: cannot read the remote stream at") && s.contains(&r)
         })
     });
+    let t = trigger(&l, &id);
+    let errors = t["RecentErrors"].as_array().expect("RecentErrors");
+    assert!(
+        errors.iter().any(|e| e["Kind"] == "SourceUnreachable"
+            && e["Error"].as_str().is_some_and(|m| m.contains(&r))),
+        "{t}"
+    );
     // …and recovers when it returns on the same address.
     let remote = Server::start_listening(
         remote_dir.path(),

@@ -267,7 +267,7 @@ impl Consumer {
             let extra = json!({
                 "window": { "start": iso_us(w.start_us), "end": iso_us(w.end_us) },
                 "state": if w.state.is_null() { json!({}) } else { w.state.clone() },
-                "shardId": self.stream.shard_id(self.shard),
+                "shardId": self.wire_shard_id(),
                 "eventSourceARN": cfg.stream_arn,
                 "isFinalInvokeForWindow": w.is_final,
                 "isWindowTerminatedEarly": false,

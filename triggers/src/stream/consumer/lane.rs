@@ -132,6 +132,16 @@ impl Consumer {
         self.source.as_ref()
     }
 
+    /// This lane's shard as DynamoDB Streams names it.
+    pub(super) fn wire_shard_id(&self) -> String {
+        self.source.shard_id(&self.stream, self.shard)
+    }
+
+    /// The wire `SequenceNumber` of the record at `pos` of this lane's source.
+    pub(super) fn wire_sequence_number(&self, pos: u64) -> String {
+        self.source.sequence_number(pos)
+    }
+
     pub(super) fn stopped(&self) -> bool {
         self.mapping.stopped.load(Ordering::Acquire)
     }

@@ -83,9 +83,9 @@ impl Consumer {
             time: rfc3339_ms(now_ms()),
             kind: kind.to_string(),
             error: error.to_string(),
-            shard_id: self.stream.shard_id(self.shard),
-            first_sequence_number: format_sequence_number(span.first),
-            last_sequence_number: format_sequence_number(span.last),
+            shard_id: self.wire_shard_id(),
+            first_sequence_number: self.wire_sequence_number(span.first),
+            last_sequence_number: self.wire_sequence_number(span.last),
             attempt,
         });
     }

@@ -159,7 +159,7 @@ impl TriggerRuntime {
         };
         std::thread::Builder::new()
             .name("eddy-remote-poller".into())
-            .spawn(move || poller.run())
+            .spawn(move || poller.run_guarded())
             .map_err(|e| format!("cannot start the remote stream's poller: {e}"))
     }
 

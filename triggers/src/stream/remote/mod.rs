@@ -332,6 +332,24 @@ impl StreamSource for RemoteSource {
         })
     }
 
+    /// The remote `ShardId`.
+    fn shard_id(&self, _stream: &StreamDef, shard: u16) -> String {
+        self.shard_state(shard)
+            .map_or_else(|| format!("shard-{shard}"), |s| s.shard_id)
+    }
+
+    /// The remote `SequenceNumber` of the mirrored record (a trimmed one keeps its
+    /// mirror position).
+    fn sequence_number(&self, pos: u64) -> String {
+        self.engine
+            .system_get(&record_key(&self.id, pos))
+            .ok()
+            .flatten()
+            .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+            .and_then(|v| v["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| pos.to_string())
+    }
+
     fn wait(&self, _stream: &StreamDef, shard: u16, from: u64, timeout: Duration) -> bool {
         let has = |s: &RemoteSource| {
             s.shard_state(shard)

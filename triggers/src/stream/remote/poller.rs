@@ -13,6 +13,7 @@ use eddy_engine::Engine;
 use serde_json::json;
 
 use super::super::consumer::load_checkpoint;
+use super::super::failures::RecentError;
 use super::super::mapping::Mapping;
 use super::{
     RemoteError, RemoteSource, ShardState, StreamsApi, record_key, shard_base, shards_key,
@@ -126,8 +127,25 @@ impl Poller {
         }
     }
 
-    /// Polls until the mapping stops.
-    pub(crate) fn run(self) {
+    /// Polls until the mapping stops. A panic of the poller (a bug) does not end it: it
+    /// is reported as the mapping's PROBLEM and polling starts again from the mirror's
+    /// committed state after a backoff.
+    pub(crate) fn run_guarded(self) {
+        while !self.stopped() {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run()));
+            let Err(panic) = run else {
+                return;
+            };
+            let text = eddy_engine::panic_text(panic.as_ref());
+            tracing::error!(trigger = %self.mapping.id, panic = %text, "the remote stream's poller panicked; it starts again");
+            self.mapping.set_result(&format!(
+                "PROBLEM: the remote stream's poller failed: {text}"
+            ));
+            self.sleep(FAILURE_BACKOFF_MS_MAX);
+        }
+    }
+
+    fn run(&self) {
         let mut shards = super::load_shards(&self.engine, &self.mapping.id);
         let mut iterators: Vec<Option<String>> = vec![None; shards.len()];
         let mut failures = 0u32;
@@ -150,7 +168,7 @@ impl Poller {
                 match self.poll(&mut shards, i, &mut iterators[i]) {
                     Ok(f) => full |= f,
                     Err(e) => {
-                        error = Some(e);
+                        error = Some((Some(i), e));
                         break;
                     }
                 }
@@ -158,17 +176,17 @@ impl Poller {
             if trimmed.elapsed() >= Duration::from_millis(TRIM_INTERVAL_MS) {
                 trimmed = Instant::now();
                 if let Err(e) = self.trim(&mut shards) {
-                    error.get_or_insert(e);
+                    error.get_or_insert((None, e));
                 }
             }
             if described.elapsed() >= Duration::from_millis(DESCRIBE_INTERVAL_MS) {
                 described = Instant::now();
                 if let Err(e) = self.discover(&mut shards, &mut iterators) {
-                    error.get_or_insert(e);
+                    error.get_or_insert((None, e));
                 }
             }
             match error {
-                Some(e) => {
+                Some((shard, e)) => {
                     failures += 1;
                     let text = format!(
                         "PROBLEM: cannot read the remote stream at {}: {e}",
@@ -176,6 +194,7 @@ impl Poller {
                     );
                     tracing::warn!(trigger = %self.mapping.id, problem = %text, "a remote stream could not be polled");
                     self.mapping.set_result(&text);
+                    self.remember(&shards, shard, failures, &e);
                     let backoff = FAILURE_BACKOFF_MS_MIN
                         .saturating_mul(1u64 << failures.min(16))
                         .min(FAILURE_BACKOFF_MS_MAX);
@@ -193,6 +212,22 @@ impl Poller {
                 }
             }
         }
+    }
+
+    /// Keeps a failed poll in the mapping's recent errors (`SourceUnreachable`, Eddy's
+    /// kind), naming the remote shard and the last sequence number mirrored from it.
+    fn remember(&self, shards: &[ShardState], shard: Option<usize>, attempt: u32, e: &RemoteError) {
+        let s = shard.and_then(|i| shards.get(i));
+        let last = s.and_then(|s| s.last_seq.clone()).unwrap_or_default();
+        self.mapping.recent_errors.push(RecentError {
+            time: eddy_engine::clock::rfc3339_ms(eddy_engine::clock::now_ms()),
+            kind: "SourceUnreachable".into(),
+            error: format!("{}: {e}", self.endpoint),
+            shard_id: s.map(|s| s.shard_id.clone()).unwrap_or_default(),
+            first_sequence_number: last.clone(),
+            last_sequence_number: last,
+            attempt,
+        });
     }
 
     /// Whether shard `i` may be polled: its parent (when the mirror has it) is closed
@@ -398,6 +433,6 @@ mod tests {
             .into_iter()
             .map(|s| s.shard_id)
             .collect();
-        assert_eq!(ids, ["x", "a", "b", "c1"]);
+        assert_eq!(ids, ["a", "x", "b", "c1"]);
     }
 }
