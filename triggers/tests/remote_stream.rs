@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{RecordingTables, guest};
-use eddy_engine::{Engine, EngineConfig};
+use eddy_engine::{
+    AttributeValue, BillingMode, CreateTableInput, Engine, EngineConfig, KeyAttribute, KeyRole,
+    KeyType, ScanInput,
+};
 use eddy_triggers::stream::{
     EventCodec, MappingRequest, RemoteError, RuntimeDeps, StreamsApi, TriggerRuntime,
 };
@@ -52,7 +55,8 @@ fn record(shard: &str, i: usize, key: &str) -> Value {
         "dynamodb": {
             "ApproximateCreationDateTime": 1_780_000_000.0,
             "Keys": {"id": {"S": key}},
-            "NewImage": {"id": {"S": key}},
+            // The `fail_on` guest reports a batch item failure for `fail = true`.
+            "NewImage": {"id": {"S": key}, "fail": {"BOOL": key == "fail"}},
             // AWS's sequence numbers have up to 40 digits.
             "SequenceNumber": format!("{:040}", 1_000_000_000_000_000_000_000u128 + i as u128),
             "SizeBytes": 20,
@@ -178,6 +182,9 @@ impl Setup {
         };
         functions
             .deploy("recorder", &guest("recorder"), config)
+            .unwrap();
+        functions
+            .deploy("fail-on", &guest("fail_on"), FunctionConfig::default())
             .unwrap();
         Setup {
             engine,
@@ -343,5 +350,79 @@ fn a_stream_arn_of_another_region_without_an_endpoint_is_read_from_aws() {
         !called.is_empty() && called.iter().all(|e| e == aws),
         "{called:?}"
     );
+    rt.shutdown();
+}
+
+#[test]
+fn batch_item_failures_name_remote_sequence_numbers_and_failure_records_name_the_remote_shard() {
+    let s = Setup::new();
+    s.engine
+        .create_table(CreateTableInput {
+            name: "failures".into(),
+            attribute_definitions: vec![KeyAttribute {
+                name: "id".into(),
+                key_type: KeyType::S,
+            }],
+            key_schema: vec![("id".into(), KeyRole::Hash)],
+            billing_mode: Some(BillingMode::PayPerRequest),
+            ..Default::default()
+        })
+        .unwrap();
+    *s.remote.shards.lock().unwrap() = vec![Shard {
+        id: "shard-remote-7",
+        parent: None,
+        records: Vec::new(),
+        closed: false,
+    }];
+    for i in 0..8 {
+        let key = if i == 5 {
+            "fail".to_owned()
+        } else {
+            format!("k{i}")
+        };
+        s.remote.push("shard-remote-7", &key);
+    }
+    let rt = s.runtime();
+    let request: MappingRequest = serde_json::from_value(json!({
+        "FunctionName": "fail-on",
+        "EventSourceArn": ARN,
+        "SourceEndpoint": "http://remote.test:8000",
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 10,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumRetryAttempts": 1,
+        "DestinationConfig": {"OnFailure": {"Destination": "failures"}},
+    }))
+    .unwrap();
+    let id = rt.create(&request).unwrap().uuid;
+    let scan = || {
+        s.engine
+            .scan(&ScanInput {
+                table: "failures".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .decoded_items()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_millis(WAIT_MS_MAX);
+    while scan().is_empty() {
+        assert!(Instant::now() < deadline, "no failure record");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let failures = scan();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    // The batch was retried from the failed record (its remote sequence number matched
+    // the function's itemIdentifier), and the failure record names the remote shard.
+    let seq5 = format!("{:040}", 1_000_000_000_000_000_000_005u128);
+    assert_eq!(f["startSequenceNumber"], AttributeValue::S(seq5), "{f:?}");
+    assert_eq!(
+        f["shardId"],
+        AttributeValue::S("shard-remote-7".into()),
+        "{f:?}"
+    );
+    let view = json!(rt.get(&id).unwrap());
+    assert!(view["Metrics"]["Retries"].as_u64() >= Some(1), "{view}");
     rt.shutdown();
 }
