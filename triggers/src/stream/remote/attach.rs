@@ -100,6 +100,7 @@ impl TriggerRuntime {
                 next_pos: shard_base(u16::try_from(i).unwrap_or(u16::MAX)),
                 closed: false,
                 trimmed_to: 0,
+                start_iterator: None,
             })
             .collect();
         let table = config::table_name_of(&arn);
@@ -115,8 +116,31 @@ impl TriggerRuntime {
         shards: &[ShardState],
     ) -> Result<(), TriggerError> {
         // `AT_TIMESTAMP` was refused with the request (DynamoDB streams have none).
+        let mut shards = shards.to_vec();
+        if s.config.starting_position == StartingPosition::Latest
+            && let Some(api) = &self.inner.deps.streams_api
+            && let Some(endpoint) = &s.config.source_endpoint
+        {
+            for shard in &mut shards {
+                let body = serde_json::json!({
+                    "StreamArn": s.config.stream_arn,
+                    "ShardId": shard.shard_id,
+                    "ShardIteratorType": "LATEST",
+                });
+                let out = api.call(endpoint, "GetShardIterator", &body).map_err(|e| {
+                    TriggerError::invalid(
+                        "EventSourceArn",
+                        format!(
+                            "cannot read the stream {} at {endpoint}: {e}",
+                            s.config.stream_arn
+                        ),
+                    )
+                })?;
+                shard.start_iterator = out["ShardIterator"].as_str().map(str::to_owned);
+            }
+        }
         let engine = self.engine();
-        let bytes = serde_json::to_vec(shards)
+        let bytes = serde_json::to_vec(&shards)
             .map_err(|e| TriggerError::invalid("EventSourceArn", e.to_string()))?;
         engine.system_put(&shards_key(&s.id), &bytes)?;
         for i in 0..shards.len() {

@@ -87,6 +87,11 @@ pub(crate) struct ShardState {
     /// 0 before the first trim.
     #[serde(default)]
     pub trimmed_to: u64,
+    /// For `LATEST`: the iterator taken when the mapping was created, used by the first
+    /// poll so that records written between creating and polling are delivered (until
+    /// it expires, 15 minutes on AWS; then the poller takes `LATEST` again).
+    #[serde(default)]
+    pub start_iterator: Option<String>,
 }
 
 impl ShardState {

@@ -263,6 +263,7 @@ impl Poller {
                 next_pos: shard_base(index),
                 closed: false,
                 trimmed_to: 0,
+                start_iterator: None,
             });
             iterators.push(None);
             added.push(index);
@@ -352,9 +353,11 @@ impl Poller {
         i: usize,
         iterator: &mut Option<String>,
     ) -> Result<bool, RemoteError> {
-        let it = match iterator.take() {
-            Some(it) => it,
-            None => self.iterator(&shards[i], false)?,
+        let start = shards[i].start_iterator.take();
+        let it = match (iterator.take(), start) {
+            (Some(it), _) => it,
+            (None, Some(it)) if shards[i].last_seq.is_none() => it,
+            (None, _) => self.iterator(&shards[i], false)?,
         };
         let body = json!({"ShardIterator": it, "Limit": GET_RECORDS_LIMIT});
         let out = match self.api.call(&self.endpoint, "GetRecords", &body) {
