@@ -97,3 +97,41 @@ fn check_system_entry(key: &[u8], value: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, EngineConfig, Error};
+
+    #[test]
+    fn a_batch_writes_and_removes_together_and_a_bad_key_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = EngineConfig::new(dir.path());
+        config.in_memory = true;
+        let engine = Engine::open(config).unwrap();
+        engine.system_put(b"m/old", b"1").unwrap();
+        let puts = vec![
+            (b"m/a".to_vec(), b"a".to_vec()),
+            (b"m/b".to_vec(), b"b".to_vec()),
+        ];
+        engine.system_batch(&puts, &[b"m/old".to_vec()]).unwrap();
+        let keys: Vec<Vec<u8>> = engine
+            .system_scan(b"m/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [b"m/a".to_vec(), b"m/b".to_vec()]);
+
+        // An empty key is refused before anything is staged: neither put happens.
+        let bad = vec![
+            (b"m/c".to_vec(), b"c".to_vec()),
+            (Vec::new(), b"x".to_vec()),
+        ];
+        match engine.system_batch(&bad, &[b"m/a".to_vec()]) {
+            Err(Error::Validation(_)) => {}
+            other => panic!("an empty key fails the batch, got {other:?}"),
+        }
+        assert_eq!(engine.system_get(b"m/c").unwrap(), None);
+        assert_eq!(engine.system_get(b"m/a").unwrap(), Some(b"a".to_vec()));
+    }
+}
