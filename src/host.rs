@@ -96,6 +96,10 @@ impl Platform {
             FunctionStore::open_sealed(&functions_dir, &executor, engine.seal().clone())
                 .map_err(|e| format!("cannot open the function store: {e}"))?,
         );
+        let streams_api = Arc::new(crate::remote_streams::HttpStreamsApi {
+            handle: handle.clone(),
+            region: engine.config().region.clone(),
+        });
         let tables: Arc<dyn TableApi> = Arc::new(EngineTables {
             engine: engine.clone(),
             handle,
@@ -109,6 +113,7 @@ impl Platform {
             functions: functions.clone(),
             tables: tables.clone(),
             codec,
+            streams_api: Some(streams_api),
         })
         .map_err(|e| format!("cannot start the triggers: {e}"))?;
         let schedules = Scheduler::start(

@@ -22,6 +22,7 @@ mod percent;
 pub mod project;
 pub mod prometheus;
 pub mod remote;
+mod remote_streams;
 pub mod scaling;
 pub mod server;
 pub mod services;

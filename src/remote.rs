@@ -196,6 +196,10 @@ struct CreateArgs {
     /// A stream ARN (from DescribeTable's LatestStreamArn).
     #[arg(long)]
     stream_arn: Option<String>,
+    /// The DynamoDB Streams endpoint serving --stream-arn when the stream is not this
+    /// server's (another Eddy, AWS, any DynamoDB-compatible endpoint): http(s)://host:port.
+    #[arg(long, requires = "stream_arn")]
+    source_endpoint: Option<String>,
     /// Records per invocation (1-10000, default 100).
     #[arg(long)]
     batch_size: Option<u32>,
@@ -492,6 +496,7 @@ fn trigger_request(command: TriggerCommand) -> Result<ApiRequest, String> {
             set("FunctionName", args.function.map(Value::from));
             set("TableName", args.table.map(Value::from));
             set("EventSourceArn", args.stream_arn.map(Value::from));
+            set("SourceEndpoint", args.source_endpoint.map(Value::from));
             set("BatchSize", args.batch_size.map(Value::from));
             set("StartingPosition", args.starting_position.map(Value::from));
             if !body.contains_key("StartingPosition") {

@@ -104,6 +104,11 @@ impl Engine {
         crate::system::system_put_relaxed(&self.state, key, value)
     }
 
+    /// Writes `puts` and removes `deletes` in one atomic, durable commit.
+    pub fn system_batch(&self, puts: &[(Vec<u8>, Vec<u8>)], deletes: &[Vec<u8>]) -> Result<()> {
+        crate::system::system_batch(&self.state, puts, deletes)
+    }
+
     pub fn system_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         crate::system::system_get(&self.state, key)
     }

@@ -34,6 +34,27 @@ pub(crate) fn system_put_relaxed(state: &State, key: &[u8], value: &[u8]) -> Res
     state.commit_outside(staging, None, "storing a system key")
 }
 
+/// Writes `puts` and removes `deletes` in one atomic, durable commit: after a crash
+/// either all of them happened or none did (a remote stream's mirror commits its
+/// records with the remote position they reach, and trims what every consumer passed).
+pub(crate) fn system_batch(
+    state: &State,
+    puts: &[(Vec<u8>, Vec<u8>)],
+    deletes: &[Vec<u8>],
+) -> Result<()> {
+    let mut staging = Staging::default();
+    for (key, value) in puts {
+        let value = state.seal.seal(key, &value.as_slice().into());
+        check_system_entry(key, &value)?;
+        staging.insert(&state.system, key, value);
+    }
+    for key in deletes {
+        crate::keys::check_storage_key(key)?;
+        staging.remove(&state.system, key);
+    }
+    state.commit_outside(staging, state.sync_mode(), "writing system keys")
+}
+
 pub(crate) fn system_get(state: &State, key: &[u8]) -> Result<Option<Vec<u8>>> {
     crate::keys::check_storage_key(key)?;
     match state.system.get(key)? {
@@ -75,4 +96,42 @@ fn check_system_entry(key: &[u8], value: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, EngineConfig, Error};
+
+    #[test]
+    fn a_batch_writes_and_removes_together_and_a_bad_key_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = EngineConfig::new(dir.path());
+        config.in_memory = true;
+        let engine = Engine::open(config).unwrap();
+        engine.system_put(b"m/old", b"1").unwrap();
+        let puts = vec![
+            (b"m/a".to_vec(), b"a".to_vec()),
+            (b"m/b".to_vec(), b"b".to_vec()),
+        ];
+        engine.system_batch(&puts, &[b"m/old".to_vec()]).unwrap();
+        let keys: Vec<Vec<u8>> = engine
+            .system_scan(b"m/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [b"m/a".to_vec(), b"m/b".to_vec()]);
+
+        // An empty key is refused before anything is staged: neither put happens.
+        let bad = vec![
+            (b"m/c".to_vec(), b"c".to_vec()),
+            (Vec::new(), b"x".to_vec()),
+        ];
+        match engine.system_batch(&bad, &[b"m/a".to_vec()]) {
+            Err(Error::Validation(_)) => {}
+            other => panic!("an empty key fails the batch, got {other:?}"),
+        }
+        assert_eq!(engine.system_get(b"m/c").unwrap(), None);
+        assert_eq!(engine.system_get(b"m/a").unwrap(), Some(b"a".to_vec()));
+    }
 }

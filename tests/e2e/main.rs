@@ -41,6 +41,7 @@ mod pipeline_view;
 mod policies;
 mod python;
 mod reads;
+mod remote_source;
 mod streams;
 mod streams_edges;
 mod throttling;

@@ -155,6 +155,7 @@ fn main() {
         functions: Arc::clone(&functions),
         tables,
         codec: Arc::new(Codec),
+        streams_api: None,
     })
     .expect("runtime");
 

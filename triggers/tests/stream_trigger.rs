@@ -153,6 +153,7 @@ impl Setup {
             functions: Arc::clone(&self.functions),
             tables,
             codec,
+            streams_api: None,
         })
         .unwrap()
     }

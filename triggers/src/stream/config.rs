@@ -47,6 +47,11 @@ pub struct MappingRequest {
     pub filter_criteria: Option<FilterCriteria>,
     pub tumbling_window_in_seconds: Option<i64>,
     pub enabled: Option<bool>,
+    /// Eddy's extension: the DynamoDB Streams endpoint serving `EventSourceArn` when
+    /// the stream is not this Eddy's (`http://host:port` of another Eddy, any
+    /// DynamoDB-compatible endpoint). Without it, a stream ARN of another region or
+    /// account is read from AWS (`https://streams.dynamodb.<region>.amazonaws.com`).
+    pub source_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -116,6 +121,10 @@ pub struct MappingConfig {
     pub filters: Vec<String>,
     pub tumbling_window_s: u32,
     pub enabled: bool,
+    /// The endpoint of a remote stream (see [`MappingRequest::source_endpoint`]);
+    /// `None` for this Eddy's own stream.
+    #[serde(default)]
+    pub source_endpoint: Option<String>,
 }
 
 fn range(field: &'static str, v: i64, min: i64, max: i64) -> Result<i64, TriggerError> {

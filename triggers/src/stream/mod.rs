@@ -17,6 +17,7 @@ mod consumer;
 mod failures;
 mod filter;
 mod mapping;
+mod remote;
 mod render;
 mod source;
 mod view;
@@ -40,6 +41,7 @@ pub use config::{
 pub use failures::{RECENT_ERRORS_MAX, RecentError};
 pub use filter::FilterPattern;
 pub use mapping::TriggerMetrics;
+pub use remote::{RemoteError, StreamsApi, aws_endpoint};
 pub use render::EventCodec;
 pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{
@@ -52,6 +54,14 @@ pub use view::{
 /// `ServiceQuotaExceededException`).
 pub const TRIGGERS_MAX: usize = 128;
 
+/// What a mapping's consumers share: where they read and how records are written.
+struct Lanes {
+    mapping: Arc<Mapping>,
+    source: Arc<dyn StreamSource>,
+    codec: Arc<dyn EventCodec>,
+    stream: Arc<StreamDef>,
+}
+
 /// What the runtime needs from its host.
 pub struct RuntimeDeps {
     pub engine: Engine,
@@ -59,6 +69,9 @@ pub struct RuntimeDeps {
     pub functions: Arc<FunctionStore>,
     pub tables: Arc<dyn TableApi>,
     pub codec: Arc<dyn EventCodec>,
+    /// Sends DynamoDB Streams calls to remote endpoints, for triggers on a remote
+    /// stream (`SourceEndpoint`); `None` refuses them.
+    pub streams_api: Option<Arc<dyn StreamsApi>>,
 }
 
 /// The stream trigger runtime: every mapping and its consumers.
@@ -194,13 +207,20 @@ impl TriggerRuntime {
             )));
         }
         self.registry().check_room()?;
-        let stream = self.resolve_stream(r)?;
-        let position =
-            config::starting_position(r.starting_position.as_deref(), &engine.stream_arn(&stream))?;
+        let remote_endpoint = self.remote_endpoint(r)?;
+        let (stream, stream_arn, remote_shards) = match &remote_endpoint {
+            Some(endpoint) => self.describe_remote(r, endpoint)?,
+            None => {
+                let stream = self.resolve_stream(r)?;
+                let arn = engine.stream_arn(&stream);
+                (stream, arn, Vec::new())
+            }
+        };
+        let position = config::starting_position(r.starting_position.as_deref(), &stream_arn)?;
         let base = MappingConfig {
             function_name,
             stream_id: stream.id,
-            stream_arn: engine.stream_arn(&stream),
+            stream_arn,
             table_name: stream.table_name.clone(),
             batch_size: BATCH_SIZE_DEFAULT,
             batching_window_s: 0,
@@ -214,6 +234,7 @@ impl TriggerRuntime {
             filters: Vec::new(),
             tumbling_window_s: 0,
             enabled: true,
+            source_endpoint: remote_endpoint.clone(),
         };
         let config = base.apply(r)?;
         self.check_request_destination(r)?;
@@ -229,14 +250,17 @@ impl TriggerRuntime {
         };
         // Where each consumer starts is decided now and stored, so a restart neither
         // replays from the start nor skips what arrived meanwhile.
-        self.write_initial_checkpoints(&stored, &stream)?;
+        if remote_endpoint.is_some() {
+            self.write_remote_start(&stored, &remote_shards)?;
+        } else {
+            self.write_initial_checkpoints(&stored, &stream)?;
+        }
         let mapping = self.install(stored);
         self.registry().persist(&mapping.id, &mapping.stored())?;
         // Lambda answers a new mapping as `Creating` and reports it `Enabled` once it
         // polls: here, once every consumer has loaded its checkpoint and runs. The
         // answer is taken before they start, so it is always `Creating`.
-        let lanes = self.inner.source.shards(&stream).len()
-            * mapping.config().parallelization_factor as usize;
+        let lanes = usize::from(stream.shards) * mapping.config().parallelization_factor as usize;
         mapping.starting.store(lanes, Ordering::Release);
         mapping.set_state(STATE_CREATING, "User action");
         let created = self.view(&mapping);
@@ -311,30 +335,74 @@ impl TriggerRuntime {
 
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
         let cfg = mapping.config();
-        let source = &self.inner.source;
+        let mut workers = lock(&mapping.workers);
+        let remote = cfg
+            .source_endpoint
+            .as_ref()
+            .map(|_| self.remote_source(&mapping.id, &cfg));
+        let (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>) = match &remote {
+            None => (
+                Arc::clone(&self.inner.source),
+                Arc::clone(&self.inner.deps.codec),
+            ),
+            Some(src) => (src.clone(), src.clone()),
+        };
         let Some(stream) = source.stream(cfg.stream_id) else {
             mapping.set_state("Disabled", "The stream no longer exists");
             return;
         };
-        let mut workers = lock(&mapping.workers);
-        for SourceShard { shard, .. } in source.shards(&stream) {
-            for lane in 0..cfg.parallelization_factor {
-                let c = consumer::Consumer::new(
-                    Arc::clone(&self.inner),
-                    Arc::clone(mapping),
-                    Arc::clone(&stream),
-                    shard,
-                    lane,
-                );
-                let spawned = std::thread::Builder::new()
-                    .name(format!("eddy-trigger-{shard}-{lane}"))
-                    .spawn(move || c.run());
-                match spawned {
-                    Ok(h) => workers.push(h),
-                    Err(e) => {
-                        tracing::error!(trigger = %mapping.id, shard, lane, error = %e, "cannot start a consumer thread");
-                        mapping.set_state("Disabled", &format!("cannot start a consumer: {e}"))
-                    }
+        let lanes = Lanes {
+            mapping: Arc::clone(mapping),
+            source,
+            codec,
+            stream,
+        };
+        for SourceShard { shard, .. } in lanes.source.shards(&lanes.stream) {
+            self.spawn_shard(&lanes, shard, &mut workers);
+        }
+        if let (Some(src), Some(endpoint)) = (remote, &cfg.source_endpoint) {
+            // The poller starts the consumers of shards it discovers later.
+            let rt = self.clone();
+            let on_new_shard = Box::new(move |shard: u16| {
+                let mut workers = lock(&lanes.mapping.workers);
+                // Checked under the lock that `stop_consumers` drains: a consumer
+                // started here is always joined with the others.
+                if !lanes.mapping.stopped.load(Ordering::Acquire) {
+                    rt.spawn_shard(&lanes, shard, &mut workers);
+                }
+            });
+            match self.start_poller(mapping, &cfg, endpoint, src, on_new_shard) {
+                Ok(poller) => workers.push(poller),
+                Err(e) => mapping.set_state("Disabled", &e),
+            }
+        }
+    }
+
+    /// Starts the consumer threads of one shard (one per lane).
+    fn spawn_shard(
+        &self,
+        lanes: &Lanes,
+        shard: u16,
+        workers: &mut Vec<std::thread::JoinHandle<()>>,
+    ) {
+        let mapping = &lanes.mapping;
+        for lane in 0..mapping.config().parallelization_factor {
+            let c = consumer::Consumer::new(
+                Arc::clone(&self.inner),
+                Arc::clone(mapping),
+                (Arc::clone(&lanes.source), Arc::clone(&lanes.codec)),
+                Arc::clone(&lanes.stream),
+                shard,
+                lane,
+            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("eddy-trigger-{shard}-{lane}"))
+                .spawn(move || c.run());
+            match spawned {
+                Ok(h) => workers.push(h),
+                Err(e) => {
+                    tracing::error!(trigger = %mapping.id, shard, lane, error = %e, "cannot start a consumer thread");
+                    mapping.set_state("Disabled", &format!("cannot start a consumer: {e}"))
                 }
             }
         }
@@ -375,7 +443,7 @@ impl TriggerRuntime {
     pub fn update(&self, id: &str, r: &MappingRequest) -> Result<TriggerView, TriggerError> {
         let _one_change_at_a_time = self.registry().change();
         let m = self.registry().get(id)?;
-        if r.event_source_arn.is_some() || r.table_name.is_some() {
+        if r.event_source_arn.is_some() || r.table_name.is_some() || r.source_endpoint.is_some() {
             return Err(TriggerError::invalid(
                 "EventSourceArn",
                 "cannot be changed; create a new trigger",
@@ -402,7 +470,8 @@ impl TriggerRuntime {
         // redistributes items over lanes, so every lane restarts from the oldest lane
         // checkpoint of its shard: records may be delivered again, none is skipped.
         self.stop_consumers(&m);
-        let (engine, source) = (self.engine(), &self.inner.source);
+        let engine = self.engine();
+        let source = self.source_of(id, &current);
         if next.config.parallelization_factor != current.parallelization_factor
             && let Some(stream) = source.stream(current.stream_id)
         {

@@ -63,6 +63,17 @@ pub trait StreamSource: Send + Sync {
     /// Returns whether one exists.
     fn wait(&self, stream: &StreamDef, shard: u16, from: u64, timeout: Duration) -> bool;
 
+    /// The shard's id as DynamoDB Streams names it (in failure records, recent errors
+    /// and tumbling-window events).
+    fn shard_id(&self, stream: &StreamDef, shard: u16) -> String {
+        stream.shard_id(shard)
+    }
+
+    /// The `SequenceNumber` of the record at position `pos`, as the function saw it.
+    fn sequence_number(&self, pos: u64) -> String {
+        eddy_engine::format_sequence_number(pos)
+    }
+
     /// The first position at or after `ms` (epoch milliseconds) in a shard.
     fn position_at(&self, stream: &StreamDef, shard: u16, ms: u64) -> Result<u64, SourceError> {
         let mut pos = self.trim_horizon(stream, shard);

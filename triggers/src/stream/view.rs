@@ -25,6 +25,9 @@ pub struct TriggerView {
     #[serde(skip)]
     pub function_name: String,
     pub event_source_arn: String,
+    /// The endpoint of a remote stream (Eddy's extension); absent for this Eddy's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_endpoint: Option<String>,
     pub batch_size: u32,
     pub maximum_batching_window_in_seconds: u32,
     pub starting_position: &'static str,
@@ -145,6 +148,7 @@ pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
         ),
         function_name: c.function_name,
         event_source_arn: c.stream_arn,
+        source_endpoint: c.source_endpoint,
         batch_size: c.batch_size,
         maximum_batching_window_in_seconds: c.batching_window_s,
         starting_position: c.starting_position.as_str(),

@@ -104,7 +104,9 @@ impl Consumer {
                 Ok(response) => {
                     tried.invokes += 1;
                     tried.function_error = None;
-                    match failed_from(&response, &batch, cfg.report_batch_item_failures) {
+                    match failed_from(&response, &batch, cfg.report_batch_item_failures, |pos| {
+                        self.wire_sequence_number(pos)
+                    }) {
                         Ok(None) => {
                             self.report_handled(&batch, attempts);
                             self.mapping.set_result("OK");
@@ -267,7 +269,7 @@ impl Consumer {
             let extra = json!({
                 "window": { "start": iso_us(w.start_us), "end": iso_us(w.end_us) },
                 "state": if w.state.is_null() { json!({}) } else { w.state.clone() },
-                "shardId": self.stream.shard_id(self.shard),
+                "shardId": self.wire_shard_id(),
                 "eventSourceARN": cfg.stream_arn,
                 "isFinalInvokeForWindow": w.is_final,
                 "isWindowTerminatedEarly": false,
@@ -355,10 +357,13 @@ impl Consumer {
 /// Reads a response for `batchItemFailures`. `Ok(None)`: the whole batch succeeded;
 /// `Ok(Some(i))`: records from index `i` on failed (the lowest failed sequence number);
 /// `Err(())`: the response is malformed, which fails the whole batch, as in Lambda.
+/// `itemIdentifier` is a record's `SequenceNumber` as the function saw it, which
+/// `wire_sequence_number` gives for a position (a remote stream's are not Eddy's).
 pub(super) fn failed_from(
     response: &str,
     batch: &[Rendered],
     enabled: bool,
+    wire_sequence_number: impl Fn(u64) -> String,
 ) -> Result<Option<usize>, ()> {
     if !enabled {
         return Ok(None);
@@ -374,10 +379,13 @@ pub(super) fn failed_from(
         Some(_) => return Err(()),
     };
     let mut lowest: Option<usize> = None;
+    let mut wire: Option<Vec<String>> = None;
     for f in failures {
         let id = f.get("itemIdentifier").and_then(Value::as_str).ok_or(())?;
-        let seq = eddy_engine::parse_sequence_number(id).ok_or(())?;
-        let index = batch.iter().position(|r| r.seq == seq).ok_or(())?;
+        // Computed once, and only when a failure is reported.
+        let wire =
+            wire.get_or_insert_with(|| batch.iter().map(|r| wire_sequence_number(r.seq)).collect());
+        let index = wire.iter().position(|w| w == id).ok_or(())?;
         lowest = Some(lowest.map_or(index, |l: usize| l.min(index)));
     }
     Ok(lowest)

@@ -194,9 +194,9 @@ impl Consumer {
             "version": INVOCATION_RECORD_VERSION,
             "timestamp": rfc3339_ms(now_ms()),
             "DDBStreamBatchInfo": {
-                "shardId": self.stream.shard_id(self.shard),
-                "startSequenceNumber": format_sequence_number(first.seq),
-                "endSequenceNumber": format_sequence_number(last.seq),
+                "shardId": self.wire_shard_id(),
+                "startSequenceNumber": self.wire_sequence_number(first.seq),
+                "endSequenceNumber": self.wire_sequence_number(last.seq),
                 "approximateArrivalOfFirstRecord": iso_seconds(first.created_us),
                 "approximateArrivalOfLastRecord": iso_seconds(last.created_us),
                 "batchSize": size,
@@ -233,7 +233,7 @@ impl Consumer {
             Failed::Rendered(rendered, batch) => (rendered, batch),
             Failed::Raw(records) => {
                 raw = RenderedBatch::render(
-                    self.rt.deps.codec.as_ref(),
+                    self.codec.as_ref(),
                     &self.stream,
                     &cfg.stream_arn,
                     records,
@@ -245,14 +245,14 @@ impl Consumer {
         let def = engine.table_def(table).map_err(|e| e.to_string())?;
         let first = &batch[0];
         let last = &batch[batch.len() - 1];
-        let shard_id = self.stream.shard_id(self.shard);
+        let shard_id = self.wire_shard_id();
         // The id is the batch's place in the stream, so that a write retried after an
         // unknown outcome overwrites its own item rather than adding a second one.
         let id = format!(
             "{}:{}:{}",
             self.mapping.id,
             shard_id,
-            format_sequence_number(first.seq)
+            self.wire_sequence_number(first.seq)
         );
         let records = rendered
             .records_array(batch)
@@ -267,11 +267,11 @@ impl Consumer {
         item.insert("shardId".into(), s(shard_id));
         item.insert(
             "startSequenceNumber".into(),
-            s(format_sequence_number(first.seq)),
+            s(self.wire_sequence_number(first.seq)),
         );
         item.insert(
             "endSequenceNumber".into(),
-            s(format_sequence_number(last.seq)),
+            s(self.wire_sequence_number(last.seq)),
         );
         item.insert(
             "batchSize".into(),

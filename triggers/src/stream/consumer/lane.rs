@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::super::Runtime;
 use super::super::mapping::{Mapping, checkpoint_key};
-use super::super::render::{Rendered, RenderedBatch};
+use super::super::render::{EventCodec, Rendered, RenderedBatch};
 use super::super::source::StreamSource;
 
 /// Longest a consumer sleeps before it looks at its mapping again (disabled, deleted,
@@ -45,6 +45,10 @@ pub(crate) struct Consumer {
     pub(super) mapping: Arc<Mapping>,
     /// The open tumbling window of this lane: its start (µs) and the function's state.
     pub(super) window: std::cell::RefCell<Option<(u64, Value)>>,
+    /// Where records are read (this Eddy's stream log, or a remote stream's mirror)
+    /// and how they are written into the function's event.
+    pub(super) source: Arc<dyn StreamSource>,
+    pub(super) codec: Arc<dyn EventCodec>,
     pub(super) stream: Arc<StreamDef>,
     pub(super) shard: u16,
     pub(super) lane: u32,
@@ -125,7 +129,17 @@ impl Consumer {
 
     /// Where this consumer reads records (never the engine directly).
     pub(super) fn source(&self) -> &dyn StreamSource {
-        self.rt.source.as_ref()
+        self.source.as_ref()
+    }
+
+    /// This lane's shard as DynamoDB Streams names it.
+    pub(super) fn wire_shard_id(&self) -> String {
+        self.source.shard_id(&self.stream, self.shard)
+    }
+
+    /// The wire `SequenceNumber` of the record at `pos` of this lane's source.
+    pub(super) fn wire_sequence_number(&self, pos: u64) -> String {
+        self.source.sequence_number(pos)
     }
 
     pub(super) fn stopped(&self) -> bool {

@@ -11,7 +11,6 @@
 use std::sync::atomic::Ordering;
 
 use eddy_engine::clock::{now_ms, rfc3339_ms};
-use eddy_engine::format_sequence_number;
 
 use super::super::failures::RecentError;
 use super::super::render::Rendered;
@@ -25,9 +24,9 @@ macro_rules! lane_event {
         tracing::$level!(
             trigger = %$consumer.mapping.id,
             function = %$consumer.function_name(),
-            shard = %$consumer.stream.shard_id($consumer.shard),
+            shard = %$consumer.wire_shard_id(),
             lane = $consumer.lane,
-            sequence = %$span.range(),
+            sequence = %$consumer.wire_range(&$span),
             records = $span.records,
             $($rest)+
         )
@@ -61,18 +60,18 @@ impl Span {
             },
         }
     }
-
-    /// `first..last`, as sequence numbers are written on the wire.
-    fn range(&self) -> String {
-        format!(
-            "{}..{}",
-            format_sequence_number(self.first),
-            format_sequence_number(self.last)
-        )
-    }
 }
 
 impl Consumer {
+    /// `first..last` of a span, as the function saw the sequence numbers.
+    fn wire_range(&self, span: &Span) -> String {
+        format!(
+            "{}..{}",
+            self.wire_sequence_number(span.first),
+            self.wire_sequence_number(span.last)
+        )
+    }
+
     fn function_name(&self) -> String {
         self.mapping.live().config.function_name.clone()
     }
@@ -83,9 +82,9 @@ impl Consumer {
             time: rfc3339_ms(now_ms()),
             kind: kind.to_string(),
             error: error.to_string(),
-            shard_id: self.stream.shard_id(self.shard),
-            first_sequence_number: format_sequence_number(span.first),
-            last_sequence_number: format_sequence_number(span.last),
+            shard_id: self.wire_shard_id(),
+            first_sequence_number: self.wire_sequence_number(span.first),
+            last_sequence_number: self.wire_sequence_number(span.last),
             attempt,
         });
     }

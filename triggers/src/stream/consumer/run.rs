@@ -15,8 +15,8 @@ use eddy_engine::clock::now_us;
 use eddy_engine::{StreamDef, StreamRecord, encode_item};
 
 use super::super::mapping::Mapping;
-use super::super::render::RenderedBatch;
-use super::super::source::SourceError;
+use super::super::render::{EventCodec, RenderedBatch};
+use super::super::source::{SourceError, StreamSource};
 use super::super::{MappingConfig, Runtime};
 use super::lane::{
     Attempts, CONTROL_CHECK_MS, Consumer, EVENT_BYTES_MAX, Failed, Outcome, backoff_ms,
@@ -54,6 +54,7 @@ impl Consumer {
     pub(crate) fn new(
         rt: Arc<Runtime>,
         mapping: Arc<Mapping>,
+        (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>),
         stream: Arc<StreamDef>,
         shard: u16,
         lane: u32,
@@ -63,6 +64,8 @@ impl Consumer {
             rt,
             mapping,
             window: std::cell::RefCell::new(window),
+            source,
+            codec,
             stream,
             shard,
             lane,
@@ -205,12 +208,8 @@ impl Consumer {
         }
         // Rendered once: the filters read these bytes, the event is framed from them
         // and a failed batch's payload is built from them.
-        let mut rendered = RenderedBatch::render(
-            self.rt.deps.codec.as_ref(),
-            &self.stream,
-            &cfg.stream_arn,
-            &batch,
-        );
+        let mut rendered =
+            RenderedBatch::render(self.codec.as_ref(), &self.stream, &cfg.stream_arn, &batch);
         drop(batch);
         let skipped = rendered.retain_matching(&live.filters);
         self.mapping
