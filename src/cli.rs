@@ -47,8 +47,8 @@ enum Command {
     Trigger(crate::remote::TriggerArgs),
     /// Run functions on cron schedules on a running server.
     Schedule(crate::remote::ScheduleArgs),
-    /// Deploy a project, then rebuild and redeploy it on every save and print its
-    /// functions' logs, until Ctrl-C.
+    /// Make a running server match a project's eddy.toml (as `apply`), then rebuild and
+    /// redeploy it on every save and print its functions' logs, until Ctrl-C.
     Dev(crate::project::DevArgs),
     /// Make a running server match a project's eddy.toml: create missing tables,
     /// deploy changed functions, create or update triggers and schedules. Never deletes.
