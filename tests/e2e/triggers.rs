@@ -23,11 +23,17 @@ use crate::harness::{Server, table_name};
 // ---------------------------------------------------------------------------
 
 /// Deploys the recorder, granted `seen` and told to write there.
+/// The recorder's invocation deadline in these tests, milliseconds.
+const RECORDER_TIMEOUT_MS: u64 = 30_000;
+
 fn deploy_recorder(endpoint: &str, name: &str, seen: &str) -> Value {
+    // A generous deadline: a batch of ten fsync'd writes on a loaded machine can pass the
+    // default 3 s, and a timed-out invocation is retried, so its records would be
+    // recorded twice where these tests count exactly-once delivery.
     deploy(
         endpoint,
         name,
-        &format!("?table={seen}&env=table={seen}"),
+        &format!("?table={seen}&env=table={seen}&timeout_ms={RECORDER_TIMEOUT_MS}"),
         &guest("recorder"),
     )
     .expect(201)
