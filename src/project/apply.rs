@@ -1,6 +1,7 @@
 //! `eddy apply [FILE]`: makes a running server match a manifest, in order: tables
 //! (`tables.rs`), functions (deployed when the served version is not the one built
-//! here, `deploy.rs`), triggers (known by function and table: created, or updated in
+//! here, `deploy.rs`), triggers (known by function and source, a table of this server or a
+//! stream ARN: created, or updated in
 //! the fields that differ) and schedules (known by name). One line per change; "no
 //! changes" when there was none. Nothing the manifest does not name is ever deleted,
 //! and every table is checked before anything is changed, so a table that exists
@@ -182,7 +183,12 @@ fn apply_trigger(client: &Client, trigger: &Trigger) -> Result<Option<String>, S
             listed.error()
         ));
     }
-    let on_table = format!(":table/{}/stream/", trigger.table);
+    // A trigger is known by its function and its source: the table's current stream,
+    // or exactly the stream ARN named.
+    let on_table = trigger
+        .table
+        .as_ref()
+        .map(|table| format!(":table/{table}/stream/"));
     let served = listed.body["EventSourceMappings"]
         .as_array()
         .into_iter()
@@ -190,13 +196,28 @@ fn apply_trigger(client: &Client, trigger: &Trigger) -> Result<Option<String>, S
         .find(|m| {
             m["EventSourceArn"]
                 .as_str()
-                .is_some_and(|arn| arn.contains(&on_table))
+                .is_some_and(|arn| match (&on_table, &trigger.stream_arn) {
+                    (Some(on_table), _) => arn.contains(on_table.as_str()),
+                    (None, Some(wanted)) => arn == wanted,
+                    (None, None) => false,
+                })
         });
     let fields = trigger_fields(trigger);
     let Some(served) = served else {
         let mut body = fields;
         body.insert("FunctionName".into(), Value::from(trigger.function.clone()));
-        body.insert("TableName".into(), Value::from(trigger.table.clone()));
+        match (&trigger.table, &trigger.stream_arn) {
+            (Some(table), _) => {
+                body.insert("TableName".into(), Value::from(table.clone()));
+            }
+            (None, Some(arn)) => {
+                body.insert("EventSourceArn".into(), Value::from(arn.clone()));
+                if let Some(endpoint) = &trigger.source_endpoint {
+                    body.insert("SourceEndpoint".into(), Value::from(endpoint.clone()));
+                }
+            }
+            (None, None) => {}
+        }
         body.insert(
             "StartingPosition".into(),
             Value::from(trigger.starting_position.as_deref().unwrap_or("LATEST")),
@@ -206,14 +227,14 @@ fn apply_trigger(client: &Client, trigger: &Trigger) -> Result<Option<String>, S
             return Err(format!(
                 "creating the trigger of {} on {}: {}",
                 trigger.function,
-                trigger.table,
+                trigger.source(),
                 answer.error()
             ));
         }
         return Ok(Some(format!(
-            "created trigger {} on table {} ({})",
+            "created trigger {} on {} ({})",
             trigger.function,
-            trigger.table,
+            trigger.source(),
             answer.body["UUID"].as_str().unwrap_or_default()
         )));
     };
@@ -235,14 +256,14 @@ fn apply_trigger(client: &Client, trigger: &Trigger) -> Result<Option<String>, S
         return Err(format!(
             "updating the trigger of {} on {}: {}",
             trigger.function,
-            trigger.table,
+            trigger.source(),
             answer.error()
         ));
     }
     Ok(Some(format!(
-        "updated trigger {} on table {} ({id}): {}",
+        "updated trigger {} on {} ({id}): {}",
         trigger.function,
-        trigger.table,
+        trigger.source(),
         names.join(", ")
     )))
 }

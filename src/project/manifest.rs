@@ -127,7 +127,13 @@ pub struct GlobalIndex {
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     pub function: String,
-    pub table: String,
+    /// The table of this server whose stream feeds the function; or else `stream_arn`.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// A stream on another DynamoDB Streams endpoint (AWS, another Eddy), read from
+    /// `source_endpoint` (default: AWS's endpoint of the ARN's region).
+    pub stream_arn: Option<String>,
+    pub source_endpoint: Option<String>,
     pub batch_size: Option<u32>,
     pub starting_position: Option<String>,
     #[serde(default)]
@@ -144,6 +150,17 @@ pub struct Trigger {
     #[serde(default)]
     pub filters: Vec<String>,
     pub enabled: Option<bool>,
+}
+
+impl Trigger {
+    /// What the trigger reads, as its messages name it: `table T` or `stream ARN`.
+    pub fn source(&self) -> String {
+        match (&self.table, &self.stream_arn) {
+            (Some(table), _) => format!("table {table}"),
+            (None, Some(arn)) => format!("stream {arn}"),
+            (None, None) => "nothing".to_owned(),
+        }
+    }
 }
 
 /// One `[[schedule]]`.
@@ -264,10 +281,27 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     }
     let mut pairs = std::collections::HashSet::new();
     for t in &manifest.triggers {
-        if !pairs.insert((t.function.as_str(), t.table.as_str())) {
+        match (&t.table, &t.stream_arn, &t.source_endpoint) {
+            (Some(_), None, None) | (None, Some(_), _) => {}
+            (Some(_), _, _) => {
+                return Err(format!(
+                    "a trigger of function {} names both `table` and `stream_arn` \
+                     (or `source_endpoint`, which goes with `stream_arn`)",
+                    t.function
+                ));
+            }
+            (None, None, _) => {
+                return Err(format!(
+                    "a trigger of function {} needs `table` (of this server) or `stream_arn`",
+                    t.function
+                ));
+            }
+        }
+        if !pairs.insert((t.function.as_str(), t.source())) {
             return Err(format!(
-                "two triggers of function {} on table {}: a trigger is known by its function and table",
-                t.function, t.table
+                "two triggers of function {} on {}: a trigger is known by its function and source",
+                t.function,
+                t.source()
             ));
         }
     }
@@ -289,6 +323,26 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trigger_reads_a_table_of_this_server_or_a_stream_arn_never_both() {
+        let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026-01-01T00:00:00.000";
+        let m = parse(&format!(
+            "[[trigger]]\nfunction = \"f\"\nstream_arn = \"{arn}\"\n\
+             source_endpoint = \"http://other:8000\"\n"
+        ))
+        .expect("a remote trigger");
+        assert_eq!(m.triggers[0].source(), format!("stream {arn}"));
+        let both = parse(&format!(
+            "[[trigger]]\nfunction = \"f\"\ntable = \"t\"\nstream_arn = \"{arn}\"\n"
+        ));
+        assert!(both.is_err_and(|e| e.contains("both `table` and `stream_arn`")));
+        let endpoint_alone =
+            parse("[[trigger]]\nfunction = \"f\"\ntable = \"t\"\nsource_endpoint = \"http://x\"\n");
+        assert!(endpoint_alone.is_err_and(|e| e.contains("goes with `stream_arn`")));
+        let neither = parse("[[trigger]]\nfunction = \"f\"\n");
+        assert!(neither.is_err_and(|e| e.contains("needs `table`")));
+    }
 
     #[test]
     fn the_contracts_example_parses() {

@@ -336,3 +336,57 @@ fn a_remote_source_is_created_through_lambdas_api_and_the_cli_and_bad_endpoints_
         "{listed}"
     );
 }
+
+/// A manifest's `[[trigger]]` may name a stream on another endpoint (`stream_arn`,
+/// `source_endpoint`): `eddy apply` creates that trigger, its records are delivered,
+/// and a second apply finds it by its ARN and changes nothing.
+#[test]
+fn eddy_apply_makes_a_remote_stream_trigger_once() {
+    let remote = Server::start();
+    let local = Server::start();
+    let (r, l) = (remote.endpoint.clone(), local.endpoint.clone());
+    let (src, seen_table) = (table_name("applied-src"), table_name("applied-seen"));
+    create_table(&r, &src, true);
+    create_table(&l, &seen_table, false);
+    deploy_recorder(&l, &seen_table);
+    let arn = ddb(&r, "DescribeTable", json!({"TableName": src}))["Table"]["LatestStreamArn"]
+        .as_str()
+        .expect("LatestStreamArn")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("eddy.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[[trigger]]\nfunction = \"recorder\"\nstream_arn = \"{arn}\"\n\
+             source_endpoint = \"{r}\"\nstarting_position = \"TRIM_HORIZON\"\nbatch_size = 5\n"
+        ),
+    )
+    .expect("write eddy.toml");
+    let apply = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["apply", manifest.to_str().expect("utf-8"), "--endpoint", &l])
+            .output()
+            .expect("run eddy apply");
+        assert!(
+            out.status.success(),
+            "eddy apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = apply();
+    assert!(
+        first.starts_with(&format!("created trigger recorder on stream {arn} (")),
+        "{first}"
+    );
+    ddb(
+        &r,
+        "PutItem",
+        json!({"TableName": src, "Item": {"id": {"S": "a"}}}),
+    );
+    wait_until("the remote record delivered", || {
+        !seen(&l, &seen_table).is_empty()
+    });
+    assert_eq!(apply(), "no changes\n");
+}
