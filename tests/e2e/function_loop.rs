@@ -483,6 +483,22 @@ impl Drop for Killed {
     }
 }
 
+/// Lines a child printed so far, one stream.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+/// Starts `eddy dev DIR` against `endpoint`: its stdout and stderr lines as they come,
+/// and the child, killed when dropped.
+fn start_dev(endpoint: &str, dir: &str) -> (Lines, Lines, Killed) {
+    let mut child = eddy_cmd(endpoint, &["dev", dir])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start eddy dev");
+    let stdout = collect(child.stdout.take().expect("stdout"));
+    let stderr = collect(child.stderr.take().expect("stderr"));
+    (stdout, stderr, Killed(child))
+}
+
 #[test]
 fn dev_rebuilds_and_redeploys_a_saved_edit_and_prints_its_log_line() {
     let server = Server::start();
@@ -492,14 +508,7 @@ fn dev_rebuilds_and_redeploys_a_saved_edit_and_prints_its_log_line() {
     new_rust(e, "watched", &dir);
     create_table(e, "dev-users", true);
 
-    let mut child = eddy_cmd(e, &["dev", &dir.display().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start eddy dev");
-    let stdout = collect(child.stdout.take().expect("stdout"));
-    let stderr = collect(child.stderr.take().expect("stderr"));
-    let _child = Killed(child);
+    let (stdout, stderr, _child) = start_dev(e, &dir.display().to_string());
     wait_for("the first deploy", BUILD_WAIT, || {
         seen(&stderr, "eddy: deployed watched version 1")
     });
@@ -762,14 +771,7 @@ fn a_newcomer_runs_eddy_dev_on_a_new_python_function_and_a_write_is_handled() {
             "function", "new", "hello", "--lang", "python", "--dir", &shown,
         ],
     );
-    let mut child = eddy_cmd(e, &["dev", &shown])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start eddy dev");
-    let stdout = collect(child.stdout.take().expect("stdout"));
-    let stderr = collect(child.stderr.take().expect("stderr"));
-    let _child = Killed(child);
+    let (stdout, stderr, _child) = start_dev(e, &shown);
     wait_for("eddy dev to deploy and watch", BUILD_WAIT, || {
         seen(&stderr, "eddy: watching")
     });

@@ -22,13 +22,7 @@ use crate::harness::{Server, table_name};
 const REMOTE_TABLE_SHARDS: &str = "4";
 
 fn deploy_recorder(endpoint: &str, seen: &str) {
-    deploy(
-        endpoint,
-        "recorder",
-        &format!("?table={seen}&env=table={seen}"),
-        &guest("recorder"),
-    )
-    .expect(201);
+    crate::triggers::deploy_recorder(endpoint, "recorder", seen);
 }
 
 /// The recorder's items: eventID → the whole item (name, sequence number, keys, image).

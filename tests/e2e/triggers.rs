@@ -26,7 +26,7 @@ use crate::harness::{Server, table_name};
 /// The recorder's invocation deadline in these tests, milliseconds.
 const RECORDER_TIMEOUT_MS: u64 = 30_000;
 
-fn deploy_recorder(endpoint: &str, name: &str, seen: &str) -> Value {
+pub(crate) fn deploy_recorder(endpoint: &str, name: &str, seen: &str) -> Value {
     // A generous deadline: a batch of ten fsync'd writes on a loaded machine can pass the
     // default 3 s, and a timed-out invocation is retried, so its records would be
     // recorded twice where these tests count exactly-once delivery.
