@@ -125,6 +125,12 @@ pub struct ServeArgs {
     /// administrator moves it with `POST /v1/capacity/clock` (for deterministic tests).
     #[arg(long, default_value = "wall", value_parser = ["wall", "manual"])]
     capacity_clock: String,
+    /// Capacity accounting: `on` (DynamoDB's behaviour: provisioned and on-demand
+    /// limits enforced, consumed units counted on /metrics and for auto scaling) or
+    /// `off` (nothing throttled or counted; ConsumedCapacity still returned when asked
+    /// for). `off` exists to measure what the accounting costs (tests/load/capacity-cost.sh).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    capacity_accounting: String,
     /// The SMTP server that functions granted `email` send through, e.g.
     /// `smtp://127.0.0.1:2525`. Without it, their `email.send` is denied.
     #[arg(long)]
@@ -451,6 +457,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             eddy_engine::capacity::CapacityClock::wall()
         },
+        capacity_accounting_off: args.capacity_accounting == "off",
     };
     let engine = Engine::open(config).map_err(|e| format!("cannot open the store: {e}"))?;
     let _ = crate::console::out(&if args.in_memory {

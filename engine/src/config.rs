@@ -61,6 +61,11 @@ pub struct EngineConfig {
     /// The time source of capacity (throttling, burst, the daily decrease limit): the
     /// wall clock, or a manual clock tests drive (see `capacity/clock.rs`).
     pub capacity_clock: CapacityClock,
+    /// Turns capacity admission and charging off for every table: nothing is
+    /// throttled and no units are counted (ConsumedCapacity is still returned when
+    /// asked for). Off is not DynamoDB's behaviour; it exists so the cost of the
+    /// accounting can be measured against the same build (`tests/load/capacity-cost.sh`).
+    pub capacity_accounting_off: bool,
 }
 
 /// fjall's block cache's default size (fjall's own default is 32 MiB).
@@ -91,6 +96,7 @@ impl EngineConfig {
             on_fatal: None,
             seal_key: None,
             capacity_clock: CapacityClock::wall(),
+            capacity_accounting_off: false,
         }
     }
 }

@@ -100,7 +100,7 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
         );
         stats.capacity.configure(
             &config.capacity_clock,
-            crate::throughput::capacity_spec(&def, arn),
+            crate::throughput::capacity_spec(&def, arn, config.capacity_accounting_off),
         );
         tables.insert(def.name.clone(), Arc::new(Table { def, stats }));
     }

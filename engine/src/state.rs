@@ -123,7 +123,11 @@ impl State {
 
     pub(crate) fn publish_table(&self, table: TableRef) {
         // The throughput the definition sets is in force from the moment it is visible.
-        let spec = crate::throughput::capacity_spec(&table.def, self.table_arn(&table.def.name));
+        let spec = crate::throughput::capacity_spec(
+            &table.def,
+            self.table_arn(&table.def.name),
+            self.config.capacity_accounting_off,
+        );
         table
             .stats
             .capacity

@@ -30,8 +30,9 @@ const DAY_MS: u64 = 86_400_000;
 pub const WARM_READ_UNITS_PER_S_DEFAULT: i64 = 12_000;
 pub const WARM_WRITE_UNITS_PER_S_DEFAULT: i64 = 4_000;
 
-/// The governor's settings for a table.
-pub(crate) fn capacity_spec(def: &TableDef, arn: String) -> CapacitySpec {
+/// The governor's settings for a table; `accounting_off` as the engine is configured
+/// ([`EngineConfig::capacity_accounting_off`](crate::EngineConfig)).
+pub(crate) fn capacity_spec(def: &TableDef, arn: String, accounting_off: bool) -> CapacitySpec {
     let on_demand = |od: OnDemandThroughput| Limits::OnDemand {
         max_read: od.max_read_request_units,
         max_write: od.max_write_request_units,
@@ -67,6 +68,7 @@ pub(crate) fn capacity_spec(def: &TableDef, arn: String) -> CapacitySpec {
                 },
             })
             .collect(),
+        accounting_off,
     }
 }
 

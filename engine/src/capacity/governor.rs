@@ -144,6 +144,11 @@ pub struct CapacitySpec {
     pub arn: String,
     pub limits: Limits,
     pub indexes: Vec<IndexSpec>,
+    /// Set when the server runs with capacity accounting off (`eddy serve
+    /// --capacity-accounting off`): nothing is admitted against buckets or charged,
+    /// so nothing is throttled or counted. ConsumedCapacity is still returned when a
+    /// request asks for it; this exists to measure what the accounting costs.
+    pub accounting_off: bool,
 }
 
 /// One table's throughput state: its own buckets and its global indexes'.
@@ -165,6 +170,8 @@ struct Shape {
     limits: Limits,
     buckets: Buckets,
     indexes: Vec<IndexState>,
+    /// See [`CapacitySpec::accounting_off`].
+    off: bool,
 }
 
 #[derive(Debug)]
@@ -417,6 +424,7 @@ impl Governor {
             limits: spec.limits,
             buckets,
             indexes,
+            off: spec.accounting_off,
         }));
     }
 
@@ -442,6 +450,9 @@ impl Governor {
         pending: f64,
     ) -> Result<()> {
         let shape = self.shape.load();
+        if shape.off {
+            return Ok(());
+        }
         let now = shape.clock.now_ms();
         let gsi = index.and_then(|name| {
             shape
@@ -493,6 +504,9 @@ impl Governor {
     /// earlier writes to the table consumed and have not been charged yet.
     pub fn admit_write_after(&self, partition: Option<u64>, pending: f64) -> Result<()> {
         let shape = self.shape.load();
+        if shape.off {
+            return Ok(());
+        }
         let now = shape.clock.now_ms();
         let table_refusal = |why: Why| {
             self.counters.throttled(Op::Write);
@@ -539,6 +553,9 @@ impl Governor {
     /// index the caller does not name, so they are not charged per key.
     pub fn charge(&self, partition: Option<u64>, consumed: &Consumed) {
         let shape = self.shape.load();
+        if shape.off {
+            return;
+        }
         let now = shape.clock.now_ms();
         let (mut read, mut write) = (consumed.table_read_units, consumed.table_write_units);
         self.counters.add(read, write);

@@ -21,6 +21,7 @@ fn governor(clock: &CapacityClock, limits: Limits, indexes: Vec<IndexSpec>) -> G
             arn: ARN.into(),
             limits,
             indexes,
+            accounting_off: false,
         },
     );
     g
@@ -350,6 +351,7 @@ fn a_new_rate_keeps_the_unused_units_and_a_new_mode_starts_afresh() {
         arn: ARN.into(),
         limits,
         indexes: vec![],
+        accounting_off: false,
     };
     g.configure(&clock, spec(provisioned(1, 5)));
     let mut n = 0;
