@@ -29,6 +29,7 @@ fn governor(limits: Limits) -> Arc<Governor> {
             arn: "arn:aws:dynamodb:us-east-1:000000000000:table/bench".into(),
             limits,
             indexes: Vec::new(),
+            accounting_off: false,
         },
     );
     Arc::new(g)
