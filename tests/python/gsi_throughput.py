@@ -177,10 +177,16 @@ def a_write_maximum_set_by_update_table_throttles_the_tables_writes_until_remove
 
 
 @check
-def a_switch_to_provisioned_drops_the_index_maximums_for_good():
+def a_switch_to_provisioned_needs_the_index_units_and_drops_its_maximums_for_good():
     # As DynamoDB was probed doing (go-to-k/cdkd#3403): the index's maximum is gone
     # after PROVISIONED, and does not come back with PAY_PER_REQUEST.
     t = create("flip", by_g(OnDemandThroughput={"MaxReadRequestUnits": 200}))
+    # The switch must give the index its units (dynalite's UpdateTable test, written
+    # against DynamoDB, records the refusal).
+    expect_error("ValidationException", INVALID + "ProvisionedThroughput must be specified for index: by_g",
+                 ddb.update_table, TableName=t, BillingMode="PROVISIONED",
+                 ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    eq(describe(t)["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST", "the refused switch changed nothing")
     ddb.update_table(TableName=t, BillingMode="PROVISIONED",
                      ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
                      GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": "by_g", "ProvisionedThroughput": {
@@ -188,11 +194,16 @@ def a_switch_to_provisioned_drops_the_index_maximums_for_good():
     ix = index_of(t)
     expect("OnDemandThroughput" not in ix, f"no maximum once provisioned: {ix}")
     eq(ix["ProvisionedThroughput"]["ReadCapacityUnits"], 5, "the index's units")
+    eq(ix["ProvisionedThroughput"]["NumberOfDecreasesToday"], 0, "the switch is no decrease")
     ddb.update_table(TableName=t, BillingMode="PAY_PER_REQUEST")
     ix = index_of(t)
     expect("OnDemandThroughput" not in ix, "the maximum does not come back")
     eq((ix["ProvisionedThroughput"]["ReadCapacityUnits"], ix["ProvisionedThroughput"]["WriteCapacityUnits"]),
        (0, 0), "an on-demand index's units, as DynamoDB reports them")
+    # Back to provisioned, the index's old units are not taken up again unasked.
+    expect_error("ValidationException", INVALID + "ProvisionedThroughput must be specified for index: by_g",
+                 ddb.update_table, TableName=t, BillingMode="PROVISIONED",
+                 ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
 
 
 @check
