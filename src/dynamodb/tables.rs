@@ -392,9 +392,9 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
         });
         match ix.kind {
             IndexKind::Global => {
-                // An on-demand table's index reports no units, as DynamoDB's does,
-                // although one switched from provisioned keeps its last units in the
-                // definition (a switch back without new units takes them up again).
+                // An on-demand table's index reports no units, as DynamoDB's does
+                // (a definition stored before a switch to on-demand cleared an
+                // index's units may still hold its last ones).
                 let t = match d.def.billing_mode {
                     BillingMode::PayPerRequest => Default::default(),
                     BillingMode::Provisioned => ix.throughput.unwrap_or_default(),
