@@ -414,7 +414,14 @@ pub(crate) fn update_table(
                 "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
             ));
         }
-        (BillingMode::PayPerRequest, None) => def.throughput = Throughput::default(),
+        (BillingMode::PayPerRequest, None) => {
+            // On demand, neither the table nor its global indexes keep units: a switch
+            // back to provisioned must give them again (see below).
+            def.throughput = Throughput::default();
+            for ix in def.indexes.iter_mut() {
+                ix.throughput = None;
+            }
+        }
         (BillingMode::Provisioned, None) => {}
     }
     if mode == BillingMode::PayPerRequest && def.billing_mode != mode {
@@ -445,9 +452,14 @@ pub(crate) fn update_table(
         &input.index_updates,
         input.attribute_definitions.as_deref(),
     )?;
-    // Each global index's provisioned throughput has its own daily decrease limit.
+    let from_on_demand = t.def.billing_mode == BillingMode::PayPerRequest;
+    if mode == BillingMode::Provisioned && from_on_demand {
+        crate::throughput::check_index_units_on_switch(&def, &input.index_updates)?;
+    }
+    // Each global index's provisioned throughput has its own daily decrease limit; a
+    // switch from on-demand sets it, as it does the table's, and is no decrease.
     let now = state.config.capacity_clock.now_ms();
-    for ix in &def.indexes {
+    for ix in def.indexes.iter().filter(|_| !from_on_demand) {
         let old = t.def.index(&ix.name).and_then(|o| o.throughput);
         if let (Some(new), Some(old)) = (ix.throughput, old)
             && new != old

@@ -9,7 +9,7 @@ use crate::capacity::{CapacitySpec, IndexSpec, Limits};
 use crate::catalog::{IndexCapacity, TableDef, ThroughputChanges};
 use crate::clock::civil_from_days;
 use crate::error::{Error, Result};
-use crate::index::def::{IndexDef, IndexInput};
+use crate::index::def::{IndexDef, IndexInput, IndexKind, IndexUpdate};
 use crate::schema::{BillingMode, OnDemandThroughput, Throughput, WarmThroughput};
 
 /// DynamoDB allows four decreases of a table's provisioned throughput at any time of a
@@ -70,6 +70,36 @@ pub(crate) fn capacity_spec(def: &TableDef, arn: String, accounting_off: bool) -
             .collect(),
         accounting_off,
     }
+}
+
+/// Checks an UpdateTable that switches an on-demand table to provisioned billing:
+/// every global index of `def` (the table as the request leaves it) must get its units
+/// in the same request, by an `Update` with `ProvisionedThroughput` or as the index the
+/// request creates. DynamoDB refuses the switch otherwise, naming the indexes left
+/// without in the table's order, comma-separated (dynalite's UpdateTable test, written
+/// against DynamoDB: "ProvisionedThroughput must be specified for index:
+/// index3,index4").
+pub(crate) fn check_index_units_on_switch(def: &TableDef, updates: &[IndexUpdate]) -> Result<()> {
+    let given = |name: &str| {
+        updates.iter().any(|u| match u {
+            IndexUpdate::Update(n, change) => n == name && change.provisioned.is_some(),
+            IndexUpdate::Create(input) => input.name == name,
+            IndexUpdate::Delete(_) => false,
+        })
+    };
+    let missing: Vec<&str> = def
+        .indexes
+        .iter()
+        .filter(|ix| ix.kind == IndexKind::Global && !given(&ix.name))
+        .map(|ix| ix.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::validation(format!(
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {}",
+        missing.join(",")
+    )))
 }
 
 /// The decreases made during the UTC day of `now_ms` (`NumberOfDecreasesToday`).

@@ -392,7 +392,13 @@ fn index_descriptions(d: &TableDescription) -> (Vec<Value>, Vec<Value>) {
         });
         match ix.kind {
             IndexKind::Global => {
-                let t = ix.throughput.unwrap_or_default();
+                // An on-demand table's index reports no units, as DynamoDB's does
+                // (a definition stored before a switch to on-demand cleared an
+                // index's units may still hold its last ones).
+                let t = match d.def.billing_mode {
+                    BillingMode::PayPerRequest => Default::default(),
+                    BillingMode::Provisioned => ix.throughput.unwrap_or_default(),
+                };
                 // An index added by UpdateTable is CREATING while it is backfilled and
                 // reports `Backfilling` (DynamoDB reports it only for such indexes);
                 // its ItemCount is then the items indexed so far.

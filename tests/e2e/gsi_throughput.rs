@@ -144,6 +144,18 @@ async fn an_index_maximum_throttles_the_tables_writes_and_the_index_reads() {
         query_g(&c, &t).await.unwrap_err(),
         ("ThrottlingException".to_string(), MAXIMUM.to_string())
     );
+    // A Scan of the index takes the same units.
+    let scan = c
+        .scan()
+        .table_name(&t)
+        .index_name("by_g")
+        .send()
+        .await
+        .map_err(refusal);
+    assert_eq!(
+        scan.unwrap_err(),
+        ("ThrottlingException".to_string(), MAXIMUM.to_string())
+    );
     // Reads of the table are not the index's concern.
     c.get_item()
         .table_name(&t)
@@ -151,6 +163,16 @@ async fn an_index_maximum_throttles_the_tables_writes_and_the_index_reads() {
         .send()
         .await
         .unwrap();
+    let q = c
+        .query()
+        .table_name(&t)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", Av::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(q.count, 1);
+    c.scan().table_name(&t).send().await.unwrap();
     advance(&server.endpoint, 1_000);
     put_g(&c, &t, "b").await.unwrap();
     query_g(&c, &t).await.unwrap();

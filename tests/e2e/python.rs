@@ -42,6 +42,14 @@ fn boto3_throttling() {
     run_python_suite_on("throttling.py", &["--capacity-clock", "manual"]);
 }
 
+/// Global indexes' on-demand maximums and warm throughput (and a table's warm
+/// throughput) through boto3: taken, described, enforced and refused, on a manual
+/// capacity clock.
+#[test]
+fn boto3_gsi_throughput() {
+    run_python_suite_on("gsi_throughput.py", &["--capacity-clock", "manual"]);
+}
+
 /// The expression language and the legacy parameters through boto3.
 #[test]
 fn boto3_expressions() {

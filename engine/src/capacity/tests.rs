@@ -408,3 +408,44 @@ fn keys_far_from_their_ceiling_get_no_exact_buckets() {
     );
     assert_eq!(g.tracked_keys(), 1);
 }
+
+#[test]
+fn an_on_demand_table_without_maximums_takes_its_warm_throughput_at_once() {
+    use crate::throughput::{WARM_READ_UNITS_PER_S_DEFAULT, WARM_WRITE_UNITS_PER_S_DEFAULT};
+    // Warm throughput is what an on-demand table and each of its global indexes take
+    // at once: with the clock standing still, the initial 4,000 write and 12,000 read
+    // units a second, spread over keys below their ceilings, are all admitted.
+    let clock = CapacityClock::manual_at(0);
+    let g = governor(
+        &clock,
+        Limits::default(),
+        vec![gsi("by_x", Limits::default())],
+    );
+    let index = |read_units, write_units| IndexConsumed {
+        name: "by_x".into(),
+        kind: IndexKind::Global,
+        read_units,
+        write_units,
+    };
+    for key in 0..WARM_WRITE_UNITS_PER_S_DEFAULT as u64 {
+        let mut c = writes(1.0);
+        c.indexes.push(index(0.0, 1.0));
+        g.admit_write(Some(key)).unwrap();
+        g.charge(Some(key), &c);
+    }
+    // Reads of 1,000 units per key, a third of a key's ceiling.
+    let per_key = 1_000.0;
+    for key in 0..(WARM_READ_UNITS_PER_S_DEFAULT as f64 / per_key) as u64 {
+        g.admit_read(None, Some(key)).unwrap();
+        g.charge(Some(key), &reads(per_key));
+        let on_index = Consumed {
+            table: "t".into(),
+            indexes: vec![index(per_key, 0.0)],
+            ..Consumed::default()
+        };
+        g.admit_read(Some("by_x"), None).unwrap();
+        g.charge(None, &on_index);
+    }
+    let totals = g.totals();
+    assert_eq!((totals.throttled_reads, totals.throttled_writes), (0, 0));
+}
