@@ -221,6 +221,9 @@ printf '  %-50s %10s %10s\n' "" put get \
     "provisioned table ($CAPACITY_UNITS RCU and WCU)" "$(median "${put_cpus[provisioned]}")" "$(median "${get_cpus[provisioned]}")"
 if [[ -n "$has_switch" ]]; then
     printf '  %-50s %10s %10s\n' "on-demand table, --capacity-accounting off" "$(median "${put_cpus[off]}")" "$(median "${get_cpus[off]}")"
+    echo "Ratios of CPU per request, the median over the rounds of each round's ratio:"
+    ratio "CPU per request (on-demand, on / off):" on-demand off put_cpus get_cpus
+    ratio "CPU per request (provisioned / off):" provisioned off put_cpus get_cpus
 fi
 if [[ -n "$EDDY_BASELINE" ]]; then
     printf '  %-50s %10s %10s\n' "on-demand table, $EDDY_BASELINE" "$(median "${put_cpus[baseline]}")" "$(median "${get_cpus[baseline]}")"
