@@ -61,6 +61,7 @@
 //! benchmark program, not server code, read top to bottom (limits, request shapes, the
 //! connection, the histogram, the workloads, set-up, the runs), and nothing else links it.
 
+mod lag;
 mod sign;
 mod throttle;
 
@@ -246,6 +247,20 @@ struct Args {
     /// The replicated table, for `--replication-lag` (hash key `id`, a string).
     #[arg(long, default_value = "profiles")]
     replicated_table: String,
+    /// Only measure a stream trigger's write -> handler latency: write this many items
+    /// at `--lag-rate` per second into `--lag-table`, whose trigger runs the `stamp`
+    /// test guest writing into `--lag-seen-table` (`lag.rs`; tests/load/workers.sh).
+    #[arg(long)]
+    trigger_lag: Option<usize>,
+    /// Items per second `--trigger-lag` offers.
+    #[arg(long, default_value_t = 1000)]
+    lag_rate: u64,
+    /// The table `--trigger-lag` writes (hash key `pk`, a string; a stream and a trigger).
+    #[arg(long, default_value = "lag-source")]
+    lag_table: String,
+    /// The table the stamp guest writes `{id, seen_us}` into.
+    #[arg(long, default_value = "lag-seen")]
+    lag_seen_table: String,
     /// Sign every request with SigV4, as an AWS SDK does (for a server started with
     /// `--auth sigv4`), with `--access-key-id`/`--secret-access-key` or else the
     /// environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
@@ -523,6 +538,7 @@ enum Op {
     DescribeStream,
     GetShardIterator,
     GetRecords,
+    Scan,
 }
 
 impl Op {
@@ -539,6 +555,7 @@ impl Op {
             Op::DescribeStream => "DynamoDBStreams_20120810.DescribeStream",
             Op::GetShardIterator => "DynamoDBStreams_20120810.GetShardIterator",
             Op::GetRecords => "DynamoDBStreams_20120810.GetRecords",
+            Op::Scan => "DynamoDB_20120810.Scan",
         })
     }
 }
@@ -1291,6 +1308,9 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
 async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     if let Some(n) = args.replication_lag {
         return replication_lag(&args, &target, n).await;
+    }
+    if let Some(n) = args.trigger_lag {
+        return lag::trigger_lag(&args, &target, n).await;
     }
     // The throttle workload makes its own table.
     let only_throttle = args.workloads.iter().all(|w| *w == Workload::Throttle);
