@@ -1,0 +1,535 @@
+//! Trigger workers (`eddy worker`) against a real nats-server (`EDDY_TEST_NATS_SERVER`)
+//! and an Eddy started with `--nats … --trigger-workers`: the stream triggers run in the
+//! worker processes, reading the export from JetStream, sharing lanes through KV leases
+//! and calling back into Eddy for the functions' DynamoDB calls.
+//!
+//! The recorder guest runs in its `mode=batches`: one item per invocation in the table
+//! `seen`, with the invocation's time and every record's item key, `v` and sequence
+//! number in delivery order, so that a test can rebuild what each item's records went
+//! through (redeliveries included) from a few writes. Every wait polls against a
+//! deadline; nats-server is started only by these tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::api::{create_table, create_trigger, ddb, deploy, guest, streams, wait_for};
+use crate::export::Nats;
+use crate::harness::{Server, table_name};
+
+/// The lease TTL the workers of these tests run with: takeovers within seconds.
+const LEASE_TTL_MS: &str = "2000";
+/// How long a worker's function may take per batch (a loaded machine is slow).
+const RECORDER_TIMEOUT_MS: u64 = 30_000;
+/// How long delivery may take to finish once the writes are done.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Bytes of a worker's log kept for a failing test to print (the newest).
+const WORKER_LOG_KEPT_BYTES_MAX: usize = 1024 * 1024;
+/// Writes of the failover test, unless `EDDY_TEST_WORKERS_WRITES` says otherwise (the
+/// issue's figure is 100,000; see the README for the time it takes).
+const FAILOVER_WRITES_DEFAULT: usize = 20_000;
+/// Items of the failover test: each gets `writes / items` versions, in order.
+const FAILOVER_ITEMS: usize = 1_000;
+/// Items per BatchWriteItem (DynamoDB's maximum).
+const BATCH_WRITE_ITEMS_MAX: usize = 25;
+/// Shards of the failover test's tables (the issue's eight).
+const FAILOVER_SHARDS: &str = "8";
+
+/// An `eddy worker` process; killed when dropped (its log printed if the test failed).
+struct Worker {
+    child: Option<Child>,
+    args: Vec<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    fn start(nats: &str, endpoint: &str) -> Worker {
+        let mut w = Worker {
+            child: None,
+            args: vec![
+                "worker".into(),
+                "--nats".into(),
+                nats.into(),
+                "--endpoint".into(),
+                endpoint.into(),
+                "--lease-ttl-ms".into(),
+                LEASE_TTL_MS.into(),
+            ],
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        w.spawn();
+        w
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(&self.args)
+            .env("EDDY_LOG", "warn,eddy::worker=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eddy worker");
+        let pipe = child.stderr.take().expect("stderr");
+        let kept = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut all = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                if all.len() + line.len() > WORKER_LOG_KEPT_BYTES_MAX {
+                    let cut = all.len() / 2;
+                    all.drain(..cut);
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        self.child = Some(child);
+    }
+
+    /// Fails the test at once if the worker exited (rather than at a delivery timeout).
+    fn assert_running(&mut self) {
+        if let Some(child) = &mut self.child
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!("eddy worker exited: {status}");
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            eprintln!("--- eddy worker log ---\n{log}");
+        }
+    }
+}
+
+/// An Eddy that exports to `nats` and leaves its triggers to workers.
+fn eddy_for_workers(nats: &Nats, shards: &str) -> Server {
+    Server::start_with(&[
+        "--nats",
+        &nats.url(),
+        "--trigger-workers",
+        "--table-shards",
+        shards,
+    ])
+}
+
+/// Deploys the recorder in `mode=batches`, writing into `seen`.
+fn deploy_batch_recorder(endpoint: &str, name: &str, seen: &str) {
+    deploy(
+        endpoint,
+        name,
+        &format!(
+            "?table={seen}&env=table={seen}&env=mode=batches&timeout_ms={RECORDER_TIMEOUT_MS}"
+        ),
+        &guest("recorder"),
+    )
+    .expect(201);
+}
+
+/// Every item of `table` (all pages).
+fn scan_all(endpoint: &str, table: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut start: Option<Value> = None;
+    loop {
+        let mut req = json!({ "TableName": table });
+        if let Some(s) = start.take() {
+            req["ExclusiveStartKey"] = s;
+        }
+        let out = ddb(endpoint, "Scan", req);
+        items.extend(out["Items"].as_array().cloned().unwrap_or_default());
+        match out.get("LastEvaluatedKey") {
+            Some(k) => start = Some(k.clone()),
+            None => return items,
+        }
+    }
+}
+
+/// One delivery of one record, as the recorder wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Delivery {
+    key: String,
+    v: String,
+    seq: String,
+}
+
+/// Every delivery, invocation by invocation in the order they ran.
+fn deliveries(endpoint: &str, seen: &str) -> Vec<Delivery> {
+    let mut batches: Vec<(u128, String, String)> = scan_all(endpoint, seen)
+        .iter()
+        .map(|item| {
+            (
+                item["at"]["N"]
+                    .as_str()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+                item["id"]["S"].as_str().unwrap_or_default().to_owned(),
+                item["records"]["S"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    batches.sort();
+    batches
+        .iter()
+        .flat_map(|(_, _, records)| {
+            records.split(' ').filter_map(|r| {
+                let mut parts = r.splitn(3, ':');
+                Some(Delivery {
+                    key: parts.next()?.to_owned(),
+                    v: parts.next()?.to_owned(),
+                    seq: parts.next()?.to_owned(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// What the deliveries say about each item: the values in the order they first came,
+/// and how many deliveries repeated an earlier one.
+struct PerItem {
+    first_seen: BTreeMap<String, Vec<u64>>,
+    duplicates: usize,
+}
+
+fn per_item(deliveries: &[Delivery]) -> PerItem {
+    let mut first_seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut duplicates = 0;
+    for d in deliveries {
+        if !seen.insert((d.key.clone(), d.v.clone())) {
+            duplicates += 1;
+            continue;
+        }
+        first_seen
+            .entry(d.key.clone())
+            .or_default()
+            .push(d.v.parse().unwrap_or(0));
+    }
+    PerItem {
+        first_seen,
+        duplicates,
+    }
+}
+
+/// Every `SequenceNumber` of `table`'s stream, as GetRecords shows them.
+fn stream_sequence_numbers(endpoint: &str, table: &str) -> BTreeSet<String> {
+    let arn =
+        ddb(endpoint, "DescribeTable", json!({ "TableName": table }))["Table"]["LatestStreamArn"]
+            .as_str()
+            .expect("a stream")
+            .to_owned();
+    let desc = streams(endpoint, "DescribeStream", json!({ "StreamArn": arn }));
+    let mut seqs = BTreeSet::new();
+    for shard in desc["StreamDescription"]["Shards"]
+        .as_array()
+        .expect("shards")
+    {
+        let mut it = streams(
+            endpoint,
+            "GetShardIterator",
+            json!({
+                "StreamArn": arn,
+                "ShardId": shard["ShardId"],
+                "ShardIteratorType": "TRIM_HORIZON",
+            }),
+        )["ShardIterator"]
+            .as_str()
+            .map(str::to_owned);
+        while let Some(i) = it {
+            let out = streams(endpoint, "GetRecords", json!({ "ShardIterator": i }));
+            let records = out["Records"].as_array().cloned().unwrap_or_default();
+            if records.is_empty() {
+                break;
+            }
+            for r in records {
+                seqs.insert(
+                    r["dynamodb"]["SequenceNumber"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            it = out["NextShardIterator"].as_str().map(str::to_owned);
+        }
+    }
+    seqs
+}
+
+fn put(endpoint: &str, table: &str, id: &str, v: u64, kind: &str) {
+    ddb(
+        endpoint,
+        "PutItem",
+        json!({"TableName": table, "Item": {
+            "id": {"S": id}, "v": {"N": v.to_string()}, "kind": {"S": kind},
+        }}),
+    );
+}
+
+#[test]
+fn one_worker_delivers_each_item_in_order_with_eddys_ids_and_the_filters() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "2");
+    let e = &server.endpoint;
+    let (src, seen) = (table_name("wsrc"), table_name("wseen"));
+    create_table(e, &src, true);
+    create_table(e, &seen, false);
+    deploy_batch_recorder(e, "wrec", &seen);
+    let trigger = create_trigger(
+        e,
+        json!({
+            "FunctionName": "wrec",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 10,
+            "FilterCriteria": {"Filters": [
+                {"Pattern": r#"{"dynamodb": {"NewImage": {"kind": {"S": ["keep"]}}}}"#}
+            ]},
+        }),
+    );
+    // Created, and shown as a trigger of this server, though no consumer runs here.
+    assert_eq!(trigger["State"], "Creating");
+    let mut worker = Worker::start(&nats.url(), e);
+    const ITEMS: u64 = 8;
+    const VERSIONS: u64 = 5;
+    for v in 1..=VERSIONS {
+        for k in 0..ITEMS {
+            put(e, &src, &format!("k{k}"), v, "keep");
+        }
+        put(e, &src, &format!("skip{v}"), v, "skip");
+    }
+    let delivered = wait_for(
+        "the worker to deliver every kept record",
+        DELIVERY_TIMEOUT,
+        || {
+            worker.assert_running();
+            let d = deliveries(e, &seen);
+            if d.len() >= (ITEMS * VERSIONS) as usize {
+                Ok(d)
+            } else {
+                Err(format!("{} delivered", d.len()))
+            }
+        },
+    );
+    // The filter held the `skip` items back.
+    assert!(
+        delivered.iter().all(|d| d.key.starts_with('k')),
+        "{delivered:?}"
+    );
+    // Each item's versions in the order they were written, each once.
+    let items = per_item(&delivered);
+    assert_eq!(items.duplicates, 0, "{delivered:?}");
+    for k in 0..ITEMS {
+        assert_eq!(
+            items.first_seen[&format!("k{k}")],
+            (1..=VERSIONS).collect::<Vec<_>>(),
+            "k{k}"
+        );
+    }
+    // The function saw Eddy's own sequence numbers (not JetStream's positions).
+    let seqs = stream_sequence_numbers(e, &src);
+    for d in &delivered {
+        assert!(seqs.contains(&d.seq), "{} is not in the stream", d.seq);
+    }
+}
+
+#[test]
+fn a_failing_batch_is_retried_then_sent_to_the_failure_destination_by_a_worker() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "1");
+    let e = &server.endpoint;
+    let (src, dlq) = (table_name("wfsrc"), table_name("wdlq"));
+    create_table(e, &src, true);
+    create_table(e, &dlq, false);
+    deploy(e, "wfail", "?env=mode=error", &guest("fail_on")).expect(201);
+    create_trigger(
+        e,
+        json!({
+            "FunctionName": "wfail",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 10,
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": dlq}},
+        }),
+    );
+    let mut worker = Worker::start(&nats.url(), e);
+    for v in 1..=3 {
+        put(e, &src, "a", v, "keep");
+    }
+    let failures = wait_for(
+        "the failed records in the failure destination",
+        DELIVERY_TIMEOUT,
+        || {
+            worker.assert_running();
+            let items = scan_all(e, &dlq);
+            let records: u64 = items
+                .iter()
+                .map(|i| {
+                    i["batchSize"]["N"]
+                        .as_str()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0)
+                })
+                .sum();
+            if records >= 3 {
+                Ok(items)
+            } else {
+                Err(format!("{records} records given up"))
+            }
+        },
+    );
+    for item in &failures {
+        assert_eq!(item["condition"]["S"], "RetryAttemptsExhausted", "{item}");
+        let context: Value =
+            serde_json::from_str(item["context"]["S"].as_str().expect("context")).expect("JSON");
+        // The first invocation and two retries.
+        assert_eq!(
+            context["requestContext"]["approximateInvokeCount"], 3,
+            "{context}"
+        );
+        assert_eq!(
+            context["responseContext"]["functionError"], "Unhandled",
+            "{context}"
+        );
+    }
+}
+
+/// The writes of the failover test: `items` items, each written `versions` times with
+/// `v` = 1, 2, … in that order (every item's version n before any item's n+1).
+fn write_versions(endpoint: &str, table: &str, items: usize, versions: usize) {
+    let chunks: Vec<Vec<usize>> = (0..items)
+        .collect::<Vec<_>>()
+        .chunks(BATCH_WRITE_ITEMS_MAX)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for v in 1..=versions {
+        std::thread::scope(|s| {
+            for chunk in &chunks {
+                s.spawn(move || {
+                    let requests: Vec<Value> = chunk
+                        .iter()
+                        .map(|i| {
+                            json!({"PutRequest": {"Item": {
+                                "id": {"S": format!("i{i}")},
+                                "v": {"N": v.to_string()},
+                            }}})
+                        })
+                        .collect();
+                    let mut pending = json!({ table: requests });
+                    // Unprocessed items (a busy server) are sent again, in order.
+                    while pending.as_object().is_some_and(|o| !o.is_empty()) {
+                        let out = ddb(
+                            endpoint,
+                            "BatchWriteItem",
+                            json!({ "RequestItems": pending }),
+                        );
+                        pending = out["UnprocessedItems"].clone();
+                        if pending.is_null() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// The issue's failover test: three workers share eight shards; one is SIGKILLed while
+/// records flow and restarted later, then nats-server is SIGKILLed and restarted on its
+/// store. Every record is handled at least once, none is skipped, each item's records
+/// come in order, and the redeliveries are counted.
+#[test]
+fn three_workers_share_eight_shards_through_a_worker_kill_and_a_nats_kill() {
+    let writes: usize = std::env::var("EDDY_TEST_WORKERS_WRITES")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(FAILOVER_WRITES_DEFAULT);
+    let versions = (writes / FAILOVER_ITEMS).max(1);
+    let mut nats = Nats::start();
+    let server = eddy_for_workers(&nats, FAILOVER_SHARDS);
+    let e = server.endpoint.clone();
+    let (src, seen) = (table_name("wbig"), table_name("wbigseen"));
+    create_table(&e, &src, true);
+    create_table(&e, &seen, false);
+    deploy_batch_recorder(&e, "wbigrec", &seen);
+    create_trigger(
+        &e,
+        json!({
+            "FunctionName": "wbigrec",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+        }),
+    );
+    let url = nats.url();
+    let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start(&url, &e)).collect();
+    let started = Instant::now();
+    // The writes go on in the background while workers and NATS are killed.
+    let writer = {
+        let (e, src) = (e.clone(), src.clone());
+        std::thread::spawn(move || write_versions(&e, &src, FAILOVER_ITEMS, versions))
+    };
+    let progress = |at: usize| {
+        wait_for(&format!("{at} records delivered"), DELIVERY_TIMEOUT, || {
+            let d = deliveries(&e, &seen).len();
+            if d >= at {
+                Ok(())
+            } else {
+                Err(format!("{d} delivered"))
+            }
+        });
+    };
+    let total = FAILOVER_ITEMS * versions;
+    progress(total / 5);
+    workers[0].kill9();
+    progress(total * 2 / 5);
+    workers[0].spawn();
+    progress(total * 3 / 5);
+    nats.kill9();
+    std::thread::sleep(Duration::from_millis(1_000));
+    nats.restart();
+    writer.join().expect("the writes");
+    let delivered = wait_for(
+        "every record delivered at least once",
+        DELIVERY_TIMEOUT,
+        || {
+            let d = deliveries(&e, &seen);
+            let items = per_item(&d);
+            let complete = items.first_seen.len() == FAILOVER_ITEMS
+                && items.first_seen.values().all(|v| v.len() == versions);
+            if complete {
+                Ok(d)
+            } else {
+                Err(format!(
+                    "{} distinct of {total}",
+                    items.first_seen.values().map(Vec::len).sum::<usize>()
+                ))
+            }
+        },
+    );
+    let items = per_item(&delivered);
+    let expected: Vec<u64> = (1..=versions as u64).collect();
+    for (key, values) in &items.first_seen {
+        assert_eq!(values, &expected, "item {key}: skipped or out of order");
+    }
+    eprintln!(
+        "workers failover: {total} records over {FAILOVER_SHARDS} shards, {} deliveries, \
+         {} duplicates, {:.1} s",
+        delivered.len(),
+        items.duplicates,
+        started.elapsed().as_secs_f64()
+    );
+}
