@@ -5,8 +5,9 @@
 //! fails if the key is there) and renewed by revision (`update`), every tick. A worker
 //! heartbeats in the workers bucket. Expiry is seen, never computed from clocks: a
 //! lease (or a heartbeat) whose revision has not changed for a whole lease TTL, as
-//! this worker's own clock measures it, is expired, and is taken over by revision, so
-//! that only one of the workers that saw it expire gets it.
+//! this worker's own clock measures it, is expired, and so is every lease of a worker
+//! whose heartbeat expired; it is taken over by revision, so that only one of the
+//! workers that saw it expire gets it.
 //!
 //! Fair shares: with W live workers and U units, each worker aims for ceil(U/W); one
 //! over its share (a worker joined) stops the extra lanes after their batch and then
@@ -29,6 +30,11 @@ use futures_util::StreamExt;
 
 use super::kv::{Cas, KV_TIMEOUT_MS, cas_blocking, unit_key};
 use super::source::JetStreamSource;
+
+/// The share of the lease TTL after the last renewal at which a worker that cannot
+/// renew stops its lanes (numerator / denominator): well before anyone may take them.
+const RENEW_GIVE_UP_NUM: u32 = 2;
+const RENEW_GIVE_UP_DEN: u32 = 3;
 
 /// A lane running in this worker.
 pub(super) struct RunningLane {
@@ -75,6 +81,9 @@ pub(super) struct Leases {
     owned: BTreeMap<String, Owned>,
     seen_leases: HashMap<String, Seen>,
     seen_workers: HashMap<String, Seen>,
+    /// Workers whose heartbeat stood still for a whole TTL (as of the last round): their
+    /// leases are taken at once, without waiting for each lease to stand still too.
+    dead: HashSet<String>,
     /// Lanes told to stop that no lease covers any more, by unit: joined once they
     /// end; their units are not taken again before.
     draining: Vec<(String, RunningLane)>,
@@ -97,6 +106,7 @@ impl Leases {
             owned: BTreeMap::new(),
             seen_leases: HashMap::new(),
             seen_workers: HashMap::new(),
+            dead: HashSet::new(),
             draining: Vec::new(),
         }
     }
@@ -133,7 +143,8 @@ impl Leases {
         now.duration_since(s.since) >= ttl
     }
 
-    /// Heartbeats and counts the live workers (this one included).
+    /// Heartbeats and counts the live workers (this one included); notes the dead
+    /// ones (a heartbeat that stood still for a whole TTL), whose leases are free.
     fn live_workers(&mut self) -> Result<usize, String> {
         let me_key = format!("worker.{}", self.me);
         let beat = Bytes::from(eddy_engine::clock::now_ms().to_string());
@@ -161,11 +172,20 @@ impl Leases {
             Ok(entries)
         })?;
         let mut live = 1;
+        self.dead.clear();
         for (key, revision, operation) in entries {
-            if key == me_key || !matches!(operation, kv::Operation::Put) {
+            if key == me_key {
                 continue;
             }
-            if !Self::expired(&mut self.seen_workers, &key, revision, self.ttl) {
+            let id = key.strip_prefix("worker.").unwrap_or(&key).to_owned();
+            if !matches!(operation, kv::Operation::Put) {
+                // Deleted at a clean exit: its leases were deleted first.
+                self.dead.insert(id);
+                continue;
+            }
+            if Self::expired(&mut self.seen_workers, &key, revision, self.ttl) {
+                self.dead.insert(id);
+            } else {
                 live += 1;
             }
         }
@@ -250,7 +270,8 @@ impl Leases {
                 }
                 Err(e) => {
                     let lost = matches!(e, Cas::Conflict);
-                    let late = o.renewed.elapsed() >= self.ttl * 2 / 3;
+                    let late =
+                        o.renewed.elapsed() >= self.ttl * RENEW_GIVE_UP_NUM / RENEW_GIVE_UP_DEN;
                     if lost || late {
                         tracing::warn!(unit = %key, error = %e, "a lease was lost; its lane stops");
                         if let Some(o) = self.owned.remove(&key) {
@@ -310,7 +331,9 @@ impl Leases {
                     if matches!(e.operation, kv::Operation::Put)
                         && e.value.as_ref() != self.me.as_bytes() =>
                 {
-                    if !Self::expired(&mut self.seen_leases, key, e.revision, self.ttl) {
+                    let owner = String::from_utf8_lossy(&e.value).into_owned();
+                    let stale = Self::expired(&mut self.seen_leases, key, e.revision, self.ttl);
+                    if !stale && !self.dead.contains(&owner) {
                         continue;
                     }
                     cas_blocking(&self.handle, &self.leases, &lease, me, Some(e.revision))

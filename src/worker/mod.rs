@@ -51,6 +51,12 @@ const DESCRIBE_SHARDS_PAGE_MAX: u32 = 100;
 /// Pages of one DescribeStream (a stream with more shards is not run).
 const DESCRIBE_PAGES_MAX: usize = 100;
 
+/// Lease rounds (heartbeat, renewals, takes) per lease TTL.
+const TICKS_PER_TTL: u32 = 4;
+
+/// The slice the loop sleeps in between rounds, so that a stop signal is seen soon.
+const STOP_CHECK_MS: u64 = 20;
+
 /// How long a worker waits for NATS at the start before each new try.
 const CONNECT_RETRY_MS: u64 = 1_000;
 
@@ -98,6 +104,7 @@ pub fn main(args: WorkerArgs) -> std::process::ExitCode {
 }
 
 /// One trigger as this worker runs it.
+#[derive(Clone)]
 struct Running {
     trigger: Arc<DetachedTrigger>,
     source: Arc<JetStreamSource>,
@@ -107,19 +114,29 @@ struct Running {
     start_ms: Option<u64>,
 }
 
-/// What the loop keeps between rounds.
+/// The triggers this worker runs, by id: written by the refresher, read by each lease
+/// round.
+type Triggers = Arc<Mutex<BTreeMap<String, Running>>>;
+
+/// The refresher: brings [`Triggers`] and the functions in line with Eddy, on a thread
+/// of its own, so that a slow fetch or a function's compilation never delays a lease
+/// renewal.
 struct Worker {
     eddy: Arc<Eddy>,
     handle: tokio::runtime::Handle,
     js: async_nats::jetstream::Context,
-    deps: Arc<LaneDeps>,
-    store: Arc<KvLaneStore>,
     functions: Arc<FunctionStore>,
     /// Eddy's version of each function deployed here.
     versions: HashMap<String, u32>,
-    triggers: BTreeMap<String, Running>,
+    triggers: Triggers,
     /// The last refresh failed (its WARN was written).
     refresh_failing: bool,
+}
+
+/// What starts a leased lane.
+struct Starter {
+    deps: Arc<LaneDeps>,
+    store: Arc<KvLaneStore>,
 }
 
 fn run(args: &WorkerArgs) -> Result<(), String> {
@@ -193,17 +210,17 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         region: args.region.clone(),
         account_id: ACCOUNT_ID.to_owned(),
     });
+    let triggers: Triggers = Arc::new(Mutex::new(BTreeMap::new()));
     let mut worker = Worker {
         eddy,
         handle: handle.clone(),
         js,
-        deps,
-        store,
         functions,
         versions: HashMap::new(),
-        triggers: BTreeMap::new(),
+        triggers: Arc::clone(&triggers),
         refresh_failing: false,
     };
+    let starter = Starter { deps, store };
     let ttl = Duration::from_millis(args.lease_ttl_ms);
     let mut leases = Leases::new(
         handle,
@@ -216,25 +233,36 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         "Eddy worker {me}: triggers of {} from NATS {}",
         args.endpoint, args.nats
     ));
-    let tick = ttl / 4;
+    let tick = ttl / TICKS_PER_TTL;
     let refresh = Duration::from_millis(args.refresh_ms);
-    let mut refreshed: Option<Instant> = None;
+    // The first refresh comes before the first lease: a lane never starts before its
+    // function is here.
+    worker.refresh();
+    let refresher = {
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("eddy-worker-refresh".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    sleep_unless(&stop, refresh);
+                    worker.refresh();
+                }
+            })
+            .map_err(|e| format!("cannot start the refresher: {e}"))?
+    };
     while !stop.load(Ordering::Acquire) {
-        if refreshed.is_none_or(|t| t.elapsed() >= refresh) {
-            worker.refresh();
-            refreshed = Some(Instant::now());
-        }
-        let units = worker.units();
-        leases.tick(&units, &mut |key| worker.start_lane(&units, key));
-        let wake = Instant::now() + tick.min(refresh);
-        while Instant::now() < wake && !stop.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(20).min(tick));
-        }
+        let snapshot = lock(&triggers).clone();
+        let units = units_of(&snapshot);
+        leases.tick(&units, &mut |key| {
+            starter.start_lane(&snapshot, &units, key)
+        });
+        sleep_unless(&stop, tick);
     }
-    for running in worker.triggers.values() {
+    for running in lock(&triggers).values() {
         running.trigger.stop();
     }
     leases.shutdown();
+    let _ = refresher.join();
     let _ = std::fs::remove_dir_all(&cache);
     Ok(())
 }
@@ -259,26 +287,39 @@ fn worker_id() -> String {
     )
 }
 
-impl Worker {
-    /// Every lane of every trigger run here, by unit key, with its trigger's id.
-    fn units(&self) -> BTreeMap<String, String> {
-        let mut units = BTreeMap::new();
-        for (id, r) in &self.triggers {
-            let lanes = r.trigger.config().parallelization_factor.max(1);
-            for shard in 0..r.shards {
-                for lane in 0..lanes {
-                    units.insert(key_of(id, shard, lane), id.clone());
-                }
+/// Sleeps `d`, in slices, unless `stop` is set meanwhile.
+fn sleep_unless(stop: &AtomicBool, d: Duration) {
+    let wake = Instant::now() + d;
+    while Instant::now() < wake && !stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(STOP_CHECK_MS).min(d));
+    }
+}
+
+/// Every lane of every trigger, by unit key, with its trigger's id.
+fn units_of(triggers: &BTreeMap<String, Running>) -> BTreeMap<String, String> {
+    let mut units = BTreeMap::new();
+    for (id, r) in triggers {
+        let lanes = r.trigger.config().parallelization_factor.max(1);
+        for shard in 0..r.shards {
+            for lane in 0..lanes {
+                units.insert(key_of(id, shard, lane), id.clone());
             }
         }
-        units
     }
+    units
+}
 
+impl Starter {
     /// Starts the lane of unit `key` (its lease was just taken): its first checkpoint
     /// is stored if it has none, then its consumer thread runs.
-    fn start_lane(&self, units: &BTreeMap<String, String>, key: &str) -> Option<RunningLane> {
+    fn start_lane(
+        &self,
+        triggers: &BTreeMap<String, Running>,
+        units: &BTreeMap<String, String>,
+        key: &str,
+    ) -> Option<RunningLane> {
         let id = units.get(key)?;
-        let r = self.triggers.get(id)?;
+        let r = triggers.get(id)?;
         let mut parts = key.rsplitn(3, '.');
         let lane: u32 = parts.next()?.parse().ok()?;
         let shard: u16 = parts.next()?.parse().ok()?;
@@ -338,7 +379,9 @@ impl Worker {
             source: r.source.clone(),
         })
     }
+}
 
+impl Worker {
     /// Fetches the triggers and functions from Eddy and brings this worker in line:
     /// new triggers are added, changed ones reconfigured, deleted ones stopped, and
     /// functions deployed when Eddy serves a new version. A failure keeps what runs and
@@ -395,7 +438,8 @@ impl Worker {
             };
             seen.push(id.to_owned());
             self.sync_function(&config.function_name, &served)?;
-            match self.triggers.get(id) {
+            let known = lock(&self.triggers).get(id).cloned();
+            match known {
                 Some(r) => {
                     if r.trigger.config() != config
                         && let Err(e) = r.trigger.set_config(config)
@@ -405,11 +449,11 @@ impl Worker {
                 }
                 None => {
                     let running = self.add_trigger(id, config, start_ms)?;
-                    self.triggers.insert(id.to_owned(), running);
+                    lock(&self.triggers).insert(id.to_owned(), running);
                 }
             }
         }
-        self.triggers.retain(|id, r| {
+        lock(&self.triggers).retain(|id, r| {
             let keep = seen.contains(id);
             if !keep {
                 // Its lanes see the stop; the leases' next round gives their units up.

@@ -224,6 +224,51 @@ fn per_item(deliveries: &[Delivery]) -> PerItem {
     }
 }
 
+/// The lanes' leases as the workers keep them in NATS (`EDDY_LEASES`): unit → owner.
+fn lease_owners(nats: &str) -> BTreeMap<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let Ok(client) = async_nats::connect(nats).await else {
+            return BTreeMap::new();
+        };
+        let js = async_nats::jetstream::new(client);
+        let Ok(kv) = js.get_key_value("EDDY_LEASES").await else {
+            return BTreeMap::new();
+        };
+        let Ok(mut keys) = kv.keys().await else {
+            return BTreeMap::new();
+        };
+        let mut owners = BTreeMap::new();
+        while let Some(Ok(key)) = futures_util::StreamExt::next(&mut keys).await {
+            if let Ok(Some(owner)) = kv.get(&key).await {
+                owners.insert(key, String::from_utf8_lossy(&owner).into_owned());
+            }
+        }
+        owners
+    })
+}
+
+/// Waits until the 8 lanes are leased by exactly `workers` distinct workers; returns
+/// them.
+fn wait_owners(nats: &str, workers: usize) -> BTreeSet<String> {
+    wait_for(
+        &format!("the lanes shared by {workers} workers"),
+        DELIVERY_TIMEOUT,
+        || {
+            let owners = lease_owners(nats);
+            let distinct: BTreeSet<String> = owners.values().cloned().collect();
+            if owners.len() == 8 && distinct.len() == workers {
+                Ok(distinct)
+            } else {
+                Err(format!("{owners:?}"))
+            }
+        },
+    )
+}
+
 /// Every `SequenceNumber` of `table`'s stream, as GetRecords shows them.
 fn stream_sequence_numbers(endpoint: &str, table: &str) -> BTreeSet<String> {
     let arn =
@@ -493,10 +538,17 @@ fn three_workers_share_eight_shards_through_a_worker_kill_and_a_nats_kill() {
         });
     };
     let total = FAILOVER_ITEMS * versions;
+    // The lanes are spread over the three (3 + 3 + 2).
+    let before = wait_owners(&url, 3);
     progress(total / 5);
     workers[0].kill9();
+    // The two left take the dead worker's lanes over.
+    let after = wait_owners(&url, 2);
+    assert!(after.is_subset(&before), "{before:?} then {after:?}");
     progress(total * 2 / 5);
     workers[0].spawn();
+    // The restarted one gets its share back.
+    wait_owners(&url, 3);
     progress(total * 3 / 5);
     nats.kill9();
     std::thread::sleep(Duration::from_millis(1_000));
@@ -532,4 +584,45 @@ fn three_workers_share_eight_shards_through_a_worker_kill_and_a_nats_kill() {
         items.duplicates,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The recursive-loop guard across processes: the records a worker's function writes
+/// carry one more hop (the worker sends the hop count with the call, Eddy marks the
+/// writes and the export carries it to JetStream), so a function that writes into its
+/// own source table is stopped after 16 hops, as in-process. The trigger starts at
+/// `LATEST`: the seed written before the worker took the lane is delivered all the same.
+#[test]
+fn a_function_that_retriggers_itself_through_a_worker_is_stopped_after_16_hops() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "1");
+    let e = &server.endpoint;
+    let table = table_name("wloop");
+    create_table(e, &table, true);
+    crate::triggers::deploy_recorder(e, "wlooper", &table);
+    create_trigger(
+        e,
+        json!({"FunctionName": "wlooper", "TableName": table, "StartingPosition": "LATEST"}),
+    );
+    put(e, &table, "seed", 1, "keep");
+    let mut worker = Worker::start(&nats.url(), e);
+    let count = || {
+        ddb(e, "Scan", json!({"TableName": table, "Select": "COUNT"}))["Count"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // The seed plus one write per hop, hops 1 to 16; the 16th hop's record is not
+    // delivered.
+    wait_for("the loop to run its 16 hops", DELIVERY_TIMEOUT, || {
+        worker.assert_running();
+        let n = count();
+        if n >= 17 {
+            Ok(())
+        } else {
+            Err(format!("{n} items"))
+        }
+    });
+    // Give a runaway loop time to show itself (a few lease ticks), then check it
+    // really stopped.
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(count(), 17);
 }
