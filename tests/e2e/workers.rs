@@ -626,3 +626,99 @@ fn a_function_that_retriggers_itself_through_a_worker_is_stopped_after_16_hops()
     std::thread::sleep(Duration::from_millis(2_000));
     assert_eq!(count(), 17);
 }
+
+/// A trigger worker's headers (`x-eddy-function`, `x-eddy-hops`) count only from a
+/// caller that is not held to a user's policies: the root key's call is held to the
+/// named function's role (here a function that does not exist, so no table), while a
+/// user sending the same header is judged by its own policy as always, so that a user
+/// can neither borrow a function's role nor lower its hop count.
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_headers_count_only_from_an_administrator() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir.path(), &["--auth", "sigv4"]);
+    let ep = server.endpoint.clone();
+    let (id, secret) = crate::harness::root_credentials(dir.path());
+    let root = crate::auth::client_with(&ep, &id, &secret);
+    let table = table_name("whdr");
+    root.create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    let as_root = Some((id.as_str(), secret.as_str()));
+    let (ok, _, err) = crate::auth::eddy(&ep, as_root, &["user", "create", "walt"]);
+    assert!(ok, "{err}");
+    let policy = dir.path().join("put.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
+            "Action":"dynamodb:PutItem","Resource":"arn:aws:dynamodb:*:*:table/{table}"}}]}}"#
+        ),
+    )
+    .expect("policy");
+    let (ok, _, err) = crate::auth::eddy(
+        &ep,
+        as_root,
+        &[
+            "user",
+            "policy",
+            "put",
+            "walt",
+            "put",
+            "--file",
+            policy.to_str().expect("path"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = crate::auth::eddy(&ep, as_root, &["key", "create", "--user", "walt"]);
+    assert!(ok, "{err}");
+    let key: Value = serde_json::from_str(&out).expect("JSON");
+    let walt = crate::auth::client_with(
+        &ep,
+        key["AccessKeyId"].as_str().expect("id"),
+        key["SecretAccessKey"].as_str().expect("secret"),
+    );
+    let put_as = |client: &aws_sdk_dynamodb::Client| {
+        client
+            .put_item()
+            .table_name(&table)
+            .item("id", AttributeValue::S("x".into()))
+            .customize()
+            .mutate_request(|r| {
+                r.headers_mut().insert("x-eddy-function", "nobody-deployed");
+                r.headers_mut().insert("x-eddy-hops", "0");
+            })
+            .send()
+    };
+    // The administrator's call is the function's: it is granted no table.
+    let refused = put_as(&root)
+        .await
+        .expect_err("held to the function's role");
+    let refused = refused.into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&refused),
+        Some("AccessDeniedException"),
+        "{refused:?}"
+    );
+    // The user's call is the user's, header or not.
+    put_as(&walt)
+        .await
+        .expect("the user's own policy allows it");
+}
