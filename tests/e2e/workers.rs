@@ -722,3 +722,116 @@ async fn worker_headers_count_only_from_an_administrator() {
         .await
         .expect("the user's own policy allows it");
 }
+
+/// Definitions come from Eddy and are followed: a trigger changed there (its filter)
+/// is changed in the worker, a redeployed function is run in its new version, and a
+/// deleted trigger stops delivering. Each change is waited for by what it does (a
+/// probe written until it comes through, the lease given back), never by a sleep.
+#[test]
+fn a_worker_follows_changed_and_deleted_triggers_and_redeployed_functions() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "1");
+    let e = &server.endpoint;
+    let (src, seen, other) = (
+        table_name("wchsrc"),
+        table_name("wchseen"),
+        table_name("wchother"),
+    );
+    create_table(e, &src, true);
+    create_table(e, &seen, false);
+    create_table(e, &other, false);
+    deploy_batch_recorder(e, "wch", &seen);
+    let created = create_trigger(
+        e,
+        json!({
+            "FunctionName": "wch",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "FilterCriteria": {"Filters": [
+                {"Pattern": r#"{"dynamodb": {"NewImage": {"kind": {"S": ["a"]}}}}"#}
+            ]},
+        }),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    let mut worker = Worker::start(&nats.url(), e);
+    let keys = |table: &str| -> BTreeSet<String> {
+        deliveries(e, table).into_iter().map(|d| d.key).collect()
+    };
+    // Writes probes of `kind` into the source until one reaches `table`.
+    let probe_until_delivered = |table: &str, kind: &str, worker: &mut Worker| {
+        let mut n = 0;
+        wait_for(
+            &format!("a {kind} probe delivered into {table}"),
+            DELIVERY_TIMEOUT,
+            || {
+                worker.assert_running();
+                n += 1;
+                put(e, &src, &format!("probe-{kind}-{n}"), 1, kind);
+                std::thread::sleep(Duration::from_millis(300));
+                if keys(table)
+                    .iter()
+                    .any(|k| k.starts_with(&format!("probe-{kind}")))
+                {
+                    Ok(())
+                } else {
+                    Err(String::new())
+                }
+            },
+        );
+    };
+    put(e, &src, "a1", 1, "a");
+    put(e, &src, "b1", 1, "b");
+    wait_for("a1 delivered", DELIVERY_TIMEOUT, || {
+        if keys(&seen).contains("a1") {
+            Ok(())
+        } else {
+            Err(format!("{:?}", keys(&seen)))
+        }
+    });
+    // The filter changes on Eddy: once a `b` probe comes through, the worker filters
+    // by the new pattern, and an `a` written then is held back.
+    crate::api::send_json(
+        e,
+        "PATCH",
+        &format!("/v1/triggers/{id}"),
+        &json!({"FilterCriteria": {"Filters": [
+            {"Pattern": r#"{"dynamodb": {"NewImage": {"kind": {"S": ["b"]}}}}"#}
+        ]}}),
+    )
+    .expect(200);
+    probe_until_delivered(&seen, "b", &mut worker);
+    put(e, &src, "a2", 1, "a");
+    put(e, &src, "b2", 1, "b");
+    wait_for("b2 delivered", DELIVERY_TIMEOUT, || {
+        if keys(&seen).contains("b2") {
+            Ok(())
+        } else {
+            Err(format!("{:?}", keys(&seen)))
+        }
+    });
+    let delivered = keys(&seen);
+    assert!(!delivered.contains("b1"), "{delivered:?}");
+    assert!(!delivered.contains("a2"), "{delivered:?}");
+    // The function is redeployed writing elsewhere: the worker runs the new version.
+    deploy_batch_recorder(e, "wch", &other);
+    probe_until_delivered(&other, "b", &mut worker);
+    // Deleted on Eddy: the worker gives its lane back, and delivers nothing more.
+    crate::api::send_json(e, "DELETE", &format!("/v1/triggers/{id}"), &json!({})).expect(200);
+    wait_for(
+        "the deleted trigger's lease given back",
+        DELIVERY_TIMEOUT,
+        || {
+            let owners = lease_owners(&nats.url());
+            if owners.keys().any(|k| k.contains(&id)) {
+                Err(format!("{owners:?}"))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    let before = keys(&other);
+    put(e, &src, "b9", 1, "b");
+    // Time for a delivery that should not happen to show itself.
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(keys(&other), before);
+}
