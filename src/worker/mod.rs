@@ -646,3 +646,51 @@ fn config_of(v: &Value) -> Option<(MappingConfig, Option<u64>)> {
     };
     Some((config, start_ms))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_view_becomes_the_configuration_it_shows() {
+        let view = json!({
+            "UUID": "u",
+            "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "EventSourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/t.x/stream/2024-01-01T00:00:00.000",
+            "BatchSize": 7,
+            "MaximumBatchingWindowInSeconds": 2,
+            "StartingPosition": "LATEST",
+            "ParallelizationFactor": 3,
+            "MaximumRetryAttempts": 4,
+            "MaximumRecordAgeInSeconds": 60,
+            "BisectBatchOnFunctionError": true,
+            "TumblingWindowInSeconds": 0,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": "dlq"}},
+            "FilterCriteria": {"Filters": [{"Pattern": "{\"eventName\":[\"INSERT\"]}"}]},
+            "State": "Enabled",
+            "LastModified": 1_700_000_000.5,
+        });
+        let (c, start_ms) = config_of(&view).expect("a configuration");
+        assert_eq!(c.function_name, "f");
+        assert_eq!(c.table_name, "t.x");
+        assert_eq!(
+            (c.batch_size, c.batching_window_s, c.parallelization_factor),
+            (7, 2, 3)
+        );
+        assert_eq!((c.maximum_retry_attempts, c.maximum_record_age_s), (4, 60));
+        assert!(c.bisect_on_error && c.report_batch_item_failures && c.enabled);
+        assert_eq!(c.on_failure_table.as_deref(), Some("dlq"));
+        assert_eq!(c.filters, vec!["{\"eventName\":[\"INSERT\"]}".to_owned()]);
+        // LATEST counts from when the trigger was made.
+        assert_eq!(start_ms, Some(1_700_000_000_500));
+        let disabled = json!({"State": "Disabled", "StartingPosition": "TRIM_HORIZON"});
+        let mut view = view;
+        view.as_object_mut()
+            .expect("object")
+            .extend(disabled.as_object().expect("object").clone());
+        let (c, start_ms) = config_of(&view).expect("a configuration");
+        assert!(!c.enabled);
+        assert_eq!(start_ms, None);
+    }
+}
