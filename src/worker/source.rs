@@ -33,9 +33,15 @@ use super::lock;
 /// waits (flow control) while they are not taken.
 const CURSOR_AHEAD_RECORDS_MAX: usize = 4_096;
 
-/// Rendered payloads kept for the codec (a batch is rendered right after it is read,
-/// and again if it is given up); the oldest positions go first beyond this.
-const PAYLOADS_CACHED_MAX: usize = 100_000;
+/// Sequence numbers kept per trigger, by position, for the failure records and
+/// reports (every read puts those of the records it returns here); beyond this the
+/// oldest positions go first, and a position is shown as itself.
+const SEQUENCE_NUMBERS_KEPT_MAX: usize = 20_000;
+
+/// The attribute name under which a record carries its exported JSON in its new image,
+/// for the codec: DynamoDB attribute names are never empty, so no image of Eddy's has
+/// it, and the consumer code never reads images.
+const PAYLOAD_ATTRIBUTE: &str = "";
 
 /// How long opening a cursor (creating its JetStream consumer) may take before the
 /// read fails and is retried by the consumer's next round.
@@ -50,6 +56,8 @@ struct Delivered {
     pos: u64,
     record: StreamRecord,
     payload: Bytes,
+    /// The record's `SequenceNumber` (Eddy's), from the payload.
+    sequence_number: String,
 }
 
 /// An open cursor on one shard: every record of the shard in `[covered_from, next)` is
@@ -73,12 +81,6 @@ impl Drop for Cursor {
 /// One lane thread's cursor on one shard (`None` until opened, or after it broke).
 type CursorSlot = Arc<Mutex<Option<Cursor>>>;
 
-/// A payload kept for the codec: the record's JSON and its `SequenceNumber`.
-struct Payload {
-    json: Bytes,
-    sequence_number: String,
-}
-
 /// One table's stream in JetStream, for one trigger's lanes.
 pub(super) struct JetStreamSource {
     handle: tokio::runtime::Handle,
@@ -90,7 +92,7 @@ pub(super) struct JetStreamSource {
     shard_ids: Vec<String>,
     def: Arc<StreamDef>,
     cursors: Mutex<HashMap<(ThreadId, u16), CursorSlot>>,
-    payloads: Mutex<BTreeMap<u64, Payload>>,
+    sequence_numbers: Mutex<BTreeMap<u64, String>>,
 }
 
 impl std::fmt::Debug for JetStreamSource {
@@ -121,7 +123,7 @@ impl JetStreamSource {
             shard_ids,
             def,
             cursors: Mutex::new(HashMap::new()),
-            payloads: Mutex::new(BTreeMap::new()),
+            sequence_numbers: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -225,7 +227,6 @@ impl JetStreamSource {
         match delivered {
             Ok(d) => {
                 cursor.next = d.pos + 1;
-                self.keep_payload(&d);
                 cursor.buf.push_back(d);
             }
             Err(e) => {
@@ -237,21 +238,14 @@ impl JetStreamSource {
         }
     }
 
-    fn keep_payload(&self, d: &Delivered) {
-        let mut payloads = lock(&self.payloads);
-        let sequence_number = serde_json::from_slice::<Value>(&d.payload)
-            .ok()
-            .and_then(|v| v["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| d.pos.to_string());
-        payloads.insert(
-            d.pos,
-            Payload {
-                json: d.payload.clone(),
-                sequence_number,
-            },
-        );
-        while payloads.len() > PAYLOADS_CACHED_MAX {
-            payloads.pop_first();
+    /// Keeps the sequence numbers of records a read returns.
+    fn keep_sequence_numbers<'d>(&self, delivered: impl Iterator<Item = &'d Delivered>) {
+        let mut kept = lock(&self.sequence_numbers);
+        for d in delivered {
+            kept.insert(d.pos, d.sequence_number.clone());
+        }
+        while kept.len() > SEQUENCE_NUMBERS_KEPT_MAX {
+            kept.pop_first();
         }
     }
 
@@ -318,8 +312,8 @@ impl JetStreamSource {
 
 /// An exported message as a record: its position is its stream sequence; the fields
 /// delivery needs (event name, age, keys for the lane split, hop count) come from the
-/// payload and the export's hop header; the rest stays in the payload, which the codec
-/// writes.
+/// payload and the export's hop header; the rest stays in the payload, which the
+/// record carries to the codec.
 fn decode_message(m: &jetstream::Message) -> Option<Delivered> {
     let info = m.info().ok()?;
     let pos = info.stream_sequence;
@@ -333,6 +327,9 @@ fn decode_message(m: &jetstream::Message) -> Option<Delivered> {
     let payload = m.payload.clone();
     let v: Value = serde_json::from_slice(&payload).ok()?;
     let d = &v["dynamodb"];
+    let sequence_number = d["SequenceNumber"]
+        .as_str()
+        .map_or_else(|| pos.to_string(), str::to_owned);
     let event_name = match v["eventName"].as_str()? {
         "INSERT" => EventName::Insert,
         "MODIFY" => EventName::Modify,
@@ -347,6 +344,11 @@ fn decode_message(m: &jetstream::Message) -> Option<Delivered> {
     // stable per item as the typed keys would be, and the same in every worker.
     let mut keys = Item::new();
     keys.insert(String::new(), AttributeValue::S(d["Keys"].to_string()));
+    let mut carried = Item::new();
+    carried.insert(
+        PAYLOAD_ATTRIBUTE.to_owned(),
+        AttributeValue::B(payload.to_vec()),
+    );
     Some(Delivered {
         pos,
         record: StreamRecord {
@@ -358,10 +360,11 @@ fn decode_message(m: &jetstream::Message) -> Option<Delivered> {
             hops,
             by_ttl: false,
             keys,
-            new_image: None,
+            new_image: Some(carried),
             old_image: None,
         },
         payload,
+        sequence_number,
     })
 }
 
@@ -409,18 +412,21 @@ impl StreamSource for JetStreamSource {
                 Err(_) => break,
             }
         }
-        let mut records = Vec::new();
         let mut bytes = 0usize;
+        let mut taken = 0usize;
         for d in cursor.buf.iter() {
-            if records.len() >= limit {
+            if taken >= limit {
                 break;
             }
             bytes += d.payload.len();
-            if bytes > bytes_max && !records.is_empty() {
+            if bytes > bytes_max && taken > 0 {
                 break;
             }
-            records.push(d.record.clone());
+            taken += 1;
         }
+        let returned = cursor.buf.iter().take(taken);
+        self.keep_sequence_numbers(returned.clone());
+        let records: Vec<StreamRecord> = returned.map(|d| d.record.clone()).collect();
         let next = records
             .last()
             .map_or(cursor.next.max(from), |r: &StreamRecord| r.seq + 1);
@@ -470,9 +476,10 @@ impl StreamSource for JetStreamSource {
     }
 
     fn sequence_number(&self, pos: u64) -> String {
-        lock(&self.payloads)
+        lock(&self.sequence_numbers)
             .get(&pos)
-            .map_or_else(|| pos.to_string(), |p| p.sequence_number.clone())
+            .cloned()
+            .unwrap_or_else(|| pos.to_string())
     }
 }
 
@@ -488,15 +495,16 @@ impl EventCodec for JetStreamSource {
         event_source_arn: &str,
         out: &mut Vec<u8>,
     ) {
-        let payloads = lock(&self.payloads);
-        let Some(p) = payloads.get(&record.seq) else {
-            // Let go between the read and the rendering (only a flood of other reads
-            // can do that): an empty object, which the function sees as a record
-            // without fields.
-            out.extend_from_slice(b"{}");
-            return;
-        };
-        write_lambda_record(&p.json, event_source_arn, out);
+        let carried = record
+            .new_image
+            .as_ref()
+            .and_then(|image| image.get(PAYLOAD_ATTRIBUTE));
+        match carried {
+            Some(AttributeValue::B(json)) => write_lambda_record(json, event_source_arn, out),
+            // Not a record this source read: an empty object, which the function sees
+            // as a record without fields.
+            _ => out.extend_from_slice(b"{}"),
+        }
     }
 }
 
