@@ -43,12 +43,19 @@ const FAILOVER_SHARDS: &str = "8";
 struct Worker {
     child: Option<Child>,
     args: Vec<String>,
+    /// The AWS credentials in its environment (it signs with them), if any.
+    credentials: Option<(String, String)>,
     log: Arc<Mutex<String>>,
 }
 
 impl Worker {
     fn start(nats: &str, endpoint: &str) -> Worker {
+        Worker::start_signed(nats, endpoint, None)
+    }
+
+    fn start_signed(nats: &str, endpoint: &str, credentials: Option<(String, String)>) -> Worker {
         let mut w = Worker {
+            credentials,
             child: None,
             args: vec![
                 "worker".into(),
@@ -66,7 +73,17 @@ impl Worker {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN");
+        if let Some((id, secret)) = &self.credentials {
+            command
+                .env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        let mut child = command
             .args(&self.args)
             .env("EDDY_LOG", "warn,eddy::worker=info")
             .stdout(Stdio::null())
@@ -834,4 +851,139 @@ fn a_worker_follows_changed_and_deleted_triggers_and_redeployed_functions() {
     // Time for a delivery that should not happen to show itself.
     std::thread::sleep(Duration::from_millis(2_000));
     assert_eq!(keys(&other), before);
+}
+
+/// With `--auth sigv4`, a worker signs with the administrator's key in its environment
+/// (the triggers, the component and the functions' calls need it) and delivers; one
+/// without a key is refused and delivers nothing, but lives on and says why.
+#[test]
+fn a_worker_signs_with_an_administrators_key_under_sigv4() {
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(
+        dir.path(),
+        &[
+            "--auth",
+            "sigv4",
+            "--nats",
+            &nats.url(),
+            "--trigger-workers",
+        ],
+    );
+    let e = &server.endpoint;
+    let (id, secret) = crate::harness::root_credentials(dir.path());
+    let root = Some((id.as_str(), secret.as_str()));
+    let (src, seen) = (table_name("wsigsrc"), table_name("wsigseen"));
+    let run = |args: &[&str]| {
+        let (ok, out, err) = crate::auth::eddy(e, root, args);
+        assert!(ok, "eddy {args:?}: {err}");
+        out
+    };
+    let recorder = crate::api::guest_path("recorder");
+    let table_arg = format!("table={seen}");
+    run(&[
+        "function",
+        "deploy",
+        "wsig",
+        recorder.to_str().expect("path"),
+        "--table",
+        &seen,
+        "--env",
+        &table_arg,
+        "--env",
+        "mode=batches",
+        "--timeout-ms",
+        "30000",
+    ]);
+    let client = crate::auth::client_with(e, &id, &secret);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (name, stream) in [(&src, true), (&seen, false)] {
+        let mut create = client
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(
+                aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute"),
+            )
+            .key_schema(
+                aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                    .build()
+                    .expect("key"),
+            )
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
+        if stream {
+            create = create.stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                    .build()
+                    .expect("stream"),
+            );
+        }
+        runtime.block_on(create.send()).expect("create table");
+    }
+    run(&[
+        "trigger",
+        "create",
+        "--function",
+        "wsig",
+        "--table",
+        &src,
+        "--starting-position",
+        "TRIM_HORIZON",
+    ]);
+    let mut unsigned = Worker::start(&nats.url(), e);
+    let mut signed = Worker::start_signed(&nats.url(), e, Some((id.clone(), secret.clone())));
+    let put = |key: &str| {
+        runtime
+            .block_on(
+                client
+                    .put_item()
+                    .table_name(&src)
+                    .item("id", aws_sdk_dynamodb::types::AttributeValue::S(key.into()))
+                    .item("v", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+                    .send(),
+            )
+            .expect("put");
+    };
+    put("s1");
+    put("s2");
+    let scan = || {
+        runtime
+            .block_on(client.scan().table_name(&seen).send())
+            .expect("scan")
+            .items()
+            .iter()
+            .filter_map(|i| i.get("records").and_then(|r| r.as_s().ok()).cloned())
+            .collect::<Vec<String>>()
+            .join(" ")
+    };
+    wait_for("both records delivered", DELIVERY_TIMEOUT, || {
+        signed.assert_running();
+        unsigned.assert_running();
+        let records = scan();
+        if records.contains("s1:") && records.contains("s2:") {
+            Ok(())
+        } else {
+            Err(records)
+        }
+    });
+    // The one without a key was refused its first look at the triggers, and says so.
+    let log = unsigned
+        .log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    assert!(
+        log.contains("cannot fetch triggers and functions from Eddy"),
+        "{log}"
+    );
 }
