@@ -36,6 +36,11 @@ use super::source::JetStreamSource;
 const RENEW_GIVE_UP_NUM: u32 = 2;
 const RENEW_GIVE_UP_DEN: u32 = 3;
 
+/// A dead worker's heartbeat is deleted (by whichever worker sees it first) once it
+/// stood still this many lease TTLs, so that the bucket does not keep every worker
+/// that ever ran.
+const DEAD_WORKER_FORGET_TTLS: u32 = 10;
+
 /// A lane running in this worker.
 pub(super) struct RunningLane {
     pub halt: Arc<AtomicBool>,
@@ -185,6 +190,20 @@ impl Leases {
             }
             if Self::expired(&mut self.seen_workers, &key, revision, self.ttl) {
                 self.dead.insert(id);
+                let long_dead = Self::expired(
+                    &mut self.seen_workers,
+                    &key,
+                    revision,
+                    self.ttl * DEAD_WORKER_FORGET_TTLS,
+                );
+                if long_dead {
+                    let _ = self.block(async {
+                        self.workers
+                            .delete_expect_revision(&key, Some(revision))
+                            .await
+                            .map_err(|e| e.to_string())
+                    });
+                }
             } else {
                 live += 1;
             }
