@@ -987,3 +987,50 @@ fn a_worker_signs_with_an_administrators_key_under_sigv4() {
         "{log}"
     );
 }
+
+/// Tumbling windows through a worker: the window's state is carried from invocation
+/// to invocation (in the checkpoints bucket), and each window's final invocation writes
+/// the window's count. Batches of 2 over 10 records: the counts add up to 10 only if
+/// every invocation saw the state of the one before.
+#[test]
+fn a_worker_carries_tumbling_window_state_between_invocations() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "1");
+    let e = &server.endpoint;
+    let (src, counts) = (table_name("wwinsrc"), table_name("wwincounts"));
+    create_table(e, &src, true);
+    create_table(e, &counts, false);
+    deploy(
+        e,
+        "wwin",
+        &format!("?table={counts}&env=table={counts}&timeout_ms={RECORDER_TIMEOUT_MS}"),
+        &guest("window_counter"),
+    )
+    .expect(201);
+    create_trigger(
+        e,
+        json!({
+            "FunctionName": "wwin",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 2,
+            "TumblingWindowInSeconds": 1,
+        }),
+    );
+    let mut worker = Worker::start(&nats.url(), e);
+    for i in 0..10 {
+        put(e, &src, &format!("w{i}"), 1, "keep");
+    }
+    wait_for("the windows' counts to add up", DELIVERY_TIMEOUT, || {
+        worker.assert_running();
+        let total: u64 = scan_all(e, &counts)
+            .iter()
+            .filter_map(|i| i["count"]["N"].as_str().and_then(|n| n.parse::<u64>().ok()))
+            .sum();
+        if total == 10 {
+            Ok(())
+        } else {
+            Err(format!("{total} counted"))
+        }
+    });
+}
