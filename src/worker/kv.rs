@@ -1,11 +1,13 @@
 //! The state workers share in JetStream KV buckets: the lanes' checkpoints and
 //! tumbling-window state ([`KvLaneStore`]) and the buckets themselves.
 //!
-//! Buckets: `EDDY_CHECKPOINTS` (`ckpt.<trigger>.<shard>.<lane>`: the position after
-//! the last handled record, a JetStream stream sequence, 8 bytes big-endian;
-//! `win.<trigger>.<shard>.<lane>`: the open window's JSON), `EDDY_LEASES`
-//! (`lease.<trigger>.<shard>.<lane>`: the owning worker's id) and `EDDY_WORKERS`
-//! (`worker.<id>`: its heartbeat).
+//! Buckets: `EDDY_CHECKPOINTS` (`ckpt.<unit>`: the position after the last handled
+//! record, a JetStream stream sequence, 8 bytes big-endian; `win.<unit>`: the open
+//! window's JSON), `EDDY_LEASES` (`lease.<unit>`: the owning worker's id) and
+//! `EDDY_WORKERS` (`worker.<id>`: its heartbeat). A unit is
+//! `<trigger>.<lanes>.<shard>.<lane>`: with the trigger's `ParallelizationFactor`
+//! (`lanes`) in it, a new factor makes new units, whose lanes start at the oldest
+//! checkpoint of the old ones on their shard, as the in-process runtime restarts them.
 //!
 //! Owns the buckets' names and the checkpoint's compare-and-set. Must not know which
 //! worker owns what (that is `leases.rs`) nor delivery.
@@ -132,9 +134,11 @@ impl Buckets {
     }
 }
 
-/// A lane's key in the checkpoints and leases buckets: `<trigger>.<shard>.<lane>`.
-pub(super) fn unit_key(trigger: &str, shard: u16, lane: u32) -> String {
-    format!("{trigger}.{shard}.{lane}")
+/// A lane's key in the checkpoints and leases buckets:
+/// `<trigger>.<lanes>.<shard>.<lane>`, `lanes` being the trigger's
+/// `ParallelizationFactor`.
+pub(super) fn unit_key(trigger: &str, lanes: u32, shard: u16, lane: u32) -> String {
+    format!("{trigger}.{lanes}.{shard}.{lane}")
 }
 
 /// Checkpoints and window state in the checkpoints bucket. A checkpoint never moves
@@ -144,18 +148,37 @@ pub(super) fn unit_key(trigger: &str, shard: u16, lane: u32) -> String {
 pub(super) struct KvLaneStore {
     pub handle: tokio::runtime::Handle,
     pub store: kv::Store,
+    /// The trigger's `ParallelizationFactor` whose lanes this store keeps.
+    lanes: u32,
     /// The last revision and position this process wrote or read, per key: the next
     /// write tries that revision first, so it usually takes one round trip.
     known: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 impl KvLaneStore {
-    pub(super) fn new(handle: tokio::runtime::Handle, store: kv::Store) -> KvLaneStore {
+    pub(super) fn new(handle: tokio::runtime::Handle, store: kv::Store, lanes: u32) -> KvLaneStore {
         KvLaneStore {
             handle,
             store,
+            lanes,
             known: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn key(&self, what: &str, lane: LaneId<'_>) -> String {
+        format!(
+            "{what}.{}",
+            unit_key(lane.trigger, self.lanes, lane.shard, lane.lane)
+        )
+    }
+
+    /// The checkpoint of lane `lane` as the trigger had it with `lanes` lanes per shard.
+    pub(super) fn checkpoint_with(&self, lanes: u32, lane: LaneId<'_>) -> Option<u64> {
+        let key = format!(
+            "ckpt.{}",
+            unit_key(lane.trigger, lanes, lane.shard, lane.lane)
+        );
+        self.read_checkpoint(&key).ok().flatten().map(|(_, p)| p)
     }
 
     fn block<T>(
@@ -186,7 +209,7 @@ impl KvLaneStore {
     /// Stores a lane's first position unless one is stored already; returns the
     /// stored one.
     pub(super) fn init_checkpoint(&self, lane: LaneId<'_>, pos: u64) -> Result<u64, String> {
-        let key = format!("ckpt.{}", unit_key(lane.trigger, lane.shard, lane.lane));
+        let key = self.key("ckpt", lane);
         if let Some((_, stored)) = self.read_checkpoint(&key)? {
             return Ok(stored);
         }
@@ -205,14 +228,14 @@ impl KvLaneStore {
 
 impl LaneStore for KvLaneStore {
     fn load_checkpoint(&self, lane: LaneId<'_>) -> Option<u64> {
-        let key = format!("ckpt.{}", unit_key(lane.trigger, lane.shard, lane.lane));
+        let key = self.key("ckpt", lane);
         let found = self.read_checkpoint(&key).ok().flatten()?;
         lock(&self.known).insert(key, found);
         Some(found.1)
     }
 
     fn save_checkpoint(&self, lane: LaneId<'_>, pos: u64) -> Result<(), String> {
-        let key = format!("ckpt.{}", unit_key(lane.trigger, lane.shard, lane.lane));
+        let key = self.key("ckpt", lane);
         let value = Bytes::copy_from_slice(&pos.to_be_bytes());
         let mut known = lock(&self.known).get(&key).copied();
         for _ in 0..CHECKPOINT_CAS_ROUNDS_MAX {
@@ -244,7 +267,7 @@ impl LaneStore for KvLaneStore {
     }
 
     fn load_window(&self, lane: LaneId<'_>) -> Option<Vec<u8>> {
-        let key = format!("win.{}", unit_key(lane.trigger, lane.shard, lane.lane));
+        let key = self.key("win", lane);
         self.block(async { self.store.get(key).await.map_err(|e| e.to_string()) })
             .ok()
             .flatten()
@@ -253,7 +276,7 @@ impl LaneStore for KvLaneStore {
     }
 
     fn save_window(&self, lane: LaneId<'_>, json: Option<&[u8]>) -> Result<(), String> {
-        let key = format!("win.{}", unit_key(lane.trigger, lane.shard, lane.lane));
+        let key = self.key("win", lane);
         self.block(async {
             match json {
                 Some(json) => self

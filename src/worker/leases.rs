@@ -423,7 +423,8 @@ impl Leases {
     }
 }
 
-/// The key of a unit: `<trigger>.<shard>.<lane>` (as in the checkpoints bucket).
-pub(super) fn key_of(trigger: &str, shard: u16, lane: u32) -> String {
-    unit_key(trigger, shard, lane)
+/// The key of a unit: `<trigger>.<lanes>.<shard>.<lane>` (as in the checkpoints
+/// bucket).
+pub(super) fn key_of(trigger: &str, lanes: u32, shard: u16, lane: u32) -> String {
+    unit_key(trigger, lanes, shard, lane)
 }

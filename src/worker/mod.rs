@@ -109,6 +109,11 @@ struct Running {
     trigger: Arc<DetachedTrigger>,
     source: Arc<JetStreamSource>,
     shards: u16,
+    /// The `ParallelizationFactor` its lanes run with (a new one makes a new Running).
+    lanes: u32,
+    /// What its lanes are handed: the shared parts, and its lanes' checkpoints.
+    deps: Arc<LaneDeps>,
+    store: Arc<KvLaneStore>,
     /// For a lane's first position: `None` from the stream's beginning, else the time
     /// (epoch ms) from which records count.
     start_ms: Option<u64>,
@@ -129,14 +134,11 @@ struct Worker {
     /// Eddy's version of each function deployed here.
     versions: HashMap<String, u32>,
     triggers: Triggers,
+    /// What every trigger's lanes share (its `store` is replaced per trigger).
+    base: Arc<LaneDeps>,
+    checkpoints: async_nats::jetstream::kv::Store,
     /// The last refresh failed (its WARN was written).
     refresh_failing: bool,
-}
-
-/// What starts a leased lane.
-struct Starter {
-    deps: Arc<LaneDeps>,
-    store: Arc<KvLaneStore>,
 }
 
 fn run(args: &WorkerArgs) -> Result<(), String> {
@@ -193,17 +195,17 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         FunctionStore::open(&cache, &executor)
             .map_err(|e| format!("cannot open the function cache: {e}"))?,
     );
-    let store = Arc::new(KvLaneStore::new(
-        handle.clone(),
-        buckets.checkpoints.clone(),
-    ));
-    let deps = Arc::new(LaneDeps {
+    let base = Arc::new(LaneDeps {
         executor,
         functions: Arc::clone(&functions),
         tables: Arc::new(HttpTables {
             eddy: Arc::clone(&eddy),
         }),
-        store: store.clone(),
+        store: Arc::new(KvLaneStore::new(
+            handle.clone(),
+            buckets.checkpoints.clone(),
+            1,
+        )),
         failures: Arc::new(HttpFailures {
             eddy: Arc::clone(&eddy),
         }),
@@ -218,9 +220,10 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         functions,
         versions: HashMap::new(),
         triggers: Arc::clone(&triggers),
+        base,
+        checkpoints: buckets.checkpoints.clone(),
         refresh_failing: false,
     };
-    let starter = Starter { deps, store };
     let ttl = Duration::from_millis(args.lease_ttl_ms);
     let mut leases = Leases::new(
         handle,
@@ -253,9 +256,7 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     while !stop.load(Ordering::Acquire) {
         let snapshot = lock(&triggers).clone();
         let units = units_of(&snapshot);
-        leases.tick(&units, &mut |key| {
-            starter.start_lane(&snapshot, &units, key)
-        });
+        leases.tick(&units, &mut |key| start_lane(&snapshot, &units, key));
         sleep_unless(&stop, tick);
     }
     for running in lock(&triggers).values() {
@@ -299,86 +300,83 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) {
 fn units_of(triggers: &BTreeMap<String, Running>) -> BTreeMap<String, String> {
     let mut units = BTreeMap::new();
     for (id, r) in triggers {
-        let lanes = r.trigger.config().parallelization_factor.max(1);
         for shard in 0..r.shards {
-            for lane in 0..lanes {
-                units.insert(key_of(id, shard, lane), id.clone());
+            for lane in 0..r.lanes {
+                units.insert(key_of(id, r.lanes, shard, lane), id.clone());
             }
         }
     }
     units
 }
 
-impl Starter {
-    /// Starts the lane of unit `key` (its lease was just taken): its first checkpoint
-    /// is stored if it has none, then its consumer thread runs.
-    fn start_lane(
-        &self,
-        triggers: &BTreeMap<String, Running>,
-        units: &BTreeMap<String, String>,
-        key: &str,
-    ) -> Option<RunningLane> {
-        let id = units.get(key)?;
-        let r = triggers.get(id)?;
-        let mut parts = key.rsplitn(3, '.');
-        let lane: u32 = parts.next()?.parse().ok()?;
-        let shard: u16 = parts.next()?.parse().ok()?;
-        let lane_id = LaneId {
-            trigger: id,
-            shard,
-            lane,
+/// Starts the lane of unit `key` (its lease was just taken): its first checkpoint is
+/// stored if it has none, then its consumer thread runs.
+fn start_lane(
+    triggers: &BTreeMap<String, Running>,
+    units: &BTreeMap<String, String>,
+    key: &str,
+) -> Option<RunningLane> {
+    let id = units.get(key)?;
+    let r = triggers.get(id)?;
+    let mut parts = key.rsplitn(4, '.');
+    let lane: u32 = parts.next()?.parse().ok()?;
+    let shard: u16 = parts.next()?.parse().ok()?;
+    let lane_id = LaneId {
+        trigger: id,
+        shard,
+        lane,
+    };
+    if eddy_triggers::stream::LaneStore::load_checkpoint(r.store.as_ref(), lane_id).is_none() {
+        // A lane new to a shard other lanes read (another ParallelizationFactor, which
+        // sends items to other lanes) starts at the oldest of their checkpoints, as the
+        // in-process runtime restarts them: records may come again, none is skipped.
+        let max = eddy_triggers::stream::PARALLELIZATION_FACTOR_MAX;
+        let siblings = (1..=max)
+            .flat_map(|lanes| (0..lanes).map(move |l| (lanes, l)))
+            .filter(|&(lanes, l)| (lanes, l) != (r.lanes, lane))
+            .filter_map(|(lanes, l)| {
+                r.store.checkpoint_with(
+                    lanes,
+                    LaneId {
+                        trigger: id,
+                        shard,
+                        lane: l,
+                    },
+                )
+            })
+            .min();
+        let first = match siblings {
+            Some(p) => p,
+            None => match r.source.start_position(shard, r.start_ms) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(unit = key, error = %e, "cannot find a lane's first position");
+                    return None;
+                }
+            },
         };
-        if eddy_triggers::stream::LaneStore::load_checkpoint(self.store.as_ref(), lane_id).is_none()
-        {
-            // A lane new to a shard other lanes read (a higher ParallelizationFactor)
-            // starts at the oldest of theirs, as the in-process runtime does: records
-            // may come again, none is skipped.
-            let siblings = (0..eddy_triggers::stream::PARALLELIZATION_FACTOR_MAX)
-                .filter(|l| *l != lane)
-                .filter_map(|l| {
-                    eddy_triggers::stream::LaneStore::load_checkpoint(
-                        self.store.as_ref(),
-                        LaneId {
-                            trigger: id,
-                            shard,
-                            lane: l,
-                        },
-                    )
-                })
-                .min();
-            let first = match siblings {
-                Some(p) => p,
-                None => match r.source.start_position(shard, r.start_ms) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(unit = key, error = %e, "cannot find a lane's first position");
-                        return None;
-                    }
-                },
-            };
-            if let Err(e) = self.store.init_checkpoint(lane_id, first) {
-                tracing::warn!(unit = key, error = %e, "cannot store a lane's first checkpoint");
-                return None;
-            }
+        if let Err(e) = r.store.init_checkpoint(lane_id, first) {
+            tracing::warn!(unit = key, error = %e, "cannot store a lane's first checkpoint");
+            return None;
         }
-        let halt = Arc::new(AtomicBool::new(false));
-        let thread = r
-            .trigger
-            .spawn_lane(
-                &self.deps,
-                (r.source.clone(), r.source.clone()),
-                r.source.def(),
-                (shard, lane),
-                Arc::clone(&halt),
-            )
-            .map_err(|e| tracing::error!(unit = key, error = %e, "cannot start a lane thread"))
-            .ok()?;
-        Some(RunningLane {
-            halt,
-            thread,
-            source: r.source.clone(),
-        })
     }
+    let halt = Arc::new(AtomicBool::new(false));
+    let thread = r
+        .trigger
+        .spawn_lane(
+            &r.deps,
+            (r.source.clone(), r.source.clone()),
+            r.source.def(),
+            (shard, lane),
+            Arc::clone(&halt),
+        )
+        .map_err(|e| tracing::error!(unit = key, error = %e, "cannot start a lane thread"))
+        .ok()?;
+    Some(RunningLane {
+        halt,
+        thread,
+        source: r.source.clone(),
+    })
 }
 
 impl Worker {
@@ -440,12 +438,20 @@ impl Worker {
             self.sync_function(&config.function_name, &served)?;
             let known = lock(&self.triggers).get(id).cloned();
             match known {
-                Some(r) => {
+                // The same lanes: the running ones read the new configuration.
+                Some(r) if r.lanes == config.parallelization_factor.max(1) => {
                     if r.trigger.config() != config
                         && let Err(e) = r.trigger.set_config(config)
                     {
                         tracing::warn!(trigger = id, error = %e, "a changed trigger's configuration is refused");
                     }
+                }
+                // Other lanes: the old ones stop (their units are gone, their leases
+                // are given back) and new ones start on new units.
+                Some(r) => {
+                    r.trigger.stop();
+                    let running = self.add_trigger(id, config, start_ms)?;
+                    lock(&self.triggers).insert(id.to_owned(), running);
                 }
                 None => {
                     let running = self.add_trigger(id, config, start_ms)?;
@@ -517,11 +523,30 @@ impl Worker {
             def,
             shard_ids,
         ));
+        let lanes = config.parallelization_factor.max(1);
+        let store = Arc::new(KvLaneStore::new(
+            self.handle.clone(),
+            self.checkpoints.clone(),
+            lanes,
+        ));
+        let base = &self.base;
+        let deps = Arc::new(LaneDeps {
+            executor: base.executor.clone(),
+            functions: Arc::clone(&base.functions),
+            tables: Arc::clone(&base.tables),
+            store: store.clone(),
+            failures: Arc::clone(&base.failures),
+            region: base.region.clone(),
+            account_id: base.account_id.clone(),
+        });
         let trigger = Arc::new(DetachedTrigger::new(id, config).map_err(|e| e.to_string())?);
         Ok(Running {
             trigger,
             source,
             shards,
+            lanes,
+            deps,
+            store,
             start_ms,
         })
     }

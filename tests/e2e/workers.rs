@@ -1034,3 +1034,80 @@ fn a_worker_carries_tumbling_window_state_between_invocations() {
         }
     });
 }
+
+/// A new `ParallelizationFactor` set on Eddy: the worker's old lanes stop and new ones
+/// start at the oldest checkpoint of the old ones, so items that move to another lane
+/// lose nothing and keep their order.
+#[test]
+fn a_new_parallelization_factor_moves_lanes_without_skipping() {
+    let nats = Nats::start();
+    let server = eddy_for_workers(&nats, "1");
+    let e = &server.endpoint;
+    let (src, seen) = (table_name("wpfsrc"), table_name("wpfseen"));
+    create_table(e, &src, true);
+    create_table(e, &seen, false);
+    deploy_batch_recorder(e, "wpf", &seen);
+    let created = create_trigger(
+        e,
+        json!({
+            "FunctionName": "wpf",
+            "TableName": src,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 5,
+        }),
+    );
+    let id = created["UUID"].as_str().expect("UUID").to_owned();
+    let mut worker = Worker::start(&nats.url(), e);
+    const ITEMS: u64 = 10;
+    let wait_all = |versions: u64, worker: &mut Worker| {
+        wait_for("every version delivered", DELIVERY_TIMEOUT, || {
+            worker.assert_running();
+            let items = per_item(&deliveries(e, &seen));
+            let distinct: usize = items.first_seen.values().map(Vec::len).sum();
+            if distinct == (ITEMS * versions) as usize {
+                Ok(items)
+            } else {
+                Err(format!("{distinct} distinct"))
+            }
+        })
+    };
+    for v in 1..=3 {
+        for k in 0..ITEMS {
+            put(e, &src, &format!("p{k}"), v, "keep");
+        }
+    }
+    wait_all(3, &mut worker);
+    crate::api::send_json(
+        e,
+        "PATCH",
+        &format!("/v1/triggers/{id}"),
+        &json!({"ParallelizationFactor": 2}),
+    )
+    .expect(200);
+    // The new lanes' leases show the worker took the change.
+    wait_for("the two new lanes leased", DELIVERY_TIMEOUT, || {
+        let owners = lease_owners(&nats.url());
+        let new = owners
+            .keys()
+            .filter(|k| k.contains(&format!("{id}.2.")))
+            .count();
+        let old = owners
+            .keys()
+            .filter(|k| k.contains(&format!("{id}.1.")))
+            .count();
+        if new == 2 && old == 0 {
+            Ok(())
+        } else {
+            Err(format!("{owners:?}"))
+        }
+    });
+    for v in 4..=6 {
+        for k in 0..ITEMS {
+            put(e, &src, &format!("p{k}"), v, "keep");
+        }
+    }
+    let items = wait_all(6, &mut worker);
+    for (key, values) in &items.first_seen {
+        assert_eq!(values, &(1..=6).collect::<Vec<u64>>(), "item {key}");
+    }
+}
