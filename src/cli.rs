@@ -63,6 +63,10 @@ enum Command {
     /// Auto scaling of provisioned capacity on a running server: scalable targets,
     /// target-tracking policies and the scaling activities.
     Autoscaling(crate::remote::AutoscalingArgs),
+    /// Run stream triggers in this process for an Eddy started with `--nats` and
+    /// `--trigger-workers`: records from NATS JetStream, shards shared with the other
+    /// workers through leases, functions and definitions fetched from Eddy.
+    Worker(crate::worker::WorkerArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -141,6 +145,12 @@ pub struct ServeArgs {
     /// without it: no connection to NATS is made.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+    /// Leave the stream triggers on this server's tables to trigger workers (`eddy
+    /// worker`), which read the records from NATS JetStream: needs `--nats`. Triggers
+    /// are still created, listed and changed here; schedules and triggers on a remote
+    /// stream still run here.
+    #[arg(long, requires = "nats")]
+    trigger_workers: bool,
     /// Let deployments opt into wildcard outbound host grants (`*`, `*.domain`) with
     /// `allow_any_host`. Off by default: a function then reaches only the exact hosts
     /// it is granted.
@@ -291,6 +301,7 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Apply(a)) => return crate::project::apply(a),
         Some(Command::User(a)) => return crate::remote::user(a),
         Some(Command::Autoscaling(a)) => return crate::remote::autoscaling(a),
+        Some(Command::Worker(a)) => return crate::worker::main(a),
         None => cli.serve,
     };
     match run_serve(args) {
@@ -487,6 +498,7 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         smtp_url: args.smtp_url.clone(),
         permit_any_host_grants: args.permit_any_host_grants,
         listeners: vec![listener.local_addr()?],
+        trigger_workers: args.trigger_workers,
     };
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     if let Some(url) = &args.nats {

@@ -50,6 +50,9 @@ pub struct PlatformOptions {
     /// The addresses the server is bound to, which functions' outbound HTTP may never
     /// reach (a function reaches this server only through its DynamoDB capability).
     pub listeners: Vec<std::net::SocketAddr>,
+    /// Stream triggers on this server's tables are run by trigger workers (`eddy
+    /// worker`) from NATS JetStream, not here (`--trigger-workers`).
+    pub trigger_workers: bool,
 }
 
 impl std::fmt::Debug for Platform {
@@ -107,14 +110,19 @@ impl Platform {
         let codec: Arc<dyn EventCodec> = Arc::new(WireCodec {
             region: engine.config().region.clone(),
         });
-        let triggers = TriggerRuntime::start(RuntimeDeps {
+        let deps = RuntimeDeps {
             engine: engine.clone(),
             executor: executor.clone(),
             functions: functions.clone(),
             tables: tables.clone(),
             codec,
             streams_api: Some(streams_api),
-        })
+        };
+        let triggers = if options.trigger_workers {
+            TriggerRuntime::start_for_workers(deps)
+        } else {
+            TriggerRuntime::start(deps)
+        }
         .map_err(|e| format!("cannot start the triggers: {e}"))?;
         let schedules = Scheduler::start(
             engine.clone(),
@@ -219,6 +227,82 @@ impl TableApi for EngineTables {
             }
         }
     }
+}
+
+/// The header on a DynamoDB call a trigger worker (`eddy worker`) makes for a function:
+/// the hop count of the records that invoked it, so that the function's writes carry
+/// one more and the recursive-loop guard holds across processes.
+pub const WORKER_HOPS_HEADER: &str = "x-eddy-hops";
+
+/// The header naming the function a trigger worker's call is made for: the server
+/// holds the call to that function's role (its table grant), as for an in-process
+/// invocation.
+pub const WORKER_FUNCTION_HEADER: &str = "x-eddy-function";
+
+/// A DynamoDB call a trigger worker makes for a function. The server honours its
+/// headers only from a caller that may do anything anyway (an administrator's key, or
+/// any caller without `--auth`): a user's key cannot lower its hop count to escape the
+/// loop guard, nor borrow a function's role.
+#[derive(Debug)]
+pub(crate) struct WorkerCall {
+    pub hops: u8,
+    pub function: Option<String>,
+}
+
+/// The worker headers of a request, if it has any.
+pub(crate) fn worker_call(headers: &axum::http::HeaderMap) -> Option<WorkerCall> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let hops = text(WORKER_HOPS_HEADER);
+    let function = text(WORKER_FUNCTION_HEADER);
+    if hops.is_none() && function.is_none() {
+        return None;
+    }
+    Some(WorkerCall {
+        // A count that is not one is the loop guard's limit: such a caller is stopped
+        // rather than let loose.
+        hops: hops.map_or(0, |h| {
+            h.trim()
+                .parse()
+                .unwrap_or(eddy_triggers::stream::RECURSION_HOPS_MAX)
+        }),
+        function: function.map(str::to_owned),
+    })
+}
+
+/// Runs a trigger worker's call for a function: its writes carry the call's hops, and
+/// with a function named, that function's role (its deployed table grant) is the gate,
+/// exactly as [`EngineTables`] gates an in-process invocation. `note` learns the tables
+/// the request names (the request metrics).
+pub(crate) async fn dispatch_worker_call(
+    engine: &Engine,
+    functions: &FunctionStore,
+    call: &WorkerCall,
+    operation: &str,
+    body: &Bytes,
+    note: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<u8>, ApiError> {
+    let engine = engine.caused_by(call.hops);
+    let config = engine.config().clone();
+    let role = call.function.as_ref().map(|name| {
+        let deployed = functions.get(name);
+        let tables: Vec<String> = deployed
+            .map(|f| f.config().tables.iter().cloned().collect())
+            .unwrap_or_default();
+        Subject::function_role(name, tables.iter().map(String::as_str), &config.account_id)
+    });
+    let gate = |request: &dyn crate::dynamodb::request::NamesTables| {
+        request.tables().into_iter().for_each(note);
+        let Some(role) = &role else {
+            return Ok(());
+        };
+        let accesses = request.accesses(operation, &engine)?;
+        role.allow_dynamodb(&accesses, &config.region, &config.account_id)
+            .map_err(|d| ApiError::Refused {
+                code: "AccessDeniedException".to_owned(),
+                message: format!("{} (grant tables in the function's deployment)", d.message),
+            })
+    };
+    crate::dynamodb::dispatch_gated(&engine, operation, body, Some(&gate)).await
 }
 
 /// A change record in Lambda's DynamoDB-Streams event form.

@@ -30,6 +30,7 @@ mod state;
 pub mod streams;
 pub mod tls;
 pub mod wire;
+pub mod worker;
 
 pub use server::app;
 pub use state::AppState;

@@ -208,6 +208,11 @@ async fn dynamodb_request(state: &AppState, req: Request, tally: &Tally) -> Resp
             .map_or_else(|| buffered.bytes.clone(), Bytes::from),
         None => buffered.bytes.clone(),
     };
+    // Worker headers count only from a caller not held to a user's policies.
+    let worker = subject
+        .is_none()
+        .then(|| crate::host::worker_call(&parts.headers))
+        .flatten();
     let result = match (service, op) {
         // DescribeEndpoints names the host the client used, which only the edge knows.
         ("DynamoDB_20120810", "DescribeEndpoints") => {
@@ -217,15 +222,27 @@ async fn dynamodb_request(state: &AppState, req: Request, tally: &Tally) -> Resp
                 .and_then(|h| h.to_str().ok());
             Ok(dynamodb::describe_endpoints(&state.engine, host))
         }
-        ("DynamoDB_20120810", _) => match &subject {
-            None => {
+        ("DynamoDB_20120810", _) => match (&subject, &worker) {
+            // A trigger worker's call for a function, from a caller trusted with it.
+            (None, Some(call)) => {
+                crate::host::dispatch_worker_call(
+                    &state.engine,
+                    &state.platform.functions,
+                    call,
+                    op,
+                    &request,
+                    &|t| tally.note(t),
+                )
+                .await
+            }
+            (None, None) => {
                 let gate = |r: &dyn dynamodb::request::NamesTables| {
                     r.tables().into_iter().for_each(|t| tally.note(t));
                     Ok(())
                 };
                 dynamodb::dispatch_gated(&state.engine, op, &request, Some(&gate)).await
             }
-            Some(subject) => {
+            (Some(subject), _) => {
                 let config = state.engine.config();
                 let gate = |r: &dyn dynamodb::request::NamesTables| {
                     r.tables().into_iter().for_each(|t| tally.note(t));

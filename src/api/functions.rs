@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/v1/functions/{name}/invoke", post(invoke))
         .route("/v1/functions/{name}/logs", get(function_logs))
+        .route("/v1/functions/{name}/component", get(function_component))
 }
 
 /// The upload slots, one set per process: what they bound is this machine's memory and
@@ -256,6 +257,30 @@ fn function_or_404(state: &AppState, name: &str) -> Result<Arc<FunctionVersion>,
 async fn get_function(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let function = function_or_404(&state, &name)?;
     ok(&function_json(&function))
+}
+
+/// `GET /v1/functions/{name}/component` (administrators only): the served version's
+/// component as it was deployed, in the JSON form of a deploy plus the version
+/// (`{"name", "version", "config", "wasm_base64"}`), for a trigger worker (`eddy
+/// worker`) that runs the function in another process.
+async fn function_component(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let function = function_or_404(&state, &name)?;
+    let functions = state.platform.functions.clone();
+    let read_name = name.clone();
+    let component = blocking(move || functions.component(&read_name))
+        .await?
+        .map_err(Problem::internal)?;
+    let Some((version, wasm)) = component else {
+        return Err(Problem::not_found(format!("Function not found: {name}")));
+    };
+    ok(&json!({
+        "name": name,
+        "version": version,
+        // The config of the version whose bytes these are (a deploy in between serves
+        // a newer one: the worker sees that version on its next look).
+        "config": if version == function.version() { json!(function.config()) } else { Value::Null },
+        "wasm_base64": base64::engine::general_purpose::STANDARD.encode(&wasm),
+    }))
 }
 
 async fn delete_function(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {

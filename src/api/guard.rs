@@ -27,9 +27,17 @@ use super::problem::Problem;
 use crate::auth::decide::Subject;
 use crate::auth::{AuthError, V1_SIGNED_BODY_BYTES_MAX, sign, verify};
 
-/// Whether a `/v1` route needs an administrator: every change, and all of `/v1/iam`.
+/// Whether a `/v1` route needs an administrator: every change, all of `/v1/iam`, and
+/// a function's component (its code, for trigger workers).
 fn needs_admin(method: &Method, path: &str) -> bool {
-    path.starts_with("/v1/iam") || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+    path.starts_with("/v1/iam")
+        || is_component(path)
+        || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// `GET /v1/functions/{name}/component`: a function's code.
+fn is_component(path: &str) -> bool {
+    path.starts_with("/v1/functions/") && path.ends_with("/component")
 }
 
 /// Whether anyone may make this request unsigned: `/metrics` and `/v1` reads when the
@@ -39,7 +47,10 @@ fn is_public(method: &Method, path: &str) -> bool {
     if path == METRICS_PATH {
         return public.metrics;
     }
-    public.v1_reads && matches!(*method, Method::GET | Method::HEAD) && !path.starts_with("/v1/iam")
+    public.v1_reads
+        && matches!(*method, Method::GET | Method::HEAD)
+        && !path.starts_with("/v1/iam")
+        && !is_component(path)
 }
 
 /// The Prometheus route, guarded as `/v1` reads are.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use eddy_engine::{Engine, StreamDef};
 use eddy_triggers::stream::{EngineSource, StreamSource};
 
-pub use names::{message_id, stream_name, subject};
+pub use names::{HOPS_HEADER, message_id, shard_subject, stream_name, subject};
 
 /// What the export thread and the `/metrics` scrape share.
 struct Shared {

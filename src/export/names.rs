@@ -7,6 +7,10 @@
 
 use eddy_engine::{StreamDef, format_sequence_number};
 
+/// The header carrying a record's hop count (how many trigger invocations led to it),
+/// present when it is above 0; trigger workers read it for the recursive-loop guard.
+pub const HOPS_HEADER: &str = "Eddy-Hops";
+
 /// A table or region name as one NATS token (no `.`).
 fn token(name: &str) -> String {
     name.replace('.', "~")
@@ -31,6 +35,12 @@ pub fn subject(region: &str, def: &StreamDef, shard: u16) -> String {
         token(&def.table_name),
         def.shard_id(shard)
     )
+}
+
+/// The subject of the shard DescribeStream names `shard_id` (what [`subject`] gives
+/// for it), for a reader that knows the shard by its id alone (a trigger worker).
+pub fn shard_subject(region: &str, table: &str, shard_id: &str) -> String {
+    format!("eddy.{}.{}.{}", token(region), token(table), shard_id)
 }
 
 /// The record's `Nats-Msg-Id`: table, shard id and sequence number, stable across

@@ -322,6 +322,11 @@ impl Exporter {
             if i > 0 {
                 msg = msg.expected_last_subject_sequence(stream_last + i as u64);
             }
+            // The record's hop count is no part of DynamoDB's record: it rides in a
+            // header, so that a trigger worker's recursive-loop guard sees it.
+            if rec.hops > 0 {
+                msg = msg.header(names::HOPS_HEADER, rec.hops.to_string().as_str());
+            }
             let ack = self
                 .js
                 .send_publish(subject.clone(), msg)

@@ -28,7 +28,8 @@ const TEST_TABLE_SHARDS: &str = "3";
 const REGION: &str = "us-east-1";
 
 /// A nats-server with JetStream on a temporary store directory; killed when dropped.
-struct Nats {
+/// (The trigger workers' tests, `workers.rs`, start theirs with it too.)
+pub(crate) struct Nats {
     child: Option<Child>,
     port: u16,
     config: PathBuf,
@@ -50,7 +51,7 @@ impl Nats {
     /// Starts on an ephemeral loopback port. JetStream syncs every write to disk
     /// (`sync_interval: always`), so that killing the server loses nothing it
     /// acknowledged: what is tested is Eddy's export, not NATS' flush policy.
-    fn start() -> Nats {
+    pub(crate) fn start() -> Nats {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
@@ -95,12 +96,12 @@ impl Nats {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL, and wait until it is gone.
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -108,7 +109,7 @@ impl Nats {
     }
 
     /// Starts again on the same port and store.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill9();
         self.spawn();
     }

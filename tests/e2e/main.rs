@@ -51,3 +51,4 @@ mod trigger_semantics;
 mod triggers;
 mod ttl;
 mod walkthroughs;
+mod workers;

@@ -327,6 +327,19 @@ impl FunctionStore {
         read(&self.functions).get(name).cloned()
     }
 
+    /// The component of the served version of `name`, as it was deployed, with that
+    /// version (for a trigger worker that runs the function in another process); `None`
+    /// when no such function is served.
+    pub fn component(&self, name: &str) -> Result<Option<(u32, Vec<u8>)>, String> {
+        let Some(function) = self.get(name) else {
+            return Ok(None);
+        };
+        let version = function.version();
+        let dir = self.dir.join(name);
+        read_file(&self.seal, &dir, name, &format!("v{version}.wasm"))
+            .map(|wasm| Some((version, wasm)))
+    }
+
     /// The served version of every function, by name.
     pub fn list(&self) -> Vec<Arc<FunctionVersion>> {
         read(&self.functions).values().cloned().collect()

@@ -14,8 +14,10 @@
 
 mod config;
 mod consumer;
+mod detached;
 mod failures;
 mod filter;
+mod lanes;
 mod mapping;
 mod remote;
 mod render;
@@ -36,10 +38,13 @@ use mapping::{Counters, Live, Mapping, STATE_CREATING, Status, Stored, checkpoin
 
 pub use config::{
     BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, DestinationConfig, Filter, FilterCriteria, MappingConfig,
-    MappingRequest, OnFailure, StartingPosition,
+    MappingRequest, OnFailure, PARALLELIZATION_FACTOR_MAX, StartingPosition,
 };
+pub use consumer::RECURSION_HOPS_MAX;
+pub use detached::DetachedTrigger;
 pub use failures::{RECENT_ERRORS_MAX, RecentError};
 pub use filter::FilterPattern;
+pub use lanes::{EngineFailureSink, EngineLaneStore, FailureSink, LaneDeps, LaneId, LaneStore};
 pub use mapping::TriggerMetrics;
 pub use remote::{RemoteError, StreamsApi, aws_endpoint};
 pub use render::EventCodec;
@@ -90,6 +95,11 @@ pub(crate) struct Runtime {
     pub deps: RuntimeDeps,
     /// Where consumers read records: the embedded engine's stream log.
     pub source: Arc<dyn StreamSource>,
+    /// What every consumer is handed: lane state and failed batches in the engine.
+    lanes: Arc<LaneDeps>,
+    /// Whether this process runs the consumers of triggers on its own streams; `false`
+    /// when trigger workers (`eddy worker`) run them from NATS JetStream.
+    local_consumers: bool,
     registry: Registry<Mapping>,
 }
 
@@ -117,12 +127,44 @@ fn new_uuid() -> String {
 impl TriggerRuntime {
     /// Loads the stored mappings and starts their consumers.
     pub fn start(deps: RuntimeDeps) -> Result<TriggerRuntime, TriggerError> {
+        TriggerRuntime::start_placed(deps, true)
+    }
+
+    /// Loads the stored mappings, but leaves the consumers of triggers on this server's
+    /// own streams to trigger workers (`eddy serve --trigger-workers`): mappings are
+    /// created, listed, updated and deleted as always, and their initial checkpoints
+    /// stored, but no consumer runs here. Triggers on a remote stream still run here
+    /// (their mirror is this server's).
+    pub fn start_for_workers(deps: RuntimeDeps) -> Result<TriggerRuntime, TriggerError> {
+        TriggerRuntime::start_placed(deps, false)
+    }
+
+    fn start_placed(
+        deps: RuntimeDeps,
+        local_consumers: bool,
+    ) -> Result<TriggerRuntime, TriggerError> {
         let registry = Registry::new(deps.engine.clone(), TRIGGERS_MAX);
         let source = Arc::new(EngineSource::new(deps.engine.clone()));
+        let config = deps.engine.config();
+        let lanes = Arc::new(LaneDeps {
+            executor: deps.executor.clone(),
+            functions: Arc::clone(&deps.functions),
+            tables: Arc::clone(&deps.tables),
+            store: Arc::new(EngineLaneStore {
+                engine: deps.engine.clone(),
+            }),
+            failures: Arc::new(EngineFailureSink {
+                engine: deps.engine.clone(),
+            }),
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+        });
         let rt = TriggerRuntime {
             inner: Arc::new(Runtime {
                 deps,
                 source,
+                lanes,
+                local_consumers,
                 registry,
             }),
         };
@@ -335,6 +377,11 @@ impl TriggerRuntime {
 
     fn spawn_consumers(&self, mapping: &Arc<Mapping>) {
         let cfg = mapping.config();
+        if !self.inner.local_consumers && cfg.source_endpoint.is_none() {
+            // Trigger workers run it: it is as created as it gets here.
+            mapping.creation_done();
+            return;
+        }
         let mut workers = lock(&mapping.workers);
         let remote = cfg
             .source_endpoint
@@ -388,12 +435,12 @@ impl TriggerRuntime {
         let mapping = &lanes.mapping;
         for lane in 0..mapping.config().parallelization_factor {
             let c = consumer::Consumer::new(
-                Arc::clone(&self.inner),
+                Arc::clone(&self.inner.lanes),
                 Arc::clone(mapping),
                 (Arc::clone(&lanes.source), Arc::clone(&lanes.codec)),
                 Arc::clone(&lanes.stream),
-                shard,
-                lane,
+                (shard, lane),
+                None,
             );
             let spawned = std::thread::Builder::new()
                 .name(format!("eddy-trigger-{shard}-{lane}"))

@@ -2,6 +2,12 @@
 //! `{id: eventID, eventName, sequenceNumber, keys, newImage?, userIdentity?}` into the table named by the
 //! config value `table` through the DynamoDB capability, reads it back, and prints one line
 //! to stdout (captured into the logs).
+//!
+//! With the config value `mode=batches` it writes one item per invocation instead:
+//! `{id: <first eventID>@<ns>, at: <ns since the epoch>, records: "<key>:<v>:<seq> …"}`
+//! (each record's `id` key, its NewImage's `v` and its sequence number, in delivery
+//! order), so that a test can count redeliveries and check per-item order from few
+//! writes.
 
 use eddy_sdk::{AttributeValue, BatchResponse, Context, Error, Item, StreamEvent};
 
@@ -10,6 +16,9 @@ fn record(event: StreamEvent, ctx: &Context) -> Result<BatchResponse, Error> {
         .config("table")
         .ok_or_else(|| Error::msg("config value `table` is not set"))?;
     let db = ctx.dynamodb();
+    if ctx.config("mode").as_deref() == Some("batches") {
+        return record_batch(&event, &table, &db);
+    }
     eddy_sdk::log::log(
         eddy_sdk::log::Level::Info,
         "batch received",
@@ -66,6 +75,48 @@ fn record(event: StreamEvent, ctx: &Context) -> Result<BatchResponse, Error> {
         );
     }
     println!("recorder: {} records into {table}", event.records.len());
+    Ok(BatchResponse::success())
+}
+
+/// `mode=batches`: the whole invocation as one item.
+fn record_batch(
+    event: &StreamEvent,
+    table: &str,
+    db: &eddy_sdk::DynamoDb,
+) -> Result<BatchResponse, Error> {
+    let Some(first) = event.records.first() else {
+        return Ok(BatchResponse::success());
+    };
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let text = |image: Option<&Item>, name: &str| {
+        image
+            .and_then(|i| i.get(name))
+            .and_then(|v| v.as_s().or_else(|| v.as_n()))
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let records: Vec<String> = event
+        .records
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}:{}",
+                text(Some(&r.dynamodb.keys), "id"),
+                text(r.dynamodb.new_image.as_ref(), "v"),
+                r.dynamodb.sequence_number
+            )
+        })
+        .collect();
+    let mut item = Item::new();
+    item.insert(
+        "id".into(),
+        AttributeValue::s(format!("{}@{at}", first.event_id)),
+    );
+    item.insert("at".into(), AttributeValue::n(at));
+    item.insert("records".into(), AttributeValue::s(records.join(" ")));
+    db.put(table, item)?;
     Ok(BatchResponse::success())
 }
 

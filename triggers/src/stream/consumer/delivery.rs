@@ -258,7 +258,7 @@ impl Consumer {
         batch: &[Rendered],
         window: Option<&WindowCtx>,
     ) -> Result<String, Failure> {
-        let Some(function) = self.rt.deps.functions.get(&cfg.function_name) else {
+        let Some(function) = self.deps.functions.get(&cfg.function_name) else {
             return Err(Failure::Unreached(format!(
                 "function {} is not deployed",
                 cfg.function_name
@@ -296,10 +296,9 @@ impl Consumer {
             .saturating_add(1);
         let context = CallContext { origin_hops: hops };
         let inv = self
-            .rt
             .deps
             .executor
-            .invoke_in(context, &function, &event, &self.rt.deps.tables);
+            .invoke_in(context, &function, &event, &self.deps.tables);
         if inv.throttled() {
             let reason = inv.result.err().map_or_else(String::new, |e| e.to_string());
             return Err(Failure::Throttled(reason));

@@ -12,9 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use eddy_engine::clock::{iso8601_ms, now_ms, rfc3339_ms};
-use eddy_engine::{
-    AttributeValue, Engine, Item, KeySchema, KeyType, PutItemInput, format_sequence_number,
-};
+use eddy_engine::{AttributeValue, Engine, Item, KeySchema, KeyType, format_sequence_number};
 use serde_json::{Value, json};
 
 use super::super::MappingConfig;
@@ -180,13 +178,13 @@ impl Consumer {
         attempts: Attempts,
     ) -> Value {
         let (first, last, size) = batch;
-        let config = self.engine().config();
+        let deps = &self.deps;
         let mut record = json!({
             "requestContext": {
                 "requestId": id,
                 "functionArn": format!(
                     "arn:aws:lambda:{}:{}:function:{}",
-                    config.region, config.account_id, cfg.function_name
+                    deps.region, deps.account_id, cfg.function_name
                 ),
                 "condition": condition,
                 "approximateInvokeCount": attempts.invokes,
@@ -241,8 +239,7 @@ impl Consumer {
                 (&raw, raw.records.as_slice())
             }
         };
-        let engine = self.engine();
-        let def = engine.table_def(table).map_err(|e| e.to_string())?;
+        let key_schema = self.deps.failures.key_schema(table)?;
         let first = &batch[0];
         let last = &batch[batch.len() - 1];
         let shard_id = self.wire_shard_id();
@@ -260,7 +257,7 @@ impl Consumer {
         let record =
             self.invocation_record(cfg, &id, (first, last, batch.len()), condition, attempts);
         let s = |v: String| AttributeValue::S(v);
-        let mut item = item_key(&def.key_schema, &id, first.seq)?;
+        let mut item = item_key(&key_schema, &id, first.seq)?;
         item.insert("condition".into(), s(condition.into()));
         item.insert("triggerId".into(), s(self.mapping.id.clone()));
         item.insert("functionName".into(), s(cfg.function_name.clone()));
@@ -279,21 +276,7 @@ impl Consumer {
         );
         item.insert("context".into(), s(record.to_string()));
         item.insert("eddyRecords".into(), s(records));
-        let (tx, rx) = std::sync::mpsc::channel();
-        engine.put_item(
-            PutItemInput {
-                table: table.to_string(),
-                item,
-                ..Default::default()
-            },
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv()
-            .map_err(|_| "the engine stopped".to_string())?
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.deps.failures.put(table, item)
     }
 }
 

@@ -5,14 +5,14 @@
 //! batches are read, delivered or given up.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use eddy_engine::{Engine, StreamDef, StreamRecord};
+use eddy_engine::{StreamDef, StreamRecord};
 use serde_json::Value;
 
-use super::super::Runtime;
-use super::super::mapping::{Mapping, checkpoint_key};
+use super::super::lanes::{LaneDeps, LaneId};
+use super::super::mapping::Mapping;
 use super::super::render::{EventCodec, Rendered, RenderedBatch};
 use super::super::source::StreamSource;
 
@@ -41,8 +41,11 @@ pub(super) const EVENT_BYTES_MAX: usize = 6 * 1024 * 1024;
 pub const RECURSION_HOPS_MAX: u8 = 16;
 
 pub(crate) struct Consumer {
-    pub(super) rt: Arc<Runtime>,
+    pub(super) deps: Arc<LaneDeps>,
     pub(super) mapping: Arc<Mapping>,
+    /// Set to stop this lane alone (a worker gives the lane to another worker); the
+    /// mapping's `stopped` stops all of its lanes.
+    pub(super) halt: Option<Arc<AtomicBool>>,
     /// The open tumbling window of this lane: its start (µs) and the function's state.
     pub(super) window: std::cell::RefCell<Option<(u64, Value)>>,
     /// Where records are read (this Eddy's stream log, or a remote stream's mirror)
@@ -113,18 +116,14 @@ pub(super) enum Outcome {
     Interrupted,
 }
 
-pub(crate) fn load_checkpoint(engine: &Engine, id: &str, shard: u16, lane: u32) -> Option<u64> {
-    engine
-        .system_get(&checkpoint_key(id, shard, lane))
-        .ok()
-        .flatten()
-        .and_then(|v| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-}
-
 impl Consumer {
-    pub(super) fn engine(&self) -> &Engine {
-        &self.rt.deps.engine
+    /// This lane's name in its [`LaneStore`](super::super::lanes::LaneStore).
+    pub(super) fn lane_id(&self) -> LaneId<'_> {
+        LaneId {
+            trigger: &self.mapping.id,
+            shard: self.shard,
+            lane: self.lane,
+        }
     }
 
     /// Where this consumer reads records (never the engine directly).
@@ -144,6 +143,10 @@ impl Consumer {
 
     pub(super) fn stopped(&self) -> bool {
         self.mapping.stopped.load(Ordering::Acquire)
+            || self
+                .halt
+                .as_ref()
+                .is_some_and(|h| h.load(Ordering::Acquire))
     }
 
     /// Reports a problem of this lane: the mapping's `LastProcessingResult` shows it
@@ -163,12 +166,9 @@ impl Consumer {
     }
 
     pub(super) fn save(&self, pos: u64) {
-        let key = checkpoint_key(&self.mapping.id, self.shard, self.lane);
-        // Not fsync'd: a checkpoint lost in a crash only means records are delivered
-        // again (at-least-once), and a per-batch fsync would cap throughput. Writes
-        // reach the journal in order, so a recovered checkpoint is never ahead of a
-        // handled batch. A checkpoint that cannot be stored at all is reported.
-        if let Err(e) = self.engine().system_put_relaxed(&key, &pos.to_be_bytes()) {
+        // A checkpoint that cannot be stored is reported; the lane goes on (a lost
+        // checkpoint only means records are delivered again).
+        if let Err(e) = self.deps.store.save_checkpoint(self.lane_id(), pos) {
             self.problem(&format!("cannot store the checkpoint: {e}"));
         }
     }

@@ -24,5 +24,7 @@ mod report;
 mod run;
 mod window;
 
+pub(crate) use super::lanes::load_engine_checkpoint as load_checkpoint;
 pub(crate) use destination::check_destination;
-pub(crate) use lane::{Consumer, load_checkpoint};
+pub(crate) use lane::Consumer;
+pub use lane::RECURSION_HOPS_MAX;

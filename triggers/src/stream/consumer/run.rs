@@ -14,13 +14,13 @@ use std::time::Duration;
 use eddy_engine::clock::now_us;
 use eddy_engine::{StreamDef, StreamRecord, encode_item};
 
+use super::super::MappingConfig;
+use super::super::lanes::LaneDeps;
 use super::super::mapping::Mapping;
 use super::super::render::{EventCodec, RenderedBatch};
 use super::super::source::{SourceError, StreamSource};
-use super::super::{MappingConfig, Runtime};
 use super::lane::{
     Attempts, CONTROL_CHECK_MS, Consumer, EVENT_BYTES_MAX, Failed, Outcome, backoff_ms,
-    load_checkpoint,
 };
 use super::window::load_window;
 
@@ -52,17 +52,18 @@ pub(super) fn lane_of(r: &StreamRecord, lanes: u32) -> u32 {
 
 impl Consumer {
     pub(crate) fn new(
-        rt: Arc<Runtime>,
+        deps: Arc<LaneDeps>,
         mapping: Arc<Mapping>,
         (source, codec): (Arc<dyn StreamSource>, Arc<dyn EventCodec>),
         stream: Arc<StreamDef>,
-        shard: u16,
-        lane: u32,
+        (shard, lane): (u16, u32),
+        halt: Option<Arc<std::sync::atomic::AtomicBool>>,
     ) -> Consumer {
-        let window = load_window(&rt.deps.engine, &mapping.id, shard, lane);
+        let window = load_window(deps.store.as_ref(), &mapping.id, shard, lane);
         Consumer {
-            rt,
+            deps,
             mapping,
+            halt,
             window: std::cell::RefCell::new(window),
             source,
             codec,
@@ -76,7 +77,10 @@ impl Consumer {
     /// drained. Each round runs under `catch_unwind`: a panic of host code while
     /// handling a batch is that batch's failure (see [`Consumer::round_panicked`]).
     pub(crate) fn run(self) {
-        let mut pos = load_checkpoint(self.engine(), &self.mapping.id, self.shard, self.lane)
+        let mut pos = self
+            .deps
+            .store
+            .load_checkpoint(self.lane_id())
             .unwrap_or_else(|| self.source().trim_horizon(&self.stream, self.shard));
         self.mapping.consumer_started();
         // Consecutive rounds that panicked at one position: (position, rounds).

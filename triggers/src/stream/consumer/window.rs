@@ -7,22 +7,26 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use eddy_engine::StreamRecord;
 use eddy_engine::clock::now_us;
-use eddy_engine::{Engine, StreamRecord};
 use serde_json::{Value, json};
 
 use super::super::MappingConfig;
-use super::super::mapping::window_key;
+use super::super::lanes::{LaneId, LaneStore};
 use super::super::render::RenderedBatch;
 use super::lane::{Consumer, Failure, Outcome, backoff_ms};
 
 pub(super) fn load_window(
-    engine: &Engine,
-    id: &str,
+    store: &dyn LaneStore,
+    trigger: &str,
     shard: u16,
     lane: u32,
 ) -> Option<(u64, Value)> {
-    let bytes = engine.system_get(&window_key(id, shard, lane)).ok()??;
+    let bytes = store.load_window(LaneId {
+        trigger,
+        shard,
+        lane,
+    })?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     Some((v["start_us"].as_u64()?, v["state"].clone()))
 }
@@ -94,16 +98,13 @@ impl Consumer {
     }
 
     pub(super) fn set_window(&self, w: Option<(u64, Value)>) {
-        let key = window_key(&self.mapping.id, self.shard, self.lane);
-        let stored = match &w {
-            Some((start, state)) => self.engine().system_put_relaxed(
-                &key,
-                json!({ "start_us": start, "state": state })
-                    .to_string()
-                    .as_bytes(),
-            ),
-            None => self.engine().system_delete(&key),
-        };
+        let json = w
+            .as_ref()
+            .map(|(start, state)| json!({ "start_us": start, "state": state }).to_string());
+        let stored = self
+            .deps
+            .store
+            .save_window(self.lane_id(), json.as_ref().map(String::as_bytes));
         if let Err(e) = stored {
             self.problem(&format!("cannot store the window state: {e}"));
         }
