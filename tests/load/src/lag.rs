@@ -8,6 +8,12 @@
 //! seen, it prints p50/p90/p99/max of `seen_us - t_us` (both read on this machine's
 //! wall clock). tests/load/workers.sh sets the tables, function and trigger up.
 //!
+//! `--trigger-drain-load N` writes N items into `--lag-table` (BatchWriteItem, before the
+//! trigger exists); `--trigger-drain N` then waits until the stamp guest in
+//! `mode=count` reports N records handled in `--lag-seen-table` and prints the drain
+//! rate, from the first batch's `seen_us` to the last's, and, with `--cpu-pids`, the CPU
+//! those processes spent per record between the first batch seen and the end.
+//!
 //! Owns the pacing of the writes and the arithmetic; it does not know how the trigger
 //! is run.
 
@@ -27,6 +33,18 @@ const SEEN_WAIT_S: u64 = 60;
 
 /// Items per Scan page of the seen table.
 const SCAN_PAGE_ITEMS: usize = 1000;
+
+/// Items per BatchWriteItem of `--trigger-drain-load` (DynamoDB's maximum).
+const BATCH_ITEMS: usize = 25;
+
+/// Concurrent BatchWriteItem calls of `--trigger-drain-load`.
+const LOAD_CONNECTIONS: usize = 16;
+
+/// How long `--trigger-drain` waits for the whole drain.
+const DRAIN_WAIT_S: u64 = 600;
+
+/// Pause between two looks at the seen table while draining.
+const DRAIN_POLL_MS: u64 = 100;
 
 fn now_us() -> u64 {
     SystemTime::now()
@@ -149,6 +167,139 @@ async fn scan_seen(
         match v.get("LastEvaluatedKey") {
             Some(k) => start = Some(k.clone()),
             None => return Ok(seen),
+        }
+    }
+}
+
+/// Writes `n` items `{pk: "d-<i>"}` into the lag table, `LOAD_CONNECTIONS` batches at a
+/// time, retrying what comes back unprocessed.
+pub(super) async fn drain_load(args: &Args, target: &Target, n: usize) -> Result<(), BoxError> {
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..LOAD_CONNECTIONS {
+        let target = target.clone();
+        let table = args.lag_table.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::new(target);
+            let mut at = c * BATCH_ITEMS;
+            while at < n {
+                let mut items: Vec<Value> = (at..(at + BATCH_ITEMS).min(n))
+                    .map(|i| json!({"PutRequest": {"Item": {"pk": {"S": format!("d-{i:08}")}}}}))
+                    .collect();
+                while !items.is_empty() {
+                    let body = json!({"RequestItems": {table.as_str(): items}});
+                    let (status, v) = call(&mut conn, Op::BatchWriteItem, &body).await?;
+                    if !status.is_success() {
+                        return Err::<(), BoxError>(format!("BatchWriteItem: {status} {v}").into());
+                    }
+                    items = v["UnprocessedItems"][table.as_str()]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                }
+                at += LOAD_CONNECTIONS * BATCH_ITEMS;
+            }
+            Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "drain load: {n} items into {} in {:.1} s",
+        args.lag_table,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The user and system CPU time of a process so far, in seconds (Linux `/proc`).
+fn cpu_s(pid: u32) -> Result<f64, BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after it are plain numbers.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after
+    // the name; clock ticks are 100 per second on Linux.
+    Ok((ticks(11) + ticks(12)) / 100.0)
+}
+
+fn cpu_total(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| cpu_s(*p).ok()).sum()
+}
+
+/// Waits until the stamp guest (`mode=count`) counted `n` records and prints the rate.
+pub(super) async fn drain(args: &Args, target: &Target, n: usize) -> Result<(), BoxError> {
+    let mut conn = Conn::new(target.clone());
+    let waited = Instant::now();
+    let mut cpu_first: Option<f64> = None;
+    loop {
+        let batches = scan_counts(&mut conn, &args.lag_seen_table).await?;
+        let handled: u64 = batches.iter().map(|(_, n)| n).sum();
+        if handled > 0 && cpu_first.is_none() {
+            cpu_first = Some(cpu_total(&args.cpu_pids));
+        }
+        if handled >= n as u64 {
+            let cpu = cpu_total(&args.cpu_pids) - cpu_first.unwrap_or(0.0);
+            let first = batches.iter().map(|(us, _)| *us).min().unwrap_or(0);
+            let last = batches.iter().map(|(us, _)| *us).max().unwrap_or(0);
+            let span_s = (last.saturating_sub(first) as f64 / 1e6).max(1e-6);
+            let mut line = format!(
+                "trigger drain: {handled} records handled ({} redelivered) in {} batches, \
+                 {span_s:.2} s from the first batch to the last = {:.0} records/s",
+                handled - n as u64,
+                batches.len(),
+                handled as f64 / span_s,
+            );
+            if !args.cpu_pids.is_empty() {
+                line.push_str(&format!(
+                    "; CPU of pids {:?} from the first batch seen: {cpu:.2} s = {:.1} us/record",
+                    args.cpu_pids,
+                    cpu * 1e6 / handled as f64
+                ));
+            }
+            println!("{line}");
+            return Ok(());
+        }
+        if waited.elapsed() > Duration::from_secs(DRAIN_WAIT_S) {
+            return Err(format!(
+                "only {handled} of {n} records were handled within {DRAIN_WAIT_S} s"
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+    }
+}
+
+/// Every `(seen_us, n)` the stamp guest wrote in `mode=count`.
+async fn scan_counts(conn: &mut Conn, table: &str) -> Result<Vec<(u64, u64)>, BoxError> {
+    let mut out = Vec::new();
+    let mut start: Option<Value> = None;
+    loop {
+        let mut body = json!({"TableName": table, "Limit": SCAN_PAGE_ITEMS});
+        if let Some(k) = start.take() {
+            body["ExclusiveStartKey"] = k;
+        }
+        let (status, v) = call(conn, Op::Scan, &body).await?;
+        if !status.is_success() {
+            return Err(format!("Scan {table}: {status} {} {v}", error_type(&v)).into());
+        }
+        for item in v["Items"].as_array().into_iter().flatten() {
+            let n = item["n"]["N"].as_str().and_then(|s| s.parse().ok());
+            let us = item["seen_us"]["N"].as_str().and_then(|s| s.parse().ok());
+            if let (Some(n), Some(us)) = (n, us) {
+                out.push((us, n));
+            }
+        }
+        match v.get("LastEvaluatedKey") {
+            Some(k) => start = Some(k.clone()),
+            None => return Ok(out),
         }
     }
 }

@@ -252,6 +252,17 @@ struct Args {
     /// test guest writing into `--lag-seen-table` (`lag.rs`; tests/load/workers.sh).
     #[arg(long)]
     trigger_lag: Option<usize>,
+    /// Only write this many items `{pk: "d-<i>"}` into `--lag-table`, for a drain.
+    #[arg(long)]
+    trigger_drain_load: Option<usize>,
+    /// Only wait until the stamp guest (`mode=count`) reports this many records
+    /// handled in `--lag-seen-table`, and print the drain rate (`lag.rs`).
+    #[arg(long)]
+    trigger_drain: Option<usize>,
+    /// Processes whose CPU time `--trigger-drain` reports per record (comma-separated
+    /// pids: the server, the workers, nats-server).
+    #[arg(long, value_delimiter = ',')]
+    cpu_pids: Vec<u32>,
     /// Items per second `--trigger-lag` offers.
     #[arg(long, default_value_t = 1000)]
     lag_rate: u64,
@@ -1311,6 +1322,12 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     }
     if let Some(n) = args.trigger_lag {
         return lag::trigger_lag(&args, &target, n).await;
+    }
+    if let Some(n) = args.trigger_drain_load {
+        return lag::drain_load(&args, &target, n).await;
+    }
+    if let Some(n) = args.trigger_drain {
+        return lag::drain(&args, &target, n).await;
     }
     // The throttle workload makes its own table.
     let only_throttle = args.workloads.iter().all(|w| *w == Workload::Throttle);
