@@ -14,14 +14,14 @@
 //! Owns the bucket, the key and the published form, and the publisher thread. Must not
 //! know how Eddy merges nor how a lane counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use async_nats::jetstream::kv;
-use eddy_triggers::stream::{RecentError, ReportedStatus, TriggerMetrics};
+use eddy_triggers::stream::{DetachedTrigger, RecentError, ReportedStatus, TriggerMetrics};
 use serde::{Deserialize, Serialize};
 
 use super::kv::KV_TIMEOUT_MS;
@@ -100,6 +100,10 @@ pub(super) struct Publisher {
     pub triggers: Triggers,
     /// Per key: what was last written, and when.
     written: BTreeMap<String, (WorkerStatus, Instant)>,
+    /// Per key: the trigger object it reports, kept after the worker dropped it (a new
+    /// `ParallelizationFactor` replaces it) until its lanes have stopped counting, so
+    /// that its last counts reach Eddy too.
+    known: BTreeMap<String, (String, Arc<DetachedTrigger>)>,
 }
 
 impl Publisher {
@@ -115,6 +119,7 @@ impl Publisher {
             me,
             triggers,
             written: BTreeMap::new(),
+            known: BTreeMap::new(),
         }
     }
 
@@ -134,23 +139,48 @@ impl Publisher {
     /// Writes every status that changed; a failed write is tried again next round.
     fn publish_round(&mut self) {
         let now = Instant::now();
-        let due: Vec<(String, WorkerStatus)> = lock(&self.triggers)
-            .iter()
-            .filter_map(|(id, r)| {
-                let reported = r.trigger.reported();
-                if reported == ReportedStatus::default() {
-                    // Nothing done here yet: nothing to add on Eddy.
-                    return None;
+        let republish = Duration::from_millis(STATUS_REPUBLISH_MS);
+        let current: BTreeSet<String> = {
+            let triggers = lock(&self.triggers);
+            for (id, r) in triggers.iter() {
+                self.known
+                    .entry(status_key(id, &self.me, r.instance))
+                    .or_insert_with(|| (id.clone(), Arc::clone(&r.trigger)));
+            }
+            triggers
+                .iter()
+                .map(|(id, r)| status_key(id, &self.me, r.instance))
+                .collect()
+        };
+        let mut due = Vec::new();
+        let mut settled = Vec::new();
+        for (key, (id, trigger)) in &self.known {
+            let reported = trigger.reported();
+            if reported == ReportedStatus::default() {
+                // Nothing done here yet: nothing to add on Eddy.
+                if !current.contains(key) {
+                    settled.push(key.clone());
                 }
-                let key = status_key(id, &self.me, r.instance);
-                let status = WorkerStatus::of(id, &self.me, reported);
-                let fresh = self.written.get(&key).is_some_and(|(last, at)| {
-                    *last == status
-                        && now.duration_since(*at) < Duration::from_millis(STATUS_REPUBLISH_MS)
-                });
-                (!fresh).then_some((key, status))
-            })
-            .collect();
+                continue;
+            }
+            let status = WorkerStatus::of(id, &self.me, reported);
+            let unchanged_for = self
+                .written
+                .get(key)
+                .filter(|(last, _)| *last == status)
+                .map(|(_, at)| now.duration_since(*at));
+            match unchanged_for {
+                // A dropped trigger object whose counts stood still since they were
+                // written: its lanes have stopped, its key is final.
+                Some(d) if !current.contains(key) && d >= republish => settled.push(key.clone()),
+                Some(d) if d < republish => {}
+                _ => due.push((key.clone(), status)),
+            }
+        }
+        for key in settled {
+            self.known.remove(&key);
+            self.written.remove(&key);
+        }
         for (key, status) in due {
             let Ok(body) = serde_json::to_vec(&status) else {
                 continue;
@@ -179,11 +209,6 @@ impl Publisher {
                 }
             }
         }
-        // Keys of triggers this worker no longer runs are not written again; the
-        // bucket keeps their last value.
-        let triggers = lock(&self.triggers);
-        self.written
-            .retain(|_, (s, _)| triggers.contains_key(&s.trigger));
     }
 }
 

@@ -1142,4 +1142,15 @@ fn a_new_parallelization_factor_moves_lanes_without_skipping() {
     for (key, values) in &items.first_seen {
         assert_eq!(values, &(1..=6).collect::<Vec<u64>>(), "item {key}");
     }
+    // Eddy counts what both trigger objects of the worker delivered (the old lanes'
+    // and the new ones', under their own status keys).
+    wait_for("every delivery counted on Eddy", DELIVERY_TIMEOUT, || {
+        let t = crate::api::trigger(e, &id);
+        let delivered = t["Metrics"]["RecordsDelivered"].as_u64().unwrap_or(0);
+        if delivered >= ITEMS * 6 {
+            Ok(())
+        } else {
+            Err(t.to_string())
+        }
+    });
 }

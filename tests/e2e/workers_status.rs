@@ -150,6 +150,11 @@ fn a_worker_bisects_a_failing_batch_and_eddy_shows_its_errors_and_counters() {
     // Lambda's view of the mapping says the same.
     let lambda = lambda_mapping(e, &id);
     assert_eq!(lambda["LastProcessingResult"], result, "{lambda}");
+    let listed = get(e, "/2015-03-31/event-source-mappings/?FunctionName=wbisect").expect(200);
+    assert_eq!(
+        listed["EventSourceMappings"][0]["LastProcessingResult"], result,
+        "{listed}"
+    );
     // And /metrics.
     let labels = format!("{{trigger=\"{id}\",function=\"wbisect\"}}");
     wait_for("the counts on /metrics", DELIVERY_TIMEOUT, || {
