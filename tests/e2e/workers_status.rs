@@ -91,10 +91,12 @@ fn a_worker_bisects_a_failing_batch_and_eddy_shows_its_errors_and_counters() {
             "FunctionName": "wbisect",
             "TableName": src,
             "StartingPosition": "TRIM_HORIZON",
-            "BatchSize": 10,
             // The worker's cursor may hand the records over one by one as JetStream
-            // pushes them; a window makes the first batch wait for all of them.
-            "MaximumBatchingWindowInSeconds": 1,
+            // pushes them: a batch of exactly the records written, with the longest
+            // window, is invoked once both are there (a window counts from the
+            // oldest record's commit, long past on a loaded machine).
+            "BatchSize": 2,
+            "MaximumBatchingWindowInSeconds": 300,
             "MaximumRetryAttempts": 0,
             "BisectBatchOnFunctionError": true,
             "DestinationConfig": {"OnFailure": {"Destination": dlq}},
@@ -201,10 +203,9 @@ fn a_worker_retries_a_partial_batch_from_the_first_failed_record() {
             "FunctionName": "wpartial",
             "TableName": src,
             "StartingPosition": "TRIM_HORIZON",
-            "BatchSize": 10,
-            // The worker's cursor may hand the records over one by one as JetStream
-            // pushes them; a window makes the first batch wait for all of them.
-            "MaximumBatchingWindowInSeconds": 1,
+            // One batch of the three records (see the bisect test).
+            "BatchSize": 3,
+            "MaximumBatchingWindowInSeconds": 300,
             "MaximumRetryAttempts": 0,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "DestinationConfig": {"OnFailure": {"Destination": dlq}},
