@@ -277,4 +277,41 @@ mod tests {
         m.forget_old(now, &HashSet::new());
         assert!(m.merged(now).is_empty());
     }
+
+    #[test]
+    fn the_newest_errors_of_all_keys_and_a_live_workers_iterator_age_are_shown() {
+        let mut m = Merge::default();
+        let start = Instant::now();
+        let error = |n: u64| eddy_triggers::stream::RecentError {
+            time: format!("2026-01-01T00:00:{n:02}.000Z"),
+            kind: "FunctionError".into(),
+            error: format!("e{n}"),
+            shard_id: "shardId-0".into(),
+            first_sequence_number: "1".into(),
+            last_sequence_number: "1".into(),
+            attempt: 1,
+        };
+        let mut a = status("t", "a", 1, 1);
+        a.recent_errors = (0..8).map(|n| error(n * 2)).collect();
+        a.metrics.iterator_age_us = 9_000;
+        let mut b = status("t", "b", 1, 2);
+        b.recent_errors = (0..8).map(|n| error(n * 2 + 1)).collect();
+        b.metrics.iterator_age_us = 4_000;
+        m.put("status.t.a.0".into(), a, start);
+        let later = start + Duration::from_millis(STATUS_FRESH_MS);
+        m.put("status.t.b.0".into(), b, later);
+        let merged = m.merged(later);
+        let shown: Vec<&str> = merged["t"]
+            .recent_errors
+            .iter()
+            .map(|e| e.error.as_str())
+            .collect();
+        assert_eq!(shown.len(), RECENT_ERRORS_MAX);
+        assert_eq!(shown.first(), Some(&"e6"));
+        assert_eq!(shown.last(), Some(&"e15"));
+        // Worker a has not written for STATUS_FRESH_MS: its iterator age no longer
+        // counts; b's does.
+        assert_eq!(merged["t"].metrics.iterator_age_us, 4_000);
+        assert_eq!(m.merged(start)["t"].metrics.iterator_age_us, 9_000);
+    }
 }
