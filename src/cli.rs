@@ -503,6 +503,10 @@ fn run_serve(mut args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let platform = Platform::start(&engine, &data_dir, &options, runtime.handle().clone())?;
     if let Some(url) = &args.nats {
         crate::export::start(&engine, url)?;
+        if args.trigger_workers {
+            // What the workers do is shown here as if the triggers ran here.
+            crate::worker_status::start(platform.triggers.clone(), url)?;
+        }
     }
     let served = runtime.block_on(serve(
         AppState {

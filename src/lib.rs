@@ -31,6 +31,7 @@ pub mod streams;
 pub mod tls;
 pub mod wire;
 pub mod worker;
+pub mod worker_status;
 
 pub use server::app;
 pub use state::AppState;

@@ -17,9 +17,10 @@ mod eddy;
 mod kv;
 mod leases;
 mod source;
+pub(crate) mod status;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,13 @@ struct Running {
     /// For a lane's first position: `None` from the stream's beginning, else the time
     /// (epoch ms) from which records count.
     start_ms: Option<u64>,
+    /// This process's number for this trigger object (its status key names it, so
+    /// that a new object's counters, from zero, never replace an old one's on Eddy).
+    instance: u64,
 }
+
+/// The next [`Running::instance`] of this process.
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
 
 /// The triggers this worker runs, by id: written by the refresher, read by each lease
 /// round.
@@ -188,6 +195,18 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
             }
         }
     };
+    let status_store = loop {
+        match runtime.block_on(status::open_bucket(&js)) {
+            Ok(s) => break s,
+            Err(e) => {
+                if stop.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                tracing::warn!(error = %e, "the trigger status bucket is not reachable yet");
+                std::thread::sleep(Duration::from_millis(CONNECT_RETRY_MS));
+            }
+        }
+    };
     let executor = Executor::new(ExecutorConfig::default()).map_err(|e| e.to_string())?;
     let me = worker_id();
     let cache = std::env::temp_dir().join(format!("eddy-worker-{me}"));
@@ -226,7 +245,7 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     };
     let ttl = Duration::from_millis(args.lease_ttl_ms);
     let mut leases = Leases::new(
-        handle,
+        handle.clone(),
         me.clone(),
         ttl,
         buckets.leases.clone(),
@@ -236,6 +255,16 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         "Eddy worker {me}: triggers of {} from NATS {}",
         args.endpoint, args.nats
     ));
+    let lanes_stopped = Arc::new(AtomicBool::new(false));
+    let publisher = status::spawn(
+        status::Publisher::new(
+            handle.clone(),
+            status_store,
+            me.clone(),
+            Arc::clone(&triggers),
+        ),
+        Arc::clone(&lanes_stopped),
+    )?;
     let tick = ttl / TICKS_PER_TTL;
     let refresh = Duration::from_millis(args.refresh_ms);
     // The first refresh comes before the first lease: a lane never starts before its
@@ -263,6 +292,9 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         running.trigger.stop();
     }
     leases.shutdown();
+    // The lanes are joined: the publisher's last round has their final counts.
+    lanes_stopped.store(true, Ordering::Release);
+    let _ = publisher.join();
     let _ = refresher.join();
     let _ = std::fs::remove_dir_all(&cache);
     Ok(())
@@ -548,6 +580,7 @@ impl Worker {
             deps,
             store,
             start_ms,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         })
     }
 

@@ -52,3 +52,4 @@ mod triggers;
 mod ttl;
 mod walkthroughs;
 mod workers;
+mod workers_status;

@@ -26,7 +26,7 @@ const LEASE_TTL_MS: &str = "2000";
 /// How long a worker's function may take per batch (a loaded machine is slow).
 const RECORDER_TIMEOUT_MS: u64 = 30_000;
 /// How long delivery may take to finish once the writes are done.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(180);
+pub(super) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Bytes of a worker's log kept for a failing test to print (the newest).
 const WORKER_LOG_KEPT_BYTES_MAX: usize = 1024 * 1024;
 /// Writes of the failover test, unless `EDDY_TEST_WORKERS_WRITES` says otherwise (the
@@ -40,7 +40,7 @@ const BATCH_WRITE_ITEMS_MAX: usize = 25;
 const FAILOVER_SHARDS: &str = "8";
 
 /// An `eddy worker` process; killed when dropped (its log printed if the test failed).
-struct Worker {
+pub(super) struct Worker {
     child: Option<Child>,
     args: Vec<String>,
     /// The AWS credentials in its environment (it signs with them), if any.
@@ -49,11 +49,43 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(nats: &str, endpoint: &str) -> Worker {
+    pub(super) fn start(nats: &str, endpoint: &str) -> Worker {
         Worker::start_signed(nats, endpoint, None)
     }
 
+    /// A worker whose leases last `lease_ttl_ms`.
+    pub(super) fn start_with_ttl(nats: &str, endpoint: &str, lease_ttl_ms: u64) -> Worker {
+        Worker::start_as(nats, endpoint, None, &lease_ttl_ms.to_string())
+    }
+
+    /// Whether `owner` (a worker id in the leases bucket: host, process id, start)
+    /// names this worker's process.
+    pub(super) fn is(&self, owner: &str) -> bool {
+        self.child
+            .as_ref()
+            .is_some_and(|c| owner.contains(&format!("-{}-", c.id())))
+    }
+
+    /// Stops the worker with SIGTERM and waits for it to exit.
+    pub(super) fn sigterm(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
     fn start_signed(nats: &str, endpoint: &str, credentials: Option<(String, String)>) -> Worker {
+        Worker::start_as(nats, endpoint, credentials, LEASE_TTL_MS)
+    }
+
+    fn start_as(
+        nats: &str,
+        endpoint: &str,
+        credentials: Option<(String, String)>,
+        lease_ttl_ms: &str,
+    ) -> Worker {
         let mut w = Worker {
             credentials,
             child: None,
@@ -64,7 +96,7 @@ impl Worker {
                 "--endpoint".into(),
                 endpoint.into(),
                 "--lease-ttl-ms".into(),
-                LEASE_TTL_MS.into(),
+                lease_ttl_ms.into(),
             ],
             log: Arc::new(Mutex::new(String::new())),
         };
@@ -107,7 +139,7 @@ impl Worker {
     }
 
     /// Fails the test at once if the worker exited (rather than at a delivery timeout).
-    fn assert_running(&mut self) {
+    pub(super) fn assert_running(&mut self) {
         if let Some(child) = &mut self.child
             && let Ok(Some(status)) = child.try_wait()
         {
@@ -115,7 +147,7 @@ impl Worker {
         }
     }
 
-    fn kill9(&mut self) {
+    pub(super) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -134,7 +166,7 @@ impl Drop for Worker {
 }
 
 /// An Eddy that exports to `nats` and leaves its triggers to workers.
-fn eddy_for_workers(nats: &Nats, shards: &str) -> Server {
+pub(super) fn eddy_for_workers(nats: &Nats, shards: &str) -> Server {
     Server::start_with(&[
         "--nats",
         &nats.url(),
@@ -158,7 +190,7 @@ fn deploy_batch_recorder(endpoint: &str, name: &str, seen: &str) {
 }
 
 /// Every item of `table` (all pages).
-fn scan_all(endpoint: &str, table: &str) -> Vec<Value> {
+pub(super) fn scan_all(endpoint: &str, table: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut start: Option<Value> = None;
     loop {
@@ -242,7 +274,7 @@ fn per_item(deliveries: &[Delivery]) -> PerItem {
 }
 
 /// The lanes' leases as the workers keep them in NATS (`EDDY_LEASES`): unit → owner.
-fn lease_owners(nats: &str) -> BTreeMap<String, String> {
+pub(super) fn lease_owners(nats: &str) -> BTreeMap<String, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -330,7 +362,7 @@ fn stream_sequence_numbers(endpoint: &str, table: &str) -> BTreeSet<String> {
     seqs
 }
 
-fn put(endpoint: &str, table: &str, id: &str, v: u64, kind: &str) {
+pub(super) fn put(endpoint: &str, table: &str, id: &str, v: u64, kind: &str) {
     ddb(
         endpoint,
         "PutItem",
@@ -1110,4 +1142,15 @@ fn a_new_parallelization_factor_moves_lanes_without_skipping() {
     for (key, values) in &items.first_seen {
         assert_eq!(values, &(1..=6).collect::<Vec<u64>>(), "item {key}");
     }
+    // Eddy counts what both trigger objects of the worker delivered (the old lanes'
+    // and the new ones', under their own status keys).
+    wait_for("every delivery counted on Eddy", DELIVERY_TIMEOUT, || {
+        let t = crate::api::trigger(e, &id);
+        let delivered = t["Metrics"]["RecordsDelivered"].as_u64().unwrap_or(0);
+        if delivered >= ITEMS * 6 {
+            Ok(())
+        } else {
+            Err(t.to_string())
+        }
+    });
 }

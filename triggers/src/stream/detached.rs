@@ -20,6 +20,7 @@ use super::lanes::LaneDeps;
 use super::mapping::{Counters, Live, Mapping, Status, TriggerMetrics};
 use super::render::EventCodec;
 use super::source::StreamSource;
+use super::view::ReportedStatus;
 use super::{MappingConfig, TriggerError};
 
 /// One trigger as a worker runs it.
@@ -48,6 +49,7 @@ impl DetachedTrigger {
                 state: "Enabled".into(),
                 reason: "User action".into(),
                 last_result: "No records processed".into(),
+                last_result_ms: 0,
                 last_modified_ms: now,
             }),
             metrics: Counters::default(),
@@ -113,5 +115,20 @@ impl DetachedTrigger {
     /// The last processing result of a lane in this process (Lambda's words).
     pub fn last_result(&self) -> String {
         lock(&self.mapping.status).last_result.clone()
+    }
+
+    /// What this process has done for the trigger, as a worker reports it to Eddy: its
+    /// counters (cumulative since this trigger was made here), its last result with the
+    /// time it was set (`None` before any), and its recent errors.
+    pub fn reported(&self) -> ReportedStatus {
+        let metrics = self.mapping.metrics.snapshot();
+        let s = lock(&self.mapping.status);
+        let last_result = (s.last_result_ms > 0).then(|| (s.last_result.clone(), s.last_result_ms));
+        drop(s);
+        ReportedStatus {
+            metrics,
+            last_result,
+            recent_errors: self.mapping.recent_errors.snapshot(),
+        }
     }
 }

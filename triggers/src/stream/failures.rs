@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use eddy_engine::sync::lock;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors kept per mapping; the oldest goes first. Ten is enough to see a pattern (the
 /// same error on every attempt, or a new one) while the entries stay a few KB.
@@ -21,7 +21,7 @@ pub const RECENT_ERRORS_MAX: usize = 10;
 pub const RECENT_ERROR_BYTES_MAX: usize = 2 * 1024;
 
 /// One error of a mapping, in the PascalCase of the mapping's other members.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RecentError {
     /// When it happened, RFC 3339 in UTC with milliseconds.

@@ -74,8 +74,10 @@ pub(crate) struct Counters {
     pub batch_duration_us_last: AtomicU64,
 }
 
-/// A mapping's counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A mapping's counters at one moment (serialized as trigger workers report them to
+/// Eddy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TriggerMetrics {
     pub invocations: u64,
     pub errors: u64,
@@ -122,6 +124,9 @@ pub(crate) struct Status {
     pub state: String,
     pub reason: String,
     pub last_result: String,
+    /// When `last_result` was last set (epoch ms; 0: never), so that results reported
+    /// by several processes are ordered by time.
+    pub last_result_ms: u64,
     pub last_modified_ms: u64,
 }
 
@@ -178,6 +183,7 @@ impl Mapping {
         if s.last_result != result {
             s.last_result = result.to_string();
         }
+        s.last_result_ms = eddy_engine::clock::now_ms();
     }
 
     /// A consumer of this mapping has loaded its checkpoint and runs. When it is the

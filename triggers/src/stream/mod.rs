@@ -24,11 +24,12 @@ mod render;
 mod source;
 mod view;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use eddy_engine::clock::now_ms;
-use eddy_engine::sync::{lock, write};
+use eddy_engine::sync::{lock, read, write};
 use eddy_engine::{Engine, StreamDef};
 
 use crate::error::TriggerError;
@@ -50,8 +51,8 @@ pub use remote::{RemoteError, StreamsApi, aws_endpoint};
 pub use render::EventCodec;
 pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{
-    DestinationView, FilterCriteriaView, FilterView, MetricsView, OnFailureView, TriggerSeries,
-    TriggerView,
+    DestinationView, FilterCriteriaView, FilterView, MetricsView, OnFailureView, ReportedStatus,
+    TriggerSeries, TriggerView,
 };
 
 /// Triggers (event-source mappings) one server keeps. Every trigger runs a consumer
@@ -101,6 +102,9 @@ pub(crate) struct Runtime {
     /// when trigger workers (`eddy worker`) run them from NATS JetStream.
     local_consumers: bool,
     registry: Registry<Mapping>,
+    /// What trigger workers report of the triggers they run, by id (merged by the
+    /// host); empty when this process runs its triggers.
+    reported: RwLock<HashMap<String, ReportedStatus>>,
 }
 
 /// A random UUID (version 4 layout), from the OS-seeded hasher keys.
@@ -166,6 +170,7 @@ impl TriggerRuntime {
                 lanes,
                 local_consumers,
                 registry,
+                reported: RwLock::new(HashMap::new()),
             }),
         };
         for stored in rt.inner.registry.load()? {
@@ -212,6 +217,7 @@ impl TriggerRuntime {
                 state: state.into(),
                 reason: "User action".into(),
                 last_result: "No records processed".into(),
+                last_result_ms: 0,
                 last_modified_ms: s.last_modified_ms,
             }),
             metrics: Counters::default(),
@@ -573,16 +579,30 @@ impl TriggerRuntime {
 
     fn view(&self, m: &Mapping) -> TriggerView {
         let config = self.engine().config();
-        view::view(m, &config.region, &config.account_id)
+        let reported = read(&self.inner.reported);
+        view::view(m, reported.get(&m.id), &config.region, &config.account_id)
     }
 
     /// Every mapping's counters, for `/metrics`.
     pub fn metrics(&self) -> Vec<TriggerSeries> {
+        let reported = read(&self.inner.reported);
         self.registry()
             .all()
             .iter()
-            .map(|m| view::series(m))
+            .map(|m| view::series(m, reported.get(&m.id)))
             .collect()
+    }
+
+    /// The ids of every mapping, in id order.
+    pub fn ids(&self) -> Vec<String> {
+        self.registry().all().iter().map(|m| m.id.clone()).collect()
+    }
+
+    /// Replaces what trigger workers report of the triggers they run (by trigger id,
+    /// merged over the workers): every view of a trigger named here shows it in place
+    /// of this process's own counters, result and errors.
+    pub fn set_reported(&self, reported: HashMap<String, ReportedStatus>) {
+        *write(&self.inner.reported) = reported;
     }
 }
 

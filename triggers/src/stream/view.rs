@@ -121,6 +121,19 @@ impl From<TriggerMetrics> for MetricsView {
     }
 }
 
+/// What the processes that run a trigger elsewhere (trigger workers, `eddy worker`)
+/// report of it, merged over all of them by the host: shown in every view of the
+/// trigger in place of this process's counters (whose lanes do not run here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportedStatus {
+    pub metrics: TriggerMetrics,
+    /// The newest `LastProcessingResult` and when it was set (epoch ms); `None` while
+    /// no worker has processed anything.
+    pub last_result: Option<(String, u64)>,
+    /// The newest errors, oldest first, at most [`super::RECENT_ERRORS_MAX`].
+    pub recent_errors: Vec<RecentError>,
+}
+
 /// One mapping's counters with the labels `/metrics` gives them.
 #[derive(Debug, Clone)]
 pub struct TriggerSeries {
@@ -129,13 +142,35 @@ pub struct TriggerSeries {
     pub metrics: TriggerMetrics,
 }
 
-/// The view of `m`, with ARNs in `region` and `account`.
-pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
+/// The view of `m`, with ARNs in `region` and `account`, and what workers `reported`
+/// of it if they run it.
+pub(crate) fn view(
+    m: &Mapping,
+    reported: Option<&ReportedStatus>,
+    region: &str,
+    account: &str,
+) -> TriggerView {
     let c = m.config();
     // The counters are read before the status: a consumer reports an outcome before it
     // counts it, so a counter seen to move comes with the result that explains it.
-    let metrics = m.metrics.snapshot().into();
-    let s = lock(&m.status).clone();
+    let metrics = match reported {
+        Some(r) => r.metrics,
+        None => m.metrics.snapshot(),
+    }
+    .into();
+    let mut s = lock(&m.status).clone();
+    let mut recent_errors = m.recent_errors.snapshot();
+    if let Some(r) = reported {
+        // The newest result wins, whoever set it.
+        if let Some((text, at_ms)) = &r.last_result
+            && *at_ms >= s.last_result_ms
+        {
+            s.last_result.clone_from(text);
+        }
+        if !r.recent_errors.is_empty() {
+            recent_errors.clone_from(&r.recent_errors);
+        }
+    }
     TriggerView {
         uuid: m.id.clone(),
         event_source_mapping_arn: format!(
@@ -181,17 +216,17 @@ pub(crate) fn view(m: &Mapping, region: &str, account: &str) -> TriggerView {
         state: s.state,
         state_transition_reason: s.reason,
         last_processing_result: s.last_result,
-        recent_errors: m.recent_errors.snapshot(),
+        recent_errors,
         last_modified: s.last_modified_ms as f64 / 1000.0,
         metrics,
     }
 }
 
-/// The `/metrics` series of `m`.
-pub(crate) fn series(m: &Mapping) -> TriggerSeries {
+/// The `/metrics` series of `m` (what workers `reported` of it, if they run it).
+pub(crate) fn series(m: &Mapping, reported: Option<&ReportedStatus>) -> TriggerSeries {
     TriggerSeries {
         trigger: m.id.clone(),
         function: m.config().function_name,
-        metrics: m.metrics.snapshot(),
+        metrics: reported.map_or_else(|| m.metrics.snapshot(), |r| r.metrics),
     }
 }
