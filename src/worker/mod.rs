@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use clap::Args;
-use eddy_engine::{KeyAttribute, KeySchema, KeyType, StreamDef, StreamViewType};
 use eddy_triggers::stream::{DetachedTrigger, LaneDeps, LaneId, MappingConfig, StartingPosition};
 use eddy_triggers::{Executor, ExecutorConfig, FunctionConfig, FunctionStore};
 use serde_json::{Value, json};
@@ -546,7 +545,11 @@ impl Worker {
         let arn = config.stream_arn.clone();
         let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
         let shard_ids = self.describe_shards(&arn)?;
-        let def = Arc::new(stream_def(&arn, &config.table_name, shard_ids.len()));
+        let def = Arc::new(eddy_triggers::stream::remote_stream_def(
+            &arn,
+            &config.table_name,
+            shard_ids.len(),
+        ));
         let shards = def.shards;
         let source = Arc::new(JetStreamSource::new(
             self.handle.clone(),
@@ -612,29 +615,6 @@ impl Worker {
         Err(format!(
             "DescribeStream {arn}: more than {DESCRIBE_PAGES_MAX} pages of shards"
         ))
-    }
-}
-
-/// The stream a worker's lanes read, as the consumer code needs it: named after the
-/// table, one shard per `ShardId`.
-fn stream_def(arn: &str, table_name: &str, shards: usize) -> StreamDef {
-    StreamDef {
-        id: 0,
-        table_name: table_name.to_owned(),
-        table_id: 0,
-        label: arn.rsplit('/').next().unwrap_or_default().to_owned(),
-        view_type: StreamViewType::NewAndOldImages,
-        key_schema: KeySchema {
-            hash: KeyAttribute {
-                name: String::new(),
-                key_type: KeyType::S,
-            },
-            range: None,
-        },
-        shards: u16::try_from(shards).unwrap_or(u16::MAX),
-        created_ms: 0,
-        start_seq: 0,
-        disabled_ms: None,
     }
 }
 

@@ -140,6 +140,29 @@ async fn scan_seen(
     prefix: &str,
 ) -> Result<HashMap<String, u64>, BoxError> {
     let mut seen = HashMap::new();
+    scan_all(conn, table, |item| {
+        let (Some(id), Some(us)) = (item["id"]["S"].as_str(), item["seen_us"]["N"].as_str()) else {
+            return;
+        };
+        if id.starts_with(prefix)
+            && let Ok(us) = us.parse()
+        {
+            // A record delivered twice keeps its first sighting.
+            seen.entry(id.to_owned())
+                .and_modify(|s: &mut u64| *s = (*s).min(us))
+                .or_insert(us);
+        }
+    })
+    .await?;
+    Ok(seen)
+}
+
+/// Scans the whole table, page by page, handing each item to `each`.
+async fn scan_all(
+    conn: &mut Conn,
+    table: &str,
+    mut each: impl FnMut(&Value),
+) -> Result<(), BoxError> {
     let mut start: Option<Value> = None;
     loop {
         let mut body = json!({"TableName": table, "Limit": SCAN_PAGE_ITEMS});
@@ -150,23 +173,14 @@ async fn scan_seen(
         if !status.is_success() {
             return Err(format!("Scan {table}: {status} {} {v}", error_type(&v)).into());
         }
-        for item in v["Items"].as_array().into_iter().flatten() {
-            let (Some(id), Some(us)) = (item["id"]["S"].as_str(), item["seen_us"]["N"].as_str())
-            else {
-                continue;
-            };
-            if id.starts_with(prefix)
-                && let Ok(us) = us.parse()
-            {
-                // A record delivered twice keeps its first sighting.
-                seen.entry(id.to_owned())
-                    .and_modify(|s: &mut u64| *s = (*s).min(us))
-                    .or_insert(us);
-            }
-        }
+        v["Items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(&mut each);
         match v.get("LastEvaluatedKey") {
             Some(k) => start = Some(k.clone()),
-            None => return Ok(seen),
+            None => return Ok(()),
         }
     }
 }
@@ -280,26 +294,13 @@ pub(super) async fn drain(args: &Args, target: &Target, n: usize) -> Result<(), 
 /// Every `(seen_us, n)` the stamp guest wrote in `mode=count`.
 async fn scan_counts(conn: &mut Conn, table: &str) -> Result<Vec<(u64, u64)>, BoxError> {
     let mut out = Vec::new();
-    let mut start: Option<Value> = None;
-    loop {
-        let mut body = json!({"TableName": table, "Limit": SCAN_PAGE_ITEMS});
-        if let Some(k) = start.take() {
-            body["ExclusiveStartKey"] = k;
+    scan_all(conn, table, |item| {
+        let n = item["n"]["N"].as_str().and_then(|s| s.parse().ok());
+        let us = item["seen_us"]["N"].as_str().and_then(|s| s.parse().ok());
+        if let (Some(n), Some(us)) = (n, us) {
+            out.push((us, n));
         }
-        let (status, v) = call(conn, Op::Scan, &body).await?;
-        if !status.is_success() {
-            return Err(format!("Scan {table}: {status} {} {v}", error_type(&v)).into());
-        }
-        for item in v["Items"].as_array().into_iter().flatten() {
-            let n = item["n"]["N"].as_str().and_then(|s| s.parse().ok());
-            let us = item["seen_us"]["N"].as_str().and_then(|s| s.parse().ok());
-            if let (Some(n), Some(us)) = (n, us) {
-                out.push((us, n));
-            }
-        }
-        match v.get("LastEvaluatedKey") {
-            Some(k) => start = Some(k.clone()),
-            None => return Ok(out),
-        }
-    }
+    })
+    .await?;
+    Ok(out)
 }

@@ -47,7 +47,7 @@ pub use failures::{RECENT_ERRORS_MAX, RecentError};
 pub use filter::FilterPattern;
 pub use lanes::{EngineFailureSink, EngineLaneStore, FailureSink, LaneDeps, LaneId, LaneStore};
 pub use mapping::TriggerMetrics;
-pub use remote::{RemoteError, StreamsApi, aws_endpoint};
+pub use remote::{RemoteError, StreamsApi, aws_endpoint, remote_stream_def};
 pub use render::EventCodec;
 pub use source::{EngineSource, SourceError, SourceRead, SourceShard, StreamSource};
 pub use view::{

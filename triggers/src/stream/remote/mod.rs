@@ -125,9 +125,10 @@ pub(crate) fn load_shards(engine: &Engine, id: &str) -> Vec<ShardState> {
         .unwrap_or_default()
 }
 
-/// The stream a remote mapping reads, as the consumers need it: named after the remote
-/// table, one shard per mirrored remote shard.
-pub(crate) fn remote_stream_def(arn: &str, table_name: &str, shards: usize) -> StreamDef {
+/// A stream read from outside this engine, as the consumers need it: named after its
+/// table, one shard per shard of the source (a remote mapping's mirrored shards, or a
+/// trigger worker's JetStream subjects).
+pub fn remote_stream_def(arn: &str, table_name: &str, shards: usize) -> StreamDef {
     StreamDef {
         id: 0,
         table_name: table_name.to_owned(),
