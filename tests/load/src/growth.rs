@@ -60,9 +60,12 @@ const RETRY_BACKOFF_MS: u64 = 10;
 const ROW_POLL_MS: u64 = 250;
 /// How often the settle looks at the server's CPU time, in milliseconds.
 const SETTLE_POLL_MS: u64 = 1000;
-/// The server is idle once one poll interval used less than this share of a core, in
-/// percent.
+/// The server is idle once [`IDLE_POLLS`] poll intervals in a row each used less than
+/// this share of a core, in percent.
 const IDLE_CPU_PCT: f64 = 10.0;
+/// Quiet polls in a row that make the server idle: a compaction may start a moment
+/// after the last write.
+const IDLE_POLLS: u32 = 2;
 /// The longest wait for the server to become idle after the writes, in seconds.
 const SETTLE_WAIT_S_MAX: u64 = 600;
 /// Pause between two attempts of the restart probe, in milliseconds.
@@ -497,19 +500,21 @@ fn step_line(r: &StepRow) -> String {
 }
 
 /// Waits until the server (the `pids`) used less than [`IDLE_CPU_PCT`] of a core over
-/// one poll, at most [`SETTLE_WAIT_S_MAX`]; returns the seconds waited and the CPU
-/// seconds the server spent meanwhile.
+/// [`IDLE_POLLS`] polls in a row, at most [`SETTLE_WAIT_S_MAX`]; returns the seconds
+/// waited and the CPU seconds the server spent meanwhile.
 async fn settle(pids: &[u32]) -> (f64, f64) {
     let t0 = Instant::now();
     let cpu0 = cpu_total(pids);
     let mut last = cpu0;
+    let mut quiet = 0;
     // Bounded by SETTLE_WAIT_S_MAX.
     while t0.elapsed() < Duration::from_secs(SETTLE_WAIT_S_MAX) {
         tokio::time::sleep(Duration::from_millis(SETTLE_POLL_MS)).await;
         let now = cpu_total(pids);
         let pct = (now - last) * 100.0 / (SETTLE_POLL_MS as f64 / 1000.0);
         last = now;
-        if pct < IDLE_CPU_PCT {
+        quiet = if pct < IDLE_CPU_PCT { quiet + 1 } else { 0 };
+        if quiet >= IDLE_POLLS {
             break;
         }
     }
