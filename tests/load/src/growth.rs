@@ -1,7 +1,7 @@
 //! The `growth` workload: what a write costs as the table grows, and whether reads of a
 //! full table keep the speed of a small one (issue 20).
 //!
-//! One run, on `--table`, with the first connection count of `--connections`:
+//! One run on `--table` per connection count of `--connections` (each starts afresh):
 //! 1. the table is (re)created (pk S hash, sk S range, PAY_PER_REQUEST; for
 //!    `--growth-table-kind gsi-stream` also the GSI `by-gk` on the items' `gk` attribute,
 //!    projection `--growth-gsi-projection`, ALL by default, and a NEW_AND_OLD_IMAGES
@@ -460,6 +460,13 @@ async fn write_all(args: &Args, cfg: &RunCfg, conns: usize) -> Result<Writes, Bo
                 first_error.get_or_insert(format!("step {}: {e}", printed + 1));
             }
             printed += 1;
+        }
+        if handles.is_empty() && failure.is_none() && printed < ends.len() {
+            return Err(format!(
+                "every writer ended, but step {} was not whole: a bug in the step accounting",
+                printed + 1
+            )
+            .into());
         }
     }
     if let Some(e) = failure {
