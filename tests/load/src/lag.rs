@@ -244,7 +244,9 @@ fn cpu_s(pid: u32) -> Result<f64, BoxError> {
     Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
-fn cpu_total(pids: &[u32]) -> f64 {
+/// The user and system CPU time of the processes `pids` so far, in seconds (a process
+/// that is gone counts nothing).
+pub(super) fn cpu_total(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|p| cpu_s(*p).ok()).sum()
 }
 

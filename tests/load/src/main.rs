@@ -32,6 +32,13 @@
 //!   units: accepted vs throttled writes per second, the burst printed apart, and the
 //!   sustained accepted writes/s over `--duration-s` against the WCU (`throttle.rs`; it
 //!   prints its own report and fails the command when the rate is not within 5%)
+//! * `growth`  the cost as the data grows (`growth.rs`, issue 20): GetItem and Query on
+//!   the small preload, then PutItem of `--growth-items` unique ~200-byte items with
+//!   hashed keys, one row per `--growth-step` items (req/s, p50/p99/max, server CPU per
+//!   write with `--cpu-pids`), then GetItem over every item written and Query on the
+//!   full table, against the small table; `--growth-table-kind gsi-stream` adds a GSI
+//!   and a NEW_AND_OLD_IMAGES stream. Runs alone; `tests/load/growth.sh` drives it,
+//!   with a restart on the grown data directory (`--restart-probe`)
 //!
 //! Unless `--no-setup` is given it first (re)creates the table (`--table`, default
 //! `loadbench`: pk S hash, sk S range, PAY_PER_REQUEST; an existing table is deleted first)
@@ -61,6 +68,7 @@
 //! benchmark program, not server code, read top to bottom (limits, request shapes, the
 //! connection, the histogram, the workloads, set-up, the runs), and nothing else links it.
 
+mod growth;
 mod lag;
 mod sign;
 mod throttle;
@@ -154,6 +162,9 @@ enum Workload {
     /// Writes as fast as it can to a PROVISIONED table of `--wcu` units and compares the
     /// sustained accepted writes/s with the WCU (`throttle.rs`).
     Throttle,
+    /// Reads on a small table, `--growth-items` writes in steps, reads on the full table
+    /// (`growth.rs`); runs alone.
+    Growth,
 }
 
 impl Workload {
@@ -167,6 +178,7 @@ impl Workload {
             Workload::PutSame => "put-same",
             Workload::Ceiling => "ceiling",
             Workload::Throttle => "throttle",
+            Workload::Growth => "growth",
         }
     }
 }
@@ -304,6 +316,29 @@ struct Args {
     /// (0: retry at once, the hardest case for the server).
     #[arg(long, default_value_t = 0)]
     throttle_backoff_ms: u64,
+    /// The growth workload: items written with PutItem after the small-table reads
+    /// (keys `w<hash of 0..N>`, so a later `--no-setup` run knows every key).
+    #[arg(long, default_value_t = 10_000_000)]
+    growth_items: u64,
+    /// The growth workload: items per printed step.
+    #[arg(long, default_value_t = 1_000_000)]
+    growth_step: u64,
+    /// The growth workload's table: `plain`, or `gsi-stream` (one GSI on the items'
+    /// `gk` attribute and a NEW_AND_OLD_IMAGES stream).
+    #[arg(long, value_enum, default_value = "plain")]
+    growth_table_kind: growth::TableKind,
+    /// The projection of the gsi-stream table's GSI.
+    #[arg(long, value_enum, default_value = "all")]
+    growth_gsi_projection: growth::Projection,
+    /// Only wait (polling every few milliseconds) until the server answers `GET /` and
+    /// GetItem finds growth item 0 in `--table`, and print how long each took since
+    /// `--spawned-at-us` (tests/load/growth.sh times a restart with it).
+    #[arg(long)]
+    restart_probe: bool,
+    /// When the server was spawned, in microseconds since the Unix epoch, for
+    /// `--restart-probe` (else the probe's own start).
+    #[arg(long)]
+    spawned_at_us: Option<u64>,
 }
 
 fn validate(a: &Args) -> Result<(), String> {
@@ -377,6 +412,12 @@ fn validate(a: &Args) -> Result<(), String> {
         return Err(format!(
             "--throttle-backoff-ms must be 0..={THROTTLE_BACKOFF_MS_MAX} (throttle_backoff_ms_max)"
         ));
+    }
+    if a.workloads.contains(&Workload::Growth) {
+        if a.workloads.iter().any(|w| *w != Workload::Growth) {
+            return Err("the growth workload runs alone (it makes its own table)".into());
+        }
+        growth::validate(a)?;
     }
     // Table names go into JSON bodies unescaped: keep to DynamoDB's allowed characters.
     let ok_chars = a
@@ -840,11 +881,20 @@ impl Gen {
         );
         (api_request(&self.host, Op::GetItem, body), Check::Item)
     }
+}
 
-    fn next(&mut self) -> (Request<Full<Bytes>>, Check) {
+/// What a load task sends on its connection: the next request and the check its answer
+/// must pass. [`Gen`] makes the workloads above; `growth.rs` has its own.
+trait Requests: Send + 'static {
+    fn next_request(&mut self) -> (Request<Full<Bytes>>, Check);
+}
+
+impl Requests for Gen {
+    fn next_request(&mut self) -> (Request<Full<Bytes>>, Check) {
         match self.workload {
-            // The throttle workload has its own writers (`throttle.rs`); here it is a put.
-            Workload::Put | Workload::Throttle => {
+            // The throttle and growth workloads have their own writers (`throttle.rs`,
+            // `growth.rs`); here they are a put.
+            Workload::Put | Workload::Throttle | Workload::Growth => {
                 self.counter += 1;
                 let pk = format!("p-{}-{}-{}", self.runtag, self.conn_id, self.counter);
                 let body = self.put_body(&pk, self.counter);
@@ -942,9 +992,9 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-async fn load_task(
+async fn load_task<G: Requests>(
     mut conn: Conn,
-    mut wgen: Gen,
+    mut wgen: G,
     t_warm: Instant,
     t_end: Instant,
     timeout: Duration,
@@ -953,7 +1003,7 @@ async fn load_task(
     let mut consecutive_errors = 0u32;
     // Bounded by t_end (and each request by `timeout`).
     loop {
-        let (req, check) = wgen.next();
+        let (req, check) = wgen.next_request();
         let start = Instant::now();
         if start >= t_end {
             break;
@@ -1031,13 +1081,36 @@ struct RunCfg {
 }
 
 async fn run_one(cfg: &RunCfg, workload: Workload, conns: usize) -> Result<Row, BoxError> {
+    let runtag: Arc<str> = format!("{}c{}", cfg.runtag, conns).into();
+    let pad: Arc<str> = "x".repeat(PUT_PAD_LEN).into();
+    run_with(cfg, workload, conns, |i, rng| Gen {
+        workload,
+        rng,
+        counter: 0,
+        conn_id: i + 1,
+        runtag: runtag.clone(),
+        table: cfg.table.clone(),
+        gets: cfg.gets.max(1),
+        parts: cfg.parts.max(1),
+        host: cfg.target.host.clone(),
+        pad: pad.clone(),
+    })
+    .await
+}
+
+/// One run of `conns` connections, connection `i` sending what `make(i, rng)` makes
+/// (`rng` seeded apart for each), labelled `workload` in its row.
+async fn run_with<G: Requests>(
+    cfg: &RunCfg,
+    workload: Workload,
+    conns: usize,
+    mut make: impl FnMut(usize, Rng) -> G,
+) -> Result<Row, BoxError> {
     // Connect everything before the clock starts.
     let mut connections = Vec::with_capacity(conns);
     for _ in 0..conns {
         connections.push(Conn::connect(cfg.target.clone()).await?);
     }
-    let runtag: Arc<str> = format!("{}c{}", cfg.runtag, conns).into();
-    let pad: Arc<str> = "x".repeat(PUT_PAD_LEN).into();
     let seed0 = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -1047,18 +1120,7 @@ async fn run_one(cfg: &RunCfg, workload: Workload, conns: usize) -> Result<Row, 
     let t_end = t_warm + cfg.duration;
     let mut handles = Vec::with_capacity(conns);
     for (i, conn) in connections.into_iter().enumerate() {
-        let wgen = Gen {
-            workload,
-            rng: Rng::new(seed0 ^ ((i as u64 + 1) * 7919)),
-            counter: 0,
-            conn_id: i + 1,
-            runtag: runtag.clone(),
-            table: cfg.table.clone(),
-            gets: cfg.gets.max(1),
-            parts: cfg.parts.max(1),
-            host: cfg.target.host.clone(),
-            pad: pad.clone(),
-        };
+        let wgen = make(i, Rng::new(seed0 ^ ((i as u64 + 1) * 7919)));
         handles.push(tokio::spawn(load_task(
             conn,
             wgen,
@@ -1216,6 +1278,40 @@ async fn batch_put(conn: &mut Conn, table: &str, items: Vec<Value>) -> Result<()
 }
 
 async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
+    setup_with(args, target, create_body(args)).await
+}
+
+/// The CreateTable body of the set-up table: `--table`, pk S hash, sk S range,
+/// PAY_PER_REQUEST (or PROVISIONED with `--wcu`/`--rcu`), a stream with
+/// `--stream-view-type`.
+fn create_body(args: &Args) -> Value {
+    let mut create = json!({
+        "TableName": args.table,
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"}
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"}
+        ],
+        "BillingMode": "PAY_PER_REQUEST"
+    });
+    if let Some(units) = args.wcu.or(args.rcu) {
+        create["BillingMode"] = json!("PROVISIONED");
+        create["ProvisionedThroughput"] = json!({
+            "ReadCapacityUnits": args.rcu.unwrap_or(units),
+            "WriteCapacityUnits": args.wcu.unwrap_or(units),
+        });
+    }
+    if let Some(view) = &args.stream_view_type {
+        create["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
+    }
+    create
+}
+
+/// (Re)creates `--table` with the CreateTable body `create` and preloads it.
+async fn setup_with(args: &Args, target: &Target, create: Value) -> Result<(), BoxError> {
     let t0 = Instant::now();
     let table = args.table.as_str();
     let mut c = Conn::new(target.clone());
@@ -1234,29 +1330,6 @@ async fn setup(args: &Args, target: &Target) -> Result<(), BoxError> {
             }
         }
         wait_table(&mut c, table, true).await?;
-    }
-    let create = json!({
-        "TableName": table,
-        "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"}
-        ],
-        "KeySchema": [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"}
-        ],
-        "BillingMode": "PAY_PER_REQUEST"
-    });
-    let mut create = create;
-    if let Some(units) = args.wcu.or(args.rcu) {
-        create["BillingMode"] = json!("PROVISIONED");
-        create["ProvisionedThroughput"] = json!({
-            "ReadCapacityUnits": args.rcu.unwrap_or(units),
-            "WriteCapacityUnits": args.wcu.unwrap_or(units),
-        });
-    }
-    if let Some(view) = &args.stream_view_type {
-        create["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
     }
     let (status, v) = call(&mut c, Op::CreateTable, &create).await?;
     if !status.is_success() {
@@ -1329,9 +1402,15 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
     if let Some(n) = args.trigger_drain {
         return lag::drain(&args, &target, n).await;
     }
-    // The throttle workload makes its own table.
-    let only_throttle = args.workloads.iter().all(|w| *w == Workload::Throttle);
-    if !args.no_setup && !only_throttle {
+    if args.restart_probe {
+        return growth::restart_probe(&args, &target).await;
+    }
+    // The throttle and growth workloads make their own tables.
+    let only_own_tables = args
+        .workloads
+        .iter()
+        .all(|w| matches!(w, Workload::Throttle | Workload::Growth));
+    if !args.no_setup && !only_own_tables {
         setup(&args, &target).await?;
     }
     if let Some(n) = args.getrecords_drain {
@@ -1362,6 +1441,10 @@ async fn run(args: Args, target: Target) -> Result<(), BoxError> {
             first = false;
             if wl == Workload::Throttle {
                 throttle_failed |= !throttle::run(&args, &cfg.target, c).await?;
+                continue;
+            }
+            if wl == Workload::Growth {
+                growth::run(&args, &cfg, c).await?;
                 continue;
             }
             eprintln!(
