@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, RwLock};
 
-use fjall::{Database, Keyspace, PersistMode};
+use fjall::{AbstractTree, Database, Keyspace, PersistMode};
 
 use crate::buffers::WriteBuffers;
 use crate::cache::ItemCache;
@@ -108,6 +108,13 @@ pub(crate) struct Injected {
     /// The next commit panics (a bug in the commit itself, outside any job).
     pub(crate) panic_commit: AtomicBool,
 }
+
+/// How long a shutdown waits for the memtables' flush before it leaves them to the
+/// journal: inside the 10 s a container runtime gives between SIGTERM and SIGKILL.
+const SHUTDOWN_FLUSH_MS_MAX: u64 = 7_000;
+
+/// How often a shutdown looks again whether the flush is done.
+const SHUTDOWN_FLUSH_POLL_MS: u64 = 5;
 
 impl State {
     pub(crate) fn table(&self, name: &str) -> Result<TableRef> {
@@ -251,6 +258,34 @@ impl State {
             && let Err(e) = self.db.persist(PersistMode::SyncAll)
         {
             self.storage_fault("flushing the journal at shutdown", &e);
+        }
+        if self.vitals.fault().is_none() && !self.config.in_memory {
+            self.flush_memtables();
+        }
+    }
+
+    /// Writes every memtable to a table file, so that the next start has no journal
+    /// to replay (measured: 87 MB of journal took about a second before the first
+    /// request). Everything is already durable in the journal, so a flush that fails or
+    /// takes longer than [`SHUTDOWN_FLUSH_MS_MAX`] only leaves that replay to the next
+    /// start.
+    fn flush_memtables(&self) {
+        let keyspaces = [&self.items, &self.records, &self.meta, &self.system];
+        for keyspace in keyspaces {
+            if keyspace.tree.active_memtable().size() > 0 && keyspace.rotate_memtable().is_err() {
+                return;
+            }
+        }
+        let started = std::time::Instant::now();
+        while keyspaces.iter().any(|k| k.tree.sealed_memtable_count() > 0) {
+            if started.elapsed() >= std::time::Duration::from_millis(SHUTDOWN_FLUSH_MS_MAX) {
+                eprintln!(
+                    "eddy: the memtables were not flushed within {SHUTDOWN_FLUSH_MS_MAX} ms of \
+                     shutdown; the next start replays them from the journal"
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(SHUTDOWN_FLUSH_POLL_MS));
         }
     }
 
