@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::index::def::{BackfillCursor, IndexBuild, IndexDef, LiveIndex};
 use crate::index::entries::{NoEntry, entry_key, project, table_key};
 use crate::keys::{check_range, prefix_end, table_prefix};
-use crate::meta::{count_items, stage_table_def};
+use crate::meta::stage_table_def;
 use crate::seal::Seal;
 use crate::state::State;
 use crate::stored::StoredItem;
@@ -96,11 +96,11 @@ fn load_cursor(meta: &Keyspace, index_id: u32) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Sets the counters of a table's indexes from what is stored (on open, as counters
-/// live in memory): a complete index counts all its entries, an index being backfilled
-/// only the entries of the items its backfill has visited (see [`BackfillCursor`]),
-/// whose cursor is loaded here.
-pub(crate) fn count_indexes(
+/// Sets the counters of a table's indexes being backfilled from what is stored (on
+/// open, as counters live in memory): the entries of the items its backfill has
+/// visited (see [`BackfillCursor`]), whose cursor is loaded here. Complete indexes are
+/// counted after open, with the table's items (`open.rs`).
+pub(crate) fn count_backfilling_indexes(
     items: &Keyspace,
     seal: &Seal,
     meta: &Keyspace,
@@ -108,15 +108,12 @@ pub(crate) fn count_indexes(
     stats: &TableStats,
 ) -> Result<()> {
     for live in stats.live_indexes().iter() {
-        let (n, bytes) = match &live.backfill {
-            None => count_items(items, seal, live.def.id)?,
-            Some(cursor) => {
-                let last = load_cursor(meta, live.def.id)?;
-                let counted = count_visited(items, seal, def, &live.def, last.as_deref())?;
-                *lock(&cursor.last) = last;
-                counted
-            }
+        let Some(cursor) = &live.backfill else {
+            continue;
         };
+        let last = load_cursor(meta, live.def.id)?;
+        let (n, bytes) = count_visited(items, seal, def, &live.def, last.as_deref())?;
+        *lock(&cursor.last) = last;
         live.counters.item_count.store(n, Ordering::Relaxed);
         live.counters.size_bytes.store(bytes, Ordering::Relaxed);
     }

@@ -154,6 +154,15 @@ impl Engine {
         Ok(self.state.table(name)?.def.clone())
     }
 
+    /// Whether the items stored before this run are counted: until then DescribeTable
+    /// waits for them (at most a minute), so a caller on an async runtime should
+    /// describe on a blocking thread.
+    pub fn counts_ready(&self) -> bool {
+        self.state
+            .counts_ready
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
         crate::tables::describe_table(&self.state, name)
     }

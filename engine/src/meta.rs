@@ -4,7 +4,9 @@
 //! It owns those keys and how they are staged and read; it must not know the
 //! operations that change the catalog (`tables.rs`, `ttl.rs`, `backfill.rs`).
 
-use fjall::{Keyspace, PersistMode};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fjall::{Keyspace, PersistMode, Readable};
 
 use crate::catalog::TableDef;
 use crate::codec::decode_item;
@@ -14,17 +16,30 @@ use crate::state::State;
 use crate::value::item_size_bytes;
 use crate::writer::staging::Staging;
 
-/// The item count and size of a table or index, by its storage id (counted on open,
-/// since the counters live in memory).
-pub(crate) fn count_items(items: &Keyspace, seal: &Seal, id: u32) -> Result<(i64, i64)> {
+/// How many items a count reads between looks at its stop flag.
+const COUNT_STOP_CHECK_ITEMS: i64 = 4096;
+
+/// The item count and size of a table or index, by its storage id, as `snapshot` sees
+/// them (counted after open, since the counters live in memory); `None` if `stop` was
+/// set meanwhile (the engine is shutting down).
+pub(crate) fn count_items(
+    snapshot: &impl Readable,
+    items: &Keyspace,
+    seal: &Seal,
+    id: u32,
+    stop: &AtomicBool,
+) -> Result<Option<(i64, i64)>> {
     let (mut n, mut bytes) = (0i64, 0i64);
-    for kv in items.prefix(id.to_be_bytes()) {
+    for kv in snapshot.prefix(items, id.to_be_bytes()) {
         let (k, v) = kv.into_inner()?;
         let v = seal.open(&k, v)?;
         n += 1;
         bytes += item_size_bytes(&decode_item(&v)?) as i64;
+        if n % COUNT_STOP_CHECK_ITEMS == 0 && stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
     }
-    Ok((n, bytes))
+    Ok(Some((n, bytes)))
 }
 /// The next table id to hand out.
 pub(crate) fn allocate_table_id(state: &State) -> Result<u32> {

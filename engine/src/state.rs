@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, RwLock};
 
-use fjall::{AbstractTree, Database, Keyspace, PersistMode};
+use fjall::{Database, Keyspace, PersistMode};
 
 use crate::buffers::WriteBuffers;
 use crate::cache::ItemCache;
@@ -80,6 +80,12 @@ pub(crate) struct State {
     pub(crate) committed_seq: AtomicU64,
     /// Set by `shutdown`; background threads stop.
     pub(crate) closed: AtomicBool,
+    /// Set once the items stored before this run are counted (`open.rs`).
+    pub(crate) counts_ready: AtomicBool,
+    /// The thread that counts them, joined at shutdown.
+    pub(crate) count_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Notified when `counts_ready` is set (its mutex guards nothing else).
+    pub(crate) counts_signal: (Mutex<()>, std::sync::Condvar),
     /// Live tables by name. A `BTreeMap` because ListTables pages in name order.
     pub(crate) tables: RwLock<BTreeMap<String, TableRef>>,
     /// Serializes catalog changes (create, delete, update) with each other.
@@ -109,14 +115,36 @@ pub(crate) struct Injected {
     pub(crate) panic_commit: AtomicBool,
 }
 
-/// How long a shutdown waits for the memtables' flush before it leaves them to the
-/// journal: inside the 10 s a container runtime gives between SIGTERM and SIGKILL.
-const SHUTDOWN_FLUSH_MS_MAX: u64 = 7_000;
-
-/// How often a shutdown looks again whether the flush is done.
-const SHUTDOWN_FLUSH_POLL_MS: u64 = 5;
+/// How long DescribeTable waits for the counts of the items stored before this run
+/// (`open.rs`) before it answers with what is counted so far.
+const COUNTS_WAIT_MS_MAX: u64 = 60_000;
 
 impl State {
+    /// Waits until the items stored before this run are counted, or for
+    /// [`COUNTS_WAIT_MS_MAX`]; true if they are.
+    pub(crate) fn wait_counts(&self) -> bool {
+        if self.counts_ready.load(Ordering::Acquire) {
+            return true;
+        }
+        let (m, cv) = &self.counts_signal;
+        let guard = lock(m);
+        let _ = cv.wait_timeout_while(
+            guard,
+            std::time::Duration::from_millis(COUNTS_WAIT_MS_MAX),
+            |()| !self.counts_ready.load(Ordering::Acquire),
+        );
+        self.counts_ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the counts of the items stored before this run ready, and wakes whoever
+    /// waits for them.
+    pub(crate) fn set_counts_ready(&self) {
+        let (m, cv) = &self.counts_signal;
+        let _guard = lock(m);
+        self.counts_ready.store(true, Ordering::Release);
+        cv.notify_all();
+    }
+
     pub(crate) fn table(&self, name: &str) -> Result<TableRef> {
         read(&self.tables)
             .get(name)
@@ -249,6 +277,9 @@ impl State {
     /// Stops taking writes, lets the writer finish what is queued, and flushes.
     pub(crate) fn shutdown(&self) {
         self.closed.store(true, Ordering::Release);
+        if let Some(h) = lock(&self.count_thread).take() {
+            let _ = h.join();
+        }
         lock(&self.writer).take();
         if let Some(h) = lock(&self.writer_thread).take() {
             let _ = h.join();
@@ -258,34 +289,6 @@ impl State {
             && let Err(e) = self.db.persist(PersistMode::SyncAll)
         {
             self.storage_fault("flushing the journal at shutdown", &e);
-        }
-        if self.vitals.fault().is_none() && !self.config.in_memory {
-            self.flush_memtables();
-        }
-    }
-
-    /// Writes every memtable to a table file, so that the next start has no journal
-    /// to replay (measured: 87 MB of journal took about a second before the first
-    /// request). Everything is already durable in the journal, so a flush that fails or
-    /// takes longer than [`SHUTDOWN_FLUSH_MS_MAX`] only leaves that replay to the next
-    /// start.
-    fn flush_memtables(&self) {
-        let keyspaces = [&self.items, &self.records, &self.meta, &self.system];
-        for keyspace in keyspaces {
-            if keyspace.tree.active_memtable().size() > 0 && keyspace.rotate_memtable().is_err() {
-                return;
-            }
-        }
-        let started = std::time::Instant::now();
-        while keyspaces.iter().any(|k| k.tree.sealed_memtable_count() > 0) {
-            if started.elapsed() >= std::time::Duration::from_millis(SHUTDOWN_FLUSH_MS_MAX) {
-                eprintln!(
-                    "eddy: the memtables were not flushed within {SHUTDOWN_FLUSH_MS_MAX} ms of \
-                     shutdown; the next start replays them from the journal"
-                );
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(SHUTDOWN_FLUSH_POLL_MS));
         }
     }
 

@@ -168,6 +168,8 @@ pub(crate) fn table_arn(state: &State, name: &str) -> String {
 }
 
 fn describe(state: &State, t: &Table, status: TableStatus) -> TableDescription {
+    // Right after a start the counts of what was stored before may still be running.
+    state.wait_counts();
     let latest = latest_stream(state, &t.def);
     TableDescription {
         def: t.def.clone(),

@@ -93,7 +93,14 @@ pub(crate) async fn dispatch_gated(
             let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || create_table(&engine, req)).await
         }
-        "DescribeTable" => describe_table(engine, parse_gated(body, gate)?),
+        // Right after a start it waits for the counts of the stored items.
+        "DescribeTable" if engine.counts_ready() => {
+            describe_table(engine, parse_gated(body, gate)?)
+        }
+        "DescribeTable" => {
+            let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
+            blocking(move || describe_table(&engine, req)).await
+        }
         "DeleteTable" => {
             let (engine, req) = (engine.clone(), parse_gated(body, gate)?);
             blocking(move || delete_table(&engine, req)).await

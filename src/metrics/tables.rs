@@ -1,6 +1,7 @@
 //! The table-size families: every table's and index's item count and size in bytes,
 //! read from the engine's running totals (the ones DescribeTable reports) when
-//! `/metrics` is scraped; nothing here runs per request.
+//! `/metrics` is scraped (once the engine has counted what was stored before the
+//! start); nothing here runs per request.
 
 use std::fmt::Write as _;
 
@@ -14,6 +15,11 @@ const SIZE: &str = "eddy_dynamodb_table_size_bytes";
 /// The item-count and size gauges of `tables` (a table deleted since it was listed is
 /// left out).
 pub(super) fn render(engine: &Engine, tables: &[String]) -> String {
+    // Right after a start the stored items are still being counted, and a scrape
+    // does not wait for that: the families appear once the counts are there.
+    if !engine.counts_ready() {
+        return String::new();
+    }
     // (table, index, items, bytes); index "" is the table itself.
     let mut rows: Vec<(&str, String, i64, i64)> = Vec::new();
     for table in tables {

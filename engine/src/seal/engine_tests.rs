@@ -162,6 +162,7 @@ fn items_index_entries_and_records_are_sealed_and_need_their_key() {
     assert_eq!(scanned.len(), 2);
     assert!(scanned.iter().all(|(_, v)| v == MARKER.as_bytes()));
     let table = engine.state.table("things").unwrap();
+    assert!(engine.state.wait_counts());
     assert_eq!(
         table
             .stats
@@ -243,7 +244,12 @@ fn a_tampered_value_is_an_error_never_garbage() {
         items.insert(k, bad).unwrap();
         db.persist(fjall::PersistMode::SyncAll).unwrap();
     }
-    // Opening counts every item, so the tampered one is found there.
-    let e = open(dir.path(), Some(key(1))).unwrap_err();
-    assert!(e.to_string().contains("fails its authentication"), "{e}");
+    // The count after opening reads every item, so the tampered one is found there:
+    // a fatal storage fault, and writes are refused.
+    let engine = open(dir.path(), Some(key(1))).unwrap();
+    assert!(engine.state.wait_counts());
+    let health = engine.health();
+    let reason = health.reason().unwrap_or_default();
+    assert!(reason.contains("fails its authentication"), "{reason}");
+    assert!(engine.system_put(b"k", b"v").is_err());
 }

@@ -551,31 +551,3 @@ fn a_periodic_loop_outlives_a_panicking_run() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
-
-#[test]
-fn a_clean_shutdown_leaves_nothing_in_the_memtables_to_replay() {
-    use fjall::AbstractTree;
-    let (engine, _seen, dir) = open();
-    for i in 0..200 {
-        assert!(
-            answer_of(&submit(
-                &engine,
-                vec![put_mutation(&engine, &format!("k{i}"))]
-            ))
-            .is_ok()
-        );
-    }
-    assert!(engine.state.items.tree.active_memtable().size() > 0);
-    engine.shutdown();
-    for keyspace in [&engine.state.items, &engine.state.records] {
-        assert_eq!(keyspace.tree.active_memtable().size(), 0);
-        assert_eq!(keyspace.tree.sealed_memtable_count(), 0);
-    }
-    drop(engine);
-    // Everything written is there after the restart.
-    let (engine, _seen) = open_with(dir.path(), 0);
-    for i in [0, 99, 199] {
-        assert!(get(&engine, &format!("k{i}")).is_some());
-    }
-    assert_eq!(item_count(&engine), 200);
-}
