@@ -69,7 +69,7 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
     // in the filter and index of every level. fjall pins those blocks in memory only
     // for the first levels; below, each lookup fetched them through the block cache,
     // whole, and on a table larger than the cache that was most of the read: measured,
-    // GetItem at 10 M items (860 MB) ran at 0.05 of its rate at 20 k items. Pinned on
+    // GetItem at 10 M items (960 MB) ran at 0.05 of its rate at 20 k items. Pinned on
     // every level (unpartitioned) they cost about 2 bytes per item stored.
     let items = db.keyspace("items", || {
         options()
@@ -194,7 +194,18 @@ fn count_in_background(
     let handle = std::thread::Builder::new()
         .name("eddy-count".into())
         .spawn(move || {
-            if let Err(e) = count_tables(&counting, &before_writes, &plan) {
+            // A panic here is a bug in decoding a stored item: as fatal as an error,
+            // and either way the counts are marked ready, so nobody waits on them.
+            let counted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                count_tables(&counting, &before_writes, &plan)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(Error::Internal(format!(
+                    "the count panicked: {}",
+                    crate::error::panic_text(&*panic)
+                )))
+            });
+            if let Err(e) = counted {
                 counting.vitals.fatal(
                     crate::health::FaultKind::Storage,
                     format!("the storage failed while counting the items on open: {e}"),
