@@ -9,9 +9,9 @@
 //! | item cache (point reads) | 1/16 | the engine (`engine/src/cache.rs`) |
 //! | block cache (table blocks read from disk) | 1/16 | fjall |
 //! | request bodies being read or served | 1/8 (at least one largest upload) | the HTTP edge (`src/body.rs`) |
-//! | function uploads being compiled | 1/8 (at least one) | the `/v1` API (`src/api/functions.rs`) |
+//! | function uploads being compiled | 1/4 (at least one) | the `/v1` API (`src/api/functions.rs`) |
 //!
-//! The remaining 3/8 is headroom for what is not proportional to load and for the
+//! The remaining 1/4 is headroom for what is not proportional to load and for the
 //! allocator's own slack: the program and its threads (about 30 MiB idle), a commit
 //! group in flight, Query and Scan pages (1 MiB each), and memory the allocator holds
 //! between uses. What a function itself uses while it runs is not in the budget: each
@@ -63,9 +63,11 @@ impl MemoryBudget {
         self.total_bytes / 8
     }
 
-    /// Function uploads the `/v1` API holds at once.
+    /// Function uploads the `/v1` API holds at once: a quarter, so that the default
+    /// budget takes two whole components at once (two deploys, as with 1/8 of the
+    /// former 1 GiB default).
     pub fn uploads_bytes(self) -> u64 {
-        self.total_bytes / 8
+        self.total_bytes / 4
     }
 }
 
@@ -92,7 +94,7 @@ mod tests {
                 + b.block_cache_bytes()
                 + b.request_bodies_bytes()
                 + b.uploads_bytes();
-            assert_eq!(shares, total / 8 * 5, "{total}");
+            assert_eq!(shares, total / 8 * 6, "{total}");
         }
     }
 
@@ -103,7 +105,7 @@ mod tests {
         assert_eq!(b.item_cache_bytes(), 32 << 20);
         assert_eq!(b.block_cache_bytes(), 32 << 20);
         assert_eq!(b.request_bodies_bytes(), 64 << 20);
-        assert_eq!(b.uploads_bytes(), 64 << 20);
+        assert_eq!(b.uploads_bytes(), 128 << 20);
         assert_eq!(MemoryBudget::new(1).total_bytes, MEMORY_BUDGET_BYTES_MIN);
     }
 }

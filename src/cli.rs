@@ -103,7 +103,7 @@ pub struct ServeArgs {
     table_shards: u16,
     /// Memory the server's load-dependent parts stay inside, in MiB: writes not yet
     /// flushed (1/4), the item and block caches (1/16 each), request bodies (1/8) and
-    /// function uploads (1/8); the rest is headroom (see `src/budget.rs`). Functions'
+    /// function uploads (1/4); the rest is headroom (see `src/budget.rs`). Functions'
     /// own memory is capped per invocation by their `memory_mb`.
     #[arg(long, default_value_t = crate::budget::MEMORY_BUDGET_BYTES_DEFAULT / MIB,
           value_parser = clap::value_parser!(u64).range(crate::budget::MEMORY_BUDGET_BYTES_MIN / MIB..))]
