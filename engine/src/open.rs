@@ -70,7 +70,8 @@ pub(crate) fn open(config: EngineConfig) -> Result<Arc<State>> {
     // for the first levels; below, each lookup fetched them through the block cache,
     // whole, and on a table larger than the cache that was most of the read: measured,
     // GetItem at 10 M items (960 MB) ran at 0.05 of its rate at 20 k items. Pinned on
-    // every level (unpartitioned) they cost about 2 bytes per item stored.
+    // every level (unpartitioned) they cost, by their format, a few bytes per item
+    // stored (not measured apart).
     let items = db.keyspace("items", || {
         options()
             .filter_block_pinning_policy(PinningPolicy::all(true))
