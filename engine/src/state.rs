@@ -206,7 +206,7 @@ impl State {
             None => None,
         };
         if let Some(ticket) = ticket {
-            cache.fill(key, ticket, item.clone());
+            cache.fill(key, ticket, item.as_ref().map(StoredItem::detached));
         }
         Ok(item)
     }
@@ -358,5 +358,39 @@ impl State {
         #[cfg(not(test))]
         let _ = inner;
         batch.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::EngineConfig;
+    use crate::engine::Engine;
+
+    #[test]
+    fn the_item_cache_keeps_its_own_copy_of_an_item_read_from_a_table_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+        let state = &engine.state;
+        // A data block's worth of values, flushed from the memtable to a table file.
+        for i in 0..64u8 {
+            state.items.insert([b'k', i], vec![i; 100]).unwrap();
+        }
+        state.items.rotate_memtable_and_wait().unwrap();
+        let key = [b'k', 7];
+        let read = state.read_stored(&key).unwrap().unwrap();
+        let cached = state.cache.get(&key).unwrap().unwrap();
+        assert_eq!(cached, read);
+        // The next read is served from the block cache: a view into the same block.
+        let again = state.items.get(key).unwrap().unwrap();
+        assert_eq!(
+            again.as_ptr(),
+            read.slice().as_ptr(),
+            "fjall's reads are views into the cached block"
+        );
+        assert_ne!(
+            cached.slice().as_ptr(),
+            again.as_ptr(),
+            "the item cache holds a copy, not a view into the block"
+        );
     }
 }

@@ -40,6 +40,17 @@ impl StoredItem {
         StoredItem { bytes }
     }
 
+    /// The same item in an allocation of its own. A value fjall reads from a table
+    /// file is a view into the whole data block it came from (kilobytes, whose one
+    /// reference count the block cache and every other item read from that block
+    /// share); whatever keeps an item longer than a request (the item cache) keeps
+    /// this copy, so that it holds the bytes it accounts for and nothing else.
+    pub(crate) fn detached(&self) -> StoredItem {
+        StoredItem {
+            bytes: fjall::Slice::from(&self.bytes[..]),
+        }
+    }
+
     /// The stored form of `item`.
     pub fn encode(item: &Item) -> StoredItem {
         StoredItem {
