@@ -109,12 +109,13 @@ impl ItemCache {
     }
 
     /// Fills `key` with what a read under `ticket` found, unless a write went through
-    /// its gate since.
-    pub(crate) fn fill(&self, key: &[u8], ticket: Ticket, value: Option<StoredItem>) {
+    /// its gate since. The entry is a copy ([`StoredItem::detached`]): a read from a
+    /// table file is a view into its whole data block, which the cache must not keep.
+    pub(crate) fn fill(&self, key: &[u8], ticket: Ticket, value: Option<&StoredItem>) {
         let Some(entries) = &self.entries else { return };
         let g = lock(&self.gates[ticket.gate]);
         if g.epoch == ticket.epoch && g.writing == 0 {
-            entries.insert(key.to_vec(), value);
+            entries.insert(key.to_vec(), value.map(StoredItem::detached));
         }
     }
 
@@ -160,7 +161,7 @@ mod tests {
         // The write begins and ends while the read is out.
         cache.begin_write(b"k");
         cache.end_write(b"k".to_vec(), Ok(Some(item("new"))));
-        cache.fill(b"k", ticket, Some(item("old")));
+        cache.fill(b"k", ticket, Some(&item("old")));
         assert_eq!(cache.get(b"k"), Some(Some(item("new"))));
     }
 
@@ -192,7 +193,7 @@ mod tests {
         for i in 0..10_000u32 {
             let key = i.to_be_bytes();
             let ticket = cache.ticket(&key).unwrap();
-            cache.fill(&key, ticket, Some(item(&"x".repeat(100))));
+            cache.fill(&key, ticket, Some(&item(&"x".repeat(100))));
         }
         let cached = (0..10_000u32)
             .filter(|i| cache.get(&i.to_be_bytes()).is_some())

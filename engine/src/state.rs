@@ -206,7 +206,7 @@ impl State {
             None => None,
         };
         if let Some(ticket) = ticket {
-            cache.fill(key, ticket, item.as_ref().map(StoredItem::detached));
+            cache.fill(key, ticket, item.as_ref());
         }
         Ok(item)
     }
